@@ -1,0 +1,5 @@
+"""``python -m llamalog_analytics`` runs the ``llamalog`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,260 @@
+"""Turn one exported file into SQL that yields its rows as raw values.
+
+Each reader returns a :class:`Reader`: a ``SELECT`` producing ``_row`` (1-based record number
+in the file), ``_pre_reason`` (why the record is unusable before looking at any column, or
+NULL) and one raw input per canonical column, each with a *kind* telling :mod:`.load` how to
+convert it: ``"text"`` (a string as psql writes it), ``"json"`` (a JSON value) or a DuckDB type
+name (Parquet columns keep their native types).
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from . import schema
+from ._sql import literal, quote
+from .errors import NotLlamaLogError, SourceError, UnknownColumnError
+
+if TYPE_CHECKING:
+    from .store import LogStore
+
+# DuckDB keeps the parser's structural rejects (wrong column count, bad encoding) here.
+CSV_ERRORS = "_llamalog_csv_errors"
+CSV_SCANS = "_llamalog_csv_scans"
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+_SUFFIXES = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "json",
+}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """How to read one file: a SELECT and where each canonical column comes from."""
+
+    path: str
+    format: str
+    select: str
+    params: list[object]
+    inputs: dict[str, tuple[str, str]]
+    raw: str
+    ignored: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+    numbered: bool = True  # False: ``_row`` is NULL and follows from the stage's row order
+
+
+def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
+    """Expand globs into an ordered list of files; a pattern matching nothing is an error.
+
+    Examples:
+        >>> expand("data/sample/llama_logs.parquet")
+        ['data/sample/llama_logs.parquet']
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    found: list[str] = []
+    for pattern in map(str, paths):
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches or not Path(matches[0]).exists():
+            raise SourceError(f"{pattern}: no such file. Hint: check the path or the glob pattern")
+        found += [m for m in matches if m not in found]
+    return found
+
+
+def detect_format(path: str) -> str:
+    """The format of ``path`` from its suffix (``.gz`` allowed), sniffing ``.json`` files.
+
+    Examples:
+        >>> detect_format("export.csv.gz"), detect_format("x.jsonl")
+        ('csv', 'ndjson')
+    """
+    name = path.lower().removesuffix(".gz")
+    fmt = next((f for s, f in _SUFFIXES.items() if name.endswith(s)), None)
+    if fmt is None:
+        known = ", ".join(_SUFFIXES)
+        raise SourceError(f"{path}: unknown file type. Hint: use one of {known} (optionally .gz)")
+    if fmt == "json":
+        with _open_text(path) as f:
+            head = f.read(4096).lstrip()
+        fmt = "json" if head.startswith("[") else "ndjson"
+    return fmt
+
+
+def reader(store: LogStore, path: str) -> Reader:
+    """Build the :class:`Reader` for ``path``."""
+    fmt = detect_format(path)
+    return {"csv": _csv, "parquet": _parquet, "ndjson": _ndjson, "json": _json_array}[fmt](store, path)
+
+
+def _open_text(path: str) -> io.TextIOWrapper:
+    raw = gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def _map_columns(path: str, names: list[str]) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Map source column names to canonical ones: ``{canonical: position}`` and ignored names."""
+    mapping: dict[str, int] = {}
+    ignored = []
+    for i, name in enumerate(names):
+        try:
+            canonical = schema.column(name).name
+        except UnknownColumnError:
+            ignored.append(name)
+            continue
+        if canonical in mapping:
+            other = names[mapping[canonical]]
+            raise SourceError(
+                f"{path}: columns {other!r} and {name!r} both mean {canonical!r}. "
+                "Hint: export with one naming style (snake_case or camelCase), not both"
+            )
+        mapping[canonical] = i
+    missing = [c for c in schema.REQUIRED if c not in mapping]
+    if missing:
+        raise NotLlamaLogError(path, missing, names)
+    return mapping, tuple(ignored)
+
+
+def _csv(store: LogStore, path: str) -> Reader:
+    with _open_text(path) as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        raise SourceError(f"{path}: the file is empty. Hint: export with CSV HEADER")
+    mapping, ignored = _map_columns(path, header)
+    names = {f"s{i}": "VARCHAR" for i in range(len(header))}
+    for table in (CSV_ERRORS, CSV_SCANS):
+        store.execute(f"DROP TABLE IF EXISTS {table}")
+    # Numbering rows here would serialise the parallel CSV scan; the stage numbers them.
+    select = f"""SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _pre_reason, *
+FROM read_csv(?, columns=?, header=true, auto_detect=false, delim=',', quote='"', escape='"',
+  allow_quoted_nulls=false, max_line_size={MAX_LINE_BYTES}, store_rejects=true,
+  rejects_table='{CSV_ERRORS}', rejects_scan='{CSV_SCANS}')"""
+    quoted = ", ".join(
+        f"CASE WHEN s{i} IS NULL THEN '' ELSE '\"' || replace(s{i}, '\"', '\"\"') || '\"' END"
+        for i in range(len(header))
+    )
+    return Reader(
+        path=path,
+        format="csv",
+        select=select,
+        params=[path, names],
+        inputs={c: (f"s{i}", "text") for c, i in mapping.items()},
+        raw=f"concat_ws(',', {quoted})",
+        ignored=ignored,
+        numbered=False,
+    )
+
+
+def _parquet(store: LogStore, path: str) -> Reader:
+    try:
+        described = store.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path])
+    except duckdb.Error as exc:
+        raise SourceError(f"{path}: not a readable Parquet file ({exc}).") from exc
+    names = [row[0] for row in described]
+    types = {row[0]: row[1] for row in described}
+    mapping, ignored = _map_columns(path, names)
+    fields = ", ".join(f"{literal(n)}: {quote(n)}" for n in names)
+    return Reader(
+        path=path,
+        format="parquet",
+        select="SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _pre_reason, * "
+        "FROM read_parquet(?, file_row_number=true)",
+        params=[path],
+        inputs={c: (quote(names[i]), types[names[i]]) for c, i in mapping.items()},
+        raw=f"CAST(to_json({{{fields}}}) AS VARCHAR)",
+        ignored=ignored,
+    )
+
+
+def _json_records(
+    store: LogStore, path: str, fmt: str, records: str, params: list[object]
+) -> Reader:
+    """Shared by NDJSON and JSON arrays; ``records`` yields ``_row`` and ``_line`` (JSON text)."""
+    keys = [
+        row[0]
+        for row in store.execute(
+            f"""SELECT DISTINCT unnest(json_keys(j)) FROM (
+                  SELECT TRY(json(_line)) AS j FROM ({records})) WHERE json_type(j) = 'OBJECT'""",
+            params,
+        )
+    ]
+    keys.sort()
+    mapping, ignored = _map_columns(path, keys)
+    pointers = ", ".join(
+        literal("/" + keys[i].replace("~", "~0").replace("/", "~1")) for i in mapping.values()
+    )
+    select = f"""SELECT _row, _line,
+  CASE WHEN _j IS NULL THEN 'not valid JSON'
+       WHEN json_type(_j) <> 'OBJECT' THEN 'not a JSON object' END AS _pre_reason,
+  CASE WHEN json_type(_j) = 'OBJECT' THEN json_extract(_j, [{pointers}]) END AS _v
+FROM (SELECT _row, _line, TRY(json(_line)) AS _j FROM ({records}))"""
+    return Reader(
+        path=path,
+        format=fmt,
+        select=select,
+        params=params,
+        inputs={c: (f"_v[{n + 1}]", "json") for n, c in enumerate(mapping)},
+        raw="_line",
+        ignored=ignored,
+        notes=(
+            "JSON null and SQL NULL are both null in a JSON export: the distinction in "
+            "metadata/preview_data is unavailable and both load as SQL NULL",
+        ),
+    )
+
+
+def _ndjson(store: LogStore, path: str) -> Reader:
+    for table in (CSV_ERRORS, CSV_SCANS):
+        store.execute(f"DROP TABLE IF EXISTS {table}")
+    lines = f"""SELECT _row, _line FROM (
+  SELECT row_number() OVER () AS _row, line AS _line
+  FROM read_csv(?, columns={{'line': 'VARCHAR'}}, header=false, auto_detect=false, delim=chr(1),
+    quote='', escape='', allow_quoted_nulls=false, max_line_size={MAX_LINE_BYTES},
+    store_rejects=true, rejects_table='{CSV_ERRORS}', rejects_scan='{CSV_SCANS}'))
+WHERE trim(coalesce(_line, '')) <> ''"""
+    return _json_records(store, path, "ndjson", lines, [path])
+
+
+def _json_array(store: LogStore, path: str) -> Reader:
+    records = f"""SELECT row_number() OVER () AS _row, CAST(json AS VARCHAR) AS _line
+FROM read_json_objects(?, format='array', maximum_object_size={MAX_LINE_BYTES})"""
+    problem = None if _closes_array(path) else "the file ends before the closing ]"
+    if problem is None:
+        try:
+            store.execute(f"SELECT count(*) FROM ({records})", [path])
+        except duckdb.Error as exc:
+            problem = str(exc).splitlines()[0]
+    if problem:
+        raise SourceError(
+            f"{path}: not a valid JSON array ({problem}). Hint: check the file is complete; "
+            "export a JSON array of row objects, or one object per line (NDJSON)"
+        )
+    return _json_records(store, path, "json", records, [path])
+
+
+def _closes_array(path: str) -> bool:
+    """Whether the file's last non-blank character is ``]`` (DuckDB accepts a truncated array)."""
+    if path.lower().endswith(".gz"):
+        with gzip.open(path, "rb") as f:
+            tail = b""
+            while chunk := f.read(1 << 20):
+                tail = (tail + chunk)[-64:]
+    else:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 64))
+            tail = f.read()
+    return tail.rstrip().endswith(b"]")

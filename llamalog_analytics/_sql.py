@@ -1,0 +1,65 @@
+"""Small SQL helpers: identifier quoting and the DDL derived from the schema."""
+
+from __future__ import annotations
+
+from .schema import COLUMNS
+
+LOADS_TABLE = "_llamalog_loads"
+REJECTS_TABLE = "_llamalog_rejects"
+LOAD_ID_COLUMN = "_load_id"
+
+
+def quote(identifier: str) -> str:
+    """Quote an identifier for DuckDB.
+
+    Examples:
+        >>> quote('llama_logs'), quote('we"ird')
+        ('"llama_logs"', '"we""ird"')
+    """
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """Quote a string literal, for the few places DuckDB takes no parameter.
+
+    Examples:
+        >>> literal("it's")
+        "'it''s'"
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
+def data_table_ddl(table: str) -> str:
+    """``CREATE TABLE`` for a log table: the 28 canonical columns plus the load that brought each row."""
+    columns = ",\n  ".join(f"{quote(c.name)} {c.type}" for c in COLUMNS)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote(table)} (\n  {columns},\n"
+        f"  {LOAD_ID_COLUMN} INTEGER NOT NULL\n)"
+    )
+
+
+BOOKKEEPING_DDL = (
+    f"""CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (
+  load_id INTEGER NOT NULL,
+  table_name VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,
+  format VARCHAR NOT NULL,
+  loaded_at TIMESTAMP NOT NULL,
+  rows_read BIGINT NOT NULL,
+  rows_loaded BIGINT NOT NULL,
+  rows_inserted BIGINT NOT NULL,
+  rows_rejected BIGINT NOT NULL,
+  columns_absent VARCHAR[] NOT NULL,
+  unknown_labels JSON,
+  notes VARCHAR[] NOT NULL
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (
+  load_id INTEGER NOT NULL,
+  table_name VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,
+  row_number BIGINT,
+  column_name VARCHAR,
+  reason VARCHAR NOT NULL,
+  raw VARCHAR
+)""",
+)

@@ -1,0 +1,121 @@
+"""``llamalog``: the command line, a thin layer over the library.
+
+Each command parses its options, opens the store, calls one public function and prints the
+result. Errors print one line to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import schema
+from .errors import LlamalogError
+
+DEFAULT_DB = "llamalog.duckdb"
+
+
+def _db_option(default: str = DEFAULT_DB) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--db",
+        "db",
+        default=default,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="DuckDB store file.",
+    )
+
+
+def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the package's errors into a one-line message and exit status 2."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (LlamalogError, FileNotFoundError) as exc:
+            click.echo(f"[🦙 LlamaLog] error: {exc}", err=True)
+            sys.exit(2)
+
+    return run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="llamalog_analytics")
+def main() -> None:
+    """Load, explore and audit the LlamaLog audit table (llama_logs)."""
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@_db_option()
+@click.option("--as", "table", default=schema.CURRENT_TABLE, show_default=True,
+              help="Table to load into (enrichment_logs for a pre-migration snapshot).")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when any row was rejected.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_friendly_errors
+def load(sources: tuple[str, ...], db: str, table: str, strict: bool, quiet: bool) -> None:
+    """Load exported files (CSV, CSV.GZ, Parquet, NDJSON, JSON; globs allowed) into the store.
+
+    Exit status: 0 loaded, 1 rows were rejected and --strict was given, 2 nothing could be loaded.
+    """
+    from .store import LogStore
+
+    with LogStore(db) as store:
+        result = store.load_files(list(sources), table, quiet=quiet)
+    click.echo(str(result))
+    if result.rows_read and not result.rows_loaded:
+        sys.exit(2)
+    if strict and result.rows_rejected:
+        sys.exit(1)
+
+
+@main.command()
+@_db_option()
+@_friendly_errors
+def info(db: str) -> None:
+    """Show the store's tables, row counts, categories, date range and load history."""
+    from .store import LogStore
+    from .summary import summarize
+
+    with LogStore(db, read_only=True) as store:
+        click.echo(str(summarize(store)))
+
+
+@main.command()
+@click.option("--rows", type=click.IntRange(min=1), default=5_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="File for llama_logs; the suffix picks the format (.csv, .csv.gz, .parquet, .ndjson, .json).")
+@click.option("--before", type=click.Path(dir_okay=False),
+              help="Also write the pre-migration enrichment_logs snapshot here.")
+@click.option("--naming", type=click.Choice(["snake", "camel"]), default="snake", show_default=True,
+              help="Column names: database (snake) or Prisma/GraphQL (camel).")
+@_friendly_errors
+def synth(rows: int, seed: int, out: str, before: str | None, naming: str) -> None:
+    """Generate realistic synthetic LlamaLog rows."""
+    from .export import write_logs
+    from .synthetic import generate
+
+    data = generate(rows, seed=seed)
+    write_logs(data.llama_logs, out, naming=naming)  # type: ignore[arg-type]
+    click.echo(f"wrote {data.llama_logs.height:,} rows to {out}")
+    if before:
+        write_logs(data.enrichment_logs, before, naming=naming)  # type: ignore[arg-type]
+        click.echo(f"wrote {data.enrichment_logs.height:,} pre-migration rows to {before}")
+
+
+@main.command()
+@_db_option("llamalog-demo.duckdb")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_friendly_errors
+def demo(db: str, quiet: bool) -> None:
+    """Load the bundled sample data into a local store and show what it holds."""
+    from .sample import demo as run_demo
+
+    click.echo(str(run_demo(db, quiet=quiet)))
+

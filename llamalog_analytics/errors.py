@@ -1,0 +1,57 @@
+"""Errors raised by llamalog_analytics.
+
+Every message says what was wrong, where (file, row, column) and ends with a hint::
+
+    LlamalogError
+    ├── SourceError (ValueError)         a file or database that cannot be read as LlamaLog data
+    │   └── NotLlamaLogError             no id/operation/created_at-like columns
+    ├── UnknownColumnError (KeyError)    a column name the schema does not know
+    └── StoreError                       the DuckDB store cannot be opened or changed
+        └── StoreLockedError             another process holds the store file
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class LlamalogError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class SourceError(LlamalogError, ValueError):
+    """A source that cannot be loaded; nothing was written to the store."""
+
+
+class NotLlamaLogError(SourceError):
+    """A file that does not look like LlamaLog data."""
+
+    def __init__(self, source: str, missing: Iterable[str], found: Iterable[str]) -> None:
+        missing, found = list(missing), list(found)
+        shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
+        super().__init__(
+            f"{source}: not LlamaLog data: missing column(s) {', '.join(missing)} "
+            f"(found: {shown or 'no columns'}). "
+            "Hint: export the table with its header, e.g. "
+            "\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
+        )
+        self.source, self.missing = source, missing
+
+
+class UnknownColumnError(LlamalogError, KeyError):
+    """A column name that is not part of the ``llama_logs`` schema."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__(name)
+        self.message = f"unknown column {name!r}. Hint: known columns are {', '.join(known)}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class StoreError(LlamalogError):
+    """The store cannot be opened or changed; the store is left as it was."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store file open for writing."""

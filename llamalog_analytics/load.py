@@ -1,0 +1,407 @@
+"""Load exported files into a store: convert, validate, de-duplicate, commit or leave untouched.
+
+Everything runs as DuckDB SQL. One call is one transaction: rows are first staged in a
+temporary table (typed, each with the reason it cannot be loaded, if any), duplicates are
+resolved against the call and the store, then the new rows, the rejects and the load history
+are written together. Rows read = rows loaded + rows rejected, for every file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from . import _readers, schema
+from ._progress import track
+from ._sql import LOAD_ID_COLUMN, LOADS_TABLE, REJECTS_TABLE, data_table_ddl, quote
+from .errors import SourceError, StoreError
+
+if TYPE_CHECKING:
+    from .store import LogStore
+
+STAGE = "_llamalog_stage"
+STRUCTURAL = "_llamalog_structural"
+_COLS = schema.COLUMNS
+_TYPED = ", ".join(f"{quote(c.name)} {c.type}" for c in _COLS)
+
+_EXPECTED = {
+    "UUID": "is not a UUID",
+    "INTEGER": "is not a 32-bit integer",
+    "BOOLEAN": "is not a boolean (t/f or true/false)",
+    "TIMESTAMP": "is not a timestamp (ISO 8601, e.g. 2026-02-09 12:00:00.123; UTC unless an offset is given)",
+    "JSON": "is not valid JSON",
+    "VARCHAR[]": "is not an array (a Postgres literal like {MUSICBRAINZ,SPOTIFY} or a JSON array)",
+    "VARCHAR": "is not text",
+}
+_PG_ARRAY = r"""CASE
+  WHEN {x} = '{{}}' THEN []::VARCHAR[]
+  WHEN NOT (starts_with({x}, '{{') AND ends_with({x}, '}}')) THEN NULL
+  WHEN NOT regexp_matches({x}, '["\\]') THEN
+    list_transform(string_split({x}[2:-2], ','), lambda e: CASE WHEN e = 'NULL' THEN NULL ELSE e END)
+  ELSE list_transform(regexp_extract_all({x}[2:-2], '"(?:[^"\\]|\\.)*"|[^,]+'),
+    lambda e: CASE WHEN e = 'NULL' THEN NULL
+              WHEN starts_with(e, '"') THEN regexp_replace(e[2:-2], '\\(.)', '\1', 'g')
+              ELSE e END)
+END"""
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
+
+
+@dataclass(frozen=True)
+class SourceLoad:
+    """What one file contributed to a load (one row of the load history)."""
+
+    source: str
+    format: str
+    rows_read: int
+    rows_loaded: int
+    rows_inserted: int
+    rows_rejected: int
+    columns_absent: tuple[str, ...]
+    unknown_labels: dict[str, dict[str, int]]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The outcome of one ``load_files`` call.
+
+    ``rows_loaded`` counts rows now in the store from these files: inserted ones plus rows
+    identical to one already stored (re-loading a file inserts nothing and rejects nothing).
+    """
+
+    load_id: int
+    table: str
+    loaded_at: datetime
+    sources: tuple[SourceLoad, ...]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.rows_read for s in self.sources)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(s.rows_loaded for s in self.sources)
+
+    @property
+    def rows_inserted(self) -> int:
+        return sum(s.rows_inserted for s in self.sources)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(s.rows_rejected for s in self.sources)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "load_id": self.load_id,
+            "table": self.table,
+            "loaded_at": self.loaded_at.isoformat(),
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_inserted": self.rows_inserted,
+            "rows_rejected": self.rows_rejected,
+            "sources": [s.to_dict() for s in self.sources],
+        }
+
+    def __str__(self) -> str:
+        lines = [
+            f"load {self.load_id} into {self.table}: {self.rows_read:,} rows read, "
+            f"{self.rows_loaded:,} loaded ({self.rows_inserted:,} new), "
+            f"{self.rows_rejected:,} rejected"
+        ]
+        for s in self.sources:
+            lines.append(
+                f"  {s.source} [{s.format}]: {s.rows_read:,} read, {s.rows_loaded:,} loaded, "
+                f"{s.rows_rejected:,} rejected"
+            )
+            if s.columns_absent:
+                lines.append(f"    columns absent: {', '.join(s.columns_absent)}")
+            for col, labels in s.unknown_labels.items():
+                shown = ", ".join(f"{k} ({v:,})" for k, v in labels.items())
+                lines.append(f"    unknown {col} labels: {shown}")
+            lines += [f"    note: {n}" for n in s.notes]
+        if self.rows_rejected:
+            lines.append(f"  rejected rows: store.rejects({self.load_id})")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{escape(str(self))}</pre>"
+
+
+def load_files(
+    store: LogStore,
+    paths: str | Path | Iterable[str | Path],
+    table: str = schema.CURRENT_TABLE,
+    *,
+    quiet: bool = False,
+) -> LoadResult:
+    """Load exported files (CSV, Parquet, NDJSON, JSON arrays; globs allowed) into ``table``.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> with lla.LogStore() as store:
+        ...     result = store.load_files("data/sample/llama_logs.csv.gz", quiet=True)
+        ...     result.rows_read == result.rows_loaded + result.rows_rejected
+        True
+    """
+    if store.read_only:
+        raise StoreError(
+            "the store is open read-only. Hint: open it with LogStore(path) to load files"
+        )
+    if table.startswith("_llamalog"):
+        raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
+    files = _readers.expand(paths)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    load_id = store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} (_file INTEGER, _row BIGINT, {_TYPED}, "
+                  "_column VARCHAR, _reason VARCHAR, _raw VARCHAR, _state VARCHAR)")
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {STRUCTURAL} "
+                  "(_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)")
+    try:
+        readers = []
+        for number, path in enumerate(files):
+            rdr = _readers.reader(store, path)
+            readers.append(rdr)
+            _stage(store, number, rdr, quiet=quiet)
+        _resolve_duplicates(store, table, files)
+        sources = tuple(_summarise(store, n, r) for n, r in enumerate(readers))
+        _commit(store, table, load_id, loaded_at, sources, files)
+    except duckdb.Error as exc:
+        raise SourceError(f"loading {', '.join(files)} failed, the store is unchanged: {exc}") from exc
+    finally:
+        store.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL}")
+    return LoadResult(load_id, table, loaded_at, sources)
+
+
+def _convert(col: schema.Column, x: str, kind: str) -> tuple[str, str]:
+    """SQL for the typed value of input ``x`` and for "a value was given"."""
+    if kind == "json":
+        present = f"({x} IS NOT NULL AND json_type({x}) <> 'NULL')"
+        if col.type == "JSON":
+            return f"CASE WHEN {present} THEN {x} END", present
+        if col.type == "VARCHAR[]":
+            return f"CASE WHEN json_type({x}) = 'ARRAY' THEN TRY_CAST({x} AS VARCHAR[]) END", present
+        text = f"CASE WHEN json_type({x}) NOT IN ('OBJECT', 'ARRAY') THEN {x} ->> '$' END"
+        return _from_text(col.type, f"({text})"), present
+    present = f"({x} IS NOT NULL)"
+    if kind == "text" or kind == "VARCHAR":
+        return _from_text(col.type, x), present
+    if kind == col.type:
+        return x, present
+    if col.type == "VARCHAR[]" and kind.endswith("[]"):
+        return f"TRY_CAST({x} AS VARCHAR[])", present
+    if col.type == "TIMESTAMP" and kind == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone('UTC', {x})", present
+    if col.type == "TIMESTAMP" and (kind.startswith("TIMESTAMP") or kind == "DATE"):
+        return f"TRY_CAST({x} AS TIMESTAMP)", present
+    if col.type == "INTEGER" and kind in _INTEGER_TYPES:
+        return f"TRY_CAST({x} AS INTEGER)", present
+    if col.type == "INTEGER" and kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL"):
+        return f"CASE WHEN {x} = trunc({x}) THEN TRY_CAST({x} AS INTEGER) END", present
+    if col.type == "JSON" and (kind.startswith(("STRUCT", "MAP")) or kind.endswith("[]")):
+        return f"to_json({x})", present
+    return _from_text(col.type, f"CAST({x} AS VARCHAR)"), present
+
+
+def _from_text(type_: str, x: str) -> str:
+    return {
+        "UUID": f"TRY_CAST({x} AS UUID)",
+        "VARCHAR": x,
+        "INTEGER": f"CASE WHEN regexp_full_match({x}, '\\s*[+-]?[0-9]+\\s*') "
+        f"THEN TRY_CAST({x} AS INTEGER) END",
+        "BOOLEAN": f"TRY_CAST({x} AS BOOLEAN)",
+        "TIMESTAMP": f"timezone('UTC', TRY_CAST({x} AS TIMESTAMPTZ))",
+        "JSON": f"TRY(json({x}))",
+        "VARCHAR[]": _PG_ARRAY.format(x=x),
+    }[type_]
+
+
+def _stage(store: LogStore, number: int, rdr: _readers.Reader, *, quiet: bool) -> None:
+    """Append the file's rows, typed and each with its reject reason, to the stage table."""
+    values, checks, inputs = [], [], []
+    for col in _COLS:
+        if col.name not in rdr.inputs:
+            values.append(f"NULL::{col.type} AS {quote(col.name)}")
+            continue
+        expression, kind = rdr.inputs[col.name]
+        x = f"_in_{len(inputs)}"
+        inputs.append(f"{expression} AS {x}")
+        value, present = _convert(col, x, kind)
+        values.append(f"{value} AS {quote(col.name)}")
+        shown = f"'''' || left(CAST({x} AS VARCHAR), 80) || ''''"
+        if col.name in schema.REQUIRED:
+            checks.append((f"NOT {present}", col.name, f"'{col.name} is empty'"))
+        checks.append((f"{present} AND {quote(col.name)} IS NULL", col.name,
+                       f"'{col.name}: ' || {shown} || ' {_EXPECTED[col.type]}'"))
+    column_case = " ".join(f"WHEN {cond} THEN '{name}'" for cond, name, _ in checks)
+    reason_case = " ".join(f"WHEN {cond} THEN {msg}" for cond, _, msg in checks)
+    names = ", ".join(quote(c.name) for c in _COLS)
+    sql = f"""INSERT INTO {STAGE}
+WITH src AS ({rdr.select}),
+inputs AS (SELECT *, {", ".join(inputs)} FROM src),
+typed AS (SELECT *, {", ".join(values)} FROM inputs),
+checked AS (SELECT *, CASE WHEN _pre_reason IS NOT NULL THEN NULL {column_case} END AS _column,
+  CASE WHEN _pre_reason IS NOT NULL THEN _pre_reason {reason_case} END AS _reason FROM typed)
+SELECT {number}, _row, {names}, _column, _reason,
+  CASE WHEN _reason IS NOT NULL THEN {rdr.raw} END, 'new' FROM checked"""
+    first_rowid = store.execute(f"SELECT count(*) FROM {STAGE}")[0][0]
+    with track(store.con, Path(rdr.path).name, quiet=quiet):
+        store.execute(sql, rdr.params)
+    if not rdr.numbered:  # inserts keep the file's order, so row ids follow it
+        store.execute(f"UPDATE {STAGE} SET _row = rowid - ? + 1 WHERE _file = ?", [first_rowid, number])
+    if rdr.format in ("csv", "ndjson"):
+        _collect_structural(store, number, header=rdr.format == "csv")
+
+
+def _collect_structural(store: LogStore, number: int, *, header: bool) -> None:
+    """Record rows the CSV parser could not split, and renumber the rows after them."""
+    store.execute(
+        f"""INSERT INTO {STRUCTURAL}
+SELECT {number}, line - {int(header)}, first(error_type || ': ' || error_message), first(csv_line)
+FROM {_readers.CSV_ERRORS} GROUP BY line"""
+    )
+    store.execute(
+        f"""UPDATE {STAGE} SET _row = _row + (
+  SELECT count(*) FROM (
+    SELECT _row - row_number() OVER (ORDER BY _row) AS gap FROM {STRUCTURAL} WHERE _file = {number})
+  WHERE gap < {STAGE}._row)
+WHERE _file = {number} AND EXISTS (SELECT 1 FROM {STRUCTURAL} WHERE _file = {number})"""
+    )
+
+
+def _differences(a: str, b: str) -> str:
+    """SQL listing the canonical columns where rows ``a`` and ``b`` differ."""
+    cases = ", ".join(
+        f"CASE WHEN {a}.{quote(c.name)} IS DISTINCT FROM {b}.{quote(c.name)} THEN '{c.name}' END"
+        for c in _COLS
+    )
+    return f"list_filter([{cases}], lambda x: x IS NOT NULL)"
+
+
+def _resolve_duplicates(store: LogStore, table: str, files: list[str]) -> None:
+    """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected."""
+    store.execute(
+        f"""UPDATE {STAGE} AS s SET _state = CASE WHEN len(d.diff) = 0 THEN 'duplicate' ELSE 'rejected' END,
+  _column = CASE WHEN len(d.diff) > 0 THEN 'id' END,
+  _reason = CASE WHEN len(d.diff) > 0 THEN 'duplicate id with different values in '
+    || array_to_string(d.diff, ', ') || '; the first copy (row ' || d.first_row || ' of '
+    || d.first_source || ') was kept' END
+FROM (
+  WITH dup AS (
+    SELECT *, row_number() OVER (PARTITION BY id ORDER BY _file, _row) AS k FROM {STAGE}
+    WHERE _reason IS NULL AND id IN (
+      SELECT id FROM {STAGE} WHERE _reason IS NULL GROUP BY id HAVING count(*) > 1))
+  SELECT later._file, later._row, {_differences("later", "first")} AS diff,
+    first._row AS first_row, list_extract(?, first._file + 1) AS first_source
+  FROM dup AS later JOIN dup AS first ON later.id = first.id AND first.k = 1 AND later.k > 1
+) AS d
+WHERE s._file = d._file AND s._row = d._row""",
+        [files],
+    )
+    if not store.has_table(table):
+        return
+    store.execute(
+        f"""UPDATE {STAGE} AS s SET _state = CASE WHEN len(d.diff) = 0 THEN 'present' ELSE 'rejected' END,
+  _column = CASE WHEN len(d.diff) > 0 THEN 'id' END,
+  _reason = CASE WHEN len(d.diff) > 0 THEN 'id already stored (load ' || d.load_id
+    || ') with different values in ' || array_to_string(d.diff, ', ')
+    || '; the stored row was kept. Hint: load into another table to compare both versions' END
+FROM (
+  SELECT s._file, s._row, {_differences("s", "t")} AS diff, t.{LOAD_ID_COLUMN} AS load_id
+  FROM {STAGE} AS s JOIN {quote(table)} AS t ON s.id = t.id
+  WHERE s._reason IS NULL AND s._state = 'new'
+) AS d
+WHERE s._file = d._file AND s._row = d._row"""
+    )
+
+
+def _summarise(store: LogStore, number: int, rdr: _readers.Reader) -> SourceLoad:
+    staged, rejected, inserted = store.execute(
+        f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
+  count(*) FILTER (_reason IS NULL AND _state = 'new') FROM {STAGE} WHERE _file = ?""",
+        [number],
+    )[0]
+    structural = store.execute(f"SELECT count(*) FROM {STRUCTURAL} WHERE _file = ?", [number])[0][0]
+    labelled = [c for c in _COLS if c.labels and c.name in rdr.inputs]
+    unknown: dict[str, dict[str, int]] = {}
+    if labelled:
+        union = " UNION ALL ".join(
+            f"SELECT '{c.name}', {quote(c.name)}, count(*) FROM {STAGE} WHERE _file = {number} "
+            f"AND _reason IS NULL AND NOT list_contains(?, {quote(c.name)}) GROUP BY ALL"
+            for c in labelled
+        )
+        for col, label, count in store.execute(
+            f"SELECT * FROM ({union}) ORDER BY 1, 3 DESC, 2", [list(c.labels) for c in labelled]
+        ):
+            unknown.setdefault(col, {})[label] = count
+    notes = list(rdr.notes)
+    if rdr.ignored:
+        notes.append(f"ignored unknown column(s): {', '.join(rdr.ignored)}")
+    for col, label_counts in unknown.items():
+        notes.append(f"unknown {col} label(s) loaded as-is: {', '.join(label_counts)}")
+    required = [c for c in _COLS if not c.nullable and c.name in rdr.inputs and c.name not in schema.REQUIRED]
+    if required:
+        counts = store.execute(
+            "SELECT " + ", ".join(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in required)
+            + f" FROM {STAGE} WHERE _file = ? AND _reason IS NULL",
+            [number],
+        )[0]
+        notes += [f"{n:,} row(s) with no {c.name} (NOT NULL upstream)" for c, n in zip(required, counts) if n]
+    return SourceLoad(
+        source=rdr.path,
+        format=rdr.format,
+        rows_read=staged + structural,
+        rows_loaded=staged - rejected,
+        rows_inserted=inserted,
+        rows_rejected=rejected + structural,
+        columns_absent=tuple(c.name for c in _COLS if c.name not in rdr.inputs),
+        unknown_labels=unknown,
+        notes=tuple(notes),
+    )
+
+
+def _commit(
+    store: LogStore,
+    table: str,
+    load_id: int,
+    loaded_at: datetime,
+    sources: tuple[SourceLoad, ...],
+    files: list[str],
+) -> None:
+    names = ", ".join(quote(c.name) for c in _COLS)
+    store.execute("BEGIN TRANSACTION")
+    try:
+        store.execute(data_table_ddl(table))
+        store.execute(
+            f"""INSERT INTO {quote(table)} SELECT {names}, ? FROM {STAGE}
+WHERE _reason IS NULL AND _state = 'new'""",
+            [load_id],
+        )
+        rejects = f"""SELECT _file, _row, _column, _reason, _raw FROM {STAGE} WHERE _reason IS NOT NULL
+UNION ALL SELECT _file, _row, NULL, _reason, _raw FROM {STRUCTURAL}"""
+        store.execute(
+            f"""INSERT INTO {REJECTS_TABLE}
+SELECT ?, ?, list_extract(?, _file + 1), _row, _column, _reason, _raw FROM ({rejects}) ORDER BY _file, _row""",
+            [load_id, table, files],
+        )
+        for s in sources:
+            store.execute(
+                f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [load_id, table, s.source, s.format, loaded_at, s.rows_read, s.rows_loaded,
+                 s.rows_inserted, s.rows_rejected, list(s.columns_absent),
+                 json.dumps(s.unknown_labels), list(s.notes)],
+            )
+        store.execute("COMMIT")
+    except BaseException:
+        store.execute("ROLLBACK")
+        raise

@@ -1,0 +1,66 @@
+"""The bundled sample data and the demo that loads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import schema
+from .load import LoadResult
+from .store import LogStore
+from .summary import StoreSummary, summarize
+
+# Which sample file the demo loads into which table.
+DEMO_FILES = {
+    schema.CURRENT_TABLE: "llama_logs.csv.gz",
+    schema.LEGACY_TABLE: "enrichment_logs.csv.gz",
+}
+
+
+def sample_path(name: str = "") -> Path:
+    """The bundled sample directory, or a file in it.
+
+    Installed packages carry the sample inside the package; a source checkout has it in
+    ``data/sample``.
+
+    Examples:
+        >>> sample_path("llama_logs.parquet").name
+        'llama_logs.parquet'
+    """
+    package = Path(__file__).parent
+    for folder in (package / "_sample", package.parent / "data" / "sample"):
+        if folder.is_dir():
+            return folder / name if name else folder
+    raise FileNotFoundError(
+        "the bundled sample is missing. Hint: reinstall the package, or regenerate it with "
+        "python data/make_sample.py"
+    )
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo loaded and what the store now holds."""
+
+    loads: tuple[LoadResult, ...]
+    summary: StoreSummary
+
+    def __str__(self) -> str:
+        return "\n".join([*map(str, self.loads), "", str(self.summary)])
+
+
+def demo(path: str | Path = "llamalog-demo.duckdb", *, quiet: bool = False) -> DemoResult:
+    """Load the bundled sample (current table and pre-migration snapshot) into a store file.
+
+    Running it again adds nothing: loads are idempotent.
+
+    Examples:
+        >>> import tempfile
+        >>> result = demo(tempfile.mkdtemp() + "/demo.duckdb", quiet=True)
+        >>> [t.name for t in result.summary.tables]
+        ['enrichment_logs', 'llama_logs']
+    """
+    with LogStore(path) as store:
+        loads = tuple(
+            store.load_files(sample_path(file), table, quiet=quiet) for table, file in DEMO_FILES.items()
+        )
+        return DemoResult(loads, summarize(store))

@@ -1,0 +1,154 @@
+"""The store: one DuckDB database holding LlamaLog tables, their load history and rejects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from . import schema
+from ._sql import BOOKKEEPING_DDL, LOAD_ID_COLUMN, LOADS_TABLE, REJECTS_TABLE, quote
+from .errors import StoreError, StoreLockedError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .load import LoadResult
+
+
+class LogStore:
+    """A DuckDB database of LlamaLog tables (``llama_logs`` by default, ``enrichment_logs`` for a
+    pre-migration snapshot), with a load history and the rows that could not be loaded.
+
+    Args:
+        path: a ``.duckdb`` file (created if missing), or None for an in-memory store.
+        read_only: open an existing file for reading only; several processes may do so at once.
+        tracer: called with ``(sql, params)`` before each statement, e.g. ``tracer=print``.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> with lla.LogStore() as store:
+        ...     _ = store.load_files("data/sample/llama_logs.parquet", quiet=True)
+        ...     store.tables(), store.table().height > 1000
+        (('llama_logs',), True)
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        read_only: bool = False,
+        tracer: Callable[[str, Any], None] | None = None,
+    ) -> None:
+        self.path = None if path is None else str(path)
+        self.read_only = read_only
+        self.tracer = tracer
+        if self.path is None and read_only:
+            raise StoreError("an in-memory store cannot be read-only. Hint: pass the store's path")
+        if read_only and not Path(self.path or "").exists():
+            raise StoreError(f"{self.path}: no such store. Hint: load data into it first")
+        try:
+            self.con = duckdb.connect(self.path or ":memory:", read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLockedError(
+                    f"{self.path}: the store is open for writing in another process (a notebook "
+                    "or another llamalog command). Hint: close it there, or open it here with "
+                    "LogStore(path, read_only=True) / --read-only to read it"
+                ) from exc
+            raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = true")
+        self.con.execute("SET enable_progress_bar_print = false")
+        if not read_only:
+            for ddl in BOOKKEEPING_DDL:
+                self.con.execute(ddl)
+
+    def execute(self, sql: str, params: Iterable[object] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement (traced) and return all its result rows."""
+        if self.tracer is not None:
+            self.tracer(sql, params)
+        return self.con.execute(sql, list(params) if params is not None else None).fetchall()
+
+    def frame(self, sql: str, params: Iterable[object] | None = None) -> pl.DataFrame:
+        """Run a query and return its result as a polars DataFrame."""
+        if self.tracer is not None:
+            self.tracer(sql, params)
+        relation = self.con.sql(sql, params=list(params) if params is not None else None)
+        return relation.pl()
+
+    def has_table(self, name: str) -> bool:
+        """Whether the database has a (non-temporary) table called ``name``."""
+        found = self.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+        )
+        return bool(found[0][0])
+
+    def tables(self) -> tuple[str, ...]:
+        """Names of the log tables in the store, sorted."""
+        rows = self.execute(
+            """SELECT table_name FROM duckdb_columns()
+               WHERE column_name = ? AND NOT internal ORDER BY table_name""",
+            [LOAD_ID_COLUMN],
+        )
+        return tuple(r[0] for r in rows)
+
+    def table(self, name: str = schema.CURRENT_TABLE) -> pl.DataFrame:
+        """A log table's canonical columns, ordered by ``created_at`` then ``id``."""
+        self._require(name)
+        columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
+        return self.frame(f"SELECT {columns} FROM {quote(name)} ORDER BY created_at, id")
+
+    def load_files(
+        self,
+        paths: str | Path | Iterable[str | Path],
+        table: str = schema.CURRENT_TABLE,
+        *,
+        quiet: bool = False,
+    ) -> LoadResult:
+        """Load exported files into ``table``; see :func:`llamalog_analytics.load.load_files`."""
+        from .load import load_files
+
+        return load_files(self, paths, table, quiet=quiet)
+
+    def loads(self) -> pl.DataFrame:
+        """The load history: one row per file loaded, oldest first."""
+        return self.frame(f"SELECT * FROM {LOADS_TABLE} ORDER BY load_id, source")
+
+    def rejects(self, load_id: int | None = None) -> pl.DataFrame:
+        """Rows that could not be loaded, with the reason and their raw text."""
+        where = "" if load_id is None else "WHERE load_id = ?"
+        params = [] if load_id is None else [load_id]
+        return self.frame(
+            f"SELECT * FROM {REJECTS_TABLE} {where} ORDER BY load_id, source, row_number", params
+        )
+
+    def _require(self, name: str) -> None:
+        if name not in self.tables():
+            have = ", ".join(self.tables()) or "none yet"
+            raise StoreError(
+                f"no log table {name!r} in the store (tables: {have}). "
+                "Hint: load it first, e.g. llamalog load FILE --as " + name
+            )
+
+    def close(self) -> None:
+        """Close the connection; the store file keeps everything committed."""
+        self.con.close()
+
+    def __enter__(self) -> LogStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = ", read_only=True" if self.read_only else ""
+        return f"LogStore({self.path!r}{mode})"

@@ -1,0 +1,61 @@
+"""Shared fixtures: an empty store, a synthetic dataset, and one helper to compare frames."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import llamalog_analytics as lla
+from llamalog_analytics import schema
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _run_from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture
+def store():
+    with lla.LogStore() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def synth() -> lla.synthetic.Synthetic:
+    return lla.synthetic.generate(3_000, seed=11)
+
+
+def canonical(frame: pl.DataFrame, *, json_null_is_null: bool = False) -> pl.DataFrame:
+    """``frame`` in a form two equal tables share: JSON parsed and re-dumped with sorted keys,
+    rows sorted by id. With ``json_null_is_null`` the JSON literal null becomes SQL NULL."""
+
+    def normal(text: str | None) -> str | None:
+        if text is None:
+            return None
+        value = json.loads(text)
+        if value is None and json_null_is_null:
+            return None
+        return json.dumps(value, sort_keys=True)
+
+    json_columns = [c.name for c in schema.COLUMNS if c.type == "JSON" and c.name in frame.columns]
+    return frame.with_columns(
+        pl.col(c).map_elements(normal, return_dtype=pl.String) for c in json_columns
+    ).sort("id")
+
+
+def assert_same_rows(actual: pl.DataFrame, expected: pl.DataFrame, **options: bool) -> None:
+    """Assert two frames hold the same rows (order and JSON formatting aside)."""
+    from polars.testing import assert_frame_equal
+
+    assert_frame_equal(canonical(actual, **options), canonical(expected, **options))

@@ -1,0 +1,257 @@
+"""Loading files: round trips per format, psql quirks, rejects, idempotence, atomicity."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+import polars as pl
+import pytest
+from conftest import FIXTURES, assert_same_rows
+
+import llamalog_analytics as lla
+from llamalog_analytics import schema
+from llamalog_analytics.errors import NotLlamaLogError, SourceError, StoreError
+
+JSON_FORMATS = ("ndjson", "json")
+
+
+@pytest.mark.parametrize("naming", ["snake", "camel"])
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet", ".ndjson", ".json"])
+def test_round_trip(store, synth, tmp_path, suffix, naming):
+    path = lla.write_logs(synth.llama_logs, tmp_path / f"logs{suffix}", naming=naming)
+    result = store.load_files(path, quiet=True)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3_000, 3_000, 0)
+    json_format = result.sources[0].format in JSON_FORMATS
+    assert_same_rows(store.table(), synth.llama_logs, json_null_is_null=json_format)
+    assert result.sources[0].columns_absent == ()
+
+
+def test_pre_migration_snapshot_records_absent_columns(store, synth, tmp_path):
+    path = lla.write_logs(synth.enrichment_logs, tmp_path / "enrichment_logs.csv")
+    result = store.load_files(path, "enrichment_logs", quiet=True)
+    assert result.sources[0].columns_absent == ("category", "root_job_id")
+    loaded = store.table("enrichment_logs")
+    assert loaded["category"].null_count() == loaded.height
+    assert_same_rows(loaded.select(synth.enrichment_logs.columns), synth.enrichment_logs)
+    assert store.loads()["columns_absent"].to_list() == [["category", "root_job_id"]]
+
+
+def test_psql_csv_quirks(store):
+    store.load_files(FIXTURES / "psql_quirks.csv", quiet=True)
+    rows = {r["id"][-1]: r for r in store.table().to_dicts()}
+    assert rows["1"]["sources"] == ["MUSICBRAINZ", "SPOTIFY"]
+    assert rows["1"]["fields_enriched"] == []
+    assert rows["1"]["is_root_job"] is True
+    assert rows["1"]["reason"] == "two\nlines"
+    assert rows["1"]["created_at"].isoformat() == "2026-02-09T12:00:00.123000"
+    assert json.loads(rows["1"]["metadata"])["fieldChanges"][0]["before"] is None
+    assert rows["2"]["sources"] == ["a b", "c\\d", 'e"f', None, "NULL", ""]
+    assert rows["2"]["error_message"] == ""  # "" is empty text, not NULL
+    assert rows["2"]["metadata"] == "null"  # JSON null, not SQL NULL
+    assert rows["2"]["user_id"] is None
+    assert rows["2"]["is_root_job"] is False
+    assert rows["3"]["sources"] == ["x,y", "manual"]
+    assert rows["3"]["metadata"] is None
+    assert rows["3"]["created_at"].isoformat() == "2026-02-09T12:00:00.100000"
+
+
+def test_json_null_and_sql_null_stay_apart_where_the_format_keeps_them(store, synth, tmp_path):
+    frame = synth.llama_logs
+    json_nulls = frame.filter(pl.col("metadata") == "null").height
+    sql_nulls = frame["metadata"].null_count()
+    assert json_nulls and sql_nulls
+    for suffix in (".csv", ".parquet"):
+        with lla.LogStore() as s:
+            s.load_files(lla.write_logs(frame, tmp_path / f"x{suffix}"), quiet=True)
+            counts = s.execute(
+                "SELECT count(*) FILTER (metadata IS NULL), count(*) FILTER (metadata = 'null') FROM llama_logs"
+            )[0]
+            assert counts == (sql_nulls, json_nulls)
+    result = store.load_files(lla.write_logs(frame, tmp_path / "x.ndjson", naming="camel"), quiet=True)
+    assert store.table()["metadata"].null_count() == sql_nulls + json_nulls
+    assert any("distinction" in note for note in result.sources[0].notes)
+
+
+def test_rejects_are_kept_with_reason_row_and_raw_text(store):
+    result = store.load_files(FIXTURES / "rejects.csv", quiet=True)
+    assert result.rows_read == 10
+    assert result.rows_read == result.rows_loaded + result.rows_rejected
+    rejects = store.rejects(result.load_id)
+    by_row = {r["row_number"]: r for r in rejects.to_dicts()}
+    assert sorted(by_row) == [2, 3, 4, 5, 7, 8, 9]
+    assert by_row[2]["column_name"] == "id" and "'not-a-uuid' is not a UUID" in by_row[2]["reason"]
+    assert by_row[3]["column_name"] == "created_at" and "'yesterday'" in by_row[3]["reason"]
+    assert by_row[4]["column_name"] == "metadata" and "not valid JSON" in by_row[4]["reason"]
+    assert "Expected Number of Columns" in by_row[5]["reason"]
+    assert by_row[5]["raw"].startswith("0b6c3c1e-8d6a-4f1e-9a53-000000000015")
+    assert by_row[7]["column_name"] == "duration_ms"
+    assert by_row[8]["column_name"] == "sources"  # the first bad column is named
+    assert by_row[9]["reason"] == "operation is empty"
+    assert "not-a-uuid" in by_row[2]["raw"]
+    loaded = store.table()
+    assert loaded.filter(pl.col("id").str.ends_with("16"))["operation"].item() == "multi\nline:operation"
+    # An offset is converted to UTC; a category label the schema does not know loads as-is.
+    row20 = loaded.filter(pl.col("id").str.ends_with("20")).row(0, named=True)
+    assert row20["created_at"].isoformat() == "2026-02-09T12:00:00"
+    assert result.sources[0].unknown_labels == {"category": {"SHINY_NEW": 1}}
+
+
+def test_row_numbers_stay_exact_in_a_large_parallel_csv(store, synth, tmp_path):
+    frame = pl.concat([synth.llama_logs] * 60).with_columns(
+        pl.format("{}-{}", pl.int_range(pl.len()), pl.lit("x")).alias("job_id")
+    )
+    frame = frame.with_columns(
+        id=pl.when(pl.int_range(pl.len()) == 170_000).then(pl.lit("broken")).otherwise(
+            pl.col("id").str.slice(0, 24) + pl.int_range(pl.len()).cast(pl.String).str.zfill(12)
+        )
+    )
+    result = store.load_files(lla.write_logs(frame, tmp_path / "big.csv"), quiet=True)
+    assert result.rows_rejected == 1
+    assert store.rejects()["row_number"].to_list() == [170_001]
+    assert store.execute("SELECT count(DISTINCT job_id) FROM llama_logs")[0][0] == 179_999
+
+
+def test_reloading_inserts_nothing(store, synth, tmp_path):
+    path = lla.write_logs(synth.llama_logs, tmp_path / "logs.parquet")
+    first = store.load_files(path, quiet=True)
+    again = store.load_files(path, quiet=True)
+    assert first.rows_inserted == 3_000
+    assert (again.rows_read, again.rows_loaded, again.rows_inserted, again.rows_rejected) == (3_000, 3_000, 0, 0)
+    assert store.table().height == 3_000
+
+
+def test_conflicting_duplicate_ids_are_rejected_not_dropped(store, synth, tmp_path):
+    frame = synth.llama_logs.head(10)
+    store.load_files(lla.write_logs(frame, tmp_path / "a.csv"), quiet=True)
+    changed = frame.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("EDITED"))
+                                 .otherwise(pl.col("operation")).alias("operation"))
+    result = store.load_files(lla.write_logs(changed, tmp_path / "b.csv"), quiet=True)
+    assert (result.rows_loaded, result.rows_inserted, result.rows_rejected) == (9, 0, 1)
+    reason = store.rejects(result.load_id)["reason"].item()
+    assert "already stored (load 1)" in reason and "operation" in reason
+    assert "EDITED" not in store.table()["operation"].to_list()
+
+
+def test_duplicate_ids_within_one_call(store, synth, tmp_path):
+    frame = synth.llama_logs.head(5)
+    twin = frame.head(1)
+    clash = frame.head(1).with_columns(pl.lit(99, pl.Int32).alias("duration_ms"))
+    path = lla.write_logs(pl.concat([frame, twin, clash]), tmp_path / "dups.ndjson")
+    result = store.load_files(path, quiet=True)
+    assert (result.rows_read, result.rows_loaded, result.rows_inserted, result.rows_rejected) == (7, 6, 5, 1)
+    reject = store.rejects().row(0, named=True)
+    assert reject["row_number"] == 7
+    assert "duration_ms" in reject["reason"] and "row 1 of" in reject["reason"]
+
+
+def test_several_files_and_globs(store, synth, tmp_path):
+    frame = synth.llama_logs
+    lla.write_logs(frame.head(1_000), tmp_path / "part-1.csv")
+    lla.write_logs(frame.slice(1_000, 1_000), tmp_path / "part-2.csv.gz")
+    lla.write_logs(frame.tail(1_000), tmp_path / "part-3.parquet")
+    result = store.load_files([tmp_path / "part-*.csv*", tmp_path / "part-3.parquet"], quiet=True)
+    assert [s.rows_loaded for s in result.sources] == [1_000, 1_000, 1_000]
+    assert store.loads().height == 3
+    assert_same_rows(store.table(), frame)
+
+
+def test_failed_load_leaves_the_store_as_it_was(store, synth, tmp_path):
+    good = lla.write_logs(synth.llama_logs.head(100), tmp_path / "good.csv")
+    store.load_files(good, quiet=True)
+    before = (store.table(), store.loads(), store.rejects())
+    stranger = tmp_path / "stranger.csv"
+    stranger.write_text("name,price\nteapot,12\n")
+    more = lla.write_logs(synth.llama_logs.tail(100), tmp_path / "more.csv")
+    with pytest.raises(NotLlamaLogError, match=r"stranger.csv.*missing column\(s\) id, operation, created_at"):
+        store.load_files([more, stranger], quiet=True)
+    for old, new in zip(before, (store.table(), store.loads(), store.rejects()), strict=True):
+        assert old.equals(new)
+
+
+def test_failure_inside_the_commit_rolls_back(store, synth, tmp_path):
+    store.execute("CREATE TABLE llama_logs (id UUID, _load_id INTEGER)")  # not the canonical shape
+    with pytest.raises(SourceError, match="store is unchanged"):
+        store.load_files(lla.write_logs(synth.llama_logs.head(10), tmp_path / "x.csv"), quiet=True)
+    assert store.loads().height == 0
+    assert store.execute("SELECT count(*) FROM llama_logs")[0][0] == 0
+
+
+def test_camel_and_snake_headers_for_one_column_are_refused(store, tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("id,operation,created_at,createdAt\n")
+    with pytest.raises(SourceError, match="'created_at' and 'createdAt' both mean 'created_at'"):
+        store.load_files(path, quiet=True)
+
+
+def test_missing_file_and_unknown_suffix(store, tmp_path):
+    with pytest.raises(SourceError, match="no such file"):
+        store.load_files(tmp_path / "nope.csv", quiet=True)
+    odd = tmp_path / "logs.xlsx"
+    odd.write_text("x")
+    with pytest.raises(SourceError, match="unknown file type"):
+        store.load_files(odd, quiet=True)
+
+
+def test_json_records_that_are_not_objects_or_not_json(store, tmp_path):
+    path = tmp_path / "mixed.ndjson"
+    row = {"id": "0b6c3c1e-8d6a-4f1e-9a53-000000000001", "operation": "x", "createdAt": "2026-02-09T12:00:00Z"}
+    path.write_text(json.dumps(row) + "\n\n[1, 2]\n{broken\n")
+    result = store.load_files(path, quiet=True)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 1, 2)
+    assert store.rejects()[["row_number", "reason"]].rows() == [(3, "not a JSON object"), (4, "not valid JSON")]
+
+
+def test_json_array_file(store, tmp_path):
+    path = tmp_path / "logs.json"
+    rows = [{"id": "0b6c3c1e-8d6a-4f1e-9a53-00000000000%d" % i, "operation": "x",
+             "createdAt": "2026-02-09T12:00:00.5Z", "sources": ["SPOTIFY"], "metadata": {"k": i}}
+            for i in range(3)]
+    path.write_text(json.dumps([*rows, "not an object"]))
+    result = store.load_files(path, quiet=True)
+    assert (result.rows_loaded, result.rows_rejected) == (3, 1)
+    assert store.table()["sources"].to_list() == [["SPOTIFY"]] * 3
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(rows)[:-1] + ",")  # cut off after a complete record
+    with pytest.raises(SourceError, match="not a valid JSON array"):
+        store.load_files(broken, quiet=True)
+
+
+def test_read_only_store_refuses_loads_and_allows_concurrent_readers(tmp_path, synth):
+    path = tmp_path / "store.duckdb"
+    with lla.LogStore(path) as s:
+        s.load_files(lla.write_logs(synth.llama_logs.head(10), tmp_path / "x.csv"), quiet=True)
+    with lla.LogStore(path, read_only=True) as a, lla.LogStore(path, read_only=True) as b:
+        assert a.table().height == b.table().height == 10
+        with pytest.raises(StoreError, match="read-only"):
+            a.load_files(tmp_path / "x.csv", quiet=True)
+
+
+def test_gzipped_csv_is_read_as_csv(store, tmp_path):
+    plain = FIXTURES / "psql_quirks.csv"
+    packed = tmp_path / "psql_quirks.csv.gz"
+    with open(plain, "rb") as src, gzip.open(packed, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    assert store.load_files(packed, quiet=True).rows_loaded == 3
+
+
+def test_schema_types_in_the_store(store):
+    store.load_files(FIXTURES / "psql_quirks.csv", quiet=True)
+    types = dict(store.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'llama_logs'"
+    ))
+    assert {c.name: types[c.name] for c in schema.COLUMNS} == {c.name: c.type for c in schema.COLUMNS}
+
+
+def test_bookkeeping_names_are_reserved(store):
+    with pytest.raises(StoreError, match="reserved"):
+        store.load_files(FIXTURES / "psql_quirks.csv", "_llamalog_loads", quiet=True)
+
+
+def test_progress_bar_shows_for_long_statements(capsys):
+    from llamalog_analytics._progress import track
+
+    with lla.LogStore() as s, track(s.con, "big.csv", delay=0.0):
+        s.execute("SELECT count(*) FROM range(300000000)")
+    assert "[🦙 LlamaLog] big.csv" in capsys.readouterr().err
