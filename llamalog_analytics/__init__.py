@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from .errors import LlamalogError
     from .export import write_logs
     from .load import LoadResult
-    from .store import LogStore
     from .sample import demo, sample_path
+    from .store import LogStore
     from .summary import StoreSummary, summarize
 
 

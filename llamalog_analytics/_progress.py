@@ -26,8 +26,14 @@ def track(
     from tqdm.auto import tqdm
 
     done = threading.Event()
-    bar = tqdm(total=100, desc=f"[🦙 LlamaLog] {label}", unit="%", delay=delay, leave=False,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+    bar = tqdm(
+        total=100,
+        desc=f"[🦙 LlamaLog] {label}",
+        unit="%",
+        delay=delay,
+        leave=False,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+    )
 
     def poll() -> None:
         while not done.wait(0.2):

@@ -179,9 +179,7 @@ def _parquet(store: LogStore, path: str) -> Reader:
     )
 
 
-def _json_records(
-    store: LogStore, path: str, fmt: str, records: str, params: list[object]
-) -> Reader:
+def _json_records(store: LogStore, path: str, fmt: str, records: str, params: list[object]) -> Reader:
     """Shared by NDJSON and JSON arrays; ``records`` yields ``_row`` and ``_line`` (JSON text)."""
     keys = [
         row[0]

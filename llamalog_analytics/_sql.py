@@ -33,8 +33,7 @@ def data_table_ddl(table: str) -> str:
     """``CREATE TABLE`` for a log table: the 28 canonical columns plus the load that brought each row."""
     columns = ",\n  ".join(f"{quote(c.name)} {c.type}" for c in COLUMNS)
     return (
-        f"CREATE TABLE IF NOT EXISTS {quote(table)} (\n  {columns},\n"
-        f"  {LOAD_ID_COLUMN} INTEGER NOT NULL\n)"
+        f"CREATE TABLE IF NOT EXISTS {quote(table)} (\n  {columns},\n  {LOAD_ID_COLUMN} INTEGER NOT NULL\n)"
     )
 
 

@@ -53,8 +53,13 @@ def main() -> None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @_db_option()
-@click.option("--as", "table", default=schema.CURRENT_TABLE, show_default=True,
-              help="Table to load into (enrichment_logs for a pre-migration snapshot).")
+@click.option(
+    "--as",
+    "table",
+    default=schema.CURRENT_TABLE,
+    show_default=True,
+    help="Table to load into (enrichment_logs for a pre-migration snapshot).",
+)
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any row was rejected.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_friendly_errors
@@ -89,12 +94,24 @@ def info(db: str) -> None:
 @main.command()
 @click.option("--rows", type=click.IntRange(min=1), default=5_000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="File for llama_logs; the suffix picks the format (.csv, .csv.gz, .parquet, .ndjson, .json).")
-@click.option("--before", type=click.Path(dir_okay=False),
-              help="Also write the pre-migration enrichment_logs snapshot here.")
-@click.option("--naming", type=click.Choice(["snake", "camel"]), default="snake", show_default=True,
-              help="Column names: database (snake) or Prisma/GraphQL (camel).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="File for llama_logs; the suffix picks the format (.csv, .csv.gz, .parquet, .ndjson, .json).",
+)
+@click.option(
+    "--before",
+    type=click.Path(dir_okay=False),
+    help="Also write the pre-migration enrichment_logs snapshot here.",
+)
+@click.option(
+    "--naming",
+    type=click.Choice(["snake", "camel"]),
+    default="snake",
+    show_default=True,
+    help="Column names: database (snake) or Prisma/GraphQL (camel).",
+)
 @_friendly_errors
 def synth(rows: int, seed: int, out: str, before: str | None, naming: str) -> None:
     """Generate realistic synthetic LlamaLog rows."""
@@ -118,4 +135,3 @@ def demo(db: str, quiet: bool) -> None:
     from .sample import demo as run_demo
 
     click.echo(str(run_demo(db, quiet=quiet)))
-

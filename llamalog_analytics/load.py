@@ -154,18 +154,20 @@ def load_files(
         True
     """
     if store.read_only:
-        raise StoreError(
-            "the store is open read-only. Hint: open it with LogStore(path) to load files"
-        )
+        raise StoreError("the store is open read-only. Hint: open it with LogStore(path) to load files")
     if table.startswith("_llamalog"):
         raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
     files = _readers.expand(paths)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     load_id = store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
-    store.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} (_file INTEGER, _row BIGINT, {_TYPED}, "
-                  "_column VARCHAR, _reason VARCHAR, _raw VARCHAR, _state VARCHAR)")
-    store.execute(f"CREATE OR REPLACE TEMP TABLE {STRUCTURAL} "
-                  "(_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)")
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE {STAGE} (_file INTEGER, _row BIGINT, {_TYPED}, "
+        "_column VARCHAR, _reason VARCHAR, _raw VARCHAR, _state VARCHAR)"
+    )
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE {STRUCTURAL} "
+        "(_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)"
+    )
     try:
         readers = []
         for number, path in enumerate(files):
@@ -206,7 +208,7 @@ def _convert(col: schema.Column, x: str, kind: str) -> tuple[str, str]:
         return f"TRY_CAST({x} AS TIMESTAMP)", present
     if col.type == "INTEGER" and kind in _INTEGER_TYPES:
         return f"TRY_CAST({x} AS INTEGER)", present
-    if col.type == "INTEGER" and kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL"):
+    if (col.type == "INTEGER" and kind in ("FLOAT", "DOUBLE")) or kind.startswith("DECIMAL"):
         return f"CASE WHEN {x} = trunc({x}) THEN TRY_CAST({x} AS INTEGER) END", present
     if col.type == "JSON" and (kind.startswith(("STRUCT", "MAP")) or kind.endswith("[]")):
         return f"to_json({x})", present
@@ -228,7 +230,9 @@ def _from_text(type_: str, x: str) -> str:
 
 def _stage(store: LogStore, number: int, rdr: _readers.Reader, *, quiet: bool) -> None:
     """Append the file's rows, typed and each with its reject reason, to the stage table."""
-    values, checks, inputs = [], [], []
+    values: list[str] = []
+    inputs: list[str] = []
+    checks: list[tuple[str, str, str]] = []
     for col in _COLS:
         if col.name not in rdr.inputs:
             values.append(f"NULL::{col.type} AS {quote(col.name)}")
@@ -241,8 +245,13 @@ def _stage(store: LogStore, number: int, rdr: _readers.Reader, *, quiet: bool) -
         shown = f"'''' || left(CAST({x} AS VARCHAR), 80) || ''''"
         if col.name in schema.REQUIRED:
             checks.append((f"NOT {present}", col.name, f"'{col.name} is empty'"))
-        checks.append((f"{present} AND {quote(col.name)} IS NULL", col.name,
-                       f"'{col.name}: ' || {shown} || ' {_EXPECTED[col.type]}'"))
+        checks.append(
+            (
+                f"{present} AND {quote(col.name)} IS NULL",
+                col.name,
+                f"'{col.name}: ' || {shown} || ' {_EXPECTED[col.type]}'",
+            )
+        )
     column_case = " ".join(f"WHEN {cond} THEN '{name}'" for cond, name, _ in checks)
     reason_case = " ".join(f"WHEN {cond} THEN {msg}" for cond, _, msg in checks)
     names = ", ".join(quote(c.name) for c in _COLS)
@@ -352,11 +361,16 @@ def _summarise(store: LogStore, number: int, rdr: _readers.Reader) -> SourceLoad
     required = [c for c in _COLS if not c.nullable and c.name in rdr.inputs and c.name not in schema.REQUIRED]
     if required:
         counts = store.execute(
-            "SELECT " + ", ".join(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in required)
+            "SELECT "
+            + ", ".join(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in required)
             + f" FROM {STAGE} WHERE _file = ? AND _reason IS NULL",
             [number],
         )[0]
-        notes += [f"{n:,} row(s) with no {c.name} (NOT NULL upstream)" for c, n in zip(required, counts) if n]
+        notes += [
+            f"{n:,} row(s) with no {c.name} (NOT NULL upstream)"
+            for c, n in zip(required, counts, strict=True)
+            if n
+        ]
     return SourceLoad(
         source=rdr.path,
         format=rdr.format,
@@ -391,15 +405,27 @@ WHERE _reason IS NULL AND _state = 'new'""",
 UNION ALL SELECT _file, _row, NULL, _reason, _raw FROM {STRUCTURAL}"""
         store.execute(
             f"""INSERT INTO {REJECTS_TABLE}
-SELECT ?, ?, list_extract(?, _file + 1), _row, _column, _reason, _raw FROM ({rejects}) ORDER BY _file, _row""",
+SELECT ?, ?, list_extract(?, _file + 1), _row, _column, _reason, _raw
+FROM ({rejects}) ORDER BY _file, _row""",
             [load_id, table, files],
         )
         for s in sources:
             store.execute(
                 f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [load_id, table, s.source, s.format, loaded_at, s.rows_read, s.rows_loaded,
-                 s.rows_inserted, s.rows_rejected, list(s.columns_absent),
-                 json.dumps(s.unknown_labels), list(s.notes)],
+                [
+                    load_id,
+                    table,
+                    s.source,
+                    s.format,
+                    loaded_at,
+                    s.rows_read,
+                    s.rows_loaded,
+                    s.rows_inserted,
+                    s.rows_rejected,
+                    list(s.columns_absent),
+                    json.dumps(s.unknown_labels),
+                    list(s.notes),
+                ],
             )
         store.execute("COMMIT")
     except BaseException:

@@ -64,3 +64,28 @@ def demo(path: str | Path = "llamalog-demo.duckdb", *, quiet: bool = False) -> D
             store.load_files(sample_path(file), table, quiet=quiet) for table, file in DEMO_FILES.items()
         )
         return DemoResult(loads, summarize(store))
+
+
+def write_sample(folder: str | Path, *, rows: int = 4_000, seed: int = 2026) -> list[Path]:
+    """(Re)generate the bundled sample in ``folder``: both snapshots as CSV and Parquet, plus
+    Prisma's migration history. ``python -m llamalog_analytics.sample data/sample`` runs it."""
+    from .export import write_logs
+    from .synthetic import generate
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = generate(rows, seed=seed)
+    written = [
+        write_logs(frame, folder / f"{name}{suffix}")
+        for name, frame in (("llama_logs", data.llama_logs), ("enrichment_logs", data.enrichment_logs))
+        for suffix in (".csv.gz", ".parquet")
+    ]
+    data.prisma_migrations.write_csv(folder / "_prisma_migrations.csv")
+    return [*written, folder / "_prisma_migrations.csv"]
+
+
+if __name__ == "__main__":
+    import sys
+
+    for path in write_sample(sys.argv[1] if len(sys.argv) > 1 else "data/sample"):
+        print(f"wrote {path}")

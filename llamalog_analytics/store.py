@@ -61,8 +61,11 @@ class LogStore:
                 ) from exc
             raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
         self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET enable_progress_bar = true")
-        self.con.execute("SET enable_progress_bar_print = false")
+        try:  # progress is polled by _progress.track, never printed by DuckDB itself
+            self.con.execute("SET enable_progress_bar_print = false")
+            self.con.execute("SET enable_progress_bar = true")
+        except duckdb.InvalidInputException:  # Jupyter without ipywidgets: no progress bar
+            pass
         if not read_only:
             for ddl in BOOKKEEPING_DDL:
                 self.con.execute(ddl)

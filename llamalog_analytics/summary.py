@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from html import escape
+from typing import Any
 
 from ._sql import LOADS_TABLE, REJECTS_TABLE, quote
 from .store import LogStore
@@ -27,7 +28,7 @@ class StoreSummary:
 
     path: str | None
     tables: tuple[TableSummary, ...]
-    loads: tuple[dict[str, object], ...]
+    loads: tuple[dict[str, Any], ...]
     rejected_rows: int
 
     def to_dict(self) -> dict[str, object]:
@@ -47,9 +48,10 @@ class StoreSummary:
             lines.append(f"load history ({len(self.loads)} files):")
             for load in self.loads:
                 lines.append(
-                    "  #{load_id} {loaded_at:%Y-%m-%d %H:%M} UTC {table_name} <- {source} "
-                    "[{format}]: {rows_read:,} read, {rows_loaded:,} loaded, "
-                    "{rows_rejected:,} rejected".format(**load)
+                    f"  #{load['load_id']} {load['loaded_at']:%Y-%m-%d %H:%M} UTC "
+                    f"{load['table_name']} <- {load['source']} [{load['format']}]: "
+                    f"{load['rows_read']:,} read, {load['rows_loaded']:,} loaded, "
+                    f"{load['rows_rejected']:,} rejected"
                 )
                 if load["columns_absent"]:
                     lines.append(f"      columns absent: {', '.join(load['columns_absent'])}")

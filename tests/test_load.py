@@ -66,7 +66,8 @@ def test_json_null_and_sql_null_stay_apart_where_the_format_keeps_them(store, sy
         with lla.LogStore() as s:
             s.load_files(lla.write_logs(frame, tmp_path / f"x{suffix}"), quiet=True)
             counts = s.execute(
-                "SELECT count(*) FILTER (metadata IS NULL), count(*) FILTER (metadata = 'null') FROM llama_logs"
+                "SELECT count(*) FILTER (metadata IS NULL), count(*) FILTER (metadata = 'null') "
+                "FROM llama_logs"
             )[0]
             assert counts == (sql_nulls, json_nulls)
     result = store.load_files(lla.write_logs(frame, tmp_path / "x.ndjson", naming="camel"), quiet=True)
@@ -103,9 +104,9 @@ def test_row_numbers_stay_exact_in_a_large_parallel_csv(store, synth, tmp_path):
         pl.format("{}-{}", pl.int_range(pl.len()), pl.lit("x")).alias("job_id")
     )
     frame = frame.with_columns(
-        id=pl.when(pl.int_range(pl.len()) == 170_000).then(pl.lit("broken")).otherwise(
-            pl.col("id").str.slice(0, 24) + pl.int_range(pl.len()).cast(pl.String).str.zfill(12)
-        )
+        id=pl.when(pl.int_range(pl.len()) == 170_000)
+        .then(pl.lit("broken"))
+        .otherwise(pl.col("id").str.slice(0, 24) + pl.int_range(pl.len()).cast(pl.String).str.zfill(12))
     )
     result = store.load_files(lla.write_logs(frame, tmp_path / "big.csv"), quiet=True)
     assert result.rows_rejected == 1
@@ -118,15 +119,24 @@ def test_reloading_inserts_nothing(store, synth, tmp_path):
     first = store.load_files(path, quiet=True)
     again = store.load_files(path, quiet=True)
     assert first.rows_inserted == 3_000
-    assert (again.rows_read, again.rows_loaded, again.rows_inserted, again.rows_rejected) == (3_000, 3_000, 0, 0)
+    assert (again.rows_read, again.rows_loaded, again.rows_inserted, again.rows_rejected) == (
+        3_000,
+        3_000,
+        0,
+        0,
+    )
     assert store.table().height == 3_000
 
 
 def test_conflicting_duplicate_ids_are_rejected_not_dropped(store, synth, tmp_path):
     frame = synth.llama_logs.head(10)
     store.load_files(lla.write_logs(frame, tmp_path / "a.csv"), quiet=True)
-    changed = frame.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("EDITED"))
-                                 .otherwise(pl.col("operation")).alias("operation"))
+    changed = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3)
+        .then(pl.lit("EDITED"))
+        .otherwise(pl.col("operation"))
+        .alias("operation")
+    )
     result = store.load_files(lla.write_logs(changed, tmp_path / "b.csv"), quiet=True)
     assert (result.rows_loaded, result.rows_inserted, result.rows_rejected) == (9, 0, 1)
     reason = store.rejects(result.load_id)["reason"].item()
@@ -164,7 +174,9 @@ def test_failed_load_leaves_the_store_as_it_was(store, synth, tmp_path):
     stranger = tmp_path / "stranger.csv"
     stranger.write_text("name,price\nteapot,12\n")
     more = lla.write_logs(synth.llama_logs.tail(100), tmp_path / "more.csv")
-    with pytest.raises(NotLlamaLogError, match=r"stranger.csv.*missing column\(s\) id, operation, created_at"):
+    with pytest.raises(
+        NotLlamaLogError, match=r"stranger.csv.*missing column\(s\) id, operation, created_at"
+    ):
         store.load_files([more, stranger], quiet=True)
     for old, new in zip(before, (store.table(), store.loads(), store.rejects()), strict=True):
         assert old.equals(new)
@@ -196,18 +208,32 @@ def test_missing_file_and_unknown_suffix(store, tmp_path):
 
 def test_json_records_that_are_not_objects_or_not_json(store, tmp_path):
     path = tmp_path / "mixed.ndjson"
-    row = {"id": "0b6c3c1e-8d6a-4f1e-9a53-000000000001", "operation": "x", "createdAt": "2026-02-09T12:00:00Z"}
+    row = {
+        "id": "0b6c3c1e-8d6a-4f1e-9a53-000000000001",
+        "operation": "x",
+        "createdAt": "2026-02-09T12:00:00Z",
+    }
     path.write_text(json.dumps(row) + "\n\n[1, 2]\n{broken\n")
     result = store.load_files(path, quiet=True)
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 1, 2)
-    assert store.rejects()[["row_number", "reason"]].rows() == [(3, "not a JSON object"), (4, "not valid JSON")]
+    assert store.rejects()[["row_number", "reason"]].rows() == [
+        (3, "not a JSON object"),
+        (4, "not valid JSON"),
+    ]
 
 
 def test_json_array_file(store, tmp_path):
     path = tmp_path / "logs.json"
-    rows = [{"id": "0b6c3c1e-8d6a-4f1e-9a53-00000000000%d" % i, "operation": "x",
-             "createdAt": "2026-02-09T12:00:00.5Z", "sources": ["SPOTIFY"], "metadata": {"k": i}}
-            for i in range(3)]
+    rows = [
+        {
+            "id": f"0b6c3c1e-8d6a-4f1e-9a53-00000000000{i}",
+            "operation": "x",
+            "createdAt": "2026-02-09T12:00:00.5Z",
+            "sources": ["SPOTIFY"],
+            "metadata": {"k": i},
+        }
+        for i in range(3)
+    ]
     path.write_text(json.dumps([*rows, "not an object"]))
     result = store.load_files(path, quiet=True)
     assert (result.rows_loaded, result.rows_rejected) == (3, 1)
@@ -238,9 +264,9 @@ def test_gzipped_csv_is_read_as_csv(store, tmp_path):
 
 def test_schema_types_in_the_store(store):
     store.load_files(FIXTURES / "psql_quirks.csv", quiet=True)
-    types = dict(store.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'llama_logs'"
-    ))
+    types = dict(
+        store.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'llama_logs'")
+    )
     assert {c.name: types[c.name] for c in schema.COLUMNS} == {c.name: c.type for c in schema.COLUMNS}
 
 

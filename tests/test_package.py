@@ -1,0 +1,76 @@
+"""The public surface, import cost, and docs that must not drift."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from click.testing import CliRunner
+from conftest import ROOT
+
+import llamalog_analytics as lla
+from llamalog_analytics.cli import main
+
+PUBLIC = [
+    "LlamalogError",
+    "LoadResult",
+    "LogStore",
+    "StoreSummary",
+    "demo",
+    "errors",
+    "sample_path",
+    "schema",
+    "summarize",
+    "synthetic",
+    "write_logs",
+]
+
+
+def test_public_surface_is_pinned_and_sorted():
+    assert lla.__all__ == PUBLIC == sorted(PUBLIC)
+    for name in PUBLIC:
+        assert getattr(lla, name) is not None
+
+
+def test_import_is_light():
+    code = (
+        "import sys, time; t = time.perf_counter(); import llamalog_analytics; "
+        "print(time.perf_counter() - t); print(' '.join(sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    seconds, modules = out.splitlines()
+    loaded = set(modules.split())
+    heavy = {
+        "plotly",
+        "networkx",
+        "psycopg",
+        "psycopg2",
+        "adbc_driver_postgresql",
+        "sqlalchemy",
+        "polars",
+        "duckdb",
+    }
+    assert not heavy & loaded
+    assert float(seconds) < 0.5
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for name, command in main.commands.items():
+        assert f"llamalog {name}" in readme, f"README does not show `llamalog {name}`"
+        help_text = CliRunner().invoke(main, [name, "--help"]).output
+        for option in re.findall(r"(--[a-z-]+)", help_text):
+            if option != "--help":
+                assert option in readme, f"README does not mention {option} of `llamalog {name}`"
+
+
+def test_readme_has_exactly_two_setup_commands():
+    readme = (ROOT / "README.md").read_text()
+    setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```(?:sh|bash)\n(.*?)```", setup, flags=re.S)
+    assert len(commands) == 2
+    assert "llamalog demo" in commands[0]
+    assert "pytest" in commands[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert commands[1].strip() in ci
