@@ -57,7 +57,7 @@ def test_import_is_light():
 
 def test_every_command_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
-    for name, command in main.commands.items():
+    for name in main.commands:
         assert f"llamalog {name}" in readme, f"README does not show `llamalog {name}`"
         help_text = CliRunner().invoke(main, [name, "--help"]).output
         for option in re.findall(r"(--[a-z-]+)", help_text):
