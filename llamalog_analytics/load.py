@@ -8,8 +8,9 @@ are written together. Rows read = rows loaded + rows rejected, for every file.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -20,7 +21,7 @@ import duckdb
 
 from . import _readers, schema
 from ._progress import track
-from ._sql import LOAD_ID_COLUMN, LOADS_TABLE, REJECTS_TABLE, data_table_ddl, quote
+from ._sql import LOAD_ID_COLUMN, LOADS_TABLE, REJECTS_TABLE, data_table_ddl, literal, quote
 from .errors import SourceError, StoreError
 
 if TYPE_CHECKING:
@@ -55,10 +56,11 @@ _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYI
 
 @dataclass(frozen=True)
 class SourceLoad:
-    """What one file contributed to a load (one row of the load history)."""
+    """What one source contributed to a load (one row of the load history)."""
 
     source: str
     format: str
+    table: str
     rows_read: int
     rows_loaded: int
     rows_inserted: int
@@ -73,16 +75,19 @@ class SourceLoad:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """The outcome of one ``load_files`` call.
+    """The outcome of one load call (one transaction), per source.
 
-    ``rows_loaded`` counts rows now in the store from these files: inserted ones plus rows
+    ``rows_loaded`` counts rows now in the store from these sources: inserted ones plus rows
     identical to one already stored (re-loading a file inserts nothing and rejects nothing).
     """
 
     load_id: int
-    table: str
     loaded_at: datetime
     sources: tuple[SourceLoad, ...]
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.table for s in self.sources))
 
     @property
     def rows_read(self) -> int:
@@ -103,7 +108,7 @@ class LoadResult:
     def to_dict(self) -> dict[str, object]:
         return {
             "load_id": self.load_id,
-            "table": self.table,
+            "tables": list(self.tables),
             "loaded_at": self.loaded_at.isoformat(),
             "rows_read": self.rows_read,
             "rows_loaded": self.rows_loaded,
@@ -114,13 +119,13 @@ class LoadResult:
 
     def __str__(self) -> str:
         lines = [
-            f"load {self.load_id} into {self.table}: {self.rows_read:,} rows read, "
+            f"load {self.load_id} into {', '.join(self.tables)}: {self.rows_read:,} rows read, "
             f"{self.rows_loaded:,} loaded ({self.rows_inserted:,} new), "
             f"{self.rows_rejected:,} rejected"
         ]
         for s in self.sources:
             lines.append(
-                f"  {s.source} [{s.format}]: {s.rows_read:,} read, {s.rows_loaded:,} loaded, "
+                f"  {s.source} [{s.format}] -> {s.table}: {s.rows_read:,} read, {s.rows_loaded:,} loaded, "
                 f"{s.rows_rejected:,} rejected"
             )
             if s.columns_absent:
@@ -153,36 +158,67 @@ def load_files(
         ...     result.rows_read == result.rows_loaded + result.rows_rejected
         True
     """
-    if store.read_only:
-        raise StoreError("the store is open read-only. Hint: open it with LogStore(path) to load files")
-    if table.startswith("_llamalog"):
-        raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
     files = _readers.expand(paths)
-    loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    load_id = store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
-    store.execute(
-        f"CREATE OR REPLACE TEMP TABLE {STAGE} (_file INTEGER, _row BIGINT, {_TYPED}, "
-        "_column VARCHAR, _reason VARCHAR, _raw VARCHAR, _state VARCHAR)"
-    )
-    store.execute(
-        f"CREATE OR REPLACE TEMP TABLE {STRUCTURAL} "
-        "(_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)"
-    )
-    try:
-        readers = []
-        for number, path in enumerate(files):
-            rdr = _readers.reader(store, path)
-            readers.append(rdr)
-            _stage(store, number, rdr, quiet=quiet)
-        _resolve_duplicates(store, table, files)
-        sources = tuple(_summarise(store, n, r) for n, r in enumerate(readers))
-        _commit(store, table, load_id, loaded_at, sources, files)
-    except duckdb.Error as exc:
-        raise SourceError(f"loading {', '.join(files)} failed, the store is unchanged: {exc}") from exc
-    finally:
-        store.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL}")
-    return LoadResult(load_id, table, loaded_at, sources)
+    with Stage(store) as stage:
+        for path in files:
+            stage.add(table, _readers.reader(store, path), quiet=quiet)
+        return stage.commit()
+
+
+class Stage:
+    """One load call: sources are staged one by one, then committed in one transaction.
+
+    Rows are staged in a temporary table, typed, each with the reason it cannot be loaded (if
+    any). ``commit`` resolves repeated ids and writes the new rows, the rejects and the load
+    history together; leaving the block without committing leaves the store as it was.
+    """
+
+    def __init__(self, store: LogStore) -> None:
+        if store.read_only:
+            raise StoreError("the store is open read-only. Hint: open it with LogStore(path) to load")
+        self.store = store
+        self.sources: list[tuple[str, _readers.Reader]] = []
+
+    def __enter__(self) -> Stage:
+        self.store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {STAGE} (_file INTEGER, _table VARCHAR, _row BIGINT, "
+            f"{_TYPED}, _column VARCHAR, _reason VARCHAR, _raw VARCHAR, _state VARCHAR)"
+        )
+        self.store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {STRUCTURAL} "
+            "(_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)"
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        self.store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL}")
+
+    def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
+        """Stage the rows of one source for ``table``."""
+        if table.startswith("_llamalog") or table == "_prisma_migrations":
+            raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
+        self.sources.append((table, rdr))
+        with self._failing_as(rdr.path):
+            _stage(self.store, len(self.sources) - 1, table, rdr, quiet=quiet)
+
+    def commit(self) -> LoadResult:
+        """Write what was staged; returns what each source contributed."""
+        store, paths = self.store, [rdr.path for _, rdr in self.sources]
+        with self._failing_as(", ".join(paths)):
+            load_id = store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
+            loaded_at = datetime.now(UTC).replace(tzinfo=None)
+            _resolve_duplicates(store, {t for t, _ in self.sources}, paths)
+            results = tuple(_summarise(store, n, t, r) for n, (t, r) in enumerate(self.sources))
+            _commit(store, load_id, loaded_at, results, paths)
+        return LoadResult(load_id, loaded_at, results)
+
+    @contextlib.contextmanager
+    def _failing_as(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise SourceError(f"loading {what} failed, the store is unchanged: {exc}") from exc
 
 
 def _convert(col: schema.Column, x: str, kind: str) -> tuple[str, str]:
@@ -228,7 +264,7 @@ def _from_text(type_: str, x: str) -> str:
     }[type_]
 
 
-def _stage(store: LogStore, number: int, rdr: _readers.Reader, *, quiet: bool) -> None:
+def _stage(store: LogStore, number: int, table: str, rdr: _readers.Reader, *, quiet: bool) -> None:
     """Append the file's rows, typed and each with its reject reason, to the stage table."""
     values: list[str] = []
     inputs: list[str] = []
@@ -261,7 +297,7 @@ inputs AS (SELECT *, {", ".join(inputs)} FROM src),
 typed AS (SELECT *, {", ".join(values)} FROM inputs),
 checked AS (SELECT *, CASE WHEN _pre_reason IS NOT NULL THEN NULL {column_case} END AS _column,
   CASE WHEN _pre_reason IS NOT NULL THEN _pre_reason {reason_case} END AS _reason FROM typed)
-SELECT {number}, _row, {names}, _column, _reason,
+SELECT {number}, {literal(table)}, _row, {names}, _column, _reason,
   CASE WHEN _reason IS NOT NULL THEN {rdr.raw} END, 'new' FROM checked"""
     first_rowid = store.execute(f"SELECT count(*) FROM {STAGE}")[0][0]
     with track(store.con, Path(rdr.path).name, quiet=quiet):
@@ -297,7 +333,7 @@ def _differences(a: str, b: str) -> str:
     return f"list_filter([{cases}], lambda x: x IS NOT NULL)"
 
 
-def _resolve_duplicates(store: LogStore, table: str, files: list[str]) -> None:
+def _resolve_duplicates(store: LogStore, tables: set[str], paths: list[str]) -> None:
     """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected."""
     store.execute(
         f"""UPDATE {STAGE} AS s SET _state = CASE WHEN len(d.diff) = 0 THEN 'duplicate' ELSE 'rejected' END,
@@ -307,20 +343,20 @@ def _resolve_duplicates(store: LogStore, table: str, files: list[str]) -> None:
     || d.first_source || ') was kept' END
 FROM (
   WITH dup AS (
-    SELECT *, row_number() OVER (PARTITION BY id ORDER BY _file, _row) AS k FROM {STAGE}
-    WHERE _reason IS NULL AND id IN (
-      SELECT id FROM {STAGE} WHERE _reason IS NULL GROUP BY id HAVING count(*) > 1))
+    SELECT *, row_number() OVER (PARTITION BY _table, id ORDER BY _file, _row) AS k FROM {STAGE}
+    WHERE _reason IS NULL AND (_table, id) IN (
+      SELECT (_table, id) FROM {STAGE} WHERE _reason IS NULL GROUP BY _table, id HAVING count(*) > 1))
   SELECT later._file, later._row, {_differences("later", "first")} AS diff,
     first._row AS first_row, list_extract(?, first._file + 1) AS first_source
-  FROM dup AS later JOIN dup AS first ON later.id = first.id AND first.k = 1 AND later.k > 1
+  FROM dup AS later JOIN dup AS first
+    ON later._table = first._table AND later.id = first.id AND first.k = 1 AND later.k > 1
 ) AS d
 WHERE s._file = d._file AND s._row = d._row""",
-        [files],
+        [paths],
     )
-    if not store.has_table(table):
-        return
-    store.execute(
-        f"""UPDATE {STAGE} AS s SET _state = CASE WHEN len(d.diff) = 0 THEN 'present' ELSE 'rejected' END,
+    for table in sorted(t for t in tables if store.has_table(t)):
+        store.execute(
+            f"""UPDATE {STAGE} AS s SET _state = CASE WHEN len(d.diff) = 0 THEN 'present' ELSE 'rejected' END,
   _column = CASE WHEN len(d.diff) > 0 THEN 'id' END,
   _reason = CASE WHEN len(d.diff) > 0 THEN 'id already stored (load ' || d.load_id
     || ') with different values in ' || array_to_string(d.diff, ', ')
@@ -328,13 +364,14 @@ WHERE s._file = d._file AND s._row = d._row""",
 FROM (
   SELECT s._file, s._row, {_differences("s", "t")} AS diff, t.{LOAD_ID_COLUMN} AS load_id
   FROM {STAGE} AS s JOIN {quote(table)} AS t ON s.id = t.id
-  WHERE s._reason IS NULL AND s._state = 'new'
+  WHERE s._table = ? AND s._reason IS NULL AND s._state = 'new'
 ) AS d
-WHERE s._file = d._file AND s._row = d._row"""
-    )
+WHERE s._file = d._file AND s._row = d._row""",
+            [table],
+        )
 
 
-def _summarise(store: LogStore, number: int, rdr: _readers.Reader) -> SourceLoad:
+def _summarise(store: LogStore, number: int, table: str, rdr: _readers.Reader) -> SourceLoad:
     staged, rejected, inserted = store.execute(
         f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
   count(*) FILTER (_reason IS NULL AND _state = 'new') FROM {STAGE} WHERE _file = ?""",
@@ -374,6 +411,7 @@ def _summarise(store: LogStore, number: int, rdr: _readers.Reader) -> SourceLoad
     return SourceLoad(
         source=rdr.path,
         format=rdr.format,
+        table=table,
         rows_read=staged + structural,
         rows_loaded=staged - rejected,
         rows_inserted=inserted,
@@ -385,36 +423,32 @@ def _summarise(store: LogStore, number: int, rdr: _readers.Reader) -> SourceLoad
 
 
 def _commit(
-    store: LogStore,
-    table: str,
-    load_id: int,
-    loaded_at: datetime,
-    sources: tuple[SourceLoad, ...],
-    files: list[str],
+    store: LogStore, load_id: int, loaded_at: datetime, sources: tuple[SourceLoad, ...], paths: list[str]
 ) -> None:
     names = ", ".join(quote(c.name) for c in _COLS)
+    rejects = f"""SELECT _file, _row, _column, _reason, _raw FROM {STAGE} WHERE _reason IS NOT NULL
+UNION ALL SELECT _file, _row, NULL, _reason, _raw FROM {STRUCTURAL}"""
     store.execute("BEGIN TRANSACTION")
     try:
-        store.execute(data_table_ddl(table))
-        store.execute(
-            f"""INSERT INTO {quote(table)} SELECT {names}, ? FROM {STAGE}
-WHERE _reason IS NULL AND _state = 'new'""",
-            [load_id],
-        )
-        rejects = f"""SELECT _file, _row, _column, _reason, _raw FROM {STAGE} WHERE _reason IS NOT NULL
-UNION ALL SELECT _file, _row, NULL, _reason, _raw FROM {STRUCTURAL}"""
+        for table in dict.fromkeys(s.table for s in sources):
+            store.execute(data_table_ddl(table))
+            store.execute(
+                f"""INSERT INTO {quote(table)} SELECT {names}, ? FROM {STAGE}
+WHERE _table = ? AND _reason IS NULL AND _state = 'new'""",
+                [load_id, table],
+            )
         store.execute(
             f"""INSERT INTO {REJECTS_TABLE}
-SELECT ?, ?, list_extract(?, _file + 1), _row, _column, _reason, _raw
+SELECT ?, list_extract(?, _file + 1), list_extract(?, _file + 1), _row, _column, _reason, _raw
 FROM ({rejects}) ORDER BY _file, _row""",
-            [load_id, table, files],
+            [load_id, [s.table for s in sources], paths],
         )
         for s in sources:
             store.execute(
                 f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     load_id,
-                    table,
+                    s.table,
                     s.source,
                     s.format,
                     loaded_at,
