@@ -6,6 +6,7 @@ from .schema import COLUMNS
 
 LOADS_TABLE = "_llamalog_loads"
 REJECTS_TABLE = "_llamalog_rejects"
+DISAPPEARED_TABLE = "_llamalog_disappeared"
 LOAD_ID_COLUMN = "_load_id"
 
 
@@ -48,6 +49,7 @@ BOOKKEEPING_DDL = (
   rows_loaded BIGINT NOT NULL,
   rows_inserted BIGINT NOT NULL,
   rows_rejected BIGINT NOT NULL,
+  rows_disappeared BIGINT NOT NULL,
   columns_absent VARCHAR[] NOT NULL,
   unknown_labels JSON,
   notes VARCHAR[] NOT NULL
@@ -60,5 +62,11 @@ BOOKKEEPING_DDL = (
   column_name VARCHAR,
   reason VARCHAR NOT NULL,
   raw VARCHAR
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {DISAPPEARED_TABLE} (
+  load_id INTEGER NOT NULL,
+  table_name VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,
+  id UUID NOT NULL
 )""",
 )

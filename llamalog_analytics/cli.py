@@ -7,13 +7,14 @@ result. Errors print one line to stderr and exit with status 2.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from . import schema
+from . import schema as schema_module
 from .errors import LlamalogError
 
 DEFAULT_DB = "llamalog.duckdb"
@@ -51,27 +52,53 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("sources", nargs=-1, required=True)
+@click.argument("sources", nargs=-1)
 @_db_option()
 @click.option(
     "--as",
     "table",
-    default=schema.CURRENT_TABLE,
-    show_default=True,
-    help="Table to load into (enrichment_logs for a pre-migration snapshot).",
+    default=None,
+    help="File loads: the table to load into (default llama_logs; enrichment_logs for a "
+    "pre-migration snapshot). Database loads: the one table to read.",
+)
+@click.option(
+    "--schema",
+    default=None,
+    help="Database loads: the schema to read (default: the URL's ?schema=, else public).",
+)
+@click.option(
+    "--full", is_flag=True, help="Database loads: fetch every row, not only rows newer than the store holds."
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any row was rejected.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_friendly_errors
-def load(sources: tuple[str, ...], db: str, table: str, strict: bool, quiet: bool) -> None:
-    """Load exported files (CSV, CSV.GZ, Parquet, NDJSON, JSON; globs allowed) into the store.
+def load(
+    sources: tuple[str, ...],
+    db: str,
+    table: str | None,
+    schema: str | None,
+    full: bool,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Load files (CSV, CSV.GZ, Parquet, NDJSON, JSON; globs allowed) or a PostgreSQL database
+    (a postgresql:// URL, or no SOURCE with DATABASE_URL set) into the store.
 
     Exit status: 0 loaded, 1 rows were rejected and --strict was given, 2 nothing could be loaded.
     """
     from .store import LogStore
 
+    urls = [s for s in sources if s.startswith(("postgresql://", "postgres://"))]
+    if urls and len(sources) > 1:
+        raise click.UsageError("load one database URL at a time, without files")
+    if not sources and not os.environ.get("DATABASE_URL"):
+        raise click.UsageError("give files to load, a postgresql:// URL, or set DATABASE_URL")
     with LogStore(db) as store:
-        result = store.load_files(list(sources), table, quiet=quiet)
+        if sources and not urls:
+            result = store.load_files(list(sources), table or schema_module.CURRENT_TABLE, quiet=quiet)
+        else:
+            url = urls[0] if urls else None
+            result = store.load_postgres(url, table=table, schema=schema, full=full, quiet=quiet)
     click.echo(str(result))
     if result.rows_read and not result.rows_loaded:
         sys.exit(2)

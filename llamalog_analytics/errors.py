@@ -4,7 +4,8 @@ Every message says what was wrong, where (file, row, column) and ends with a hin
 
     LlamalogError
     ├── SourceError (ValueError)         a file or database that cannot be read as LlamaLog data
-    │   └── NotLlamaLogError             no id/operation/created_at-like columns
+    │   ├── NotLlamaLogError             no id/operation/created_at-like columns
+    │   └── PostgresError                the database cannot be reached or read
     ├── UnknownColumnError (KeyError)    a column name the schema does not know
     └── StoreError                       the DuckDB store cannot be opened or changed
         └── StoreLockedError             another process holds the store file
@@ -36,6 +37,10 @@ class NotLlamaLogError(SourceError):
             "\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
         )
         self.source, self.missing = source, missing
+
+
+class PostgresError(SourceError):
+    """The source database cannot be reached or read; the store is unchanged."""
 
 
 class UnknownColumnError(LlamalogError, KeyError):

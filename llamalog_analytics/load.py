@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from . import _readers, schema
 from ._progress import track
-from ._sql import LOAD_ID_COLUMN, LOADS_TABLE, REJECTS_TABLE, data_table_ddl, literal, quote
+from ._sql import (
+    DISAPPEARED_TABLE,
+    LOAD_ID_COLUMN,
+    LOADS_TABLE,
+    REJECTS_TABLE,
+    data_table_ddl,
+    literal,
+    quote,
+)
 from .errors import SourceError, StoreError
 
 if TYPE_CHECKING:
@@ -68,6 +76,7 @@ class SourceLoad:
     columns_absent: tuple[str, ...]
     unknown_labels: dict[str, dict[str, int]]
     notes: tuple[str, ...]
+    rows_disappeared: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -128,6 +137,10 @@ class LoadResult:
                 f"  {s.source} [{s.format}] -> {s.table}: {s.rows_read:,} read, {s.rows_loaded:,} loaded, "
                 f"{s.rows_rejected:,} rejected"
             )
+            if s.rows_disappeared:
+                lines.append(
+                    f"    {s.rows_disappeared:,} stored row(s) no longer in the source: store.disappeared()"
+                )
             if s.columns_absent:
                 lines.append(f"    columns absent: {', '.join(s.columns_absent)}")
             for col, labels in s.unknown_labels.items():
@@ -202,15 +215,30 @@ class Stage:
         with self._failing_as(rdr.path):
             _stage(self.store, len(self.sources) - 1, table, rdr, quiet=quiet)
 
-    def commit(self) -> LoadResult:
-        """Write what was staged; returns what each source contributed."""
+    def commit(
+        self,
+        *,
+        replace_tables: Mapping[str, object] | None = None,
+        disappeared: Mapping[str, list[Any]] | None = None,
+    ) -> LoadResult:
+        """Write what was staged; returns what each source contributed.
+
+        Args:
+            replace_tables: tables to replace wholesale in the same transaction, as Arrow data
+                (e.g. ``_prisma_migrations`` read from the database).
+            disappeared: per log table, ids of stored rows the source no longer has.
+        """
         store, paths = self.store, [rdr.path for _, rdr in self.sources]
+        disappeared = disappeared or {}
         with self._failing_as(", ".join(paths)):
             load_id = store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
             loaded_at = datetime.now(UTC).replace(tzinfo=None)
             _resolve_duplicates(store, {t for t, _ in self.sources}, paths)
-            results = tuple(_summarise(store, n, t, r) for n, (t, r) in enumerate(self.sources))
-            _commit(store, load_id, loaded_at, results, paths)
+            results = tuple(
+                replace(_summarise(store, n, t, r), rows_disappeared=len(disappeared.get(t, ())))
+                for n, (t, r) in enumerate(self.sources)
+            )
+            _commit(store, load_id, loaded_at, results, paths, replace_tables or {}, disappeared)
         return LoadResult(load_id, loaded_at, results)
 
     @contextlib.contextmanager
@@ -423,7 +451,13 @@ def _summarise(store: LogStore, number: int, table: str, rdr: _readers.Reader) -
 
 
 def _commit(
-    store: LogStore, load_id: int, loaded_at: datetime, sources: tuple[SourceLoad, ...], paths: list[str]
+    store: LogStore,
+    load_id: int,
+    loaded_at: datetime,
+    sources: tuple[SourceLoad, ...],
+    paths: list[str],
+    replace_tables: Mapping[str, object],
+    disappeared: Mapping[str, list[Any]],
 ) -> None:
     names = ", ".join(quote(c.name) for c in _COLS)
     rejects = f"""SELECT _file, _row, _column, _reason, _raw FROM {STAGE} WHERE _reason IS NOT NULL
@@ -445,7 +479,7 @@ FROM ({rejects}) ORDER BY _file, _row""",
         )
         for s in sources:
             store.execute(
-                f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     load_id,
                     s.table,
@@ -456,11 +490,22 @@ FROM ({rejects}) ORDER BY _file, _row""",
                     s.rows_loaded,
                     s.rows_inserted,
                     s.rows_rejected,
+                    s.rows_disappeared,
                     list(s.columns_absent),
                     json.dumps(s.unknown_labels),
                     list(s.notes),
                 ],
             )
+        for s in sources:
+            if disappeared.get(s.table):
+                store.execute(
+                    f"INSERT INTO {DISAPPEARED_TABLE} SELECT ?, ?, ?, unnest(?::UUID[])",
+                    [load_id, s.table, s.source, disappeared[s.table]],
+                )
+        for name, data in replace_tables.items():
+            store.con.register("_llamalog_replacement", data)
+            store.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _llamalog_replacement")
+            store.con.unregister("_llamalog_replacement")
         store.execute("COMMIT")
     except BaseException:
         store.execute("ROLLBACK")

@@ -117,6 +117,24 @@ class LogStore:
 
         return load_files(self, paths, table, quiet=quiet)
 
+    def load_postgres(
+        self,
+        url: str | None = None,
+        *,
+        table: str | None = None,
+        schema: str | None = None,
+        full: bool = False,
+        quiet: bool = False,
+    ) -> LoadResult:
+        """Load from a live PostgreSQL; see :func:`llamalog_analytics.postgres.load_postgres`."""
+        from .postgres import load_postgres
+
+        return load_postgres(self, url, table=table, schema=schema, full=full, quiet=quiet)
+
+    def disappeared(self) -> pl.DataFrame:
+        """Rows that were loaded from a database and later vanished from it."""
+        return self.frame("SELECT * FROM _llamalog_disappeared ORDER BY load_id, table_name, id")
+
     def loads(self) -> pl.DataFrame:
         """The load history: one row per file loaded, oldest first."""
         return self.frame(f"SELECT * FROM {LOADS_TABLE} ORDER BY load_id, source")

@@ -59,3 +59,13 @@ def assert_same_rows(actual: pl.DataFrame, expected: pl.DataFrame, **options: bo
     from polars.testing import assert_frame_equal
 
     assert_frame_equal(canonical(actual, **options), canonical(expected, **options))
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL 15 server for the session (or LLAMALOG_TEST_PG_URL's)."""
+    from pgserver import PgServer
+
+    server = PgServer.start()
+    yield server
+    server.stop()

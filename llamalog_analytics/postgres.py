@@ -1,0 +1,412 @@
+"""Load the audit table from the application's live PostgreSQL: read-only, consistent, incremental.
+
+Everything one call reads comes from one read-only, repeatable-read transaction, so the tables
+agree with each other. Rows stream as Arrow batches (the ADBC PostgreSQL driver reads them with
+binary COPY) straight into the store's staging table; nothing is held as Python objects. The
+source is never written to: the session is read-only and only ``SELECT`` is issued.
+
+A later load of the same source fetches only rows created since the newest stored one (minus a
+safety overlap; repeated rows are recognised by id) and reports rows that have disappeared from
+the source since they were loaded: the application deletes history by cascade when an album,
+artist or track is deleted, and an auditor must see that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from . import schema
+from ._readers import Reader
+from ._sql import DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, quote
+from .errors import PostgresError, SourceError
+from .load import LoadResult, Stage
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .store import LogStore
+
+OVERLAP = timedelta(hours=1)
+TIMEOUTS = {"statement_timeout": "15min", "lock_timeout": "5s", "idle_in_transaction_session_timeout": "1min"}
+MIGRATIONS_TABLE = "_prisma_migrations"
+
+# libpq's own connection parameters; anything else in a URL (Prisma's) is dropped with a note.
+LIBPQ_PARAMETERS = frozenset(
+    (  # noqa: SIM905
+        "host hostaddr port dbname user password passfile channel_binding connect_timeout "
+        "client_encoding options application_name fallback_application_name keepalives "
+        "keepalives_idle keepalives_interval keepalives_count tcp_user_timeout replication "
+        "gssencmode sslmode requiressl sslcompression sslcert sslkey sslpassword sslcertmode "
+        "sslrootcert sslcrl sslcrldir sslsni requirepeer ssl_min_protocol_version "
+        "ssl_max_protocol_version krbsrvname gsslib gssdelegation service target_session_attrs "
+        "load_balance_hosts"
+    ).split()
+)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A parsed database URL: what to give libpq, which schema to read, and what was dropped.
+
+    Examples:
+        >>> c = parse_url("postgresql://app:pw@db:5432/music?schema=catalog&connection_limit=5&sslmode=require")
+        >>> c.schema, c.dropped, c.display
+        ('catalog', ('connection_limit',), 'postgresql://app:***@db:5432/music?sslmode=require')
+        >>> "password='pw'" in c.conninfo and "sslmode='require'" in c.conninfo
+        True
+    """
+
+    conninfo: str
+    schema: str
+    display: str
+    password: str | None
+    dropped: tuple[str, ...] = ()
+
+
+def parse_url(url: str) -> Connection:
+    """Parse a ``DATABASE_URL`` as the application's ``.env`` has it (Prisma parameters allowed)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise PostgresError(
+            "the database URL is not a URL. Hint: use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from exc
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise PostgresError(
+            f"{parsed.drivername}:// is not a PostgreSQL URL. Hint: use postgresql://USER@HOST/DATABASE"
+        )
+    query = {k: (v[-1] if isinstance(v, tuple) else v) for k, v in parsed.query.items()}
+    schema_name = query.pop("schema", "public")
+    kept = {k: v for k, v in query.items() if k in LIBPQ_PARAMETERS}
+    dropped = tuple(sorted(k for k in query if k not in LIBPQ_PARAMETERS))
+    fields = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "dbname": parsed.database,
+        "user": parsed.username,
+        "password": parsed.password,
+        **kept,
+    }
+    conninfo = " ".join(f"{k}={_conninfo_value(str(v))}" for k, v in fields.items() if v is not None)
+    shown = parsed.set(drivername="postgresql", query=kept).render_as_string(hide_password=True)
+    return Connection(conninfo, schema_name, shown, parsed.password, dropped)
+
+
+def _conninfo_value(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
+class _SourceTable:
+    name: str
+    columns: dict[str, str]  # canonical column name -> Postgres type
+
+
+def load_postgres(
+    store: LogStore,
+    url: str | None = None,
+    *,
+    table: str | None = None,
+    schema: str | None = None,
+    full: bool = False,
+    quiet: bool = False,
+) -> LoadResult:
+    """Load ``llama_logs`` and/or ``enrichment_logs`` (and ``_prisma_migrations``) from PostgreSQL.
+
+    Args:
+        url: the database URL; defaults to ``DATABASE_URL`` from the environment.
+        table: load only this table (default: whichever of the two exists, or both).
+        schema: the schema to read (default: the URL's ``?schema=``, else ``public``).
+        full: fetch every row, not only rows newer than the store holds.
+        quiet: no progress bar.
+    """
+    url = url or os.environ.get("DATABASE_URL")
+    if not url:
+        raise PostgresError("no database URL. Hint: pass one, or set DATABASE_URL as the app's .env does")
+    target = parse_url(url)
+    namespace = schema or target.schema
+    notes = [f"ignored URL parameter(s) libpq does not take: {', '.join(target.dropped)}"] * bool(
+        target.dropped
+    )
+    with _translated(target), _snapshot(target) as cursor, Stage(store) as stage:
+        tables = _find_tables(cursor, target, namespace, table)
+        disappeared: dict[str, list[Any]] = {}
+        for found in tables:
+            source = f"{target.display}#{namespace}.{found.name}"
+            since = None if full else _resume_point(store, source, found.name)
+            stream = _fetch(cursor, namespace, found, since, quiet=quiet)
+            reader = _stream_reader(store, source, found, stream, notes)
+            try:
+                stage.add(found.name, reader, quiet=True)
+            finally:
+                store.con.unregister(reader.select.rsplit(" ", 1)[1])
+            disappeared[found.name] = _disappeared_ids(cursor, store, namespace, found, source, since)
+        migrations = _migrations(cursor, namespace)
+        extras = {MIGRATIONS_TABLE: migrations} if migrations is not None else {}
+        return stage.commit(replace_tables=extras, disappeared=disappeared)
+
+
+@contextlib.contextmanager
+def _translated(target: Connection) -> Iterator[None]:
+    """Turn driver errors into one-line :class:`PostgresError` messages without the password."""
+    from adbc_driver_manager import Error as DriverError
+
+    try:
+        yield
+    except DriverError as exc:
+        raise PostgresError(_explain(str(exc), target)) from None
+    except SourceError as exc:  # the driver failed while DuckDB was reading its stream
+        if "[libpq]" not in str(exc):
+            raise
+        raise PostgresError(_explain(str(exc).split("[libpq]", 1)[1], target)) from None
+
+
+def _explain(message: str, target: Connection) -> str:
+    if target.password:
+        message = message.replace(target.password, "***")
+    first = " ".join(message.replace("IO: [libpq]", "").split())[:300]
+    lowered = message.lower()
+    where = target.display
+    rules = (
+        (
+            ("password authentication failed", "no password supplied"),
+            f"authentication failed at {where}. Hint: check the user and password in DATABASE_URL",
+        ),
+        (
+            ("does not exist",) if "database" in lowered else (),
+            f"no such database at {where}. Hint: check the database name in the URL",
+        ),
+        (
+            ("permission denied",),
+            f"permission denied at {where} ({first}). Hint: GRANT SELECT on the log tables to this role",
+        ),
+        (
+            (
+                "terminating connection",
+                "server closed the connection",
+                "connection to server was lost",
+                "ssl syscall",
+                "eof detected",
+            ),
+            f"the server closed the connection during the load ({first}); the store is unchanged. "
+            "Hint: retry, and check the server's log",
+        ),
+        (
+            ("statement timeout",),
+            f"the read took longer than statement_timeout ({TIMEOUTS['statement_timeout']}); the store is "
+            "unchanged. Hint: load at a quieter time",
+        ),
+        (
+            ("lock timeout",),
+            f"the log table is locked by another session (a migration?); the store is unchanged. "
+            f"Hint: retry when it is done ({first})",
+        ),
+        (
+            (
+                "connection refused",
+                "could not translate host name",
+                "timeout expired",
+                "no route to host",
+                "could not connect",
+                "failed to connect",
+                "network is unreachable",
+            ),
+            f"cannot reach the database at {where} ({first}). Hint: check host and port, and that the "
+            "server runs and accepts connections from here",
+        ),
+    )
+    for needles, text in rules:
+        if any(n in lowered for n in needles):
+            return text
+    return f"reading {where} failed: {first}"
+
+
+@contextlib.contextmanager
+def _snapshot(target: Connection) -> Iterator[Any]:
+    """A cursor inside one read-only, repeatable-read transaction with timeouts."""
+    import adbc_driver_postgresql.dbapi as driver
+
+    with driver.connect(target.conninfo, autocommit=False) as con, con.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        for name, value in TIMEOUTS.items():
+            cursor.execute(f"SET LOCAL {name} = '{value}'")
+        try:
+            yield cursor
+        finally:
+            with contextlib.suppress(Exception):
+                con.rollback()
+
+
+_FIND_TABLES = """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname = $1 AND c.relname IN ('llama_logs', 'enrichment_logs')
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+ORDER BY c.relname, a.attnum"""
+
+
+def _find_tables(cursor: Any, target: Connection, namespace: str, only: str | None) -> list[_SourceTable]:
+    cursor.execute(_FIND_TABLES, parameters=(namespace,))
+    found: dict[str, dict[str, str]] = {}
+    for relname, column, pg_type in cursor.fetchall():
+        if column in schema.COLUMN_NAMES:
+            found.setdefault(relname, {})[column] = pg_type
+    if only is not None:
+        found = {k: v for k, v in found.items() if k == only}
+    if not found:
+        wanted = only or "llama_logs or enrichment_logs"
+        raise PostgresError(
+            f"no {wanted} table in schema {namespace!r} at {target.display}. "
+            "Hint: check ?schema= in the URL (Prisma's schema parameter) or --schema"
+        )
+    return [_SourceTable(name, columns) for name, columns in sorted(found.items(), reverse=True)]
+
+
+def _resume_point(store: LogStore, source: str, table: str) -> datetime | None:
+    """Where an incremental load starts: the newest row stored from this source, minus the overlap."""
+    if not store.has_table(table):
+        return None
+    newest = store.execute(
+        f"""SELECT max(created_at) FROM {quote(table)} WHERE {LOAD_ID_COLUMN} IN (
+              SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)""",
+        [source, table],
+    )[0][0]
+    return None if newest is None else newest - OVERLAP
+
+
+def _select(namespace: str, found: _SourceTable, since: datetime | None, columns: str) -> tuple[str, tuple]:
+    relation = f"{quote(namespace)}.{quote(found.name)}"
+    if since is None:
+        return f"SELECT {columns} FROM {relation}", ()
+    # is_root_job is NOT NULL: both values cover every row and let the (is_root_job,
+    # created_at) index find recent rows without reading the whole table.
+    index = "is_root_job IN (false, true) AND " if "is_root_job" in found.columns else ""
+    return f"SELECT {columns} FROM {relation} WHERE {index}created_at >= $1", (since,)
+
+
+def _fetch(
+    cursor: Any, namespace: str, found: _SourceTable, since: datetime | None, *, quiet: bool
+) -> pa.RecordBatchReader:
+    import pyarrow as pa
+
+    estimate = None if quiet or since is not None else _estimate_rows(cursor, namespace, found.name)
+    columns = ", ".join(quote(c) for c in found.columns)
+    sql, params = _select(namespace, found, since, columns)
+    cursor.execute(sql, parameters=params or None)
+    batches = cursor.fetch_record_batch()
+    if quiet:
+        return batches
+
+    def counted() -> Iterator[pa.RecordBatch]:
+        from tqdm.auto import tqdm
+
+        with tqdm(
+            total=estimate,
+            desc=f"[🦙 LlamaLog] {found.name}",
+            unit=" rows",
+            unit_scale=True,
+            delay=1.0,
+            leave=False,
+        ) as bar:
+            for batch in batches:
+                bar.update(batch.num_rows)
+                yield batch
+
+    return pa.RecordBatchReader.from_batches(batches.schema, counted())
+
+
+def _estimate_rows(cursor: Any, namespace: str, table: str) -> int | None:
+    cursor.execute(
+        "SELECT reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2",
+        parameters=(namespace, table),
+    )
+    rows = cursor.fetchall()
+    return rows[0][0] if rows and rows[0][0] > 0 else None
+
+
+def _stream_reader(
+    store: LogStore, source: str, found: _SourceTable, stream: pa.RecordBatchReader, notes: list[str]
+) -> Reader:
+    name = f"_llamalog_pg_{found.name}"
+    store.con.register(name, stream)
+    kinds = {field.name: _duckdb_kind(field.type) for field in stream.schema}
+    fields = ", ".join(f"'{c}': {quote(c)}" for c in found.columns)
+    return Reader(
+        path=source,
+        format="postgres",
+        select=f"SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _pre_reason, * FROM {name}",
+        params=[],
+        inputs={c: (quote(c), kinds[c]) for c in found.columns},
+        raw=f"CAST(to_json({{{fields}}}) AS VARCHAR)",
+        notes=tuple(notes),
+        numbered=False,
+    )
+
+
+def _duckdb_kind(arrow_type: pa.DataType) -> str:
+    """The DuckDB type DuckDB gives an Arrow column from the driver."""
+    import pyarrow as pa
+
+    name = getattr(arrow_type, "extension_name", "")
+    if name == "arrow.uuid":
+        return "UUID"
+    if name == "arrow.json":
+        return "JSON"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return "VARCHAR[]"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP WITH TIME ZONE" if arrow_type.tz else "TIMESTAMP"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_int32(arrow_type):
+        return "INTEGER"
+    if pa.types.is_integer(arrow_type):
+        return "BIGINT"
+    return "VARCHAR"
+
+
+def _disappeared_ids(
+    cursor: Any, store: LogStore, namespace: str, found: _SourceTable, source: str, since: datetime | None
+) -> list[Any]:
+    """Ids loaded earlier from this source that the source no longer has (not yet reported)."""
+    if not store.has_table(found.name):
+        return []
+    cursor.execute(f"SELECT id FROM {quote(namespace)}.{quote(found.name)}")
+    store.con.register("_llamalog_source_ids", cursor.fetch_record_batch())
+    try:
+        rows = store.execute(
+            f"""SELECT t.id FROM {quote(found.name)} AS t
+WHERE t.{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)
+  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE table_name = ?)
+  AND NOT EXISTS (SELECT 1 FROM _llamalog_source_ids AS s WHERE s.id = t.id)
+ORDER BY t.id""",
+            [source, found.name, found.name],
+        )
+    finally:
+        store.con.unregister("_llamalog_source_ids")
+    return [r[0] for r in rows]
+
+
+def _migrations(cursor: Any, namespace: str) -> pa.Table | None:
+    cursor.execute(
+        "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2",
+        parameters=(namespace, MIGRATIONS_TABLE),
+    )
+    if not cursor.fetchall():
+        return None
+    cursor.execute(
+        f"""SELECT id, checksum, finished_at AT TIME ZONE 'UTC' AS finished_at, migration_name, logs,
+  rolled_back_at AT TIME ZONE 'UTC' AS rolled_back_at, started_at AT TIME ZONE 'UTC' AS started_at,
+  applied_steps_count FROM {quote(namespace)}.{MIGRATIONS_TABLE} ORDER BY started_at, migration_name"""
+    )
+    return cursor.fetch_arrow_table()

@@ -1,0 +1,225 @@
+"""A throwaway PostgreSQL 15 server with the upstream schema, for tests and benchmarks.
+
+``PgServer.start(folder)`` runs ``initdb`` and ``pg_ctl`` from the installed PostgreSQL 15 (as
+the ``postgres`` user when running as root: the server refuses root) on a free port, with
+password authentication over TCP. ``LLAMALOG_TEST_PG_URL`` names an existing server instead.
+``create_upstream(url, era=...)`` builds the application's enum types, log table, indexes and
+``_prisma_migrations`` as the reference page describes them; ``copy_rows`` fills the table from a
+frame through psql-style CSV, the way an export would come back in.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import psycopg
+
+import llamalog_analytics as lla
+from llamalog_analytics import schema
+
+BIN = Path(os.environ.get("LLAMALOG_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PASSWORD = "s3cret-Pa55"
+
+ENUMS = {
+    "EnrichmentEntityType": schema.ENTITY_TYPES,
+    "EnrichmentStatus": tuple(s for s in schema.STATUSES if s != "PENDING"),
+    "DataQuality": schema.DATA_QUALITIES,
+    "LlamaLogCategory": schema.CATEGORIES,
+}
+PG_TYPES = {
+    "id": "uuid NOT NULL DEFAULT gen_random_uuid()",
+    "entity_type": '"EnrichmentEntityType"',
+    "entity_id": "uuid",
+    "artist_id": "uuid",
+    "album_id": "uuid",
+    "track_id": "uuid",
+    "operation": "varchar(100) NOT NULL",
+    "sources": "text[]",
+    "status": '"EnrichmentStatus" NOT NULL',
+    "fields_enriched": "text[]",
+    "data_quality_before": '"DataQuality"',
+    "data_quality_after": '"DataQuality"',
+    "error_message": "text",
+    "error_code": "varchar(50)",
+    "retry_count": "integer NOT NULL DEFAULT 0",
+    "duration_ms": "integer",
+    "api_call_count": "integer NOT NULL DEFAULT 0",
+    "metadata": "jsonb",
+    "job_id": "varchar(100)",
+    "triggered_by": "varchar(50)",
+    "created_at": "timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP",
+    "user_id": "text",
+    "reason": "text",
+    "preview_data": "jsonb",
+    "parent_job_id": "varchar(100)",
+    "is_root_job": "boolean NOT NULL DEFAULT false",
+    "category": '"LlamaLogCategory" NOT NULL',
+    "root_job_id": "varchar(100)",
+}
+INDEXES = (
+    ("entity_type_entity_id", "entity_type, entity_id"),
+    ("artist_id_created_at", "artist_id, created_at"),
+    ("album_id_created_at", "album_id, created_at"),
+    ("track_id_created_at", "track_id, created_at"),
+    ("status_created_at", "status, created_at"),
+    ("operation", "operation"),
+    ("sources", "sources"),
+    ("user_id", "user_id"),
+    ("parent_job_id", "parent_job_id"),
+    ("is_root_job_created_at", "is_root_job, created_at"),
+    ("category_created_at", "category, created_at"),
+    ("root_job_id", "root_job_id"),
+)
+MIGRATIONS_DDL = """CREATE TABLE IF NOT EXISTS _prisma_migrations (
+  id varchar(36) PRIMARY KEY, checksum varchar(64) NOT NULL, finished_at timestamptz,
+  migration_name varchar(255) NOT NULL, logs text, rolled_back_at timestamptz,
+  started_at timestamptz NOT NULL DEFAULT now(), applied_steps_count integer NOT NULL DEFAULT 0)"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@dataclass
+class PgServer:
+    """A running server; ``url`` connects as the superuser ``postgres`` over TCP with a password."""
+
+    url: str
+    folder: Path | None = None
+    port: int | None = None
+
+    @classmethod
+    def start(cls, folder: Path | None = None) -> PgServer:
+        if os.environ.get("LLAMALOG_TEST_PG_URL"):
+            return cls(os.environ["LLAMALOG_TEST_PG_URL"])
+        folder = Path(folder or tempfile.mkdtemp(prefix="llamalog-pg-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        data, sockets = folder / "data", folder / "sockets"
+        sockets.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            for path in (folder, sockets):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        password_file = folder / "password"
+        password_file.write_text(PASSWORD + "\n")
+        os.chmod(password_file, 0o644)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    f"--pwfile={password_file}",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        port = _free_port()
+        options = (
+            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c log_statement=all"
+        )
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(folder / "server.log"),
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        return cls(f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres", folder, port)
+
+    @property
+    def log(self) -> Path | None:
+        return None if self.folder is None else self.folder / "server.log"
+
+    def database(self, name: str) -> str:
+        """Create a fresh database and return its URL."""
+        with psycopg.connect(self.url, autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            con.execute(f'CREATE DATABASE "{name}"')
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
+    def stop(self) -> None:
+        if self.folder is None:
+            return
+        subprocess.run(
+            _as_postgres([str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def create_upstream(url: str, *, table: str = "llama_logs", era: str | None = None) -> None:
+    """Create the upstream enums and log table as they were just before migration ``era``
+    (default: after every migration), with its indexes and ``_prisma_migrations``."""
+    columns = schema.columns_before(era) if era else schema.COLUMNS
+    with psycopg.connect(url, autocommit=True) as con:
+        for name, labels in ENUMS.items():
+            values = ", ".join(f"'{label}'" for label in labels)
+            con.execute(
+                f'DO $$ BEGIN CREATE TYPE "{name}" AS ENUM ({values}); '
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+        body = ",\n  ".join(f'"{c.name}" {PG_TYPES[c.name]}' for c in columns)
+        con.execute(f'CREATE TABLE "{table}" (\n  {body},\n  CONSTRAINT "{table}_pkey" PRIMARY KEY (id))')
+        present = {c.name for c in columns}
+        for name, cols in INDEXES:
+            if set(cols.replace(" ", "").split(",")) <= present:
+                con.execute(f'CREATE INDEX "{table}_{name}_idx" ON "{table}" ({cols})')
+        con.execute(MIGRATIONS_DDL)
+
+
+def copy_rows(url: str, frame: pl.DataFrame, *, table: str = "llama_logs") -> None:
+    """Insert ``frame`` into ``table`` through psql-style CSV (``COPY ... FROM STDIN``)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = lla.write_logs(frame, Path(folder) / "rows.csv")
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        with psycopg.connect(url, autocommit=True) as con, con.cursor() as cur:
+            with cur.copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT csv, HEADER true)') as copy:
+                with open(path, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        copy.write(chunk)
+            cur.execute(f'ANALYZE "{table}"')
+
+
+def record_migrations(url: str, frame: pl.DataFrame) -> None:
+    """Fill ``_prisma_migrations`` from a frame shaped like ``Synthetic.prisma_migrations``."""
+    with psycopg.connect(url, autocommit=True) as con, con.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, "
+            "rolled_back_at, started_at, applied_steps_count) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [tuple(row.values()) for row in frame.to_dicts()],
+        )

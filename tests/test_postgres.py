@@ -1,0 +1,237 @@
+"""Loading from a real PostgreSQL 15 server with the upstream schema."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+
+import polars as pl
+import psycopg
+import pytest
+from click.testing import CliRunner
+from conftest import assert_same_rows
+from pgserver import PASSWORD, copy_rows, create_upstream, record_migrations
+
+import llamalog_analytics as lla
+from llamalog_analytics import schema
+from llamalog_analytics.cli import main
+from llamalog_analytics.errors import PostgresError
+from llamalog_analytics.postgres import parse_url
+
+
+@pytest.fixture(scope="module")
+def data():
+    return lla.synthetic.generate(4_000, seed=5)
+
+
+@pytest.fixture
+def database(pg_server, data, request):
+    """A fresh database holding the post-migration table and the migration history."""
+    url = pg_server.database(f"t_{request.node.name[:40].lower()}")
+    create_upstream(url)
+    copy_rows(url, data.llama_logs)
+    record_migrations(url, data.prisma_migrations)
+    return url
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_full_load_round_trips_every_type(store, database, data):
+    result = store.load_postgres(database, quiet=True)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4_000, 4_000, 0)
+    assert result.tables == ("llama_logs",)
+    assert result.sources[0].columns_absent == ()
+    assert_same_rows(store.table(), data.llama_logs)  # JSON null and SQL NULL kept apart
+    migrations = store.frame("SELECT migration_name, started_at FROM _prisma_migrations ORDER BY started_at")
+    assert migrations["migration_name"].to_list() == list(schema.MIGRATIONS)
+    assert (
+        migrations["started_at"].to_list()
+        == data.prisma_migrations.sort("started_at")["started_at"].to_list()
+    )
+
+
+def test_pre_migration_database_and_both_tables(store, pg_server, data):
+    url = pg_server.database("t_both_eras")
+    create_upstream(url, table="enrichment_logs", era=schema.CATEGORY_MIGRATION)
+    copy_rows(url, data.enrichment_logs, table="enrichment_logs")
+    only_old = store.load_postgres(url, quiet=True)
+    assert only_old.tables == ("enrichment_logs",)
+    assert only_old.sources[0].columns_absent == ("category", "root_job_id")
+    assert_same_rows(
+        store.table("enrichment_logs").select(data.enrichment_logs.columns), data.enrichment_logs
+    )
+    create_upstream(url)
+    copy_rows(url, data.llama_logs)
+    with lla.LogStore() as fresh:
+        both = fresh.load_postgres(url, quiet=True)
+        assert both.tables == ("llama_logs", "enrichment_logs")
+        assert {s.load_id for s in [both]} == {1}
+        assert fresh.tables() == ("enrichment_logs", "llama_logs")
+
+
+def test_prisma_url_schema_and_dropped_parameters(store, pg_server, data):
+    base = pg_server.database("t_prisma_url")
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute("CREATE SCHEMA catalog")
+    create_upstream(base + "?options=-csearch_path%3Dcatalog")
+    copy_rows(base + "?options=-csearch_path%3Dcatalog", data.llama_logs.head(50))
+    url = base + "?schema=catalog&connection_limit=5&pool_timeout=10&pgbouncer=true&sslmode=disable"
+    result = store.load_postgres(url, quiet=True)
+    assert result.rows_loaded == 50
+    assert "public.llama_logs" not in result.sources[0].source
+    note = " ".join(result.sources[0].notes)
+    assert "connection_limit, pgbouncer, pool_timeout" in note
+
+
+def test_unix_socket_url(store, pg_server, data):
+    if pg_server.folder is None:
+        pytest.skip("an external server has no socket directory here")
+    url = pg_server.database("t_socket")
+    create_upstream(url)
+    copy_rows(url, data.llama_logs.head(20))
+    socket_url = f"postgresql://postgres@/t_socket?host={pg_server.folder / 'sockets'}&port={pg_server.port}"
+    assert store.load_postgres(socket_url, quiet=True).rows_loaded == 20
+
+
+def test_select_only_role_and_read_only_session(store, database, pg_server):
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("DROP ROLE IF EXISTS auditor")
+        con.execute("CREATE ROLE auditor LOGIN PASSWORD 'audit-pw'")
+        con.execute("GRANT SELECT ON llama_logs, _prisma_migrations TO auditor")
+    reader_url = database.replace(f"postgres:{PASSWORD}@", "auditor:audit-pw@")
+    result = store.load_postgres(reader_url, quiet=True)
+    assert result.rows_loaded == 4_000
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("REVOKE SELECT ON llama_logs FROM auditor")
+    with lla.LogStore() as other, pytest.raises(PostgresError, match="permission denied.*GRANT SELECT"):
+        other.load_postgres(reader_url, quiet=True)
+
+
+def test_incremental_load_fetches_new_rows_and_reports_deleted_ones(store, database, data):
+    first = store.load_postgres(database, quiet=True)
+    assert first.rows_inserted == 4_000
+    newest = data.llama_logs["created_at"].max()
+    fresh = data.llama_logs.head(10).with_columns(
+        pl.Series("id", [str(uuid.uuid4()) for _ in range(10)]),
+        pl.lit(newest + timedelta(days=1)).alias("created_at"),
+    )
+    copy_rows(database, fresh)
+    gone = data.llama_logs.head(5)["id"].to_list()
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("DELETE FROM llama_logs WHERE id = ANY(%s::uuid[])", [gone])
+    second = store.load_postgres(database, quiet=True)
+    assert second.rows_inserted == 10
+    assert second.rows_read < 200  # only the recent window, not the whole table
+    assert second.sources[0].rows_disappeared == 5
+    assert sorted(store.disappeared()["id"].cast(pl.String).to_list()) == sorted(gone)
+    assert store.table().height == 4_010  # evidence is kept, not deleted
+    third = store.load_postgres(database, quiet=True)
+    assert (third.rows_inserted, third.sources[0].rows_disappeared) == (0, 0)
+    full = store.load_postgres(database, full=True, quiet=True)
+    assert (full.rows_read, full.rows_inserted) == (4_005, 0)
+
+
+@pytest.mark.parametrize(
+    ("make_url", "message"),
+    [
+        (lambda url, port: url.replace(f":{port}/", ":1/"), "cannot reach the database"),
+        (lambda url, port: url.replace(PASSWORD, "wrong-password"), "authentication failed"),
+        (lambda url, port: url.rsplit("/", 1)[0] + "/no_such_db", "no such database"),
+        (
+            lambda url, port: url + "?schema=nowhere",
+            "no llama_logs or enrichment_logs table in schema 'nowhere'",
+        ),
+    ],
+    ids=["unreachable", "bad-password", "missing-database", "missing-table"],
+)
+def test_failures_are_one_line_exit_2_and_leave_the_store_unchanged(
+    tmp_path, database, pg_server, make_url, message
+):
+    port = database.rsplit(":", 1)[1].split("/")[0]
+    db = tmp_path / "s.duckdb"
+    assert run_cli("load", database, "--db", db, "--quiet")[0] == 0
+    code, out, err = run_cli("load", make_url(database, port), "--db", db, "--quiet")
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert PASSWORD not in err and "wrong-password" not in err
+    with lla.LogStore(db, read_only=True) as s:
+        assert s.loads().height == 1
+        assert s.table().height == 4_000
+
+
+def test_server_terminating_the_backend_mid_load(tmp_path, pg_server, data):
+    url = pg_server.database("t_terminate")
+    create_upstream(url)
+    copy_rows(
+        url,
+        pl.concat(
+            [
+                data.llama_logs.with_columns(pl.Series("id", [str(uuid.uuid4()) for _ in range(4_000)]))
+                for _ in range(50)
+            ]
+        ),
+    )
+    stop = threading.Event()
+
+    def terminate() -> None:
+        with psycopg.connect(url, autocommit=True) as con:
+            while not stop.is_set():
+                killed = con.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = 't_terminate' AND query ILIKE 'COPY%' AND pid <> pg_backend_pid()"
+                ).fetchall()
+                if killed:
+                    return
+                time.sleep(0.005)
+
+    killer = threading.Thread(target=terminate)
+    killer.start()
+    try:
+        with lla.LogStore(tmp_path / "s.duckdb") as store:
+            with pytest.raises(PostgresError, match="closed the connection"):
+                store.load_postgres(url, quiet=True)
+            assert store.tables() == ()
+            assert store.loads().height == 0
+    finally:
+        stop.set()
+        killer.join()
+
+
+def test_database_url_from_the_environment_and_password_masking(tmp_path, database, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database + "?schema=public&connection_limit=1")
+    db = tmp_path / "s.duckdb"
+    code, out, err = run_cli("load", "--db", db)
+    assert code == 0
+    assert "postgresql://postgres:***@" in out
+    code, info, _ = run_cli("info", "--db", db)
+    for text in (out, err, info):
+        assert PASSWORD not in text
+    with lla.LogStore(db, read_only=True) as s:
+        assert not s.loads()["source"].str.contains(PASSWORD).any()
+        assert PASSWORD not in repr(s)
+
+
+def test_parse_url_keeps_libpq_parameters_and_masks_the_password():
+    c = parse_url("postgres://u:p%40ss@h/db?host=/var/run/postgresql&sslmode=require&statement_cache_size=0")
+    assert "host='/var/run/postgresql'" in c.conninfo and "sslmode='require'" in c.conninfo
+    assert "password='p@ss'" in c.conninfo
+    assert c.dropped == ("statement_cache_size",)
+    assert "p@ss" not in c.display and "p%40ss" not in c.display
+    with pytest.raises(PostgresError, match="not a PostgreSQL URL"):
+        parse_url("mysql://u@h/db")
+
+
+def test_timestamps_are_utc_whatever_the_server_time_zone(store, database, data):
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("ALTER DATABASE " + database.rsplit("/", 1)[1] + " SET timezone TO 'America/Chicago'")
+    store.load_postgres(database, quiet=True)
+    assert store.table()["created_at"].min() == data.llama_logs["created_at"].min()
+    assert isinstance(
+        store.frame("SELECT max(started_at) AS t FROM _prisma_migrations")["t"].item(), datetime
+    )
