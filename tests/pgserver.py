@@ -207,11 +207,11 @@ def copy_rows(url: str, frame: pl.DataFrame, *, table: str = "llama_logs") -> No
     with tempfile.TemporaryDirectory() as folder:
         path = lla.write_logs(frame, Path(folder) / "rows.csv")
         columns = ", ".join(f'"{c}"' for c in frame.columns)
+        copy_sql = f'COPY "{table}" ({columns}) FROM STDIN (FORMAT csv, HEADER true)'
         with psycopg.connect(url, autocommit=True) as con, con.cursor() as cur:
-            with cur.copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT csv, HEADER true)') as copy:
-                with open(path, "rb") as f:
-                    while chunk := f.read(1 << 20):
-                        copy.write(chunk)
+            with cur.copy(copy_sql) as copy, open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    copy.write(chunk)
             cur.execute(f'ANALYZE "{table}"')
 
 

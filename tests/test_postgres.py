@@ -108,7 +108,7 @@ def test_select_only_role_and_read_only_session(store, database, pg_server):
     assert result.rows_loaded == 4_000
     with psycopg.connect(database, autocommit=True) as con:
         con.execute("REVOKE SELECT ON llama_logs FROM auditor")
-    with lla.LogStore() as other, pytest.raises(PostgresError, match="permission denied.*GRANT SELECT"):
+    with lla.LogStore() as other, pytest.raises(PostgresError, match=r"permission denied.*GRANT SELECT"):
         other.load_postgres(reader_url, quiet=True)
 
 
@@ -155,7 +155,7 @@ def test_failures_are_one_line_exit_2_and_leave_the_store_unchanged(
     port = database.rsplit(":", 1)[1].split("/")[0]
     db = tmp_path / "s.duckdb"
     assert run_cli("load", database, "--db", db, "--quiet")[0] == 0
-    code, out, err = run_cli("load", make_url(database, port), "--db", db, "--quiet")
+    code, _, err = run_cli("load", make_url(database, port), "--db", db, "--quiet")
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
