@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL 15 server with the upstream schema, for tests and benchmarks.
 
-``PgServer.start(folder)`` runs ``initdb`` and ``pg_ctl`` from the installed PostgreSQL 15 (as
+``PgServer.start()`` runs ``initdb`` and ``pg_ctl`` from the installed PostgreSQL 15 (as
 the ``postgres`` user when running as root: the server refuses root) on a free port, with
 password authentication over TCP. ``LLAMALOG_TEST_PG_URL`` names an existing server instead.
 ``create_upstream(url, era=...)`` builds the application's enum types, log table, indexes and
@@ -103,11 +103,11 @@ class PgServer:
     port: int | None = None
 
     @classmethod
-    def start(cls, folder: Path | None = None) -> PgServer:
+    def start(cls) -> PgServer:
         if os.environ.get("LLAMALOG_TEST_PG_URL"):
             return cls(os.environ["LLAMALOG_TEST_PG_URL"])
-        folder = Path(folder or tempfile.mkdtemp(prefix="llamalog-pg-"))
-        folder.mkdir(parents=True, exist_ok=True)
+        # A fresh folder directly under the temp dir, so the postgres user can reach it.
+        folder = Path(tempfile.mkdtemp(prefix="llamalog-pg-"))
         data, sockets = folder / "data", folder / "sockets"
         sockets.mkdir(exist_ok=True)
         if os.geteuid() == 0:
@@ -182,7 +182,9 @@ class PgServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def create_upstream(url: str, *, table: str = "llama_logs", era: str | None = None) -> None:
+def create_upstream(
+    url: str, *, table: str = "llama_logs", era: str | None = None, indexes: bool = True
+) -> None:
     """Create the upstream enums and log table as they were just before migration ``era``
     (default: after every migration), with its indexes and ``_prisma_migrations``."""
     columns = schema.columns_before(era) if era else schema.COLUMNS
@@ -195,11 +197,23 @@ def create_upstream(url: str, *, table: str = "llama_logs", era: str | None = No
             )
         body = ",\n  ".join(f'"{c.name}" {PG_TYPES[c.name]}' for c in columns)
         con.execute(f'CREATE TABLE "{table}" (\n  {body},\n  CONSTRAINT "{table}_pkey" PRIMARY KEY (id))')
-        present = {c.name for c in columns}
+        con.execute(MIGRATIONS_DDL)
+    if indexes:
+        create_indexes(url, table=table)
+
+
+def create_indexes(url: str, *, table: str = "llama_logs") -> None:
+    """The upstream table's secondary indexes, for the columns the table has."""
+    with psycopg.connect(url, autocommit=True) as con:
+        present = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s", [table]
+            )
+        }
         for name, cols in INDEXES:
             if set(cols.replace(" ", "").split(",")) <= present:
-                con.execute(f'CREATE INDEX "{table}_{name}_idx" ON "{table}" ({cols})')
-        con.execute(MIGRATIONS_DDL)
+                con.execute(f'CREATE INDEX IF NOT EXISTS "{table}_{name}_idx" ON "{table}" ({cols})')
 
 
 def copy_rows(url: str, frame: pl.DataFrame, *, table: str = "llama_logs") -> None:

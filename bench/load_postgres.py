@@ -1,0 +1,135 @@
+"""Time loading from PostgreSQL 15 against the physical limit and other readers, in one run.
+
+    python bench/load_postgres.py --rows 5000000
+
+Starts a throwaway PostgreSQL 15 (or uses LLAMALOG_TEST_PG_URL), fills ``llama_logs`` with N
+generated rows and the upstream indexes, then times:
+
+* ``psql -c "COPY (SELECT * FROM llama_logs) TO STDOUT (FORMAT binary)" > /dev/null`` (the limit);
+* ``LogStore(file).load_postgres(url)``: a full load into a fresh persistent store, in a child
+  process whose peak memory (max RSS) is reported next to the size of the resulting table;
+* an incremental load after adding 1% new rows;
+* ``pandas.read_sql`` through SQLAlchemy and ``polars.read_database_uri`` (connectorx), when
+  installed (``pip install pandas connectorx``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from pgserver import PgServer, copy_rows, create_indexes, create_upstream
+
+import llamalog_analytics as lla
+
+CHILD = """
+import json, resource, sys, time
+import llamalog_analytics as lla
+start = time.perf_counter()
+with lla.LogStore(sys.argv[1]) as store:
+    result = store.load_postgres(sys.argv[2], full=sys.argv[3] == "full", quiet=True)
+    size = store.execute("SELECT estimated_size FROM duckdb_tables() WHERE table_name = 'llama_logs'")[0][0]
+seconds = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "rows": result.rows_read, "inserted": result.rows_inserted,
+                  "rss": rss, "bytes_in_memory": size}))
+"""
+
+
+def child_load(store: Path, url: str, mode: str) -> dict:
+    out = subprocess.check_output([sys.executable, "-c", CHILD, str(store), url, mode])
+    return json.loads(out)
+
+
+def timed_command(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--skip-others", action="store_true", help="skip pandas and connectorx")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="llamalog-pgbench-"))
+    server = PgServer.start()
+    try:
+        url = server.database("bench")
+        started = time.perf_counter()
+        data = lla.synthetic.generate(args.rows, seed=1)
+        create_upstream(url, indexes=False)
+        copy_rows(url, data.llama_logs)
+        create_indexes(url)
+        newest = data.llama_logs["created_at"].max()
+        extra = data.llama_logs.head(args.rows // 100)
+        del data
+        print(f"rows: {args.rows:,}  prepared in {time.perf_counter() - started:.0f}s")
+
+        psql = timed_command(["psql", url, "-c", "COPY (SELECT * FROM llama_logs) TO STDOUT (FORMAT binary)"])
+        store = work / "store.duckdb"
+        full = child_load(store, url, "full")
+        store_bytes = store.stat().st_size
+        print(f"psql COPY binary > /dev/null: {psql:6.2f}s ({args.rows / psql:,.0f} rows/s)")
+        print(
+            f"load_postgres (full):         {full['seconds']:6.2f}s "
+            f"({args.rows / full['seconds']:,.0f} rows/s)  ratio {full['seconds'] / psql:.2f}x"
+        )
+        print(
+            f"  peak memory {full['rss'] / 2**20:,.0f} MiB; table {full['bytes_in_memory'] / 2**20:,.0f} MiB "
+            f"in DuckDB's estimate, store file {store_bytes / 2**20:,.0f} MiB; "
+            f"peak / table = {full['rss'] / full['bytes_in_memory']:.2f}"
+        )
+
+        fresh = extra.with_columns(
+            pl.Series("id", [str(uuid.uuid4()) for _ in range(extra.height)]),
+            (pl.lit(newest) + pl.duration(seconds=pl.int_range(pl.len()) + 1)).alias("created_at"),
+        )
+        copy_rows(url, fresh)
+        incremental = child_load(store, url, "incremental")
+        assert incremental["inserted"] == extra.height, incremental
+        print(
+            f"incremental after +1% ({extra.height:,} rows): {incremental['seconds']:6.2f}s = "
+            f"{100 * incremental['seconds'] / full['seconds']:.1f}% of the full load"
+        )
+
+        if not args.skip_others:
+            others(url, psql)
+    finally:
+        server.stop()
+
+
+def others(url: str, psql: float) -> None:
+    try:
+        import pandas as pd
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        start = time.perf_counter()
+        with engine.connect() as con:
+            pd.read_sql("SELECT * FROM llama_logs", con)
+        seconds = time.perf_counter() - start
+        print(f"pandas.read_sql (SQLAlchemy): {seconds:6.2f}s  ratio {seconds / psql:.2f}x")
+    except ImportError as exc:
+        print(f"pandas.read_sql: skipped ({exc})")
+    try:
+        start = time.perf_counter()
+        pl.read_database_uri("SELECT * FROM llama_logs", url, engine="connectorx")
+        seconds = time.perf_counter() - start
+        print(f"polars.read_database_uri (connectorx): {seconds:6.2f}s  ratio {seconds / psql:.2f}x")
+    except Exception as exc:  # connectorx missing, or a type it cannot read
+        print(f"polars.read_database_uri: failed ({str(exc).splitlines()[0][:120]})")
+
+
+if __name__ == "__main__":
+    main()
