@@ -24,7 +24,7 @@ from . import schema
 from ._readers import Reader
 from ._sql import DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, quote
 from .errors import PostgresError, SourceError
-from .load import LoadResult, Stage
+from .load import STAGE, LoadResult, Stage
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -283,14 +283,19 @@ def _resume_point(store: LogStore, source: str, table: str) -> datetime | None:
     return None if newest is None else newest - OVERLAP
 
 
+def _created(found: _SourceTable, op: str) -> str:
+    """``created_at <op> $1``, phrased so the (is_root_job, created_at) index can serve it."""
+    # is_root_job is NOT NULL: both values cover every row, and the index finds the range
+    # without reading the whole table.
+    index = "is_root_job IN (false, true) AND " if "is_root_job" in found.columns else ""
+    return f"{index}created_at {op} $1"
+
+
 def _select(namespace: str, found: _SourceTable, since: datetime | None, columns: str) -> tuple[str, tuple]:
     relation = f"{quote(namespace)}.{quote(found.name)}"
     if since is None:
         return f"SELECT {columns} FROM {relation}", ()
-    # is_root_job is NOT NULL: both values cover every row and let the (is_root_job,
-    # created_at) index find recent rows without reading the whole table.
-    index = "is_root_job IN (false, true) AND " if "is_root_job" in found.columns else ""
-    return f"SELECT {columns} FROM {relation} WHERE {index}created_at >= $1", (since,)
+    return f"SELECT {columns} FROM {relation} WHERE {_created(found, '>=')}", (since,)
 
 
 def _fetch(
@@ -378,23 +383,43 @@ def _duckdb_kind(arrow_type: pa.DataType) -> str:
 def _disappeared_ids(
     cursor: Any, store: LogStore, namespace: str, found: _SourceTable, source: str, since: datetime | None
 ) -> list[Any]:
-    """Ids loaded earlier from this source that the source no longer has (not yet reported)."""
+    """Ids loaded earlier from this source that the source no longer has (not yet reported).
+
+    Rows in the fetched window are compared with what was just staged. Older rows are only
+    fetched (ids alone) when the source's row count says some of them are gone.
+    """
     if not store.has_table(found.name):
         return []
-    cursor.execute(f"SELECT id FROM {quote(namespace)}.{quote(found.name)}")
-    store.con.register("_llamalog_source_ids", cursor.fetch_record_batch())
-    try:
-        rows = store.execute(
-            f"""SELECT t.id FROM {quote(found.name)} AS t
+    relation = f"{quote(namespace)}.{quote(found.name)}"
+    stored = f"""SELECT t.id, t.created_at FROM {quote(found.name)} AS t
 WHERE t.{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)
-  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE table_name = ?)
-  AND NOT EXISTS (SELECT 1 FROM _llamalog_source_ids AS s WHERE s.id = t.id)
-ORDER BY t.id""",
-            [source, found.name, found.name],
+  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE table_name = ?)"""
+    params = [source, found.name, found.name]
+    staged = f"SELECT id FROM {STAGE} WHERE _table = ? AND id IS NOT NULL"
+    window = "TRUE" if since is None else "created_at >= ?"
+    window_params = [] if since is None else [since]
+    gone = store.execute(
+        f"SELECT id FROM ({stored}) WHERE {window} AND id NOT IN ({staged}) ORDER BY id",
+        [*params, *window_params, found.name],
+    )
+    if since is not None:
+        cursor.execute(f"SELECT count(*) FROM {relation} WHERE {_created(found, '<')}", parameters=(since,))
+        older_in_source = cursor.fetchall()[0][0]
+        older_stored = store.execute(
+            f"SELECT count(*) FROM ({stored}) WHERE created_at < ?", [*params, since]
         )
-    finally:
-        store.con.unregister("_llamalog_source_ids")
-    return [r[0] for r in rows]
+        if older_in_source != older_stored[0][0]:
+            cursor.execute(f"SELECT id FROM {relation} WHERE {_created(found, '<')}", parameters=(since,))
+            store.con.register("_llamalog_source_ids", cursor.fetch_record_batch())
+            try:
+                gone += store.execute(
+                    f"""SELECT id FROM ({stored}) AS t WHERE created_at < ?
+  AND NOT EXISTS (SELECT 1 FROM _llamalog_source_ids AS s WHERE s.id = t.id) ORDER BY id""",
+                    [*params, since],
+                )
+            finally:
+                store.con.unregister("_llamalog_source_ids")
+    return [r[0] for r in gone]
 
 
 def _migrations(cursor: Any, namespace: str) -> pa.Table | None:

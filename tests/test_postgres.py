@@ -132,8 +132,14 @@ def test_incremental_load_fetches_new_rows_and_reports_deleted_ones(store, datab
     assert store.table().height == 4_010  # evidence is kept, not deleted
     third = store.load_postgres(database, quiet=True)
     assert (third.rows_inserted, third.sources[0].rows_disappeared) == (0, 0)
+    recent = fresh["id"][0]
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("DELETE FROM llama_logs WHERE id = %s", [recent])
+    fourth = store.load_postgres(database, quiet=True)  # a deletion inside the fetched window
+    assert fourth.sources[0].rows_disappeared == 1
+    assert store.disappeared()["load_id"].to_list()[-1] == fourth.load_id
     full = store.load_postgres(database, full=True, quiet=True)
-    assert (full.rows_read, full.rows_inserted) == (4_005, 0)
+    assert (full.rows_read, full.rows_inserted, full.sources[0].rows_disappeared) == (4_004, 0, 0)
 
 
 @pytest.mark.parametrize(
