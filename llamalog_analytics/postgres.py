@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from .store import LogStore
 
 OVERLAP = timedelta(hours=1)
+# Database rows have no order worth keeping, and a bounded buffer pool keeps the load's memory
+# near the size of the data instead of a multiple of it (DuckDB spills to disk beyond it).
+LOAD_SETTINGS = {"preserve_insertion_order": "false", "memory_limit": "1GB"}
 TIMEOUTS = {"statement_timeout": "15min", "lock_timeout": "5s", "idle_in_transaction_session_timeout": "1min"}
 MIGRATIONS_TABLE = "_prisma_migrations"
 
@@ -136,7 +139,12 @@ def load_postgres(
     notes = [f"ignored URL parameter(s) libpq does not take: {', '.join(target.dropped)}"] * bool(
         target.dropped
     )
-    with _translated(target), _snapshot(target) as cursor, Stage(store) as stage:
+    with (
+        _translated(target),
+        _settings(store, LOAD_SETTINGS),
+        _snapshot(target) as cursor,
+        Stage(store) as stage,
+    ):
         tables = _find_tables(cursor, target, namespace, table)
         disappeared: dict[str, list[Any]] = {}
         for found in tables:
@@ -152,6 +160,19 @@ def load_postgres(
         migrations = _migrations(cursor, namespace)
         extras = {MIGRATIONS_TABLE: migrations} if migrations is not None else {}
         return stage.commit(replace_tables=extras, disappeared=disappeared)
+
+
+@contextlib.contextmanager
+def _settings(store: LogStore, settings: dict[str, str]) -> Iterator[None]:
+    """Apply DuckDB settings for the block, then restore the previous values."""
+    before = {name: store.execute(f"SELECT current_setting('{name}')")[0][0] for name in settings}
+    for name, value in settings.items():
+        store.execute(f"SET {name} = '{value}'")
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            store.execute(f"SET {name} = '{value}'")
 
 
 @contextlib.contextmanager
