@@ -7,6 +7,7 @@ from .schema import COLUMNS
 LOADS_TABLE = "_llamalog_loads"
 REJECTS_TABLE = "_llamalog_rejects"
 DISAPPEARED_TABLE = "_llamalog_disappeared"
+MIGRATIONS_TABLE = "_prisma_migrations"
 LOAD_ID_COLUMN = "_load_id"
 
 

@@ -25,6 +25,7 @@ from ._sql import (
     DISAPPEARED_TABLE,
     LOAD_ID_COLUMN,
     LOADS_TABLE,
+    MIGRATIONS_TABLE,
     REJECTS_TABLE,
     data_table_ddl,
     literal,
@@ -209,7 +210,7 @@ class Stage:
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Stage the rows of one source for ``table``."""
-        if table.startswith("_llamalog") or table == "_prisma_migrations":
+        if table.startswith("_llamalog") or table == MIGRATIONS_TABLE:
             raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
         self.sources.append((table, rdr))
         with self._failing_as(rdr.path):

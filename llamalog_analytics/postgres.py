@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import schema
+from . import schema as schema_module
 from ._readers import Reader
-from ._sql import DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, quote
+from ._sql import DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, MIGRATIONS_TABLE, quote
 from .errors import PostgresError, SourceError
 from .load import STAGE, LoadResult, Stage
 
@@ -36,7 +36,6 @@ OVERLAP = timedelta(hours=1)
 # near the size of the data instead of a multiple of it (DuckDB spills to disk beyond it).
 LOAD_SETTINGS = {"preserve_insertion_order": "false", "memory_limit": "1GB"}
 TIMEOUTS = {"statement_timeout": "15min", "lock_timeout": "5s", "idle_in_transaction_session_timeout": "1min"}
-MIGRATIONS_TABLE = "_prisma_migrations"
 
 # libpq's own connection parameters; anything else in a URL (Prisma's) is dropped with a note.
 LIBPQ_PARAMETERS = frozenset(
@@ -136,9 +135,9 @@ def load_postgres(
         raise PostgresError("no database URL. Hint: pass one, or set DATABASE_URL as the app's .env does")
     target = parse_url(url)
     namespace = schema or target.schema
-    notes = [f"ignored URL parameter(s) libpq does not take: {', '.join(target.dropped)}"] * bool(
-        target.dropped
-    )
+    notes = []
+    if target.dropped:
+        notes.append(f"ignored URL parameter(s) libpq does not take: {', '.join(target.dropped)}")
     with (
         _translated(target),
         _settings(store, LOAD_SETTINGS),
@@ -146,6 +145,9 @@ def load_postgres(
         Stage(store) as stage,
     ):
         tables = _find_tables(cursor, target, namespace, table)
+        notes.append(f"found {' and '.join(t.name for t in tables)} in schema {namespace!r}")
+        if [t.name for t in tables] == [schema_module.LEGACY_TABLE]:
+            notes.append("the database has not been migrated: no llama_logs table yet")
         disappeared: dict[str, list[Any]] = {}
         for found in tables:
             source = f"{target.display}#{namespace}.{found.name}"
@@ -279,7 +281,7 @@ def _find_tables(cursor: Any, target: Connection, namespace: str, only: str | No
     cursor.execute(_FIND_TABLES, parameters=(namespace,))
     found: dict[str, dict[str, str]] = {}
     for relname, column, pg_type in cursor.fetchall():
-        if column in schema.COLUMN_NAMES:
+        if column in schema_module.COLUMN_NAMES:
             found.setdefault(relname, {})[column] = pg_type
     if only is not None:
         found = {k: v for k, v in found.items() if k == only}

@@ -7,7 +7,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from ._sql import LOADS_TABLE, REJECTS_TABLE, quote
+from ._sql import DISAPPEARED_TABLE, LOADS_TABLE, MIGRATIONS_TABLE, REJECTS_TABLE, quote
 from .store import LogStore
 
 
@@ -30,6 +30,8 @@ class StoreSummary:
     tables: tuple[TableSummary, ...]
     loads: tuple[dict[str, Any], ...]
     rejected_rows: int
+    disappeared_rows: int
+    migrations: tuple[str, ...]
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -57,6 +59,12 @@ class StoreSummary:
                     lines.append(f"      columns absent: {', '.join(load['columns_absent'])}")
         if self.rejected_rows:
             lines.append(f"rejected rows kept aside: {self.rejected_rows:,} (store.rejects())")
+        if self.disappeared_rows:
+            lines.append(
+                f"rows gone from their database since loaded: {self.disappeared_rows:,} (store.disappeared())"
+            )
+        if self.migrations:
+            lines.append(f"_prisma_migrations: {len(self.migrations)} applied, last {self.migrations[-1]}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -91,4 +99,14 @@ def summarize(store: LogStore) -> StoreSummary:
     bookkeeping = store.has_table(LOADS_TABLE)
     loads = store.loads().to_dicts() if bookkeeping else []
     rejected = store.execute(f"SELECT count(*) FROM {REJECTS_TABLE}")[0][0] if bookkeeping else 0
-    return StoreSummary(store.path, tuple(tables), tuple(loads), rejected)
+    gone = store.execute(f"SELECT count(*) FROM {DISAPPEARED_TABLE}")[0][0] if bookkeeping else 0
+    migrations = ()
+    if store.has_table(MIGRATIONS_TABLE):
+        migrations = tuple(
+            r[0]
+            for r in store.execute(
+                f"SELECT migration_name FROM {MIGRATIONS_TABLE} WHERE finished_at IS NOT NULL "
+                "ORDER BY started_at, migration_name"
+            )
+        )
+    return StoreSummary(store.path, tuple(tables), tuple(loads), rejected, gone, migrations)

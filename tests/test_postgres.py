@@ -62,6 +62,7 @@ def test_pre_migration_database_and_both_tables(store, pg_server, data):
     only_old = store.load_postgres(url, quiet=True)
     assert only_old.tables == ("enrichment_logs",)
     assert only_old.sources[0].columns_absent == ("category", "root_job_id")
+    assert "has not been migrated" in " ".join(only_old.sources[0].notes)
     assert_same_rows(
         store.table("enrichment_logs").select(data.enrichment_logs.columns), data.enrichment_logs
     )
@@ -138,6 +139,7 @@ def test_incremental_load_fetches_new_rows_and_reports_deleted_ones(store, datab
     fourth = store.load_postgres(database, quiet=True)  # a deletion inside the fetched window
     assert fourth.sources[0].rows_disappeared == 1
     assert store.disappeared()["load_id"].to_list()[-1] == fourth.load_id
+    assert "rows gone from their database since loaded: 6" in str(lla.summarize(store))
     full = store.load_postgres(database, full=True, quiet=True)
     assert (full.rows_read, full.rows_inserted, full.sources[0].rows_disappeared) == (4_004, 0, 0)
 
