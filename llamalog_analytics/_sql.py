@@ -68,6 +68,7 @@ BOOKKEEPING_DDL = (
   load_id INTEGER NOT NULL,
   table_name VARCHAR NOT NULL,
   source VARCHAR NOT NULL,
-  id UUID NOT NULL
+  id UUID NOT NULL,
+  created_at TIMESTAMP NOT NULL
 )""",
 )

@@ -384,6 +384,16 @@ WHERE s._file = d._file AND s._row = d._row""",
         [paths],
     )
     for table in sorted(t for t in tables if store.has_table(t)):
+        # Find the stored rows sharing an id (reading ids and times only), then compare whole
+        # rows within their created_at range: the scan skips the rest of the table.
+        candidates = f"SELECT id FROM {STAGE} WHERE _table = ? AND _reason IS NULL AND _state = 'new'"
+        matched, first, last = store.execute(
+            f"SELECT count(*), min(created_at), max(created_at) FROM {quote(table)} "
+            f"WHERE id IN ({candidates})",
+            [table],
+        )[0]
+        if not matched:
+            continue
         store.execute(
             f"""UPDATE {STAGE} AS s SET _state = CASE WHEN len(d.diff) = 0 THEN 'present' ELSE 'rejected' END,
   _column = CASE WHEN len(d.diff) > 0 THEN 'id' END,
@@ -393,10 +403,10 @@ WHERE s._file = d._file AND s._row = d._row""",
 FROM (
   SELECT s._file, s._row, {_differences("s", "t")} AS diff, t.{LOAD_ID_COLUMN} AS load_id
   FROM {STAGE} AS s JOIN {quote(table)} AS t ON s.id = t.id
-  WHERE s._table = ? AND s._reason IS NULL AND s._state = 'new'
+  WHERE s._table = ? AND s._reason IS NULL AND s._state = 'new' AND t.created_at BETWEEN ? AND ?
 ) AS d
 WHERE s._file = d._file AND s._row = d._row""",
-            [table],
+            [table, first, last],
         )
 
 
@@ -500,7 +510,8 @@ FROM ({rejects}) ORDER BY _file, _row""",
         for s in sources:
             if disappeared.get(s.table):
                 store.execute(
-                    f"INSERT INTO {DISAPPEARED_TABLE} SELECT ?, ?, ?, unnest(?::UUID[])",
+                    f"INSERT INTO {DISAPPEARED_TABLE} SELECT ?, ?, ?, id, created_at FROM {quote(s.table)} "
+                    "WHERE id IN (SELECT unnest(?::UUID[])) ORDER BY id",
                     [load_id, s.table, s.source, disappeared[s.table]],
                 )
         for name, data in replace_tables.items():

@@ -428,8 +428,14 @@ WHERE t.{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? 
     if since is not None:
         cursor.execute(f"SELECT count(*) FROM {relation} WHERE {_created(found, '<')}", parameters=(since,))
         older_in_source = cursor.fetchall()[0][0]
+        # Counted from cheap columns: rows loaded from this source, less those already reported gone.
         older_stored = store.execute(
-            f"SELECT count(*) FROM ({stored}) WHERE created_at < ?", [*params, since]
+            f"""SELECT (SELECT count(*) FROM {quote(found.name)} WHERE created_at < ?
+                  AND {LOAD_ID_COLUMN} IN (
+                    SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?))
+              - (SELECT count(*) FROM {DISAPPEARED_TABLE}
+                 WHERE created_at < ? AND source = ? AND table_name = ?)""",
+            [since, source, found.name, since, source, found.name],
         )
         if older_in_source != older_stored[0][0]:
             cursor.execute(f"SELECT id FROM {relation} WHERE {_created(found, '<')}", parameters=(since,))
