@@ -55,6 +55,9 @@ class Reader:
     ignored: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
     numbered: bool = True  # False: ``_row`` is NULL and follows from the stage's row order
+    # True: every input already has its column's type and ids are unique and present (a
+    # database table with its primary key), so rows need no checks.
+    trusted: bool = False
 
 
 def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:

@@ -180,11 +180,12 @@ def load_files(
 
 
 class Stage:
-    """One load call: sources are staged one by one, then committed in one transaction.
+    """One load call, one transaction: sources are added one by one, then committed together.
 
     Rows are staged in a temporary table, typed, each with the reason it cannot be loaded (if
-    any). ``commit`` resolves repeated ids and writes the new rows, the rejects and the load
-    history together; leaving the block without committing leaves the store as it was.
+    any); ``commit`` resolves repeated ids and writes the new rows, the rejects and the load
+    history. Typed rows with unique ids bound for an empty table skip the stage and go straight
+    into it. Leaving the block without committing rolls everything back.
     """
 
     def __init__(self, store: LogStore) -> None:
@@ -192,29 +193,53 @@ class Stage:
             raise StoreError("the store is open read-only. Hint: open it with LogStore(path) to load")
         self.store = store
         self.sources: list[tuple[str, _readers.Reader]] = []
+        self.direct: set[int] = set()  # sources written straight into their table
+        self.finished = False  # committed or rolled back
 
     def __enter__(self) -> Stage:
+        self.store.execute("BEGIN TRANSACTION")
         self.store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {STAGE} (_file INTEGER, _table VARCHAR, _row BIGINT, "
+            f"CREATE TEMP TABLE {STAGE} (_file INTEGER, _table VARCHAR, _row BIGINT, "
             f"{_TYPED}, _column VARCHAR, _reason VARCHAR, _raw VARCHAR, _state VARCHAR)"
         )
         self.store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {STRUCTURAL} "
-            "(_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)"
+            f"CREATE TEMP TABLE {STRUCTURAL} (_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)"
         )
+        self.load_id = self.store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._roll_back()
         self.store.execute(f"DROP TABLE IF EXISTS {STAGE}")
         self.store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL}")
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
-        """Stage the rows of one source for ``table``."""
+        """Read the rows of one source for ``table``."""
         if table.startswith("_llamalog") or table == MIGRATIONS_TABLE:
             raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
+        number = len(self.sources)
         self.sources.append((table, rdr))
         with self._failing_as(rdr.path):
-            _stage(self.store, len(self.sources) - 1, table, rdr, quiet=quiet)
+            if rdr.trusted and self._holds_nothing(table):
+                self.direct.add(number)
+                self.store.execute(data_table_ddl(table))
+                values = ", ".join(
+                    rdr.inputs[c.name][0] if c.name in rdr.inputs else f"NULL::{c.type}" for c in _COLS
+                )
+                self.store.execute(
+                    f"INSERT INTO {quote(table)} SELECT {values}, ? FROM ({rdr.select})",
+                    [*rdr.params, self.load_id],
+                )
+            else:
+                _stage(self.store, number, table, rdr, quiet=quiet)
+
+    def _holds_nothing(self, table: str) -> bool:
+        if any(t == table for t, _ in self.sources[:-1]):
+            return False
+        return (
+            not self.store.has_table(table)
+            or not self.store.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quote(table)} LIMIT 1)")[0][0]
+        )
 
     def commit(
         self,
@@ -222,7 +247,7 @@ class Stage:
         replace_tables: Mapping[str, object] | None = None,
         disappeared: Mapping[str, list[Any]] | None = None,
     ) -> LoadResult:
-        """Write what was staged; returns what each source contributed.
+        """Write what was read; returns what each source contributed.
 
         Args:
             replace_tables: tables to replace wholesale in the same transaction, as Arrow data
@@ -230,24 +255,26 @@ class Stage:
             disappeared: per log table, ids of stored rows the source no longer has.
         """
         store, paths = self.store, [rdr.path for _, rdr in self.sources]
-        disappeared = disappeared or {}
+        loaded_at = datetime.now(UTC).replace(tzinfo=None)
         with self._failing_as(", ".join(paths)):
-            load_id = store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
-            loaded_at = datetime.now(UTC).replace(tzinfo=None)
             _resolve_duplicates(store, {t for t, _ in self.sources}, paths)
-            results = tuple(
-                replace(_summarise(store, n, t, r), rows_disappeared=len(disappeared.get(t, ())))
-                for n, (t, r) in enumerate(self.sources)
-            )
-            _commit(store, load_id, loaded_at, results, paths, replace_tables or {}, disappeared)
-        return LoadResult(load_id, loaded_at, results)
+            results = _commit(self, loaded_at, replace_tables or {}, disappeared or {})
+        self.finished = True
+        return LoadResult(self.load_id, loaded_at, results)
 
     @contextlib.contextmanager
     def _failing_as(self, what: str) -> Iterator[None]:
         try:
             yield
         except duckdb.Error as exc:
+            self._roll_back()
             raise SourceError(f"loading {what} failed, the store is unchanged: {exc}") from exc
+
+    def _roll_back(self) -> None:
+        if not self.finished:
+            self.finished = True
+            with contextlib.suppress(duckdb.Error):
+                self.store.execute("ROLLBACK")
 
 
 def _convert(col: schema.Column, x: str, kind: str) -> tuple[str, str]:
@@ -328,11 +355,14 @@ checked AS (SELECT *, CASE WHEN _pre_reason IS NOT NULL THEN NULL {column_case} 
   CASE WHEN _pre_reason IS NOT NULL THEN _pre_reason {reason_case} END AS _reason FROM typed)
 SELECT {number}, {literal(table)}, _row, {names}, _column, _reason,
   CASE WHEN _reason IS NOT NULL THEN {rdr.raw} END, 'new' FROM checked"""
-    first_rowid = store.execute(f"SELECT count(*) FROM {STAGE}")[0][0]
     with track(store.con, Path(rdr.path).name, quiet=quiet):
         store.execute(sql, rdr.params)
     if not rdr.numbered:  # inserts keep the file's order, so row ids follow it
-        store.execute(f"UPDATE {STAGE} SET _row = rowid - ? + 1 WHERE _file = ?", [first_rowid, number])
+        store.execute(
+            f"UPDATE {STAGE} SET _row = rowid - (SELECT min(rowid) FROM {STAGE} WHERE _file = ?) + 1 "
+            "WHERE _file = ?",
+            [number, number],
+        )
     if rdr.format in ("csv", "ndjson"):
         _collect_structural(store, number, header=rdr.format == "csv")
 
@@ -410,19 +440,22 @@ WHERE s._file = d._file AND s._row = d._row""",
         )
 
 
-def _summarise(store: LogStore, number: int, table: str, rdr: _readers.Reader) -> SourceLoad:
+def _summarise(store: LogStore, number: int, table: str, rdr: _readers.Reader, rows: str) -> SourceLoad:
+    """What source ``number`` contributed; ``rows`` selects its accepted rows (stage or table)."""
     staged, rejected, inserted = store.execute(
         f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
   count(*) FILTER (_reason IS NULL AND _state = 'new') FROM {STAGE} WHERE _file = ?""",
         [number],
     )[0]
+    if not staged:  # written directly into the table
+        staged = inserted = store.execute(f"SELECT count(*) FROM {rows}")[0][0]
     structural = store.execute(f"SELECT count(*) FROM {STRUCTURAL} WHERE _file = ?", [number])[0][0]
     labelled = [c for c in _COLS if c.labels and c.name in rdr.inputs]
     unknown: dict[str, dict[str, int]] = {}
     if labelled:
         union = " UNION ALL ".join(
-            f"SELECT '{c.name}', {quote(c.name)}, count(*) FROM {STAGE} WHERE _file = {number} "
-            f"AND _reason IS NULL AND NOT list_contains(?, {quote(c.name)}) GROUP BY ALL"
+            f"SELECT '{c.name}', {quote(c.name)}, count(*) FROM {rows} "
+            f"AND NOT list_contains(?, {quote(c.name)}) GROUP BY ALL"
             for c in labelled
         )
         for col, label, count in store.execute(
@@ -439,8 +472,7 @@ def _summarise(store: LogStore, number: int, table: str, rdr: _readers.Reader) -
         counts = store.execute(
             "SELECT "
             + ", ".join(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in required)
-            + f" FROM {STAGE} WHERE _file = ? AND _reason IS NULL",
-            [number],
+            + f" FROM {rows}"
         )[0]
         notes += [
             f"{n:,} row(s) with no {c.name} (NOT NULL upstream)"
@@ -462,63 +494,68 @@ def _summarise(store: LogStore, number: int, table: str, rdr: _readers.Reader) -
 
 
 def _commit(
-    store: LogStore,
-    load_id: int,
+    stage: Stage,
     loaded_at: datetime,
-    sources: tuple[SourceLoad, ...],
-    paths: list[str],
     replace_tables: Mapping[str, object],
     disappeared: Mapping[str, list[Any]],
-) -> None:
+) -> tuple[SourceLoad, ...]:
+    """Write the staged rows, rejects and history, then COMMIT the stage's transaction."""
+    store, load_id = stage.store, stage.load_id
+    paths = [rdr.path for _, rdr in stage.sources]
     names = ", ".join(quote(c.name) for c in _COLS)
     rejects = f"""SELECT _file, _row, _column, _reason, _raw FROM {STAGE} WHERE _reason IS NOT NULL
 UNION ALL SELECT _file, _row, NULL, _reason, _raw FROM {STRUCTURAL}"""
-    store.execute("BEGIN TRANSACTION")
-    try:
-        for table in dict.fromkeys(s.table for s in sources):
-            store.execute(data_table_ddl(table))
-            store.execute(
-                f"""INSERT INTO {quote(table)} SELECT {names}, ? FROM {STAGE}
-WHERE _table = ? AND _reason IS NULL AND _state = 'new'""",
-                [load_id, table],
-            )
+    results = []
+    for number, (table, rdr) in enumerate(stage.sources):
+        if number in stage.direct:
+            rows = f"{quote(table)} WHERE {LOAD_ID_COLUMN} = {int(load_id)}"
+        else:
+            rows = f"{STAGE} WHERE _file = {number} AND _reason IS NULL"
+        summary = _summarise(store, number, table, rdr, rows)
+        results.append(replace(summary, rows_disappeared=len(disappeared.get(table, ()))))
+    sources = tuple(results)
+    for table in dict.fromkeys(t for t, _ in stage.sources):
+        store.execute(data_table_ddl(table))
         store.execute(
-            f"""INSERT INTO {REJECTS_TABLE}
+            f"""INSERT INTO {quote(table)} SELECT {names}, ? FROM {STAGE}
+WHERE _table = ? AND _reason IS NULL AND _state = 'new'""",
+            [load_id, table],
+        )
+    store.execute(
+        f"""INSERT INTO {REJECTS_TABLE}
 SELECT ?, list_extract(?, _file + 1), list_extract(?, _file + 1), _row, _column, _reason, _raw
 FROM ({rejects}) ORDER BY _file, _row""",
-            [load_id, [s.table for s in sources], paths],
+        [load_id, [s.table for s in sources], paths],
+    )
+    for s in sources:
+        store.execute(
+            f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                load_id,
+                s.table,
+                s.source,
+                s.format,
+                loaded_at,
+                s.rows_read,
+                s.rows_loaded,
+                s.rows_inserted,
+                s.rows_rejected,
+                s.rows_disappeared,
+                list(s.columns_absent),
+                json.dumps(s.unknown_labels),
+                list(s.notes),
+            ],
         )
-        for s in sources:
+    for s in sources:
+        if disappeared.get(s.table):
             store.execute(
-                f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    load_id,
-                    s.table,
-                    s.source,
-                    s.format,
-                    loaded_at,
-                    s.rows_read,
-                    s.rows_loaded,
-                    s.rows_inserted,
-                    s.rows_rejected,
-                    s.rows_disappeared,
-                    list(s.columns_absent),
-                    json.dumps(s.unknown_labels),
-                    list(s.notes),
-                ],
+                f"INSERT INTO {DISAPPEARED_TABLE} SELECT ?, ?, ?, id, created_at FROM {quote(s.table)} "
+                "WHERE id IN (SELECT unnest(?::UUID[])) ORDER BY id",
+                [load_id, s.table, s.source, disappeared[s.table]],
             )
-        for s in sources:
-            if disappeared.get(s.table):
-                store.execute(
-                    f"INSERT INTO {DISAPPEARED_TABLE} SELECT ?, ?, ?, id, created_at FROM {quote(s.table)} "
-                    "WHERE id IN (SELECT unnest(?::UUID[])) ORDER BY id",
-                    [load_id, s.table, s.source, disappeared[s.table]],
-                )
-        for name, data in replace_tables.items():
-            store.con.register("_llamalog_replacement", data)
-            store.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _llamalog_replacement")
-            store.con.unregister("_llamalog_replacement")
-        store.execute("COMMIT")
-    except BaseException:
-        store.execute("ROLLBACK")
-        raise
+    for name, data in replace_tables.items():
+        store.con.register("_llamalog_replacement", data)
+        store.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _llamalog_replacement")
+        store.con.unregister("_llamalog_replacement")
+    store.execute("COMMIT")
+    return sources

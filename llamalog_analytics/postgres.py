@@ -110,6 +110,7 @@ def _conninfo_value(value: str) -> str:
 class _SourceTable:
     name: str
     columns: dict[str, str]  # canonical column name -> Postgres type
+    keyed: bool = False  # id is a unique key and id, operation, created_at are NOT NULL
 
 
 def load_postgres(
@@ -268,7 +269,11 @@ def _snapshot(target: Connection) -> Iterator[Any]:
                 con.rollback()
 
 
-_FIND_TABLES = """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+_FIND_TABLES = """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+  a.attnotnull OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
+    AND i.indisprimary AND i.indnatts = 1 AND i.indkey[0] = a.attnum) AS required,
+  EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
+    AND i.indisunique AND i.indnatts = 1 AND i.indkey[0] = a.attnum) AS unique_key
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -280,9 +285,12 @@ ORDER BY c.relname, a.attnum"""
 def _find_tables(cursor: Any, target: Connection, namespace: str, only: str | None) -> list[_SourceTable]:
     cursor.execute(_FIND_TABLES, parameters=(namespace,))
     found: dict[str, dict[str, str]] = {}
-    for relname, column, pg_type in cursor.fetchall():
+    guaranteed: dict[str, set[str]] = {}
+    for relname, column, pg_type, required, unique_key in cursor.fetchall():
         if column in schema_module.COLUMN_NAMES:
             found.setdefault(relname, {})[column] = pg_type
+            if required and (unique_key or column != "id"):
+                guaranteed.setdefault(relname, set()).add(column)
     if only is not None:
         found = {k: v for k, v in found.items() if k == only}
     if not found:
@@ -291,7 +299,10 @@ def _find_tables(cursor: Any, target: Connection, namespace: str, only: str | No
             f"no {wanted} table in schema {namespace!r} at {target.display}. "
             "Hint: check ?schema= in the URL (Prisma's schema parameter) or --schema"
         )
-    return [_SourceTable(name, columns) for name, columns in sorted(found.items(), reverse=True)]
+    return [
+        _SourceTable(name, columns, set(schema_module.REQUIRED) <= guaranteed.get(name, set()))
+        for name, columns in sorted(found.items(), reverse=True)
+    ]
 
 
 def _resume_point(store: LogStore, source: str, table: str) -> datetime | None:
@@ -378,6 +389,7 @@ def _stream_reader(
         raw=f"CAST(to_json({{{fields}}}) AS VARCHAR)",
         notes=tuple(notes),
         numbered=False,
+        trusted=found.keyed and all(kinds[c] == schema_module.column(c).type for c in found.columns),
     )
 
 
