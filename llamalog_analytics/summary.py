@@ -41,7 +41,7 @@ class StoreSummary:
         if not self.tables:
             lines.append("no log tables yet. Hint: llamalog load FILE")
         for t in self.tables:
-            span = f"{t.first_created_at} .. {t.last_created_at} UTC" if t.rows else "empty"
+            span = f"{_ms(t.first_created_at)} .. {_ms(t.last_created_at)} UTC" if t.rows else "empty"
             lines.append(f"{t.name}: {t.rows:,} rows, created_at {span}")
             if t.categories:
                 width = max(map(len, t.categories))
@@ -69,6 +69,10 @@ class StoreSummary:
 
     def _repr_html_(self) -> str:
         return f"<pre>{escape(str(self))}</pre>"
+
+
+def _ms(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(sep=" ", timespec="milliseconds")
 
 
 def summarize(store: LogStore) -> StoreSummary:
