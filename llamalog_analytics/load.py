@@ -215,6 +215,7 @@ class Stage:
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
+        table = table.lower()  # DuckDB names ignore case; one spelling keeps the history clear
         if table.startswith("_llamalog") or table == MIGRATIONS_TABLE:
             raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
         number = len(self.sources)
@@ -416,7 +417,9 @@ WHERE s._file = d._file AND s._row = d._row""",
     for table in sorted(t for t in tables if store.has_table(t)):
         # Find the stored rows sharing an id (reading ids and times only), then compare whole
         # rows within their created_at range: the scan skips the rest of the table.
-        candidates = f"SELECT id FROM {STAGE} WHERE _table = ? AND _reason IS NULL AND _state = 'new'"
+        candidates = (
+            f"SELECT id FROM {STAGE} WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'duplicate')"
+        )
         matched, first, last = store.execute(
             f"SELECT count(*), min(created_at), max(created_at) FROM {quote(table)} "
             f"WHERE id IN ({candidates})",
@@ -433,7 +436,8 @@ WHERE s._file = d._file AND s._row = d._row""",
 FROM (
   SELECT s._file, s._row, {_differences("s", "t")} AS diff, t.{LOAD_ID_COLUMN} AS load_id
   FROM {STAGE} AS s JOIN {quote(table)} AS t ON s.id = t.id
-  WHERE s._table = ? AND s._reason IS NULL AND s._state = 'new' AND t.created_at BETWEEN ? AND ?
+  WHERE s._table = ? AND s._reason IS NULL AND s._state IN ('new', 'duplicate')
+    AND t.created_at BETWEEN ? AND ?
 ) AS d
 WHERE s._file = d._file AND s._row = d._row""",
             [table, first, last],
@@ -555,7 +559,9 @@ FROM ({rejects}) ORDER BY _file, _row""",
             )
     for name, data in replace_tables.items():
         store.con.register("_llamalog_replacement", data)
-        store.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _llamalog_replacement")
-        store.con.unregister("_llamalog_replacement")
+        try:
+            store.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _llamalog_replacement")
+        finally:
+            store.con.unregister("_llamalog_replacement")
     store.execute("COMMIT")
     return sources

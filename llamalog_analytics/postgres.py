@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,9 @@ LIBPQ_PARAMETERS = frozenset(
         "load_balance_hosts"
     ).split()
 )
+
+
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,10 @@ def parse_url(url: str) -> Connection:
         **kept,
     }
     conninfo = " ".join(f"{k}={_conninfo_value(str(v))}" for k, v in fields.items() if v is not None)
-    shown = parsed.set(drivername="postgresql", query=kept).render_as_string(hide_password=True)
-    return Connection(conninfo, schema_name, shown, parsed.password, dropped)
+    public = {k: ("***" if k in SECRET_PARAMETERS else v) for k, v in kept.items()}
+    shown = parsed.set(drivername="postgresql", query=public).render_as_string(hide_password=True)
+    password = parsed.password or kept.get("password")
+    return Connection(conninfo, schema_name, shown.replace("%2A%2A%2A", "***"), password, dropped)
 
 
 def _conninfo_value(value: str) -> str:
@@ -153,13 +159,17 @@ def load_postgres(
         for found in tables:
             source = f"{target.display}#{namespace}.{found.name}"
             since = None if full else _resume_point(store, source, found.name)
+            if since is not None and not _older_rows_unchanged(
+                cursor, store, namespace, found, source, since
+            ):
+                since = None  # rows before the window changed: compare everything
             stream = _fetch(cursor, namespace, found, since, quiet=quiet)
             reader = _stream_reader(store, source, found, stream, notes)
             try:
                 stage.add(found.name, reader, quiet=True)
             finally:
                 store.con.unregister(reader.select.rsplit(" ", 1)[1])
-            disappeared[found.name] = _disappeared_ids(cursor, store, namespace, found, source, since)
+            disappeared[found.name] = _disappeared_ids(store, found, source, since)
         migrations = _migrations(cursor, namespace)
         extras = {MIGRATIONS_TABLE: migrations} if migrations is not None else {}
         return stage.commit(replace_tables=extras, disappeared=disappeared)
@@ -193,9 +203,14 @@ def _translated(target: Connection) -> Iterator[None]:
         raise PostgresError(_explain(str(exc).split("[libpq]", 1)[1], target)) from None
 
 
+def _secrets_in(conninfo: str) -> list[str]:
+    return [v for k, v in re.findall(r"(\w+)='((?:[^'\\]|\\.)*)'", conninfo) if k in SECRET_PARAMETERS]
+
+
 def _explain(message: str, target: Connection) -> str:
-    if target.password:
-        message = message.replace(target.password, "***")
+    for secret in (target.password, *_secrets_in(target.conninfo)):
+        if secret:
+            message = message.replace(secret, "***")
     first = " ".join(message.replace("IO: [libpq]", "").split())[:300]
     lowered = message.lower()
     where = target.display
@@ -377,9 +392,9 @@ def _stream_reader(
     store: LogStore, source: str, found: _SourceTable, stream: pa.RecordBatchReader, notes: list[str]
 ) -> Reader:
     name = f"_llamalog_pg_{found.name}"
-    store.con.register(name, stream)
     kinds = {field.name: _duckdb_kind(field.type) for field in stream.schema}
     fields = ", ".join(f"'{c}': {quote(c)}" for c in found.columns)
+    store.con.register(name, stream)  # the caller unregisters it once read
     return Reader(
         path=source,
         format="postgres",
@@ -415,51 +430,49 @@ def _duckdb_kind(arrow_type: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def _disappeared_ids(
-    cursor: Any, store: LogStore, namespace: str, found: _SourceTable, source: str, since: datetime | None
-) -> list[Any]:
-    """Ids loaded earlier from this source that the source no longer has (not yet reported).
+# A fingerprint of a set of ids both databases compute alike: count and sum of the first 32 bits.
+_PG_FINGERPRINT = "count(*), coalesce(sum(('x' || left(id::text, 8))::bit(32)::bigint), 0)"
+_DUCKDB_FINGERPRINT = "count(*), coalesce(sum(('0x' || left(CAST(id AS VARCHAR), 8))::BIGINT), 0)"
 
-    Rows in the fetched window are compared with what was just staged. Older rows are only
-    fetched (ids alone) when the source's row count says some of them are gone.
+
+def _older_rows_unchanged(
+    cursor: Any, store: LogStore, namespace: str, found: _SourceTable, source: str, since: datetime
+) -> bool:
+    """Whether the source still has exactly the rows before ``since`` that the store got from it.
+
+    When it does not (rows deleted, or old-dated rows added), the load fetches everything.
     """
+    cursor.execute(
+        f"SELECT {_PG_FINGERPRINT} FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '<')}",
+        parameters=(since,),
+    )
+    in_source = tuple(int(v) for v in cursor.fetchall()[0])
+    kept, gone = store.execute(
+        f"""SELECT (SELECT ({_DUCKDB_FINGERPRINT}) FROM {quote(found.name)} WHERE created_at < ?
+                    AND {LOAD_ID_COLUMN} IN (
+                      SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)),
+                   (SELECT ({_DUCKDB_FINGERPRINT}) FROM {DISAPPEARED_TABLE}
+                    WHERE created_at < ? AND source = ? AND table_name = ?)""",
+        [since, source, found.name, since, source, found.name],
+    )[0]
+    stored = tuple(int(a) - int(b) for a, b in zip(kept, gone, strict=True))
+    return in_source == stored
+
+
+def _disappeared_ids(store: LogStore, found: _SourceTable, source: str, since: datetime | None) -> list[Any]:
+    """Ids loaded earlier from this source, in the fetched window, that the source no longer has."""
     if not store.has_table(found.name):
         return []
-    relation = f"{quote(namespace)}.{quote(found.name)}"
-    stored = f"""SELECT t.id, t.created_at FROM {quote(found.name)} AS t
-WHERE t.{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)
-  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE table_name = ?)"""
-    params = [source, found.name, found.name]
-    staged = f"SELECT id FROM {STAGE} WHERE _table = ? AND id IS NOT NULL"
-    window = "TRUE" if since is None else "created_at >= ?"
-    window_params = [] if since is None else [since]
+    window, params = ("", []) if since is None else ("AND t.created_at >= ?", [since])
     gone = store.execute(
-        f"SELECT id FROM ({stored}) WHERE {window} AND id NOT IN ({staged}) ORDER BY id",
-        [*params, *window_params, found.name],
+        f"""SELECT t.id FROM {quote(found.name)} AS t
+WHERE t.{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)
+  {window}
+  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE table_name = ?)
+  AND t.id NOT IN (SELECT id FROM {STAGE} WHERE _table = ? AND id IS NOT NULL)
+ORDER BY t.id""",
+        [source, found.name, *params, found.name, found.name],
     )
-    if since is not None:
-        cursor.execute(f"SELECT count(*) FROM {relation} WHERE {_created(found, '<')}", parameters=(since,))
-        older_in_source = cursor.fetchall()[0][0]
-        # Counted from cheap columns: rows loaded from this source, less those already reported gone.
-        older_stored = store.execute(
-            f"""SELECT (SELECT count(*) FROM {quote(found.name)} WHERE created_at < ?
-                  AND {LOAD_ID_COLUMN} IN (
-                    SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?))
-              - (SELECT count(*) FROM {DISAPPEARED_TABLE}
-                 WHERE created_at < ? AND source = ? AND table_name = ?)""",
-            [since, source, found.name, since, source, found.name],
-        )
-        if older_in_source != older_stored[0][0]:
-            cursor.execute(f"SELECT id FROM {relation} WHERE {_created(found, '<')}", parameters=(since,))
-            store.con.register("_llamalog_source_ids", cursor.fetch_record_batch())
-            try:
-                gone += store.execute(
-                    f"""SELECT id FROM ({stored}) AS t WHERE created_at < ?
-  AND NOT EXISTS (SELECT 1 FROM _llamalog_source_ids AS s WHERE s.id = t.id) ORDER BY id""",
-                    [*params, since],
-                )
-            finally:
-                store.con.unregister("_llamalog_source_ids")
     return [r[0] for r in gone]
 
 

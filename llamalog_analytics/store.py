@@ -86,7 +86,8 @@ class LogStore:
     def has_table(self, name: str) -> bool:
         """Whether the database has a (non-temporary) table called ``name``."""
         found = self.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+            "SELECT count(*) FROM duckdb_tables() WHERE lower(table_name) = lower(?) AND NOT temporary",
+            [name],
         )
         return bool(found[0][0])
 

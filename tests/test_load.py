@@ -281,3 +281,22 @@ def test_progress_bar_shows_for_long_statements(capsys):
     with lla.LogStore() as s, track(s.con, "big.csv", delay=0.0):
         s.execute("SELECT count(*) FROM range(300000000)")
     assert "[🦙 LlamaLog] big.csv" in capsys.readouterr().err
+
+
+def test_table_names_ignore_case(store, synth, tmp_path):
+    path = lla.write_logs(synth.llama_logs.head(50), tmp_path / "x.parquet")
+    store.load_files(path, quiet=True)
+    again = store.load_files(path, "LLAMA_LOGS", quiet=True)
+    assert (again.rows_inserted, again.tables) == (0, ("llama_logs",))
+    assert store.execute("SELECT count(*), count(DISTINCT id) FROM llama_logs")[0] == (50, 50)
+    with pytest.raises(StoreError, match="reserved"):
+        store.load_files(path, "_Prisma_Migrations", quiet=True)
+
+
+def test_repeated_copies_follow_their_first_copy_against_the_store(store, synth, tmp_path):
+    row = synth.llama_logs.head(1)
+    store.load_files(lla.write_logs(row, tmp_path / "a.csv"), quiet=True)
+    edited = row.with_columns(pl.lit("EDITED").alias("operation"))
+    result = store.load_files(lla.write_logs(pl.concat([edited, edited]), tmp_path / "b.csv"), quiet=True)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 0, 2)
+    assert store.table()["operation"].to_list() == row["operation"].to_list()

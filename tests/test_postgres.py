@@ -127,12 +127,13 @@ def test_incremental_load_fetches_new_rows_and_reports_deleted_ones(store, datab
         con.execute("DELETE FROM llama_logs WHERE id = ANY(%s::uuid[])", [gone])
     second = store.load_postgres(database, quiet=True)
     assert second.rows_inserted == 10
-    assert second.rows_read < 200  # only the recent window, not the whole table
+    assert second.rows_read == 4_005  # rows before the window changed: everything is compared
     assert second.sources[0].rows_disappeared == 5
     assert sorted(store.disappeared()["id"].cast(pl.String).to_list()) == sorted(gone)
     assert store.table().height == 4_010  # evidence is kept, not deleted
     third = store.load_postgres(database, quiet=True)
     assert (third.rows_inserted, third.sources[0].rows_disappeared) == (0, 0)
+    assert third.rows_read < 200  # nothing old changed: only the recent window is read
     recent = fresh["id"][0]
     with psycopg.connect(database, autocommit=True) as con:
         con.execute("DELETE FROM llama_logs WHERE id = %s", [recent])
@@ -231,6 +232,9 @@ def test_parse_url_keeps_libpq_parameters_and_masks_the_password():
     assert "password='p@ss'" in c.conninfo
     assert c.dropped == ("statement_cache_size",)
     assert "p@ss" not in c.display and "p%40ss" not in c.display
+    in_query = parse_url("postgresql://u@h/db?password=s3cret&sslpassword=k3y")
+    assert "s3cret" not in in_query.display and "k3y" not in in_query.display
+    assert in_query.password == "s3cret"
     with pytest.raises(PostgresError, match="not a PostgreSQL URL"):
         parse_url("mysql://u@h/db")
 
@@ -243,3 +247,14 @@ def test_timestamps_are_utc_whatever_the_server_time_zone(store, database, data)
     assert isinstance(
         store.frame("SELECT max(started_at) AS t FROM _prisma_migrations")["t"].item(), datetime
     )
+
+
+def test_incremental_load_notices_old_rows_swapped(store, database, data):
+    store.load_postgres(database, quiet=True)
+    oldest = data.llama_logs.sort("created_at").head(1)
+    backfilled = oldest.with_columns(pl.Series("id", [str(uuid.uuid4())]))
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("DELETE FROM llama_logs WHERE id = %s", [oldest["id"].item()])
+    copy_rows(database, backfilled)  # same count before the window, different rows
+    result = store.load_postgres(database, quiet=True)
+    assert (result.rows_inserted, result.sources[0].rows_disappeared) == (1, 1)
