@@ -1,9 +1,9 @@
-"""Load exported files into a store: convert, validate, de-duplicate, commit or leave untouched.
+"""Load sources into a store: convert, validate, de-duplicate, commit or leave untouched.
 
-Everything runs as DuckDB SQL. One call is one transaction: rows are first staged in a
-temporary table (typed, each with the reason it cannot be loaded, if any), duplicates are
-resolved against the call and the store, then the new rows, the rejects and the load history
-are written together. Rows read = rows loaded + rows rejected, for every file.
+Everything runs as DuckDB SQL, and one call is one transaction (:class:`Stage`): rows are
+staged in a temporary table (typed, each with the reason it cannot be loaded, if any),
+duplicates are resolved against the call and the store, then the new rows, the rejects and the
+load history are written together. Rows read = rows loaded + rows rejected, for every source.
 """
 
 from __future__ import annotations

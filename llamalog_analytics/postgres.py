@@ -164,11 +164,8 @@ def load_postgres(
             ):
                 since = None  # rows before the window changed: compare everything
             stream = _fetch(cursor, namespace, found, since, quiet=quiet)
-            reader = _stream_reader(store, source, found, stream, notes)
-            try:
+            with _stream_reader(store, source, found, stream, notes) as reader:
                 stage.add(found.name, reader, quiet=True)
-            finally:
-                store.con.unregister(reader.select.rsplit(" ", 1)[1])
             disappeared[found.name] = _disappeared_ids(store, found, source, since)
         migrations = _migrations(cursor, namespace)
         extras = {MIGRATIONS_TABLE: migrations} if migrations is not None else {}
@@ -388,14 +385,15 @@ def _estimate_rows(cursor: Any, namespace: str, table: str) -> int | None:
     return rows[0][0] if rows and rows[0][0] > 0 else None
 
 
+@contextlib.contextmanager
 def _stream_reader(
     store: LogStore, source: str, found: _SourceTable, stream: pa.RecordBatchReader, notes: list[str]
-) -> Reader:
+) -> Iterator[Reader]:
+    """A :class:`Reader` over the driver's stream, registered in DuckDB for the block."""
     name = f"_llamalog_pg_{found.name}"
     kinds = {field.name: _duckdb_kind(field.type) for field in stream.schema}
     fields = ", ".join(f"'{c}': {quote(c)}" for c in found.columns)
-    store.con.register(name, stream)  # the caller unregisters it once read
-    return Reader(
+    reader = Reader(
         path=source,
         format="postgres",
         select=f"SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _pre_reason, * FROM {name}",
@@ -406,6 +404,11 @@ def _stream_reader(
         numbered=False,
         trusted=found.keyed and all(kinds[c] == schema_module.column(c).type for c in found.columns),
     )
+    store.con.register(name, stream)
+    try:
+        yield reader
+    finally:
+        store.con.unregister(name)
 
 
 def _duckdb_kind(arrow_type: pa.DataType) -> str:
