@@ -9,6 +9,8 @@ generated rows and the upstream indexes, then times:
 * ``LogStore(file).load_postgres(url)``: a full load into a fresh persistent store, in a child
   process whose peak memory (max RSS) is reported next to the size of the resulting table;
 * an incremental load after adding 1% new rows (the table vacuumed, as autovacuum leaves it);
+* an incremental load after deleting 100 old rows (the server's counters show the delete, so
+  the older rows' ids are compared);
 * ``pandas.read_sql`` through SQLAlchemy and ``polars.read_database_uri`` (connectorx), when
   installed (``pip install pandas connectorx``).
 """
@@ -43,7 +45,7 @@ seconds = time.perf_counter() - start
 # VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across fork and exec.
 rss = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({"seconds": seconds, "rows": result.rows_read, "inserted": result.rows_inserted,
-                  "rss": rss}))
+                  "disappeared": sum(s.rows_disappeared for s in result.sources), "rss": rss}))
 """
 
 
@@ -103,6 +105,17 @@ def main() -> None:
         print(
             f"incremental after +1% ({extra.height:,} rows): {incremental['seconds']:6.2f}s = "
             f"{100 * incremental['seconds'] / full['seconds']:.1f}% of the full load"
+        )
+
+        with psycopg.connect(url, autocommit=True) as con:  # cascade deletes of an old album's history
+            con.execute(
+                "DELETE FROM llama_logs WHERE id IN (SELECT id FROM llama_logs ORDER BY created_at LIMIT 100)"
+            )
+        after_delete = child_load(store, url, "incremental")
+        assert after_delete["disappeared"] == 100, after_delete
+        print(
+            f"incremental after 100 old rows deleted (older ids compared): {after_delete['seconds']:6.2f}s "
+            f"= {100 * after_delete['seconds'] / full['seconds']:.1f}% of the full load"
         )
 
         if not args.skip_others:

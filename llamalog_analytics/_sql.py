@@ -7,6 +7,7 @@ from .schema import COLUMNS
 LOADS_TABLE = "_llamalog_loads"
 REJECTS_TABLE = "_llamalog_rejects"
 DISAPPEARED_TABLE = "_llamalog_disappeared"
+COUNTERS_TABLE = "_llamalog_source_counters"
 MIGRATIONS_TABLE = "_prisma_migrations"
 LOAD_ID_COLUMN = "_load_id"
 
@@ -70,5 +71,14 @@ BOOKKEEPING_DDL = (
   source VARCHAR NOT NULL,
   id UUID NOT NULL,
   created_at TIMESTAMP NOT NULL
+)""",
+    # PostgreSQL's activity counters for a source table as each load saw them (see postgres.py).
+    f"""CREATE TABLE IF NOT EXISTS {COUNTERS_TABLE} (
+  load_id INTEGER NOT NULL,
+  table_name VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,
+  inserted BIGINT NOT NULL,
+  deleted BIGINT NOT NULL,
+  filenode BIGINT NOT NULL
 )""",
 )

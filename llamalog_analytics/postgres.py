@@ -15,20 +15,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import quote as quote_url
 
 from . import schema as schema_module
 from ._readers import Reader
-from ._sql import DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, MIGRATIONS_TABLE, quote
+from ._sql import COUNTERS_TABLE, DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, MIGRATIONS_TABLE, quote
+from ._sql import literal as quote_literal
 from .errors import PostgresError, SourceError
 from .load import STAGE, LoadResult, Stage
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlalchemy.engine import URL, Engine
 
     from .store import LogStore
 
@@ -36,7 +39,14 @@ OVERLAP = timedelta(hours=1)
 # Database rows have no order worth keeping, and a bounded buffer pool keeps the load's memory
 # near the size of the data instead of a multiple of it (DuckDB spills to disk beyond it).
 LOAD_SETTINGS = {"preserve_insertion_order": "false", "memory_limit": "1GB"}
-TIMEOUTS = {"statement_timeout": "15min", "lock_timeout": "5s", "idle_in_transaction_session_timeout": "1min"}
+# Timeouts so a load never blocks the application's writers; no JIT: compiling the plain scans
+# and counts a load runs costs more than it saves.
+SESSION = {
+    "statement_timeout": "15min",
+    "lock_timeout": "5s",
+    "idle_in_transaction_session_timeout": "1min",
+    "jit": "off",
+}
 
 # libpq's own connection parameters; anything else in a URL (Prisma's) is dropped with a note.
 LIBPQ_PARAMETERS = frozenset(
@@ -61,10 +71,12 @@ class Connection:
 
     Examples:
         >>> c = parse_url("postgresql://app:pw@db:5432/music?schema=catalog&connection_limit=5&sslmode=require")
-        >>> c.schema, c.dropped, c.display
-        ('catalog', ('connection_limit',), 'postgresql://app:***@db:5432/music?sslmode=require')
-        >>> "password='pw'" in c.conninfo and "sslmode='require'" in c.conninfo
-        True
+        >>> c.schema, c.dropped, c.password
+        ('catalog', ('connection_limit',), 'pw')
+        >>> c.display
+        'postgresql://app:***@db:5432/music?sslmode=require'
+        >>> c.conninfo
+        'postgresql://app:pw@db:5432/music?sslmode=require'
     """
 
     conninfo: str
@@ -75,41 +87,44 @@ class Connection:
 
 
 def parse_url(url: str) -> Connection:
-    """Parse a ``DATABASE_URL`` as the application's ``.env`` has it (Prisma parameters allowed)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    """Parse a ``DATABASE_URL`` as the application's ``.env`` has it (Prisma parameters allowed).
 
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
+    libpq reads the URL itself (hosts, ports, sockets, percent-encoding), so it connects exactly
+    as ``psql URL`` would; only the query string is sorted into libpq's parameters, ``schema``,
+    and the rest (dropped with a note).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        shown = f"{parts.scheme}://" if parts.scheme else "the database URL"
         raise PostgresError(
-            "the database URL is not a URL. Hint: use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-        ) from exc
-    if parsed.get_backend_name() not in ("postgresql", "postgres"):
-        raise PostgresError(
-            f"{parsed.drivername}:// is not a PostgreSQL URL. Hint: use postgresql://USER@HOST/DATABASE"
+            f"{shown} is not a PostgreSQL URL. Hint: use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
         )
-    query = {k: (v[-1] if isinstance(v, tuple) else v) for k, v in parsed.query.items()}
-    schema_name = query.pop("schema", "public")
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    schema_name = query.pop("schema", "public") or "public"
     kept = {k: v for k, v in query.items() if k in LIBPQ_PARAMETERS}
     dropped = tuple(sorted(k for k in query if k not in LIBPQ_PARAMETERS))
-    fields = {
-        "host": parsed.host,
-        "port": parsed.port,
-        "dbname": parsed.database,
-        "user": parsed.username,
-        "password": parsed.password,
-        **kept,
-    }
-    conninfo = " ".join(f"{k}={_conninfo_value(str(v))}" for k, v in fields.items() if v is not None)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    secret = unquote(password) if colon else kept.get("password")
     public = {k: ("***" if k in SECRET_PARAMETERS else v) for k, v in kept.items()}
-    shown = parsed.set(drivername="postgresql", query=public).render_as_string(hide_password=True)
-    password = parsed.password or kept.get("password")
-    return Connection(conninfo, schema_name, shown.replace("%2A%2A%2A", "***"), password, dropped)
+
+    def build(user_part: str, values: dict[str, str]) -> str:
+        query_part = urlencode(values, safe="/*", quote_via=quote_url)
+        return f"postgresql://{user_part}{at}{hosts}{parts.path}" + (f"?{query_part}" if values else "")
+
+    display = build(user + (":***" if colon else ""), public)
+    return Connection(build(userinfo, kept), schema_name, display, secret, dropped)
 
 
-def _conninfo_value(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def _sqlalchemy_url(url: URL | Engine) -> str:
+    """The text of a SQLAlchemy URL or engine's URL, password included, without the driver name."""
+    from sqlalchemy.engine import URL, Engine
+
+    if isinstance(url, Engine):
+        url = url.url
+    if not isinstance(url, URL):
+        raise TypeError(f"expected a URL string, sqlalchemy URL or Engine, not {type(url).__name__}")
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ class _SourceTable:
 
 def load_postgres(
     store: LogStore,
-    url: str | None = None,
+    url: str | URL | Engine | None = None,
     *,
     table: str | None = None,
     schema: str | None = None,
@@ -131,7 +146,8 @@ def load_postgres(
     """Load ``llama_logs`` and/or ``enrichment_logs`` (and ``_prisma_migrations``) from PostgreSQL.
 
     Args:
-        url: the database URL; defaults to ``DATABASE_URL`` from the environment.
+        url: the database URL, or a SQLAlchemy ``URL`` or ``Engine`` (as a notebook may already
+            hold); defaults to ``DATABASE_URL`` from the environment.
         table: load only this table (default: whichever of the two exists, or both).
         schema: the schema to read (default: the URL's ``?schema=``, else ``public``).
         full: fetch every row, not only rows newer than the store holds.
@@ -140,7 +156,7 @@ def load_postgres(
     url = url or os.environ.get("DATABASE_URL")
     if not url:
         raise PostgresError("no database URL. Hint: pass one, or set DATABASE_URL as the app's .env does")
-    target = parse_url(url)
+    target = parse_url(url if isinstance(url, str) else _sqlalchemy_url(url))
     namespace = schema or target.schema
     notes = []
     if target.dropped:
@@ -158,15 +174,18 @@ def load_postgres(
         disappeared: dict[str, list[Any]] = {}
         for found in tables:
             source = f"{target.display}#{namespace}.{found.name}"
-            since = None if full else _resume_point(store, source, found.name)
-            if since is not None and not _older_rows_unchanged(
-                cursor, store, namespace, found, source, since
-            ):
-                since = None  # rows before the window changed: compare everything
-            stream = _fetch(cursor, namespace, found, since, quiet=quiet)
-            with _stream_reader(store, source, found, stream, notes) as reader:
+            counters = _counters(cursor, namespace, found)
+            plan = _Plan() if full else _plan(cursor, store, namespace, found, source, counters)
+            table_notes = [*notes, plan.note] if plan.note else notes
+            if counters is not None:
+                store.execute(
+                    f"INSERT INTO {COUNTERS_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+                    [stage.load_id, found.name, source, *counters],
+                )
+            stream = _fetch(cursor, namespace, found, plan, quiet=quiet)
+            with _stream_reader(store, source, found, stream, table_notes) as reader:
                 stage.add(found.name, reader, quiet=True)
-            disappeared[found.name] = _disappeared_ids(store, found, source, since)
+            disappeared[found.name] = _disappeared_ids(store, found, source, plan)
         migrations = _migrations(cursor, namespace)
         extras = {MIGRATIONS_TABLE: migrations} if migrations is not None else {}
         return stage.commit(replace_tables=extras, disappeared=disappeared)
@@ -200,14 +219,11 @@ def _translated(target: Connection) -> Iterator[None]:
         raise PostgresError(_explain(str(exc).split("[libpq]", 1)[1], target)) from None
 
 
-def _secrets_in(conninfo: str) -> list[str]:
-    return [v for k, v in re.findall(r"(\w+)='((?:[^'\\]|\\.)*)'", conninfo) if k in SECRET_PARAMETERS]
-
-
 def _explain(message: str, target: Connection) -> str:
-    for secret in (target.password, *_secrets_in(target.conninfo)):
-        if secret:
-            message = message.replace(secret, "***")
+    parts = urlsplit(target.conninfo)
+    in_query = [v for k, v in parse_qsl(parts.query) if k in SECRET_PARAMETERS]
+    for secret in sorted({target.password, parts.password, *in_query} - {None, ""}, key=len, reverse=True):
+        message = message.replace(secret, "***")
     first = " ".join(message.replace("IO: [libpq]", "").split())[:300]
     lowered = message.lower()
     where = target.display
@@ -237,7 +253,7 @@ def _explain(message: str, target: Connection) -> str:
         ),
         (
             ("statement timeout",),
-            f"the read took longer than statement_timeout ({TIMEOUTS['statement_timeout']}); the store is "
+            f"the read took longer than statement_timeout ({SESSION['statement_timeout']}); the store is "
             "unchanged. Hint: load at a quieter time",
         ),
         (
@@ -272,7 +288,7 @@ def _snapshot(target: Connection) -> Iterator[Any]:
 
     with driver.connect(target.conninfo, autocommit=False) as con, con.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        for name, value in TIMEOUTS.items():
+        for name, value in SESSION.items():
             cursor.execute(f"SET LOCAL {name} = '{value}'")
         try:
             yield cursor
@@ -317,6 +333,77 @@ def _find_tables(cursor: Any, target: Connection, namespace: str, only: str | No
     ]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What an incremental load fetches from one table, and why."""
+
+    since: datetime | None = None  # fetch rows created at or after this; None: every row
+    older: tuple[Any, ...] = ()  # ids of older rows the store lacks (old-dated inserts), fetched too
+    compared: bool = False  # the older rows' ids were compared (held in SOURCE_IDS)
+    note: str | None = None
+
+
+SOURCE_IDS = "_llamalog_source_ids"
+# Beyond this many older rows new to the store, fetching everything is simpler and no slower.
+MAX_OLDER = 100_000
+
+
+def _plan(
+    cursor: Any,
+    store: LogStore,
+    namespace: str,
+    found: _SourceTable,
+    source: str,
+    counters: tuple[int, int, int] | None,
+) -> _Plan:
+    """Where an incremental load starts, and how it learns what changed before that point.
+
+    When the server's counters add up (nothing deleted, only the window's rows inserted), older
+    rows cannot have changed. Otherwise the ids of the older rows are read (ids only, from the
+    index) and compared with the store's: rows gone from the source are reported, and older rows
+    the store lacks are fetched by id.
+    """
+    since = _resume_point(store, source, found.name)
+    if since is None:
+        return _Plan()
+    window = f"fetched rows created since {since:%Y-%m-%d %H:%M:%S}"
+    if _only_new_rows(cursor, store, namespace, found, source, since, counters):
+        return _Plan(since, note=f"{window}; the server's row counters show no older row changed")
+    cursor.execute(
+        f"SELECT id FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '<')}",
+        parameters=(since,),
+    )
+    with _registered(store, "_llamalog_pg_ids", cursor.fetch_record_batch()):
+        store.execute(f"CREATE OR REPLACE TEMP TABLE {SOURCE_IDS} AS SELECT id FROM _llamalog_pg_ids")
+    older = store.execute(
+        f"""SELECT id FROM {SOURCE_IDS} WHERE id IS NOT NULL
+EXCEPT SELECT id FROM {quote(found.name)} WHERE {LOAD_ID_COLUMN} IN (
+  SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)
+ORDER BY id LIMIT {MAX_OLDER + 1}""",
+        [source, found.name],
+    )
+    if len(older) > MAX_OLDER:
+        return _Plan(
+            note=f"over {MAX_OLDER:,} older rows are new to the store: every row fetched and compared"
+        )
+    return _Plan(
+        since,
+        tuple(r[0] for r in older),
+        compared=True,
+        note=f"{window}; the older rows were compared by id ({len(older):,} new to the store)",
+    )
+
+
+@contextlib.contextmanager
+def _registered(store: LogStore, name: str, data: object) -> Iterator[None]:
+    """``data`` (Arrow) visible to DuckDB as ``name`` for the block."""
+    store.con.register(name, data)
+    try:
+        yield
+    finally:
+        store.con.unregister(name)
+
+
 def _resume_point(store: LogStore, source: str, table: str) -> datetime | None:
     """Where an incremental load starts: the newest row stored from this source, minus the overlap."""
     if not store.has_table(table):
@@ -337,21 +424,28 @@ def _created(found: _SourceTable, op: str) -> str:
     return f"{index}created_at {op} $1"
 
 
-def _select(namespace: str, found: _SourceTable, since: datetime | None, columns: str) -> tuple[str, tuple]:
+def _select(namespace: str, found: _SourceTable, plan: _Plan, columns: str) -> tuple[str, tuple]:
     relation = f"{quote(namespace)}.{quote(found.name)}"
-    if since is None:
+    if plan.since is None:
         return f"SELECT {columns} FROM {relation}", ()
-    return f"SELECT {columns} FROM {relation} WHERE {_created(found, '>=')}", (since,)
+    window = f"SELECT {columns} FROM {relation} WHERE {_created(found, '>=')}"
+    if not plan.older:
+        return window, (plan.since,)
+    ids = quote_literal("{" + ",".join(str(i) for i in plan.older) + "}")
+    return (
+        f"{window} UNION ALL SELECT {columns} FROM {relation} WHERE id = ANY({ids}::{found.columns['id']}[])",
+        (plan.since,),
+    )
 
 
 def _fetch(
-    cursor: Any, namespace: str, found: _SourceTable, since: datetime | None, *, quiet: bool
+    cursor: Any, namespace: str, found: _SourceTable, plan: _Plan, *, quiet: bool
 ) -> pa.RecordBatchReader:
     import pyarrow as pa
 
-    estimate = None if quiet or since is not None else _estimate_rows(cursor, namespace, found.name)
+    estimate = None if quiet or plan.since is not None else _estimate_rows(cursor, namespace, found.name)
     columns = ", ".join(quote(c) for c in found.columns)
-    sql, params = _select(namespace, found, since, columns)
+    sql, params = _select(namespace, found, plan, columns)
     cursor.execute(sql, parameters=params or None)
     batches = cursor.fetch_record_batch()
     if quiet:
@@ -404,11 +498,8 @@ def _stream_reader(
         numbered=False,
         trusted=found.keyed and all(kinds[c] == schema_module.column(c).type for c in found.columns),
     )
-    store.con.register(name, stream)
-    try:
+    with _registered(store, name, stream):
         yield reader
-    finally:
-        store.con.unregister(name)
 
 
 def _duckdb_kind(arrow_type: pa.DataType) -> str:
@@ -433,49 +524,82 @@ def _duckdb_kind(arrow_type: pa.DataType) -> str:
     return "VARCHAR"
 
 
-# A fingerprint of a set of ids both databases compute alike: count and sum of the first 32 bits.
-_PG_FINGERPRINT = "count(*), coalesce(sum(('x' || left(id::text, 8))::bit(32)::bigint), 0)"
-_DUCKDB_FINGERPRINT = "count(*), coalesce(sum(('0x' || left(CAST(id AS VARCHAR), 8))::BIGINT), 0)"
+def _counters(cursor: Any, namespace: str, found: _SourceTable) -> tuple[int, int, int] | None:
+    """PostgreSQL's cumulative inserted and deleted row counts for the table, and its file node.
 
-
-def _older_rows_unchanged(
-    cursor: Any, store: LogStore, namespace: str, found: _SourceTable, source: str, since: datetime
-) -> bool:
-    """Whether the source still has exactly the rows before ``since`` that the store got from it.
-
-    When it does not (rows deleted, or old-dated rows added), the load fetches everything.
+    None when the server does not count (``track_counts`` off) or the relation has no counters of
+    its own (a view, or a partitioned table whose counts live in its partitions).
     """
     cursor.execute(
-        f"SELECT {_PG_FINGERPRINT} FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '<')}",
+        """SELECT n_tup_ins, n_tup_del, pg_relation_filenode(relid) FROM pg_catalog.pg_stat_user_tables
+WHERE schemaname = $1 AND relname = $2 AND current_setting('track_counts')::boolean""",
+        parameters=(namespace, found.name),
+    )
+    rows = cursor.fetchall()
+    return tuple(int(v) for v in rows[0]) if rows and None not in rows[0] else None  # type: ignore[return-value]
+
+
+def _only_new_rows(
+    cursor: Any,
+    store: LogStore,
+    namespace: str,
+    found: _SourceTable,
+    source: str,
+    since: datetime,
+    counters: tuple[int, int, int] | None,
+) -> bool:
+    """Whether, by the server's counters, the table only gained the rows at or after ``since``.
+
+    True when nothing was deleted and the table was not rewritten (``TRUNCATE``, ``VACUUM FULL``)
+    since the last load, and the rows inserted since then are exactly the window's rows the store
+    lacks: then no older row can have changed, and the costly check of every older row is skipped.
+    The counters are cumulative and never miss an insert or a delete, but the server publishes
+    them up to about a minute late: a delete made in that last minute is then reported by the
+    next load.
+    """
+    previous = store.execute(
+        f"""SELECT inserted, deleted, filenode FROM {COUNTERS_TABLE}
+WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
+        [source, found.name],
+    )
+    if counters is None or not previous or previous[0][1:] != counters[1:]:
+        return False
+    cursor.execute(
+        f"SELECT count(*) FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '>=')}",
         parameters=(since,),
     )
-    in_source = tuple(int(v) for v in cursor.fetchall()[0])
-    kept, gone = store.execute(
-        f"""SELECT (SELECT ({_DUCKDB_FINGERPRINT}) FROM {quote(found.name)} WHERE created_at < ?
-                    AND {LOAD_ID_COLUMN} IN (
-                      SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)),
-                   (SELECT ({_DUCKDB_FINGERPRINT}) FROM {DISAPPEARED_TABLE}
-                    WHERE created_at < ? AND source = ? AND table_name = ?)""",
+    in_window = cursor.fetchall()[0][0]
+    stored = store.execute(
+        f"""SELECT (SELECT count(*) FROM {quote(found.name)} WHERE created_at >= ? AND {LOAD_ID_COLUMN} IN (
+                      SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?))
+                 - (SELECT count(*) FROM {DISAPPEARED_TABLE}
+                    WHERE created_at >= ? AND source = ? AND table_name = ?)""",
         [since, source, found.name, since, source, found.name],
-    )[0]
-    stored = tuple(int(a) - int(b) for a, b in zip(kept, gone, strict=True))
-    return in_source == stored
+    )[0][0]
+    return counters[0] - previous[0][0] == in_window - stored
 
 
-def _disappeared_ids(store: LogStore, found: _SourceTable, source: str, since: datetime | None) -> list[Any]:
-    """Ids loaded earlier from this source, in the fetched window, that the source no longer has."""
+def _disappeared_ids(store: LogStore, found: _SourceTable, source: str, plan: _Plan) -> list[Any]:
+    """Ids loaded earlier from this source that it no longer has, among the rows it was asked for."""
     if not store.has_table(found.name):
         return []
-    window, params = ("", []) if since is None else ("AND t.created_at >= ?", [since])
+    if plan.since is None:
+        scope, params = "", []
+    elif plan.compared:
+        scope, params = f"AND (t.created_at >= ? OR t.id NOT IN (SELECT id FROM {SOURCE_IDS}))", [plan.since]
+    else:
+        scope, params = "AND t.created_at >= ?", [plan.since]
     gone = store.execute(
         f"""SELECT t.id FROM {quote(found.name)} AS t
 WHERE t.{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)
-  {window}
-  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE table_name = ?)
+  {scope}
+  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE source = ? AND table_name = ?)
   AND t.id NOT IN (SELECT id FROM {STAGE} WHERE _table = ? AND id IS NOT NULL)
 ORDER BY t.id""",
-        [source, found.name, *params, found.name, found.name],
+        [source, found.name, *params, source, found.name, found.name],
     )
+    if plan.compared:
+        store.execute(f"DROP TABLE {SOURCE_IDS}")
     return [r[0] for r in gone]
 
 

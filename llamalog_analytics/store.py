@@ -15,6 +15,7 @@ from .errors import StoreError, StoreLockedError
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlalchemy.engine import URL, Engine
 
     from .load import LoadResult
 
@@ -120,7 +121,7 @@ class LogStore:
 
     def load_postgres(
         self,
-        url: str | None = None,
+        url: str | URL | Engine | None = None,
         *,
         table: str | None = None,
         schema: str | None = None,
