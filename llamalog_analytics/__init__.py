@@ -17,36 +17,55 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChainPage",
+    "Explanation",
     "LlamalogError",
     "LoadResult",
     "LogStore",
     "StoreSummary",
+    "chain",
+    "chain_page",
     "demo",
     "errors",
+    "explain",
+    "integrity",
+    "provenance_graph",
     "sample_path",
+    "sample_store",
     "schema",
     "summarize",
     "synthetic",
+    "write_graph",
     "write_logs",
 ]
 
 _LAZY = {
+    "ChainPage": ("chains", "ChainPage"),
+    "Explanation": ("graph", "Explanation"),
+    "chain": ("chains", "chain"),
+    "chain_page": ("chains", "chain_page"),
+    "explain": ("graph", "explain"),
+    "provenance_graph": ("graph", "provenance_graph"),
+    "write_graph": ("graph", "write_graph"),
     "LoadResult": ("load", "LoadResult"),
     "LogStore": ("store", "LogStore"),
     "LlamalogError": ("errors", "LlamalogError"),
     "StoreSummary": ("summary", "StoreSummary"),
     "demo": ("sample", "demo"),
     "sample_path": ("sample", "sample_path"),
+    "sample_store": ("sample", "sample_store"),
     "summarize": ("summary", "summarize"),
     "write_logs": ("export", "write_logs"),
 }
 
 if TYPE_CHECKING:
-    from . import errors, schema, synthetic
+    from . import errors, integrity, schema, synthetic
+    from .chains import ChainPage, chain, chain_page
     from .errors import LlamalogError
     from .export import write_logs
+    from .graph import Explanation, explain, provenance_graph, write_graph
     from .load import LoadResult
-    from .sample import demo, sample_path
+    from .sample import demo, sample_path, sample_store
     from .store import LogStore
     from .summary import StoreSummary, summarize
 
@@ -55,7 +74,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attribute = _LAZY[name]
         value = getattr(importlib.import_module(f".{module}", __name__), attribute)
-    elif name in ("errors", "schema", "synthetic"):
+    elif name in ("errors", "integrity", "schema", "synthetic"):
         value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -162,3 +162,156 @@ def demo(db: str, quiet: bool) -> None:
     from .sample import demo as run_demo
 
     click.echo(str(run_demo(db, quiet=quiet)))
+
+
+_ENTITY_TYPE = click.Choice(["ALBUM", "ARTIST", "TRACK"], case_sensitive=False)
+_SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "parent_job_id")
+
+
+@main.command("chain")
+@click.argument("entity_type", type=_ENTITY_TYPE)
+@click.argument("entity_id")
+@_db_option()
+@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
+@click.option("--category", "categories", multiple=True, help="Keep only this category (repeatable).")
+@click.option("--since", help="Keep rows created at or after this UTC time (e.g. 2026-02-10T16:39:53).")
+@click.option("--until", help="Keep rows created at or before this UTC time.")
+@click.option(
+    "--mode",
+    type=click.Choice(["provenance", "entity"]),
+    default="provenance",
+    show_default=True,
+    help="provenance: the entity's rows, their ancestors and descendants, oldest first. "
+    "entity: the admin UI's flat list, newest first.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Entity mode: page size, as the resolver pages.")
+@click.option("--cursor", help="Entity mode: the id the previous page ended with.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: a summary to read; csv and json: every column plus the chain's annotations.",
+)
+@_friendly_errors
+def chain_command(
+    entity_type: str,
+    entity_id: str,
+    db: str,
+    table: str,
+    categories: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    mode: str,
+    limit: int | None,
+    cursor: str | None,
+    output: str,
+) -> None:
+    """Print the log rows of one album, artist or track: how it got here and what happened after."""
+    from .chains import chain, chain_page
+    from .store import LogStore
+
+    if mode != "entity" and (limit is not None or cursor is not None):
+        raise click.UsageError("--limit and --cursor page the entity mode: add --mode entity")
+    filters: dict[str, Any] = {
+        "categories": categories or None,
+        "since": since,
+        "until": until,
+        "table": table,
+    }
+    footer = None
+    with LogStore(db, read_only=True) as store:
+        if limit is not None or cursor is not None:
+            page = chain_page(store, entity_type, entity_id, limit=limit or 20, cursor=cursor, **filters)
+            rows = page.logs
+            footer = f"total_count {page.total_count}, has_more {str(page.has_more).lower()}"
+            footer += f", next --cursor {page.cursor}" if page.cursor else ""
+        else:
+            rows = chain(store, entity_type, entity_id, mode=mode, **filters)
+    if rows.is_empty():
+        click.echo(f"[🦙 LlamaLog] no {table} rows for {entity_type.upper()} {entity_id}", err=True)
+    if output == "table":
+        _print_table(rows, mode)
+    elif not rows.is_empty() or output == "json":
+        _print_file(rows, output)
+    if footer:
+        click.echo(footer, err=output != "table")
+
+
+def _print_table(rows: Any, mode: str) -> None:
+    import polars as pl
+
+    columns = [
+        *_SUMMARY_COLUMNS[:1],
+        *(("relation", "depth") if mode == "provenance" else ()),
+        *_SUMMARY_COLUMNS[1:],
+    ]
+    if rows.is_empty():
+        return
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=220,
+        fmt_str_lengths=48,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_formatting="ASCII_MARKDOWN",
+    ):
+        click.echo(str(rows.select(columns)))
+
+
+def _print_file(rows: Any, output: str) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from .export import write_logs
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_logs(rows, Path(folder) / f"chain.{output}")
+        click.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
+@main.command()
+@click.argument("entity_type", type=_ENTITY_TYPE)
+@click.argument("entity_id")
+@_db_option()
+@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
+@_friendly_errors
+def explain(entity_type: str, entity_id: str, db: str, table: str) -> None:
+    """Explain in words how one album, artist or track got here and what happened to it."""
+    from .graph import explain as explain_entity
+    from .store import LogStore
+
+    with LogStore(db, read_only=True) as store:
+        click.echo(str(explain_entity(store, entity_type, entity_id, table=table)))
+
+
+@main.command()
+@click.argument("entity_type", type=_ENTITY_TYPE)
+@click.argument("entity_id")
+@_db_option()
+@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file; the suffix picks the format: .graphml, .json (node-link), .dot, "
+    ".prov.json (W3C PROV).",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["graphml", "node-link", "dot", "prov-json"]),
+    help="Format, when the suffix does not say.",
+)
+@_friendly_errors
+def graph(entity_type: str, entity_id: str, db: str, table: str, out: str, output: str | None) -> None:
+    """Export one entity's provenance graph (rows, jobs, entities, agents)."""
+    from .graph import provenance_graph, write_graph
+    from .store import LogStore
+
+    with LogStore(db, read_only=True) as store:
+        built = provenance_graph(store, entity_type, entity_id, table=table)
+    write_graph(built, out, output)
+    click.echo(f"wrote {built.number_of_nodes():,} nodes and {built.number_of_edges():,} edges to {out}")

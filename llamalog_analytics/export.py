@@ -29,8 +29,13 @@ _PG_ELEMENT = r"""CASE WHEN e IS NULL THEN 'NULL'
   THEN '"' || replace(replace(e, '\', '\\'), '"', '\"') || '"' ELSE e END"""
 
 
+# Annotations a chain adds to its rows; written as they are.
+_EXTRA = ("relation", "depth", "chain_root", "root_dangling", "in_cycle")
+
+
 def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake") -> Path:
-    """Write ``frame`` (canonical columns, any subset) to ``path``; the suffix picks the format.
+    """Write ``frame`` (canonical columns, any subset, and a chain's annotations) to ``path``;
+    the suffix picks the format.
 
     Examples:
         >>> import tempfile, llamalog_analytics as lla
@@ -42,12 +47,18 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
     """
     path = Path(path)
     fmt = _format_for(path)
-    columns = [schema.column(name) for name in frame.columns]
-    out_name = {c.name: (c.prisma if naming == "camel" else c.name) for c in columns}
+    known = {name: schema.column(name) for name in frame.columns if name not in _EXTRA}
+    out_name = {name: name for name in frame.columns} | {
+        name: (c.prisma if naming == "camel" else c.name) for name, c in known.items()
+    }
     if fmt == "parquet":
         frame.rename(out_name).write_parquet(path)
         return path
-    selected = ", ".join(f"{_expression(c, fmt, naming)} AS {quote(out_name[c.name])}" for c in columns)
+    values = {
+        name: _expression(known[name], fmt, naming) if name in known else quote(name)
+        for name in frame.columns
+    }
+    selected = ", ".join(f"{value} AS {quote(out_name[name])}" for name, value in values.items())
     options = {
         "csv": "FORMAT csv, HEADER true",
         "ndjson": "FORMAT json",

@@ -222,7 +222,8 @@ def _translated(target: Connection) -> Iterator[None]:
 def _explain(message: str, target: Connection) -> str:
     parts = urlsplit(target.conninfo)
     in_query = [v for k, v in parse_qsl(parts.query) if k in SECRET_PARAMETERS]
-    for secret in sorted({target.password, parts.password, *in_query} - {None, ""}, key=len, reverse=True):
+    secrets = {target.password or "", parts.password or "", *in_query} - {""}
+    for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, "***")
     first = " ".join(message.replace("IO: [libpq]", "").split())[:300]
     lowered = message.lower()

@@ -66,6 +66,20 @@ def demo(path: str | Path = "llamalog-demo.duckdb", *, quiet: bool = False) -> D
         return DemoResult(loads, summarize(store))
 
 
+def sample_store(path: str | Path | None = None) -> LogStore:
+    """A store (in memory unless ``path`` is given) holding the bundled sample, both tables.
+
+    Examples:
+        >>> with sample_store() as store:
+        ...     store.tables()
+        ('enrichment_logs', 'llama_logs')
+    """
+    store = LogStore(path)
+    for table, file in DEMO_FILES.items():
+        store.load_files(sample_path(file), table, quiet=True)
+    return store
+
+
 def write_sample(folder: str | Path, *, rows: int = 4_000, seed: int = 2026) -> list[Path]:
     """(Re)generate the bundled sample in ``folder``: both snapshots as CSV and Parquet, plus
     Prisma's migration history. ``python -m llamalog_analytics.sample data/sample`` runs it."""

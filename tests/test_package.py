@@ -13,16 +13,25 @@ import llamalog_analytics as lla
 from llamalog_analytics.cli import main
 
 PUBLIC = [
+    "ChainPage",
+    "Explanation",
     "LlamalogError",
     "LoadResult",
     "LogStore",
     "StoreSummary",
+    "chain",
+    "chain_page",
     "demo",
     "errors",
+    "explain",
+    "integrity",
+    "provenance_graph",
     "sample_path",
+    "sample_store",
     "schema",
     "summarize",
     "synthetic",
+    "write_graph",
     "write_logs",
 ]
 

@@ -13,8 +13,8 @@ reused until the table changes, so one chain costs a few array lookups, not a re
 
 Examples:
     >>> import llamalog_analytics as lla
-    >>> with lla.demo(quiet=True) as store:
-    ...     album = store.execute("SELECT album_id FROM llama_logs WHERE operation = 'collection:add' "
+    >>> with lla.sample_store() as store:
+    ...     album = store.execute("SELECT album_id FROM llama_logs WHERE category = 'CREATED' "
     ...                           "AND album_id IS NOT NULL ORDER BY created_at LIMIT 1")[0][0]
     ...     rows = lla.chain(store, "ALBUM", album)
     ...     rows.columns[-5:], "self" in rows["relation"].to_list()
@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -153,19 +153,21 @@ class ChainIndex:
         """Position → (relation, depth) for the seeds, their ancestors and their descendants.
 
         Descendants are expanded from the seeds only, never from ancestors: that would pull in
-        the siblings. Every row is visited once, so parent loops and shared job ids terminate.
+        the siblings. Each direction visits a row once, so parent loops and shared job ids end.
         """
         found = {int(p): ("self", 0) for p in seeds}
         for relation, step, links in (("ancestor", -1, self._up), ("descendant", 1, self._down)):
             frontier, depth = [int(p) for p in seeds], 0
+            seen = set(frontier)  # each direction walks on through rows the other one labelled
             while frontier:
                 depth += step
                 reached = []
                 for position in frontier:
                     for other in links(position).tolist():
-                        if other not in found:
-                            found[other] = (relation, depth)
+                        if other not in seen:
+                            seen.add(other)
                             reached.append(other)
+                            found.setdefault(other, (relation, depth))
                 frontier = reached
         return found
 
@@ -233,7 +235,7 @@ class ChainIndex:
         """The chain's rows with their annotations, oldest first."""
         positions = sorted(annotated)
         roots = self.roots(positions)
-        values = {
+        values: dict[str, list[Any]] = {
             "relation": [annotated[p][0] for p in positions],
             "depth": [annotated[p][1] for p in positions],
             "chain_root": [roots[p][0] for p in positions],

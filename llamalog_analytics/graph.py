@@ -1,0 +1,358 @@
+"""Provenance as a graph: log rows, jobs, entities and agents, with typed edges.
+
+Nodes are keyed ``"<kind>:<id>"`` and carry ``kind`` plus the useful columns:
+
+* ``log:<row id>``: one log row (operation, category, status, created_at, ...);
+* ``job:<job id>``: a unit of work (``dangling`` when no row was logged by it);
+* ``album:<uuid>``, ``artist:<uuid>``, ``track:<uuid>``: the catalog entities;
+* ``user:<user id>`` and ``system:<triggered_by>``: the agents.
+
+Edges carry ``kind`` (also their key): ``spawned`` (parent job → job), ``logged_by`` (row →
+job), the row's category in lower case (row → entity: ``created``, ``enriched``, ...) and
+``triggered`` (agent → row). Attribute values are text, numbers or booleans only, so every
+export format can hold them.
+
+Examples:
+    >>> import llamalog_analytics as lla
+    >>> with lla.sample_store() as store:
+    ...     album = store.execute("SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL LIMIT 1")[0][0]
+    ...     graph = lla.provenance_graph(store, "ALBUM", album)
+    >>> graph.nodes[f"album:{album}"]["kind"]
+    'album'
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from . import schema
+from .chains import TYPED_ID, chain
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from .store import LogStore
+
+ROW_ATTRIBUTES = (
+    "operation",
+    "category",
+    "status",
+    "created_at",
+    "job_id",
+    "parent_job_id",
+    "root_job_id",
+    "is_root_job",
+    "entity_type",
+    "triggered_by",
+    "user_id",
+    "duration_ms",
+    "error_code",
+    "error_message",
+    "sources",
+    "reason",
+)
+FORMATS = {".graphml": "graphml", ".json": "node-link", ".dot": "dot", ".gv": "dot"}
+
+
+def provenance_graph(
+    store: LogStore,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    *,
+    table: str = schema.CURRENT_TABLE,
+) -> nx.MultiDiGraph:
+    """The whole table as a graph, or one entity's provenance chain (see :func:`chain`)."""
+    if (entity_type is None) != (entity_id is None):
+        raise ValueError("give both entity_type and entity_id, or neither (the whole table)")
+    if entity_type is not None and entity_id is not None:
+        rows = chain(store, entity_type, entity_id, table=table)
+    else:
+        rows = store.table(table)
+    return graph_of(rows)
+
+
+def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
+    """The graph of some log rows (a :func:`chain` result or a whole table)."""
+    import networkx as nx
+
+    graph = nx.MultiDiGraph()
+    logged = set(rows["job_id"].drop_nulls().to_list())
+    extra = [c for c in ("relation", "depth", "chain_root", "root_dangling", "in_cycle") if c in rows.columns]
+    for row in rows.select("id", *ROW_ATTRIBUTES, *TYPED_ID.values(), "entity_id", *extra).iter_rows(
+        named=True
+    ):
+        node = f"log:{row['id']}"
+        graph.add_node(node, kind="log", **_plain({k: row[k] for k in (*ROW_ATTRIBUTES, *extra)}))
+        job, parent = row["job_id"], row["parent_job_id"]
+        if job is not None:
+            graph.add_node(f"job:{job}", kind="job", job_id=job, dangling=False)
+            _edge(graph, node, f"job:{job}", "logged_by")
+        if parent is not None:
+            if f"job:{parent}" not in graph:
+                graph.add_node(f"job:{parent}", kind="job", job_id=parent, dangling=parent not in logged)
+            if job is not None:
+                _edge(graph, f"job:{parent}", f"job:{job}", "spawned")
+        for entity in _entities(row):
+            kind = entity.split(":", 1)[0]
+            graph.add_node(entity, kind=kind, entity_type=kind.upper(), entity_id=entity.split(":", 1)[1])
+            _edge(graph, node, entity, (row["category"] or "logged").lower())
+        for agent, kind in ((row["user_id"], "user"), (row["triggered_by"], "system")):
+            if agent is not None:
+                graph.add_node(f"{kind}:{agent}", kind=kind, name=agent)
+                _edge(graph, f"{kind}:{agent}", node, "triggered")
+    return graph
+
+
+def _edge(graph: nx.MultiDiGraph, source: str, target: str, kind: str) -> None:
+    if not graph.has_edge(source, target, key=kind):
+        graph.add_edge(source, target, key=kind, kind=kind)
+
+
+def _entities(row: dict[str, Any]) -> list[str]:
+    found = [f"{kind.lower()}:{row[column]}" for kind, column in TYPED_ID.items() if row[column] is not None]
+    if row["entity_type"] in TYPED_ID and row["entity_id"] is not None:
+        found.append(f"{row['entity_type'].lower()}:{row['entity_id']}")
+    return list(dict.fromkeys(found))
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Attribute values every format can hold: no NULLs, times as ISO text, lists as JSON."""
+    plain = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = value.isoformat(timespec="milliseconds")
+        elif isinstance(value, list | dict):
+            value = json.dumps(value)
+        plain[key] = value
+    return plain
+
+
+def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = None) -> Path:
+    """Write ``graph`` as GraphML, node-link JSON, DOT or W3C PROV-JSON.
+
+    ``format`` is ``graphml``, ``node-link``, ``dot`` or ``prov-json``; by default it follows the
+    suffix (``.graphml``, ``.json``, ``.dot``/``.gv``; ``.prov.json`` or ``.provjson`` for PROV).
+    """
+    import networkx as nx
+
+    path = Path(path)
+    if format is None:
+        name = path.name.lower()
+        format = (
+            "prov-json" if name.endswith((".prov.json", ".provjson")) else FORMATS.get(path.suffix.lower())
+        )
+    if format == "graphml":
+        nx.write_graphml(graph, path)
+    elif format == "node-link":
+        path.write_text(json.dumps(nx.node_link_data(graph, edges="edges"), indent=1))
+    elif format == "dot":
+        path.write_text(_dot(graph))
+    elif format == "prov-json":
+        prov_document(graph).serialize(str(path), format="json", indent=1)
+    else:
+        raise ValueError(
+            f"{path}: cannot tell the format. Hint: use .graphml, .json, .dot or .prov.json, "
+            "or format='graphml' | 'node-link' | 'dot' | 'prov-json'"
+        )
+    return path
+
+
+def _dot(graph: nx.MultiDiGraph) -> str:
+    """DOT text through pydot, with labels a reader can follow."""
+    import pydot
+
+    dot = pydot.Dot(graph_type="digraph", rankdir="BT")
+    for node, data in graph.nodes(data=True):
+        label = data.get("operation") or node
+        if data["kind"] == "log":
+            label = f"{data.get('operation')}\\n{data.get('category')} {data.get('created_at', '')}"
+        dot.add_node(
+            pydot.Node(_dot_id(node), label=_dot_quote(label), shape=_SHAPES.get(data["kind"], "box"))
+        )
+    for source, target, kind in graph.edges(keys=True):
+        dot.add_edge(pydot.Edge(_dot_id(source), _dot_id(target), label=kind))
+    return str(dot.to_string())
+
+
+_SHAPES = {"log": "note", "job": "ellipse", "user": "house", "system": "house"}
+
+
+def _dot_id(node: str) -> str:
+    return '"' + node.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def prov_document(graph: nx.MultiDiGraph) -> Any:
+    """The graph in the W3C PROV data model (a ``prov.model.ProvDocument``).
+
+    Log rows are activities; albums, artists and tracks are entities; users and systems are
+    agents. CREATED rows generated their entity (``wasGeneratedBy``), other rows used it
+    (``used``, with the category as role); a row was informed by the rows of its parent job
+    (``wasInformedBy``) and associated with the agents that triggered it (``wasAssociatedWith``).
+    Jobs no row was logged by become activities of their own, marked dangling.
+    """
+    from prov.model import ProvDocument
+
+    document = ProvDocument()
+    document.add_namespace("llamalog", "https://llamalog.invalid/ns#")
+    for prefix in ("log", "job", "album", "artist", "track", "user", "system"):
+        document.add_namespace(prefix, f"https://llamalog.invalid/{prefix}/")
+    logged_by: dict[str, list[str]] = {}
+    for node, data in graph.nodes(data=True):
+        attributes: dict[Any, Any] = {
+            f"llamalog:{k}": v for k, v in data.items() if k not in ("kind", "created_at")
+        }
+        if data["kind"] == "log":
+            document.activity(node, startTime=data.get("created_at"), other_attributes=attributes)
+        elif data["kind"] == "job" and data.get("dangling"):
+            document.activity(node, other_attributes=attributes)
+        elif data["kind"] in ("user", "system"):
+            document.agent(node, {"prov:type": f"llamalog:{data['kind']}", **attributes})
+        elif data["kind"] in ("album", "artist", "track"):
+            document.entity(node, {"prov:type": f"llamalog:{data['kind']}", **attributes})
+    for source, target, kind in graph.edges(keys=True):
+        if kind == "logged_by":
+            logged_by.setdefault(target, []).append(source)
+    for source, target, kind in graph.edges(keys=True):
+        if kind == "created":
+            document.wasGeneratedBy(target, source)
+        elif kind == "triggered":
+            document.wasAssociatedWith(target, source)
+        elif kind == "spawned":
+            parents = logged_by.get(source) or ([source] if graph.nodes[source].get("dangling") else [])
+            for child in logged_by.get(target, []):
+                for parent in parents:
+                    document.wasInformedBy(child, parent)
+        elif kind != "logged_by":
+            document.used(source, target, other_attributes={"prov:role": f"llamalog:{kind}"})
+    return document
+
+
+@dataclass
+class Explanation:
+    """How an entity got into the table, what happened to it afterward, and what looks wrong."""
+
+    entity_type: str
+    entity_id: str
+    rows: pl.DataFrame  # the provenance chain
+    created: dict[str, Any] | None  # the first CREATED row of the entity itself
+    per_month: pl.DataFrame  # the entity's own rows per month and category
+    last_failure: dict[str, Any] | None
+    corrections: pl.DataFrame
+    anomalies: list[str] = field(default_factory=list)
+
+    def lines(self) -> Iterator[str]:
+        kind = self.entity_type.lower()
+        yield f"{self.entity_type} {self.entity_id}"
+        own = self.rows.filter(pl.col("relation") == "self")
+        if own.is_empty():
+            yield "  no log rows name this entity."
+            return
+        if self.created is None:
+            first = own.row(0, named=True)
+            yield f"  how it got here: no CREATED row; first seen {_when(first)} ({first['operation']})"
+        else:
+            c = self.created
+            who = f"user {c['user_id']}" if c["user_id"] else c["triggered_by"] or "an unknown trigger"
+            yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; root job {c['chain_root']}"
+            if c["entry"] != c["operation"]:
+                yield f"    entry point: {c['entry']}"
+        counts = own.group_by("category").len().sort("category")
+        tally = ", ".join(f"{n} {category.lower()}" for category, n in counts.iter_rows())
+        yield f"  afterward: {own.height} rows about this {kind} ({tally}), {self.rows.height} in its chain"
+        if self.last_failure is not None:
+            f = self.last_failure
+            yield f"  last failure: {f['operation']} at {_when(f)}: {f['error_message'] or f['error_code']}"
+        if not self.corrections.is_empty():
+            last = self.corrections.row(-1, named=True)
+            yield f"  corrections: {self.corrections.height} (last {_when(last)})"
+        yield "  anomalies:" + ("" if self.anomalies else " none")
+        for anomaly in self.anomalies:
+            yield f"    - {anomaly}"
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        lines = list(self.lines())
+        items = "".join(f"<li>{escape(line.strip())}</li>" for line in lines[1:])
+        table = self.rows.select(
+            "created_at", "relation", "depth", "category", "operation", "status", "job_id", "parent_job_id"
+        )._repr_html_()
+        return f"<div><strong>{escape(lines[0])}</strong><ul>{items}</ul>{table}</div>"
+
+
+def _when(row: dict[str, Any]) -> str:
+    return str(row["created_at"].isoformat(sep=" ", timespec="milliseconds"))
+
+
+def explain(
+    store: LogStore, entity_type: str, entity_id: str, *, table: str = schema.CURRENT_TABLE
+) -> Explanation:
+    """The answer to "how did this entity get here, and what happened to it afterward?"."""
+    rows = chain(store, entity_type, entity_id, table=table)
+    own = rows.filter(pl.col("relation") == "self")
+    first_created = own.filter(pl.col("category") == "CREATED").head(1)
+    created = None
+    if not first_created.is_empty():
+        created = first_created.to_dicts()[0]
+        top = rows.filter(pl.col("job_id") == created["chain_root"]).head(1)
+        created["entry"] = top["operation"][0] if not top.is_empty() else created["operation"]
+    per_month = (
+        own.group_by(pl.col("created_at").dt.truncate("1mo").alias("month"), "category")
+        .len("rows")
+        .sort("month", "category")
+    )
+    failures = own.filter((pl.col("category") == "FAILED") | (pl.col("status") == "FAILED"))
+    return Explanation(
+        entity_type.upper(),
+        str(entity_id),
+        rows,
+        created,
+        per_month,
+        failures.tail(1).to_dicts()[0] if not failures.is_empty() else None,
+        own.filter(pl.col("category") == "CORRECTED"),
+        _anomalies(rows, own, created),
+    )
+
+
+def _anomalies(rows: pl.DataFrame, own: pl.DataFrame, created: dict[str, Any] | None) -> list[str]:
+    found = []
+    if not own.is_empty() and created is None:
+        found.append("missing CREATED: no row records how this entity was created")
+    for root in rows.filter(pl.col("root_dangling"))["chain_root"].unique().sort().to_list():
+        found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
+    looped = rows.filter(pl.col("in_cycle"))
+    if not looped.is_empty():
+        found.append(
+            f"cycle: {looped.height} rows form a parent loop ({', '.join(looped['job_id'].unique().sort())})"
+        )
+    first_by_job = (
+        rows.filter(pl.col("job_id").is_not_null()).group_by("job_id").agg(pl.col("created_at").min())
+    )
+    early = rows.join(first_by_job, left_on="parent_job_id", right_on="job_id", suffix="_parent").filter(
+        pl.col("created_at") < pl.col("created_at_parent")
+    )
+    if not early.is_empty():
+        found.append(
+            f"child before parent: {early.height} rows were logged before their parent job's first row"
+        )
+    shared = Counter(rows["job_id"].drop_nulls().to_list())
+    repeated = sorted(job for job, n in shared.items() if n > 1)
+    if repeated and rows.filter(pl.col("job_id").is_in(repeated))["operation"].n_unique() > 1:
+        found.append(f"shared job ids: {', '.join(repeated[:5])} each carry several rows")
+    return found
