@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from . import schema
-from ._sql import LOADS_TABLE, quote
+from ._sql import quote
 from .errors import LlamalogError
 
 if TYPE_CHECKING:
@@ -79,13 +79,30 @@ class _Csr:
     def rows(self, key: int) -> np.ndarray:
         return self.positions[self.offsets[key] : self.offsets[key + 1]]
 
+    def expand(self, owners: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For many (owner, key) pairs at once: (owner, row) for every row with that key."""
+        starts, counts = self.offsets[keys], self.offsets[keys + 1] - self.offsets[keys]
+        total = int(counts.sum())
+        ends = np.cumsum(counts)
+        within = np.arange(total) - np.repeat(ends - counts, counts)
+        return np.repeat(owners, counts), self.positions[np.repeat(starts, counts) + within]
+
 
 class _EntityKeys:
     """Seed rows of one entity type, searchable by the entity's UUID."""
 
-    def __init__(self, high: np.ndarray, low: np.ndarray, positions: np.ndarray) -> None:
+    def __init__(
+        self, high: np.ndarray, low: np.ndarray, positions: np.ndarray, by_entity_id: np.ndarray
+    ) -> None:
         order = np.lexsort((positions, low, high))
         self.high, self.low, self.positions = high[order], low[order], positions[order]
+        self.by_entity_id = by_entity_id[order]  # the pair came from entity_id, not the typed column
+
+    def numbered(self) -> np.ndarray:
+        """Each seed pair's entity number (0, 1, ... in UUID order)."""
+        new = np.ones(len(self.high), dtype=bool)
+        new[1:] = (self.high[1:] != self.high[:-1]) | (self.low[1:] != self.low[:-1])
+        return np.cumsum(new) - 1
 
     def rows(self, entity_id: uuid.UUID) -> np.ndarray:
         high, low = np.uint64(entity_id.int >> 64), np.uint64(entity_id.int & _LOW64)
@@ -104,7 +121,7 @@ class ChainIndex:
 
     def __init__(self, store: LogStore, table: str = schema.CURRENT_TABLE) -> None:
         self.table = table
-        self.version = _version(store, table)
+        self.version = store.changes  # rebuilt once the store ran a statement that may write
         columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
         keys = ", ".join(
             f"(({c})::UHUGEINT >> 64)::UBIGINT AS _{c}_high, "
@@ -128,7 +145,8 @@ class ChainIndex:
             high = np.concatenate([frame[f"{p}_high"].to_numpy()[mask] for p, mask in parts])
             low = np.concatenate([frame[f"{p}_low"].to_numpy()[mask] for p, mask in parts])
             positions = np.concatenate([np.flatnonzero(mask) for _, mask in parts])
-            self.entities[kind] = _EntityKeys(high, low, positions)
+            by_entity_id = np.repeat([False, True], [int(mask.sum()) for _, mask in parts])
+            self.entities[kind] = _EntityKeys(high, low, positions, by_entity_id)
 
     @property
     def nbytes(self) -> int:
@@ -170,6 +188,53 @@ class ChainIndex:
                             found.setdefault(other, (relation, depth))
                 frontier = reached
         return found
+
+    def every_chain(self, entity_type: str) -> pl.DataFrame:
+        """Every entity's provenance chain of one type: ``entity_id`` and chain row ``id`` pairs.
+
+        The same walk as :meth:`provenance`, for all entities at once: whole arrays of
+        (entity, job) pairs move up or down one hop per round until no pair is new.
+        """
+        keys = self.entities[entity_type]
+        entity, seeds = keys.numbered(), keys.positions
+        ancestors = self._jobs_closure(entity, self.parent[seeds], self.by_job, self.parent)
+        descendants = self._jobs_closure(entity, self.job[seeds], self.by_parent, self.job)
+        pairs = [
+            (entity, seeds),
+            self.by_job.expand(*ancestors),
+            self.by_parent.expand(*descendants),
+        ]
+        size = len(self.rows)
+        combined = np.unique(np.concatenate([e * size + p for e, p in pairs]))
+        owner, position = np.divmod(combined, size)
+        first = np.flatnonzero(np.diff(entity, prepend=-1))  # one seed pair per entity
+        typed = self.rows[TYPED_ID[entity_type]].gather(seeds[first])
+        named = self.rows["entity_id"].gather(seeds[first])
+        names = pl.select(
+            pl.when(pl.Series(keys.by_entity_id[first])).then(named).otherwise(typed).alias("entity_id")
+        ).to_series()
+        return pl.DataFrame(
+            {
+                "entity_id": names.gather(owner),
+                "id": self.rows["id"].gather(position),
+            }
+        )
+
+    def _jobs_closure(
+        self, entity: np.ndarray, start: np.ndarray, rows_by: _Csr, next_code: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every (entity, job) reachable from (entity, start job), one hop at a time."""
+        size = len(self.jobs) + 1
+        known = np.unique(entity[start >= 0] * size + start[start >= 0])
+        frontier = known
+        while frontier.size:
+            owners, codes = np.divmod(frontier, size)
+            owners, rows = rows_by.expand(owners, codes)
+            reached = next_code[rows]
+            step = np.unique(owners[reached >= 0] * size + reached[reached >= 0])
+            frontier = np.setdiff1d(step, known, assume_unique=True)
+            known = np.union1d(known, frontier)
+        return np.divmod(known, size)
 
     def _up(self, position: int) -> np.ndarray:
         parent = self.parent[position]
@@ -251,20 +316,17 @@ _INDEXES: weakref.WeakKeyDictionary[LogStore, dict[str, ChainIndex]] = weakref.W
 
 
 def chain_index(store: LogStore, table: str = schema.CURRENT_TABLE) -> ChainIndex:
-    """The store's :class:`ChainIndex` for ``table``, rebuilt only after the table changed."""
+    """The store's :class:`ChainIndex` for ``table``, rebuilt only after the store may have changed.
+
+    Loads and any writing statement run through the store (``execute``/``frame``) count as a
+    change; writes made on ``store.con`` directly do not.
+    """
     store._require(table)
     cached = _INDEXES.setdefault(store, {})
     index = cached.get(table)
-    if index is None or index.version != _version(store, table):
+    if index is None or index.version != store.changes:
         index = cached[table] = ChainIndex(store, table)
     return index
-
-
-def _version(store: LogStore, table: str) -> tuple[int, int]:
-    loads = (
-        store.execute(f"SELECT max(load_id) FROM {LOADS_TABLE}")[0][0] if store.has_table(LOADS_TABLE) else 0
-    )
-    return (loads or 0, store.execute(f"SELECT count(*) FROM {quote(table)}")[0][0])
 
 
 def _codes(jobs: pl.Series, values: pl.Series) -> np.ndarray:
@@ -305,6 +367,27 @@ def chain(
         rows = index.rows[pl.Series(seeds, dtype=pl.UInt32)]
         return _filtered(rows, wanted, since, until).sort(["created_at", "id"], descending=True)
     return _filtered(index.frame(index.provenance(seeds)), wanted, since, until)
+
+
+def all_chains(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
+    """Every entity's provenance chain at once: ``entity_type``, ``entity_id``, chain row ``id``.
+
+    The same chains :func:`chain` gives one at a time (seeds, ancestors, descendants), computed
+    for every album, artist and track together, e.g. to count or join them in bulk.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> with lla.sample_store() as store:
+        ...     every = all_chains(store)
+        ...     album = every.filter(pl.col("entity_type") == "ALBUM")["entity_id"][0]
+        ...     one = lla.chain(store, "ALBUM", album)
+        >>> sorted(every.filter(pl.col("entity_id") == album)["id"]) == sorted(one["id"])
+        True
+    """
+    index = chain_index(store, table)
+    return pl.concat(
+        index.every_chain(kind).select(pl.lit(kind).alias("entity_type"), pl.all()) for kind in TYPED_ID
+    )
 
 
 def chain_page(

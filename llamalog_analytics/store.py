@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
     from .load import LoadResult
+
+
+_READING = re.compile(r"\s*(SELECT|FROM|WITH|SHOW|DESCRIBE|SUMMARIZE|EXPLAIN)\b", re.IGNORECASE)
 
 
 class LogStore:
@@ -47,6 +51,7 @@ class LogStore:
         self.path = None if path is None else str(path)
         self.read_only = read_only
         self.tracer = tracer
+        self.changes = 0  # statements run that may have changed data: cached indexes check it
         if self.path is None and read_only:
             raise StoreError("an in-memory store cannot be read-only. Hint: pass the store's path")
         if read_only and not Path(self.path or "").exists():
@@ -73,16 +78,20 @@ class LogStore:
 
     def execute(self, sql: str, params: Iterable[object] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement (traced) and return all its result rows."""
-        if self.tracer is not None:
-            self.tracer(sql, params)
+        self._trace(sql, params)
         return self.con.execute(sql, list(params) if params is not None else None).fetchall()
 
     def frame(self, sql: str, params: Iterable[object] | None = None) -> pl.DataFrame:
         """Run a query and return its result as a polars DataFrame."""
-        if self.tracer is not None:
-            self.tracer(sql, params)
+        self._trace(sql, params)
         relation = self.con.sql(sql, params=list(params) if params is not None else None)
         return relation.pl()
+
+    def _trace(self, sql: str, params: Iterable[object] | None) -> None:
+        if self.tracer is not None:
+            self.tracer(sql, params)
+        if not _READING.match(sql):
+            self.changes += 1
 
     def has_table(self, name: str) -> bool:
         """Whether the database has a (non-temporary) table called ``name``."""

@@ -19,7 +19,7 @@ from prov.model import ProvDocument
 
 import llamalog_analytics as lla
 from llamalog_analytics import integrity
-from llamalog_analytics.chains import ChainError, chain_index
+from llamalog_analytics.chains import ChainError, all_chains, chain_index
 from llamalog_analytics.cli import main
 from llamalog_analytics.graph import prov_document
 
@@ -121,6 +121,14 @@ def test_entity_mode_pages_like_the_resolver(synth_store):
     assert enriched.logs["id"].to_list() == resolver_rows(synth_store, str(album), ["ENRICHED"])
 
 
+def test_every_chain_at_once_matches_one_at_a_time(synth_store):
+    every = all_chains(synth_store)
+    for (kind, entity), group in every.group_by("entity_type", "entity_id"):
+        assert sorted(group["id"]) == sorted(lla.chain(synth_store, kind, entity)["id"])
+    seeded = synth_store.execute("SELECT count(DISTINCT album_id) FROM llama_logs")[0][0]
+    assert every.filter(pl.col("entity_type") == "ALBUM")["entity_id"].n_unique() >= seeded
+
+
 def test_index_is_built_once_and_rebuilt_after_a_load(tmp_path):
     case = scenario("flat_queue_family")
     with store_of(case["rows"][:3], tmp_path) as store:
@@ -129,8 +137,12 @@ def test_index_is_built_once_and_rebuilt_after_a_load(tmp_path):
         extra = tmp_path / "more.json"
         extra.write_text(json.dumps(case["rows"][3:]))
         store.load_files(extra, quiet=True)
-        assert chain_index(store) is not first
+        second = chain_index(store)
+        assert second is not first
         assert lla.chain(store, "ARTIST", case["chains"][0]["entity_id"]).height == 3
+        store.execute("DELETE FROM llama_logs WHERE operation = 'enrichment:artist'")
+        assert chain_index(store) is not second
+        assert lla.chain(store, "ARTIST", case["chains"][0]["entity_id"]).height == 2
 
 
 JOBS = st.sampled_from(["j0", "j1", "j2", "j3", "j4", None])
@@ -165,6 +177,7 @@ def log_rows(draw: st.DrawFn) -> list[dict]:
 def test_chain_properties(rows, tmp_path):
     with store_of(rows, tmp_path) as store:
         everything = store.table()
+        every = all_chains(store)
         for album in ALBUMS[:2]:
             chain = lla.chain(store, "ALBUM", album)
             ids = set(chain["id"])
@@ -182,6 +195,8 @@ def test_chain_properties(rows, tmp_path):
             assert set(parents["id"]) <= ids  # closed under ancestors
             entity = lla.chain(store, "ALBUM", album, mode="entity")
             assert set(entity["id"]) <= ids  # entity mode is a subset of provenance mode
+            in_batch = every.filter((pl.col("entity_type") == "ALBUM") & (pl.col("entity_id") == album))
+            assert set(in_batch["id"]) == ids
 
 
 def test_integrity_checks_find_each_trap(tmp_path):
