@@ -129,7 +129,7 @@ class ChainIndex:
             for c in ("entity_id", *TYPED_ID.values())
         )
         frame = store.frame(f"SELECT {columns}, {keys} FROM {quote(table)} ORDER BY created_at, id")
-        self.rows = frame.select(schema.COLUMN_NAMES)
+        self.rows = frame.select(schema.COLUMN_NAMES).rechunk()  # gathers from one chunk are fast
         self.jobs = pl.concat([frame["job_id"], frame["parent_job_id"]]).drop_nulls().unique().sort()
         self.job = _codes(self.jobs, frame["job_id"])
         self.parent = _codes(self.jobs, frame["parent_job_id"])
@@ -205,7 +205,7 @@ class ChainIndex:
             self.by_parent.expand(*descendants),
         ]
         size = len(self.rows)
-        combined = np.unique(np.concatenate([e * size + p for e, p in pairs]))
+        combined = _distinct(np.concatenate([e * size + p for e, p in pairs]))
         owner, position = np.divmod(combined, size)
         first = np.flatnonzero(np.diff(entity, prepend=-1))  # one seed pair per entity
         typed = self.rows[TYPED_ID[entity_type]].gather(seeds[first])
@@ -225,15 +225,15 @@ class ChainIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Every (entity, job) reachable from (entity, start job), one hop at a time."""
         size = len(self.jobs) + 1
-        known = np.unique(entity[start >= 0] * size + start[start >= 0])
+        known = _distinct(entity[start >= 0] * size + start[start >= 0])
         frontier = known
         while frontier.size:
             owners, codes = np.divmod(frontier, size)
             owners, rows = rows_by.expand(owners, codes)
             reached = next_code[rows]
-            step = np.unique(owners[reached >= 0] * size + reached[reached >= 0])
-            frontier = np.setdiff1d(step, known, assume_unique=True)
-            known = np.union1d(known, frontier)
+            step = _distinct(owners[reached >= 0] * size + reached[reached >= 0])
+            frontier = step[~np.isin(step, known, assume_unique=True)]
+            known = np.sort(np.concatenate([known, frontier]), kind="stable")  # merges two sorted runs
         return np.divmod(known, size)
 
     def _up(self, position: int) -> np.ndarray:
@@ -321,12 +321,18 @@ def chain_index(store: LogStore, table: str = schema.CURRENT_TABLE) -> ChainInde
     Loads and any writing statement run through the store (``execute``/``frame``) count as a
     change; writes made on ``store.con`` directly do not.
     """
-    store._require(table)
     cached = _INDEXES.setdefault(store, {})
     index = cached.get(table)
     if index is None or index.version != store.changes:
+        store._require(table)
         index = cached[table] = ChainIndex(store, table)
     return index
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sorting beats numpy's hash-based unique on large integer arrays)."""
+    values = np.sort(values)
+    return values[np.diff(values, prepend=values[:1] - 1) != 0] if values.size else values
 
 
 def _codes(jobs: pl.Series, values: pl.Series) -> np.ndarray:

@@ -27,7 +27,6 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +59,7 @@ ROW_ATTRIBUTES = (
     "sources",
     "reason",
 )
+AGENTS = (("user", "user_id"), ("system", "triggered_by"))
 FORMATS = {".graphml": "graphml", ".json": "node-link", ".dot": "dot", ".gv": "dot"}
 
 
@@ -81,61 +81,79 @@ def provenance_graph(
 
 
 def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
-    """The graph of some log rows (a :func:`chain` result or a whole table)."""
+    """The graph of some log rows (a :func:`chain` result or a whole table).
+
+    Nodes and edges are prepared as whole columns, then added to networkx in bulk.
+    """
     import networkx as nx
 
-    graph = nx.MultiDiGraph()
-    logged = set(rows["job_id"].drop_nulls().to_list())
     extra = [c for c in ("relation", "depth", "chain_root", "root_dangling", "in_cycle") if c in rows.columns]
-    for row in rows.select("id", *ROW_ATTRIBUTES, *TYPED_ID.values(), "entity_id", *extra).iter_rows(
-        named=True
-    ):
-        node = f"log:{row['id']}"
-        graph.add_node(node, kind="log", **_plain({k: row[k] for k in (*ROW_ATTRIBUTES, *extra)}))
-        job, parent = row["job_id"], row["parent_job_id"]
-        if job is not None:
-            graph.add_node(f"job:{job}", kind="job", job_id=job, dangling=False)
-            _edge(graph, node, f"job:{job}", "logged_by")
-        if parent is not None:
-            if f"job:{parent}" not in graph:
-                graph.add_node(f"job:{parent}", kind="job", job_id=parent, dangling=parent not in logged)
-            if job is not None:
-                _edge(graph, f"job:{parent}", f"job:{job}", "spawned")
-        for entity in _entities(row):
-            kind = entity.split(":", 1)[0]
-            graph.add_node(entity, kind=kind, entity_type=kind.upper(), entity_id=entity.split(":", 1)[1])
-            _edge(graph, node, entity, (row["category"] or "logged").lower())
-        for agent, kind in ((row["user_id"], "user"), (row["triggered_by"], "system")):
-            if agent is not None:
-                graph.add_node(f"{kind}:{agent}", kind=kind, name=agent)
-                _edge(graph, f"{kind}:{agent}", node, "triggered")
+    node = pl.concat_str(pl.lit("log:"), "id").alias("node")
+    graph = nx.MultiDiGraph()
+    attributes = rows.select(
+        node,
+        *(pl.col(c).list.join(",") if c == "sources" else c for c in (*ROW_ATTRIBUTES, *extra)),
+    ).with_columns(pl.col("created_at").dt.to_string("%Y-%m-%dT%H:%M:%S%.3f"))
+    graph.add_nodes_from(
+        (row.pop("node"), {"kind": "log", **{k: v for k, v in row.items() if v is not None}})
+        for row in attributes.iter_rows(named=True)
+    )
+    logged = rows["job_id"].drop_nulls().unique()
+    jobs = pl.concat([logged, rows["parent_job_id"].drop_nulls()]).unique()
+    graph.add_nodes_from(
+        (f"job:{job}", {"kind": "job", "job_id": job, "dangling": dangling})
+        for job, dangling in zip(jobs, (~jobs.is_in(logged.implode())).to_list(), strict=True)
+    )
+    entities = pl.concat(
+        [
+            *(
+                rows.select(
+                    node, pl.lit(kind.lower()).alias("kind"), pl.col(column).alias("entity"), "category"
+                )
+                for kind, column in TYPED_ID.items()
+            ),
+            rows.filter(pl.col("entity_type").is_in(list(TYPED_ID))).select(
+                node,
+                pl.col("entity_type").str.to_lowercase().alias("kind"),
+                pl.col("entity_id").alias("entity"),
+                "category",
+            ),
+        ]
+    ).filter(pl.col("entity").is_not_null())
+    graph.add_nodes_from(
+        (f"{kind}:{entity}", {"kind": kind, "entity_type": kind.upper(), "entity_id": entity})
+        for kind, entity in entities.select("kind", "entity").unique().iter_rows()
+    )
+    agents = pl.concat(
+        [
+            rows.select(node, pl.lit(kind).alias("kind"), pl.col(column).alias("name"))
+            for kind, column in AGENTS
+        ]
+    ).drop_nulls()
+    graph.add_nodes_from(
+        (f"{kind}:{name}", {"kind": kind, "name": name})
+        for kind, name in agents.select("kind", "name").unique().iter_rows()
+    )
+    job = pl.concat_str(pl.lit("job:"), "job_id")
+    edges = pl.concat(
+        [
+            rows.select(source=node, target=job, kind=pl.lit("logged_by")),
+            rows.select(
+                source=pl.concat_str(pl.lit("job:"), "parent_job_id"), target=job, kind=pl.lit("spawned")
+            ),
+            entities.select(
+                source="node",
+                target=pl.concat_str("kind", pl.lit(":"), "entity"),
+                kind=pl.col("category").fill_null("logged").str.to_lowercase(),
+            ),
+            agents.select(
+                source=pl.concat_str("kind", pl.lit(":"), "name"), target="node", kind=pl.lit("triggered")
+            ),
+        ]
+    )
+    edges = edges.drop_nulls().unique(maintain_order=True)
+    graph.add_edges_from((source, target, kind, {"kind": kind}) for source, target, kind in edges.iter_rows())
     return graph
-
-
-def _edge(graph: nx.MultiDiGraph, source: str, target: str, kind: str) -> None:
-    if not graph.has_edge(source, target, key=kind):
-        graph.add_edge(source, target, key=kind, kind=kind)
-
-
-def _entities(row: dict[str, Any]) -> list[str]:
-    found = [f"{kind.lower()}:{row[column]}" for kind, column in TYPED_ID.items() if row[column] is not None]
-    if row["entity_type"] in TYPED_ID and row["entity_id"] is not None:
-        found.append(f"{row['entity_type'].lower()}:{row['entity_id']}")
-    return list(dict.fromkeys(found))
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """Attribute values every format can hold: no NULLs, times as ISO text, lists as JSON."""
-    plain = {}
-    for key, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, datetime):
-            value = value.isoformat(timespec="milliseconds")
-        elif isinstance(value, list | dict):
-            value = json.dumps(value)
-        plain[key] = value
-    return plain
 
 
 def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = None) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -164,29 +165,29 @@ def load_postgres(
     with (
         _translated(target),
         _settings(store, LOAD_SETTINGS),
-        _snapshot(target) as cursor,
+        _snapshot(target) as db,
         Stage(store) as stage,
     ):
-        tables = _find_tables(cursor, target, namespace, table)
+        tables = _find_tables(db, target, namespace, table)
         notes.append(f"found {' and '.join(t.name for t in tables)} in schema {namespace!r}")
         if [t.name for t in tables] == [schema_module.LEGACY_TABLE]:
             notes.append("the database has not been migrated: no llama_logs table yet")
         disappeared: dict[str, list[Any]] = {}
         for found in tables:
             source = f"{target.display}#{namespace}.{found.name}"
-            counters = _counters(cursor, namespace, found)
-            plan = _Plan() if full else _plan(cursor, store, namespace, found, source, counters)
+            counters = _counters(db, namespace, found)
+            plan = _Plan() if full else _plan(db, store, namespace, found, source, counters)
             table_notes = [*notes, plan.note] if plan.note else notes
             if counters is not None:
                 store.execute(
                     f"INSERT INTO {COUNTERS_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
                     [stage.load_id, found.name, source, *counters],
                 )
-            stream = _fetch(cursor, namespace, found, plan, quiet=quiet)
+            stream = _fetch(db, namespace, found, plan, quiet=quiet)
             with _stream_reader(store, source, found, stream, table_notes) as reader:
                 stage.add(found.name, reader, quiet=True)
             disappeared[found.name] = _disappeared_ids(store, found, source, plan)
-        migrations = _migrations(cursor, namespace)
+        migrations = _migrations(db, namespace)
         extras = {MIGRATIONS_TABLE: migrations} if migrations is not None else {}
         return stage.commit(replace_tables=extras, disappeared=disappeared)
 
@@ -282,20 +283,64 @@ def _explain(message: str, target: Connection) -> str:
     return f"reading {where} failed: {first}"
 
 
-@contextlib.contextmanager
-def _snapshot(target: Connection) -> Iterator[Any]:
-    """A cursor inside one read-only, repeatable-read transaction with timeouts."""
-    import adbc_driver_postgresql.dbapi as driver
+class _Source:
+    """Queries on the source database, all inside one read-only, repeatable-read transaction.
 
-    with driver.connect(target.conninfo, autocommit=False) as con, con.cursor() as cursor:
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        for name, value in SESSION.items():
-            cursor.execute(f"SET LOCAL {name} = '{value}'")
-        try:
-            yield cursor
-        finally:
+    Uses the ADBC driver's own API: its DB-API layer also imports ``pyarrow.dataset`` (and
+    pandas, when installed), which takes longer than a small incremental load. Parameters
+    (``$1``, ``$2``, ...) are written into the SQL as escaped literals.
+    """
+
+    def __init__(self, conninfo: str) -> None:
+        import adbc_driver_manager as adbc
+        import adbc_driver_postgresql
+
+        self.database = adbc_driver_postgresql.connect(conninfo)
+        self.connection = adbc.AdbcConnection(self.database)
+        self.statements: list[Any] = []  # a stream stays readable while its statement lives
+        self.connection.set_autocommit(False)
+
+    def stream(self, sql: str, params: tuple[Any, ...] = ()) -> pa.RecordBatchReader:
+        import adbc_driver_manager as adbc
+        import pyarrow as pa
+
+        statement = adbc.AdbcStatement(self.connection)
+        self.statements.append(statement)
+        statement.set_sql_query(re.sub(r"\$(\d+)", lambda m: _pg_literal(params[int(m[1]) - 1]), sql))
+        handle, _ = statement.execute_query()
+        return pa.RecordBatchReader.from_stream(handle)
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row.values()) for row in self.stream(sql, params).read_all().to_pylist()]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.connection.rollback()
+        for handle in (*reversed(self.statements), self.connection, self.database):
             with contextlib.suppress(Exception):
-                con.rollback()
+                handle.close()
+
+
+def _pg_literal(value: Any) -> str:
+    """A PostgreSQL literal for a text, number or timestamp parameter."""
+    if isinstance(value, bool | int):
+        return str(value).lower() if isinstance(value, bool) else str(int(value))
+    if isinstance(value, datetime):
+        return f"'{value.isoformat(sep=' ')}'::timestamp"
+    return "E'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@contextlib.contextmanager
+def _snapshot(target: Connection) -> Iterator[_Source]:
+    """The source inside one read-only, repeatable-read transaction with timeouts."""
+    source = _Source(target.conninfo)
+    try:
+        source.rows("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        for name, value in SESSION.items():
+            source.rows(f"SET LOCAL {name} = '{value}'")
+        yield source
+    finally:
+        source.close()
 
 
 _FIND_TABLES = """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
@@ -311,11 +356,10 @@ WHERE n.nspname = $1 AND c.relname IN ('llama_logs', 'enrichment_logs')
 ORDER BY c.relname, a.attnum"""
 
 
-def _find_tables(cursor: Any, target: Connection, namespace: str, only: str | None) -> list[_SourceTable]:
-    cursor.execute(_FIND_TABLES, parameters=(namespace,))
+def _find_tables(db: _Source, target: Connection, namespace: str, only: str | None) -> list[_SourceTable]:
     found: dict[str, dict[str, str]] = {}
     guaranteed: dict[str, set[str]] = {}
-    for relname, column, pg_type, required, unique_key in cursor.fetchall():
+    for relname, column, pg_type, required, unique_key in db.rows(_FIND_TABLES, (namespace,)):
         if column in schema_module.COLUMN_NAMES:
             found.setdefault(relname, {})[column] = pg_type
             if required and (unique_key or column != "id"):
@@ -350,7 +394,7 @@ MAX_OLDER = 100_000
 
 
 def _plan(
-    cursor: Any,
+    db: _Source,
     store: LogStore,
     namespace: str,
     found: _SourceTable,
@@ -368,13 +412,12 @@ def _plan(
     if since is None:
         return _Plan()
     window = f"fetched rows created since {since:%Y-%m-%d %H:%M:%S}"
-    if _only_new_rows(cursor, store, namespace, found, source, since, counters):
+    if _only_new_rows(db, store, namespace, found, source, since, counters):
         return _Plan(since, note=f"{window}; the server's row counters show no older row changed")
-    cursor.execute(
-        f"SELECT id FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '<')}",
-        parameters=(since,),
+    ids = db.stream(
+        f"SELECT id FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '<')}", (since,)
     )
-    with _registered(store, "_llamalog_pg_ids", cursor.fetch_record_batch()):
+    with _registered(store, "_llamalog_pg_ids", ids):
         store.execute(f"CREATE OR REPLACE TEMP TABLE {SOURCE_IDS} AS SELECT id FROM _llamalog_pg_ids")
     older = store.execute(
         f"""SELECT id FROM {SOURCE_IDS} WHERE id IS NOT NULL
@@ -440,15 +483,14 @@ def _select(namespace: str, found: _SourceTable, plan: _Plan, columns: str) -> t
 
 
 def _fetch(
-    cursor: Any, namespace: str, found: _SourceTable, plan: _Plan, *, quiet: bool
+    db: _Source, namespace: str, found: _SourceTable, plan: _Plan, *, quiet: bool
 ) -> pa.RecordBatchReader:
     import pyarrow as pa
 
-    estimate = None if quiet or plan.since is not None else _estimate_rows(cursor, namespace, found.name)
+    estimate = None if quiet or plan.since is not None else _estimate_rows(db, namespace, found.name)
     columns = ", ".join(quote(c) for c in found.columns)
     sql, params = _select(namespace, found, plan, columns)
-    cursor.execute(sql, parameters=params or None)
-    batches = cursor.fetch_record_batch()
+    batches = db.stream(sql, params)
     if quiet:
         return batches
 
@@ -470,13 +512,12 @@ def _fetch(
     return pa.RecordBatchReader.from_batches(batches.schema, counted())
 
 
-def _estimate_rows(cursor: Any, namespace: str, table: str) -> int | None:
-    cursor.execute(
+def _estimate_rows(db: _Source, namespace: str, table: str) -> int | None:
+    rows = db.rows(
         "SELECT reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2",
-        parameters=(namespace, table),
+        (namespace, table),
     )
-    rows = cursor.fetchall()
     return rows[0][0] if rows and rows[0][0] > 0 else None
 
 
@@ -525,23 +566,22 @@ def _duckdb_kind(arrow_type: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def _counters(cursor: Any, namespace: str, found: _SourceTable) -> tuple[int, int, int] | None:
+def _counters(db: _Source, namespace: str, found: _SourceTable) -> tuple[int, int, int] | None:
     """PostgreSQL's cumulative inserted and deleted row counts for the table, and its file node.
 
     None when the server does not count (``track_counts`` off) or the relation has no counters of
     its own (a view, or a partitioned table whose counts live in its partitions).
     """
-    cursor.execute(
+    rows = db.rows(
         """SELECT n_tup_ins, n_tup_del, pg_relation_filenode(relid) FROM pg_catalog.pg_stat_user_tables
 WHERE schemaname = $1 AND relname = $2 AND current_setting('track_counts')::boolean""",
-        parameters=(namespace, found.name),
+        (namespace, found.name),
     )
-    rows = cursor.fetchall()
     return tuple(int(v) for v in rows[0]) if rows and None not in rows[0] else None  # type: ignore[return-value]
 
 
 def _only_new_rows(
-    cursor: Any,
+    db: _Source,
     store: LogStore,
     namespace: str,
     found: _SourceTable,
@@ -565,11 +605,9 @@ WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
     )
     if counters is None or not previous or previous[0][1:] != counters[1:]:
         return False
-    cursor.execute(
-        f"SELECT count(*) FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '>=')}",
-        parameters=(since,),
-    )
-    in_window = cursor.fetchall()[0][0]
+    in_window = db.rows(
+        f"SELECT count(*) FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '>=')}", (since,)
+    )[0][0]
     stored = store.execute(
         f"""SELECT (SELECT count(*) FROM {quote(found.name)} WHERE created_at >= ? AND {LOAD_ID_COLUMN} IN (
                       SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?))
@@ -604,16 +642,14 @@ ORDER BY t.id""",
     return [r[0] for r in gone]
 
 
-def _migrations(cursor: Any, namespace: str) -> pa.Table | None:
-    cursor.execute(
+def _migrations(db: _Source, namespace: str) -> pa.Table | None:
+    if not db.rows(
         "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2",
-        parameters=(namespace, MIGRATIONS_TABLE),
-    )
-    if not cursor.fetchall():
+        (namespace, MIGRATIONS_TABLE),
+    ):
         return None
-    cursor.execute(
+    return db.stream(
         f"""SELECT id, checksum, finished_at AT TIME ZONE 'UTC' AS finished_at, migration_name, logs,
   rolled_back_at AT TIME ZONE 'UTC' AS rolled_back_at, started_at AT TIME ZONE 'UTC' AS started_at,
   applied_steps_count FROM {quote(namespace)}.{MIGRATIONS_TABLE} ORDER BY started_at, migration_name"""
-    )
-    return cursor.fetch_arrow_table()
+    ).read_all()
