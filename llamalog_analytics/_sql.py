@@ -79,6 +79,7 @@ BOOKKEEPING_DDL = (
   source VARCHAR NOT NULL,
   inserted BIGINT NOT NULL,
   deleted BIGINT NOT NULL,
-  filenode BIGINT NOT NULL
+  filenode BIGINT NOT NULL,
+  epoch VARCHAR NOT NULL
 )""",
 )

@@ -62,7 +62,7 @@ class ChainPage:
 
     logs: pl.DataFrame
     total_count: int
-    cursor: str | None  # id of the page's last row, to pass for the next page
+    cursor: str | None  # id of the page's last row (None for an empty page), to pass for the next
     has_more: bool
 
 
@@ -120,7 +120,6 @@ class ChainIndex:
     """
 
     def __init__(self, store: LogStore, table: str = schema.CURRENT_TABLE) -> None:
-        self.table = table
         self.version = store.changes  # rebuilt once the store ran a statement that may write
         columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
         keys = ", ".join(
@@ -142,8 +141,9 @@ class ChainIndex:
                 (f"_{column}", frame[column].is_not_null().to_numpy()),
                 ("_entity_id", (entity_type == kind) & frame["entity_id"].is_not_null().to_numpy()),
             ]
-            high = np.concatenate([frame[f"{p}_high"].to_numpy()[mask] for p, mask in parts])
-            low = np.concatenate([frame[f"{p}_low"].to_numpy()[mask] for p, mask in parts])
+            # fill_null: a UInt64 column with nulls would come out of polars as float64, inexact
+            high = np.concatenate([frame[f"{p}_high"].fill_null(0).to_numpy()[mask] for p, mask in parts])
+            low = np.concatenate([frame[f"{p}_low"].fill_null(0).to_numpy()[mask] for p, mask in parts])
             positions = np.concatenate([np.flatnonzero(mask) for _, mask in parts])
             by_entity_id = np.repeat([False, True], [int(mask.sum()) for _, mask in parts])
             self.entities[kind] = _EntityKeys(high, low, positions, by_entity_id)
@@ -440,8 +440,7 @@ def chain_page(
                 (pl.col("created_at") < created) | ((pl.col("created_at") == created) & (pl.col("id") <= key))
             ).slice(1)
     page = rows.head(limit)
-    has_more = rows.height > limit
-    return ChainPage(page, total, page["id"][-1] if has_more else None, has_more)
+    return ChainPage(page, total, page["id"][-1] if page.height else None, rows.height > limit)
 
 
 def _arguments(

@@ -226,7 +226,7 @@ def chain_command(
             page = chain_page(store, entity_type, entity_id, limit=limit or 20, cursor=cursor, **filters)
             rows = page.logs
             footer = f"total_count {page.total_count}, has_more {str(page.has_more).lower()}"
-            footer += f", next --cursor {page.cursor}" if page.cursor else ""
+            footer += f", next --cursor {page.cursor}" if page.has_more else ""
         else:
             rows = chain(store, entity_type, entity_id, mode=mode, **filters)
     if rows.is_empty():
@@ -308,9 +308,10 @@ def explain(entity_type: str, entity_id: str, db: str, table: str) -> None:
 @_friendly_errors
 def graph(entity_type: str, entity_id: str, db: str, table: str, out: str, output: str | None) -> None:
     """Export one entity's provenance graph (rows, jobs, entities, agents)."""
-    from .graph import provenance_graph, write_graph
+    from .graph import graph_format, provenance_graph, write_graph
     from .store import LogStore
 
+    output = graph_format(out, output)  # before the work: a bad suffix fails at once
     with LogStore(db, read_only=True) as store:
         built = provenance_graph(store, entity_type, entity_id, table=table)
     write_graph(built, out, output)

@@ -60,3 +60,7 @@ class StoreError(LlamalogError):
 
 class StoreLockedError(StoreError):
     """Another process holds the store file open for writing."""
+
+
+class ExportError(LlamalogError, ValueError):
+    """An export was asked for in a format that cannot be told or written."""

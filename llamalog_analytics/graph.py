@@ -8,9 +8,10 @@ Nodes are keyed ``"<kind>:<id>"`` and carry ``kind`` plus the useful columns:
 * ``user:<user id>`` and ``system:<triggered_by>``: the agents.
 
 Edges carry ``kind`` (also their key): ``spawned`` (parent job → job), ``logged_by`` (row →
-job), the row's category in lower case (row → entity: ``created``, ``enriched``, ...) and
-``triggered`` (agent → row). Attribute values are text, numbers or booleans only, so every
-export format can hold them.
+job), ``child_of`` (row without a job id → its parent job), the row's category in lower case
+(row → the entity it is about: ``created``, ``enriched``, ...), ``mentions`` (row → another
+entity it names) and ``triggered`` (agent → row). Attribute values are text, numbers or
+booleans only, so every export format can hold them.
 
 Examples:
     >>> import llamalog_analytics as lla
@@ -35,6 +36,7 @@ import polars as pl
 
 from . import schema
 from .chains import TYPED_ID, chain
+from .errors import ExportError
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -108,7 +110,10 @@ def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
         [
             *(
                 rows.select(
-                    node, pl.lit(kind.lower()).alias("kind"), pl.col(column).alias("entity"), "category"
+                    node,
+                    pl.lit(kind.lower()).alias("kind"),
+                    pl.col(column).alias("entity"),
+                    _verb(pl.col("entity_type") == kind),
                 )
                 for kind, column in TYPED_ID.items()
             ),
@@ -116,7 +121,7 @@ def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
                 node,
                 pl.col("entity_type").str.to_lowercase().alias("kind"),
                 pl.col("entity_id").alias("entity"),
-                "category",
+                _verb(pl.lit(True)),
             ),
         ]
     ).filter(pl.col("entity").is_not_null())
@@ -134,18 +139,15 @@ def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
         (f"{kind}:{name}", {"kind": kind, "name": name})
         for kind, name in agents.select("kind", "name").unique().iter_rows()
     )
-    job = pl.concat_str(pl.lit("job:"), "job_id")
+    job, parent = pl.concat_str(pl.lit("job:"), "job_id"), pl.concat_str(pl.lit("job:"), "parent_job_id")
     edges = pl.concat(
         [
             rows.select(source=node, target=job, kind=pl.lit("logged_by")),
-            rows.select(
-                source=pl.concat_str(pl.lit("job:"), "parent_job_id"), target=job, kind=pl.lit("spawned")
+            rows.select(source=parent, target=job, kind=pl.lit("spawned")),
+            rows.filter(pl.col("job_id").is_null()).select(
+                source=node, target=parent, kind=pl.lit("child_of")
             ),
-            entities.select(
-                source="node",
-                target=pl.concat_str("kind", pl.lit(":"), "entity"),
-                kind=pl.col("category").fill_null("logged").str.to_lowercase(),
-            ),
+            entities.select(source="node", target=pl.concat_str("kind", pl.lit(":"), "entity"), kind="verb"),
             agents.select(
                 source=pl.concat_str("kind", pl.lit(":"), "name"), target="node", kind=pl.lit("triggered")
             ),
@@ -154,6 +156,13 @@ def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
     edges = edges.drop_nulls().unique(maintain_order=True)
     graph.add_edges_from((source, target, kind, {"kind": kind}) for source, target, kind in edges.iter_rows())
     return graph
+
+
+def _verb(subject: pl.Expr) -> pl.Expr:
+    """The edge from a row to an entity: its category (lower case) when the entity is the row's
+    subject (its ``entity_type``), else ``mentions`` (an album row that also names its artist)."""
+    category = pl.col("category").fill_null("logged").str.to_lowercase()
+    return pl.when(subject.fill_null(False)).then(category).otherwise(pl.lit("mentions")).alias("verb")
 
 
 def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = None) -> Path:
@@ -165,25 +174,30 @@ def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = N
     import networkx as nx
 
     path = Path(path)
-    if format is None:
-        name = path.name.lower()
-        format = (
-            "prov-json" if name.endswith((".prov.json", ".provjson")) else FORMATS.get(path.suffix.lower())
-        )
+    format = graph_format(path, format)
     if format == "graphml":
         nx.write_graphml(graph, path)
     elif format == "node-link":
         path.write_text(json.dumps(nx.node_link_data(graph, edges="edges"), indent=1))
     elif format == "dot":
         path.write_text(_dot(graph))
-    elif format == "prov-json":
-        prov_document(graph).serialize(str(path), format="json", indent=1)
     else:
-        raise ValueError(
-            f"{path}: cannot tell the format. Hint: use .graphml, .json, .dot or .prov.json, "
+        prov_document(graph).serialize(str(path), format="json", indent=1)
+    return path
+
+
+def graph_format(path: str | Path, format: str | None = None) -> str:
+    """The export format: ``format`` if given, else the one the file's suffix names."""
+    name = Path(path).name.lower()
+    found = format or (
+        "prov-json" if name.endswith((".prov.json", ".provjson")) else FORMATS.get(Path(name).suffix)
+    )
+    if found not in ("graphml", "node-link", "dot", "prov-json"):
+        raise ExportError(
+            f"{path}: cannot tell the graph format. Hint: use .graphml, .json, .dot or .prov.json, "
             "or format='graphml' | 'node-link' | 'dot' | 'prov-json'"
         )
-    return path
+    return found
 
 
 def _dot(graph: nx.MultiDiGraph) -> str:
@@ -250,9 +264,10 @@ def prov_document(graph: nx.MultiDiGraph) -> Any:
             document.wasGeneratedBy(target, source)
         elif kind == "triggered":
             document.wasAssociatedWith(target, source)
-        elif kind == "spawned":
-            parents = logged_by.get(source) or ([source] if graph.nodes[source].get("dangling") else [])
-            for child in logged_by.get(target, []):
+        elif kind in ("spawned", "child_of"):
+            job = source if kind == "spawned" else target
+            parents = logged_by.get(job) or ([job] if graph.nodes[job].get("dangling") else [])
+            for child in logged_by.get(target, []) if kind == "spawned" else [source]:
                 for parent in parents:
                     document.wasInformedBy(child, parent)
         elif kind != "logged_by":
@@ -324,7 +339,10 @@ def explain(
     """The answer to "how did this entity get here, and what happened to it afterward?"."""
     rows = chain(store, entity_type, entity_id, table=table)
     own = rows.filter(pl.col("relation") == "self")
-    first_created = own.filter(pl.col("category") == "CREATED").head(1)
+    kind = entity_type.upper()
+    # CREATED rows about this entity; an album's CREATED row that also names its artist does
+    # not tell how the artist got here.
+    first_created = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind)).head(1)
     created = None
     if not first_created.is_empty():
         created = first_created.to_dicts()[0]
@@ -337,7 +355,7 @@ def explain(
     )
     failures = own.filter((pl.col("category") == "FAILED") | (pl.col("status") == "FAILED"))
     return Explanation(
-        entity_type.upper(),
+        kind,
         str(entity_id),
         rows,
         created,

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from urllib.parse import quote as quote_url
+from urllib.parse import unquote, urlencode, urlsplit
 
 from . import schema as schema_module
 from ._readers import Reader
@@ -95,12 +94,18 @@ def parse_url(url: str) -> Connection:
     and the rest (dropped with a note).
     """
     parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
+    scheme = parts.scheme.split("+", 1)[0]  # postgresql+psycopg://, as SQLAlchemy writes it
+    if scheme not in ("postgresql", "postgres"):
         shown = f"{parts.scheme}://" if parts.scheme else "the database URL"
         raise PostgresError(
             f"{shown} is not a PostgreSQL URL. Hint: use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
         )
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if parts.fragment or ("@" in url.split("://", 1)[-1] and "@" not in parts.netloc):
+        raise PostgresError(
+            "the database URL has a '#', '/' or '?' in its user or password. Hint: percent-encode "
+            "them (# as %23, / as %2F, ? as %3F), as Prisma also requires"
+        )
+    query = _query(parts.query)
     schema_name = query.pop("schema", "public") or "public"
     kept = {k: v for k, v in query.items() if k in LIBPQ_PARAMETERS}
     dropped = tuple(sorted(k for k in query if k not in LIBPQ_PARAMETERS))
@@ -115,6 +120,11 @@ def parse_url(url: str) -> Connection:
 
     display = build(user + (":***" if colon else ""), public)
     return Connection(build(userinfo, kept), schema_name, display, secret, dropped)
+
+
+def _query(text: str) -> dict[str, str]:
+    """A URL's query parameters as libpq reads them: %XX decoded, '+' left alone (not a space)."""
+    return {unquote(k): unquote(v) for k, _, v in (item.partition("=") for item in text.split("&") if item)}
 
 
 def _sqlalchemy_url(url: URL | Engine) -> str:
@@ -180,7 +190,7 @@ def load_postgres(
             table_notes = [*notes, plan.note] if plan.note else notes
             if counters is not None:
                 store.execute(
-                    f"INSERT INTO {COUNTERS_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO {COUNTERS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [stage.load_id, found.name, source, *counters],
                 )
             stream = _fetch(db, namespace, found, plan, quiet=quiet)
@@ -222,7 +232,7 @@ def _translated(target: Connection) -> Iterator[None]:
 
 def _explain(message: str, target: Connection) -> str:
     parts = urlsplit(target.conninfo)
-    in_query = [v for k, v in parse_qsl(parts.query) if k in SECRET_PARAMETERS]
+    in_query = [v for k, v in _query(parts.query).items() if k in SECRET_PARAMETERS]
     secrets = {target.password or "", parts.password or "", *in_query} - {""}
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, "***")
@@ -288,7 +298,7 @@ class _Source:
 
     Uses the ADBC driver's own API: its DB-API layer also imports ``pyarrow.dataset`` (and
     pandas, when installed), which takes longer than a small incremental load. Parameters
-    (``$1``, ``$2``, ...) are written into the SQL as escaped literals.
+    (``$1``, ``$2``, ...) are bound, never written into the SQL.
     """
 
     def __init__(self, conninfo: str) -> None:
@@ -306,7 +316,9 @@ class _Source:
 
         statement = adbc.AdbcStatement(self.connection)
         self.statements.append(statement)
-        statement.set_sql_query(re.sub(r"\$(\d+)", lambda m: _pg_literal(params[int(m[1]) - 1]), sql))
+        statement.set_sql_query(sql)
+        if params:
+            statement.bind(pa.record_batch({f"p{n}": [value] for n, value in enumerate(params, 1)}))
         handle, _ = statement.execute_query()
         return pa.RecordBatchReader.from_stream(handle)
 
@@ -319,15 +331,6 @@ class _Source:
         for handle in (*reversed(self.statements), self.connection, self.database):
             with contextlib.suppress(Exception):
                 handle.close()
-
-
-def _pg_literal(value: Any) -> str:
-    """A PostgreSQL literal for a text, number or timestamp parameter."""
-    if isinstance(value, bool | int):
-        return str(value).lower() if isinstance(value, bool) else str(int(value))
-    if isinstance(value, datetime):
-        return f"'{value.isoformat(sep=' ')}'::timestamp"
-    return "E'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @contextlib.contextmanager
@@ -399,7 +402,7 @@ def _plan(
     namespace: str,
     found: _SourceTable,
     source: str,
-    counters: tuple[int, int, int] | None,
+    counters: tuple[int, int, int, str] | None,
 ) -> _Plan:
     """Where an incremental load starts, and how it learns what changed before that point.
 
@@ -418,9 +421,12 @@ def _plan(
         f"SELECT id FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '<')}", (since,)
     )
     with _registered(store, "_llamalog_pg_ids", ids):
-        store.execute(f"CREATE OR REPLACE TEMP TABLE {SOURCE_IDS} AS SELECT id FROM _llamalog_pg_ids")
+        store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SOURCE_IDS} AS "
+            "SELECT id FROM _llamalog_pg_ids WHERE id IS NOT NULL"
+        )
     older = store.execute(
-        f"""SELECT id FROM {SOURCE_IDS} WHERE id IS NOT NULL
+        f"""SELECT id FROM {SOURCE_IDS}
 EXCEPT SELECT id FROM {quote(found.name)} WHERE {LOAD_ID_COLUMN} IN (
   SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)
 ORDER BY id LIMIT {MAX_OLDER + 1}""",
@@ -566,18 +572,26 @@ def _duckdb_kind(arrow_type: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def _counters(db: _Source, namespace: str, found: _SourceTable) -> tuple[int, int, int] | None:
-    """PostgreSQL's cumulative inserted and deleted row counts for the table, and its file node.
+def _counters(db: _Source, namespace: str, found: _SourceTable) -> tuple[int, int, int, str] | None:
+    """The server's cumulative inserted and deleted row counts for the table, its file node, and
+    the counters' epoch (which server, since when: a restart, a reset or another host starts anew).
 
-    None when the server does not count (``track_counts`` off) or the relation has no counters of
-    its own (a view, or a partitioned table whose counts live in its partitions).
+    None when the counters cannot be trusted here: ``track_counts`` off, a standby (its counters
+    do not see the primary's writes), or a relation without counters of its own (a view, or a
+    partitioned table whose counts live in its partitions).
     """
     rows = db.rows(
-        """SELECT n_tup_ins, n_tup_del, pg_relation_filenode(relid) FROM pg_catalog.pg_stat_user_tables
-WHERE schemaname = $1 AND relname = $2 AND current_setting('track_counts')::boolean""",
+        """SELECT t.n_tup_ins, t.n_tup_del, pg_relation_filenode(t.relid),
+  concat_ws(' ', pg_postmaster_start_time(), d.stats_reset, inet_server_addr(), inet_server_port())
+FROM pg_catalog.pg_stat_user_tables AS t, pg_catalog.pg_stat_database AS d
+WHERE t.schemaname = $1 AND t.relname = $2 AND d.datname = current_database()
+  AND current_setting('track_counts')::boolean AND NOT pg_is_in_recovery()""",
         (namespace, found.name),
     )
-    return tuple(int(v) for v in rows[0]) if rows and None not in rows[0] else None  # type: ignore[return-value]
+    if not rows or None in rows[0]:
+        return None
+    inserted, deleted, filenode, epoch = rows[0]
+    return int(inserted), int(deleted), int(filenode), str(epoch)
 
 
 def _only_new_rows(
@@ -587,19 +601,19 @@ def _only_new_rows(
     found: _SourceTable,
     source: str,
     since: datetime,
-    counters: tuple[int, int, int] | None,
+    counters: tuple[int, int, int, str] | None,
 ) -> bool:
     """Whether, by the server's counters, the table only gained the rows at or after ``since``.
 
-    True when nothing was deleted and the table was not rewritten (``TRUNCATE``, ``VACUUM FULL``)
-    since the last load, and the rows inserted since then are exactly the window's rows the store
-    lacks: then no older row can have changed, and the costly check of every older row is skipped.
-    The counters are cumulative and never miss an insert or a delete, but the server publishes
-    them up to about a minute late: a delete made in that last minute is then reported by the
-    next load.
+    True when, on the same server and counters, nothing was deleted and the table was not
+    rewritten (``TRUNCATE``, ``VACUUM FULL``) since the last load, and the rows inserted since
+    then are exactly the window's rows the store lacks: then no older row can have changed, and
+    reading the older rows' ids is skipped. The counters are cumulative and miss no insert or
+    delete, but the server publishes them up to about a minute late: a delete made in that last
+    minute is then reported by the next load.
     """
     previous = store.execute(
-        f"""SELECT inserted, deleted, filenode FROM {COUNTERS_TABLE}
+        f"""SELECT inserted, deleted, filenode, epoch FROM {COUNTERS_TABLE}
 WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
         [source, found.name],
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -19,9 +18,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
     from .load import LoadResult
-
-
-_READING = re.compile(r"\s*(SELECT|FROM|WITH|SHOW|DESCRIBE|SUMMARIZE|EXPLAIN)\b", re.IGNORECASE)
 
 
 class LogStore:
@@ -51,7 +47,7 @@ class LogStore:
         self.path = None if path is None else str(path)
         self.read_only = read_only
         self.tracer = tracer
-        self.changes = 0  # statements run that may have changed data: cached indexes check it
+        self.changes = 0  # statements run here other than SELECTs: cached indexes check it
         if self.path is None and read_only:
             raise StoreError("an in-memory store cannot be read-only. Hint: pass the store's path")
         if read_only and not Path(self.path or "").exists():
@@ -90,7 +86,7 @@ class LogStore:
     def _trace(self, sql: str, params: Iterable[object] | None) -> None:
         if self.tracer is not None:
             self.tracer(sql, params)
-        if not _READING.match(sql):
+        if any(s.type != duckdb.StatementType.SELECT for s in self.con.extract_statements(sql)):
             self.changes += 1
 
     def has_table(self, name: str) -> bool:

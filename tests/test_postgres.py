@@ -286,6 +286,11 @@ def test_parse_url_keeps_libpq_parameters_and_masks_the_password():
     assert in_query.password == "s3cret"
     with pytest.raises(PostgresError, match="not a PostgreSQL URL"):
         parse_url("mysql://u@h/db")
+    alchemy = parse_url("postgresql+psycopg://u@h/db?password=a+b")  # as SQLAlchemy writes it
+    assert conninfo_to_dict(alchemy.conninfo)["password"] == "a+b"  # libpq keeps '+'
+    with pytest.raises(PostgresError, match="percent-encode") as raised:
+        parse_url("postgresql://app:p#ss@db/music")
+    assert "p#ss" not in str(raised.value)
 
 
 def test_timestamps_are_utc_whatever_the_server_time_zone(store, database, data):
