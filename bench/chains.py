@@ -4,7 +4,8 @@
 
 For each size: N generated rows go into a store file and into a throwaway PostgreSQL 15 with
 indexes on ``job_id``, ``parent_job_id``, ``album_id``, ``artist_id``, ``track_id`` and
-(``entity_type``, ``entity_id``) (``jit = off``). Then, on the same 100 random entities:
+(``entity_type``, ``entity_id``) (``jit = off``; hash and merge joins off for the one-chain query, so PostgreSQL keeps the
+index plan it uses at 1M rows). Then, on the same 100 random entities:
 
 * one chain, returned with full rows: median of ``lla.chain`` against a recursive CTE
   (fetched by psycopg), after the chain index is built (its build time and memory reported);
@@ -151,7 +152,11 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
         sizes = [lla.chain(store, kind, entity).height for kind, entity in entities]
 
         with psycopg.connect(url) as con:
+            # PostgreSQL's best plan for one chain is index lookups all the way; at 10M rows the
+            # planner misjudges the recursive parts and scans the table (seconds per chain).
             con.execute("SET jit = off")
+            con.execute("SET enable_hashjoin = off")
+            con.execute("SET enable_mergejoin = off")
 
             def postgres(kind: str, entity: str) -> None:
                 con.execute(
@@ -168,6 +173,8 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
             start = time.perf_counter()
             every = all_chains(store)
             ours_all = time.perf_counter() - start
+            con.execute("RESET enable_hashjoin")  # the batch joins everything: hash joins are right
+            con.execute("RESET enable_mergejoin")
             con.execute(f"SET statement_timeout = '{pg_batch_timeout}'")
             start = time.perf_counter()
             try:

@@ -258,6 +258,24 @@ def test_graph_nodes_edges_and_exports_round_trip(tmp_path):
         lla.write_graph(graph, tmp_path / "g.txt")
 
 
+def test_graph_links_rows_without_job_ids_and_tells_subjects_from_mentions(tmp_path):
+    case = scenario("sync_batch_dangling_root")
+    album, track_row = case["chains"][0]["entity_id"], case["rows"][2]
+    with store_of(case["rows"], tmp_path) as store:
+        graph = lla.provenance_graph(store, "ALBUM", album)
+    row = f"log:{track_row['id']}"
+    assert graph.has_edge(row, "job:spotify-sync-album-1", key="child_of")  # no job id of its own
+    assert graph.has_edge(row, f"track:{track_row['track_id']}", key="created")
+    assert graph.has_edge(row, f"album:{album}", key="mentions")  # a track row naming its album
+    assert graph.nodes["job:spotify-sync-batch-9"]["dangling"]
+    informed = {
+        (r.args[0].localpart, r.args[1].localpart)
+        for r in prov_document(graph).get_records()
+        if r.get_type().localpart == "Communication"
+    }
+    assert (track_row["id"], case["rows"][0]["id"]) in informed
+
+
 @pytest.mark.parametrize(
     ("name", "entity", "anomaly"),
     [
@@ -281,6 +299,9 @@ def test_explain_tells_how_it_was_created(tmp_path):
     case = scenario("immediate_parent_creation")
     with store_of(case["rows"], tmp_path) as store:
         explanation = lla.explain(store, "TRACK", case["chains"][0]["entity_id"])
+        album = lla.explain(store, "ALBUM", case["rows"][0]["album_id"])
+    assert album.created is None  # the track's CREATED row names the album but is not about it
+    assert any(a.startswith("missing CREATED") for a in album.anomalies)
     assert explanation.created is not None and explanation.created["operation"] == "track:created:enrichment"
     text = str(explanation)
     assert "how it got here: track:created:enrichment" in text and "root job 200" in text
