@@ -4,8 +4,9 @@
 
 For each size: N generated rows go into a store file and into a throwaway PostgreSQL 15 with
 indexes on ``job_id``, ``parent_job_id``, ``album_id``, ``artist_id``, ``track_id`` and
-(``entity_type``, ``entity_id``) (``jit = off``; hash and merge joins off for the one-chain query, so PostgreSQL keeps the
-index plan it uses at 1M rows). Then, on the same 100 random entities:
+(``entity_type``, ``entity_id``) (``jit = off``; for the one-chain query also hash and merge
+joins off, so PostgreSQL keeps the index plan it uses at 1M rows). Then, on the same 100 random
+entities:
 
 * one chain, returned with full rows: median of ``lla.chain`` against a recursive CTE
   (fetched by psycopg), after the chain index is built (its build time and memory reported);
