@@ -127,8 +127,10 @@ class ChainIndex:
             f"(({c})::UHUGEINT & {_LOW64})::UBIGINT AS _{c}_low"
             for c in ("entity_id", *TYPED_ID.values())
         )
-        # Read in storage order and sort here: sorting the wide rows in DuckDB holds them twice more.
-        frame = store.frame(f"SELECT {columns}, {keys} FROM {quote(table)}")
+        # Read in storage order, batch by batch, and sort here: sorting the wide rows in DuckDB,
+        # or converting one whole Arrow result, would hold them two or three times over.
+        batches = store.con.sql(f"SELECT {columns}, {keys} FROM {quote(table)}").fetch_record_batch(1 << 20)
+        frame = pl.concat([pl.DataFrame(batch) for batch in batches], rechunk=False)
         frame = frame[frame.select(pl.arg_sort_by("created_at", "id")).to_series()]  # one chunk out
         self.rows = frame.select(schema.COLUMN_NAMES)
         self.jobs = pl.concat([frame["job_id"], frame["parent_job_id"]]).drop_nulls().unique().sort()
