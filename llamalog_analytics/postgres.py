@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -318,7 +319,8 @@ class _Source:
         self.statements.append(statement)
         statement.set_sql_query(sql)
         if params:
-            statement.bind(pa.record_batch({f"p{n}": [value] for n, value in enumerate(params, 1)}))
+            names = [f"p{n}" for n in range(1, len(params) + 1)]
+            statement.bind(pa.RecordBatch.from_arrays([_parameter(value) for value in params], names=names))
         handle, _ = statement.execute_query()
         return pa.RecordBatchReader.from_stream(handle)
 
@@ -331,6 +333,24 @@ class _Source:
         for handle in (*reversed(self.statements), self.connection, self.database):
             with contextlib.suppress(Exception):
                 handle.close()
+
+
+def _parameter(value: str | datetime) -> pa.Array:
+    """A one-value Arrow array for a text or timestamp parameter, built from its buffers:
+    ``pa.array`` would import pandas (when installed) first, which costs more than a small load.
+
+    Examples:
+        >>> _parameter("it's").to_pylist(), _parameter(datetime(2026, 2, 10, 16, 39, 53)).to_pylist()
+        (["it's"], [datetime.datetime(2026, 2, 10, 16, 39, 53)])
+    """
+    import pyarrow as pa
+
+    if isinstance(value, datetime):
+        micros = (value.replace(tzinfo=None) - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+        return pa.Array.from_buffers(pa.timestamp("us"), 1, [None, pa.py_buffer(struct.pack("<q", micros))])
+    data = value.encode()
+    offsets = pa.py_buffer(struct.pack("<ii", 0, len(data)))
+    return pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])
 
 
 @contextlib.contextmanager
