@@ -129,7 +129,7 @@ class ChainIndex:
         )
         # Read in storage order, batch by batch, and sort here: sorting the wide rows in DuckDB,
         # or converting one whole Arrow result, would hold them two or three times over.
-        batches = store.con.sql(f"SELECT {columns}, {keys} FROM {quote(table)}").fetch_record_batch(1 << 20)
+        batches = store.con.sql(f"SELECT {columns}, {keys} FROM {quote(table)}").to_arrow_reader(1 << 20)
         frame = pl.concat([pl.DataFrame(batch) for batch in batches], rechunk=False)
         frame = frame[frame.select(pl.arg_sort_by("created_at", "id")).to_series()]  # one chunk out
         self.rows = frame.select(schema.COLUMN_NAMES)
