@@ -282,23 +282,10 @@ class ChainIndex:
 
     def in_cycle(self, positions: Sequence[int]) -> list[bool]:
         """For each row, whether its own parent link (job → parent job) lies on a parent loop."""
-        links = {(int(self.job[p]), int(self.parent[p])) for p in positions}
-        links = {(a, b) for a, b in links if a >= 0 and b >= 0}
-        while True:  # trim jobs that cannot be on a loop: nothing leads to them, or they lead nowhere
-            sources, targets = {a for a, _ in links}, {b for _, b in links}
-            kept = {(a, b) for a, b in links if a in targets and b in sources}
-            if kept == links:
-                break
-            links = kept
-        if not links:
-            return [False] * len(positions)
-        import networkx as nx
-
-        component = {}
-        for number, jobs in enumerate(nx.strongly_connected_components(nx.DiGraph(list(links)))):
-            component.update(dict.fromkeys(jobs, number))
-        on_loop = {(a, b) for a, b in links if component[a] == component[b]}
-        return [(int(self.job[p]), int(self.parent[p])) in on_loop for p in positions]
+        links = [(int(self.job[p]), int(self.parent[p])) for p in positions]
+        loops = parent_loops((a, b) for a, b in links if a >= 0 and b >= 0)
+        loop_of = {job: number for number, jobs in enumerate(loops) for job in jobs}
+        return [a in loop_of and loop_of[a] == loop_of.get(b) for a, b in links]
 
     def frame(self, annotated: dict[int, tuple[str, int]]) -> pl.DataFrame:
         """The chain's rows with their annotations, oldest first."""
@@ -331,6 +318,35 @@ def chain_index(store: LogStore, table: str = schema.CURRENT_TABLE) -> ChainInde
         store._require(table)
         index = cached[table] = ChainIndex(store, table)
     return index
+
+
+def parent_loops(links: Iterable[tuple[Any, Any]]) -> list[set[Any]]:
+    """The parent loops among (job, parent job) links: sets of jobs that are their own ancestors.
+
+    Links that cannot be on a loop (out of a job nothing points at, into a job that points
+    nowhere) are trimmed first, so networkx only sees what is left, usually nothing.
+
+    Examples:
+        >>> links = [("a", "b"), ("b", "a"), ("c", "a"), ("d", "d"), ("e", None)]
+        >>> [sorted(jobs) for jobs in parent_loops(links)]
+        [['a', 'b'], ['d']]
+    """
+    edges = {(a, b) for a, b in links if a is not None and b is not None}
+    while True:
+        jobs, parents = {a for a, _ in edges}, {b for _, b in edges}
+        kept = {(a, b) for a, b in edges if a in parents and b in jobs}
+        if kept == edges:
+            break
+        edges = kept
+    if not edges:
+        return []
+    import networkx as nx
+
+    graph = nx.DiGraph(sorted(edges))
+    loops = nx.strongly_connected_components(graph)
+    return sorted(
+        (jobs for jobs in loops if len(jobs) > 1 or any(graph.has_edge(j, j) for j in jobs)), key=sorted
+    )
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -488,11 +504,9 @@ def _utc(value: datetime | str | None, name: str) -> datetime | None:
 def _filtered(
     rows: pl.DataFrame, categories: list[str] | None, since: datetime | None, until: datetime | None
 ) -> pl.DataFrame:
-    keep = pl.lit(True)
-    if categories is not None:
-        keep &= pl.col("category").is_in(categories)
-    if since is not None:
-        keep &= pl.col("created_at") >= since
-    if until is not None:
-        keep &= pl.col("created_at") <= until
-    return rows if categories is None and since is None and until is None else rows.filter(keep)
+    keep = [
+        *([pl.col("category").is_in(categories)] if categories is not None else []),
+        *([pl.col("created_at") >= since] if since is not None else []),
+        *([pl.col("created_at") <= until] if until is not None else []),
+    ]
+    return rows.filter(keep) if keep else rows

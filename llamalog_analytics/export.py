@@ -20,6 +20,7 @@ import polars as pl
 from . import schema
 from ._readers import detect_format
 from ._sql import quote
+from .chains import ANNOTATIONS  # a chain's own columns, written as they are
 
 Naming = Literal["snake", "camel"]
 
@@ -27,10 +28,6 @@ Naming = Literal["snake", "camel"]
 _PG_ELEMENT = r"""CASE WHEN e IS NULL THEN 'NULL'
   WHEN e = '' OR upper(e) = 'NULL' OR regexp_matches(e, '[{}",\\\s]')
   THEN '"' || replace(replace(e, '\', '\\'), '"', '\"') || '"' ELSE e END"""
-
-
-# Annotations a chain adds to its rows; written as they are.
-_EXTRA = ("relation", "depth", "chain_root", "root_dangling", "in_cycle")
 
 
 def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake") -> Path:
@@ -47,7 +44,7 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
     """
     path = Path(path)
     fmt = _format_for(path)
-    known = {name: schema.column(name) for name in frame.columns if name not in _EXTRA}
+    known = {name: schema.column(name) for name in frame.columns if name not in ANNOTATIONS}
     out_name = {name: name for name in frame.columns} | {
         name: (c.prisma if naming == "camel" else c.name) for name, c in known.items()
     }

@@ -25,7 +25,6 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from . import schema
-from .chains import TYPED_ID, chain
+from .chains import ANNOTATIONS, TYPED_ID, chain
 from .errors import ExportError
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
     """
     import networkx as nx
 
-    extra = [c for c in ("relation", "depth", "chain_root", "root_dangling", "in_cycle") if c in rows.columns]
+    extra = [c for c in ANNOTATIONS if c in rows.columns]
     node = pl.concat_str(pl.lit("log:"), "id").alias("node")
     graph = nx.MultiDiGraph()
     attributes = rows.select(
@@ -387,8 +386,8 @@ def _anomalies(rows: pl.DataFrame, own: pl.DataFrame, created: dict[str, Any] | 
         found.append(
             f"child before parent: {early.height} rows were logged before their parent job's first row"
         )
-    shared = Counter(rows["job_id"].drop_nulls().to_list())
-    repeated = sorted(job for job, n in shared.items() if n > 1)
-    if repeated and rows.filter(pl.col("job_id").is_in(repeated))["operation"].n_unique() > 1:
+    shared = rows.filter(pl.col("job_id").is_not_null() & pl.col("job_id").is_duplicated())
+    if shared["operation"].n_unique() > 1:
+        repeated = shared["job_id"].unique().sort().to_list()
         found.append(f"shared job ids: {', '.join(repeated[:5])} each carry several rows")
     return found

@@ -21,6 +21,7 @@ import polars as pl
 
 from . import schema
 from ._sql import quote
+from .chains import parent_loops
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -46,11 +47,10 @@ GROUP BY c.parent_job_id ORDER BY rows DESC, c.parent_job_id"""
 def parent_cycles(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
     """Job ids on a parent loop (a job that is, through its parents, its own ancestor).
 
-    One row per job on a loop, numbered by loop. Links that cannot be on a loop are trimmed in
-    the database first; the few that remain are split into loops by networkx.
+    One row per job on a loop, numbered by loop. Links that cannot be on a loop are trimmed
+    with whole-column joins first; :func:`~llamalog_analytics.chains.parent_loops` finds the
+    loops among the few that remain.
     """
-    import networkx as nx
-
     links = store.frame(
         f"""SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM {_table(store, table)}
 WHERE job_id IS NOT NULL AND parent_job_id IS NOT NULL"""
@@ -62,12 +62,7 @@ WHERE job_id IS NOT NULL AND parent_job_id IS NOT NULL"""
         if kept.height == links.height:
             break
         links = kept
-    graph = nx.DiGraph(links.rows())
-    loops = sorted(
-        sorted(jobs)
-        for jobs in nx.strongly_connected_components(graph)
-        if len(jobs) > 1 or any(graph.has_edge(j, j) for j in jobs)
-    )
+    loops = [sorted(jobs) for jobs in parent_loops(links.rows())]
     return pl.DataFrame(
         [(number, job) for number, jobs in enumerate(loops, 1) for job in jobs],
         schema={"cycle": pl.Int64, "job_id": pl.String},

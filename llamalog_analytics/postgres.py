@@ -412,6 +412,8 @@ class _Plan:
 
 
 SOURCE_IDS = "_llamalog_source_ids"
+# Stored rows that came from one source table (parameters: source, table name).
+_FROM_SOURCE = f"{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)"
 # Beyond this many older rows new to the store, fetching everything is simpler and no slower.
 MAX_OLDER = 100_000
 
@@ -447,12 +449,12 @@ def _plan(
         )
     older = store.execute(
         f"""SELECT id FROM {SOURCE_IDS}
-EXCEPT SELECT id FROM {quote(found.name)} WHERE {LOAD_ID_COLUMN} IN (
-  SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)
+EXCEPT SELECT id FROM {quote(found.name)} WHERE {_FROM_SOURCE}
 ORDER BY id LIMIT {MAX_OLDER + 1}""",
         [source, found.name],
     )
     if len(older) > MAX_OLDER:
+        store.execute(f"DROP TABLE {SOURCE_IDS}")  # every row is fetched: the ids are not needed
         return _Plan(
             note=f"over {MAX_OLDER:,} older rows are new to the store: every row fetched and compared"
         )
@@ -479,8 +481,7 @@ def _resume_point(store: LogStore, source: str, table: str) -> datetime | None:
     if not store.has_table(table):
         return None
     newest = store.execute(
-        f"""SELECT max(created_at) FROM {quote(table)} WHERE {LOAD_ID_COLUMN} IN (
-              SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)""",
+        f"SELECT max(created_at) FROM {quote(table)} WHERE {_FROM_SOURCE}",
         [source, table],
     )[0][0]
     return None if newest is None else newest - OVERLAP
@@ -643,8 +644,7 @@ WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
         f"SELECT count(*) FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '>=')}", (since,)
     )[0][0]
     stored = store.execute(
-        f"""SELECT (SELECT count(*) FROM {quote(found.name)} WHERE created_at >= ? AND {LOAD_ID_COLUMN} IN (
-                      SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?))
+        f"""SELECT (SELECT count(*) FROM {quote(found.name)} WHERE created_at >= ? AND {_FROM_SOURCE})
                  - (SELECT count(*) FROM {DISAPPEARED_TABLE}
                     WHERE created_at >= ? AND source = ? AND table_name = ?)""",
         [since, source, found.name, since, source, found.name],
@@ -664,7 +664,7 @@ def _disappeared_ids(store: LogStore, found: _SourceTable, source: str, plan: _P
         scope, params = "AND t.created_at >= ?", [plan.since]
     gone = store.execute(
         f"""SELECT t.id FROM {quote(found.name)} AS t
-WHERE t.{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)
+WHERE t.{_FROM_SOURCE}
   {scope}
   AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE source = ? AND table_name = ?)
   AND t.id NOT IN (SELECT id FROM {STAGE} WHERE _table = ? AND id IS NOT NULL)

@@ -60,10 +60,7 @@ def demo(path: str | Path = "llamalog-demo.duckdb", *, quiet: bool = False) -> D
         ['enrichment_logs', 'llama_logs']
     """
     with LogStore(path) as store:
-        loads = tuple(
-            store.load_files(sample_path(file), table, quiet=quiet) for table, file in DEMO_FILES.items()
-        )
-        return DemoResult(loads, summarize(store))
+        return DemoResult(_load_sample(store, quiet=quiet), summarize(store))
 
 
 def sample_store(path: str | Path | None = None) -> LogStore:
@@ -75,9 +72,14 @@ def sample_store(path: str | Path | None = None) -> LogStore:
         ('enrichment_logs', 'llama_logs')
     """
     store = LogStore(path)
-    for table, file in DEMO_FILES.items():
-        store.load_files(sample_path(file), table, quiet=True)
+    _load_sample(store, quiet=True)
     return store
+
+
+def _load_sample(store: LogStore, *, quiet: bool) -> tuple[LoadResult, ...]:
+    return tuple(
+        store.load_files(sample_path(file), table, quiet=quiet) for table, file in DEMO_FILES.items()
+    )
 
 
 def write_sample(folder: str | Path, *, rows: int = 4_000, seed: int = 2026) -> list[Path]:
