@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditReport",
     "ChainPage",
     "Explanation",
     "LlamalogError",
@@ -30,11 +31,13 @@ __all__ = [
     "explain",
     "integrity",
     "provenance_graph",
+    "rules",
     "sample_path",
     "sample_store",
     "schema",
     "summarize",
     "synthetic",
+    "verify",
     "write_graph",
     "write_logs",
 ]
@@ -56,10 +59,12 @@ _LAZY = {
     "sample_store": ("sample", "sample_store"),
     "summarize": ("summary", "summarize"),
     "write_logs": ("export", "write_logs"),
+    "AuditReport": ("verify", "AuditReport"),
+    "verify": ("verify", "verify"),
 }
 
 if TYPE_CHECKING:
-    from . import errors, integrity, schema, synthetic
+    from . import errors, integrity, rules, schema, synthetic
     from .chains import ChainPage, chain, chain_page
     from .errors import LlamalogError
     from .export import write_logs
@@ -68,13 +73,14 @@ if TYPE_CHECKING:
     from .sample import demo, sample_path, sample_store
     from .store import LogStore
     from .summary import StoreSummary, summarize
+    from .verify import AuditReport, verify
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attribute = _LAZY[name]
         value = getattr(importlib.import_module(f".{module}", __name__), attribute)
-    elif name in ("errors", "integrity", "schema", "synthetic"):
+    elif name in ("errors", "integrity", "rules", "schema", "synthetic"):
         value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

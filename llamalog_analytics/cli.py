@@ -158,10 +158,58 @@ def synth(rows: int, seed: int, out: str, before: str | None, naming: str) -> No
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_friendly_errors
 def demo(db: str, quiet: bool) -> None:
-    """Load the bundled sample data into a local store and show what it holds."""
+    """Load the bundled sample data into a local store, show what it holds, audit the migration
+    and write the HTML audit report beside the store."""
     from .sample import demo as run_demo
 
     click.echo(str(run_demo(db, quiet=quiet)))
+
+
+@main.command("verify")
+@_db_option()
+@click.option(
+    "--before",
+    default=schema_module.LEGACY_TABLE,
+    show_default=True,
+    help="The pre-migration snapshot's table (skipped checks say so when it is missing).",
+)
+@click.option("--after", default=schema_module.CURRENT_TABLE, show_default=True, help="The migrated table.")
+@click.option(
+    "--migrated-at",
+    help="When the category migration ran (UTC), if _prisma_migrations was not loaded.",
+)
+@click.option("--root-job-migrated-at", help="When the root-job migration ran (UTC), likewise.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--report", type=click.Path(dir_okay=False), help="Also write the HTML report to this file.")
+@_friendly_errors
+def verify_command(
+    db: str,
+    before: str,
+    after: str,
+    migrated_at: str | None,
+    root_job_migrated_at: str | None,
+    output: str,
+    report: str | None,
+) -> None:
+    """Audit the migration: rows kept, category and root-job backfills, job links.
+
+    Exit status 0 when no check fails, 1 when one fails, 2 when the audit cannot run.
+    """
+    from .store import LogStore
+    from .verify import verify
+
+    with LogStore(db, read_only=True) as store:
+        audit = verify(
+            store,
+            before=before,
+            after=after,
+            migrated_at=migrated_at,
+            root_job_migrated_at=root_job_migrated_at,
+        )
+    click.echo(audit.to_json() if output == "json" else str(audit))
+    if report:
+        click.echo(f"[🦙 LlamaLog] report written to {audit.to_html(report)}", err=True)
+    sys.exit(1 if audit.status == "fail" else 0)
 
 
 _ENTITY_TYPE = click.Choice(["ALBUM", "ARTIST", "TRACK"], case_sensitive=False)

@@ -33,15 +33,7 @@ def dangling_parents(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.D
     Expected for sync batches, request ids and BullMQ jobs that never logged; the chain's top is
     then the bare id.
     """
-    t = _table(store, table)
-    return store.frame(
-        f"""SELECT c.parent_job_id, count(*) AS rows, min(c.created_at) AS first_seen,
-  max(c.created_at) AS last_seen, list(DISTINCT c.operation ORDER BY c.operation) AS operations
-FROM {t} AS c
-WHERE c.parent_job_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.job_id = c.parent_job_id)
-GROUP BY c.parent_job_id ORDER BY rows DESC, c.parent_job_id"""
-    )
+    return store.frame(query("dangling parents", _table(store, table)))
 
 
 def parent_cycles(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
@@ -52,7 +44,7 @@ def parent_cycles(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.Data
     loops among the few that remain.
     """
     links = store.frame(
-        f"""SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM {_table(store, table)}
+        f"""SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM {quote(_table(store, table))}
 WHERE job_id IS NOT NULL AND parent_job_id IS NOT NULL"""
     )
     while True:  # drop links out of jobs nothing points at, and into jobs that point nowhere
@@ -76,25 +68,12 @@ def duplicate_job_ids(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.
     Many are one job logging several rows; a long span or unrelated operations suggest a reused
     id (BullMQ's numeric ids restart when Redis is reset).
     """
-    return store.frame(
-        f"""SELECT job_id, count(*) AS rows, min(created_at) AS first_seen, max(created_at) AS last_seen,
-  list(DISTINCT operation ORDER BY operation) AS operations
-FROM {_table(store, table)} WHERE job_id IS NOT NULL
-GROUP BY job_id HAVING count(*) > 1 ORDER BY rows DESC, job_id"""
-    )
+    return store.frame(query("duplicate job ids", _table(store, table)))
 
 
 def children_before_parents(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
     """Rows created before the first row of their parent job (the v1.4 add-album order)."""
-    t = _table(store, table)
-    return store.frame(
-        f"""WITH parents AS (SELECT job_id, min(created_at) AS parent_created_at FROM {t}
-  WHERE job_id IS NOT NULL GROUP BY job_id)
-SELECT c.id, c.operation, c.job_id, c.parent_job_id, c.created_at, p.parent_created_at,
-  epoch_ms(p.parent_created_at) - epoch_ms(c.created_at) AS ahead_by_ms
-FROM {t} AS c JOIN parents AS p ON p.job_id = c.parent_job_id
-WHERE c.created_at < p.parent_created_at ORDER BY c.created_at, c.id"""
-    )
+    return store.frame(query("children before parents", _table(store, table)))
 
 
 def root_flag_mismatches(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
@@ -103,13 +82,44 @@ def root_flag_mismatches(store: LogStore, table: str = schema.CURRENT_TABLE) -> 
     ``kind`` is ``root with parent`` or ``no parent, not root``; the second is expected for rows
     before 2026-02-06 and for writers that never set the flag.
     """
-    return store.frame(
-        f"""SELECT id, operation, created_at, job_id, parent_job_id, is_root_job,
+    return store.frame(query("root flag mismatches", _table(store, table)))
+
+
+_QUERIES = {
+    "dangling parents": """SELECT c.parent_job_id, count(*) AS rows, min(c.created_at) AS first_seen,
+  max(c.created_at) AS last_seen, list(DISTINCT c.operation ORDER BY c.operation) AS operations
+FROM {t} AS c
+WHERE c.parent_job_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.job_id = c.parent_job_id)
+GROUP BY c.parent_job_id ORDER BY rows DESC, c.parent_job_id""",
+    "duplicate job ids": """SELECT job_id, count(*) AS rows, min(created_at) AS first_seen,
+  max(created_at) AS last_seen,
+  list(DISTINCT operation ORDER BY operation) AS operations
+FROM {t} WHERE job_id IS NOT NULL
+GROUP BY job_id HAVING count(*) > 1 ORDER BY rows DESC, job_id""",
+    "children before parents": """WITH parents AS (
+  SELECT job_id, min(created_at) AS parent_created_at FROM {t}
+  WHERE job_id IS NOT NULL GROUP BY job_id)
+SELECT c.id, c.operation, c.job_id, c.parent_job_id, c.created_at, p.parent_created_at,
+  epoch_ms(p.parent_created_at) - epoch_ms(c.created_at) AS ahead_by_ms
+FROM {t} AS c JOIN parents AS p ON p.job_id = c.parent_job_id
+WHERE c.created_at < p.parent_created_at ORDER BY c.created_at, c.id""",
+    "root flag mismatches": """SELECT id, operation, created_at, job_id, parent_job_id, is_root_job,
   CASE WHEN is_root_job THEN 'root with parent' ELSE 'no parent, not root' END AS kind
-FROM {_table(store, table)}
+FROM {t}
 WHERE (is_root_job AND parent_job_id IS NOT NULL) OR (NOT is_root_job AND parent_job_id IS NULL)
-ORDER BY created_at, id"""
-    )
+ORDER BY created_at, id""",
+}
+
+
+def query(check: str, table: str = schema.CURRENT_TABLE) -> str:
+    """The DuckDB SQL behind one of the SQL checks above, for ``table``.
+
+    Examples:
+        >>> print(query("duplicate job ids").splitlines()[2])
+        FROM "llama_logs" WHERE job_id IS NOT NULL
+    """
+    return _QUERIES[check].format(t=quote(table))
 
 
 CHECKS = {
@@ -136,4 +146,4 @@ def check(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
 
 def _table(store: LogStore, table: str) -> str:
     store._require(table)
-    return quote(table)
+    return table

@@ -173,10 +173,52 @@ def load_files(
         True
     """
     files = _readers.expand(paths)
+    if table == MIGRATIONS_TABLE:
+        return _load_migrations(store, files)
     with Stage(store) as stage:
         for path in files:
             stage.add(table, _readers.reader(store, path), quiet=quiet)
         return stage.commit()
+
+
+def _load_migrations(store: LogStore, files: list[str]) -> LoadResult:
+    """Replace ``_prisma_migrations`` with an export of Prisma's table (any one format)."""
+    functions = {"csv": "read_csv", "parquet": "read_parquet", "ndjson": "read_json", "json": "read_json"}
+    selects = []
+    for path in files:
+        source = f"{functions[_readers.detect_format(path)]}({literal(path)})"
+        relation = store.con.sql(f"SELECT * FROM {source}")
+        missing = [c for c in ("migration_name", "started_at", "finished_at") if c not in relation.columns]
+        if missing:
+            raise SourceError(
+                f"{path}: not an export of _prisma_migrations, it lacks {', '.join(missing)}. "
+                "Hint: export it with psql -c '\\copy _prisma_migrations TO file.csv CSV HEADER'"
+            )
+        selects.append(
+            f"""SELECT {_optional(relation, "id")} AS id, {_optional(relation, "checksum")} AS checksum,
+  {_timestamp("finished_at")} AS finished_at, migration_name::VARCHAR AS migration_name,
+  {_optional(relation, "logs")} AS logs, {_timestamp("rolled_back_at", relation)} AS rolled_back_at,
+  {_timestamp("started_at")} AS started_at,
+  {_optional(relation, "applied_steps_count", "INTEGER")} AS applied_steps_count
+FROM {source}"""
+        )
+    with Stage(store) as stage:
+        data = store.con.sql(
+            " UNION ALL ".join(selects) + " ORDER BY started_at, migration_name"
+        ).to_arrow_table()
+        return stage.commit(replace_tables={MIGRATIONS_TABLE: data})
+
+
+def _optional(relation: duckdb.DuckDBPyRelation, column: str, type_: str = "VARCHAR") -> str:
+    if column not in relation.columns:
+        return f"NULL::{type_}"
+    return f"TRY_CAST({quote(column)} AS {type_})"
+
+
+def _timestamp(column: str, relation: duckdb.DuckDBPyRelation | None = None) -> str:
+    if relation is not None and column not in relation.columns:
+        return "NULL::TIMESTAMP"
+    return f"timezone('UTC', TRY_CAST({quote(column)}::VARCHAR AS TIMESTAMPTZ))"
 
 
 class Stage:

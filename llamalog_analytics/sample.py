@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import schema
+from ._sql import MIGRATIONS_TABLE
 from .load import LoadResult
 from .store import LogStore
 from .summary import StoreSummary, summarize
+
+if TYPE_CHECKING:
+    from .verify import AuditReport
 
 # Which sample file the demo loads into which table.
 DEMO_FILES = {
     schema.CURRENT_TABLE: "llama_logs.csv.gz",
     schema.LEGACY_TABLE: "enrichment_logs.csv.gz",
+    MIGRATIONS_TABLE: "_prisma_migrations.csv",
 }
 
 
@@ -39,17 +45,21 @@ def sample_path(name: str = "") -> Path:
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What the demo loaded and what the store now holds."""
+    """What the demo loaded, what the store now holds, and the migration audit of it."""
 
     loads: tuple[LoadResult, ...]
     summary: StoreSummary
+    audit: AuditReport
+    report: Path
 
     def __str__(self) -> str:
-        return "\n".join([*map(str, self.loads), "", str(self.summary)])
+        loads = [str(result) for result in self.loads if result.sources]
+        return "\n".join([*loads, "", str(self.summary), "", str(self.audit), f"audit report: {self.report}"])
 
 
 def demo(path: str | Path = "llamalog-demo.duckdb", *, quiet: bool = False) -> DemoResult:
-    """Load the bundled sample (current table and pre-migration snapshot) into a store file.
+    """Load the bundled sample (current table, pre-migration snapshot, migration history) into a
+    store file, audit the migration and write the HTML report beside the store.
 
     Running it again adds nothing: loads are idempotent.
 
@@ -58,9 +68,16 @@ def demo(path: str | Path = "llamalog-demo.duckdb", *, quiet: bool = False) -> D
         >>> result = demo(tempfile.mkdtemp() + "/demo.duckdb", quiet=True)
         >>> [t.name for t in result.summary.tables]
         ['enrichment_logs', 'llama_logs']
+        >>> result.report.name, result.audit.status
+        ('demo.audit.html', 'warn')
     """
+    from .verify import verify
+
     with LogStore(path) as store:
-        return DemoResult(_load_sample(store, quiet=quiet), summarize(store))
+        loads = _load_sample(store, quiet=quiet)
+        audit = verify(store)
+        report = audit.to_html(Path(path).with_suffix(".audit.html"))
+        return DemoResult(loads, summarize(store), audit, report)
 
 
 def sample_store(path: str | Path | None = None) -> LogStore:

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from . import schema
+from . import rules, schema
 
 __all__ = ["Synthetic", "generate"]
 
@@ -639,7 +639,7 @@ def _as_of_creation(logs: pl.LazyFrame, *, logger: bool) -> pl.LazyFrame:
         parent_job_id=pl.when(at >= _PARENT).then(parent),
         metadata=json_null if logger else pl.col("metadata"),
         category=pl.when(at < _CAT)
-        .then(_category_backfill())
+        .then(pl.sql_expr(rules.APPLIED_BACKFILL.case()))
         .when((pl.col("_cat") == "USER_ACTION") & (at < _USER_ACTION))
         .then(pl.lit("CREATED"))
         .otherwise("_cat"),
@@ -697,24 +697,6 @@ def _preview() -> pl.Expr:
         _cat('{"matchScore":', _hundredths(score), ',"matchedEntity":', pl.col("_name").str.strip_suffix('"'))
         + _cat(' (MusicBrainz ID match)","fieldsToUpdate":', fields, _pick(_PREVIEW_TAILS, _K // 13), "]")
         + _cat(',"rawData":', pl.when(_K % 4 == 0).then(pl.lit("null")).otherwise(raw), "}")
-    )
-
-
-def _category_backfill() -> pl.Expr:
-    """Category as migration 20260209194819 set it: ordered UPDATEs, case-sensitive LIKE."""
-    op = pl.col("operation")
-    prefixes = ("enrichment:", "check:", "musicbrainz:", "spotify:", "discogs:")
-    enriched = pl.any_horizontal(*(op.str.starts_with(p) for p in prefixes), op == "PREVIEW_ENRICHMENT")
-    return (
-        pl.when(op.str.starts_with("cache:"))
-        .then(pl.lit("CACHED"))
-        .when(op == "admin_correction")
-        .then(pl.lit("CORRECTED"))
-        .when(enriched)
-        .then(pl.lit("ENRICHED"))
-        .when(_STATUS == "FAILED")  # only rows no earlier step labelled: FAILED overrides nothing
-        .then(pl.lit("FAILED"))
-        .otherwise(pl.lit("CREATED"))
     )
 
 

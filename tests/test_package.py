@@ -13,6 +13,7 @@ import llamalog_analytics as lla
 from llamalog_analytics.cli import main
 
 PUBLIC = [
+    "AuditReport",
     "ChainPage",
     "Explanation",
     "LlamalogError",
@@ -26,11 +27,13 @@ PUBLIC = [
     "explain",
     "integrity",
     "provenance_graph",
+    "rules",
     "sample_path",
     "sample_store",
     "schema",
     "summarize",
     "synthetic",
+    "verify",
     "write_graph",
     "write_logs",
 ]

@@ -1,0 +1,148 @@
+"""The migration audit as one self-contained HTML page: summary, charts, every check's rows.
+
+Examples:
+    >>> import tempfile, llamalog_analytics as lla
+    >>> with lla.sample_store() as store:
+    ...     path = lla.verify(store).to_html(tempfile.mkdtemp() + "/audit.html")
+    >>> "🦙 LlamaLog migration audit" in path.read_text(encoding="utf-8")
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import jinja2
+import plotly.graph_objects as go
+import polars as pl
+
+from . import schema
+
+if TYPE_CHECKING:
+    from .verify import AuditReport
+
+ROWS_SHOWN = 20  # offending rows and breakdown rows per table in the report
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("llamalog_analytics"), autoescape=True, undefined=jinja2.StrictUndefined
+)
+
+
+def report_html(report: AuditReport, *, standalone: bool = True) -> str:
+    """The report as HTML: a whole page with plotly.js inlined, or a fragment for Jupyter."""
+    from plotly.offline import get_plotlyjs
+
+    charts = [
+        (title, figure.to_html(full_html=False, include_plotlyjs=False)) for title, figure in _charts(report)
+    ]
+    return _TEMPLATES.get_template("report.html.j2").render(
+        report=report,
+        counts=report.summary["checks"],
+        charts=charts if standalone else [],
+        limit=ROWS_SHOWN,
+        standalone=standalone,
+        plotly_js=get_plotlyjs() if standalone else "",
+    )
+
+
+def write_report(report: AuditReport, path: str | Path) -> Path:
+    """Write :func:`report_html` to ``path`` atomically: a failed write leaves no partial file."""
+    path = Path(path)
+    html = report_html(report)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(html)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
+    charts = []
+    names = {c.name for c in report.checks}
+    if "category_backfill" in names:
+        backfill = report.check("category_backfill").breakdowns
+        mismatches = backfill.get("mismatches by operation and status")
+        if mismatches is not None and mismatches.height:
+            charts.append(
+                ("Category backfill mismatches by operation and status", _bars(mismatches, "status"))
+            )
+        intent = backfill.get("applied rules vs the roadmap's intent")
+        if intent is not None and intent.height:
+            charts.append(
+                ("Where the applied rules differ from the roadmap's intent", _bars(intent, intent.columns[2]))
+            )
+    if "category_rules" in names:
+        rules = report.check("category_rules").breakdowns.get("by operation")
+        if rules is not None and rules.height:
+            charts.append(
+                (
+                    "Rows after the migration that differ from the application's rules",
+                    _bars(rules, "category"),
+                )
+            )
+    categories = report.summary.get("categories")
+    if categories:
+        charts.append(("Rows per category: at the migration and now", _categories(categories)))
+    if report.summary.get("rows_per_week"):
+        charts.append(("Rows per week and the migrations (UTC)", _eras(report.summary)))
+    return charts
+
+
+def _bars(frame: pl.DataFrame, colour: str) -> go.Figure:
+    """Horizontal bars of ``rows`` per operation, split by ``colour``."""
+    figure = go.Figure()
+    top = frame.group_by("operation").agg(pl.col("rows").sum()).sort("rows", descending=True).head(ROWS_SHOWN)
+    shown = frame.join(top.select("operation"), on="operation", how="semi")
+    for value, part in shown.group_by(colour, maintain_order=True):
+        summed = part.group_by("operation").agg(pl.col("rows").sum())
+        figure.add_bar(y=summed["operation"], x=summed["rows"], name=str(value[0]), orientation="h")
+    figure.update_layout(
+        barmode="stack",
+        height=120 + 28 * top.height,
+        margin={"l": 10, "r": 10, "t": 10, "b": 40},
+        xaxis_title="rows",
+        yaxis={"categoryorder": "total ascending"},
+        legend_title=colour,
+    )
+    return figure
+
+
+def _categories(counts: dict[str, dict[str, int]]) -> go.Figure:
+    figure = go.Figure()
+    for series, by_category in counts.items():
+        figure.add_bar(
+            x=list(schema.CATEGORIES), y=[by_category.get(c, 0) for c in schema.CATEGORIES], name=series
+        )
+    figure.update_layout(
+        barmode="group", height=360, margin={"l": 10, "r": 10, "t": 10, "b": 40}, yaxis_title="rows"
+    )
+    return figure
+
+
+def _eras(summary: dict) -> go.Figure:
+    weeks = summary["rows_per_week"]
+    figure = go.Figure(go.Bar(x=list(weeks), y=list(weeks.values()), name="rows per week"))
+    for name, at in summary.get("migrations", {}).items():
+        if name in (schema.CATEGORY_MIGRATION, schema.ROOT_JOB_MIGRATION, schema.MIGRATIONS[4]):
+            moment = at.removesuffix(" UTC")
+            figure.add_vline(x=moment, line_dash="dot")
+            figure.add_annotation(
+                x=moment,
+                y=1,
+                yref="paper",
+                text=name.split("_", 1)[1],
+                showarrow=False,
+                textangle=-90,
+                xanchor="right",
+                yanchor="top",
+            )
+    figure.update_layout(
+        height=360, margin={"l": 10, "r": 10, "t": 10, "b": 40}, xaxis_title="week (UTC)", yaxis_title="rows"
+    )
+    return figure
