@@ -56,15 +56,21 @@ def postgres_checks(is_root_at: str, root_at: str) -> dict[str, str]:
             for c in common
         )
 
-    old = f"SELECT id, created_at, job_id, parent_job_id, root_job_id FROM llama_logs WHERE created_at < {root_at}"
+    old = (
+        "SELECT id, created_at, job_id, parent_job_id, root_job_id FROM llama_logs "
+        f"WHERE created_at < {root_at}"
+    )
     applied = rules.APPLIED_BACKFILL.case()
     return {
-        "rows_preserved": f"""SELECT b.id FROM enrichment_logs b LEFT JOIN llama_logs a USING (id) WHERE a.id IS NULL
-UNION ALL SELECT b.id FROM enrichment_logs b JOIN llama_logs a USING (id) WHERE ({side("b")}) IS DISTINCT FROM ({side("a")})""",
+        "rows_preserved": f"""SELECT b.id FROM enrichment_logs b LEFT JOIN llama_logs a USING (id)
+WHERE a.id IS NULL
+UNION ALL SELECT b.id FROM enrichment_logs b JOIN llama_logs a USING (id)
+WHERE ({side("b")}) IS DISTINCT FROM ({side("a")})""",
         "category_present": "SELECT id FROM llama_logs WHERE category IS NULL",
         "category_backfill": f"""SELECT id FROM llama_logs WHERE id IN (SELECT id FROM enrichment_logs)
 AND category::text IS DISTINCT FROM ({applied})""",
-        "category_backfill_intent": f"""SELECT operation, status, {applied}, {rules.ROADMAP_INTENT.case()}, count(*)
+        "category_backfill_intent": f"""SELECT operation, status, {applied},
+  {rules.ROADMAP_INTENT.case()}, count(*)
 FROM llama_logs WHERE id IN (SELECT id FROM enrichment_logs) GROUP BY 1, 2, 3, 4""",
         "category_rules": f"""SELECT id FROM llama_logs WHERE id NOT IN (SELECT id FROM enrichment_logs)
 AND category::text IS DISTINCT FROM ({rules.APPLICATION.case()})""",
@@ -78,27 +84,33 @@ deepest AS (SELECT id, depth, array_agg(DISTINCT root) AS roots FROM walk GROUP 
 best AS (SELECT DISTINCT ON (id) id, roots FROM deepest ORDER BY id, depth DESC)
 SELECT o.id FROM old o LEFT JOIN best b USING (id)
 WHERE CASE WHEN o.parent_job_id IS NOT NULL THEN NOT coalesce(o.root_job_id = ANY (b.roots), false)
-  WHEN o.job_id IS NOT NULL THEN o.root_job_id IS DISTINCT FROM o.job_id ELSE o.root_job_id IS NOT NULL END""",
+  WHEN o.job_id IS NOT NULL THEN o.root_job_id IS DISTINCT FROM o.job_id
+  ELSE o.root_job_id IS NOT NULL END""",
         "root_job_truth": f"""WITH RECURSIVE old AS ({old}),
 parents AS (SELECT DISTINCT ON (job_id) job_id AS job, parent_job_id AS parent FROM old
   WHERE job_id IS NOT NULL ORDER BY job_id, created_at, id),
 walk(start, top, hops, path) AS (
-  SELECT DISTINCT parent_job_id, parent_job_id, 0, ARRAY[parent_job_id] FROM old WHERE parent_job_id IS NOT NULL
-  UNION ALL SELECT w.start, p.parent, w.hops + 1, w.path || p.parent FROM walk w JOIN parents p ON p.job = w.top
+  SELECT DISTINCT parent_job_id, parent_job_id, 0, ARRAY[parent_job_id] FROM old
+  WHERE parent_job_id IS NOT NULL
+  UNION ALL SELECT w.start, p.parent, w.hops + 1, w.path || p.parent
+  FROM walk w JOIN parents p ON p.job = w.top
   WHERE p.parent IS NOT NULL AND NOT p.parent = ANY (w.path)),
 tops AS (SELECT DISTINCT ON (start) start, top FROM walk ORDER BY start, hops DESC),
 truth AS (SELECT t.start, CASE WHEN p.parent IS NULL THEN t.top END AS root
   FROM tops t LEFT JOIN parents p ON p.job = t.top)
-SELECT o.id FROM old o JOIN truth t ON t.start = o.parent_job_id WHERE o.root_job_id IS DISTINCT FROM t.root""",
+SELECT o.id FROM old o JOIN truth t ON t.start = o.parent_job_id
+WHERE o.root_job_id IS DISTINCT FROM t.root""",
         "duplicate_ids": """SELECT id FROM llama_logs GROUP BY id HAVING count(*) > 1
 UNION ALL SELECT id FROM enrichment_logs GROUP BY id HAVING count(*) > 1""",
-        "shared_job_ids": """WITH jobs AS (SELECT job_id FROM llama_logs WHERE job_id IS NOT NULL GROUP BY job_id
+        "shared_job_ids": """WITH jobs AS (
+  SELECT job_id FROM llama_logs WHERE job_id IS NOT NULL GROUP BY job_id
   HAVING count(*) > 1 AND (count(DISTINCT coalesce(entity_id, album_id, track_id, artist_id)) > 1
   OR count(DISTINCT coalesce(parent_job_id, '')) > 1 OR max(created_at) - min(created_at) > INTERVAL '1 day'))
 SELECT t.id FROM llama_logs t JOIN jobs USING (job_id)""",
         "dangling_parents": """SELECT c.id FROM llama_logs c WHERE c.parent_job_id IS NOT NULL
 AND NOT EXISTS (SELECT 1 FROM llama_logs p WHERE p.job_id = c.parent_job_id)""",
-        "job_cycles": """WITH RECURSIVE links AS (SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM llama_logs
+        "job_cycles": """WITH RECURSIVE links AS (
+  SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM llama_logs
   WHERE job_id IS NOT NULL AND parent_job_id IS NOT NULL),
 walk(start, reached, path) AS (SELECT job, parent, ARRAY[job] FROM links
   UNION ALL SELECT w.start, l.parent, w.path || w.reached FROM walk w JOIN links l ON l.job = w.reached
@@ -161,9 +173,8 @@ def main() -> None:
                 found = con.execute(f"SELECT count(*) FROM ({sql}) AS found").fetchone()[0]
                 took = time.perf_counter() - start
                 total += took
-                print(
-                    f"  postgres {name:<26} {took:8.2f}s  {found:>10,} rows  (ours {ours['counts'].get(name, '-')})"
-                )
+                theirs = ours["counts"].get(name, "-")
+                print(f"  postgres {name:<26} {took:8.2f}s  {found:>10,} rows  (ours {theirs})")
         print(f"postgres, all checks: {total:.2f}s; ratio postgres / ours = {total / ours['seconds']:.1f}x")
     finally:
         server.stop()

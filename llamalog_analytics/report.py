@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import plotly.graph_objects as go
@@ -125,7 +126,7 @@ def _categories(counts: dict[str, dict[str, int]]) -> go.Figure:
     return figure
 
 
-def _eras(summary: dict) -> go.Figure:
+def _eras(summary: Mapping[str, Any]) -> go.Figure:
     weeks = summary["rows_per_week"]
     figure = go.Figure(go.Bar(x=list(weeks), y=list(weeks.values()), name="rows per week"))
     for name, at in summary.get("migrations", {}).items():
