@@ -90,9 +90,9 @@ WHERE CASE WHEN o.parent_job_id IS NOT NULL THEN NOT coalesce(o.root_job_id = AN
 parents AS (SELECT DISTINCT ON (job_id) job_id AS job, parent_job_id AS parent FROM old
   WHERE job_id IS NOT NULL ORDER BY job_id, created_at, id),
 walk(start, top, hops, path) AS (
-  SELECT DISTINCT parent_job_id, parent_job_id, 0, ARRAY[parent_job_id] FROM old
+  SELECT DISTINCT parent_job_id, parent_job_id, 0, ARRAY[parent_job_id::text] FROM old
   WHERE parent_job_id IS NOT NULL
-  UNION ALL SELECT w.start, p.parent, w.hops + 1, w.path || p.parent
+  UNION ALL SELECT w.start, p.parent, w.hops + 1, w.path || p.parent::text
   FROM walk w JOIN parents p ON p.job = w.top
   WHERE p.parent IS NOT NULL AND NOT p.parent = ANY (w.path)),
 tops AS (SELECT DISTINCT ON (start) start, top FROM walk ORDER BY start, hops DESC),
@@ -112,8 +112,8 @@ AND NOT EXISTS (SELECT 1 FROM llama_logs p WHERE p.job_id = c.parent_job_id)""",
         "job_cycles": """WITH RECURSIVE links AS (
   SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM llama_logs
   WHERE job_id IS NOT NULL AND parent_job_id IS NOT NULL),
-walk(start, reached, path) AS (SELECT job, parent, ARRAY[job] FROM links
-  UNION ALL SELECT w.start, l.parent, w.path || w.reached FROM walk w JOIN links l ON l.job = w.reached
+walk(start, reached, path) AS (SELECT job, parent, ARRAY[job::text] FROM links
+  UNION ALL SELECT w.start, l.parent, w.path || w.reached::text FROM walk w JOIN links l ON l.job = w.reached
   WHERE NOT w.reached = ANY (w.path))
 SELECT id FROM llama_logs WHERE job_id IN (SELECT start FROM walk WHERE reached = start)""",
         "is_root_consistency": f"""SELECT id FROM llama_logs WHERE (is_root_job AND parent_job_id IS NOT NULL)

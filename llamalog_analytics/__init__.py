@@ -59,8 +59,8 @@ _LAZY = {
     "sample_store": ("sample", "sample_store"),
     "summarize": ("summary", "summarize"),
     "write_logs": ("export", "write_logs"),
-    "AuditReport": ("verify", "AuditReport"),
-    "verify": ("verify", "verify"),
+    "AuditReport": ("audit", "AuditReport"),
+    "verify": ("audit", "verify"),
 }
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from .sample import demo, sample_path, sample_store
     from .store import LogStore
     from .summary import StoreSummary, summarize
-    from .verify import AuditReport, verify
+    from .audit import AuditReport, verify
 
 
 def __getattr__(name: str) -> Any:

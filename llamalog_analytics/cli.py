@@ -196,7 +196,7 @@ def verify_command(
     Exit status 0 when no check fails, 1 when one fails, 2 when the audit cannot run.
     """
     from .store import LogStore
-    from .verify import verify
+    from .audit import verify
 
     with LogStore(db, read_only=True) as store:
         audit = verify(

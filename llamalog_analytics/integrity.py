@@ -116,7 +116,7 @@ def query(check: str, table: str = schema.CURRENT_TABLE) -> str:
     """The DuckDB SQL behind one of the SQL checks above, for ``table``.
 
     Examples:
-        >>> print(query("duplicate job ids").splitlines()[2])
+        >>> print(query("duplicate job ids").splitlines()[3])
         FROM "llama_logs" WHERE job_id IS NOT NULL
     """
     return _QUERIES[check].format(t=quote(table))

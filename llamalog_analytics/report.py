@@ -23,7 +23,7 @@ import polars as pl
 from . import schema
 
 if TYPE_CHECKING:
-    from .verify import AuditReport
+    from .audit import AuditReport
 
 ROWS_SHOWN = 20  # offending rows and breakdown rows per table in the report
 _TEMPLATES = jinja2.Environment(

@@ -101,7 +101,7 @@ def replay(
     Examples:
         >>> import llamalog_analytics as lla
         >>> with lla.sample_store() as store:
-        ...     again = replay(store, APPLICATION, where="operation = 'collection:album-added'")
+        ...     again = replay(store, APPLICATION, where="created_at >= '2026-03-01'")
         >>> again.filter(pl.col("category") != pl.col("replayed")).height
         0
     """

@@ -13,7 +13,7 @@ from .store import LogStore
 from .summary import StoreSummary, summarize
 
 if TYPE_CHECKING:
-    from .verify import AuditReport
+    from .audit import AuditReport
 
 # Which sample file the demo loads into which table.
 DEMO_FILES = {
@@ -71,7 +71,7 @@ def demo(path: str | Path = "llamalog-demo.duckdb", *, quiet: bool = False) -> D
         >>> result.report.name, result.audit.status
         ('demo.audit.html', 'warn')
     """
-    from .verify import verify
+    from .audit import verify
 
     with LogStore(path) as store:
         loads = _load_sample(store, quiet=quiet)

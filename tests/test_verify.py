@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 import llamalog_analytics as lla
 from llamalog_analytics import rules, schema
+from llamalog_analytics.audit import DEFAULT_CHECKS, rows_preserved
 from llamalog_analytics.cli import main
 
 MIGRATIONS = lla.synthetic.generate(10, seed=1).prisma_migrations  # the real apply times
@@ -119,7 +120,7 @@ def test_a_clean_dataset_passes_every_check(tmp_path):
     with audit_store(tmp_path, clean_rows()) as store:
         report = lla.verify(store)
     assert {name: status for name, (status, _) in counts(report).items()} == dict.fromkeys(
-        [c.__name__ for c in lla.verify.__globals__["DEFAULT_CHECKS"]], "pass"
+        [c.__name__ for c in DEFAULT_CHECKS], "pass"
     )
     assert report.status == "pass"
     assert report.summary["tables"] == {"llama_logs": 5, "enrichment_logs": 3}
@@ -208,7 +209,7 @@ def test_changes_are_reported_per_column_and_json_compares_by_value(tmp_path):
     after = with_changes(after, "r2", created_at="2026-02-08T10:00:00.0004")  # within the millisecond
     before = [r for r in clean_rows() if r["created_at"] < "2026-02-10"]
     with audit_store(tmp_path, after, before) as store:
-        result = lla.verify(store, checks=[lla.verify.__globals__["rows_preserved"]]).check("rows_preserved")
+        result = lla.verify(store, checks=[rows_preserved]).check("rows_preserved")
     assert result.ids.select("id", "kind", "column", "before", "after").rows() == [
         (uid("r1"), "changed", "operation", "enrichment:album", "enrichment:album ")
     ]

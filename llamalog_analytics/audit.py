@@ -17,7 +17,7 @@ Examples:
     >>> [c.name for c in report.checks][:3]
     ['rows_preserved', 'category_present', 'category_backfill']
     >>> report.status
-    'pass'
+    'warn'
     >>> report.check("category_backfill").count
     0
 """
