@@ -65,6 +65,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from . import errors, integrity, rules, schema, synthetic
+    from .audit import AuditReport, verify
     from .chains import ChainPage, chain, chain_page
     from .errors import LlamalogError
     from .export import write_logs
@@ -73,7 +74,6 @@ if TYPE_CHECKING:
     from .sample import demo, sample_path, sample_store
     from .store import LogStore
     from .summary import StoreSummary, summarize
-    from .audit import AuditReport, verify
 
 
 def __getattr__(name: str) -> Any:

@@ -195,8 +195,8 @@ def verify_command(
 
     Exit status 0 when no check fails, 1 when one fails, 2 when the audit cannot run.
     """
-    from .store import LogStore
     from .audit import verify
+    from .store import LogStore
 
     with LogStore(db, read_only=True) as store:
         audit = verify(
