@@ -641,7 +641,10 @@ SELECT t.id::VARCHAR AS id, t.job_id, a.reason, t.created_at, t.operation, t.par
 FROM {audit.table} AS t JOIN ambiguous AS a USING (job_id) ORDER BY t.job_id, t.created_at, t.id"""
     ids = audit.frame(sql)
     jobs = ids["job_id"].n_unique()
-    shared = integrity.duplicate_job_ids(audit.store, audit.after).height
+    shared = audit.store.execute(
+        f"SELECT count(*) FROM (SELECT job_id FROM {audit.table} WHERE job_id IS NOT NULL "
+        "GROUP BY job_id HAVING count(*) > 1)"
+    )[0][0]
     finding = f"{jobs:,} of {shared:,} job ids carried by several rows are ambiguous ({ids.height:,} rows)."
     by_reason = ids.unique("job_id").pipe(_by, "reason")
     return _result(
