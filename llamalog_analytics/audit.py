@@ -654,12 +654,9 @@ FROM {audit.table} AS t JOIN ambiguous AS a USING (job_id) ORDER BY t.job_id, t.
 
 def dangling_parents(audit: Audit) -> CheckResult:
     """Rows whose ``parent_job_id`` no row was logged by (a warning: sync batches, lost jobs)."""
-    sql = f"""SELECT c.id::VARCHAR AS id, c.created_at, c.operation, c.parent_job_id FROM {audit.table} AS c
-WHERE c.parent_job_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM {audit.table} AS p WHERE p.job_id = c.parent_job_id)
-ORDER BY c.created_at, c.id"""
+    sql = integrity.query("dangling parent rows", audit.after) + "\nORDER BY c.created_at, c.id"
     ids = audit.frame(sql)
-    by_parent = integrity.dangling_parents(audit.store, audit.after)
+    by_parent = _by(ids, "parent_job_id")
     finding = f"{ids.height:,} rows point at {by_parent.height:,} parent job ids no row was logged by."
     return _result("dangling_parents", "warn", ids, sql, finding, breakdowns={"by parent job id": by_parent})
 

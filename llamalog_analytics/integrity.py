@@ -85,13 +85,16 @@ def root_flag_mismatches(store: LogStore, table: str = schema.CURRENT_TABLE) -> 
     return store.frame(query("root flag mismatches", _table(store, table)))
 
 
-_QUERIES = {
-    "dangling parents": """SELECT c.parent_job_id, count(*) AS rows, min(c.created_at) AS first_seen,
-  max(c.created_at) AS last_seen, list(DISTINCT c.operation ORDER BY c.operation) AS operations
-FROM {t} AS c
+_DANGLING_ROWS = """SELECT c.id, c.created_at, c.operation, c.parent_job_id FROM {t} AS c
 WHERE c.parent_job_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.job_id = c.parent_job_id)
-GROUP BY c.parent_job_id ORDER BY rows DESC, c.parent_job_id""",
+  AND NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.job_id = c.parent_job_id)"""
+
+_QUERIES = {
+    "dangling parent rows": _DANGLING_ROWS,
+    "dangling parents": f"""SELECT parent_job_id, count(*) AS rows, min(created_at) AS first_seen,
+  max(created_at) AS last_seen, list(DISTINCT operation ORDER BY operation) AS operations
+FROM ({_DANGLING_ROWS})
+GROUP BY parent_job_id ORDER BY rows DESC, parent_job_id""",
     "duplicate job ids": """SELECT job_id, count(*) AS rows, min(created_at) AS first_seen,
   max(created_at) AS last_seen,
   list(DISTINCT operation ORDER BY operation) AS operations

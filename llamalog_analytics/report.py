@@ -20,7 +20,7 @@ import jinja2
 import plotly.graph_objects as go
 import polars as pl
 
-from . import schema
+from . import rules, schema
 
 if TYPE_CHECKING:
     from .audit import AuditReport
@@ -65,31 +65,33 @@ def write_report(report: AuditReport, path: str | Path) -> Path:
 
 def _charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
     charts = []
-    names = {c.name for c in report.checks}
-    if "category_backfill" in names:
-        backfill = report.check("category_backfill").breakdowns
-        mismatches = backfill.get("mismatches by operation and status")
-        if mismatches is not None and mismatches.height:
-            charts.append(
-                ("Category backfill mismatches by operation and status", _bars(mismatches, "status"))
-            )
-        intent = backfill.get("applied rules vs the roadmap's intent")
-        if intent is not None and intent.height:
-            charts.append(
-                ("Where the applied rules differ from the roadmap's intent", _bars(intent, intent.columns[2]))
-            )
-    if "category_rules" in names:
-        rules = report.check("category_rules").breakdowns.get("by operation")
-        if rules is not None and rules.height:
-            charts.append(
-                (
-                    "Rows after the migration that differ from the application's rules",
-                    _bars(rules, "category"),
-                )
-            )
-    categories = report.summary.get("categories")
-    if categories:
-        charts.append(("Rows per category: at the migration and now", _categories(categories)))
+    for check, breakdown, colour, title in (
+        (
+            "category_backfill",
+            "mismatches by operation and status",
+            "status",
+            "Category backfill mismatches by operation and status",
+        ),
+        (
+            "category_backfill",
+            "applied rules vs the roadmap's intent",
+            rules.APPLIED_BACKFILL.name,
+            "Where the applied rules differ from the roadmap's intent",
+        ),
+        (
+            "category_rules",
+            "by operation",
+            "category",
+            "Rows after the migration that differ from the application's rules",
+        ),
+    ):
+        frame = next((c.breakdowns.get(breakdown) for c in report.checks if c.name == check), None)
+        if frame is not None and frame.height:
+            charts.append((title, _bars(frame, colour)))
+    if report.summary.get("categories"):
+        charts.append(
+            ("Rows per category: at the migration and now", _categories(report.summary["categories"]))
+        )
     if report.summary.get("rows_per_week"):
         charts.append(("Rows per week and the migrations (UTC)", _eras(report.summary)))
     return charts
