@@ -35,12 +35,25 @@ from llamalog_analytics import rules, schema
 CHILD = """
 import json, sys, time
 import llamalog_analytics as lla
+from llamalog_analytics import audit
+took = {}
+
+def timed(check):
+    def run(a):
+        start = time.perf_counter()
+        try:
+            return check(a)
+        finally:
+            took[check.__name__] = time.perf_counter() - start
+    return run
+
 start = time.perf_counter()
 with lla.LogStore(sys.argv[1], read_only=True) as store:
-    report = lla.verify(store)
+    report = lla.verify(store, checks=[timed(c) for c in audit.DEFAULT_CHECKS])
 seconds = time.perf_counter() - start
 rss = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"seconds": seconds, "rss": rss, "counts": {c.name: c.count for c in report.checks}}))
+counts = {c.name: c.count for c in report.checks}
+print(json.dumps({"seconds": seconds, "rss": rss, "counts": counts, "took": took}))
 """
 
 _ROOT_AT = "(SELECT min(started_at) FROM _prisma_migrations WHERE migration_name = '{m}')"
@@ -128,6 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--snapshot", type=int, default=5_000_000)
+    parser.add_argument("--no-postgres", action="store_true", help="time lla.verify only")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="llamalog-verifybench-"))
     started = time.perf_counter()
@@ -148,6 +162,10 @@ def main() -> None:
     out = subprocess.check_output([sys.executable, "-c", CHILD, str(store_path)])
     ours = json.loads(out)
     print(f"lla.verify: {ours['seconds']:.2f}s, peak memory (VmHWM) {ours['rss'] / 2**20:,.0f} MiB")
+    for name, took in ours["took"].items():
+        print(f"  ours {name:<26} {took:8.2f}s  {ours['counts'][name]:>10,} found")
+    if args.no_postgres:
+        return
 
     server = PgServer.start()
     try:

@@ -30,6 +30,7 @@ __all__ = [
     "errors",
     "explain",
     "integrity",
+    "plot_timeline",
     "provenance_graph",
     "rules",
     "sample_path",
@@ -40,6 +41,7 @@ __all__ = [
     "verify",
     "write_graph",
     "write_logs",
+    "write_timeline",
 ]
 
 _LAZY = {
@@ -61,6 +63,8 @@ _LAZY = {
     "write_logs": ("export", "write_logs"),
     "AuditReport": ("audit", "AuditReport"),
     "verify": ("audit", "verify"),
+    "plot_timeline": ("timeline", "plot_timeline"),
+    "write_timeline": ("timeline", "write_timeline"),
 }
 
 if TYPE_CHECKING:
@@ -74,6 +78,7 @@ if TYPE_CHECKING:
     from .sample import demo, sample_path, sample_store
     from .store import LogStore
     from .summary import StoreSummary, summarize
+    from .timeline import plot_timeline, write_timeline
 
 
 def __getattr__(name: str) -> Any:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -261,17 +262,15 @@ def _summary(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:
             f"SELECT count(*) FROM {audit.table} WHERE created_at < {_timestamp(audit.migrated_at)}"
         )[0][0]
     store, table = audit.store, audit.table
-
-    def per_category(category: str, where: str = "TRUE") -> dict[str, int]:
-        return dict(
-            store.execute(f"SELECT {category}, count(*) FROM {table} WHERE {where} GROUP BY ALL ORDER BY ALL")
-        )
-
-    categories = {"now": per_category("category")}
+    categories = {"now": _counts(store.frame(f"SELECT category, count(*) AS rows FROM {table} GROUP BY ALL"))}
     existed = audit.existed_at_migration()
     if existed is not None:
-        categories["at the migration, stored"] = per_category("category", existed)
-        categories["at the migration, roadmap intent"] = per_category(rules.ROADMAP_INTENT.case(), existed)
+        then = store.frame(
+            f"SELECT category, {rules.ROADMAP_INTENT.case()} AS intent, count(*) AS rows FROM {table} "
+            f"WHERE {existed} GROUP BY ALL"
+        )
+        categories["at the migration, stored"] = _counts(then)
+        categories["at the migration, roadmap intent"] = _counts(then, "intent")
     weeks = store.execute(
         f"SELECT date_trunc('week', created_at)::DATE::VARCHAR, count(*) FROM {table} "
         "GROUP BY ALL ORDER BY ALL"
@@ -285,6 +284,12 @@ def _summary(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:
         "rows_per_week": dict(weeks),
         "migrations": {name: _era(at) for name, at in audit.applied.items()},
     }
+
+
+def _counts(rows: pl.DataFrame, column: str = "category") -> dict[str | None, int]:
+    """``rows`` summed per value of ``column``, in label order (None last)."""
+    summed = rows.group_by(column).agg(pl.col("rows").sum()).sort(column, nulls_last=True)
+    return dict(summed.iter_rows())
 
 
 def _era(moment: datetime | None) -> str:
@@ -351,19 +356,20 @@ def rows_preserved(audit: Audit) -> CheckResult:
         for c, test in differs.items()
     )
     fingerprint = ", ".join(value("t", c) for c in columns)
-    sql = f"""WITH repeated AS (
-  SELECT id FROM {before} GROUP BY id HAVING count(*) > 1
-  UNION SELECT id FROM {after} GROUP BY id HAVING count(*) > 1),
-b_hash AS (SELECT t.id, hash({fingerprint}) AS h FROM {before} AS t
-  WHERE t.id NOT IN (SELECT id FROM repeated)),
-a_hash AS (SELECT t.id, hash({fingerprint}) AS h FROM {after} AS t
-  WHERE t.id NOT IN (SELECT id FROM repeated)),
-changed AS (SELECT b_hash.id FROM b_hash JOIN a_hash USING (id) WHERE b_hash.h <> a_hash.h),
+    sql = f"""WITH b_hash AS (SELECT t.id, hash({fingerprint}) AS h FROM {before} AS t),
+a_hash AS (SELECT t.id, hash({fingerprint}) AS h FROM {after} AS t),
+odd AS (
+  SELECT b_hash.id, a_hash.id IS NULL AS missing FROM b_hash LEFT JOIN a_hash ON a_hash.id = b_hash.id
+  WHERE a_hash.id IS NULL OR b_hash.h <> a_hash.h),
+repeated AS (
+  SELECT id FROM {before} WHERE id IN (SELECT id FROM odd) GROUP BY id HAVING count(*) > 1
+  UNION SELECT id FROM {after} WHERE id IN (SELECT id FROM odd) GROUP BY id HAVING count(*) > 1),
+kept AS (SELECT DISTINCT id, missing FROM odd WHERE id NOT IN (SELECT id FROM repeated)),
 cells AS (
   SELECT b.id, unnest(list_filter([{cells}], lambda x: x IS NOT NULL)) AS cell
-  FROM {before} AS b JOIN {after} AS a USING (id) WHERE b.id IN (SELECT id FROM changed))
+  FROM {before} AS b JOIN {after} AS a USING (id) WHERE b.id IN (SELECT id FROM kept WHERE NOT missing))
 SELECT id::VARCHAR AS id, 'missing' AS kind, NULL AS "column", NULL AS "before", NULL AS "after"
-FROM b_hash WHERE id NOT IN (SELECT id FROM a_hash)
+FROM kept WHERE missing
 UNION ALL
 SELECT id::VARCHAR, 'changed', cell."column", cell."before", cell."after" FROM cells
 ORDER BY kind, id, "column\""""
@@ -459,24 +465,35 @@ def category_backfill(audit: Audit) -> CheckResult:
     existed = audit.existed_at_migration()
     if existed is None:
         return _skipped(name, _NO_MIGRATION_TIME)
-    applied = rules.APPLIED_BACKFILL
+    applied, intent = rules.APPLIED_BACKFILL, rules.ROADMAP_INTENT
     sql = f"""SELECT id::VARCHAR AS id, created_at, operation, status, category, expected
 FROM (SELECT *, {applied.case()} AS expected FROM {audit.table} WHERE {existed})
 WHERE category IS DISTINCT FROM expected ORDER BY created_at, id"""
-    ids = audit.frame(sql)
-    intent = rules.diff(audit.store, applied, rules.ROADMAP_INTENT, table=audit.after, where=existed)
-    total = audit.store.execute(f"SELECT count(*) FROM {audit.table} WHERE {existed}")[0][0]
-    differing = int(intent["rows"].sum())
+    groups = audit.frame(
+        f"""SELECT operation, status, category, {applied.case()} AS {quote(applied.name)},
+  {intent.case()} AS {quote(intent.name)}, count(*) AS rows
+FROM {audit.table} WHERE {existed} GROUP BY ALL"""
+    )
+    total = int(groups["rows"].sum())
+    mismatches = groups.filter(pl.col("category").ne_missing(pl.col(applied.name)))["rows"].sum()
+    ids = audit.frame(sql) if mismatches else audit.frame(f"SELECT * FROM ({sql}) LIMIT 0")
+    differs = groups.filter(pl.col(applied.name).ne_missing(pl.col(intent.name)))
+    by_intent = (
+        differs.group_by("operation", "status", applied.name, intent.name)
+        .agg(pl.col("rows").sum())
+        .sort(["rows", "operation", "status"], descending=[True, False, False])
+    )
+    differing = int(by_intent["rows"].sum())
     finding = (
         f"{ids.height:,} of {total:,} rows that existed at the migration differ from the rules as applied. "
         f"The applied rules differ from the roadmap's intent on {differing:,} rows"
     )
-    finding += ": " + "; ".join(_intent_examples(intent)) + "." if differing else "."
+    finding += ": " + "; ".join(_intent_examples(by_intent)) + "." if differing else "."
     status = "fail" if ids.height else "warn" if differing else "pass"
     breakdowns = {
-        "mismatches by operation and status": _by(ids, "operation", "status", "category", "expected")
+        "mismatches by operation and status": _by(ids, "operation", "status", "category", "expected"),
+        "applied rules vs the roadmap's intent": by_intent,
     }
-    breakdowns["applied rules vs the roadmap's intent"] = intent
     return CheckResult(name, status, ids.height, finding, ids, sql, breakdowns)
 
 
@@ -620,6 +637,9 @@ def _no_root_time() -> str:
 # --- job links ------------------------------------------------------------------------------
 
 
+_AMBIGUITIES = ("different entities", "different parents", "more than a day apart")
+
+
 def shared_job_ids(audit: Audit) -> CheckResult:
     """Job ids whose rows disagree in a way that makes parent links ambiguous (a warning).
 
@@ -627,25 +647,24 @@ def shared_job_ids(audit: Audit) -> CheckResult:
     job ids whose rows concern different entities, name different parents, or span more than
     a day (BullMQ's numeric ids restart when its Redis is reset).
     """
+    entity = "coalesce(entity_id, album_id, track_id, artist_id)"
+    reasons = ", ".join(literal(", ".join(r)) for n in (1, 2, 3) for r in combinations(_AMBIGUITIES, n))
     sql = f"""WITH jobs AS (
-  SELECT job_id,
-    count(DISTINCT coalesce(entity_id, album_id, track_id, artist_id)) > 1 AS entities,
-    count(DISTINCT coalesce(parent_job_id, '')) > 1 AS parents,
+  SELECT job_id, min({entity}) <> max({entity}) AS entities,
+    min(parent_job_id) <> max(parent_job_id) OR count(parent_job_id) NOT IN (0, count(*)) AS parents,
     max(created_at) - min(created_at) > INTERVAL 1 DAY AS span
-  FROM {audit.table} WHERE job_id IS NOT NULL GROUP BY job_id HAVING count(*) > 1),
+  FROM {audit.table}
+  WHERE job_id IN (SELECT job_id FROM {audit.table} GROUP BY job_id HAVING count(*) > 1) GROUP BY job_id),
 ambiguous AS (
-  SELECT job_id, concat_ws(', ', CASE WHEN entities THEN 'different entities' END,
-    CASE WHEN parents THEN 'different parents' END, CASE WHEN span THEN 'more than a day apart' END) AS reason
+  SELECT job_id, concat_ws(', ', CASE WHEN entities THEN {literal(_AMBIGUITIES[0])} END,
+    CASE WHEN parents THEN {literal(_AMBIGUITIES[1])} END,
+    CASE WHEN span THEN {literal(_AMBIGUITIES[2])} END)::ENUM({reasons}) AS reason
   FROM jobs WHERE entities OR parents OR span)
 SELECT t.id::VARCHAR AS id, t.job_id, a.reason, t.created_at, t.operation, t.parent_job_id
 FROM {audit.table} AS t JOIN ambiguous AS a USING (job_id) ORDER BY t.job_id, t.created_at, t.id"""
     ids = audit.frame(sql)
     jobs = ids["job_id"].n_unique()
-    shared = audit.store.execute(
-        f"SELECT count(*) FROM (SELECT job_id FROM {audit.table} WHERE job_id IS NOT NULL "
-        "GROUP BY job_id HAVING count(*) > 1)"
-    )[0][0]
-    finding = f"{jobs:,} of {shared:,} job ids carried by several rows are ambiguous ({ids.height:,} rows)."
+    finding = f"{jobs:,} job ids are carried by several rows that disagree ({ids.height:,} rows)."
     by_reason = ids.unique("job_id").pipe(_by, "reason")
     return _result(
         "shared_job_ids", "warn", ids, sql, finding, count=jobs, breakdowns={"job ids by reason": by_reason}

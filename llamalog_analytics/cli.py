@@ -364,3 +364,46 @@ def graph(entity_type: str, entity_id: str, db: str, table: str, out: str, outpu
         built = provenance_graph(store, entity_type, entity_id, table=table)
     write_graph(built, out, output)
     click.echo(f"wrote {built.number_of_nodes():,} nodes and {built.number_of_edges():,} edges to {out}")
+
+
+@main.command()
+@click.argument("entity_type", type=_ENTITY_TYPE)
+@click.argument("entity_id")
+@_db_option()
+@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
+@click.option("--category", "categories", multiple=True, help="Keep only this category (repeatable).")
+@click.option("--since", help="Keep rows created at or after this UTC time.")
+@click.option("--until", help="Keep rows created at or before this UTC time.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="FILE.html: a standalone page that opens offline; FILE.png: a static image (needs kaleido "
+    "and Chrome or Chromium).",
+)
+@_friendly_errors
+def timeline(
+    entity_type: str,
+    entity_id: str,
+    db: str,
+    table: str,
+    categories: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    out: str,
+) -> None:
+    """Draw one entity's provenance chain as a timeline: one lane per job, time in UTC."""
+    from .store import LogStore
+    from .timeline import plot_timeline, write_timeline
+
+    with LogStore(db, read_only=True) as store:
+        figure = plot_timeline(
+            store,
+            entity_type,
+            entity_id,
+            categories=categories or None,
+            since=since,
+            until=until,
+            table=table,
+        )
+    click.echo(f"[🦙 LlamaLog] wrote {figure.layout.title.subtitle.text} to {write_timeline(figure, out)}")

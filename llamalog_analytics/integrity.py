@@ -39,13 +39,16 @@ def dangling_parents(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.D
 def parent_cycles(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
     """Job ids on a parent loop (a job that is, through its parents, its own ancestor).
 
-    One row per job on a loop, numbered by loop. Links that cannot be on a loop are trimmed
-    with whole-column joins first; :func:`~llamalog_analytics.chains.parent_loops` finds the
-    loops among the few that remain.
+    One row per job on a loop, numbered by loop. Links that cannot be on a loop (out of a job
+    no link points at, or into a job with no parent) are trimmed with whole-column joins, in
+    SQL and then until nothing changes; :func:`~llamalog_analytics.chains.parent_loops` finds
+    the loops among the few that remain.
     """
     links = store.frame(
-        f"""SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM {quote(_table(store, table))}
-WHERE job_id IS NOT NULL AND parent_job_id IS NOT NULL"""
+        f"""WITH links AS (
+  SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM {quote(_table(store, table))}
+  WHERE job_id IS NOT NULL AND parent_job_id IS NOT NULL)
+SELECT * FROM links WHERE job IN (SELECT parent FROM links) AND parent IN (SELECT job FROM links)"""
     )
     while True:  # drop links out of jobs nothing points at, and into jobs that point nowhere
         kept = links.join(links.select(job=pl.col("parent")).unique(), on="job", how="semi").join(
@@ -102,7 +105,7 @@ FROM {t} WHERE job_id IS NOT NULL
 GROUP BY job_id HAVING count(*) > 1 ORDER BY rows DESC, job_id""",
     "children before parents": """WITH parents AS (
   SELECT job_id, min(created_at) AS parent_created_at FROM {t}
-  WHERE job_id IS NOT NULL GROUP BY job_id)
+  WHERE job_id IN (SELECT parent_job_id FROM {t}) GROUP BY job_id)
 SELECT c.id, c.operation, c.job_id, c.parent_job_id, c.created_at, p.parent_created_at,
   epoch_ms(p.parent_created_at) - epoch_ms(c.created_at) AS ahead_by_ms
 FROM {t} AS c JOIN parents AS p ON p.job_id = c.parent_job_id

@@ -10,8 +10,6 @@ Examples:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +19,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from . import rules, schema
+from ._html import figure_html, plotly_script, write_atomic
 
 if TYPE_CHECKING:
     from .audit import AuditReport
@@ -32,35 +31,21 @@ _TEMPLATES = jinja2.Environment(
 
 
 def report_html(report: AuditReport, *, standalone: bool = True) -> str:
-    """The report as HTML: a whole page with plotly.js inlined, or a fragment for Jupyter."""
-    from plotly.offline import get_plotlyjs
-
-    charts = [
-        (title, figure.to_html(full_html=False, include_plotlyjs=False)) for title, figure in _charts(report)
-    ]
+    """The report as HTML: a whole page that draws its charts offline, or a fragment for Jupyter."""
+    charts = [(title, figure_html(figure, f"chart-{n}")) for n, (title, figure) in enumerate(_charts(report))]
     return _TEMPLATES.get_template("report.html.j2").render(
         report=report,
         counts=report.summary["checks"],
         charts=charts if standalone else [],
         limit=ROWS_SHOWN,
         standalone=standalone,
-        plotly_js=get_plotlyjs() if standalone else "",
+        plotly_js=plotly_script() if standalone else "",
     )
 
 
 def write_report(report: AuditReport, path: str | Path) -> Path:
     """Write :func:`report_html` to ``path`` atomically: a failed write leaves no partial file."""
-    path = Path(path)
-    html = report_html(report)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(html)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, report_html(report))
 
 
 def _charts(report: AuditReport) -> list[tuple[str, go.Figure]]:

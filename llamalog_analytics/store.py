@@ -28,6 +28,10 @@ class LogStore:
         path: a ``.duckdb`` file (created if missing), or None for an in-memory store.
         read_only: open an existing file for reading only; several processes may do so at once.
         tracer: called with ``(sql, params)`` before each statement, e.g. ``tracer=print``.
+        memory_limit: how much memory DuckDB may use for caching and for query state before it
+            spills to a temporary directory (``3GB``, ``500MB``); None leaves DuckDB's default,
+            80% of RAM, which keeps more of the store cached but leaves less for the frames
+            queries return into this process.
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -43,6 +47,7 @@ class LogStore:
         *,
         read_only: bool = False,
         tracer: Callable[[str, Any], None] | None = None,
+        memory_limit: str | None = "3GB",
     ) -> None:
         self.path = None if path is None else str(path)
         self.read_only = read_only
@@ -63,6 +68,14 @@ class LogStore:
                 ) from exc
             raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        if memory_limit is not None:
+            try:
+                self.con.execute("SET memory_limit = ?", [memory_limit])
+            except duckdb.Error as exc:
+                self.con.close()
+                raise StoreError(
+                    f"memory_limit={memory_limit!r}: {exc}. Hint: write it like 3GB or 500MB"
+                ) from exc
         try:  # progress is polled by _progress.track, never printed by DuckDB itself
             self.con.execute("SET enable_progress_bar_print = false")
             self.con.execute("SET enable_progress_bar = true")

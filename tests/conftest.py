@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -69,3 +72,38 @@ def pg_server():
     server = PgServer.start()
     yield server
     server.stop()
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+needs_chromium = pytest.mark.skipif(
+    chromium() is None and not os.environ.get("LLAMALOG_REQUIRE_BROWSER"),
+    reason="needs Debian's chromium (apt-get install -y chromium); .ci/run installs it",
+)
+
+
+@contextmanager
+def browser_page(path: Path, *, width: int = 1200, height: int = 900) -> Iterator[tuple[object, list[str]]]:
+    """``path`` open in headless Chromium, with every console error and page error collected."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        try:
+            yield page, errors
+        finally:
+            browser.close()
+
+
+def non_blank(page) -> bool:
+    """Whether the page shows much more than an empty screen (a blank one compresses to nothing)."""
+    shot = page.screenshot()
+    page.goto("about:blank")
+    return len(shot) > 10 * len(page.screenshot())

@@ -254,6 +254,17 @@ def test_read_only_store_refuses_loads_and_allows_concurrent_readers(tmp_path, s
             a.load_files(tmp_path / "x.csv", quiet=True)
 
 
+def test_memory_limit_is_set_or_refused_with_a_hint():
+    def limit(store):
+        return store.execute("SELECT current_setting('memory_limit')")[0][0]
+
+    with lla.LogStore() as capped, lla.LogStore(memory_limit="500MB") as small:
+        assert limit(capped) == "2.7 GiB"  # the 3GB default
+        assert limit(small) == "476.8 MiB"
+    with pytest.raises(StoreError, match=r"memory_limit='lots'.*Hint: write it like 3GB"):
+        lla.LogStore(memory_limit="lots")
+
+
 def test_gzipped_csv_is_read_as_csv(store, tmp_path):
     plain = FIXTURES / "psql_quirks.csv"
     packed = tmp_path / "psql_quirks.csv.gz"

@@ -26,6 +26,7 @@ PUBLIC = [
     "errors",
     "explain",
     "integrity",
+    "plot_timeline",
     "provenance_graph",
     "rules",
     "sample_path",
@@ -36,6 +37,7 @@ PUBLIC = [
     "verify",
     "write_graph",
     "write_logs",
+    "write_timeline",
 ]
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import uuid
 from pathlib import Path
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from conftest import browser_page, needs_chromium, non_blank
 
 import llamalog_analytics as lla
 from llamalog_analytics import rules, schema
@@ -388,35 +387,18 @@ def test_report_json_html_and_cli(tmp_path):
     assert passed.output.startswith("[🦙 LlamaLog] migration audit: PASS")
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    chromium() is None and not os.environ.get("LLAMALOG_REQUIRE_BROWSER"),
-    reason="needs Debian's chromium (apt-get install -y chromium); .ci/run installs it",
-)
+@needs_chromium
 def test_report_opens_in_headless_chromium(tmp_path):
-    from playwright.sync_api import sync_playwright
-
     with lla.sample_store() as store:
         path = lla.verify(store).to_html(tmp_path / "audit.html")
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(path.as_uri())
-        page.wait_for_selector(".plotly .main-svg")
+    assert path.stat().st_size < 5_000_000  # plotly.js travels packed
+    with browser_page(path) as (page, errors):
+        page.wait_for_selector("body[data-figures=drawn]")
+        assert page.locator(".plotly .main-svg").count() >= 4
         summary = page.locator("#summary-table")
         assert summary.is_visible()
         assert summary.locator("tbody tr").count() == 12
         box = summary.bounding_box()
         assert box is not None and box["y"] < 900  # in the first screenful
-        shot = page.screenshot()
-        page.goto("about:blank")
-        blank = page.screenshot()
-        browser.close()
+        assert non_blank(page)
     assert errors == []
-    assert len(shot) > 10 * len(blank)  # a blank screen compresses to almost nothing

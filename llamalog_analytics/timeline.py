@@ -1,0 +1,388 @@
+"""Entity timelines: one provenance chain drawn like a trace waterfall.
+
+Time runs left to right (UTC). Each job gets a lane; lanes follow the job tree (a child job
+sits under its parent, indented), so reading down is reading the chain from its root. Each
+log row is a marker whose colour *and* symbol name its category (CREATED is a star with a
+🦙), with a bar ending at the row for its ``duration_ms`` (rows are logged when the work
+ends). Grey lines join a parent job to its child jobs. Rings flag what needs a second look:
+a parent no row was logged by, jobs on a parent loop, rows logged before their parent job.
+
+Big chains stay readable: above :data:`WEBGL_ABOVE` rows the figure uses WebGL traces, and
+above :data:`LANES_SHOWN` lanes the deepest jobs are folded into one summary lane per
+ancestor; the subtitle says what was folded.
+
+Examples:
+    >>> import llamalog_analytics as lla
+    >>> with lla.sample_store() as store:
+    ...     album = store.execute("SELECT album_id FROM llama_logs WHERE category = 'CREATED' "
+    ...                           "AND album_id IS NOT NULL ORDER BY created_at LIMIT 1")[0][0]
+    ...     figure = lla.plot_timeline(store, "ALBUM", album)
+    >>> figure.layout.xaxis.title.text
+    'time (UTC)'
+    >>> "CREATED 🦙" in {trace.name for trace in figure.data}
+    True
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import plotly.graph_objects as go
+import polars as pl
+
+from . import schema
+from ._html import figure_html, plotly_script, write_atomic
+from .chains import chain, parent_loops
+from .errors import LlamalogError
+
+if TYPE_CHECKING:
+    from .store import LogStore
+
+WEBGL_ABOVE = 1_000  # rows; SVG markers get slow past a few thousand
+LANES_SHOWN = 60  # lanes before the deepest jobs are folded into summary lanes
+SYMBOLS = {
+    "CREATED": "star",
+    "ENRICHED": "circle",
+    "CORRECTED": "diamond",
+    "CACHED": "square",
+    "FAILED": "x",
+    "LINKED": "triangle-up",
+    "USER_ACTION": "pentagon",
+}
+COLOURS = {
+    "CREATED": "#2e7d32",
+    "ENRICHED": "#1565c0",
+    "CORRECTED": "#8e24aa",
+    "CACHED": "#6d4c41",
+    "FAILED": "#c62828",
+    "LINKED": "#00838f",
+    "USER_ACTION": "#ef6c00",
+}
+FLAGS = {  # trace name -> ring colour
+    "⚠ parent not logged (dangling)": "#d32f2f",
+    "⚠ job on a parent loop": "#6a1b9a",
+    "⚠ logged before its parent job": "#f9a825",
+}
+_NO_JOB = "(no job id)"
+_SPACE = "\u00a0"  # plotly trims ordinary leading spaces from tick labels
+
+
+class TimelineError(LlamalogError, ValueError):
+    """A timeline cannot be drawn as asked."""
+
+
+def plot_timeline(
+    source: LogStore | pl.DataFrame,
+    entity_type: str | None = None,
+    entity_id: str | uuid.UUID | None = None,
+    **chain_filters: Any,
+) -> go.Figure:
+    """The provenance chain of one entity as a waterfall figure.
+
+    Args:
+        source: a store (then name the entity) or a chain already in hand, e.g. from
+            :func:`~llamalog_analytics.chain` or any frame of log rows.
+        entity_type, entity_id: the album, artist or track, when ``source`` is a store.
+        chain_filters: passed to :func:`~llamalog_analytics.chain` (``categories``, ``since``,
+            ``until``, ``table``).
+
+    Raises:
+        TimelineError: a store without an entity, or a chain with no rows.
+    """
+    if isinstance(source, pl.DataFrame):
+        rows, subject = source, "chain"
+    else:
+        if entity_type is None or entity_id is None:
+            raise TimelineError("name the entity: plot_timeline(store, 'ALBUM', album_id)")
+        rows = chain(source, entity_type, entity_id, **chain_filters)
+        subject = f"{entity_type.upper()} {entity_id}"
+    if rows.is_empty():
+        raise TimelineError(f"no log rows for {subject}. Hint: check the id, or widen the filters")
+    return _figure(rows.sort("created_at", "id"), subject)
+
+
+def write_timeline(figure: go.Figure, path: str | Path) -> Path:
+    """Write a timeline as a standalone HTML page (opens offline) or, for ``.png``, an image.
+
+    PNG needs the ``kaleido`` package and a Chrome or Chromium browser.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".png":
+        try:
+            figure.write_image(path, width=1400, height=int(figure.layout.height or 600), scale=1)
+        except (ImportError, ValueError, RuntimeError) as exc:
+            raise TimelineError(
+                f"{path}: cannot render a PNG here ({exc}). Hint: pip install kaleido, and install "
+                "Chrome or Chromium (apt-get install chromium, or run plotly_get_chrome); "
+                "or write .html instead"
+            ) from exc
+        return path
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise TimelineError(f"{path}: write the timeline as .html or .png")
+    title = figure.layout.title.text or "🦙 LlamaLog timeline"
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_escape(title)}</title>\n</head>\n<body>\n"
+        f"{figure_html(figure, 'timeline')}\n{plotly_script()}\n</body>\n</html>\n"
+    )
+    return write_atomic(path, page)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- lanes ----------------------------------------------------------------------------------
+
+
+def lanes(rows: pl.DataFrame) -> pl.DataFrame:
+    """One lane per job, in job-tree order: ``job``, ``lane`` (the tick label), ``depth``, ``folded``.
+
+    A job's parent is the ``parent_job_id`` of its first row. Jobs whose parent is not in
+    ``rows`` start trees, oldest first; children follow their parent, oldest first; jobs on a
+    parent loop (and below one) belong to no tree and come last. Above
+    :data:`LANES_SHOWN` lanes, jobs deeper than the deepest level that still fits share one
+    lane per ancestor at that level (``lane`` then reads ``… N jobs below``).
+    """
+    jobs = (
+        rows.with_columns(job=pl.col("job_id").fill_null(_NO_JOB))
+        .group_by("job")
+        .agg(
+            first=pl.col("created_at").min(),
+            parent=pl.col("parent_job_id").sort_by("created_at", "id").first(),
+            operation=pl.col("operation").sort_by("created_at", "id").first(),
+        )
+        .sort("first", "job")
+    )
+    operations = dict(jobs.select("job", "operation").iter_rows())
+    children: dict[str | None, list[str]] = {}
+    for job, parent in jobs.select("job", "parent").iter_rows():
+        children.setdefault(parent if parent in operations and parent != job else None, []).append(job)
+    order: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for top in [*children.get(None, []), *jobs["job"]]:  # loops are reached from no tree top
+        stack = [(top, 0)]
+        while stack:
+            job, depth = stack.pop()
+            if job not in seen:
+                seen.add(job)
+                order.append((job, depth))
+                stack.extend((child, depth + 1) for child in reversed(children.get(job, [])))
+
+    def lane_count(level: int) -> int:  # jobs down to `level`, and a summary lane per parent there
+        return sum(depth < level or (depth == level and 1 + (job in children)) for job, depth in order)
+
+    level = max(depth for _, depth in order)
+    while level > 0 and lane_count(level) > LANES_SHOWN:
+        level -= 1
+    anchors, folded = [], {}
+    for job, depth in order:
+        anchors.append(job if depth <= level else anchors[-1])
+        if depth > level:
+            folded[anchors[-1]] = folded.get(anchors[-1], 0) + 1
+    depths = dict(order)
+
+    def label(job: str, depth: int) -> str:
+        return f"{_SPACE * 2 * depth}{'└ ' if depth else ''}{job[:24]} · {operations[job]}"
+
+    def summary(anchor: str) -> str:
+        jobs = f"{folded[anchor]:,} job{'s' if folded[anchor] > 1 else ''}"
+        return f"{_SPACE * 2 * (depths[anchor] + 1)}… {jobs} below {anchor[:24]}"
+
+    return pl.DataFrame(
+        {
+            "job": [job for job, _ in order],
+            "lane": [
+                label(job, depth) if depth <= level else summary(anchor)
+                for (job, depth), anchor in zip(order, anchors, strict=True)
+            ],
+            "depth": [depth for _, depth in order],
+            "folded": [depth > level for _, depth in order],
+        },
+        schema={"job": pl.String, "lane": pl.String, "depth": pl.Int32, "folded": pl.Boolean},
+    )
+
+
+# --- the figure -----------------------------------------------------------------------------
+
+
+def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
+    tree = lanes(rows)
+    rows = (
+        rows.with_columns(job=pl.col("job_id").fill_null(_NO_JOB))
+        .join(tree.select("job", "lane"), on="job", how="left")
+        .with_columns(hover=_hover())
+    )
+    webgl = rows.height > WEBGL_ABOVE
+    scatter = go.Scattergl if webgl else go.Scatter
+    figure = go.Figure()
+    _durations(figure, scatter, rows)
+    _links(figure, scatter, rows, tree)
+    for category in [*schema.CATEGORIES, None]:
+        part = rows.filter(
+            pl.col("category").is_null() if category is None else pl.col("category") == category
+        )
+        if part.is_empty():
+            continue
+        created = category == "CREATED"
+        figure.add_trace(
+            scatter(
+                x=part["created_at"],
+                y=part["lane"],
+                mode="markers+text" if created else "markers",
+                text=["🦙"] * part.height if created else None,
+                textposition="top center",
+                name=f"{category} 🦙" if created else category or "no category",
+                marker={
+                    "symbol": SYMBOLS.get(category or "", "circle-open"),
+                    "color": COLOURS.get(category or "", "#616161"),
+                    "size": 12 if created else 9,
+                    "line": {"width": 1, "color": "white"},
+                },
+                hovertext=part["hover"],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
+        )
+    flagged = _flags(rows)
+    for name, colour in FLAGS.items():
+        part = rows.filter(pl.col("id").is_in(flagged[name].implode()))
+        if part.height:
+            figure.add_trace(
+                scatter(
+                    x=part["created_at"],
+                    y=part["lane"],
+                    mode="markers",
+                    name=f"{name} ({part.height:,})",
+                    marker={"symbol": "circle-open", "size": 20, "color": colour, "line": {"width": 2}},
+                    hoverinfo="skip",
+                )
+            )
+    notes = [f"{rows.height:,} rows in {tree.height:,} jobs"]
+    folded = tree.filter(pl.col("folded"))
+    if folded.height:
+        notes.append(
+            f"{folded.height:,} deeper jobs folded into {folded['lane'].n_unique():,} summary lanes "
+            f"(more than {LANES_SHOWN} lanes)"
+        )
+    notes += [f"{name.removeprefix('⚠ ')}: {flagged[name].len():,}" for name in FLAGS if flagged[name].len()]
+    if webgl:
+        notes.append("WebGL")
+    lane_count = tree["lane"].n_unique()
+    figure.update_layout(
+        title={"text": f"🦙 LlamaLog timeline · {subject}", "subtitle": {"text": " · ".join(notes)}},
+        xaxis={"title": {"text": "time (UTC)"}, "type": "date"},
+        yaxis={
+            "title": {"text": "job (indented under its parent job)"},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": tree.unique("lane", maintain_order=True)["lane"].to_list(),
+            "autorange": "reversed",
+            "automargin": True,
+        },
+        height=220 + 26 * lane_count,
+        legend={"title": {"text": "category, symbol and flags"}},
+        hoverlabel={"align": "left"},
+        margin={"t": 90},
+        template="plotly_white",
+    )
+    return figure
+
+
+def _durations(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
+    """One trace of bars, each ending at its row: ``duration_ms`` before ``created_at``."""
+    timed = rows.filter(pl.col("duration_ms") > 0)
+    if timed.is_empty():
+        return
+    start = timed.select(pl.col("created_at") - pl.duration(milliseconds=pl.col("duration_ms")))["created_at"]
+    figure.add_trace(
+        scatter(
+            x=_segments(start, timed["created_at"]),
+            y=_segments(timed["lane"], timed["lane"]),
+            mode="lines",
+            line={"width": 7, "color": "rgba(120, 144, 156, 0.45)"},
+            name="duration (ends at the row)",
+            hoverinfo="skip",
+        )
+    )
+
+
+def _links(figure: go.Figure, scatter: Any, rows: pl.DataFrame, tree: pl.DataFrame) -> None:
+    """Grey lines from each parent job's first row to each child job's first row."""
+    firsts = rows.sort("created_at", "id").unique("job", keep="first", maintain_order=True)
+    pairs = firsts.join(
+        firsts.select(pl.col("job").alias("parent_job_id"), parent_at="created_at", parent_lane="lane"),
+        on="parent_job_id",
+    ).filter(pl.col("lane") != pl.col("parent_lane"))
+    if pairs.is_empty():
+        return
+    figure.add_trace(
+        scatter(
+            x=_segments(pairs["parent_at"], pairs["created_at"]),
+            y=_segments(pairs["parent_lane"], pairs["lane"]),
+            mode="lines",
+            line={"width": 1, "color": "#9e9e9e", "dash": "dot"},
+            name="parent job → child job",
+            hoverinfo="skip",
+        )
+    )
+
+
+def _segments(start: pl.Series, end: pl.Series) -> list[Any]:
+    """Pairs of points separated by None: one plotly trace draws them all as separate lines."""
+    points: list[Any] = []
+    for a, b in zip(start, end, strict=True):
+        points += [a, b, None]
+    return points
+
+
+def _hover() -> pl.Expr:
+    """The hover card of a row: what it did, its jobs, who started it, what went wrong."""
+
+    def line(label: str, value: pl.Expr) -> pl.Expr:
+        return pl.when(value.is_not_null()).then(pl.lit(f"<br>{label}: ") + value).otherwise(pl.lit(""))
+
+    def text(column: str) -> pl.Expr:  # log text must not be read as plotly's HTML subset
+        return pl.col(column).cast(pl.String).str.slice(0, 100).str.replace_all("<", "&lt;", literal=True)
+
+    return pl.concat_str(
+        pl.lit("<b>"),
+        text("operation"),
+        pl.lit("</b> · "),
+        text("status"),
+        pl.lit(" · "),
+        text("category").fill_null("no category"),
+        pl.lit("<br>"),
+        pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M:%S%.3f UTC"),
+        line("duration", pl.col("duration_ms").cast(pl.String) + pl.lit(" ms")),
+        line("job", text("job_id")),
+        line("parent job", text("parent_job_id")),
+        line("root job", text("root_job_id")),
+        line("user", text("user_id")),
+        line("triggered by", text("triggered_by")),
+        line("error", text("error_message")),
+        line("details", text("metadata")),
+        pl.lit("<br>row "),
+        pl.col("id").cast(pl.String),
+    )
+
+
+def _flags(rows: pl.DataFrame) -> dict[str, pl.Series]:
+    """Row ids to ring, per flag."""
+    parent = pl.col("parent_job_id")
+    dangling = rows.filter(parent.is_not_null() & ~parent.is_in(rows["job_id"].drop_nulls().implode()))
+    if "root_dangling" in rows.columns:  # a chain knows whether the parent was logged at all
+        dangling = dangling.filter(pl.col("root_dangling") & (parent == pl.col("chain_root")))
+    links = rows.filter(pl.col("job_id").is_not_null() & parent.is_not_null())
+    looped = [job for loop in parent_loops(links.select("job_id", parent).unique().rows()) for job in loop]
+    firsts = rows.group_by("job_id").agg(parent_first=pl.col("created_at").min()).drop_nulls()
+    early = rows.join(firsts.rename({"job_id": "parent_job_id"}), on="parent_job_id").filter(
+        pl.col("created_at") < pl.col("parent_first")
+    )
+    dangling_flag, loop_flag, early_flag = FLAGS
+    return {
+        dangling_flag: dangling["id"],
+        loop_flag: rows.filter(pl.col("job_id").is_in(looped))["id"],
+        early_flag: early["id"],
+    }
