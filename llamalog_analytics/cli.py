@@ -147,10 +147,10 @@ def synth(rows: int, seed: int, out: str, before: str | None, naming: str) -> No
 
     data = generate(rows, seed=seed)
     write_logs(data.llama_logs, out, naming=naming)  # type: ignore[arg-type]
-    click.echo(f"wrote {data.llama_logs.height:,} rows to {out}")
+    click.echo(f"[🦙 LlamaLog] wrote {data.llama_logs.height:,} rows to {out}")
     if before:
         write_logs(data.enrichment_logs, before, naming=naming)  # type: ignore[arg-type]
-        click.echo(f"wrote {data.enrichment_logs.height:,} pre-migration rows to {before}")
+        click.echo(f"[🦙 LlamaLog] wrote {data.enrichment_logs.height:,} pre-migration rows to {before}")
 
 
 @main.command()
@@ -363,7 +363,8 @@ def graph(entity_type: str, entity_id: str, db: str, table: str, out: str, outpu
     with LogStore(db, read_only=True) as store:
         built = provenance_graph(store, entity_type, entity_id, table=table)
     write_graph(built, out, output)
-    click.echo(f"wrote {built.number_of_nodes():,} nodes and {built.number_of_edges():,} edges to {out}")
+    nodes, edges = built.number_of_nodes(), built.number_of_edges()
+    click.echo(f"[🦙 LlamaLog] wrote {nodes:,} nodes and {edges:,} edges to {out}")
 
 
 @main.command()

@@ -10,16 +10,15 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import jinja2
 import plotly.graph_objects as go
-import polars as pl
 
 from . import rules, schema
 from ._html import figure_html, plotly_script, write_atomic
+from .charts import breakdown_bars, category_counts, rows_per_week
 
 if TYPE_CHECKING:
     from .audit import AuditReport
@@ -49,6 +48,7 @@ def write_report(report: AuditReport, path: str | Path) -> Path:
 
 
 def _charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
+    """The report's charts, each with the caption that stands for its title."""
     charts = []
     for check, breakdown, colour, title in (
         (
@@ -72,65 +72,14 @@ def _charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
     ):
         frame = next((c.breakdowns.get(breakdown) for c in report.checks if c.name == check), None)
         if frame is not None and frame.height:
-            charts.append((title, _bars(frame, colour)))
+            charts.append((title, breakdown_bars(frame, colour)))
     if report.summary.get("categories"):
         charts.append(
-            ("Rows per category: at the migration and now", _categories(report.summary["categories"]))
+            ("Rows per category: at the migration and now", category_counts(report.summary["categories"]))
         )
     if report.summary.get("rows_per_week"):
-        charts.append(("Rows per week and the migrations (UTC)", _eras(report.summary)))
+        marked = (schema.CATEGORY_MIGRATION, schema.ROOT_JOB_MIGRATION, schema.MIGRATIONS[4])
+        charts.append(("Rows per week and the migrations (UTC)", rows_per_week(report.summary, marked)))
+    for _, figure in charts:
+        figure.update_layout(title_text="", margin_t=10)
     return charts
-
-
-def _bars(frame: pl.DataFrame, colour: str) -> go.Figure:
-    """Horizontal bars of ``rows`` per operation, split by ``colour``."""
-    figure = go.Figure()
-    top = frame.group_by("operation").agg(pl.col("rows").sum()).sort("rows", descending=True).head(ROWS_SHOWN)
-    shown = frame.join(top.select("operation"), on="operation", how="semi")
-    for value, part in shown.group_by(colour, maintain_order=True):
-        summed = part.group_by("operation").agg(pl.col("rows").sum())
-        figure.add_bar(y=summed["operation"], x=summed["rows"], name=str(value[0]), orientation="h")
-    figure.update_layout(
-        barmode="stack",
-        height=120 + 28 * top.height,
-        margin={"l": 10, "r": 10, "t": 10, "b": 40},
-        xaxis_title="rows",
-        yaxis={"categoryorder": "total ascending"},
-        legend_title=colour,
-    )
-    return figure
-
-
-def _categories(counts: dict[str, dict[str, int]]) -> go.Figure:
-    figure = go.Figure()
-    for series, by_category in counts.items():
-        figure.add_bar(
-            x=list(schema.CATEGORIES), y=[by_category.get(c, 0) for c in schema.CATEGORIES], name=series
-        )
-    figure.update_layout(
-        barmode="group", height=360, margin={"l": 10, "r": 10, "t": 10, "b": 40}, yaxis_title="rows"
-    )
-    return figure
-
-
-def _eras(summary: Mapping[str, Any]) -> go.Figure:
-    weeks = summary["rows_per_week"]
-    figure = go.Figure(go.Bar(x=list(weeks), y=list(weeks.values()), name="rows per week"))
-    for name, at in summary.get("migrations", {}).items():
-        if name in (schema.CATEGORY_MIGRATION, schema.ROOT_JOB_MIGRATION, schema.MIGRATIONS[4]):
-            moment = at.removesuffix(" UTC")
-            figure.add_vline(x=moment, line_dash="dot")
-            figure.add_annotation(
-                x=moment,
-                y=1,
-                yref="paper",
-                text=name.split("_", 1)[1],
-                showarrow=False,
-                textangle=-90,
-                xanchor="right",
-                yanchor="top",
-            )
-    figure.update_layout(
-        height=360, margin={"l": 10, "r": 10, "t": 10, "b": 40}, xaxis_title="week (UTC)", yaxis_title="rows"
-    )
-    return figure

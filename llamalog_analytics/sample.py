@@ -121,4 +121,4 @@ if __name__ == "__main__":
     import sys
 
     for path in write_sample(sys.argv[1] if len(sys.argv) > 1 else "data/sample"):
-        print(f"wrote {path}")
+        print(f"[🦙 LlamaLog] wrote {path}")

@@ -177,7 +177,8 @@ def lanes(rows: pl.DataFrame) -> pl.DataFrame:
     level = max(depth for _, depth in order)
     while level > 0 and lane_count(level) > LANES_SHOWN:
         level -= 1
-    anchors, folded = [], {}
+    anchors: list[str] = []
+    folded: dict[str, int] = {}
     for job, depth in order:
         anchors.append(job if depth <= level else anchors[-1])
         if depth > level:
