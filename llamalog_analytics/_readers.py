@@ -165,18 +165,24 @@ def _parquet(store: LogStore, path: str) -> Reader:
     try:
         described = store.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path])
     except duckdb.Error as exc:
-        raise SourceError(f"{path}: not a readable Parquet file ({exc}).") from exc
+        first = str(exc).splitlines()[0]
+        raise SourceError(
+            f"{path}: not a readable Parquet file ({first}). Hint: check the file is complete and "
+            "really Parquet (a CSV or JSON export needs its own suffix)"
+        ) from exc
     names = [row[0] for row in described]
     types = {row[0]: row[1] for row in described}
     mapping, ignored = _map_columns(path, names)
-    fields = ", ".join(f"{literal(n)}: {quote(n)}" for n in names)
+    # numbered like the CSV reader's columns: a file's own names must not meet the typed ones
+    renamed = ", ".join(f"{quote(n)} AS p{i}" for i, n in enumerate(names))
+    fields = ", ".join(f"{literal(n)}: p{i}" for i, n in enumerate(names))
     return Reader(
         path=path,
         format="parquet",
-        select="SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _pre_reason, * "
+        select=f"SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _pre_reason, {renamed} "
         "FROM read_parquet(?, file_row_number=true)",
         params=[path],
-        inputs={c: (quote(names[i]), types[names[i]]) for c, i in mapping.items()},
+        inputs={c: (f"p{i}", types[names[i]]) for c, i in mapping.items()},
         raw=f"CAST(to_json({{{fields}}}) AS VARCHAR)",
         ignored=ignored,
     )
@@ -193,6 +199,19 @@ def _json_records(store: LogStore, path: str, fmt: str, records: str, params: li
         )
     ]
     keys.sort()
+    if not keys:
+        kinds = store.execute(
+            f"SELECT list(DISTINCT coalesce(json_type(TRY(json(_line))), 'not JSON') ORDER BY 1), count(*) "
+            f"FROM ({records})",
+            params,
+        )[0]
+        if kinds[1]:
+            found = sorted({_JSON_KINDS.get(k, k.lower()) for k in kinds[0]})
+            raise SourceError(
+                f"{path}: none of its {kinds[1]:,} records is a JSON object (found: "
+                f"{', '.join(found)}). Hint: export one object per row, "
+                "with the table's columns as keys"
+            )
     mapping, ignored = _map_columns(path, keys)
     pointers = ", ".join(
         literal("/" + keys[i].replace("~", "~0").replace("/", "~1")) for i in mapping.values()
@@ -215,6 +234,9 @@ FROM (SELECT _row, _line, TRY(json(_line)) AS _j FROM ({records}))"""
             "metadata/preview_data is unavailable and both load as SQL NULL",
         ),
     )
+
+
+_JSON_KINDS = {"UBIGINT": "number", "BIGINT": "number", "DOUBLE": "number", "VARCHAR": "string"}
 
 
 def _ndjson(store: LogStore, path: str) -> Reader:

@@ -311,7 +311,10 @@ class Stage:
             yield
         except duckdb.Error as exc:
             self._roll_back()
-            raise SourceError(f"loading {what} failed, the store is unchanged: {exc}") from exc
+            raise SourceError(
+                f"loading {what} failed, the store is unchanged: {str(exc).splitlines()[0]}. Hint: check "
+                "the file is complete and in the format its suffix says, then load it again"
+            ) from exc
 
     def _roll_back(self) -> None:
         if not self.finished:
@@ -435,11 +438,18 @@ def _differences(a: str, b: str) -> str:
     return f"list_filter([{cases}], lambda x: x IS NOT NULL)"
 
 
+def _row_text(alias: str) -> str:
+    """SQL for row ``alias`` as JSON text: the raw form of a row rejected after it was typed."""
+    fields = ", ".join(f"{literal(c.name)}: {alias}.{quote(c.name)}" for c in _COLS)
+    return f"CAST(to_json({{{fields}}}) AS VARCHAR)"
+
+
 def _resolve_duplicates(store: LogStore, tables: set[str], paths: list[str]) -> None:
     """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected."""
     store.execute(
         f"""UPDATE {STAGE} AS s SET _state = CASE WHEN len(d.diff) = 0 THEN 'duplicate' ELSE 'rejected' END,
   _column = CASE WHEN len(d.diff) > 0 THEN 'id' END,
+  _raw = CASE WHEN len(d.diff) > 0 THEN {_row_text("s")} END,
   _reason = CASE WHEN len(d.diff) > 0 THEN 'duplicate id with different values in '
     || array_to_string(d.diff, ', ') || '; the first copy (row ' || d.first_row || ' of '
     || d.first_source || ') was kept' END
@@ -472,6 +482,7 @@ WHERE s._file = d._file AND s._row = d._row""",
         store.execute(
             f"""UPDATE {STAGE} AS s SET _state = CASE WHEN len(d.diff) = 0 THEN 'present' ELSE 'rejected' END,
   _column = CASE WHEN len(d.diff) > 0 THEN 'id' END,
+  _raw = CASE WHEN len(d.diff) > 0 THEN {_row_text("s")} END,
   _reason = CASE WHEN len(d.diff) > 0 THEN 'id already stored (load ' || d.load_id
     || ') with different values in ' || array_to_string(d.diff, ', ')
     || '; the stored row was kept. Hint: load into another table to compare both versions' END
