@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -258,6 +259,10 @@ class Stage:
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
         table = table.lower()  # DuckDB names ignore case; one spelling keeps the history clear
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", table):
+            raise StoreError(
+                f"{table!r} is not a table name. Hint: use letters, digits and _, e.g. llama_logs_2026"
+            )
         if table.startswith("_llamalog") or table == MIGRATIONS_TABLE:
             raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
         number = len(self.sources)

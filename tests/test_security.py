@@ -1,0 +1,167 @@
+"""Hostile data and injection: log text never runs, user input is never SQL."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from conftest import browser_page, needs_chromium
+
+import llamalog_analytics as lla
+from llamalog_analytics.cli import main
+from llamalog_analytics.errors import LlamalogError
+
+ALBUM = str(uuid.uuid5(uuid.NAMESPACE_URL, "hostile-album"))
+SCRIPT = "<script>window.pwned = 'script'</script>"
+IMAGE = "<img src=x onerror=\"window.pwned = 'img'\">"
+BREAKOUT = "</script><script>window.pwned = 'breakout'</script>"
+CONTROL = "bell\x07 escape\x1b[31m tab\t newline\n return\r end"
+LONG = "L" * 100_000
+
+
+def hostile_rows() -> list[dict]:
+    base = {
+        "entity_type": "ALBUM",
+        "entity_id": ALBUM,
+        "album_id": ALBUM,
+        "status": "FAILED",
+        "retry_count": 0,
+        "api_call_count": 0,
+        "is_root_job": False,
+        "category": "FAILED",
+    }
+    texts = [SCRIPT, IMAGE, BREAKOUT, CONTROL, LONG]
+    return [
+        base
+        | {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"hostile-{n}")),
+            "operation": text[:500],
+            "reason": text,
+            "error_message": text,
+            "job_id": f"job-{n}{text[:40]}",
+            "parent_job_id": f"parent{text[:40]}",
+            "metadata": {"note": text, text[:30]: [text]},
+            "created_at": f"2026-03-0{n + 1}T12:00:00",
+        }
+        for n, text in enumerate(texts)
+    ]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / "rows.json").write_text(json.dumps(hostile_rows()))
+    with lla.LogStore(folder / "store.duckdb") as store:
+        assert store.load_files(folder / "rows.json", quiet=True).rows_loaded == 5
+    with lla.LogStore(folder / "store.duckdb", read_only=True) as store:
+        yield store
+
+
+def test_text_comes_back_exactly_as_logged(hostile):
+    stored = dict(hostile.execute("SELECT created_at::DATE::VARCHAR, error_message FROM llama_logs"))
+    assert sorted(stored.values()) == sorted([SCRIPT, IMAGE, BREAKOUT, CONTROL, LONG])
+
+
+def test_notebook_displays_escape_log_text(hostile):
+    fragments = [
+        lla.verify(hostile)._repr_html_(),
+        lla.explain(hostile, "ALBUM", ALBUM)._repr_html_(),
+    ]
+    for html in fragments:
+        for payload in (SCRIPT, IMAGE, BREAKOUT):
+            assert payload not in html
+
+
+def test_timeline_hover_cards_escape_log_text(hostile):
+    figure = lla.plot_timeline(hostile, "ALBUM", ALBUM)
+    cards = [card for trace in figure.data if trace.hovertext is not None for card in trace.hovertext]
+    assert len(cards) == 5
+    for card in cards:
+        assert "<script" not in card and "<img" not in card
+
+
+@needs_chromium
+@pytest.mark.parametrize("page_kind", ["report", "timeline"])
+def test_no_log_text_runs_in_the_browser(hostile, tmp_path, page_kind):
+    if page_kind == "report":
+        path = lla.verify(hostile).to_html(tmp_path / "audit.html")
+    else:
+        path = lla.write_timeline(lla.plot_timeline(hostile, "ALBUM", ALBUM), tmp_path / "timeline.html")
+    with browser_page(path) as (page, errors):
+        page.wait_for_selector("body[data-figures=drawn]")
+        if page_kind == "timeline":  # open every hover card
+            page.evaluate(
+                """() => { const g = document.getElementById('timeline');
+                   g.data.forEach((t, i) => (t.x || []).forEach((_, p) =>
+                     Plotly.Fx.hover(g, [{curveNumber: i, pointNumber: p}]))); }"""
+            )
+        else:
+            assert "<script>window.pwned" in page.locator("body").inner_text()  # shown, as text
+        assert page.evaluate("() => window.pwned") is None
+    assert errors == []
+
+
+PAYLOADS = [
+    "' OR 1=1 --",
+    '"; DROP TABLE llama_logs; --',
+    "x'); DROP TABLE llama_logs; --",
+    "llama_logs; DELETE FROM llama_logs",
+    "1; SELECT * FROM duckdb_settings()",
+    'we"ird',
+]
+
+
+def rows_in(store: lla.LogStore) -> int:
+    return store.execute("SELECT count(*) FROM llama_logs")[0][0]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_injection_through_the_api_is_data_or_a_clear_error(tmp_path, payload):
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(hostile_rows()[:2]))
+    with lla.LogStore(tmp_path / "store.duckdb") as store:
+        store.load_files(rows, quiet=True)
+        attempts = [
+            lambda: lla.chain(store, "ALBUM", payload),
+            lambda: lla.chain(store, "ALBUM", ALBUM, categories=[payload]),
+            lambda: lla.chain(store, "ALBUM", ALBUM, table=payload),
+            lambda: lla.explain(store, "ALBUM", payload),
+            lambda: lla.verify(store, before=payload),
+            lambda: lla.verify(store, after=payload),
+            lambda: lla.verify(store, migrated_at=payload),
+            lambda: lla.integrity.dangling_parents(store, payload),
+            lambda: store.load_files(rows, table=payload, quiet=True),
+        ]
+        for attempt in attempts:
+            with contextlib.suppress(LlamalogError):  # refusing is fine; running SQL is not
+                attempt()
+        assert rows_in(store) == 2 and store.tables() == ("llama_logs",)
+        with pytest.raises(LlamalogError, match=r"is not a table name\. Hint: use letters, digits and _"):
+            store.load_files(rows, table=payload, quiet=True)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_injection_through_the_cli_is_data_or_a_clear_error(tmp_path, payload):
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(hostile_rows()[:2]))
+    db = str(tmp_path / "store.duckdb")
+    runner = CliRunner()
+    assert runner.invoke(main, ["load", str(rows), "--db", db, "--quiet"]).exit_code == 0
+    for arguments in (
+        ["chain", "ALBUM", payload],
+        ["chain", "ALBUM", ALBUM, "--category", payload],
+        ["chain", "ALBUM", ALBUM, "--table", payload],
+        ["explain", "ALBUM", payload],
+        ["timeline", "ALBUM", payload, "--out", str(tmp_path / "t.html")],
+        ["verify", "--before", payload],
+        ["verify", "--after", payload],
+        ["verify", "--migrated-at", payload],
+    ):
+        result = runner.invoke(main, [*arguments, "--db", db])
+        assert result.exit_code in (0, 1, 2), result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    with lla.LogStore(db, read_only=True) as store:
+        assert rows_in(store) == 2 and store.tables() == ("llama_logs",)
