@@ -316,9 +316,14 @@ class Stage:
             yield
         except duckdb.Error as exc:
             self._roll_back()
+            first = str(exc).splitlines()[0]
+            hint = (
+                f"free some space where the store lives ({self.store.path or 'memory'}), then load again"
+                if _WRITE_FAILURES.search(first)
+                else "check the file is complete and in the format its suffix says, then load it again"
+            )
             raise SourceError(
-                f"loading {what} failed, the store is unchanged: {str(exc).splitlines()[0]}. Hint: check "
-                "the file is complete and in the format its suffix says, then load it again"
+                f"loading {what} failed, the store is unchanged: {first}. Hint: {hint}"
             ) from exc
 
     def _roll_back(self) -> None:
@@ -326,6 +331,9 @@ class Stage:
             self.finished = True
             with contextlib.suppress(duckdb.Error):
                 self.store.execute("ROLLBACK")
+
+
+_WRITE_FAILURES = re.compile(r"could not write|no space left|file too large|disk quota", re.IGNORECASE)
 
 
 def _convert(col: schema.Column, x: str, kind: str) -> tuple[str, str]:

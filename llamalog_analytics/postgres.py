@@ -49,6 +49,7 @@ SESSION = {
     "jit": "off",
 }
 
+CONNECT_TIMEOUT = "10"  # seconds, unless the URL says otherwise
 # libpq's own connection parameters; anything else in a URL (Prisma's) is dropped with a note.
 LIBPQ_PARAMETERS = frozenset(
     (  # noqa: SIM905
@@ -77,7 +78,7 @@ class Connection:
         >>> c.display
         'postgresql://app:***@db:5432/music?sslmode=require'
         >>> c.conninfo
-        'postgresql://app:pw@db:5432/music?sslmode=require'
+        'postgresql://app:pw@db:5432/music?connect_timeout=10&sslmode=require'
     """
 
     conninfo: str
@@ -120,7 +121,8 @@ def parse_url(url: str) -> Connection:
         return f"postgresql://{user_part}{at}{hosts}{parts.path}" + (f"?{query_part}" if values else "")
 
     display = build(user + (":***" if colon else ""), public)
-    return Connection(build(userinfo, kept), schema_name, display, secret, dropped)
+    connect = {"connect_timeout": CONNECT_TIMEOUT, **kept}  # a server that never answers fails
+    return Connection(build(userinfo, connect), schema_name, display, secret, dropped)
 
 
 def _query(text: str) -> dict[str, str]:
@@ -266,8 +268,8 @@ def _explain(message: str, target: Connection) -> str:
         ),
         (
             ("statement timeout",),
-            f"the read took longer than statement_timeout ({SESSION['statement_timeout']}); the store is "
-            "unchanged. Hint: load at a quieter time",
+            f"a read took longer than the statement_timeout at {where} ({first}); the store is "
+            "unchanged. Hint: load at a quieter time, or ask for a longer timeout for this role",
         ),
         (
             ("lock timeout",),
@@ -353,6 +355,12 @@ def _parameter(value: str | datetime) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])
 
 
+# Timeouts the role, database or server set lower than ours (reset_val: before this transaction).
+_TIMEOUTS_SET_BEFORE = f"""SELECT name, reset_val FROM pg_settings
+WHERE name IN ({", ".join(f"'{n}'" for n in SESSION if n.endswith("timeout"))})
+  AND reset_val::bigint > 0 AND reset_val::bigint < setting::bigint"""
+
+
 @contextlib.contextmanager
 def _snapshot(target: Connection) -> Iterator[_Source]:
     """The source inside one read-only, repeatable-read transaction with timeouts."""
@@ -361,6 +369,8 @@ def _snapshot(target: Connection) -> Iterator[_Source]:
         source.rows("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         for name, value in SESSION.items():
             source.rows(f"SET LOCAL {name} = '{value}'")
+        for name, setting in source.rows(_TIMEOUTS_SET_BEFORE):  # a DBA's tighter limit stays
+            source.rows(f"SET LOCAL {name} = {int(setting)}")
         yield source
     finally:
         source.close()

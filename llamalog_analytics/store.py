@@ -62,9 +62,9 @@ class LogStore:
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreLockedError(
-                    f"{self.path}: the store is open for writing in another process (a notebook "
-                    "or another llamalog command). Hint: close it there, or open it here with "
-                    "LogStore(path, read_only=True) / --read-only to read it"
+                    f"{self.path}: the store is open in another process (a notebook or another "
+                    "llamalog command), and a writer cannot share it. Hint: close it there; "
+                    "readers share it, so to read it open it with LogStore(path, read_only=True)"
                 ) from exc
             raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
         self.con.execute("SET TimeZone = 'UTC'")

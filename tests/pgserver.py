@@ -137,27 +137,7 @@ class PgServer:
             capture_output=True,
         )
         port = _free_port()
-        options = (
-            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c log_statement=all"
-        )
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(BIN / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-o",
-                    options,
-                    "-l",
-                    str(folder / "server.log"),
-                    "-w",
-                    "start",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-        )
+        _pg_ctl_start(folder, port)
         return cls(f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres", folder, port)
 
     @property
@@ -171,15 +151,37 @@ class PgServer:
             con.execute(f'CREATE DATABASE "{name}"')
         return self.url.rsplit("/", 1)[0] + "/" + name
 
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would (data kept): see :meth:`resume`."""
+        assert self.folder is not None, "only a server this class started can be halted"
+        _pg_ctl(self.folder, "-m", "immediate", "stop")
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port."""
+        assert self.folder is not None and self.port is not None
+        _pg_ctl_start(self.folder, self.port)
+
     def stop(self) -> None:
         if self.folder is None:
             return
-        subprocess.run(
-            _as_postgres([str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-        )
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _pg_ctl(folder: Path, *arguments: str, check: bool = False) -> None:
+    subprocess.run(
+        _as_postgres([str(BIN / "pg_ctl"), "-D", str(folder / "data"), *arguments]),
+        check=check,
+        capture_output=True,
+    )
+
+
+def _pg_ctl_start(folder: Path, port: int) -> None:
+    options = (
+        f"-p {port} -k {folder / 'sockets'} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c log_statement=all"
+    )
+    _pg_ctl(folder, "-o", options, "-l", str(folder / "server.log"), "-w", "start", check=True)
 
 
 def create_upstream(

@@ -278,7 +278,12 @@ def test_parse_url_keeps_libpq_parameters_and_masks_the_password():
         "dbname": "db",
         "host": "/var/run/postgresql",
         "sslmode": "require",
+        "connect_timeout": "10",  # added unless the URL sets one
     }
+    assert "connect_timeout" not in c.display
+    assert (
+        conninfo_to_dict(parse_url("postgresql://h/db?connect_timeout=2").conninfo)["connect_timeout"] == "2"
+    )
     assert c.dropped == ("statement_cache_size",)
     assert "p@ss" not in c.display and "p%40ss" not in c.display
     in_query = parse_url("postgresql://u@h/db?password=s3cret&sslpassword=k3y")

@@ -1,0 +1,307 @@
+"""Faults: the source database failing mid-load, a locked store, Ctrl-C, a full disk.
+
+Each leaves the store exactly as it was, says what happened, and the next load succeeds. The
+source is only ever read, as its own statement log shows.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+
+import polars as pl
+import psycopg
+import pytest
+from pgserver import PgServer, copy_rows, create_upstream, record_migrations
+
+import llamalog_analytics as lla
+from llamalog_analytics import schema
+from llamalog_analytics.errors import PostgresError, StoreLockedError
+
+ROWS = 100_000
+
+
+@pytest.fixture(scope="module")
+def data():
+    return lla.synthetic.generate(4_000, seed=8)
+
+
+def many(data: lla.synthetic.Synthetic, copies: int = ROWS // 4_000) -> pl.DataFrame:
+    """``copies`` copies of the rows under fresh ids: a table that takes a while to read."""
+    return pl.concat(
+        data.llama_logs.with_columns(pl.Series("id", [str(uuid.uuid4()) for _ in range(4_000)]))
+        for _ in range(copies)
+    )
+
+
+def state(store: lla.LogStore) -> tuple[object, ...]:
+    counts = [store.execute(f'SELECT count(*) FROM "{t}"')[0][0] for t in store.tables()]
+    return (store.tables(), *counts, store.loads().height, store.rejects().height)
+
+
+def baseline_store(path, data) -> lla.LogStore:
+    store = lla.LogStore(path)
+    lla.write_logs(data.llama_logs.head(10), path.parent / "baseline.parquet")
+    store.load_files(path.parent / "baseline.parquet", "before_fault", quiet=True)
+    return store
+
+
+def when_copying(url: str, database: str, act) -> threading.Thread:
+    """Call ``act`` once the load's COPY is running on ``database``."""
+
+    def watch() -> None:
+        with psycopg.connect(url, autocommit=True) as con:
+            for _ in range(2_000):
+                running = con.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query ILIKE 'COPY%%'",
+                    [database],
+                ).fetchone()
+                if running and running[0]:
+                    act()
+                    return
+                time.sleep(0.005)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+# --- the source database ----------------------------------------------------------------------
+
+
+def test_server_stopped_mid_load_then_back(tmp_path, data):
+    server = PgServer.start()
+    try:
+        url = server.database("t_halt")
+        create_upstream(url)
+        copy_rows(url, many(data))
+        store = baseline_store(tmp_path / "s.duckdb", data)
+        before = state(store)
+        watcher = when_copying(server.url, "t_halt", server.halt)
+        with pytest.raises(PostgresError, match=r"closed the connection|cannot reach") as failure:
+            store.load_postgres(url, quiet=True)
+        watcher.join()
+        assert "the store is unchanged" in str(failure.value) or "Hint" in str(failure.value)
+        assert state(store) == before
+        server.resume()
+        assert store.load_postgres(url, quiet=True).rows_loaded == ROWS
+        store.close()
+    finally:
+        server.stop()
+
+
+def test_statement_timeout_leaves_the_store_unchanged(tmp_path, pg_server, data):
+    url = pg_server.database("t_timeout")
+    create_upstream(url)
+    copy_rows(url, many(data))
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP ROLE IF EXISTS hurried")
+        con.execute("CREATE ROLE hurried LOGIN PASSWORD 'hurried-pw'")
+        con.execute("GRANT SELECT ON llama_logs, _prisma_migrations TO hurried")
+        con.execute("ALTER ROLE hurried SET statement_timeout = '20ms'")  # the DBA's limit wins
+    hurried = re.sub(r"//postgres:[^@]*@", "//hurried:hurried-pw@", url)
+    store = baseline_store(tmp_path / "s.duckdb", data)
+    before = state(store)
+    with pytest.raises(PostgresError, match=r"statement_timeout.*the store is unchanged\. Hint"):
+        store.load_postgres(hurried, quiet=True)
+    assert state(store) == before
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("ALTER ROLE hurried RESET statement_timeout")
+    assert store.load_postgres(hurried, quiet=True).rows_loaded == ROWS
+    store.close()
+
+
+def test_a_server_that_never_answers(tmp_path, data):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # the handshake completes; nothing is ever said
+    port = silent.getsockname()[1]
+    store = baseline_store(tmp_path / "s.duckdb", data)
+    before = state(store)
+    started = time.monotonic()
+    try:
+        with pytest.raises(PostgresError, match=r"cannot reach the database.*Hint") as failure:
+            store.load_postgres(f"postgresql://u:hidden-pw@127.0.0.1:{port}/db?connect_timeout=1", quiet=True)
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 15
+    assert "hidden-pw" not in str(failure.value)
+    assert state(store) == before
+    store.close()
+
+
+def test_only_reads_reach_the_source(tmp_path, pg_server, data):
+    """Every path that talks to PostgreSQL, as a SELECT-only role, under log_statement=all."""
+    url = pg_server.database("t_readonly")
+    create_upstream(url)
+    create_upstream(url, table="enrichment_logs", era=schema.CATEGORY_MIGRATION, indexes=False)
+    copy_rows(url, data.llama_logs)
+    copy_rows(url, data.enrichment_logs, table="enrichment_logs")
+    record_migrations(url, data.prisma_migrations)
+    with psycopg.connect(pg_server.url, autocommit=True) as con:
+        con.execute("ALTER SYSTEM SET log_line_prefix = '%m [%p] user=%u '")
+        con.execute("SELECT pg_reload_conf()")
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP ROLE IF EXISTS reader")
+        con.execute("CREATE ROLE reader LOGIN PASSWORD 'reader-pw'")
+        con.execute("GRANT SELECT ON llama_logs, enrichment_logs, _prisma_migrations TO reader")
+    reader = re.sub(r"//postgres:[^@]*@", "//reader:reader-pw@", url)
+    try:
+        time.sleep(0.2)  # the reloaded prefix is in effect for new sessions
+        with lla.LogStore(tmp_path / "s.duckdb") as store:
+            store.load_postgres(reader, quiet=True)  # both tables and the migrations
+            copy_rows(url, many(data, 1))
+            store.load_postgres(reader, quiet=True)  # incremental
+            store.load_postgres(reader, quiet=True, full=True)
+            store.load_postgres(reader, table="llama_logs", quiet=True)
+            store.load_postgres(reader, schema="public", table="enrichment_logs", quiet=True)
+    finally:
+        with psycopg.connect(pg_server.url, autocommit=True) as con:
+            con.execute("ALTER SYSTEM RESET log_line_prefix")
+            con.execute("SELECT pg_reload_conf()")
+    log = pg_server.log.read_text(errors="replace")  # a statement's further lines start with a tab
+    statements = [
+        s.strip() for s in re.findall(r"user=reader LOG:  (?:statement|execute [^:]*): (.*(?:\n\t.*)*)", log)
+    ]
+    assert len(statements) > 20
+    reads = re.compile(r"\s*(SELECT|WITH|SET|SHOW|BEGIN|START TRANSACTION|COMMIT|ROLLBACK|COPY \()", re.I)
+    writes = [s for s in statements if not reads.match(s)]
+    assert writes == []
+    assert not any(re.match(r"\s*COPY \(.*\) FROM", s, re.I) for s in statements)
+
+
+# --- the store --------------------------------------------------------------------------------
+
+
+def child(code: str, *args: object, **options) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
+
+
+def test_a_store_open_in_another_process(tmp_path, data):
+    path = tmp_path / "s.duckdb"
+    baseline_store(path, data).close()
+    holder = child(
+        """
+        import sys, time, llamalog_analytics as lla
+        store = lla.LogStore(sys.argv[1], read_only=sys.argv[2] == "read")
+        print("open", flush=True)
+        time.sleep(60)
+        """,
+        path,
+        "write",
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(StoreLockedError, match=r"open in another process.*read_only=True"):
+            lla.LogStore(path)
+    finally:
+        holder.kill()
+        holder.communicate()
+    readers = [
+        child(
+            """
+            import sys, time, llamalog_analytics as lla
+            store = lla.LogStore(sys.argv[1], read_only=True)
+            print(store.execute("SELECT count(*) FROM before_fault")[0][0], flush=True)
+            time.sleep(2)
+            """,
+            path,
+        )
+        for _ in range(2)
+    ]
+    with lla.LogStore(path, read_only=True) as here:
+        assert here.execute("SELECT count(*) FROM before_fault")[0][0] == 10
+    for reader in readers:
+        assert reader.stdout.readline().strip() == "10"
+        reader.kill()
+        reader.communicate()
+
+
+@pytest.fixture(scope="module")
+def big_csv(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("big") / "big.csv"
+    lla.write_logs(many(data, 100), path)  # 400,000 rows: a load of several seconds
+    return path
+
+
+def test_ctrl_c_during_a_load_keeps_the_store_consistent(tmp_path, data, big_csv):
+    path = tmp_path / "s.duckdb"
+    baseline_store(path, data).close()
+    loading = child(
+        """
+        import sys, llamalog_analytics as lla
+        with lla.LogStore(sys.argv[1]) as store:
+            print("loading", flush=True)
+            store.load_files(sys.argv[2], quiet=True)
+        print("finished", flush=True)
+        """,
+        path,
+        big_csv,
+    )
+    assert loading.stdout.readline().strip() == "loading"
+    time.sleep(1.0)
+    loading.send_signal(signal.SIGINT)
+    out, err = loading.communicate(timeout=120)
+    assert "finished" not in out, "the load ended before the interrupt: make the file bigger"
+    assert "KeyboardInterrupt" in err or "INTERRUPT" in err.upper()
+    with lla.LogStore(path) as store:
+        assert store.tables() == ("before_fault",)
+        assert state(store)[1:] == (10, 1, 0)
+        small = tmp_path / "small.parquet"
+        lla.write_logs(data.llama_logs.head(100), small)
+        assert store.load_files(small, quiet=True).rows_loaded == 100
+
+
+def test_a_full_disk_leaves_nothing_half_written(tmp_path, data, big_csv):
+    path = tmp_path / "s.duckdb"
+    baseline_store(path, data).close()
+    size = path.stat().st_size
+    limited = child(
+        """
+        import os, resource, signal, sys
+        import llamalog_analytics as lla
+        from pathlib import Path
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+        limit = int(sys.argv[3])
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        with lla.LogStore(sys.argv[1]) as store:
+            try:
+                store.load_files(sys.argv[2], quiet=True)
+                print("loaded")
+            except lla.LlamalogError as exc:
+                print("load refused:", exc)
+        with lla.sample_store() as sample:
+            report = lla.verify(sample)
+        target = Path(sys.argv[1]).parent / "audit.html"
+        resource.setrlimit(resource.RLIMIT_FSIZE, (500_000, 500_000))  # less than the report needs
+        try:
+            report.to_html(target)
+            print("report written")
+        except OSError as exc:
+            print("report refused:", exc.strerror)
+        print("left:", sorted(p.name for p in target.parent.glob("*audit*")))
+        """,
+        path,
+        big_csv,
+        size + 2_000_000,
+    )
+    out, err = limited.communicate(timeout=300)
+    assert "load refused:" in out and "Hint: free some space" in out, out + err
+    assert "report refused: File too large" in out, out + err
+    assert "left: []" in out  # no partial report, no temporary file
+    with lla.LogStore(path) as store:
+        assert state(store)[1:] == (10, 1, 0)
+        assert store.load_files(big_csv, quiet=True).rows_loaded == 400_000
