@@ -165,3 +165,43 @@ def test_injection_through_the_cli_is_data_or_a_clear_error(tmp_path, payload):
         assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     with lla.LogStore(db, read_only=True) as store:
         assert rows_in(store) == 2 and store.tables() == ("llama_logs",)
+
+
+def test_a_password_never_leaks(tmp_path, pg_server, monkeypatch):
+    """Through stdout, stderr, errors, reprs, the load history, the report and notebook outputs."""
+    import nbformat
+    from nbclient import NotebookClient
+    from pgserver import PASSWORD, copy_rows, create_upstream, record_migrations
+
+    data = lla.synthetic.generate(300, seed=3)
+    url = pg_server.database("t_secret")
+    create_upstream(url)
+    copy_rows(url, data.llama_logs)
+    record_migrations(url, data.prisma_migrations)
+    wrong = url.replace(PASSWORD, "Wr0ng-" + PASSWORD)
+    db = tmp_path / "s.duckdb"
+    runner = CliRunner()
+    outputs = [runner.invoke(main, ["load", url, "--db", str(db)]).output]
+    outputs.append(runner.invoke(main, ["load", wrong, "--db", str(db)]).output)
+    outputs += [runner.invoke(main, [c, "--db", str(db)]).output for c in ("info", "verify")]
+    monkeypatch.setenv("WRONG_URL", wrong)  # the notebook reads its URLs as the docs say: from the env
+    monkeypatch.setenv("DATABASE_URL", url)
+    cells = [
+        "import os\nimport llamalog_analytics as lla",
+        f"store = lla.LogStore({str(db)!r})",
+        "store.load_postgres()",
+        "store.loads()",
+        "lla.summarize(store)",
+        "lla.verify(store)",
+        "store",
+        'store.load_postgres(os.environ["WRONG_URL"])',
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    outputs.append(json.dumps([cell.outputs for cell in notebook.cells]))
+    assert "authentication failed" in outputs[-1] and "authentication failed" in outputs[1]
+    with lla.LogStore(db, read_only=True) as store:
+        outputs += [repr(store), str(store.loads().to_dicts()), str(store.rejects().to_dicts())]
+        outputs.append(lla.verify(store).to_html(tmp_path / "audit.html").read_text(encoding="utf-8"))
+    for text in outputs:
+        assert PASSWORD not in text
