@@ -213,17 +213,36 @@ def verify_command(
 
 
 _ENTITY_TYPE = click.Choice(["ALBUM", "ARTIST", "TRACK"], case_sensitive=False)
+
+
+def _chain_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The store and a chain's filters: --db, --table, --category, --since and --until."""
+    for option in reversed(
+        (
+            _db_option(),
+            click.option(
+                "--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read."
+            ),
+            click.option(
+                "--category", "categories", multiple=True, help="Keep only this category (repeatable)."
+            ),
+            click.option(
+                "--since", help="Keep rows created at or after this UTC time (e.g. 2026-02-10T16:39:53)."
+            ),
+            click.option("--until", help="Keep rows created at or before this UTC time."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 _SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "parent_job_id")
 
 
 @main.command("chain")
 @click.argument("entity_type", type=_ENTITY_TYPE)
 @click.argument("entity_id")
-@_db_option()
-@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
-@click.option("--category", "categories", multiple=True, help="Keep only this category (repeatable).")
-@click.option("--since", help="Keep rows created at or after this UTC time (e.g. 2026-02-10T16:39:53).")
-@click.option("--until", help="Keep rows created at or before this UTC time.")
+@_chain_options
 @click.option(
     "--mode",
     type=click.Choice(["provenance", "entity"]),
@@ -370,11 +389,7 @@ def graph(entity_type: str, entity_id: str, db: str, table: str, out: str, outpu
 @main.command()
 @click.argument("entity_type", type=_ENTITY_TYPE)
 @click.argument("entity_id")
-@_db_option()
-@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
-@click.option("--category", "categories", multiple=True, help="Keep only this category (repeatable).")
-@click.option("--since", help="Keep rows created at or after this UTC time.")
-@click.option("--until", help="Keep rows created at or before this UTC time.")
+@_chain_options
 @click.option(
     "--out",
     required=True,
