@@ -200,7 +200,7 @@ def graph_figure(graph: nx.MultiDiGraph, title: str = "Provenance graph") -> go.
             f" (summary: {shown.number_of_nodes():,} of {len(jobs):,} jobs out of "
             f"{graph.number_of_nodes():,} nodes)"
         )
-    position = nx.spring_layout(nx.Graph(shown), seed=7, k=None, iterations=60)
+    position = nx.spring_layout(nx.Graph(shown), seed=7, iterations=60)
     lines_x: list[float | None] = []
     lines_y: list[float | None] = []
     for source, target in shown.edges():

@@ -25,6 +25,7 @@ Examples:
 
 from __future__ import annotations
 
+import html
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,14 +125,10 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
     title = figure.layout.title.text or "🦙 LlamaLog timeline"
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{_escape(title)}</title>\n</head>\n<body>\n"
+        f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
         f"{figure_html(figure, 'timeline')}\n{plotly_script()}\n</body>\n</html>\n"
     )
     return write_atomic(path, page)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # --- lanes ----------------------------------------------------------------------------------
