@@ -476,7 +476,7 @@ FROM {audit.table} WHERE {existed} GROUP BY ALL"""
     )
     total = int(groups["rows"].sum())
     mismatches = groups.filter(pl.col("category").ne_missing(pl.col(applied.name)))["rows"].sum()
-    ids = audit.frame(sql) if mismatches else audit.frame(f"SELECT * FROM ({sql}) LIMIT 0")
+    ids = audit.frame(sql if mismatches else f"SELECT * FROM ({sql}) LIMIT 0")  # no second scan
     differs = groups.filter(pl.col(applied.name).ne_missing(pl.col(intent.name)))
     by_intent = (
         differs.group_by("operation", "status", applied.name, intent.name)
