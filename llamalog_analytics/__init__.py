@@ -30,6 +30,7 @@ __all__ = [
     "errors",
     "explain",
     "integrity",
+    "links",
     "plot_timeline",
     "provenance_graph",
     "rules",
@@ -42,6 +43,7 @@ __all__ = [
     "write_graph",
     "write_logs",
     "write_timeline",
+    "write_trace",
 ]
 
 _LAZY = {
@@ -65,10 +67,11 @@ _LAZY = {
     "verify": ("audit", "verify"),
     "plot_timeline": ("timeline", "plot_timeline"),
     "write_timeline": ("timeline", "write_timeline"),
+    "write_trace": ("traces", "write_trace"),
 }
 
 if TYPE_CHECKING:
-    from . import errors, integrity, rules, schema, synthetic
+    from . import errors, integrity, links, rules, schema, synthetic
     from .audit import AuditReport, verify
     from .chains import ChainPage, chain, chain_page
     from .errors import LlamalogError
@@ -79,13 +82,14 @@ if TYPE_CHECKING:
     from .store import LogStore
     from .summary import StoreSummary, summarize
     from .timeline import plot_timeline, write_timeline
+    from .traces import write_trace
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attribute = _LAZY[name]
         value = getattr(importlib.import_module(f".{module}", __name__), attribute)
-    elif name in ("errors", "integrity", "rules", "schema", "synthetic"):
+    elif name in ("errors", "integrity", "links", "rules", "schema", "synthetic"):
         value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

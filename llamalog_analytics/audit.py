@@ -27,15 +27,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from . import integrity, rules, schema
+from . import integrity, links, rules, schema
 from ._sql import LOADS_TABLE, MIGRATIONS_TABLE, literal, quote
 from .store import LogStore
 
@@ -139,6 +138,7 @@ class Audit:
         migrated_at: when the category migration was applied (naive UTC), if known.
         root_job_migrated_at: when the root-job migration was applied (naive UTC), if known.
         applied: every migration's apply time from ``_prisma_migrations`` (empty without it).
+        linking: how the job-link checks follow parent links (job instances by default).
     """
 
     store: LogStore
@@ -147,6 +147,7 @@ class Audit:
     migrated_at: datetime | None
     root_job_migrated_at: datetime | None
     applied: Mapping[str, datetime] = field(default_factory=dict)
+    linking: links.Linking = field(default_factory=links.Linking)
 
     def frame(self, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
         return self.store.frame(sql, params)
@@ -196,6 +197,8 @@ def verify(
     checks: Sequence[Check] | None = None,
     migrated_at: datetime | str | None = None,
     root_job_migrated_at: datetime | str | None = None,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
 ) -> AuditReport:
     """Run ``checks`` (default :data:`DEFAULT_CHECKS`) on ``after`` against the snapshot ``before``.
 
@@ -209,11 +212,15 @@ def verify(
         migrated_at: when the category migration ran (naive UTC); read from
             ``_prisma_migrations`` when loaded.
         root_job_migrated_at: when the root-job migration ran; likewise.
+        link, reuse_gap: how the job-link checks follow parent links: ``instance`` (the run of
+            a job nearest in time, within ``reuse_gap``, default 24 hours) or ``job_id`` (bare
+            ids). The backfill checks replay the migrations as applied, on bare ids, either way.
 
     Raises:
         StoreError: ``after`` is not in the store.
     """
     store._require(after)
+    linking = links.Linking.of(link, reuse_gap)
     applied = _applied_times(store)
     audit = Audit(
         store,
@@ -222,6 +229,7 @@ def verify(
         _naive(migrated_at) or applied.get(schema.CATEGORY_MIGRATION),
         _naive(root_job_migrated_at) or applied.get(schema.ROOT_JOB_MIGRATION),
         applied,
+        linking,
     )
     results = tuple(check(audit) for check in (DEFAULT_CHECKS if checks is None else checks))
     return AuditReport(results, _summary(audit, results))
@@ -283,6 +291,7 @@ def _summary(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:
         "categories": categories,
         "rows_per_week": dict(weeks),
         "migrations": {name: _era(at) for name, at in audit.applied.items()},
+        "job links": str(audit.linking),
     }
 
 
@@ -485,7 +494,8 @@ FROM {audit.table} WHERE {existed} GROUP BY ALL"""
     )
     differing = int(by_intent["rows"].sum())
     finding = (
-        f"{ids.height:,} of {total:,} rows that existed at the migration differ from the rules as applied. "
+        f"{ids.height:,} of {total:,} rows that existed at the migration differ from the rules as applied "
+        "(the migration's UPDATEs replayed literally, in their order). "
         f"The applied rules differ from the roadmap's intent on {differing:,} rows"
     )
     finding += ": " + "; ".join(_intent_examples(by_intent)) + "." if differing else "."
@@ -577,7 +587,7 @@ ORDER BY created_at, id"""
     )
     finding = (
         f"{ids.height:,} of {total:,} rows that existed at the root-job migration differ from the "
-        "backfill's walk."
+        "backfill's walk, replayed literally as applied (joined on bare job ids, at most 10 steps)."
     )
     return _result(name, "fail", ids, sql, finding, breakdowns={"by kind": _by(kinds, "kind")})
 
@@ -585,44 +595,35 @@ ORDER BY created_at, id"""
 def root_job_truth(audit: Audit) -> CheckResult:
     """Where the stored root of a backfilled row is not the true top of its job tree (a warning).
 
-    The true root comes from an unlimited walk that follows, from each job, the parent of the
-    oldest row it logged, stops at a job with no parent or at a parent no row was logged by
-    (the bare id is the root), and has no root on a parent loop. The cause column says why
-    the backfill ended elsewhere: its depth limit, a dangling ancestor above the parent, a
-    parent loop, or a shared job id whose rows name other parents.
+    The true root comes from an unlimited, loop-safe walk over job instances (see
+    :func:`~llamalog_analytics.links.roots_sql`) among the rows that existed at the migration:
+    it follows each run's first row's parent, stops at a run with no parent or at a parent
+    whose run never logged (the bare id is the root), and has no root on a loop. The cause
+    says why the backfill, which joined bare ids, ended elsewhere: its depth limit, a
+    dangling ancestor above the parent, a parent loop, a parent whose own run never logged
+    but whose id other runs carried, or a job id shared by rows or runs with other parents.
     """
     name = "root_job_truth"
     existed = audit.existed_at_root_job_migration()
     if existed is None:
         return _skipped(name, _no_root_time())
     hops = DEPTH_LIMIT - 1  # the walk resolves roots up to this many hops above the parent
-    sql = f"""WITH RECURSIVE old AS (
-  SELECT id, created_at, job_id, parent_job_id, root_job_id FROM {audit.table} WHERE {existed}),
-parents AS (
-  SELECT job_id AS job, arg_min_null(parent_job_id, (created_at, id)) AS parent FROM old
-  WHERE job_id IS NOT NULL GROUP BY job_id),
-walk(start, top, hops, path) AS (
-  SELECT DISTINCT parent_job_id, parent_job_id, 0, [parent_job_id] FROM old WHERE parent_job_id IS NOT NULL
-  UNION ALL
-  SELECT w.start, p.parent, w.hops + 1, list_append(w.path, p.parent)
-  FROM walk AS w JOIN parents AS p ON p.job = w.top
-  WHERE p.parent IS NOT NULL AND NOT list_contains(w.path, p.parent)),
-tops AS (SELECT start, arg_max(top, hops) AS top, max(hops) AS hops FROM walk GROUP BY start),
-truth AS (
-  SELECT t.start, t.hops, p.job IS NULL AS dangling, p.parent IS NOT NULL AS looped,
-    CASE WHEN p.parent IS NULL THEN t.top END AS true_root
-  FROM tops AS t LEFT JOIN parents AS p ON p.job = t.top)
-SELECT o.id::VARCHAR AS id, o.created_at, o.job_id, o.parent_job_id, o.root_job_id, t.true_root,
-  t.hops + 1 AS ancestors,
-  CASE WHEN t.looped THEN 'parent loop' WHEN t.hops >= {hops} THEN 'deeper than the depth limit'
-    WHEN t.dangling AND t.hops > 0 THEN 'dangling ancestor' ELSE 'shared job id' END AS cause
-FROM old AS o JOIN truth AS t ON t.start = o.parent_job_id
-WHERE o.root_job_id IS DISTINCT FROM t.true_root
-ORDER BY o.created_at, o.id"""
+    old = f"(SELECT * FROM {audit.table} WHERE {existed})"
+    sql = f"""SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id, root_job_id, true_root, ancestors,
+  CASE WHEN looped THEN 'parent loop' WHEN ancestors > {hops} THEN 'deeper than the depth limit'
+    WHEN top_dangling AND ancestors > 1 THEN 'dangling ancestor'
+    WHEN dangling = {literal(links.NO_RUN_NEAR)} THEN 'parent run never logged; its id was reused'
+    ELSE 'shared or reused job id' END AS cause
+FROM ({links.roots_sql(old, audit.linking, quoted=True)})
+WHERE root_job_id IS DISTINCT FROM true_root
+ORDER BY created_at, id"""
     ids = audit.frame(sql)
     breakdown = _by(ids, "cause")
     causes = ", ".join(f"{r['cause']} {r['rows']:,}" for r in breakdown.to_dicts())
-    finding = f"{ids.height:,} backfilled rows have a stored root that is not the true top of their job tree"
+    finding = (
+        f"{ids.height:,} backfilled rows have a stored root that is not the true top of their job tree, "
+        f"following {audit.linking}"
+    )
     finding += f" ({causes})." if causes else "."
     return _result(name, "warn", ids, sql, finding, breakdowns={"by cause": breakdown})
 
@@ -637,71 +638,81 @@ def _no_root_time() -> str:
 # --- job links ------------------------------------------------------------------------------
 
 
-_AMBIGUITIES = ("different entities", "different parents", "more than a day apart")
+def reused_job_ids(audit: Audit) -> CheckResult:
+    """Job ids that ran more than once (a warning: BullMQ ids restart after a Redis reset).
 
-
-def shared_job_ids(audit: Audit) -> CheckResult:
-    """Job ids whose rows disagree in a way that makes parent links ambiguous (a warning).
-
-    Several rows per job are normal (one job logs several rows, BullMQ retries). Counted are
-    job ids whose rows concern different entities, name different parents, or span more than
-    a day (BullMQ's numeric ids restart when its Redis is reset).
+    Several rows per run are normal (one job logs several rows; BullMQ retries keep the id).
+    Counted are job ids with more than one instance; the ids frame lists every instance of
+    them (``id`` is its first row) with its span and row count. Chains follow the run nearest
+    in time, so a reused id does not join unrelated jobs; the backfills joined bare ids.
     """
-    entity = "coalesce(entity_id, album_id, track_id, artist_id)"
-    reasons = ", ".join(literal(", ".join(r)) for n in (1, 2, 3) for r in combinations(_AMBIGUITIES, n))
-    sql = f"""WITH jobs AS (
-  SELECT job_id, min({entity}) <> max({entity}) AS entities,
-    min(parent_job_id) <> max(parent_job_id) OR count(parent_job_id) NOT IN (0, count(*)) AS parents,
-    max(created_at) - min(created_at) > INTERVAL 1 DAY AS span
-  FROM {audit.table}
-  WHERE job_id IN (SELECT job_id FROM {audit.table} GROUP BY job_id HAVING count(*) > 1) GROUP BY job_id),
-ambiguous AS (
-  SELECT job_id, concat_ws(', ', CASE WHEN entities THEN {literal(_AMBIGUITIES[0])} END,
-    CASE WHEN parents THEN {literal(_AMBIGUITIES[1])} END,
-    CASE WHEN span THEN {literal(_AMBIGUITIES[2])} END)::ENUM({reasons}) AS reason
-  FROM jobs WHERE entities OR parents OR span)
-SELECT t.id::VARCHAR AS id, t.job_id, a.reason, t.created_at, t.operation, t.parent_job_id
-FROM {audit.table} AS t JOIN ambiguous AS a USING (job_id) ORDER BY t.job_id, t.created_at, t.id"""
+    sql = links.reused_sql(audit.after, audit.linking) + "\nORDER BY job_id, job_instance"
     ids = audit.frame(sql)
     jobs = ids["job_id"].n_unique()
-    finding = f"{jobs:,} job ids are carried by several rows that disagree ({ids.height:,} rows)."
-    by_reason = ids.unique("job_id").pipe(_by, "reason")
+    finding = (
+        f"{jobs:,} job ids ran more than once ({ids.height:,} runs, {audit.linking}); each run is "
+        "followed on its own."
+    )
+    by_runs = ids.unique("job_id").pipe(_by, "runs")
     return _result(
-        "shared_job_ids", "warn", ids, sql, finding, count=jobs, breakdowns={"job ids by reason": by_reason}
+        "reused_job_ids", "warn", ids, sql, finding, count=jobs, breakdowns={"job ids by runs": by_runs}
     )
 
 
 def dangling_parents(audit: Audit) -> CheckResult:
-    """Rows whose ``parent_job_id`` no row was logged by (a warning: sync batches, lost jobs)."""
-    sql = integrity.query("dangling parent rows", audit.after) + "\nORDER BY c.created_at, c.id"
+    """Rows whose parent's run never logged a row (a warning: sync batches, lost jobs).
+
+    ``dangling`` says why: no row carries the parent id at all, or no run of it lies within
+    the reuse gap of the row (the id was used by other, unrelated runs).
+    """
+    sql = links.dangling_sql(audit.after, audit.linking) + "\nORDER BY created_at, id"
     ids = audit.frame(sql)
     by_parent = _by(ids, "parent_job_id")
-    finding = f"{ids.height:,} rows point at {by_parent.height:,} parent job ids no row was logged by."
-    return _result("dangling_parents", "warn", ids, sql, finding, breakdowns={"by parent job id": by_parent})
+    finding = (
+        f"{ids.height:,} rows point at {by_parent.height:,} parent job ids whose run never logged a row "
+        f"({audit.linking})."
+    )
+    breakdowns = {"by reason": _by(ids, "dangling"), "by parent job id": by_parent}
+    return _result("dangling_parents", "warn", ids, sql, finding, breakdowns=breakdowns)
 
 
 def job_cycles(audit: Audit) -> CheckResult:
-    """Rows whose job lies on a parent loop (a job that is its own ancestor)."""
-    loops = integrity.parent_cycles(audit.store, audit.after)
-    sql = f"""WITH RECURSIVE links AS (
-  SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM {audit.table}
-  WHERE job_id IS NOT NULL AND parent_job_id IS NOT NULL),
-walk(start, reached, path) AS (
-  SELECT job, parent, [job] FROM links
+    """Rows whose parent link lies on a loop of job instances (a run that is its own ancestor)."""
+    loops = links.loops(audit.store, audit.after, audit.linking)
+    linked = links.rows_sql(audit.after, audit.linking)
+    node, parent = "job_id || '#' || job_instance", "parent_job_id || '#' || parent_instance"
+    sql = f"""WITH RECURSIVE linked AS MATERIALIZED ({linked}),
+edges AS (
+  SELECT DISTINCT {node} AS node, {parent} AS parent FROM linked
+  WHERE job_instance IS NOT NULL AND parent_instance IS NOT NULL),
+walk(start, first, reached, path) AS (
+  SELECT node, parent, parent, [node] FROM edges
   UNION ALL
-  SELECT w.start, l.parent, list_append(w.path, w.reached) FROM walk AS w JOIN links AS l ON l.job = w.reached
-  WHERE NOT list_contains(w.path, w.reached))
-SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id FROM {audit.table}
-WHERE job_id IN (SELECT start FROM walk WHERE reached = start) ORDER BY created_at, id"""
+  SELECT w.start, w.first, e.parent, list_append(w.path, w.reached) FROM walk AS w
+  JOIN edges AS e ON e.node = w.reached WHERE NOT list_contains(w.path, w.reached)),
+looped AS (SELECT DISTINCT start, first FROM walk WHERE reached = start)
+SELECT id::VARCHAR AS id, created_at, job_id, job_instance, parent_job_id, parent_instance FROM linked
+WHERE ({node}, {parent}) IN (SELECT (start, first) FROM looped) ORDER BY created_at, id"""
+    on_loops = loops.select("cycle", "job_id", "job_instance")
     ids = audit.frame(
-        f"""SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id FROM {audit.table}
-WHERE job_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY created_at, id""",
-        [loops["job_id"].to_list()],
+        f"""SELECT id::VARCHAR AS id, created_at, job_id, job_instance, parent_job_id, parent_instance
+FROM ({linked}) WHERE job_instance IS NOT NULL AND parent_instance IS NOT NULL ORDER BY created_at, id"""
+    )
+    ids = (
+        ids.join(on_loops, on=["job_id", "job_instance"])
+        .join(
+            on_loops.rename({"job_id": "parent_job_id", "job_instance": "parent_instance", "cycle": "of"}),
+            on=["parent_job_id", "parent_instance"],
+        )
+        .filter(pl.col("cycle") == pl.col("of"))
+        .drop("cycle", "of")
+        .sort("created_at", "id")
     )
     finding = (
-        f"{ids.height:,} rows belong to {loops.height:,} jobs on {loops['cycle'].n_unique():,} parent loops."
+        f"{ids.height:,} rows link {loops.height:,} job runs into {loops['cycle'].n_unique():,} parent "
+        f"loops ({audit.linking})."
     )
-    return _result("job_cycles", "fail", ids, sql, finding, breakdowns={"jobs by loop": loops})
+    return _result("job_cycles", "fail", ids, sql, finding, breakdowns={"runs by loop": loops})
 
 
 def is_root_consistency(audit: Audit) -> CheckResult:
@@ -711,7 +722,7 @@ def is_root_consistency(audit: Audit) -> CheckResult:
     writers (previews, corrections, logActivity) never set the flag, so expect some.
     """
     since = audit.applied.get(schema.MIGRATIONS[5])
-    sql = integrity.query("root flag mismatches", audit.after)
+    sql = integrity.root_flag_sql(audit.after)
     if since is not None:
         sql = f"SELECT * FROM ({sql}) WHERE kind = 'root with parent' OR created_at >= {_timestamp(since)}"
     ids = audit.frame(sql)
@@ -732,10 +743,10 @@ def is_root_consistency(audit: Audit) -> CheckResult:
 
 
 def child_before_parent(audit: Audit) -> CheckResult:
-    """Rows logged before the first row of their parent job (a warning: v1.4's add-album order)."""
-    sql = integrity.query("children before parents", audit.after)
+    """Rows logged before the first row of their parent's run (a warning: v1.4's add-album order)."""
+    sql = links.before_parent_sql(audit.after, audit.linking) + "\nORDER BY created_at, id"
     ids = audit.frame(sql)
-    finding = f"{ids.height:,} rows were logged before their parent job's first row."
+    finding = f"{ids.height:,} rows were logged before the first row of their parent's run ({audit.linking})."
     return _result(
         "child_before_parent", "warn", ids, sql, finding, breakdowns={"by operation": _by(ids, "operation")}
     )
@@ -749,7 +760,7 @@ DEFAULT_CHECKS: tuple[Check, ...] = (
     root_job_backfill,
     root_job_truth,
     duplicate_ids,
-    shared_job_ids,
+    reused_job_ids,
     dangling_parents,
     job_cycles,
     is_root_consistency,

@@ -2,11 +2,14 @@
 
 A chain starts from an entity's **seed rows**: rows whose typed id column (``album_id``,
 ``artist_id``, ``track_id``) holds the entity's id, or whose ``entity_type``/``entity_id`` name
-it. ``mode="provenance"`` adds every **ancestor** (a row's ``parent_job_id`` → the rows logged
-by that job → their parents, to the top) and every **descendant** (rows whose ``parent_job_id``
-is the ``job_id`` of a seed or of another descendant). Siblings stay out: an album created by a
-500-album sync gets the sync's root row, not the other 499 albums. ``mode="entity"`` is the
-application's ``llamaLogChain`` resolver: seed rows only, newest first, paginated.
+it. ``mode="provenance"`` adds every **ancestor** (a row's parent link → the rows of the job
+run it resolves to → their parents, to the top) and every **descendant** (rows whose parent
+link resolves to the run of a seed or of another descendant). Links follow job *instances*,
+not bare ids (see :mod:`~llamalog_analytics.links`): a BullMQ id reused weeks later by an
+unrelated job does not join its rows to the chain; ``link="job_id"`` follows bare ids. Siblings
+stay out: an album created by a 500-album sync gets the sync's root row, not the other 499
+albums. ``mode="entity"`` is the application's ``llamaLogChain`` resolver: seed rows only,
+newest first, paginated.
 
 Chains are answered from a :class:`ChainIndex`, adjacency arrays built once per store table and
 reused until the table changes, so one chain costs a few array lookups, not a recursive query.
@@ -17,23 +20,24 @@ Examples:
     ...     album = store.execute("SELECT album_id FROM llama_logs WHERE category = 'CREATED' "
     ...                           "AND album_id IS NOT NULL ORDER BY created_at LIMIT 1")[0][0]
     ...     rows = lla.chain(store, "ALBUM", album)
-    ...     rows.columns[-5:], "self" in rows["relation"].to_list()
-    (['relation', 'depth', 'chain_root', 'root_dangling', 'in_cycle'], True)
+    ...     rows.columns[28:], "self" in rows["relation"].to_list()
+    (['relation', 'depth', 'chain_root', 'root_dangling', 'in_cycle', 'job_instance', \
+'parent_instance', 'before_parent'], True)
 """
 
 from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from . import schema
+from . import links, schema
 from ._sql import quote
 from .errors import LlamalogError
 
@@ -46,8 +50,11 @@ ANNOTATIONS = {
     "relation": pl.String,  # self, ancestor or descendant
     "depth": pl.Int32,  # hops from the nearest seed row; negative for ancestors
     "chain_root": pl.String,  # the top job id reached walking up (None when that runs into a loop)
-    "root_dangling": pl.Boolean,  # no row was logged by chain_root
-    "in_cycle": pl.Boolean,  # the row's parent link is part of a parent loop
+    "root_dangling": pl.Boolean,  # chain_root is a parent whose run never logged a row
+    "in_cycle": pl.Boolean,  # the row's parent link is part of a loop of job instances
+    "job_instance": pl.Int32,  # the run of job_id that wrote the row (1 = oldest); None without one
+    "parent_instance": pl.Int32,  # the run of parent_job_id the row links to; None when dangling
+    "before_parent": pl.Boolean,  # logged before the first row of that parent run
 }
 _LOW64 = (1 << 64) - 1
 
@@ -115,12 +122,17 @@ class ChainIndex:
     """Adjacency arrays over one log table, built once and reused for every chain.
 
     Rows are held oldest first (``created_at``, then ``id``); positions into that order are what
-    the arrays store. Job ids (``job_id`` and ``parent_job_id`` values) are numbered once, so
-    walking a chain compares integers.
+    the arrays store. Rows are linked through job instances (see :mod:`~llamalog_analytics.links`):
+    each row knows the instance that wrote it and the instance its parent link resolves to, both
+    as integers, so walking a chain compares integers. Every row's annotations (root, loop,
+    logged before its parent) are computed once, over whole arrays.
     """
 
-    def __init__(self, store: LogStore, table: str = schema.CURRENT_TABLE) -> None:
+    def __init__(
+        self, store: LogStore, table: str = schema.CURRENT_TABLE, linking: links.Linking | None = None
+    ) -> None:
         self.version = store.changes  # rebuilt once the store ran a statement that may write
+        self.linking = linking or links.Linking()
         columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
         keys = ", ".join(
             f"(({c})::UHUGEINT >> 64)::UBIGINT AS _{c}_high, "
@@ -133,11 +145,7 @@ class ChainIndex:
         frame = pl.concat([pl.DataFrame(batch) for batch in batches], rechunk=False)
         frame = frame[frame.select(pl.arg_sort_by("created_at", "id")).to_series()]  # one chunk out
         self.rows = frame.select(schema.COLUMN_NAMES)
-        self.jobs = pl.concat([frame["job_id"], frame["parent_job_id"]]).drop_nulls().unique().sort()
-        self.job = _codes(self.jobs, frame["job_id"])
-        self.parent = _codes(self.jobs, frame["parent_job_id"])
-        self.by_job = _Csr(self.job, len(self.jobs))
-        self.by_parent = _Csr(self.parent, len(self.jobs))
+        self._link(frame)
         self.entities = {}
         entity_type = frame["entity_type"].to_numpy()
         for kind, column in TYPED_ID.items():
@@ -152,10 +160,47 @@ class ChainIndex:
             by_entity_id = np.repeat([False, True], [int(mask.sum()) for _, mask in parts])
             self.entities[kind] = _EntityKeys(high, low, positions, by_entity_id)
 
+    def _link(self, frame: pl.DataFrame) -> None:
+        """Number the job instances, resolve every parent link, and annotate every row."""
+        resolved = links.resolve(frame, self.linking)
+        self.jobs = pl.concat([frame["job_id"], frame["parent_job_id"]]).drop_nulls().unique().sort()
+        job, parent = _codes(self.jobs, frame["job_id"]), _codes(self.jobs, frame["parent_job_id"])
+        self.ordinal = resolved["job_instance"].fill_null(0).to_numpy()
+        self.parent_ordinal = resolved["parent_instance"].fill_null(0).to_numpy()
+        runs = np.zeros(len(self.jobs), dtype=np.int64)  # instances per job id
+        np.maximum.at(runs, job[job >= 0], self.ordinal[job >= 0])
+        first_instance = np.concatenate(([0], np.cumsum(runs)))
+        count = int(first_instance[-1])
+        self.instance = np.where(job >= 0, first_instance[np.maximum(job, 0)] + self.ordinal - 1, -1)
+        self.parent_instance = np.where(
+            self.parent_ordinal > 0, first_instance[np.maximum(parent, 0)] + self.parent_ordinal - 1, -1
+        )
+        self.by_instance = _Csr(self.instance, count)
+        self.by_parent = _Csr(self.parent_instance, count)
+        instance_job = np.repeat(np.arange(len(self.jobs)), runs)
+        first_row = self.by_instance.positions[self.by_instance.offsets[:-1]]  # oldest row of each
+        # An instance's parent is its first row's; every instance's top comes by pointer jumping.
+        up, up_code = self.parent_instance[first_row], parent[first_row]
+        bare = np.where((up < 0) & (up_code >= 0), up_code, -1)  # a dangling parent: the bare id
+        reached = _at(links.tops(up), self.parent_instance, -1)  # -1: no parent, or a loop
+        top_bare = _at(bare, reached, -1)
+        top_root = np.where(top_bare >= 0, top_bare, _at(instance_job, reached, -1))
+        resolved_parent = self.parent_instance >= 0
+        self.root = np.where(resolved_parent, top_root, np.where(parent >= 0, parent, job))
+        self.root_dangling = np.where(resolved_parent, top_bare >= 0, parent >= 0)
+        loop = links.loop_numbers(self.instance, self.parent_instance, count)
+        own_loop = _at(loop, self.instance, -1)
+        self.in_cycle = (own_loop >= 0) & (own_loop == _at(loop, self.parent_instance, -1))
+        times = frame["created_at"].to_physical().to_numpy()
+        parent_first = _at(times[first_row], self.parent_instance, np.iinfo(np.int64).min)
+        self.before_parent = times < parent_first
+
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays and the rows (an estimate from buffer sizes)."""
-        arrays = [self.job, self.parent, self.by_job.positions, self.by_job.offsets]
+        arrays = [self.instance, self.parent_instance, self.ordinal, self.parent_ordinal, self.root]
+        arrays += [self.root_dangling, self.in_cycle, self.before_parent]
+        arrays += [self.by_instance.positions, self.by_instance.offsets]
         arrays += [self.by_parent.positions, self.by_parent.offsets]
         for keys in self.entities.values():
             arrays += [keys.high, keys.low, keys.positions]
@@ -174,18 +219,20 @@ class ChainIndex:
     def provenance(self, seeds: np.ndarray) -> dict[int, tuple[str, int]]:
         """Position → (relation, depth) for the seeds, their ancestors and their descendants.
 
-        Descendants are expanded from the seeds only, never from ancestors: that would pull in
-        the siblings. Each direction visits a row once, so parent loops and shared job ids end.
+        Ancestors: every row of the instance a seed's (or an ancestor's) parent resolves to.
+        Descendants: rows whose parent resolves to the instance of a seed or a descendant; they
+        are expanded from the seeds only, never from ancestors, which would pull in the
+        siblings. Each direction visits a row once, so parent loops end.
         """
         found = {int(p): ("self", 0) for p in seeds}
-        for relation, step, links in (("ancestor", -1, self._up), ("descendant", 1, self._down)):
+        for relation, step, neighbours in (("ancestor", -1, self._up), ("descendant", 1, self._down)):
             frontier, depth = [int(p) for p in seeds], 0
             seen = set(frontier)  # each direction walks on through rows the other one labelled
             while frontier:
                 depth += step
                 reached = []
                 for position in frontier:
-                    for other in links(position).tolist():
+                    for other in neighbours(position).tolist():
                         if other not in seen:
                             seen.add(other)
                             reached.append(other)
@@ -197,15 +244,16 @@ class ChainIndex:
         """Every entity's provenance chain of one type: ``entity_id`` and chain row ``id`` pairs.
 
         The same walk as :meth:`provenance`, for all entities at once: whole arrays of
-        (entity, job) pairs move up or down one hop per round until no pair is new.
+        (entity, instance) pairs move up or down one hop per round until no pair is new.
         """
         keys = self.entities[entity_type]
         entity, seeds = keys.numbered(), keys.positions
-        ancestors = self._jobs_closure(entity, self.parent[seeds], self.by_job, self.parent)
-        descendants = self._jobs_closure(entity, self.job[seeds], self.by_parent, self.job)
+        parents, instances = self.parent_instance, self.instance
+        ancestors = self._closure(entity, parents[seeds], self.by_instance, parents)
+        descendants = self._closure(entity, instances[seeds], self.by_parent, instances)
         pairs = [
             (entity, seeds),
-            self.by_job.expand(*ancestors),
+            self.by_instance.expand(*ancestors),
             self.by_parent.expand(*descendants),
         ]
         size = len(self.rows)
@@ -224,129 +272,87 @@ class ChainIndex:
             }
         )
 
-    def _jobs_closure(
-        self, entity: np.ndarray, start: np.ndarray, rows_by: _Csr, next_code: np.ndarray
+    def _closure(
+        self, entity: np.ndarray, start: np.ndarray, rows_by: _Csr, next_instance: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Every (entity, job) reachable from (entity, start job), one hop at a time."""
-        size = len(self.jobs) + 1
+        """Every (entity, instance) reachable from (entity, start instance), one hop at a time."""
+        size = len(self.by_instance.offsets)
         known = _distinct(entity[start >= 0] * size + start[start >= 0])
         frontier = known
         while frontier.size:
-            owners, codes = np.divmod(frontier, size)
-            owners, rows = rows_by.expand(owners, codes)
-            reached = next_code[rows]
+            owners, instances = np.divmod(frontier, size)
+            owners, rows = rows_by.expand(owners, instances)
+            reached = next_instance[rows]
             step = _distinct(owners[reached >= 0] * size + reached[reached >= 0])
             frontier = step[~np.isin(step, known, assume_unique=True)]
             known = np.sort(np.concatenate([known, frontier]), kind="stable")  # merges two sorted runs
         return np.divmod(known, size)
 
     def _up(self, position: int) -> np.ndarray:
-        parent = self.parent[position]
-        return self.by_job.rows(parent) if parent >= 0 else _NONE
+        parent = self.parent_instance[position]
+        return self.by_instance.rows(parent) if parent >= 0 else _NONE
 
     def _down(self, position: int) -> np.ndarray:
-        job = self.job[position]
-        return self.by_parent.rows(job) if job >= 0 else _NONE
+        instance = self.instance[position]
+        return self.by_parent.rows(instance) if instance >= 0 else _NONE
 
-    def roots(self, positions: Iterable[int]) -> dict[int, tuple[str | None, bool]]:
-        """Position → (chain_root, root_dangling): the top job reached walking up from the row.
-
-        Each step up follows the oldest row logged by the parent job; a parent job no row was
-        logged by is a dangling root. A walk that runs into a parent loop has no root (None).
-        """
-        tops: dict[int, tuple[int, bool]] = {}  # job code -> (top job code or -1, dangling)
-
-        def top_of(code: int) -> tuple[int, bool]:
-            path: list[int] = []
-            while code not in tops:
-                if code in path:  # a parent loop: no top
-                    tops[code] = (-1, False)
-                    break
-                path.append(code)
-                logged = self.by_job.rows(code)
-                parent = int(self.parent[logged[0]]) if len(logged) else -1
-                if parent < 0:
-                    tops[code] = (code, not len(logged))
-                    break
-                code = parent
-            for job in path:
-                tops.setdefault(job, tops[code])
-            return tops[code]
-
-        answers: dict[int, tuple[str | None, bool]] = {}
-        for position in positions:
-            parent, job = int(self.parent[position]), int(self.job[position])
-            top, dangling = top_of(parent) if parent >= 0 else (job, False)
-            answers[position] = (None if top < 0 else self.jobs[top], dangling)
-        return answers
-
-    def in_cycle(self, positions: Sequence[int]) -> list[bool]:
-        """For each row, whether its own parent link (job → parent job) lies on a parent loop."""
-        links = [(int(self.job[p]), int(self.parent[p])) for p in positions]
-        loops = parent_loops((a, b) for a, b in links if a >= 0 and b >= 0)
-        loop_of = {job: number for number, jobs in enumerate(loops) for job in jobs}
-        return [a in loop_of and loop_of[a] == loop_of.get(b) for a, b in links]
+    def _job_names(self, codes: np.ndarray) -> pl.Series:
+        """Job ids by their codes, NULL for -1."""
+        if not len(self.jobs):
+            return pl.Series([None] * len(codes), dtype=pl.String)
+        names = self.jobs.gather(np.maximum(codes, 0))
+        return pl.select(pl.when(pl.Series(codes >= 0)).then(names)).to_series()
 
     def frame(self, annotated: dict[int, tuple[str, int]]) -> pl.DataFrame:
         """The chain's rows with their annotations, oldest first."""
-        positions = sorted(annotated)
-        roots = self.roots(positions)
-        values: dict[str, list[Any]] = {
-            "relation": [annotated[p][0] for p in positions],
-            "depth": [annotated[p][1] for p in positions],
-            "chain_root": [roots[p][0] for p in positions],
-            "root_dangling": [roots[p][1] for p in positions],
-            "in_cycle": self.in_cycle(positions),
+        positions = np.array(sorted(annotated), dtype=np.int64)
+        values: dict[str, Any] = {
+            "relation": [annotated[p][0] for p in positions.tolist()],
+            "depth": [annotated[p][1] for p in positions.tolist()],
+            "chain_root": self._job_names(self.root[positions]),
+            "root_dangling": self.root_dangling[positions],
+            "in_cycle": self.in_cycle[positions],
+            "job_instance": _ordinals(self.ordinal[positions]),
+            "parent_instance": _ordinals(self.parent_ordinal[positions]),
+            "before_parent": self.before_parent[positions],
         }
         rows = self.rows[pl.Series(positions, dtype=pl.UInt32)]
         return rows.hstack([pl.Series(k, v, dtype=ANNOTATIONS[k]) for k, v in values.items()])
 
 
+def _at(values: np.ndarray, index: np.ndarray, missing: Any) -> np.ndarray:
+    """``values[index]``, with ``missing`` where ``index`` is -1 (``values`` may be empty)."""
+    return np.append(values, missing)[index]
+
+
+def _ordinals(values: np.ndarray) -> pl.Series:
+    """Instance ordinals with 0 (no instance) as NULL."""
+    series = pl.Series(values, dtype=pl.Int32)
+    return pl.select(pl.when(series > 0).then(series)).to_series()
+
+
 _NONE = np.empty(0, dtype=np.int64)
-_INDEXES: weakref.WeakKeyDictionary[LogStore, dict[str, ChainIndex]] = weakref.WeakKeyDictionary()
+_INDEXES: weakref.WeakKeyDictionary[LogStore, dict[tuple[str, links.Linking], ChainIndex]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def chain_index(store: LogStore, table: str = schema.CURRENT_TABLE) -> ChainIndex:
-    """The store's :class:`ChainIndex` for ``table``, rebuilt only after the store may have changed.
+def chain_index(
+    store: LogStore, table: str = schema.CURRENT_TABLE, linking: links.Linking | None = None
+) -> ChainIndex:
+    """The store's :class:`ChainIndex` for ``table`` and ``linking``, rebuilt only after the store
+    may have changed.
 
     Loads and any writing statement run through the store (``execute``/``frame``) count as a
     change; writes made on ``store.con`` directly do not.
     """
+    linking = linking or links.Linking()
     cached = _INDEXES.setdefault(store, {})
-    index = cached.get(table)
+    index = cached.get((table, linking))
     if index is None or index.version != store.changes:
         store._require(table)
-        index = cached[table] = ChainIndex(store, table)
+        index = cached[(table, linking)] = ChainIndex(store, table, linking)
     return index
-
-
-def parent_loops(links: Iterable[tuple[Any, Any]]) -> list[set[Any]]:
-    """The parent loops among (job, parent job) links: sets of jobs that are their own ancestors.
-
-    Links that cannot be on a loop (out of a job nothing points at, into a job that points
-    nowhere) are trimmed first, so networkx only sees what is left, usually nothing.
-
-    Examples:
-        >>> links = [("a", "b"), ("b", "a"), ("c", "a"), ("d", "d"), ("e", None)]
-        >>> [sorted(jobs) for jobs in parent_loops(links)]
-        [['a', 'b'], ['d']]
-    """
-    edges = {(a, b) for a, b in links if a is not None and b is not None}
-    while True:
-        jobs, parents = {a for a, _ in edges}, {b for _, b in edges}
-        kept = {(a, b) for a, b in edges if a in parents and b in jobs}
-        if kept == edges:
-            break
-        edges = kept
-    if not edges:
-        return []
-    import networkx as nx
-
-    graph = nx.DiGraph(sorted(edges))
-    loops = nx.strongly_connected_components(graph)
-    return sorted(
-        (jobs for jobs in loops if len(jobs) > 1 or any(graph.has_edge(j, j) for j in jobs)), key=sorted
-    )
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -371,6 +377,8 @@ def chain(
     until: datetime | str | None = None,
     mode: str = "provenance",
     table: str = schema.CURRENT_TABLE,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
 ) -> pl.DataFrame:
     """The log rows of one album, artist or track, and the rows that led to them or came of them.
 
@@ -380,14 +388,18 @@ def chain(
         categories: keep only rows in these categories (applied after the chain is built).
         since, until: keep only rows created in this inclusive range (UTC; ISO text or datetime).
         mode: ``provenance`` (seeds, ancestors and descendants, oldest first, annotated with
-            ``relation``, ``depth``, ``chain_root``, ``root_dangling``, ``in_cycle``) or ``entity``
-            (the resolver's flat list: seed rows only, newest first).
+            :data:`ANNOTATIONS`) or ``entity`` (the resolver's flat list: seed rows only, newest
+            first).
         table: the log table to read.
+        link: ``instance`` (follow the run of a job nearest in time, see
+            :mod:`~llamalog_analytics.links`) or ``job_id`` (every row that carries the id).
+        reuse_gap: how far apart two rows of one job id may be and still be one run (default
+            24 hours; ``6h``, ``90min`` or a ``timedelta``).
 
     An unknown entity gives an empty frame.
     """
     entity_type, wanted, since, until = _arguments(entity_type, categories, since, until, mode)
-    index = chain_index(store, table)
+    index = chain_index(store, table, links.Linking.of(link, reuse_gap))
     seeds = index.seeds(entity_type, entity_id)
     if mode == "entity":
         rows = index.rows[pl.Series(seeds, dtype=pl.UInt32)]
@@ -395,11 +407,18 @@ def chain(
     return _filtered(index.frame(index.provenance(seeds)), wanted, since, until)
 
 
-def all_chains(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
+def all_chains(
+    store: LogStore,
+    table: str = schema.CURRENT_TABLE,
+    *,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
+) -> pl.DataFrame:
     """Every entity's provenance chain at once: ``entity_type``, ``entity_id``, chain row ``id``.
 
     The same chains :func:`chain` gives one at a time (seeds, ancestors, descendants), computed
-    for every album, artist and track together, e.g. to count or join them in bulk.
+    for every album, artist and track together, e.g. to count or join them in bulk. ``link`` and
+    ``reuse_gap`` as for :func:`chain`.
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -410,7 +429,7 @@ def all_chains(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFra
         >>> sorted(every.filter(pl.col("entity_id") == album)["id"]) == sorted(one["id"])
         True
     """
-    index = chain_index(store, table)
+    index = chain_index(store, table, links.Linking.of(link, reuse_gap))
     return pl.concat(
         index.every_chain(kind).select(pl.lit(kind).alias("entity_type"), pl.all()) for kind in TYPED_ID
     )

@@ -31,6 +31,24 @@ def _db_option(default: str = DEFAULT_DB) -> Callable[[Callable[..., Any]], Call
     )
 
 
+def _link_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """How parent links are followed: --link and --reuse-gap."""
+    command = click.option(
+        "--reuse-gap",
+        default="24h",
+        show_default=True,
+        help="Rows of one job id further apart than this are separate runs (e.g. 6h, 90min, 2d).",
+    )(command)
+    return click.option(
+        "--link",
+        type=click.Choice(["instance", "job-id"]),
+        default="instance",
+        show_default=True,
+        help="instance: a parent link joins the run of that job nearest in time; "
+        "job-id: every row that carries the id.",
+    )(command)
+
+
 def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the package's errors into a one-line message and exit status 2."""
 
@@ -179,6 +197,7 @@ def demo(db: str, quiet: bool) -> None:
     help="When the category migration ran (UTC), if _prisma_migrations was not loaded.",
 )
 @click.option("--root-job-migrated-at", help="When the root-job migration ran (UTC), likewise.")
+@_link_options
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--report", type=click.Path(dir_okay=False), help="Also write the HTML report to this file.")
 @_friendly_errors
@@ -188,6 +207,8 @@ def verify_command(
     after: str,
     migrated_at: str | None,
     root_job_migrated_at: str | None,
+    link: str,
+    reuse_gap: str,
     output: str,
     report: str | None,
 ) -> None:
@@ -205,6 +226,8 @@ def verify_command(
             after=after,
             migrated_at=migrated_at,
             root_job_migrated_at=root_job_migrated_at,
+            link=link,
+            reuse_gap=reuse_gap,
         )
     click.echo(audit.to_json() if output == "json" else str(audit))
     if report:
@@ -243,6 +266,7 @@ _SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "
 @click.argument("entity_type", type=_ENTITY_TYPE)
 @click.argument("entity_id")
 @_chain_options
+@_link_options
 @click.option(
     "--mode",
     type=click.Choice(["provenance", "entity"]),
@@ -270,6 +294,8 @@ def chain_command(
     categories: tuple[str, ...],
     since: str | None,
     until: str | None,
+    link: str,
+    reuse_gap: str,
     mode: str,
     limit: int | None,
     cursor: str | None,
@@ -295,7 +321,7 @@ def chain_command(
             footer = f"total_count {page.total_count}, has_more {str(page.has_more).lower()}"
             footer += f", next --cursor {page.cursor}" if page.has_more else ""
         else:
-            rows = chain(store, entity_type, entity_id, mode=mode, **filters)
+            rows = chain(store, entity_type, entity_id, mode=mode, link=link, reuse_gap=reuse_gap, **filters)
     if rows.is_empty():
         click.echo(f"[🦙 LlamaLog] no {table} rows for {entity_type.upper()} {entity_id}", err=True)
     if output == "table":
@@ -344,14 +370,16 @@ def _print_file(rows: Any, output: str) -> None:
 @click.argument("entity_id")
 @_db_option()
 @click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
+@_link_options
 @_friendly_errors
-def explain(entity_type: str, entity_id: str, db: str, table: str) -> None:
+def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, reuse_gap: str) -> None:
     """Explain in words how one album, artist or track got here and what happened to it."""
     from .graph import explain as explain_entity
     from .store import LogStore
 
     with LogStore(db, read_only=True) as store:
-        click.echo(str(explain_entity(store, entity_type, entity_id, table=table)))
+        found = explain_entity(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
+    click.echo(str(found))
 
 
 @main.command()
@@ -364,23 +392,45 @@ def explain(entity_type: str, entity_id: str, db: str, table: str) -> None:
     required=True,
     type=click.Path(dir_okay=False),
     help="Output file; the suffix picks the format: .graphml, .json (node-link), .dot, "
-    ".prov.json (W3C PROV).",
+    ".prov.json (W3C PROV), .otlp.json (OpenTelemetry traces), .perfetto.json (Perfetto).",
 )
 @click.option(
     "--format",
     "output",
-    type=click.Choice(["graphml", "node-link", "dot", "prov-json"]),
+    type=click.Choice(["graphml", "node-link", "dot", "prov-json", "otlp", "perfetto"]),
     help="Format, when the suffix does not say.",
 )
+@_link_options
 @_friendly_errors
-def graph(entity_type: str, entity_id: str, db: str, table: str, out: str, output: str | None) -> None:
-    """Export one entity's provenance graph (rows, jobs, entities, agents)."""
+def graph(
+    entity_type: str,
+    entity_id: str,
+    db: str,
+    table: str,
+    out: str,
+    output: str | None,
+    link: str,
+    reuse_gap: str,
+) -> None:
+    """Export one entity's provenance graph (rows, job runs, entities, agents), or its chain as
+    traces: OTLP/JSON for Jaeger or Grafana Tempo, Chrome trace JSON for ui.perfetto.dev."""
+    from .chains import chain
     from .graph import graph_format, provenance_graph, write_graph
     from .store import LogStore
+    from .traces import FORMATS as TRACE_FORMATS
+    from .traces import write_trace
 
     output = graph_format(out, output)  # before the work: a bad suffix fails at once
+    linking = {"table": table, "link": link, "reuse_gap": reuse_gap}
     with LogStore(db, read_only=True) as store:
-        built = provenance_graph(store, entity_type, entity_id, table=table)
+        if output in TRACE_FORMATS:
+            rows = chain(store, entity_type, entity_id, **linking)
+        else:
+            built = provenance_graph(store, entity_type, entity_id, **linking)
+    if output in TRACE_FORMATS:
+        write_trace(rows, out, output)
+        click.echo(f"[🦙 LlamaLog] wrote the chain's {rows.height:,} rows as {output} traces to {out}")
+        return
     write_graph(built, out, output)
     nodes, edges = built.number_of_nodes(), built.number_of_edges()
     click.echo(f"[🦙 LlamaLog] wrote {nodes:,} nodes and {edges:,} edges to {out}")
@@ -390,6 +440,7 @@ def graph(entity_type: str, entity_id: str, db: str, table: str, out: str, outpu
 @click.argument("entity_type", type=_ENTITY_TYPE)
 @click.argument("entity_id")
 @_chain_options
+@_link_options
 @click.option(
     "--out",
     required=True,
@@ -406,6 +457,8 @@ def timeline(
     categories: tuple[str, ...],
     since: str | None,
     until: str | None,
+    link: str,
+    reuse_gap: str,
     out: str,
 ) -> None:
     """Draw one entity's provenance chain as a timeline: one lane per job, time in UTC."""
@@ -421,5 +474,7 @@ def timeline(
             since=since,
             until=until,
             table=table,
+            link=link,
+            reuse_gap=reuse_gap,
         )
     click.echo(f"[🦙 LlamaLog] wrote {figure.layout.title.subtitle.text} to {write_timeline(figure, out)}")

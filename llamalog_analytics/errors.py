@@ -7,6 +7,7 @@ Every message says what was wrong, where (file, row, column) and ends with a hin
     │   ├── NotLlamaLogError             no id/operation/created_at-like columns
     │   └── PostgresError                the database cannot be reached or read
     ├── UnknownColumnError (KeyError)    a column name the schema does not know
+    ├── LinkError (ValueError)           an unknown link mode or a reuse gap that is not a duration
     └── StoreError                       the DuckDB store cannot be opened or changed
         └── StoreLockedError             another process holds the store file
 """
@@ -52,6 +53,10 @@ class UnknownColumnError(LlamalogError, KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class LinkError(LlamalogError, ValueError):
+    """Job links asked for in a way that cannot be followed (unknown mode, bad reuse gap)."""
 
 
 class StoreError(LlamalogError):

@@ -3,12 +3,15 @@
 Nodes are keyed ``"<kind>:<id>"`` and carry ``kind`` plus the useful columns:
 
 * ``log:<row id>``: one log row (operation, category, status, created_at, ...);
-* ``job:<job id>``: a unit of work (``dangling`` when no row was logged by it);
+* ``job:<job id>#<n>``: the n-th run of a job id (a job *instance*, see
+  :mod:`~llamalog_analytics.links`), with its ``job_id``, ``instance``, the ``first_at`` and
+  ``last_at`` of its rows here and their count (``rows``); ``job:<job id>`` is a parent whose
+  run never logged a row (``dangling``);
 * ``album:<uuid>``, ``artist:<uuid>``, ``track:<uuid>``: the catalog entities;
 * ``user:<user id>`` and ``system:<triggered_by>``: the agents.
 
-Edges carry ``kind`` (also their key): ``spawned`` (parent job → job), ``logged_by`` (row →
-job), ``child_of`` (row without a job id → its parent job), the row's category in lower case
+Edges carry ``kind`` (also their key): ``spawned`` (parent run → run), ``logged_by`` (row →
+run), ``child_of`` (row without a job id → its parent run), the row's category in lower case
 (row → the entity it is about: ``created``, ``enriched``, ...), ``mentions`` (row → another
 entity it names) and ``triggered`` (agent → row). Attribute values are text, numbers or
 booleans only, so every export format can hold them.
@@ -27,13 +30,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from . import schema
+from . import links, schema
 from .chains import ANNOTATIONS, TYPED_ID, chain
 from .errors import ExportError
 
@@ -62,6 +66,7 @@ ROW_ATTRIBUTES = (
 )
 AGENTS = (("user", "user_id"), ("system", "triggered_by"))
 FORMATS = {".graphml": "graphml", ".json": "node-link", ".dot": "dot", ".gv": "dot"}
+EXPORTS = ("graphml", "node-link", "dot", "prov-json")  # what write_graph writes
 
 
 def provenance_graph(
@@ -70,40 +75,62 @@ def provenance_graph(
     entity_id: str | None = None,
     *,
     table: str = schema.CURRENT_TABLE,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
 ) -> nx.MultiDiGraph:
-    """The whole table as a graph, or one entity's provenance chain (see :func:`chain`)."""
+    """The whole table as a graph, or one entity's provenance chain (see :func:`chain`, also for
+    ``link`` and ``reuse_gap``)."""
     if (entity_type is None) != (entity_id is None):
         raise ValueError("give both entity_type and entity_id, or neither (the whole table)")
     if entity_type is not None and entity_id is not None:
-        rows = chain(store, entity_type, entity_id, table=table)
+        rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
     else:
-        rows = store.table(table)
+        rows = links.annotate(store.table(table), links.Linking.of(link, reuse_gap))
     return graph_of(rows)
 
 
 def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
     """The graph of some log rows (a :func:`chain` result or a whole table).
 
-    Nodes and edges are prepared as whole columns, then added to networkx in bulk.
+    Rows without a chain's link annotations are linked among themselves (job instances, the
+    default reuse gap). Nodes and edges are prepared as whole columns, then added to networkx
+    in bulk.
     """
     import networkx as nx
 
+    rows = links.annotate(rows)
     extra = [c for c in ANNOTATIONS if c in rows.columns]
     node = pl.concat_str(pl.lit("log:"), "id").alias("node")
     graph = nx.MultiDiGraph()
     attributes = rows.select(
         node,
         *(pl.col(c).list.join(",") if c == "sources" else c for c in (*ROW_ATTRIBUTES, *extra)),
-    ).with_columns(pl.col("created_at").dt.to_string("%Y-%m-%dT%H:%M:%S%.3f"))
+    ).with_columns(pl.col("created_at").dt.to_string(_TIME))
     graph.add_nodes_from(
         (row.pop("node"), {"kind": "log", **{k: v for k, v in row.items() if v is not None}})
         for row in attributes.iter_rows(named=True)
     )
-    logged = rows["job_id"].drop_nulls().unique()
-    jobs = pl.concat([logged, rows["parent_job_id"].drop_nulls()]).unique()
+    job = _job_node("job_id", "job_instance")
+    parent = _job_node("parent_job_id", "parent_instance")
+    runs = (
+        rows.filter(pl.col("job_id").is_not_null())
+        .group_by(node=job)
+        .agg(
+            pl.col("job_id").first(),
+            pl.col("job_instance").first().alias("instance"),
+            pl.col("created_at").min().dt.to_string(_TIME).alias("first_at"),
+            pl.col("created_at").max().dt.to_string(_TIME).alias("last_at"),
+            pl.len().alias("rows"),
+        )
+        .sort("node")
+    )
     graph.add_nodes_from(
-        (f"job:{job}", {"kind": "job", "job_id": job, "dangling": dangling})
-        for job, dangling in zip(jobs, (~jobs.is_in(logged.implode())).to_list(), strict=True)
+        (r.pop("node"), {"kind": "job", **r, "dangling": False}) for r in runs.iter_rows(named=True)
+    )
+    unlogged = rows.filter(pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null())
+    graph.add_nodes_from(
+        (f"job:{job_id}", {"kind": "job", "job_id": job_id, "dangling": True})
+        for job_id in unlogged["parent_job_id"].unique().sort()
     )
     entities = pl.concat(
         [
@@ -138,7 +165,6 @@ def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
         (f"{kind}:{name}", {"kind": kind, "name": name})
         for kind, name in agents.select("kind", "name").unique().iter_rows()
     )
-    job, parent = pl.concat_str(pl.lit("job:"), "job_id"), pl.concat_str(pl.lit("job:"), "parent_job_id")
     edges = pl.concat(
         [
             rows.select(source=node, target=job, kind=pl.lit("logged_by")),
@@ -155,6 +181,15 @@ def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
     edges = edges.drop_nulls().unique(maintain_order=True)
     graph.add_edges_from((source, target, kind, {"kind": kind}) for source, target, kind in edges.iter_rows())
     return graph
+
+
+_TIME = "%Y-%m-%dT%H:%M:%S%.3f"
+
+
+def _job_node(job_id: str, instance: str) -> pl.Expr:
+    """The node of a job run (``job:<id>#<n>``), or of a parent whose run never logged (``job:<id>``)."""
+    run = pl.concat_str(pl.lit("job:"), job_id, pl.lit("#"), pl.col(instance).cast(pl.String))
+    return pl.when(pl.col(instance).is_null()).then(pl.concat_str(pl.lit("job:"), job_id)).otherwise(run)
 
 
 def _verb(subject: pl.Expr) -> pl.Expr:
@@ -186,15 +221,30 @@ def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = N
 
 
 def graph_format(path: str | Path, format: str | None = None) -> str:
-    """The export format: ``format`` if given, else the one the file's suffix names."""
+    """The export format: ``format`` if given, else the one the file's suffix names.
+
+    Besides the graph formats, ``otlp`` and ``perfetto`` (``.otlp.json``, ``.perfetto.json``,
+    ``.trace.json``) name the chain as traces, written by :func:`~llamalog_analytics.traces.write_trace`.
+
+    Examples:
+        >>> graph_format("album.graphml"), graph_format("album.otlp.json"), graph_format("x", "dot")
+        ('graphml', 'otlp', 'dot')
+    """
+    from .traces import FORMATS as TRACE_FORMATS
+    from .traces import SUFFIXES as TRACE_SUFFIXES
+
     name = Path(path).name.lower()
-    found = format or (
-        "prov-json" if name.endswith((".prov.json", ".provjson")) else FORMATS.get(Path(name).suffix)
+    traced = next((kind for suffix, kind in TRACE_SUFFIXES.items() if name.endswith(suffix)), None)
+    found = (
+        format
+        or traced
+        or ("prov-json" if name.endswith((".prov.json", ".provjson")) else FORMATS.get(Path(name).suffix))
     )
-    if found not in ("graphml", "node-link", "dot", "prov-json"):
+    if found not in (*EXPORTS, *TRACE_FORMATS):
         raise ExportError(
-            f"{path}: cannot tell the graph format. Hint: use .graphml, .json, .dot or .prov.json, "
-            "or format='graphml' | 'node-link' | 'dot' | 'prov-json'"
+            f"{path}: cannot tell the graph format. Hint: use .graphml, .json, .dot, .prov.json, "
+            ".otlp.json or .perfetto.json, or format='graphml' | 'node-link' | 'dot' | 'prov-json' "
+            "| 'otlp' | 'perfetto'"
         )
     return found
 
@@ -333,10 +383,21 @@ def _when(row: dict[str, Any]) -> str:
 
 
 def explain(
-    store: LogStore, entity_type: str, entity_id: str, *, table: str = schema.CURRENT_TABLE
+    store: LogStore,
+    entity_type: str,
+    entity_id: str,
+    *,
+    table: str = schema.CURRENT_TABLE,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
 ) -> Explanation:
-    """The answer to "how did this entity get here, and what happened to it afterward?"."""
-    rows = chain(store, entity_type, entity_id, table=table)
+    """The answer to "how did this entity get here, and what happened to it afterward?".
+
+    ``link`` and ``reuse_gap`` say how parent links are followed (see :func:`chain`); a job id
+    on the chain that ran more than once is named, with the run the chain follows.
+    """
+    linking = links.Linking.of(link, reuse_gap)
+    rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
     own = rows.filter(pl.col("relation") == "self")
     kind = entity_type.upper()
     # CREATED rows about this entity; an album's CREATED row that also names its artist does
@@ -353,6 +414,8 @@ def explain(
         .sort("month", "category")
     )
     failures = own.filter((pl.col("category") == "FAILED") | (pl.col("status") == "FAILED"))
+    job_ids = pl.concat([rows["job_id"], rows["parent_job_id"]]).drop_nulls().unique()
+    runs = links.instances_of(store, table, job_ids, linking) if job_ids.len() else None
     return Explanation(
         kind,
         str(entity_id),
@@ -361,33 +424,58 @@ def explain(
         per_month,
         failures.tail(1).to_dicts()[0] if not failures.is_empty() else None,
         own.filter(pl.col("category") == "CORRECTED"),
-        _anomalies(rows, own, created),
+        _anomalies(rows, own, created, runs),
     )
 
 
-def _anomalies(rows: pl.DataFrame, own: pl.DataFrame, created: dict[str, Any] | None) -> list[str]:
+def _anomalies(
+    rows: pl.DataFrame, own: pl.DataFrame, created: dict[str, Any] | None, runs: pl.DataFrame | None
+) -> list[str]:
+    """What looks wrong on the chain, from its link annotations and the runs of its job ids."""
     found = []
     if not own.is_empty() and created is None:
         found.append("missing CREATED: no row records how this entity was created")
+    days: dict[str, list[Any]] = {}
+    if runs is not None:
+        for job_id, first in runs.sort("job_id", "job_instance").select("job_id", "first_at").iter_rows():
+            days.setdefault(job_id, []).append(first)
     for root in rows.filter(pl.col("root_dangling"))["chain_root"].unique().sort().to_list():
-        found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
+        if root in days:
+            found.append(
+                f"dangling parent: job {root}'s own run never logged a row; the id's runs on "
+                f"{_days(days[root])} lie beyond the reuse gap (the chain's top is the bare id)"
+            )
+        else:
+            found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
     looped = rows.filter(pl.col("in_cycle"))
     if not looped.is_empty():
         found.append(
             f"cycle: {looped.height} rows form a parent loop ({', '.join(looped['job_id'].unique().sort())})"
         )
-    first_by_job = (
-        rows.filter(pl.col("job_id").is_not_null()).group_by("job_id").agg(pl.col("created_at").min())
-    )
-    early = rows.join(first_by_job, left_on="parent_job_id", right_on="job_id", suffix="_parent").filter(
-        pl.col("created_at") < pl.col("created_at_parent")
-    )
-    if not early.is_empty():
-        found.append(
-            f"child before parent: {early.height} rows were logged before their parent job's first row"
-        )
-    shared = rows.filter(pl.col("job_id").is_not_null() & pl.col("job_id").is_duplicated())
-    if shared["operation"].n_unique() > 1:
-        repeated = shared["job_id"].unique().sort().to_list()
-        found.append(f"shared job ids: {', '.join(repeated[:5])} each carry several rows")
+    early = rows.filter(pl.col("before_parent")).height
+    if early:
+        logged = "1 row was" if early == 1 else f"{early:,} rows were"
+        logged += " logged before its" if early == 1 else " logged before their"
+        found.append(f"child before parent: {logged} parent run's first row")
+    followed = pl.concat(
+        [
+            rows.select(job=pl.col("job_id"), run=pl.col("job_instance")),
+            rows.select(job=pl.col("parent_job_id"), run=pl.col("parent_instance")),
+        ]
+    ).drop_nulls()
+    for job_id, chosen in followed.group_by("job").agg(pl.col("run").unique().sort()).sort("job").iter_rows():
+        starts = days.get(job_id, [])
+        if len(starts) > 1:
+            found.append(
+                f"reused job id: job {job_id} ran {len(starts)} times ({_days(starts)}); this chain follows "
+                f"the {_days([starts[run - 1] for run in chosen])} run{'s' if len(chosen) > 1 else ''}"
+            )
     return found
+
+
+def _days(moments: list[Any]) -> str:
+    """Run start times as dates, with the time of day where two runs share a date (UTC)."""
+    dates = [f"{m:%Y-%m-%d}" for m in moments]
+    if len(set(dates)) < len(dates):
+        dates = [f"{m:%Y-%m-%d %H:%M}" for m in moments]
+    return ", ".join(dates)

@@ -1,11 +1,12 @@
 """Entity timelines: one provenance chain drawn like a trace waterfall.
 
-Time runs left to right (UTC). Each job gets a lane; lanes follow the job tree (a child job
-sits under its parent, indented), so reading down is reading the chain from its root. Each
-log row is a marker whose colour *and* symbol name its category (CREATED is a star with a
+Time runs left to right (UTC). Each job run (a job *instance*: a reused job id gets one lane
+per run, see :mod:`~llamalog_analytics.links`) gets a lane; lanes follow the job tree (a child
+run sits under its parent run, indented), so reading down is reading the chain from its root.
+Each log row is a marker whose colour *and* symbol name its category (CREATED is a star with a
 🦙), with a bar ending at the row for its ``duration_ms`` (rows are logged when the work
-ends). Grey lines join a parent job to its child jobs. Rings flag what needs a second look:
-a parent no row was logged by, jobs on a parent loop, rows logged before their parent job.
+ends). Grey lines join a parent run to its child runs. Rings flag what needs a second look:
+a parent whose run never logged, runs on a parent loop, rows logged before their parent run.
 
 Big chains stay readable: above :data:`WEBGL_ABOVE` rows the figure uses WebGL traces, and
 above :data:`LANES_SHOWN` lanes the deepest jobs are folded into one summary lane per
@@ -27,15 +28,16 @@ from __future__ import annotations
 
 import html
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import polars as pl
 
-from . import schema
+from . import links, schema
 from ._html import figure_html, plotly_script, write_atomic
-from .chains import chain, parent_loops
+from .chains import chain
 from .errors import LlamalogError
 
 if TYPE_CHECKING:
@@ -62,9 +64,9 @@ COLOURS = {
     "USER_ACTION": "#ef6c00",
 }
 FLAGS = {  # trace name -> ring colour
-    "⚠ parent not logged (dangling)": "#d32f2f",
-    "⚠ job on a parent loop": "#6a1b9a",
-    "⚠ logged before its parent job": "#f9a825",
+    "⚠ parent's run never logged (dangling)": "#d32f2f",
+    "⚠ run on a parent loop": "#6a1b9a",
+    "⚠ logged before its parent run": "#f9a825",
 }
 _NO_JOB = "(no job id)"
 _SPACE = "\u00a0"  # plotly trims ordinary leading spaces from tick labels
@@ -78,6 +80,9 @@ def plot_timeline(
     source: LogStore | pl.DataFrame,
     entity_type: str | None = None,
     entity_id: str | uuid.UUID | None = None,
+    *,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
     **chain_filters: Any,
 ) -> go.Figure:
     """The provenance chain of one entity as a waterfall figure.
@@ -86,6 +91,8 @@ def plot_timeline(
         source: a store (then name the entity) or a chain already in hand, e.g. from
             :func:`~llamalog_analytics.chain` or any frame of log rows.
         entity_type, entity_id: the album, artist or track, when ``source`` is a store.
+        link, reuse_gap: how parent links are followed (see :func:`~llamalog_analytics.chain`).
+            A frame without a chain's link annotations is linked among its own rows.
         chain_filters: passed to :func:`~llamalog_analytics.chain` (``categories``, ``since``,
             ``until``, ``table``).
 
@@ -93,11 +100,11 @@ def plot_timeline(
         TimelineError: a store without an entity, or a chain with no rows.
     """
     if isinstance(source, pl.DataFrame):
-        rows, subject = source, "chain"
+        rows, subject = links.annotate(source, links.Linking.of(link, reuse_gap)), "chain"
     else:
         if entity_type is None or entity_id is None:
             raise TimelineError("name the entity: plot_timeline(store, 'ALBUM', album_id)")
-        rows = chain(source, entity_type, entity_id, **chain_filters)
+        rows = chain(source, entity_type, entity_id, link=link, reuse_gap=reuse_gap, **chain_filters)
         subject = f"{entity_type.upper()} {entity_id}"
     if rows.is_empty():
         raise TimelineError(f"no log rows for {subject}. Hint: check the id, or widen the filters")
@@ -135,25 +142,27 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
 
 
 def lanes(rows: pl.DataFrame) -> pl.DataFrame:
-    """One lane per job, in job-tree order: ``job``, ``lane`` (the tick label), ``depth``, ``folded``.
+    """One lane per job run, in job-tree order: ``job``, ``lane`` (the tick label), ``depth``, ``folded``.
 
-    A job's parent is the ``parent_job_id`` of its first row. Jobs whose parent is not in
-    ``rows`` start trees, oldest first; children follow their parent, oldest first; jobs on a
-    parent loop (and below one) belong to no tree and come last. Above
-    :data:`LANES_SHOWN` lanes, jobs deeper than the deepest level that still fits share one
-    lane per ancestor at that level (``lane`` then reads ``… N jobs below``).
+    ``rows`` carry ``job`` (a run's key) and ``parent`` (its parent run's key) as
+    :func:`_keyed` gives them. A run's parent is its first row's. Runs whose parent is not in
+    ``rows`` start trees, oldest first; children follow their parent, oldest first; runs on a
+    parent loop (and below one) belong to no tree and come last. Above :data:`LANES_SHOWN`
+    lanes, runs deeper than the deepest level that still fits share one lane per ancestor at
+    that level (``lane`` then reads ``… N jobs below``).
     """
     jobs = (
-        rows.with_columns(job=pl.col("job_id").fill_null(_NO_JOB))
-        .group_by("job")
+        rows.group_by("job")
         .agg(
             first=pl.col("created_at").min(),
-            parent=pl.col("parent_job_id").sort_by("created_at", "id").first(),
+            parent=pl.col("parent").sort_by("created_at", "id").first(),
             operation=pl.col("operation").sort_by("created_at", "id").first(),
+            name=pl.col("name").first(),
         )
         .sort("first", "job")
     )
     operations = dict(jobs.select("job", "operation").iter_rows())
+    names = dict(jobs.select("job", "name").iter_rows())
     children: dict[str | None, list[str]] = {}
     for job, parent in jobs.select("job", "parent").iter_rows():
         children.setdefault(parent if parent in operations and parent != job else None, []).append(job)
@@ -183,11 +192,11 @@ def lanes(rows: pl.DataFrame) -> pl.DataFrame:
     depths = dict(order)
 
     def label(job: str, depth: int) -> str:
-        return f"{_SPACE * 2 * depth}{'└ ' if depth else ''}{job[:24]} · {operations[job]}"
+        return f"{_SPACE * 2 * depth}{'└ ' if depth else ''}{names[job][:28]} · {operations[job]}"
 
     def summary(anchor: str) -> str:
         jobs = f"{folded[anchor]:,} job{'s' if folded[anchor] > 1 else ''}"
-        return f"{_SPACE * 2 * (depths[anchor] + 1)}… {jobs} below {anchor[:24]}"
+        return f"{_SPACE * 2 * (depths[anchor] + 1)}… {jobs} below {names[anchor][:28]}"
 
     return pl.DataFrame(
         {
@@ -203,16 +212,35 @@ def lanes(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _keyed(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with ``job`` (its run's key), ``parent`` (its parent run's key, None when the
+    parent never logged) and ``name`` (the run as a person reads it: ``292``, or ``292 · run 2``
+    when the id ran more than once among these rows)."""
+    runs = rows.group_by("job_id").agg(pl.col("job_instance").n_unique().alias("_runs"))
+    key = pl.col("job_id") + pl.lit("#") + pl.col("job_instance").cast(pl.String)
+    name = pl.when(pl.col("_runs") > 1).then(
+        pl.col("job_id") + pl.lit(" · run ") + pl.col("job_instance").cast(pl.String)
+    )
+    return (
+        rows.join(runs, on="job_id", how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(
+            job=pl.when(pl.col("job_id").is_null()).then(pl.lit(_NO_JOB)).otherwise(key),
+            parent=pl.col("parent_job_id") + pl.lit("#") + pl.col("parent_instance").cast(pl.String),
+            name=pl.when(pl.col("job_id").is_null())
+            .then(pl.lit(_NO_JOB))
+            .otherwise(name.otherwise(pl.col("job_id"))),
+        )
+        .drop("_runs")
+    )
+
+
 # --- the figure -----------------------------------------------------------------------------
 
 
 def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
+    rows = _keyed(rows)
     tree = lanes(rows)
-    rows = (
-        rows.with_columns(job=pl.col("job_id").fill_null(_NO_JOB))
-        .join(tree.select("job", "lane"), on="job", how="left")
-        .with_columns(hover=_hover())
-    )
+    rows = rows.join(tree.select("job", "lane"), on="job", how="left").with_columns(hover=_hover())
     webgl = rows.height > WEBGL_ABOVE
     scatter = go.Scattergl if webgl else go.Scatter
     figure = go.Figure()
@@ -307,11 +335,11 @@ def _durations(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
 
 
 def _links(figure: go.Figure, scatter: Any, rows: pl.DataFrame, tree: pl.DataFrame) -> None:
-    """Grey lines from each parent job's first row to each child job's first row."""
+    """Grey lines from each parent run's first row to each child run's first row."""
     firsts = rows.sort("created_at", "id").unique("job", keep="first", maintain_order=True)
     pairs = firsts.join(
-        firsts.select(pl.col("job").alias("parent_job_id"), parent_at="created_at", parent_lane="lane"),
-        on="parent_job_id",
+        firsts.select(pl.col("job").alias("parent"), parent_at="created_at", parent_lane="lane"),
+        on="parent",
     ).filter(pl.col("lane") != pl.col("parent_lane"))
     if pairs.is_empty():
         return
@@ -321,7 +349,7 @@ def _links(figure: go.Figure, scatter: Any, rows: pl.DataFrame, tree: pl.DataFra
             y=_segments(pairs["parent_lane"], pairs["lane"]),
             mode="lines",
             line={"width": 1, "color": "#9e9e9e", "dash": "dot"},
-            name="parent job → child job",
+            name="parent run → child run",
             hoverinfo="skip",
         )
     )
@@ -354,8 +382,14 @@ def _hover() -> pl.Expr:
         pl.lit("<br>"),
         pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M:%S%.3f UTC"),
         line("duration", pl.col("duration_ms").cast(pl.String) + pl.lit(" ms")),
-        line("job", text("job_id")),
-        line("parent job", text("parent_job_id")),
+        line("job", text("job_id") + pl.lit(" · run ") + pl.col("job_instance").cast(pl.String)),
+        line(
+            "parent job",
+            text("parent_job_id")
+            + pl.when(pl.col("parent_instance").is_null())
+            .then(pl.lit(" (its run never logged)"))
+            .otherwise(pl.lit(" · run ") + pl.col("parent_instance").cast(pl.String)),
+        ),
         line("root job", text("root_job_id")),
         line("user", text("user_id")),
         line("triggered by", text("triggered_by")),
@@ -367,20 +401,11 @@ def _hover() -> pl.Expr:
 
 
 def _flags(rows: pl.DataFrame) -> dict[str, pl.Series]:
-    """Row ids to ring, per flag."""
-    parent = pl.col("parent_job_id")
-    dangling = rows.filter(parent.is_not_null() & ~parent.is_in(rows["job_id"].drop_nulls().implode()))
-    if "root_dangling" in rows.columns:  # a chain knows whether the parent was logged at all
-        dangling = dangling.filter(pl.col("root_dangling") & (parent == pl.col("chain_root")))
-    links = rows.filter(pl.col("job_id").is_not_null() & parent.is_not_null())
-    looped = [job for loop in parent_loops(links.select("job_id", parent).unique().rows()) for job in loop]
-    firsts = rows.group_by("job_id").agg(parent_first=pl.col("created_at").min()).drop_nulls()
-    early = rows.join(firsts.rename({"job_id": "parent_job_id"}), on="parent_job_id").filter(
-        pl.col("created_at") < pl.col("parent_first")
-    )
+    """Row ids to ring, per flag, from the rows' link annotations."""
     dangling_flag, loop_flag, early_flag = FLAGS
+    dangling = pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null()
     return {
-        dangling_flag: dangling["id"],
-        loop_flag: rows.filter(pl.col("job_id").is_in(looped))["id"],
-        early_flag: early["id"],
+        dangling_flag: rows.filter(dangling)["id"],
+        loop_flag: rows.filter("in_cycle")["id"],
+        early_flag: rows.filter("before_parent")["id"],
     }

@@ -12,19 +12,20 @@ import polars as pl
 import pydot
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from conftest import FIXTURES, ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prov.model import ProvDocument
 
 import llamalog_analytics as lla
-from llamalog_analytics import integrity
-from llamalog_analytics.chains import ChainError, all_chains, chain_index
+from llamalog_analytics import integrity, links
+from llamalog_analytics.chains import ANNOTATIONS, ChainError, all_chains, chain_index
 from llamalog_analytics.cli import main
 from llamalog_analytics.graph import prov_document
 
 SCENARIOS = sorted((FIXTURES / "chains").glob("*.json"))
-ANNOTATED = ["id", "relation", "depth", "chain_root", "root_dangling", "in_cycle"]
+ANNOTATED = ["id", *ANNOTATIONS]
+LITERAL = ANNOTATED[:6]  # what chains had before job instances: link="job_id" keeps those answers
 
 
 def scenario(name: str) -> dict:
@@ -42,12 +43,18 @@ def store_of(rows: list[dict], folder: Path) -> lla.LogStore:
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_scenario_chains(path, tmp_path):
+    """Each fixture's chains, by job instance (``expect``) and by bare job id (``expect_job_id``
+    where that answer differs: the answer chains gave before job instances)."""
     case = json.loads(path.read_text())
     with store_of(case["rows"], tmp_path) as store:
         for query in case["chains"]:
-            rows = lla.chain(store, query["entity_type"], query["entity_id"])
+            kind, entity_id = query["entity_type"], query["entity_id"]
+            rows = lla.chain(store, kind, entity_id)
             assert [list(r) for r in rows.select(ANNOTATED).iter_rows()] == query["expect"], query
-            entity = lla.chain(store, query["entity_type"], query["entity_id"], mode="entity")
+            literal = lla.chain(store, kind, entity_id, link="job_id")
+            expected = query.get("expect_job_id", [r[: len(LITERAL)] for r in query["expect"]])
+            assert [list(r) for r in literal.select(LITERAL).iter_rows()] == expected, query
+            entity = lla.chain(store, kind, entity_id, mode="entity")
             seeds = rows.filter(pl.col("relation") == "self").sort("created_at", "id", descending=True)
             assert entity["id"].to_list() == seeds["id"].to_list()
 
@@ -152,10 +159,12 @@ ALBUMS = ["a1000000-0000-4000-8000-000000000001", "a1000000-0000-4000-8000-00000
 
 @st.composite
 def log_rows(draw: st.DrawFn) -> list[dict]:
+    """Up to 18 rows over five job ids, seconds apart or in runs hours to days apart."""
     start = datetime(2026, 2, 10)
     rows = []
     for n in range(draw(st.integers(1, 18))):
         album = draw(st.sampled_from(ALBUMS))
+        at = start + timedelta(hours=draw(RUN_STARTS), seconds=draw(st.integers(0, 5)))
         rows.append(
             {
                 "id": str(uuid.UUID(int=n + 1)),
@@ -167,17 +176,25 @@ def log_rows(draw: st.DrawFn) -> list[dict]:
                 "entity_id": album,
                 "job_id": draw(JOBS),
                 "parent_job_id": draw(JOBS),
-                "created_at": (start + timedelta(seconds=draw(st.integers(0, 5)))).isoformat(sep=" "),
+                "created_at": at.isoformat(sep=" "),
             }
         )
     return rows
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+RUN_STARTS = st.sampled_from([0, 0, 0, 20, 30, 60, 24 * 9])  # hours; runs apart by more than a day
+
+
+def runs_of(frame: pl.DataFrame, job: str, run: str) -> pl.DataFrame:
+    return frame.select(job_id=pl.col(job), run=pl.col(run)).drop_nulls().unique()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=log_rows())
 def test_chain_properties(rows, tmp_path):
     with store_of(rows, tmp_path) as store:
         everything = store.table()
+        linked = everything.hstack(links.resolve(everything).select("job_instance", "parent_instance"))
         every = all_chains(store)
         for album in ALBUMS[:2]:
             chain = lla.chain(store, "ALBUM", album)
@@ -188,22 +205,29 @@ def test_chain_properties(rows, tmp_path):
             assert chain.select("created_at", "id").equals(
                 chain.select("created_at", "id").sort("created_at", "id")
             )
-            below = chain.filter(pl.col("relation") != "ancestor")["job_id"].drop_nulls()
-            children = everything.filter(pl.col("parent_job_id").is_in(below.to_list()))
-            assert set(children["id"]) <= ids  # closed under descendants
-            above = chain.filter(pl.col("relation") != "descendant")["parent_job_id"].drop_nulls()
-            parents = everything.filter(pl.col("job_id").is_in(above.to_list()))
-            assert set(parents["id"]) <= ids  # closed under ancestors
+            below = runs_of(chain.filter(pl.col("relation") != "ancestor"), "job_id", "job_instance")
+            children = linked.join(
+                below, left_on=["parent_job_id", "parent_instance"], right_on=["job_id", "run"]
+            )
+            assert set(children["id"]) <= ids  # closed under instance descendants
+            above = runs_of(
+                chain.filter(pl.col("relation") != "descendant"), "parent_job_id", "parent_instance"
+            )
+            parents = linked.join(above, left_on=["job_id", "job_instance"], right_on=["job_id", "run"])
+            assert set(parents["id"]) <= ids  # closed under instance ancestors
             entity = lla.chain(store, "ALBUM", album, mode="entity")
             assert set(entity["id"]) <= ids  # entity mode is a subset of provenance mode
             in_batch = every.filter((pl.col("entity_type") == "ALBUM") & (pl.col("entity_id") == album))
             assert set(in_batch["id"]) == ids
+            # A reuse gap longer than the data's span makes every id one run: bare job ids.
+            wide = lla.chain(store, "ALBUM", album, reuse_gap="30d").select(LITERAL)
+            assert wide.equals(lla.chain(store, "ALBUM", album, link="job_id").select(LITERAL))
 
 
 def test_integrity_checks_find_each_trap(tmp_path):
     rows = [
         r
-        for name in ("sync_batch_dangling_root", "cycle", "duplicate_job_ids", "child_before_parent")
+        for name in ("sync_batch_dangling_root", "cycle", "reused_after_reset", "child_before_parent")
         for r in scenario(name)["rows"]
     ]
     for n, row in enumerate(rows):
@@ -212,12 +236,22 @@ def test_integrity_checks_find_each_trap(tmp_path):
     rows[-1]["is_root_job"] = False  # a v1.4 root row, before the flag existed
     with store_of(rows, tmp_path) as store:
         dangling = integrity.dangling_parents(store)
-        assert set(dangling["parent_job_id"]) == {"spotify-sync-batch-9", "collection-add-3"}
-        assert integrity.parent_cycles(store).rows() == [(1, "c1"), (1, "c2")]
-        assert integrity.duplicate_job_ids(store)["job_id"].to_list() == ["7"]
+        assert dangling.select("parent_job_id", "dangling", "rows").rows() == [
+            ("spotify-sync-batch-9", "no row carries the id", 2),
+            ("collection-add-3", "no row carries the id", 1),
+        ]
+        assert integrity.parent_cycles(store).rows() == [(1, "c1", 1), (1, "c2", 1)]
+        reused = integrity.reused_job_ids(store)
+        assert reused.select("job_id", "job_instance", "runs", "rows").rows() == [
+            ("7", 1, 2, 1),
+            ("7", 2, 2, 1),
+        ]
         early = integrity.children_before_parents(store)
         assert early["parent_job_id"].to_list() == ["c2", "add-album-1"]  # the loop, and v1.4's order
         assert early["ahead_by_ms"].to_list() == [1000, 400]
+        literal = integrity.dangling_parents(store, link="job_id")  # bare ids: job 7 is not reused
+        assert literal["parent_job_id"].to_list() == ["spotify-sync-batch-9", "collection-add-3"]
+        assert integrity.reused_job_ids(store, link="job_id").is_empty()
         mismatched = integrity.root_flag_mismatches(store)
         assert mismatched.select("id", "kind").rows() == [
             (rows[0]["id"], "root with parent"),
@@ -234,8 +268,9 @@ def test_graph_nodes_edges_and_exports_round_trip(tmp_path):
         graph = lla.provenance_graph(store, "TRACK", track)
         whole = lla.provenance_graph(store)
     kinds = {n: d["kind"] for n, d in graph.nodes(data=True)}
-    assert kinds[f"track:{track}"] == "track" and kinds["job:200"] == "job"
-    assert graph.has_edge("job:200", "job:track-1", key="spawned")
+    assert kinds[f"track:{track}"] == "track" and kinds["job:200#1"] == "job"
+    assert graph.nodes["job:200#1"].items() >= {"job_id": "200", "instance": 1, "dangling": False}.items()
+    assert graph.has_edge("job:200#1", "job:track-1#1", key="spawned")
     assert graph.has_edge(f"log:{case['rows'][1]['id']}", f"track:{track}", key="created")
     assert graph.nodes[f"log:{case['rows'][1]['id']}"]["relation"] == "self"
     assert whole.number_of_nodes() > graph.number_of_nodes()
@@ -264,7 +299,7 @@ def test_graph_links_rows_without_job_ids_and_tells_subjects_from_mentions(tmp_p
     with store_of(case["rows"], tmp_path) as store:
         graph = lla.provenance_graph(store, "ALBUM", album)
     row = f"log:{track_row['id']}"
-    assert graph.has_edge(row, "job:spotify-sync-album-1", key="child_of")  # no job id of its own
+    assert graph.has_edge(row, "job:spotify-sync-album-1#1", key="child_of")  # no job id of its own
     assert graph.has_edge(row, f"track:{track_row['track_id']}", key="created")
     assert graph.has_edge(row, f"album:{album}", key="mentions")  # a track row naming its album
     assert graph.nodes["job:spotify-sync-batch-9"]["dangling"]
@@ -281,7 +316,17 @@ def test_graph_links_rows_without_job_ids_and_tells_subjects_from_mentions(tmp_p
     [
         ("sync_batch_dangling_root", 0, "dangling parent: job spotify-sync-batch-9 has no row"),
         ("cycle", 0, "cycle: 2 rows form a parent loop (c1, c2)"),
-        ("child_before_parent", 0, "child before parent: 1 rows"),
+        ("child_before_parent", 0, "child before parent: 1 row was logged before its parent run's first row"),
+        (
+            "reused_after_reset",
+            0,
+            "reused job id: job 7 ran 2 times (2026-01-05, 2026-03-05); this chain follows the 2026-03-05",
+        ),
+        (
+            "reused_parent_never_logged",
+            1,
+            "dangling parent: job 289's own run never logged a row; the id's runs on 2026-02-08 lie beyond",
+        ),
         ("flat_queue_family", 0, "missing CREATED"),
     ],
 )
@@ -306,6 +351,49 @@ def test_explain_tells_how_it_was_created(tmp_path):
     text = str(explanation)
     assert "how it got here: track:created:enrichment" in text and "root job 200" in text
     assert "entry point: enrichment:album" in text
+
+
+def test_graph_job_nodes_are_runs_and_keep_the_job_id(tmp_path):
+    case = scenario("reused_after_reset")
+    with store_of(case["rows"], tmp_path) as store:
+        whole = lla.provenance_graph(store)
+        literal = lla.provenance_graph(store, link="job_id")
+        one = lla.provenance_graph(store, "TRACK", case["chains"][0]["entity_id"])
+    runs = {n: d for n, d in whole.nodes(data=True) if d["kind"] == "job"}
+    assert sorted(runs) == ["job:7#1", "job:7#2", "job:collection-add-3", "job:track-3#1"]
+    assert (runs["job:7#1"]["first_at"], runs["job:7#2"]["first_at"]) == (
+        "2026-01-05T09:00:00.000",
+        "2026-03-05T09:00:00.000",
+    )
+    assert runs["job:collection-add-3"]["dangling"] and whole.has_edge(
+        "job:7#2", "job:track-3#1", key="spawned"
+    )
+    assert not whole.has_edge("job:7#1", "job:track-3#1")
+    assert literal.has_edge("job:7#1", "job:track-3#1", key="spawned")  # bare ids: one job 7
+    assert "job:7#1" not in one  # the January run is not on the track's chain
+    for name in ("g.graphml", "g.dot", "g.prov.json"):
+        lla.write_graph(whole, tmp_path / name)
+    graphml = nx.read_graphml(tmp_path / "g.graphml", force_multigraph=True)
+    assert graphml.nodes["job:7#2"]["job_id"] == "7" and graphml.nodes["job:7#2"]["instance"] == 2
+
+
+def test_the_readme_album_chain_holds_only_its_own_jobs():
+    """The README's example: with bare job ids its chain took in rows of unrelated jobs weeks
+    later that reused the same BullMQ ids; by job instance every other row is its own jobs'."""
+    album = "3e8428c2-2d96-4742-8ce3-9cf025319cd4"
+    assert album in (ROOT / "README.md").read_text()
+    with lla.sample_store() as store:
+        rows = lla.chain(store, "ALBUM", album)
+        literal = lla.chain(store, "ALBUM", album, link="job_id")
+
+    def strangers(chain: pl.DataFrame) -> pl.DataFrame:
+        """Rows not about the album and more than a day away from every row that is."""
+        own = chain.filter(pl.col("relation") == "self")["created_at"]
+        near = pl.any_horizontal((pl.col("created_at") - at).abs() <= timedelta(days=1) for at in own)
+        return chain.filter((pl.col("relation") != "self") & ~near)
+
+    assert strangers(rows).is_empty() and rows.filter(pl.col("relation") == "descendant").height == 4
+    assert strangers(literal).height >= 10  # February and April rows of other albums, artists, tracks
 
 
 def run_cli(*args):

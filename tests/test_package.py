@@ -26,6 +26,7 @@ PUBLIC = [
     "errors",
     "explain",
     "integrity",
+    "links",
     "plot_timeline",
     "provenance_graph",
     "rules",
@@ -38,6 +39,7 @@ PUBLIC = [
     "write_graph",
     "write_logs",
     "write_timeline",
+    "write_trace",
 ]
 
 

@@ -96,15 +96,15 @@ def test_anomalies_are_ringed_and_named(chain_store):
     figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
     traces = by_name(figure)
     lanes = lambda name: sorted(traces[name].y)  # noqa: E731
-    assert lanes("⚠ parent not logged (dangling)") == ["album-1 · album:created"]
-    assert lanes("⚠ job on a parent loop") == ["L1 · enrichment:album", f"{SPACE * 2}└ L2 · enrichment:album"]
-    assert lanes("⚠ logged before its parent job") == [  # L1 at 12:20, its parent L2's first row at 12:21
+    assert lanes("⚠ parent's run never logged (dangling)") == ["album-1 · album:created"]
+    assert lanes("⚠ run on a parent loop") == ["L1 · enrichment:album", f"{SPACE * 2}└ L2 · enrichment:album"]
+    assert lanes("⚠ logged before its parent run") == [  # L1 at 12:20, its parent L2's first row at 12:21
         "L1 · enrichment:album",
         f"{SPACE * 4}└ 103 · enrichment:track",
     ]
     subtitle = figure.layout.title.subtitle.text
     assert "8 rows in 8 jobs" in subtitle
-    assert "parent not logged (dangling): 1" in subtitle and "job on a parent loop: 2" in subtitle
+    assert "parent's run never logged (dangling): 1" in subtitle and "run on a parent loop: 2" in subtitle
 
 
 def test_durations_end_at_their_row_and_zero_durations_stay_visible(chain_store):
@@ -122,7 +122,7 @@ def test_hover_card_says_what_happened_and_escapes_log_text(chain_store):
     traces = by_name(lla.plot_timeline(chain_store, "ALBUM", ALBUM))
     (card,) = traces["FAILED"].hovertext
     assert "<b>discogs:get-album</b> · FAILED · FAILED" in card
-    assert "parent job: 101" in card and "UTC" in card
+    assert "parent job: 101 · run 1" in card and "job: 102 · run 1" in card and "UTC" in card
     assert "error: &lt;b>429&lt;/b>" in card
     (fix,) = traces["CORRECTED"].hovertext
     assert "user: u-1" in fix
@@ -138,6 +138,33 @@ def test_a_frame_in_hand_and_filters(chain_store):
         lla.plot_timeline(chain_store, "ALBUM", str(uuid.uuid4()))
     with pytest.raises(timeline.TimelineError, match="name the entity"):
         lla.plot_timeline(chain_store)
+
+
+def test_a_reused_job_id_gets_one_lane_per_run_and_links_to_the_nearest():
+    rows = pl.DataFrame(
+        [
+            row("feb", 0, "enrichment:album", "ENRICHED", "292"),
+            row("feb-child", 1, "cache:album-cover-art", "CACHED", "300", parent_job_id="292"),
+            row("apr", 60 * 24 * 40, "enrichment:album", "ENRICHED", "292"),
+            row("apr-child", 60 * 24 * 40 + 2, "cache:album-cover-art", "CACHED", "301", parent_job_id="292"),
+        ]
+    ).with_columns(pl.col("created_at").str.to_datetime())
+    nulls = ("root_job_id", "user_id", "triggered_by", "error_message", "metadata")
+    rows = rows.with_columns(*(pl.lit(None, pl.String).alias(c) for c in nulls), duration_ms=pl.lit(None))
+    figure = lla.plot_timeline(rows)
+    assert list(figure.layout.yaxis.categoryarray) == [
+        "292 · run 1 · enrichment:album",
+        f"{SPACE * 2}└ 300 · cache:album-cover-art",
+        "292 · run 2 · enrichment:album",
+        f"{SPACE * 2}└ 301 · cache:album-cover-art",
+    ]
+    assert "⚠ logged before its parent run" not in by_name(figure)
+    literal = lla.plot_timeline(rows, link="job_id")  # bare ids: both children hang off one job 292
+    assert list(literal.layout.yaxis.categoryarray) == [
+        "292 · enrichment:album",
+        f"{SPACE * 2}└ 300 · cache:album-cover-art",
+        f"{SPACE * 2}└ 301 · cache:album-cover-art",
+    ]
 
 
 def big_chain(jobs: int = 500, rows_per_job: int = 10) -> pl.DataFrame:

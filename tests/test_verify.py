@@ -45,7 +45,8 @@ def row(name: str, at: str, operation: str, category: str, **values) -> dict:
 
 
 def clean_rows() -> list[dict]:
-    """Rows every check passes: a root, a child, a creation root, and two rows after."""
+    """Rows every check passes: a root and its child, a creation root, and after the migrations
+    a user action with its queue child."""
     return [
         row(
             "r1",
@@ -58,7 +59,7 @@ def clean_rows() -> list[dict]:
         ),
         row(
             "r2",
-            "2026-02-08T10:00:00",
+            "2026-01-05T10:00:05",
             "cache:album-cover-art",
             "CACHED",
             job_id="101",
@@ -76,7 +77,12 @@ def clean_rows() -> list[dict]:
             root_job_id="album-x",
         ),
         row(
-            "r4", "2026-02-12T10:00:00", "enrichment:album", "ENRICHED", job_id="102", parent_job_id="album-x"
+            "r4",
+            "2026-03-01T10:00:05",
+            "enrichment:album",
+            "ENRICHED",
+            job_id="102",
+            parent_job_id="collection-add-1",
         ),
         row(
             "r5",
@@ -205,7 +211,7 @@ def test_changes_are_reported_per_column_and_json_compares_by_value(tmp_path):
         operation="enrichment:album ",
         metadata={"fieldChanges": [{"after": "A", "before": None, "field": "title"}], "albumTitle": "A"},
     )  # same value, other key order
-    after = with_changes(after, "r2", created_at="2026-02-08T10:00:00.0004")  # within the millisecond
+    after = with_changes(after, "r2", created_at="2026-01-05T10:00:05.0004")  # within the millisecond
     before = [r for r in clean_rows() if r["created_at"] < "2026-02-10"]
     with audit_store(tmp_path, after, before) as store:
         result = lla.verify(store, checks=[rows_preserved]).check("rows_preserved")
@@ -278,7 +284,7 @@ def test_a_dangling_grandparent_gives_the_parent_as_root(tmp_path):
     assert (dangling.status, dangling.ids["id"].to_list()) == ("warn", [uid("g1")])
 
 
-def test_cycles_duplicate_ids_and_shared_job_ids(tmp_path):
+def test_cycles_duplicate_ids_and_reused_job_ids(tmp_path):
     rows = [
         *clean_rows(),
         row("c1", "2026-03-02T10:00:00", "enrichment:album", "ENRICHED", job_id="c1", parent_job_id="c2"),
@@ -289,18 +295,18 @@ def test_cycles_duplicate_ids_and_shared_job_ids(tmp_path):
     with audit_store(tmp_path, rows) as store:
         store.execute("INSERT INTO llama_logs SELECT * FROM llama_logs WHERE id = ?", [uid("r5")])
         report = lla.verify(store)
-        for name in ("job_cycles", "duplicate_ids", "shared_job_ids"):
+        for name in ("job_cycles", "duplicate_ids", "reused_job_ids"):
             result = report.check(name)
             assert sorted(set(store.frame(result.sql)["id"])) == sorted(set(result.ids["id"])), name
     assert report.check("job_cycles").ids["id"].to_list() == [uid("c1"), uid("c2")]
     assert report.check("job_cycles").status == "fail"
     assert report.check("duplicate_ids").ids.rows() == [(uid("r5"), "llama_logs", 2)]
-    shared = report.check("shared_job_ids")
-    assert (shared.status, shared.count, shared.ids["reason"].unique().to_list()) == (
-        "warn",
-        1,
-        ["different entities, more than a day apart"],
-    )
+    reused = report.check("reused_job_ids")
+    assert (reused.status, reused.count) == ("warn", 1)
+    assert reused.ids.select("id", "job_id", "job_instance", "runs", "rows").rows() == [
+        (uid("s1"), "7", 1, 2, 1),
+        (uid("s2"), "7", 2, 2, 1),
+    ]
     assert report.status == "fail"
 
 

@@ -1,0 +1,470 @@
+"""Provenance chains as traces, for Jaeger, Grafana Tempo and Perfetto.
+
+A chain is a small tree of job runs, which is what a distributed trace is too. Each **job
+instance** (a run of a ``job_id``, see :mod:`~llamalog_analytics.links`) becomes one **span**,
+from its first row's start (``created_at`` minus ``duration_ms``) to its last row; a row without
+a job id is a zero-length span of its own. A span's parent is the run its first parent link
+resolves to, when that run is in the chain; otherwise the span starts a trace of its own (a
+parent whose run never logged is kept as ``llamalog.dangling_parent_job_id``, and a loop of
+runs is cut at its oldest span). Every chain row is one **event** on its span, so nothing is
+lost. Ids are hashes of the job ids and row ids: the same rows give the same trace and span ids
+every time. Times are UTC.
+
+:func:`otlp` gives OTLP/JSON (Jaeger, Tempo, an OpenTelemetry collector), :func:`perfetto`
+the Chrome trace-event JSON that ui.perfetto.dev opens; :func:`write_trace` writes either.
+
+Examples:
+    >>> import llamalog_analytics as lla
+    >>> with lla.sample_store() as store:
+    ...     album = store.execute("SELECT album_id FROM llama_logs WHERE category = 'CREATED' "
+    ...                           "AND album_id IS NOT NULL ORDER BY created_at LIMIT 1")[0][0]
+    ...     rows = lla.chain(store, "ALBUM", album)
+    >>> found = spans(rows)
+    >>> found.height, found["trace_id"].n_unique(), found["job_instance"].max()  # one job id ran twice
+    (6, 5, 2)
+    >>> sent = otlp(rows)["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    >>> ids = {(s["traceId"], s["spanId"]) for s in sent}
+    >>> len(sent) > 0, all((s["traceId"], s["parentSpanId"]) in ids for s in sent if "parentSpanId" in s)
+    (True, True)
+    >>> sum(len(s["events"]) for s in sent) == rows.height
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from . import links
+from ._html import write_atomic
+from .errors import ExportError
+
+FORMATS = ("otlp", "perfetto")
+SUFFIXES = {".otlp.json": "otlp", ".perfetto.json": "perfetto", ".trace.json": "perfetto"}
+SERVICE = "llamalog"
+SCOPE = "llamalog_analytics"
+REQUIRED = ("id", "created_at", "operation", "job_id", "parent_job_id")
+# Span attributes: spans() column → attribute key (NULL and false values are left out).
+SPAN_ATTRIBUTES = {
+    "job_id": "llamalog.job_id",
+    "job_instance": "llamalog.job_instance",
+    "row_id": "llamalog.row_id",
+    "parent_job_id": "llamalog.parent_job_id",
+    "parent_instance": "llamalog.parent_instance",
+    "dangling_parent_job_id": "llamalog.dangling_parent_job_id",
+    "loop_broken": "llamalog.loop_broken",
+    "rows": "llamalog.rows",
+}
+# Event attributes: log row column → attribute key.
+EVENT_ATTRIBUTES = {
+    "id": "llamalog.row_id",
+    "category": "llamalog.category",
+    "operation": "llamalog.operation",
+    "status": "llamalog.status",
+    "entity_type": "llamalog.entity_type",
+    "entity_id": "llamalog.entity_id",
+    "album_id": "llamalog.album_id",
+    "artist_id": "llamalog.artist_id",
+    "track_id": "llamalog.track_id",
+    "error_message": "llamalog.error_message",
+    "duration_ms": "llamalog.duration_ms",
+    "triggered_by": "llamalog.triggered_by",
+    "user_id": "llamalog.user_id",
+    "relation": "llamalog.relation",
+}
+_KIND_INTERNAL = 1
+_STATUS_OK, _STATUS_ERROR = 1, 2
+_EPOCH = datetime(1970, 1, 1)
+_US = timedelta(microseconds=1)
+
+
+def spans(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per span of a chain (or of any log rows): its ids, times, status and events.
+
+    Columns: ``trace_id`` (32 hex), ``span_id`` (16 hex), ``parent_span_id`` (NULL for a trace's
+    root), ``name`` (the first row's operation and the job id), ``start`` and ``end`` (naive UTC),
+    ``status`` (``error`` when a row FAILED, else ``ok``), ``status_message`` (the first failed
+    row's error message), ``job_id`` and ``job_instance`` (NULL for a job-less row's span, which
+    has ``row_id``), ``parent_job_id`` and ``parent_instance`` (the run the parent link resolves
+    to, in the chain or not), ``dangling_parent_job_id`` (a parent whose run never logged),
+    ``loop_broken`` (a loop of runs was cut above this span), ``rows`` and ``events`` (one struct
+    per row, oldest first: ``time``, ``name`` and the row's columns in :data:`EVENT_ATTRIBUTES`).
+
+    Rows without a chain's link annotations are linked among themselves first
+    (:func:`~llamalog_analytics.links.annotate`). Spans come oldest trace first, then by start.
+
+    Examples:
+        >>> from datetime import datetime
+        >>> rows = pl.DataFrame({
+        ...     "id": ["r1", "r2", "r3", "r4"], "operation": ["sync", "album", "fix", "track"],
+        ...     "job_id": ["s", "a", None, "t"], "parent_job_id": [None, "s", "a", "gone"],
+        ...     "duration_ms": [None, 2000, None, None], "status": ["SUCCESS", "FAILED", None, None],
+        ...     "created_at": [datetime(2026, 3, 1, 12, 0, s) for s in (0, 5, 6, 7)]})
+        >>> found = spans(rows)
+        >>> found.select("name", "start", "status", "dangling_parent_job_id").rows()
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [('sync s', datetime.datetime(2026, 3, 1, 12, 0), 'ok', None),
+         ('album a', datetime.datetime(2026, 3, 1, 12, 0, 3), 'error', None),
+         ('fix', datetime.datetime(2026, 3, 1, 12, 0, 6), 'ok', None),
+         ('track t', datetime.datetime(2026, 3, 1, 12, 0, 7), 'ok', 'gone')]
+        >>> parents = dict(zip(found["span_id"], found["parent_span_id"]))
+        >>> [parents[s] == p for s, p in zip(found["span_id"][1:3], found["span_id"][:2])]
+        [True, True]
+        >>> found["trace_id"].n_unique()  # the sync's tree, and the track under a parent that never logged
+        2
+    """
+    missing = [c for c in REQUIRED if c not in rows.columns]
+    if missing:
+        raise ExportError(
+            f"rows lack column(s) {', '.join(missing)}, so they cannot be traced. "
+            "Hint: pass log rows with their columns, e.g. lla.chain(store, 'ALBUM', album_id)"
+        )
+    rows = links.annotate(
+        rows.with_columns(pl.col("id", "job_id", "parent_job_id").cast(pl.String), _utc(rows))
+    )
+    ran = _column(rows, "duration_ms", pl.Int64()).fill_null(0).clip(lower_bound=0)  # NULL counts as 0
+    keyed = rows.select(
+        pl.col("job_id").alias("_job"),
+        pl.col("job_instance").alias("_run"),
+        pl.when(pl.col("job_id").is_null()).then(pl.col("id")).alias("_row"),
+        "id",
+        "operation",
+        "parent_job_id",
+        "parent_instance",
+        pl.col("created_at").alias("_at"),
+        (pl.col("created_at") - pl.duration(milliseconds=ran)).alias("_start"),
+        (_column(rows, "status", pl.String()) == "FAILED").fill_null(False).alias("_failed"),
+        _column(rows, "error_message", pl.String()).alias("_error"),
+        pl.struct(
+            pl.col("created_at").alias("time"),
+            pl.col("operation").alias("name"),
+            *(
+                _column(rows, c, pl.Int64() if c == "duration_ms" else pl.String()).alias(c)
+                for c in EVENT_ATTRIBUTES
+            ),
+        ).alias("events"),
+    ).sort("_at", "id")
+    linked = pl.col("parent_job_id").is_not_null()
+    grouped = keyed.group_by("_job", "_run", "_row", maintain_order=True).agg(
+        pl.col("operation").first(),
+        pl.col("id").first().alias("first_id"),
+        pl.col("_at").first().alias("first_at"),
+        pl.col("_start").min().alias("start"),
+        pl.col("_at").max().alias("end"),
+        pl.col("_failed").any().alias("failed"),
+        pl.col("_error").filter(pl.col("_failed")).drop_nulls().first().alias("_error"),
+        pl.col("operation").filter(pl.col("_failed")).first().alias("_failed_operation"),
+        pl.col("parent_job_id").filter(linked).first().alias("parent_job_id"),
+        pl.col("parent_instance").filter(linked).first().alias("parent_instance"),
+        pl.len().cast(pl.Int64).alias("rows"),
+        pl.col("events"),
+    )
+    shape = _tree(grouped)
+    dangling = pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null()
+    return (
+        grouped.with_columns(pl.Series(name, values) for name, values in shape.items())
+        .with_columns(
+            pl.when(pl.col("_job").is_null())
+            .then(pl.col("operation"))
+            .otherwise(pl.concat_str("operation", pl.lit(" "), "_job"))
+            .alias("name"),
+            pl.when("failed").then(pl.lit("error")).otherwise(pl.lit("ok")).alias("status"),
+            pl.when("failed")
+            .then(pl.coalesce("_error", pl.concat_str("_failed_operation", pl.lit(" failed"))))
+            .alias("status_message"),
+            pl.when(dangling).then("parent_job_id").alias("dangling_parent_job_id"),
+            pl.when(~dangling).then("parent_job_id").alias("parent_job_id"),
+        )
+        .sort("_trace_start", "trace_id", "start", "first_at", "first_id")
+        .select(
+            "trace_id",
+            "span_id",
+            "parent_span_id",
+            "name",
+            "start",
+            "end",
+            "status",
+            "status_message",
+            pl.col("_job").alias("job_id"),
+            pl.col("_run").alias("job_instance"),
+            pl.col("_row").alias("row_id"),
+            "parent_job_id",
+            "parent_instance",
+            "dangling_parent_job_id",
+            "loop_broken",
+            "rows",
+            "events",
+        )
+    )
+
+
+def _tree(grouped: pl.DataFrame) -> dict[str, pl.Series]:
+    """Each span's ids, parent span, trace and whether a loop was cut above it (one pass per span)."""
+    keys = list(grouped.select("_job", "_run", "_row").iter_rows())
+    where = {key: at for at, key in enumerate(keys)}
+    parent = np.array(
+        [
+            where.get((job, run, None), -1) if run is not None else -1
+            for job, run in grouped.select("parent_job_id", "parent_instance").iter_rows()
+        ],
+        dtype=np.int64,
+    )
+    age = list(grouped.select("first_at", "first_id").iter_rows())
+    broken = np.zeros(len(keys), dtype=bool)
+    for loop in links.parent_loops((c, p) for c, p in enumerate(parent.tolist()) if p >= 0):
+        oldest = min(loop, key=lambda at: age[at])  # the loop's oldest span becomes a trace's root
+        parent[oldest], broken[oldest] = -1, True
+    top = links.tops(parent)
+    span_ids = [_hex(["job", job, run] if row is None else ["row", row], 16) for job, run, row in keys]
+    trace_ids = [_hex(["trace", keys[t][0], keys[t][1], age[t][1]], 32) for t in top.tolist()]
+    starts = grouped["start"]
+    return {
+        "span_id": pl.Series(span_ids, dtype=pl.String),
+        "parent_span_id": pl.Series([span_ids[p] if p >= 0 else None for p in parent], dtype=pl.String),
+        "trace_id": pl.Series(trace_ids, dtype=pl.String),
+        "_trace_start": starts.gather(pl.Series(top, dtype=pl.UInt32)),
+        "loop_broken": pl.Series(broken, dtype=pl.Boolean),
+    }
+
+
+def otlp(rows: pl.DataFrame) -> dict[str, Any]:
+    """The chain as OTLP/JSON (``TracesData``), as Jaeger, Grafana Tempo and collectors read it.
+
+    One resource (``service.name`` = ``llamalog``) and one scope hold every span of
+    :func:`spans`; trace and span ids are lowercase hex, times decimal nanoseconds since the epoch
+    (UTC), enums numbers (kind 1 = internal; status 1 = ok, 2 = error). Span attributes are named
+    in :data:`SPAN_ATTRIBUTES`, event attributes in :data:`EVENT_ATTRIBUTES`.
+
+    Examples:
+        >>> from datetime import datetime
+        >>> rows = pl.DataFrame({"id": ["r1"], "operation": ["album:created"], "job_id": ["7"],
+        ...     "parent_job_id": [None], "created_at": [datetime(2026, 3, 1)], "duration_ms": [1500]})
+        >>> span = otlp(rows)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+        >>> span["name"], span["startTimeUnixNano"], span["endTimeUnixNano"], span["status"]
+        ('album:created 7', '1772323198500000000', '1772323200000000000', {'code': 1})
+        >>> span["attributes"][:2]
+        [{'key': 'llamalog.job_id', 'value': {'stringValue': '7'}}, \
+{'key': 'llamalog.job_instance', 'value': {'intValue': '1'}}]
+    """
+    sent = []
+    for span in spans(rows).iter_rows(named=True):
+        item: dict[str, Any] = {"traceId": span["trace_id"], "spanId": span["span_id"]}
+        if span["parent_span_id"] is not None:
+            item["parentSpanId"] = span["parent_span_id"]
+        status = (
+            {"code": _STATUS_ERROR, "message": span["status_message"]}
+            if span["status"] == "error"
+            else {"code": _STATUS_OK}
+        )
+        item |= {
+            "name": span["name"],
+            "kind": _KIND_INTERNAL,
+            "startTimeUnixNano": str(_us(span["start"]) * 1000),
+            "endTimeUnixNano": str(_us(span["end"]) * 1000),
+            "attributes": _key_values(_span_attributes(span)),
+            "events": [
+                {
+                    "timeUnixNano": str(_us(event["time"]) * 1000),
+                    "name": event["name"],
+                    "attributes": _key_values(_event_attributes(event)),
+                }
+                for event in span["events"]
+            ],
+            "status": status,
+        }
+        sent.append(item)
+    resource = {"attributes": _key_values({"service.name": SERVICE})}
+    return {
+        "resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": SCOPE}, "spans": sent}]}]
+    }
+
+
+def perfetto(rows: pl.DataFrame) -> dict[str, Any]:
+    """The chain as Chrome trace-event JSON, which ui.perfetto.dev (and chrome://tracing) opens.
+
+    Each trace of :func:`spans` is a process (``pid``), each span a thread (``tid``) named after
+    it, in tree order (a parent above its children); a span is a complete event (``"ph": "X"``,
+    category ``job``) and each row an instant on its span's thread (``"ph": "i"``, category: the
+    row's category). ``ts`` and ``dur`` are microseconds since the epoch (UTC).
+
+    Examples:
+        >>> from datetime import datetime
+        >>> rows = pl.DataFrame({
+        ...     "id": ["r1", "r2"], "operation": ["sync", "album"], "job_id": ["s", "a"],
+        ...     "parent_job_id": [None, "s"],
+        ...     "created_at": [datetime(2026, 3, 1), datetime(2026, 3, 1, 0, 1)]})
+        >>> events = perfetto(rows)["traceEvents"]
+        >>> [(e["ph"], e["name"], e["tid"]) for e in events if e["ph"] != "M"]
+        [('X', 'sync s', 1), ('i', 'sync', 1), ('X', 'album a', 2), ('i', 'album', 2)]
+    """
+    found = spans(rows)
+    events: list[dict[str, Any]] = []
+    by_trace = found.partition_by("trace_id", maintain_order=True, as_dict=False)
+    for pid, trace in enumerate(by_trace, 1):
+        members = list(trace.iter_rows(named=True))
+        root = next(span for span in members if span["parent_span_id"] is None)
+        events += _metadata("process", pid, 0, f"{root['name']} (trace {root['trace_id'][:8]})", pid)
+        for tid, span in enumerate(_tree_order(members), 1):
+            events += _metadata("thread", pid, tid, span["name"], tid)
+            start = _us(span["start"])
+            args = {
+                "trace_id": span["trace_id"],
+                "span_id": span["span_id"],
+                "parent_span_id": span["parent_span_id"],
+                "status": span["status"],
+                **_span_attributes(span),
+            }
+            events.append(
+                {
+                    "name": span["name"],
+                    "cat": "job",
+                    "ph": "X",
+                    "ts": start,
+                    "dur": _us(span["end"]) - start,
+                    "pid": pid,
+                    "tid": tid,
+                    "args": {k: v for k, v in args.items() if v is not None},
+                }
+            )
+            events += (
+                {
+                    "name": event["name"],
+                    "cat": event["category"] or "log",
+                    "ph": "i",
+                    "s": "t",
+                    "ts": _us(event["time"]),
+                    "pid": pid,
+                    "tid": tid,
+                    "args": _event_attributes(event),
+                }
+                for event in span["events"]
+            )
+    return {"traceEvents": events, "displayTimeUnit": "ms"}
+
+
+def write_trace(rows: pl.DataFrame, path: str | Path, format: str | None = None) -> Path:
+    """Write a chain as a trace file: OTLP/JSON (:func:`otlp`) or Perfetto JSON (:func:`perfetto`).
+
+    ``format`` is one of :data:`FORMATS`; by default the suffix tells: ``.otlp.json`` for OTLP,
+    ``.perfetto.json`` or ``.trace.json`` for Perfetto. The file is UTF-8 JSON, written to a
+    temporary file beside it and then renamed over it, so a reader never sees half a file.
+
+    Examples:
+        >>> import tempfile, llamalog_analytics as lla
+        >>> with lla.sample_store() as store:
+        ...     album = store.execute("SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL "
+        ...                           "ORDER BY created_at, id LIMIT 1")[0][0]
+        ...     rows = lla.chain(store, "ALBUM", album)
+        >>> write_trace(rows, tempfile.mkdtemp() + "/album.perfetto.json").name
+        'album.perfetto.json'
+    """
+    path = Path(path)
+    format = trace_format(path, format)
+    if rows.is_empty():
+        raise ExportError(
+            f"{path}: no rows to write as a trace. Hint: check the entity id and filters; "
+            "lla.chain(store, 'ALBUM', album_id) is empty for an id the table does not know"
+        )
+    text = json.dumps(otlp(rows) if format == "otlp" else perfetto(rows), indent=1, ensure_ascii=False)
+    return write_atomic(path, text + "\n")
+
+
+def trace_format(path: str | Path, format: str | None = None) -> str:
+    """The trace format: ``format`` if given, else the one the file's suffix names.
+
+    Examples:
+        >>> trace_format("album.otlp.json"), trace_format("album.json", "Perfetto")
+        ('otlp', 'perfetto')
+    """
+    name = Path(path).name.lower()
+    found = (
+        format.lower()
+        if format is not None
+        else next((kind for suffix, kind in SUFFIXES.items() if name.endswith(suffix)), None)
+    )
+    if found not in FORMATS:
+        told = (
+            f"format={format!r} is not a trace format"
+            if format is not None
+            else "cannot tell the trace format"
+        )
+        raise ExportError(
+            f"{path}: {told}. Hint: name the file *.otlp.json, *.perfetto.json or *.trace.json, "
+            f"or pass format={' | '.join(map(repr, FORMATS))}"
+        )
+    return found
+
+
+def _column(rows: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    """A column of ``rows`` cast to ``dtype``, or NULLs where the frame lacks it."""
+    return pl.col(name).cast(dtype) if name in rows.columns else pl.lit(None, dtype=dtype)
+
+
+def _utc(rows: pl.DataFrame) -> pl.Expr:
+    """``created_at`` as naive UTC microseconds (a zone-aware column is converted)."""
+    dtype = rows.schema["created_at"]
+    column = pl.col("created_at")
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return column.cast(pl.Datetime("us"))
+
+
+def _hex(parts: list[Any], size: int) -> str:
+    """``size`` lowercase hex digits of the SHA-256 of ``parts`` as JSON (stable text, never ambiguous)."""
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:size]
+
+
+def _us(moment: datetime) -> int:
+    """Microseconds since the epoch of a naive UTC datetime."""
+    return (moment - _EPOCH) // _US
+
+
+def _span_attributes(span: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: span[name] for name, key in SPAN_ATTRIBUTES.items() if span[name] not in (None, False)}
+
+
+def _event_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: event[name] for name, key in EVENT_ATTRIBUTES.items() if event[name] is not None}
+
+
+def _key_values(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """OTLP/JSON ``KeyValue`` list: text, whole numbers (as decimal text) and booleans."""
+    return [{"key": key, "value": _any_value(value)} for key, value in attributes.items()]
+
+
+def _any_value(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": str(value)}
+
+
+def _metadata(kind: str, pid: int, tid: int, name: str, order: int) -> list[dict[str, Any]]:
+    """Trace-event metadata naming and ordering a process or thread."""
+    return [
+        {"name": f"{kind}_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": name}},
+        {"name": f"{kind}_sort_index", "ph": "M", "pid": pid, "tid": tid, "args": {"sort_index": order}},
+    ]
+
+
+def _tree_order(members: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One trace's spans depth first, parents before children, siblings by start."""
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for span in members:  # already sorted by start
+        children.setdefault(span["parent_span_id"], []).append(span)
+    ordered, stack = [], list(reversed(children.get(None, [])))
+    while stack:
+        span = stack.pop()
+        ordered.append(span)
+        stack += reversed(children.get(span["span_id"], []))
+    return ordered
