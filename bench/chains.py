@@ -6,14 +6,16 @@ For each size: N generated rows go into a store file and into a throwaway Postgr
 indexes on ``job_id``, ``parent_job_id``, ``album_id``, ``artist_id``, ``track_id`` and
 (``entity_type``, ``entity_id``) (``jit = off``; for the one-chain query also hash and merge
 joins off, so PostgreSQL keeps the index plan it uses at 1M rows). Then, on the same 100 random
-entities:
+entities, for ``link="job_id"`` (bare job ids) and then ``link="instance"`` (job runs, the
+default), each with its own chain index, built and freed in turn: the index's build time and memory, one
+chain returned with full rows (median of ``lla.chain``), every entity's chain at once
+(``all_chains``) and the median per-entity graph.
 
-* one chain, returned with full rows: median of ``lla.chain`` against a recursive CTE
-  (fetched by psycopg), after the chain index is built (its build time and memory reported);
-* every entity's chain at once: ``all_chains`` against the same recursive CTE over all seeds
-  (PostgreSQL only counts the pairs, which favours it);
-* at the smallest size, the whole-table graph (seconds and peak memory, in a child process) and
-  the median per-entity graph.
+PostgreSQL runs the bare-job-id definition as a recursive CTE: one chain (full rows, fetched by
+psycopg) and every chain at once (it only counts the pairs, which favours it); the ratios compare
+it with ``link="job_id"``, the same definition. The instance figures are given as ratios to the
+job-id ones. At the smallest size the whole-table graph (seconds and peak memory, in a child
+process) follows.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -37,6 +40,7 @@ from pgserver import PgServer, copy_rows, create_upstream
 
 import llamalog_analytics as lla
 from llamalog_analytics.chains import TYPED_ID, all_chains, chain_index
+from llamalog_analytics.links import Linking
 
 INDEXES = ("job_id", "parent_job_id", "album_id", "artist_id", "track_id", "entity_type, entity_id")
 
@@ -121,17 +125,42 @@ def median_ms(function, entities) -> float:
     return 1000 * statistics.median(times)
 
 
-def measure_ours(store_path: Path, count: int) -> tuple:
-    """Our side: the index, one chain and one graph per entity (medians), every chain at once."""
+@dataclass
+class Ours:
+    """Our side for one way of linking: index build, one chain, one graph, every chain."""
+
+    build: float
+    one_ms: float
+    sizes: list[int]
+    graph_ms: float
+    every: float
+    pairs: int
+
+
+def measure_ours(store_path: Path, entities: list[tuple[str, str]], link: str) -> Ours:
+    """The index (built, then reported), medians over ``entities``, every chain at once."""
     with lla.LogStore(store_path, read_only=True) as store:
         before = rss()
         start = time.perf_counter()
-        index = chain_index(store)
+        index = chain_index(store, linking=Linking.of(link))
         build = time.perf_counter() - start
         print(
-            f"chain index: built in {build:.2f}s; {index.nbytes / 2**20:,.0f} MiB of arrays and rows; "
-            f"process grew {(rss() - before) / 2**20:,.0f} MiB"
+            f"  {link}: chain index built in {build:.2f}s; {index.nbytes / 2**20:,.0f} MiB of arrays and "
+            f"rows; process grew {(rss() - before) / 2**20:,.0f} MiB",
+            flush=True,
         )
+        del index
+        one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
+        sizes = [lla.chain(store, kind, entity, link=link).height for kind, entity in entities]
+        graph_ms = median_ms(lambda k, e: lla.provenance_graph(store, k, e, link=link), entities)
+        start = time.perf_counter()
+        pairs = all_chains(store, link=link).height
+        return Ours(build, one, sizes, graph_ms, time.perf_counter() - start, pairs)
+
+
+def sample_entities(store_path: Path, count: int) -> list[tuple[str, str]]:
+    """``count`` random entities (the same ones every run)."""
+    with lla.LogStore(store_path, read_only=True) as store:
         seeds = store.execute(
             """SELECT kind, entity FROM (
                   SELECT 'ALBUM' AS kind, album_id AS entity FROM llama_logs WHERE album_id IS NOT NULL
@@ -139,13 +168,7 @@ def measure_ours(store_path: Path, count: int) -> tuple:
                   UNION SELECT 'TRACK', track_id FROM llama_logs WHERE track_id IS NOT NULL)
                 ORDER BY kind, entity"""
         )
-        entities = [(kind, str(entity)) for kind, entity in random.Random(7).sample(seeds, count)]
-        ours = median_ms(lambda kind, entity: lla.chain(store, kind, entity), entities)
-        sizes = [lla.chain(store, kind, entity).height for kind, entity in entities]
-        graph_ms = median_ms(lambda kind, entity: lla.provenance_graph(store, kind, entity), entities)
-        start = time.perf_counter()
-        pairs = all_chains(store).height
-        return ours, sizes, graph_ms, time.perf_counter() - start, pairs, entities
+    return [(kind, str(entity)) for kind, entity in random.Random(7).sample(seeds, count)]
 
 
 def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: str) -> None:
@@ -166,8 +189,21 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
         store.load_files(parquet, quiet=True)
     print(f"\n== {rows:,} rows (prepared in {time.perf_counter() - started:.0f}s)")
 
-    ours, sizes, graph_ms, ours_all, pairs_ours, entities = measure_ours(store_path, count)
-    gc.collect()  # the chain index went with its store: PostgreSQL gets the memory back
+    entities = sample_entities(store_path, count)
+    literal = measure_ours(store_path, entities, "job_id")
+    gc.collect()  # each chain index goes with its store
+    runs = measure_ours(store_path, entities, "instance")
+    gc.collect()  # PostgreSQL gets the memory back
+    print(
+        f"instance / job_id: index build {runs.build / literal.build:.2f}x "
+        f"({runs.build:.2f}s / {literal.build:.2f}s); one chain {runs.one_ms / literal.one_ms:.2f}x "
+        f"({runs.one_ms:.3f} / {literal.one_ms:.3f} ms; median {statistics.median(runs.sizes):.0f} / "
+        f"{statistics.median(literal.sizes):.0f} rows); every chain {runs.every / literal.every:.2f}x "
+        f"({runs.every:.2f}s / {literal.every:.2f}s; {runs.pairs:,} / {literal.pairs:,} pairs); "
+        f"per-entity graph {runs.graph_ms:.1f} / {literal.graph_ms:.1f} ms",
+        flush=True,
+    )
+    ours, sizes, ours_all, pairs_ours = literal.one_ms, literal.sizes, literal.every, literal.pairs
 
     with psycopg.connect(url) as con:
         # PostgreSQL's best plan for one chain is index lookups all the way; at 10M rows the
@@ -181,8 +217,8 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
 
         theirs = median_ms(postgres, entities)
         print(
-            f"one chain, full rows, median of {count} (median {statistics.median(sizes):.0f} rows, "
-            f"max {max(sizes)}): ours {ours:.3f} ms, PostgreSQL {theirs:.3f} ms, "
+            f"one chain (job_id), full rows, median of {count} (median {statistics.median(sizes):.0f} "
+            f"rows, max {max(sizes)}): ours {ours:.3f} ms, PostgreSQL {theirs:.3f} ms, "
             f"PostgreSQL / ours = {theirs / ours:.1f}x",
             flush=True,
         )
@@ -194,7 +230,7 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
             (pairs,) = con.execute(EVERY_CHAIN).fetchone()
             theirs_all = time.perf_counter() - start
             print(
-                f"every chain at once: ours {ours_all:.2f}s ({pairs_ours:,} pairs), PostgreSQL "
+                f"every chain at once (job_id): ours {ours_all:.2f}s ({pairs_ours:,} pairs), PostgreSQL "
                 f"{theirs_all:.2f}s ({pairs:,} pairs), PostgreSQL / ours = {theirs_all / ours_all:.1f}x"
             )
         except psycopg.errors.QueryCanceled:
@@ -204,7 +240,6 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
                 f"finish within {pg_batch_timeout}, so PostgreSQL / ours > "
                 f"{_seconds(pg_batch_timeout) / ours_all:.0f}x"
             )
-    print(f"per-entity graph: median {graph_ms:.1f} ms")
     if rows <= 1_000_000:
         out = subprocess.check_output([sys.executable, "-c", GRAPH_CHILD, str(store_path)])
         graph = json.loads(out)

@@ -59,8 +59,38 @@ print(json.dumps({"seconds": seconds, "rss": rss, "counts": counts, "took": took
 _ROOT_AT = "(SELECT min(started_at) FROM _prisma_migrations WHERE migration_name = '{m}')"
 
 
+def linked(source: str) -> str:
+    """CTEs ``numbered`` (each row's job run), ``spans`` (each run) and ``resolved`` (each row's
+    parent run, nearest in time, and how far it is) over ``source``: the job-instance links of
+    ``llamalog_analytics.links`` in PostgreSQL SQL, with the default 24-hour reuse gap."""
+    return f"""marked AS (
+  SELECT id, created_at, job_id, parent_job_id, root_job_id,
+    coalesce(created_at - lag(created_at) OVER w > {GAP}, true) AS starts
+  FROM {source} WINDOW w AS (PARTITION BY job_id ORDER BY created_at, id)),
+numbered AS (
+  SELECT *, CASE WHEN job_id IS NOT NULL THEN sum(starts::int) OVER (
+    PARTITION BY job_id ORDER BY created_at, id ROWS UNBOUNDED PRECEDING) END AS job_instance
+  FROM marked),
+spans AS (
+  SELECT job_id, job_instance, min(created_at) AS first_at, max(created_at) AS last_at FROM numbered
+  WHERE job_id IS NOT NULL GROUP BY 1, 2),
+nearest AS (
+  SELECT DISTINCT ON (n.id) n.*, s.job_instance AS near_instance, s.first_at AS near_first,
+    greatest(s.first_at - n.created_at, n.created_at - s.last_at, interval '0') AS distance
+  FROM numbered n LEFT JOIN spans s ON s.job_id = n.parent_job_id
+  ORDER BY n.id, distance, s.job_instance),
+resolved AS (
+  SELECT *, CASE WHEN distance <= {GAP} THEN near_instance END AS parent_instance,
+    CASE WHEN distance <= {GAP} THEN near_first END AS parent_first_at
+  FROM nearest)"""
+
+
+GAP = "interval '24 hours'"
+
+
 def postgres_checks(is_root_at: str, root_at: str) -> dict[str, str]:
-    """The default checks as PostgreSQL SQL over llama_logs and enrichment_logs."""
+    """The default checks as PostgreSQL SQL over llama_logs and enrichment_logs; the job-link
+    checks follow job runs (:func:`linked`), the backfills bare job ids, as ``lla.verify`` does."""
     common = [c.name for c in schema.LEGACY_COLUMNS if c.name != "id"]
 
     def side(alias: str) -> str:
@@ -99,41 +129,47 @@ SELECT o.id FROM old o LEFT JOIN best b USING (id)
 WHERE CASE WHEN o.parent_job_id IS NOT NULL THEN NOT coalesce(o.root_job_id = ANY (b.roots), false)
   WHEN o.job_id IS NOT NULL THEN o.root_job_id IS DISTINCT FROM o.job_id
   ELSE o.root_job_id IS NOT NULL END""",
-        "root_job_truth": f"""WITH RECURSIVE old AS ({old}),
-parents AS (SELECT DISTINCT ON (job_id) job_id AS job, parent_job_id AS parent FROM old
-  WHERE job_id IS NOT NULL ORDER BY job_id, created_at, id),
+        "root_job_truth": f"""WITH RECURSIVE {linked(f"({old}) AS old")},
+parents AS (
+  SELECT DISTINCT ON (job_id, job_instance) job_id, job_id || '#' || job_instance AS run, parent_job_id,
+    parent_instance, parent_job_id || '#' || parent_instance AS parent
+  FROM resolved WHERE job_id IS NOT NULL ORDER BY job_id, job_instance, created_at, id),
 walk(start, top, hops, path) AS (
-  SELECT DISTINCT parent_job_id, parent_job_id, 0, ARRAY[parent_job_id::text] FROM old
-  WHERE parent_job_id IS NOT NULL
-  UNION ALL SELECT w.start, p.parent, w.hops + 1, w.path || p.parent::text
-  FROM walk w JOIN parents p ON p.job = w.top
+  SELECT DISTINCT parent_job_id || '#' || parent_instance, parent_job_id || '#' || parent_instance, 0,
+    ARRAY[parent_job_id || '#' || parent_instance]
+  FROM resolved WHERE parent_instance IS NOT NULL
+  UNION ALL SELECT w.start, p.parent, w.hops + 1, w.path || p.parent
+  FROM walk w JOIN parents p ON p.run = w.top
   WHERE p.parent IS NOT NULL AND NOT p.parent = ANY (w.path)),
 tops AS (SELECT DISTINCT ON (start) start, top FROM walk ORDER BY start, hops DESC),
-truth AS (SELECT t.start, CASE WHEN p.parent IS NULL THEN t.top END AS root
-  FROM tops t LEFT JOIN parents p ON p.job = t.top)
-SELECT o.id FROM old o JOIN truth t ON t.start = o.parent_job_id
-WHERE o.root_job_id IS DISTINCT FROM t.root""",
+truth AS (
+  SELECT t.start, CASE WHEN p.parent IS NULL THEN coalesce(p.parent_job_id, p.job_id) END AS root
+  FROM tops t JOIN parents p ON p.run = t.top)
+SELECT r.id FROM resolved r LEFT JOIN truth t ON t.start = r.parent_job_id || '#' || r.parent_instance
+WHERE r.parent_job_id IS NOT NULL
+  AND r.root_job_id IS DISTINCT FROM
+    CASE WHEN r.parent_instance IS NULL THEN r.parent_job_id ELSE t.root END""",
         "duplicate_ids": """SELECT id FROM llama_logs GROUP BY id HAVING count(*) > 1
 UNION ALL SELECT id FROM enrichment_logs GROUP BY id HAVING count(*) > 1""",
-        "shared_job_ids": """WITH jobs AS (
-  SELECT job_id FROM llama_logs WHERE job_id IS NOT NULL GROUP BY job_id
-  HAVING count(*) > 1 AND (count(DISTINCT coalesce(entity_id, album_id, track_id, artist_id)) > 1
-  OR count(DISTINCT coalesce(parent_job_id, '')) > 1 OR max(created_at) - min(created_at) > INTERVAL '1 day'))
-SELECT t.id FROM llama_logs t JOIN jobs USING (job_id)""",
-        "dangling_parents": """SELECT c.id FROM llama_logs c WHERE c.parent_job_id IS NOT NULL
-AND NOT EXISTS (SELECT 1 FROM llama_logs p WHERE p.job_id = c.parent_job_id)""",
-        "job_cycles": """WITH RECURSIVE links AS (
-  SELECT DISTINCT job_id AS job, parent_job_id AS parent FROM llama_logs
-  WHERE job_id IS NOT NULL AND parent_job_id IS NOT NULL),
-walk(start, reached, path) AS (SELECT job, parent, ARRAY[job::text] FROM links
-  UNION ALL SELECT w.start, l.parent, w.path || w.reached::text FROM walk w JOIN links l ON l.job = w.reached
-  WHERE NOT w.reached = ANY (w.path))
-SELECT id FROM llama_logs WHERE job_id IN (SELECT start FROM walk WHERE reached = start)""",
+        "reused_job_ids": f"""WITH {linked("llama_logs")}
+SELECT job_id FROM spans GROUP BY job_id HAVING count(*) > 1""",
+        "dangling_parents": f"""WITH {linked("llama_logs")}
+SELECT id FROM resolved WHERE parent_job_id IS NOT NULL AND parent_instance IS NULL""",
+        "job_cycles": f"""WITH RECURSIVE {linked("llama_logs")},
+links AS (
+  SELECT DISTINCT job_id || '#' || job_instance AS run, parent_job_id || '#' || parent_instance AS parent
+  FROM resolved WHERE job_instance IS NOT NULL AND parent_instance IS NOT NULL),
+walk(start, first, reached, path) AS (SELECT run, parent, parent, ARRAY[run] FROM links
+  UNION ALL SELECT w.start, w.first, l.parent, w.path || w.reached
+  FROM walk w JOIN links l ON l.run = w.reached
+  WHERE NOT w.reached = ANY (w.path)),
+looped AS (SELECT DISTINCT start, first FROM walk WHERE reached = start)
+SELECT r.id FROM resolved r JOIN looped l
+  ON l.start = r.job_id || '#' || r.job_instance AND l.first = r.parent_job_id || '#' || r.parent_instance""",
         "is_root_consistency": f"""SELECT id FROM llama_logs WHERE (is_root_job AND parent_job_id IS NOT NULL)
 OR (NOT is_root_job AND parent_job_id IS NULL AND created_at >= {is_root_at})""",
-        "child_before_parent": """WITH parents AS (SELECT job_id, min(created_at) AS first FROM llama_logs
-  WHERE job_id IS NOT NULL GROUP BY job_id)
-SELECT c.id FROM llama_logs c JOIN parents p ON p.job_id = c.parent_job_id WHERE c.created_at < p.first""",
+        "child_before_parent": f"""WITH {linked("llama_logs")}
+SELECT id FROM resolved WHERE created_at < parent_first_at""",
     }
 
 

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +141,7 @@ class Audit:
         root_job_migrated_at: when the root-job migration was applied (naive UTC), if known.
         applied: every migration's apply time from ``_prisma_migrations`` (empty without it).
         linking: how the job-link checks follow parent links (job instances by default).
+        scratch: holds the temporary tables the audit makes (closed by :func:`verify`).
     """
 
     store: LogStore
@@ -148,6 +151,20 @@ class Audit:
     root_job_migrated_at: datetime | None
     applied: Mapping[str, datetime] = field(default_factory=dict)
     linking: links.Linking = field(default_factory=links.Linking)
+    scratch: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
+
+    @cached_property
+    def linked(self) -> str:
+        """A temporary table of every row's job links (:func:`links.linked_sql`), made once for
+        the job-link checks to share."""
+        return self.scratch.enter_context(
+            self.store.temporary(links.rows_sql(self.after, self.linking, carry=["operation"]))
+        )
+
+    def on_links(self, build: Callable[[str], str], order: str) -> tuple[pl.DataFrame, str]:
+        """A job-link check's rows, read from :attr:`linked`, and its self-contained SQL."""
+        ids = self.frame(f"{build(self.linked)}\nORDER BY {order}")
+        return ids, f"{build(links.linked_sql(self.after, self.linking))}\nORDER BY {order}"
 
     def frame(self, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
         return self.store.frame(sql, params)
@@ -222,17 +239,19 @@ def verify(
     store._require(after)
     linking = links.Linking.of(link, reuse_gap)
     applied = _applied_times(store)
-    audit = Audit(
-        store,
-        after,
-        before if store.has_table(before) else None,
-        _naive(migrated_at) or applied.get(schema.CATEGORY_MIGRATION),
-        _naive(root_job_migrated_at) or applied.get(schema.ROOT_JOB_MIGRATION),
-        applied,
-        linking,
-    )
-    results = tuple(check(audit) for check in (DEFAULT_CHECKS if checks is None else checks))
-    return AuditReport(results, _summary(audit, results))
+    with ExitStack() as scratch:
+        audit = Audit(
+            store,
+            after,
+            before if store.has_table(before) else None,
+            _naive(migrated_at) or applied.get(schema.CATEGORY_MIGRATION),
+            _naive(root_job_migrated_at) or applied.get(schema.ROOT_JOB_MIGRATION),
+            applied,
+            linking,
+            scratch,
+        )
+        results = tuple(check(audit) for check in (DEFAULT_CHECKS if checks is None else checks))
+        return AuditReport(results, _summary(audit, results))
 
 
 def _applied_times(store: LogStore) -> dict[str, datetime]:
@@ -646,8 +665,7 @@ def reused_job_ids(audit: Audit) -> CheckResult:
     them (``id`` is its first row) with its span and row count. Chains follow the run nearest
     in time, so a reused id does not join unrelated jobs; the backfills joined bare ids.
     """
-    sql = links.reused_sql(audit.after, audit.linking) + "\nORDER BY job_id, job_instance"
-    ids = audit.frame(sql)
+    ids, sql = audit.on_links(links.reused_sql, "job_id, job_instance")
     jobs = ids["job_id"].n_unique()
     finding = (
         f"{jobs:,} job ids ran more than once ({ids.height:,} runs, {audit.linking}); each run is "
@@ -665,8 +683,7 @@ def dangling_parents(audit: Audit) -> CheckResult:
     ``dangling`` says why: no row carries the parent id at all, or no run of it lies within
     the reuse gap of the row (the id was used by other, unrelated runs).
     """
-    sql = links.dangling_sql(audit.after, audit.linking) + "\nORDER BY created_at, id"
-    ids = audit.frame(sql)
+    ids, sql = audit.on_links(links.dangling_sql, "created_at, id")
     by_parent = _by(ids, "parent_job_id")
     finding = (
         f"{ids.height:,} rows point at {by_parent.height:,} parent job ids whose run never logged a row "
@@ -678,7 +695,7 @@ def dangling_parents(audit: Audit) -> CheckResult:
 
 def job_cycles(audit: Audit) -> CheckResult:
     """Rows whose parent link lies on a loop of job instances (a run that is its own ancestor)."""
-    loops = links.loops(audit.store, audit.after, audit.linking)
+    loops = links.loops(audit.store, audit.linked)
     linked = links.rows_sql(audit.after, audit.linking)
     node, parent = "job_id || '#' || job_instance", "parent_job_id || '#' || parent_instance"
     sql = f"""WITH RECURSIVE linked AS MATERIALIZED ({linked}),
@@ -696,7 +713,8 @@ WHERE ({node}, {parent}) IN (SELECT (start, first) FROM looped) ORDER BY created
     on_loops = loops.select("cycle", "job_id", "job_instance")
     ids = audit.frame(
         f"""SELECT id::VARCHAR AS id, created_at, job_id, job_instance, parent_job_id, parent_instance
-FROM ({linked}) WHERE job_instance IS NOT NULL AND parent_instance IS NOT NULL ORDER BY created_at, id"""
+FROM {audit.linked} WHERE job_id IN (SELECT unnest(?::VARCHAR[])) AND parent_instance IS NOT NULL""",
+        [loops["job_id"].unique().to_list()],
     )
     ids = (
         ids.join(on_loops, on=["job_id", "job_instance"])
@@ -744,8 +762,7 @@ def is_root_consistency(audit: Audit) -> CheckResult:
 
 def child_before_parent(audit: Audit) -> CheckResult:
     """Rows logged before the first row of their parent's run (a warning: v1.4's add-album order)."""
-    sql = links.before_parent_sql(audit.after, audit.linking) + "\nORDER BY created_at, id"
-    ids = audit.frame(sql)
+    ids, sql = audit.on_links(links.before_parent_sql, "created_at, id")
     finding = f"{ids.height:,} rows were logged before the first row of their parent's run ({audit.linking})."
     return _result(
         "child_before_parent", "warn", ids, sql, finding, breakdowns={"by operation": _by(ids, "operation")}

@@ -40,7 +40,7 @@ def dangling_parents(
     have been used by another run, too far away in time to be theirs); the chain's top is
     then the bare id.
     """
-    rows = links.dangling_sql(_table(store, table), links.Linking.of(link, reuse_gap))
+    rows = links.dangling_sql(_linked(store, table, link, reuse_gap))
     return store.frame(
         f"""SELECT parent_job_id, dangling, count(*) AS rows, min(created_at) AS first_seen,
   max(created_at) AS last_seen, list(DISTINCT operation ORDER BY operation) AS operations
@@ -52,7 +52,7 @@ def parent_cycles(
     store: LogStore, table: str = schema.CURRENT_TABLE, *, link: str = "instance", reuse_gap: Gap = None
 ) -> pl.DataFrame:
     """Job instances on a parent loop, numbered by loop (see :func:`links.loops`)."""
-    return links.loops(store, _table(store, table), links.Linking.of(link, reuse_gap))
+    return links.loops(store, _linked(store, table, link, reuse_gap))
 
 
 def reused_job_ids(
@@ -62,7 +62,7 @@ def reused_job_ids(
 
     BullMQ's numeric ids restart when its Redis is reset, and some custom ids repeat.
     """
-    sql = links.reused_sql(_table(store, table), links.Linking.of(link, reuse_gap))
+    sql = links.reused_sql(_linked(store, table, link, reuse_gap))
     return store.frame(f"{sql} ORDER BY job_id, job_instance")
 
 
@@ -70,7 +70,7 @@ def children_before_parents(
     store: LogStore, table: str = schema.CURRENT_TABLE, *, link: str = "instance", reuse_gap: Gap = None
 ) -> pl.DataFrame:
     """Rows created before the first row of their parent's run (the v1.4 add-album order)."""
-    sql = links.before_parent_sql(_table(store, table), links.Linking.of(link, reuse_gap))
+    sql = links.before_parent_sql(_linked(store, table, link, reuse_gap))
     return store.frame(f"{sql} ORDER BY created_at, id")
 
 
@@ -112,6 +112,10 @@ def check(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
         },
         schema={"check": pl.String, "findings": pl.Int64, "details": pl.Object},
     )
+
+
+def _linked(store: LogStore, table: str, link: str, reuse_gap: Gap) -> str:
+    return links.linked_sql(_table(store, table), links.Linking.of(link, reuse_gap))
 
 
 def _table(store: LogStore, table: str) -> str:

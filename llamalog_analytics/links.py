@@ -36,6 +36,7 @@ Examples:
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -161,7 +162,7 @@ near AS (
     epoch_us(a.first_at) - epoch_us(n.created_at) AS a_distance
   FROM numbered AS n
   ASOF LEFT JOIN spans AS b ON n.parent_job_id = b.job_id AND n.created_at >= b.first_at
-  ASOF LEFT JOIN spans AS a ON n.parent_job_id = a.job_id AND n.created_at < a.first_at),
+  LEFT JOIN spans AS a ON n.parent_job_id = a.job_id AND a.job_instance = coalesce(b.job_instance, 0) + 1),
 nearest AS (
   SELECT *, b_instance IS NOT NULL AND (a_instance IS NULL OR b_distance <= a_distance) AS before,
     CASE WHEN before THEN b_distance ELSE a_distance END AS distance
@@ -206,7 +207,7 @@ def resolve(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
     narrow = rows.select(
         pl.col("id", "job_id", "parent_job_id").cast(pl.String), "created_at"
     ).with_row_index("_row")
-    with duckdb.connect() as con:
+    with duckdb.connect(config={"memory_limit": "3GB", "temp_directory": tempfile.gettempdir()}) as con:
         con.execute("SET TimeZone = 'UTC'")
         con.register("_rows", narrow.to_arrow())
         sql = rows_sql("_rows", linking, carry=["_row"])
@@ -287,26 +288,35 @@ def tops(parent: np.ndarray) -> np.ndarray:
 
 
 # --- whole-table findings -------------------------------------------------------------------
+# Each takes ``linked``: the rows as :func:`linked_sql` gives them, inline (self-contained SQL to
+# show and re-run) or as a table a caller made of it once (to answer several questions).
 
 
-def dangling_sql(table: str, linking: Linking | None = None) -> str:
+def linked_sql(table: str, linking: Linking | None = None) -> str:
+    """:func:`rows_sql` with ``operation`` carried, parenthesised: what the findings below read."""
+    return f"({rows_sql(table, linking, carry=['operation'])})"
+
+
+def dangling_sql(linked: str) -> str:
     """Rows whose parent link resolves to no instance, with the reason (``dangling``)."""
     return f"""SELECT id::VARCHAR AS id, created_at, operation, parent_job_id, dangling
-FROM ({rows_sql(table, linking, carry=["operation"])}) WHERE dangling IS NOT NULL"""
+FROM {linked} WHERE dangling IS NOT NULL"""
 
 
-def before_parent_sql(table: str, linking: Linking | None = None) -> str:
+def before_parent_sql(linked: str) -> str:
     """Rows logged before the first row of the instance their parent resolves to."""
     return f"""SELECT id::VARCHAR AS id, operation, job_id, job_instance, parent_job_id, parent_instance,
   created_at, parent_first_at, epoch_ms(parent_first_at) - epoch_ms(created_at) AS ahead_by_ms
-FROM ({rows_sql(table, linking, carry=["operation"])}) WHERE created_at < parent_first_at"""
+FROM {linked} WHERE created_at < parent_first_at"""
 
 
-def reused_sql(table: str, linking: Linking | None = None) -> str:
+def reused_sql(linked: str) -> str:
     """Every instance of the job ids that ran more than once, with its span (``id``: its first row)."""
-    return f"""SELECT first_id::VARCHAR AS id, job_id, job_instance,
-  count(*) OVER (PARTITION BY job_id) AS runs, first_at, last_at, rows, operations
-FROM ({instances_sql(table, linking)}) QUALIFY runs > 1"""
+    return f"""WITH reused AS (SELECT DISTINCT job_id FROM {linked} WHERE job_instance = 2)
+SELECT arg_min(id, (created_at, id))::VARCHAR AS id, job_id, job_instance,
+  max(job_instance) OVER (PARTITION BY job_id) AS runs, min(created_at) AS first_at,
+  max(created_at) AS last_at, count(*) AS rows, list(DISTINCT operation ORDER BY operation) AS operations
+FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance"""
 
 
 def instances_of(
@@ -321,7 +331,7 @@ def instances_of(
     return store.frame(f"{sql} ORDER BY job_id, job_instance", [sorted(set(job_ids))])
 
 
-def loops(store: Any, table: str, linking: Linking | None = None) -> pl.DataFrame:
+def loops(store: Any, linked: str) -> pl.DataFrame:
     """Instances on a loop (an instance that is, through its parents, its own ancestor).
 
     One row per instance, numbered by loop: ``cycle``, ``job_id``, ``job_instance``. Links that
@@ -332,7 +342,7 @@ def loops(store: Any, table: str, linking: Linking | None = None) -> pl.DataFram
     parents = {"job_id": "parent_job_id", "job_instance": "parent_instance"}
     edges = store.frame(
         f"""WITH edges AS (
-  SELECT DISTINCT job_id, job_instance, parent_job_id, parent_instance FROM ({rows_sql(table, linking)})
+  SELECT DISTINCT job_id, job_instance, parent_job_id, parent_instance FROM {linked}
   WHERE job_instance IS NOT NULL AND parent_instance IS NOT NULL)
 SELECT e.* FROM edges AS e
 SEMI JOIN edges AS c ON c.parent_job_id = e.job_id AND c.parent_instance = e.job_instance

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
     from .load import LoadResult
+
+
+_SCRATCH = itertools.count(1)
 
 
 class LogStore:
@@ -96,10 +101,27 @@ class LogStore:
         relation = self.con.sql(sql, params=list(params) if params is not None else None)
         return relation.pl()
 
-    def _trace(self, sql: str, params: Iterable[object] | None) -> None:
+    @contextmanager
+    def temporary(self, sql: str, params: Iterable[object] | None = None) -> Iterator[str]:
+        """A temporary table of ``sql``'s result, for the ``with`` block; yields its name.
+
+        Scratch space for an analysis that asks several questions of one costly query (also on
+        a read-only store). It is dropped afterward and is no change to the store's tables.
+        """
+        name = f"_llamalog_scratch_{next(_SCRATCH)}"
+        create = f"CREATE TEMPORARY TABLE {name} AS {sql}"
+        self._trace(create, params, changes=False)
+        self.con.execute(create, list(params) if params is not None else None)
+        try:
+            yield name
+        finally:
+            self._trace(f"DROP TABLE IF EXISTS {name}", None, changes=False)
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _trace(self, sql: str, params: Iterable[object] | None, *, changes: bool = True) -> None:
         if self.tracer is not None:
             self.tracer(sql, params)
-        if any(s.type != duckdb.StatementType.SELECT for s in self.con.extract_statements(sql)):
+        if changes and any(s.type != duckdb.StatementType.SELECT for s in self.con.extract_statements(sql)):
             self.changes += 1
 
     def has_table(self, name: str) -> bool:
