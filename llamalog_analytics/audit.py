@@ -113,6 +113,8 @@ class AuditReport:
         for key in ("tables", "eras"):
             for name, value in self.summary.get(key, {}).items():
                 lines.append(f"  {name}: {value:,}" if isinstance(value, int) else f"  {name}: {value}")
+        if "job links" in self.summary:
+            lines.append(f"  job links followed: {self.summary['job links']}")
         for c in self.checks:
             lines.append(f"{c.status.upper():4}  {c.name:<{width}}  {c.count:>9,}  {c.finding}")
         return "\n".join(lines)

@@ -30,13 +30,13 @@ import pyarrow as pa
 
 from . import rules, schema
 
-__all__ = ["Synthetic", "generate"]
+__all__ = ["REDIS_RESETS", "Synthetic", "generate"]
 
 # Folder names are the developer's local time (UTC-6); each was applied when it was written.
 _APPLIED = tuple(datetime.strptime(m[:14], "%Y%m%d%H%M%S") + timedelta(hours=6) for m in schema.MIGRATIONS)
 _USER, _REASON, _PREVIEWS, _PARENT, _ISROOT, _CAT, _ROOT, _USER_ACTION = _APPLIED[1:]
 _START, _END = _APPLIED[0] + timedelta(minutes=14), datetime(2026, 6, 30)
-_RESETS = (datetime(2026, 1, 19, 4), datetime(2026, 4, 2, 3))  # Redis resets: BullMQ ids restart
+REDIS_RESETS = (datetime(2026, 1, 19, 4), datetime(2026, 4, 2, 3))  # BullMQ ids restart at 1 (UTC)
 # Relative rows per day from each date on: quiet start, v1.4 development burst, steady use.
 _DENSITY = ((_START, 1.0), (_PARENT, 8.0), (datetime(2026, 2, 16), 2.0), (_END, 0.0))
 _BLOCK = 1 << 20  # rows per chunk of the result
@@ -506,7 +506,7 @@ def _bullmq_bases(plans: list[_Plan]) -> list[np.ndarray]:
     """Per instance the BullMQ id before its first job; numbering restarts at each Redis reset."""
     t = np.concatenate([p.t for p in plans])
     count = np.concatenate([np.full(len(p.t), list(p.family.jobs.values()).count("#")) for p in plans])
-    epoch = np.searchsorted([_ms(r) for r in _RESETS], t, side="right")
+    epoch = np.searchsorted([_ms(r) for r in REDIS_RESETS], t, side="right")
     order = np.lexsort((t, epoch))
     before = np.cumsum(count[order]) - count[order]
     base = np.empty_like(t)

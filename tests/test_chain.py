@@ -444,3 +444,35 @@ def test_cli_chain_graph_and_explain(tmp_path):
     assert code == 2 and "cannot tell the graph format" in err
     code, out, _ = run_cli("explain", "ARTIST", artist, "--db", db)
     assert code == 0 and "anomalies" in out
+
+
+def test_cli_follows_job_runs_unless_told_otherwise(tmp_path):
+    case = scenario("reused_after_reset")
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(case["rows"]))
+    db = tmp_path / "s.duckdb"
+    assert run_cli("load", rows, "--db", db, "--quiet")[0] == 0
+    track = case["chains"][0]["entity_id"]
+
+    def ids(*options: str) -> list[str]:
+        code, out, err = run_cli("chain", "TRACK", track, "--db", db, "--format", "json", *options)
+        assert code == 0, err
+        return [r["id"] for r in json.loads(out)]
+
+    assert ids() == [case["rows"][1]["id"], case["rows"][2]["id"]]  # the March run only
+    assert ids("--link", "job-id") == [r["id"] for r in case["rows"]]  # both runs of job 7
+    assert ids("--reuse-gap", "90d") == ids("--link", "job-id")  # one run when the gap spans both
+    code, _, err = run_cli("chain", "TRACK", track, "--db", db, "--reuse-gap", "soon")
+    assert code == 2 and "is not a duration" in err and "Hint:" in err
+    code, out, _ = run_cli("explain", "TRACK", track, "--db", db)
+    assert code == 0 and "reused job id: job 7 ran 2 times" in out
+    code, out, _ = run_cli("explain", "TRACK", track, "--db", db, "--link", "job-id")
+    assert code == 0 and "reused job id" not in out
+    code, out, _ = run_cli("verify", "--db", db, "--format", "json", "--reuse-gap", "6h")
+    assert json.loads(out)["summary"]["job links"] == "job instances (reuse gap 6 h)"
+    code, out, err = run_cli("graph", "TRACK", track, "--db", db, "--out", tmp_path / "t.otlp.json")
+    assert code == 0 and "as otlp traces" in out, err
+    spans = json.loads((tmp_path / "t.otlp.json").read_text())["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert sorted(s["name"] for s in spans) == ["enrichment:album 7", "track:created:enrichment track-3"]
+    code, out, _ = run_cli("graph", "TRACK", track, "--db", db, "--out", tmp_path / "t", "--format=perfetto")
+    assert code == 0 and "traceEvents" in (tmp_path / "t").read_text()

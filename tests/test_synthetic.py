@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from llamalog_analytics import schema
-from llamalog_analytics.synthetic import Synthetic, generate
+from llamalog_analytics import links, schema
+from llamalog_analytics.synthetic import REDIS_RESETS, Synthetic, generate
 
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 DTYPES = {
@@ -279,6 +279,26 @@ def test_duplicate_bullmq_ids_retries_and_reuse_after_a_reset(logs):
     assert (per_job["span"] > timedelta(weeks=2)).any()  # reused after a queue reset
     retried = per_job.filter(pl.col("span") < timedelta(minutes=1), pl.col("len") > 1)
     assert retried.height and retried["status"].list.contains("FAILED").all()
+
+
+def test_bullmq_runs_are_seconds_long_and_run_again_only_after_a_redis_reset(logs):
+    runs = (
+        logs.hstack(links.resolve(logs).select("job_instance"))
+        .filter(pl.col("job_id").is_not_null())
+        .group_by("job_id", "job_instance")
+        .agg(first=pl.col("created_at").min(), last=pl.col("created_at").max(), rows=pl.len())
+        .sort("job_id", "job_instance")
+    )
+    bullmq = runs.filter(pl.col("job_id").str.contains(r"^\d+$"))
+    assert (bullmq["last"] - bullmq["first"]).max() < timedelta(seconds=10)  # retries keep the run
+    assert bullmq["rows"].max() > 1
+    again = bullmq.with_columns(previous=pl.col("last").shift().over("job_id")).drop_nulls("previous")
+    assert again.height > 100
+    resets = pl.Series(REDIS_RESETS)
+    crossed = again.select(
+        pl.any_horizontal((pl.col("previous") < at) & (pl.col("first") > at) for at in resets).alias("reset")
+    )
+    assert crossed["reset"].all()  # a BullMQ id runs again only after its counter restarted
 
 
 def test_flat_queue_families_and_immediate_creation_parents(logs):
