@@ -698,20 +698,7 @@ def dangling_parents(audit: Audit) -> CheckResult:
 def job_cycles(audit: Audit) -> CheckResult:
     """Rows whose parent link lies on a loop of job instances (a run that is its own ancestor)."""
     loops = links.loops(audit.store, audit.linked)
-    linked = links.rows_sql(audit.after, audit.linking)
-    node, parent = "job_id || '#' || job_instance", "parent_job_id || '#' || parent_instance"
-    sql = f"""WITH RECURSIVE linked AS MATERIALIZED ({linked}),
-edges AS (
-  SELECT DISTINCT {node} AS node, {parent} AS parent FROM linked
-  WHERE job_instance IS NOT NULL AND parent_instance IS NOT NULL),
-walk(start, first, reached, path) AS (
-  SELECT node, parent, parent, [node] FROM edges
-  UNION ALL
-  SELECT w.start, w.first, e.parent, list_append(w.path, w.reached) FROM walk AS w
-  JOIN edges AS e ON e.node = w.reached WHERE NOT list_contains(w.path, w.reached)),
-looped AS (SELECT DISTINCT start, first FROM walk WHERE reached = start)
-SELECT id::VARCHAR AS id, created_at, job_id, job_instance, parent_job_id, parent_instance FROM linked
-WHERE ({node}, {parent}) IN (SELECT (start, first) FROM looped) ORDER BY created_at, id"""
+    sql = links.loops_sql(links.linked_sql(audit.after, audit.linking)) + "\nORDER BY created_at, id"
     on_loops = loops.select("cycle", "job_id", "job_instance")
     ids = audit.frame(
         f"""SELECT id::VARCHAR AS id, created_at, job_id, job_instance, parent_job_id, parent_instance

@@ -326,26 +326,26 @@ def _at(values: np.ndarray, index: np.ndarray, missing: Any) -> np.ndarray:
 
 
 _NONE = np.empty(0, dtype=np.int64)
-_INDEXES: weakref.WeakKeyDictionary[LogStore, dict[tuple[str, links.Linking], ChainIndex]] = (
-    weakref.WeakKeyDictionary()
-)
+_INDEXES: weakref.WeakKeyDictionary[LogStore, dict[str, ChainIndex]] = weakref.WeakKeyDictionary()
 
 
 def chain_index(
     store: LogStore, table: str = schema.CURRENT_TABLE, linking: links.Linking | None = None
 ) -> ChainIndex:
     """The store's :class:`ChainIndex` for ``table`` and ``linking``, rebuilt only after the store
-    may have changed.
+    may have changed or when asked for another linking (one index per table is kept).
 
     Loads and any writing statement run through the store (``execute``/``frame``) count as a
     change; writes made on ``store.con`` directly do not.
     """
     linking = linking or links.Linking()
     cached = _INDEXES.setdefault(store, {})
-    index = cached.get((table, linking))
-    if index is None or index.version != store.changes:
+    index = cached.get(table)
+    if index is None or index.version != store.changes or index.linking != linking:
         store._require(table)
-        index = cached[(table, linking)] = ChainIndex(store, table, linking)
+        cached.pop(table, None)  # the old index goes before the new one is built
+        del index
+        index = cached[table] = ChainIndex(store, table, linking)
     return index
 
 

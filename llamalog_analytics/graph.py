@@ -82,19 +82,22 @@ def provenance_graph(
     ``link`` and ``reuse_gap``)."""
     if (entity_type is None) != (entity_id is None):
         raise ValueError("give both entity_type and entity_id, or neither (the whole table)")
-    if entity_type is not None and entity_id is not None:
-        rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
-    else:
-        rows = links.annotate(store.table(table), links.Linking.of(link, reuse_gap))
-    return graph_of(rows)
+    linking = links.Linking.of(link, reuse_gap)
+    if entity_type is None or entity_id is None:
+        return graph_of(links.annotate(store.table(table), linking))
+    rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
+    job_ids = rows["job_id"].drop_nulls().unique()
+    return graph_of(rows, links.instances_of(store, table, job_ids, linking) if job_ids.len() else None)
 
 
-def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
+def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDiGraph:
     """The graph of some log rows (a :func:`chain` result or a whole table).
 
     Rows without a chain's link annotations are linked among themselves (job instances, the
-    default reuse gap). Nodes and edges are prepared as whole columns, then added to networkx
-    in bulk.
+    default reuse gap). A run node's ``first_at``, ``last_at`` and ``rows`` come from ``runs``
+    (:func:`~llamalog_analytics.links.instances_of`: the whole run, also its rows off the
+    chain) when given, else from ``rows``. Nodes and edges are prepared as whole columns, then
+    added to networkx in bulk.
     """
     import networkx as nx
 
@@ -112,20 +115,21 @@ def graph_of(rows: pl.DataFrame) -> nx.MultiDiGraph:
     )
     job = _job_node("job_id", "job_instance")
     parent = _job_node("parent_job_id", "parent_instance")
-    runs = (
-        rows.filter(pl.col("job_id").is_not_null())
-        .group_by(node=job)
-        .agg(
-            pl.col("job_id").first(),
-            pl.col("job_instance").first().alias("instance"),
-            pl.col("created_at").min().dt.to_string(_TIME).alias("first_at"),
-            pl.col("created_at").max().dt.to_string(_TIME).alias("last_at"),
-            pl.len().alias("rows"),
+    logged = rows.filter(pl.col("job_id").is_not_null())
+    if runs is None:
+        runs = logged.group_by("job_id", "job_instance").agg(
+            first_at=pl.col("created_at").min(), last_at=pl.col("created_at").max(), rows=pl.len()
         )
-        .sort("node")
-    )
+    runs = runs.join(logged.select("job_id", "job_instance"), on=["job_id", "job_instance"], how="semi")
+    nodes = runs.select(
+        job.alias("node"),
+        "job_id",
+        pl.col("job_instance").alias("instance"),
+        pl.col("first_at", "last_at").dt.to_string(_TIME),
+        pl.col("rows").cast(pl.Int64),
+    ).sort("node")
     graph.add_nodes_from(
-        (r.pop("node"), {"kind": "job", **r, "dangling": False}) for r in runs.iter_rows(named=True)
+        (r.pop("node"), {"kind": "job", **r, "dangling": False}) for r in nodes.iter_rows(named=True)
     )
     unlogged = rows.filter(pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null())
     graph.add_nodes_from(

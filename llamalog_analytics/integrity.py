@@ -101,9 +101,15 @@ CHECKS = {
 }
 
 
-def check(store: LogStore, table: str = schema.CURRENT_TABLE) -> pl.DataFrame:
+def check(
+    store: LogStore, table: str = schema.CURRENT_TABLE, *, link: str = "instance", reuse_gap: Gap = None
+) -> pl.DataFrame:
     """Every check above: its name, how many findings, and the findings themselves."""
-    findings = {name: function(store, table) for name, function in CHECKS.items()}
+    linking = {"link": link, "reuse_gap": reuse_gap}
+    findings = {
+        name: function(store, table, **({} if function is root_flag_mismatches else linking))
+        for name, function in CHECKS.items()
+    }
     return pl.DataFrame(
         {
             "check": list(findings),

@@ -93,7 +93,8 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
     ``status`` (``error`` when a row FAILED, else ``ok``), ``status_message`` (the first failed
     row's error message), ``job_id`` and ``job_instance`` (NULL for a job-less row's span, which
     has ``row_id``), ``parent_job_id`` and ``parent_instance`` (the run the parent link resolves
-    to, in the chain or not), ``dangling_parent_job_id`` (a parent whose run never logged),
+    to, in the chain or not), ``dangling_parent_job_id`` (the bare id of the parent whose run
+    never logged above the span's trace),
     ``loop_broken`` (a loop of runs was cut above this span), ``rows`` and ``events`` (one struct
     per row, oldest first: ``time``, ``name`` and the row's columns in :data:`EVENT_ATTRIBUTES`).
 
@@ -139,8 +140,16 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
         "parent_job_id",
         "parent_instance",
         pl.col("created_at").alias("_at"),
-        (pl.col("created_at") - pl.duration(milliseconds=ran)).alias("_start"),
-        (_column(rows, "status", pl.String()) == "FAILED").fill_null(False).alias("_failed"),
+        pl.when(pl.col("job_id").is_null())  # a row without a job id is a zero-length span
+        .then(pl.col("created_at"))
+        .otherwise(pl.col("created_at") - pl.duration(milliseconds=ran))
+        .alias("_start"),
+        (
+            (_column(rows, "status", pl.String()) == "FAILED")
+            | (_column(rows, "category", pl.String()) == "FAILED")
+        )
+        .fill_null(False)
+        .alias("_failed"),
         _column(rows, "error_message", pl.String()).alias("_error"),
         pl.struct(
             pl.col("created_at").alias("time"),
@@ -151,7 +160,6 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
             ),
         ).alias("events"),
     ).sort("_at", "id")
-    linked = pl.col("parent_job_id").is_not_null()
     grouped = keyed.group_by("_job", "_run", "_row", maintain_order=True).agg(
         pl.col("operation").first(),
         pl.col("id").first().alias("first_id"),
@@ -161,8 +169,8 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
         pl.col("_failed").any().alias("failed"),
         pl.col("_error").filter(pl.col("_failed")).drop_nulls().first().alias("_error"),
         pl.col("operation").filter(pl.col("_failed")).first().alias("_failed_operation"),
-        pl.col("parent_job_id").filter(linked).first().alias("parent_job_id"),
-        pl.col("parent_instance").filter(linked).first().alias("parent_instance"),
+        pl.col("parent_job_id").first(),  # a run's parent is its first row's (links)
+        pl.col("parent_instance").first(),
         pl.len().cast(pl.Int64).alias("rows"),
         pl.col("events"),
     )
@@ -181,6 +189,12 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
             .alias("status_message"),
             pl.when(dangling).then("parent_job_id").alias("dangling_parent_job_id"),
             pl.when(~dangling).then("parent_job_id").alias("parent_job_id"),
+        )
+        .with_columns(  # every span below a parent that never logged carries its bare id
+            pl.col("dangling_parent_job_id")
+            .filter(pl.col("parent_span_id").is_null())
+            .first()
+            .over("trace_id")
         )
         .sort("_trace_start", "trace_id", "start", "first_at", "first_id")
         .select(

@@ -348,3 +348,23 @@ def test_sample_album_chains_are_forests() -> None:
                 for s in proto
                 for e in s.events
             )
+
+
+def test_runs_take_their_first_rows_parent_and_job_less_rows_are_instants(tmp_path: Path) -> None:
+    rows = [
+        row("top", 0, "collection:album-added", "USER_ACTION", "c-1"),
+        row("below", 1, "enrichment:album", "ENRICHED", "300", parent_job_id="gone-batch"),
+        row("deeper", 2, "cache:album-cover-art", "ENRICHED", "301", parent_job_id="300"),
+        row("late", 3, "enrichment:album", "ENRICHED", "c-1", parent_job_id="300"),  # not the run's parent
+        row("note", 4, "admin_correction", "CORRECTED", None, parent_job_id="301", duration_ms=5_000),
+        row("odd", 5, "discogs:get-artist", "FAILED", "302", parent_job_id="301", status="SUCCESS"),
+    ]
+    with store_of(rows, tmp_path) as store:
+        found = traces.spans(lla.chain(store, "ALBUM", ALBUM)).sort("start")
+    by_name = {span["name"].split(" ")[0]: span for span in found.iter_rows(named=True)}
+    assert by_name["collection:album-added"]["parent_span_id"] is None  # first row has no parent
+    note = by_name["admin_correction"]
+    assert note["start"] == note["end"] == T0 + timedelta(minutes=4)  # no job id: no duration
+    assert by_name["discogs:get-artist"]["status"] == "error"  # FAILED by category alone
+    below = found.filter(pl.col("trace_id") == by_name["enrichment:album"]["trace_id"])
+    assert below.height == 4 and set(below["dangling_parent_job_id"]) == {"gone-batch"}
