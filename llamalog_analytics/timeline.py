@@ -285,7 +285,7 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
                     hoverinfo="skip",
                 )
             )
-    notes = [f"{rows.height:,} rows in {tree.height:,} jobs"]
+    notes = [f"{rows.height:,} rows in {tree.height:,} job runs"]
     folded = tree.filter(pl.col("folded"))
     if folded.height:
         notes.append(
@@ -300,7 +300,7 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
         title={"text": f"🦙 LlamaLog timeline · {subject}", "subtitle": {"text": " · ".join(notes)}},
         xaxis={"title": {"text": "time (UTC)"}, "type": "date"},
         yaxis={
-            "title": {"text": "job (indented under its parent job)"},
+            "title": {"text": "job run (indented under its parent run)"},
             "type": "category",
             "categoryorder": "array",
             "categoryarray": tree.unique("lane", maintain_order=True)["lane"].to_list(),

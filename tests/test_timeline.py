@@ -103,7 +103,7 @@ def test_anomalies_are_ringed_and_named(chain_store):
         f"{SPACE * 4}└ 103 · enrichment:track",
     ]
     subtitle = figure.layout.title.subtitle.text
-    assert "8 rows in 8 jobs" in subtitle
+    assert "8 rows in 8 job runs" in subtitle
     assert "parent's run never logged (dangling): 1" in subtitle and "run on a parent loop: 2" in subtitle
 
 
@@ -233,7 +233,7 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
         out = tmp_path / f"t.{suffix}"
         result = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert "8 rows in 8 jobs" in result.output
+        assert "8 rows in 8 job runs" in result.output
     assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
     bad = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(tmp_path / "t.svg")])
     assert bad.exit_code == 2 and "write the timeline as .html or .png" in bad.output
