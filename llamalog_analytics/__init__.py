@@ -29,7 +29,6 @@ __all__ = [
     "demo",
     "errors",
     "explain",
-    "integrity",
     "links",
     "plot_timeline",
     "provenance_graph",
@@ -48,12 +47,12 @@ __all__ = [
 
 _LAZY = {
     "ChainPage": ("chains", "ChainPage"),
-    "Explanation": ("graph", "Explanation"),
+    "Explanation": ("explanation", "Explanation"),
     "chain": ("chains", "chain"),
     "chain_page": ("chains", "chain_page"),
-    "explain": ("graph", "explain"),
+    "explain": ("explanation", "explain"),
     "provenance_graph": ("graph", "provenance_graph"),
-    "write_graph": ("graph", "write_graph"),
+    "write_graph": ("export", "write_graph"),
     "LoadResult": ("load", "LoadResult"),
     "LogStore": ("store", "LogStore"),
     "LlamalogError": ("errors", "LlamalogError"),
@@ -66,30 +65,30 @@ _LAZY = {
     "AuditReport": ("audit", "AuditReport"),
     "verify": ("audit", "verify"),
     "plot_timeline": ("timeline", "plot_timeline"),
-    "write_timeline": ("timeline", "write_timeline"),
-    "write_trace": ("traces", "write_trace"),
+    "write_timeline": ("export", "write_timeline"),
+    "write_trace": ("export", "write_trace"),
 }
 
 if TYPE_CHECKING:
-    from . import errors, integrity, links, rules, schema, synthetic
+    from . import errors, links, rules, schema, synthetic
     from .audit import AuditReport, verify
     from .chains import ChainPage, chain, chain_page
     from .errors import LlamalogError
-    from .export import write_logs
-    from .graph import Explanation, explain, provenance_graph, write_graph
+    from .explanation import Explanation, explain
+    from .export import write_graph, write_logs, write_timeline, write_trace
+    from .graph import provenance_graph
     from .load import LoadResult
     from .sample import demo, sample_path, sample_store
     from .store import LogStore
     from .summary import StoreSummary, summarize
-    from .timeline import plot_timeline, write_timeline
-    from .traces import write_trace
+    from .timeline import plot_timeline
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attribute = _LAZY[name]
         value = getattr(importlib.import_module(f".{module}", __name__), attribute)
-    elif name in ("errors", "integrity", "links", "rules", "schema", "synthetic"):
+    elif name in ("errors", "links", "rules", "schema", "synthetic"):
         value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

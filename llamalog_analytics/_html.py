@@ -10,10 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
-import tempfile
 from functools import cache
-from pathlib import Path
 
 import plotly.graph_objects as go
 from plotly.utils import PlotlyJSONEncoder
@@ -53,20 +50,3 @@ def figure_html(figure: go.Figure, element_id: str) -> str:
         f'<div id="{element_id}" class="llamalog-figure"></div>\n'
         f'<script type="application/json" data-figure="{element_id}">{spec}</script>'
     )
-
-
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` so that a failed write leaves no partial file."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as open() would have made it, not mkstemp's 0600
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path

@@ -32,7 +32,7 @@ CSV_ERRORS = "_llamalog_csv_errors"
 CSV_SCANS = "_llamalog_csv_scans"
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
-_SUFFIXES = {
+SUFFIXES = {
     ".csv": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -86,9 +86,9 @@ def detect_format(path: str) -> str:
         ('csv', 'ndjson')
     """
     name = path.lower().removesuffix(".gz")
-    fmt = next((f for s, f in _SUFFIXES.items() if name.endswith(s)), None)
+    fmt = next((f for s, f in SUFFIXES.items() if name.endswith(s)), None)
     if fmt is None:
-        known = ", ".join(_SUFFIXES)
+        known = ", ".join(SUFFIXES)
         raise SourceError(f"{path}: unknown file type. Hint: use one of {known} (optionally .gz)")
     if fmt == "json":
         with _open_text(path) as f:

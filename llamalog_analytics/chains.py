@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +39,8 @@ import polars as pl
 
 from . import links, schema
 from ._sql import quote
-from .errors import LlamalogError
+from ._time import naive_utc
+from .errors import ChainError
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -57,10 +58,6 @@ ANNOTATIONS = {
     "before_parent": pl.Boolean,  # logged before the first row of that parent run
 }
 _LOW64 = (1 << 64) - 1
-
-
-class ChainError(LlamalogError, ValueError):
-    """A chain request names an unknown entity type, category or mode."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +166,7 @@ class ChainIndex:
         self.parent_ordinal = resolved["parent_instance"].fill_null(0).to_numpy()
         runs = np.zeros(len(self.jobs), dtype=np.int64)  # instances per job id
         np.maximum.at(runs, job[job >= 0], self.ordinal[job >= 0])
-        first_instance = np.concatenate(([0], np.cumsum(runs)))
+        self.first_instance = first_instance = np.concatenate(([0], np.cumsum(runs)))
         count = int(first_instance[-1])
         self.instance = np.where(job >= 0, first_instance[np.maximum(job, 0)] + self.ordinal - 1, -1)
         self.parent_instance = np.where(
@@ -206,6 +203,34 @@ class ChainIndex:
             arrays += [keys.high, keys.low, keys.positions]
         return (
             sum(a.nbytes for a in arrays) + int(self.rows.estimated_size()) + int(self.jobs.estimated_size())
+        )
+
+    def runs(self, job_ids: Iterable[str]) -> pl.DataFrame:
+        """Every run of these job ids, whole: ``job_id``, ``job_instance``, ``first_at``,
+        ``last_at``, ``rows``, oldest run first per id (ids no row carries have none)."""
+        wanted = pl.Series(sorted(set(job_ids)), dtype=pl.String)
+        codes = self.jobs.search_sorted(wanted).to_numpy() if len(self.jobs) else np.empty(0, np.int64)
+        found = codes < len(self.jobs)
+        codes = codes[found][self.jobs.gather(codes[found]).to_numpy() == wanted.to_numpy()[found]]
+        starts, stops = self.first_instance[codes], self.first_instance[codes + 1]
+        counts = stops - starts
+        instances = (
+            np.repeat(starts, counts)
+            + np.arange(counts.sum())
+            - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        offsets = self.by_instance.offsets
+        times = self.rows["created_at"]
+        first = self.by_instance.positions[offsets[instances]]
+        last = self.by_instance.positions[offsets[instances + 1] - 1]
+        return pl.DataFrame(
+            {
+                "job_id": self.jobs.gather(np.repeat(codes, counts)),
+                "job_instance": pl.Series(instances - np.repeat(starts, counts) + 1, dtype=pl.Int32),
+                "first_at": times.gather(first),
+                "last_at": times.gather(last),
+                "rows": pl.Series(offsets[instances + 1] - offsets[instances], dtype=pl.Int64),
+            }
         )
 
     def seeds(self, entity_type: str, entity_id: str | uuid.UUID) -> np.ndarray:
@@ -342,7 +367,7 @@ def chain_index(
     cached = _INDEXES.setdefault(store, {})
     index = cached.get(table)
     if index is None or index.version != store.changes or index.linking != linking:
-        store._require(table)
+        store.require(table)
         cached.pop(table, None)  # the old index goes before the new one is built
         del index
         index = cached[table] = ChainIndex(store, table, linking)
@@ -429,6 +454,27 @@ def all_chains(
     )
 
 
+def runs(
+    store: LogStore,
+    job_ids: Iterable[str],
+    *,
+    table: str = schema.CURRENT_TABLE,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
+) -> pl.DataFrame:
+    """Every run of some job ids (see :meth:`ChainIndex.runs`), read off the chain index.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> with lla.sample_store() as store:
+        ...     found = runs(store, ["204", "no-such-job"])
+        >>> found.select("job_id", "job_instance", "first_at").rows()
+        [('204', 1, datetime.datetime(2026, 2, 7, 8, 59, 30, 723000)), \
+('204', 2, datetime.datetime(2026, 4, 10, 5, 42, 59, 124000))]
+    """
+    return chain_index(store, table, links.Linking.of(link, reuse_gap)).runs(job_ids)
+
+
 def chain_page(
     store: LogStore,
     entity_type: str,
@@ -497,21 +543,7 @@ def _arguments(
                 f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}. "
                 f"Valid: {', '.join(schema.CATEGORIES)}"
             )
-    return kind, wanted, _utc(since, "since"), _utc(until, "until")
-
-
-def _utc(value: datetime | str | None, name: str) -> datetime | None:
-    """A naive UTC datetime, as the table's timestamps are."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ChainError(
-                f"{name}={value!r} is not a date or time. Hint: use 2026-02-10 or 2026-02-10T16:39:53Z"
-            ) from None
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return kind, wanted, naive_utc(since, "since", ChainError), naive_utc(until, "until", ChainError)
 
 
 def _filtered(

@@ -374,7 +374,7 @@ def _print_file(rows: Any, output: str) -> None:
 @_friendly_errors
 def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, reuse_gap: str) -> None:
     """Explain in words how one album, artist or track got here and what happened to it."""
-    from .graph import explain as explain_entity
+    from .explanation import explain as explain_entity
     from .store import LogStore
 
     with LogStore(db, read_only=True) as store:
@@ -415,19 +415,18 @@ def graph(
     """Export one entity's provenance graph (rows, job runs, entities, agents), or its chain as
     traces: OTLP/JSON for Jaeger or Grafana Tempo, Chrome trace JSON for ui.perfetto.dev."""
     from .chains import chain
-    from .graph import graph_format, provenance_graph, write_graph
+    from .export import kind_of, write_graph, write_trace
+    from .graph import provenance_graph
     from .store import LogStore
-    from .traces import FORMATS as TRACE_FORMATS
-    from .traces import write_trace
 
-    output = graph_format(out, output)  # before the work: a bad suffix fails at once
+    kind, output = kind_of(out, output, ("trace", "graph"))  # before the work: a bad suffix fails at once
     linking = {"table": table, "link": link, "reuse_gap": reuse_gap}
     with LogStore(db, read_only=True) as store:
-        if output in TRACE_FORMATS:
+        if kind == "trace":
             rows = chain(store, entity_type, entity_id, **linking)
         else:
             built = provenance_graph(store, entity_type, entity_id, **linking)
-    if output in TRACE_FORMATS:
+    if kind == "trace":
         write_trace(rows, out, output)
         click.echo(f"[🦙 LlamaLog] wrote the chain's {rows.height:,} rows as {output} traces to {out}")
         return
@@ -462,8 +461,9 @@ def timeline(
     out: str,
 ) -> None:
     """Draw one entity's provenance chain as a timeline: one lane per job, time in UTC."""
+    from .export import write_timeline
     from .store import LogStore
-    from .timeline import plot_timeline, write_timeline
+    from .timeline import plot_timeline
 
     with LogStore(db, read_only=True) as store:
         figure = plot_timeline(

@@ -7,7 +7,11 @@ Every message says what was wrong, where (file, row, column) and ends with a hin
     │   ├── NotLlamaLogError             no id/operation/created_at-like columns
     │   └── PostgresError                the database cannot be reached or read
     ├── UnknownColumnError (KeyError)    a column name the schema does not know
-    ├── LinkError (ValueError)           an unknown link mode or a reuse gap that is not a duration
+    ├── ArgumentError (ValueError)       an argument that is not what it must be (a time that is none...)
+    │   ├── LinkError                    an unknown link mode or a reuse gap that is not a duration
+    │   ├── ChainError                   an unknown entity type, category or mode in a chain request
+    │   └── TimelineError                a timeline that cannot be drawn as asked
+    ├── ExportError (ValueError)         an output format that cannot be told or written
     └── StoreError                       the DuckDB store cannot be opened or changed
         └── StoreLockedError             another process holds the store file
 """
@@ -55,8 +59,20 @@ class UnknownColumnError(LlamalogError, KeyError):
         return self.message
 
 
-class LinkError(LlamalogError, ValueError):
+class ArgumentError(LlamalogError, ValueError):
+    """An argument that is not what it must be: a time that is none, a name nothing is called."""
+
+
+class LinkError(ArgumentError):
     """Job links asked for in a way that cannot be followed (unknown mode, bad reuse gap)."""
+
+
+class ChainError(ArgumentError):
+    """A chain request names an unknown entity type, category or mode, or a time that is none."""
+
+
+class TimelineError(ArgumentError):
+    """A timeline cannot be drawn as asked."""
 
 
 class StoreError(LlamalogError):

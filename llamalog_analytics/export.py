@@ -1,28 +1,134 @@
-"""Write LlamaLog rows to files the way the upstream tools export them.
+"""Write what the package makes to files: log rows, provenance graphs, traces, timelines, reports.
 
-* ``.csv`` / ``.csv.gz``: as psql's ``\\copy ... CSV HEADER`` writes them (Postgres array
-  literals, ``t``/``f``, JSON text, empty field = NULL, ``""`` = empty text);
-* ``.parquet``: native types, JSON columns as JSON text (so JSON null stays distinct);
-* ``.ndjson`` / ``.jsonl`` / ``.json`` (array): JSON records, nested JSON values, ISO times.
+One table, :data:`FORMATS`, says which file name ending means which format for each kind of
+output; every writer here picks its format from it (or from ``format=``) and writes atomically:
+into a temporary file beside the target, renamed over it once complete, with the permissions
+``open()`` would give. A failed write leaves no partial file.
 
-``naming="camel"`` uses the Prisma/GraphQL field names (``createdAt``...) with ``Z`` timestamps,
-as a Prisma or GraphQL export does.
+* rows (:func:`write_logs`): ``.csv``/``.csv.gz`` as psql's ``\\copy ... CSV HEADER`` writes
+  them (Postgres array literals, ``t``/``f``, JSON text, empty field = NULL, ``""`` = empty
+  text); ``.parquet`` with native types and JSON as text (JSON null stays distinct);
+  ``.ndjson``/``.jsonl``/``.json`` (array) as JSON records. ``naming="camel"`` uses the
+  Prisma/GraphQL field names with ``Z`` timestamps, as a Prisma or GraphQL export does;
+* graphs (:func:`write_graph`): GraphML, node-link JSON, DOT, W3C PROV-JSON;
+* traces (:func:`write_trace`): OTLP/JSON (Jaeger, Grafana Tempo), Perfetto JSON;
+* pages (:func:`write_timeline`, :func:`write_report`): standalone HTML that opens offline, or PNG.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html import escape
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import duckdb
 import polars as pl
 
-from . import schema
-from ._readers import detect_format
+from . import _readers, schema
 from ._sql import quote
 from .chains import ANNOTATIONS  # a chain's own columns, written as they are
+from .errors import ExportError
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import plotly.graph_objects as go
+
+    from .audit import AuditReport
 
 Naming = Literal["snake", "camel"]
+FORMATS: dict[str, dict[str, str]] = {  # what is written -> file name ending -> format
+    "rows": _readers.SUFFIXES,  # the endings files are read by, too (``.gz`` allowed but for Parquet)
+    "graph": {
+        ".graphml": "graphml",
+        ".json": "node-link",
+        ".dot": "dot",
+        ".gv": "dot",
+        ".prov.json": "prov-json",
+        ".provjson": "prov-json",
+    },
+    "trace": {".otlp.json": "otlp", ".perfetto.json": "perfetto", ".trace.json": "perfetto"},
+    "timeline": {".html": "html", ".htm": "html", ".png": "png"},
+    "report": {".html": "html", ".htm": "html"},
+}
+
+
+def export_format(kind: str, path: str | Path, format: str | None = None) -> str:
+    """The format a ``kind`` of output (a key of :data:`FORMATS`) is written in: ``format`` if
+    given, else the one the longest matching ending of the file name names.
+
+    Examples:
+        >>> export_format("graph", "album.prov.json"), export_format("rows", "logs.csv.gz")
+        ('prov-json', 'csv')
+        >>> export_format("trace", "album.json", "perfetto")
+        'perfetto'
+    """
+    known = FORMATS[kind]
+    if format is not None:
+        if format.lower() in known.values():
+            return format.lower()
+        raise ExportError(
+            f"{path}: {kind} cannot be written as {format!r}. "
+            f"Hint: use one of {', '.join(sorted(set(known.values())))}"
+        )
+    name = Path(path).name.lower()
+    if kind == "rows" and not name.endswith((".parquet.gz", ".pq.gz")):
+        name = name.removesuffix(".gz")
+    endings = sorted((ending for ending in known if name.endswith(ending)), key=len, reverse=True)
+    if not endings:
+        raise ExportError(
+            f"{path}: cannot tell which format to write {kind} in. "
+            f"Hint: name the file with one of {', '.join(known)}, or pass format="
+            + " | ".join(repr(f) for f in dict.fromkeys(known.values()))
+        )
+    return known[endings[0]]
+
+
+def kind_of(path: str | Path, format: str | None, kinds: tuple[str, ...]) -> tuple[str, str]:
+    """Which of ``kinds`` a file is written as, and in which format: the first kind that knows
+    ``format``, or whose endings the file name has.
+
+    Examples:
+        >>> kind_of("album.otlp.json", None, ("trace", "graph")), kind_of("a.json", None, ("trace", "graph"))
+        (('trace', 'otlp'), ('graph', 'node-link'))
+    """
+    for kind in kinds:
+        try:
+            return kind, export_format(kind, path, format)
+        except ExportError:
+            continue
+    export_format(kinds[-1], path, format)  # raises, naming what the last kind accepts
+    raise AssertionError("unreachable")
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` so that a failed write leaves no partial file."""
+    with _atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+@contextmanager
+def _atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed over ``path`` when the block ends
+    without an error (with the permissions ``open()`` would give), removed otherwise."""
+    path = Path(path)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # not mkstemp's 0600
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
 
 # Postgres quotes an array element that is empty, NULL-like, or holds any of these.
 _PG_ELEMENT = r"""CASE WHEN e IS NULL THEN 'NULL'
@@ -43,13 +149,14 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
         200
     """
     path = Path(path)
-    fmt = _format_for(path)
+    fmt = export_format("rows", path)
     known = {name: schema.column(name) for name in frame.columns if name not in ANNOTATIONS}
     out_name = {name: name for name in frame.columns} | {
         name: (c.prisma if naming == "camel" else c.name) for name, c in known.items()
     }
     if fmt == "parquet":
-        frame.rename(out_name).write_parquet(path)
+        with _atomic_path(path) as temporary:
+            frame.rename(out_name).write_parquet(temporary)
         return path
     values = {
         name: _expression(known[name], fmt, naming) if name in known else quote(name)
@@ -61,17 +168,14 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
         "ndjson": "FORMAT json",
         "json": "FORMAT json, ARRAY true",
     }[fmt]
-    with duckdb.connect() as con:
+    with duckdb.connect() as con, _atomic_path(path) as temporary:
         con.register("frame", frame)
-        con.execute(f"COPY (SELECT {selected} FROM frame) TO ? ({options})", [str(path)])
+        con.execute(f"COPY (SELECT {selected} FROM frame) TO ? ({options}{_gzip(path)})", [str(temporary)])
     return path
 
 
-def _format_for(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith((".json", ".json.gz")):
-        return "json"
-    return detect_format(str(path))
+def _gzip(path: Path) -> str:
+    return ", COMPRESSION gzip" if path.name.lower().endswith(".gz") else ""
 
 
 def _expression(col: schema.Column, fmt: str, naming: Naming) -> str:
@@ -90,3 +194,92 @@ def _expression(col: schema.Column, fmt: str, naming: Naming) -> str:
         pattern = "%Y-%m-%dT%H:%M:%S.%gZ" if naming == "camel" else "%Y-%m-%d %H:%M:%S.%g"
         return f"strftime({x}, '{pattern}')"
     return x
+
+
+def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = None) -> Path:
+    """Write ``graph`` as GraphML, node-link JSON, DOT or W3C PROV-JSON (:data:`FORMATS`).
+
+    ``format`` is ``graphml``, ``node-link``, ``dot`` or ``prov-json``; by default it follows the
+    suffix (``.graphml``, ``.json``, ``.dot``/``.gv``; ``.prov.json`` or ``.provjson`` for PROV).
+    """
+    import networkx as nx
+
+    from .graph import dot_text, prov_document
+
+    path = Path(path)
+    format = export_format("graph", path, format)
+    if format == "graphml":
+        with _atomic_path(path) as temporary:
+            nx.write_graphml(graph, temporary)
+        return path
+    if format == "node-link":
+        return write_atomic(path, json.dumps(nx.node_link_data(graph, edges="edges"), indent=1))
+    if format == "dot":
+        return write_atomic(path, dot_text(graph))
+    return write_atomic(path, prov_document(graph).serialize(format="json", indent=1))
+
+
+def write_trace(rows: pl.DataFrame, path: str | Path, format: str | None = None) -> Path:
+    """Write a chain as a trace file: OTLP/JSON or Perfetto JSON (see :mod:`~llamalog_analytics.traces`).
+
+    ``format`` is ``otlp`` or ``perfetto``; by default the suffix tells: ``.otlp.json`` for
+    OTLP, ``.perfetto.json`` or ``.trace.json`` for Perfetto.
+
+    Examples:
+        >>> import tempfile, llamalog_analytics as lla
+        >>> with lla.sample_store() as store:
+        ...     album = store.execute("SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL "
+        ...                           "ORDER BY created_at, id LIMIT 1")[0][0]
+        ...     rows = lla.chain(store, "ALBUM", album)
+        >>> write_trace(rows, tempfile.mkdtemp() + "/album.perfetto.json").name
+        'album.perfetto.json'
+    """
+    from .traces import otlp, perfetto
+
+    path = Path(path)
+    format = export_format("trace", path, format)
+    if rows.is_empty():
+        raise ExportError(
+            f"{path}: no rows to write as a trace. Hint: check the entity id and filters; "
+            "lla.chain(store, 'ALBUM', album_id) is empty for an id the table does not know"
+        )
+    document = otlp(rows) if format == "otlp" else perfetto(rows)
+    return write_atomic(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+
+
+def write_timeline(figure: go.Figure, path: str | Path) -> Path:
+    """Write a timeline as a standalone HTML page (opens offline) or, for ``.png``, an image.
+
+    PNG needs the ``kaleido`` package and a Chrome or Chromium browser.
+    """
+    from ._html import figure_html, plotly_script
+
+    path = Path(path)
+    if export_format("timeline", path) == "png":
+        try:
+            with _atomic_path(path) as temporary:
+                figure.write_image(
+                    temporary, format="png", width=1400, height=int(figure.layout.height or 600), scale=1
+                )
+        except (ImportError, ValueError, RuntimeError) as exc:
+            raise ExportError(
+                f"{path}: cannot render a PNG here ({exc}). Hint: pip install kaleido, and install "
+                "Chrome or Chromium (apt-get install chromium, or run plotly_get_chrome); "
+                "or write .html instead"
+            ) from exc
+        return path
+    title = figure.layout.title.text or "🦙 LlamaLog timeline"
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)}</title>\n</head>\n<body>\n"
+        f"{figure_html(figure, 'timeline')}\n{plotly_script()}\n</body>\n</html>\n"
+    )
+    return write_atomic(path, page)
+
+
+def write_report(report: AuditReport, path: str | Path) -> Path:
+    """Write an audit report as one self-contained HTML page (opens offline)."""
+    from .report import report_html
+
+    export_format("report", path)
+    return write_atomic(path, report_html(report))

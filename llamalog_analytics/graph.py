@@ -27,19 +27,13 @@ Examples:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from . import links, schema
-from .chains import ANNOTATIONS, TYPED_ID, chain
-from .errors import ExportError
+from .chains import ANNOTATIONS, TYPED_ID, chain, runs
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -65,8 +59,6 @@ ROW_ATTRIBUTES = (
     "reason",
 )
 AGENTS = (("user", "user_id"), ("system", "triggered_by"))
-FORMATS = {".graphml": "graphml", ".json": "node-link", ".dot": "dot", ".gv": "dot"}
-EXPORTS = ("graphml", "node-link", "dot", "prov-json")  # what write_graph writes
 
 
 def provenance_graph(
@@ -87,7 +79,7 @@ def provenance_graph(
         return graph_of(links.annotate(store.table(table), linking))
     rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
     job_ids = rows["job_id"].drop_nulls().unique()
-    return graph_of(rows, links.instances_of(store, table, job_ids, linking) if job_ids.len() else None)
+    return graph_of(rows, runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap))
 
 
 def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDiGraph:
@@ -95,7 +87,7 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
 
     Rows without a chain's link annotations are linked among themselves (job instances, the
     default reuse gap). A run node's ``first_at``, ``last_at`` and ``rows`` come from ``runs``
-    (:func:`~llamalog_analytics.links.instances_of`: the whole run, also its rows off the
+    (:func:`~llamalog_analytics.chains.runs`: the whole run, also its rows off the
     chain) when given, else from ``rows``. Nodes and edges are prepared as whole columns, then
     added to networkx in bulk.
     """
@@ -203,57 +195,7 @@ def _verb(subject: pl.Expr) -> pl.Expr:
     return pl.when(subject.fill_null(False)).then(category).otherwise(pl.lit("mentions")).alias("verb")
 
 
-def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = None) -> Path:
-    """Write ``graph`` as GraphML, node-link JSON, DOT or W3C PROV-JSON.
-
-    ``format`` is ``graphml``, ``node-link``, ``dot`` or ``prov-json``; by default it follows the
-    suffix (``.graphml``, ``.json``, ``.dot``/``.gv``; ``.prov.json`` or ``.provjson`` for PROV).
-    """
-    import networkx as nx
-
-    path = Path(path)
-    format = graph_format(path, format)
-    if format == "graphml":
-        nx.write_graphml(graph, path)
-    elif format == "node-link":
-        path.write_text(json.dumps(nx.node_link_data(graph, edges="edges"), indent=1))
-    elif format == "dot":
-        path.write_text(_dot(graph))
-    else:
-        prov_document(graph).serialize(str(path), format="json", indent=1)
-    return path
-
-
-def graph_format(path: str | Path, format: str | None = None) -> str:
-    """The export format: ``format`` if given, else the one the file's suffix names.
-
-    Besides the graph formats, ``otlp`` and ``perfetto`` (``.otlp.json``, ``.perfetto.json``,
-    ``.trace.json``) name the chain as traces, written by :func:`~llamalog_analytics.traces.write_trace`.
-
-    Examples:
-        >>> graph_format("album.graphml"), graph_format("album.otlp.json"), graph_format("x", "dot")
-        ('graphml', 'otlp', 'dot')
-    """
-    from .traces import FORMATS as TRACE_FORMATS
-    from .traces import SUFFIXES as TRACE_SUFFIXES
-
-    name = Path(path).name.lower()
-    traced = next((kind for suffix, kind in TRACE_SUFFIXES.items() if name.endswith(suffix)), None)
-    found = (
-        format
-        or traced
-        or ("prov-json" if name.endswith((".prov.json", ".provjson")) else FORMATS.get(Path(name).suffix))
-    )
-    if found not in (*EXPORTS, *TRACE_FORMATS):
-        raise ExportError(
-            f"{path}: cannot tell the graph format. Hint: use .graphml, .json, .dot, .prov.json, "
-            ".otlp.json or .perfetto.json, or format='graphml' | 'node-link' | 'dot' | 'prov-json' "
-            "| 'otlp' | 'perfetto'"
-        )
-    return found
-
-
-def _dot(graph: nx.MultiDiGraph) -> str:
+def dot_text(graph: nx.MultiDiGraph) -> str:
     """DOT text through pydot, with labels a reader can follow."""
     import pydot
 
@@ -326,160 +268,3 @@ def prov_document(graph: nx.MultiDiGraph) -> Any:
         elif kind != "logged_by":
             document.used(source, target, other_attributes={"prov:role": f"llamalog:{kind}"})
     return document
-
-
-@dataclass
-class Explanation:
-    """How an entity got into the table, what happened to it afterward, and what looks wrong."""
-
-    entity_type: str
-    entity_id: str
-    rows: pl.DataFrame  # the provenance chain
-    created: dict[str, Any] | None  # the first CREATED row of the entity itself
-    per_month: pl.DataFrame  # the entity's own rows per month and category
-    last_failure: dict[str, Any] | None
-    corrections: pl.DataFrame
-    anomalies: list[str] = field(default_factory=list)
-
-    def lines(self) -> Iterator[str]:
-        kind = self.entity_type.lower()
-        yield f"{self.entity_type} {self.entity_id}"
-        own = self.rows.filter(pl.col("relation") == "self")
-        if own.is_empty():
-            yield "  no log rows name this entity."
-            return
-        if self.created is None:
-            first = own.row(0, named=True)
-            yield f"  how it got here: no CREATED row; first seen {_when(first)} ({first['operation']})"
-        else:
-            c = self.created
-            who = f"user {c['user_id']}" if c["user_id"] else c["triggered_by"] or "an unknown trigger"
-            yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; root job {c['chain_root']}"
-            if c["entry"] != c["operation"]:
-                yield f"    entry point: {c['entry']}"
-        counts = own.group_by("category").len().sort("category")
-        tally = ", ".join(f"{n} {category.lower()}" for category, n in counts.iter_rows())
-        yield f"  afterward: {own.height} rows about this {kind} ({tally}), {self.rows.height} in its chain"
-        if self.last_failure is not None:
-            f = self.last_failure
-            yield f"  last failure: {f['operation']} at {_when(f)}: {f['error_message'] or f['error_code']}"
-        if not self.corrections.is_empty():
-            last = self.corrections.row(-1, named=True)
-            yield f"  corrections: {self.corrections.height} (last {_when(last)})"
-        yield "  anomalies:" + ("" if self.anomalies else " none")
-        for anomaly in self.anomalies:
-            yield f"    - {anomaly}"
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
-
-    def _repr_html_(self) -> str:
-        lines = list(self.lines())
-        items = "".join(f"<li>{escape(line.strip())}</li>" for line in lines[1:])
-        table = self.rows.select(
-            "created_at", "relation", "depth", "category", "operation", "status", "job_id", "parent_job_id"
-        )._repr_html_()
-        return f"<div><strong>{escape(lines[0])}</strong><ul>{items}</ul>{table}</div>"
-
-
-def _when(row: dict[str, Any]) -> str:
-    return str(row["created_at"].isoformat(sep=" ", timespec="milliseconds"))
-
-
-def explain(
-    store: LogStore,
-    entity_type: str,
-    entity_id: str,
-    *,
-    table: str = schema.CURRENT_TABLE,
-    link: str = "instance",
-    reuse_gap: timedelta | str | None = None,
-) -> Explanation:
-    """The answer to "how did this entity get here, and what happened to it afterward?".
-
-    ``link`` and ``reuse_gap`` say how parent links are followed (see :func:`chain`); a job id
-    on the chain that ran more than once is named, with the run the chain follows.
-    """
-    linking = links.Linking.of(link, reuse_gap)
-    rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
-    own = rows.filter(pl.col("relation") == "self")
-    kind = entity_type.upper()
-    # CREATED rows about this entity; an album's CREATED row that also names its artist does
-    # not tell how the artist got here.
-    first_created = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind)).head(1)
-    created = None
-    if not first_created.is_empty():
-        created = first_created.to_dicts()[0]
-        top = rows.filter(pl.col("job_id") == created["chain_root"]).head(1)
-        created["entry"] = top["operation"][0] if not top.is_empty() else created["operation"]
-    per_month = (
-        own.group_by(pl.col("created_at").dt.truncate("1mo").alias("month"), "category")
-        .len("rows")
-        .sort("month", "category")
-    )
-    failures = own.filter((pl.col("category") == "FAILED") | (pl.col("status") == "FAILED"))
-    job_ids = pl.concat([rows["job_id"], rows["parent_job_id"]]).drop_nulls().unique()
-    runs = links.instances_of(store, table, job_ids, linking) if job_ids.len() else None
-    return Explanation(
-        kind,
-        str(entity_id),
-        rows,
-        created,
-        per_month,
-        failures.tail(1).to_dicts()[0] if not failures.is_empty() else None,
-        own.filter(pl.col("category") == "CORRECTED"),
-        _anomalies(rows, own, created, runs),
-    )
-
-
-def _anomalies(
-    rows: pl.DataFrame, own: pl.DataFrame, created: dict[str, Any] | None, runs: pl.DataFrame | None
-) -> list[str]:
-    """What looks wrong on the chain, from its link annotations and the runs of its job ids."""
-    found = []
-    if not own.is_empty() and created is None:
-        found.append("missing CREATED: no row records how this entity was created")
-    days: dict[str, list[Any]] = {}
-    if runs is not None:
-        for job_id, first in runs.sort("job_id", "job_instance").select("job_id", "first_at").iter_rows():
-            days.setdefault(job_id, []).append(first)
-    for root in rows.filter(pl.col("root_dangling"))["chain_root"].unique().sort().to_list():
-        if root in days:
-            found.append(
-                f"dangling parent: job {root}'s own run never logged a row; the id's runs on "
-                f"{_days(days[root])} lie beyond the reuse gap (the chain's top is the bare id)"
-            )
-        else:
-            found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
-    looped = rows.filter(pl.col("in_cycle"))
-    if not looped.is_empty():
-        found.append(
-            f"cycle: {looped.height} rows form a parent loop ({', '.join(looped['job_id'].unique().sort())})"
-        )
-    early = rows.filter(pl.col("before_parent")).height
-    if early:
-        logged = "1 row was" if early == 1 else f"{early:,} rows were"
-        logged += " logged before its" if early == 1 else " logged before their"
-        found.append(f"child before parent: {logged} parent run's first row")
-    followed = pl.concat(
-        [
-            rows.select(job=pl.col("job_id"), run=pl.col("job_instance")),
-            rows.select(job=pl.col("parent_job_id"), run=pl.col("parent_instance")),
-        ]
-    ).drop_nulls()
-    for job_id, chosen in followed.group_by("job").agg(pl.col("run").unique().sort()).sort("job").iter_rows():
-        starts = days.get(job_id, [])
-        if len(starts) > 1:
-            found.append(
-                f"reused job id: job {job_id} ran {len(starts)} times ({_days(starts)}); this chain follows "
-                f"the {_days([starts[run - 1] for run in chosen])} run{'s' if len(chosen) > 1 else ''}"
-            )
-    return found
-
-
-def _days(moments: list[Any]) -> str:
-    """Run start times as dates, with the time of day where two runs share a date (UTC)."""
-    dates = [f"{m:%Y-%m-%d}" for m in moments]
-    if len(set(dates)) < len(dates):
-        dates = [f"{m:%Y-%m-%d %H:%M}" for m in moments]
-    return ", ".join(dates)

@@ -186,14 +186,6 @@ SELECT {columns}, job_instance,
 FROM nearest"""
 
 
-def instances_sql(source: str, linking: Linking | None = None, *, quoted: bool = False) -> str:
-    """SQL listing every job instance: ``job_id``, ``job_instance``, ``first_at``, ``last_at``,
-    ``rows`` and the id of its first row (``first_id``)."""
-    return f"""SELECT job_id, job_instance, min(created_at) AS first_at, max(created_at) AS last_at,
-  count(*) AS rows, arg_min(id, (created_at, id)) AS first_id
-FROM ({rows_sql(source, linking, quoted=quoted)}) WHERE job_id IS NOT NULL GROUP BY job_id, job_instance"""
-
-
 def resolve(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
     """:func:`rows_sql`'s columns for a frame of log rows, in the frame's order.
 
@@ -322,18 +314,6 @@ SELECT arg_min(id, (created_at, id))::VARCHAR AS id, job_id, job_instance,
   max(job_instance) OVER (PARTITION BY job_id) AS runs, min(created_at) AS first_at,
   max(created_at) AS last_at, count(*) AS rows, list(DISTINCT operation ORDER BY operation) AS operations
 FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance"""
-
-
-def instances_of(
-    store: Any, table: str, job_ids: Iterable[str], linking: Linking | None = None
-) -> pl.DataFrame:
-    """The instances of some job ids (:func:`instances_sql`'s columns), oldest first per id.
-
-    Only rows carrying those ids are read, so this is cheap for the few ids of one chain.
-    """
-    source = f"(SELECT * FROM {quote(table)} WHERE job_id IN (SELECT unnest(?::VARCHAR[])))"
-    sql = instances_sql(source, linking, quoted=True)
-    return store.frame(f"{sql} ORDER BY job_id, job_instance", [sorted(set(job_ids))])
 
 
 def loops(store: Any, linked: str) -> pl.DataFrame:

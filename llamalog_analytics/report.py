@@ -10,14 +10,13 @@ Examples:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
 import plotly.graph_objects as go
 
 from . import rules, schema
-from ._html import figure_html, plotly_script, write_atomic
+from ._html import figure_html, plotly_script
 from .charts import breakdown_bars, category_counts, rows_per_week
 
 if TYPE_CHECKING:
@@ -40,11 +39,6 @@ def report_html(report: AuditReport, *, standalone: bool = True) -> str:
         standalone=standalone,
         plotly_js=plotly_script() if standalone else "",
     )
-
-
-def write_report(report: AuditReport, path: str | Path) -> Path:
-    """Write :func:`report_html` to ``path`` atomically: a failed write leaves no partial file."""
-    return write_atomic(path, report_html(report))
 
 
 def _charts(report: AuditReport) -> list[tuple[str, go.Figure]]:

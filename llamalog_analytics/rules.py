@@ -105,7 +105,7 @@ def replay(
         >>> again.filter(pl.col("category") != pl.col("replayed")).height
         0
     """
-    store._require(table)
+    store.require(table)
     return store.frame(
         f"""SELECT id, created_at, operation, status, category, {rule_set.case()} AS replayed
 FROM {quote(table)} WHERE {where} ORDER BY created_at, id"""
@@ -124,7 +124,7 @@ def diff(
         >>> d.select("operation", "backfill as applied", "roadmap intent").row(0)
         ('manual_correction', 'CREATED', 'CORRECTED')
     """
-    store._require(table)
+    store.require(table)
     first, second = quote(a.name), quote(b.name)
     return store.frame(
         f"""SELECT operation, status, {a.case()} AS {first}, {b.case()} AS {second}, count(*) AS rows

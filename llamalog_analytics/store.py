@@ -143,7 +143,7 @@ class LogStore:
 
     def table(self, name: str = schema.CURRENT_TABLE) -> pl.DataFrame:
         """A log table's canonical columns, ordered by ``created_at`` then ``id``."""
-        self._require(name)
+        self.require(name)
         columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
         return self.frame(f"SELECT {columns} FROM {quote(name)} ORDER BY created_at, id")
 
@@ -189,7 +189,8 @@ class LogStore:
             f"SELECT * FROM {REJECTS_TABLE} {where} ORDER BY load_id, source, row_number", params
         )
 
-    def _require(self, name: str) -> None:
+    def require(self, name: str) -> None:
+        """Raise :class:`StoreError`, naming the tables there are, unless ``name`` is a log table here."""
         if name not in self.tables():
             have = ", ".join(self.tables()) or "none yet"
             raise StoreError(

@@ -26,19 +26,16 @@ Examples:
 
 from __future__ import annotations
 
-import html
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import polars as pl
 
 from . import links, schema
-from ._html import figure_html, plotly_script, write_atomic
 from .chains import chain
-from .errors import LlamalogError
+from .errors import TimelineError
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -70,10 +67,6 @@ FLAGS = {  # trace name -> ring colour
 }
 _NO_JOB = "(no job id)"
 _SPACE = "\u00a0"  # plotly trims ordinary leading spaces from tick labels
-
-
-class TimelineError(LlamalogError, ValueError):
-    """A timeline cannot be drawn as asked."""
 
 
 def plot_timeline(
@@ -109,33 +102,6 @@ def plot_timeline(
     if rows.is_empty():
         raise TimelineError(f"no log rows for {subject}. Hint: check the id, or widen the filters")
     return _figure(rows.sort("created_at", "id"), subject)
-
-
-def write_timeline(figure: go.Figure, path: str | Path) -> Path:
-    """Write a timeline as a standalone HTML page (opens offline) or, for ``.png``, an image.
-
-    PNG needs the ``kaleido`` package and a Chrome or Chromium browser.
-    """
-    path = Path(path)
-    if path.suffix.lower() == ".png":
-        try:
-            figure.write_image(path, width=1400, height=int(figure.layout.height or 600), scale=1)
-        except (ImportError, ValueError, RuntimeError) as exc:
-            raise TimelineError(
-                f"{path}: cannot render a PNG here ({exc}). Hint: pip install kaleido, and install "
-                "Chrome or Chromium (apt-get install chromium, or run plotly_get_chrome); "
-                "or write .html instead"
-            ) from exc
-        return path
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise TimelineError(f"{path}: write the timeline as .html or .png")
-    title = figure.layout.title.text or "🦙 LlamaLog timeline"
-    page = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
-        f"{figure_html(figure, 'timeline')}\n{plotly_script()}\n</body>\n</html>\n"
-    )
-    return write_atomic(path, page)
 
 
 # --- lanes ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ lost. Ids are hashes of the job ids and row ids: the same rows give the same tra
 every time. Times are UTC.
 
 :func:`otlp` gives OTLP/JSON (Jaeger, Tempo, an OpenTelemetry collector), :func:`perfetto`
-the Chrome trace-event JSON that ui.perfetto.dev opens; :func:`write_trace` writes either.
+the Chrome trace-event JSON that ui.perfetto.dev opens; ``lla.write_trace`` writes either.
 
 Examples:
     >>> import llamalog_analytics as lla
@@ -36,18 +36,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from . import links
-from ._html import write_atomic
 from .errors import ExportError
 
-FORMATS = ("otlp", "perfetto")
-SUFFIXES = {".otlp.json": "otlp", ".perfetto.json": "perfetto", ".trace.json": "perfetto"}
 SERVICE = "llamalog"
 SCOPE = "llamalog_analytics"
 REQUIRED = ("id", "created_at", "operation", "job_id", "parent_job_id")
@@ -361,59 +357,6 @@ def perfetto(rows: pl.DataFrame) -> dict[str, Any]:
                 for event in span["events"]
             )
     return {"traceEvents": events, "displayTimeUnit": "ms"}
-
-
-def write_trace(rows: pl.DataFrame, path: str | Path, format: str | None = None) -> Path:
-    """Write a chain as a trace file: OTLP/JSON (:func:`otlp`) or Perfetto JSON (:func:`perfetto`).
-
-    ``format`` is one of :data:`FORMATS`; by default the suffix tells: ``.otlp.json`` for OTLP,
-    ``.perfetto.json`` or ``.trace.json`` for Perfetto. The file is UTF-8 JSON, written to a
-    temporary file beside it and then renamed over it, so a reader never sees half a file.
-
-    Examples:
-        >>> import tempfile, llamalog_analytics as lla
-        >>> with lla.sample_store() as store:
-        ...     album = store.execute("SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL "
-        ...                           "ORDER BY created_at, id LIMIT 1")[0][0]
-        ...     rows = lla.chain(store, "ALBUM", album)
-        >>> write_trace(rows, tempfile.mkdtemp() + "/album.perfetto.json").name
-        'album.perfetto.json'
-    """
-    path = Path(path)
-    format = trace_format(path, format)
-    if rows.is_empty():
-        raise ExportError(
-            f"{path}: no rows to write as a trace. Hint: check the entity id and filters; "
-            "lla.chain(store, 'ALBUM', album_id) is empty for an id the table does not know"
-        )
-    text = json.dumps(otlp(rows) if format == "otlp" else perfetto(rows), indent=1, ensure_ascii=False)
-    return write_atomic(path, text + "\n")
-
-
-def trace_format(path: str | Path, format: str | None = None) -> str:
-    """The trace format: ``format`` if given, else the one the file's suffix names.
-
-    Examples:
-        >>> trace_format("album.otlp.json"), trace_format("album.json", "Perfetto")
-        ('otlp', 'perfetto')
-    """
-    name = Path(path).name.lower()
-    found = (
-        format.lower()
-        if format is not None
-        else next((kind for suffix, kind in SUFFIXES.items() if name.endswith(suffix)), None)
-    )
-    if found not in FORMATS:
-        told = (
-            f"format={format!r} is not a trace format"
-            if format is not None
-            else "cannot tell the trace format"
-        )
-        raise ExportError(
-            f"{path}: {told}. Hint: name the file *.otlp.json, *.perfetto.json or *.trace.json, "
-            f"or pass format={' | '.join(map(repr, FORMATS))}"
-        )
-    return found
 
 
 def _column(rows: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:

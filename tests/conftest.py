@@ -1,4 +1,5 @@
-"""Shared fixtures: an empty store, a synthetic dataset, and one helper to compare frames."""
+"""Shared fixtures and helpers: an empty store, a synthetic dataset, chain fixtures, stores of
+hand-written rows, the CLI, one helper to compare frames, and a headless browser."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +39,31 @@ def store():
 @pytest.fixture(scope="session")
 def synth() -> lla.synthetic.Synthetic:
     return lla.synthetic.generate(3_000, seed=11)
+
+
+def scenario(name: str) -> dict:
+    """A chain fixture: its rows and the chains expected of them (``tests/fixtures/chains``)."""
+    return json.loads((FIXTURES / "chains" / f"{name}.json").read_text())
+
+
+def store_of(rows: list[dict], folder: Path) -> lla.LogStore:
+    """An in-memory store holding ``rows`` (log rows as dicts), loaded through a JSON file."""
+    path = folder / f"rows-{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps(rows))
+    store = lla.LogStore()
+    result = store.load_files(path, quiet=True)
+    assert result.rows_rejected == 0, store.rejects()
+    return store
+
+
+def run_cli(*args: object) -> tuple[int, str, str]:
+    """``llamalog ARGS...``: exit code, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from llamalog_analytics.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
 
 
 def canonical(frame: pl.DataFrame, *, json_null_is_null: bool = False) -> pl.DataFrame:
@@ -107,3 +134,109 @@ def non_blank(page) -> bool:
     shot = page.screenshot()
     page.goto("about:blank")
     return len(shot) > 10 * len(page.screenshot())
+
+
+# --- audit datasets ---------------------------------------------------------------------------
+
+MIGRATIONS = lla.synthetic.generate(10, seed=1).prisma_migrations  # the real apply times
+
+
+def uid(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
+def log_row(name: str, at: str, operation: str, category: str, **values) -> dict:
+    """One log row; before the category migration (2026-02-10 01:48) unless ``at`` says later."""
+    base = {
+        "id": uid(name),
+        "entity_type": "ALBUM",
+        "entity_id": uid(f"album-{name}"),
+        "album_id": uid(f"album-{name}"),
+        "operation": operation,
+        "sources": ["MUSICBRAINZ"],
+        "status": "SUCCESS",
+        "fields_enriched": [],
+        "retry_count": 0,
+        "api_call_count": 0,
+        "created_at": at,
+        "is_root_job": False,
+        "category": category,
+    }
+    return base | values
+
+
+def clean_rows() -> list[dict]:
+    """Rows every check passes: a root and its child, a creation root, and after the migrations
+    a user action with its queue child."""
+    return [
+        log_row(
+            "r1",
+            "2026-01-05T10:00:00",
+            "enrichment:album",
+            "ENRICHED",
+            job_id="100",
+            root_job_id="100",
+            metadata={"albumTitle": "A", "fieldChanges": [{"field": "title", "before": None, "after": "A"}]},
+        ),
+        log_row(
+            "r2",
+            "2026-01-05T10:00:05",
+            "cache:album-cover-art",
+            "CACHED",
+            job_id="101",
+            parent_job_id="100",
+            root_job_id="100",
+            metadata={"a": 1, "b": [1, 2]},
+        ),
+        log_row(
+            "r3",
+            "2026-02-08T11:00:00",
+            "album:created",
+            "CREATED",
+            job_id="album-x",
+            is_root_job=True,
+            root_job_id="album-x",
+        ),
+        log_row(
+            "r4",
+            "2026-03-01T10:00:05",
+            "enrichment:album",
+            "ENRICHED",
+            job_id="102",
+            parent_job_id="collection-add-1",
+        ),
+        log_row(
+            "r5",
+            "2026-03-01T10:00:00",
+            "collection:album-added",
+            "USER_ACTION",
+            job_id="collection-add-1",
+            is_root_job=True,
+            root_job_id="collection-add-1",
+        ),
+    ]
+
+
+def audit_store(
+    folder: Path, after: list[dict], before: list[dict] | None = None, path: Path | None = None
+) -> lla.LogStore:
+    """A store with ``after`` as llama_logs, the snapshot (rows before the migration) and the
+    migration history."""
+    if before is None:
+        before = [r for r in after if r["created_at"] < "2026-02-10T01:48"]
+    store = lla.LogStore(path)
+    for table, rows, columns in (
+        ("llama_logs", after, schema.COLUMN_NAMES),
+        ("enrichment_logs", before, [c.name for c in schema.LEGACY_COLUMNS]),
+    ):
+        path = folder / f"{table}-{uuid.uuid4().hex}.json"
+        path.write_text(json.dumps([{k: v for k, v in r.items() if k in columns} for r in rows]))
+        result = store.load_files(path, table, quiet=True)
+        assert result.rows_rejected == 0, store.rejects()
+    MIGRATIONS.write_csv(folder / "migrations.csv")
+    store.load_files(folder / "migrations.csv", "_prisma_migrations", quiet=True)
+    return store
+
+
+def with_changes(rows: list[dict], name: str, **values) -> list[dict]:
+    return [r | values if r["id"] == uid(name) else r for r in rows]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import uuid
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from conftest import FIXTURES, run_cli, scenario
 
 import llamalog_analytics as lla
 from llamalog_analytics.cli import main
@@ -103,3 +106,80 @@ def test_console_script_is_installed():
         [sys.executable, "-m", "llamalog_analytics", "--help"], capture_output=True, text=True, check=True
     )
     assert "load" in result.stdout and "demo" in result.stdout
+
+
+def test_cli_chain_graph_and_explain(tmp_path):
+    case = scenario("flat_queue_family")
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(case["rows"]))
+    db = tmp_path / "s.duckdb"
+    assert run_cli("load", rows, "--db", db, "--quiet")[0] == 0
+    artist = case["chains"][0]["entity_id"]
+    code, out, _ = run_cli("chain", "artist", artist, "--db", db)
+    assert code == 0 and out.count("collection-add-1") >= 3 and "ancestor" in out
+    code, out, _ = run_cli("chain", "ARTIST", artist, "--db", db, "--format", "json")
+    parsed = json.loads(out)
+    assert [r["relation"] for r in parsed] == ["ancestor", "self", "self"]
+    assert {"id", "job_id", "chain_root", "depth"} <= set(parsed[0])
+    code, out, _ = run_cli(
+        "chain", "ARTIST", artist, "--db", db, "--format", "csv", "--category", "USER_ACTION"
+    )
+    assert pl.read_csv(out.encode())["operation"].to_list() == ["collection:album-added"]
+    code, out, err = run_cli(
+        "chain",
+        "ALBUM",
+        case["chains"][1]["entity_id"],
+        "--db",
+        db,
+        "--mode",
+        "entity",
+        "--limit",
+        "2",
+        "--format",
+        "json",
+    )
+    assert len(json.loads(out)) == 2 and "total_count 4, has_more true, next --cursor" in err
+    code, out, err = run_cli("chain", "ALBUM", str(uuid.uuid4()), "--db", db)
+    assert code == 0 and "no llama_logs rows for ALBUM" in err
+    code, _, err = run_cli("chain", "ALBUM", artist, "--db", db, "--category", "NOPE")
+    assert code == 2 and "Valid: CREATED" in err
+    code, _, err = run_cli("chain", "ALBUM", artist, "--db", db, "--limit", "2")
+    assert code == 2 and "--mode entity" in err
+    code, out, _ = run_cli("graph", "ARTIST", artist, "--db", db, "--out", tmp_path / "a.graphml")
+    assert code == 0 and "wrote" in out and (tmp_path / "a.graphml").exists()
+    code, _, err = run_cli("graph", "ARTIST", artist, "--db", db, "--out", tmp_path / "a.txt")
+    assert code == 2 and "cannot tell which format to write graph in" in err
+    code, out, _ = run_cli("explain", "ARTIST", artist, "--db", db)
+    assert code == 0 and "anomalies" in out
+
+
+def test_cli_follows_job_runs_unless_told_otherwise(tmp_path):
+    case = scenario("reused_after_reset")
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(case["rows"]))
+    db = tmp_path / "s.duckdb"
+    assert run_cli("load", rows, "--db", db, "--quiet")[0] == 0
+    track = case["chains"][0]["entity_id"]
+
+    def ids(*options: str) -> list[str]:
+        code, out, err = run_cli("chain", "TRACK", track, "--db", db, "--format", "json", *options)
+        assert code == 0, err
+        return [r["id"] for r in json.loads(out)]
+
+    assert ids() == [case["rows"][1]["id"], case["rows"][2]["id"]]  # the March run only
+    assert ids("--link", "job-id") == [r["id"] for r in case["rows"]]  # both runs of job 7
+    assert ids("--reuse-gap", "90d") == ids("--link", "job-id")  # one run when the gap spans both
+    code, _, err = run_cli("chain", "TRACK", track, "--db", db, "--reuse-gap", "soon")
+    assert code == 2 and "is not a duration" in err and "Hint:" in err
+    code, out, _ = run_cli("explain", "TRACK", track, "--db", db)
+    assert code == 0 and "reused job id: job 7 ran 2 times" in out
+    code, out, _ = run_cli("explain", "TRACK", track, "--db", db, "--link", "job-id")
+    assert code == 0 and "reused job id" not in out
+    code, out, _ = run_cli("verify", "--db", db, "--format", "json", "--reuse-gap", "6h")
+    assert json.loads(out)["summary"]["job links"] == "job instances (reuse gap 6 h)"
+    code, out, err = run_cli("graph", "TRACK", track, "--db", db, "--out", tmp_path / "t.otlp.json")
+    assert code == 0 and "as otlp traces" in out, err
+    spans = json.loads((tmp_path / "t.otlp.json").read_text())["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert sorted(s["name"] for s in spans) == ["enrichment:album 7", "track:created:enrichment track-3"]
+    code, out, _ = run_cli("graph", "TRACK", track, "--db", db, "--out", tmp_path / "t", "--format=perfetto")
+    assert code == 0 and "traceEvents" in (tmp_path / "t").read_text()

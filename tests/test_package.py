@@ -25,7 +25,6 @@ PUBLIC = [
     "demo",
     "errors",
     "explain",
-    "integrity",
     "links",
     "plot_timeline",
     "provenance_graph",

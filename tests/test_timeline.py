@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from conftest import browser_page, needs_chromium, non_blank
 
 import llamalog_analytics as lla
-from llamalog_analytics import schema, timeline
+from llamalog_analytics import schema
 from llamalog_analytics.cli import main
+from llamalog_analytics.errors import TimelineError
 
 ALBUM = str(uuid.uuid5(uuid.NAMESPACE_URL, "timeline-album"))
 SPACE = "\u00a0"
@@ -134,9 +135,9 @@ def test_a_frame_in_hand_and_filters(chain_store):
     assert {t.name for t in figure.data if not t.name.startswith(("⚠", "duration", "parent"))} == {"ENRICHED"}
     filtered = lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories=["FAILED"])
     assert list(filtered.layout.yaxis.categoryarray) == ["102 · discogs:get-album"]
-    with pytest.raises(timeline.TimelineError, match="no log rows for ALBUM"):
+    with pytest.raises(TimelineError, match="no log rows for ALBUM"):
         lla.plot_timeline(chain_store, "ALBUM", str(uuid.uuid4()))
-    with pytest.raises(timeline.TimelineError, match="name the entity"):
+    with pytest.raises(TimelineError, match="name the entity"):
         lla.plot_timeline(chain_store)
 
 
@@ -236,4 +237,4 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
         assert "8 rows in 8 job runs" in result.output
     assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
     bad = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(tmp_path / "t.svg")])
-    assert bad.exit_code == 2 and "write the timeline as .html or .png" in bad.output
+    assert bad.exit_code == 2 and "cannot tell which format to write timeline in" in bad.output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import uuid
 from collections import Counter
@@ -13,12 +12,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import store_of
 from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 import llamalog_analytics as lla
 from llamalog_analytics import traces
-from llamalog_analytics.errors import ExportError
 
 ALBUM = str(uuid.uuid5(uuid.NAMESPACE_URL, "traces-album"))
 T0 = datetime(2026, 3, 1, 12)
@@ -59,15 +58,6 @@ ROWS = [
 ]
 ID = {name: str(uuid.uuid5(uuid.NAMESPACE_URL, f"traces-{name}")) for name in ("root", "fix", "orphan")}
 HEX = {32: re.compile(r"[0-9a-f]{32}"), 16: re.compile(r"[0-9a-f]{16}")}
-
-
-def store_of(rows: list[dict], folder: Path) -> lla.LogStore:
-    path = folder / f"rows-{uuid.uuid4().hex}.json"
-    path.write_text(json.dumps(rows))
-    store = lla.LogStore()
-    result = store.load_files(path, quiet=True)
-    assert result.rows_rejected == 0, store.rejects()
-    return store
 
 
 @pytest.fixture
@@ -270,58 +260,6 @@ def test_perfetto_events(chain: pl.DataFrame) -> None:
     # parents come before their children on the threads of a trace
     tid = {e["args"]["span_id"]: e["tid"] for e in complete}
     assert all(tid[e["args"]["parent_span_id"]] < e["tid"] for e in complete if "parent_span_id" in e["args"])
-
-
-@pytest.mark.parametrize(
-    ("name", "format", "kind"),
-    [
-        ("album.otlp.json", None, "otlp"),
-        ("album.perfetto.json", None, "perfetto"),
-        ("album.trace.json", None, "perfetto"),
-        ("ALBUM.OTLP.JSON", None, "otlp"),
-        ("album.json", "otlp", "otlp"),
-        ("album.otlp.json", "Perfetto", "perfetto"),
-    ],
-)
-def test_write_trace_formats(
-    chain: pl.DataFrame, tmp_path: Path, name: str, format: str | None, kind: str
-) -> None:
-    path = traces.write_trace(chain, tmp_path / name, format)
-    assert path == tmp_path / name
-    document = json.loads(path.read_text(encoding="utf-8"))
-    assert ("resourceSpans" if kind == "otlp" else "traceEvents") in document
-    assert document == json.loads(
-        json.dumps(traces.otlp(chain) if kind == "otlp" else traces.perfetto(chain))
-    )
-    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left behind
-
-
-def test_write_trace_replaces_with_ordinary_permissions(chain: pl.DataFrame, tmp_path: Path) -> None:
-    path = tmp_path / "album.otlp.json"
-    path.write_text("old")
-    with open(tmp_path / "plain", "w") as plain:
-        plain.write("x")
-    traces.write_trace(chain, path)
-    assert json.loads(path.read_text())["resourceSpans"]
-    assert os.stat(path).st_mode == os.stat(tmp_path / "plain").st_mode
-    assert path.read_bytes().startswith(b'{\n "resourceSpans"')  # indent 1
-
-
-def test_write_trace_errors(chain: pl.DataFrame, tmp_path: Path) -> None:
-    with pytest.raises(
-        ExportError, match=r"album\.json: cannot tell the trace format\. Hint: .*\.otlp\.json"
-    ):
-        traces.write_trace(chain, tmp_path / "album.json")
-    with pytest.raises(
-        ExportError, match=r"format='jaeger' is not a trace format\. Hint: .*'otlp' \| 'perfetto'"
-    ):
-        traces.write_trace(chain, tmp_path / "album.otlp.json", "jaeger")
-    with pytest.raises(ExportError, match=r"album\.otlp\.json: no rows to write as a trace\. Hint: "):
-        traces.write_trace(chain.head(0), tmp_path / "album.otlp.json")
-    with pytest.raises(ExportError, match=r"rows lack column\(s\) job_id.*Hint: "):
-        traces.otlp(chain.drop("job_id"))
-    assert list(tmp_path.iterdir()) == []
-    assert traces.FORMATS == ("otlp", "perfetto")
 
 
 def test_sample_album_chains_are_forests() -> None:

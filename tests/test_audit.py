@@ -1,120 +1,15 @@
-"""The migration audit: each check on a dataset with one known defect, the report, the CLI."""
+"""The migration audit: each check on a dataset with one known defect, the job-link checks' traps."""
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
-from pathlib import Path
 
-import polars as pl
 import pytest
-from click.testing import CliRunner
-from conftest import browser_page, needs_chromium, non_blank
+from conftest import audit_store, clean_rows, log_row, scenario, store_of, uid, with_changes
 
 import llamalog_analytics as lla
-from llamalog_analytics import rules, schema
-from llamalog_analytics.audit import DEFAULT_CHECKS, rows_preserved
-from llamalog_analytics.cli import main
-
-MIGRATIONS = lla.synthetic.generate(10, seed=1).prisma_migrations  # the real apply times
-
-
-def uid(name: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
-
-
-def row(name: str, at: str, operation: str, category: str, **values) -> dict:
-    """One log row; before the category migration (2026-02-10 01:48) unless ``at`` says later."""
-    base = {
-        "id": uid(name),
-        "entity_type": "ALBUM",
-        "entity_id": uid(f"album-{name}"),
-        "album_id": uid(f"album-{name}"),
-        "operation": operation,
-        "sources": ["MUSICBRAINZ"],
-        "status": "SUCCESS",
-        "fields_enriched": [],
-        "retry_count": 0,
-        "api_call_count": 0,
-        "created_at": at,
-        "is_root_job": False,
-        "category": category,
-    }
-    return base | values
-
-
-def clean_rows() -> list[dict]:
-    """Rows every check passes: a root and its child, a creation root, and after the migrations
-    a user action with its queue child."""
-    return [
-        row(
-            "r1",
-            "2026-01-05T10:00:00",
-            "enrichment:album",
-            "ENRICHED",
-            job_id="100",
-            root_job_id="100",
-            metadata={"albumTitle": "A", "fieldChanges": [{"field": "title", "before": None, "after": "A"}]},
-        ),
-        row(
-            "r2",
-            "2026-01-05T10:00:05",
-            "cache:album-cover-art",
-            "CACHED",
-            job_id="101",
-            parent_job_id="100",
-            root_job_id="100",
-            metadata={"a": 1, "b": [1, 2]},
-        ),
-        row(
-            "r3",
-            "2026-02-08T11:00:00",
-            "album:created",
-            "CREATED",
-            job_id="album-x",
-            is_root_job=True,
-            root_job_id="album-x",
-        ),
-        row(
-            "r4",
-            "2026-03-01T10:00:05",
-            "enrichment:album",
-            "ENRICHED",
-            job_id="102",
-            parent_job_id="collection-add-1",
-        ),
-        row(
-            "r5",
-            "2026-03-01T10:00:00",
-            "collection:album-added",
-            "USER_ACTION",
-            job_id="collection-add-1",
-            is_root_job=True,
-            root_job_id="collection-add-1",
-        ),
-    ]
-
-
-def audit_store(
-    folder: Path, after: list[dict], before: list[dict] | None = None, path: Path | None = None
-) -> lla.LogStore:
-    """A store with ``after`` as llama_logs, the snapshot (rows before the migration) and the
-    migration history."""
-    if before is None:
-        before = [r for r in after if r["created_at"] < "2026-02-10T01:48"]
-    store = lla.LogStore(path)
-    for table, rows, columns in (
-        ("llama_logs", after, schema.COLUMN_NAMES),
-        ("enrichment_logs", before, [c.name for c in schema.LEGACY_COLUMNS]),
-    ):
-        path = folder / f"{table}-{uuid.uuid4().hex}.json"
-        path.write_text(json.dumps([{k: v for k, v in r.items() if k in columns} for r in rows]))
-        result = store.load_files(path, table, quiet=True)
-        assert result.rows_rejected == 0, store.rejects()
-    MIGRATIONS.write_csv(folder / "migrations.csv")
-    store.load_files(folder / "migrations.csv", "_prisma_migrations", quiet=True)
-    return store
+from llamalog_analytics.audit import DEFAULT_CHECKS, LINK_CHECKS, is_root_consistency, rows_preserved
 
 
 def counts(report: lla.AuditReport) -> dict[str, tuple[str, int]]:
@@ -129,10 +24,6 @@ def test_a_clean_dataset_passes_every_check(tmp_path):
     )
     assert report.status == "pass"
     assert report.summary["tables"] == {"llama_logs": 5, "enrichment_logs": 3}
-
-
-def with_changes(rows: list[dict], name: str, **values) -> list[dict]:
-    return [r | values if r["id"] == uid(name) else r for r in rows]
 
 
 DEFECTS = {
@@ -226,7 +117,7 @@ def chain_rows(hops: int) -> list[dict]:
     for k in range(hops + 1):
         root = "j0" if k <= 9 else f"j{k - 9}"
         rows.append(
-            row(
+            log_row(
                 f"j{k}",
                 f"2026-02-08T10:{k:02d}:00",
                 "enrichment:artist",
@@ -254,7 +145,7 @@ def test_a_12_hop_chain_keeps_the_backfills_root_and_the_truth_check_warns(tmp_p
 def test_a_dangling_grandparent_gives_the_parent_as_root(tmp_path):
     rows = [
         *clean_rows(),
-        row(
+        log_row(
             "g1",
             "2026-02-08T12:00:00",
             "enrichment:album",
@@ -263,7 +154,7 @@ def test_a_dangling_grandparent_gives_the_parent_as_root(tmp_path):
             parent_job_id="ghost",
             root_job_id="ghost",
         ),
-        row(
+        log_row(
             "g2",
             "2026-02-08T12:01:00",
             "enrichment:artist",
@@ -287,10 +178,10 @@ def test_a_dangling_grandparent_gives_the_parent_as_root(tmp_path):
 def test_cycles_duplicate_ids_and_reused_job_ids(tmp_path):
     rows = [
         *clean_rows(),
-        row("c1", "2026-03-02T10:00:00", "enrichment:album", "ENRICHED", job_id="c1", parent_job_id="c2"),
-        row("c2", "2026-03-02T10:00:01", "enrichment:album", "ENRICHED", job_id="c2", parent_job_id="c1"),
-        row("s1", "2026-03-03T10:00:00", "enrichment:album", "ENRICHED", job_id="7", is_root_job=True),
-        row("s2", "2026-05-03T10:00:00", "enrichment:album", "ENRICHED", job_id="7", is_root_job=True),
+        log_row("c1", "2026-03-02T10:00:00", "enrichment:album", "ENRICHED", job_id="c1", parent_job_id="c2"),
+        log_row("c2", "2026-03-02T10:00:01", "enrichment:album", "ENRICHED", job_id="c2", parent_job_id="c1"),
+        log_row("s1", "2026-03-03T10:00:00", "enrichment:album", "ENRICHED", job_id="7", is_root_job=True),
+        log_row("s2", "2026-05-03T10:00:00", "enrichment:album", "ENRICHED", job_id="7", is_root_job=True),
     ]
     with audit_store(tmp_path, rows) as store:
         store.execute("INSERT INTO llama_logs SELECT * FROM llama_logs WHERE id = ?", [uid("r5")])
@@ -325,31 +216,6 @@ def test_without_snapshot_or_migration_times_the_checks_say_what_is_missing(tmp_
     assert counts(dated)["root_job_backfill"] == ("pass", 0)
 
 
-def test_rule_sets_are_data_and_diff_names_the_differences():
-    frame = pl.DataFrame(
-        {
-            "operation": [
-                "cache:artist-image",
-                "MANUAL_DATA_QUALITY_UPDATE",
-                "SPOTIFY_TRACK_FALLBACK",
-                "PREVIEW_ENRICHMENT",
-            ],
-            "status": ["FAILED", "SUCCESS", "FAILED", "FAILED"],
-        }
-    )
-    assert rules.APPLIED_BACKFILL.categorize(frame).to_list() == ["CACHED", "CREATED", "FAILED", "ENRICHED"]
-    assert rules.ROADMAP_INTENT.categorize(frame).to_list() == ["FAILED", "CORRECTED", "FAILED", "FAILED"]
-    assert rules.APPLICATION.categorize(frame).to_list() == ["FAILED", "CORRECTED", "FAILED", "ENRICHED"]
-    assert rules.DERIVE_CATEGORY.categorize(frame.with_columns(status=pl.lit("SUCCESS"))).to_list() == [
-        "ENRICHED",
-        "CORRECTED",
-        "ENRICHED",
-        "ENRICHED",
-    ]
-    with pytest.raises(ValueError, match="unknown categories"):
-        rules.RuleSet("typo", "", (rules.Rule("CREATE", "TRUE"),))
-
-
 def test_the_synthetic_tables_match_their_own_backfills(synth, tmp_path):
     data = synth
     with lla.LogStore() as store:
@@ -363,48 +229,42 @@ def test_the_synthetic_tables_match_their_own_backfills(synth, tmp_path):
     assert report.check("category_backfill").status == "warn"  # FAILED rows labelled ENRICHED, etc.
 
 
-def test_report_json_html_and_cli(tmp_path):
-    rows = with_changes(clean_rows(), "r2", category="ENRICHED", operation="cache:<script>alert(1)</script>")
-    db = tmp_path / "store.duckdb"
-    with audit_store(tmp_path, rows, path=db) as store:
-        report = lla.verify(store)
-    document = json.loads(report.to_json())
-    assert [c["name"] for c in document["checks"]][:2] == ["rows_preserved", "category_present"]
-    assert set(document["checks"][0]) == {"name", "status", "count", "finding", "ids"}
-    assert document["summary"]["status"] == "fail"
-    html = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
-    assert "<script>alert(1)" not in html and "cache:&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", html)  # nothing fetched: works offline
-
-    runner = CliRunner()
-    failed = runner.invoke(
-        main, ["verify", "--db", str(db), "--format", "json", "--report", str(tmp_path / "r.html")]
-    )
-    assert failed.exit_code == 1, failed.output
-    assert json.loads(failed.stdout)["summary"]["checks"]["fail"] >= 1
-    assert (tmp_path / "r.html").exists()
-    missing = runner.invoke(main, ["verify", "--db", str(tmp_path / "none.duckdb")])
-    assert missing.exit_code == 2
-    assert "no such store" in missing.output
-    clean = tmp_path / "clean.duckdb"
-    audit_store(tmp_path, clean_rows(), path=clean).close()
-    passed = runner.invoke(main, ["verify", "--db", str(clean)])
-    assert passed.exit_code == 0, passed.output
-    assert passed.output.startswith("[🦙 LlamaLog] migration audit: PASS")
-
-
-@needs_chromium
-def test_report_opens_in_headless_chromium(tmp_path):
-    with lla.sample_store() as store:
-        path = lla.verify(store).to_html(tmp_path / "audit.html")
-    assert path.stat().st_size < 5_000_000  # plotly.js travels packed
-    with browser_page(path) as (page, errors):
-        page.wait_for_selector("body[data-figures=drawn]")
-        assert page.locator(".plotly .main-svg").count() >= 4
-        summary = page.locator("#summary-table")
-        assert summary.is_visible()
-        assert summary.locator("tbody tr").count() == 12
-        box = summary.bounding_box()
-        assert box is not None and box["y"] < 900  # in the first screenful
-        assert non_blank(page)
-    assert errors == []
+def test_the_link_checks_find_each_trap(tmp_path):
+    rows = [
+        r
+        for name in ("sync_batch_dangling_root", "cycle", "reused_after_reset", "child_before_parent")
+        for r in scenario(name)["rows"]
+    ]
+    for n, one in enumerate(rows):
+        one["id"] = str(uuid.UUID(int=n + 1))
+    rows[0]["is_root_job"] = True  # a sync album row flagged root although it has a parent
+    rows[-1]["is_root_job"] = False  # a v1.4 root row, before the flag existed
+    with store_of(rows, tmp_path) as store:
+        report = lla.verify(store, checks=[*LINK_CHECKS, is_root_consistency])
+        literal = lla.verify(store, checks=LINK_CHECKS, link="job_id")  # bare ids: job 7 is not reused
+        for result in (*report.checks, *literal.checks):
+            assert sorted(set(store.frame(result.sql)["id"])) == sorted(set(result.ids["id"])), result.name
+    dangling = report.check("dangling_parents")
+    assert dangling.breakdowns["by parent job id"].rows() == [
+        ("spotify-sync-batch-9", 2),
+        ("collection-add-3", 1),
+    ]
+    assert dangling.breakdowns["by reason"].rows() == [("no row carries the id", 3)]
+    assert report.check("job_cycles").breakdowns["runs by loop"].rows() == [(1, "c1", 1), (1, "c2", 1)]
+    reused = report.check("reused_job_ids")
+    assert reused.ids.select("job_id", "job_instance", "runs", "rows").rows() == [
+        ("7", 1, 2, 1),
+        ("7", 2, 2, 1),
+    ]
+    early = report.check("child_before_parent").ids
+    assert early["parent_job_id"].to_list() == ["c2", "add-album-1"]  # the loop, and v1.4's order
+    assert early["ahead_by_ms"].to_list() == [1000, 400]
+    assert literal.check("dangling_parents").breakdowns["by parent job id"]["parent_job_id"].to_list() == [
+        "spotify-sync-batch-9",
+        "collection-add-3",
+    ]
+    assert literal.check("reused_job_ids").count == 0
+    assert report.check("is_root_consistency").ids.select("id", "kind").rows() == [
+        (rows[0]["id"], "root with parent"),
+        (rows[-1]["id"], "no parent, not root"),
+    ]

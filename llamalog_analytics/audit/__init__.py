@@ -1,0 +1,183 @@
+"""Verify the migration that made ``llama_logs``: rows kept, categories and root jobs backfilled,
+job links sound.
+
+:func:`verify` runs a tuple of checks over a store and returns an :class:`AuditReport`. A check
+is a plain function ``check(audit: Audit) -> CheckResult``. The checks live by subject, each
+module with its tuple: :mod:`.rows` (:data:`ROW_CHECKS`), :mod:`.categories`
+(:data:`CATEGORY_CHECKS`), :mod:`.roots` (:data:`ROOT_CHECKS`) and :mod:`.job_links`
+(:data:`LINK_CHECKS`); :data:`DEFAULT_CHECKS` runs them all. **Adding a check** is one function
+in the module of its subject plus one entry in that module's tuple; ``verify(store,
+checks=[...])`` runs any tuple, your own functions included. Every result names the offending
+rows (a frame with an ``id`` column) and carries the DuckDB SQL that lists them again.
+
+The rules are replayed exactly as they were applied (see :mod:`llamalog_analytics.rules` and
+the root-job walk), so a check fails only where the stored value is not what the migration
+would have written; where the migration itself did something surprising, a warn-level check
+says so.
+
+Examples:
+    >>> import llamalog_analytics as lla
+    >>> with lla.sample_store() as store:
+    ...     report = lla.verify(store)
+    ...     links_only = lla.verify(store, checks=LINK_CHECKS)
+    >>> [c.name for c in report.checks][:3]
+    ['rows_preserved', 'duplicate_ids', 'category_present']
+    >>> report.status, report.check("category_backfill").count
+    ('warn', 0)
+    >>> [c.name for c in links_only.checks]
+    ['reused_job_ids', 'dangling_parents', 'job_cycles', 'child_before_parent']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import ExitStack
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from .. import links, rules, schema
+from .._sql import MIGRATIONS_TABLE, quote
+from .._time import naive_utc
+from ..store import LogStore
+from .categories import CATEGORY_CHECKS, category_backfill, category_present, category_rules
+from .context import Audit, Check, timestamp_sql
+from .job_links import LINK_CHECKS, child_before_parent, dangling_parents, job_cycles, reused_job_ids
+from .result import STATUSES, AuditReport, CheckResult
+from .roots import ROOT_CHECKS, is_root_consistency, root_job_backfill, root_job_truth
+from .rows import ROW_CHECKS, duplicate_ids, rows_preserved
+
+__all__ = [
+    "CATEGORY_CHECKS",
+    "DEFAULT_CHECKS",
+    "LINK_CHECKS",
+    "ROOT_CHECKS",
+    "ROW_CHECKS",
+    "STATUSES",
+    "Audit",
+    "AuditReport",
+    "Check",
+    "CheckResult",
+    "category_backfill",
+    "category_present",
+    "category_rules",
+    "child_before_parent",
+    "dangling_parents",
+    "duplicate_ids",
+    "is_root_consistency",
+    "job_cycles",
+    "reused_job_ids",
+    "root_job_backfill",
+    "root_job_truth",
+    "rows_preserved",
+    "verify",
+]
+
+DEFAULT_CHECKS: tuple[Check, ...] = (*ROW_CHECKS, *CATEGORY_CHECKS, *ROOT_CHECKS, *LINK_CHECKS)
+
+
+def verify(
+    store: LogStore,
+    *,
+    before: str = schema.LEGACY_TABLE,
+    after: str = schema.CURRENT_TABLE,
+    checks: Sequence[Check] | None = None,
+    migrated_at: datetime | str | None = None,
+    root_job_migrated_at: datetime | str | None = None,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
+) -> AuditReport:
+    """Run ``checks`` (default :data:`DEFAULT_CHECKS`) on ``after`` against the snapshot ``before``.
+
+    Args:
+        store: a store holding ``after`` and, ideally, the snapshot ``before`` and
+            ``_prisma_migrations``.
+        before: the pre-migration snapshot's table; without it the rows-preserved check is
+            skipped and the category backfill is replayed on rows older than the migration.
+        after: the migrated table.
+        checks: the checks to run, in order.
+        migrated_at: when the category migration ran (naive UTC); read from
+            ``_prisma_migrations`` when loaded.
+        root_job_migrated_at: when the root-job migration ran; likewise.
+        link, reuse_gap: how the job-link checks follow parent links: ``instance`` (the run of
+            a job nearest in time, within ``reuse_gap``, default 24 hours) or ``job_id`` (bare
+            ids). The backfill checks replay the migrations as applied, on bare ids, either way.
+
+    Raises:
+        StoreError: ``after`` is not in the store.
+    """
+    store.require(after)
+    linking = links.Linking.of(link, reuse_gap)
+    applied = _applied_times(store)
+    with ExitStack() as scratch:
+        audit = Audit(
+            store,
+            after,
+            before if store.has_table(before) else None,
+            naive_utc(migrated_at, "migrated_at") or applied.get(schema.CATEGORY_MIGRATION),
+            naive_utc(root_job_migrated_at, "root_job_migrated_at") or applied.get(schema.ROOT_JOB_MIGRATION),
+            applied,
+            linking,
+            scratch,
+        )
+        results = tuple(check(audit) for check in (DEFAULT_CHECKS if checks is None else checks))
+        return AuditReport(results, _summary(audit, results))
+
+
+def _applied_times(store: LogStore) -> dict[str, datetime]:
+    if not store.has_table(MIGRATIONS_TABLE):
+        return {}
+    rows = store.execute(
+        f"SELECT migration_name, min(started_at) FROM {MIGRATIONS_TABLE} "
+        "WHERE rolled_back_at IS NULL AND started_at IS NOT NULL GROUP BY ALL"
+    )
+    return dict(rows)
+
+
+def _summary(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:
+    tables = {audit.after: audit.store.execute(f"SELECT count(*) FROM {audit.table}")[0][0]}
+    if audit.before is not None:
+        tables[audit.before] = audit.store.execute(f"SELECT count(*) FROM {quote(audit.before)}")[0][0]
+    eras = {
+        "category migration": _era(audit.migrated_at),
+        "root-job migration": _era(audit.root_job_migrated_at),
+    }
+    if audit.migrated_at is not None:
+        eras["rows before the category migration"] = audit.store.execute(
+            f"SELECT count(*) FROM {audit.table} WHERE created_at < {timestamp_sql(audit.migrated_at)}"
+        )[0][0]
+    store, table = audit.store, audit.table
+    categories = {"now": _counts(store.frame(f"SELECT category, count(*) AS rows FROM {table} GROUP BY ALL"))}
+    existed = audit.existed_at_migration()
+    if existed is not None:
+        then = store.frame(
+            f"SELECT category, {rules.ROADMAP_INTENT.case()} AS intent, count(*) AS rows FROM {table} "
+            f"WHERE {existed} GROUP BY ALL"
+        )
+        categories["at the migration, stored"] = _counts(then)
+        categories["at the migration, roadmap intent"] = _counts(then, "intent")
+    weeks = store.execute(
+        f"SELECT date_trunc('week', created_at)::DATE::VARCHAR, count(*) FROM {table} "
+        "GROUP BY ALL ORDER BY ALL"
+    )
+    return {
+        "status": max((r.status for r in results), key=STATUSES.index, default="pass"),
+        "tables": tables,
+        "eras": eras,
+        "checks": {s: sum(r.status == s for r in results) for s in STATUSES},
+        "categories": categories,
+        "rows_per_week": dict(weeks),
+        "migrations": {name: _era(at) for name, at in audit.applied.items()},
+        "job links": str(audit.linking),
+    }
+
+
+def _counts(rows: pl.DataFrame, column: str = "category") -> dict[str | None, int]:
+    """``rows`` summed per value of ``column``, in label order (None last)."""
+    summed = rows.group_by(column).agg(pl.col("rows").sum()).sort(column, nulls_last=True)
+    return dict(summed.iter_rows())
+
+
+def _era(moment: datetime | None) -> str:
+    return "unknown" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"

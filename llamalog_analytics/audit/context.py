@@ -1,0 +1,126 @@
+"""What a check works on (:class:`Audit`) and the helpers every check reports with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+import polars as pl
+
+from .. import links, schema
+from .._sql import LOADS_TABLE, literal, quote
+from ..store import LogStore
+from .result import CheckResult
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What a check works on: the store, the two tables and when the two backfills ran.
+
+    Attributes:
+        store: the store.
+        after: the migrated table (``llama_logs``).
+        before: the pre-migration snapshot (``enrichment_logs``), or None without one.
+        migrated_at: when the category migration was applied (naive UTC), if known.
+        root_job_migrated_at: when the root-job migration was applied (naive UTC), if known.
+        applied: every migration's apply time from ``_prisma_migrations`` (empty without it).
+        linking: how the job-link checks follow parent links (job instances by default).
+        scratch: holds the temporary tables the audit makes (closed by :func:`verify`).
+    """
+
+    store: LogStore
+    after: str
+    before: str | None
+    migrated_at: datetime | None
+    root_job_migrated_at: datetime | None
+    applied: Mapping[str, datetime] = field(default_factory=dict)
+    linking: links.Linking = field(default_factory=links.Linking)
+    scratch: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
+
+    @cached_property
+    def linked(self) -> str:
+        """A temporary table of every row's job links (:func:`links.linked_sql`), made once for
+        the job-link checks to share."""
+        return self.scratch.enter_context(
+            self.store.temporary(links.rows_sql(self.after, self.linking, carry=["operation"]))
+        )
+
+    def on_links(self, build: Callable[[str], str], order: str) -> tuple[pl.DataFrame, str]:
+        """A job-link check's rows, read from :attr:`linked`, and its self-contained SQL."""
+        ids = self.frame(f"{build(self.linked)}\nORDER BY {order}")
+        return ids, f"{build(links.linked_sql(self.after, self.linking))}\nORDER BY {order}"
+
+    def frame(self, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
+        return self.store.frame(sql, params)
+
+    @property
+    def table(self) -> str:
+        """The migrated table, quoted for SQL."""
+        return quote(self.after)
+
+    def existed_at_migration(self) -> str | None:
+        """SQL condition for the rows the category backfill labelled, or None if unknown."""
+        if self.before is not None:
+            return f"id IN (SELECT id FROM {quote(self.before)})"
+        if self.migrated_at is not None:
+            return f"created_at < {timestamp_sql(self.migrated_at)}"
+        return None
+
+    def existed_at_root_job_migration(self) -> str | None:
+        """SQL condition for the rows the root-job backfill saw, or None if unknown."""
+        if self.root_job_migrated_at is None:
+            return None
+        return f"created_at < {timestamp_sql(self.root_job_migrated_at)}"
+
+    def common_columns(self) -> tuple[str, ...]:
+        """Columns that both tables had in every load (absent columns are NULL, not data)."""
+        if self.before is None:
+            return ()
+        absent = {
+            c
+            for (columns,) in self.store.execute(
+                f"SELECT columns_absent FROM {LOADS_TABLE} WHERE table_name IN (?, ?)",
+                [self.before, self.after],
+            )
+            for c in columns
+        }
+        return tuple(c for c in schema.COLUMN_NAMES if c not in absent)
+
+
+Check = Callable[[Audit], CheckResult]
+
+
+def check_result(
+    name: str,
+    severity: str,
+    ids: pl.DataFrame,
+    sql: str,
+    finding: str,
+    *,
+    count: int | None = None,
+    breakdowns: Mapping[str, pl.DataFrame] | None = None,
+) -> CheckResult:
+    count = ids.height if count is None else count
+    return CheckResult(name, severity if count else "pass", count, finding, ids, sql, breakdowns or {})
+
+
+def skipped(name: str, why: str) -> CheckResult:
+    return CheckResult(
+        name, "warn", 0, f"skipped: {why}", pl.DataFrame({"id": []}, schema={"id": pl.String}), ""
+    )
+
+
+def counts_by(ids: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    return (
+        ids.group_by(columns)
+        .agg(rows=pl.len())
+        .sort(["rows", *columns], descending=[True] + [False] * len(columns))
+    )
+
+
+def timestamp_sql(moment: datetime) -> str:
+    """A timestamp as a SQL literal, for the SQL a check shows (it runs on its own)."""
+    return f"TIMESTAMP {literal(moment.isoformat(sep=' '))}"

@@ -1,0 +1,146 @@
+"""Checks on the root job: ``root_job_id`` as the backfill's walk set it, the true top of each
+job tree, and ``is_root_job`` against ``parent_job_id``."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .. import links, schema
+from .._sql import literal, quote
+from .context import Audit, Check, check_result, counts_by, skipped, timestamp_sql
+from .result import CheckResult
+
+DEPTH_LIMIT = 10  # tuples the root-job backfill's recursive CTE built per row
+
+
+def root_job_backfill(audit: Audit) -> CheckResult:
+    """Rows that existed at the root-job migration carry the root its recursive walk gave them.
+
+    The walk, as applied: a row without a parent gets its own job id; a row with one starts
+    from its parent id and climbs through every row logged by that job (shared job ids fan
+    out) for at most 10 steps; the deepest step's job id wins, and among equally deep ones
+    any may have been written. A dangling parent is its own root; a dangling grandparent is
+    not reached, so the parent is.
+    """
+    name = "root_job_backfill"
+    existed = audit.existed_at_root_job_migration()
+    if existed is None:
+        return skipped(name, _no_root_time())
+    sql = f"""WITH RECURSIVE old AS (
+  SELECT id, created_at, job_id, parent_job_id, root_job_id FROM {audit.table} WHERE {existed}),
+links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
+walk(id, parent, root, depth) AS (
+  SELECT id, parent_job_id, parent_job_id, 1 FROM old WHERE parent_job_id IS NOT NULL
+  UNION
+  SELECT w.id, l.parent_job_id, l.job_id, w.depth + 1 FROM walk AS w JOIN links AS l ON l.job_id = w.parent
+  WHERE w.depth < {DEPTH_LIMIT}),
+deepest AS (
+  SELECT id, depth, list(DISTINCT root ORDER BY root) AS roots FROM walk GROUP BY id, depth
+  QUALIFY depth = max(depth) OVER (PARTITION BY id)),
+expected AS (
+  SELECT o.*, CASE WHEN o.parent_job_id IS NOT NULL THEN d.roots
+    WHEN o.job_id IS NOT NULL THEN [o.job_id] ELSE [] END AS roots
+  FROM old AS o LEFT JOIN deepest AS d USING (id))
+SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id, root_job_id, roots[1] AS expected,
+  len(roots) AS candidates
+FROM expected
+WHERE CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
+  ELSE NOT coalesce(list_contains(roots, root_job_id), false) END
+ORDER BY created_at, id"""
+    ids = audit.frame(sql)
+    total = audit.store.execute(f"SELECT count(*) FROM {audit.table} WHERE {existed}")[0][0]
+    kinds = ids.with_columns(
+        kind=pl.when(pl.col("root_job_id").is_null())
+        .then(pl.lit("left NULL"))
+        .when(pl.col("expected").is_null())
+        .then(pl.lit("set where the walk gives none"))
+        .otherwise(pl.lit("another root"))
+    )
+    finding = (
+        f"{ids.height:,} of {total:,} rows that existed at the root-job migration differ from the "
+        "backfill's walk, replayed literally as applied (joined on bare job ids, at most 10 steps)."
+    )
+    return check_result(name, "fail", ids, sql, finding, breakdowns={"by kind": counts_by(kinds, "kind")})
+
+
+def root_job_truth(audit: Audit) -> CheckResult:
+    """Where the stored root of a backfilled row is not the true top of its job tree (a warning).
+
+    The true root comes from an unlimited, loop-safe walk over job instances (see
+    :func:`~llamalog_analytics.links.roots_sql`) among the rows that existed at the migration:
+    it follows each run's first row's parent, stops at a run with no parent or at a parent
+    whose run never logged (the bare id is the root), and has no root on a loop. The cause
+    says why the backfill, which joined bare ids, ended elsewhere: its depth limit, a
+    dangling ancestor above the parent, a parent loop, a parent whose own run never logged
+    but whose id other runs carried, or a job id shared by rows or runs with other parents.
+    """
+    name = "root_job_truth"
+    existed = audit.existed_at_root_job_migration()
+    if existed is None:
+        return skipped(name, _no_root_time())
+    hops = DEPTH_LIMIT - 1  # the walk resolves roots up to this many hops above the parent
+    old = f"(SELECT * FROM {audit.table} WHERE {existed})"
+    sql = f"""SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id, root_job_id, true_root, ancestors,
+  CASE WHEN looped THEN 'parent loop' WHEN ancestors > {hops} THEN 'deeper than the depth limit'
+    WHEN top_dangling AND ancestors > 1 THEN 'dangling ancestor'
+    WHEN dangling = {literal(links.NO_RUN_NEAR)} THEN 'parent run never logged; its id was reused'
+    ELSE 'shared or reused job id' END AS cause
+FROM ({links.roots_sql(old, audit.linking, quoted=True)})
+WHERE root_job_id IS DISTINCT FROM true_root
+ORDER BY created_at, id"""
+    ids = audit.frame(sql)
+    breakdown = counts_by(ids, "cause")
+    causes = ", ".join(f"{r['cause']} {r['rows']:,}" for r in breakdown.to_dicts())
+    finding = (
+        f"{ids.height:,} backfilled rows have a stored root that is not the true top of their job tree, "
+        f"following {audit.linking}"
+    )
+    finding += f" ({causes})." if causes else "."
+    return check_result(name, "warn", ids, sql, finding, breakdowns={"by cause": breakdown})
+
+
+def _no_root_time() -> str:
+    return (
+        "no apply time for the root-job migration. Hint: load _prisma_migrations, or pass "
+        "root_job_migrated_at (--root-job-migrated-at)"
+    )
+
+
+def is_root_consistency(audit: Audit) -> CheckResult:
+    """Rows whose ``is_root_job`` disagrees with ``parent_job_id`` (a warning).
+
+    Rows older than the ``is_root_job`` migration all got ``false`` and are left out; direct
+    writers (previews, corrections, logActivity) never set the flag, so expect some.
+    """
+    since = audit.applied.get(schema.MIGRATIONS[5])
+    sql = root_flag_sql(audit.after)
+    if since is not None:
+        sql = f"SELECT * FROM ({sql}) WHERE kind = 'root with parent' OR created_at >= {timestamp_sql(since)}"
+    ids = audit.frame(sql)
+    finding = f"{ids.height:,} rows have is_root_job disagreeing with parent_job_id"
+    finding += (
+        "."
+        if since is None
+        else f" (rows before {since:%Y-%m-%d %H:%M} UTC left out: the flag did not exist)."
+    )
+    return check_result(
+        "is_root_consistency",
+        "warn",
+        ids,
+        sql,
+        finding,
+        breakdowns={"by kind and operation": counts_by(ids, "kind", "operation")},
+    )
+
+
+def root_flag_sql(table: str) -> str:
+    """Rows whose ``is_root_job`` disagrees with ``parent_job_id`` (what the admin UI uses); ``kind``
+    is ``root with parent`` or ``no parent, not root``."""
+    return f"""SELECT id::VARCHAR AS id, operation, created_at, job_id, parent_job_id, is_root_job,
+  CASE WHEN is_root_job THEN 'root with parent' ELSE 'no parent, not root' END AS kind
+FROM {quote(table)}
+WHERE (is_root_job AND parent_job_id IS NOT NULL) OR (NOT is_root_job AND parent_job_id IS NULL)
+ORDER BY created_at, id"""
+
+
+ROOT_CHECKS: tuple[Check, ...] = (root_job_backfill, root_job_truth, is_root_consistency)

@@ -1,0 +1,120 @@
+"""Checks on the rows themselves: none lost or changed by the migration, none doubled."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from .. import schema
+from .._sql import literal, quote
+from .context import Audit, Check, check_result, counts_by, skipped
+from .result import CheckResult
+
+
+def rows_preserved(audit: Audit) -> CheckResult:
+    """Every row of the snapshot is still there, every shared column unchanged.
+
+    JSON is compared by value, arrays as ordered lists, timestamps to the millisecond, text
+    exactly. Ids repeated on either side are left to ``duplicate_ids`` and not compared.
+    """
+    name = "rows_preserved"
+    if audit.before is None:
+        return skipped(name, "no pre-migration snapshot in the store. Hint: load enrichment_logs")
+    columns = [c for c in audit.common_columns() if c != "id"]
+    before, after = quote(audit.before), audit.table
+
+    def value(side: str, column: str) -> str:
+        at = f"{side}.{quote(column)}"
+        return f"date_trunc('millisecond', {at})" if column == "created_at" else at
+
+    differs = {c: f"{value('b', c)} IS DISTINCT FROM {value('a', c)}" for c in columns}
+    cells = ", ".join(
+        f"CASE WHEN {test} THEN {{'column': {literal(c)}, 'before': b.{quote(c)}::VARCHAR, "
+        f"'after': a.{quote(c)}::VARCHAR}} END"
+        for c, test in differs.items()
+    )
+    fingerprint = ", ".join(value("t", c) for c in columns)
+    sql = f"""WITH b_hash AS (SELECT t.id, hash({fingerprint}) AS h FROM {before} AS t),
+a_hash AS (SELECT t.id, hash({fingerprint}) AS h FROM {after} AS t),
+odd AS (
+  SELECT b_hash.id, a_hash.id IS NULL AS missing FROM b_hash LEFT JOIN a_hash ON a_hash.id = b_hash.id
+  WHERE a_hash.id IS NULL OR b_hash.h <> a_hash.h),
+repeated AS (
+  SELECT id FROM {before} WHERE id IN (SELECT id FROM odd) GROUP BY id HAVING count(*) > 1
+  UNION SELECT id FROM {after} WHERE id IN (SELECT id FROM odd) GROUP BY id HAVING count(*) > 1),
+kept AS (SELECT DISTINCT id, missing FROM odd WHERE id NOT IN (SELECT id FROM repeated)),
+cells AS (
+  SELECT b.id, unnest(list_filter([{cells}], lambda x: x IS NOT NULL)) AS cell
+  FROM {before} AS b JOIN {after} AS a USING (id) WHERE b.id IN (SELECT id FROM kept WHERE NOT missing))
+SELECT id::VARCHAR AS id, 'missing' AS kind, NULL AS "column", NULL AS "before", NULL AS "after"
+FROM kept WHERE missing
+UNION ALL
+SELECT id::VARCHAR, 'changed', cell."column", cell."before", cell."after" FROM cells
+ORDER BY kind, id, "column\""""
+    ids = audit.frame(sql)
+    ids = ids.filter(~pl.struct(ids.columns).map_elements(_same_json, return_dtype=pl.Boolean))
+    missing = ids.filter(pl.col("kind") == "missing").height
+    changed = ids.filter(pl.col("kind") == "changed")["id"].n_unique()
+    compared = audit.store.execute(f"SELECT count(*) FROM {before}")[0][0]
+    finding = (
+        f"{compared:,} snapshot rows compared on {len(columns) + 1} columns: "
+        f"{missing:,} missing from {audit.after}, {changed:,} changed"
+    )
+    if changed:
+        finding += " (" + ", ".join(ids.filter(pl.col("kind") == "changed")["column"].unique().sort()) + ")"
+    return check_result(
+        name,
+        "fail",
+        ids,
+        sql,
+        finding + ".",
+        count=missing + changed,
+        breakdowns={"by kind and column": counts_by(ids, "kind", "column")},
+    )
+
+
+_JSON_COLUMNS = {c.name for c in schema.COLUMNS if c.type == "JSON"}
+
+
+def _same_json(row: dict[str, Any]) -> bool:
+    """Whether a changed JSON cell holds the same value on both sides (key order, spacing)."""
+    if row["column"] not in _JSON_COLUMNS or row["before"] is None or row["after"] is None:
+        return False
+    return _json_value(json.loads(row["before"])) == _json_value(json.loads(row["after"]))
+
+
+def _json_value(value: Any) -> Any:
+    """A comparable form of a JSON value: objects unordered, numbers exact, booleans not numbers."""
+    if isinstance(value, dict):
+        return ("object", frozenset((k, _json_value(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("array", tuple(_json_value(v) for v in value))
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, (int, float)):
+        return ("number", Decimal(repr(value)).normalize())
+    return ("string", value)
+
+
+def duplicate_ids(audit: Audit) -> CheckResult:
+    """Row ids present more than once in either table (the primary key forbids it)."""
+    parts = [(audit.after, audit.table)] + ([(audit.before, quote(audit.before))] if audit.before else [])
+    sql = "\nUNION ALL\n".join(
+        f"SELECT id::VARCHAR AS id, {literal(name)} AS table_name, count(*) AS copies FROM {table} "
+        "GROUP BY id HAVING count(*) > 1"
+        for name, table in parts
+    )
+    ids = audit.frame(sql + "\nORDER BY table_name, id")
+    return check_result(
+        "duplicate_ids",
+        "fail",
+        ids,
+        sql,
+        f"{ids.height:,} row ids appear more than once ({', '.join(n for n, _ in parts)} checked).",
+    )
+
+
+ROW_CHECKS: tuple[Check, ...] = (rows_preserved, duplicate_ids)

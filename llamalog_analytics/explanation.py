@@ -1,0 +1,184 @@
+"""The answer in words: how an album, artist or track got into the table, what happened to it
+afterward, and what looks wrong on its provenance chain.
+
+Examples:
+    >>> import llamalog_analytics as lla
+    >>> with lla.sample_store() as store:
+    ...     album = store.execute("SELECT album_id FROM llama_logs WHERE category = 'CREATED' "
+    ...                           "AND album_id IS NOT NULL ORDER BY created_at LIMIT 1")[0][0]
+    ...     explanation = lla.explain(store, "ALBUM", album)
+    >>> str(explanation).splitlines()[1].startswith("  how it got here: ")
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from . import schema
+from .chains import chain, runs
+
+if TYPE_CHECKING:
+    from .store import LogStore
+
+
+@dataclass
+class Explanation:
+    """How an entity got into the table, what happened to it afterward, and what looks wrong."""
+
+    entity_type: str
+    entity_id: str
+    rows: pl.DataFrame  # the provenance chain
+    created: dict[str, Any] | None  # the first CREATED row of the entity itself
+    per_month: pl.DataFrame  # the entity's own rows per month and category
+    last_failure: dict[str, Any] | None
+    corrections: pl.DataFrame
+    anomalies: list[str] = field(default_factory=list)
+
+    def lines(self) -> Iterator[str]:
+        kind = self.entity_type.lower()
+        yield f"{self.entity_type} {self.entity_id}"
+        own = self.rows.filter(pl.col("relation") == "self")
+        if own.is_empty():
+            yield "  no log rows name this entity."
+            return
+        if self.created is None:
+            first = own.row(0, named=True)
+            yield f"  how it got here: no CREATED row; first seen {_when(first)} ({first['operation']})"
+        else:
+            c = self.created
+            who = f"user {c['user_id']}" if c["user_id"] else c["triggered_by"] or "an unknown trigger"
+            yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; root job {c['chain_root']}"
+            if c["entry"] != c["operation"]:
+                yield f"    entry point: {c['entry']}"
+        counts = own.group_by("category").len().sort("category")
+        tally = ", ".join(f"{n} {category.lower()}" for category, n in counts.iter_rows())
+        yield f"  afterward: {own.height} rows about this {kind} ({tally}), {self.rows.height} in its chain"
+        if self.last_failure is not None:
+            f = self.last_failure
+            yield f"  last failure: {f['operation']} at {_when(f)}: {f['error_message'] or f['error_code']}"
+        if not self.corrections.is_empty():
+            last = self.corrections.row(-1, named=True)
+            yield f"  corrections: {self.corrections.height} (last {_when(last)})"
+        yield "  anomalies:" + ("" if self.anomalies else " none")
+        for anomaly in self.anomalies:
+            yield f"    - {anomaly}"
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        lines = list(self.lines())
+        items = "".join(f"<li>{escape(line.strip())}</li>" for line in lines[1:])
+        table = self.rows.select(
+            "created_at", "relation", "depth", "category", "operation", "status", "job_id", "parent_job_id"
+        )._repr_html_()
+        return f"<div><strong>{escape(lines[0])}</strong><ul>{items}</ul>{table}</div>"
+
+
+def _when(row: dict[str, Any]) -> str:
+    return str(row["created_at"].isoformat(sep=" ", timespec="milliseconds"))
+
+
+def explain(
+    store: LogStore,
+    entity_type: str,
+    entity_id: str,
+    *,
+    table: str = schema.CURRENT_TABLE,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
+) -> Explanation:
+    """The answer to "how did this entity get here, and what happened to it afterward?".
+
+    ``link`` and ``reuse_gap`` say how parent links are followed (see :func:`chain`); a job id
+    on the chain that ran more than once is named, with the run the chain follows.
+    """
+    rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
+    own = rows.filter(pl.col("relation") == "self")
+    kind = entity_type.upper()
+    # CREATED rows about this entity; an album's CREATED row that also names its artist does
+    # not tell how the artist got here.
+    first_created = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind)).head(1)
+    created = None
+    if not first_created.is_empty():
+        created = first_created.to_dicts()[0]
+        top = rows.filter(pl.col("job_id") == created["chain_root"]).head(1)
+        created["entry"] = top["operation"][0] if not top.is_empty() else created["operation"]
+    per_month = (
+        own.group_by(pl.col("created_at").dt.truncate("1mo").alias("month"), "category")
+        .len("rows")
+        .sort("month", "category")
+    )
+    failures = own.filter((pl.col("category") == "FAILED") | (pl.col("status") == "FAILED"))
+    job_ids = pl.concat([rows["job_id"], rows["parent_job_id"]]).drop_nulls().unique()
+    ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
+    return Explanation(
+        kind,
+        str(entity_id),
+        rows,
+        created,
+        per_month,
+        failures.tail(1).to_dicts()[0] if not failures.is_empty() else None,
+        own.filter(pl.col("category") == "CORRECTED"),
+        _anomalies(rows, own, created, ran),
+    )
+
+
+def _anomalies(
+    rows: pl.DataFrame, own: pl.DataFrame, created: dict[str, Any] | None, runs: pl.DataFrame | None
+) -> list[str]:
+    """What looks wrong on the chain, from its link annotations and the runs of its job ids."""
+    found = []
+    if not own.is_empty() and created is None:
+        found.append("missing CREATED: no row records how this entity was created")
+    days: dict[str, list[Any]] = {}
+    if runs is not None:
+        for job_id, first in runs.sort("job_id", "job_instance").select("job_id", "first_at").iter_rows():
+            days.setdefault(job_id, []).append(first)
+    for root in rows.filter(pl.col("root_dangling"))["chain_root"].unique().sort().to_list():
+        if root in days:
+            found.append(
+                f"dangling parent: job {root}'s own run never logged a row; the id's runs on "
+                f"{_days(days[root])} lie beyond the reuse gap (the chain's top is the bare id)"
+            )
+        else:
+            found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
+    looped = rows.filter(pl.col("in_cycle"))
+    if not looped.is_empty():
+        found.append(
+            f"cycle: {looped.height} rows form a parent loop ({', '.join(looped['job_id'].unique().sort())})"
+        )
+    early = rows.filter(pl.col("before_parent")).height
+    if early:
+        logged = "1 row was" if early == 1 else f"{early:,} rows were"
+        logged += " logged before its" if early == 1 else " logged before their"
+        found.append(f"child before parent: {logged} parent run's first row")
+    followed = pl.concat(
+        [
+            rows.select(job=pl.col("job_id"), run=pl.col("job_instance")),
+            rows.select(job=pl.col("parent_job_id"), run=pl.col("parent_instance")),
+        ]
+    ).drop_nulls()
+    for job_id, chosen in followed.group_by("job").agg(pl.col("run").unique().sort()).sort("job").iter_rows():
+        starts = days.get(job_id, [])
+        if len(starts) > 1:
+            found.append(
+                f"reused job id: job {job_id} ran {len(starts)} times ({_days(starts)}); this chain follows "
+                f"the {_days([starts[run - 1] for run in chosen])} run{'s' if len(chosen) > 1 else ''}"
+            )
+    return found
+
+
+def _days(moments: list[Any]) -> str:
+    """Run start times as dates, with the time of day where two runs share a date (UTC)."""
+    dates = [f"{m:%Y-%m-%d}" for m in moments]
+    if len(set(dates)) < len(dates):
+        dates = [f"{m:%Y-%m-%d %H:%M}" for m in moments]
+    return ", ".join(dates)

@@ -1,0 +1,50 @@
+"""explain: how an entity got here, what happened afterward, and the anomalies on its chain."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import scenario, store_of
+
+import llamalog_analytics as lla
+
+
+@pytest.mark.parametrize(
+    ("name", "entity", "anomaly"),
+    [
+        ("sync_batch_dangling_root", 0, "dangling parent: job spotify-sync-batch-9 has no row"),
+        ("cycle", 0, "cycle: 2 rows form a parent loop (c1, c2)"),
+        ("child_before_parent", 0, "child before parent: 1 row was logged before its parent run's first row"),
+        (
+            "reused_after_reset",
+            0,
+            "reused job id: job 7 ran 2 times (2026-01-05, 2026-03-05); this chain follows the 2026-03-05",
+        ),
+        (
+            "reused_parent_never_logged",
+            1,
+            "dangling parent: job 289's own run never logged a row; the id's runs on 2026-02-08 lie beyond",
+        ),
+        ("flat_queue_family", 0, "missing CREATED"),
+    ],
+)
+def test_explain_names_the_anomalies(tmp_path, name, entity, anomaly):
+    case = scenario(name)
+    query = case["chains"][entity]
+    with store_of(case["rows"], tmp_path) as store:
+        explanation = lla.explain(store, query["entity_type"], query["entity_id"])
+    assert any(a.startswith(anomaly) for a in explanation.anomalies), explanation.anomalies
+    assert query["entity_id"] in str(explanation)
+    assert "<table" in explanation._repr_html_()
+
+
+def test_explain_tells_how_it_was_created(tmp_path):
+    case = scenario("immediate_parent_creation")
+    with store_of(case["rows"], tmp_path) as store:
+        explanation = lla.explain(store, "TRACK", case["chains"][0]["entity_id"])
+        album = lla.explain(store, "ALBUM", case["rows"][0]["album_id"])
+    assert album.created is None  # the track's CREATED row names the album but is not about it
+    assert any(a.startswith("missing CREATED") for a in album.anomalies)
+    assert explanation.created is not None and explanation.created["operation"] == "track:created:enrichment"
+    text = str(explanation)
+    assert "how it got here: track:created:enrichment" in text and "root job 200" in text
+    assert "entry point: enrichment:album" in text

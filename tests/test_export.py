@@ -1,0 +1,73 @@
+"""Writers: one table of formats, atomic writes with ordinary permissions, each kind of output."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import store_of
+from test_traces import ALBUM, ROWS
+
+import llamalog_analytics as lla
+from llamalog_analytics import traces
+from llamalog_analytics.errors import ExportError
+
+
+@pytest.fixture
+def chain(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    with store_of(ROWS, tmp_path_factory.mktemp("store")) as store:
+        return lla.chain(store, "ALBUM", ALBUM)
+
+
+@pytest.mark.parametrize(
+    ("name", "format", "kind"),
+    [
+        ("album.otlp.json", None, "otlp"),
+        ("album.perfetto.json", None, "perfetto"),
+        ("album.trace.json", None, "perfetto"),
+        ("ALBUM.OTLP.JSON", None, "otlp"),
+        ("album.json", "otlp", "otlp"),
+        ("album.otlp.json", "Perfetto", "perfetto"),
+    ],
+)
+def test_write_trace_formats(
+    chain: pl.DataFrame, tmp_path: Path, name: str, format: str | None, kind: str
+) -> None:
+    path = lla.write_trace(chain, tmp_path / name, format)
+    assert path == tmp_path / name
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert ("resourceSpans" if kind == "otlp" else "traceEvents") in document
+    assert document == json.loads(
+        json.dumps(traces.otlp(chain) if kind == "otlp" else traces.perfetto(chain))
+    )
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left behind
+
+
+def test_write_trace_replaces_with_ordinary_permissions(chain: pl.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "album.otlp.json"
+    path.write_text("old")
+    with open(tmp_path / "plain", "w") as plain:
+        plain.write("x")
+    lla.write_trace(chain, path)
+    assert json.loads(path.read_text())["resourceSpans"]
+    assert os.stat(path).st_mode == os.stat(tmp_path / "plain").st_mode
+    assert path.read_bytes().startswith(b'{\n "resourceSpans"')  # indent 1
+
+
+def test_write_trace_errors(chain: pl.DataFrame, tmp_path: Path) -> None:
+    with pytest.raises(
+        ExportError, match=r"album\.json: cannot tell which format to write trace in\. Hint: .*\.otlp\.json"
+    ):
+        lla.write_trace(chain, tmp_path / "album.json")
+    with pytest.raises(
+        ExportError, match=r"trace cannot be written as 'jaeger'\. Hint: use one of otlp, perfetto"
+    ):
+        lla.write_trace(chain, tmp_path / "album.otlp.json", "jaeger")
+    with pytest.raises(ExportError, match=r"album\.otlp\.json: no rows to write as a trace\. Hint: "):
+        lla.write_trace(chain.head(0), tmp_path / "album.otlp.json")
+    with pytest.raises(ExportError, match=r"rows lack column\(s\) job_id.*Hint: "):
+        traces.otlp(chain.drop("job_id"))
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,33 @@
+"""Category rule sets as data: each set's answers, and a diff that names where two disagree."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from llamalog_analytics import rules
+
+
+def test_rule_sets_are_data_and_diff_names_the_differences():
+    frame = pl.DataFrame(
+        {
+            "operation": [
+                "cache:artist-image",
+                "MANUAL_DATA_QUALITY_UPDATE",
+                "SPOTIFY_TRACK_FALLBACK",
+                "PREVIEW_ENRICHMENT",
+            ],
+            "status": ["FAILED", "SUCCESS", "FAILED", "FAILED"],
+        }
+    )
+    assert rules.APPLIED_BACKFILL.categorize(frame).to_list() == ["CACHED", "CREATED", "FAILED", "ENRICHED"]
+    assert rules.ROADMAP_INTENT.categorize(frame).to_list() == ["FAILED", "CORRECTED", "FAILED", "FAILED"]
+    assert rules.APPLICATION.categorize(frame).to_list() == ["FAILED", "CORRECTED", "FAILED", "ENRICHED"]
+    assert rules.DERIVE_CATEGORY.categorize(frame.with_columns(status=pl.lit("SUCCESS"))).to_list() == [
+        "ENRICHED",
+        "CORRECTED",
+        "ENRICHED",
+        "ENRICHED",
+    ]
+    with pytest.raises(ValueError, match="unknown categories"):
+        rules.RuleSet("typo", "", (rules.Rule("CREATE", "TRUE"),))
