@@ -53,7 +53,7 @@ _LAZY = {
     "explain": ("explanation", "explain"),
     "provenance_graph": ("graph", "provenance_graph"),
     "write_graph": ("export", "write_graph"),
-    "LoadResult": ("load", "LoadResult"),
+    "LoadResult": ("stage", "LoadResult"),
     "LogStore": ("store", "LogStore"),
     "LlamalogError": ("errors", "LlamalogError"),
     "StoreSummary": ("summary", "StoreSummary"),
@@ -77,8 +77,8 @@ if TYPE_CHECKING:
     from .explanation import Explanation, explain
     from .export import write_graph, write_logs, write_timeline, write_trace
     from .graph import provenance_graph
-    from .load import LoadResult
     from .sample import demo, sample_path, sample_store
+    from .stage import LoadResult
     from .store import LogStore
     from .summary import StoreSummary, summarize
     from .timeline import plot_timeline

@@ -138,7 +138,7 @@ class ChainIndex:
         )
         # Read in storage order, batch by batch, and sort here: sorting the wide rows in DuckDB,
         # or converting one whole Arrow result, would hold them two or three times over.
-        batches = store.con.sql(f"SELECT {columns}, {keys} FROM {quote(table)}").to_arrow_reader(1 << 20)
+        batches = store.relation(f"SELECT {columns}, {keys} FROM {quote(table)}").to_arrow_reader(1 << 20)
         frame = pl.concat([pl.DataFrame(batch) for batch in batches], rechunk=False)
         frame = frame[frame.select(pl.arg_sort_by("created_at", "id")).to_series()]  # one chunk out
         self.rows = frame.select(schema.COLUMN_NAMES)
@@ -360,8 +360,7 @@ def chain_index(
     """The store's :class:`ChainIndex` for ``table`` and ``linking``, rebuilt only after the store
     may have changed or when asked for another linking (one index per table is kept).
 
-    Loads and any writing statement run through the store (``execute``/``frame``) count as a
-    change; writes made on ``store.con`` directly do not.
+    Loads and any writing statement run through the store count as a change.
     """
     linking = linking or links.Linking()
     cached = _INDEXES.setdefault(store, {})

@@ -1,7 +1,7 @@
 """Audit charts: plotly figures for notebooks and the HTML report.
 
 Every function returns a plotly ``Figure``; show it in Jupyter, or ``figure.write_html`` it.
-Category colours and symbols are the timeline's, so a category looks the same everywhere.
+Category colours and symbols come from :mod:`~llamalog_analytics.style`, as everywhere else.
 
 Examples:
     >>> import llamalog_analytics as lla
@@ -22,7 +22,8 @@ import polars as pl
 
 from . import schema
 from ._sql import quote
-from .timeline import COLOURS, SYMBOLS
+from .errors import ArgumentError
+from .style import CATEGORY_STYLES, category_style, colours_for
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -47,12 +48,8 @@ def categories_over_time(
     for category in [*schema.CATEGORIES, None]:
         part = counts.filter(pl.col("category").eq_missing(category))
         if part.height:
-            figure.add_bar(
-                x=part["period"],
-                y=part["rows"],
-                name=category or "no category",
-                marker_color=COLOURS.get(category or "", "#616161"),
-            )
+            look = category_style(category)
+            figure.add_bar(x=part["period"], y=part["rows"], name=look.label, marker_color=look.colour)
     figure.update_layout(
         title=f"Rows per category per {every}",
         barmode="stack",
@@ -66,7 +63,7 @@ def categories_over_time(
 
 def _unit(every: str) -> str:
     if every not in ("day", "week", "month"):
-        raise ValueError(f"every={every!r}: use day, week or month")
+        raise ArgumentError(f"every={every!r} is not a period. Hint: use day, week or month")
     return f"'{every}'"
 
 
@@ -83,7 +80,7 @@ ORDER BY rate DESC, failed DESC, operation"""
             x=shown["rate"],
             y=shown["operation"],
             orientation="h",
-            marker_color=COLOURS["FAILED"],
+            marker_color=category_style("FAILED").colour,
             customdata=shown.select("failed", "rows").rows(),
             hovertemplate="%{y}: %{x:.1%} failed (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
         )
@@ -110,9 +107,13 @@ def breakdown_bars(frame: pl.DataFrame, colour: str, title: str = "") -> go.Figu
     figure = go.Figure()
     top = frame.group_by("operation").agg(pl.col("rows").sum()).sort("rows", descending=True).head(BARS_SHOWN)
     shown = frame.join(top.select("operation"), on="operation", how="semi")
+    colours = colours_for([str(v) for v in shown[colour].unique(maintain_order=True)])
     for value, part in shown.group_by(colour, maintain_order=True):
         summed = part.group_by("operation").agg(pl.col("rows").sum())
-        figure.add_bar(y=summed["operation"], x=summed["rows"], name=str(value[0]), orientation="h")
+        name = str(value[0])
+        figure.add_bar(
+            y=summed["operation"], x=summed["rows"], name=name, orientation="h", marker_color=colours[name]
+        )
     figure.update_layout(
         title=title,
         barmode="stack",
@@ -138,9 +139,13 @@ def category_counts(counts: Mapping[str, Mapping[str, int]]) -> go.Figure:
     ``report.summary["categories"]`` from :func:`~llamalog_analytics.verify` is such a mapping.
     """
     figure = go.Figure()
+    colours = colours_for(list(counts))
     for series, by_category in counts.items():
         figure.add_bar(
-            x=list(schema.CATEGORIES), y=[by_category.get(c, 0) for c in schema.CATEGORIES], name=series
+            x=list(schema.CATEGORIES),
+            y=[by_category.get(c, 0) for c in schema.CATEGORIES],
+            name=series,
+            marker_color=colours[series],
         )
     figure.update_layout(
         title="Rows per category",
@@ -221,15 +226,16 @@ def graph_figure(graph: nx.MultiDiGraph, title: str = "Provenance graph") -> go.
         kind = data.get("kind", "")
         groups.setdefault(data.get("category") or kind if kind == "log" else kind, []).append(node)
     for group, nodes in sorted(groups.items()):
+        row = CATEGORY_STYLES.get(group)  # log rows by category; other nodes by kind
         figure.add_scatter(
             x=[position[n][0] for n in nodes],
             y=[position[n][1] for n in nodes],
             mode="markers",
-            name=group if group not in SYMBOLS else f"row: {group}",
+            name=f"row: {row.label}" if row else group,
             marker={
                 "size": [8 + min(graph.in_degree(n), 20) for n in nodes],
-                "symbol": SYMBOLS.get(group, "circle-open" if group == "job" else "hexagon"),
-                "color": COLOURS.get(group, "#455a64"),
+                "symbol": row.symbol if row else "circle-open" if group == "job" else "hexagon",
+                "color": row.colour if row else "#455a64",
             },
             text=[_node_text(n, shown.nodes[n]) for n in nodes],
             hovertemplate="%{text}<extra></extra>",

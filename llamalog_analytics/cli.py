@@ -56,7 +56,7 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (LlamalogError, FileNotFoundError) as exc:
+        except LlamalogError as exc:
             click.echo(f"[🦙 LlamaLog] error: {exc}", err=True)
             sys.exit(2)
 

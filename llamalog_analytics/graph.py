@@ -34,6 +34,7 @@ import polars as pl
 
 from . import links, schema
 from .chains import ANNOTATIONS, TYPED_ID, chain, runs
+from .errors import ArgumentError
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -73,7 +74,10 @@ def provenance_graph(
     """The whole table as a graph, or one entity's provenance chain (see :func:`chain`, also for
     ``link`` and ``reuse_gap``)."""
     if (entity_type is None) != (entity_id is None):
-        raise ValueError("give both entity_type and entity_id, or neither (the whole table)")
+        raise ArgumentError(
+            "provenance_graph needs both entity_type and entity_id, or neither. "
+            "Hint: provenance_graph(store, 'ALBUM', album_id), or provenance_graph(store) for the whole table"
+        )
     linking = links.Linking.of(link, reuse_gap)
     if entity_type is None or entity_id is None:
         return graph_of(links.annotate(store.table(table), linking))

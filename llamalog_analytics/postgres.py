@@ -26,9 +26,8 @@ from urllib.parse import unquote, urlencode, urlsplit
 from . import schema as schema_module
 from ._readers import Reader
 from ._sql import COUNTERS_TABLE, DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, MIGRATIONS_TABLE, quote
-from ._sql import literal as quote_literal
 from .errors import PostgresError, SourceError
-from .load import STAGE, LoadResult, Stage
+from .stage import STAGE, LoadResult, Stage
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -137,7 +136,10 @@ def _sqlalchemy_url(url: URL | Engine) -> str:
     if isinstance(url, Engine):
         url = url.url
     if not isinstance(url, URL):
-        raise TypeError(f"expected a URL string, sqlalchemy URL or Engine, not {type(url).__name__}")
+        raise PostgresError(
+            f"cannot read a database from a {type(url).__name__}. "
+            "Hint: pass a postgresql:// URL, a SQLAlchemy URL or an Engine"
+        )
     return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=False)
 
 
@@ -208,14 +210,14 @@ def load_postgres(
 @contextlib.contextmanager
 def _settings(store: LogStore, settings: dict[str, str]) -> Iterator[None]:
     """Apply DuckDB settings for the block, then restore the previous values."""
-    before = {name: store.execute(f"SELECT current_setting('{name}')")[0][0] for name in settings}
+    before = {name: store.execute("SELECT current_setting(?)", [name])[0][0] for name in settings}
     for name, value in settings.items():
-        store.execute(f"SET {name} = '{value}'")
+        store.execute(f"SET {name} = ?", [value])
     try:
         yield
     finally:
         for name, value in before.items():
-            store.execute(f"SET {name} = '{value}'")
+            store.execute(f"SET {name} = ?", [value])
 
 
 @contextlib.contextmanager
@@ -356,9 +358,10 @@ def _parameter(value: str | datetime) -> pa.Array:
 
 
 # Timeouts the role, database or server set lower than ours (reset_val: before this transaction).
-_TIMEOUTS_SET_BEFORE = f"""SELECT name, reset_val FROM pg_settings
-WHERE name IN ({", ".join(f"'{n}'" for n in SESSION if n.endswith("timeout"))})
-  AND reset_val::bigint > 0 AND reset_val::bigint < setting::bigint"""
+_TIMEOUTS_SET_BEFORE = """SELECT name, reset_val FROM pg_settings
+WHERE CASE WHEN name = ANY($1::text[])  -- only these are numbers: test them first
+  THEN reset_val::bigint > 0 AND reset_val::bigint < setting::bigint END"""
+_TIMEOUTS = "{" + ",".join(n for n in SESSION if n.endswith("timeout")) + "}"  # a text[] parameter
 
 
 @contextlib.contextmanager
@@ -368,9 +371,9 @@ def _snapshot(target: Connection) -> Iterator[_Source]:
     try:
         source.rows("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         for name, value in SESSION.items():
-            source.rows(f"SET LOCAL {name} = '{value}'")
-        for name, setting in source.rows(_TIMEOUTS_SET_BEFORE):  # a DBA's tighter limit stays
-            source.rows(f"SET LOCAL {name} = {int(setting)}")
+            source.rows("SELECT set_config($1, $2, true)", (name, value))  # SET LOCAL, bound
+        for name, setting in source.rows(_TIMEOUTS_SET_BEFORE, (_TIMEOUTS,)):  # a DBA's tighter limit stays
+            source.rows("SELECT set_config($1, $2, true)", (name, str(int(setting))))
         yield source
     finally:
         source.close()
@@ -452,7 +455,7 @@ def _plan(
     ids = db.stream(
         f"SELECT id FROM {quote(namespace)}.{quote(found.name)} WHERE {_created(found, '<')}", (since,)
     )
-    with _registered(store, "_llamalog_pg_ids", ids):
+    with store.registered("_llamalog_pg_ids", ids):
         store.execute(
             f"CREATE OR REPLACE TEMP TABLE {SOURCE_IDS} AS "
             "SELECT id FROM _llamalog_pg_ids WHERE id IS NOT NULL"
@@ -474,16 +477,6 @@ ORDER BY id LIMIT {MAX_OLDER + 1}""",
         compared=True,
         note=f"{window}; the older rows were compared by id ({len(older):,} new to the store)",
     )
-
-
-@contextlib.contextmanager
-def _registered(store: LogStore, name: str, data: object) -> Iterator[None]:
-    """``data`` (Arrow) visible to DuckDB as ``name`` for the block."""
-    store.con.register(name, data)
-    try:
-        yield
-    finally:
-        store.con.unregister(name)
 
 
 def _resume_point(store: LogStore, source: str, table: str) -> datetime | None:
@@ -512,10 +505,10 @@ def _select(namespace: str, found: _SourceTable, plan: _Plan, columns: str) -> t
     window = f"SELECT {columns} FROM {relation} WHERE {_created(found, '>=')}"
     if not plan.older:
         return window, (plan.since,)
-    ids = quote_literal("{" + ",".join(str(i) for i in plan.older) + "}")
+    ids = "{" + ",".join(str(i) for i in plan.older) + "}"  # one array parameter, however many ids
     return (
-        f"{window} UNION ALL SELECT {columns} FROM {relation} WHERE id = ANY({ids}::{found.columns['id']}[])",
-        (plan.since,),
+        f"{window} UNION ALL SELECT {columns} FROM {relation} WHERE id = ANY($2::{found.columns['id']}[])",
+        (plan.since, ids),
     )
 
 
@@ -577,7 +570,7 @@ def _stream_reader(
         numbered=False,
         trusted=found.keyed and all(kinds[c] == schema_module.column(c).type for c in found.columns),
     )
-    with _registered(store, name, stream):
+    with store.registered(name, stream):
         yield reader
 
 

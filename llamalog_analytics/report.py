@@ -30,7 +30,9 @@ _TEMPLATES = jinja2.Environment(
 
 def report_html(report: AuditReport, *, standalone: bool = True) -> str:
     """The report as HTML: a whole page that draws its charts offline, or a fragment for Jupyter."""
-    charts = [(title, figure_html(figure, f"chart-{n}")) for n, (title, figure) in enumerate(_charts(report))]
+    charts = [
+        (title, figure_html(figure, f"chart-{n}")) for n, (title, figure) in enumerate(report_charts(report))
+    ]
     return _TEMPLATES.get_template("report.html.j2").render(
         report=report,
         counts=report.summary["checks"],
@@ -41,7 +43,7 @@ def report_html(report: AuditReport, *, standalone: bool = True) -> str:
     )
 
 
-def _charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
+def report_charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
     """The report's charts, each with the caption that stands for its title."""
     charts = []
     for check, breakdown, colour, title in (

@@ -34,6 +34,7 @@ import polars as pl
 
 from . import schema
 from ._sql import literal, quote
+from .errors import ArgumentError
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -62,8 +63,9 @@ class RuleSet:
     def __post_init__(self) -> None:
         unknown = sorted({r.category for r in self.rules} - set(schema.CATEGORIES))
         if unknown:
-            raise ValueError(
-                f"rule set {self.name!r}: unknown categories {unknown}; known: {', '.join(schema.CATEGORIES)}"
+            raise ArgumentError(
+                f"rule set {self.name!r}: unknown categories {unknown}. "
+                f"Hint: use one of {', '.join(schema.CATEGORIES)}"
             )
 
     def case(self) -> str:

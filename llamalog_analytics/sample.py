@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from . import schema
 from ._sql import MIGRATIONS_TABLE
-from .load import LoadResult
+from .errors import StoreError
+from .stage import LoadResult
 from .store import LogStore
 from .summary import StoreSummary, summarize
 
@@ -37,9 +38,10 @@ def sample_path(name: str = "") -> Path:
     for folder in (package / "_sample", package.parent / "data" / "sample"):
         if folder.is_dir():
             return folder / name if name else folder
-    raise FileNotFoundError(
-        "the bundled sample is missing. Hint: reinstall the package, or regenerate it with "
-        "python data/make_sample.py"
+    raise StoreError(
+        f"the bundled sample is missing (looked in {package / '_sample'} and "
+        f"{package.parent / 'data' / 'sample'}). Hint: reinstall the package, or regenerate it "
+        "from a clone with python -m llamalog_analytics.sample data/sample"
     )
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import UnknownColumnError
+from .errors import ArgumentError, UnknownColumnError
 
 CATEGORIES = ("CREATED", "ENRICHED", "CORRECTED", "CACHED", "FAILED", "LINKED", "USER_ACTION")
 ENTITY_TYPES = ("ARTIST", "ALBUM", "TRACK")
@@ -149,7 +149,7 @@ def columns_before(migration: str) -> tuple[Column, ...]:
     shape (26 columns: no ``category``, no ``root_job_id``).
     """
     if migration not in MIGRATIONS:
-        raise ValueError(f"unknown migration {migration!r}; known: {', '.join(MIGRATIONS)}")
+        raise ArgumentError(f"unknown migration {migration!r}. Hint: use one of {', '.join(MIGRATIONS)}")
     cutoff = MIGRATIONS.index(migration)
     return tuple(c for c in COLUMNS if MIGRATIONS.index(c.since) < cutoff)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     import polars as pl
     from sqlalchemy.engine import URL, Engine
 
-    from .load import LoadResult
+    from .stage import LoadResult
 
 
 _SCRATCH = itertools.count(1)
@@ -97,9 +98,29 @@ class LogStore:
 
     def frame(self, sql: str, params: Iterable[object] | None = None) -> pl.DataFrame:
         """Run a query and return its result as a polars DataFrame."""
+        return self.relation(sql, params).pl()
+
+    def relation(self, sql: str, params: Iterable[object] | None = None) -> duckdb.DuckDBPyRelation:
+        """Run a query (traced) and return its DuckDB relation, to stream (``to_arrow_reader``),
+        convert, or read its columns without fetching every row."""
         self._trace(sql, params)
-        relation = self.con.sql(sql, params=list(params) if params is not None else None)
-        return relation.pl()
+        return self.con.sql(sql, params=list(params) if params is not None else None)
+
+    @contextmanager
+    def registered(self, name: str, data: object) -> Iterator[str]:
+        """``data`` (an Arrow table or reader, a polars frame) readable as ``name`` in SQL for
+        the ``with`` block; yields ``name``."""
+        self.con.register(name, data)
+        try:
+            yield name
+        finally:
+            self.con.unregister(name)
+
+    def progress(self, label: str, *, quiet: bool = False) -> contextlib.AbstractContextManager[None]:
+        """A progress bar for the statements run inside the ``with`` block (nothing when ``quiet``)."""
+        from ._progress import track
+
+        return track(self.con, label, quiet=quiet)
 
     @contextmanager
     def temporary(self, sql: str, params: Iterable[object] | None = None) -> Iterator[str]:

@@ -29,6 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from . import rules, schema
+from .errors import ArgumentError
 
 __all__ = ["REDIS_RESETS", "Synthetic", "generate"]
 
@@ -432,7 +433,7 @@ def generate(rows: int = 5_000, *, seed: int = 0) -> Synthetic:
         'ENRICHED'
     """
     if rows < 1:
-        raise ValueError(f"rows must be at least 1, got {rows}. Hint: try generate(5_000)")
+        raise ArgumentError(f"rows must be at least 1, got {rows}. Hint: try generate(5_000)")
     rng = np.random.default_rng(seed)
     plans = [_plan(rng, f, max(1, round(rows * f.share / sum(s.p for s in f.slots)))) for f in _FAMILIES]
     planned = sum(len(pick) for plan in plans for pick in plan.picks)

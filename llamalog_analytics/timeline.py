@@ -36,35 +36,13 @@ import polars as pl
 from . import links, schema
 from .chains import chain
 from .errors import TimelineError
+from .style import FLAG_STYLES, LLAMA, category_style
 
 if TYPE_CHECKING:
     from .store import LogStore
 
 WEBGL_ABOVE = 1_000  # rows; SVG markers get slow past a few thousand
 LANES_SHOWN = 60  # lanes before the deepest jobs are folded into summary lanes
-SYMBOLS = {
-    "CREATED": "star",
-    "ENRICHED": "circle",
-    "CORRECTED": "diamond",
-    "CACHED": "square",
-    "FAILED": "x",
-    "LINKED": "triangle-up",
-    "USER_ACTION": "pentagon",
-}
-COLOURS = {
-    "CREATED": "#2e7d32",
-    "ENRICHED": "#1565c0",
-    "CORRECTED": "#8e24aa",
-    "CACHED": "#6d4c41",
-    "FAILED": "#c62828",
-    "LINKED": "#00838f",
-    "USER_ACTION": "#ef6c00",
-}
-FLAGS = {  # trace name -> ring colour
-    "⚠ parent's run never logged (dangling)": "#d32f2f",
-    "⚠ run on a parent loop": "#6a1b9a",
-    "⚠ logged before its parent run": "#f9a825",
-}
 _NO_JOB = "(no job id)"
 _SPACE = "\u00a0"  # plotly trims ordinary leading spaces from tick labels
 
@@ -219,17 +197,18 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
         if part.is_empty():
             continue
         created = category == "CREATED"
+        look = category_style(category)
         figure.add_trace(
             scatter(
                 x=part["created_at"],
                 y=part["lane"],
                 mode="markers+text" if created else "markers",
-                text=["🦙"] * part.height if created else None,
+                text=[LLAMA] * part.height if created else None,
                 textposition="top center",
-                name=f"{category} 🦙" if created else category or "no category",
+                name=look.label,
                 marker={
-                    "symbol": SYMBOLS.get(category or "", "circle-open"),
-                    "color": COLOURS.get(category or "", "#616161"),
+                    "symbol": look.symbol,
+                    "color": look.colour,
                     "size": 12 if created else 9,
                     "line": {"width": 1, "color": "white"},
                 },
@@ -238,16 +217,16 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
             )
         )
     flagged = _flags(rows)
-    for name, colour in FLAGS.items():
-        part = rows.filter(pl.col("id").is_in(flagged[name].implode()))
+    for flag, look in FLAG_STYLES.items():
+        part = flagged[flag]
         if part.height:
             figure.add_trace(
                 scatter(
                     x=part["created_at"],
                     y=part["lane"],
                     mode="markers",
-                    name=f"{name} ({part.height:,})",
-                    marker={"symbol": "circle-open", "size": 20, "color": colour, "line": {"width": 2}},
+                    name=f"{look.label} ({part.height:,})",
+                    marker={"symbol": look.symbol, "size": 20, "color": look.colour, "line": {"width": 2}},
                     hoverinfo="skip",
                 )
             )
@@ -258,7 +237,11 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
             f"{folded.height:,} deeper jobs folded into {folded['lane'].n_unique():,} summary lanes "
             f"(more than {LANES_SHOWN} lanes)"
         )
-    notes += [f"{name.removeprefix('⚠ ')}: {flagged[name].len():,}" for name in FLAGS if flagged[name].len()]
+    notes += [
+        f"{look.label.removeprefix('⚠ ')}: {flagged[flag].height:,}"
+        for flag, look in FLAG_STYLES.items()
+        if flagged[flag].height
+    ]
     if webgl:
         notes.append("WebGL")
     lane_count = tree["lane"].n_unique()
@@ -366,12 +349,12 @@ def _hover() -> pl.Expr:
     )
 
 
-def _flags(rows: pl.DataFrame) -> dict[str, pl.Series]:
-    """Row ids to ring, per flag, from the rows' link annotations."""
-    dangling_flag, loop_flag, early_flag = FLAGS
+def _flags(rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The rows to ring, per flag of :data:`~llamalog_analytics.style.FLAG_STYLES`, from their
+    link annotations."""
     dangling = pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null()
     return {
-        dangling_flag: rows.filter(dangling)["id"],
-        loop_flag: rows.filter("in_cycle")["id"],
-        early_flag: rows.filter("before_parent")["id"],
+        "dangling": rows.filter(dangling),
+        "in_cycle": rows.filter("in_cycle"),
+        "before_parent": rows.filter("before_parent"),
     }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import llamalog_analytics as lla
-from llamalog_analytics import charts, schema
+from llamalog_analytics import charts, schema, style
+from llamalog_analytics.errors import ArgumentError
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +20,10 @@ def test_categories_over_time_stacks_every_row(sample):
     assert figure.layout.barmode == "stack"
     assert sum(sum(t.y) for t in figure.data) == sample.execute("SELECT count(*) FROM llama_logs")[0][0]
     names = [t.name for t in figure.data]
-    assert names == [c for c in schema.CATEGORIES if c in names]
+    labels = [style.category_style(c).label for c in schema.CATEGORIES]
+    assert names == [label for label in labels if label in names]
     assert figure.data[names.index("FAILED")].marker.color == "#c62828"
-    with pytest.raises(ValueError, match="use day, week or month"):
+    with pytest.raises(ArgumentError, match="use day, week or month"):
         charts.categories_over_time(sample, every="fortnight")
 
 
@@ -50,7 +52,7 @@ def test_graph_drawing_colours_categories_and_summarises_big_graphs(sample):
     )[0][0]
     small = charts.graph_figure(lla.provenance_graph(sample, "ALBUM", album))
     rows = {t.name: t for t in small.data if t.name.startswith("row: ")}
-    assert "row: CREATED" in rows and rows["row: CREATED"].marker.symbol == "star"
+    assert "row: CREATED 🦙" in rows and rows["row: CREATED 🦙"].marker.symbol == "star"
     assert "album" in {t.name for t in small.data}
     whole = lla.provenance_graph(sample)
     big = charts.graph_figure(whole)

@@ -244,27 +244,6 @@ def test_json_array_file(store, tmp_path):
         store.load_files(broken, quiet=True)
 
 
-def test_read_only_store_refuses_loads_and_allows_concurrent_readers(tmp_path, synth):
-    path = tmp_path / "store.duckdb"
-    with lla.LogStore(path) as s:
-        s.load_files(lla.write_logs(synth.llama_logs.head(10), tmp_path / "x.csv"), quiet=True)
-    with lla.LogStore(path, read_only=True) as a, lla.LogStore(path, read_only=True) as b:
-        assert a.table().height == b.table().height == 10
-        with pytest.raises(StoreError, match="read-only"):
-            a.load_files(tmp_path / "x.csv", quiet=True)
-
-
-def test_memory_limit_is_set_or_refused_with_a_hint():
-    def limit(store):
-        return store.execute("SELECT current_setting('memory_limit')")[0][0]
-
-    with lla.LogStore() as capped, lla.LogStore(memory_limit="500MB") as small:
-        assert limit(capped) == "2.7 GiB"  # the 3GB default
-        assert limit(small) == "476.8 MiB"
-    with pytest.raises(StoreError, match=r"memory_limit='lots'.*Hint: write it like 3GB"):
-        lla.LogStore(memory_limit="lots")
-
-
 def test_gzipped_csv_is_read_as_csv(store, tmp_path):
     plain = FIXTURES / "psql_quirks.csv"
     packed = tmp_path / "psql_quirks.csv.gz"

@@ -99,7 +99,9 @@ def test_sqlalchemy_url_and_engine(store, database, data):
     again = store.load_postgres(make_url(database), full=True, quiet=True)
     assert (again.rows_read, again.rows_inserted) == (4_000, 0)
     assert PASSWORD not in again.sources[0].source
-    with pytest.raises(TypeError, match="not int"):
+    with pytest.raises(
+        PostgresError, match=r"cannot read a database from a int\. Hint: pass a postgresql://"
+    ):
         store.load_postgres(5432, quiet=True)
 
 
@@ -317,3 +319,12 @@ def test_incremental_load_notices_old_rows_swapped(store, database, data):
     copy_rows(database, backfilled)  # same count before the window, different rows
     result = store.load_postgres(database, quiet=True)
     assert (result.rows_inserted, result.sources[0].rows_disappeared) == (1, 1)
+
+
+def test_a_load_from_postgres_rebuilds_the_chain_index(store, database):
+    from llamalog_analytics.chains import chain_index
+
+    store.load_postgres(database, quiet=True)
+    before = chain_index(store)
+    store.load_postgres(database, quiet=True)  # nothing new, yet a write through the store
+    assert chain_index(store) is not before

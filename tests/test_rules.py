@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from llamalog_analytics import rules
+from llamalog_analytics.errors import ArgumentError
 
 
 def test_rule_sets_are_data_and_diff_names_the_differences():
@@ -29,5 +30,5 @@ def test_rule_sets_are_data_and_diff_names_the_differences():
         "ENRICHED",
         "ENRICHED",
     ]
-    with pytest.raises(ValueError, match="unknown categories"):
+    with pytest.raises(ArgumentError, match="unknown categories"):
         rules.RuleSet("typo", "", (rules.Rule("CREATE", "TRUE"),))

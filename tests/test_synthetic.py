@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from llamalog_analytics import links, schema
+from llamalog_analytics.errors import ArgumentError
 from llamalog_analytics.synthetic import REDIS_RESETS, Synthetic, generate
 
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -46,7 +47,7 @@ def test_exact_row_count(rows):
 
 
 def test_rejects_an_empty_request():
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ArgumentError, match="at least 1"):
         generate(0)
 
 

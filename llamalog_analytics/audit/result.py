@@ -10,6 +10,8 @@ from typing import Any
 
 import polars as pl
 
+from ..errors import ArgumentError
+
 STATUSES = ("pass", "warn", "fail")
 
 
@@ -68,7 +70,8 @@ class AuditReport:
         for result in self.checks:
             if result.name == name:
                 return result
-        raise KeyError(f"no check named {name!r}; this report has {', '.join(c.name for c in self.checks)}")
+        names = ", ".join(c.name for c in self.checks)
+        raise ArgumentError(f"no check named {name!r} in this report. Hint: use one of {names}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"checks": [c.to_dict() for c in self.checks], "summary": dict(self.summary)}

@@ -1,0 +1,122 @@
+"""Typed values from raw ones: the SQL that converts a source's columns to the canonical types and
+says, for each row, which column cannot be loaded and why."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import schema
+from ._sql import quote
+
+if TYPE_CHECKING:
+    from ._readers import Reader
+
+EXPECTED = {
+    "UUID": "is not a UUID",
+    "INTEGER": "is not a 32-bit integer",
+    "BOOLEAN": "is not a boolean (t/f or true/false)",
+    "TIMESTAMP": "is not a timestamp (ISO 8601, e.g. 2026-02-09 12:00:00.123; UTC unless an offset is given)",
+    "JSON": "is not valid JSON",
+    "VARCHAR[]": "is not an array (a Postgres literal like {MUSICBRAINZ,SPOTIFY} or a JSON array)",
+    "VARCHAR": "is not text",
+}
+_PG_ARRAY = r"""CASE
+  WHEN {x} = '{{}}' THEN []::VARCHAR[]
+  WHEN NOT (starts_with({x}, '{{') AND ends_with({x}, '}}')) THEN NULL
+  WHEN NOT regexp_matches({x}, '["\\]') THEN
+    list_transform(string_split({x}[2:-2], ','), lambda e: CASE WHEN e = 'NULL' THEN NULL ELSE e END)
+  ELSE list_transform(regexp_extract_all({x}[2:-2], '"(?:[^"\\]|\\.)*"|[^,]+'),
+    lambda e: CASE WHEN e = 'NULL' THEN NULL
+              WHEN starts_with(e, '"') THEN regexp_replace(e[2:-2], '\\(.)', '\1', 'g')
+              ELSE e END)
+END"""
+# Postgres array literals: {a,b}, quoted elements with escapes, NULL, {}.
+_PG_ARRAY = r"""CASE
+  WHEN {x} = '{{}}' THEN []::VARCHAR[]
+  WHEN NOT (starts_with({x}, '{{') AND ends_with({x}, '}}')) THEN NULL
+  WHEN NOT regexp_matches({x}, '["\\]') THEN
+    list_transform(string_split({x}[2:-2], ','), lambda e: CASE WHEN e = 'NULL' THEN NULL ELSE e END)
+  ELSE list_transform(regexp_extract_all({x}[2:-2], '"(?:[^"\\]|\\.)*"|[^,]+'),
+    lambda e: CASE WHEN e = 'NULL' THEN NULL
+              WHEN starts_with(e, '"') THEN regexp_replace(e[2:-2], '\\(.)', '\1', 'g')
+              ELSE e END)
+END"""
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
+
+
+def checked_rows(rdr: Reader) -> str:
+    """SQL selecting the reader's rows with the canonical columns typed, plus ``_column`` and
+    ``_reason``: the first column that cannot be loaded and why (NULL for a loadable row)."""
+    values: list[str] = []
+    inputs: list[str] = []
+    checks: list[tuple[str, str, str]] = []
+    for col in schema.COLUMNS:
+        if col.name not in rdr.inputs:
+            values.append(f"NULL::{col.type} AS {quote(col.name)}")
+            continue
+        expression, kind = rdr.inputs[col.name]
+        x = f"_in_{len(inputs)}"
+        inputs.append(f"{expression} AS {x}")
+        value, present = convert(col, x, kind)
+        values.append(f"{value} AS {quote(col.name)}")
+        shown = f"'''' || left(CAST({x} AS VARCHAR), 80) || ''''"
+        if col.name in schema.REQUIRED:
+            checks.append((f"NOT {present}", col.name, f"'{col.name} is empty'"))
+        checks.append(
+            (
+                f"{present} AND {quote(col.name)} IS NULL",
+                col.name,
+                f"'{col.name}: ' || {shown} || ' {EXPECTED[col.type]}'",
+            )
+        )
+    column_case = " ".join(f"WHEN {cond} THEN '{name}'" for cond, name, _ in checks)
+    reason_case = " ".join(f"WHEN {cond} THEN {msg}" for cond, _, msg in checks)
+    return f"""WITH src AS ({rdr.select}),
+inputs AS (SELECT *, {", ".join(inputs)} FROM src),
+typed AS (SELECT *, {", ".join(values)} FROM inputs),
+checked AS (SELECT *, CASE WHEN _pre_reason IS NOT NULL THEN NULL {column_case} END AS _column,
+  CASE WHEN _pre_reason IS NOT NULL THEN _pre_reason {reason_case} END AS _reason FROM typed)
+SELECT * FROM checked"""
+
+
+def convert(col: schema.Column, x: str, kind: str) -> tuple[str, str]:
+    """SQL for the typed value of input ``x`` and for "a value was given"."""
+    if kind == "json":
+        present = f"({x} IS NOT NULL AND json_type({x}) <> 'NULL')"
+        if col.type == "JSON":
+            return f"CASE WHEN {present} THEN {x} END", present
+        if col.type == "VARCHAR[]":
+            return f"CASE WHEN json_type({x}) = 'ARRAY' THEN TRY_CAST({x} AS VARCHAR[]) END", present
+        text = f"CASE WHEN json_type({x}) NOT IN ('OBJECT', 'ARRAY') THEN {x} ->> '$' END"
+        return from_text(col.type, f"({text})"), present
+    present = f"({x} IS NOT NULL)"
+    if kind == "text" or kind == "VARCHAR":
+        return from_text(col.type, x), present
+    if kind == col.type:
+        return x, present
+    if col.type == "VARCHAR[]" and kind.endswith("[]"):
+        return f"TRY_CAST({x} AS VARCHAR[])", present
+    if col.type == "TIMESTAMP" and kind == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone('UTC', {x})", present
+    if col.type == "TIMESTAMP" and (kind.startswith("TIMESTAMP") or kind == "DATE"):
+        return f"TRY_CAST({x} AS TIMESTAMP)", present
+    if col.type == "INTEGER" and kind in _INTEGER_TYPES:
+        return f"TRY_CAST({x} AS INTEGER)", present
+    if (col.type == "INTEGER" and kind in ("FLOAT", "DOUBLE")) or kind.startswith("DECIMAL"):
+        return f"CASE WHEN {x} = trunc({x}) THEN TRY_CAST({x} AS INTEGER) END", present
+    if col.type == "JSON" and (kind.startswith(("STRUCT", "MAP")) or kind.endswith("[]")):
+        return f"to_json({x})", present
+    return from_text(col.type, f"CAST({x} AS VARCHAR)"), present
+
+
+def from_text(type_: str, x: str) -> str:
+    return {
+        "UUID": f"TRY_CAST({x} AS UUID)",
+        "VARCHAR": x,
+        "INTEGER": f"CASE WHEN regexp_full_match({x}, '\\s*[+-]?[0-9]+\\s*') "
+        f"THEN TRY_CAST({x} AS INTEGER) END",
+        "BOOLEAN": f"TRY_CAST({x} AS BOOLEAN)",
+        "TIMESTAMP": f"timezone('UTC', TRY_CAST({x} AS TIMESTAMPTZ))",
+        "JSON": f"TRY(json({x}))",
+        "VARCHAR[]": _PG_ARRAY.format(x=x),
+    }[type_]

@@ -1,0 +1,475 @@
+"""One load, one transaction: stage the rows, check them, resolve repeated ids, write or leave the
+store as it was.
+
+:class:`Stage` stages rows in a temporary table (typed, each with the reason it cannot be
+loaded, if any), resolves duplicates against the call and the store, then writes the new rows,
+the rejects and the load history together (:class:`LoadResult`). Rows read = rows loaded + rows
+rejected, for every source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from . import _readers, schema
+from ._convert import checked_rows
+from ._sql import (
+    DISAPPEARED_TABLE,
+    LOAD_ID_COLUMN,
+    LOADS_TABLE,
+    MIGRATIONS_TABLE,
+    REJECTS_TABLE,
+    data_table_ddl,
+    literal,
+    quote,
+)
+from .errors import SourceError, StoreError
+
+if TYPE_CHECKING:
+    from .store import LogStore
+
+STAGE = "_llamalog_stage"
+STRUCTURAL = "_llamalog_structural"
+_COLS = schema.COLUMNS
+_TYPED = ", ".join(f"{quote(c.name)} {c.type}" for c in _COLS)
+
+
+@dataclass(frozen=True)
+class SourceLoad:
+    """What one source contributed to a load (one row of the load history)."""
+
+    source: str
+    format: str
+    table: str
+    rows_read: int
+    rows_loaded: int
+    rows_inserted: int
+    rows_rejected: int
+    columns_absent: tuple[str, ...]
+    unknown_labels: dict[str, dict[str, int]]
+    notes: tuple[str, ...]
+    rows_disappeared: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The outcome of one load call (one transaction), per source.
+
+    ``rows_loaded`` counts rows now in the store from these sources: inserted ones plus rows
+    identical to one already stored (re-loading a file inserts nothing and rejects nothing).
+    """
+
+    load_id: int
+    loaded_at: datetime
+    sources: tuple[SourceLoad, ...]
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.table for s in self.sources))
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.rows_read for s in self.sources)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(s.rows_loaded for s in self.sources)
+
+    @property
+    def rows_inserted(self) -> int:
+        return sum(s.rows_inserted for s in self.sources)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(s.rows_rejected for s in self.sources)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "load_id": self.load_id,
+            "tables": list(self.tables),
+            "loaded_at": self.loaded_at.isoformat(),
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_inserted": self.rows_inserted,
+            "rows_rejected": self.rows_rejected,
+            "sources": [s.to_dict() for s in self.sources],
+        }
+
+    def __str__(self) -> str:
+        lines = [
+            f"load {self.load_id} into {', '.join(self.tables)}: {self.rows_read:,} rows read, "
+            f"{self.rows_loaded:,} loaded ({self.rows_inserted:,} new), "
+            f"{self.rows_rejected:,} rejected"
+        ]
+        for s in self.sources:
+            lines.append(
+                f"  {s.source} [{s.format}] -> {s.table}: {s.rows_read:,} read, {s.rows_loaded:,} loaded, "
+                f"{s.rows_rejected:,} rejected"
+            )
+            if s.rows_disappeared:
+                lines.append(
+                    f"    {s.rows_disappeared:,} stored row(s) no longer in the source: store.disappeared()"
+                )
+            if s.columns_absent:
+                lines.append(f"    columns absent: {', '.join(s.columns_absent)}")
+            for col, labels in s.unknown_labels.items():
+                shown = ", ".join(f"{k} ({v:,})" for k, v in labels.items())
+                lines.append(f"    unknown {col} labels: {shown}")
+            lines += [f"    note: {n}" for n in s.notes]
+        if self.rows_rejected:
+            lines.append(f"  rejected rows: store.rejects({self.load_id})")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{escape(str(self))}</pre>"
+
+
+class Stage:
+    """One load call, one transaction: sources are added one by one, then committed together.
+
+    Rows are staged in a temporary table, typed, each with the reason it cannot be loaded (if
+    any); ``commit`` resolves repeated ids and writes the new rows, the rejects and the load
+    history. Typed rows with unique ids bound for an empty table skip the stage and go straight
+    into it. Leaving the block without committing rolls everything back.
+    """
+
+    def __init__(self, store: LogStore) -> None:
+        if store.read_only:
+            raise StoreError("the store is open read-only. Hint: open it with LogStore(path) to load")
+        self.store = store
+        self.sources: list[tuple[str, _readers.Reader]] = []
+        self.direct: set[int] = set()  # sources written straight into their table
+        self.finished = False  # committed or rolled back
+
+    def __enter__(self) -> Stage:
+        self.store.execute("BEGIN TRANSACTION")
+        self.store.execute(
+            f"CREATE TEMP TABLE {STAGE} (_file INTEGER, _table VARCHAR, _row BIGINT, "
+            f"{_TYPED}, _column VARCHAR, _reason VARCHAR, _raw VARCHAR, _state VARCHAR)"
+        )
+        self.store.execute(
+            f"CREATE TEMP TABLE {STRUCTURAL} (_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)"
+        )
+        self.load_id = self.store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._roll_back()
+        self.store.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        self.store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL}")
+
+    def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
+        """Read the rows of one source for ``table``."""
+        table = table.lower()  # DuckDB names ignore case; one spelling keeps the history clear
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", table):
+            raise StoreError(
+                f"{table!r} is not a table name. Hint: use letters, digits and _, e.g. llama_logs_2026"
+            )
+        if table.startswith("_llamalog") or table == MIGRATIONS_TABLE:
+            raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
+        number = len(self.sources)
+        self.sources.append((table, rdr))
+        with self._failing_as(rdr.path):
+            if rdr.trusted and self._holds_nothing(table):
+                self.direct.add(number)
+                self.store.execute(data_table_ddl(table))
+                values = ", ".join(
+                    rdr.inputs[c.name][0] if c.name in rdr.inputs else f"NULL::{c.type}" for c in _COLS
+                )
+                self.store.execute(
+                    f"INSERT INTO {quote(table)} SELECT {values}, ? FROM ({rdr.select})",
+                    [*rdr.params, self.load_id],
+                )
+            else:
+                self._stage_rows(number, table, rdr, quiet=quiet)
+
+    def _holds_nothing(self, table: str) -> bool:
+        if any(t == table for t, _ in self.sources[:-1]):
+            return False
+        return (
+            not self.store.has_table(table)
+            or not self.store.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quote(table)} LIMIT 1)")[0][0]
+        )
+
+    def commit(
+        self,
+        *,
+        replace_tables: Mapping[str, object] | None = None,
+        disappeared: Mapping[str, list[Any]] | None = None,
+    ) -> LoadResult:
+        """Write what was read; returns what each source contributed.
+
+        Args:
+            replace_tables: tables to replace wholesale in the same transaction, as Arrow data
+                (e.g. ``_prisma_migrations`` read from the database).
+            disappeared: per log table, ids of stored rows the source no longer has.
+        """
+        paths = [rdr.path for _, rdr in self.sources]
+        loaded_at = datetime.now(UTC).replace(tzinfo=None)
+        with self._failing_as(", ".join(paths)):
+            self._resolve_duplicates(paths)
+            results = self._write(loaded_at, replace_tables or {}, disappeared or {})
+        self.finished = True
+        return LoadResult(self.load_id, loaded_at, results)
+
+    @contextlib.contextmanager
+    def _failing_as(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except duckdb.Error as exc:
+            self._roll_back()
+            first = str(exc).splitlines()[0]
+            hint = (
+                f"free some space where the store lives ({self.store.path or 'memory'}), then load again"
+                if _WRITE_FAILURES.search(first)
+                else "check the file is complete and in the format its suffix says, then load it again"
+            )
+            raise SourceError(
+                f"loading {what} failed, the store is unchanged: {first}. Hint: {hint}"
+            ) from exc
+
+    def _roll_back(self) -> None:
+        if not self.finished:
+            self.finished = True
+            with contextlib.suppress(duckdb.Error):
+                self.store.execute("ROLLBACK")
+
+    def _stage_rows(self, number: int, table: str, rdr: _readers.Reader, *, quiet: bool) -> None:
+        """Append source ``number``'s rows, typed and each with its reject reason, to the stage table."""
+        names = ", ".join(quote(c.name) for c in _COLS)
+        sql = f"""INSERT INTO {STAGE}
+    SELECT ?, ?, _row, {names}, _column, _reason, CASE WHEN _reason IS NOT NULL THEN {rdr.raw} END, 'new'
+    FROM ({checked_rows(rdr)})"""
+        with self.store.progress(Path(rdr.path).name, quiet=quiet):
+            self.store.execute(sql, [number, table, *rdr.params])
+        if not rdr.numbered:  # inserts keep the file's order, so row ids follow it
+            self.store.execute(
+                f"UPDATE {STAGE} SET _row = rowid - (SELECT min(rowid) FROM {STAGE} WHERE _file = ?) + 1 "
+                "WHERE _file = ?",
+                [number, number],
+            )
+        if rdr.format in ("csv", "ndjson"):
+            self._collect_structural(number, header=rdr.format == "csv")
+
+    def _collect_structural(self, number: int, *, header: bool) -> None:
+        """Record rows the CSV parser could not split, and renumber the rows after them."""
+        self.store.execute(
+            f"""INSERT INTO {STRUCTURAL}
+    SELECT ?, line - ?, first(error_type || ': ' || error_message), first(csv_line)
+    FROM {_readers.CSV_ERRORS} GROUP BY line""",
+            [number, int(header)],
+        )
+        self.store.execute(
+            f"""UPDATE {STAGE} SET _row = _row + (
+      SELECT count(*) FROM (
+        SELECT _row - row_number() OVER (ORDER BY _row) AS gap FROM {STRUCTURAL} WHERE _file = ?)
+      WHERE gap < {STAGE}._row)
+    WHERE _file = ? AND EXISTS (SELECT 1 FROM {STRUCTURAL} WHERE _file = ?)""",
+            [number, number, number],
+        )
+
+    def _resolve_duplicates(self, paths: list[str]) -> None:
+        """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected."""
+        self.store.execute(
+            f"""UPDATE {STAGE} AS s
+    SET _state = CASE WHEN len(d.diff) = 0 THEN 'duplicate' ELSE 'rejected' END,
+      _column = CASE WHEN len(d.diff) > 0 THEN 'id' END,
+      _raw = CASE WHEN len(d.diff) > 0 THEN {_row_text("s")} END,
+      _reason = CASE WHEN len(d.diff) > 0 THEN 'duplicate id with different values in '
+        || array_to_string(d.diff, ', ') || '; the first copy (row ' || d.first_row || ' of '
+        || d.first_source || ') was kept' END
+    FROM (
+      WITH dup AS (
+        SELECT *, row_number() OVER (PARTITION BY _table, id ORDER BY _file, _row) AS k FROM {STAGE}
+        WHERE _reason IS NULL AND (_table, id) IN (
+          SELECT (_table, id) FROM {STAGE} WHERE _reason IS NULL GROUP BY _table, id HAVING count(*) > 1))
+      SELECT later._file, later._row, {_differences("later", "first")} AS diff,
+        first._row AS first_row, list_extract(?, first._file + 1) AS first_source
+      FROM dup AS later JOIN dup AS first
+        ON later._table = first._table AND later.id = first.id AND first.k = 1 AND later.k > 1
+    ) AS d
+    WHERE s._file = d._file AND s._row = d._row""",
+            [paths],
+        )
+        store = self.store
+        for table in sorted({t for t, _ in self.sources if store.has_table(t)}):
+            # Find the stored rows sharing an id (reading ids and times only), then compare whole
+            # rows within their created_at range: the scan skips the rest of the table.
+            candidates = (
+                f"SELECT id FROM {STAGE} "
+                "WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'duplicate')"
+            )
+            matched, first, last = store.execute(
+                f"SELECT count(*), min(created_at), max(created_at) FROM {quote(table)} "
+                f"WHERE id IN ({candidates})",
+                [table],
+            )[0]
+            if not matched:
+                continue
+            store.execute(
+                f"""UPDATE {STAGE} AS s
+    SET _state = CASE WHEN len(d.diff) = 0 THEN 'present' ELSE 'rejected' END,
+      _column = CASE WHEN len(d.diff) > 0 THEN 'id' END,
+      _raw = CASE WHEN len(d.diff) > 0 THEN {_row_text("s")} END,
+      _reason = CASE WHEN len(d.diff) > 0 THEN 'id already stored (load ' || d.load_id
+        || ') with different values in ' || array_to_string(d.diff, ', ')
+        || '; the stored row was kept. Hint: load into another table to compare both versions' END
+    FROM (
+      SELECT s._file, s._row, {_differences("s", "t")} AS diff, t.{LOAD_ID_COLUMN} AS load_id
+      FROM {STAGE} AS s JOIN {quote(table)} AS t ON s.id = t.id
+      WHERE s._table = ? AND s._reason IS NULL AND s._state IN ('new', 'duplicate')
+        AND t.created_at BETWEEN ? AND ?
+    ) AS d
+    WHERE s._file = d._file AND s._row = d._row""",
+                [table, first, last],
+            )
+
+    def _summarise(self, number: int, table: str, rdr: _readers.Reader) -> SourceLoad:
+        """What source ``number`` contributed."""
+        store = self.store
+        if number in self.direct:  # its accepted rows: written straight into the table, or staged
+            rows, params = f"{quote(table)} WHERE {LOAD_ID_COLUMN} = ?", [self.load_id]
+        else:
+            rows, params = f"{STAGE} WHERE _file = ? AND _reason IS NULL", [number]
+        staged, rejected, inserted = store.execute(
+            f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
+      count(*) FILTER (_reason IS NULL AND _state = 'new') FROM {STAGE} WHERE _file = ?""",
+            [number],
+        )[0]
+        if not staged:  # written directly into the table
+            staged = inserted = store.execute(f"SELECT count(*) FROM {rows}", params)[0][0]
+        structural = store.execute(f"SELECT count(*) FROM {STRUCTURAL} WHERE _file = ?", [number])[0][0]
+        labelled = [c for c in _COLS if c.labels and c.name in rdr.inputs]
+        unknown: dict[str, dict[str, int]] = {}
+        if labelled:
+            union = " UNION ALL ".join(
+                f"SELECT {literal(c.name)}, {quote(c.name)}, count(*) FROM {rows} "
+                f"AND NOT list_contains(?, {quote(c.name)}) GROUP BY ALL"
+                for c in labelled
+            )
+            for col, label, count in store.execute(
+                f"SELECT * FROM ({union}) ORDER BY 1, 3 DESC, 2",
+                [value for c in labelled for value in (*params, list(c.labels))],
+            ):
+                unknown.setdefault(col, {})[label] = count
+        notes = list(rdr.notes)
+        if rdr.ignored:
+            notes.append(f"ignored unknown column(s): {', '.join(rdr.ignored)}")
+        for col, label_counts in unknown.items():
+            notes.append(f"unknown {col} label(s) loaded as-is: {', '.join(label_counts)}")
+        required = [
+            c for c in _COLS if not c.nullable and c.name in rdr.inputs and c.name not in schema.REQUIRED
+        ]
+        if required:
+            counts = store.execute(
+                "SELECT "
+                + ", ".join(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in required)
+                + f" FROM {rows}",
+                params,
+            )[0]
+            notes += [
+                f"{n:,} row(s) with no {c.name} (NOT NULL upstream)"
+                for c, n in zip(required, counts, strict=True)
+                if n
+            ]
+        return SourceLoad(
+            source=rdr.path,
+            format=rdr.format,
+            table=table,
+            rows_read=staged + structural,
+            rows_loaded=staged - rejected,
+            rows_inserted=inserted,
+            rows_rejected=rejected + structural,
+            columns_absent=tuple(c.name for c in _COLS if c.name not in rdr.inputs),
+            unknown_labels=unknown,
+            notes=tuple(notes),
+        )
+
+    def _write(
+        self, loaded_at: datetime, replace_tables: Mapping[str, object], disappeared: Mapping[str, list[Any]]
+    ) -> tuple[SourceLoad, ...]:
+        """Write the staged rows, rejects and history, then COMMIT the transaction."""
+        store, load_id = self.store, self.load_id
+        paths = [rdr.path for _, rdr in self.sources]
+        names = ", ".join(quote(c.name) for c in _COLS)
+        rejects = f"""SELECT _file, _row, _column, _reason, _raw FROM {STAGE} WHERE _reason IS NOT NULL
+    UNION ALL SELECT _file, _row, NULL, _reason, _raw FROM {STRUCTURAL}"""
+        sources = tuple(
+            replace(self._summarise(number, table, rdr), rows_disappeared=len(disappeared.get(table, ())))
+            for number, (table, rdr) in enumerate(self.sources)
+        )
+        for table in dict.fromkeys(t for t, _ in self.sources):
+            store.execute(data_table_ddl(table))
+            store.execute(
+                f"""INSERT INTO {quote(table)} SELECT {names}, ? FROM {STAGE}
+    WHERE _table = ? AND _reason IS NULL AND _state = 'new'""",
+                [load_id, table],
+            )
+        store.execute(
+            f"""INSERT INTO {REJECTS_TABLE}
+    SELECT ?, list_extract(?, _file + 1), list_extract(?, _file + 1), _row, _column, _reason, _raw
+    FROM ({rejects}) ORDER BY _file, _row""",
+            [load_id, [s.table for s in sources], paths],
+        )
+        for s in sources:
+            store.execute(
+                f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    load_id,
+                    s.table,
+                    s.source,
+                    s.format,
+                    loaded_at,
+                    s.rows_read,
+                    s.rows_loaded,
+                    s.rows_inserted,
+                    s.rows_rejected,
+                    s.rows_disappeared,
+                    list(s.columns_absent),
+                    json.dumps(s.unknown_labels),
+                    list(s.notes),
+                ],
+            )
+        for s in sources:
+            if disappeared.get(s.table):
+                store.execute(
+                    f"INSERT INTO {DISAPPEARED_TABLE} SELECT ?, ?, ?, id, created_at FROM {quote(s.table)} "
+                    "WHERE id IN (SELECT unnest(?::UUID[])) ORDER BY id",
+                    [load_id, s.table, s.source, disappeared[s.table]],
+                )
+        for name, data in replace_tables.items():
+            with store.registered("_llamalog_replacement", data) as replacement:
+                store.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {replacement}")
+        store.execute("COMMIT")
+        return sources
+
+
+_WRITE_FAILURES = re.compile(r"could not write|no space left|file too large|disk quota", re.IGNORECASE)
+
+
+def _differences(a: str, b: str) -> str:
+    """SQL listing the canonical columns where rows ``a`` and ``b`` differ."""
+    cases = ", ".join(
+        f"CASE WHEN {a}.{quote(c.name)} IS DISTINCT FROM {b}.{quote(c.name)} THEN '{c.name}' END"
+        for c in _COLS
+    )
+    return f"list_filter([{cases}], lambda x: x IS NOT NULL)"
+
+
+def _row_text(alias: str) -> str:
+    """SQL for row ``alias`` as JSON text: the raw form of a row rejected after it was typed."""
+    fields = ", ".join(f"{literal(c.name)}: {alias}.{quote(c.name)}" for c in _COLS)
+    return f"CAST(to_json({{{fields}}}) AS VARCHAR)"

@@ -1,0 +1,59 @@
+"""How things look: one colour, symbol and label per category, and per timeline flag.
+
+Every figure and page takes its category colours and symbols from here, so CREATED is the same
+green star with a 🦙 in the timeline, every chart and the report, and FAILED the same red cross.
+
+Examples:
+    >>> category_style("CREATED")
+    Style(colour='#2e7d32', symbol='star', label='CREATED 🦙')
+    >>> category_style(None).label, category_style("ARCHIVED").label
+    ('no category', 'ARCHIVED')
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Style(NamedTuple):
+    """A colour (CSS hex), a plotly marker symbol and the label shown in legends."""
+
+    colour: str
+    symbol: str
+    label: str
+
+
+CATEGORY_STYLES = {
+    "CREATED": Style("#2e7d32", "star", "CREATED 🦙"),
+    "ENRICHED": Style("#1565c0", "circle", "ENRICHED"),
+    "CORRECTED": Style("#8e24aa", "diamond", "CORRECTED"),
+    "CACHED": Style("#6d4c41", "square", "CACHED"),
+    "FAILED": Style("#c62828", "x", "FAILED"),
+    "LINKED": Style("#00838f", "triangle-up", "LINKED"),
+    "USER_ACTION": Style("#ef6c00", "pentagon", "USER_ACTION"),
+}
+OTHER = Style("#616161", "circle-open", "")  # a category the package does not know, or none
+FLAG_STYLES = {  # rings on the timeline, by the flag a chain row carries
+    "dangling": Style("#d32f2f", "circle-open", "⚠ parent's run never logged (dangling)"),
+    "in_cycle": Style("#6a1b9a", "circle-open", "⚠ run on a parent loop"),
+    "before_parent": Style("#f9a825", "circle-open", "⚠ logged before its parent run"),
+}
+# Values that are not categories (statuses, rule sets' series...), in the order they appear.
+PALETTE = ("#455a64", "#00897b", "#c0ca33", "#5e35b1", "#f4511e", "#3949ab", "#7cb342", "#d81b60")
+LLAMA = "🦙"
+
+
+def category_style(category: str | None) -> Style:
+    """The style of a category; unknown labels and None get :data:`OTHER`'s look, their own label."""
+    return CATEGORY_STYLES.get(category or "", OTHER._replace(label=category or "no category"))
+
+
+def colours_for(values: list[str]) -> dict[str, str]:
+    """A colour per value: a category's own, other values the next of :data:`PALETTE`.
+
+    Examples:
+        >>> colours_for(["FAILED", "SUCCESS", "SKIPPED"])
+        {'FAILED': '#c62828', 'SUCCESS': '#455a64', 'SKIPPED': '#00897b'}
+    """
+    others = iter(PALETTE * (1 + len(values) // len(PALETTE)))
+    return {v: CATEGORY_STYLES[v].colour if v in CATEGORY_STYLES else next(others) for v in values}

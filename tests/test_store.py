@@ -1,0 +1,82 @@
+"""The store: read-only sharing, its memory limit, the tracer, scratch tables, and that every
+public way to write tells the chain index to rebuild."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import scenario, store_of
+
+import llamalog_analytics as lla
+from llamalog_analytics.chains import chain_index
+from llamalog_analytics.errors import StoreError
+
+
+def test_read_only_store_refuses_loads_and_allows_concurrent_readers(tmp_path, synth):
+    path = tmp_path / "store.duckdb"
+    with lla.LogStore(path) as s:
+        s.load_files(lla.write_logs(synth.llama_logs.head(10), tmp_path / "x.csv"), quiet=True)
+    with lla.LogStore(path, read_only=True) as a, lla.LogStore(path, read_only=True) as b:
+        assert a.table().height == b.table().height == 10
+        with pytest.raises(StoreError, match="read-only"):
+            a.load_files(tmp_path / "x.csv", quiet=True)
+
+
+def test_memory_limit_is_set_or_refused_with_a_hint():
+    def limit(store):
+        return store.execute("SELECT current_setting('memory_limit')")[0][0]
+
+    with lla.LogStore() as capped, lla.LogStore(memory_limit="500MB") as small:
+        assert limit(capped) == "2.7 GiB"  # the 3GB default
+        assert limit(small) == "476.8 MiB"
+    with pytest.raises(StoreError, match=r"memory_limit='lots'.*Hint: write it like 3GB"):
+        lla.LogStore(memory_limit="lots")
+
+
+def test_the_tracer_sees_every_statement_with_its_parameters(synth, tmp_path):
+    path = lla.write_logs(synth.llama_logs.head(50), tmp_path / "rows.parquet")
+    seen: list[tuple[str, object]] = []
+    with lla.LogStore(tracer=lambda sql, params: seen.append((sql, params))) as store:
+        store.load_files(path, quiet=True)
+        album = store.execute("SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL LIMIT 1")[0][0]
+        lla.chain(store, "ALBUM", album)
+        lla.verify(store)
+    statements = [sql for sql, _ in seen]
+    assert any(s.startswith('INSERT INTO "llama_logs"') for s in statements)  # the load
+    assert any("_entity_id_high" in s for s in statements)  # the chain index's read
+    assert any(s.startswith("CREATE TEMPORARY TABLE _llamalog_scratch_") for s in statements)  # verify
+    assert ("SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL LIMIT 1", None) in seen
+    assert any(params == [str(path)] for _, params in seen if params)  # parameters reach it too
+
+
+def test_every_public_write_rebuilds_the_chain_index_and_reads_do_not(tmp_path):
+    case = scenario("flat_queue_family")
+    artist = case["chains"][0]["entity_id"]
+    more = tmp_path / "more.json"
+    more.write_text(
+        '[{"id": "00000000-0000-4000-8000-0000000000aa", "operation": "x", "status": "SUCCESS", '
+        '"created_at": "2026-03-01 00:00:00", "category": "ENRICHED", "job_id": "j"}]'
+    )
+    with store_of(case["rows"], tmp_path) as store:
+
+        def rebuilt_after(action) -> bool:
+            before = chain_index(store)
+            action()
+            return chain_index(store) is not before
+
+        assert rebuilt_after(lambda: store.load_files(more, quiet=True))
+        assert rebuilt_after(lambda: store.execute("DELETE FROM llama_logs WHERE operation = 'x'"))
+        assert rebuilt_after(lambda: store.frame("UPDATE llama_logs SET reason = 'r' RETURNING id"))
+        assert rebuilt_after(lambda: store.relation("UPDATE llama_logs SET reason = NULL RETURNING id").pl())
+        assert not rebuilt_after(lambda: store.frame("SELECT count(*) FROM llama_logs"))
+        assert not rebuilt_after(lambda: lla.verify(store))  # its scratch tables change no log table
+        assert not rebuilt_after(lambda: lla.chain(store, "ARTIST", artist))
+
+
+def test_temporary_tables_are_dropped_and_work_on_a_read_only_store(synth, tmp_path):
+    path = tmp_path / "store.duckdb"
+    with lla.LogStore(path) as s:
+        s.load_files(lla.write_logs(synth.llama_logs.head(10), tmp_path / "x.csv"), quiet=True)
+    with lla.LogStore(path, read_only=True) as store:
+        with store.temporary("SELECT id FROM llama_logs WHERE job_id IS NOT NULL") as name:
+            assert store.execute(f"SELECT count(*) FROM {name}")[0][0] > 0
+        assert not store.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])[0][0]
