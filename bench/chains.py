@@ -7,9 +7,9 @@ indexes on ``job_id``, ``parent_job_id``, ``album_id``, ``artist_id``, ``track_i
 (``entity_type``, ``entity_id``) (``jit = off``; for the one-chain query also hash and merge
 joins off, so PostgreSQL keeps the index plan it uses at 1M rows). Then, on the same 100 random
 entities, for ``link="job_id"`` (bare job ids) and then ``link="instance"`` (job runs, the
-default), each with its own chain index, built and freed in turn: the index's build time and memory, one
-chain returned with full rows (median of ``lla.chain``), every entity's chain at once
-(``all_chains``) and the median per-entity graph.
+default), each in a process of its own (so each peak memory is its own): the index's build time
+and memory, one chain returned with full rows (median of ``lla.chain``), every entity's chain at
+once (``all_chains``) and the median per-entity graph.
 
 PostgreSQL runs the bare-job-id definition as a recursive CTE: one chain (full rows, fetched by
 psycopg) and every chain at once (it only counts the pairs, which favours it); the ratios compare
@@ -21,7 +21,6 @@ process) follows.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import random
 import statistics
@@ -39,8 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from pgserver import PgServer, copy_rows, create_upstream
 
 import llamalog_analytics as lla
-from llamalog_analytics.chains import TYPED_ID, all_chains, chain_index
-from llamalog_analytics.links import Linking
+from llamalog_analytics.schema import TYPED_ID
 
 INDEXES = ("job_id", "parent_job_id", "album_id", "artist_id", "track_id", "entity_type, entity_id")
 
@@ -111,8 +109,46 @@ def _seconds(interval: str) -> float:
     return number * {"min": 60, "h": 3600}.get(interval.lstrip("0123456789."), 1)
 
 
-def rss() -> int:
-    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmRSS"))
+OURS_CHILD = """
+import json, statistics, sys, time
+import llamalog_analytics as lla
+from llamalog_analytics.chain_index import chain_index
+from llamalog_analytics.chains import all_chains
+from llamalog_analytics.links import Linking
+
+path, link, entities = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+
+
+def rss(field):
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
+
+
+def median_ms(function):
+    function(*entities[0])  # warm
+    times = []
+    for entity in entities:
+        start = time.perf_counter()
+        function(*entity)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+with lla.LogStore(path, read_only=True) as store:
+    before = rss("VmRSS")
+    start = time.perf_counter()
+    index = chain_index(store, linking=Linking.of(link))
+    build = time.perf_counter() - start
+    grew, nbytes = rss("VmRSS") - before, index.nbytes
+    del index
+    one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link))
+    sizes = [lla.chain(store, kind, entity, link=link).height for kind, entity in entities]
+    graph_ms = median_ms(lambda kind, entity: lla.provenance_graph(store, kind, entity, link=link))
+    start = time.perf_counter()
+    pairs = all_chains(store, link=link).height
+    every = time.perf_counter() - start
+print(json.dumps({"build": build, "grew": grew, "nbytes": nbytes, "one_ms": one, "sizes": sizes,
+                  "graph_ms": graph_ms, "every": every, "pairs": pairs, "peak": rss("VmHWM")}))
+"""
 
 
 def median_ms(function, entities) -> float:
@@ -127,35 +163,31 @@ def median_ms(function, entities) -> float:
 
 @dataclass
 class Ours:
-    """Our side for one way of linking: index build, one chain, one graph, every chain."""
+    """Our side for one way of linking, measured in a process of its own."""
 
     build: float
+    grew: int
+    nbytes: int
     one_ms: float
     sizes: list[int]
     graph_ms: float
     every: float
     pairs: int
+    peak: int
 
 
 def measure_ours(store_path: Path, entities: list[tuple[str, str]], link: str) -> Ours:
-    """The index (built, then reported), medians over ``entities``, every chain at once."""
-    with lla.LogStore(store_path, read_only=True) as store:
-        before = rss()
-        start = time.perf_counter()
-        index = chain_index(store, linking=Linking.of(link))
-        build = time.perf_counter() - start
-        print(
-            f"  {link}: chain index built in {build:.2f}s; {index.nbytes / 2**20:,.0f} MiB of arrays and "
-            f"rows; process grew {(rss() - before) / 2**20:,.0f} MiB",
-            flush=True,
-        )
-        del index
-        one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
-        sizes = [lla.chain(store, kind, entity, link=link).height for kind, entity in entities]
-        graph_ms = median_ms(lambda k, e: lla.provenance_graph(store, k, e, link=link), entities)
-        start = time.perf_counter()
-        pairs = all_chains(store, link=link).height
-        return Ours(build, one, sizes, graph_ms, time.perf_counter() - start, pairs)
+    """In a child process: the index built, medians over ``entities``, every chain at once."""
+    out = subprocess.check_output(
+        [sys.executable, "-c", OURS_CHILD, str(store_path), link, json.dumps(entities)]
+    )
+    ours = Ours(**json.loads(out))
+    print(
+        f"  {link}: chain index built in {ours.build:.2f}s; {ours.nbytes / 2**20:,.0f} MiB of arrays and "
+        f"rows; process grew {ours.grew / 2**20:,.0f} MiB; peak {ours.peak / 2**30:.1f} GiB",
+        flush=True,
+    )
+    return ours
 
 
 def sample_entities(store_path: Path, count: int) -> list[tuple[str, str]]:
@@ -190,13 +222,11 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
     print(f"\n== {rows:,} rows (prepared in {time.perf_counter() - started:.0f}s)")
 
     entities = sample_entities(store_path, count)
-    with lla.LogStore(store_path, read_only=True) as store:  # the first read of the file warms the cache
-        chain_index(store)
-    gc.collect()
+    with open(store_path, "rb") as store_file:  # the first read of the file warms the page cache
+        while store_file.read(1 << 24):
+            pass
     literal = measure_ours(store_path, entities, "job_id")
-    gc.collect()  # each chain index goes with its store
     runs = measure_ours(store_path, entities, "instance")
-    gc.collect()  # PostgreSQL gets the memory back
     print(
         f"instance / job_id: index build {runs.build / literal.build:.2f}x "
         f"({runs.build:.2f}s / {literal.build:.2f}s); one chain {runs.one_ms / literal.one_ms:.2f}x "

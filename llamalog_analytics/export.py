@@ -31,7 +31,7 @@ import polars as pl
 
 from . import _readers, schema
 from ._sql import quote
-from .chains import ANNOTATIONS  # a chain's own columns, written as they are
+from .chain_index import ANNOTATIONS  # a chain's own columns, written as they are
 from .errors import ExportError
 
 if TYPE_CHECKING:

@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from . import links, schema
-from .chains import ANNOTATIONS, TYPED_ID, chain, runs
+from .chain_index import ANNOTATIONS
+from .chains import chain, runs
 from .errors import ArgumentError
+from .schema import TYPED_ID
 
 if TYPE_CHECKING:
     import networkx as nx

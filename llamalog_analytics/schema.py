@@ -26,6 +26,7 @@ from .errors import ArgumentError, UnknownColumnError
 
 CATEGORIES = ("CREATED", "ENRICHED", "CORRECTED", "CACHED", "FAILED", "LINKED", "USER_ACTION")
 ENTITY_TYPES = ("ARTIST", "ALBUM", "TRACK")
+TYPED_ID = {"ALBUM": "album_id", "ARTIST": "artist_id", "TRACK": "track_id"}  # an entity's own column
 # Postgres enum order; PENDING is the label UNENRICHED had until 2026-04-11.
 STATUSES = (
     "UNENRICHED",

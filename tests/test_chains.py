@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 import llamalog_analytics as lla
 from llamalog_analytics import links
-from llamalog_analytics.chains import ANNOTATIONS, all_chains, chain_index
+from llamalog_analytics.chain_index import ANNOTATIONS, chain_index
+from llamalog_analytics.chains import all_chains
 from llamalog_analytics.errors import ChainError
 
 SCENARIOS = sorted((FIXTURES / "chains").glob("*.json"))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import llamalog_analytics as lla
 from llamalog_analytics import links
-from llamalog_analytics.chains import chain_index
+from llamalog_analytics.chain_index import chain_index
 from llamalog_analytics.errors import LinkError
 
 T0 = datetime(2026, 3, 1)

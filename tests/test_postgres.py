@@ -322,7 +322,7 @@ def test_incremental_load_notices_old_rows_swapped(store, database, data):
 
 
 def test_a_load_from_postgres_rebuilds_the_chain_index(store, database):
-    from llamalog_analytics.chains import chain_index
+    from llamalog_analytics.chain_index import chain_index
 
     store.load_postgres(database, quiet=True)
     before = chain_index(store)

@@ -7,7 +7,7 @@ import pytest
 from conftest import scenario, store_of
 
 import llamalog_analytics as lla
-from llamalog_analytics.chains import chain_index
+from llamalog_analytics.chain_index import chain_index
 from llamalog_analytics.errors import StoreError
 
 

@@ -1,0 +1,229 @@
+"""Job runs and parent links, defined: :class:`Linking`, the SQL that numbers the runs and resolves
+each parent link (:func:`rows_sql`), and the same for a frame in hand (:func:`resolve`,
+:func:`annotate`)."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from .._sql import literal, quote
+from ..errors import LinkError
+from .roots import loop_numbers
+
+LINKS = ("instance", "job_id")
+DEFAULT_REUSE_GAP = timedelta(hours=24)
+NO_ROW = "no row carries the id"
+NO_RUN_NEAR = "no run of it within reuse_gap"
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_GAP = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|min|s|m|h|d|w)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Linking:
+    """How parent links are followed: by job instance with a reuse gap, or by bare job id.
+
+    Build it with :meth:`of`, which takes what users pass (``link=``, ``reuse_gap=``).
+    """
+
+    link: str = "instance"
+    reuse_gap: timedelta | None = DEFAULT_REUSE_GAP  # None: bare job ids
+
+    def __post_init__(self) -> None:
+        bare = self.link == "job_id"
+        if self.link not in LINKS or bare != (self.reuse_gap is None):
+            raise LinkError(
+                f"Linking({self.link!r}, {self.reuse_gap!r}) is not a way to link. "
+                "Hint: build it with Linking.of(link, reuse_gap)"
+            )
+
+    @classmethod
+    def of(cls, link: str = "instance", reuse_gap: timedelta | str | None = None) -> Linking:
+        """Check and normalise ``link`` (``instance`` or ``job_id``) and ``reuse_gap``.
+
+        ``reuse_gap`` is a ``timedelta`` or text such as ``6h``, ``90min``, ``2d`` or ``1h30m``;
+        None means the default, 24 hours. It has no effect with ``link="job_id"``.
+
+        Examples:
+            >>> Linking.of(reuse_gap="1h30m").reuse_gap
+            datetime.timedelta(seconds=5400)
+            >>> Linking.of("job-id").reuse_gap is None
+            True
+        """
+        link = link.replace("-", "_").lower()
+        if link not in LINKS:
+            raise LinkError(f"unknown link {link!r}. Hint: use one of {', '.join(LINKS)}")
+        if link == "job_id":
+            return cls("job_id", None)
+        gap = DEFAULT_REUSE_GAP if reuse_gap is None else _timedelta(reuse_gap)
+        if gap <= timedelta(0):
+            raise LinkError(f"reuse_gap must be positive, not {reuse_gap!r}. Hint: try 24h or 6h")
+        return cls("instance", gap)
+
+    @property
+    def gap_us(self) -> int | None:
+        """The reuse gap in microseconds (None: no gap, bare job ids)."""
+        return None if self.reuse_gap is None else self.reuse_gap // timedelta(microseconds=1)
+
+    def __str__(self) -> str:
+        if self.reuse_gap is None:
+            return "bare job ids"
+        return f"job instances (reuse gap {human_duration(self.reuse_gap)})"
+
+
+def human_duration(span: timedelta) -> str:
+    """A duration in hours, minutes and seconds, leaving out units that are zero.
+
+    Examples:
+        >>> human_duration(timedelta(hours=24)), human_duration(timedelta(minutes=90))
+        ('24 h', '1 h 30 min')
+    """
+    seconds = int(span.total_seconds())
+    parts = [(seconds // 3600, "h"), (seconds % 3600 // 60, "min"), (seconds % 60, "s")]
+    return " ".join(f"{n} {unit}" for n, unit in parts if n) or f"{span.total_seconds() * 1000:g} ms"
+
+
+def _timedelta(value: timedelta | str) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip()
+    parts = _GAP.findall(text)
+    if not parts or _GAP.sub("", text).strip():
+        raise LinkError(f"reuse_gap={value!r} is not a duration. Hint: write it like 24h, 6h, 90min or 2d")
+    return timedelta(seconds=sum(float(n) * _UNITS[unit.lower()] for n, unit in parts))
+
+
+def rows_sql(
+    source: str, linking: Linking | None = None, *, quoted: bool = False, carry: Iterable[str] = ()
+) -> str:
+    """SQL (DuckDB) giving each row of ``source`` its job instance and its resolved parent.
+
+    Columns: ``id``, ``created_at``, ``job_id``, ``parent_job_id``, ``job_instance`` (the
+    ordinal; NULL without a job id), ``parent_instance`` (the ordinal of the instance of
+    ``parent_job_id`` the row links to; NULL when none), ``parent_first_at`` (that instance's
+    first row time) and ``dangling`` (why a parent resolves to nothing: :data:`NO_ROW` or
+    :data:`NO_RUN_NEAR`; NULL otherwise). ``source`` is a table name, or with ``quoted`` any
+    relation (a parenthesised query); ``carry`` names more of its columns to pass through.
+    """
+    linking = linking or Linking()
+    relation = source if quoted else quote(source)
+    columns = ", ".join(["id", "created_at", "job_id", "parent_job_id", *map(quote, carry)])
+    gap = linking.gap_us
+    starts = (
+        "row_number() OVER by_job = 1"
+        if gap is None
+        else f"coalesce(epoch_us(created_at) - lag(epoch_us(created_at)) OVER by_job > {int(gap)}, true)"
+    )
+    near = "true" if gap is None else f"distance <= {int(gap)}"
+    return f"""WITH marked AS (
+  SELECT {columns}, {starts} AS starts FROM {relation}
+  WINDOW by_job AS (PARTITION BY job_id ORDER BY created_at, id)),
+numbered AS MATERIALIZED (
+  SELECT {columns},
+    CASE WHEN job_id IS NOT NULL THEN sum(starts::INTEGER) OVER (
+      PARTITION BY job_id ORDER BY created_at, id ROWS UNBOUNDED PRECEDING)::INTEGER END AS job_instance
+  FROM marked),
+spans AS (
+  SELECT job_id, job_instance, min(created_at) AS first_at, max(created_at) AS last_at
+  FROM numbered WHERE job_id IS NOT NULL GROUP BY ALL),
+near AS (
+  SELECT n.*, b.job_instance AS b_instance, b.first_at AS b_first,
+    greatest(epoch_us(n.created_at) - epoch_us(b.last_at), 0) AS b_distance,
+    a.job_instance AS a_instance, a.first_at AS a_first,
+    epoch_us(a.first_at) - epoch_us(n.created_at) AS a_distance
+  FROM numbered AS n
+  ASOF LEFT JOIN spans AS b ON n.parent_job_id = b.job_id AND n.created_at >= b.first_at
+  LEFT JOIN spans AS a ON n.parent_job_id = a.job_id AND a.job_instance = coalesce(b.job_instance, 0) + 1),
+nearest AS (
+  SELECT *, b_instance IS NOT NULL AND (a_instance IS NULL OR b_distance <= a_distance) AS before,
+    CASE WHEN before THEN b_distance ELSE a_distance END AS distance
+  FROM near)
+SELECT {columns}, job_instance,
+  CASE WHEN {near} THEN CASE WHEN before THEN b_instance ELSE a_instance END END AS parent_instance,
+  CASE WHEN {near} THEN CASE WHEN before THEN b_first ELSE a_first END END AS parent_first_at,
+  CASE WHEN parent_job_id IS NULL THEN NULL
+    WHEN b_instance IS NULL AND a_instance IS NULL THEN {literal(NO_ROW)}
+    WHEN NOT ({near}) THEN {literal(NO_RUN_NEAR)} END AS dangling
+FROM nearest"""
+
+
+def resolve(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
+    """:func:`rows_sql`'s columns for a frame of log rows, in the frame's order.
+
+    Only ``id``, ``created_at``, ``job_id`` and ``parent_job_id`` are read.
+
+    Examples:
+        >>> from datetime import datetime
+        >>> rows = pl.DataFrame({
+        ...     "id": ["a", "b", "c"], "job_id": ["7", "7", None], "parent_job_id": [None, None, "7"],
+        ...     "created_at": [datetime(2026, 2, 1), datetime(2026, 4, 1), datetime(2026, 4, 1, 0, 5)]})
+        >>> resolve(rows).select("job_instance", "parent_instance").rows()
+        [(1, None), (2, None), (None, 2)]
+    """
+    import duckdb
+
+    narrow = rows.select(
+        pl.col("id", "job_id", "parent_job_id").cast(pl.String), "created_at"
+    ).with_row_index("_row")
+    with duckdb.connect(config={"memory_limit": "3GB", "temp_directory": tempfile.gettempdir()}) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("_rows", narrow.to_arrow())
+        sql = rows_sql("_rows", linking, carry=["_row"])
+        resolved = con.sql(f"SELECT * EXCLUDE (_row) FROM ({sql}) ORDER BY _row").pl()
+    return resolved.with_columns(pl.col("job_instance", "parent_instance").cast(pl.Int32))
+
+
+def annotate(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
+    """``rows`` with the link annotations chains carry, computed among these rows alone.
+
+    Adds ``job_instance``, ``parent_instance``, ``before_parent`` and ``in_cycle`` where they
+    are missing (a chain from :func:`~llamalog_analytics.chain` has them, resolved over the
+    whole table, and keeps its own).
+
+    Examples:
+        >>> from datetime import datetime
+        >>> rows = pl.DataFrame({
+        ...     "id": ["a", "b"], "job_id": ["x", "y"], "parent_job_id": ["y", "x"],
+        ...     "created_at": [datetime(2026, 2, 1), datetime(2026, 2, 1, 0, 1)]})
+        >>> annotate(rows).select("in_cycle", "before_parent").rows()
+        [(True, True), (True, False)]
+    """
+    wanted = ("job_instance", "parent_instance", "before_parent", "in_cycle")
+    if all(c in rows.columns for c in wanted):
+        return rows
+    resolved = resolve(rows, linking)
+    keys = (
+        pl.concat(
+            [
+                resolved.select(job=pl.col("job_id"), run=pl.col("job_instance")),
+                resolved.select(job=pl.col("parent_job_id"), run=pl.col("parent_instance")),
+            ]
+        )
+        .drop_nulls()
+        .unique()
+        .sort("job", "run")
+        .with_row_index("node")
+    )
+
+    def node(job: str, run: str) -> np.ndarray:
+        found = resolved.select(job=pl.col(job), run=pl.col(run)).join(
+            keys, on=["job", "run"], how="left", maintain_order="left"
+        )
+        return found["node"].fill_null(-1).cast(pl.Int64).to_numpy()
+
+    own, parent = node("job_id", "job_instance"), node("parent_job_id", "parent_instance")
+    loop = loop_numbers(own, parent, keys.height)
+    own_loop = np.append(loop, -1)[own]
+    values = {
+        "job_instance": resolved["job_instance"],
+        "parent_instance": resolved["parent_instance"],
+        "before_parent": (resolved["created_at"] < resolved["parent_first_at"]).fill_null(False),
+        "in_cycle": pl.Series((own_loop >= 0) & (own_loop == np.append(loop, -1)[parent])),
+    }
+    return rows.with_columns(pl.Series(name, values[name]) for name in wanted if name not in rows.columns)

@@ -1,0 +1,140 @@
+"""Whole-table findings about job links, as SQL: parents whose run never logged, rows logged before
+their parent run, reused job ids, loops of runs, and every row's true root.
+
+Each takes ``linked``: the rows as :func:`linked_sql` gives them, inline (self-contained SQL to
+show and re-run) or as a table a caller made of it once (to answer several questions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from ._core import Linking, rows_sql
+from .roots import parent_loops
+
+
+def linked_sql(table: str, linking: Linking | None = None) -> str:
+    """:func:`rows_sql` with ``operation`` carried, parenthesised: what the findings below read."""
+    return f"({rows_sql(table, linking, carry=['operation'])})"
+
+
+def dangling_sql(linked: str) -> str:
+    """Rows whose parent link resolves to no instance, with the reason (``dangling``)."""
+    return f"""SELECT id::VARCHAR AS id, created_at, operation, parent_job_id, dangling
+FROM {linked} WHERE dangling IS NOT NULL"""
+
+
+def before_parent_sql(linked: str) -> str:
+    """Rows logged before the first row of the instance their parent resolves to."""
+    return f"""SELECT id::VARCHAR AS id, operation, job_id, job_instance, parent_job_id, parent_instance,
+  created_at, parent_first_at, epoch_ms(parent_first_at) - epoch_ms(created_at) AS ahead_by_ms
+FROM {linked} WHERE created_at < parent_first_at"""
+
+
+def reused_sql(linked: str) -> str:
+    """Every instance of the job ids that ran more than once, with its span (``id``: its first row)."""
+    return f"""WITH reused AS (SELECT DISTINCT job_id FROM {linked} WHERE job_instance = 2)
+SELECT arg_min(id, (created_at, id))::VARCHAR AS id, job_id, job_instance,
+  max(job_instance) OVER (PARTITION BY job_id) AS runs, min(created_at) AS first_at,
+  max(created_at) AS last_at, count(*) AS rows, arg_min(operation, (created_at, id)) AS operation
+FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance"""
+
+
+def loops(store: Any, linked: str) -> pl.DataFrame:
+    """Instances on a loop (an instance that is, through its parents, its own ancestor).
+
+    One row per instance, numbered by loop: ``cycle``, ``job_id``, ``job_instance``. Links that
+    cannot be on a loop are trimmed in SQL and then with whole-column joins until nothing
+    changes; :func:`parent_loops` finds the loops among the few that remain.
+    """
+    keys = ["job_id", "job_instance"]
+    parents = {"job_id": "parent_job_id", "job_instance": "parent_instance"}
+    edges = store.frame(
+        f"""WITH edges AS (
+  SELECT DISTINCT job_id, job_instance, parent_job_id, parent_instance FROM {linked}
+  WHERE job_instance IS NOT NULL AND parent_instance IS NOT NULL)
+SELECT e.* FROM edges AS e
+SEMI JOIN edges AS c ON c.parent_job_id = e.job_id AND c.parent_instance = e.job_instance
+SEMI JOIN edges AS p ON p.job_id = e.parent_job_id AND p.job_instance = e.parent_instance"""
+    )
+    while True:  # drop links out of instances nothing points at, and into ones that point nowhere
+        pointed_at = edges.select(pl.col(v).alias(k) for k, v in parents.items()).unique()
+        pointing = edges.select(pl.col(k).alias(v) for k, v in parents.items()).unique()
+        kept = edges.join(pointed_at, on=keys, how="semi")
+        kept = kept.join(pointing, on=list(parents.values()), how="semi")
+        if kept.height == edges.height:
+            break
+        edges = kept
+    pairs = ((tuple(r[:2]), tuple(r[2:])) for r in edges.select(*keys, *parents.values()).iter_rows())
+    found = [sorted(nodes) for nodes in parent_loops(pairs)]
+    return pl.DataFrame(
+        [(number, job, run) for number, nodes in enumerate(found, 1) for job, run in nodes],
+        schema={"cycle": pl.Int64, "job_id": pl.String, "job_instance": pl.Int32},
+        orient="row",
+    )
+
+
+def loops_sql(linked: str) -> str:
+    """SQL listing the rows whose parent link lies on a loop of instances, by a recursive walk.
+
+    The readable, self-contained statement of what :func:`loops` finds faster.
+    """
+    node, parent = "job_id || '#' || job_instance", "parent_job_id || '#' || parent_instance"
+    return f"""WITH RECURSIVE linked AS MATERIALIZED (SELECT * FROM {linked}),
+edges AS (
+  SELECT DISTINCT {node} AS node, {parent} AS parent FROM linked
+  WHERE job_instance IS NOT NULL AND parent_instance IS NOT NULL),
+walk(start, first, reached, path) AS (
+  SELECT node, parent, parent, [node] FROM edges
+  UNION ALL
+  SELECT w.start, w.first, e.parent, list_append(w.path, w.reached) FROM walk AS w
+  JOIN edges AS e ON e.node = w.reached WHERE NOT list_contains(w.path, w.reached)),
+looped AS (SELECT DISTINCT start, first FROM walk WHERE reached = start)
+SELECT id::VARCHAR AS id, created_at, job_id, job_instance, parent_job_id, parent_instance FROM linked
+WHERE ({node}, {parent}) IN (SELECT (start, first) FROM looped)"""
+
+
+def roots_sql(source: str, linking: Linking | None = None, *, quoted: bool = False) -> str:
+    """The true root of every row with a parent link: an unlimited, loop-safe walk over instances.
+
+    Columns: the row's ``id``, ``created_at``, ``job_id``, ``parent_job_id``, ``dangling``, then
+    ``true_root`` (the top instance's job id, or the bare id of a parent whose run never
+    logged; NULL on a loop), ``ancestors`` (runs above the row, the parent's and a bare top
+    id included),
+    ``looped`` and ``top_dangling`` (the walk ended at a parent that never logged).
+    """
+    rows = rows_sql(source, linking, quoted=quoted, carry=["root_job_id"])
+    key = "p.parent_job_id || '#' || p.parent_instance"
+    return f"""WITH RECURSIVE linked AS MATERIALIZED ({rows}),
+first_links AS (
+  SELECT job_id, job_instance,
+    arg_min_null({{'job': parent_job_id, 'run': parent_instance}}, (created_at, id)) AS up
+  FROM linked WHERE job_id IS NOT NULL GROUP BY job_id, job_instance),
+parents AS (
+  SELECT job_id, job_instance, up.job AS parent_job_id, up.run AS parent_instance FROM first_links),
+walk(start_job, start_run, job, run, hops, path) AS (
+  SELECT DISTINCT parent_job_id, parent_instance, parent_job_id, parent_instance, 0,
+    [parent_job_id || '#' || parent_instance]
+  FROM linked WHERE parent_instance IS NOT NULL
+  UNION ALL
+  SELECT w.start_job, w.start_run, p.parent_job_id, p.parent_instance, w.hops + 1,
+    list_append(w.path, {key})
+  FROM walk AS w JOIN parents AS p ON p.job_id = w.job AND p.job_instance = w.run
+  WHERE p.parent_instance IS NOT NULL AND NOT list_contains(w.path, {key})),
+tops AS (
+  SELECT start_job, start_run, arg_max(job, hops) AS job, arg_max(run, hops) AS run, max(hops) AS hops
+  FROM walk GROUP BY start_job, start_run),
+truth AS (
+  SELECT t.start_job, t.start_run, t.hops, p.parent_instance IS NOT NULL AS looped,
+    p.parent_job_id IS NOT NULL AND p.parent_instance IS NULL AS top_dangling,
+    CASE WHEN p.parent_instance IS NOT NULL THEN NULL ELSE coalesce(p.parent_job_id, t.job) END AS true_root
+  FROM tops AS t JOIN parents AS p ON p.job_id = t.job AND p.job_instance = t.run)
+SELECT l.id, l.created_at, l.job_id, l.parent_job_id, l.root_job_id, l.dangling,
+  CASE WHEN l.parent_instance IS NULL THEN l.parent_job_id ELSE t.true_root END AS true_root,
+  CASE WHEN l.parent_instance IS NULL THEN 1 ELSE t.hops + 1 + t.top_dangling::INTEGER END AS ancestors,
+  coalesce(t.looped, false) AS looped,
+  coalesce(t.top_dangling, false) AS top_dangling
+FROM linked AS l LEFT JOIN truth AS t ON t.start_job = l.parent_job_id AND t.start_run = l.parent_instance
+WHERE l.parent_job_id IS NOT NULL"""
