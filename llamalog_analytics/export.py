@@ -234,7 +234,7 @@ def write_trace(rows: pl.DataFrame, path: str | Path, format: str | None = None)
         >>> write_trace(rows, tempfile.mkdtemp() + "/album.perfetto.json").name
         'album.perfetto.json'
     """
-    from .traces import otlp, perfetto
+    from .trace_formats import otlp, perfetto
 
     path = Path(path)
     format = export_format("trace", path, format)

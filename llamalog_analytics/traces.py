@@ -3,15 +3,15 @@
 A chain is a small tree of job runs, which is what a distributed trace is too. Each **job
 instance** (a run of a ``job_id``, see :mod:`~llamalog_analytics.links`) becomes one **span**,
 from its first row's start (``created_at`` minus ``duration_ms``) to its last row; a row without
-a job id is a zero-length span of its own. A span's parent is the run its first parent link
-resolves to, when that run is in the chain; otherwise the span starts a trace of its own (a
+a job id is a zero-length span of its own. A span's parent is the run its first row's parent
+link resolves to, when that run is in the chain; otherwise the span starts a trace of its own (a
 parent whose run never logged is kept as ``llamalog.dangling_parent_job_id``, and a loop of
 runs is cut at its oldest span). Every chain row is one **event** on its span, so nothing is
 lost. Ids are hashes of the job ids and row ids: the same rows give the same trace and span ids
 every time. Times are UTC.
 
-:func:`otlp` gives OTLP/JSON (Jaeger, Tempo, an OpenTelemetry collector), :func:`perfetto`
-the Chrome trace-event JSON that ui.perfetto.dev opens; ``lla.write_trace`` writes either.
+:func:`spans` gives the spans as a frame; :mod:`~llamalog_analytics.trace_formats` turns them into OTLP/JSON and
+Perfetto JSON, and ``lla.write_trace`` writes either.
 
 Examples:
     >>> import llamalog_analytics as lla
@@ -22,11 +22,10 @@ Examples:
     >>> found = spans(rows)
     >>> found.height, found["trace_id"].n_unique(), found["job_instance"].max()  # one job id ran twice
     (6, 5, 2)
-    >>> sent = otlp(rows)["resourceSpans"][0]["scopeSpans"][0]["spans"]
-    >>> ids = {(s["traceId"], s["spanId"]) for s in sent}
-    >>> len(sent) > 0, all((s["traceId"], s["parentSpanId"]) in ids for s in sent if "parentSpanId" in s)
-    (True, True)
-    >>> sum(len(s["events"]) for s in sent) == rows.height
+    >>> ids = set(found["span_id"])
+    >>> all(parent in ids for parent in found["parent_span_id"].drop_nulls())
+    True
+    >>> found["events"].list.len().sum() == rows.height
     True
 """
 
@@ -34,8 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -44,8 +41,6 @@ import polars as pl
 from . import links
 from .errors import ExportError
 
-SERVICE = "llamalog"
-SCOPE = "llamalog_analytics"
 REQUIRED = ("id", "created_at", "operation", "job_id", "parent_job_id")
 # Span attributes: spans() column → attribute key (NULL and false values are left out).
 SPAN_ATTRIBUTES = {
@@ -75,10 +70,6 @@ EVENT_ATTRIBUTES = {
     "user_id": "llamalog.user_id",
     "relation": "llamalog.relation",
 }
-_KIND_INTERNAL = 1
-_STATUS_OK, _STATUS_ERROR = 1, 2
-_EPOCH = datetime(1970, 1, 1)
-_US = timedelta(microseconds=1)
 
 
 def spans(rows: pl.DataFrame) -> pl.DataFrame:
@@ -126,8 +117,18 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
     rows = links.annotate(
         rows.with_columns(pl.col("id", "job_id", "parent_job_id").cast(pl.String), _utc(rows))
     )
+    grouped = _runs(_events(rows))
+    return _named(grouped.with_columns(pl.Series(name, values) for name, values in _tree(grouped).items()))
+
+
+def _events(rows: pl.DataFrame) -> pl.DataFrame:
+    """Each row keyed by its span (``_job``, ``_run``; ``_row`` for a job-less row), with its
+    start, whether it failed, and its span event, oldest first."""
     ran = _column(rows, "duration_ms", pl.Int64()).fill_null(0).clip(lower_bound=0)  # NULL counts as 0
-    keyed = rows.select(
+    failed = (_column(rows, "status", pl.String()) == "FAILED") | (
+        _column(rows, "category", pl.String()) == "FAILED"
+    )
+    return rows.select(
         pl.col("job_id").alias("_job"),
         pl.col("job_instance").alias("_run"),
         pl.when(pl.col("job_id").is_null()).then(pl.col("id")).alias("_row"),
@@ -140,12 +141,7 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("created_at"))
         .otherwise(pl.col("created_at") - pl.duration(milliseconds=ran))
         .alias("_start"),
-        (
-            (_column(rows, "status", pl.String()) == "FAILED")
-            | (_column(rows, "category", pl.String()) == "FAILED")
-        )
-        .fill_null(False)
-        .alias("_failed"),
+        failed.fill_null(False).alias("_failed"),
         _column(rows, "error_message", pl.String()).alias("_error"),
         pl.struct(
             pl.col("created_at").alias("time"),
@@ -156,7 +152,11 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
             ),
         ).alias("events"),
     ).sort("_at", "id")
-    grouped = keyed.group_by("_job", "_run", "_row", maintain_order=True).agg(
+
+
+def _runs(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per span: its times, failure, first row's parent link, row count and events."""
+    return events.group_by("_job", "_run", "_row", maintain_order=True).agg(
         pl.col("operation").first(),
         pl.col("id").first().alias("first_id"),
         pl.col("_at").first().alias("first_at"),
@@ -170,11 +170,13 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
         pl.len().cast(pl.Int64).alias("rows"),
         pl.col("events"),
     )
-    shape = _tree(grouped)
+
+
+def _named(spans: pl.DataFrame) -> pl.DataFrame:
+    """The spans with their names, statuses and dangling parents, in :func:`spans`' columns."""
     dangling = pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null()
     return (
-        grouped.with_columns(pl.Series(name, values) for name, values in shape.items())
-        .with_columns(
+        spans.with_columns(
             pl.when(pl.col("_job").is_null())
             .then(pl.col("operation"))
             .otherwise(pl.concat_str("operation", pl.lit(" "), "_job"))
@@ -244,121 +246,6 @@ def _tree(grouped: pl.DataFrame) -> dict[str, pl.Series]:
     }
 
 
-def otlp(rows: pl.DataFrame) -> dict[str, Any]:
-    """The chain as OTLP/JSON (``TracesData``), as Jaeger, Grafana Tempo and collectors read it.
-
-    One resource (``service.name`` = ``llamalog``) and one scope hold every span of
-    :func:`spans`; trace and span ids are lowercase hex, times decimal nanoseconds since the epoch
-    (UTC), enums numbers (kind 1 = internal; status 1 = ok, 2 = error). Span attributes are named
-    in :data:`SPAN_ATTRIBUTES`, event attributes in :data:`EVENT_ATTRIBUTES`.
-
-    Examples:
-        >>> from datetime import datetime
-        >>> rows = pl.DataFrame({"id": ["r1"], "operation": ["album:created"], "job_id": ["7"],
-        ...     "parent_job_id": [None], "created_at": [datetime(2026, 3, 1)], "duration_ms": [1500]})
-        >>> span = otlp(rows)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
-        >>> span["name"], span["startTimeUnixNano"], span["endTimeUnixNano"], span["status"]
-        ('album:created 7', '1772323198500000000', '1772323200000000000', {'code': 1})
-        >>> span["attributes"][:2]
-        [{'key': 'llamalog.job_id', 'value': {'stringValue': '7'}}, \
-{'key': 'llamalog.job_instance', 'value': {'intValue': '1'}}]
-    """
-    sent = []
-    for span in spans(rows).iter_rows(named=True):
-        item: dict[str, Any] = {"traceId": span["trace_id"], "spanId": span["span_id"]}
-        if span["parent_span_id"] is not None:
-            item["parentSpanId"] = span["parent_span_id"]
-        status = (
-            {"code": _STATUS_ERROR, "message": span["status_message"]}
-            if span["status"] == "error"
-            else {"code": _STATUS_OK}
-        )
-        item |= {
-            "name": span["name"],
-            "kind": _KIND_INTERNAL,
-            "startTimeUnixNano": str(_us(span["start"]) * 1000),
-            "endTimeUnixNano": str(_us(span["end"]) * 1000),
-            "attributes": _key_values(_span_attributes(span)),
-            "events": [
-                {
-                    "timeUnixNano": str(_us(event["time"]) * 1000),
-                    "name": event["name"],
-                    "attributes": _key_values(_event_attributes(event)),
-                }
-                for event in span["events"]
-            ],
-            "status": status,
-        }
-        sent.append(item)
-    resource = {"attributes": _key_values({"service.name": SERVICE})}
-    return {
-        "resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": SCOPE}, "spans": sent}]}]
-    }
-
-
-def perfetto(rows: pl.DataFrame) -> dict[str, Any]:
-    """The chain as Chrome trace-event JSON, which ui.perfetto.dev (and chrome://tracing) opens.
-
-    Each trace of :func:`spans` is a process (``pid``), each span a thread (``tid``) named after
-    it, in tree order (a parent above its children); a span is a complete event (``"ph": "X"``,
-    category ``job``) and each row an instant on its span's thread (``"ph": "i"``, category: the
-    row's category). ``ts`` and ``dur`` are microseconds since the epoch (UTC).
-
-    Examples:
-        >>> from datetime import datetime
-        >>> rows = pl.DataFrame({
-        ...     "id": ["r1", "r2"], "operation": ["sync", "album"], "job_id": ["s", "a"],
-        ...     "parent_job_id": [None, "s"],
-        ...     "created_at": [datetime(2026, 3, 1), datetime(2026, 3, 1, 0, 1)]})
-        >>> events = perfetto(rows)["traceEvents"]
-        >>> [(e["ph"], e["name"], e["tid"]) for e in events if e["ph"] != "M"]
-        [('X', 'sync s', 1), ('i', 'sync', 1), ('X', 'album a', 2), ('i', 'album', 2)]
-    """
-    found = spans(rows)
-    events: list[dict[str, Any]] = []
-    by_trace = found.partition_by("trace_id", maintain_order=True, as_dict=False)
-    for pid, trace in enumerate(by_trace, 1):
-        members = list(trace.iter_rows(named=True))
-        root = next(span for span in members if span["parent_span_id"] is None)
-        events += _metadata("process", pid, 0, f"{root['name']} (trace {root['trace_id'][:8]})", pid)
-        for tid, span in enumerate(_tree_order(members), 1):
-            events += _metadata("thread", pid, tid, span["name"], tid)
-            start = _us(span["start"])
-            args = {
-                "trace_id": span["trace_id"],
-                "span_id": span["span_id"],
-                "parent_span_id": span["parent_span_id"],
-                "status": span["status"],
-                **_span_attributes(span),
-            }
-            events.append(
-                {
-                    "name": span["name"],
-                    "cat": "job",
-                    "ph": "X",
-                    "ts": start,
-                    "dur": _us(span["end"]) - start,
-                    "pid": pid,
-                    "tid": tid,
-                    "args": {k: v for k, v in args.items() if v is not None},
-                }
-            )
-            events += (
-                {
-                    "name": event["name"],
-                    "cat": event["category"] or "log",
-                    "ph": "i",
-                    "s": "t",
-                    "ts": _us(event["time"]),
-                    "pid": pid,
-                    "tid": tid,
-                    "args": _event_attributes(event),
-                }
-                for event in span["events"]
-            )
-    return {"traceEvents": events, "displayTimeUnit": "ms"}
-
-
 def _column(rows: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
     """A column of ``rows`` cast to ``dtype``, or NULLs where the frame lacks it."""
     return pl.col(name).cast(dtype) if name in rows.columns else pl.lit(None, dtype=dtype)
@@ -376,52 +263,3 @@ def _utc(rows: pl.DataFrame) -> pl.Expr:
 def _hex(parts: list[Any], size: int) -> str:
     """``size`` lowercase hex digits of the SHA-256 of ``parts`` as JSON (stable text, never ambiguous)."""
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:size]
-
-
-def _us(moment: datetime) -> int:
-    """Microseconds since the epoch of a naive UTC datetime."""
-    return (moment - _EPOCH) // _US
-
-
-def _span_attributes(span: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: span[name] for name, key in SPAN_ATTRIBUTES.items() if span[name] not in (None, False)}
-
-
-def _event_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: event[name] for name, key in EVENT_ATTRIBUTES.items() if event[name] is not None}
-
-
-def _key_values(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """OTLP/JSON ``KeyValue`` list: text, whole numbers (as decimal text) and booleans."""
-    return [{"key": key, "value": _any_value(value)} for key, value in attributes.items()]
-
-
-def _any_value(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    return {"stringValue": str(value)}
-
-
-def _metadata(kind: str, pid: int, tid: int, name: str, order: int) -> list[dict[str, Any]]:
-    """Trace-event metadata naming and ordering a process or thread."""
-    return [
-        {"name": f"{kind}_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": name}},
-        {"name": f"{kind}_sort_index", "ph": "M", "pid": pid, "tid": tid, "args": {"sort_index": order}},
-    ]
-
-
-def _tree_order(members: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One trace's spans depth first, parents before children, siblings by start."""
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for span in members:  # already sorted by start
-        children.setdefault(span["parent_span_id"], []).append(span)
-    ordered, stack = [], list(reversed(children.get(None, [])))
-    while stack:
-        span = stack.pop()
-        ordered.append(span)
-        stack += reversed(children.get(span["span_id"], []))
-    return ordered

@@ -12,7 +12,7 @@ from conftest import store_of
 from test_traces import ALBUM, ROWS
 
 import llamalog_analytics as lla
-from llamalog_analytics import traces
+from llamalog_analytics import trace_formats
 from llamalog_analytics.errors import ExportError
 
 
@@ -41,7 +41,7 @@ def test_write_trace_formats(
     document = json.loads(path.read_text(encoding="utf-8"))
     assert ("resourceSpans" if kind == "otlp" else "traceEvents") in document
     assert document == json.loads(
-        json.dumps(traces.otlp(chain) if kind == "otlp" else traces.perfetto(chain))
+        json.dumps(trace_formats.otlp(chain) if kind == "otlp" else trace_formats.perfetto(chain))
     )
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left behind
 
@@ -69,5 +69,5 @@ def test_write_trace_errors(chain: pl.DataFrame, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"album\.otlp\.json: no rows to write as a trace\. Hint: "):
         lla.write_trace(chain.head(0), tmp_path / "album.otlp.json")
     with pytest.raises(ExportError, match=r"rows lack column\(s\) job_id.*Hint: "):
-        traces.otlp(chain.drop("job_id"))
+        trace_formats.otlp(chain.drop("job_id"))
     assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,7 @@ from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 import llamalog_analytics as lla
-from llamalog_analytics import traces
+from llamalog_analytics import trace_formats, traces
 
 ALBUM = str(uuid.uuid5(uuid.NAMESPACE_URL, "traces-album"))
 T0 = datetime(2026, 3, 1, 12)
@@ -145,7 +145,7 @@ def test_spans_follow_runs_rows_and_links(chain: pl.DataFrame) -> None:
 
 
 def test_otlp_parses_as_protobuf_and_is_a_forest(chain: pl.DataFrame) -> None:
-    document = traces.otlp(chain)
+    document = trace_formats.otlp(chain)
     data = parsed(document)
     spans = sent_spans(document)
     assert_forest(spans)
@@ -186,12 +186,15 @@ def test_otlp_parses_as_protobuf_and_is_a_forest(chain: pl.DataFrame) -> None:
 
 
 def test_ids_are_deterministic(chain: pl.DataFrame, tmp_path: Path) -> None:
-    first, again = traces.otlp(chain), traces.otlp(chain.sample(fraction=1.0, shuffle=True, seed=3))
+    first, again = (
+        trace_formats.otlp(chain),
+        trace_formats.otlp(chain.sample(fraction=1.0, shuffle=True, seed=3)),
+    )
     assert first == again
     with store_of(ROWS, tmp_path) as store:  # a fresh store, the same data
-        assert traces.otlp(lla.chain(store, "ALBUM", ALBUM)) == first
+        assert trace_formats.otlp(lla.chain(store, "ALBUM", ALBUM)) == first
         # rows without a chain's annotations are linked among themselves, to the same runs
-        whole = traces.otlp(store.table())  # the chain here is the whole table, less its `relation`s
+        whole = trace_formats.otlp(store.table())  # the chain here is the whole table, less its `relation`s
 
     def shape(document: dict) -> list[tuple]:
         return [
@@ -205,7 +208,7 @@ def test_ids_are_deterministic(chain: pl.DataFrame, tmp_path: Path) -> None:
 def test_filtered_out_parents_start_traces(tmp_path: Path) -> None:
     with store_of(ROWS, tmp_path) as store:
         rows = lla.chain(store, "ALBUM", ALBUM, categories=["ENRICHED", "CORRECTED", "FAILED"])
-    spans = sent_spans(traces.otlp(rows))
+    spans = sent_spans(trace_formats.otlp(rows))
     assert_forest(spans)
     enrich = next(s for s in spans if attributes(s).get("llamalog.job_id") == "100")
     assert "parentSpanId" not in enrich  # its parent's rows were filtered out
@@ -229,11 +232,11 @@ def test_loops_are_cut_at_their_oldest_span() -> None:
         ("L2", False, False),
         ("L3", True, True),  # its own parent
     ]
-    assert_forest(sent_spans(traces.otlp(rows)))
+    assert_forest(sent_spans(trace_formats.otlp(rows)))
 
 
 def test_perfetto_events(chain: pl.DataFrame) -> None:
-    document = json.loads(json.dumps(traces.perfetto(chain)))
+    document = json.loads(json.dumps(trace_formats.perfetto(chain)))
     assert document["displayTimeUnit"] == "ms"
     events = document["traceEvents"]
     complete = [e for e in events if e["ph"] == "X"]
@@ -274,7 +277,7 @@ def test_sample_album_chains_are_forests() -> None:
         assert len(albums) == 20
         for album in albums:
             rows = lla.chain(store, "ALBUM", album)
-            document = traces.otlp(rows)
+            document = trace_formats.otlp(rows)
             spans = sent_spans(document)
             assert_forest(spans)
             proto = [s for r in parsed(document).resource_spans for sc in r.scope_spans for s in sc.spans]

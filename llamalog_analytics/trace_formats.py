@@ -1,0 +1,188 @@
+"""Traces as files read them: OTLP/JSON for Jaeger, Grafana Tempo and OpenTelemetry collectors
+(:func:`otlp`), Chrome trace-event JSON for ui.perfetto.dev (:func:`perfetto`). Both are built
+from :func:`~llamalog_analytics.traces.spans`; ``lla.write_trace`` writes either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from .traces import EVENT_ATTRIBUTES, SPAN_ATTRIBUTES, spans
+
+SERVICE = "llamalog"
+SCOPE = "llamalog_analytics"
+_KIND_INTERNAL = 1
+_STATUS_OK, _STATUS_ERROR = 1, 2
+_EPOCH = datetime(1970, 1, 1)
+_US = timedelta(microseconds=1)
+
+
+def otlp(rows: pl.DataFrame) -> dict[str, Any]:
+    """The chain as OTLP/JSON (``TracesData``), as Jaeger, Grafana Tempo and collectors read it.
+
+    One resource (``service.name`` = ``llamalog``) and one scope hold every span of
+    :func:`spans`; trace and span ids are lowercase hex, times decimal nanoseconds since the epoch
+    (UTC), enums numbers (kind 1 = internal; status 1 = ok, 2 = error). Span attributes are named
+    in :data:`SPAN_ATTRIBUTES`, event attributes in :data:`EVENT_ATTRIBUTES`.
+
+    Examples:
+        >>> from datetime import datetime
+        >>> rows = pl.DataFrame({"id": ["r1"], "operation": ["album:created"], "job_id": ["7"],
+        ...     "parent_job_id": [None], "created_at": [datetime(2026, 3, 1)], "duration_ms": [1500]})
+        >>> span = otlp(rows)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+        >>> span["name"], span["startTimeUnixNano"], span["endTimeUnixNano"], span["status"]
+        ('album:created 7', '1772323198500000000', '1772323200000000000', {'code': 1})
+        >>> span["attributes"][:2]
+        [{'key': 'llamalog.job_id', 'value': {'stringValue': '7'}}, \
+{'key': 'llamalog.job_instance', 'value': {'intValue': '1'}}]
+    """
+    sent = []
+    for span in spans(rows).iter_rows(named=True):
+        item: dict[str, Any] = {"traceId": span["trace_id"], "spanId": span["span_id"]}
+        if span["parent_span_id"] is not None:
+            item["parentSpanId"] = span["parent_span_id"]
+        status = (
+            {"code": _STATUS_ERROR, "message": span["status_message"]}
+            if span["status"] == "error"
+            else {"code": _STATUS_OK}
+        )
+        item |= {
+            "name": span["name"],
+            "kind": _KIND_INTERNAL,
+            "startTimeUnixNano": str(_us(span["start"]) * 1000),
+            "endTimeUnixNano": str(_us(span["end"]) * 1000),
+            "attributes": _key_values(_span_attributes(span)),
+            "events": [
+                {
+                    "timeUnixNano": str(_us(event["time"]) * 1000),
+                    "name": event["name"],
+                    "attributes": _key_values(_event_attributes(event)),
+                }
+                for event in span["events"]
+            ],
+            "status": status,
+        }
+        sent.append(item)
+    resource = {"attributes": _key_values({"service.name": SERVICE})}
+    return {
+        "resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": SCOPE}, "spans": sent}]}]
+    }
+
+
+def perfetto(rows: pl.DataFrame) -> dict[str, Any]:
+    """The chain as Chrome trace-event JSON, which ui.perfetto.dev (and chrome://tracing) opens.
+
+    Each trace of :func:`spans` is a process (``pid``), each span a thread (``tid``) named after
+    it, in tree order (a parent above its children); a span is a complete event (``"ph": "X"``,
+    category ``job``) and each row an instant on its span's thread (``"ph": "i"``, category: the
+    row's category). ``ts`` and ``dur`` are microseconds since the epoch (UTC).
+
+    Examples:
+        >>> from datetime import datetime
+        >>> rows = pl.DataFrame({
+        ...     "id": ["r1", "r2"], "operation": ["sync", "album"], "job_id": ["s", "a"],
+        ...     "parent_job_id": [None, "s"],
+        ...     "created_at": [datetime(2026, 3, 1), datetime(2026, 3, 1, 0, 1)]})
+        >>> events = perfetto(rows)["traceEvents"]
+        >>> [(e["ph"], e["name"], e["tid"]) for e in events if e["ph"] != "M"]
+        [('X', 'sync s', 1), ('i', 'sync', 1), ('X', 'album a', 2), ('i', 'album', 2)]
+    """
+    found = spans(rows)
+    events: list[dict[str, Any]] = []
+    by_trace = found.partition_by("trace_id", maintain_order=True, as_dict=False)
+    for pid, trace in enumerate(by_trace, 1):
+        members = list(trace.iter_rows(named=True))
+        root = next(span for span in members if span["parent_span_id"] is None)
+        events += _metadata("process", pid, 0, f"{root['name']} (trace {root['trace_id'][:8]})", pid)
+        for tid, span in enumerate(_tree_order(members), 1):
+            events += [*_metadata("thread", pid, tid, span["name"], tid), *_perfetto_span(span, pid, tid)]
+    return {"traceEvents": events, "displayTimeUnit": "ms"}
+
+
+def _perfetto_span(span: Mapping[str, Any], pid: int, tid: int) -> list[dict[str, Any]]:
+    """One span as a complete event, then its rows as instants on its thread."""
+    start = _us(span["start"])
+    args = {
+        "trace_id": span["trace_id"],
+        "span_id": span["span_id"],
+        "parent_span_id": span["parent_span_id"],
+        "status": span["status"],
+        **_span_attributes(span),
+    }
+    complete = {
+        "name": span["name"],
+        "cat": "job",
+        "ph": "X",
+        "ts": start,
+        "dur": _us(span["end"]) - start,
+        "pid": pid,
+        "tid": tid,
+        "args": {k: v for k, v in args.items() if v is not None},
+    }
+    instants = [
+        {
+            "name": event["name"],
+            "cat": event["category"] or "log",
+            "ph": "i",
+            "s": "t",
+            "ts": _us(event["time"]),
+            "pid": pid,
+            "tid": tid,
+            "args": _event_attributes(event),
+        }
+        for event in span["events"]
+    ]
+    return [complete, *instants]
+
+
+def _us(moment: datetime) -> int:
+    """Microseconds since the epoch of a naive UTC datetime."""
+    return (moment - _EPOCH) // _US
+
+
+def _span_attributes(span: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: span[name] for name, key in SPAN_ATTRIBUTES.items() if span[name] not in (None, False)}
+
+
+def _event_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: event[name] for name, key in EVENT_ATTRIBUTES.items() if event[name] is not None}
+
+
+def _key_values(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """OTLP/JSON ``KeyValue`` list: text, whole numbers (as decimal text) and booleans."""
+    return [{"key": key, "value": _any_value(value)} for key, value in attributes.items()]
+
+
+def _any_value(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": str(value)}
+
+
+def _metadata(kind: str, pid: int, tid: int, name: str, order: int) -> list[dict[str, Any]]:
+    """Trace-event metadata naming and ordering a process or thread."""
+    return [
+        {"name": f"{kind}_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": name}},
+        {"name": f"{kind}_sort_index", "ph": "M", "pid": pid, "tid": tid, "args": {"sort_index": order}},
+    ]
+
+
+def _tree_order(members: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One trace's spans depth first, parents before children, siblings by start."""
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for span in members:  # already sorted by start
+        children.setdefault(span["parent_span_id"], []).append(span)
+    ordered, stack = [], list(reversed(children.get(None, [])))
+    while stack:
+        span = stack.pop()
+        ordered.append(span)
+        stack += reversed(children.get(span["span_id"], []))
+    return ordered
