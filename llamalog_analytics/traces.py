@@ -10,8 +10,8 @@ runs is cut at its oldest span). Every chain row is one **event** on its span, s
 lost. Ids are hashes of the job ids and row ids: the same rows give the same trace and span ids
 every time. Times are UTC.
 
-:func:`spans` gives the spans as a frame; :mod:`~llamalog_analytics.trace_formats` turns them into OTLP/JSON and
-Perfetto JSON, and ``lla.write_trace`` writes either.
+:func:`spans` gives the spans as a frame; :mod:`~llamalog_analytics.trace_formats` turns them
+into OTLP/JSON and Perfetto JSON, and ``lla.write_trace`` writes either.
 
 Examples:
     >>> import llamalog_analytics as lla

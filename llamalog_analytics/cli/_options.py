@@ -1,0 +1,82 @@
+"""Options and error handling shared by the ``llamalog`` commands."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .. import schema as schema_module
+from ..errors import LlamalogError
+
+DEFAULT_DB = "llamalog.duckdb"
+
+
+def db_option(default: str = DEFAULT_DB) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--db",
+        "db",
+        default=default,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="DuckDB store file.",
+    )
+
+
+def link_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """How parent links are followed: --link and --reuse-gap."""
+    command = click.option(
+        "--reuse-gap",
+        default="24h",
+        show_default=True,
+        help="Rows of one job id further apart than this are separate runs (e.g. 6h, 90min, 2d).",
+    )(command)
+    return click.option(
+        "--link",
+        type=click.Choice(["instance", "job-id"]),
+        default="instance",
+        show_default=True,
+        help="instance: a parent link joins the run of that job nearest in time; "
+        "job-id: every row that carries the id.",
+    )(command)
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the package's errors into a one-line message and exit status 2."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LlamalogError as exc:
+            click.echo(f"[🦙 LlamaLog] error: {exc}", err=True)
+            sys.exit(2)
+
+    return run
+
+
+ENTITY_TYPE = click.Choice(["ALBUM", "ARTIST", "TRACK"], case_sensitive=False)
+
+
+def chain_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The store and a chain's filters: --db, --table, --category, --since and --until."""
+    for option in reversed(
+        (
+            db_option(),
+            click.option(
+                "--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read."
+            ),
+            click.option(
+                "--category", "categories", multiple=True, help="Keep only this category (repeatable)."
+            ),
+            click.option(
+                "--since", help="Keep rows created at or after this UTC time (e.g. 2026-02-10T16:39:53)."
+            ),
+            click.option("--until", help="Keep rows created at or before this UTC time."),
+        )
+    ):
+        command = option(command)
+    return command

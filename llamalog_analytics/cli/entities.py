@@ -1,0 +1,230 @@
+"""``llamalog chain``, ``explain``, ``graph`` and ``timeline``: one album, artist or track."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .. import schema as schema_module
+from ._options import ENTITY_TYPE, chain_options, db_option, friendly_errors, link_options
+
+_SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "parent_job_id")
+
+
+@click.command("chain")
+@click.argument("entity_type", type=ENTITY_TYPE)
+@click.argument("entity_id")
+@chain_options
+@link_options
+@click.option(
+    "--mode",
+    type=click.Choice(["provenance", "entity"]),
+    default="provenance",
+    show_default=True,
+    help="provenance: the entity's rows, their ancestors and descendants, oldest first. "
+    "entity: the admin UI's flat list, newest first.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Entity mode: page size, as the resolver pages.")
+@click.option("--cursor", help="Entity mode: the id the previous page ended with.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: a summary to read; csv and json: every column plus the chain's annotations.",
+)
+@friendly_errors
+def chain_command(
+    entity_type: str,
+    entity_id: str,
+    db: str,
+    table: str,
+    categories: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    link: str,
+    reuse_gap: str,
+    mode: str,
+    limit: int | None,
+    cursor: str | None,
+    output: str,
+) -> None:
+    """Print the log rows of one album, artist or track: how it got here and what happened after."""
+    from ..chains import chain, chain_page
+    from ..store import LogStore
+
+    if mode != "entity" and (limit is not None or cursor is not None):
+        raise click.UsageError("--limit and --cursor page the entity mode: add --mode entity")
+    filters: dict[str, Any] = {
+        "categories": categories or None,
+        "since": since,
+        "until": until,
+        "table": table,
+    }
+    footer = None
+    with LogStore(db, read_only=True) as store:
+        if limit is not None or cursor is not None:
+            page = chain_page(store, entity_type, entity_id, limit=limit or 20, cursor=cursor, **filters)
+            rows = page.logs
+            footer = f"total_count {page.total_count}, has_more {str(page.has_more).lower()}"
+            footer += f", next --cursor {page.cursor}" if page.has_more else ""
+        else:
+            rows = chain(store, entity_type, entity_id, mode=mode, link=link, reuse_gap=reuse_gap, **filters)
+    if rows.is_empty():
+        click.echo(f"[🦙 LlamaLog] no {table} rows for {entity_type.upper()} {entity_id}", err=True)
+    if output == "table":
+        _print_table(rows, mode)
+    elif not rows.is_empty() or output == "json":
+        _print_file(rows, output)
+    if footer:
+        click.echo(footer, err=output != "table")
+
+
+def _print_table(rows: Any, mode: str) -> None:
+    import polars as pl
+
+    columns = [
+        *_SUMMARY_COLUMNS[:1],
+        *(("relation", "depth") if mode == "provenance" else ()),
+        *_SUMMARY_COLUMNS[1:],
+    ]
+    if rows.is_empty():
+        return
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=220,
+        fmt_str_lengths=48,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_formatting="ASCII_MARKDOWN",
+    ):
+        click.echo(str(rows.select(columns)))
+
+
+def _print_file(rows: Any, output: str) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from ..export import write_logs
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_logs(rows, Path(folder) / f"chain.{output}")
+        click.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
+@click.command()
+@click.argument("entity_type", type=ENTITY_TYPE)
+@click.argument("entity_id")
+@db_option()
+@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
+@link_options
+@friendly_errors
+def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, reuse_gap: str) -> None:
+    """Explain in words how one album, artist or track got here and what happened to it."""
+    from ..explanation import explain as explain_entity
+    from ..store import LogStore
+
+    with LogStore(db, read_only=True) as store:
+        found = explain_entity(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
+    click.echo(str(found))
+
+
+@click.command()
+@click.argument("entity_type", type=ENTITY_TYPE)
+@click.argument("entity_id")
+@db_option()
+@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file; the suffix picks the format: .graphml, .json (node-link), .dot, "
+    ".prov.json (W3C PROV), .otlp.json (OpenTelemetry traces), .perfetto.json (Perfetto).",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["graphml", "node-link", "dot", "prov-json", "otlp", "perfetto"]),
+    help="Format, when the suffix does not say.",
+)
+@link_options
+@friendly_errors
+def graph(
+    entity_type: str,
+    entity_id: str,
+    db: str,
+    table: str,
+    out: str,
+    output: str | None,
+    link: str,
+    reuse_gap: str,
+) -> None:
+    """Export one entity's provenance graph (rows, job runs, entities, agents), or its chain as
+    traces: OTLP/JSON for Jaeger or Grafana Tempo, Chrome trace JSON for ui.perfetto.dev."""
+    from ..chains import chain
+    from ..export import kind_of, write_graph, write_trace
+    from ..graph import provenance_graph
+    from ..store import LogStore
+
+    kind, output = kind_of(out, output, ("trace", "graph"))  # before the work: a bad suffix fails at once
+    linking = {"table": table, "link": link, "reuse_gap": reuse_gap}
+    with LogStore(db, read_only=True) as store:
+        if kind == "trace":
+            rows = chain(store, entity_type, entity_id, **linking)
+        else:
+            built = provenance_graph(store, entity_type, entity_id, **linking)
+    if kind == "trace":
+        write_trace(rows, out, output)
+        click.echo(f"[🦙 LlamaLog] wrote the chain's {rows.height:,} rows as {output} traces to {out}")
+        return
+    write_graph(built, out, output)
+    nodes, edges = built.number_of_nodes(), built.number_of_edges()
+    click.echo(f"[🦙 LlamaLog] wrote {nodes:,} nodes and {edges:,} edges to {out}")
+
+
+@click.command()
+@click.argument("entity_type", type=ENTITY_TYPE)
+@click.argument("entity_id")
+@chain_options
+@link_options
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="FILE.html: a standalone page that opens offline; FILE.png: a static image (needs kaleido "
+    "and Chrome or Chromium).",
+)
+@friendly_errors
+def timeline(
+    entity_type: str,
+    entity_id: str,
+    db: str,
+    table: str,
+    categories: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    link: str,
+    reuse_gap: str,
+    out: str,
+) -> None:
+    """Draw one entity's provenance chain as a timeline: one lane per job, time in UTC."""
+    from ..export import write_timeline
+    from ..store import LogStore
+    from ..timeline import plot_timeline
+
+    with LogStore(db, read_only=True) as store:
+        figure = plot_timeline(
+            store,
+            entity_type,
+            entity_id,
+            categories=categories or None,
+            since=since,
+            until=until,
+            table=table,
+            link=link,
+            reuse_gap=reuse_gap,
+        )
+    click.echo(f"[🦙 LlamaLog] wrote {figure.layout.title.subtitle.text} to {write_timeline(figure, out)}")
