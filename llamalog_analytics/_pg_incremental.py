@@ -1,0 +1,200 @@
+"""What an incremental load from PostgreSQL fetches, and how it learns what changed before.
+
+A later load of a source fetches the rows created since the newest stored one (minus
+:data:`OVERLAP`). Older rows are checked too: when the server's row counters show nothing was
+deleted and only the window's rows were inserted, nothing older changed; otherwise the older
+rows' ids are compared with the store's, older rows the store lacks are fetched by id, and rows
+gone from the source are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ._sql import COUNTERS_TABLE, DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, quote
+from .stage import STAGE
+
+if TYPE_CHECKING:
+    from ._pg_source import Source
+    from .store import LogStore
+
+OVERLAP = timedelta(hours=1)
+
+SOURCE_IDS = "_llamalog_source_ids"
+# Stored rows that came from one source table (parameters: source, table name).
+FROM_SOURCE = f"{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)"
+# Beyond this many older rows new to the store, fetching everything is simpler and no slower.
+MAX_OLDER = 100_000
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    name: str
+    columns: dict[str, str]  # canonical column name -> Postgres type
+    keyed: bool = False  # id is a unique key and id, operation, created_at are NOT NULL
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an incremental load fetches from one table, and why."""
+
+    since: datetime | None = None  # fetch rows created at or after this; None: every row
+    older: tuple[Any, ...] = ()  # ids of older rows the store lacks (old-dated inserts), fetched too
+    compared: bool = False  # the older rows' ids were compared (held in SOURCE_IDS)
+    note: str | None = None
+
+
+def plan_fetch(
+    db: Source,
+    store: LogStore,
+    namespace: str,
+    found: SourceTable,
+    source: str,
+    counters: tuple[int, int, int, str] | None,
+) -> Plan:
+    """Where an incremental load starts, and how it learns what changed before that point.
+
+    When the server's counters add up (nothing deleted, only the window's rows inserted), older
+    rows cannot have changed. Otherwise the ids of the older rows are read (ids only, from the
+    index) and compared with the store's: rows gone from the source are reported, and older rows
+    the store lacks are fetched by id.
+    """
+    since = resume_point(store, source, found.name)
+    if since is None:
+        return Plan()
+    window = f"fetched rows created since {since:%Y-%m-%d %H:%M:%S}"
+    if only_new_rows(db, store, namespace, found, source, since, counters):
+        return Plan(since, note=f"{window}; the server's row counters show no older row changed")
+    relation = f"{quote(namespace)}.{quote(found.name)}"
+    ids = db.stream(
+        f"SELECT id FROM {relation} WHERE {created_condition(found, '<')}",
+        (since,),
+    )
+    with store.registered("_llamalog_pg_ids", ids):
+        store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SOURCE_IDS} AS "
+            "SELECT id FROM _llamalog_pg_ids WHERE id IS NOT NULL"
+        )
+    older = store.execute(
+        f"""SELECT id FROM {SOURCE_IDS}
+EXCEPT SELECT id FROM {quote(found.name)} WHERE {FROM_SOURCE}
+ORDER BY id LIMIT ?""",
+        [source, found.name, MAX_OLDER + 1],
+    )
+    if len(older) > MAX_OLDER:
+        store.execute(f"DROP TABLE {SOURCE_IDS}")  # every row is fetched: the ids are not needed
+        return Plan(
+            note=f"over {MAX_OLDER:,} older rows are new to the store: every row fetched and compared"
+        )
+    return Plan(
+        since,
+        tuple(r[0] for r in older),
+        compared=True,
+        note=f"{window}; the older rows were compared by id ({len(older):,} new to the store)",
+    )
+
+
+def resume_point(store: LogStore, source: str, table: str) -> datetime | None:
+    """Where an incremental load starts: the newest row stored from this source, minus the overlap."""
+    if not store.has_table(table):
+        return None
+    newest = store.execute(
+        f"SELECT max(created_at) FROM {quote(table)} WHERE {FROM_SOURCE}",
+        [source, table],
+    )[0][0]
+    return None if newest is None else newest - OVERLAP
+
+
+def created_condition(found: SourceTable, op: str) -> str:
+    """``created_at <op> $1``, phrased so the (is_root_job, created_at) index can serve it."""
+    # is_root_job is NOT NULL: both values cover every row, and the index finds the range
+    # without reading the whole table.
+    index = "is_root_job IN (false, true) AND " if "is_root_job" in found.columns else ""
+    return f"{index}created_at {op} $1"
+
+
+def server_counters(db: Source, namespace: str, found: SourceTable) -> tuple[int, int, int, str] | None:
+    """The server's cumulative inserted and deleted row counts for the table, its file node, and
+    the counters' epoch (which server, since when: a restart, a reset or another host starts anew).
+
+    None when the counters cannot be trusted here: ``track_counts`` off, a standby (its counters
+    do not see the primary's writes), or a relation without counters of its own (a view, or a
+    partitioned table whose counts live in its partitions).
+    """
+    rows = db.rows(
+        """SELECT t.n_tup_ins, t.n_tup_del, pg_relation_filenode(t.relid),
+  concat_ws(' ', pg_postmaster_start_time(), d.stats_reset, inet_server_addr(), inet_server_port())
+FROM pg_catalog.pg_stat_user_tables AS t, pg_catalog.pg_stat_database AS d
+WHERE t.schemaname = $1 AND t.relname = $2 AND d.datname = current_database()
+  AND current_setting('track_counts')::boolean AND NOT pg_is_in_recovery()""",
+        (namespace, found.name),
+    )
+    if not rows or None in rows[0]:
+        return None
+    inserted, deleted, filenode, epoch = rows[0]
+    return int(inserted), int(deleted), int(filenode), str(epoch)
+
+
+def only_new_rows(
+    db: Source,
+    store: LogStore,
+    namespace: str,
+    found: SourceTable,
+    source: str,
+    since: datetime,
+    counters: tuple[int, int, int, str] | None,
+) -> bool:
+    """Whether, by the server's counters, the table only gained the rows at or after ``since``.
+
+    True when, on the same server and counters, nothing was deleted and the table was not
+    rewritten (``TRUNCATE``, ``VACUUM FULL``) since the last load, and the rows inserted since
+    then are exactly the window's rows the store lacks: then no older row can have changed, and
+    reading the older rows' ids is skipped. The counters are cumulative and miss no insert or
+    delete, but the server publishes them up to about a minute late: a delete made in that last
+    minute is then reported by the next load.
+    """
+    previous = store.execute(
+        f"""SELECT inserted, deleted, filenode, epoch FROM {COUNTERS_TABLE}
+WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
+        [source, found.name],
+    )
+    if counters is None or not previous or previous[0][1:] != counters[1:]:
+        return False
+    relation = f"{quote(namespace)}.{quote(found.name)}"
+    in_window = db.rows(
+        f"SELECT count(*) FROM {relation} WHERE {created_condition(found, '>=')}",
+        (since,),
+    )[0][0]
+    stored = store.execute(
+        f"""SELECT (SELECT count(*) FROM {quote(found.name)} WHERE created_at >= ? AND {FROM_SOURCE})
+                 - (SELECT count(*) FROM {DISAPPEARED_TABLE}
+                    WHERE created_at >= ? AND source = ? AND table_name = ?)""",
+        [since, source, found.name, since, source, found.name],
+    )[0][0]
+    return counters[0] - previous[0][0] == in_window - stored
+
+
+def disappeared_ids(store: LogStore, found: SourceTable, source: str, plan: Plan) -> list[Any]:
+    """Ids loaded earlier from this source that it no longer has, among the rows it was asked for."""
+    if not store.has_table(found.name):
+        return []
+    if plan.since is None:
+        scope, params = "", []
+    elif plan.compared:
+        scope, params = f"AND (t.created_at >= ? OR t.id NOT IN (SELECT id FROM {SOURCE_IDS}))", [plan.since]
+    else:
+        scope, params = "AND t.created_at >= ?", [plan.since]
+    gone = store.execute(
+        f"""SELECT t.id FROM {quote(found.name)} AS t
+WHERE t.{FROM_SOURCE}
+  {scope}
+  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE source = ? AND table_name = ?)
+  AND t.id NOT IN (SELECT id FROM {STAGE} WHERE _table = ? AND id IS NOT NULL)
+ORDER BY t.id""",
+        [source, found.name, *params, source, found.name, found.name],
+    )
+    if plan.compared:
+        store.execute(f"DROP TABLE {SOURCE_IDS}")
+    return [r[0] for r in gone]
