@@ -100,19 +100,56 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
     import networkx as nx
 
     rows = links.annotate(rows)
-    extra = [c for c in ANNOTATIONS if c in rows.columns]
-    node = pl.concat_str(pl.lit("log:"), "id").alias("node")
     graph = nx.MultiDiGraph()
+    _add_rows(graph, rows)
+    _add_runs(graph, rows, runs)
+    entities, agents = _mentioned(rows), _agents(rows)
+    graph.add_nodes_from(
+        (f"{kind}:{entity}", {"kind": kind, "entity_type": kind.upper(), "entity_id": entity})
+        for kind, entity in entities.select("kind", "entity").unique().iter_rows()
+    )
+    graph.add_nodes_from(
+        (f"{kind}:{name}", {"kind": kind, "name": name})
+        for kind, name in agents.select("kind", "name").unique().iter_rows()
+    )
+    job, parent = _job_node("job_id", "job_instance"), _job_node("parent_job_id", "parent_instance")
+    edges = pl.concat(
+        [
+            rows.select(source=_NODE, target=job, kind=pl.lit("logged_by")),
+            rows.select(source=parent, target=job, kind=pl.lit("spawned")),
+            rows.filter(pl.col("job_id").is_null()).select(
+                source=_NODE, target=parent, kind=pl.lit("child_of")
+            ),
+            entities.select(source="node", target=pl.concat_str("kind", pl.lit(":"), "entity"), kind="verb"),
+            agents.select(
+                source=pl.concat_str("kind", pl.lit(":"), "name"), target="node", kind=pl.lit("triggered")
+            ),
+        ]
+    )
+    edges = edges.drop_nulls().unique(maintain_order=True)
+    graph.add_edges_from((source, target, kind, {"kind": kind}) for source, target, kind in edges.iter_rows())
+    return graph
+
+
+_NODE = pl.concat_str(pl.lit("log:"), "id").alias("node")  # a row's node
+
+
+def _add_rows(graph: nx.MultiDiGraph, rows: pl.DataFrame) -> None:
+    """A node per row, with its useful columns and a chain's annotations."""
+    extra = [c for c in ANNOTATIONS if c in rows.columns]
     attributes = rows.select(
-        node,
+        _NODE,
         *(pl.col(c).list.join(",") if c == "sources" else c for c in (*ROW_ATTRIBUTES, *extra)),
     ).with_columns(pl.col("created_at").dt.to_string(_TIME))
     graph.add_nodes_from(
         (row.pop("node"), {"kind": "log", **{k: v for k, v in row.items() if v is not None}})
         for row in attributes.iter_rows(named=True)
     )
-    job = _job_node("job_id", "job_instance")
-    parent = _job_node("parent_job_id", "parent_instance")
+
+
+def _add_runs(graph: nx.MultiDiGraph, rows: pl.DataFrame, runs: pl.DataFrame | None) -> None:
+    """A node per job run of the rows (its span from ``runs`` when given), and one per parent
+    whose run never logged."""
     logged = rows.filter(pl.col("job_id").is_not_null())
     if runs is None:
         runs = logged.group_by("job_id", "job_instance").agg(
@@ -120,7 +157,7 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
         )
     runs = runs.join(logged.select("job_id", "job_instance"), on=["job_id", "job_instance"], how="semi")
     nodes = runs.select(
-        job.alias("node"),
+        _job_node("job_id", "job_instance").alias("node"),
         "job_id",
         pl.col("job_instance").alias("instance"),
         pl.col("first_at", "last_at").dt.to_string(_TIME),
@@ -134,11 +171,15 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
         (f"job:{job_id}", {"kind": "job", "job_id": job_id, "dangling": True})
         for job_id in unlogged["parent_job_id"].unique().sort()
     )
-    entities = pl.concat(
+
+
+def _mentioned(rows: pl.DataFrame) -> pl.DataFrame:
+    """(row node, entity kind, entity id, verb) for every entity a row names."""
+    return pl.concat(
         [
             *(
                 rows.select(
-                    node,
+                    _NODE,
                     pl.lit(kind.lower()).alias("kind"),
                     pl.col(column).alias("entity"),
                     _verb(pl.col("entity_type") == kind),
@@ -146,43 +187,23 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
                 for kind, column in TYPED_ID.items()
             ),
             rows.filter(pl.col("entity_type").is_in(list(TYPED_ID))).select(
-                node,
+                _NODE,
                 pl.col("entity_type").str.to_lowercase().alias("kind"),
                 pl.col("entity_id").alias("entity"),
                 _verb(pl.lit(True)),
             ),
         ]
     ).filter(pl.col("entity").is_not_null())
-    graph.add_nodes_from(
-        (f"{kind}:{entity}", {"kind": kind, "entity_type": kind.upper(), "entity_id": entity})
-        for kind, entity in entities.select("kind", "entity").unique().iter_rows()
-    )
-    agents = pl.concat(
+
+
+def _agents(rows: pl.DataFrame) -> pl.DataFrame:
+    """(row node, agent kind, name) for the user and the system that triggered each row."""
+    return pl.concat(
         [
-            rows.select(node, pl.lit(kind).alias("kind"), pl.col(column).alias("name"))
+            rows.select(_NODE, pl.lit(kind).alias("kind"), pl.col(column).alias("name"))
             for kind, column in AGENTS
         ]
     ).drop_nulls()
-    graph.add_nodes_from(
-        (f"{kind}:{name}", {"kind": kind, "name": name})
-        for kind, name in agents.select("kind", "name").unique().iter_rows()
-    )
-    edges = pl.concat(
-        [
-            rows.select(source=node, target=job, kind=pl.lit("logged_by")),
-            rows.select(source=parent, target=job, kind=pl.lit("spawned")),
-            rows.filter(pl.col("job_id").is_null()).select(
-                source=node, target=parent, kind=pl.lit("child_of")
-            ),
-            entities.select(source="node", target=pl.concat_str("kind", pl.lit(":"), "entity"), kind="verb"),
-            agents.select(
-                source=pl.concat_str("kind", pl.lit(":"), "name"), target="node", kind=pl.lit("triggered")
-            ),
-        ]
-    )
-    edges = edges.drop_nulls().unique(maintain_order=True)
-    graph.add_edges_from((source, target, kind, {"kind": kind}) for source, target, kind in edges.iter_rows())
-    return graph
 
 
 _TIME = "%Y-%m-%dT%H:%M:%S%.3f"
