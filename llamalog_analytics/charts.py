@@ -195,16 +195,7 @@ def graph_figure(graph: nx.MultiDiGraph, title: str = "Provenance graph") -> go.
     """
     import networkx as nx
 
-    shown = graph
-    if graph.number_of_nodes() > GRAPH_NODES_SHOWN:
-        jobs = sorted(
-            (n for n, kind in graph.nodes(data="kind") if kind == "job"), key=graph.in_degree, reverse=True
-        )
-        shown = nx.MultiDiGraph(graph.subgraph(jobs[:GRAPH_NODES_SHOWN]))  # the busiest jobs
-        title += (
-            f" (summary: {shown.number_of_nodes():,} of {len(jobs):,} jobs out of "
-            f"{graph.number_of_nodes():,} nodes)"
-        )
+    shown, title = _summarised(graph, title)
     position = nx.spring_layout(nx.Graph(shown), seed=7, iterations=60)
     lines_x: list[float | None] = []
     lines_y: list[float | None] = []
@@ -250,6 +241,20 @@ def graph_figure(graph: nx.MultiDiGraph, title: str = "Provenance graph") -> go.
         template="plotly_white",
     )
     return figure
+
+
+def _summarised(graph: nx.MultiDiGraph, title: str) -> tuple[nx.MultiDiGraph, str]:
+    """The graph, or above :data:`GRAPH_NODES_SHOWN` nodes its busiest jobs, and the title saying so."""
+    import networkx as nx
+
+    if graph.number_of_nodes() <= GRAPH_NODES_SHOWN:
+        return graph, title
+    jobs = sorted(
+        (n for n, kind in graph.nodes(data="kind") if kind == "job"), key=graph.in_degree, reverse=True
+    )
+    shown = nx.MultiDiGraph(graph.subgraph(jobs[:GRAPH_NODES_SHOWN]))
+    summary = f"{shown.number_of_nodes():,} of {len(jobs):,} jobs out of {graph.number_of_nodes():,} nodes"
+    return shown, f"{title} (summary: {summary})"
 
 
 def _node_text(node: str, data: Mapping[str, Any]) -> str:

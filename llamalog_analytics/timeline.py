@@ -107,26 +107,8 @@ def lanes(rows: pl.DataFrame) -> pl.DataFrame:
     )
     operations = dict(jobs.select("job", "operation").iter_rows())
     names = dict(jobs.select("job", "name").iter_rows())
-    children: dict[str | None, list[str]] = {}
-    for job, parent in jobs.select("job", "parent").iter_rows():
-        children.setdefault(parent if parent in operations and parent != job else None, []).append(job)
-    order: list[tuple[str, int]] = []
-    seen: set[str] = set()
-    for top in [*children.get(None, []), *jobs["job"]]:  # loops are reached from no tree top
-        stack = [(top, 0)]
-        while stack:
-            job, depth = stack.pop()
-            if job not in seen:
-                seen.add(job)
-                order.append((job, depth))
-                stack.extend((child, depth + 1) for child in reversed(children.get(job, [])))
-
-    def lane_count(level: int) -> int:  # jobs down to `level`, and a summary lane per parent there
-        return sum(depth < level or (depth == level and 1 + (job in children)) for job, depth in order)
-
-    level = max(depth for _, depth in order)
-    while level > 0 and lane_count(level) > LANES_SHOWN:
-        level -= 1
+    order, children = _tree_order(jobs)
+    level = _level_that_fits(order, children)
     anchors: list[str] = []
     folded: dict[str, int] = {}
     for job, depth in order:
@@ -154,6 +136,39 @@ def lanes(rows: pl.DataFrame) -> pl.DataFrame:
         },
         schema={"job": pl.String, "lane": pl.String, "depth": pl.Int32, "folded": pl.Boolean},
     )
+
+
+def _tree_order(jobs: pl.DataFrame) -> tuple[list[tuple[str, int]], dict[str | None, list[str]]]:
+    """The runs depth first, each with its depth (trees oldest first, loops last), and each
+    run's children."""
+    known = set(jobs["job"])
+    children: dict[str | None, list[str]] = {}
+    for job, parent in jobs.select("job", "parent").iter_rows():
+        children.setdefault(parent if parent in known and parent != job else None, []).append(job)
+    order: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for top in [*children.get(None, []), *jobs["job"]]:  # loops are reached from no tree top
+        stack = [(top, 0)]
+        while stack:
+            job, depth = stack.pop()
+            if job not in seen:
+                seen.add(job)
+                order.append((job, depth))
+                stack.extend((child, depth + 1) for child in reversed(children.get(job, [])))
+    return order, children
+
+
+def _level_that_fits(order: list[tuple[str, int]], children: dict[str | None, list[str]]) -> int:
+    """The deepest level whose runs, and a summary lane per parent at that level, fit
+    :data:`LANES_SHOWN` lanes."""
+
+    def lane_count(level: int) -> int:
+        return sum(depth < level or (depth == level and 1 + (job in children)) for job, depth in order)
+
+    level = max(depth for _, depth in order)
+    while level > 0 and lane_count(level) > LANES_SHOWN:
+        level -= 1
+    return level
 
 
 def _keyed(rows: pl.DataFrame) -> pl.DataFrame:
@@ -190,6 +205,45 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
     figure = go.Figure()
     _durations(figure, scatter, rows)
     _links(figure, scatter, rows, tree)
+    _markers(figure, scatter, rows)
+    flagged = _flags(rows)
+    _rings(figure, scatter, flagged)
+    notes = [f"{rows.height:,} rows in {tree.height:,} job runs"]
+    folded = tree.filter(pl.col("folded"))
+    if folded.height:
+        notes.append(
+            f"{folded.height:,} deeper jobs folded into {folded['lane'].n_unique():,} summary lanes "
+            f"(more than {LANES_SHOWN} lanes)"
+        )
+    notes += [
+        f"{look.label.removeprefix('⚠ ')}: {flagged[flag].height:,}"
+        for flag, look in FLAG_STYLES.items()
+        if flagged[flag].height
+    ]
+    if webgl:
+        notes.append("WebGL")
+    figure.update_layout(
+        title={"text": f"🦙 LlamaLog timeline · {subject}", "subtitle": {"text": " · ".join(notes)}},
+        xaxis={"title": {"text": "time (UTC)"}, "type": "date"},
+        yaxis={
+            "title": {"text": "job run (indented under its parent run)"},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": tree.unique("lane", maintain_order=True)["lane"].to_list(),
+            "autorange": "reversed",
+            "automargin": True,
+        },
+        height=220 + 26 * tree["lane"].n_unique(),
+        legend={"title": {"text": "category, symbol and flags"}},
+        hoverlabel={"align": "left"},
+        margin={"t": 90},
+        template="plotly_white",
+    )
+    return figure
+
+
+def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
+    """A trace of markers per category, in the category's colour and symbol (CREATED with a 🦙)."""
     for category in [*schema.CATEGORIES, None]:
         part = rows.filter(
             pl.col("category").is_null() if category is None else pl.col("category") == category
@@ -216,7 +270,10 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
                 hovertemplate="%{hovertext}<extra></extra>",
             )
         )
-    flagged = _flags(rows)
+
+
+def _rings(figure: go.Figure, scatter: Any, flagged: dict[str, pl.DataFrame]) -> None:
+    """A ring around each flagged row, a trace per flag, named with its count."""
     for flag, look in FLAG_STYLES.items():
         part = flagged[flag]
         if part.height:
@@ -230,39 +287,6 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
                     hoverinfo="skip",
                 )
             )
-    notes = [f"{rows.height:,} rows in {tree.height:,} job runs"]
-    folded = tree.filter(pl.col("folded"))
-    if folded.height:
-        notes.append(
-            f"{folded.height:,} deeper jobs folded into {folded['lane'].n_unique():,} summary lanes "
-            f"(more than {LANES_SHOWN} lanes)"
-        )
-    notes += [
-        f"{look.label.removeprefix('⚠ ')}: {flagged[flag].height:,}"
-        for flag, look in FLAG_STYLES.items()
-        if flagged[flag].height
-    ]
-    if webgl:
-        notes.append("WebGL")
-    lane_count = tree["lane"].n_unique()
-    figure.update_layout(
-        title={"text": f"🦙 LlamaLog timeline · {subject}", "subtitle": {"text": " · ".join(notes)}},
-        xaxis={"title": {"text": "time (UTC)"}, "type": "date"},
-        yaxis={
-            "title": {"text": "job run (indented under its parent run)"},
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": tree.unique("lane", maintain_order=True)["lane"].to_list(),
-            "autorange": "reversed",
-            "automargin": True,
-        },
-        height=220 + 26 * lane_count,
-        legend={"title": {"text": "category, symbol and flags"}},
-        hoverlabel={"align": "left"},
-        margin={"t": 90},
-        template="plotly_white",
-    )
-    return figure
 
 
 def _durations(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
