@@ -137,7 +137,7 @@ near AS (
     greatest(epoch_us(n.created_at) - epoch_us(b.last_at), 0) AS b_distance,
     a.job_instance AS a_instance, a.first_at AS a_first,
     epoch_us(a.first_at) - epoch_us(n.created_at) AS a_distance
-  FROM numbered AS n
+  FROM (SELECT * FROM numbered WHERE parent_job_id IS NOT NULL) AS n  -- only these have a parent to find
   ASOF LEFT JOIN spans AS b ON n.parent_job_id = b.job_id AND n.created_at >= b.first_at
   LEFT JOIN spans AS a ON n.parent_job_id = a.job_id AND a.job_instance = coalesce(b.job_instance, 0) + 1),
 nearest AS (
@@ -147,10 +147,12 @@ nearest AS (
 SELECT {columns}, job_instance,
   CASE WHEN {near} THEN CASE WHEN before THEN b_instance ELSE a_instance END END AS parent_instance,
   CASE WHEN {near} THEN CASE WHEN before THEN b_first ELSE a_first END END AS parent_first_at,
-  CASE WHEN parent_job_id IS NULL THEN NULL
-    WHEN b_instance IS NULL AND a_instance IS NULL THEN {literal(NO_ROW)}
+  CASE WHEN b_instance IS NULL AND a_instance IS NULL THEN {literal(NO_ROW)}
     WHEN NOT ({near}) THEN {literal(NO_RUN_NEAR)} END AS dangling
-FROM nearest"""
+FROM nearest
+UNION ALL
+SELECT {columns}, job_instance, NULL::INTEGER, NULL::TIMESTAMP, NULL::VARCHAR FROM numbered
+WHERE parent_job_id IS NULL"""
 
 
 def resolve(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
