@@ -111,6 +111,29 @@ def test_changes_are_reported_per_column_and_json_compares_by_value(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "changed"),
+    [
+        ({"a": True}, {"a": 1}, True),  # a boolean is not a number
+        ({"a": False}, {"a": 0}, True),
+        ({"a": 1.0}, {"a": 1}, False),  # numbers compare by value
+        ({"a": 1e2}, {"a": 100}, False),
+        ({"a": None}, {"a": False}, True),
+        ({"x": {"b": 1, "a": [1, {"c": True}]}}, {"x": {"a": [1, {"c": True}], "b": 1.0}}, False),
+        ({"x": {"a": [1, {"c": True}]}}, {"x": {"a": [{"c": True}, 1]}}, True),  # arrays keep order
+        ({"x": {"a": [1, {"c": True}]}}, {"x": {"a": [1, {"c": 1}]}}, True),
+        ({"a": "1"}, {"a": 1}, True),
+    ],
+)
+def test_json_values_compare_by_value_and_kind(tmp_path, before, after, changed):
+    snapshot = with_changes(clean_rows(), "r1", metadata=before)
+    migrated = with_changes(clean_rows(), "r1", metadata=after)
+    with audit_store(tmp_path, migrated, snapshot[:3]) as store:
+        result = lla.verify(store, checks=[rows_preserved]).check("rows_preserved")
+    assert result.count == int(changed)
+    assert result.ids["column"].to_list() == (["metadata"] if changed else [])
+
+
 def chain_rows(hops: int) -> list[dict]:
     """A chain j0 <- j1 <- ... <- j{hops}, backfilled as the migration did (9 hops resolve)."""
     rows = []

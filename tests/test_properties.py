@@ -53,3 +53,45 @@ def test_accounting_and_round_trip_under_corruption(synth, tmp_path_factory, cel
         good = rows.filter(~pl.int_range(pl.len()).is_in(bad_rows))
         if good.height:
             assert_same_rows(store.table(), good)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    broken=st.sets(st.integers(0, 39), max_size=6),
+    same=st.lists(st.integers(0, 39), max_size=5),
+    conflicting=st.lists(st.integers(0, 39), max_size=5),
+    cut=st.integers(0, 3),
+    fmt=st.sampled_from(["csv", "ndjson"]),
+)
+def test_accounting_with_broken_rows_and_repeated_ids(
+    synth, tmp_path_factory, broken, same, conflicting, cut, fmt
+):
+    """Broken rows, equal copies and conflicting copies of an id, and (NDJSON) lines cut short:
+    every row read is loaded or rejected, each reject is in the rejects table, and each good row
+    is stored once."""
+    one_line = ~pl.any_horizontal(pl.col(pl.String).str.contains("\n").fill_null(False))
+    rows = synth.llama_logs.filter(one_line).head(40)
+    folder = tmp_path_factory.mktemp("prop")
+    lines = lla.write_logs(rows, folder / f"clean.{fmt}").read_text().splitlines(keepends=True)
+    header, body = (lines[:1], lines[1:]) if fmt == "csv" else ([], lines)
+    assert len(body) == 40  # one row per line
+    same = [r for r in same if r not in broken]
+    conflicting = [r for r in conflicting if r not in broken]
+    operations = rows["operation"]
+    copies = [body[r] for r in same]
+    copies += [body[r].replace(operations[r], operations[r] + "-again", 1) for r in conflicting]
+    for r in broken:
+        body[r] = body[r].replace(rows["id"][r], "not-a-uuid", 1)
+    cut = cut if fmt == "ndjson" else 0
+    path = folder / f"mixed.{fmt}"
+    path.write_text("".join(header + body + copies + ['{"id": "cut short\n'] * cut))
+    with lla.LogStore() as store:
+        result = store.load_files(path, quiet=True)
+        rejects = store.rejects()
+        stored = store.table()
+    assert result.rows_read == 40 + len(same) + len(conflicting) + cut
+    assert result.rows_rejected == len(broken) + len(conflicting) + cut
+    assert result.rows_read == result.rows_loaded + result.rows_rejected
+    assert rejects.height == result.rows_rejected
+    assert result.rows_inserted == stored.height == 40 - len(broken)
+    assert stored["id"].n_unique() == stored.height

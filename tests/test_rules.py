@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from conftest import FIXTURES
 
 from llamalog_analytics import rules
 from llamalog_analytics.errors import ArgumentError
@@ -32,3 +33,22 @@ def test_rule_sets_are_data_and_diff_names_the_differences():
     ]
     with pytest.raises(ArgumentError, match="unknown categories"):
         rules.RuleSet("typo", "", (rules.Rule("CREATE", "TRUE"),))
+
+
+RULE_CASES = FIXTURES / "rules.csv"  # written by hand from the migration SQL and the application code
+
+
+@pytest.mark.parametrize(
+    ("rule_set", "column"),
+    [
+        (rules.APPLIED_BACKFILL, "applied_backfill"),
+        (rules.INFER_CATEGORY, "infer_category"),
+        (rules.DERIVE_CATEGORY, "derive_category"),
+    ],
+    ids=["applied_backfill", "infer_category", "derive_category"],
+)
+def test_each_rule_set_gives_what_the_sql_and_code_say(rule_set, column):
+    cases = pl.read_csv(RULE_CASES)
+    got = rule_set.categorize(cases)
+    wrong = cases.with_columns(got=got).filter(pl.col("got") != pl.col(column))
+    assert wrong.is_empty(), wrong.select("operation", "status", column, "got", "why").rows()
