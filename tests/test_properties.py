@@ -66,7 +66,7 @@ def test_accounting_and_round_trip_under_corruption(synth, tmp_path_factory, cel
 def test_accounting_with_broken_rows_and_repeated_ids(
     synth, tmp_path_factory, broken, same, conflicting, cut, fmt
 ):
-    """Broken rows, equal copies and conflicting copies of an id, and (NDJSON) lines cut short:
+    """Broken rows, equal copies and conflicting copies of an id, and lines cut short:
     every row read is loaded or rejected, each reject is in the rejects table, and each good row
     is stored once."""
     one_line = ~pl.any_horizontal(pl.col(pl.String).str.contains("\n").fill_null(False))
@@ -82,9 +82,9 @@ def test_accounting_with_broken_rows_and_repeated_ids(
     copies += [body[r].replace(operations[r], operations[r] + "-again", 1) for r in conflicting]
     for r in broken:
         body[r] = body[r].replace(rows["id"][r], "not-a-uuid", 1)
-    cut = cut if fmt == "ndjson" else 0
+    short = '{"id": "cut short\n' if fmt == "ndjson" else "too,few,fields\n"  # a line cut short
     path = folder / f"mixed.{fmt}"
-    path.write_text("".join(header + body + copies + ['{"id": "cut short\n'] * cut))
+    path.write_text("".join(header + body + copies + [short] * cut))
     with lla.LogStore() as store:
         result = store.load_files(path, quiet=True)
         rejects = store.rejects()
