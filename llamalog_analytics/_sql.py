@@ -1,8 +1,14 @@
-"""Small SQL helpers: identifier quoting and the DDL derived from the schema."""
+"""Small SQL helpers: identifier quoting, the DDL derived from the schema, scratch connections."""
 
 from __future__ import annotations
 
+import tempfile
+from typing import TYPE_CHECKING
+
 from .schema import COLUMNS
+
+if TYPE_CHECKING:
+    import duckdb
 
 LOADS_TABLE = "_llamalog_loads"
 REJECTS_TABLE = "_llamalog_rejects"
@@ -83,3 +89,22 @@ BOOKKEEPING_DDL = (
   epoch VARCHAR NOT NULL
 )""",
 )
+
+
+def scratch_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection for work on frames outside a store: UTC, at most 3 GB
+    before spilling to the temp directory, and silent (DuckDB's own progress bar would print
+    into the caller's output).
+
+    Examples:
+        >>> settings = "current_setting('TimeZone'), current_setting('enable_progress_bar')"
+        >>> with scratch_connection() as con:
+        ...     con.execute(f"SELECT {settings}").fetchone()
+        ('UTC', False)
+    """
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": "3GB", "temp_directory": tempfile.gettempdir()})
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return con

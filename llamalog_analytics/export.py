@@ -26,11 +26,10 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import duckdb
 import polars as pl
 
 from . import _readers, schema
-from ._sql import quote
+from ._sql import quote, scratch_connection
 from .chain_index import ANNOTATIONS  # a chain's own columns, written as they are
 from .errors import ExportError
 
@@ -168,7 +167,7 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
         "ndjson": "FORMAT json",
         "json": "FORMAT json, ARRAY true",
     }[fmt]
-    with duckdb.connect() as con, _atomic_path(path) as temporary:
+    with scratch_connection() as con, _atomic_path(path) as temporary:
         con.register("frame", frame)
         con.execute(f"COPY (SELECT {selected} FROM frame) TO ? ({options}{_gzip(path)})", [str(temporary)])
     return path

@@ -5,7 +5,6 @@ each parent link (:func:`rows_sql`), and the same for a frame in hand (:func:`re
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +12,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from .._sql import literal, quote
+from .._sql import literal, quote, scratch_connection
 from ..errors import LinkError
 from .roots import loop_numbers
 
@@ -168,13 +167,10 @@ def resolve(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
         >>> resolve(rows).select("job_instance", "parent_instance").rows()
         [(1, None), (2, None), (None, 2)]
     """
-    import duckdb
-
     narrow = rows.select(
         pl.col("id", "job_id", "parent_job_id").cast(pl.String), "created_at"
     ).with_row_index("_row")
-    with duckdb.connect(config={"memory_limit": "3GB", "temp_directory": tempfile.gettempdir()}) as con:
-        con.execute("SET TimeZone = 'UTC'")
+    with scratch_connection() as con:
         con.register("_rows", narrow.to_arrow())
         sql = rows_sql("_rows", linking, carry=["_row"])
         resolved = con.sql(f"SELECT * EXCLUDE (_row) FROM ({sql}) ORDER BY _row").pl()
