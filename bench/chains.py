@@ -290,11 +290,11 @@ def main() -> None:
         "--pg-batch-timeout", default="60min", help="statement_timeout for PostgreSQL's batch"
     )
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="llamalog-chains-"))
     server = PgServer.start()
     try:
-        for rows in args.rows:
-            run(rows, server, work, args.entities, args.pg_batch_timeout)
+        with tempfile.TemporaryDirectory(prefix="llamalog-chains-") as work:
+            for rows in args.rows:
+                run(rows, server, Path(work), args.entities, args.pg_batch_timeout)
     finally:
         server.stop()
 

@@ -54,11 +54,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temp dir)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="work directory, kept (default: a temp dir, removed)"
+    )
     args = parser.parse_args()
-    work = args.dir or Path(tempfile.mkdtemp(prefix="llamalog-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
+    if args.dir is None:
+        with tempfile.TemporaryDirectory(prefix="llamalog-bench-") as work:
+            measure(args, Path(work))
+    else:
+        args.dir.mkdir(parents=True, exist_ok=True)
+        measure(args, args.dir)
 
+
+def measure(args: argparse.Namespace, work: Path) -> None:
+    """Write the generated rows to files in ``work`` and time both loads of each."""
     start = time.perf_counter()
     data = lla.synthetic.generate(args.rows, seed=args.seed)
     generated = time.perf_counter() - start

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,6 +123,7 @@ def main() -> None:
             others(url, psql)
     finally:
         server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def others(url: str, psql: float) -> None:

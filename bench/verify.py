@@ -179,7 +179,12 @@ def main() -> None:
     parser.add_argument("--snapshot", type=int, default=5_000_000)
     parser.add_argument("--no-postgres", action="store_true", help="time lla.verify only")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="llamalog-verifybench-"))
+    with tempfile.TemporaryDirectory(prefix="llamalog-verifybench-") as work:
+        measure(args, Path(work))
+
+
+def measure(args: argparse.Namespace, work: Path) -> None:
+    """Prepare the data in ``work``, time ours in a child process, then PostgreSQL's SQL."""
     started = time.perf_counter()
     data = lla.synthetic.generate(args.rows, seed=5)
     logs = data.llama_logs
