@@ -89,3 +89,23 @@ def test_readme_has_exactly_two_setup_commands():
     assert "pytest" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1].strip() in ci
+
+
+def test_every_error_is_defined_in_errors_drawn_in_its_tree_and_raised_in_place_of_builtins():
+    from llamalog_analytics import errors
+
+    classes = [errors.LlamalogError]
+    for cls in classes:
+        classes.extend(cls.__subclasses__())
+    assert {cls.__module__ for cls in classes} == {"llamalog_analytics.errors"}
+    drawn = set(re.findall(r"[├└]── (\w+)", errors.__doc__ or ""))
+    assert drawn == {cls.__name__ for cls in classes[1:]}
+    elsewhere = [
+        f"{path.relative_to(ROOT)}: {line.strip()}"
+        for path in (ROOT / "llamalog_analytics").rglob("*.py")
+        if path.name != "errors.py"
+        for line in path.read_text().splitlines()
+        if re.match(r"\s*class \w+\((\w+\.)?\w*(Error|Exception)\b", line)
+        or re.search(r"raise (ValueError|TypeError|KeyError|FileNotFoundError)\b", line)
+    ]
+    assert not elsewhere
