@@ -13,7 +13,9 @@ once (``all_chains``) and the median per-entity graph.
 
 PostgreSQL runs the bare-job-id definition as a recursive CTE: one chain (full rows, fetched by
 psycopg) and every chain at once (it only counts the pairs, which favours it); the ratios compare
-it with ``link="job_id"``, the same definition. The instance figures are given as ratios to the
+it with ``link="job_id"``, the same definition. Our chains are timed once the chain index is
+built, as PostgreSQL's are once its indexes are; the batch ratio is also given with our build
+counted. The instance figures are given as ratios to the
 job-id ones. At the smallest size the whole-table graph (seconds and peak memory, in a child
 process) follows.
 """
@@ -90,65 +92,11 @@ SELECT count(*) FROM (
   UNION SELECT down.kind, down.entity, l.id FROM down JOIN llama_logs l ON l.parent_job_id = down.job
 ) AS pairs"""
 
-GRAPH_CHILD = """
-import json, sys, time
-import llamalog_analytics as lla
-with lla.LogStore(sys.argv[1], read_only=True) as store:
-    start = time.perf_counter()
-    graph = lla.provenance_graph(store)
-    seconds = time.perf_counter() - start
-rss = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"seconds": seconds, "rss": rss, "nodes": graph.number_of_nodes(),
-                  "edges": graph.number_of_edges()}))
-"""
-
 
 def _seconds(interval: str) -> float:
     """Seconds in a PostgreSQL interval such as ``25min`` or ``90s``."""
     number = float(interval.rstrip("minsh"))
     return number * {"min": 60, "h": 3600}.get(interval.lstrip("0123456789."), 1)
-
-
-OURS_CHILD = """
-import json, statistics, sys, time
-import llamalog_analytics as lla
-from llamalog_analytics.chain_index import chain_index
-from llamalog_analytics.chains import all_chains
-from llamalog_analytics.links import Linking
-
-path, link, entities = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-
-
-def rss(field):
-    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
-
-
-def median_ms(function):
-    function(*entities[0])  # warm
-    times = []
-    for entity in entities:
-        start = time.perf_counter()
-        function(*entity)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
-with lla.LogStore(path, read_only=True) as store:
-    before = rss("VmRSS")
-    start = time.perf_counter()
-    index = chain_index(store, linking=Linking.of(link))
-    build = time.perf_counter() - start
-    grew, nbytes = rss("VmRSS") - before, index.nbytes
-    del index
-    one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link))
-    sizes = [lla.chain(store, kind, entity, link=link).height for kind, entity in entities]
-    graph_ms = median_ms(lambda kind, entity: lla.provenance_graph(store, kind, entity, link=link))
-    start = time.perf_counter()
-    pairs = all_chains(store, link=link).height
-    every = time.perf_counter() - start
-print(json.dumps({"build": build, "grew": grew, "nbytes": nbytes, "one_ms": one, "sizes": sizes,
-                  "graph_ms": graph_ms, "every": every, "pairs": pairs, "peak": rss("VmHWM")}))
-"""
 
 
 def median_ms(function, entities) -> float:
@@ -159,6 +107,69 @@ def median_ms(function, entities) -> float:
         function(*entity)
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def memory(field: str) -> int:
+    """This process's memory in bytes: ``VmRSS`` (now) or ``VmHWM`` (peak)."""
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
+
+
+def ours_child(path: str, link: str, entities_json: str) -> dict:
+    """(Run in a child process.) The chain index built, medians over the entities, every chain."""
+    from llamalog_analytics.chain_index import chain_index
+    from llamalog_analytics.chains import all_chains
+    from llamalog_analytics.links import Linking
+
+    entities = [tuple(e) for e in json.loads(entities_json)]
+    with lla.LogStore(path, read_only=True) as store:
+        before = memory("VmRSS")
+        start = time.perf_counter()
+        index = chain_index(store, linking=Linking.of(link))
+        build = time.perf_counter() - start
+        grew, nbytes = memory("VmRSS") - before, index.nbytes
+        del index
+        one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
+        sizes = [lla.chain(store, kind, entity, link=link).height for kind, entity in entities]
+        graph_ms = median_ms(
+            lambda kind, entity: lla.provenance_graph(store, kind, entity, link=link), entities
+        )
+        start = time.perf_counter()
+        pairs = all_chains(store, link=link).height
+        every = time.perf_counter() - start
+    return {
+        "build": build,
+        "grew": grew,
+        "nbytes": nbytes,
+        "one_ms": one,
+        "sizes": sizes,
+        "graph_ms": graph_ms,
+        "every": every,
+        "pairs": pairs,
+        "peak": memory("VmHWM"),
+    }
+
+
+def graph_child(path: str) -> dict:
+    """(Run in a child process.) The whole-table graph: seconds, peak memory and size."""
+    with lla.LogStore(path, read_only=True) as store:
+        start = time.perf_counter()
+        graph = lla.provenance_graph(store)
+        seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "rss": memory("VmHWM"),
+        "nodes": graph.number_of_nodes(),
+        "edges": graph.number_of_edges(),
+    }
+
+
+CHILDREN = {"ours": ours_child, "graph": graph_child}
+
+
+def in_child(kind: str, *args: str) -> dict:
+    """Run ``CHILDREN[kind](*args)`` in a fresh interpreter (so its peak memory is its own)."""
+    out = subprocess.check_output([sys.executable, __file__, "--child", kind, *args])
+    return json.loads(out)
 
 
 @dataclass
@@ -178,10 +189,7 @@ class Ours:
 
 def measure_ours(store_path: Path, entities: list[tuple[str, str]], link: str) -> Ours:
     """In a child process: the index built, medians over ``entities``, every chain at once."""
-    out = subprocess.check_output(
-        [sys.executable, "-c", OURS_CHILD, str(store_path), link, json.dumps(entities)]
-    )
-    ours = Ours(**json.loads(out))
+    ours = Ours(**in_child("ours", str(store_path), link, json.dumps(entities)))
     print(
         f"  {link}: chain index built in {ours.build:.2f}s; {ours.nbytes / 2**20:,.0f} MiB of arrays and "
         f"rows; process grew {ours.grew / 2**20:,.0f} MiB; peak {ours.peak / 2**30:.1f} GiB",
@@ -264,7 +272,9 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
             theirs_all = time.perf_counter() - start
             print(
                 f"every chain at once (job_id): ours {ours_all:.2f}s ({pairs_ours:,} pairs), PostgreSQL "
-                f"{theirs_all:.2f}s ({pairs:,} pairs), PostgreSQL / ours = {theirs_all / ours_all:.1f}x"
+                f"{theirs_all:.2f}s ({pairs:,} pairs), PostgreSQL / ours = {theirs_all / ours_all:.1f}x; "
+                f"with our index build counted ({literal.build:.2f}s; PostgreSQL's index builds are not): "
+                f"{theirs_all / (ours_all + literal.build):.1f}x"
             )
         except psycopg.errors.QueryCanceled:
             con.rollback()
@@ -274,8 +284,7 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
                 f"{_seconds(pg_batch_timeout) / ours_all:.0f}x"
             )
     if rows <= 1_000_000:
-        out = subprocess.check_output([sys.executable, "-c", GRAPH_CHILD, str(store_path)])
-        graph = json.loads(out)
+        graph = in_child("graph", str(store_path))
         print(
             f"whole-table graph: {graph['seconds']:.1f}s, peak memory {graph['rss'] / 2**30:.1f} GiB, "
             f"{graph['nodes']:,} nodes, {graph['edges']:,} edges"
@@ -283,6 +292,9 @@ def run(rows: int, server: PgServer, work: Path, count: int, pg_batch_timeout: s
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(CHILDREN[sys.argv[2]](*sys.argv[3:])))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--entities", type=int, default=100)

@@ -20,16 +20,6 @@ EXPECTED = {
     "VARCHAR[]": "is not an array (a Postgres literal like {MUSICBRAINZ,SPOTIFY} or a JSON array)",
     "VARCHAR": "is not text",
 }
-_PG_ARRAY = r"""CASE
-  WHEN {x} = '{{}}' THEN []::VARCHAR[]
-  WHEN NOT (starts_with({x}, '{{') AND ends_with({x}, '}}')) THEN NULL
-  WHEN NOT regexp_matches({x}, '["\\]') THEN
-    list_transform(string_split({x}[2:-2], ','), lambda e: CASE WHEN e = 'NULL' THEN NULL ELSE e END)
-  ELSE list_transform(regexp_extract_all({x}[2:-2], '"(?:[^"\\]|\\.)*"|[^,]+'),
-    lambda e: CASE WHEN e = 'NULL' THEN NULL
-              WHEN starts_with(e, '"') THEN regexp_replace(e[2:-2], '\\(.)', '\1', 'g')
-              ELSE e END)
-END"""
 # Postgres array literals: {a,b}, quoted elements with escapes, NULL, {}.
 _PG_ARRAY = r"""CASE
   WHEN {x} = '{{}}' THEN []::VARCHAR[]

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ._sql import COUNTERS_TABLE, DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, quote
-from .stage import STAGE
+from ._sql import COUNTERS_TABLE, DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, STAGE_TABLE, quote
 
 if TYPE_CHECKING:
     from ._pg_source import Source
@@ -191,7 +190,7 @@ def disappeared_ids(store: LogStore, found: SourceTable, source: str, plan: Plan
 WHERE t.{FROM_SOURCE}
   {scope}
   AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE source = ? AND table_name = ?)
-  AND t.id NOT IN (SELECT id FROM {STAGE} WHERE _table = ? AND id IS NOT NULL)
+  AND t.id NOT IN (SELECT id FROM {STAGE_TABLE} WHERE _table = ? AND id IS NOT NULL)
 ORDER BY t.id""",
         [source, found.name, *params, source, found.name, found.name],
     )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from . import schema
-from ._sql import literal, quote
+from ._sql import json_text, literal, quote
 from .errors import NotLlamaLogError, SourceError, UnknownColumnError
 
 if TYPE_CHECKING:
@@ -175,7 +175,6 @@ def _parquet(store: LogStore, path: str) -> Reader:
     mapping, ignored = _map_columns(path, names)
     # numbered like the CSV reader's columns: a file's own names must not meet the typed ones
     renamed = ", ".join(f"{quote(n)} AS p{i}" for i, n in enumerate(names))
-    fields = ", ".join(f"{literal(n)}: p{i}" for i, n in enumerate(names))
     return Reader(
         path=path,
         format="parquet",
@@ -183,7 +182,7 @@ def _parquet(store: LogStore, path: str) -> Reader:
         "FROM read_parquet(?, file_row_number=true)",
         params=[path],
         inputs={c: (f"p{i}", types[names[i]]) for c, i in mapping.items()},
-        raw=f"CAST(to_json({{{fields}}}) AS VARCHAR)",
+        raw=json_text((n, f"p{i}") for i, n in enumerate(names)),
         ignored=ignored,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .schema import COLUMNS
@@ -15,6 +16,8 @@ REJECTS_TABLE = "_llamalog_rejects"
 DISAPPEARED_TABLE = "_llamalog_disappeared"
 COUNTERS_TABLE = "_llamalog_source_counters"
 MIGRATIONS_TABLE = "_prisma_migrations"
+STAGE_TABLE = "_llamalog_stage"  # a load's rows, typed and checked, before they are written
+STRUCTURAL_TABLE = "_llamalog_structural"  # a load's lines the CSV parser could not split
 LOAD_ID_COLUMN = "_load_id"
 
 
@@ -36,6 +39,17 @@ def literal(text: str) -> str:
         "'it''s'"
     """
     return "'" + text.replace("'", "''") + "'"
+
+
+def json_text(fields: Iterable[tuple[str, str]]) -> str:
+    """SQL for a JSON object as text from (key, SQL expression) pairs: how a row is kept raw.
+
+    Examples:
+        >>> json_text([("id", "p0"), ("it's", "p1")])
+        "CAST(to_json({'id': p0, 'it''s': p1}) AS VARCHAR)"
+    """
+    body = ", ".join(f"{literal(key)}: {value}" for key, value in fields)
+    return f"CAST(to_json({{{body}}}) AS VARCHAR)"
 
 
 def data_table_ddl(table: str) -> str:

@@ -9,6 +9,7 @@ over whole arrays. :func:`chain_index` keeps one index per store table until the
 
 from __future__ import annotations
 
+import copy
 import uuid
 import weakref
 from collections.abc import Iterable
@@ -36,8 +37,6 @@ ANNOTATIONS = {
 }
 _LOW64 = (1 << 64) - 1
 
-_LOW64 = (1 << 64) - 1
-
 
 class _Csr:
     """Row positions grouped by an integer key: ``rows(k)`` lists the rows with key ``k``."""
@@ -54,11 +53,19 @@ class _Csr:
 
     def expand(self, owners: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For many (owner, key) pairs at once: (owner, row) for every row with that key."""
-        starts, counts = self.offsets[keys], self.offsets[keys + 1] - self.offsets[keys]
-        total = int(counts.sum())
-        ends = np.cumsum(counts)
-        within = np.arange(total) - np.repeat(ends - counts, counts)
-        return np.repeat(owners, counts), self.positions[np.repeat(starts, counts) + within]
+        counts = self.offsets[keys + 1] - self.offsets[keys]
+        return np.repeat(owners, counts), self.positions[_ranges(self.offsets[keys], counts)]
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``starts[i], starts[i] + 1, ...`` (``counts[i]`` numbers) for every i, concatenated.
+
+    Examples:
+        >>> _ranges(np.array([5, 0]), np.array([2, 3])).tolist()
+        [5, 6, 0, 1, 2]
+    """
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + within
 
 
 class _EntityKeys:
@@ -154,12 +161,15 @@ class ChainIndex:
         resolved_parent = self.parent_instance >= 0
         self.root = np.where(resolved_parent, top_root, np.where(parent >= 0, parent, job))
         self.root_dangling = np.where(resolved_parent, top_bare >= 0, parent >= 0)
-        loop = links.loop_numbers(self.instance, self.parent_instance, count)
-        own_loop = _at(loop, self.instance, -1)
-        self.in_cycle = (own_loop >= 0) & (own_loop == _at(loop, self.parent_instance, -1))
-        times = frame["created_at"].to_physical().to_numpy()
-        parent_first = _at(times[first_row], self.parent_instance, np.iinfo(np.int64).min)
-        self.before_parent = times < parent_first
+        self.in_cycle = links.on_loop(self.instance, self.parent_instance, count)
+        self.before_parent = (frame["created_at"] < resolved["parent_first_at"]).fill_null(False).to_numpy()
+
+    def relinked(self, linking: links.Linking) -> ChainIndex:
+        """This index with its job links made another way; the rows and entity keys are shared."""
+        index = copy.copy(self)
+        index.linking = linking
+        index._link(self.rows)
+        return index
 
     @property
     def nbytes(self) -> int:
@@ -183,11 +193,7 @@ class ChainIndex:
         codes = codes[found][self.jobs.gather(codes[found]).to_numpy() == wanted.to_numpy()[found]]
         starts, stops = self.first_instance[codes], self.first_instance[codes + 1]
         counts = stops - starts
-        instances = (
-            np.repeat(starts, counts)
-            + np.arange(counts.sum())
-            - np.repeat(np.cumsum(counts) - counts, counts)
-        )
+        instances = _ranges(starts, counts)
         offsets = self.by_instance.offsets
         times = self.rows["created_at"]
         first = self.by_instance.positions[offsets[instances]]
@@ -327,18 +333,20 @@ def chain_index(
     store: LogStore, table: str = schema.CURRENT_TABLE, linking: links.Linking | None = None
 ) -> ChainIndex:
     """The store's :class:`ChainIndex` for ``table`` and ``linking``, rebuilt only after the store
-    may have changed or when asked for another linking (one index per table is kept).
+    may have changed, and relinked when asked for another linking (one index per table is kept).
 
     Loads and any writing statement run through the store count as a change.
     """
     linking = linking or links.Linking()
     cached = _INDEXES.setdefault(store, {})
     index = cached.get(table)
-    if index is None or index.version != store.changes or index.linking != linking:
+    if index is None or index.version != store.changes:
         store.require(table)
         cached.pop(table, None)  # the old index goes before the new one is built
         del index
         index = cached[table] = ChainIndex(store, table, linking)
+    elif index.linking != linking:
+        index = cached[table] = index.relinked(linking)
     return index
 
 

@@ -23,7 +23,7 @@ import polars as pl
 from . import schema
 from ._sql import quote
 from .errors import ArgumentError
-from .style import CATEGORY_STYLES, category_style, colours_for
+from .style import CATEGORY_STYLES, PALETTE, category_style, colours_for
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -226,7 +226,7 @@ def graph_figure(graph: nx.MultiDiGraph, title: str = "Provenance graph") -> go.
             marker={
                 "size": [8 + min(graph.in_degree(n), 20) for n in nodes],
                 "symbol": row.symbol if row else "circle-open" if group == "job" else "hexagon",
-                "color": row.colour if row else "#455a64",
+                "color": row.colour if row else PALETTE[0],
             },
             text=[_node_text(n, shown.nodes[n]) for n in nodes],
             hovertemplate="%{text}<extra></extra>",

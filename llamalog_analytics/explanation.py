@@ -132,16 +132,15 @@ def explain(
 
 
 def _anomalies(
-    rows: pl.DataFrame, own: pl.DataFrame, created: dict[str, Any] | None, runs: pl.DataFrame | None
+    rows: pl.DataFrame, own: pl.DataFrame, created: dict[str, Any] | None, ran: pl.DataFrame
 ) -> list[str]:
     """What looks wrong on the chain, from its link annotations and the runs of its job ids."""
     found = []
     if not own.is_empty() and created is None:
         found.append("missing CREATED: no row records how this entity was created")
     days: dict[str, list[Any]] = {}
-    if runs is not None:
-        for job_id, first in runs.sort("job_id", "job_instance").select("job_id", "first_at").iter_rows():
-            days.setdefault(job_id, []).append(first)
+    for job_id, first in ran.sort("job_id", "job_instance").select("job_id", "first_at").iter_rows():
+        days.setdefault(job_id, []).append(first)
     for root in rows.filter(pl.col("root_dangling"))["chain_root"].unique().sort().to_list():
         if root in days:
             found.append(

@@ -95,13 +95,12 @@ def kind_of(path: str | Path, format: str | None, kinds: tuple[str, ...]) -> tup
         >>> kind_of("album.otlp.json", None, ("trace", "graph")), kind_of("a.json", None, ("trace", "graph"))
         (('trace', 'otlp'), ('graph', 'node-link'))
     """
-    for kind in kinds:
+    for kind in kinds[:-1]:
         try:
             return kind, export_format(kind, path, format)
         except ExportError:
             continue
-    export_format(kinds[-1], path, format)  # raises, naming what the last kind accepts
-    raise AssertionError("unreachable")
+    return kinds[-1], export_format(kinds[-1], path, format)  # or raise, naming what it accepts
 
 
 def write_atomic(path: str | Path, text: str) -> Path:

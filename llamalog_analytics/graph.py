@@ -155,7 +155,8 @@ def _add_runs(graph: nx.MultiDiGraph, rows: pl.DataFrame, runs: pl.DataFrame | N
         runs = logged.group_by("job_id", "job_instance").agg(
             first_at=pl.col("created_at").min(), last_at=pl.col("created_at").max(), rows=pl.len()
         )
-    runs = runs.join(logged.select("job_id", "job_instance"), on=["job_id", "job_instance"], how="semi")
+    else:  # only the runs these rows belong to
+        runs = runs.join(logged.select("job_id", "job_instance"), on=["job_id", "job_instance"], how="semi")
     nodes = runs.select(
         _job_node("job_id", "job_instance").alias("node"),
         "job_id",
@@ -166,7 +167,7 @@ def _add_runs(graph: nx.MultiDiGraph, rows: pl.DataFrame, runs: pl.DataFrame | N
     graph.add_nodes_from(
         (r.pop("node"), {"kind": "job", **r, "dangling": False}) for r in nodes.iter_rows(named=True)
     )
-    unlogged = rows.filter(pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null())
+    unlogged = rows.filter(links.DANGLING_PARENT)
     graph.add_nodes_from(
         (f"job:{job_id}", {"kind": "job", "job_id": job_id, "dangling": True})
         for job_id in unlogged["parent_job_id"].unique().sort()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from . import _readers, schema
+from ._convert import from_text
 from ._sql import MIGRATIONS_TABLE, literal, quote
 from .errors import SourceError
 from .stage import LoadResult, Stage
@@ -81,4 +82,4 @@ def _optional(relation: duckdb.DuckDBPyRelation, column: str, type_: str = "VARC
 def _timestamp(column: str, relation: duckdb.DuckDBPyRelation | None = None) -> str:
     if relation is not None and column not in relation.columns:
         return "NULL::TIMESTAMP"
-    return f"timezone('UTC', TRY_CAST({quote(column)}::VARCHAR AS TIMESTAMPTZ))"
+    return from_text("TIMESTAMP", f"{quote(column)}::VARCHAR")

@@ -29,7 +29,7 @@ from ._pg_incremental import (
 )
 from ._pg_source import Connection, Source, parse_url, snapshot, sqlalchemy_url, translated
 from ._readers import Reader
-from ._sql import COUNTERS_TABLE, MIGRATIONS_TABLE, quote
+from ._sql import COUNTERS_TABLE, MIGRATIONS_TABLE, json_text, quote
 from .errors import PostgresError
 from .stage import LoadResult, Stage
 
@@ -209,14 +209,13 @@ def _stream_reader(
     """A :class:`Reader` over the driver's stream, registered in DuckDB for the block."""
     name = f"_llamalog_pg_{found.name}"
     kinds = {field.name: _duckdb_kind(field.type) for field in stream.schema}
-    fields = ", ".join(f"'{c}': {quote(c)}" for c in found.columns)
     reader = Reader(
         path=source,
         format="postgres",
         select=f"SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _pre_reason, * FROM {name}",
         params=[],
         inputs={c: (quote(c), kinds[c]) for c in found.columns},
-        raw=f"CAST(to_json({{{fields}}}) AS VARCHAR)",
+        raw=json_text((c, quote(c)) for c in found.columns),
         notes=tuple(notes),
         numbered=False,
         trusted=found.keyed and all(kinds[c] == schema_module.column(c).type for c in found.columns),

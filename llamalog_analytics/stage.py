@@ -23,13 +23,15 @@ import duckdb
 
 from . import _readers, schema
 from ._convert import checked_rows
-from ._duplicates import STAGE, resolve_duplicates
+from ._duplicates import resolve_duplicates
 from ._sql import (
     DISAPPEARED_TABLE,
     LOAD_ID_COLUMN,
     LOADS_TABLE,
     MIGRATIONS_TABLE,
     REJECTS_TABLE,
+    STAGE_TABLE,
+    STRUCTURAL_TABLE,
     data_table_ddl,
     literal,
     quote,
@@ -39,9 +41,9 @@ from .errors import SourceError, StoreError
 if TYPE_CHECKING:
     from .store import LogStore
 
-STRUCTURAL = "_llamalog_structural"
 _COLS = schema.COLUMNS
 _TYPED = ", ".join(f"{quote(c.name)} {c.type}" for c in _COLS)
+_NAMES = ", ".join(quote(c.name) for c in _COLS)
 
 
 @dataclass(frozen=True)
@@ -157,19 +159,20 @@ class Stage:
     def __enter__(self) -> Stage:
         self.store.execute("BEGIN TRANSACTION")
         self.store.execute(
-            f"CREATE TEMP TABLE {STAGE} (_file INTEGER, _table VARCHAR, _row BIGINT, "
+            f"CREATE TEMP TABLE {STAGE_TABLE} (_file INTEGER, _table VARCHAR, _row BIGINT, "
             f"{_TYPED}, _column VARCHAR, _reason VARCHAR, _raw VARCHAR, _state VARCHAR)"
         )
         self.store.execute(
-            f"CREATE TEMP TABLE {STRUCTURAL} (_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)"
+            f"CREATE TEMP TABLE {STRUCTURAL_TABLE} "
+            "(_file INTEGER, _row BIGINT, _reason VARCHAR, _raw VARCHAR)"
         )
         self.load_id = self.store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._roll_back()
-        self.store.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        self.store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL}")
+        self.store.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
+        self.store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL_TABLE}")
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
@@ -221,7 +224,7 @@ class Stage:
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         with self._failing_as(", ".join(paths)):
             resolve_duplicates(self.store, (t for t, _ in self.sources), paths)
-            results = self._write(loaded_at, replace_tables or {}, disappeared or {})
+            results = self._write(loaded_at, paths, replace_tables or {}, disappeared or {})
         self.finished = True
         return LoadResult(self.load_id, loaded_at, results)
 
@@ -249,16 +252,15 @@ class Stage:
 
     def _stage_rows(self, number: int, table: str, rdr: _readers.Reader, *, quiet: bool) -> None:
         """Append source ``number``'s rows, typed and each with its reject reason, to the stage table."""
-        names = ", ".join(quote(c.name) for c in _COLS)
-        sql = f"""INSERT INTO {STAGE}
-    SELECT ?, ?, _row, {names}, _column, _reason, CASE WHEN _reason IS NOT NULL THEN {rdr.raw} END, 'new'
+        sql = f"""INSERT INTO {STAGE_TABLE}
+    SELECT ?, ?, _row, {_NAMES}, _column, _reason, CASE WHEN _reason IS NOT NULL THEN {rdr.raw} END, 'new'
     FROM ({checked_rows(rdr)})"""
         with self.store.progress(Path(rdr.path).name, quiet=quiet):
             self.store.execute(sql, [number, table, *rdr.params])
         if not rdr.numbered:  # inserts keep the file's order, so row ids follow it
             self.store.execute(
-                f"UPDATE {STAGE} SET _row = rowid - (SELECT min(rowid) FROM {STAGE} WHERE _file = ?) + 1 "
-                "WHERE _file = ?",
+                f"UPDATE {STAGE_TABLE} SET _row = rowid + 1 "
+                f"- (SELECT min(rowid) FROM {STAGE_TABLE} WHERE _file = ?) WHERE _file = ?",
                 [number, number],
             )
         if rdr.format in ("csv", "ndjson"):
@@ -267,35 +269,37 @@ class Stage:
     def _collect_structural(self, number: int, *, header: bool) -> None:
         """Record rows the CSV parser could not split, and renumber the rows after them."""
         self.store.execute(
-            f"""INSERT INTO {STRUCTURAL}
+            f"""INSERT INTO {STRUCTURAL_TABLE}
     SELECT ?, line - ?, first(error_type || ': ' || error_message), first(csv_line)
     FROM {_readers.CSV_ERRORS} GROUP BY line""",
             [number, int(header)],
         )
         self.store.execute(
-            f"""UPDATE {STAGE} SET _row = _row + (
+            f"""UPDATE {STAGE_TABLE} SET _row = _row + (
       SELECT count(*) FROM (
-        SELECT _row - row_number() OVER (ORDER BY _row) AS gap FROM {STRUCTURAL} WHERE _file = ?)
-      WHERE gap < {STAGE}._row)
-    WHERE _file = ? AND EXISTS (SELECT 1 FROM {STRUCTURAL} WHERE _file = ?)""",
+        SELECT _row - row_number() OVER (ORDER BY _row) AS gap FROM {STRUCTURAL_TABLE} WHERE _file = ?)
+      WHERE gap < {STAGE_TABLE}._row)
+    WHERE _file = ? AND EXISTS (SELECT 1 FROM {STRUCTURAL_TABLE} WHERE _file = ?)""",
             [number, number, number],
         )
 
     def _summarise(self, number: int, table: str, rdr: _readers.Reader) -> SourceLoad:
         """What source ``number`` contributed."""
         store = self.store
-        if number in self.direct:  # its accepted rows: written straight into the table, or staged
+        if number in self.direct:  # written straight into the table: every row accepted and new
             rows, params = f"{quote(table)} WHERE {LOAD_ID_COLUMN} = ?", [self.load_id]
-        else:
-            rows, params = f"{STAGE} WHERE _file = ? AND _reason IS NULL", [number]
-        staged, rejected, inserted = store.execute(
-            f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
-      count(*) FILTER (_reason IS NULL AND _state = 'new') FROM {STAGE} WHERE _file = ?""",
-            [number],
-        )[0]
-        if not staged:  # written directly into the table
             staged = inserted = store.execute(f"SELECT count(*) FROM {rows}", params)[0][0]
-        structural = store.execute(f"SELECT count(*) FROM {STRUCTURAL} WHERE _file = ?", [number])[0][0]
+            rejected = structural = 0
+        else:  # its accepted rows are the staged ones without a reason
+            rows, params = f"{STAGE_TABLE} WHERE _file = ? AND _reason IS NULL", [number]
+            staged, rejected, inserted = store.execute(
+                f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
+      count(*) FILTER (_reason IS NULL AND _state = 'new') FROM {STAGE_TABLE} WHERE _file = ?""",
+                [number],
+            )[0]
+            structural = store.execute(f"SELECT count(*) FROM {STRUCTURAL_TABLE} WHERE _file = ?", [number])[
+                0
+            ][0]
         labelled = [c for c in _COLS if c.labels and c.name in rdr.inputs]
         unknown: dict[str, dict[str, int]] = {}
         if labelled:
@@ -343,14 +347,16 @@ class Stage:
         )
 
     def _write(
-        self, loaded_at: datetime, replace_tables: Mapping[str, object], disappeared: Mapping[str, list[Any]]
+        self,
+        loaded_at: datetime,
+        paths: list[str],
+        replace_tables: Mapping[str, object],
+        disappeared: Mapping[str, list[Any]],
     ) -> tuple[SourceLoad, ...]:
         """Write the staged rows, rejects and history, then COMMIT the transaction."""
         store, load_id = self.store, self.load_id
-        paths = [rdr.path for _, rdr in self.sources]
-        names = ", ".join(quote(c.name) for c in _COLS)
-        rejects = f"""SELECT _file, _row, _column, _reason, _raw FROM {STAGE} WHERE _reason IS NOT NULL
-    UNION ALL SELECT _file, _row, NULL, _reason, _raw FROM {STRUCTURAL}"""
+        rejects = f"""SELECT _file, _row, _column, _reason, _raw FROM {STAGE_TABLE} WHERE _reason IS NOT NULL
+    UNION ALL SELECT _file, _row, NULL, _reason, _raw FROM {STRUCTURAL_TABLE}"""
         sources = tuple(
             replace(self._summarise(number, table, rdr), rows_disappeared=len(disappeared.get(table, ())))
             for number, (table, rdr) in enumerate(self.sources)
@@ -358,7 +364,7 @@ class Stage:
         for table in dict.fromkeys(t for t, _ in self.sources):
             store.execute(data_table_ddl(table))
             store.execute(
-                f"""INSERT INTO {quote(table)} SELECT {names}, ? FROM {STAGE}
+                f"""INSERT INTO {quote(table)} SELECT {_NAMES}, ? FROM {STAGE_TABLE}
     WHERE _table = ? AND _reason IS NULL AND _state = 'new'""",
                 [load_id, table],
             )

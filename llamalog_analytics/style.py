@@ -12,6 +12,7 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 
@@ -55,5 +56,5 @@ def colours_for(values: list[str]) -> dict[str, str]:
         >>> colours_for(["FAILED", "SUCCESS", "SKIPPED"])
         {'FAILED': '#c62828', 'SUCCESS': '#455a64', 'SKIPPED': '#00897b'}
     """
-    others = iter(PALETTE * (1 + len(values) // len(PALETTE)))
+    others = itertools.cycle(PALETTE)
     return {v: CATEGORY_STYLES[v].colour if v in CATEGORY_STYLES else next(others) for v in values}

@@ -175,21 +175,16 @@ def _keyed(rows: pl.DataFrame) -> pl.DataFrame:
     """``rows`` with ``job`` (its run's key), ``parent`` (its parent run's key, None when the
     parent never logged) and ``name`` (the run as a person reads it: ``292``, or ``292 · run 2``
     when the id ran more than once among these rows)."""
-    runs = rows.group_by("job_id").agg(pl.col("job_instance").n_unique().alias("_runs"))
     key = pl.col("job_id") + pl.lit("#") + pl.col("job_instance").cast(pl.String)
-    name = pl.when(pl.col("_runs") > 1).then(
+    name = pl.when(pl.col("job_instance").n_unique().over("job_id") > 1).then(
         pl.col("job_id") + pl.lit(" · run ") + pl.col("job_instance").cast(pl.String)
     )
-    return (
-        rows.join(runs, on="job_id", how="left", nulls_equal=True, maintain_order="left")
-        .with_columns(
-            job=pl.when(pl.col("job_id").is_null()).then(pl.lit(_NO_JOB)).otherwise(key),
-            parent=pl.col("parent_job_id") + pl.lit("#") + pl.col("parent_instance").cast(pl.String),
-            name=pl.when(pl.col("job_id").is_null())
-            .then(pl.lit(_NO_JOB))
-            .otherwise(name.otherwise(pl.col("job_id"))),
-        )
-        .drop("_runs")
+    return rows.with_columns(
+        job=pl.when(pl.col("job_id").is_null()).then(pl.lit(_NO_JOB)).otherwise(key),
+        parent=pl.col("parent_job_id") + pl.lit("#") + pl.col("parent_instance").cast(pl.String),
+        name=pl.when(pl.col("job_id").is_null())
+        .then(pl.lit(_NO_JOB))
+        .otherwise(name.otherwise(pl.col("job_id"))),
     )
 
 
@@ -204,7 +199,7 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
     scatter = go.Scattergl if webgl else go.Scatter
     figure = go.Figure()
     _durations(figure, scatter, rows)
-    _links(figure, scatter, rows, tree)
+    _links(figure, scatter, rows)
     _markers(figure, scatter, rows)
     flagged = _flags(rows)
     _rings(figure, scatter, flagged)
@@ -307,7 +302,7 @@ def _durations(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
     )
 
 
-def _links(figure: go.Figure, scatter: Any, rows: pl.DataFrame, tree: pl.DataFrame) -> None:
+def _links(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
     """Grey lines from each parent run's first row to each child run's first row."""
     firsts = rows.sort("created_at", "id").unique("job", keep="first", maintain_order=True)
     pairs = firsts.join(
@@ -376,9 +371,8 @@ def _hover() -> pl.Expr:
 def _flags(rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The rows to ring, per flag of :data:`~llamalog_analytics.style.FLAG_STYLES`, from their
     link annotations."""
-    dangling = pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null()
     return {
-        "dangling": rows.filter(dangling),
+        "dangling": rows.filter(links.DANGLING_PARENT),
         "in_cycle": rows.filter("in_cycle"),
         "before_parent": rows.filter("before_parent"),
     }

@@ -174,7 +174,7 @@ def _runs(events: pl.DataFrame) -> pl.DataFrame:
 
 def _named(spans: pl.DataFrame) -> pl.DataFrame:
     """The spans with their names, statuses and dangling parents, in :func:`spans`' columns."""
-    dangling = pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null()
+    dangling = links.DANGLING_PARENT
     return (
         spans.with_columns(
             pl.when(pl.col("_job").is_null())

@@ -44,7 +44,7 @@ from ..store import LogStore
 from .categories import CATEGORY_CHECKS, category_backfill, category_present, category_rules
 from .context import Audit, Check, timestamp_sql
 from .job_links import LINK_CHECKS, child_before_parent, dangling_parents, job_cycles, reused_job_ids
-from .result import STATUSES, AuditReport, CheckResult
+from .result import STATUSES, AuditReport, CheckResult, worst
 from .roots import ROOT_CHECKS, is_root_consistency, root_job_backfill, root_job_truth
 from .rows import ROW_CHECKS, duplicate_ids, rows_preserved
 
@@ -149,20 +149,16 @@ def _summary(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:
         )[0][0]
     store, table = audit.store, audit.table
     categories = {"now": _counts(store.frame(f"SELECT category, count(*) AS rows FROM {table} GROUP BY ALL"))}
-    existed = audit.existed_at_migration()
-    if existed is not None:
-        then = store.frame(
-            f"SELECT category, {rules.ROADMAP_INTENT.case()} AS intent, count(*) AS rows FROM {table} "
-            f"WHERE {existed} GROUP BY ALL"
-        )
+    then = audit.category_groups
+    if then is not None:
         categories["at the migration, stored"] = _counts(then)
-        categories["at the migration, roadmap intent"] = _counts(then, "intent")
+        categories["at the migration, roadmap intent"] = _counts(then, rules.ROADMAP_INTENT.name)
     weeks = store.execute(
         f"SELECT date_trunc('week', created_at)::DATE::VARCHAR, count(*) FROM {table} "
         "GROUP BY ALL ORDER BY ALL"
     )
     return {
-        "status": max((r.status for r in results), key=STATUSES.index, default="pass"),
+        "status": worst(r.status for r in results),
         "tables": tables,
         "eras": eras,
         "checks": {s: sum(r.status == s for r in results) for s in STATUSES},

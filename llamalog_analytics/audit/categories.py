@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from .. import rules, schema
-from .._sql import literal, quote
+from .._sql import literal
 from .context import Audit, Check, check_result, counts_by, skipped, timestamp_sql
 from .result import CheckResult
 
@@ -38,18 +38,13 @@ def category_backfill(audit: Audit) -> CheckResult:
     the migration did, not a fault of the data).
     """
     name = "category_backfill"
-    existed = audit.existed_at_migration()
-    if existed is None:
+    groups = audit.category_groups
+    if groups is None:
         return skipped(name, NO_MIGRATION_TIME)
     applied, intent = rules.APPLIED_BACKFILL, rules.ROADMAP_INTENT
     sql = f"""SELECT id::VARCHAR AS id, created_at, operation, status, category, expected
-FROM (SELECT *, {applied.case()} AS expected FROM {audit.table} WHERE {existed})
+FROM (SELECT *, {applied.case()} AS expected FROM {audit.table} WHERE {audit.existed_at_migration()})
 WHERE category IS DISTINCT FROM expected ORDER BY created_at, id"""
-    groups = audit.frame(
-        f"""SELECT operation, status, category, {applied.case()} AS {quote(applied.name)},
-  {intent.case()} AS {quote(intent.name)}, count(*) AS rows
-FROM {audit.table} WHERE {existed} GROUP BY ALL"""
-    )
     total = int(groups["rows"].sum())
     mismatches = groups.filter(pl.col("category").ne_missing(pl.col(applied.name)))["rows"].sum()
     ids = audit.frame(sql if mismatches else f"SELECT * FROM ({sql}) LIMIT 0")  # no second scan

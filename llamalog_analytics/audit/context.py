@@ -10,7 +10,7 @@ from functools import cached_property
 
 import polars as pl
 
-from .. import links, schema
+from .. import links, rules, schema
 from .._sql import LOADS_TABLE, literal, quote
 from ..store import LogStore
 from .result import CheckResult
@@ -44,9 +44,7 @@ class Audit:
     def linked(self) -> str:
         """A temporary table of every row's job links (:func:`links.linked_sql`), made once for
         the job-link checks to share."""
-        return self.scratch.enter_context(
-            self.store.temporary(links.rows_sql(self.after, self.linking, carry=["operation"]))
-        )
+        return self.scratch.enter_context(self.store.temporary(links.linked_sql(self.after, self.linking)))
 
     def on_links(self, build: Callable[[str], str], order: str) -> tuple[pl.DataFrame, str]:
         """A job-link check's rows, read from :attr:`linked`, and its self-contained SQL."""
@@ -68,6 +66,21 @@ class Audit:
         if self.migrated_at is not None:
             return f"created_at < {timestamp_sql(self.migrated_at)}"
         return None
+
+    @cached_property
+    def category_groups(self) -> pl.DataFrame | None:
+        """The rows the category backfill labelled, counted by ``operation``, ``status``,
+        ``category`` (stored), the applied rules' category and the roadmap's intent (columns
+        named after those rule sets); None when those rows are unknown."""
+        existed = self.existed_at_migration()
+        if existed is None:
+            return None
+        applied, intent = rules.APPLIED_BACKFILL, rules.ROADMAP_INTENT
+        return self.frame(
+            f"""SELECT operation, status, category, {applied.case()} AS {quote(applied.name)},
+  {intent.case()} AS {quote(intent.name)}, count(*) AS rows
+FROM {self.table} WHERE {existed} GROUP BY ALL"""
+        )
 
     def existed_at_root_job_migration(self) -> str | None:
         """SQL condition for the rows the root-job backfill saw, or None if unknown."""

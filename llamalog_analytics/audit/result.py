@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,16 @@ import polars as pl
 from ..errors import ArgumentError
 
 STATUSES = ("pass", "warn", "fail")
+
+
+def worst(statuses: Iterable[str]) -> str:
+    """The worst of ``statuses`` (``pass`` when there are none).
+
+    Examples:
+        >>> worst(["pass", "warn", "pass"]), worst([])
+        ('warn', 'pass')
+    """
+    return max(statuses, key=STATUSES.index, default="pass")
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ class AuditReport:
     @property
     def status(self) -> str:
         """The worst status of any check."""
-        return max((c.status for c in self.checks), key=STATUSES.index, default="pass")
+        return worst(c.status for c in self.checks)
 
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name``."""

@@ -3,6 +3,8 @@ job tree, and ``is_root_job`` against ``parent_job_id``."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 
 from .. import links, schema
@@ -11,6 +13,10 @@ from .context import Audit, Check, check_result, counts_by, skipped, timestamp_s
 from .result import CheckResult
 
 DEPTH_LIMIT = 10  # tuples the root-job backfill's recursive CTE built per row
+NO_ROOT_MIGRATION_TIME = (
+    "no apply time for the root-job migration. Hint: load _prisma_migrations, or pass "
+    "root_job_migrated_at (--root-job-migrated-at)"
+)
 
 
 def root_job_backfill(audit: Audit) -> CheckResult:
@@ -18,14 +24,14 @@ def root_job_backfill(audit: Audit) -> CheckResult:
 
     The walk, as applied: a row without a parent gets its own job id; a row with one starts
     from its parent id and climbs through every row logged by that job (shared job ids fan
-    out) for at most 10 steps; the deepest step's job id wins, and among equally deep ones
+    out) for at most ``DEPTH_LIMIT`` (10) steps; the deepest step's job id wins, and among equally deep ones
     any may have been written. A dangling parent is its own root; a dangling grandparent is
     not reached, so the parent is.
     """
     name = "root_job_backfill"
     existed = audit.existed_at_root_job_migration()
     if existed is None:
-        return skipped(name, _no_root_time())
+        return skipped(name, NO_ROOT_MIGRATION_TIME)
     sql = f"""WITH RECURSIVE old AS (
   SELECT id, created_at, job_id, parent_job_id, root_job_id FROM {audit.table} WHERE {existed}),
 links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
@@ -58,7 +64,8 @@ ORDER BY created_at, id"""
     )
     finding = (
         f"{ids.height:,} of {total:,} rows that existed at the root-job migration differ from the "
-        "backfill's walk, replayed literally as applied (joined on bare job ids, at most 10 steps)."
+        "backfill's walk, replayed literally as applied "
+        f"(joined on bare job ids, at most {DEPTH_LIMIT} steps)."
     )
     return check_result(name, "fail", ids, sql, finding, breakdowns={"by kind": counts_by(kinds, "kind")})
 
@@ -77,7 +84,7 @@ def root_job_truth(audit: Audit) -> CheckResult:
     name = "root_job_truth"
     existed = audit.existed_at_root_job_migration()
     if existed is None:
-        return skipped(name, _no_root_time())
+        return skipped(name, NO_ROOT_MIGRATION_TIME)
     hops = DEPTH_LIMIT - 1  # the walk resolves roots up to this many hops above the parent
     old = f"(SELECT * FROM {audit.table} WHERE {existed})"
     sql = f"""SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id, root_job_id, true_root, ancestors,
@@ -99,13 +106,6 @@ ORDER BY created_at, id"""
     return check_result(name, "warn", ids, sql, finding, breakdowns={"by cause": breakdown})
 
 
-def _no_root_time() -> str:
-    return (
-        "no apply time for the root-job migration. Hint: load _prisma_migrations, or pass "
-        "root_job_migrated_at (--root-job-migrated-at)"
-    )
-
-
 def is_root_consistency(audit: Audit) -> CheckResult:
     """Rows whose ``is_root_job`` disagrees with ``parent_job_id`` (a warning).
 
@@ -113,9 +113,7 @@ def is_root_consistency(audit: Audit) -> CheckResult:
     writers (previews, corrections, logActivity) never set the flag, so expect some.
     """
     since = audit.applied.get(schema.MIGRATIONS[5])
-    sql = root_flag_sql(audit.after)
-    if since is not None:
-        sql = f"SELECT * FROM ({sql}) WHERE kind = 'root with parent' OR created_at >= {timestamp_sql(since)}"
+    sql = _root_flag_sql(audit.after, since)
     ids = audit.frame(sql)
     finding = f"{ids.height:,} rows have is_root_job disagreeing with parent_job_id"
     finding += (
@@ -133,13 +131,17 @@ def is_root_consistency(audit: Audit) -> CheckResult:
     )
 
 
-def root_flag_sql(table: str) -> str:
+def _root_flag_sql(table: str, since: datetime | None) -> str:
     """Rows whose ``is_root_job`` disagrees with ``parent_job_id`` (what the admin UI uses); ``kind``
-    is ``root with parent`` or ``no parent, not root``."""
+    is ``root with parent`` or ``no parent, not root``. Rows without a parent from before
+    ``since`` (when the flag came) are left out."""
+    no_parent = "NOT is_root_job AND parent_job_id IS NULL"
+    if since is not None:
+        no_parent += f" AND created_at >= {timestamp_sql(since)}"
     return f"""SELECT id::VARCHAR AS id, operation, created_at, job_id, parent_job_id, is_root_job,
   CASE WHEN is_root_job THEN 'root with parent' ELSE 'no parent, not root' END AS kind
 FROM {quote(table)}
-WHERE (is_root_job AND parent_job_id IS NOT NULL) OR (NOT is_root_job AND parent_job_id IS NULL)
+WHERE (is_root_job AND parent_job_id IS NOT NULL) OR ({no_parent})
 ORDER BY created_at, id"""
 
 

@@ -26,6 +26,11 @@ def db_option(default: str = DEFAULT_DB) -> Callable[[Callable[..., Any]], Calla
     )
 
 
+table_option = click.option(
+    "--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read."
+)
+
+
 def link_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """How parent links are followed: --link and --reuse-gap."""
     command = click.option(
@@ -66,9 +71,7 @@ def chain_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         (
             db_option(),
-            click.option(
-                "--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read."
-            ),
+            table_option,
             click.option(
                 "--category", "categories", multiple=True, help="Keep only this category (repeatable)."
             ),

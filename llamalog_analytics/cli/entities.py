@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from .. import schema as schema_module
-from ._options import ENTITY_TYPE, chain_options, db_option, friendly_errors, link_options
+from ._options import ENTITY_TYPE, chain_options, db_option, friendly_errors, link_options, table_option
 
 _SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "parent_job_id")
 
@@ -119,7 +118,7 @@ def _print_file(rows: Any, output: str) -> None:
 @click.argument("entity_type", type=ENTITY_TYPE)
 @click.argument("entity_id")
 @db_option()
-@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
+@table_option
 @link_options
 @friendly_errors
 def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, reuse_gap: str) -> None:
@@ -136,7 +135,7 @@ def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, re
 @click.argument("entity_type", type=ENTITY_TYPE)
 @click.argument("entity_id")
 @db_option()
-@click.option("--table", default=schema_module.CURRENT_TABLE, show_default=True, help="Log table to read.")
+@table_option
 @click.option(
     "--out",
     required=True,

@@ -38,6 +38,7 @@ Examples:
 from __future__ import annotations
 
 from ._core import (
+    DANGLING_PARENT,
     DEFAULT_REUSE_GAP,
     LINKS,
     NO_ROW,
@@ -49,9 +50,10 @@ from ._core import (
     rows_sql,
 )
 from .findings import before_parent_sql, dangling_sql, linked_sql, loops, loops_sql, reused_sql, roots_sql
-from .roots import loop_numbers, parent_loops, tops
+from .roots import loop_numbers, on_loop, parent_loops, tops
 
 __all__ = [
+    "DANGLING_PARENT",
     "DEFAULT_REUSE_GAP",
     "LINKS",
     "NO_ROW",
@@ -65,6 +67,7 @@ __all__ = [
     "loop_numbers",
     "loops",
     "loops_sql",
+    "on_loop",
     "parent_loops",
     "resolve",
     "reused_sql",

@@ -14,7 +14,7 @@ import polars as pl
 
 from .._sql import literal, quote, scratch_connection
 from ..errors import LinkError
-from .roots import loop_numbers
+from .roots import on_loop
 
 LINKS = ("instance", "job_id")
 DEFAULT_REUSE_GAP = timedelta(hours=24)
@@ -154,6 +154,10 @@ SELECT {columns}, job_instance, NULL::INTEGER, NULL::TIMESTAMP, NULL::VARCHAR FR
 WHERE parent_job_id IS NULL"""
 
 
+DANGLING_PARENT = pl.col("parent_job_id").is_not_null() & pl.col("parent_instance").is_null()
+"""Rows (with ``parent_instance`` resolved) whose parent's run never logged: a polars filter."""
+
+
 def resolve(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
     """:func:`rows_sql`'s columns for a frame of log rows, in the frame's order.
 
@@ -216,12 +220,10 @@ def annotate(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame
         return found["node"].fill_null(-1).cast(pl.Int64).to_numpy()
 
     own, parent = node("job_id", "job_instance"), node("parent_job_id", "parent_instance")
-    loop = loop_numbers(own, parent, keys.height)
-    own_loop = np.append(loop, -1)[own]
     values = {
         "job_instance": resolved["job_instance"],
         "parent_instance": resolved["parent_instance"],
         "before_parent": (resolved["created_at"] < resolved["parent_first_at"]).fill_null(False),
-        "in_cycle": pl.Series((own_loop >= 0) & (own_loop == np.append(loop, -1)[parent])),
+        "in_cycle": pl.Series(on_loop(own, parent, keys.height)),
     }
     return rows.with_columns(pl.Series(name, values[name]) for name in wanted if name not in rows.columns)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from ._core import Linking, rows_sql
-from .roots import parent_loops
+from .roots import loop_numbers
 
 
 def linked_sql(table: str, linking: Linking | None = None) -> str:
@@ -46,11 +47,10 @@ def loops(store: Any, linked: str) -> pl.DataFrame:
     """Instances on a loop (an instance that is, through its parents, its own ancestor).
 
     One row per instance, numbered by loop: ``cycle``, ``job_id``, ``job_instance``. Links that
-    cannot be on a loop are trimmed in SQL and then with whole-column joins until nothing
-    changes; :func:`parent_loops` finds the loops among the few that remain.
+    cannot be on a loop are trimmed in SQL first; :func:`loop_numbers` finds the loops among
+    the few that remain.
     """
     keys = ["job_id", "job_instance"]
-    parents = {"job_id": "parent_job_id", "job_instance": "parent_instance"}
     edges = store.frame(
         f"""WITH edges AS (
   SELECT DISTINCT job_id, job_instance, parent_job_id, parent_instance FROM {linked}
@@ -59,20 +59,18 @@ SELECT e.* FROM edges AS e
 SEMI JOIN edges AS c ON c.parent_job_id = e.job_id AND c.parent_instance = e.job_instance
 SEMI JOIN edges AS p ON p.job_id = e.parent_job_id AND p.job_instance = e.parent_instance"""
     )
-    while True:  # drop links out of instances nothing points at, and into ones that point nowhere
-        pointed_at = edges.select(pl.col(v).alias(k) for k, v in parents.items()).unique()
-        pointing = edges.select(pl.col(k).alias(v) for k, v in parents.items()).unique()
-        kept = edges.join(pointed_at, on=keys, how="semi")
-        kept = kept.join(pointing, on=list(parents.values()), how="semi")
-        if kept.height == edges.height:
-            break
-        edges = kept
-    pairs = ((tuple(r[:2]), tuple(r[2:])) for r in edges.select(*keys, *parents.values()).iter_rows())
-    found = [sorted(nodes) for nodes in parent_loops(pairs)]
-    return pl.DataFrame(
-        [(number, job, run) for number, nodes in enumerate(found, 1) for job, run in nodes],
-        schema={"cycle": pl.Int64, "job_id": pl.String, "job_instance": pl.Int32},
-        orient="row",
+    parents = edges.select(job_id="parent_job_id", job_instance="parent_instance")
+    nodes = pl.concat([edges.select(keys), parents]).unique().sort(keys).with_row_index("node")
+
+    def numbered(ends: pl.DataFrame) -> np.ndarray:
+        return ends.join(nodes, on=keys, how="left", maintain_order="left")["node"].to_numpy()
+
+    cycle = loop_numbers(numbered(edges.select(keys)), numbered(parents), nodes.height) + 1
+    return (
+        nodes.with_columns(cycle=pl.Series(cycle, dtype=pl.Int64))
+        .filter(pl.col("cycle") > 0)
+        .select("cycle", "job_id", pl.col("job_instance").cast(pl.Int32))
+        .sort("cycle", *keys)
     )
 
 

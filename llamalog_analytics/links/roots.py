@@ -61,6 +61,18 @@ def loop_numbers(child: np.ndarray, parent: np.ndarray, size: int) -> np.ndarray
     return numbers
 
 
+def on_loop(child: np.ndarray, parent: np.ndarray, size: int) -> np.ndarray:
+    """Whether each (child, parent) link of :func:`loop_numbers` lies on a loop: both its ends
+    on the same one (-1: no node).
+
+    Examples:
+        >>> on_loop(np.array([0, 1, 2, 3]), np.array([1, 0, 0, -1]), 4).tolist()
+        [True, True, False, False]
+    """
+    loop = np.append(loop_numbers(child, parent, size), -1)  # index -1 reads "no loop"
+    return (loop[child] >= 0) & (loop[child] == loop[parent])
+
+
 def tops(parent: np.ndarray) -> np.ndarray:
     """Each node's top ancestor by pointer jumping over ``parent`` (-1: no parent); -1 on or below a loop.
 
