@@ -41,6 +41,16 @@ def synth() -> lla.synthetic.Synthetic:
     return lla.synthetic.generate(3_000, seed=11)
 
 
+@pytest.fixture(scope="session")
+def synth_store(synth, tmp_path_factory):
+    """An in-memory store holding :func:`synth`'s log rows (read it, never write to it)."""
+    path = tmp_path_factory.mktemp("synth") / "logs.parquet"
+    synth.llama_logs.write_parquet(path)
+    with lla.LogStore() as store:
+        store.load_files(path, quiet=True)
+        yield store
+
+
 def scenario(name: str) -> dict:
     """A chain fixture: its rows and the chains expected of them (``tests/fixtures/chains``)."""
     return json.loads((FIXTURES / "chains" / f"{name}.json").read_text())
@@ -62,8 +72,18 @@ def run_cli(*args: object) -> tuple[int, str, str]:
 
     from llamalog_analytics.cli import main
 
-    result = CliRunner().invoke(main, [str(a) for a in args])
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
+
+
+def cli_store(name: str, folder: Path) -> tuple[dict, Path]:
+    """The chain fixture ``name`` loaded with ``llamalog load`` into a store file: (fixture, path)."""
+    case = scenario(name)
+    rows = folder / "rows.json"
+    rows.write_text(json.dumps(case["rows"]))
+    db = folder / "s.duckdb"
+    assert run_cli("load", rows, "--db", db, "--quiet")[0] == 0
+    return case, db
 
 
 def canonical(frame: pl.DataFrame, *, json_null_is_null: bool = False) -> pl.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
@@ -225,10 +224,7 @@ def test_cycles_duplicate_ids_and_reused_job_ids(tmp_path):
 
 
 def test_without_snapshot_or_migration_times_the_checks_say_what_is_missing(tmp_path):
-    with lla.LogStore() as store:
-        path = tmp_path / "rows.json"
-        path.write_text(json.dumps(clean_rows()))
-        store.load_files(path, quiet=True)
+    with store_of(clean_rows(), tmp_path) as store:
         report = lla.verify(store)
         assert report.check("rows_preserved").finding.startswith("skipped: no pre-migration snapshot")
         assert "--migrated-at" in report.check("category_backfill").finding

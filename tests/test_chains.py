@@ -69,15 +69,6 @@ def test_bad_requests_name_the_valid_values(store):
         lla.chain(store, "ALBUM", str(uuid.uuid4()), since="yesterday")
 
 
-@pytest.fixture(scope="module")
-def synth_store(synth, tmp_path_factory):
-    path = tmp_path_factory.mktemp("synth") / "logs.parquet"
-    synth.llama_logs.write_parquet(path)
-    with lla.LogStore() as s:
-        s.load_files(path, quiet=True)
-        yield s
-
-
 def resolver_rows(store, album: str, categories: list[str] | None = None) -> list[str]:
     """What llamaLogChain's Prisma query returns, written out in SQL."""
     where = "(album_id = ?::UUID OR (entity_id = ?::UUID AND entity_type = 'ALBUM'))"

@@ -127,18 +127,14 @@ def test_resolve_follows_the_definition(rows, gap):
 
 
 @pytest.mark.parametrize("link", ["instance", "job_id"])
-def test_the_audits_roots_are_the_chains_roots(synth, tmp_path, link):
+def test_the_audits_roots_are_the_chains_roots(synth_store, link):
     """Two ways to the top of a job tree (SQL recursion for the audit, pointer jumping for chains)
     give the same root for every row with a parent."""
-    path = tmp_path / "logs.parquet"
-    synth.llama_logs.write_parquet(path)
     linking = links.Linking.of(link)
-    with lla.LogStore() as store:
-        store.load_files(path, quiet=True)
-        roots = links.roots_sql("llama_logs", linking)
-        truth = store.frame(f"SELECT id::VARCHAR AS id, true_root FROM ({roots})")
-        index = chain_index(store, linking=linking)
-        rows = index.frame(dict.fromkeys(range(len(index.rows)), ("self", 0)))
+    roots = links.roots_sql("llama_logs", linking)
+    truth = synth_store.frame(f"SELECT id::VARCHAR AS id, true_root FROM ({roots})")
+    index = chain_index(synth_store, linking=linking)
+    rows = index.frame(dict.fromkeys(range(len(index.rows)), ("self", 0)))
     chained = rows.filter(pl.col("parent_job_id").is_not_null()).select("id", true_root="chain_root")
     assert truth.height == chained.height > 100
     assert truth.sort("id").equals(chained.sort("id"))

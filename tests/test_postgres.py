@@ -10,14 +10,12 @@ from datetime import datetime, timedelta
 import polars as pl
 import psycopg
 import pytest
-from click.testing import CliRunner
-from conftest import assert_same_rows
+from conftest import assert_same_rows, run_cli
 from pgserver import PASSWORD, copy_rows, create_upstream, record_migrations
 from psycopg.conninfo import conninfo_to_dict
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
-from llamalog_analytics.cli import main
 from llamalog_analytics.errors import PostgresError
 from llamalog_analytics.postgres import parse_url
 
@@ -35,11 +33,6 @@ def database(pg_server, data, request):
     copy_rows(url, data.llama_logs)
     record_migrations(url, data.prisma_migrations)
     return url
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_full_load_round_trips_every_type(store, database, data):

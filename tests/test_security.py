@@ -132,7 +132,9 @@ def test_injection_through_the_api_is_data_or_a_clear_error(tmp_path, payload):
             lambda: lla.verify(store, before=payload),
             lambda: lla.verify(store, after=payload),
             lambda: lla.verify(store, migrated_at=payload),
-            lambda: lla.verify(store, after=payload),
+            lambda: lla.chain(store, "ALBUM", ALBUM, reuse_gap=payload),
+            lambda: lla.provenance_graph(store, "ALBUM", ALBUM, table=payload),
+            lambda: lla.plot_timeline(store, "ALBUM", ALBUM, table=payload),
             lambda: store.load_files(rows, table=payload, quiet=True),
         ]
         for attempt in attempts:
@@ -154,6 +156,7 @@ def test_injection_through_the_cli_is_data_or_a_clear_error(tmp_path, payload):
         ["chain", "ALBUM", payload],
         ["chain", "ALBUM", ALBUM, "--category", payload],
         ["chain", "ALBUM", ALBUM, "--table", payload],
+        ["chain", "ALBUM", ALBUM, "--reuse-gap", payload],
         ["explain", "ALBUM", payload],
         ["timeline", "ALBUM", payload, "--out", str(tmp_path / "t.html")],
         ["verify", "--before", payload],

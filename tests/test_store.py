@@ -3,6 +3,8 @@ public way to write tells the chain index to rebuild."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import scenario, store_of
 
@@ -11,14 +13,20 @@ from llamalog_analytics.chain_index import chain_index
 from llamalog_analytics.errors import StoreError
 
 
-def test_read_only_store_refuses_loads_and_allows_concurrent_readers(tmp_path, synth):
+@pytest.fixture
+def ten_rows(synth, tmp_path) -> Path:
+    """A store file holding 10 rows."""
     path = tmp_path / "store.duckdb"
     with lla.LogStore(path) as s:
         s.load_files(lla.write_logs(synth.llama_logs.head(10), tmp_path / "x.csv"), quiet=True)
-    with lla.LogStore(path, read_only=True) as a, lla.LogStore(path, read_only=True) as b:
+    return path
+
+
+def test_read_only_store_refuses_loads_and_allows_concurrent_readers(ten_rows):
+    with lla.LogStore(ten_rows, read_only=True) as a, lla.LogStore(ten_rows, read_only=True) as b:
         assert a.table().height == b.table().height == 10
         with pytest.raises(StoreError, match="read-only"):
-            a.load_files(tmp_path / "x.csv", quiet=True)
+            a.load_files(ten_rows.parent / "x.csv", quiet=True)
 
 
 def test_memory_limit_is_set_or_refused_with_a_hint():
@@ -72,11 +80,8 @@ def test_every_public_write_rebuilds_the_chain_index_and_reads_do_not(tmp_path):
         assert not rebuilt_after(lambda: lla.chain(store, "ARTIST", artist))
 
 
-def test_temporary_tables_are_dropped_and_work_on_a_read_only_store(synth, tmp_path):
-    path = tmp_path / "store.duckdb"
-    with lla.LogStore(path) as s:
-        s.load_files(lla.write_logs(synth.llama_logs.head(10), tmp_path / "x.csv"), quiet=True)
-    with lla.LogStore(path, read_only=True) as store:
+def test_temporary_tables_are_dropped_and_work_on_a_read_only_store(ten_rows):
+    with lla.LogStore(ten_rows, read_only=True) as store:
         with store.temporary("SELECT id FROM llama_logs WHERE job_id IS NOT NULL") as name:
             assert store.execute(f"SELECT count(*) FROM {name}")[0][0] > 0
         assert not store.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])[0][0]
