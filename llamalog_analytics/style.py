@@ -42,6 +42,20 @@ FLAG_STYLES = {  # rings on the timeline, by the flag a chain row carries
 # Values that are not categories (statuses, rule sets' series...), in the order they appear.
 PALETTE = ("#455a64", "#00897b", "#c0ca33", "#5e35b1", "#f4511e", "#3949ab", "#7cb342", "#d81b60")
 LLAMA = "🦙"
+# The llama as a picture, for pages and images that cannot count on an emoji font: a 24 x 24
+# SVG drawn beside the text "🦙"/"LlamaLog" wherever the emoji would otherwise be the only sign.
+LLAMA_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="1.2em" height="1.2em" '
+    'role="img" aria-label="llama" style="vertical-align:-0.2em"><g fill="#a1887f">'
+    '<path d="M6.2 .6 7.4 3.4H5.8ZM8.6 .6 9.6 3.4H8Z"/>'
+    '<rect x="4.6" y="2.6" width="5.4" height="4.2" rx="1.6"/>'
+    '<rect x="2.4" y="4.4" width="4" height="2.6" rx="1.2"/>'
+    '<rect x="6.2" y="5" width="3.8" height="9" rx="1"/>'
+    '<rect x="6.2" y="11.2" width="15.4" height="6.4" rx="3"/>'
+    '<rect x="7" y="16" width="1.9" height="7.4" rx=".8"/><rect x="9.6" y="16" width="1.9" height="7.4" rx=".8"/>'
+    '<rect x="16.4" y="16" width="1.9" height="7.4" rx=".8"/><rect x="19" y="16" width="1.9" height="7.4" rx=".8"/>'
+    '<circle cx="21.6" cy="12.4" r="1.4"/></g><circle cx="6.4" cy="4.4" r=".6" fill="#3e2723"/></svg>'
+)
 
 
 def category_style(category: str | None) -> Style:
