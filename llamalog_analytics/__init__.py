@@ -23,6 +23,7 @@ __all__ = [
     "LlamalogError",
     "LoadResult",
     "LogStore",
+    "LogTable",
     "StoreSummary",
     "chain",
     "chain_page",
@@ -30,6 +31,7 @@ __all__ = [
     "errors",
     "explain",
     "links",
+    "log_table",
     "plot_timeline",
     "provenance_graph",
     "rules",
@@ -51,6 +53,8 @@ _LAZY = {
     "chain": ("chains", "chain"),
     "chain_page": ("chains", "chain_page"),
     "explain": ("explanation", "explain"),
+    "LogTable": ("log_view", "LogTable"),
+    "log_table": ("log_view", "log_table"),
     "provenance_graph": ("graph", "provenance_graph"),
     "write_graph": ("export", "write_graph"),
     "LoadResult": ("stage", "LoadResult"),
@@ -77,6 +81,7 @@ if TYPE_CHECKING:
     from .explanation import Explanation, explain
     from .export import write_graph, write_logs, write_timeline, write_trace
     from .graph import provenance_graph
+    from .log_view import LogTable, log_table
     from .sample import demo, sample_path, sample_store
     from .stage import LoadResult
     from .store import LogStore

@@ -25,6 +25,8 @@ from ._sql import json_text, literal, quote
 from .errors import NotLlamaLogError, SourceError, UnknownColumnError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .store import LogStore
 
 # DuckDB keeps the parser's structural rejects (wrong column count, bad encoding) here.
@@ -103,6 +105,33 @@ def reader(store: LogStore, path: str) -> Reader:
     return {"csv": _csv, "parquet": _parquet, "ndjson": _ndjson, "json": _json_array}[fmt](store, path)
 
 
+def line_numbers(path: str, offsets: np.ndarray) -> np.ndarray:
+    """The line (1-based, as an editor numbers them) each byte offset of ``path`` lies on, for
+    sorted offsets into the file as read (decompressed, for ``.gz``): one pass, up to the last.
+
+    Examples:
+        >>> import numpy as np, pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+        >>> _ = path.write_bytes(b'a,b\\n"one\\ntwo",2\\n3,4\\n')
+        >>> line_numbers(str(path), np.array([0, 4, 17])).tolist()
+        [1, 2, 4]
+    """
+    import numpy as np
+
+    lines = np.empty(len(offsets), dtype=np.int64)
+    before = start = done = 0  # newlines before the chunk, where it starts, offsets numbered
+    opened = gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    with opened as f:
+        while done < len(offsets):
+            chunk = f.read(1 << 24)
+            end = start + len(chunk)
+            upto = len(offsets) if not chunk else int(np.searchsorted(offsets, end, side="left"))
+            newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + start
+            lines[done:upto] = before + np.searchsorted(newlines, offsets[done:upto], side="left") + 1
+            before, start, done = before + len(newlines), end, upto
+    return lines
+
+
 def _open_text(path: str) -> io.TextIOWrapper:
     raw = gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
@@ -161,6 +190,30 @@ FROM read_csv(?, columns=?, header=true, auto_detect=false, delim=',', quote='"'
     )
 
 
+def table_source(store: LogStore, path: str) -> tuple[str, str]:
+    """The format of ``path``, an export of a table that is not LlamaLog data (Prisma's
+    ``_prisma_migrations``), and the SQL table function that reads it. CSV columns are read as
+    text under the file's own header; the lines the parser cannot split go to
+    :data:`CSV_ERRORS` once the function is scanned.
+    """
+    fmt = detect_format(path)
+    if fmt != "csv":
+        function = {"parquet": "read_parquet", "ndjson": "read_json", "json": "read_json"}[fmt]
+        return fmt, f"{function}({literal(path)})"
+    with _open_text(path) as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        raise SourceError(f"{path}: the file is empty. Hint: export with CSV HEADER")
+    for table in (CSV_ERRORS, CSV_SCANS):
+        store.execute(f"DROP TABLE IF EXISTS {table}")
+    columns = ", ".join(f"{literal(name)}: 'VARCHAR'" for name in header)
+    return fmt, (
+        f"read_csv({literal(path)}, columns={{{columns}}}, header=true, auto_detect=false, delim=',', "
+        f"quote='\"', escape='\"', allow_quoted_nulls=false, store_rejects=true, "
+        f"rejects_table='{CSV_ERRORS}', rejects_scan='{CSV_SCANS}')"
+    )
+
+
 def _parquet(store: LogStore, path: str) -> Reader:
     try:
         described = store.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path])
@@ -206,10 +259,10 @@ def _json_records(store: LogStore, path: str, fmt: str, records: str, params: li
         )[0]
         if kinds[1]:
             found = sorted({_JSON_KINDS.get(k, k.lower()) for k in kinds[0]})
+            which = "its only record is not" if kinds[1] == 1 else f"none of its {kinds[1]:,} records is"
             raise SourceError(
-                f"{path}: none of its {kinds[1]:,} records is a JSON object (found: "
-                f"{', '.join(found)}). Hint: export one object per row, "
-                "with the table's columns as keys"
+                f"{path}: {which} a JSON object (found: {', '.join(found)}). "
+                "Hint: export one object per row, with the table's columns as keys"
             )
     mapping, ignored = _map_columns(path, keys)
     pointers = ", ".join(

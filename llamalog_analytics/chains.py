@@ -58,6 +58,13 @@ class ChainPage:
     cursor: str | None  # id of the page's last row (None for an empty page), to pass for the next
     has_more: bool
 
+    def _repr_html_(self) -> str:
+        from .log_view import log_table
+
+        more = f"more after cursor {self.cursor}" if self.has_more else "the last page"
+        title = f"{self.logs.height:,} of {self.total_count:,} rows, {more}"
+        return log_table(self.logs, title=title, page_size=max(1, self.logs.height)).to_html()
+
 
 def chain(
     store: LogStore,

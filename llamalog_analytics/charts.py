@@ -1,39 +1,87 @@
 """Audit charts: plotly figures for notebooks and the HTML report.
 
 Every function returns a plotly ``Figure``; show it in Jupyter, or ``figure.write_html`` it.
-Category colours and symbols come from :mod:`~llamalog_analytics.style`, as everywhere else.
+Category colours and symbols come from :mod:`~llamalog_analytics.style`, as everywhere else,
+and legends name categories without emoji (an emoji font cannot be counted on). Legends sit
+under the plot, where plotly's toolbar never covers them; counts are ticked in whole numbers
+with thousands separators.
 
 Examples:
     >>> import llamalog_analytics as lla
     >>> from llamalog_analytics import charts
     >>> with lla.sample_store() as store:
     ...     figure = charts.categories_over_time(store)
-    >>> figure.layout.barmode, figure.layout.xaxis.title.text
-    ('stack', 'week (UTC)')
+    >>> figure.layout.barmode, figure.layout.xaxis.title.text, figure.layout.yaxis.tickformat
+    ('stack', 'week (UTC)', ',d')
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import polars as pl
 
 from . import schema
+from ._graph_figure import GRAPH_NODES_SHOWN, graph_figure
+from ._html import Figure
 from ._sql import quote
 from .errors import ArgumentError
-from .style import CATEGORY_STYLES, PALETTE, category_style, colours_for
+from .style import PALETTE, category_style, colours_for, figure_label
 
 if TYPE_CHECKING:
-    import networkx as nx
-
     from .audit import AuditReport
     from .store import LogStore
 
+__all__ = [
+    "BARS_SHOWN",
+    "GRAPH_NODES_SHOWN",
+    "backfill_mismatches",
+    "breakdown_bars",
+    "categories_over_time",
+    "category_counts",
+    "failure_rate",
+    "graph_figure",
+    "rows_per_week",
+]
+
 BARS_SHOWN = 20  # operations per bar chart; the rest are left out and the title says how many
-GRAPH_NODES_SHOWN = 300  # above this, a provenance graph is drawn as its jobs only
-_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 40}
+_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
+
+
+def _counts(top: float) -> dict[str, Any]:
+    """An axis of counts up to ``top``: whole-number ticks with thousands separators (no 0.5
+    rows), from zero.
+
+    Examples:
+        >>> _counts(3)
+        {'tickformat': ',d', 'rangemode': 'tozero', 'dtick': 1, 'tick0': 0}
+        >>> _counts(12_000)["tickformat"]
+        ',d'
+    """
+    axis: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
+    if top < 10:  # plotly would tick 0.5 steps
+        axis |= {"dtick": 1, "tick0": 0}
+    return axis
+
+
+def _legend_below(figure: go.Figure, rows: int = 1) -> None:
+    """The legend along the figure's bottom edge, left-aligned with the plot, in ``rows`` of
+    entries: the bottom margin grows to hold it under the x-axis ticks and title, and plotly's
+    toolbar (top right) never covers it."""
+    figure.update_layout(
+        legend={
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 0,
+            "yanchor": "bottom",
+            "yref": "container",
+        },
+        margin={"b": 60 + 22 * rows},
+    )
 
 
 def categories_over_time(
@@ -44,20 +92,30 @@ def categories_over_time(
         f"SELECT date_trunc({_unit(every)}, created_at) AS period, category, count(*) AS rows "
         f"FROM {quote(table)} GROUP BY ALL ORDER BY ALL"
     )
-    figure = go.Figure()
+    figure = Figure()
     for category in [*schema.CATEGORIES, None]:
         part = counts.filter(pl.col("category").eq_missing(category))
         if part.height:
             look = category_style(category)
-            figure.add_bar(x=part["period"], y=part["rows"], name=look.label, marker_color=look.colour)
+            figure.add_bar(
+                x=part["period"],
+                y=part["rows"],
+                name=figure_label(category),
+                marker_color=look.colour,
+                hovertemplate=f"{figure_label(category)}: %{{y:,}} rows<br>{every} of %{{x|%Y-%m-%d}}"
+                "<extra></extra>",
+            )
+    top = counts.group_by("period").agg(pl.col("rows").sum()).select(pl.col("rows").max()).item()
     figure.update_layout(
         title=f"Rows per category per {every}",
         barmode="stack",
         xaxis_title=f"{every} (UTC)",
-        yaxis_title="rows",
+        yaxis={"title": {"text": "rows"}, **_counts(top or 0)},
+        legend_traceorder="normal",
         margin=_MARGIN,
         template="plotly_white",
     )
+    _legend_below(figure)
     return figure
 
 
@@ -75,7 +133,7 @@ def failure_rate(store: LogStore, table: str = schema.CURRENT_TABLE) -> go.Figur
 ORDER BY rate DESC, failed DESC, operation"""
     )
     shown = rates.head(BARS_SHOWN)
-    figure = go.Figure(
+    figure = Figure(
         go.Bar(
             x=shown["rate"],
             y=shown["operation"],
@@ -90,10 +148,10 @@ ORDER BY rate DESC, failed DESC, operation"""
         title += f" (worst {shown.height} of {rates.height} operations with failures)"
     figure.update_layout(
         title=title,
-        xaxis={"title": "rows with status FAILED", "tickformat": ".0%"},
+        xaxis={"title": "rows with status FAILED", "tickformat": ".2~%", "rangemode": "tozero"},
         yaxis={"autorange": "reversed", "automargin": True},
         height=140 + 26 * max(shown.height, 1),
-        margin=_MARGIN,
+        margin=_MARGIN | {"b": 40},
         template="plotly_white",
     )
     return figure
@@ -104,26 +162,34 @@ def breakdown_bars(frame: pl.DataFrame, colour: str, title: str = "") -> go.Figu
 
     For the breakdowns of an audit check, e.g. the backfill mismatches by operation and status.
     """
-    figure = go.Figure()
+    figure = Figure()
     top = frame.group_by("operation").agg(pl.col("rows").sum()).sort("rows", descending=True).head(BARS_SHOWN)
     shown = frame.join(top.select("operation"), on="operation", how="semi")
-    colours = colours_for([str(v) for v in shown[colour].unique(maintain_order=True)])
+    values = [str(v) for v in shown[colour].unique(maintain_order=True)]
+    colours = colours_for(values)
     for value, part in shown.group_by(colour, maintain_order=True):
         summed = part.group_by("operation").agg(pl.col("rows").sum())
         name = str(value[0])
         figure.add_bar(
-            y=summed["operation"], x=summed["rows"], name=name, orientation="h", marker_color=colours[name]
+            y=summed["operation"],
+            x=summed["rows"],
+            name=figure_label(name) if name in schema.CATEGORIES else name,
+            orientation="h",
+            marker_color=colours[name],
+            hovertemplate=f"%{{y}} · {name}: %{{x:,}} rows<extra></extra>",
         )
     figure.update_layout(
         title=title,
         barmode="stack",
-        height=160 + 28 * top.height,
+        height=200 + 28 * top.height,
         margin=_MARGIN,
-        xaxis_title="rows",
+        xaxis={"title": {"text": "rows"}, **_counts(top.select(pl.col("rows").max()).item() or 0)},
         yaxis={"categoryorder": "total ascending", "automargin": True},
-        legend_title=colour,
+        legend_title_text=f"{colour}:",
+        legend_traceorder="normal",
         template="plotly_white",
     )
+    _legend_below(figure, rows=1 + len(values) // 8)
     return figure
 
 
@@ -138,7 +204,7 @@ def category_counts(counts: Mapping[str, Mapping[str, int]]) -> go.Figure:
 
     ``report.summary["categories"]`` from :func:`~llamalog_analytics.verify` is such a mapping.
     """
-    figure = go.Figure()
+    figure = Figure()
     colours = colours_for(list(counts))
     for series, by_category in counts.items():
         figure.add_bar(
@@ -146,119 +212,74 @@ def category_counts(counts: Mapping[str, Mapping[str, int]]) -> go.Figure:
             y=[by_category.get(c, 0) for c in schema.CATEGORIES],
             name=series,
             marker_color=colours[series],
+            hovertemplate=f"%{{x}} · {series}: %{{y:,}} rows<extra></extra>",
         )
+    top = max((max(c.values(), default=0) for c in counts.values()), default=0)
     figure.update_layout(
         title="Rows per category",
         barmode="group",
-        height=380,
+        height=400,
         margin=_MARGIN,
-        yaxis_title="rows",
+        yaxis={"title": {"text": "rows"}, **_counts(top)},
         template="plotly_white",
     )
+    _legend_below(figure)
     return figure
 
 
 def rows_per_week(summary: Mapping[str, Any], marked: tuple[str, ...] = ()) -> go.Figure:
-    """Rows per week from an audit summary, with a dotted line at each migration in ``marked``."""
+    """Rows per week from an audit summary, with a dotted line at each migration in ``marked``.
+
+    Each line is labelled beside it, on a level of its own (migrations days apart share a week's
+    bar), in the room left above the bars.
+    """
     weeks = summary["rows_per_week"]
-    figure = go.Figure(go.Bar(x=list(weeks), y=list(weeks.values()), name="rows per week"))
-    for name, at in summary.get("migrations", {}).items():
-        if name in marked:
-            moment = at.removesuffix(" UTC")
-            figure.add_vline(x=moment, line_dash="dot")
-            figure.add_annotation(
-                x=moment,
-                y=1,
-                yref="paper",
-                text=name.split("_", 1)[1],
-                showarrow=False,
-                textangle=-90,
-                xanchor="right",
-                yanchor="top",
-            )
+    figure = Figure(
+        go.Bar(
+            x=list(weeks),
+            y=list(weeks.values()),
+            name="rows per week",
+            marker_color=PALETTE[0],
+            hovertemplate="week of %{x|%Y-%m-%d}: %{y:,} rows<extra></extra>",
+        )
+    )
+    migrations = sorted(
+        (at.removesuffix(" UTC"), name)
+        for name, at in summary.get("migrations", {}).items()
+        if name in marked
+    )
+    first, last = (min(weeks), max(weeks)) if weeks else ("", "")
+    for level, (moment, name) in enumerate(migrations):
+        figure.add_vline(x=moment, line={"dash": "dot", "color": "#37474f", "width": 1})
+        right_half = bool(first) and _fraction(moment, first, last) > 0.6
+        figure.add_annotation(
+            x=moment,
+            y=1 - 0.085 * level,
+            yref="paper",
+            text=f"{name.split('_', 1)[1].replace('_', ' ')} · {moment[:16]}",
+            showarrow=False,
+            xanchor="right" if right_half else "left",
+            xshift=-4 if right_half else 4,
+            yanchor="top",
+            font={"size": 11, "color": "#37474f"},
+            bgcolor="rgba(255, 255, 255, 0.85)",
+        )
+    top = max(weeks.values(), default=0)
+    headroom = 1 / (1 - 0.085 * len(migrations) - 0.04) if migrations else 1.05
     figure.update_layout(
         title="Rows per week and the migrations",
-        height=380,
-        margin=_MARGIN,
+        height=400,
+        margin=_MARGIN | {"b": 40},
         xaxis_title="week (UTC)",
-        yaxis_title="rows",
+        yaxis={"title": {"text": "rows"}, **_counts(top), "range": [0, max(top, 1) * headroom]},
+        showlegend=False,
         template="plotly_white",
     )
     return figure
 
 
-def graph_figure(graph: nx.MultiDiGraph, title: str = "Provenance graph") -> go.Figure:
-    """A drawing of a provenance graph: log rows coloured by category, jobs, entities, agents.
-
-    Above :data:`GRAPH_NODES_SHOWN` nodes only the jobs that logged the most rows and their
-    ``spawned`` links are drawn, each job sized by its rows; the title says so.
-    """
-    import networkx as nx
-
-    shown, title = _summarised(graph, title)
-    position = nx.spring_layout(nx.Graph(shown), seed=7, iterations=60)
-    lines_x: list[float | None] = []
-    lines_y: list[float | None] = []
-    for source, target in shown.edges():
-        lines_x += [position[source][0], position[target][0], None]
-        lines_y += [position[source][1], position[target][1], None]
-    figure = go.Figure(
-        go.Scatter(
-            x=lines_x,
-            y=lines_y,
-            mode="lines",
-            line={"width": 1, "color": "#bdbdbd"},
-            hoverinfo="skip",
-            name="links",
-        )
-    )
-    groups: dict[str, list[str]] = {}
-    for node, data in shown.nodes(data=True):
-        kind = data.get("kind", "")
-        groups.setdefault(data.get("category") or kind if kind == "log" else kind, []).append(node)
-    for group, nodes in sorted(groups.items()):
-        row = CATEGORY_STYLES.get(group)  # log rows by category; other nodes by kind
-        figure.add_scatter(
-            x=[position[n][0] for n in nodes],
-            y=[position[n][1] for n in nodes],
-            mode="markers",
-            name=f"row: {row.label}" if row else group,
-            marker={
-                "size": [8 + min(graph.in_degree(n), 20) for n in nodes],
-                "symbol": row.symbol if row else "circle-open" if group == "job" else "hexagon",
-                "color": row.colour if row else PALETTE[0],
-            },
-            text=[_node_text(n, shown.nodes[n]) for n in nodes],
-            hovertemplate="%{text}<extra></extra>",
-        )
-    figure.update_layout(
-        title=title,
-        showlegend=True,
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        height=560,
-        margin=_MARGIN,
-        template="plotly_white",
-    )
-    return figure
-
-
-def _summarised(graph: nx.MultiDiGraph, title: str) -> tuple[nx.MultiDiGraph, str]:
-    """The graph, or above :data:`GRAPH_NODES_SHOWN` nodes its busiest jobs, and the title saying so."""
-    import networkx as nx
-
-    if graph.number_of_nodes() <= GRAPH_NODES_SHOWN:
-        return graph, title
-    jobs = sorted(
-        (n for n, kind in graph.nodes(data="kind") if kind == "job"), key=graph.in_degree, reverse=True
-    )
-    shown = nx.MultiDiGraph(graph.subgraph(jobs[:GRAPH_NODES_SHOWN]))
-    summary = f"{shown.number_of_nodes():,} of {len(jobs):,} jobs out of {graph.number_of_nodes():,} nodes"
-    return shown, f"{title} (summary: {summary})"
-
-
-def _node_text(node: str, data: Mapping[str, Any]) -> str:
-    details = [
-        f"{key}: {data[key]}" for key in ("operation", "category", "status", "created_at") if key in data
-    ]
-    return "<br>".join([node.replace("<", "&lt;"), *(d.replace("<", "&lt;") for d in details)])
+def _fraction(moment: str, first: str, last: str) -> float:
+    """How far ``moment`` lies between the ``first`` and ``last`` week (0 to 1)."""
+    at, low, high = (datetime.fromisoformat(t[:19]) for t in (moment, first, last))
+    span = (high - low).total_seconds()
+    return (at - low).total_seconds() / span if span else 0.0

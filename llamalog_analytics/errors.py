@@ -13,12 +13,17 @@ Every message says what was wrong, where (file, row, column) and ends with a hin
     │   └── TimelineError                a timeline that cannot be drawn as asked
     ├── ExportError (ValueError)         an output format that cannot be told or written
     └── StoreError                       the DuckDB store cannot be opened or changed
+        ├── StoreNotFoundError (FileNotFoundError)  no store file where one is to be read
         └── StoreLockedError             another process holds the store file
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Iterable
+
+from ._format import count
 
 
 class LlamalogError(Exception):
@@ -36,7 +41,7 @@ class NotLlamaLogError(SourceError):
         missing, found = list(missing), list(found)
         shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
         super().__init__(
-            f"{source}: not LlamaLog data: missing column(s) {', '.join(missing)} "
+            f"{source}: not LlamaLog data: missing {count(len(missing), 'column')}: {', '.join(missing)} "
             f"(found: {shown or 'no columns'}). "
             "Hint: export the table with its header, e.g. "
             "\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
@@ -77,6 +82,36 @@ class TimelineError(ArgumentError):
 
 class StoreError(LlamalogError):
     """The store cannot be opened or changed; the store is left as it was."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """No store file at the path a store is to be read from; the stores beside it are named.
+
+    Attributes:
+        path: the path asked for.
+        found: other ``*.duckdb`` files in that folder, the demo's store first.
+    """
+
+    def __init__(self, path: str, found: Iterable[str]) -> None:
+        self.path, self.found = path, list(found)
+        super().__init__(self.message())
+
+    def message(self, how: str | None = None) -> str:
+        """The message; ``how`` shows how to open the first store found (default: ``LogStore``)."""
+        if not self.found:
+            load = f"llamalog load FILE --db {shlex.quote(self.path)}"
+            return (
+                f"{self.path}: no such store. Hint: load data into it first ({load}), "
+                "or try the bundled sample with llamalog demo"
+            )
+        named = ", ".join(self.found[:5]) + (", ..." if len(self.found) > 5 else "")
+        folder = os.path.dirname(self.path)
+        how = how or f"LogStore({self.found[0]!r}, read_only=True)"
+        which = "that store" if len(self.found) == 1 else "one of those"
+        return f"{self.path}: no such store ({folder or 'this folder'} has {named}). Hint: use {which}: {how}"
+
+    def __str__(self) -> str:
+        return self.message()
 
 
 class StoreLockedError(StoreError):

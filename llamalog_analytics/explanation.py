@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from . import schema
+from ._format import moment
+from ._html import CSS, header
 from .chains import chain, runs
+from .log_view import log_table
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -75,15 +78,19 @@ class Explanation:
 
     def _repr_html_(self) -> str:
         lines = list(self.lines())
-        items = "".join(f"<li>{escape(line.strip())}</li>" for line in lines[1:])
-        table = self.rows.select(
-            "created_at", "relation", "depth", "category", "operation", "status", "job_id", "parent_job_id"
-        )._repr_html_()
-        return f"<div><strong>{escape(lines[0])}</strong><ul>{items}</ul>{table}</div>"
+        said = [line.strip() for line in lines[1:] if not line.startswith(("  anomalies:", "    - "))]
+        items = "".join(f"<li>{escape(line)}</li>" for line in said)
+        anomalies = "".join(f"<li>{escape(a)}</li>" for a in self.anomalies)
+        anomalies = f"<p><b>Anomalies</b></p><ul>{anomalies}</ul>" if anomalies else "<p>No anomalies.</p>"
+        chain = log_table(self.rows, title="its provenance chain").to_html() if self.rows.height else ""
+        return (
+            f'<div class="llamalog"><style>{CSS}</style>{header("LlamaLog", lines[0])}'
+            f"<ul>{items}</ul>{anomalies}</div>{chain}"
+        )
 
 
 def _when(row: dict[str, Any]) -> str:
-    return str(row["created_at"].isoformat(sep=" ", timespec="milliseconds"))
+    return moment(row["created_at"])
 
 
 def explain(

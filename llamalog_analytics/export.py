@@ -260,9 +260,10 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
                     temporary, format="png", width=1400, height=int(figure.layout.height or 600), scale=1
                 )
         except (ImportError, ValueError, RuntimeError) as exc:
+            cause = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise ExportError(
-                f"{path}: cannot render a PNG here ({exc}). Hint: pip install kaleido, and install "
-                "Chrome or Chromium (apt-get install chromium, or run plotly_get_chrome); "
+                f"{path}: cannot render a PNG here ({cause.rstrip('.,:;')}). Hint: pip install kaleido, and "
+                "install Chrome or Chromium (apt-get install chromium, or run plotly_get_chrome); "
                 "or write .html instead"
             ) from exc
         return path

@@ -1,28 +1,38 @@
-"""The migration audit as one self-contained HTML page: summary, charts, every check's rows.
+"""The migration audit as one self-contained HTML page: who, what and when; every check with
+what it expects and what it found; charts; every offending row, sortable, filterable and
+downloadable as CSV (the page stays one file that opens offline).
 
 Examples:
     >>> import tempfile, llamalog_analytics as lla
     >>> with lla.sample_store() as store:
     ...     path = lla.verify(store).to_html(tempfile.mkdtemp() + "/audit.html")
-    >>> "🦙 LlamaLog migration audit" in path.read_text(encoding="utf-8")
+    >>> "LlamaLog migration audit" in path.read_text(encoding="utf-8")
     True
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from functools import cache
+from html import escape
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import plotly.graph_objects as go
+import polars as pl
 
-from . import rules, schema
-from ._html import figure_html, plotly_script
+from . import rules, schema, style
+from ._format import duration
+from ._html import CSS, figure_html, header, html_table, plotly_script
 from .charts import breakdown_bars, category_counts, rows_per_week
 
 if TYPE_CHECKING:
-    from .audit import AuditReport
+    from .audit import AuditReport, CheckResult
 
-ROWS_SHOWN = 20  # offending rows and breakdown rows per table in the report
+ROWS_IN_PAGE = 10_000  # offending rows per check in the page; the check's SQL lists them all
+ROWS_IN_NOTEBOOK = 20  # offending rows per check in a notebook's view of the report
+CHART_VALUES = 5  # fewer values than this are a table, not a chart
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("llamalog_analytics"), autoescape=True, undefined=jinja2.StrictUndefined
 )
@@ -33,18 +43,42 @@ def report_html(report: AuditReport, *, standalone: bool = True) -> str:
     charts = [
         (title, figure_html(figure, f"chart-{n}")) for n, (title, figure) in enumerate(report_charts(report))
     ]
+    table = _datatable if standalone else _plain_table
     return _TEMPLATES.get_template("report.html.j2").render(
         report=report,
         counts=report.summary["checks"],
+        version=version("llamalog_analytics"),
         charts=charts if standalone else [],
-        limit=ROWS_SHOWN,
+        tables={c.name: _tables(c, table) for c in report.checks},
+        css=CSS,
+        llama=style.LLAMA_SVG,
         standalone=standalone,
-        plotly_js=plotly_script() if standalone else "",
+        scripts=(_datatables_script() + plotly_script()) if standalone else "",
     )
 
 
+def check_html(check: CheckResult) -> str:
+    """One check as HTML for a notebook: what it expects and found, its breakdowns, first rows, SQL."""
+    section = _TEMPLATES.get_template("check.html.j2").render(
+        c=check, tables={check.name: _tables(check, _plain_table)}
+    )
+    head = header("LlamaLog check")
+    return f'<div class="llamalog llamalog-report"><style>{CSS}</style>{head}{section}</div>'
+
+
+def _tables(check: CheckResult, table: Callable[[pl.DataFrame], str]) -> dict[str, Any]:
+    """A check's offending rows and breakdowns, each drawn by ``table``."""
+    return {
+        "ids": table(check.ids) if check.ids.height else "",
+        "breakdowns": {name: table(frame) for name, frame in check.breakdowns.items() if frame.height},
+    }
+
+
 def report_charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
-    """The report's charts, each with the caption that stands for its title."""
+    """The report's charts, each with the caption that stands for its title.
+
+    A breakdown with fewer than :data:`CHART_VALUES` rows gets no chart: its table says it all.
+    """
     charts = []
     for check, breakdown, colour, title in (
         (
@@ -67,15 +101,84 @@ def report_charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
         ),
     ):
         frame = next((c.breakdowns.get(breakdown) for c in report.checks if c.name == check), None)
-        if frame is not None and frame.height:
+        if frame is not None and frame.height >= CHART_VALUES:
             charts.append((title, breakdown_bars(frame, colour)))
     if report.summary.get("categories"):
         charts.append(
             ("Rows per category: at the migration and now", category_counts(report.summary["categories"]))
         )
-    if report.summary.get("rows_per_week"):
+    if len(report.summary.get("rows_per_week", {})) >= CHART_VALUES:
         marked = (schema.CATEGORY_MIGRATION, schema.ROOT_JOB_MIGRATION, schema.MIGRATIONS[4])
         charts.append(("Rows per week and the migrations (UTC)", rows_per_week(report.summary, marked)))
     for _, figure in charts:
-        figure.update_layout(title_text="", margin_t=10)
+        figure.update_layout(title_text="", margin_t=40)
     return charts
+
+
+def readable(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` as a person reads it: times to the millisecond, ``*_ms`` columns as durations.
+
+    Examples:
+        >>> from datetime import datetime
+        >>> at = datetime(2026, 2, 7, 8, 59, 25, 576000)
+        >>> readable(pl.DataFrame({"at": [at], "ahead_by_ms": [5161909642]})).row(0)
+        ('2026-02-07 08:59:25.576', '59 d 17 h')
+    """
+    return frame.with_columns(
+        *(
+            pl.col(n).dt.strftime("%Y-%m-%d %H:%M:%S%.3f")
+            for n, t in frame.schema.items()
+            if t == pl.Datetime
+        ),
+        *(
+            pl.col(n).map_elements(duration, return_dtype=pl.String)
+            for n, t in frame.schema.items()
+            if n.endswith("_ms") and t.is_numeric()
+        ),
+        *(pl.col(n).list.join(", ") for n, t in frame.schema.items() if t == pl.List(pl.String)),
+    )
+
+
+def _datatable(frame: pl.DataFrame) -> str:
+    """A sortable, filterable table with copy and CSV buttons (DataTables, through itables, offline)."""
+    from itables import to_html_datatable
+
+    shown = readable(frame.head(ROWS_IN_PAGE))
+    return to_html_datatable(
+        shown,
+        connected=False,
+        maxBytes=0,  # never sample rows away
+        buttons=["copyHtml5", "csvHtml5"],
+        classes="display nowrap compact",
+        layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
+        pageLength=10,
+        lengthMenu=[10, 25, 100, 1000],
+        showIndex=False,
+        show_dtypes=False,
+        display_logo_when_loading=False,
+    )
+
+
+def _plain_table(frame: pl.DataFrame) -> str:
+    """The first :data:`ROWS_IN_NOTEBOOK` rows as a plain table, and how many there are."""
+    shown = readable(frame.head(ROWS_IN_NOTEBOOK))
+    rows = [
+        ["" if v is None else f'<span class="id">{escape(str(v))}</span>' for v in row]
+        for row in shown.iter_rows()
+    ]
+    note = (
+        f"<p>first {ROWS_IN_NOTEBOOK} of {frame.height:,} rows: the check's ids frame holds them all, "
+        "and report.to_html(path) shows them sortable</p>"
+        if frame.height > ROWS_IN_NOTEBOOK
+        else ""
+    )
+    return html_table(shown.columns, rows) + note
+
+
+@cache
+def _datatables_script() -> str:
+    """DataTables and its styles, inlined once per page (itables' offline bundle)."""
+    from itables.javascript import generate_init_offline_itables_html
+    from itables.utils import find_package_file
+
+    return generate_init_offline_itables_html(find_package_file("html/dt_bundle.js"))

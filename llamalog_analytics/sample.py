@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from . import schema
 from ._sql import MIGRATIONS_TABLE
 from .errors import StoreError
 from .stage import LoadResult
-from .store import LogStore
+from .store import DEMO_STORE, LogStore
 from .summary import StoreSummary, summarize
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ DEMO_FILES = {
     schema.LEGACY_TABLE: "enrichment_logs.csv.gz",
     MIGRATIONS_TABLE: "_prisma_migrations.csv",
 }
+# The album the demo suggests looking at (the README's example): added to a collection by a
+# user, enriched again and again by jobs whose BullMQ ids were reused after Redis resets, with a
+# track created under it and a row logged before its parent job's first row.
+DEMO_ALBUM = "3e8428c2-2d96-4742-8ce3-9cf025319cd4"
 
 
 def sample_path(name: str = "") -> Path:
@@ -47,19 +52,48 @@ def sample_path(name: str = "") -> Path:
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What the demo loaded, what the store now holds, and the migration audit of it."""
+    """What the demo loaded, what the store now holds, the migration audit of it, and the
+    commands to try next on it."""
 
     loads: tuple[LoadResult, ...]
     summary: StoreSummary
     audit: AuditReport
     report: Path
+    store: str
+    album: str = DEMO_ALBUM
+
+    @property
+    def next_commands(self) -> tuple[str, ...]:
+        """Three ``llamalog`` commands on the demo's store, runnable from where it was written.
+
+        Examples:
+            >>> for command in DemoResult((), None, None, Path("demo.audit.html"), "my demo.duckdb").next_commands:
+            ...     print(command)
+            llamalog explain ALBUM 3e8428c2-2d96-4742-8ce3-9cf025319cd4 --db 'my demo.duckdb'
+            llamalog chain ALBUM 3e8428c2-2d96-4742-8ce3-9cf025319cd4 --db 'my demo.duckdb'
+            llamalog timeline ALBUM 3e8428c2-2d96-4742-8ce3-9cf025319cd4 --db 'my demo.duckdb' --out 'my demo.timeline.html'
+        """  # noqa: E501
+        album = f"ALBUM {self.album} --db {shlex.quote(self.store)}"
+        page = shlex.quote(str(Path(self.store).with_suffix(".timeline.html")))
+        return (
+            f"llamalog explain {album}",
+            f"llamalog chain {album}",
+            f"llamalog timeline {album} --out {page}",
+        )
 
     def __str__(self) -> str:
         loads = [str(result) for result in self.loads if result.sources]
-        return "\n".join([*loads, "", str(self.summary), "", str(self.audit), f"audit report: {self.report}"])
+        then = [
+            "",
+            "next, try one album's story: in words, as rows, as a timeline page:",
+            *(f"  {command}" for command in self.next_commands),
+        ]
+        return "\n".join(
+            [*loads, "", str(self.summary), "", str(self.audit), f"audit report: {self.report}", *then]
+        )
 
 
-def demo(path: str | Path = "llamalog-demo.duckdb", *, quiet: bool = False) -> DemoResult:
+def demo(path: str | Path = DEMO_STORE, *, quiet: bool = False) -> DemoResult:
     """Load the bundled sample (current table, pre-migration snapshot, migration history) into a
     store file, audit the migration and write the HTML report beside the store.
 
@@ -79,7 +113,7 @@ def demo(path: str | Path = "llamalog-demo.duckdb", *, quiet: bool = False) -> D
         loads = _load_sample(store, quiet=quiet)
         audit = verify(store)
         report = audit.to_html(Path(path).with_suffix(".audit.html"))
-        return DemoResult(loads, summarize(store), audit, report)
+        return DemoResult(loads, summarize(store), audit, report, str(path))
 
 
 def sample_store(path: str | Path | None = None) -> LogStore:

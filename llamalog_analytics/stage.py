@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from html import escape
@@ -24,6 +24,7 @@ import duckdb
 from . import _readers, schema
 from ._convert import checked_rows
 from ._duplicates import resolve_duplicates
+from ._format import count
 from ._sql import (
     DISAPPEARED_TABLE,
     LOAD_ID_COLUMN,
@@ -111,32 +112,81 @@ class LoadResult:
         }
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, *, rejects: str | None = None) -> str:
+        """The result as lines of text; ``rejects`` is how to list the rejected rows (by
+        default ``store.rejects(load_id)``; the command line names its own command).
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.LogStore() as store:
+            ...     result = store.load_files("tests/fixtures/rejects.csv", quiet=True)
+            >>> print(result.text().splitlines()[0])
+            load 1 into llama_logs: 10 rows read, 3 loaded (3 new), 7 rejected
+        """
+        head = f"load {self.load_id}"
+        if not self.sources:
+            return f"{head}: nothing read"
         lines = [
-            f"load {self.load_id} into {', '.join(self.tables)}: {self.rows_read:,} rows read, "
-            f"{self.rows_loaded:,} loaded ({self.rows_inserted:,} new), "
-            f"{self.rows_rejected:,} rejected"
+            f"{head} into {', '.join(self.tables)}: {count(self.rows_read, 'row')} read, "
+            f"{self.rows_loaded:,} loaded ({self.rows_inserted:,} new), {self.rows_rejected:,} rejected"
         ]
         for s in self.sources:
             lines.append(
                 f"  {s.source} [{s.format}] -> {s.table}: {s.rows_read:,} read, {s.rows_loaded:,} loaded, "
                 f"{s.rows_rejected:,} rejected"
             )
-            if s.rows_disappeared:
-                lines.append(
-                    f"    {s.rows_disappeared:,} stored row(s) no longer in the source: store.disappeared()"
-                )
-            if s.columns_absent:
-                lines.append(f"    columns absent: {', '.join(s.columns_absent)}")
-            for col, labels in s.unknown_labels.items():
-                shown = ", ".join(f"{k} ({v:,})" for k, v in labels.items())
-                lines.append(f"    unknown {col} labels: {shown}")
-            lines += [f"    note: {n}" for n in s.notes]
+            lines += [f"    {note}" for note in _notes(s)]
         if self.rows_rejected:
-            lines.append(f"  rejected rows: store.rejects({self.load_id})")
+            lines.append(f"  rejected rows and why: {rejects or f'store.rejects({self.load_id})'}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return f"<pre>{escape(str(self))}</pre>"
+        from ._html import CSS, header, html_table
+
+        rows = [
+            [
+                f"<code>{escape(s.source)}</code>",
+                escape(s.format),
+                f"<code>{escape(s.table)}</code>",
+                *(f"{n:,}" for n in (s.rows_read, s.rows_loaded, s.rows_inserted, s.rows_rejected)),
+                "<br>".join(escape(note) for note in _notes(s)),
+            ]
+            for s in self.sources
+        ]
+        table = html_table(
+            ["source", "format", "table", "read", "loaded", "new", "rejected", "notes"],
+            rows,
+            frozenset(range(3, 7)),
+        )
+        rejected = (
+            f"<p>{count(self.rows_rejected, 'rejected row')} kept aside, with the reason: "
+            f"<code>store.rejects({self.load_id})</code></p>"
+            if self.rows_rejected
+            else ""
+        )
+        title = f"load {self.load_id} into {', '.join(self.tables) or 'nothing'}"
+        totals = (
+            f"{count(self.rows_read, 'row')} read, {self.rows_loaded:,} loaded "
+            f"({self.rows_inserted:,} new), {self.rows_rejected:,} rejected"
+        )
+        return f'<div class="llamalog"><style>{CSS}</style>{header(title, totals)}{table}{rejected}</div>'
+
+
+def _notes(source: SourceLoad) -> list[str]:
+    """What else a person should know about one source's load, one sentence each."""
+    notes = []
+    if source.rows_disappeared:
+        notes.append(
+            f"{count(source.rows_disappeared, 'stored row')} no longer in the source: store.disappeared()"
+        )
+    if source.columns_absent:
+        notes.append(f"columns absent: {', '.join(source.columns_absent)}")
+    for column, labels in source.unknown_labels.items():
+        shown = ", ".join(f"{k} ({count(v, 'row')})" for k, v in labels.items())
+        notes.append(f"{count(len(labels), f'unknown {column} label')}: {shown}")
+    return notes + list(source.notes)
 
 
 class Stage:
@@ -212,6 +262,7 @@ class Stage:
         *,
         replace_tables: Mapping[str, object] | None = None,
         disappeared: Mapping[str, list[Any]] | None = None,
+        replaced_from: Sequence[SourceLoad] = (),
     ) -> LoadResult:
         """Write what was read; returns what each source contributed.
 
@@ -219,12 +270,16 @@ class Stage:
             replace_tables: tables to replace wholesale in the same transaction, as Arrow data
                 (e.g. ``_prisma_migrations`` read from the database).
             disappeared: per log table, ids of stored rows the source no longer has.
+            replaced_from: what each file read into ``replace_tables`` held, for the load
+                history and the result (a database's tables go without).
         """
         paths = [rdr.path for _, rdr in self.sources]
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
-        with self._failing_as(", ".join(paths)):
+        with self._failing_as(", ".join(paths + [s.source for s in replaced_from])):
             resolve_duplicates(self.store, (t for t, _ in self.sources), paths)
-            results = self._write(loaded_at, paths, replace_tables or {}, disappeared or {})
+            results = self._write(
+                loaded_at, paths, replace_tables or {}, disappeared or {}, tuple(replaced_from)
+            )
         self.finished = True
         return LoadResult(self.load_id, loaded_at, results)
 
@@ -264,16 +319,17 @@ class Stage:
                 [number, number],
             )
         if rdr.format in ("csv", "ndjson"):
-            self._collect_structural(number, header=rdr.format == "csv")
+            self._collect_structural(number, rdr)
 
-    def _collect_structural(self, number: int, *, header: bool) -> None:
-        """Record rows the CSV parser could not split, and renumber the rows after them."""
-        self.store.execute(
-            f"""INSERT INTO {STRUCTURAL_TABLE}
-    SELECT ?, line - ?, first(error_type || ': ' || error_message), first(csv_line)
-    FROM {_readers.CSV_ERRORS} GROUP BY line""",
-            [number, int(header)],
-        )
+    def _collect_structural(self, number: int, rdr: _readers.Reader) -> None:
+        """Record the rows the CSV parser could not split, and renumber the rows after them."""
+        with parser_rejects(self.store, rdr.path, rdr.format) as rejects:
+            if rejects is None:
+                return
+            self.store.execute(
+                f"INSERT INTO {STRUCTURAL_TABLE} SELECT ?, line - ?, reason, raw FROM {rejects}",
+                [number, int(rdr.format == "csv")],
+            )
         self.store.execute(
             f"""UPDATE {STAGE_TABLE} SET _row = _row + (
       SELECT count(*) FROM (
@@ -308,16 +364,17 @@ class Stage:
                 f"AND NOT list_contains(?, {quote(c.name)}) GROUP BY ALL"
                 for c in labelled
             )
-            for col, label, count in store.execute(
+            for col, label, rows_with in store.execute(
                 f"SELECT * FROM ({union}) ORDER BY 1, 3 DESC, 2",
                 [value for c in labelled for value in (*params, list(c.labels))],
             ):
-                unknown.setdefault(col, {})[label] = count
+                unknown.setdefault(col, {})[label] = rows_with
         notes = list(rdr.notes)
         if rdr.ignored:
-            notes.append(f"ignored unknown column(s): {', '.join(rdr.ignored)}")
+            notes.append(f"ignored {count(len(rdr.ignored), 'unknown column')}: {', '.join(rdr.ignored)}")
         for col, label_counts in unknown.items():
-            notes.append(f"unknown {col} label(s) loaded as-is: {', '.join(label_counts)}")
+            unknown_labels = count(len(label_counts), f"unknown {col} label")
+            notes.append(f"{unknown_labels} loaded as-is: {', '.join(label_counts)}")
         required = [
             c for c in _COLS if not c.nullable and c.name in rdr.inputs and c.name not in schema.REQUIRED
         ]
@@ -329,7 +386,7 @@ class Stage:
                 params,
             )[0]
             notes += [
-                f"{n:,} row(s) with no {c.name} (NOT NULL upstream)"
+                f"{count(n, 'row')} with no {c.name} (NOT NULL upstream)"
                 for c, n in zip(required, counts, strict=True)
                 if n
             ]
@@ -352,6 +409,7 @@ class Stage:
         paths: list[str],
         replace_tables: Mapping[str, object],
         disappeared: Mapping[str, list[Any]],
+        replaced_from: tuple[SourceLoad, ...],
     ) -> tuple[SourceLoad, ...]:
         """Write the staged rows, rejects and history, then COMMIT the transaction."""
         store, load_id = self.store, self.load_id
@@ -374,6 +432,7 @@ class Stage:
     FROM ({rejects}) ORDER BY _file, _row""",
             [load_id, [s.table for s in sources], paths],
         )
+        sources += replaced_from
         for s in sources:
             store.execute(
                 f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -406,5 +465,59 @@ class Stage:
         store.execute("COMMIT")
         return sources
 
+
+@contextlib.contextmanager
+def parser_rejects(store: LogStore, path: str, fmt: str) -> Iterator[str | None]:
+    """The lines the CSV parser could not split in its last scan (of ``path``, in format ``fmt``),
+    as a temporary table for the ``with`` block: ``line`` (DuckDB's record number, the header's
+    being 1), ``reason`` (the file's name, the line of the file the record starts on, as an
+    editor numbers them, and what is wrong) and ``raw``; None when every line was split.
+    """
+    import pyarrow as pa
+
+    with store.temporary(_PARSER_ERRORS) as errors:
+        if not store.execute(f"SELECT count(*) FROM {errors}")[0][0]:
+            yield None
+            return
+        offsets = store.relation(
+            f"SELECT start_byte FROM {errors} WHERE start_byte IS NOT NULL ORDER BY start_byte"
+        ).fetchnumpy()["start_byte"]
+        lines = pa.table({"start_byte": offsets, "file_line": _readers.line_numbers(path, offsets)})
+        with (
+            store.registered("_llamalog_lines", lines) as numbered,
+            store.temporary(
+                f"""SELECT e.line, {_STRUCTURAL_REASON} AS reason, e.raw
+    FROM (SELECT *, CASE kind WHEN 'MISSING COLUMNS' THEN fewest ELSE most END AS found FROM {errors}) AS e
+    LEFT JOIN {numbered} AS n USING (start_byte) ORDER BY e.line""",
+                [Path(path).name, fmt],
+            ) as rejects,
+        ):
+            yield rejects
+
+
+# The CSV parser's rejects, one row per line it could not split (DuckDB numbers the header 1 and
+# may report one error per missing column: the fewest fields found is the row's).
+_PARSER_ERRORS = f"""SELECT line, min(line_byte_position) AS start_byte,
+  first(error_type ORDER BY column_idx, error_type) AS kind,
+  first(error_message ORDER BY column_idx, error_type) AS message,
+  min(TRY_CAST(regexp_extract(error_message, 'Found: (\\d+)', 1) AS BIGINT)) AS fewest,
+  max(TRY_CAST(regexp_extract(error_message, 'Found: (\\d+)', 1) AS BIGINT)) AS most,
+  max(TRY_CAST(regexp_extract(error_message, 'Columns: (\\d+)', 1) AS BIGINT)) AS expected,
+  first(csv_line ORDER BY column_idx) AS raw
+FROM {_readers.CSV_ERRORS} GROUP BY line"""
+# Why a line was rejected, with the file's name (parameter 1) and the line it starts on, as an
+# editor numbers them; parameter 2 is the format.
+_STRUCTURAL_REASON = f"""$1 || format(' line {{:,}}: ', coalesce(n.file_line, e.line)) || CASE
+  WHEN $2 = 'csv' AND e.kind IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') AND e.expected IS NOT NULL THEN
+    format('{{:,}} field{{}} where the header has {{:,}}',
+      e.found, CASE WHEN e.found = 1 THEN '' ELSE 's' END, e.expected)
+    || '; the file may be cut short or have a stray delimiter'
+  WHEN e.kind = 'UNQUOTED VALUE' THEN
+    'a quoted field never ends (unterminated quote); the file may be cut short or have a stray quote'
+  WHEN e.kind = 'INVALID ENCODING' THEN
+    'not UTF-8 encoded (an invalid byte sequence); export the file as UTF-8'
+  WHEN e.kind = 'LINE SIZE OVER MAXIMUM' THEN
+    'a line longer than {_readers.MAX_LINE_BYTES // 2**20} MiB; the file may lack line ends'
+  ELSE lower(e.kind) || ': ' || e.message END"""
 
 _WRITE_FAILURES = re.compile(r"could not write|no space left|file too large|disk quota", re.IGNORECASE)

@@ -13,8 +13,16 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from . import schema
-from ._sql import BOOKKEEPING_DDL, LOAD_ID_COLUMN, LOADS_TABLE, REJECTS_TABLE, quote
-from .errors import StoreError, StoreLockedError
+from ._sql import (
+    BOOKKEEPING_DDL,
+    COUNTERS_TABLE,
+    DISAPPEARED_TABLE,
+    LOAD_ID_COLUMN,
+    LOADS_TABLE,
+    REJECTS_TABLE,
+    quote,
+)
+from .errors import ArgumentError, StoreError, StoreLockedError, StoreNotFoundError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -24,6 +32,8 @@ if TYPE_CHECKING:
 
 
 _SCRATCH = itertools.count(1)
+_BOOKKEEPING = (LOADS_TABLE, REJECTS_TABLE, DISAPPEARED_TABLE, COUNTERS_TABLE)
+DEMO_STORE = "llamalog-demo.duckdb"  # where ``llamalog demo`` puts the sample
 
 
 class LogStore:
@@ -31,8 +41,12 @@ class LogStore:
     pre-migration snapshot), with a load history and the rows that could not be loaded.
 
     Args:
-        path: a ``.duckdb`` file (created if missing), or None for an in-memory store.
+        path: a ``.duckdb`` file (created if missing), or None for an in-memory store. A file
+            this object created is removed again when its ``with`` block ends in an error
+            before anything was stored in it, so a failed first load leaves no empty store.
         read_only: open an existing file for reading only; several processes may do so at once.
+            A missing file is a :class:`~llamalog_analytics.errors.StoreNotFoundError` naming
+            the stores beside it; reading never creates a file.
         tracer: called with ``(sql, params)`` before each statement, e.g. ``tracer=print``.
         memory_limit: how much memory DuckDB may use for caching and for query state before it
             spills to a temporary directory (``3GB``, ``500MB``); None leaves DuckDB's default,
@@ -62,7 +76,8 @@ class LogStore:
         if self.path is None and read_only:
             raise StoreError("an in-memory store cannot be read-only. Hint: pass the store's path")
         if read_only and not Path(self.path or "").exists():
-            raise StoreError(f"{self.path}: no such store. Hint: load data into it first")
+            raise StoreNotFoundError(str(self.path), stores_beside(str(self.path)))
+        self._created = self.path is not None and not Path(self.path).exists()
         try:
             self.con = duckdb.connect(self.path or ":memory:", read_only=read_only)
         except duckdb.IOException as exc:
@@ -78,7 +93,7 @@ class LogStore:
             try:
                 self.con.execute("SET memory_limit = ?", [memory_limit])
             except duckdb.Error as exc:
-                self.con.close()
+                self._discard()
                 raise StoreError(
                     f"memory_limit={memory_limit!r}: {exc}. Hint: write it like 3GB or 500MB"
                 ) from exc
@@ -200,15 +215,55 @@ class LogStore:
 
     def loads(self) -> pl.DataFrame:
         """The load history: one row per file loaded, oldest first."""
+        self._require_bookkeeping()
         return self.frame(f"SELECT * FROM {LOADS_TABLE} ORDER BY load_id, source")
 
     def rejects(self, load_id: int | None = None) -> pl.DataFrame:
-        """Rows that could not be loaded, with the reason and their raw text."""
+        """Rows that could not be loaded: the load, table and source, the row's number in the
+        source (1 = its first row after any header), the column at fault (when one is), the
+        reason and the row's raw text; of one load, or of every load.
+
+        Raises:
+            ArgumentError: ``load_id`` names no load of this store (the message lists them).
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.LogStore() as store:
+            ...     result = store.load_files("tests/fixtures/rejects.csv", quiet=True)
+            ...     store.rejects(result.load_id)[["row_number", "column_name"]].rows()[:2]
+            [(2, 'id'), (3, 'created_at')]
+        """
+        self._require_bookkeeping()
+        if load_id is not None:
+            self._require_load(load_id)
         where = "" if load_id is None else "WHERE load_id = ?"
         params = [] if load_id is None else [load_id]
         return self.frame(
             f"SELECT * FROM {REJECTS_TABLE} {where} ORDER BY load_id, source, row_number", params
         )
+
+    def _require_load(self, load_id: int) -> None:
+        ids = [r[0] for r in self.execute(f"SELECT DISTINCT load_id FROM {LOADS_TABLE} ORDER BY 1")]
+        if load_id in ids:
+            return
+        if not ids:
+            raise ArgumentError(f"no load {load_id}: the store has no loads yet. Hint: llamalog load FILE")
+        loads, which = (
+            (f"its only load is {ids[0]}", "it")
+            if len(ids) == 1
+            else (f"its loads are {_ranges(ids)}", "one of those")
+        )
+        raise ArgumentError(
+            f"no load {load_id} in the store ({loads}). "
+            f"Hint: pass {which}; llamalog info lists them with their files"
+        )
+
+    def _require_bookkeeping(self) -> None:
+        if not self.has_table(LOADS_TABLE) or not self.has_table(REJECTS_TABLE):
+            raise StoreError(
+                f"{self.path or 'memory'}: not a LlamaLog store (no load history). "
+                "Hint: open the .duckdb file llamalog load or llamalog demo wrote"
+            )
 
     def require(self, name: str) -> None:
         """Raise :class:`StoreError`, naming the tables there are, unless ``name`` is a log table here."""
@@ -223,6 +278,25 @@ class LogStore:
         """Close the connection; the store file keeps everything committed."""
         self.con.close()
 
+    def _holds_nothing(self) -> bool:
+        """Whether the database has no table but the empty bookkeeping ones."""
+        names = [r[0] for r in self.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary")]
+        if any(name not in _BOOKKEEPING for name in names):
+            return False
+        return not any(self.execute(f"SELECT count(*) FROM {quote(name)}")[0][0] for name in names)
+
+    def _discard(self) -> None:
+        """Close; and remove the file if this object created it and nothing was stored in it."""
+        try:
+            empty = self._created and not self.read_only and self._holds_nothing()
+        except duckdb.Error:
+            empty = False
+        self.close()
+        if empty and self.path is not None:
+            for leftover in (Path(self.path), Path(self.path + ".wal")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
     def __enter__(self) -> LogStore:
         return self
 
@@ -232,8 +306,46 @@ class LogStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc is not None:
+            self._discard()
+        else:
+            self.close()
 
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
         return f"LogStore({self.path!r}{mode})"
+
+
+def stores_beside(path: str) -> list[str]:
+    """Store files (``*.duckdb``) in the folder of ``path``, other than it: the demo's first,
+    then by name; each as a path to open from here.
+
+    Examples:
+        >>> stores_beside("/nonexistent/folder/llamalog.duckdb")
+        []
+    """
+    folder = Path(path).parent
+    try:
+        names = sorted(
+            (f.name for f in folder.glob("*.duckdb") if f.is_file() and f.name != Path(path).name),
+            key=lambda name: (name != DEMO_STORE, name),
+        )
+    except OSError:
+        return []
+    return [name if folder == Path() else str(folder / name) for name in names]
+
+
+def _ranges(ids: list[int]) -> str:
+    """Sorted integers as ranges.
+
+    Examples:
+        >>> _ranges([1, 2, 3, 5, 7, 8])
+        '1-3, 5, 7-8'
+    """
+    spans: list[list[int]] = []
+    for n in ids:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)

@@ -12,7 +12,9 @@ Examples:
 
 from __future__ import annotations
 
+import base64
 import itertools
+import re
 from typing import NamedTuple
 
 
@@ -52,15 +54,55 @@ LLAMA_SVG = (
     '<rect x="2.4" y="4.4" width="4" height="2.6" rx="1.2"/>'
     '<rect x="6.2" y="5" width="3.8" height="9" rx="1"/>'
     '<rect x="6.2" y="11.2" width="15.4" height="6.4" rx="3"/>'
-    '<rect x="7" y="16" width="1.9" height="7.4" rx=".8"/><rect x="9.6" y="16" width="1.9" height="7.4" rx=".8"/>'
-    '<rect x="16.4" y="16" width="1.9" height="7.4" rx=".8"/><rect x="19" y="16" width="1.9" height="7.4" rx=".8"/>'
+    '<rect x="7" y="16" width="1.9" height="7.4" rx=".8"/>'
+    '<rect x="9.6" y="16" width="1.9" height="7.4" rx=".8"/>'
+    '<rect x="16.4" y="16" width="1.9" height="7.4" rx=".8"/>'
+    '<rect x="19" y="16" width="1.9" height="7.4" rx=".8"/>'
     '<circle cx="21.6" cy="12.4" r="1.4"/></g><circle cx="6.4" cy="4.4" r=".6" fill="#3e2723"/></svg>'
 )
+
+
+# How the other nodes of a provenance graph look (its log rows look like their category): a
+# symbol no category uses, so a legend tells every kind apart.
+NODE_STYLES = {
+    "job": Style("#546e7a", "hexagon", "job run"),
+    "dangling": Style("#546e7a", "hexagon-open", "job run that never logged"),
+    "album": Style("#ad1457", "octagon", "album"),
+    "artist": Style("#827717", "star-diamond", "artist"),
+    "track": Style("#283593", "triangle-right", "track"),
+    "user": Style("#37474f", "cross", "user"),
+    "system": Style("#78909c", "hourglass", "system"),
+}
 
 
 def category_style(category: str | None) -> Style:
     """The style of a category; unknown labels and None get :data:`OTHER`'s look, their own label."""
     return CATEGORY_STYLES.get(category or "", OTHER._replace(label=category or "no category"))
+
+
+def figure_label(category: str | None) -> str:
+    """A category's label as figures write it: without the emoji, which draws as an empty box
+    where no emoji font is installed (figures draw :func:`llama_uri` beside it instead).
+
+    Examples:
+        >>> figure_label("CREATED"), figure_label(None)
+        ('CREATED', 'no category')
+    """
+    return category_style(category).label.replace(LLAMA, "").strip()
+
+
+def llama_uri(align: str = "xMidYMid") -> str:
+    """:data:`LLAMA_SVG` as an image source (a data URI) for figures, which draw it as a picture
+    where text would need an emoji font. It fills the box it is given, as large as fits, placed
+    by ``align`` (an SVG ``preserveAspectRatio`` alignment: ``xMinYMid`` hugs the left edge).
+
+    Examples:
+        >>> llama_uri().startswith("data:image/svg+xml;base64,")
+        True
+    """
+    svg = re.sub(r'^<svg ([^>]*?)width="[^"]*" height="[^"]*"', r"<svg \1", LLAMA_SVG)
+    svg = svg.replace("<svg ", f'<svg preserveAspectRatio="{align} meet" ', 1)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
 def colours_for(values: list[str]) -> dict[str, str]:
@@ -72,3 +114,14 @@ def colours_for(values: list[str]) -> dict[str, str]:
     """
     others = itertools.cycle(PALETTE)
     return {v: CATEGORY_STYLES[v].colour if v in CATEGORY_STYLES else next(others) for v in values}
+
+
+# Log statuses, as the application's admin log table badges them (outline colour, label).
+STATUS_STYLES = {
+    "SUCCESS": Style("#1a7f37", "", "Success"),
+    "PARTIAL_SUCCESS": Style("#9a6700", "", "Partial"),
+    "FAILED": Style("#cf222e", "", "Failed"),
+    "NO_DATA_AVAILABLE": Style("#6e7781", "", "No data"),
+    "SKIPPED": Style("#0969da", "", "Skipped"),
+    "PREVIEW": Style("#8250df", "", "Preview"),
+}

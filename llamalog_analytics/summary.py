@@ -7,7 +7,10 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from ._format import count, moment
+from ._html import CSS, header, html_table
 from ._sql import DISAPPEARED_TABLE, LOADS_TABLE, MIGRATIONS_TABLE, REJECTS_TABLE, quote
+from .log_view import category_badge
 from .store import LogStore
 
 
@@ -41,13 +44,13 @@ class StoreSummary:
         if not self.tables:
             lines.append("no log tables yet. Hint: llamalog load FILE")
         for t in self.tables:
-            span = f"{_ms(t.first_created_at)} .. {_ms(t.last_created_at)} UTC" if t.rows else "empty"
-            lines.append(f"{t.name}: {t.rows:,} rows, created_at {span}")
+            span = f"{moment(t.first_created_at)} .. {moment(t.last_created_at)} UTC" if t.rows else "empty"
+            lines.append(f"{t.name}: {count(t.rows, 'row')}, created_at {span}")
             if t.categories:
                 width = max(map(len, t.categories))
                 lines += [f"  {k:<{width}}  {v:>10,}" for k, v in t.categories.items()]
         if self.loads:
-            lines.append(f"load history ({len(self.loads)} files):")
+            lines.append(f"load history ({count(len(self.loads), 'file')}):")
             for load in self.loads:
                 lines.append(
                     f"  #{load['load_id']} {load['loaded_at']:%Y-%m-%d %H:%M} UTC "
@@ -58,7 +61,9 @@ class StoreSummary:
                 if load["columns_absent"]:
                     lines.append(f"      columns absent: {', '.join(load['columns_absent'])}")
         if self.rejected_rows:
-            lines.append(f"rejected rows kept aside: {self.rejected_rows:,} (store.rejects())")
+            lines.append(
+                f"{count(self.rejected_rows, 'rejected row')} kept aside: store.rejects() or llamalog rejects"
+            )
         if self.disappeared_rows:
             lines.append(
                 f"rows gone from their database since loaded: {self.disappeared_rows:,} (store.disappeared())"
@@ -68,11 +73,57 @@ class StoreSummary:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return f"<pre>{escape(str(self))}</pre>"
-
-
-def _ms(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.isoformat(sep=" ", timespec="milliseconds")
+        tables = html_table(
+            ["table", "rows", "first created_at (UTC)", "last created_at (UTC)", "categories"],
+            [
+                [
+                    f"<code>{escape(t.name)}</code>",
+                    f"{t.rows:,}",
+                    f'<span class="time">{moment(t.first_created_at)}</span>',
+                    f'<span class="time">{moment(t.last_created_at)}</span>',
+                    " ".join(f"{category_badge(k)} {v:,}" for k, v in t.categories.items()),
+                ]
+                for t in self.tables
+            ],
+            frozenset({1}),
+        )
+        loads = html_table(
+            ["load", "when (UTC)", "table", "source", "format", "read", "loaded", "rejected"],
+            [
+                [
+                    f"#{load['load_id']}",
+                    f'<span class="time">{moment(load["loaded_at"])}</span>',
+                    f"<code>{escape(load['table_name'])}</code>",
+                    f"<code>{escape(load['source'])}</code>",
+                    escape(load["format"]),
+                    f"{load['rows_read']:,}",
+                    f"{load['rows_loaded']:,}",
+                    f"{load['rows_rejected']:,}",
+                ]
+                for load in self.loads
+            ],
+            frozenset({5, 6, 7}),
+        )
+        notes = [
+            f"{count(self.rejected_rows, 'rejected row')} kept aside: <code>store.rejects()</code>"
+            if self.rejected_rows
+            else "",
+            f"{count(self.disappeared_rows, 'row')} gone from their database since loaded: "
+            "<code>store.disappeared()</code>"
+            if self.disappeared_rows
+            else "",
+            f"<code>_prisma_migrations</code>: {len(self.migrations)} applied, last "
+            f"<code>{escape(self.migrations[-1])}</code>"
+            if self.migrations
+            else "",
+        ]
+        return (
+            f'<div class="llamalog"><style>{CSS}</style>'
+            f"{header('LlamaLog store', self.path or 'in memory')}{tables}"
+            + (f"<p>Load history</p>{loads}" if self.loads else "<p>No loads yet: store.load_files(...)</p>")
+            + "".join(f"<p>{note}</p>" for note in notes if note)
+            + "</div>"
+        )
 
 
 def summarize(store: LogStore) -> StoreSummary:

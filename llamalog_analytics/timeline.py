@@ -1,12 +1,25 @@
-"""Entity timelines: one provenance chain drawn like a trace waterfall.
+"""Entity timelines: one provenance chain drawn like a trace viewer's waterfall.
 
-Time runs left to right (UTC). Each job run (a job *instance*: a reused job id gets one lane
-per run, see :mod:`~llamalog_analytics.links`) gets a lane; lanes follow the job tree (a child
-run sits under its parent run, indented), so reading down is reading the chain from its root.
-Each log row is a marker whose colour *and* symbol name its category (CREATED is a star with a
-🦙), with a bar ending at the row for its ``duration_ms`` (rows are logged when the work
-ends). Grey lines join a parent run to its child runs. Rings flag what needs a second look:
-a parent whose run never logged, runs on a parent loop, rows logged before their parent run.
+Time runs left to right (UTC) with its idle stretches cut out: work comes in bursts of seconds
+days apart, so every pause longer than ``idle_gap`` (a minute by default) shrinks to a narrow
+grey break labelled with what it stood for (``12 d``), and each burst keeps one common scale,
+its start written out in full and offsets after it (``+2 s``). The subtitle says how many gaps
+were collapsed; :mod:`~llamalog_analytics._clock` does the cutting, on plain numbers, so WebGL
+traces get it too.
+
+Each job run (a job *instance*: a reused job id gets one lane per run, see
+:mod:`~llamalog_analytics.links`) gets a lane; lanes follow the job tree (a child run sits under
+its parent run, indented), so reading down is reading the chain from its root. A lane names its
+run, what the run did and the entity it was about (``└ 246 · enrichment:album · ALBUM Kid A``).
+A row without a job id sits in its resolved parent run's lane, or else in a lane of its own
+entity and operation kind (``(no job id) · game-pool · ALBUM Kid A``); the lanes are worked out in
+:mod:`~llamalog_analytics._lanes`. The legend sits under the plot, clear of plotly's toolbar.
+
+Each log row is a marker whose colour *and* symbol name its category (CREATED is a star with
+the llama beside it, drawn as a picture so that no emoji font is needed), with a bar ending at
+the row for its ``duration_ms`` (rows are logged when the work ends). Grey lines join a parent
+run to its child runs. Rings flag what needs a second look: a parent whose run never logged,
+runs on a parent loop, rows logged before their parent run. Hover a marker for its card.
 
 Big chains stay readable: above :data:`WEBGL_ABOVE` rows the figure uses WebGL traces, and
 above :data:`LANES_SHOWN` lanes the deepest jobs are folded into one summary lane per
@@ -20,8 +33,10 @@ Examples:
     ...     figure = lla.plot_timeline(store, "ALBUM", album)
     >>> figure.layout.xaxis.title.text
     'time (UTC)'
-    >>> "CREATED 🦙" in {trace.name for trace in figure.data}
+    >>> "CREATED" in {trace.name for trace in figure.data}
     True
+    >>> [image.name for image in figure.layout.images][:2]
+    ['llama: title', 'llama: legend']
 """
 
 from __future__ import annotations
@@ -34,17 +49,30 @@ import plotly.graph_objects as go
 import polars as pl
 
 from . import links, schema
+from ._clock import Clock, short_span
+from ._html import Figure
+from ._lanes import LANES_SHOWN, keyed, lanes
 from .chains import chain
 from .errors import TimelineError
-from .style import FLAG_STYLES, LLAMA, category_style
+from .style import FLAG_STYLES, category_style, figure_label, llama_uri
 
 if TYPE_CHECKING:
     from .store import LogStore
 
 WEBGL_ABOVE = 1_000  # rows; SVG markers get slow past a few thousand
-LANES_SHOWN = 60  # lanes before the deepest jobs are folded into summary lanes
-_NO_JOB = "(no job id)"
-_SPACE = "\u00a0"  # plotly trims ordinary leading spaces from tick labels
+LLAMAS_SHOWN = 40  # CREATED markers that get the llama beside them
+IDLE_GAP = timedelta(minutes=1)  # pauses longer than this are collapsed
+LANE_PIXELS = 30
+_PAGE_PIXELS = 1_400
+_TOP = 112  # margin for the title and subtitle
+_AXIS = 92  # pixels under the plot for the time ticks and the axis title; the legend comes below
+_ROW = 19  # pixels per legend row
+_LEGENDS = {  # legend groups, side by side under the plot: (rank, title)
+    "category": (1, "category"),
+    "marks": (2, "bars and lines"),
+    "flags": (3, "rings: take a second look"),
+}
+_BAR_BELOW = 0.3  # lanes: a duration bar runs just under its row's marker, so short ones show
 
 
 def plot_timeline(
@@ -54,6 +82,7 @@ def plot_timeline(
     *,
     link: str = "instance",
     reuse_gap: timedelta | str | None = None,
+    idle_gap: timedelta | None = IDLE_GAP,
     **chain_filters: Any,
 ) -> go.Figure:
     """The provenance chain of one entity as a waterfall figure.
@@ -64,6 +93,8 @@ def plot_timeline(
         entity_type, entity_id: the album, artist or track, when ``source`` is a store.
         link, reuse_gap: how parent links are followed (see :func:`~llamalog_analytics.chain`).
             A frame without a chain's link annotations is linked among its own rows.
+        idle_gap: pauses longer than this are cut to a narrow break; None keeps one unbroken
+            time axis.
         chain_filters: passed to :func:`~llamalog_analytics.chain` (``categories``, ``since``,
             ``until``, ``table``).
 
@@ -79,131 +110,42 @@ def plot_timeline(
         subject = f"{entity_type.upper()} {entity_id}"
     if rows.is_empty():
         raise TimelineError(f"no log rows for {subject}. Hint: check the id, or widen the filters")
-    return _figure(rows.sort("created_at", "id"), subject)
-
-
-# --- lanes ----------------------------------------------------------------------------------
-
-
-def lanes(rows: pl.DataFrame) -> pl.DataFrame:
-    """One lane per job run, in job-tree order: ``job``, ``lane`` (the tick label), ``depth``, ``folded``.
-
-    ``rows`` carry ``job`` (a run's key) and ``parent`` (its parent run's key) as
-    :func:`_keyed` gives them. A run's parent is its first row's. Runs whose parent is not in
-    ``rows`` start trees, oldest first; children follow their parent, oldest first; runs on a
-    parent loop (and below one) belong to no tree and come last. Above :data:`LANES_SHOWN`
-    lanes, runs deeper than the deepest level that still fits share one lane per ancestor at
-    that level (``lane`` then reads ``… N jobs below``).
-    """
-    jobs = (
-        rows.group_by("job")
-        .agg(
-            first=pl.col("created_at").min(),
-            parent=pl.col("parent").sort_by("created_at", "id").first(),
-            operation=pl.col("operation").sort_by("created_at", "id").first(),
-            name=pl.col("name").first(),
-        )
-        .sort("first", "job")
-    )
-    operations = dict(jobs.select("job", "operation").iter_rows())
-    names = dict(jobs.select("job", "name").iter_rows())
-    order, children = _tree_order(jobs)
-    level = _level_that_fits(order, children)
-    anchors: list[str] = []
-    folded: dict[str, int] = {}
-    for job, depth in order:
-        anchors.append(job if depth <= level else anchors[-1])
-        if depth > level:
-            folded[anchors[-1]] = folded.get(anchors[-1], 0) + 1
-    depths = dict(order)
-
-    def label(job: str, depth: int) -> str:
-        return f"{_SPACE * 2 * depth}{'└ ' if depth else ''}{names[job][:28]} · {operations[job]}"
-
-    def summary(anchor: str) -> str:
-        jobs = f"{folded[anchor]:,} job{'s' if folded[anchor] > 1 else ''}"
-        return f"{_SPACE * 2 * (depths[anchor] + 1)}… {jobs} below {names[anchor][:28]}"
-
-    return pl.DataFrame(
-        {
-            "job": [job for job, _ in order],
-            "lane": [
-                label(job, depth) if depth <= level else summary(anchor)
-                for (job, depth), anchor in zip(order, anchors, strict=True)
-            ],
-            "depth": [depth for _, depth in order],
-            "folded": [depth > level for _, depth in order],
-        },
-        schema={"job": pl.String, "lane": pl.String, "depth": pl.Int32, "folded": pl.Boolean},
-    )
-
-
-def _tree_order(jobs: pl.DataFrame) -> tuple[list[tuple[str, int]], dict[str | None, list[str]]]:
-    """The runs depth first, each with its depth (trees oldest first, loops last), and each
-    run's children."""
-    known = set(jobs["job"])
-    children: dict[str | None, list[str]] = {}
-    for job, parent in jobs.select("job", "parent").iter_rows():
-        children.setdefault(parent if parent in known and parent != job else None, []).append(job)
-    order: list[tuple[str, int]] = []
-    seen: set[str] = set()
-    for top in [*children.get(None, []), *jobs["job"]]:  # loops are reached from no tree top
-        stack = [(top, 0)]
-        while stack:
-            job, depth = stack.pop()
-            if job not in seen:
-                seen.add(job)
-                order.append((job, depth))
-                stack.extend((child, depth + 1) for child in reversed(children.get(job, [])))
-    return order, children
-
-
-def _level_that_fits(order: list[tuple[str, int]], children: dict[str | None, list[str]]) -> int:
-    """The deepest level whose runs, and a summary lane per parent at that level, fit
-    :data:`LANES_SHOWN` lanes."""
-
-    def lane_count(level: int) -> int:
-        return sum(depth < level or (depth == level and 1 + (job in children)) for job, depth in order)
-
-    level = max(depth for _, depth in order)
-    while level > 0 and lane_count(level) > LANES_SHOWN:
-        level -= 1
-    return level
-
-
-def _keyed(rows: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` with ``job`` (its run's key), ``parent`` (its parent run's key, None when the
-    parent never logged) and ``name`` (the run as a person reads it: ``292``, or ``292 · run 2``
-    when the id ran more than once among these rows)."""
-    key = pl.col("job_id") + pl.lit("#") + pl.col("job_instance").cast(pl.String)
-    name = pl.when(pl.col("job_instance").n_unique().over("job_id") > 1).then(
-        pl.col("job_id") + pl.lit(" · run ") + pl.col("job_instance").cast(pl.String)
-    )
-    return rows.with_columns(
-        job=pl.when(pl.col("job_id").is_null()).then(pl.lit(_NO_JOB)).otherwise(key),
-        parent=pl.col("parent_job_id") + pl.lit("#") + pl.col("parent_instance").cast(pl.String),
-        name=pl.when(pl.col("job_id").is_null())
-        .then(pl.lit(_NO_JOB))
-        .otherwise(name.otherwise(pl.col("job_id"))),
-    )
+    return _figure(rows.sort("created_at", "id"), subject, idle_gap)
 
 
 # --- the figure -----------------------------------------------------------------------------
 
 
-def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
-    rows = _keyed(rows)
+def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.Figure:
+    rows = keyed(rows)
     tree = lanes(rows)
-    rows = rows.join(tree.select("job", "lane"), on="job", how="left").with_columns(hover=_hover())
+    names = tree.unique("lane", maintain_order=True)["lane"].to_list()
+    clock = Clock.of(rows["created_at"], rows["duration_ms"], idle_gap)
+    started = pl.col("created_at") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0).clip(0))
+    rows = (
+        rows.with_columns(
+            x=clock.x(rows["created_at"]), x0=clock.x(rows.select(started)["created_at"]), hover=_hover()
+        )
+        .join(tree.select("job", "lane"), on="job", how="left", maintain_order="left")
+        .with_columns(
+            y=pl.col("lane").replace_strict(names, list(range(len(names))), return_dtype=pl.Float64)
+        )
+    )
     webgl = rows.height > WEBGL_ABOVE
     scatter = go.Scattergl if webgl else go.Scatter
-    figure = go.Figure()
+    figure = Figure()
     _durations(figure, scatter, rows)
     _links(figure, scatter, rows)
     _markers(figure, scatter, rows)
     flagged = _flags(rows)
     _rings(figure, scatter, flagged)
-    notes = [f"{rows.height:,} rows in {tree.height:,} job runs"]
+    _breaks(figure, clock)
+    kind, _, entity = subject.partition(" ")
+    notes = [
+        entity if kind and entity else "",
+        f"{rows.height:,} rows in {tree.height:,} job runs",
+        clock.note(),
+    ]
     folded = tree.filter(pl.col("folded"))
     if folded.height:
         notes.append(
@@ -217,28 +159,98 @@ def _figure(rows: pl.DataFrame, subject: str) -> go.Figure:
     ]
     if webgl:
         notes.append("WebGL")
+    plot_height = LANE_PIXELS * len(names)
+    legend_rows = 1 + max(sum(trace.legendgroup == group for trace in figure.data) for group in _LEGENDS)
+    bottom = _AXIS + _ROW * legend_rows + 12
+    height = _TOP + bottom + plot_height
+    tickvals, ticktext = clock.ticks(_plot_width(names))
     figure.update_layout(
-        title={"text": f"🦙 LlamaLog timeline · {subject}", "subtitle": {"text": " · ".join(notes)}},
-        xaxis={"title": {"text": "time (UTC)"}, "type": "date"},
-        yaxis={
-            "title": {"text": "job run (indented under its parent run)"},
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": tree.unique("lane", maintain_order=True)["lane"].to_list(),
-            "autorange": "reversed",
+        title={
+            "text": f"LlamaLog timeline · {_subject_title(rows, subject)}".replace("<", "&lt;"),
+            "subtitle": {"text": _wrap(" · ".join(n for n in notes if n))},
+            "x": 0,
+            "xref": "paper",
+            "xanchor": "left",
+            "y": 1 - 14 / height,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"l": 6},
+        },
+        xaxis={
+            "title": {"text": "time (UTC)"},
+            "type": "linear",
+            "range": clock.range,
+            "tickmode": "array",
+            "tickvals": tickvals,
+            "ticktext": ticktext,
+            "tickfont": {"size": 11},
+            "zeroline": False,
             "automargin": True,
         },
-        height=220 + 26 * tree["lane"].n_unique(),
-        legend={"title": {"text": "category, symbol and flags"}},
+        yaxis={
+            "title": {"text": "job run (indented under its parent run) · operation · entity"},
+            "type": "linear",
+            "tickmode": "array",
+            "tickvals": list(range(len(names))),
+            "ticktext": names,
+            "range": [len(names) - 0.5, -0.5],
+            "zeroline": False,
+            "automargin": True,
+        },
+        height=height,
+        legend={
+            "orientation": "h",
+            "traceorder": "grouped",
+            "x": 0,
+            "xref": "paper",
+            "xanchor": "left",
+            "y": (bottom - _AXIS) / height,
+            "yref": "container",
+            "yanchor": "top",
+        },
         hoverlabel={"align": "left"},
-        margin={"t": 90},
+        margin={"t": _TOP, "b": bottom, "r": 30},
         template="plotly_white",
     )
+    _llamas(figure, rows, clock, plot_height)
+    for trace in figure.data:  # each group of the legend a column, under its title
+        rank, title = _LEGENDS[trace.legendgroup]
+        trace.update(legendrank=rank, legendgrouptitle={"text": f"<b>{title}</b>"})
     return figure
 
 
+def _plot_width(lanes: list[str]) -> int:
+    """About how wide the plot is on a 1,400 px page or image (:func:`~llamalog_analytics.write_timeline`'s
+    PNG width), once the lane labels have taken their room: what the time ticks are spaced for."""
+    return max(400, _PAGE_PIXELS - 100 - 7 * max(len(lane) for lane in lanes))
+
+
+def _subject_title(rows: pl.DataFrame, subject: str) -> str:
+    """The entity as the title names it: ``ALBUM Kid A`` when its rows name it (the subtitle
+    then gives its id), else ``subject``."""
+    kind, _, entity = subject.partition(" ")
+    named = (
+        rows.filter((pl.col("subject_id") == entity) & (pl.col("subject_type") == kind))
+        if entity
+        else rows[:0]
+    )
+    label = None if named.is_empty() else named["entity"][0]
+    return subject if not label or label.endswith("…") else str(label)
+
+
+def _wrap(text: str, width: int = 140) -> str:
+    """``text`` broken onto lines of at most ``width`` characters at its `` · `` separators."""
+    lines = [""]
+    for part in text.split(" · "):
+        if lines[-1] and len(lines[-1]) + len(part) + 3 > width:
+            lines.append(part)
+        else:
+            lines[-1] = f"{lines[-1]} · {part}" if lines[-1] else part
+    return "<br>".join(lines)
+
+
 def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
-    """A trace of markers per category, in the category's colour and symbol (CREATED with a 🦙)."""
+    """A trace of markers per category, in the category's colour and symbol."""
     for category in [*schema.CATEGORIES, None]:
         part = rows.filter(
             pl.col("category").is_null() if category is None else pl.col("category") == category
@@ -249,12 +261,11 @@ def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
         look = category_style(category)
         figure.add_trace(
             scatter(
-                x=part["created_at"],
-                y=part["lane"],
-                mode="markers+text" if created else "markers",
-                text=[LLAMA] * part.height if created else None,
-                textposition="top center",
-                name=look.label,
+                x=part["x"].to_list(),  # lists: the page's figure data stays plain arrays
+                y=part["y"].to_list(),
+                mode="markers",
+                name=figure_label(category),
+                legendgroup="category",
                 marker={
                     "symbol": look.symbol,
                     "color": look.colour,
@@ -267,6 +278,66 @@ def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
         )
 
 
+def _llamas(figure: go.Figure, rows: pl.DataFrame, clock: Clock, plot_height: int) -> None:
+    """The llama, as a picture (an emoji font cannot be counted on): before the title, before the
+    CREATED legend entry (the legend's first), and above-right of CREATED markers (the first
+    :data:`LLAMAS_SHOWN` that do not crowd another llama in their lane)."""
+    pixel = 1 / plot_height  # paper units, up and down
+    beside = {"xref": "paper", "yref": "paper", "x": 0, "sizex": 0.5, "xanchor": "right", "yanchor": "middle"}
+    figure.add_layout_image(
+        beside, name="llama: title", source=llama_uri("xMaxYMid"), y=1 + (_TOP - 27) * pixel, sizey=24 * pixel
+    )
+    if rows.filter(pl.col("category") == "CREATED").is_empty():
+        return
+    legend_row = -(_AXIS + _ROW + 14) * pixel  # the legend's first entry, under its group title
+    figure.add_layout_image(
+        beside, name="llama: legend", source=llama_uri("xMaxYMid"), y=legend_row, sizey=18 * pixel
+    )
+    low, high = clock.range
+    apart = (high - low) * 0.03
+    created = (
+        rows.filter(pl.col("category") == "CREATED")
+        .sort("y", "x")
+        .filter((pl.col("x") - pl.col("x").shift(1).over("y")).fill_null(apart) >= apart)
+        .sort("created_at", "id")
+        .head(LLAMAS_SHOWN)
+    )
+    marker = {"source": llama_uri("xMinYMax"), "xref": "x", "yref": "y", "sizex": high - low, "sizey": 0.6}
+    for x, y in created.select("x", "y").iter_rows():
+        figure.add_layout_image(
+            marker, name="llama: CREATED", x=x, y=y - 0.12, xanchor="left", yanchor="bottom", layer="below"
+        )
+
+
+def _breaks(figure: go.Figure, clock: Clock) -> None:
+    """A grey band for each collapsed pause, labelled with how long it was."""
+    for x0, x1, since, until in clock.gaps():
+        figure.add_shape(
+            type="rect",
+            x0=x0,
+            x1=x1,
+            xref="x",
+            y0=0,
+            y1=1,
+            yref="paper",
+            fillcolor="rgba(120, 120, 120, 0.13)",
+            line={"width": 0},
+            layer="below",
+        )
+        figure.add_annotation(
+            x=(x0 + x1) / 2,
+            y=1,
+            xref="x",
+            yref="paper",
+            yanchor="bottom",
+            showarrow=False,
+            text=short_span(until - since),
+            font={"size": 10, "color": "#616161"},
+            hovertext=f"idle {short_span(until - since, 3)}<br>{since:%Y-%m-%d %H:%M:%S} → "
+            f"{until:%Y-%m-%d %H:%M:%S} UTC",
+        )
+
+
 def _rings(figure: go.Figure, scatter: Any, flagged: dict[str, pl.DataFrame]) -> None:
     """A ring around each flagged row, a trace per flag, named with its count."""
     for flag, look in FLAG_STYLES.items():
@@ -274,10 +345,11 @@ def _rings(figure: go.Figure, scatter: Any, flagged: dict[str, pl.DataFrame]) ->
         if part.height:
             figure.add_trace(
                 scatter(
-                    x=part["created_at"],
-                    y=part["lane"],
+                    x=part["x"].to_list(),
+                    y=part["y"].to_list(),
                     mode="markers",
                     name=f"{look.label} ({part.height:,})",
+                    legendgroup="flags",
                     marker={"symbol": look.symbol, "size": 20, "color": look.colour, "line": {"width": 2}},
                     hoverinfo="skip",
                 )
@@ -289,14 +361,14 @@ def _durations(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
     timed = rows.filter(pl.col("duration_ms") > 0)
     if timed.is_empty():
         return
-    start = timed.select(pl.col("created_at") - pl.duration(milliseconds=pl.col("duration_ms")))["created_at"]
     figure.add_trace(
         scatter(
-            x=_segments(start, timed["created_at"]),
-            y=_segments(timed["lane"], timed["lane"]),
+            x=_segments(timed["x0"], timed["x"]),
+            y=_segments(timed["y"] + _BAR_BELOW, timed["y"] + _BAR_BELOW),
             mode="lines",
-            line={"width": 7, "color": "rgba(120, 144, 156, 0.45)"},
+            line={"width": 4, "color": "rgba(84, 110, 122, 0.6)"},
             name="duration (ends at the row)",
+            legendgroup="marks",
             hoverinfo="skip",
         )
     )
@@ -304,20 +376,21 @@ def _durations(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
 
 def _links(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
     """Grey lines from each parent run's first row to each child run's first row."""
-    firsts = rows.sort("created_at", "id").unique("job", keep="first", maintain_order=True)
+    firsts = rows.filter("own").sort("created_at", "id").unique("job", keep="first", maintain_order=True)
     pairs = firsts.join(
-        firsts.select(pl.col("job").alias("parent"), parent_at="created_at", parent_lane="lane"),
+        firsts.select(pl.col("job").alias("parent"), parent_x="x", parent_y="y"),
         on="parent",
-    ).filter(pl.col("lane") != pl.col("parent_lane"))
+    ).filter(pl.col("y") != pl.col("parent_y"))
     if pairs.is_empty():
         return
     figure.add_trace(
         scatter(
-            x=_segments(pairs["parent_at"], pairs["created_at"]),
-            y=_segments(pairs["parent_lane"], pairs["lane"]),
+            x=_segments(pairs["parent_x"], pairs["x"]),
+            y=_segments(pairs["parent_y"], pairs["y"]),
             mode="lines",
             line={"width": 1, "color": "#9e9e9e", "dash": "dot"},
             name="parent run → child run",
+            legendgroup="marks",
             hoverinfo="skip",
         )
     )
@@ -332,7 +405,7 @@ def _segments(start: pl.Series, end: pl.Series) -> list[Any]:
 
 
 def _hover() -> pl.Expr:
-    """The hover card of a row: what it did, its jobs, who started it, what went wrong."""
+    """The hover card of a row: what it did, about what, its jobs, who started it, what went wrong."""
 
     def line(label: str, value: pl.Expr) -> pl.Expr:
         return pl.when(value.is_not_null()).then(pl.lit(f"<br>{label}: ") + value).otherwise(pl.lit(""))
@@ -350,6 +423,7 @@ def _hover() -> pl.Expr:
         pl.lit("<br>"),
         pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M:%S%.3f UTC"),
         line("duration", pl.col("duration_ms").cast(pl.String) + pl.lit(" ms")),
+        line("about", text("entity_full")),
         line("job", text("job_id") + pl.lit(" · run ") + pl.col("job_instance").cast(pl.String)),
         line(
             "parent job",

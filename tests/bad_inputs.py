@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,22 @@ HEADER = (
     "parent_job_id,is_root_job,category,root_job_id"
 )
 ALBUM = "3e8428c2-2d96-4742-8ce3-9cf025319cd4"
+
+
+MIGRATIONS = (
+    b"id,checksum,finished_at,migration_name,logs,rolled_back_at,started_at,applied_steps_count\n"
+    b"m1,c1,2026-02-07 00:23:44.324,20260206182344_add_is_root_job,,,2026-02-07 00:23:44,1\n"
+    b"m2,c2,2026-02-10 01:48:20.348,20260209194819_rename_enrichmentlog_to_llamalog,,,2026-02-10 01:48:19,1\n"
+    b"m3,c3,2026-02-10 16:39:53.800,20260210165434_add_root_job_id,,,2026-02-10 16:39:53,1\n"
+)
+
+
+def _ragged(name: str, line: int, found: int, header: int = 28) -> str:
+    """Why a row of ``found`` fields starting on ``line`` is rejected (a pattern)."""
+    return (
+        f"^{re.escape(name)} line {line}: {found} fields where the header has {header}; "
+        "the file may be cut short or have a stray delimiter"
+    )
 
 
 def csv_row(n: int, **values: str) -> str:
@@ -143,7 +160,27 @@ def _cases() -> list[Case]:
             "cut mid-row: the last row has too few fields",
             loaded=2,
             rejected=1,
-            reason="Expected Number of Columns: 28 Found: 21",
+            reason=_ragged("truncated.csv", 4, 21),
+        ),
+        Case(
+            "truncated.csv.gz",
+            gzip.compress(csv(*rows)[:-40], mtime=0),
+            "cut mid-row, compressed: the line is counted in the decompressed text",
+            loaded=2,
+            rejected=1,
+            reason=_ragged("truncated.csv.gz", 4, 21),
+        ),
+        Case(
+            "ragged-after-multiline.csv",
+            csv(
+                csv_row(1, reason='"two\nlines"'),
+                csv_row(2, error_message='"a\nb\nc"'),
+                ",".join(rows[2].split(",")[:7]),
+            ),
+            "7 fields, after quoted fields that span lines: the line is the file's, not the row's number",
+            loaded=2,
+            rejected=1,
+            reason=_ragged("ragged-after-multiline.csv", 7, 7),
         ),
         Case(
             "unterminated-quote.csv",
@@ -151,7 +188,8 @@ def _cases() -> list[Case]:
             "a quoted field never closed",
             loaded=2,
             rejected=1,
-            reason="unterminated quote",
+            reason=r"^unterminated-quote\.csv line 4: a quoted field never ends .unterminated quote.; "
+            "the file may be cut short or have a stray quote$",
         ),
         Case(
             "semicolons.csv",
@@ -175,7 +213,7 @@ def _cases() -> list[Case]:
             "a Latin-1 byte in a field",
             loaded=2,
             rejected=1,
-            reason="not utf-8 encoded",
+            reason=r"^latin1\.csv line 3: not UTF-8 encoded",
         ),
         Case(
             "huge-field.csv.gz",
@@ -189,7 +227,7 @@ def _cases() -> list[Case]:
             "a row with one field too many",
             loaded=2,
             rejected=1,
-            reason="TOO MANY COLUMNS",
+            reason=_ragged("extra-field.csv", 3, 29),
         ),
         Case(
             "nul-byte.csv",
@@ -296,7 +334,7 @@ def _cases() -> list[Case]:
             csv(*(r + ",x" for r in rows), header=HEADER + ",favourite_colour"),
             "a column the table does not have (ignored, and said so)",
             loaded=3,
-            note="ignored unknown column.*favourite_colour",
+            note="ignored 1 unknown column: favourite_colour",
         ),
         Case(
             "mixed-naming.csv",
@@ -410,6 +448,13 @@ def _cases() -> list[Case]:
         Case("truncated.parquet", parquet(parquet_rows)[:-100], "a Parquet file cut short", error="Parquet"),
         Case("csv-inside.parquet", csv(*rows), "CSV text under a .parquet name", error="Parquet"),
         # --- files ----------------------------------------------------------------------------
+        Case(
+            "cut-short-migrations.csv",
+            MIGRATIONS[:-60],
+            "Prisma's migration history cut mid-row: refused whole, as the table is replaced whole",
+            error=_ragged("cut-short-migrations.csv", 4, 3, header=8) + "; the store is unchanged",
+            table="_prisma_migrations",
+        ),
         Case(
             "corrupt.csv.gz", gzip.compress(csv(*rows), mtime=0)[:-20], "gzip cut short", error="GZIP stream"
         ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -131,14 +132,28 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+# A fontconfig that knows only DejaVu and Liberation: a machine with no emoji font.
+_NO_EMOJI_FONTS = """<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><dir>/usr/share/fonts/truetype/liberation</dir>
+<cachedir>{cache}</cachedir></fontconfig>"""
+
+
 @contextmanager
-def browser_page(path: Path, *, width: int = 1200, height: int = 900) -> Iterator[tuple[object, list[str]]]:
-    """``path`` open in headless Chromium, with every console error and page error collected."""
+def browser_page(
+    path: Path, *, width: int = 1200, height: int = 900, emoji_font: bool = True
+) -> Iterator[tuple[object, list[str]]]:
+    """``path`` open in headless Chromium, with every console error and page error collected;
+    ``emoji_font=False`` opens it as a machine without any emoji font would."""
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
+    env = dict(os.environ)
+    if not emoji_font:
+        folder = Path(tempfile.mkdtemp(prefix="fonts-"))
+        (folder / "fonts.conf").write_text(_NO_EMOJI_FONTS.format(cache=folder / "cache"))
+        env["FONTCONFIG_FILE"] = str(folder / "fonts.conf")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"], env=env)
         page = browser.new_page(viewport={"width": width, "height": height})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -147,6 +162,18 @@ def browser_page(path: Path, *, width: int = 1200, height: int = 900) -> Iterato
             yield page, errors
         finally:
             browser.close()
+
+
+SCREENSHOTS = ROOT / "tests" / "screenshots"  # git-ignored: what the browser tests saw
+
+
+def screenshot(page, name: str) -> Path:
+    """Save what ``page`` shows as ``tests/screenshots/<name>.png`` and print where, to look at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    print(f"screenshot: {path}")
+    return path
 
 
 def non_blank(page) -> bool:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import uuid
 
+import polars as pl
 import pytest
 from conftest import audit_store, clean_rows, log_row, scenario, store_of, uid, with_changes
 
 import llamalog_analytics as lla
-from llamalog_analytics.audit import DEFAULT_CHECKS, LINK_CHECKS, is_root_consistency, rows_preserved
+from llamalog_analytics.audit import (
+    DEFAULT_CHECKS,
+    LINK_CHECKS,
+    STATUSES,
+    AuditReport,
+    CheckResult,
+    duplicate_ids,
+    is_root_consistency,
+    rows_preserved,
+)
+from llamalog_analytics.audit.result import worst
+from llamalog_analytics.errors import ArgumentError, StoreError
 
 
 def counts(report: lla.AuditReport) -> dict[str, tuple[str, int]]:
@@ -215,7 +229,8 @@ def test_cycles_duplicate_ids_and_reused_job_ids(tmp_path):
     assert report.check("job_cycles").status == "fail"
     assert report.check("duplicate_ids").ids.rows() == [(uid("r5"), "llama_logs", 2)]
     reused = report.check("reused_job_ids")
-    assert (reused.status, reused.count) == ("warn", 1)
+    assert (reused.status, reused.count) == ("warn", 2)  # the two runs of job 7, each by its first row
+    assert reused.finding.startswith("2 runs share 1 job ids that ran more than once")
     assert reused.ids.select("id", "job_id", "job_instance", "runs", "rows").rows() == [
         (uid("s1"), "7", 1, 2, 1),
         (uid("s2"), "7", 2, 2, 1),
@@ -223,16 +238,216 @@ def test_cycles_duplicate_ids_and_reused_job_ids(tmp_path):
     assert report.status == "fail"
 
 
-def test_without_snapshot_or_migration_times_the_checks_say_what_is_missing(tmp_path):
-    with store_of(clean_rows(), tmp_path) as store:
+SNAPSHOT_CHECKS = ("rows_preserved",)
+CATEGORY_TIME_CHECKS = ("category_backfill", "category_rules")
+ROOT_TIME_CHECKS = ("root_job_backfill", "root_job_truth")
+
+
+def test_without_snapshot_or_migration_times_the_checks_skip_and_say_what_to_load(tmp_path):
+    rows = with_changes(clean_rows(), "r1", is_root_job=True)  # every check that runs passes
+    with store_of(rows, tmp_path) as store:
         report = lla.verify(store)
-        assert report.check("rows_preserved").finding.startswith("skipped: no pre-migration snapshot")
-        assert "--migrated-at" in report.check("category_backfill").finding
-        dated = lla.verify(
+        dated = lla.verify(store, migrated_at="2026-02-10T01:48:19")
+        both = lla.verify(
             store, migrated_at="2026-02-10T01:48:19", root_job_migrated_at="2026-02-10T16:39:53"
         )
-    assert counts(dated)["category_backfill"] == ("pass", 0)
-    assert counts(dated)["root_job_backfill"] == ("pass", 0)
+    skipped = {c.name for c in report.checks if c.status == "skip"}
+    assert skipped == {*SNAPSHOT_CHECKS, *CATEGORY_TIME_CHECKS, *ROOT_TIME_CHECKS}
+    assert {c.status for c in report.checks if c.name not in skipped} == {"pass"}
+    for name in skipped:
+        result = report.check(name)
+        assert (result.count, result.ids.height, result.sql) == (0, 0, ""), name
+        assert "Hint:" in result.finding and result.expects, name
+    assert "no pre-migration snapshot" in report.check("rows_preserved").finding.lower()
+    assert "--before" in report.check("rows_preserved").finding
+    assert "enrichment_logs" in report.check("rows_preserved").finding
+    for name in CATEGORY_TIME_CHECKS:
+        assert "_prisma_migrations" in report.check(name).finding
+        assert "--migrated-at" in report.check(name).finding
+    for name in ROOT_TIME_CHECKS:
+        assert "--root-job-migrated-at" in report.check(name).finding
+    # skip is worse than pass, better than warn: the audit's status is skip, not warn
+    assert report.status == "skip" and report.summary["status"] == "skip"
+    assert report.summary["checks"] == {"pass": 7, "skip": 5, "warn": 0, "fail": 0}
+    assert (report.at_least("skip"), report.at_least("warn"), report.at_least("fail")) == (True, False, False)
+    text = str(report)
+    assert "  checks: 7 pass, 5 skip, 0 warn, 0 fail" in text
+    assert [line.split()[1] for line in text.splitlines() if line.startswith("SKIP  ")] == [
+        c.name for c in report.checks if c.status == "skip"
+    ]
+    # an apply time brings the category checks back, then the root-job checks
+    assert {c.name for c in dated.checks if c.status == "skip"} == {*SNAPSHOT_CHECKS, *ROOT_TIME_CHECKS}
+    assert {c.name for c in both.checks if c.status == "skip"} == set(SNAPSHOT_CHECKS)
+    assert counts(both)["category_backfill"] == ("pass", 0)
+    assert counts(both)["root_job_backfill"] == ("pass", 0)
+
+
+def test_a_snapshot_named_but_absent_is_an_error_left_out_a_skip(tmp_path):
+    with audit_store(tmp_path, clean_rows()) as store:
+        with pytest.raises(
+            StoreError, match=r"'enrichment_log'.*Hint: the store has enrichment_logs, llama_logs"
+        ):
+            lla.verify(store, before="enrichment_log")
+        with pytest.raises(
+            StoreError, match=r"'llama_log'.*\(after=, --after\).*has enrichment_logs, llama_logs"
+        ):
+            lla.verify(store, after="llama_log")
+        named = lla.verify(store, before="enrichment_logs", checks=[rows_preserved])
+    assert counts(named) == {"rows_preserved": ("pass", 0)}
+    with lla.LogStore() as empty, pytest.raises(StoreError, match="has no log tables yet"):
+        lla.verify(empty)
+    with store_of(clean_rows(), tmp_path) as store:
+        assert counts(lla.verify(store, checks=[rows_preserved])) == {"rows_preserved": ("skip", 0)}
+        with pytest.raises(StoreError, match=r"leave it out to skip the snapshot checks"):
+            lla.verify(store, before="enrichment_logs")
+
+
+def test_statuses_rank_pass_skip_warn_fail_and_nothing_else():
+    assert STATUSES == ("pass", "skip", "warn", "fail")
+    for better, worse in itertools.pairwise(STATUSES):
+        assert worst([worse, better]) == worst([better, worse]) == worse
+    with pytest.raises(ArgumentError, match="unknown check status 'error'"):
+        worst(["pass", "error"])
+    empty = pl.DataFrame({"id": []}, schema={"id": pl.String})
+    with pytest.raises(ArgumentError, match="unknown check status"):
+        CheckResult("mine", "ok", 0, "fine.", "All is fine.", empty, "")
+    for status in ("pass", "skip"):
+        with pytest.raises(ArgumentError, match="counts 0 offending rows"):
+            CheckResult("mine", status, 3, "3 rows.", "No rows.", empty, "")
+    report = AuditReport((CheckResult("mine", "skip", 0, "Could not run.", "No rows.", empty, ""),), {})
+    assert report.status == "skip" and report.at_least("skip") and not report.at_least("warn")
+    assert str(report).splitlines()[-2].startswith("SKIP  mine")
+
+
+def everything_wrong(tmp_path) -> lla.LogStore:
+    """A store where every default check finds something: each kind of defect once."""
+    after = with_changes(clean_rows(), "r2", category="ENRICHED")  # category_backfill
+    after = with_changes(after, "r4", category="ARCHIVED")  # category_present, category_rules
+    after = with_changes(after, "r2", root_job_id="999")  # root_job_backfill, root_job_truth
+    after += [
+        # a parent loop (job_cycles), its first row logged before its parent run (child_before_parent),
+        # and flagged root although it has a parent (is_root_consistency)
+        log_row(
+            "c1",
+            "2026-03-02T10:00:00",
+            "enrichment:album",
+            "ENRICHED",
+            job_id="c1",
+            parent_job_id="c2",
+            is_root_job=True,
+        ),
+        log_row("c2", "2026-03-02T10:00:01", "enrichment:album", "ENRICHED", job_id="c2", parent_job_id="c1"),
+        # job 7 ran twice, months apart (reused_job_ids)
+        log_row("s1", "2026-03-03T10:00:00", "enrichment:album", "ENRICHED", job_id="7", is_root_job=True),
+        log_row("s2", "2026-05-03T10:00:00", "enrichment:album", "ENRICHED", job_id="7", is_root_job=True),
+        # a parent that never logged (dangling_parents)
+        log_row(
+            "g1", "2026-03-04T10:00:00", "enrichment:album", "ENRICHED", job_id="g1", parent_job_id="ghost"
+        ),
+    ]
+    before = [r for r in clean_rows() if r["created_at"] < "2026-02-10"]
+    before += [log_row("gone", "2026-01-06T10:00:00", "enrichment:album", "ENRICHED", job_id="g0")]
+    before = with_changes(before, "r1", operation="enrichment:artist")  # rows_preserved: 1 gone, 1 changed
+    store = audit_store(tmp_path, after, before)
+    store.execute(
+        "INSERT INTO llama_logs SELECT * FROM llama_logs WHERE id = ?", [uid("r5")]
+    )  # duplicate_ids
+    return store
+
+
+def assert_counts_agree(report: AuditReport, store: lla.LogStore) -> None:
+    """Every check's count is the rows it lists, the number its finding starts with and the
+    rows its SQL lists again; a pass or a skip counts and lists none; each says what it expects."""
+    assert [c.name for c in report.checks] == [c.__name__ for c in DEFAULT_CHECKS]
+    for c in report.checks:
+        document = c.to_dict()
+        assert c.expects.endswith(".") and ". " not in c.expects and c.expects[0].isupper(), c.name
+        if c.status in ("pass", "skip"):
+            assert (c.count, c.ids.height, document["ids"]) == (0, 0, []), c.name
+        else:
+            assert c.count > 0, c.name
+            assert c.count == c.ids["id"].n_unique() == len(document["ids"]), c.name
+        if c.status != "skip":
+            assert c.finding.startswith(f"{c.count:,} "), (c.name, c.finding)
+            assert store.frame(c.sql)["id"].n_unique() == c.count, c.name
+
+
+def test_every_count_is_the_rows_listed_on_the_sample(tmp_path):
+    with lla.sample_store() as store:
+        report = lla.verify(store)
+        assert_counts_agree(report, store)
+        backfill = report.check("category_backfill")
+        intended = store.frame(backfill.sql)
+    assert (backfill.status, backfill.count) == ("warn", 123)  # no mismatch; the roadmap's intent differs
+    assert "123 of 651 rows" in backfill.finding
+    assert backfill.count == backfill.breakdowns["applied rules vs the roadmap's intent"]["rows"].sum()
+    assert (intended["category"] == intended["expected"]).all()  # each carries the applied rules' label
+    assert (intended["category"] != intended["intended"]).all()
+    assert backfill.breakdowns["mismatches by operation and status"].height == 0
+    assert {c.status for c in report.checks} == {"pass", "warn"}
+
+
+def test_every_count_is_the_rows_listed_when_every_check_finds_something(tmp_path):
+    with everything_wrong(tmp_path) as store:
+        report = lla.verify(store)
+        assert {c.name for c in report.checks if c.status == "pass"} == set()  # the test can fail
+        assert_counts_agree(report, store)
+    expected = {
+        "rows_preserved": ("fail", 2, ["gone", "r1"]),
+        "duplicate_ids": ("fail", 1, ["r5"]),
+        "category_present": ("fail", 1, ["r4"]),
+        "category_backfill": ("fail", 1, ["r2"]),
+        "category_rules": ("warn", 1, ["r4"]),
+        "root_job_backfill": ("fail", 1, ["r2"]),
+        "root_job_truth": ("warn", 1, ["r2"]),
+        "is_root_consistency": ("warn", 1, ["c1"]),
+        "reused_job_ids": ("warn", 2, ["s1", "s2"]),
+        "dangling_parents": ("warn", 1, ["g1"]),
+        "job_cycles": ("fail", 2, ["c1", "c2"]),
+        "child_before_parent": ("warn", 1, ["c1"]),
+    }
+    found = {c.name: (c.status, c.count, sorted(set(c.ids["id"]))) for c in report.checks}
+    assert found == {n: (s, k, sorted(uid(i) for i in ids)) for n, (s, k, ids) in expected.items()}
+    assert report.check("rows_preserved").finding.startswith("2 of 4 snapshot rows")
+    assert report.check("rows_preserved").ids.height == 2  # one missing, one changed in one column
+
+
+def test_a_failing_backfill_counts_its_mismatches_and_names_the_intent_apart(tmp_path):
+    fetched = log_row("m1", "2026-01-07T10:00:00", "MUSICBRAINZ_FETCH", "CREATED")  # intent: ENRICHED
+    rows = [*clean_rows(), fetched]
+    with audit_store(tmp_path, rows) as store:
+        warned = lla.verify(store).check("category_backfill")
+    with audit_store(tmp_path, with_changes(rows, "r2", category="ENRICHED")) as store:
+        failed = lla.verify(store).check("category_backfill")
+    assert (warned.status, warned.count, warned.ids["id"].to_list()) == ("warn", 1, [uid("m1")])
+    assert warned.ids.select("category", "expected", "intended").row(0) == ("CREATED", "CREATED", "ENRICHED")
+    assert (failed.status, failed.count, failed.ids["id"].to_list()) == ("fail", 1, [uid("r2")])
+    assert failed.finding.startswith(
+        "1 of 4 rows that existed at the migration differ from the rules as applied"
+    )
+    assert "differ from the roadmap's intent on 1 rows: 1 labelled CREATED where the intent was ENRICHED" in (
+        failed.finding
+    )
+    for result in (warned, failed):
+        assert result.breakdowns["applied rules vs the roadmap's intent"]["rows"].to_list() == [1]
+    assert failed.breakdowns["mismatches by operation and status"]["rows"].to_list() == [1]
+
+
+def test_the_json_form_of_a_report_is_json_and_complete(tmp_path):
+    with everything_wrong(tmp_path) as store:
+        report = lla.verify(store, checks=[rows_preserved, duplicate_ids])
+    document = json.loads(json.dumps(report.to_dict()))  # JSON-safe without help
+    assert list(document) == ["status", "checks", "summary"]
+    assert document["status"] == report.status == "fail"
+    check = document["checks"][0]
+    assert list(check) == ["name", "status", "count", "finding", "expects", "ids", "sql", "breakdowns"]
+    assert check["ids"] == [uid("r1"), uid("gone")] and check["count"] == 2  # changed, then missing
+    assert check["breakdowns"]["by kind and column"] == [
+        {"kind": "changed", "column": "operation", "rows": 1},
+        {"kind": "missing", "column": None, "rows": 1},
+    ]
+    assert document["summary"]["checks"] == {"pass": 0, "skip": 0, "warn": 0, "fail": 2}
+    assert json.loads(report.to_json()) == document
 
 
 def test_the_synthetic_tables_match_their_own_backfills(synth, tmp_path):

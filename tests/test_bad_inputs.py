@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import polars as pl
 import pytest
-from bad_inputs import CASES, csv, csv_row
+from bad_inputs import CASES, FOLDER, csv, csv_row
+from conftest import run_cli
 
 import llamalog_analytics as lla
 from llamalog_analytics.errors import LlamalogError
@@ -55,3 +57,53 @@ def test_bad_input(case, tmp_path):
         assert reject["raw"], "the raw text of a rejected row is kept"
     notes = store.loads().filter(pl.col("load_id") == result.load_id)["notes"].explode().drop_nulls()
     assert re.search(case.note, " ".join(notes)), notes
+
+
+def test_a_cut_short_csv_from_the_command_line(tmp_path):
+    """The user's view: the good rows load, the cut row is counted and kept aside, and
+    ``llamalog rejects`` names the file, the line and the likely cause."""
+    db, truncated = tmp_path / "s.duckdb", FOLDER / "truncated.csv"
+    code, out, err = run_cli("load", truncated, "--db", db, "--quiet")
+    assert (code, err) == (0, "")
+    assert out.startswith("load 1 into llama_logs: 3 rows read, 2 loaded (2 new), 1 rejected\n")
+    assert out.endswith(f"  rejected rows and why: llamalog rejects --load 1 --db {db}\n")
+    code, out, _ = run_cli("rejects", "--load", "1", "--db", db, "--format", "json")
+    [reject] = json.loads(out)
+    assert reject["reason"] == (
+        "truncated.csv line 4: 21 fields where the header has 28; "
+        "the file may be cut short or have a stray delimiter"
+    )
+    assert (reject["source"], reject["row_number"]) == (str(truncated), 3)
+    assert reject["raw"] == truncated.read_text().splitlines()[-1]  # the line as the file has it
+    code, out, _ = run_cli("rejects", "--db", db)
+    assert code == 0 and "truncated.csv line 4: 21 fields" in out and "cut short" in out
+
+
+def test_a_cut_short_migration_history_from_the_command_line(tmp_path):
+    db = tmp_path / "s.duckdb"
+    assert run_cli("load", FOLDER / "truncated.csv", "--db", db, "--quiet")[0] == 0
+    with lla.LogStore(db, read_only=True) as store:
+        before = snapshot(store)
+    path = FOLDER / "cut-short-migrations.csv"
+    code, out, err = run_cli("load", path, "--as", "_prisma_migrations", "--db", db, "--quiet")
+    assert (code, out) == (2, "")
+    assert err == (
+        "[🦙 LlamaLog] error: cut-short-migrations.csv line 4: 3 fields where the header has 8; the file "
+        "may be cut short or have a stray delimiter; the store is unchanged. Hint: _prisma_migrations is "
+        "replaced whole, so export it again in full: "
+        "psql -c '\\copy _prisma_migrations TO file.csv CSV HEADER'\n"
+    )
+    with lla.LogStore(db, read_only=True) as store:
+        assert snapshot(store) == before and not store.has_table("_prisma_migrations")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.rejected], ids=lambda c: c.name)
+def test_rejects_lists_every_kept_row_in_full(case, tmp_path):
+    db = tmp_path / "s.duckdb"
+    run_cli("load", case.path, "--db", db, "--as", case.table, "--quiet")
+    with lla.LogStore(db, read_only=True) as store:
+        kept = store.rejects().to_dicts()
+    code, out, _ = run_cli("rejects", "--db", db, "--format", "json")
+    assert code == 0 and json.loads(out) == kept and len(kept) == case.rejected
+    code, out, _ = run_cli("rejects", "--db", db)
+    assert code == 0 and len(out.splitlines()) >= 2 + case.rejected

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import uuid
 
 import polars as pl
+import pytest
 from conftest import FIXTURES, cli_store, run_cli
 
 import llamalog_analytics as lla
+from llamalog_analytics.sample import DEMO_ALBUM
+
+ALBUM = "3e8428c2-2d96-4742-8ce3-9cf025319cd4"
 
 
 def test_load_then_info(tmp_path):
@@ -28,7 +33,8 @@ def test_load_exit_status_with_rejects(tmp_path):
     db = tmp_path / "s.duckdb"
     code, out, _ = run_cli("load", FIXTURES / "rejects.csv", "--db", db, "--quiet")
     assert code == 0
-    assert "7 rejected" in out
+    assert "10 rows read, 3 loaded (3 new), 7 rejected" in out
+    assert out.splitlines()[-1] == f"  rejected rows and why: llamalog rejects --load 1 --db {db}"
     code, _, _ = run_cli("load", FIXTURES / "rejects.csv", "--db", db, "--quiet", "--strict")
     assert code == 1
 
@@ -40,18 +46,30 @@ def test_load_errors_exit_2_and_leave_no_trace(tmp_path):
     code, out, err = run_cli("load", stranger, "--db", db, "--quiet")
     assert code == 2
     assert out == ""
-    assert err.startswith("[🦙 LlamaLog] error: ") and "missing column(s) id, operation, created_at" in err
+    assert err.startswith("[🦙 LlamaLog] error: ") and "missing 3 columns: id, operation, created_at" in err
     assert len(err.strip().splitlines()) == 1
-    with lla.LogStore(db, read_only=True) as store:
-        assert store.tables() == ()
-        assert store.loads().height == 0
+    assert not db.exists()  # a failed first load leaves no empty store behind
+    assert run_cli("load", FIXTURES / "psql_quirks.csv", "--db", db, "--quiet")[0] == 0
+    code, _, _ = run_cli("load", stranger, "--db", db, "--quiet")
+    assert code == 2
+    with lla.LogStore(db, read_only=True) as store:  # a failed later load leaves it as it was
+        assert store.tables() == ("llama_logs",)
+        assert store.loads().height == 1
 
 
-def test_load_where_every_row_is_rejected_exits_2(tmp_path):
+def test_load_where_every_row_is_rejected_exits_2_and_keeps_them(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("id,operation,created_at\nnope,x,2026-01-01\n")
-    code, _, _ = run_cli("load", path, "--db", tmp_path / "s.duckdb", "--quiet")
+    db = tmp_path / "s.duckdb"
+    code, out, err = run_cli("load", path, "--db", db, "--quiet")
     assert code == 2
+    assert out.startswith("load 1 into llama_logs: 1 row read, 0 loaded (0 new), 1 rejected\n")
+    assert err == (
+        "[🦙 LlamaLog] error: no row could be loaded (1 row read, 1 rejected and kept aside). "
+        f"Hint: see why with llamalog rejects --load 1 --db {db}\n"
+    )
+    code, out, _ = run_cli("rejects", "--load", "1", "--db", db)
+    assert code == 0 and "id: 'nope' is not a UUID" in out
 
 
 def test_load_into_another_table(tmp_path):
@@ -67,7 +85,45 @@ def test_load_into_another_table(tmp_path):
 def test_info_without_a_store(tmp_path):
     code, _, err = run_cli("info", "--db", tmp_path / "missing.duckdb")
     assert code == 2
-    assert "no such store" in err
+    assert err == (
+        f"[🦙 LlamaLog] error: {tmp_path / 'missing.duckdb'}: no such store. Hint: load data into it "
+        f"first (llamalog load FILE --db {tmp_path / 'missing.duckdb'}), or try the bundled sample with "
+        "llamalog demo\n"
+    )
+
+
+READING = (
+    ["info"],
+    ["rejects"],
+    ["verify"],
+    ["chain", "ALBUM", ALBUM],
+    ["explain", "ALBUM", ALBUM],
+    ["graph", "ALBUM", ALBUM, "--out", "a.graphml"],
+    ["timeline", "ALBUM", ALBUM, "--out", "a.html"],
+)
+
+
+@pytest.mark.parametrize("command", READING, ids=lambda c: c[0])
+def test_reading_a_missing_store_creates_nothing_and_names_the_stores_here(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(*command)
+    assert (code, out) == (2, "")
+    assert err.startswith("[🦙 LlamaLog] error: llamalog.duckdb: no such store. Hint: ")
+    assert list(tmp_path.iterdir()) == []
+    for name in ("llamalog-demo.duckdb", "old.duckdb"):
+        lla.LogStore(name).close()
+    code, _, err = run_cli(*command)
+    assert code == 2
+    run_here = (
+        "add --db llamalog-demo.duckdb"
+        if len(command) > 1
+        else f"llamalog {command[0]} --db llamalog-demo.duckdb"
+    )
+    assert err == (
+        "[🦙 LlamaLog] error: llamalog.duckdb: no such store (this folder has llamalog-demo.duckdb, "
+        f"old.duckdb). Hint: use one of those: {run_here}\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["llamalog-demo.duckdb", "old.duckdb"]
 
 
 def test_synth_writes_files_that_load(tmp_path):
@@ -75,20 +131,48 @@ def test_synth_writes_files_that_load(tmp_path):
     code, text, _ = run_cli("synth", "--rows", "500", "--seed", "4", "--out", out, "--before", before)
     assert code == 0
     assert f"wrote 500 rows to {out}" in text
+    code, text, _ = run_cli("synth", "--rows", "1", "--out", tmp_path / "one.csv")
+    assert text == f"[🦙 LlamaLog] wrote 1 row to {tmp_path / 'one.csv'}\n"
     with lla.LogStore() as store:
         assert store.load_files(out, quiet=True).rows_loaded == 500
         assert store.load_files(before, "enrichment_logs", quiet=True).rows_rejected == 0
 
 
-def test_demo_on_the_shipped_sample(tmp_path):
-    db = tmp_path / "demo.duckdb"
-    code, out, _ = run_cli("demo", "--db", db, "--quiet")
+def test_demo_on_the_shipped_sample_ends_with_three_commands_that_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli("demo", "--quiet")
     assert code == 0
     assert "into llama_logs" in out and "into enrichment_logs" in out
+    assert "load 3 into _prisma_migrations: 9 rows read, 9 loaded (9 new), 0 rejected" in out
     assert "0 rejected" in out
-    code, out, _ = run_cli("demo", "--db", db, "--quiet")
+    intro, *commands = out.splitlines()[-4:]
+    assert intro.startswith("next, try") and len(commands) == 3
+    for command in commands:
+        assert (
+            command.startswith("  llamalog ") and f"ALBUM {DEMO_ALBUM} --db llamalog-demo.duckdb" in command
+        )
+        code, text, err = run_cli(*shlex.split(command)[1:])
+        assert code == 0 and not err, (command, err)
+        shows = {
+            "explain": f"ALBUM {DEMO_ALBUM}\n  how it got here:",
+            "chain": "| self ",
+            "timeline": "15 rows in 14 job runs",
+        }
+        assert shows[command.split()[1]] in text, text
+    assert (tmp_path / "llamalog-demo.timeline.html").exists()
+    code, _, err = run_cli("info")  # the default store is not the demo's: say which to use
+    assert code == 2 and "Hint: use that store: llamalog info --db llamalog-demo.duckdb" in err
+    code, out, _ = run_cli("demo", "--db", "llamalog-demo.duckdb", "--quiet")
     assert code == 0
-    assert "(0 new)" in out
+    assert "(0 new)" in out and "  llamalog explain ALBUM" in out
+
+
+def test_the_demo_album_has_a_chain_worth_a_look():
+    with lla.sample_store() as store:
+        rows = lla.chain(store, "ALBUM", DEMO_ALBUM)
+        story = str(lla.explain(store, "ALBUM", DEMO_ALBUM))
+    assert {"self", "descendant"} <= set(rows["relation"]) and rows["job_id"].n_unique() > 10
+    assert "CREATED" in rows["category"].to_list() and "reused job id" in story
 
 
 def test_console_script_is_installed():
@@ -165,3 +249,139 @@ def test_cli_follows_job_runs_unless_told_otherwise(tmp_path):
     assert sorted(s["name"] for s in spans) == ["enrichment:album 7", "track:created:enrichment track-3"]
     code, out, _ = run_cli("graph", "TRACK", track, "--db", db, "--out", tmp_path / "t", "--format=perfetto")
     assert code == 0 and "traceEvents" in (tmp_path / "t").read_text()
+
+
+def test_rejects_lists_the_rows_that_could_not_be_loaded(tmp_path, monkeypatch):
+    from bad_inputs import csv, csv_row
+
+    monkeypatch.setenv("COLUMNS", "120")
+    db = tmp_path / "s.duckdb"
+    long = tmp_path / "long.csv"
+    long.write_bytes(csv(csv_row(1, created_at="never", error_message='"' + "x" * 5_000 + '\nmore"')))
+    for path in (FIXTURES / "rejects.csv", FIXTURES / "psql_quirks.csv", long):
+        assert run_cli("load", path, "--db", db, "--quiet")[0] in (0, 2)
+    with lla.LogStore(db, read_only=True) as store:
+        stored = store.rejects()
+    assert stored["load_id"].to_list() == [1] * 7 + [3]
+
+    code, out, err = run_cli("rejects", "--db", db)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split() == ["load", "source", "row", "column", "reason", "raw"]
+    assert max(map(len, lines)) <= 120  # fits the terminal: reasons wrap, raw text is cut
+    assert lines[1].split()[:6] == ["1", "rejects.csv", "2", "id", "id:", "'not-a-uuid'"]
+    assert "rejects.csv line 6: 26 fields where the header has 28;" in out
+    assert lines[-1] == "8 rejected rows; every column in full: --format csv or --format json"
+
+    code, out, _ = run_cli("rejects", "--db", db, "--load", "3")
+    assert code == 0
+    header, first, *wrapped, footer = out.splitlines()
+    assert first.split()[:4] == ["3", "long.csv", "1", "created_at"] and first.endswith("…")
+    assert "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" not in out
+    assert wrapped and all(not line[: header.index("reason")].strip() for line in wrapped)  # the reason wraps
+    assert "UTC unless an offset is given)" in wrapped[-1] and footer.startswith("1 rejected row in load 3;")
+
+    code, out, _ = run_cli("rejects", "--db", db, "--format", "json")
+    assert code == 0 and json.loads(out) == stored.to_dicts()  # every column, values in full
+    assert len(json.loads(out)[-1]["raw"]) > 5_000
+    code, out, _ = run_cli("rejects", "--db", db, "--format", "csv", "--load", "1")
+    from polars.testing import assert_frame_equal
+
+    assert_frame_equal(pl.read_csv(out.encode(), schema=stored.schema), stored.filter(pl.col("load_id") == 1))
+
+
+def test_rejects_when_there_are_none_or_no_such_load(tmp_path):
+    db = tmp_path / "s.duckdb"
+    run_cli("load", FIXTURES / "psql_quirks.csv", "--db", db, "--quiet")
+    run_cli("load", FIXTURES / "psql_quirks.csv", "--db", db, "--quiet")
+    assert run_cli("rejects", "--db", db) == (0, "[🦙 LlamaLog] no rejected rows\n", "")
+    assert run_cli("rejects", "--db", db, "--load", "2") == (
+        0,
+        "[🦙 LlamaLog] no rejected rows in load 2\n",
+        "",
+    )
+    code, out, err = run_cli("rejects", "--db", db, "--format", "csv")
+    assert (code, out.splitlines()[0], err) == (
+        0,
+        "load_id,table_name,source,row_number,column_name,reason,raw",
+        "[🦙 LlamaLog] no rejected rows\n",
+    )
+    assert run_cli("rejects", "--db", db, "--format", "json")[:2] == (0, "[]\n")
+    code, out, err = run_cli("rejects", "--db", db, "--load", "9")
+    assert (code, out) == (2, "")
+    assert err == (
+        "[🦙 LlamaLog] error: no load 9 in the store (its loads are 1-2). "
+        "Hint: pass one of those; llamalog info lists them with their files\n"
+    )
+
+
+def test_load_into_prisma_migrations_says_what_it_loaded(tmp_path):
+    from bad_inputs import csv, csv_row
+
+    db, path = tmp_path / "s.duckdb", tmp_path / "migrations.csv"
+    lla.synthetic.generate(10, seed=1).prisma_migrations.write_csv(path)
+    code, out, _ = run_cli("load", path, "--as", "_prisma_migrations", "--db", db, "--quiet")
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        "load 1 into _prisma_migrations: 9 rows read, 9 loaded (9 new), 0 rejected",
+        f"  {path} [csv] -> _prisma_migrations: 9 read, 9 loaded, 0 rejected",
+    ]
+    code, out, _ = run_cli("load", path, "--as", "_prisma_migrations", "--db", db, "--quiet")
+    assert out.startswith("load 2 into _prisma_migrations: 9 rows read, 9 loaded (0 new), 0 rejected\n")
+    one = tmp_path / "one.csv"
+    one.write_bytes(csv(csv_row(1)))
+    code, out, _ = run_cli("load", one, "--as", "enrichment_logs", "--db", db, "--quiet")
+    assert out.startswith("load 3 into enrichment_logs: 1 row read, 1 loaded (1 new), 0 rejected\n")
+    code, out, _ = run_cli("info", "--db", db)
+    assert code == 0 and f"_prisma_migrations <- {path} [csv]: 9 read, 9 loaded, 0 rejected" in out
+
+
+def test_a_png_this_machine_cannot_render_is_a_one_line_error(tmp_path, monkeypatch):
+    import plotly.graph_objects as go
+
+    case, db = cli_store("flat_queue_family", tmp_path)
+    artist = case["chains"][0]["entity_id"]
+
+    def without_chrome(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(
+            "\n\nKaleido requires Google Chrome to be installed.\n\nEither download and install Chrome "
+            "yourself,\nor install it from your terminal by running:\n\n    $ plotly_get_chrome\n\n"
+        )
+
+    monkeypatch.setattr(go.Figure, "write_image", without_chrome)
+    code, out, err = run_cli("timeline", "ARTIST", artist, "--db", db, "--out", tmp_path / "a.png")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"[🦙 LlamaLog] error: {tmp_path / 'a.png'}: cannot render a PNG here (Kaleido requires Google "
+        "Chrome to be installed). Hint: pip install kaleido, and install Chrome or Chromium (apt-get "
+        "install chromium, or run plotly_get_chrome); or write .html instead\n"
+    )
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_counts_read_right_for_one(tmp_path):
+    from conftest import log_row
+
+    rows = tmp_path / "one.json"
+    rows.write_text(
+        json.dumps([log_row("solo", "2026-03-01T10:00:00", "enrichment:album", "ENRICHED", job_id="9")])
+    )
+    db = tmp_path / "s.duckdb"
+    code, out, _ = run_cli("load", rows, "--db", db, "--quiet")
+    assert out.startswith("load 1 into llama_logs: 1 row read, 1 loaded (1 new), 0 rejected\n")
+    album = json.loads(rows.read_text())[0]["album_id"]
+    code, out, _ = run_cli("graph", "ALBUM", album, "--db", db, "--out", tmp_path / "a.otlp.json")
+    assert code == 0 and "wrote the chain's 1 row as otlp traces" in out
+
+
+def test_usage_errors_are_one_line_too(tmp_path):
+    for args, message in (
+        (["rejects", "--load", "x"], "Invalid value for '--load': 'x' is not a valid integer range. "),
+        (["nope"], "No such command 'nope'. Hint: llamalog --help"),
+        (["chain", "ALBUM"], "Missing argument 'ENTITY_ID'. Hint: llamalog chain --help"),
+        (["chain", "ALBUM", ALBUM, "--limit", "2"], "add --mode entity. Hint: llamalog chain --help"),
+    ):
+        code, out, err = run_cli(*args, "--db", tmp_path / "s.duckdb")
+        assert (code, out) == (2, "")
+        assert err.startswith("[🦙 LlamaLog] error: ") and message in err and err.count("\n") == 1, err
+    assert run_cli("--version")[0] == 0 and run_cli("rejects", "--help")[0] == 0

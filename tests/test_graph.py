@@ -1,16 +1,18 @@
-"""Provenance graphs: nodes, typed edges, job runs, and every export format read back."""
+"""Provenance graphs: nodes, typed edges, job runs, every export format read back, and the drawing."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import networkx as nx
 import pydot
 import pytest
-from conftest import scenario, store_of
+from conftest import browser_page, needs_chromium, scenario, screenshot, store_of
 from prov.model import ProvDocument
 
 import llamalog_analytics as lla
+from llamalog_analytics import charts
 from llamalog_analytics.errors import ExportError
 from llamalog_analytics.graph import prov_document
 
@@ -87,3 +89,127 @@ def test_graph_job_nodes_are_runs_and_keep_the_job_id(tmp_path):
         lla.write_graph(whole, tmp_path / name)
     graphml = nx.read_graphml(tmp_path / "g.graphml", force_multigraph=True)
     assert graphml.nodes["job:7#2"]["job_id"] == "7" and graphml.nodes["job:7#2"]["instance"] == 2
+
+
+# --- the drawing (charts.graph_figure) --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_graphs():
+    """The sample's biggest album chain as a graph, and the whole sample table as one."""
+    with lla.sample_store() as store:
+        album = store.execute(
+            "SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+        )[0][0]
+        yield lla.provenance_graph(store, "ALBUM", album), lla.provenance_graph(store)
+
+
+def node_traces(figure) -> dict[str, object]:
+    return {t.name: t for t in figure.data if t.mode == "markers+text"}
+
+
+def test_graph_drawing_labels_every_node_in_layers(sample_graphs):
+    graph, _ = sample_graphs
+    figure = charts.graph_figure(graph, title="Provenance graph of an album")
+    nodes = node_traces(figure)
+    assert {
+        "row: CREATED",
+        "row: ENRICHED",
+        "job run",
+        "job run that never logged",
+        "album",
+        "artist",
+        "track",
+        "user",
+        "system",
+    } <= set(nodes)
+    assert len({t.marker.symbol for t in nodes.values()}) == len(nodes)  # a symbol per kind
+    assert nodes["row: CREATED"].marker.symbol == "star" and "CREATED 🦙" not in figure.to_json()
+    assert sum(len(t.text) for t in nodes.values()) == graph.number_of_nodes()  # every node labelled
+    assert "job 246" in nodes["job run"].text and "manual_add" in nodes["system"].text
+    assert any(re.fullmatch(r"\d\d:\d\d:\d\d enrichment:album", text) for text in nodes["row: ENRICHED"].text)
+    where = {label: (x, y) for t in nodes.values() for label, x, y in zip(t.hovertext, t.x, t.y, strict=True)}
+    at = {node: where[next(label for label in where if label.split("<br>")[0] == node)] for node in graph}
+    rows = sorted((d["created_at"], n) for n, d in graph.nodes(data=True) if d["kind"] == "log")
+    assert [at[n][1] for _, n in rows] == list(range(len(rows)))  # time runs down, a line per row
+    column = {
+        kind: {at[n][0] for n, k in graph.nodes(data="kind") if k == kind}
+        for kind in ("log", "user", "album")
+    }
+    assert len(column["log"]) == 1 and max(column["user"]) < min(column["log"]) < min(column["album"])
+    first_row: dict[str, float] = {}
+    for source, target, kind in graph.edges(keys=True):
+        if kind == "spawned":
+            assert at[source][0] < at[target][0] and at[source][1] <= at[target][1]  # the tree indents
+        if kind in ("logged_by", "child_of"):
+            first_row[target] = min(first_row.get(target, at[source][1]), at[source][1])
+    assert first_row and all(at[job][1] == y for job, y in first_row.items())  # on the line of its first row
+    assert figure.layout.title.text == "Provenance graph of an album"
+
+
+def test_big_graphs_are_summarised_by_kind(sample_graphs):
+    _, whole = sample_graphs
+    assert whole.number_of_nodes() > charts.GRAPH_NODES_SHOWN
+    figure = charts.graph_figure(whole)
+    assert figure.layout.title.text == "Provenance graph (summary by kind)"
+    assert f"{whole.number_of_nodes():,} nodes" in figure.layout.title.subtitle.text
+    assert "one node per kind" in figure.layout.title.subtitle.text
+    nodes = node_traces(figure)
+    counts = {name: int(t.text[0].rsplit(" · ", 1)[1].replace(",", "")) for name, t in nodes.items()}
+    assert sum(counts.values()) == whole.number_of_nodes()
+    logs = sum(1 for _, kind in whole.nodes(data="kind") if kind == "log")
+    assert sum(n for name, n in counts.items() if name.startswith("row: ")) == logs
+    assert counts["album"] == sum(1 for _, kind in whole.nodes(data="kind") if kind == "album")
+    links = [t for t in figure.data if t.mode == "lines"]
+    assert sum(int(t.hovertext.split(" × ")[0].replace(",", "")) for t in links) <= whole.number_of_edges()
+    assert {t.name for t in links if t.showlegend} >= {"job run → run it spawned", "log row → its job run"}
+
+
+@needs_chromium
+def test_graph_drawings_in_a_browser(sample_graphs, tmp_path):
+    """Labels that do not overlap, the legend clear of the plot and the toolbar."""
+    graph, whole = sample_graphs
+    for name, figure in (
+        ("graph-album", charts.graph_figure(graph)),
+        ("graph-summary", charts.graph_figure(whole)),
+    ):
+        path = lla.write_timeline(figure, tmp_path / f"{name}.html")  # any figure, as a page
+        with browser_page(path, width=1400, height=900) as (page, errors):
+            page.wait_for_selector("body[data-figures=drawn]")
+            screenshot(page, name)
+            boxes = {
+                part: page.evaluate(BOXES, selector)
+                for part, selector in {
+                    "labels": ".scatterlayer .textpoint text",
+                    "legend": ".legend .bg",
+                    "toolbar": ".modebar",
+                    "plot": ".nsewdrag",
+                }.items()
+            }
+            labels = boxes["labels"]
+            assert (
+                len(labels) == len(node_traces(figure))
+                if name == "graph-summary"
+                else graph.number_of_nodes()
+            )
+            crowded = [
+                (a["text"], b["text"]) for i, a in enumerate(labels) for b in labels[i + 1 :] if overlap(a, b)
+            ]
+            assert crowded == []
+            (legend,) = boxes["legend"]
+            assert not any(overlap(legend, box) for box in boxes["toolbar"] + boxes["plot"])
+        assert errors == []
+
+
+BOXES = """(selector) => Array.from(document.querySelectorAll(selector)).map((e) => {
+  const r = e.getBoundingClientRect();
+  return {x: r.x, y: r.y, w: r.width, h: r.height, text: e.textContent};
+}).filter((b) => b.w > 0 && b.h > 0)"""
+
+
+def overlap(a: dict, b: dict) -> bool:
+    """Whether two boxes share more than a pixel."""
+    return min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"]) > 1 and (
+        min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"]) > 1
+    )

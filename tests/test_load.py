@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import shutil
 
@@ -85,7 +87,10 @@ def test_rejects_are_kept_with_reason_row_and_raw_text(store):
     assert by_row[2]["column_name"] == "id" and "'not-a-uuid' is not a UUID" in by_row[2]["reason"]
     assert by_row[3]["column_name"] == "created_at" and "'yesterday'" in by_row[3]["reason"]
     assert by_row[4]["column_name"] == "metadata" and "not valid JSON" in by_row[4]["reason"]
-    assert "Expected Number of Columns" in by_row[5]["reason"]
+    assert by_row[5]["column_name"] is None and by_row[5]["reason"] == (
+        "rejects.csv line 6: 26 fields where the header has 28; "
+        "the file may be cut short or have a stray delimiter"
+    )
     assert by_row[5]["raw"].startswith("0b6c3c1e-8d6a-4f1e-9a53-000000000015")
     assert by_row[7]["column_name"] == "duration_ms"
     assert by_row[8]["column_name"] == "sources"  # the first bad column is named
@@ -112,6 +117,77 @@ def test_row_numbers_stay_exact_in_a_large_parallel_csv(store, synth, tmp_path):
     assert result.rows_rejected == 1
     assert store.rejects()["row_number"].to_list() == [170_001]
     assert store.execute("SELECT count(DISTINCT job_id) FROM llama_logs")[0][0] == 179_999
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_rows_the_parser_cannot_split_name_the_line_the_file_has_them_on(store, synth, tmp_path, suffix):
+    """Rows cut short or with a stray delimiter are rejected with the file's name and the line an
+    editor shows them on, even after fields that span lines and deep into a parallel scan."""
+    frame = pl.concat([synth.llama_logs] * 20).with_columns(
+        id=pl.col("id").str.slice(0, 24) + pl.int_range(pl.len()).cast(pl.String).str.zfill(12),
+        reason=pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("two\nlines")).otherwise("reason"),
+    )
+    text = lla.write_logs(frame, tmp_path / "clean.csv").read_text()
+    records = list(csv.reader(io.StringIO(text)))
+    lines = text.split("\n")
+    starts = [0]  # the line each record starts on, 0-based: the header's is 0
+    for record in records[:-1]:
+        starts.append(starts[-1] + 1 + sum(field.count("\n") for field in record))
+    short, long = 1_000, 55_001  # record numbers (1 = the first row)
+    assert "\n" not in "".join(records[short]) + "".join(records[long])
+    lines[starts[short]] = ",".join(lines[starts[short]].split(",")[:7])
+    lines[starts[long]] += ",surplus"
+    path = tmp_path / f"ragged{suffix}"
+    data = "\n".join(lines).encode()
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    result = store.load_files(path, quiet=True)
+    assert (result.rows_read, result.rows_rejected) == (frame.height, 2)
+    rejects = store.rejects(result.load_id).sort("row_number")
+    assert rejects["row_number"].to_list() == [short, long]
+    assert starts[short] > short + 100  # fields spanning lines put the line far from the row
+    assert rejects["reason"].to_list() == [
+        f"ragged{suffix} line {starts[short] + 1:,}: 7 fields where the header has 28; "
+        "the file may be cut short or have a stray delimiter",
+        f"ragged{suffix} line {starts[long] + 1:,}: 29 fields where the header has 28; "
+        "the file may be cut short or have a stray delimiter",
+    ]
+
+
+def test_migrations_load_into_their_table_with_counts_and_history(store, tmp_path):
+    migrations = lla.synthetic.generate(10, seed=1).prisma_migrations
+    migrations.write_csv(tmp_path / "m.csv")
+    first = store.load_files(tmp_path / "m.csv", "_prisma_migrations", quiet=True)
+    assert str(first).splitlines()[0] == (
+        f"load 1 into _prisma_migrations: {migrations.height} rows read, {migrations.height} loaded "
+        f"({migrations.height} new), 0 rejected"
+    )
+    assert (first.tables, first.rows_read, first.rows_loaded) == (("_prisma_migrations",), 9, 9)
+    migrations.head(8).write_parquet(tmp_path / "m.parquet")
+    again = store.load_files(tmp_path / "m.parquet", "_prisma_migrations", quiet=True)
+    assert (again.load_id, again.rows_read, again.rows_inserted) == (2, 8, 0)
+    assert store.execute("SELECT count(*) FROM _prisma_migrations")[0][0] == 8  # replaced whole
+    logs = store.load_files(FIXTURES / "psql_quirks.csv", quiet=True)
+    assert logs.load_id == 3  # every load has its own number
+    history = store.loads()
+    assert history["table_name"].to_list() == ["_prisma_migrations", "_prisma_migrations", "llama_logs"]
+    assert history["rows_read"].to_list() == [9, 8, 3]
+
+
+def test_a_ragged_migrations_file_is_refused_with_its_line(store, tmp_path):
+    migrations = lla.synthetic.generate(10, seed=1).prisma_migrations
+    migrations.write_csv(tmp_path / "m.csv")
+    store.load_files(tmp_path / "m.csv", "_prisma_migrations", quiet=True)
+    lines = (tmp_path / "m.csv").read_text().splitlines()
+    lines[3] += ",stray"
+    (tmp_path / "ragged.csv").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
+    with pytest.raises(SourceError) as failure:
+        store.load_files(tmp_path / "ragged.csv", "_prisma_migrations", quiet=True)
+    assert str(failure.value).startswith(
+        "ragged.csv line 4: 9 fields where the header has 8; the file may be cut short or have a "
+        "stray delimiter (and 1 more line); the store is unchanged. Hint: "
+    )
+    assert store.execute("SELECT count(*) FROM _prisma_migrations")[0][0] == 9
+    assert store.loads().height == 1
 
 
 def test_reloading_inserts_nothing(store, synth, tmp_path):
@@ -174,9 +250,7 @@ def test_failed_load_leaves_the_store_as_it_was(store, synth, tmp_path):
     stranger = tmp_path / "stranger.csv"
     stranger.write_text("name,price\nteapot,12\n")
     more = lla.write_logs(synth.llama_logs.tail(100), tmp_path / "more.csv")
-    with pytest.raises(
-        NotLlamaLogError, match=r"stranger.csv.*missing column\(s\) id, operation, created_at"
-    ):
+    with pytest.raises(NotLlamaLogError, match=r"stranger.csv.*missing 3 columns: id, operation, created_at"):
         store.load_files([more, stranger], quiet=True)
     for old, new in zip(before, (store.table(), store.loads(), store.rejects()), strict=True):
         assert old.equals(new)

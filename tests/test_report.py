@@ -6,7 +6,16 @@ import json
 import re
 
 from click.testing import CliRunner
-from conftest import audit_store, browser_page, clean_rows, needs_chromium, non_blank, with_changes
+from conftest import (
+    audit_store,
+    browser_page,
+    clean_rows,
+    needs_chromium,
+    non_blank,
+    screenshot,
+    store_of,
+    with_changes,
+)
 
 import llamalog_analytics as lla
 from llamalog_analytics.cli import main
@@ -19,8 +28,17 @@ def test_report_json_html_and_cli(tmp_path):
         report = lla.verify(store)
     document = json.loads(report.to_json())
     assert [c["name"] for c in document["checks"]][:2] == ["rows_preserved", "duplicate_ids"]
-    assert set(document["checks"][0]) == {"name", "status", "count", "finding", "ids"}
-    assert document["summary"]["status"] == "fail"
+    assert set(document["checks"][0]) == {
+        "name",
+        "status",
+        "count",
+        "finding",
+        "expects",
+        "ids",
+        "sql",
+        "breakdowns",
+    }
+    assert document["status"] == "fail"
     html = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
     assert "<script>alert(1)" not in html and "cache:&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", html)  # nothing fetched: works offline
@@ -43,17 +61,63 @@ def test_report_json_html_and_cli(tmp_path):
 
 
 @needs_chromium
-def test_report_opens_in_headless_chromium(tmp_path):
+def test_the_report_reads_as_evidence_in_headless_chromium(tmp_path):
+    """Who, what and when first; each check's expectation, status and count; offending rows that
+    sort, filter and download; nothing wider than the window; the llama drawn, not a glyph."""
     with lla.sample_store() as store:
-        path = lla.verify(store).to_html(tmp_path / "audit.html")
-    assert path.stat().st_size < 5_000_000  # plotly.js travels packed
+        report = lla.verify(store)
+        path = report.to_html(tmp_path / "audit.html")
+        sources = store.loads()["source"].to_list()
+    assert path.stat().st_size < 5_000_000  # plotly.js and DataTables travel packed or inlined
     with browser_page(path) as (page, errors):
         page.wait_for_selector("body[data-figures=drawn]")
-        assert page.locator(".plotly .main-svg").count() >= 4
+        page.wait_for_selector(".dt-container")
+        screenshot(page, "report")
+        heading = page.locator("h1")
+        assert heading.inner_text().strip() == "LlamaLog migration audit"
+        assert heading.locator("svg[aria-label=llama]").bounding_box()["width"] > 15
+        audited = page.locator("#provenance").inner_text()
+        assert "llamalog_analytics 0.1.0" in audited and "job instances" in audited
+        assert re.search(r"generated at\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{3})? UTC", audited)
+        assert "store\nin memory" in audited
+        loads = page.locator("#loads tbody tr")
+        assert [loads.nth(n).locator("td").nth(3).inner_text() for n in range(loads.count())] == sources
         summary = page.locator("#summary-table")
-        assert summary.is_visible()
-        assert summary.locator("tbody tr").count() == 12
-        box = summary.bounding_box()
-        assert box is not None and box["y"] < 900  # in the first screenful
+        assert summary.bounding_box()["y"] < 2000
+        rows = summary.locator("tbody tr")
+        assert rows.count() == len(report.checks)
+        for n, check in enumerate(report.checks):
+            cells = rows.nth(n).locator("td")
+            assert cells.nth(0).inner_text() == check.name
+            assert cells.nth(1).inner_text() == check.expects
+            assert cells.nth(2).inner_text() in ("PASS", "WARN", "FAIL", "SKIP")
+            assert cells.nth(3).inner_text() == f"{check.count:,}"
+        assert page.locator(".plotly .main-svg").count() >= 3
+        # Every offending-rows table is a DataTable with copy and CSV buttons.
+        offending = [c for c in report.checks if c.ids.height]
+        tables = page.locator("section .dt-container")
+        assert tables.count() == len(offending) + sum(
+            1 for c in report.checks for f in c.breakdowns.values() if f.height
+        )
+        assert page.locator("section button.buttons-csv").count() == tables.count()
+        # Filtering: typing an id into a check's search box leaves that row alone.
+        backfill = page.locator("#check-root_job_truth")
+        wanted = report.check("root_job_truth").ids["id"][0]
+        last_table = backfill.locator(".dt-container").last
+        last_table.locator("input[type=search]").fill(wanted)
+        assert last_table.locator("tbody tr").count() == 1
+        assert wanted in last_table.locator("tbody tr").inner_text()
+        # Nothing runs off the right edge: wide tables scroll inside their own box.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1200
         assert non_blank(page)
     assert errors == []
+
+
+def test_a_check_that_cannot_run_is_skipped_and_says_what_to_load(tmp_path):
+    with store_of(clean_rows(), tmp_path) as store:  # no snapshot, no migration history
+        report = lla.verify(store)
+    skipped = [c for c in report.checks if c.status == "skip"]
+    assert skipped and all(c.count == 0 for c in skipped)
+    html = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
+    assert html.count('class="status skip">SKIP') >= len(skipped)
+    assert "Why it did not run" in html

@@ -1,16 +1,18 @@
-"""The store: read-only sharing, its memory limit, the tracer, scratch tables, and that every
-public way to write tells the chain index to rebuild."""
+"""The store: read-only sharing, its memory limit, the tracer, scratch tables, that every public
+way to write tells the chain index to rebuild, missing stores, failed first loads and rejects."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import scenario, store_of
 
 import llamalog_analytics as lla
 from llamalog_analytics.chain_index import chain_index
-from llamalog_analytics.errors import StoreError
+from llamalog_analytics.errors import ArgumentError, NotLlamaLogError, StoreError, StoreNotFoundError
+from llamalog_analytics.store import stores_beside
 
 
 @pytest.fixture
@@ -85,3 +87,57 @@ def test_temporary_tables_are_dropped_and_work_on_a_read_only_store(ten_rows):
         with store.temporary("SELECT id FROM llama_logs WHERE job_id IS NOT NULL") as name:
             assert store.execute(f"SELECT count(*) FROM {name}")[0][0] > 0
         assert not store.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])[0][0]
+
+
+def test_reading_a_missing_store_names_the_stores_beside_it_and_creates_nothing(ten_rows, tmp_path):
+    folder = ten_rows.parent
+    with pytest.raises(StoreNotFoundError) as failure:
+        lla.LogStore(folder / "typo.duckdb", read_only=True)
+    assert isinstance(failure.value, FileNotFoundError)
+    assert failure.value.found == [str(ten_rows)]
+    assert str(failure.value) == (
+        f"{folder / 'typo.duckdb'}: no such store ({folder} has {ten_rows}). "
+        f"Hint: use that store: LogStore({str(ten_rows)!r}, read_only=True)"
+    )
+    assert not (folder / "typo.duckdb").exists()
+    (tmp_path / "llamalog-demo.duckdb").write_bytes(ten_rows.read_bytes())
+    assert stores_beside(str(folder / "typo.duckdb"))[0] == str(folder / "llamalog-demo.duckdb")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(StoreNotFoundError, match=r"no such store\. Hint: load data into it first"):
+        lla.LogStore(empty / "x.duckdb", read_only=True)
+    assert list(empty.iterdir()) == []
+
+
+def test_a_failed_first_load_leaves_no_store_file_and_a_failed_later_load_keeps_the_store(ten_rows, tmp_path):
+    stranger = tmp_path / "stranger.csv"
+    stranger.write_text("name,price\nteapot,12\n")
+    new = tmp_path / "new.duckdb"
+    with pytest.raises(NotLlamaLogError), lla.LogStore(new) as store:
+        store.load_files(stranger, quiet=True)
+    assert not new.exists() and not Path(f"{new}.wal").exists()
+    with pytest.raises(NotLlamaLogError), lla.LogStore(ten_rows) as store:
+        store.load_files(stranger, quiet=True)
+    with lla.LogStore(ten_rows, read_only=True) as store:
+        assert store.table().height == 10
+    with lla.LogStore(new) as store:  # opened and closed without an error: kept, empty
+        pass
+    assert new.exists()
+
+
+def test_rejects_of_a_load_that_is_not_there_names_those_that_are(ten_rows, tmp_path):
+    with lla.LogStore(ten_rows) as store:
+        store.load_files(ten_rows.parent / "x.csv", quiet=True)
+        store.load_files(ten_rows.parent / "x.csv", quiet=True)
+        assert store.rejects(3).height == 0
+        with pytest.raises(ArgumentError, match=r"^no load 7 in the store \(its loads are 1-3\)\. Hint: "):
+            store.rejects(7)
+    with lla.LogStore() as empty, pytest.raises(ArgumentError, match="the store has no loads yet"):
+        empty.rejects(1)
+    foreign = tmp_path / "foreign.duckdb"
+    duckdb.connect(str(foreign)).close()
+    with (
+        lla.LogStore(foreign, read_only=True) as store,
+        pytest.raises(StoreError, match="not a LlamaLog store"),
+    ):
+        store.rejects()

@@ -1,24 +1,33 @@
-"""Entity timelines: lanes in job-tree order, a symbol per category, flags, big chains, HTML, PNG."""
+"""Entity timelines: lanes in job-tree order, a symbol per category, flags, idle gaps collapsed,
+the llama drawn without an emoji font, big chains, HTML, PNG.
+
+The browser tests save what they draw under ``tests/screenshots/`` (git-ignored) and print where.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from conftest import browser_page, needs_chromium, non_blank
+from conftest import _NO_EMOJI_FONTS, browser_page, needs_chromium, non_blank, screenshot
 
 import llamalog_analytics as lla
-from llamalog_analytics import schema
+from llamalog_analytics import schema, style
 from llamalog_analytics.cli import main
 from llamalog_analytics.errors import TimelineError
 
 ALBUM = str(uuid.uuid5(uuid.NAMESPACE_URL, "timeline-album"))
+ARTIST = str(uuid.uuid5(uuid.NAMESPACE_URL, "timeline-artist"))
+TRACK = str(uuid.uuid5(uuid.NAMESPACE_URL, "timeline-track"))
 SPACE = "\u00a0"
+LLAMA_RGB = (0xA1, 0x88, 0x7F)  # the llama's fill in style.LLAMA_SVG
 
 
 def row(name: str, minute: int, operation: str, category: str, job: str | None, **values) -> dict:
@@ -40,13 +49,59 @@ def row(name: str, minute: int, operation: str, category: str, job: str | None, 
 
 ROWS = [
     row("sync", 0, "album:created", "CREATED", "album-1", parent_job_id="sync-9", duration_ms=0),
-    row("enrich", 5, "enrichment:album", "ENRICHED", "100", parent_job_id="album-1", duration_ms=90_000),
+    row(  # no job id of its own: it sits in the lane of its parent run, album-1
+        "artist",
+        1,
+        "artist:created:album-child",
+        "CREATED",
+        None,
+        parent_job_id="album-1",
+        entity_type="ARTIST",
+        entity_id=ARTIST,
+        artist_id=ARTIST,
+        metadata={"artistName": "Radiohead"},
+    ),
+    row(  # no job id and a parent that never logged: a lane of its entity and operation kind
+        "orphan",
+        2,
+        "track:created:spotify-sync",
+        "CREATED",
+        None,
+        parent_job_id="sync-9",
+        entity_type="TRACK",
+        entity_id=TRACK,
+        track_id=TRACK,
+    ),
+    row(
+        "enrich",
+        5,
+        "enrichment:album",
+        "ENRICHED",
+        "100",
+        parent_job_id="album-1",
+        duration_ms=90_000,
+        metadata={"albumTitle": "Kid A", "artistName": "Radiohead"},
+    ),
     row("cover", 8, "cache:album-cover-art", "CACHED", "101", parent_job_id="100", duration_ms=1_500),
     row("fail", 9, "discogs:get-album", "FAILED", "102", parent_job_id="101", error_message="<b>429</b>"),
     row("early", 4, "enrichment:track", "ENRICHED", "103", parent_job_id="100"),
     row("loop-a", 20, "enrichment:album", "ENRICHED", "L1", parent_job_id="L2"),
     row("loop-b", 21, "enrichment:album", "ENRICHED", "L2", parent_job_id="L1"),
     row("fix", 30, "manual_correction", "CORRECTED", None, user_id="u-1"),
+    row("pool", 40, "game-pool:add-to-pool", "USER_ACTION", None),
+    row("pool-again", 41, "game-pool:status-update", "USER_ACTION", None),
+]
+LANES = [
+    "album-1 · album:created · ALBUM Kid A",
+    f"{SPACE * 2}└ 100 · enrichment:album · ALBUM Kid A",
+    f"{SPACE * 4}└ 103 · enrichment:track · ALBUM Kid A",
+    f"{SPACE * 4}└ 101 · cache:album-cover-art · ALBUM Kid A",
+    f"{SPACE * 6}└ 102 · discogs:get-album · ALBUM Kid A",
+    f"(no job id) · track · TRACK {TRACK[:8]}…",
+    "(no job id) · manual_correction · ALBUM Kid A",
+    "(no job id) · game-pool · ALBUM Kid A",
+    "L1 · enrichment:album · ALBUM Kid A",  # jobs on a parent loop belong to no tree: they come last
+    f"{SPACE * 2}└ L2 · enrichment:album · ALBUM Kid A",
 ]
 
 
@@ -60,63 +115,122 @@ def chain_store(tmp_path_factory):
         yield store
 
 
+@pytest.fixture(scope="module")
+def sample_album():
+    """The sample store and its album with the longest chain."""
+    with lla.sample_store() as store:
+        album = store.execute(
+            "SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+        )[0][0]
+        yield store, str(album)
+
+
 def by_name(figure) -> dict[str, object]:
     return {re.sub(r" \([\d,]+\)$", "", trace.name): trace for trace in figure.data}
 
 
-def test_lanes_follow_the_job_tree_indented(chain_store):
+def lanes_of(figure, trace) -> list[str]:
+    """The lane of each point of ``trace``."""
+    return [figure.layout.yaxis.ticktext[round(y)] for y in trace.y if y is not None]
+
+
+def test_lanes_follow_the_job_tree_and_name_their_entity(chain_store):
     figure = lla.plot_timeline(chain_store, "album", ALBUM)
-    assert list(figure.layout.yaxis.categoryarray) == [
-        "album-1 · album:created",
-        f"{SPACE * 2}└ 100 · enrichment:album",
-        f"{SPACE * 4}└ 103 · enrichment:track",
-        f"{SPACE * 4}└ 101 · cache:album-cover-art",
-        f"{SPACE * 6}└ 102 · discogs:get-album",
-        "(no job id) · manual_correction",
-        "L1 · enrichment:album",  # jobs on a parent loop belong to no tree: they come last
-        f"{SPACE * 2}└ L2 · enrichment:album",
-    ]
-    assert figure.layout.yaxis.autorange == "reversed"
+    assert list(figure.layout.yaxis.ticktext) == LANES
+    assert list(figure.layout.yaxis.tickvals) == list(range(len(LANES)))
+    assert figure.layout.yaxis.range == (len(LANES) - 0.5, -0.5)  # the root on top
     assert figure.layout.xaxis.title.text == "time (UTC)"
-    assert figure.layout.title.text == f"🦙 LlamaLog timeline · ALBUM {ALBUM}"
+    assert figure.layout.title.text == "LlamaLog timeline · ALBUM Kid A"
+    assert figure.layout.title.subtitle.text.startswith(f"{ALBUM} · 12 rows in 10 job runs")
+    created = by_name(figure)["CREATED"]
+    assert lanes_of(figure, created) == [LANES[0], LANES[0], LANES[5]]  # the artist row in album-1's lane
+    assert "about: ARTIST Radiohead" in created.hovertext[1]
+    pool = by_name(figure)["USER_ACTION"]
+    assert lanes_of(figure, pool) == [LANES[7], LANES[7]]  # two game-pool operations, one lane
 
 
 def test_each_category_has_its_own_colour_and_symbol(chain_store):
     traces = by_name(lla.plot_timeline(chain_store, "ALBUM", ALBUM))
-    categories = ["CREATED 🦙", "ENRICHED", "CACHED", "FAILED", "CORRECTED"]
+    categories = ["CREATED", "ENRICHED", "CACHED", "FAILED", "CORRECTED", "USER_ACTION"]
     assert set(categories) <= set(traces)
     symbols = [traces[c].marker.symbol for c in categories]
     colours = [traces[c].marker.color for c in categories]
     assert len(set(symbols)) == len(set(colours)) == len(categories)
-    created = traces["CREATED 🦙"]
-    assert created.marker.symbol == "star" and list(created.text) == ["🦙"]
+    assert traces["CREATED"].marker.symbol == "star" and traces["CREATED"].text is None
     assert all(t.type == "scatter" for t in traces.values())  # small chains stay SVG
+
+
+def test_no_emoji_is_drawn_as_text_the_llama_is_a_picture(chain_store):
+    figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
+    assert style.LLAMA not in figure.to_json()
+    images = list(figure.layout.images)
+    assert [i.name for i in images] == ["llama: title", "llama: legend"] + ["llama: CREATED"] * 3
+    svg = base64.b64decode(images[0].source.removeprefix("data:image/svg+xml;base64,")).decode()
+    assert 'aria-label="llama"' in svg and 'fill="#a1887f"' in svg
+    created = by_name(figure)["CREATED"]
+    assert sorted((i.x, i.y + 0.12) for i in images[2:]) == sorted(zip(created.x, created.y, strict=True))
+    assert len(lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories=["FAILED"]).layout.images) == 1
 
 
 def test_anomalies_are_ringed_and_named(chain_store):
     figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
     traces = by_name(figure)
-    lanes = lambda name: sorted(traces[name].y)  # noqa: E731
-    assert lanes("⚠ parent's run never logged (dangling)") == ["album-1 · album:created"]
-    assert lanes("⚠ run on a parent loop") == ["L1 · enrichment:album", f"{SPACE * 2}└ L2 · enrichment:album"]
-    assert lanes("⚠ logged before its parent run") == [  # L1 at 12:20, its parent L2's first row at 12:21
-        "L1 · enrichment:album",
-        f"{SPACE * 4}└ 103 · enrichment:track",
-    ]
+    assert sorted(lanes_of(figure, traces["⚠ parent's run never logged (dangling)"])) == sorted(
+        [LANES[0], LANES[5]]
+    )
+    assert sorted(lanes_of(figure, traces["⚠ run on a parent loop"])) == [LANES[8], LANES[9]]
+    assert sorted(lanes_of(figure, traces["⚠ logged before its parent run"])) == sorted(
+        [LANES[2], LANES[8]]  # 103 at 12:04, its parent 100 at 12:05; L1 at 12:20, L2 at 12:21
+    )
     subtitle = figure.layout.title.subtitle.text
-    assert "8 rows in 8 job runs" in subtitle
-    assert "parent's run never logged (dangling): 1" in subtitle and "run on a parent loop: 2" in subtitle
+    assert "12 rows in 10 job runs" in subtitle
+    assert "parent's run never logged (dangling): 2" in subtitle and "run on a parent loop: 2" in subtitle
+
+
+def test_idle_gaps_are_collapsed_and_said_so(chain_store):
+    figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
+    # bursts: 12:00-12:02, 12:03:30-12:05 (the 90 s bar), 12:07:58.5-12:09, 12:20-12:21, 12:30,
+    # 12:40-12:41; the pauses between them are cut
+    assert "5 idle gaps over 1 min collapsed (34 min 28 s in all)" in figure.layout.title.subtitle.text
+    bands = [shape for shape in figure.layout.shapes if shape.type == "rect"]
+    assert [a.text for a in figure.layout.annotations] == ["1 min", "2 min", "11 min", "9 min", "10 min"]
+    assert "idle 2 min 58 s" in figure.layout.annotations[1].hovertext
+    assert len(bands) == 5 and all(band.x0 < band.x1 for band in bands)
+    cards = by_name(figure)
+    times = {
+        card.split("<br>")[1]: x
+        for name in ("CREATED", "ENRICHED", "CACHED", "FAILED")
+        for x, card in zip(cards[name].x, cards[name].hovertext, strict=True)
+    }
+    assert (
+        times["2026-03-01 12:09:00.000 UTC"]
+        < bands[2].x0
+        < bands[2].x1
+        < times["2026-03-01 12:20:00.000 UTC"]
+    )
+    # one scale inside bursts: an axis unit is a second, and bars keep their length
+    assert times["2026-03-01 12:09:00.000 UTC"] - times["2026-03-01 12:08:00.000 UTC"] == pytest.approx(60)
+    low, high = figure.layout.xaxis.range
+    assert high - low < 15 * 60  # 41 minutes shown in under 15 minutes of axis
+    starts = [label for label in figure.layout.xaxis.ticktext if not label.startswith("+")]
+    assert starts[0] == "12:00:00<br>1 Mar 2026" and "12:20:00" in starts  # the date when it changes
+    whole = lla.plot_timeline(chain_store, "ALBUM", ALBUM, idle_gap=None)
+    assert "idle gap" not in whole.layout.title.subtitle.text and not whole.layout.shapes
 
 
 def test_durations_end_at_their_row_and_zero_durations_stay_visible(chain_store):
     traces = by_name(lla.plot_timeline(chain_store, "ALBUM", ALBUM))
     bars = traces["duration (ends at the row)"]
-    starts = list(bars.x[0::3])
-    ends = list(bars.x[1::3])
+    starts, ends = list(bars.x[0::3]), list(bars.x[1::3])
     assert len(starts) == 2  # the 90 s enrichment and the 1.5 s cover; zero and unknown have no bar
-    assert {(e - s).total_seconds() for s, e in zip(starts, ends, strict=True)} == {90.0, 1.5}
-    created = traces["CREATED 🦙"]
-    assert len(created.x) == 1  # the zero-duration row is still a marker
+    assert sorted(round(e - s, 6) for s, e in zip(starts, ends, strict=True)) == [1.5, 90.0]
+    enriched = traces["ENRICHED"]
+    long = max(range(2), key=lambda n: ends[n] - starts[n])
+    assert ends[long] == pytest.approx(enriched.x[list(enriched.y).index(1)])  # the bar ends at its row
+    assert all(y % 1 == pytest.approx(0.3) for y in bars.y if y is not None)  # just under the marker
+    created = traces["CREATED"]
+    assert len(created.x) == 3  # the zero-duration row is still a marker
 
 
 def test_hover_card_says_what_happened_and_escapes_log_text(chain_store):
@@ -124,6 +238,7 @@ def test_hover_card_says_what_happened_and_escapes_log_text(chain_store):
     (card,) = traces["FAILED"].hovertext
     assert "<b>discogs:get-album</b> · FAILED · FAILED" in card
     assert "parent job: 101 · run 1" in card and "job: 102 · run 1" in card and "UTC" in card
+    assert f"about: ALBUM Kid A · {ALBUM}" in card
     assert "error: &lt;b>429&lt;/b>" in card
     (fix,) = traces["CORRECTED"].hovertext
     assert "user: u-1" in fix
@@ -132,9 +247,11 @@ def test_hover_card_says_what_happened_and_escapes_log_text(chain_store):
 def test_a_frame_in_hand_and_filters(chain_store):
     rows = lla.chain(chain_store, "ALBUM", ALBUM, categories=["ENRICHED"])
     figure = lla.plot_timeline(rows)
-    assert {t.name for t in figure.data if not t.name.startswith(("⚠", "duration", "parent"))} == {"ENRICHED"}
+    names = {t.name for t in figure.data if t.legendgroup == "category"}
+    assert names == {"ENRICHED"}
+    assert figure.layout.title.text == "LlamaLog timeline · chain"
     filtered = lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories=["FAILED"])
-    assert list(filtered.layout.yaxis.categoryarray) == ["102 · discogs:get-album"]
+    assert list(filtered.layout.yaxis.ticktext) == [f"102 · discogs:get-album · ALBUM {ALBUM[:8]}…"]
     with pytest.raises(TimelineError, match="no log rows for ALBUM"):
         lla.plot_timeline(chain_store, "ALBUM", str(uuid.uuid4()))
     with pytest.raises(TimelineError, match="name the entity"):
@@ -150,21 +267,21 @@ def test_a_reused_job_id_gets_one_lane_per_run_and_links_to_the_nearest():
             row("apr-child", 60 * 24 * 40 + 2, "cache:album-cover-art", "CACHED", "301", parent_job_id="292"),
         ]
     ).with_columns(pl.col("created_at").str.to_datetime())
-    nulls = ("root_job_id", "user_id", "triggered_by", "error_message", "metadata")
-    rows = rows.with_columns(*(pl.lit(None, pl.String).alias(c) for c in nulls), duration_ms=pl.lit(None))
-    figure = lla.plot_timeline(rows)
-    assert list(figure.layout.yaxis.categoryarray) == [
-        "292 · run 1 · enrichment:album",
-        f"{SPACE * 2}└ 300 · cache:album-cover-art",
-        "292 · run 2 · enrichment:album",
-        f"{SPACE * 2}└ 301 · cache:album-cover-art",
+    figure = lla.plot_timeline(rows)  # a bare frame: columns it lacks read as NULL
+    about = f"ALBUM {ALBUM[:8]}…"
+    assert list(figure.layout.yaxis.ticktext) == [
+        f"292 #1 · enrichment:album · {about}",
+        f"{SPACE * 2}└ 300 · cache:album-cover-art · {about}",
+        f"292 #2 · enrichment:album · {about}",
+        f"{SPACE * 2}└ 301 · cache:album-cover-art · {about}",
     ]
     assert "⚠ logged before its parent run" not in by_name(figure)
+    assert "2 idle gaps over 1 min collapsed (40 d in all)" in figure.layout.title.subtitle.text
     literal = lla.plot_timeline(rows, link="job_id")  # bare ids: both children hang off one job 292
-    assert list(literal.layout.yaxis.categoryarray) == [
-        "292 · enrichment:album",
-        f"{SPACE * 2}└ 300 · cache:album-cover-art",
-        f"{SPACE * 2}└ 301 · cache:album-cover-art",
+    assert list(literal.layout.yaxis.ticktext) == [
+        f"292 · enrichment:album · {about}",
+        f"{SPACE * 2}└ 300 · cache:album-cover-art · {about}",
+        f"{SPACE * 2}└ 301 · cache:album-cover-art · {about}",
     ]
 
 
@@ -196,21 +313,170 @@ def big_chain(jobs: int = 500, rows_per_job: int = 10) -> pl.DataFrame:
 def test_big_chains_switch_to_webgl_and_fold_deep_lanes():
     figure = lla.plot_timeline(big_chain())
     assert {t.type for t in figure.data} == {"scattergl"}
-    assert list(figure.layout.yaxis.categoryarray) == [
+    assert list(figure.layout.yaxis.ticktext) == [
         "root · enrichment:album",
         f"{SPACE * 2}… 499 jobs below root",
     ]
     assert "499 deeper jobs folded into 1 summary lanes" in figure.layout.title.subtitle.text
-    markers = [t for t in figure.data if t.name.split(" ")[0] in schema.CATEGORIES]
+    markers = [t for t in figure.data if t.legendgroup == "category"]
     assert sum(len(t.x) for t in markers) == 5_000
+    assert len(figure.layout.images) == 2 + 2  # title, legend, and a llama per lane: not one per CREATED row
+    # WebGL cannot draw plotly's rangebreaks; the collapsed axis is plain numbers, so it still works
+    spread = big_chain(jobs=120).with_columns(
+        pl.col("created_at") + pl.duration(days=pl.col("id").str.slice(-3).str.to_integer(base=16) // 16)
+    )
+    collapsed = lla.plot_timeline(spread)
+    assert collapsed.data[0].type == "scattergl" and "idle gaps over 1 min collapsed" in (
+        collapsed.layout.title.subtitle.text
+    )
 
 
 def test_folding_keeps_as_many_levels_as_fit():
     rows = big_chain(jobs=50)  # root, 25 children, 24 grandchildren: all 50 lanes fit
-    assert len(lla.plot_timeline(rows).layout.yaxis.categoryarray) == 50
+    assert len(lla.plot_timeline(rows).layout.yaxis.ticktext) == 50
     rows = big_chain(jobs=80)  # 40 children with a grandchild each need 80 lanes: fold below the root
-    lanes = list(lla.plot_timeline(rows).layout.yaxis.categoryarray)
+    lanes = list(lla.plot_timeline(rows).layout.yaxis.ticktext)
     assert lanes == ["root · enrichment:album", f"{SPACE * 2}… 79 jobs below root"]
+
+
+# --- what a person sees ---------------------------------------------------------------------
+
+# Bounding boxes of what plotly drew, in page pixels.
+BOXES = """(selector) => Array.from(document.querySelectorAll(selector)).map((e) => {
+  const r = e.getBoundingClientRect();
+  return {x: r.x, y: r.y, w: r.width, h: r.height, text: e.textContent};
+})"""
+# Where each layout image is drawn, in page pixels: a square in its box, placed as its
+# preserveAspectRatio says (xMin/xMid/xMax, YMin/YMid/YMax).
+PICTURES = """() => Array.from(document.querySelectorAll("#timeline image")).map((e) => {
+  const r = e.getBoundingClientRect(), side = Math.min(r.width, r.height);
+  const align = e.getAttribute("preserveAspectRatio") || "xMidYMid";
+  const at = (name, free) => ({Min: 0, Mid: free / 2, Max: free})[name];
+  return {x: r.x + at(align.slice(1, 4), r.width - side), y: r.y + at(align.slice(5, 8), r.height - side),
+          w: side, h: side, href: e.getAttribute("href")};
+})"""
+# Counts the pixels of an RGB colour (give or take 12 per channel) in boxes of a PNG.
+COUNT_COLOUR = """async ([png, boxes, rgb]) => {
+  const image = new Image();
+  image.src = "data:image/png;base64," + png;
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = image.width; canvas.height = image.height;
+  const context = canvas.getContext("2d");
+  context.drawImage(image, 0, 0);
+  return boxes.map(([x, y, w, h]) => {
+    const data = context.getImageData(Math.round(x), Math.round(y), Math.round(w), Math.round(h)).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - rgb[0]) <= 12 && Math.abs(data[i + 1] - rgb[1]) <= 12
+          && Math.abs(data[i + 2] - rgb[2]) <= 12) n++;
+    }
+    return n;
+  });
+}"""
+
+
+def without_emoji_fonts(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Browsers started from now on (kaleido's too) know no emoji font (conftest's fontconfig)."""
+    config = folder / "fonts.conf"
+    config.write_text(_NO_EMOJI_FONTS.format(cache=folder / "font-cache"))
+    monkeypatch.setenv("FONTCONFIG_FILE", str(config))
+
+
+def near(a: dict, b: dict, pixels: float) -> bool:
+    """Whether boxes ``a`` and ``b`` are at most ``pixels`` apart."""
+    dx = max(b["x"] - (a["x"] + a["w"]), a["x"] - (b["x"] + b["w"]), 0)
+    dy = max(b["y"] - (a["y"] + a["h"]), a["y"] - (b["y"] + b["h"]), 0)
+    return max(dx, dy) <= pixels
+
+
+@needs_chromium
+def test_the_llama_is_drawn_without_an_emoji_font(chain_store, tmp_path):
+    figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
+    path = lla.write_timeline(figure, tmp_path / "t.html")
+    with browser_page(path, width=1400, height=900, emoji_font=False) as (page, errors):
+        page.wait_for_selector("body[data-figures=drawn]")
+        text = (
+            page.locator("#timeline .main-svg").first.text_content()
+            + page.locator("#timeline .main-svg").last.text_content()
+        )
+        assert not re.search("[\U0001f300-\U0001faff]", text)  # nothing that needs an emoji font
+        llamas = page.evaluate(PICTURES)
+        assert len(llamas) == 5  # title, legend, three CREATED rows
+        assert all(box["href"].startswith("data:image/svg+xml;base64,") for box in llamas)
+        assert all(14 <= box["w"] <= 26 for box in llamas), llamas
+        (title,) = page.evaluate(BOXES, "#timeline .gtitle")
+        created = next(b for b in page.evaluate(BOXES, "#timeline .legendtext") if b["text"] == "CREATED")
+        index = next(n for n, t in enumerate(figure.data) if t.name == "CREATED")
+        stars = page.evaluate(BOXES, f"#timeline .scatterlayer .trace:nth-child({index + 1}) .point")
+        assert title["text"].startswith("LlamaLog timeline") and len(stars) == 3
+        # each llama is next to what it marks: the title, the legend's CREATED entry, a star
+        beside = [
+            [near(llama, title, 12), near(llama, created, 45), sum(near(llama, star, 3) for star in stars)]
+            for llama in llamas
+        ]
+        assert sorted(beside) == [[False, False, 1]] * 3 + [[False, True, 0], [True, False, 0]], beside
+        shot = screenshot(page, "timeline-no-emoji-font").read_bytes()
+        drawn = page.evaluate(
+            COUNT_COLOUR,
+            [base64.b64encode(shot).decode(), [[b["x"], b["y"], b["w"], b["h"]] for b in llamas], LLAMA_RGB],
+        )
+        assert all(n >= 40 for n in drawn), drawn  # each picture is drawn in the llama's colour
+    assert errors == []
+
+
+@needs_chromium
+def test_the_png_draws_the_llama_without_an_emoji_font(chain_store, tmp_path, monkeypatch):
+    without_emoji_fonts(monkeypatch, tmp_path)
+    png = lla.write_timeline(lla.plot_timeline(chain_store, "ALBUM", ALBUM), tmp_path / "t.png").read_bytes()
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><body data-figures=drawn></body>")
+    with browser_page(blank) as (page, _):
+        width, height = page.evaluate(
+            "async (png) => { const i = new Image(); i.src = 'data:image/png;base64,' + png; "
+            "await i.decode(); return [i.width, i.height]; }",
+            base64.b64encode(png).decode(),
+        )
+        page.set_content(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+        screenshot(page, "timeline-png-no-emoji-font")
+        (llama,) = page.evaluate(
+            COUNT_COLOUR, [base64.b64encode(png).decode(), [[0, 0, width, height]], LLAMA_RGB]
+        )
+    assert llama >= 5 * 40  # five llamas' worth of the llama's colour
+
+
+@needs_chromium
+def test_every_job_and_duration_shows_at_the_default_size(sample_album, tmp_path):
+    """On the sample's longest album chain (six months), rows of a lane seconds apart are apart on
+    screen and the bars of a second or more are long enough to see; on one unbroken axis they
+    are not."""
+    store, album = sample_album
+    seen = {}
+    for name, gap in (("collapsed", lla.timeline.IDLE_GAP), ("unbroken", None)):
+        figure = lla.plot_timeline(store, "ALBUM", album, idle_gap=gap)
+        path = lla.write_timeline(figure, tmp_path / f"{name}.html")
+        with browser_page(path, width=1400, height=1000) as (page, errors):
+            page.wait_for_selector("body[data-figures=drawn]")
+            per_unit = page.evaluate("document.getElementById('timeline')._fullLayout.xaxis._m")
+            screenshot(page, f"timeline-sample-{name}")
+            assert errors == []
+        bars = by_name(figure)["duration (ends at the row)"]
+        lengths = [(e - s) * per_unit for s, e in zip(bars.x[0::3], bars.x[1::3], strict=True)]
+        seconds = [(e - s) for s, e in zip(bars.x[0::3], bars.x[1::3], strict=True)]
+        points = [
+            (y, x) for t in figure.data if t.legendgroup == "category" for x, y in zip(t.x, t.y, strict=True)
+        ]
+        gaps = [
+            (b[1] - a[1]) * per_unit
+            for a, b in zip(sorted(points), sorted(points)[1:], strict=False)
+            if a[0] == b[0] and b[1] - a[1] >= 1  # same lane, a second or more apart
+        ]
+        seen[name] = (lengths, seconds, gaps)
+    lengths, seconds, gaps = seen["collapsed"]
+    assert all(px >= 10 for px, s in zip(lengths, seconds, strict=True) if s >= 1), lengths
+    assert all(px >= 6 for px in gaps), gaps
+    lengths, seconds, gaps = seen["unbroken"]
+    assert max(lengths) < 1 and min(gaps) < 1  # six months across: every job is a dot
 
 
 @needs_chromium
@@ -220,8 +486,10 @@ def test_timeline_html_opens_offline_in_headless_chromium(chain_store, tmp_path)
     with browser_page(path, width=1300, height=800) as (page, errors):
         page.wait_for_selector("body[data-figures=drawn]")
         assert page.locator("#timeline .main-svg").first.is_visible()
-        assert "🦙 LlamaLog timeline" in page.locator("#timeline .gtitle").text_content()
+        assert "LlamaLog timeline" in page.locator("#timeline .gtitle").text_content()
         assert page.locator("#timeline .point").count() >= len(ROWS)
+        ticks = [box["text"] for box in page.evaluate(BOXES, "#timeline .ytick text")]
+        assert ticks == [lane.replace(SPACE, " ") for lane in LANES] or ticks == LANES
         assert non_blank(page)
     assert errors == []
 
@@ -234,7 +502,7 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
         out = tmp_path / f"t.{suffix}"
         result = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert "8 rows in 8 job runs" in result.output
+        assert "12 rows in 10 job runs" in result.output
     assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
     bad = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(tmp_path / "t.svg")])
     assert bad.exit_code == 2 and "cannot tell which format to write timeline in" in bad.output

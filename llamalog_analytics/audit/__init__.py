@@ -7,8 +7,10 @@ module with its tuple: :mod:`.rows` (:data:`ROW_CHECKS`), :mod:`.categories`
 (:data:`CATEGORY_CHECKS`), :mod:`.roots` (:data:`ROOT_CHECKS`) and :mod:`.job_links`
 (:data:`LINK_CHECKS`); :data:`DEFAULT_CHECKS` runs them all. **Adding a check** is one function
 in the module of its subject plus one entry in that module's tuple; ``verify(store,
-checks=[...])`` runs any tuple, your own functions included. Every result names the offending
-rows (a frame with an ``id`` column) and carries the DuckDB SQL that lists them again.
+checks=[...])`` runs any tuple, your own functions included. Every result says in one sentence
+what the check expects, names the offending rows (a frame with an ``id`` column; the count is
+how many) and carries the DuckDB SQL that lists them again. A check that cannot run (no
+snapshot, no migration apply time) is ``skip``, and its finding says what to load or pass.
 
 The rules are replayed exactly as they were applied (see :mod:`llamalog_analytics.rules` and
 the root-job walk), so a check fails only where the stored value is not what the migration
@@ -22,8 +24,11 @@ Examples:
     ...     links_only = lla.verify(store, checks=LINK_CHECKS)
     >>> [c.name for c in report.checks][:3]
     ['rows_preserved', 'duplicate_ids', 'category_present']
-    >>> report.status, report.check("category_backfill").count
-    ('warn', 0)
+    >>> backfill = report.check("category_backfill")
+    >>> report.status, backfill.status, backfill.count, backfill.ids.height
+    ('warn', 'warn', 123, 123)
+    >>> report.check("category_present").expects
+    'Every row has a category, one of the LlamaLogCategory labels.'
     >>> [c.name for c in links_only.checks]
     ['reused_job_ids', 'dangling_parents', 'job_cycles', 'child_before_parent']
 """
@@ -32,19 +37,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import ExitStack
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from .. import links, rules, schema
-from .._sql import MIGRATIONS_TABLE, quote
+from .._format import moment
+from .._sql import LOADS_TABLE, MIGRATIONS_TABLE, quote
 from .._time import naive_utc
+from ..errors import StoreError
 from ..store import LogStore
 from .categories import CATEGORY_CHECKS, category_backfill, category_present, category_rules
 from .context import Audit, Check, timestamp_sql
 from .job_links import LINK_CHECKS, child_before_parent, dangling_parents, job_cycles, reused_job_ids
-from .result import STATUSES, AuditReport, CheckResult, worst
+from .result import STATUSES, AuditReport, CheckResult, tally, worst
 from .roots import ROOT_CHECKS, is_root_consistency, root_job_backfill, root_job_truth
 from .rows import ROW_CHECKS, duplicate_ids, rows_preserved
 
@@ -80,7 +87,7 @@ DEFAULT_CHECKS: tuple[Check, ...] = (*ROW_CHECKS, *CATEGORY_CHECKS, *ROOT_CHECKS
 def verify(
     store: LogStore,
     *,
-    before: str = schema.LEGACY_TABLE,
+    before: str | None = None,
     after: str = schema.CURRENT_TABLE,
     checks: Sequence[Check] | None = None,
     migrated_at: datetime | str | None = None,
@@ -93,9 +100,10 @@ def verify(
     Args:
         store: a store holding ``after`` and, ideally, the snapshot ``before`` and
             ``_prisma_migrations``.
-        before: the pre-migration snapshot's table; without it the rows-preserved check is
-            skipped and the category backfill is replayed on rows older than the migration.
-        after: the migrated table.
+        before: the pre-migration snapshot's table. Left None, ``enrichment_logs`` is used when
+            the store has it; without a snapshot ``rows_preserved`` is ``skip`` and the category
+            backfill is replayed on rows older than the migration. Named, it must be in the store.
+        after: the migrated table; it must be in the store.
         checks: the checks to run, in order.
         migrated_at: when the category migration ran (naive UTC); read from
             ``_prisma_migrations`` when loaded.
@@ -105,16 +113,21 @@ def verify(
             ids). The backfill checks replay the migrations as applied, on bare ids, either way.
 
     Raises:
-        StoreError: ``after`` is not in the store.
+        StoreError: ``after``, or a ``before`` named, is not a log table in the store; the
+            message lists the tables there are.
     """
-    store.require(after)
+    _require(store, after, "after", "the migrated table")
+    if before is not None:
+        _require(store, before, "before", "the pre-migration snapshot")
+    elif schema.LEGACY_TABLE in store.tables():
+        before = schema.LEGACY_TABLE
     linking = links.Linking.of(link, reuse_gap)
     applied = _applied_times(store)
     with ExitStack() as scratch:
         audit = Audit(
             store,
             after,
-            before if store.has_table(before) else None,
+            before,
             naive_utc(migrated_at, "migrated_at") or applied.get(schema.CATEGORY_MIGRATION),
             naive_utc(root_job_migrated_at, "root_job_migrated_at") or applied.get(schema.ROOT_JOB_MIGRATION),
             applied,
@@ -123,6 +136,20 @@ def verify(
         )
         results = tuple(check(audit) for check in (DEFAULT_CHECKS if checks is None else checks))
         return AuditReport(results, _summary(audit, results))
+
+
+def _require(store: LogStore, table: str, argument: str, role: str) -> None:
+    """Raise :class:`StoreError` unless ``table`` is a log table in ``store``; the hint lists them."""
+    tables = store.tables()
+    if table in tables:
+        return
+    have = f"has {', '.join(tables)}" if tables else "has no log tables yet"
+    also = "; or leave it out to skip the snapshot checks" if argument == "before" else ""
+    raise StoreError(
+        f"no table {table!r} in the store to audit as {role} ({argument}=, --{argument}). "
+        f"Hint: the store {have}; name one of them, or load {role} first: "
+        f"llamalog load FILE --as {table}{also}"
+    )
 
 
 def _applied_times(store: LogStore) -> dict[str, datetime]:
@@ -161,11 +188,29 @@ def _summary(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:
         "status": worst(r.status for r in results),
         "tables": tables,
         "eras": eras,
-        "checks": {s: sum(r.status == s for r in results) for s in STATUSES},
+        "checks": tally(r.status for r in results),
         "categories": categories,
         "rows_per_week": dict(weeks),
         "migrations": {name: _era(at) for name, at in audit.applied.items()},
         "job links": str(audit.linking),
+        "provenance": _provenance(store),
+    }
+
+
+def _provenance(store: LogStore) -> dict[str, Any]:
+    """When the audit ran, on which store, and every load that filled it (sources as recorded,
+    passwords masked), for the report to stand as evidence."""
+    loads = []
+    if store.has_table(LOADS_TABLE):
+        columns = ("load_id", "loaded_at", "table_name", "source", "format")
+        counts = ("rows_read", "rows_loaded", "rows_rejected")
+        loads = store.loads().select(*columns, *counts).to_dicts()
+        for load in loads:
+            load["loaded_at"] = moment(load["loaded_at"])
+    return {
+        "generated_at": moment(datetime.now(UTC).replace(tzinfo=None)),
+        "store": str(store.path) if store.path else "in memory",
+        "loads": loads,
     }
 
 

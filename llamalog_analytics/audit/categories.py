@@ -5,13 +5,15 @@ from __future__ import annotations
 import polars as pl
 
 from .. import rules, schema
+from .._format import count, verb
 from .._sql import literal
-from .context import Audit, Check, check_result, counts_by, skipped, timestamp_sql
+from .context import Audit, Check, check_result, counts_by, listed, skipped, timestamp_sql
 from .result import CheckResult
 
 NO_MIGRATION_TIME = (
-    "no pre-migration snapshot and no apply time for the category migration. Hint: load "
-    "_prisma_migrations or the enrichment_logs snapshot, or pass migrated_at (--migrated-at)"
+    "No pre-migration snapshot and no apply time for the category migration, so which rows it "
+    "labelled is unknown. Hint: load _prisma_migrations or the enrichment_logs snapshot, or pass "
+    "migrated_at (--migrated-at)"
 )
 
 
@@ -21,33 +23,50 @@ def category_present(audit: Audit) -> CheckResult:
     sql = f"""SELECT id::VARCHAR AS id, created_at, operation, category FROM {audit.table}
 WHERE category IS NULL OR category NOT IN ({labels}) ORDER BY created_at, id"""
     ids = audit.frame(sql)
-    unknown = sorted(ids["category"].drop_nulls().unique())
-    finding = f"{ids['category'].null_count():,} rows without a category"
-    finding += (
-        f", {ids.height - ids['category'].null_count():,} with unknown labels {unknown}." if unknown else "."
-    )
+    rows = ids.unique("id", keep="first")
+    unlabelled = rows["category"].null_count()
+    unknown = sorted(rows["category"].drop_nulls().unique())
+    n = listed(ids)
+    finding = f"{count(n, 'row')} {verb(n, 'has', 'have')} no category or an unknown label"
+    if rows.height:
+        finding += f": {unlabelled:,} without a category"
+        finding += f", {rows.height - unlabelled:,} with unknown labels {unknown}" if unknown else ""
+    finding += "."
     return check_result(
-        "category_present", "fail", ids, sql, finding, breakdowns={"by category": counts_by(ids, "category")}
+        "category_present",
+        "Every row has a category, one of the LlamaLogCategory labels.",
+        "fail",
+        ids,
+        sql,
+        finding,
+        breakdowns={"by category": counts_by(ids, "category")},
     )
 
 
 def category_backfill(audit: Audit) -> CheckResult:
     """Rows that existed at the migration carry the category its rules, as applied, gave them.
 
-    Also lists where the applied rules differ from the roadmap's intent (a warning: that is what
-    the migration did, not a fault of the data).
+    A row that does not fails the check, and ``ids`` lists those rows. Where every row does,
+    the check warns if the applied rules differ from the roadmap's intent (that is what the
+    migration did, not a fault of the data) and ``ids`` lists the rows the intent would have
+    labelled otherwise; ``expected`` is the applied rules' category, ``intended`` the
+    roadmap's. Either way the breakdown ``applied rules vs the roadmap's intent`` counts them.
     """
     name = "category_backfill"
+    expects = (
+        "Every row that existed at the category migration carries the category the migration's "
+        "UPDATEs, replayed in their order, give it, and those rules give what the roadmap intended "
+        "(a warning where they do not)."
+    )
     groups = audit.category_groups
     if groups is None:
-        return skipped(name, NO_MIGRATION_TIME)
+        return skipped(name, expects, NO_MIGRATION_TIME)
     applied, intent = rules.APPLIED_BACKFILL, rules.ROADMAP_INTENT
-    sql = f"""SELECT id::VARCHAR AS id, created_at, operation, status, category, expected
-FROM (SELECT *, {applied.case()} AS expected FROM {audit.table} WHERE {audit.existed_at_migration()})
-WHERE category IS DISTINCT FROM expected ORDER BY created_at, id"""
+    rows = f"""SELECT id::VARCHAR AS id, created_at, operation, status, category, expected, intended
+FROM (SELECT *, {applied.case()} AS expected, {intent.case()} AS intended FROM {audit.table}
+  WHERE {audit.existed_at_migration()})"""
     total = int(groups["rows"].sum())
-    mismatches = groups.filter(pl.col("category").ne_missing(pl.col(applied.name)))["rows"].sum()
-    ids = audit.frame(sql if mismatches else f"SELECT * FROM ({sql}) LIMIT 0")  # no second scan
+    mismatches = int(groups.filter(pl.col("category").ne_missing(pl.col(applied.name)))["rows"].sum())
     differs = groups.filter(pl.col(applied.name).ne_missing(pl.col(intent.name)))
     by_intent = (
         differs.group_by("operation", "status", applied.name, intent.name)
@@ -55,18 +74,41 @@ WHERE category IS DISTINCT FROM expected ORDER BY created_at, id"""
         .sort(["rows", "operation", "status"], descending=[True, False, False])
     )
     differing = int(by_intent["rows"].sum())
-    finding = (
-        f"{ids.height:,} of {total:,} rows that existed at the migration differ from the rules as applied "
-        "(the migration's UPDATEs replayed literally, in their order). "
-        f"The applied rules differ from the roadmap's intent on {differing:,} rows"
-    )
-    finding += ": " + "; ".join(_intent_examples(by_intent)) + "." if differing else "."
-    status = "fail" if ids.height else "warn" if differing else "pass"
+    intent_examples = ": " + "; ".join(_intent_examples(by_intent)) + "." if differing else "."
+    replayed = "(the migration's UPDATEs replayed literally, in their order)"
+    # The rows behind the status: mismatches fail; without any, rows the intent would label
+    # otherwise warn. Each is read only when there are some (the groups counted them).
+    if mismatches:
+        status, where = "fail", "category IS DISTINCT FROM expected"
+    else:
+        status, where = ("warn" if differing else "pass"), "expected IS DISTINCT FROM intended"
+    sql = f"{rows}\nWHERE {where} ORDER BY created_at, id"
+    ids = audit.frame(sql if mismatches or differing else f"SELECT * FROM ({sql}) LIMIT 0")
+    offending = listed(ids)
+    if status == "fail":
+        finding = (
+            f"{offending:,} of {total:,} rows that existed at the migration differ from the rules as applied "
+            f"{replayed}. Besides, the applied rules differ from the roadmap's intent on {differing:,} rows"
+        )
+    elif status == "warn":
+        finding = (
+            f"{offending:,} of {total:,} rows that existed at the migration carry a category the roadmap did "
+            f"not intend; every row carries what the rules as applied give {replayed}, and those rules "
+            "differ from the intent"
+        )
+    else:
+        finding = (
+            f"0 of {total:,} rows that existed at the migration differ from the rules as applied "
+            f"{replayed}, and those rules agree with the roadmap's intent on every row"
+        )
+    mismatched = ids if status == "fail" else ids.clear()
     breakdowns = {
-        "mismatches by operation and status": counts_by(ids, "operation", "status", "category", "expected"),
+        "mismatches by operation and status": counts_by(
+            mismatched, "operation", "status", "category", "expected"
+        ),
         "applied rules vs the roadmap's intent": by_intent,
     }
-    return CheckResult(name, status, ids.height, finding, ids, sql, breakdowns)
+    return CheckResult(name, status, offending, finding + intent_examples, expects, ids, sql, breakdowns)
 
 
 def _intent_examples(intent: pl.DataFrame) -> list[str]:
@@ -83,9 +125,13 @@ def _intent_examples(intent: pl.DataFrame) -> list[str]:
 def category_rules(audit: Audit) -> CheckResult:
     """Rows written after the migration against the application's rules (a warning)."""
     name = "category_rules"
+    expects = (
+        "Every row written after the category migration carries the category the application's "
+        "rules give it (a warning: callers may pass their own)."
+    )
     existed = audit.existed_at_migration()
     if existed is None:
-        return skipped(name, NO_MIGRATION_TIME)
+        return skipped(name, expects, NO_MIGRATION_TIME)
     since = f"created_at >= {timestamp_sql(audit.migrated_at)} AND " if audit.migrated_at else ""
     sql = f"""SELECT id::VARCHAR AS id, created_at, operation, status, category, expected
 FROM (SELECT *, {rules.APPLICATION.case()} AS expected FROM {audit.table} WHERE {since}NOT ({existed}))
@@ -96,9 +142,13 @@ WHERE category IS DISTINCT FROM expected ORDER BY created_at, id"""
         f"{r['operation']} {r['category']} (rules: {r['expected']}) ×{r['rows']:,}"
         for r in breakdown.head(3).to_dicts()
     )
-    finding = f"{ids.height:,} rows written after the migration differ from the application's rules"
+    n = listed(ids)
+    finding = (
+        f"{count(n, 'row')} written after the migration {verb(n, 'differs', 'differ')} "
+        "from the application's rules"
+    )
     finding += f": {examples}." if examples else "."
-    return check_result(name, "warn", ids, sql, finding, breakdowns={"by operation": breakdown})
+    return check_result(name, expects, "warn", ids, sql, finding, breakdowns={"by operation": breakdown})
 
 
 CATEGORY_CHECKS: tuple[Check, ...] = (category_present, category_backfill, category_rules)

@@ -108,22 +108,32 @@ Check = Callable[[Audit], CheckResult]
 
 def check_result(
     name: str,
+    expects: str,
     severity: str,
     ids: pl.DataFrame,
     sql: str,
     finding: str,
     *,
-    count: int | None = None,
     breakdowns: Mapping[str, pl.DataFrame] | None = None,
 ) -> CheckResult:
-    count = ids.height if count is None else count
-    return CheckResult(name, severity if count else "pass", count, finding, ids, sql, breakdowns or {})
-
-
-def skipped(name: str, why: str) -> CheckResult:
+    """A check's result: ``severity`` (``warn`` or ``fail``) when ``ids`` lists any row, else
+    ``pass``; the count is the rows listed (:func:`listed`), the number ``finding`` starts with."""
+    count = listed(ids)
     return CheckResult(
-        name, "warn", 0, f"skipped: {why}", pl.DataFrame({"id": []}, schema={"id": pl.String}), ""
+        name, severity if count else "pass", count, finding, expects, ids, sql, breakdowns or {}
     )
+
+
+def listed(ids: pl.DataFrame) -> int:
+    """How many offending rows a check's ``ids`` lists: its distinct ``id`` values (a row
+    listed once per changed column, or an id present twice in the table, counts once)."""
+    return ids["id"].n_unique()
+
+
+def skipped(name: str, expects: str, why: str) -> CheckResult:
+    """The result of a check that could not run: ``why`` says what is missing and ends with a
+    hint of what to load or pass."""
+    return CheckResult(name, "skip", 0, why, expects, pl.DataFrame({"id": []}, schema={"id": pl.String}), "")
 
 
 def counts_by(ids: pl.DataFrame, *columns: str) -> pl.DataFrame:

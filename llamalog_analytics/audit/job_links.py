@@ -6,7 +6,8 @@ from __future__ import annotations
 import polars as pl
 
 from .. import links
-from .context import Audit, Check, check_result, counts_by
+from .._format import count, verb
+from .context import Audit, Check, check_result, counts_by, listed
 from .result import CheckResult
 
 
@@ -14,19 +15,27 @@ def reused_job_ids(audit: Audit) -> CheckResult:
     """Job ids that ran more than once (a warning: BullMQ ids restart after a Redis reset).
 
     Several rows per run are normal (one job logs several rows; BullMQ retries keep the id).
-    Counted are job ids with more than one instance; the ids frame lists every instance of
-    them (``id`` is its first row) with its span and row count. Chains follow the run nearest
-    in time, so a reused id does not join unrelated jobs; the backfills joined bare ids.
+    The ids frame lists every instance (run) of the job ids with more than one, each by its
+    first row (``id``) with its span and row count, and the count is those runs; the finding
+    and the breakdown ``job ids by runs`` also give how many job ids that is. Chains follow the
+    run nearest in time, so a reused id does not join unrelated jobs; the backfills joined
+    bare ids.
     """
     ids, sql = audit.on_links(links.reused_sql, "job_id, job_instance")
-    jobs = ids["job_id"].n_unique()
     finding = (
-        f"{jobs:,} job ids ran more than once ({ids.height:,} runs, {audit.linking}); each run is "
-        "followed on its own."
+        f"{listed(ids):,} runs share {ids['job_id'].n_unique():,} job ids that ran more than once "
+        f"({audit.linking}); each run is listed by its first row and followed on its own."
     )
     by_runs = ids.unique("job_id").pipe(counts_by, "runs")
     return check_result(
-        "reused_job_ids", "warn", ids, sql, finding, count=jobs, breakdowns={"job ids by runs": by_runs}
+        "reused_job_ids",
+        "Each job id names one run of a job: no two of its rows lie further apart than the reuse gap "
+        "(a warning: BullMQ restarts its ids after a Redis reset).",
+        "warn",
+        ids,
+        sql,
+        finding,
+        breakdowns={"job ids by runs": by_runs},
     )
 
 
@@ -38,12 +47,23 @@ def dangling_parents(audit: Audit) -> CheckResult:
     """
     ids, sql = audit.on_links(links.dangling_sql, "created_at, id")
     by_parent = counts_by(ids, "parent_job_id")
+    n = listed(ids)
     finding = (
-        f"{ids.height:,} rows point at {by_parent.height:,} parent job ids whose run never logged a row "
+        f"{count(n, 'row')} {verb(n, 'points', 'point')} at {by_parent.height:,} parent job ids "
+        "whose run never logged a row "
         f"({audit.linking})."
     )
     breakdowns = {"by reason": counts_by(ids, "dangling"), "by parent job id": by_parent}
-    return check_result("dangling_parents", "warn", ids, sql, finding, breakdowns=breakdowns)
+    return check_result(
+        "dangling_parents",
+        "Every parent_job_id points at a run of that job that logged a row of its own, within the "
+        "reuse gap of the child (a warning: sync batches never log).",
+        "warn",
+        ids,
+        sql,
+        finding,
+        breakdowns=breakdowns,
+    )
 
 
 def job_cycles(audit: Audit) -> CheckResult:
@@ -66,19 +86,35 @@ FROM {audit.linked} WHERE job_id IN (SELECT unnest(?::VARCHAR[])) AND parent_ins
         .drop("cycle", "of")
         .sort("created_at", "id")
     )
+    n = listed(ids)
     finding = (
-        f"{ids.height:,} rows link {loops.height:,} job runs into {loops['cycle'].n_unique():,} parent "
+        f"{count(n, 'row')} {verb(n, 'links', 'link')} {loops.height:,} job runs into "
+        f"{loops['cycle'].n_unique():,} parent "
         f"loops ({audit.linking})."
     )
-    return check_result("job_cycles", "fail", ids, sql, finding, breakdowns={"runs by loop": loops})
+    return check_result(
+        "job_cycles",
+        "No job run is its own ancestor: following parent links from any row ends at a root.",
+        "fail",
+        ids,
+        sql,
+        finding,
+        breakdowns={"runs by loop": loops},
+    )
 
 
 def child_before_parent(audit: Audit) -> CheckResult:
     """Rows logged before the first row of their parent's run (a warning: v1.4's add-album order)."""
     ids, sql = audit.on_links(links.before_parent_sql, "created_at, id")
-    finding = f"{ids.height:,} rows were logged before the first row of their parent's run ({audit.linking})."
+    n = listed(ids)
+    finding = (
+        f"{count(n, 'row')} {verb(n, 'was', 'were')} logged before the first row of their parent's run "
+        f"({audit.linking})."
+    )
     return check_result(
         "child_before_parent",
+        "No row is logged before the first row of its parent's run (a warning: v1.4's add-album flow "
+        "wrote children first).",
         "warn",
         ids,
         sql,

@@ -1,4 +1,10 @@
-"""What an audit returns: one :class:`CheckResult` per check, gathered in an :class:`AuditReport`."""
+"""What an audit returns: one :class:`CheckResult` per check, gathered in an :class:`AuditReport`.
+
+A check's status is one of :data:`STATUSES`, from best to worst: ``pass`` (nothing found),
+``skip`` (the check could not run; its finding says what to load or pass), ``warn`` (something
+an auditor should know) and ``fail`` (the data is not what the migration would have written).
+:func:`worst` is the one place that ranks them.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +18,42 @@ import polars as pl
 
 from ..errors import ArgumentError
 
-STATUSES = ("pass", "warn", "fail")
+STATUSES = ("pass", "skip", "warn", "fail")
+"""Every status a check can have, from best to worst."""
 
 
 def worst(statuses: Iterable[str]) -> str:
-    """The worst of ``statuses`` (``pass`` when there are none).
+    """The worst of ``statuses`` in the order pass < skip < warn < fail (``pass`` when there are none).
 
     Examples:
-        >>> worst(["pass", "warn", "pass"]), worst([])
-        ('warn', 'pass')
+        >>> worst(["pass", "warn", "pass"]), worst(["skip", "pass"]), worst(["skip", "warn"]), worst([])
+        ('warn', 'skip', 'warn', 'pass')
+        >>> worst(["pass", "error"])
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ArgumentError: unknown check status 'error'. Hint: use one of pass, skip, \
+warn, fail
     """
-    return max(statuses, key=STATUSES.index, default="pass")
+    ranked = list(statuses)
+    for status in ranked:
+        _known(status)
+    return max(ranked, key=STATUSES.index, default="pass")
+
+
+def tally(statuses: Iterable[str]) -> dict[str, int]:
+    """How many of ``statuses`` are each status, in :data:`STATUSES` order.
+
+    Examples:
+        >>> tally(["pass", "skip", "pass"])
+        {'pass': 2, 'skip': 1, 'warn': 0, 'fail': 0}
+    """
+    ranked = list(statuses)
+    return {s: ranked.count(s) for s in STATUSES}
+
+
+def _known(status: str) -> None:
+    if status not in STATUSES:
+        raise ArgumentError(f"unknown check status {status!r}. Hint: use one of {', '.join(STATUSES)}")
 
 
 @dataclass(frozen=True)
@@ -31,40 +62,71 @@ class CheckResult:
 
     Attributes:
         name: the check's name.
-        status: ``pass``, ``warn`` or ``fail``.
-        count: how many offending rows (or job ids, or ids, as ``finding`` says).
-        finding: one or two sentences for a person.
+        status: ``pass``, ``skip``, ``warn`` or ``fail`` (see :data:`STATUSES`).
+        count: how many offending rows ``ids`` lists (distinct ``id`` values), the number the
+            finding starts with; 0 for ``pass`` and ``skip``.
+        finding: one or two sentences for a person; for ``skip``, why the check could not run
+            and what to load or pass to make it run.
+        expects: one sentence saying what the check expects of the data.
         ids: every offending row, ``id`` first, with the columns that explain it.
-        sql: DuckDB SQL that lists them again from the store.
+        sql: DuckDB SQL that lists them again from the store (empty for ``skip``).
         breakdowns: named summary tables (by operation, status, cause...).
+
+    Raises:
+        ArgumentError: an unknown status, a negative count, or a count on a pass or a skip.
     """
 
     name: str
     status: str
     count: int
     finding: str
+    expects: str
     ids: pl.DataFrame
     sql: str
     breakdowns: Mapping[str, pl.DataFrame] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _known(self.status)
+        if self.count < 0 or (self.count and self.status in ("pass", "skip")):
+            raise ArgumentError(
+                f"check {self.name!r}: count {self.count} with status {self.status!r}. "
+                "Hint: a pass or a skip counts 0 offending rows; any other count is 0 or more"
+            )
+
     def to_dict(self) -> dict[str, Any]:
-        """Name, status, count, finding and the offending row ids, ready for JSON."""
+        """Everything but the frames' extra columns, ready for JSON: ``name``, ``status``,
+        ``count``, ``finding``, ``expects``, ``ids`` (the offending row ids, each once),
+        ``sql`` and ``breakdowns`` (each a list of records; times as text, UTC)."""
         ids = self.ids["id"].unique(maintain_order=True).to_list() if "id" in self.ids.columns else []
         return {
             "name": self.name,
             "status": self.status,
             "count": self.count,
             "finding": self.finding,
+            "expects": self.expects,
             "ids": ids,
+            "sql": self.sql,
+            "breakdowns": {name: _records(frame) for name, frame in self.breakdowns.items()},
         }
+
+    def _repr_html_(self) -> str:
+        from ..report import check_html
+
+        return check_html(self)
+
+
+def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """``frame``'s rows as JSON-safe records: times as text (naive UTC), other values as they are."""
+    temporal = [name for name, dtype in frame.schema.items() if dtype.is_temporal()]
+    return frame.with_columns(pl.col(temporal).cast(pl.String)).to_dicts()
 
 
 @dataclass(frozen=True)
 class AuditReport:
     """The result of :func:`verify`: every check, and what was audited.
 
-    ``summary`` holds the tables and their row counts, the eras (migration apply times, UTC)
-    and how many checks passed, warned and failed.
+    ``summary`` holds the overall status, the tables and their row counts, the eras (migration
+    apply times, UTC) and how many checks have each status.
     """
 
     checks: tuple[CheckResult, ...]
@@ -75,6 +137,16 @@ class AuditReport:
         """The worst status of any check."""
         return worst(c.status for c in self.checks)
 
+    def at_least(self, level: str) -> bool:
+        """Whether any check's status is ``level`` or worse (what ``llamalog verify --fail-on`` asks).
+
+        Examples:
+            >>> report = AuditReport((), {})
+            >>> report.at_least("warn"), report.at_least("pass")
+            (False, True)
+        """
+        return worst([self.status, level]) == self.status
+
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name``."""
         for result in self.checks:
@@ -84,7 +156,12 @@ class AuditReport:
         raise ArgumentError(f"no check named {name!r} in this report. Hint: use one of {names}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"checks": [c.to_dict() for c in self.checks], "summary": dict(self.summary)}
+        """The overall ``status``, every check (:meth:`CheckResult.to_dict`) and the ``summary``."""
+        return {
+            "status": self.status,
+            "checks": [c.to_dict() for c in self.checks],
+            "summary": dict(self.summary),
+        }
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, default=str)
@@ -97,8 +174,12 @@ class AuditReport:
                 lines.append(f"  {name}: {value:,}" if isinstance(value, int) else f"  {name}: {value}")
         if "job links" in self.summary:
             lines.append(f"  job links followed: {self.summary['job links']}")
+        counted = tally(c.status for c in self.checks)
+        lines.append("  checks: " + ", ".join(f"{n} {s}" for s, n in counted.items()))
+        indent = " " * (4 + 2 + width + 2 + 9 + 2)
         for c in self.checks:
             lines.append(f"{c.status.upper():4}  {c.name:<{width}}  {c.count:>9,}  {c.finding}")
+            lines.append(f"{indent}expects: {c.expects}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

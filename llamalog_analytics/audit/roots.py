@@ -8,14 +8,19 @@ from datetime import datetime
 import polars as pl
 
 from .. import links, schema
+from .._format import count, verb
 from .._sql import literal, quote
-from .context import Audit, Check, check_result, counts_by, skipped, timestamp_sql
+from .context import Audit, Check, check_result, counts_by, listed, skipped, timestamp_sql
 from .result import CheckResult
 
 DEPTH_LIMIT = 10  # tuples the root-job backfill's recursive CTE built per row
 NO_ROOT_MIGRATION_TIME = (
-    "no apply time for the root-job migration. Hint: load _prisma_migrations, or pass "
-    "root_job_migrated_at (--root-job-migrated-at)"
+    "No apply time for the root-job migration, so which rows it backfilled is unknown. Hint: "
+    "load _prisma_migrations, or pass root_job_migrated_at (--root-job-migrated-at)"
+)
+NO_FLAG_TIME = (
+    "the is_root_job migration's apply time is unknown, so rows from before the flag existed "
+    "(all false) are included. Hint: load _prisma_migrations"
 )
 
 
@@ -29,9 +34,13 @@ def root_job_backfill(audit: Audit) -> CheckResult:
     not reached, so the parent is.
     """
     name = "root_job_backfill"
+    expects = (
+        "Every row that existed at the root-job migration carries the root_job_id the migration's "
+        "recursive walk, replayed as applied, gave it."
+    )
     existed = audit.existed_at_root_job_migration()
     if existed is None:
-        return skipped(name, NO_ROOT_MIGRATION_TIME)
+        return skipped(name, expects, NO_ROOT_MIGRATION_TIME)
     sql = f"""WITH RECURSIVE old AS (
   SELECT id, created_at, job_id, parent_job_id, root_job_id FROM {audit.table} WHERE {existed}),
 links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
@@ -63,11 +72,13 @@ ORDER BY created_at, id"""
         .otherwise(pl.lit("another root"))
     )
     finding = (
-        f"{ids.height:,} of {total:,} rows that existed at the root-job migration differ from the "
+        f"{listed(ids):,} of {total:,} rows that existed at the root-job migration differ from the "
         "backfill's walk, replayed literally as applied "
         f"(joined on bare job ids, at most {DEPTH_LIMIT} steps)."
     )
-    return check_result(name, "fail", ids, sql, finding, breakdowns={"by kind": counts_by(kinds, "kind")})
+    return check_result(
+        name, expects, "fail", ids, sql, finding, breakdowns={"by kind": counts_by(kinds, "kind")}
+    )
 
 
 def root_job_truth(audit: Audit) -> CheckResult:
@@ -82,9 +93,13 @@ def root_job_truth(audit: Audit) -> CheckResult:
     but whose id other runs carried, or a job id shared by rows or runs with other parents.
     """
     name = "root_job_truth"
+    expects = (
+        "The root_job_id of every row that existed at the root-job migration is the true top of its "
+        "tree of job runs (a warning where the backfill's walk stopped elsewhere)."
+    )
     existed = audit.existed_at_root_job_migration()
     if existed is None:
-        return skipped(name, NO_ROOT_MIGRATION_TIME)
+        return skipped(name, expects, NO_ROOT_MIGRATION_TIME)
     hops = DEPTH_LIMIT - 1  # the walk resolves roots up to this many hops above the parent
     old = f"(SELECT * FROM {audit.table} WHERE {existed})"
     sql = f"""SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id, root_job_id, true_root, ancestors,
@@ -99,11 +114,11 @@ ORDER BY created_at, id"""
     breakdown = counts_by(ids, "cause")
     causes = ", ".join(f"{r['cause']} {r['rows']:,}" for r in breakdown.to_dicts())
     finding = (
-        f"{ids.height:,} backfilled rows have a stored root that is not the true top of their job tree, "
+        f"{listed(ids):,} backfilled rows have a stored root that is not the true top of their job tree, "
         f"following {audit.linking}"
     )
     finding += f" ({causes})." if causes else "."
-    return check_result(name, "warn", ids, sql, finding, breakdowns={"by cause": breakdown})
+    return check_result(name, expects, "warn", ids, sql, finding, breakdowns={"by cause": breakdown})
 
 
 def is_root_consistency(audit: Audit) -> CheckResult:
@@ -115,14 +130,17 @@ def is_root_consistency(audit: Audit) -> CheckResult:
     since = audit.applied.get(schema.MIGRATIONS[5])
     sql = _root_flag_sql(audit.after, since)
     ids = audit.frame(sql)
-    finding = f"{ids.height:,} rows have is_root_job disagreeing with parent_job_id"
+    n = listed(ids)
+    finding = f"{count(n, 'row')} {verb(n, 'has', 'have')} is_root_job disagreeing with parent_job_id"
     finding += (
-        "."
+        f"; {NO_FLAG_TIME}."
         if since is None
         else f" (rows before {since:%Y-%m-%d %H:%M} UTC left out: the flag did not exist)."
     )
     return check_result(
         "is_root_consistency",
+        "A row written since the flag existed has is_root_job true exactly when it has no "
+        "parent_job_id (a warning: direct writers never set the flag).",
         "warn",
         ids,
         sql,

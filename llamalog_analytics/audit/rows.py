@@ -10,8 +10,14 @@ import polars as pl
 
 from .. import schema
 from .._sql import literal, quote
-from .context import Audit, Check, check_result, counts_by, skipped
+from .context import Audit, Check, check_result, counts_by, listed, skipped
 from .result import CheckResult
+
+NO_SNAPSHOT = (
+    f"No pre-migration snapshot in the store ({schema.LEGACY_TABLE} is not loaded), so there is "
+    f"nothing to compare. Hint: load it (llamalog load FILE --as {schema.LEGACY_TABLE}), or name "
+    "the snapshot's table with before= (--before)"
+)
 
 
 def rows_preserved(audit: Audit) -> CheckResult:
@@ -21,8 +27,12 @@ def rows_preserved(audit: Audit) -> CheckResult:
     exactly. Ids repeated on either side are left to ``duplicate_ids`` and not compared.
     """
     name = "rows_preserved"
+    expects = (
+        "Every row of the pre-migration snapshot is still in the migrated table, with the same "
+        "value in every column both tables have."
+    )
     if audit.before is None:
-        return skipped(name, "no pre-migration snapshot in the store. Hint: load enrichment_logs")
+        return skipped(name, expects, NO_SNAPSHOT)
     columns = [c for c in audit.common_columns() if c != "id"]
     before, after = quote(audit.before), audit.table
 
@@ -60,18 +70,19 @@ ORDER BY kind, id, "column\""""
     changed = ids.filter(pl.col("kind") == "changed")["id"].n_unique()
     compared = audit.store.execute(f"SELECT count(*) FROM {before}")[0][0]
     finding = (
-        f"{compared:,} snapshot rows compared on {len(columns) + 1} columns: "
-        f"{missing:,} missing from {audit.after}, {changed:,} changed"
+        f"{listed(ids):,} of {compared:,} snapshot rows are not in {audit.after} as they were: "
+        f"{missing:,} missing, {changed:,} changed"
     )
     if changed:
         finding += " (" + ", ".join(ids.filter(pl.col("kind") == "changed")["column"].unique().sort()) + ")"
+    finding += f"; {len(columns) + 1} columns compared."
     return check_result(
         name,
+        expects,
         "fail",
         ids,
         sql,
-        finding + ".",
-        count=missing + changed,
+        finding,
         breakdowns={"by kind and column": counts_by(ids, "kind", "column")},
     )
 
@@ -108,12 +119,19 @@ def duplicate_ids(audit: Audit) -> CheckResult:
         for name, table in parts
     )
     ids = audit.frame(sql + "\nORDER BY table_name, id")
+    per_table = ", ".join(f"{(ids['table_name'] == n).sum():,} in {n}" for n, _ in parts)
+    finding = f"{listed(ids):,} row ids appear more than once ({per_table})"
+    finding += (
+        "." if audit.before else "; the snapshot is not loaded, so only the migrated table was checked."
+    )
     return check_result(
         "duplicate_ids",
+        "No row id appears more than once in the migrated table or in the snapshot (the primary key "
+        "forbids it).",
         "fail",
         ids,
         sql,
-        f"{ids.height:,} row ids appear more than once ({', '.join(n for n, _ in parts)} checked).",
+        finding,
     )
 
 

@@ -2,24 +2,54 @@
 
 Each command parses its options, opens the store, calls one public function and prints the
 result. Errors print one line to stderr and exit with status 2. The commands live by subject:
-:mod:`.store` (load, info, synth, demo), :mod:`.entities` (chain, explain, graph, timeline) and
-:mod:`.audit` (verify).
+:mod:`.store` (load, info, rejects, synth, demo), :mod:`.entities` (chain, explain, graph,
+timeline) and :mod:`.audit` (verify).
 """
 
 from __future__ import annotations
 
-import click
+import sys
+from typing import Any
 
+import click
+from click.exceptions import NoArgsIsHelpError
+
+from ._options import fail
 from .audit import verify_command
 from .entities import chain_command, explain, graph, timeline
-from .store import demo, info, load, synth
+from .store import demo, info, load, rejects, synth
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """Usage errors (an unknown option, a bad value) as one line too, like every other error."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except NoArgsIsHelpError as exc:  # ``llamalog`` alone: the help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            names: list[str] = []
+            context = exc.ctx
+            while context is not None and context.parent is not None:
+                names.insert(0, context.info_name or "")
+                context = context.parent
+            command = " ".join(["llamalog", *names])
+            fail(f"{exc.format_message().rstrip('.')}. Hint: {command} --help")
+        except click.ClickException as exc:
+            fail(exc.format_message())
+        except click.Abort:
+            click.echo("[🦙 LlamaLog] aborted", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="llamalog_analytics")
 def main() -> None:
     """Load, explore and audit the LlamaLog audit table (llama_logs)."""
 
 
-for command in (load, info, synth, demo, verify_command, chain_command, explain, graph, timeline):
+for command in (load, info, rejects, synth, demo, verify_command, chain_command, explain, graph, timeline):
     main.add_command(command)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from .. import schema as schema_module
-from ..errors import LlamalogError
+from ..errors import LlamalogError, StoreNotFoundError
 
 DEFAULT_DB = "llamalog.duckdb"
 
@@ -50,17 +51,33 @@ def link_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the package's errors into a one-line message and exit status 2."""
+    """Turn the package's errors into a one-line message on stderr and exit status 2."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except StoreNotFoundError as exc:
+            fail(exc.message(_other_store(exc.found[0])) if exc.found else str(exc))
         except LlamalogError as exc:
-            click.echo(f"[🦙 LlamaLog] error: {exc}", err=True)
-            sys.exit(2)
+            fail(str(exc))
 
     return run
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``message`` as the one-line error and exit with status 2."""
+    one_line = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    click.echo(f"[🦙 LlamaLog] error: {one_line}", err=True)
+    sys.exit(2)
+
+
+def _other_store(path: str) -> str:
+    """How to run the current command on the store ``path`` instead."""
+    context = click.get_current_context()
+    option = f"--db {shlex.quote(path)}"
+    needs_more = any(p.required for p in context.command.params if isinstance(p, click.Argument))
+    return f"add {option}" if needs_more else f"llamalog {context.info_name} {option}"
 
 
 ENTITY_TYPE = click.Choice(["ALBUM", "ARTIST", "TRACK"], case_sensitive=False)

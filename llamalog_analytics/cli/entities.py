@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from .._format import count
 from ._options import ENTITY_TYPE, chain_options, db_option, friendly_errors, link_options, table_option
 
 _SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "parent_job_id")
@@ -177,11 +178,11 @@ def graph(
             built = provenance_graph(store, entity_type, entity_id, **linking)
     if kind == "trace":
         write_trace(rows, out, output)
-        click.echo(f"[🦙 LlamaLog] wrote the chain's {rows.height:,} rows as {output} traces to {out}")
+        click.echo(f"[🦙 LlamaLog] wrote the chain's {count(rows.height, 'row')} as {output} traces to {out}")
         return
     write_graph(built, out, output)
     nodes, edges = built.number_of_nodes(), built.number_of_edges()
-    click.echo(f"[🦙 LlamaLog] wrote {nodes:,} nodes and {edges:,} edges to {out}")
+    click.echo(f"[🦙 LlamaLog] wrote {count(nodes, 'node')} and {count(edges, 'edge')} to {out}")
 
 
 @click.command()
@@ -226,4 +227,15 @@ def timeline(
             link=link,
             reuse_gap=reuse_gap,
         )
-    click.echo(f"[🦙 LlamaLog] wrote {figure.layout.title.subtitle.text} to {write_timeline(figure, out)}")
+    written = write_timeline(figure, out)
+    click.echo(
+        f"[🦙 LlamaLog] wrote {_plain(figure.layout.title.subtitle.text or 'the timeline')} to {written}"
+    )
+
+
+def _plain(text: str) -> str:
+    """A plotly title as plain text: line breaks as separators, no tags, entities decoded."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]*>", "", re.sub(r"<br\s*/?>", " · ", text)))

@@ -1,14 +1,18 @@
-"""``llamalog load``, ``info``, ``synth`` and ``demo``: fill the store and see what it holds."""
+"""``llamalog load``, ``info``, ``rejects``, ``synth`` and ``demo``: fill the store and see what
+it holds."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
+from typing import Any
 
 import click
 
 from .. import schema as schema_module
-from ._options import db_option, friendly_errors
+from .._format import count
+from ._options import db_option, fail, friendly_errors
 
 
 @click.command()
@@ -59,9 +63,13 @@ def load(
         else:
             url = urls[0] if urls else None
             result = store.load_postgres(url, table=table, schema=schema, full=full, quiet=quiet)
-    click.echo(str(result))
+    listing = f"llamalog rejects --load {result.load_id} --db {shlex.quote(db)}"
+    click.echo(result.text(rejects=listing))
     if result.rows_read and not result.rows_loaded:
-        sys.exit(2)
+        fail(
+            f"no row could be loaded ({count(result.rows_read, 'row')} read, {result.rows_rejected:,} "
+            f"rejected and kept aside). Hint: see why with {listing}"
+        )
     if strict and result.rows_rejected:
         sys.exit(1)
 
@@ -76,6 +84,96 @@ def info(db: str) -> None:
 
     with LogStore(db, read_only=True) as store:
         click.echo(str(summarize(store)))
+
+
+@click.command()
+@db_option()
+@click.option(
+    "--load",
+    "load_id",
+    type=click.IntRange(min=1),
+    help="Only the rows of this load (its number, as llamalog load and llamalog info print it).",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: to read in a terminal, long values cut; csv and json: every column, values in full.",
+)
+@friendly_errors
+def rejects(db: str, load_id: int | None, output: str) -> None:
+    """List the rows that could not be loaded: their load, source file, row (1 = the first after
+    the header), the column at fault, the reason and the raw text.
+
+    Exit status: 0, also when there are none; 2 when the store or the load does not exist.
+    """
+    import json
+
+    from ..store import LogStore
+
+    with LogStore(db, read_only=True) as store:
+        rows = store.rejects(load_id)
+    scope = "" if load_id is None else f" in load {load_id}"
+    if rows.is_empty():
+        click.echo(f"[🦙 LlamaLog] no rejected rows{scope}", err=output != "table")
+    if output == "csv":
+        click.echo(rows.write_csv(), nl=False)
+    elif output == "json":
+        click.echo(json.dumps(rows.to_dicts(), indent=1, ensure_ascii=False))
+    elif not rows.is_empty():
+        click.echo(_rejects_table(rows.to_dicts()))
+        click.echo(
+            f"{count(rows.height, 'rejected row')}{scope}; "
+            "every column in full: --format csv or --format json"
+        )
+
+
+def _rejects_table(rows: list[dict[str, Any]]) -> str:
+    """Rejected rows as aligned columns that fit the terminal: reasons wrapped, raw text cut to
+    one line, sources by file name unless two share one."""
+    import shutil
+    import textwrap
+    from pathlib import Path
+
+    def one_line(value: object) -> str:
+        text = " ".join("" if value is None else str(value).splitlines())
+        return "".join(c if c.isprintable() else " " for c in text)
+
+    def cut(text: str, width: int, *, keep_end: bool = False) -> str:
+        if len(text) <= width:
+            return text
+        return "…" + text[1 - width :] if keep_end else text[: width - 1] + "…"
+
+    sources = {r["source"] for r in rows}
+    names = {source: Path(source).name for source in sources}
+    if len(set(names.values())) < len(sources):
+        names = {source: cut(source, 40, keep_end=True) for source in sources}
+    header = ["load", "source", "row", "column", "reason", "raw"]
+    cells = [
+        [str(r["load_id"]), names[r["source"]], f"{r['row_number']:,}", r["column_name"] or ""] for r in rows
+    ]
+    widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(4)]
+    room = shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * 5
+    longest = max(len(one_line(r["reason"])) for r in rows)
+    reason = min(longest, max(30, min(100, room - 24)))
+    raw = max(12, min(60, room - reason))
+    lines = [[*header[:4], header[4].ljust(reason), header[5]]]
+    for row, cell in zip(rows, cells, strict=True):
+        wrapped = textwrap.wrap(one_line(row["reason"]), reason) or [""]
+        lines.append([*cell, wrapped[0].ljust(reason), cut(one_line(row["raw"]), raw)])
+        lines += [["", "", "", "", more, ""] for more in wrapped[1:]]
+    widths += [reason, 0]  # raw text last, unpadded
+
+    def aligned(line: list[str]) -> str:
+        padded = [
+            text.rjust(width) if number in (0, 2) else text.ljust(width)  # load and row to the right
+            for number, (text, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join(map(aligned, lines))
 
 
 @click.command()
@@ -107,10 +205,12 @@ def synth(rows: int, seed: int, out: str, before: str | None, naming: str) -> No
 
     data = generate(rows, seed=seed)
     write_logs(data.llama_logs, out, naming=naming)  # type: ignore[arg-type]
-    click.echo(f"[🦙 LlamaLog] wrote {data.llama_logs.height:,} rows to {out}")
+    click.echo(f"[🦙 LlamaLog] wrote {count(data.llama_logs.height, 'row')} to {out}")
     if before:
         write_logs(data.enrichment_logs, before, naming=naming)  # type: ignore[arg-type]
-        click.echo(f"[🦙 LlamaLog] wrote {data.enrichment_logs.height:,} pre-migration rows to {before}")
+        click.echo(
+            f"[🦙 LlamaLog] wrote {count(data.enrichment_logs.height, 'pre-migration row')} to {before}"
+        )
 
 
 @click.command()

@@ -1,0 +1,231 @@
+"""The lanes of a timeline: which lane each log row sits in, their order and their labels.
+
+A lane is a job run (a job *instance*, see :mod:`~llamalog_analytics.links`); lanes follow the
+job tree, a child run under its parent run, indented. A row without a job id sits in its
+resolved parent run's lane, or else in a lane of its own entity and operation kind. Each lane
+reads as its run, what the run did and the entity it was about: ``└ 246 · enrichment:album ·
+ALBUM Kid A`` (the entity's title or name when a row's metadata carries it, else its id
+shortened). Above :data:`LANES_SHOWN` lanes the deepest runs fold into one lane per ancestor.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from . import schema
+
+LANES_SHOWN = 60  # lanes before the deepest jobs are folded into summary lanes
+_NO_JOB = "(no job id)"
+_SPACE = "\u00a0"  # plotly trims ordinary leading spaces from tick labels
+_NAMES = {"ALBUM": "$.albumTitle", "ARTIST": "$.artistName", "TRACK": "$.trackTitle"}
+_OPTIONAL = (  # columns a frame in hand may lack; read as NULL
+    "entity_type",
+    "entity_id",
+    *schema.TYPED_ID.values(),
+    "metadata",
+    "duration_ms",
+    "root_job_id",
+    "user_id",
+    "triggered_by",
+    "error_message",
+)
+
+
+def lanes(rows: pl.DataFrame) -> pl.DataFrame:
+    """One lane per job run, in job-tree order: ``job``, ``lane`` (the tick label), ``depth``, ``folded``.
+
+    ``rows`` carry ``job`` (a lane's key), ``own`` (whether the row's own job id names it),
+    ``parent`` (its parent run's key), ``name`` and ``entity`` as :func:`keyed` gives them. A
+    lane's parent, operation and entity are its first own row's (its first row's when it has
+    none). Lanes whose parent is not in ``rows`` start trees, oldest first; children follow their
+    parent, oldest first; runs on a parent loop (and below one) belong to no tree and come last.
+    Above :data:`LANES_SHOWN` lanes, runs deeper than the deepest level that still fits share one
+    lane per ancestor at that level (``lane`` then reads ``… N jobs below``).
+    """
+    jobs = (
+        rows.sort(pl.col("own").not_(), "created_at", "id")
+        .group_by("job", maintain_order=True)
+        .agg(
+            first=pl.col("created_at").min(),
+            parent=pl.col("parent").first(),
+            operation=pl.col("operation").first(),
+            name=pl.col("name").first(),
+            entity=pl.col("entity").first(),
+            own=pl.col("own").first(),
+        )
+        .sort("first", "job")
+    )
+    looks = {
+        job: (name, op, entity, own)
+        for job, name, op, entity, own in jobs.select("job", "name", "operation", "entity", "own").iter_rows()
+    }
+    order, children = _tree_order(jobs)
+    level = _level_that_fits(order, children)
+    anchors: list[str] = []
+    folded: dict[str, int] = {}
+    for job, depth in order:
+        anchors.append(job if depth <= level else anchors[-1])
+        if depth > level:
+            folded[anchors[-1]] = folded.get(anchors[-1], 0) + 1
+    depths = dict(order)
+
+    def label(job: str, depth: int) -> str:
+        name, operation, entity, own = looks[job]
+        what = operation if own else str(operation).split(":")[0]
+        about = f" · {entity}" if entity else ""
+        return _escape(f"{_SPACE * 2 * depth}{'└ ' if depth else ''}{name} · {what}{about}")
+
+    def summary(anchor: str) -> str:
+        jobs = f"{folded[anchor]:,} job{'s' if folded[anchor] > 1 else ''}"
+        return _escape(f"{_SPACE * 2 * (depths[anchor] + 1)}… {jobs} below {looks[anchor][0]}")
+
+    return pl.DataFrame(
+        {
+            "job": [job for job, _ in order],
+            "lane": [
+                label(job, depth) if depth <= level else summary(anchor)
+                for (job, depth), anchor in zip(order, anchors, strict=True)
+            ],
+            "depth": [depth for _, depth in order],
+            "folded": [depth > level for _, depth in order],
+        },
+        schema={"job": pl.String, "lane": pl.String, "depth": pl.Int32, "folded": pl.Boolean},
+    )
+
+
+def _tree_order(jobs: pl.DataFrame) -> tuple[list[tuple[str, int]], dict[str | None, list[str]]]:
+    """The runs depth first, each with its depth (trees oldest first, loops last), and each
+    run's children."""
+    known = set(jobs["job"])
+    children: dict[str | None, list[str]] = {}
+    for job, parent in jobs.select("job", "parent").iter_rows():
+        children.setdefault(parent if parent in known and parent != job else None, []).append(job)
+    order: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for top in [*children.get(None, []), *jobs["job"]]:  # loops are reached from no tree top
+        stack = [(top, 0)]
+        while stack:
+            job, depth = stack.pop()
+            if job not in seen:
+                seen.add(job)
+                order.append((job, depth))
+                stack.extend((child, depth + 1) for child in reversed(children.get(job, [])))
+    return order, children
+
+
+def _level_that_fits(order: list[tuple[str, int]], children: dict[str | None, list[str]]) -> int:
+    """The deepest level whose runs, and a summary lane per parent at that level, fit
+    :data:`LANES_SHOWN` lanes."""
+
+    def lane_count(level: int) -> int:
+        return sum(depth < level or (depth == level and 1 + (job in children)) for job, depth in order)
+
+    level = max(depth for _, depth in order)
+    while level > 0 and lane_count(level) > LANES_SHOWN:
+        level -= 1
+    return level
+
+
+def keyed(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with the lane each belongs to and how a person reads it.
+
+    Adds ``job`` (the lane's key: the row's run; for a row without a job id its resolved parent
+    run when that run is among ``rows``, else its entity and operation kind), ``own`` (the row's
+    own job id names the lane), ``parent`` (its parent run's key, None when the parent never
+    logged), ``name`` (``292``, or ``292 #2`` when the id ran more than once among these rows;
+    ``(no job id)``) and ``entity`` (``ALBUM Kid A``, or the id shortened when no row names it).
+    """
+    rows = rows.with_columns(
+        pl.lit(None, pl.Int32 if c == "duration_ms" else pl.String).alias(c)
+        for c in _OPTIONAL
+        if c not in rows.columns
+    )
+    run = pl.col("job_id") + pl.lit("#") + pl.col("job_instance").cast(pl.String)
+    parent = pl.col("parent_job_id") + pl.lit("#") + pl.col("parent_instance").cast(pl.String)
+    kind = pl.col("operation").str.split(":").list.first()
+    rows = rows.with_columns(_subject())
+    runs = rows.filter(pl.col("job_id").is_not_null()).select(run.unique())["job_id"]
+    names = _entity_names(rows)
+    entity = pl.when(pl.col("subject_type").is_not_null() | pl.col("subject_id").is_not_null()).then(
+        pl.concat_str(
+            pl.col("subject_type").fill_null("?"),
+            pl.lit(" "),
+            pl.coalesce(
+                pl.col("subject_id").replace_strict(names, default=None, return_dtype=pl.String),
+                pl.col("subject_id").str.slice(0, 8) + pl.lit("…"),
+                pl.lit("(no id)"),
+            ),
+        )
+    )
+    several = pl.col("job_instance").n_unique().over("job_id") > 1
+    return rows.with_columns(
+        job=pl.when(pl.col("job_id").is_not_null())
+        .then(run)
+        .when(parent.is_in(runs.implode()))
+        .then(parent)
+        .otherwise(
+            pl.concat_str(
+                pl.lit(_NO_JOB),
+                pl.col("subject_type").fill_null(""),
+                pl.col("subject_id").fill_null(""),
+                kind,
+                separator="|",
+            )
+        ),
+        own=pl.col("job_id").is_not_null(),
+        parent=pl.when(pl.col("job_id").is_not_null()).then(parent),
+        name=pl.when(pl.col("job_id").is_null())
+        .then(pl.lit(_NO_JOB))
+        .otherwise(
+            _cut(pl.col("job_id"), 24)
+            + pl.when(several)
+            .then(pl.lit(" #") + pl.col("job_instance").cast(pl.String))
+            .otherwise(pl.lit(""))
+        ),
+        entity=_cut(entity, 30),
+        entity_full=pl.concat_str(
+            entity, pl.when(pl.col("subject_id").is_not_null()).then(pl.lit(" · ") + pl.col("subject_id"))
+        ),
+    )
+
+
+def _subject() -> list[pl.Expr]:
+    """The entity a row is about: ``subject_type`` and ``subject_id`` (its entity columns, else
+    the first typed id it carries)."""
+    typed = [(kind, pl.col(column)) for kind, column in schema.TYPED_ID.items()]
+    own_id = pl.coalesce(*(pl.when(pl.col("entity_type") == kind).then(column) for kind, column in typed))
+    first_type = pl.coalesce(*(pl.when(column.is_not_null()).then(pl.lit(kind)) for kind, column in typed))
+    return [
+        pl.coalesce(pl.col("entity_type"), first_type).alias("subject_type"),
+        pl.coalesce(pl.col("entity_id"), own_id, *(column for _, column in typed)).alias("subject_id"),
+    ]
+
+
+def _entity_names(rows: pl.DataFrame) -> dict[str, str]:
+    """Entity id → the title or name a row about it carries in its metadata."""
+    named = pl.concat(
+        [
+            rows.filter(pl.col("subject_type") == kind).select(
+                "subject_id", name=pl.col("metadata").cast(pl.String).str.json_path_match(path)
+            )
+            for kind, path in _NAMES.items()
+        ]
+    )
+    found = (
+        named.drop_nulls().filter(pl.col("name").str.strip_chars() != "").unique("subject_id", keep="first")
+    )
+    return dict(found.iter_rows())
+
+
+def _cut(text: pl.Expr, length: int) -> pl.Expr:
+    """``text`` shortened to ``length`` characters, an ellipsis marking the cut."""
+    return (
+        pl.when(text.str.len_chars() > length)
+        .then(text.str.slice(0, length - 1) + pl.lit("…"))
+        .otherwise(text)
+    )
+
+
+def _escape(label: str) -> str:
+    """Log text in a label, kept from being read as plotly's HTML subset."""
+    return label.replace("<", "&lt;")

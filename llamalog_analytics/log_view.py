@@ -1,0 +1,196 @@
+"""Log rows as the application's admin log table shows them, for notebooks, the report and explain.
+
+:func:`log_table` takes any frame of log rows (a chain, ``store.table()``, a check's ids joined
+to the rows) and returns a :class:`LogTable`, which a notebook displays as a "LlamaLog" table:
+a category badge (colour and text; CREATED carries the llama), the time in UTC to the
+millisecond, the chain relation and depth as indentation, entity, operation, status, job run,
+duration and error. Each row opens to its JSON details, pretty-printed. A frame larger than a
+page is paged, and the table says which rows it shows and how to see the others.
+
+Examples:
+    >>> import llamalog_analytics as lla
+    >>> with lla.sample_store() as store:
+    ...     rows = store.table()
+    >>> table = lla.log_table(rows, page_size=100)
+    >>> table.pages > 1, "LlamaLog" in table.to_html()
+    (True, True)
+    >>> table.page(2).caption()
+    'rows 101-200 of 4,000'
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, replace
+from html import escape
+from typing import Any
+
+import polars as pl
+
+from . import style
+from ._format import count, duration, moment
+from ._html import CSS, header
+from .errors import ArgumentError
+
+PAGE_SIZE = 500  # rows per page; a page scrolls inside a box of fixed height
+
+# Columns shown in the row itself; every other column goes into the row's JSON details.
+_SHOWN = {
+    "created_at",
+    "category",
+    "relation",
+    "depth",
+    "entity_type",
+    "entity_id",
+    "operation",
+    "status",
+    "job_id",
+    "job_instance",
+    "duration_ms",
+    "error_message",
+    "error_code",
+}
+_JSON_COLUMNS = ("metadata", "preview_data")
+# Two overlapping sheets: the copy button's icon, drawn (a glyph may be missing from the fonts).
+_COPY_ICON = (
+    '<svg viewBox="0 0 16 16" width="11" height="11" aria-label="copy" fill="none" stroke="currentColor" '
+    'stroke-width="1.5"><rect x="5" y="5" width="9" height="9" rx="1.5"/>'
+    '<path d="M3 11H2.5A1 1 0 0 1 1.5 10V2.5A1 1 0 0 1 2.5 1.5H10A1 1 0 0 1 11 2.5V3"/></svg>'
+)
+_RELATION_MARKS = {"ancestor": "↑", "self": "●", "descendant": "↳"}
+
+
+@dataclass(frozen=True)
+class LogTable:
+    """One page of log rows, displayed as the admin log table (``_repr_html_``)."""
+
+    rows: pl.DataFrame
+    title: str = ""
+    number: int = 1  # the page shown, from 1
+    page_size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.rows.height // self.page_size))
+
+    def page(self, number: int) -> LogTable:
+        """The same rows, showing page ``number``."""
+        if not 1 <= number <= self.pages:
+            raise ArgumentError(f"page {number} does not exist. Hint: pages run from 1 to {self.pages}")
+        return replace(self, number=number)
+
+    def caption(self) -> str:
+        """Which rows this page shows, e.g. ``rows 1-500 of 2,000`` or ``12 rows``."""
+        total = self.rows.height
+        if self.pages == 1:
+            return count(total, "row")
+        first = (self.number - 1) * self.page_size + 1
+        last = min(total, self.number * self.page_size)
+        return f"rows {first:,}-{last:,} of {total:,}"
+
+    def to_html(self) -> str:
+        """The table as an HTML fragment (its own styles; no script needed to read it)."""
+        start = (self.number - 1) * self.page_size
+        shown = self.rows.slice(start, self.page_size)
+        columns = shown.columns
+        prefix = uuid.uuid4().hex[:12]  # toggles of two tables on one page stay apart
+        body = "".join(
+            _row(row, columns, f"{prefix}-{n}") for n, row in enumerate(shown.iter_rows(named=True))
+        )
+        more = ""
+        if self.pages > 1:
+            more = (
+                f'<span class="pager">page {self.number} of {self.pages}: '
+                f"<code>.page({min(self.number + 1, self.pages)})</code> shows another</span>"
+            )
+        return (
+            f'<div class="llamalog"><style>{CSS}</style>'
+            f"{header('LlamaLog', self.title, self.caption(), more=more)}"
+            '<div class="llamalog-scroll"><table><thead><tr><th></th><th>time (UTC)</th><th>category</th>'
+            "<th>operation</th><th>entity</th><th>status</th><th>job</th><th>duration</th><th>error</th>"
+            f"</tr></thead><tbody>{body}</tbody></table></div></div>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def log_table(rows: pl.DataFrame, *, title: str = "", page: int = 1, page_size: int = PAGE_SIZE) -> LogTable:
+    """``rows`` (any frame of log rows) as the admin log table; ``page`` of ``page_size`` rows."""
+    if page_size < 1:
+        raise ArgumentError(f"page_size must be at least 1, not {page_size}")
+    return LogTable(rows, title, 1, page_size).page(page)
+
+
+def category_badge(category: str | None) -> str:
+    """A category as a coloured badge with its name (CREATED with the llama drawn beside it)."""
+    look = style.category_style(category)
+    llama = style.LLAMA_SVG if category == "CREATED" else ""
+    return (
+        f'<span class="badge category" style="background:{look.colour};border-color:{look.colour}">'
+        f"{llama}{escape(category or 'no category')}</span>"
+    )
+
+
+def status_badge(status: str | None) -> str:
+    """A log status as an outlined badge, labelled as the admin table labels it."""
+    if status is None:
+        return ""
+    look = style.STATUS_STYLES.get(status, style.Style("#57606a", "", status))
+    label = escape(look.label)
+    return f'<span class="badge" style="color:{look.colour}" title="{escape(status)}">{label}</span>'
+
+
+def id_cell(value: object, shown: int = 8) -> str:
+    """An id in monospace that does not wrap: its start shown, the whole id in the tooltip, a copy button."""
+    if value is None:
+        return ""
+    text = escape(str(value))
+    short = text if len(text) <= shown + 1 else text[:shown] + "…"
+    return (
+        f'<span class="id" title="{text}">{short}</span>'
+        f'<button class="copy" title="copy {text}" data-copy="{text}" '
+        'onclick="navigator.clipboard && navigator.clipboard.writeText(this.dataset.copy)">'
+        f"{_COPY_ICON}</button>"
+    )
+
+
+def _row(row: dict[str, Any], columns: list[str], toggle: str) -> str:
+    relation = row.get("relation")
+    depth = abs(row.get("depth") or 0)
+    mark = _RELATION_MARKS.get(relation or "", "")
+    operation = (
+        f'<span style="margin-left:{depth * 1.2:.1f}em" title="{escape(relation or "")}, depth {depth}">'
+        f"{mark} {escape(row.get('operation') or '')}</span>"
+    )
+    entity = f"{escape(row.get('entity_type') or '')} {id_cell(row.get('entity_id'))}"
+    job = ""
+    if row.get("job_id") is not None:
+        run = f" #{row['job_instance']}" if row.get("job_instance") is not None else ""
+        job_id = escape(row["job_id"])
+        job = f'<span class="id" title="job {job_id}{run}">{job_id[:24]}{run}</span>'
+    error = row.get("error_message") or row.get("error_code") or ""
+    details = {c: _json_value(c, row[c]) for c in columns if c not in _SHOWN}
+    pretty = escape(json.dumps(details, indent=2, ensure_ascii=False, default=str))
+    return (
+        f'<tr><td><input class="toggle" type="checkbox" id="{toggle}">'
+        f'<label for="{toggle}" title="show the JSON details">▸</label></td>'
+        f'<td class="time">{moment(row.get("created_at"))}</td>'
+        f'<td>{category_badge(row.get("category"))}</td><td class="nowrap">{operation}</td>'
+        f'<td class="nowrap">{entity}</td>'
+        f"<td>{status_badge(row.get('status'))}</td><td>{job}</td>"
+        f'<td class="number">{duration(row.get("duration_ms"))}</td>'
+        f'<td class="error">{escape(str(error))}</td></tr>'
+        f'<tr class="details"><td></td><td colspan="8"><pre>{pretty}</pre></td></tr>'
+    )
+
+
+def _json_value(column: str, value: Any) -> Any:
+    """A JSON column's text parsed (so it prints as JSON, not as a quoted string); others as they are."""
+    if column in _JSON_COLUMNS and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

@@ -1,0 +1,101 @@
+"""``lla.log_table``: log rows as the admin log table shows them, read in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import polars as pl
+import pytest
+from conftest import browser_page, needs_chromium, screenshot
+
+import llamalog_analytics as lla
+from llamalog_analytics.errors import ArgumentError
+
+ALBUM = "3e8428c2-2d96-4742-8ce3-9cf025319cd4"  # its chain has ancestors, descendants and reused job ids
+
+
+@pytest.fixture(scope="module")
+def chain_rows():
+    with lla.sample_store() as store:
+        return lla.chain(store, "ALBUM", ALBUM)
+
+
+def page_of(html: str, folder) -> object:
+    path = folder / "table.html"
+    path.write_text(f"<!DOCTYPE html><html><body>{html}</body></html>", encoding="utf-8")
+    return path
+
+
+def test_pages_say_which_rows_they_show_and_drop_none():
+    rows = pl.DataFrame({"id": [str(n) for n in range(1_200)], "operation": ["op"] * 1_200})
+    table = lla.log_table(rows)
+    assert (table.pages, table.caption()) == (3, "rows 1-500 of 1,200")
+    shown = [re.findall(r"&quot;id&quot;: &quot;(\d+)&quot;", table.page(n).to_html()) for n in (1, 2, 3)]
+    assert [len(s) for s in shown] == [500, 500, 200]
+    assert sorted(int(i) for s in shown for i in s) == list(range(1_200))
+    assert ".page(2)" in table.to_html()
+    with pytest.raises(ArgumentError, match="pages run from 1 to 3"):
+        table.page(4)
+    assert lla.log_table(rows.head(1)).caption() == "1 row"
+
+
+def test_log_text_is_escaped(chain_rows):
+    hostile = chain_rows.head(1).with_columns(
+        operation=pl.lit("<script>alert(1)</script>"), error_message=pl.lit("<img src=x onerror=alert(2)>")
+    )
+    html = lla.log_table(hostile).to_html()
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@needs_chromium
+def test_a_chain_reads_like_the_admin_log_table(chain_rows, tmp_path):
+    path = page_of(lla.log_table(chain_rows, title="its provenance chain").to_html(), tmp_path)
+    with browser_page(path, width=1400) as (page, errors):
+        head = page.locator(".llamalog-head")
+        assert head.inner_text().split()[:3] == ["LlamaLog", "its", "provenance"]
+        rows = page.locator("tbody > tr:not(.details)")
+        assert rows.count() == chain_rows.height
+        first = rows.nth(0).locator("td")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", first.nth(1).inner_text())
+        # Category badges carry their name (never colour alone); CREATED carries the llama drawing.
+        badges = page.locator("span.badge.category")
+        assert {b.inner_text().strip() for b in badges.all()} == set(chain_rows["category"].unique())
+        created = page.locator("span.badge.category", has_text="CREATED").first
+        assert created.locator("svg[aria-label=llama]").bounding_box()["width"] >= 10
+
+        # Relation and depth show as indentation: a descendant starts right of its entity's own rows.
+        def indent(relation: str) -> float:
+            n = chain_rows["relation"].to_list().index(relation)
+            return rows.nth(n).locator("td").nth(3).locator("span").first.bounding_box()["x"]
+
+        assert indent("descendant") > indent("self")
+        # Details are hidden until the row is opened, then show its JSON, pretty-printed.
+        details = page.locator("tr.details").nth(2)
+        assert not details.is_visible()
+        rows.nth(2).locator("label").click()
+        assert details.is_visible()
+        document = json.loads(details.inner_text())
+        assert isinstance(document["metadata"], dict)  # the JSON column as JSON, not a quoted string
+        assert document["id"] == chain_rows["id"][2]
+        screenshot(page, "log-table")
+    assert errors == []
+
+
+@needs_chromium
+def test_the_llama_is_drawn_without_an_emoji_font(chain_rows, tmp_path):
+    """On a machine with no emoji font, every llama in the table is a drawing beside its text, and
+    no llama is left as a character to turn into an empty box."""
+    path = page_of(lla.log_table(chain_rows).to_html(), tmp_path)
+    with browser_page(path, emoji_font=False) as (page, errors):
+        assert "🦙" not in page.inner_text("body")
+        llamas = page.locator("svg[aria-label=llama]")
+        created = (chain_rows["category"] == "CREATED").sum()
+        assert llamas.count() == 1 + created  # the header's and one per CREATED badge
+        for n in range(llamas.count()):
+            box = llamas.nth(n).bounding_box()
+            assert box["width"] >= 10 and box["height"] >= 10
+            assert llamas.nth(n).locator("xpath=..").inner_text().split()[0] in ("LlamaLog", "CREATED")
+        screenshot(page, "log-table-no-emoji-font")
+    assert errors == []

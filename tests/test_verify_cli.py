@@ -1,0 +1,142 @@
+"""``llamalog verify``: its exit codes (0, 1 at --fail-on, 2 when the audit cannot run), its
+one-line errors, and the text and JSON it prints."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import audit_store, clean_rows, run_cli, with_changes
+
+import llamalog_analytics as lla
+from llamalog_analytics.audit import DEFAULT_CHECKS
+
+CHECK_FIELDS = ["name", "status", "count", "finding", "expects", "ids", "sql", "breakdowns"]
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory):
+    """The bundled sample in a store file: both tables and the migration history."""
+    path = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    lla.sample_store(path).close()
+    return path
+
+
+def test_the_sample_warns_so_it_exits_0_unless_failing_on_warn(sample_db):
+    code, out, err = run_cli("verify", "--db", sample_db)
+    assert (code, err) == (0, "")
+    assert out.startswith("[🦙 LlamaLog] migration audit: WARN")
+    assert "  checks: 5 pass, 0 skip, 7 warn, 0 fail" in out
+    assert re.search(r"^WARN  category_backfill +123  123 of 651 rows", out, re.MULTILINE)
+    expects = [line.strip() for line in out.splitlines() if line.strip().startswith("expects: ")]
+    assert len(expects) == len(DEFAULT_CHECKS)
+    assert run_cli("verify", "--db", sample_db, "--fail-on", "fail")[0] == 0
+    code, out, err = run_cli("verify", "--db", sample_db, "--fail-on", "warn")
+    assert (code, err) == (1, "") and out.startswith("[🦙 LlamaLog] migration audit: WARN")
+    code, _, err = run_cli("verify", "--db", sample_db, "--fail-on", "skip")
+    assert code == 2 and "--fail-on" in err  # a usage error: skip is below warn, never a failure
+
+
+def test_a_failed_check_exits_1_at_either_level(tmp_path):
+    db = tmp_path / "wrong.duckdb"
+    audit_store(tmp_path, with_changes(clean_rows(), "r2", category="ENRICHED"), path=db).close()
+    for level in ("warn", "fail"):
+        code, out, _ = run_cli("verify", "--db", db, "--format", "json", "--fail-on", level)
+        assert code == 1 and json.loads(out)["status"] == "fail"
+
+
+def test_json_has_the_status_and_every_field_of_every_check(sample_db):
+    code, out, _ = run_cli("verify", "--db", sample_db, "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert list(document) == ["status", "checks", "summary"]
+    assert document["status"] == document["summary"]["status"] == "warn"
+    assert document["summary"]["checks"] == {"pass": 5, "skip": 0, "warn": 7, "fail": 0}
+    assert [c["name"] for c in document["checks"]] == [c.__name__ for c in DEFAULT_CHECKS]
+    for check in document["checks"]:
+        assert list(check) == CHECK_FIELDS, check["name"]
+        assert check["status"] in ("pass", "warn")
+        assert check["count"] == len(check["ids"]) == len(set(check["ids"])), check["name"]
+        assert check["finding"].startswith(f"{check['count']:,} "), check["name"]
+        assert check["expects"].endswith(".") and check["sql"].lstrip().startswith(("SELECT", "WITH"))
+        for name, records in check["breakdowns"].items():
+            assert isinstance(records, list) and all(isinstance(r, dict) for r in records), name
+    backfill = next(c for c in document["checks"] if c["name"] == "category_backfill")
+    assert (backfill["status"], backfill["count"]) == ("warn", 123)
+    by_intent = backfill["breakdowns"]["applied rules vs the roadmap's intent"]
+    assert sum(r["rows"] for r in by_intent) == 123
+    assert set(by_intent[0]) == {"operation", "status", "backfill as applied", "roadmap intent", "rows"}
+    with lla.LogStore(sample_db, read_only=True) as store:  # the CLI prints what one call returns
+        again = json.loads(lla.verify(store).to_json())
+    made = document["summary"]["provenance"]
+    assert made["store"] == str(sample_db) and [load["table_name"] for load in made["loads"]]
+    for run in (again, document):  # the same but for when each ran
+        del run["summary"]["provenance"]["generated_at"]
+    assert again == document
+
+
+def test_a_table_named_but_absent_exits_2_with_one_line_naming_the_tables(sample_db):
+    for option, table in (("--before", "enrichment_log"), ("--after", "llama_log")):
+        code, out, err = run_cli("verify", "--db", sample_db, option, table)
+        assert (code, out) == (2, ""), option
+        assert (
+            err.startswith(f"[🦙 LlamaLog] error: no table '{table}' in the store") and err.count("\n") == 1
+        )
+        assert f"({option.strip('-')}=, {option})" in err
+        assert "Hint: the store has enrichment_logs, llama_logs" in err
+    code, _, err = run_cli(
+        "verify", "--db", sample_db, "--before", "enrichment_logs", "--after", "llama_logs"
+    )
+    assert (code, err) == (0, "")
+    code, _, err = run_cli("verify", "--db", sample_db.parent / "none.duckdb")
+    assert code == 2 and err.count("\n") == 1 and "Hint:" in err
+
+
+def test_without_a_snapshot_its_checks_skip_and_the_audit_exits_0(tmp_path):
+    db = tmp_path / "no-snapshot.duckdb"
+    rows = with_changes(clean_rows(), "r1", is_root_job=True)
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    assert run_cli("load", tmp_path / "rows.json", "--db", db, "--quiet")[0] == 0
+    code, out, err = run_cli("verify", "--db", db, "--fail-on", "warn")  # skip is below warn
+    assert (code, err) == (0, "")
+    assert out.startswith("[🦙 LlamaLog] migration audit: SKIP")
+    skipped = [line.split()[1] for line in out.splitlines() if line.startswith("SKIP  ")]
+    assert skipped == [
+        "rows_preserved",
+        "category_backfill",
+        "category_rules",
+        "root_job_backfill",
+        "root_job_truth",
+    ]
+    code, out, _ = run_cli("verify", "--db", db, "--format", "json")
+    document = json.loads(out)
+    assert (code, document["status"]) == (0, "skip")
+    preserved = document["checks"][0]
+    assert (
+        preserved["name"],
+        preserved["status"],
+        preserved["count"],
+        preserved["ids"],
+        preserved["sql"],
+    ) == (
+        "rows_preserved",
+        "skip",
+        0,
+        [],
+        "",
+    )
+    assert "Hint:" in preserved["finding"] and "--before" in preserved["finding"]
+    code, out, _ = run_cli(
+        "verify",
+        "--db",
+        db,
+        "--format",
+        "json",
+        "--migrated-at",
+        "2026-02-10T01:48:19",
+        "--root-job-migrated-at",
+        "2026-02-10T16:39:53",
+    )
+    statuses = {c["name"]: c["status"] for c in json.loads(out)["checks"]}
+    assert code == 0 and [n for n, s in statuses.items() if s == "skip"] == ["rows_preserved"]
