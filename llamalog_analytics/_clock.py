@@ -10,6 +10,8 @@ gives the tick labels: each burst's start in full (date and UTC time), then offs
 Examples:
     >>> from datetime import datetime, timedelta
     >>> import polars as pl
+
+from ._format import count, duration
     >>> at = [datetime(2026, 2, 7, 14), datetime(2026, 2, 7, 14, 0, 5), datetime(2026, 3, 1, 9)]
     >>> clock = Clock.of(pl.Series(at), pl.Series([0, 2_000, 0]), idle=timedelta(minutes=1))
     >>> len(clock.bursts), clock.note()
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
+
+from ._format import count, duration
 
 AXIS_PIXELS = 1_000  # the plot width the default ticks are spaced for (a 1,400 px page or image)
 TICK_PIXELS = 76  # room a burst's start label needs (an offset label, 60%)
@@ -133,10 +137,8 @@ class Clock:
         if not gaps or self.idle is None:
             return ""
         idle = sum(((b - a) for *_, a, b in gaps), timedelta())
-        plural = "s" if len(gaps) > 1 else ""
         return (
-            f"{len(gaps):,} idle gap{plural} over {short_span(self.idle)} collapsed "
-            f"({short_span(idle, 2)} in all)"
+            f"{count(len(gaps), 'idle gap')} over {duration(self.idle)} collapsed ({duration(idle)} in all)"
         )
 
     def ticks(self, pixels: int = AXIS_PIXELS) -> tuple[list[float], list[str]]:
@@ -176,7 +178,7 @@ def _offset(seconds: float, step: float) -> str:
     """A tick after a burst's start: ``+0.5 s`` (as many decimals as the step needs), ``+1 min 30 s``."""
     if step < 1:
         return f"+{seconds:.{math.ceil(-math.log10(step) - 1e-9)}f} s"
-    return f"+{short_span(timedelta(seconds=seconds), 2)}"
+    return f"+{duration(seconds * 1_000)}"
 
 
 def _stamp(at: datetime, step: float, date: bool = True) -> str:
@@ -184,26 +186,3 @@ def _stamp(at: datetime, step: float, date: bool = True) -> str:
     second), over the date when ``date``."""
     time = f"{at:%H:%M:%S}" + (f".{at.microsecond // 1000:03d}" if 0 < step < 1 else "")
     return f"{time}<br>{at.day} {at:%b %Y}" if date else time
-
-
-def short_span(span: timedelta, parts: int = 1) -> str:
-    """A duration in its largest units (``parts`` of them): ``21 d 19 h``, ``1 h 18 min``, ``250 ms``.
-
-    Examples:
-        >>> short_span(timedelta(hours=1, minutes=18, seconds=30), 2), short_span(timedelta(days=3))
-        ('1 h 18 min', '3 d')
-        >>> short_span(timedelta(milliseconds=250)), short_span(timedelta(seconds=90), 2)
-        ('250 ms', '1 min 30 s')
-    """
-    ms = round(span.total_seconds() * 1000)
-    if ms < 1000:
-        return f"{ms} ms"
-    units = ((86_400_000, "d"), (3_600_000, "h"), (60_000, "min"), (1000, "s"))
-    shown: list[tuple[int, str]] = []
-    for size, unit in units:
-        if ms >= size or shown:
-            shown.append((ms // size, unit))
-            ms %= size
-        if len(shown) == parts:
-            break
-    return " ".join(f"{n} {unit}" for n, unit in shown if n) or "0 s"

@@ -14,7 +14,12 @@ Examples:
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .errors import ArgumentError
 
 
 def count(n: int, noun: str) -> str:
@@ -30,25 +35,80 @@ def verb(n: int, one: str, many: str) -> str:
 _UNITS = (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1_000))
 
 
-def duration(ms: float | None) -> str:
-    """A duration in milliseconds in its two largest units: ``412 ms``, ``4.2 s``, ``1 h 26 min``."""
-    if ms is None:
+def duration(value: float | timedelta | None, parts: int = 2) -> str:
+    """A duration (milliseconds, or a ``timedelta``) in its ``parts`` largest units, units
+    that are zero left out: ``412 ms``, ``4.2 s``, ``1 h 26 min``, ``3 d``.
+
+    Examples:
+        >>> duration(timedelta(hours=1, minutes=18, seconds=30)), duration(timedelta(days=3), 1)
+        ('1 h 18 min', '3 d')
+        >>> duration(timedelta(hours=24)), duration(timedelta(minutes=90), 3), duration(2_000)
+        ('1 d', '1 h 30 min', '2 s')
+    """
+    if value is None:
         return ""
+    ms = value / timedelta(milliseconds=1) if isinstance(value, timedelta) else value
     if ms < 1_000:
         return f"{ms:,.0f} ms"
     if ms < 60_000:
-        return f"{ms / 1_000:.1f} s"
-    for n, (unit, size) in enumerate(_UNITS):
-        if ms >= size:
-            smaller, small_size = _UNITS[n + 1]
-            return f"{int(ms // size)} {unit} {int(ms % size // small_size)} {smaller}"
-    raise AssertionError(ms)  # pragma: no cover - every ms >= 60,000 has a unit
+        return f"{ms / 1_000:.1f}".removesuffix(".0") + " s"
+    rest = round(ms)
+    shown: list[tuple[int, str]] = []
+    for unit, size in _UNITS:
+        if rest >= size or shown:
+            shown.append((rest // size, unit))
+            rest %= size
+        if len(shown) == parts:
+            break
+    return " ".join(f"{n} {unit}" for n, unit in shown if n)
 
 
-def moment(value: datetime | date | None) -> str:
-    """A UTC time to the millisecond, without trailing zeros; a date as it is."""
+_TEXT_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_TEXT_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|min|s|m|h|d|w)", re.IGNORECASE)
+
+
+def parse_duration(value: timedelta | str, name: str, error: type[ArgumentError] | None = None) -> timedelta:
+    """``value`` as a ``timedelta``: one already, or text such as ``6h``, ``90min``, ``2d`` or
+    ``1h30m``; anything else raises ``error`` (default :class:`ArgumentError`), naming the
+    parameter ``name``.
+
+    Examples:
+        >>> parse_duration("1h30m", "reuse_gap"), parse_duration("250ms", "idle_gap")
+        (datetime.timedelta(seconds=5400), datetime.timedelta(microseconds=250000))
+    """
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip()
+    parts = _TEXT_PART.findall(text)
+    if not parts or _TEXT_PART.sub("", text).strip():
+        from .errors import ArgumentError  # errors uses this module's count
+
+        hint = "Hint: write it like 24h, 6h, 90min or 2d"
+        raise (error or ArgumentError)(f"{name}={value!r} is not a duration. {hint}")
+    return timedelta(seconds=sum(float(n) * _TEXT_UNITS[unit.lower()] for n, unit in parts))
+
+
+def shorten(text: str, length: int) -> str:
+    """``text`` cut to ``length`` characters, an ellipsis marking the cut.
+
+    Examples:
+        >>> shorten("collection-add-1770454765576", 12), shorten("246", 12)
+        ('collection-…', '246')
+    """
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def plotly_text(text: str) -> str:
+    """Log text made safe for plotly's labels, which read a subset of HTML: ``<`` escaped."""
+    return text.replace("<", "&lt;")
+
+
+def moment(value: datetime | date | str | None) -> str:
+    """A UTC time to the millisecond, without trailing zeros; a date as it is; text unchanged."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value
     if not isinstance(value, datetime):
         return value.isoformat()
     text = value.isoformat(sep=" ", timespec="milliseconds")

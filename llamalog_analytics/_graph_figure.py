@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import plotly.graph_objects as go
 
 from . import schema
-from ._html import Figure
+from ._format import plotly_text, shorten
+from ._plotly import Figure
 from .style import NODE_STYLES, category_style, figure_label
 
 if TYPE_CHECKING:
@@ -257,27 +258,20 @@ def _day_ticks(graph: nx.MultiDiGraph, position: Mapping[str, tuple[float, float
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _short(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
-
-
 def _label(data: Mapping[str, Any]) -> str:
     """A node as its label reads: short, the kind first."""
     kind = data.get("kind")
     if kind == "log":
-        return _escape(f"{str(data.get('created_at', ''))[11:19]} {_short(str(data.get('operation')), 30)}")
+        at = str(data.get("created_at", ""))[11:19]
+        return plotly_text(f"{at} {shorten(str(data.get('operation')), 30)}")
     if kind == "job":
         run = f" #{data['instance']}" if data.get("instance", 1) != 1 else ""
-        return _escape(f"job {_short(str(data.get('job_id')), 18)}{run}")
+        return plotly_text(f"job {shorten(str(data.get('job_id')), 18)}{run}")
     if kind in _ENTITIES:
         name = data.get("name") or f"{str(data.get('entity_id'))[:8]}…"
-        return _escape(f"{kind} {_short(str(name), 24)}")
+        return plotly_text(f"{kind} {shorten(str(name), 24)}")
     name = str(data.get("name", ""))
-    return _escape(f"user {_short(name, 9)}" if kind == "user" else _short(name, 20))
-
-
-def _escape(text: str) -> str:
-    return text.replace("<", "&lt;")
+    return plotly_text(f"user {shorten(name, 9)}" if kind == "user" else shorten(name, 20))
 
 
 def _node_text(node: str, data: Mapping[str, Any]) -> str:
@@ -286,7 +280,7 @@ def _node_text(node: str, data: Mapping[str, Any]) -> str:
         for key in ("operation", "category", "status", "created_at", "first_at", "rows", "name")
         if key in data
     ]
-    return "<br>".join([_escape(node), *(_escape(d) for d in details)])
+    return "<br>".join([plotly_text(node), *(plotly_text(d) for d in details)])
 
 
 # --- by kind --------------------------------------------------------------------------------

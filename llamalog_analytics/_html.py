@@ -1,27 +1,14 @@
-"""Self-contained HTML with plotly figures that open offline: pages, and notebook outputs.
+"""The HTML the package shows in notebooks and pages: one stylesheet, a block with the llama
+and a title, and plain tables. No plotly here, so text results stay light to import.
 
-plotly.js travels inside the page gzipped and base64-encoded (about 1.9 MB instead of 4.8 MB);
-a few lines of script unpack it with the browser's ``DecompressionStream`` and draw every
-figure whose JSON the page carries. No network, no CDN.
-
-The package's figures are figures (:class:`Figure`): in a notebook they show as plotly figures do,
-and also carry HTML that draws them, so a notebook exported with ``jupyter nbconvert --to
-html`` shows them offline. The first figure a kernel displays carries plotly.js; the others
-draw with it.
+Examples:
+    >>> block("LlamaLog store", "in memory", body="<p>2 tables</p>").count("<svg")
+    1
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
-import json
-import uuid
-from functools import cache
 from html import escape
-from typing import Any
-
-import plotly.graph_objects as go
-from plotly.utils import PlotlyJSONEncoder
 
 from .style import LLAMA_SVG
 
@@ -50,7 +37,7 @@ CSS = """
 & td.nowrap { white-space: nowrap; }
 & .error { color: #cf222e; max-width: 28em; }
 & .copy { border: none; background: none; cursor: pointer; color: #57606a; padding: 0 .2em; }
-& label { cursor: pointer; user-select: none; }
+& label { cursor: pointer; user-select: none; display: inline-block; }
 & tr.details pre { margin: 0; padding: .6em; background: #f6f8fa; white-space: pre-wrap;
   word-break: break-word; max-height: 24em; overflow: auto; }
 & tr.details { display: table-row; }
@@ -105,100 +92,8 @@ def html_table(headers: list[str], rows: list[list[str]], numeric: frozenset[int
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-# Unpacks plotly.js from the element with id "llamalog-plotly" once per page, as a promise of
-# window.Plotly. AMD/CommonJS names are hidden while it runs, so plotly.js sets the global even
-# where a page (Jupyter's export template) loaded require.js.
-_UNPACK = """window.llamalogPlotly = window.llamalogPlotly || (async () => {
-  if (window.Plotly) return window.Plotly;
-  const packed = document.getElementById("llamalog-plotly");
-  if (!packed) throw new Error("plotly.js is not in this page");
-  const bytes = Uint8Array.from(atob(packed.textContent), (c) => c.charCodeAt(0));
-  const unpacked = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  new Function("define", "module", "exports", await new Response(unpacked).text()).call(window);
-  return window.Plotly;
-})();"""
-
-_LOADER = f"""<script>
-{_UNPACK}
-(async () => {{
-  const Plotly = await window.llamalogPlotly;
-  for (const spec of document.querySelectorAll("script[data-figure]")) {{
-    const figure = JSON.parse(spec.textContent);
-    await Plotly.newPlot(spec.dataset.figure, figure.data, figure.layout,
-      {{responsive: true, displaylogo: false}});
-  }}
-  document.body.dataset.figures = "drawn";
-}})();
-</script>"""
-
-# Draws one figure of a notebook output when plotly.js is (or will be) unpacked in the page.
-_DRAW = """<script>
-(() => {
-  const id = "%s";
-  %s
-  const spec = JSON.parse(document.querySelector(`script[data-figure="${id}"]`).textContent);
-  window.llamalogPlotly
-    .then((Plotly) => Plotly.newPlot(id, spec.data, spec.layout, {responsive: true, displaylogo: false}))
-    .catch(() => { document.getElementById(id).textContent = "This figure needs plotly.js, which the "
-      + "first llamalog figure of the notebook carries: run the notebook from the top, then export it."; });
-})();
-</script>"""
-
-
-@cache
-def _packed_plotly() -> str:
-    """plotly.js, gzipped and base64-encoded, in an element the unpacking script finds."""
-    from plotly.offline import get_plotlyjs
-
-    packed = base64.b64encode(gzip.compress(get_plotlyjs().encode(), compresslevel=9, mtime=0))
-    return f'<script id="llamalog-plotly" type="application/octet-stream">{packed.decode()}</script>'
-
-
-def plotly_script() -> str:
-    """plotly.js, packed, and the script that unpacks it and draws the page's figures."""
-    return f"{_packed_plotly()}\n{_LOADER}"
-
-
-def figure_html(figure: go.Figure, element_id: str) -> str:
-    """A ``<div>`` for ``figure`` and its JSON (every ``<`` escaped, so log text cannot end the tag)."""
-    spec = json.dumps(figure.to_plotly_json(), cls=PlotlyJSONEncoder, ensure_ascii=False)
-    spec = spec.replace("<", "\\u003c")
-    return (
-        f'<div id="{element_id}" class="llamalog-figure"></div>\n'
-        f'<script type="application/json" data-figure="{element_id}">{spec}</script>'
-    )
-
-
-class Figure(go.Figure):
-    """A plotly figure that a notebook exported to HTML still shows, offline.
-
-    Jupyter keeps plotly's own output (``application/vnd.plotly.v1+json``) and, beside it, HTML
-    that draws the figure; exporters that cannot render plotly's output use the HTML.
-    """
-
-    _plotly_sent = False  # whether this kernel has already displayed the packed plotly.js
-
-    def _repr_mimebundle_(
-        self, include: Any = None, exclude: Any = None, validate: bool = True, **kwargs: Any
-    ) -> dict[str, Any]:
-        bundle = dict(super()._repr_mimebundle_(include, exclude, validate, **kwargs))
-        if bundle and "text/html" not in bundle:
-            bundle["text/html"] = self._notebook_html()
-        return bundle
-
-    def _ipython_display_(self) -> None:
-        import plotly.io as pio
-        from IPython.display import display
-
-        if not (pio.renderers.render_on_display and pio.renderers.default):
-            print(repr(self))
-        elif bundle := self._repr_mimebundle_():
-            display(bundle, raw=True)
-        else:  # renderers that show the figure themselves (a browser tab) return nothing
-            pio.show(self)
-
-    def _notebook_html(self) -> str:
-        element_id = f"llamalog-figure-{uuid.uuid4().hex}"
-        packed = "" if Figure._plotly_sent else _packed_plotly()
-        Figure._plotly_sent = True
-        return f"{packed}{figure_html(self, element_id)}\n{_DRAW % (element_id, _UNPACK)}"
+def block(title: str, *notes: str, body: str, more: str = "", kind: str = "") -> str:
+    """A whole HTML view: its styles, :func:`header` and ``body``; ``kind`` adds a class
+    (``llamalog-report`` for the audit's views)."""
+    classes = f"llamalog {kind}".strip()
+    return f'<div class="{classes}"><style>{CSS}</style>{header(title, *notes, more=more)}{body}</div>'

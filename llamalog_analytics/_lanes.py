@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from . import schema
+from ._format import count, plotly_text
 
 LANES_SHOWN = 60  # lanes before the deepest jobs are folded into summary lanes
 _NO_JOB = "(no job id)"
@@ -28,7 +29,18 @@ _OPTIONAL = (  # columns a frame in hand may lack; read as NULL
     "user_id",
     "triggered_by",
     "error_message",
+    "status",
+    "category",
 )
+
+
+def filled(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with the optional columns they lack, as NULL."""
+    return rows.with_columns(
+        pl.lit(None, pl.Int32 if c == "duration_ms" else pl.String).alias(c)
+        for c in _OPTIONAL
+        if c not in rows.columns
+    )
 
 
 def lanes(rows: pl.DataFrame) -> pl.DataFrame:
@@ -73,11 +85,11 @@ def lanes(rows: pl.DataFrame) -> pl.DataFrame:
         name, operation, entity, own = looks[job]
         what = operation if own else str(operation).split(":")[0]
         about = f" · {entity}" if entity else ""
-        return _escape(f"{_SPACE * 2 * depth}{'└ ' if depth else ''}{name} · {what}{about}")
+        return plotly_text(f"{_SPACE * 2 * depth}{'└ ' if depth else ''}{name} · {what}{about}")
 
     def summary(anchor: str) -> str:
-        jobs = f"{folded[anchor]:,} job{'s' if folded[anchor] > 1 else ''}"
-        return _escape(f"{_SPACE * 2 * (depths[anchor] + 1)}… {jobs} below {looks[anchor][0]}")
+        jobs = count(folded[anchor], "job")
+        return plotly_text(f"{_SPACE * 2 * (depths[anchor] + 1)}… {jobs} below {looks[anchor][0]}")
 
     return pl.DataFrame(
         {
@@ -135,11 +147,7 @@ def keyed(rows: pl.DataFrame) -> pl.DataFrame:
     logged), ``name`` (``292``, or ``292 #2`` when the id ran more than once among these rows;
     ``(no job id)``) and ``entity`` (``ALBUM Kid A``, or the id shortened when no row names it).
     """
-    rows = rows.with_columns(
-        pl.lit(None, pl.Int32 if c == "duration_ms" else pl.String).alias(c)
-        for c in _OPTIONAL
-        if c not in rows.columns
-    )
+    rows = filled(rows)
     run = pl.col("job_id") + pl.lit("#") + pl.col("job_instance").cast(pl.String)
     parent = pl.col("parent_job_id") + pl.lit("#") + pl.col("parent_instance").cast(pl.String)
     kind = pl.col("operation").str.split(":").list.first()
@@ -224,8 +232,3 @@ def _cut(text: pl.Expr, length: int) -> pl.Expr:
         .then(text.str.slice(0, length - 1) + pl.lit("…"))
         .otherwise(text)
     )
-
-
-def _escape(label: str) -> str:
-    """Log text in a label, kept from being read as plotly's HTML subset."""
-    return label.replace("<", "&lt;")

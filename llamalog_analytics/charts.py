@@ -26,7 +26,7 @@ import polars as pl
 
 from . import schema
 from ._graph_figure import GRAPH_NODES_SHOWN, graph_figure
-from ._html import Figure
+from ._plotly import Figure
 from ._sql import quote
 from .errors import ArgumentError
 from .style import PALETTE, category_style, colours_for, figure_label

@@ -23,7 +23,7 @@ import polars as pl
 
 from . import schema
 from ._format import moment
-from ._html import CSS, header
+from ._html import block
 from .chains import chain, runs
 from .log_view import log_table
 
@@ -83,10 +83,7 @@ class Explanation:
         anomalies = "".join(f"<li>{escape(a)}</li>" for a in self.anomalies)
         anomalies = f"<p><b>Anomalies</b></p><ul>{anomalies}</ul>" if anomalies else "<p>No anomalies.</p>"
         chain = log_table(self.rows, title="its provenance chain").to_html() if self.rows.height else ""
-        return (
-            f'<div class="llamalog"><style>{CSS}</style>{header("LlamaLog", lines[0])}'
-            f"<ul>{items}</ul>{anomalies}</div>{chain}"
-        )
+        return block("LlamaLog", lines[0], body=f"<ul>{items}</ul>{anomalies}") + chain
 
 
 def _when(row: dict[str, Any]) -> str:

@@ -250,7 +250,7 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
 
     PNG needs the ``kaleido`` package and a Chrome or Chromium browser.
     """
-    from ._html import figure_html, plotly_script
+    from ._plotly import figure_html, plotly_script
 
     path = Path(path)
     if export_format("timeline", path) == "png":

@@ -29,8 +29,8 @@ from typing import Any
 import polars as pl
 
 from . import style
-from ._format import count, duration, moment
-from ._html import CSS, header
+from ._format import count, duration, moment, shorten
+from ._html import block
 from .errors import ArgumentError
 
 PAGE_SIZE = 500  # rows per page; a page scrolls inside a box of fixed height
@@ -70,6 +70,10 @@ class LogTable:
     number: int = 1  # the page shown, from 1
     page_size: int = PAGE_SIZE
 
+    def __post_init__(self) -> None:
+        if self.page_size < 1:
+            raise ArgumentError(f"page_size must be at least 1, not {self.page_size}")
+
     @property
     def pages(self) -> int:
         return max(1, -(-self.rows.height // self.page_size))
@@ -100,17 +104,19 @@ class LogTable:
         )
         more = ""
         if self.pages > 1:
+            other, which = (
+                (self.number + 1, "next") if self.number < self.pages else (self.number - 1, "previous")
+            )
             more = (
                 f'<span class="pager">page {self.number} of {self.pages}: '
-                f"<code>.page({min(self.number + 1, self.pages)})</code> shows another</span>"
+                f"<code>.page({other})</code> shows the {which}</span>"
             )
-        return (
-            f'<div class="llamalog"><style>{CSS}</style>'
-            f"{header('LlamaLog', self.title, self.caption(), more=more)}"
+        table = (
             '<div class="llamalog-scroll"><table><thead><tr><th></th><th>time (UTC)</th><th>category</th>'
             "<th>operation</th><th>entity</th><th>status</th><th>job</th><th>duration</th><th>error</th>"
-            f"</tr></thead><tbody>{body}</tbody></table></div></div>"
+            f"</tr></thead><tbody>{body}</tbody></table></div>"
         )
+        return block("LlamaLog", self.title, self.caption(), body=table, more=more)
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -118,8 +124,6 @@ class LogTable:
 
 def log_table(rows: pl.DataFrame, *, title: str = "", page: int = 1, page_size: int = PAGE_SIZE) -> LogTable:
     """``rows`` (any frame of log rows) as the admin log table; ``page`` of ``page_size`` rows."""
-    if page_size < 1:
-        raise ArgumentError(f"page_size must be at least 1, not {page_size}")
     return LogTable(rows, title, 1, page_size).page(page)
 
 
@@ -142,12 +146,16 @@ def status_badge(status: str | None) -> str:
     return f'<span class="badge" style="color:{look.colour}" title="{escape(status)}">{label}</span>'
 
 
-def id_cell(value: object, shown: int = 8) -> str:
+ID_SHOWN = 8  # characters of an id shown in a cell; the tooltip and the copy button have it all
+
+
+def id_cell(value: object) -> str:
     """An id in monospace that does not wrap: its start shown, the whole id in the tooltip, a copy button."""
     if value is None:
         return ""
-    text = escape(str(value))
-    short = text if len(text) <= shown + 1 else text[:shown] + "…"
+    whole = str(value)
+    text = escape(whole)
+    short = escape(shorten(whole, ID_SHOWN + 1))
     return (
         f'<span class="id" title="{text}">{short}</span>'
         f'<button class="copy" title="copy {text}" data-copy="{text}" '
@@ -168,15 +176,15 @@ def _row(row: dict[str, Any], columns: list[str], toggle: str) -> str:
     job = ""
     if row.get("job_id") is not None:
         run = f" #{row['job_instance']}" if row.get("job_instance") is not None else ""
-        job_id = escape(row["job_id"])
-        job = f'<span class="id" title="job {job_id}{run}">{job_id[:24]}{run}</span>'
+        job_id = str(row["job_id"])
+        job = f'<span class="id" title="job {escape(job_id)}{run}">{escape(shorten(job_id, 25))}{run}</span>'
     error = row.get("error_message") or row.get("error_code") or ""
     details = {c: _json_value(c, row[c]) for c in columns if c not in _SHOWN}
     pretty = escape(json.dumps(details, indent=2, ensure_ascii=False, default=str))
     return (
         f'<tr><td><input class="toggle" type="checkbox" id="{toggle}">'
         f'<label for="{toggle}" title="show the JSON details">▸</label></td>'
-        f'<td class="time">{moment(row.get("created_at"))}</td>'
+        f'<td class="time">{escape(moment(row.get("created_at")))}</td>'
         f'<td>{category_badge(row.get("category"))}</td><td class="nowrap">{operation}</td>'
         f'<td class="nowrap">{entity}</td>'
         f"<td>{status_badge(row.get('status'))}</td><td>{job}</td>"

@@ -12,6 +12,7 @@ Examples:
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from functools import cache
 from html import escape
@@ -24,7 +25,8 @@ import polars as pl
 
 from . import rules, schema, style
 from ._format import duration
-from ._html import CSS, figure_html, header, html_table, plotly_script
+from ._html import CSS, block, html_table
+from ._plotly import figure_html, plotly_script
 from .charts import breakdown_bars, category_counts, rows_per_week
 
 if TYPE_CHECKING:
@@ -62,8 +64,7 @@ def check_html(check: CheckResult) -> str:
     section = _TEMPLATES.get_template("check.html.j2").render(
         c=check, tables={check.name: _tables(check, _plain_table)}
     )
-    head = header("LlamaLog check")
-    return f'<div class="llamalog llamalog-report"><style>{CSS}</style>{head}{section}</div>'
+    return block("LlamaLog check", body=section, kind="llamalog-report")
 
 
 def _tables(check: CheckResult, table: Callable[[pl.DataFrame], str]) -> dict[str, Any]:
@@ -126,7 +127,7 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
     """
     return frame.with_columns(
         *(
-            pl.col(n).dt.strftime("%Y-%m-%d %H:%M:%S%.3f")
+            pl.col(n).dt.strftime("%Y-%m-%d %H:%M:%S%.3f").str.strip_suffix(".000")
             for n, t in frame.schema.items()
             if t == pl.Datetime
         ),
@@ -144,18 +145,22 @@ def _datatable(frame: pl.DataFrame) -> str:
     from itables import to_html_datatable
 
     shown = readable(frame.head(ROWS_IN_PAGE))
-    return to_html_datatable(
-        shown,
-        connected=False,
-        maxBytes=0,  # never sample rows away
-        buttons=["copyHtml5", "csvHtml5"],
-        classes="display nowrap compact",
-        layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
-        pageLength=10,
-        lengthMenu=[10, 25, 100, 1000],
-        showIndex=False,
-        show_dtypes=False,
-        display_logo_when_loading=False,
+    return (
+        _cut_note(frame, ROWS_IN_PAGE)
+        + _all_ids(frame, ROWS_IN_PAGE)
+        + to_html_datatable(
+            shown,
+            connected=False,
+            maxBytes=0,  # never sample rows away
+            buttons=["copyHtml5", "csvHtml5"],
+            classes="display nowrap compact",
+            layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
+            pageLength=10,
+            lengthMenu=[10, 25, 100, 1000],
+            showIndex=False,
+            show_dtypes=False,
+            display_logo_when_loading=False,
+        )
     )
 
 
@@ -166,13 +171,27 @@ def _plain_table(frame: pl.DataFrame) -> str:
         ["" if v is None else f'<span class="id">{escape(str(v))}</span>' for v in row]
         for row in shown.iter_rows()
     ]
-    note = (
-        f"<p>first {ROWS_IN_NOTEBOOK} of {frame.height:,} rows: the check's ids frame holds them all, "
-        "and report.to_html(path) shows them sortable</p>"
-        if frame.height > ROWS_IN_NOTEBOOK
-        else ""
+    return html_table(shown.columns, rows) + _cut_note(frame, ROWS_IN_NOTEBOOK)
+
+
+def _all_ids(frame: pl.DataFrame, shown: int) -> str:
+    """When the table shows only some rows: a link that downloads every id of ``frame`` as CSV,
+    carried inside the page."""
+    if frame.height <= shown or "id" not in frame.columns:
+        return ""
+    ids = frame.select(pl.col("id").cast(pl.String)).unique(maintain_order=True)
+    href = "data:text/csv;base64," + base64.b64encode(ids.write_csv().encode()).decode()
+    return f'<p><a download="offending-ids.csv" href="{href}">Download all {ids.height:,} ids as CSV</a></p>'
+
+
+def _cut_note(frame: pl.DataFrame, shown: int) -> str:
+    """What a table that shows only the first ``shown`` rows of ``frame`` says about the rest."""
+    if frame.height <= shown:
+        return ""
+    return (
+        f"<p>The first {shown:,} of {frame.height:,} rows are shown; the check's <code>ids</code> "
+        "frame and its SQL have them all.</p>"
     )
-    return html_table(shown.columns, rows) + note
 
 
 @cache

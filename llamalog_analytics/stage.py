@@ -143,7 +143,7 @@ class LoadResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from ._html import CSS, header, html_table
+        from ._html import block, html_table
 
         rows = [
             [
@@ -171,7 +171,7 @@ class LoadResult:
             f"{count(self.rows_read, 'row')} read, {self.rows_loaded:,} loaded "
             f"({self.rows_inserted:,} new), {self.rows_rejected:,} rejected"
         )
-        return f'<div class="llamalog"><style>{CSS}</style>{header(title, totals)}{table}{rejected}</div>'
+        return block(title, totals, body=table + rejected)
 
 
 def _notes(source: SourceLoad) -> list[str]:

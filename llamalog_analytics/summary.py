@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from ._format import count, moment
-from ._html import CSS, header, html_table
+from ._html import block, html_table
 from ._sql import DISAPPEARED_TABLE, LOADS_TABLE, MIGRATIONS_TABLE, REJECTS_TABLE, quote
 from .log_view import category_badge
 from .store import LogStore
@@ -117,13 +117,11 @@ class StoreSummary:
             if self.migrations
             else "",
         ]
-        return (
-            f'<div class="llamalog"><style>{CSS}</style>'
-            f"{header('LlamaLog store', self.path or 'in memory')}{tables}"
-            + (f"<p>Load history</p>{loads}" if self.loads else "<p>No loads yet: store.load_files(...)</p>")
-            + "".join(f"<p>{note}</p>" for note in notes if note)
-            + "</div>"
+        history = (
+            f"<p>Load history</p>{loads}" if self.loads else "<p>No loads yet: store.load_files(...)</p>"
         )
+        body = tables + history + "".join(f"<p>{note}</p>" for note in notes if note)
+        return block("LlamaLog store", self.path or "in memory", body=body)
 
 
 def summarize(store: LogStore) -> StoreSummary:

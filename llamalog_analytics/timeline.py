@@ -49,9 +49,10 @@ import plotly.graph_objects as go
 import polars as pl
 
 from . import links, schema
-from ._clock import Clock, short_span
-from ._html import Figure
-from ._lanes import LANES_SHOWN, keyed, lanes
+from ._clock import Clock
+from ._format import duration, parse_duration, plotly_text
+from ._lanes import LANES_SHOWN, filled, keyed, lanes
+from ._plotly import Figure
 from .chains import chain
 from .errors import TimelineError
 from .style import FLAG_STYLES, category_style, figure_label, llama_uri
@@ -82,7 +83,7 @@ def plot_timeline(
     *,
     link: str = "instance",
     reuse_gap: timedelta | str | None = None,
-    idle_gap: timedelta | None = IDLE_GAP,
+    idle_gap: timedelta | str | None = IDLE_GAP,
     **chain_filters: Any,
 ) -> go.Figure:
     """The provenance chain of one entity as a waterfall figure.
@@ -93,16 +94,25 @@ def plot_timeline(
         entity_type, entity_id: the album, artist or track, when ``source`` is a store.
         link, reuse_gap: how parent links are followed (see :func:`~llamalog_analytics.chain`).
             A frame without a chain's link annotations is linked among its own rows.
-        idle_gap: pauses longer than this are cut to a narrow break; None keeps one unbroken
-            time axis.
+        idle_gap: pauses longer than this are cut to a narrow break (a ``timedelta`` or text
+            such as ``10min``); None keeps one unbroken time axis.
         chain_filters: passed to :func:`~llamalog_analytics.chain` (``categories``, ``since``,
             ``until``, ``table``).
 
     Raises:
-        TimelineError: a store without an entity, or a chain with no rows.
+        TimelineError: a store without an entity, rows without the columns of a log row, or a
+            chain with no rows.
     """
     if isinstance(source, pl.DataFrame):
-        rows, subject = links.annotate(source, links.Linking.of(link, reuse_gap)), "chain"
+        missing = [
+            c for c in ("id", "created_at", "operation", "job_id", "parent_job_id") if c not in source.columns
+        ]
+        if missing:
+            raise TimelineError(
+                f"the rows lack {', '.join(missing)}. Hint: pass log rows, such as "
+                "lla.chain(store, 'ALBUM', album_id) or store.table()"
+            )
+        rows, subject = links.annotate(filled(source), links.Linking.of(link, reuse_gap)), "chain"
     else:
         if entity_type is None or entity_id is None:
             raise TimelineError("name the entity: plot_timeline(store, 'ALBUM', album_id)")
@@ -110,7 +120,8 @@ def plot_timeline(
         subject = f"{entity_type.upper()} {entity_id}"
     if rows.is_empty():
         raise TimelineError(f"no log rows for {subject}. Hint: check the id, or widen the filters")
-    return _figure(rows.sort("created_at", "id"), subject, idle_gap)
+    idle = None if idle_gap is None else parse_duration(idle_gap, "idle_gap", TimelineError)
+    return _figure(rows.sort("created_at", "id"), subject, idle)
 
 
 # --- the figure -----------------------------------------------------------------------------
@@ -118,18 +129,21 @@ def plot_timeline(
 
 def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.Figure:
     rows = keyed(rows)
-    tree = lanes(rows)
-    names = tree.unique("lane", maintain_order=True)["lane"].to_list()
+    # A lane per job run, or per summary of folded runs: two runs whose labels read the same
+    # keep lanes of their own.
+    tree = lanes(rows).with_columns(
+        key=pl.when(pl.col("folded")).then(pl.lit("folded: ") + pl.col("lane")).otherwise(pl.col("job"))
+    )
+    order = tree.unique("key", maintain_order=True)
+    keys, names = order["key"].to_list(), order["lane"].to_list()
     clock = Clock.of(rows["created_at"], rows["duration_ms"], idle_gap)
     started = pl.col("created_at") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0).clip(0))
     rows = (
         rows.with_columns(
             x=clock.x(rows["created_at"]), x0=clock.x(rows.select(started)["created_at"]), hover=_hover()
         )
-        .join(tree.select("job", "lane"), on="job", how="left", maintain_order="left")
-        .with_columns(
-            y=pl.col("lane").replace_strict(names, list(range(len(names))), return_dtype=pl.Float64)
-        )
+        .join(tree.select("job", "key"), on="job", how="left", maintain_order="left")
+        .with_columns(y=pl.col("key").replace_strict(keys, list(range(len(keys))), return_dtype=pl.Float64))
     )
     webgl = rows.height > WEBGL_ABOVE
     scatter = go.Scattergl if webgl else go.Scatter
@@ -166,7 +180,7 @@ def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.
     tickvals, ticktext = clock.ticks(_plot_width(names))
     figure.update_layout(
         title={
-            "text": f"LlamaLog timeline · {_subject_title(rows, subject)}".replace("<", "&lt;"),
+            "text": plotly_text(f"LlamaLog timeline · {_subject_title(rows, subject)}"),
             "subtitle": {"text": _wrap(" · ".join(n for n in notes if n))},
             "x": 0,
             "xref": "paper",
@@ -331,9 +345,9 @@ def _breaks(figure: go.Figure, clock: Clock) -> None:
             yref="paper",
             yanchor="bottom",
             showarrow=False,
-            text=short_span(until - since),
+            text=duration(until - since, 1),
             font={"size": 10, "color": "#616161"},
-            hovertext=f"idle {short_span(until - since, 3)}<br>{since:%Y-%m-%d %H:%M:%S} → "
+            hovertext=f"idle {duration(until - since, 3)}<br>{since:%Y-%m-%d %H:%M:%S} → "
             f"{until:%Y-%m-%d %H:%M:%S} UTC",
         )
 
@@ -417,12 +431,12 @@ def _hover() -> pl.Expr:
         pl.lit("<b>"),
         text("operation"),
         pl.lit("</b> · "),
-        text("status"),
+        text("status").fill_null("no status"),
         pl.lit(" · "),
         text("category").fill_null("no category"),
         pl.lit("<br>"),
         pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M:%S%.3f UTC"),
-        line("duration", pl.col("duration_ms").cast(pl.String) + pl.lit(" ms")),
+        line("duration", pl.col("duration_ms").map_elements(duration, return_dtype=pl.String)),
         line("about", text("entity_full")),
         line("job", text("job_id") + pl.lit(" · run ") + pl.col("job_instance").cast(pl.String)),
         line(
@@ -439,6 +453,7 @@ def _hover() -> pl.Expr:
         line("details", text("metadata")),
         pl.lit("<br>row "),
         pl.col("id").cast(pl.String),
+        ignore_nulls=True,
     )
 
 

@@ -132,10 +132,17 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-# A fontconfig that knows only DejaVu and Liberation: a machine with no emoji font.
 _NO_EMOJI_FONTS = """<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">
 <fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><dir>/usr/share/fonts/truetype/liberation</dir>
 <cachedir>{cache}</cachedir></fontconfig>"""
+
+
+def no_emoji_fonts() -> str:
+    """A fontconfig file that knows only DejaVu and Liberation, as a machine without any emoji font;
+    point ``FONTCONFIG_FILE`` at it."""
+    folder = Path(tempfile.mkdtemp(prefix="fonts-"))
+    (folder / "fonts.conf").write_text(_NO_EMOJI_FONTS.format(cache=folder / "cache"))
+    return str(folder / "fonts.conf")
 
 
 @contextmanager
@@ -149,9 +156,7 @@ def browser_page(
     errors: list[str] = []
     env = dict(os.environ)
     if not emoji_font:
-        folder = Path(tempfile.mkdtemp(prefix="fonts-"))
-        (folder / "fonts.conf").write_text(_NO_EMOJI_FONTS.format(cache=folder / "cache"))
-        env["FONTCONFIG_FILE"] = str(folder / "fonts.conf")
+        env["FONTCONFIG_FILE"] = no_emoji_fonts()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"], env=env)
         page = browser.new_page(viewport={"width": width, "height": height})
@@ -181,6 +186,16 @@ def non_blank(page) -> bool:
     shot = page.screenshot()
     page.goto("about:blank")
     return len(shot) > 10 * len(page.screenshot())
+
+
+def busiest_album(store: lla.LogStore) -> str:
+    """The sample's album with the most log rows (and so the longest chain)."""
+    return str(
+        store.execute(
+            "SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+        )[0][0]
+    )
 
 
 # --- audit datasets ---------------------------------------------------------------------------

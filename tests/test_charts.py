@@ -10,7 +10,7 @@ import pytest
 from conftest import browser_page, needs_chromium, screenshot
 
 import llamalog_analytics as lla
-from llamalog_analytics import _html, charts, schema, style
+from llamalog_analytics import _plotly, charts, schema, style
 from llamalog_analytics.errors import ArgumentError
 from llamalog_analytics.report import report_charts
 
@@ -100,12 +100,12 @@ def test_what_the_charts_show_in_a_browser(sample, tmp_path):
     }  # as the report shows them
     ids = {title: f"chart-{n}" for n, title in enumerate(figures)}
     page_html = "".join(
-        f"<h2>{title}</h2>{_html.figure_html(figure, ids[title])}" for title, figure in figures.items()
+        f"<h2>{title}</h2>{_plotly.figure_html(figure, ids[title])}" for title, figure in figures.items()
     )
     path = tmp_path / "charts.html"
     path.write_text(
         f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{page_html}'
-        f"{_html.plotly_script()}</body></html>",
+        f"{_plotly.plotly_script()}</body></html>",
         encoding="utf-8",
     )
     with browser_page(path, width=1000, height=900) as (page, errors):

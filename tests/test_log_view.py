@@ -40,13 +40,23 @@ def test_pages_say_which_rows_they_show_and_drop_none():
     assert lla.log_table(rows.head(1)).caption() == "1 row"
 
 
-def test_log_text_is_escaped(chain_rows):
+def test_log_text_is_escaped_and_odd_values_still_show(chain_rows):
     hostile = chain_rows.head(1).with_columns(
-        operation=pl.lit("<script>alert(1)</script>"), error_message=pl.lit("<img src=x onerror=alert(2)>")
+        operation=pl.lit("<script>alert(1)</script>"),
+        error_message=pl.lit("<img src=x onerror=alert(2)>"),
+        entity_id=pl.lit('"><b>id</b>'),
+        job_id=pl.lit("<i>job</i>&amp;" * 4),
+        metadata=pl.lit('{"title": "</pre><script>alert(3)</script>"}'),
     )
-    html = lla.log_table(hostile).to_html()
-    assert "<script>alert" not in html and "<img src=x" not in html
+    html = lla.log_table(hostile, title="<u>title</u>").to_html()
+    for raw in ("<script>alert", "<img src=x", "<b>id</b>", "<i>job</i>", "</pre><script>", "<u>title"):
+        assert raw not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert not re.search(r"&[a-z#0-9]*…", html)  # text is cut before it is escaped, not in an entity
+    # A frame as a person may hold it: times as text, numeric job ids.
+    odd = chain_rows.head(2).with_columns(created_at=pl.lit("yesterday <noon>"), job_id=pl.lit(7))
+    html = lla.log_table(odd).to_html()
+    assert "yesterday &lt;noon&gt;" in html and ">7 #1<" in html
 
 
 @needs_chromium

@@ -111,3 +111,19 @@ def test_every_error_is_defined_in_errors_drawn_in_its_tree_and_raised_in_place_
         or re.search(r"raise (ValueError|TypeError|KeyError|FileNotFoundError)\b", line)
     ]
     assert not elsewhere
+
+
+def test_text_results_and_their_views_do_not_load_plotly():
+    """A store's summary, a load, an explanation and a log table draw no figure, so they leave
+    plotly (a second or so to import) unloaded, their notebook views included."""
+    code = """
+import sys, llamalog_analytics as lla
+with lla.sample_store() as store:
+    album = "3e8428c2-2d96-4742-8ce3-9cf025319cd4"
+    views = [lla.summarize(store), lla.explain(store, "ALBUM", album), lla.log_table(store.table()),
+             store.load_files(lla.sample_path("llama_logs.parquet"), quiet=True)]
+    html = [view._repr_html_() for view in views]
+print("plotly" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

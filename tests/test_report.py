@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
+import polars as pl
 from click.testing import CliRunner
 from conftest import (
     audit_store,
@@ -73,6 +75,7 @@ def test_the_report_reads_as_evidence_in_headless_chromium(tmp_path):
         page.wait_for_selector("body[data-figures=drawn]")
         page.wait_for_selector(".dt-container")
         screenshot(page, "report")
+        assert "🦙" not in page.inner_text("body")  # no llama left to a font that may lack it
         heading = page.locator("h1")
         assert heading.inner_text().strip() == "LlamaLog migration audit"
         assert heading.locator("svg[aria-label=llama]").bounding_box()["width"] > 15
@@ -121,3 +124,22 @@ def test_a_check_that_cannot_run_is_skipped_and_says_what_to_load(tmp_path):
     html = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
     assert html.count('class="status skip">SKIP') >= len(skipped)
     assert "Why it did not run" in html
+
+
+def test_a_check_with_more_rows_than_the_page_shows_links_every_id_as_csv(tmp_path, monkeypatch):
+    from llamalog_analytics import report as report_module
+
+    monkeypatch.setattr(report_module, "ROWS_IN_PAGE", 5)
+    with lla.sample_store() as store:
+        report = lla.verify(store)
+    html = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
+    big = [c for c in report.checks if c.ids.height > 5]
+    links = re.findall(r'<a download="offending-ids.csv" href="data:text/csv;base64,([^"]+)">', html)
+    assert big and len(links) == len(big)
+    for check, link in zip(big, links, strict=True):
+        listed = base64.b64decode(link).decode().splitlines()
+        assert (
+            listed[0] == "id"
+            and listed[1:] == check.ids["id"].cast(pl.String).unique(maintain_order=True).to_list()
+        )
+    assert html.count("The first 5 of ") >= len(big)

@@ -5,19 +5,17 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import busiest_album
 
 import llamalog_analytics as lla
-from llamalog_analytics import charts, style
+from llamalog_analytics import charts, schema, style
 from llamalog_analytics.report import report_charts
 
 LABELS = {look.label: category for category, look in style.CATEGORY_STYLES.items()}
 
 
 def figures(store: lla.LogStore) -> dict[str, object]:
-    album = store.execute(
-        "SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL "
-        "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
-    )[0][0]
+    album = busiest_album(store)
     report = lla.verify(store)
     drawn = {
         "timeline": lla.plot_timeline(store, "ALBUM", album),
@@ -65,3 +63,8 @@ def test_failures_are_drawn_in_the_failed_colour_and_flags_in_theirs(drawn):
         name = re.sub(r" \([\d,]+\)$", "", trace.name)
         if name in flags:
             assert (trace.marker.color, trace.marker.symbol) == (flags[name].colour, flags[name].symbol)
+
+
+def test_every_styled_status_is_a_status_of_the_schema():
+    assert set(style.STATUS_STYLES) <= set(schema.STATUSES)
+    assert all(look.label and look.colour.startswith("#") for look in style.STATUS_STYLES.values())

@@ -11,12 +11,11 @@ import json
 import re
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from conftest import _NO_EMOJI_FONTS, browser_page, needs_chromium, non_blank, screenshot
+from conftest import browser_page, busiest_album, needs_chromium, no_emoji_fonts, non_blank, screenshot
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema, style
@@ -119,11 +118,7 @@ def chain_store(tmp_path_factory):
 def sample_album():
     """The sample store and its album with the longest chain."""
     with lla.sample_store() as store:
-        album = store.execute(
-            "SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL "
-            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
-        )[0][0]
-        yield store, str(album)
+        yield store, busiest_album(store)
 
 
 def by_name(figure) -> dict[str, object]:
@@ -217,6 +212,10 @@ def test_idle_gaps_are_collapsed_and_said_so(chain_store):
     assert starts[0] == "12:00:00<br>1 Mar 2026" and "12:20:00" in starts  # the date when it changes
     whole = lla.plot_timeline(chain_store, "ALBUM", ALBUM, idle_gap=None)
     assert "idle gap" not in whole.layout.title.subtitle.text and not whole.layout.shapes
+    coarse = lla.plot_timeline(chain_store, "ALBUM", ALBUM, idle_gap="9min30s")  # text, as reuse_gap
+    assert "2 idle gaps over 9 min 30 s collapsed (21 min in all)" in coarse.layout.title.subtitle.text
+    with pytest.raises(TimelineError, match="idle_gap='soon' is not a duration"):
+        lla.plot_timeline(chain_store, "ALBUM", ALBUM, idle_gap="soon")
 
 
 def test_durations_end_at_their_row_and_zero_durations_stay_visible(chain_store):
@@ -376,11 +375,9 @@ COUNT_COLOUR = """async ([png, boxes, rgb]) => {
 }"""
 
 
-def without_emoji_fonts(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
-    """Browsers started from now on (kaleido's too) know no emoji font (conftest's fontconfig)."""
-    config = folder / "fonts.conf"
-    config.write_text(_NO_EMOJI_FONTS.format(cache=folder / "font-cache"))
-    monkeypatch.setenv("FONTCONFIG_FILE", str(config))
+def without_emoji_fonts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Browsers started from now on (kaleido's too) know no emoji font."""
+    monkeypatch.setenv("FONTCONFIG_FILE", no_emoji_fonts())
 
 
 def near(a: dict, b: dict, pixels: float) -> bool:
@@ -427,7 +424,7 @@ def test_the_llama_is_drawn_without_an_emoji_font(chain_store, tmp_path):
 
 @needs_chromium
 def test_the_png_draws_the_llama_without_an_emoji_font(chain_store, tmp_path, monkeypatch):
-    without_emoji_fonts(monkeypatch, tmp_path)
+    without_emoji_fonts(monkeypatch)
     png = lla.write_timeline(lla.plot_timeline(chain_store, "ALBUM", ALBUM), tmp_path / "t.png").read_bytes()
     blank = tmp_path / "blank.html"
     blank.write_text("<!DOCTYPE html><body data-figures=drawn></body>")
@@ -503,6 +500,46 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
         result = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(out)])
         assert result.exit_code == 0, result.output
         assert "12 rows in 10 job runs" in result.output
+        assert "5 idle gaps over 1 min collapsed" in result.output
     assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
+    unbroken = runner.invoke(
+        main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(out), "--idle-gap", "off"]
+    )
+    assert unbroken.exit_code == 0 and "idle gap" not in unbroken.output
+    wrong = runner.invoke(
+        main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(out), "--idle-gap", "soon"]
+    )
+    assert wrong.exit_code == 2 and "idle_gap='soon' is not a duration" in wrong.output
     bad = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(tmp_path / "t.svg")])
     assert bad.exit_code == 2 and "cannot tell which format to write timeline in" in bad.output
+
+
+def test_a_frame_in_hand_needs_only_the_link_columns_and_says_what_it_lacks(chain_store):
+    rows = lla.chain(chain_store, "ALBUM", ALBUM)
+    bare = lla.plot_timeline(rows.select("id", "created_at", "operation", "job_id", "parent_job_id"))
+    assert "12 rows in 10 job runs" in bare.layout.title.subtitle.text
+    no_status = lla.plot_timeline(rows.with_columns(status=pl.lit(None, pl.String)))
+    cards = [card for trace in no_status.data if trace.hovertext is not None for card in trace.hovertext]
+    assert cards and all(card and "· no status ·" in card for card in cards if card.startswith("<b>"))
+    with pytest.raises(TimelineError, match=r"the rows lack id, job_id\. Hint: pass log rows"):
+        lla.plot_timeline(rows.drop("id", "job_id"))
+
+
+def test_runs_whose_labels_read_the_same_keep_lanes_of_their_own():
+    rows = pl.DataFrame(
+        {
+            "id": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"same-label-{n}")) for n in (1, 2)],
+            "created_at": [datetime(2026, 3, 1, 12), datetime(2026, 3, 1, 12, 0, 5)],
+            "operation": ["enrichment:album"] * 2,
+            "job_id": ["spotify-sync-album-batch-0001", "spotify-sync-album-batch-0002"],  # alike for 24
+            "parent_job_id": [None, None],
+            "entity_type": ["ALBUM"] * 2,
+            "entity_id": [ALBUM] * 2,
+        },
+        schema_overrides={"parent_job_id": pl.String},
+    )
+    figure = lla.plot_timeline(rows)
+    labels = list(figure.layout.yaxis.ticktext)
+    assert len(labels) == 2 and labels[0] == labels[1]  # read the same, drawn apart
+    ys = sorted({y for trace in figure.data if trace.y is not None for y in trace.y if y is not None})
+    assert ys == [0, 1]

@@ -80,6 +80,18 @@ def _other_store(path: str) -> str:
     return f"add {option}" if needs_more else f"llamalog {context.info_name} {option}"
 
 
+def rows_format_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--format table|csv|json`` for commands that print rows (into the ``output`` parameter)."""
+    return click.option(
+        "--format",
+        "output",
+        type=click.Choice(["table", "csv", "json"]),
+        default="table",
+        show_default=True,
+        help=help,
+    )
+
+
 ENTITY_TYPE = click.Choice(["ALBUM", "ARTIST", "TRACK"], case_sensitive=False)
 
 

@@ -7,7 +7,15 @@ from typing import Any
 import click
 
 from .._format import count
-from ._options import ENTITY_TYPE, chain_options, db_option, friendly_errors, link_options, table_option
+from ._options import (
+    ENTITY_TYPE,
+    chain_options,
+    db_option,
+    friendly_errors,
+    link_options,
+    rows_format_option,
+    table_option,
+)
 
 _SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "parent_job_id")
 
@@ -27,14 +35,7 @@ _SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Entity mode: page size, as the resolver pages.")
 @click.option("--cursor", help="Entity mode: the id the previous page ended with.")
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="table: a summary to read; csv and json: every column plus the chain's annotations.",
-)
+@rows_format_option("table: a summary to read; csv and json: every column plus the chain's annotations.")
 @friendly_errors
 def chain_command(
     entity_type: str,
@@ -197,6 +198,12 @@ def graph(
     help="FILE.html: a standalone page that opens offline; FILE.png: a static image (needs kaleido "
     "and Chrome or Chromium).",
 )
+@click.option(
+    "--idle-gap",
+    default="1min",
+    show_default=True,
+    help="Pauses longer than this are cut to a narrow band (e.g. 10min, 2h); 'off' keeps one unbroken axis.",
+)
 @friendly_errors
 def timeline(
     entity_type: str,
@@ -209,8 +216,10 @@ def timeline(
     link: str,
     reuse_gap: str,
     out: str,
+    idle_gap: str,
 ) -> None:
-    """Draw one entity's provenance chain as a timeline: one lane per job, time in UTC."""
+    """Draw one entity's provenance chain as a timeline: one lane per job run, time in UTC, idle
+    pauses collapsed."""
     from ..export import write_timeline
     from ..store import LogStore
     from ..timeline import plot_timeline
@@ -226,6 +235,7 @@ def timeline(
             table=table,
             link=link,
             reuse_gap=reuse_gap,
+            idle_gap=None if idle_gap.lower() == "off" else idle_gap,
         )
     written = write_timeline(figure, out)
     click.echo(

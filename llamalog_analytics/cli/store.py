@@ -12,7 +12,7 @@ import click
 
 from .. import schema as schema_module
 from .._format import count
-from ._options import db_option, fail, friendly_errors
+from ._options import db_option, fail, friendly_errors, rows_format_option
 
 
 @click.command()
@@ -94,14 +94,7 @@ def info(db: str) -> None:
     type=click.IntRange(min=1),
     help="Only the rows of this load (its number, as llamalog load and llamalog info print it).",
 )
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="table: to read in a terminal, long values cut; csv and json: every column, values in full.",
-)
+@rows_format_option("table: to read in a terminal, long values cut; csv and json: every column in full.")
 @friendly_errors
 def rejects(db: str, load_id: int | None, output: str) -> None:
     """List the rows that could not be loaded: their load, source file, row (1 = the first after

@@ -45,7 +45,6 @@ from ._core import (
     NO_RUN_NEAR,
     Linking,
     annotate,
-    human_duration,
     resolve,
     rows_sql,
 )
@@ -62,7 +61,6 @@ __all__ = [
     "annotate",
     "before_parent_sql",
     "dangling_sql",
-    "human_duration",
     "linked_sql",
     "loop_numbers",
     "loops",

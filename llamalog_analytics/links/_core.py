@@ -4,7 +4,6 @@ each parent link (:func:`rows_sql`), and the same for a frame in hand (:func:`re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +11,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
+from .._format import duration, parse_duration
 from .._sql import literal, quote, scratch_connection
 from ..errors import LinkError
 from .roots import on_loop
@@ -20,8 +20,6 @@ LINKS = ("instance", "job_id")
 DEFAULT_REUSE_GAP = timedelta(hours=24)
 NO_ROW = "no row carries the id"
 NO_RUN_NEAR = "no run of it within reuse_gap"
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_GAP = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|min|s|m|h|d|w)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class Linking:
             raise LinkError(f"unknown link {link!r}. Hint: use one of {', '.join(LINKS)}")
         if link == "job_id":
             return cls("job_id", None)
-        gap = DEFAULT_REUSE_GAP if reuse_gap is None else _timedelta(reuse_gap)
+        gap = DEFAULT_REUSE_GAP if reuse_gap is None else parse_duration(reuse_gap, "reuse_gap", LinkError)
         if gap <= timedelta(0):
             raise LinkError(f"reuse_gap must be positive, not {reuse_gap!r}. Hint: try 24h or 6h")
         return cls("instance", gap)
@@ -73,29 +71,7 @@ class Linking:
     def __str__(self) -> str:
         if self.reuse_gap is None:
             return "bare job ids"
-        return f"job instances (reuse gap {human_duration(self.reuse_gap)})"
-
-
-def human_duration(span: timedelta) -> str:
-    """A duration in hours, minutes and seconds, leaving out units that are zero.
-
-    Examples:
-        >>> human_duration(timedelta(hours=24)), human_duration(timedelta(minutes=90))
-        ('24 h', '1 h 30 min')
-    """
-    seconds = int(span.total_seconds())
-    parts = [(seconds // 3600, "h"), (seconds % 3600 // 60, "min"), (seconds % 60, "s")]
-    return " ".join(f"{n} {unit}" for n, unit in parts if n) or f"{span.total_seconds() * 1000:g} ms"
-
-
-def _timedelta(value: timedelta | str) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    text = str(value).strip()
-    parts = _GAP.findall(text)
-    if not parts or _GAP.sub("", text).strip():
-        raise LinkError(f"reuse_gap={value!r} is not a duration. Hint: write it like 24h, 6h, 90min or 2d")
-    return timedelta(seconds=sum(float(n) * _UNITS[unit.lower()] for n, unit in parts))
+        return f"job instances (reuse gap {duration(self.reuse_gap)})"
 
 
 def rows_sql(
