@@ -1,4 +1,4 @@
-"""Log rows as the application's admin log table shows them, for notebooks, the report and explain.
+"""Log rows as the application's admin log table shows them, in notebooks and in ``explain``.
 
 :func:`log_table` takes any frame of log rows (a chain, ``store.table()``, a check's ids joined
 to the rows) and returns a :class:`LogTable`, which a notebook displays as a "LlamaLog" table:
@@ -49,7 +49,6 @@ _SHOWN = {
     "job_instance",
     "duration_ms",
     "error_message",
-    "error_code",
 }
 _JSON_COLUMNS = ("metadata", "preview_data")
 # Two overlapping sheets: the copy button's icon, drawn (a glyph may be missing from the fonts).
