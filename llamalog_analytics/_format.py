@@ -1,8 +1,8 @@
 """Numbers, durations and times as a person reads them, in text and in pages.
 
 Examples:
-    >>> count(1, "row"), count(12345, "row"), count(2, "repeated id")
-    ('1 row', '12,345 rows', '2 repeated ids')
+    >>> count(1, "row"), count(12345, "row"), count(2, "entity", "entities")
+    ('1 row', '12,345 rows', '2 entities')
     >>> f"{count(1, 'row')} {verb(1, 'has', 'have')} no category"
     '1 row has no category'
     >>> [duration(ms) for ms in (0, 412, 4_200, 192_000, 5_161_909, 5_161_909_642)]
@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from .errors import ArgumentError
 
 
-def count(n: int, noun: str) -> str:
-    """``n`` with thousands separators and ``noun``, plural unless ``n`` is 1."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+def count(n: int, noun: str, plural: str = "") -> str:
+    """``n`` with thousands separators and ``noun``, plural (``plural``, or ``noun`` + s)
+    unless ``n`` is 1."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural or noun + 's'}"
 
 
 def verb(n: int, one: str, many: str) -> str:

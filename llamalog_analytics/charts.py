@@ -44,6 +44,7 @@ __all__ = [
     "category_counts",
     "failure_rate",
     "graph_figure",
+    "origin_coverage",
     "rows_per_week",
 ]
 
@@ -225,6 +226,57 @@ def category_counts(counts: Mapping[str, Mapping[str, int]]) -> go.Figure:
     )
     _legend_below(figure)
     return figure
+
+
+def origin_coverage(report: AuditReport) -> go.Figure:
+    """Entities with a known and an unknown origin, stacked per era of their first row (the
+    ``unknown_origin`` check's breakdown)."""
+    frame = report.check("unknown_origin").breakdowns["known and unknown origin by era"]
+    eras = frame["era"].unique(maintain_order=True).to_list()
+    labels = [_era_label(era) for era in eras]
+    figure = Figure()
+    looks = {
+        "known": (category_style("CREATED").colour, "known origin (a CREATED row)"),
+        "unknown": (PALETTE[0], "unknown origin"),
+    }
+    for origin, (colour, name) in looks.items():
+        part = dict(frame.filter(pl.col("origin") == origin).select("era", "entities").iter_rows())
+        figure.add_bar(
+            y=labels,
+            x=[part.get(era, 0) for era in eras],
+            orientation="h",
+            name=name,
+            marker_color=colour,
+            hovertemplate=f"%{{y}}: %{{x:,}} entities, {name}<extra></extra>",
+        )
+    top = max(frame.group_by("era").agg(pl.col("entities").sum())["entities"], default=0)
+    figure.update_layout(
+        title="Entities by the era of their first row: known and unknown origin",
+        barmode="stack",
+        height=160 + 28 * len(eras),
+        margin=_MARGIN,
+        xaxis={"title": {"text": "entities"}, **_counts(top)},
+        yaxis={"title": {"text": "migration in force at the first row"}, "autorange": "reversed"},
+        template="plotly_white",
+    )
+    _legend_below(figure)
+    return figure
+
+
+def _era_label(era: str) -> str:
+    """``since 20260209194819_rename_enrichmentlog_to_llamalog`` as ``2026-02-09 rename
+    enrichmentlog to llamalog``.
+
+    Examples:
+        >>> _era_label("since 20260209194819_rename_enrichmentlog_to_llamalog")
+        '2026-02-09 rename enrichmentlog to llamalog'
+        >>> _era_label("before any migration")
+        'before any migration'
+    """
+    stamp, _, name = era.removeprefix("since ").partition("_")
+    if not (stamp.isdigit() and len(stamp) == 14):
+        return era
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {name.replace('_', ' ')}"
 
 
 def rows_per_week(summary: Mapping[str, Any], marked: tuple[str, ...] = ()) -> go.Figure:

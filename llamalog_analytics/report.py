@@ -27,7 +27,7 @@ from . import rules, schema, style
 from ._format import duration
 from ._html import CSS, block, html_table
 from ._plotly import figure_html, plotly_script
-from .charts import breakdown_bars, category_counts, rows_per_week
+from .charts import breakdown_bars, category_counts, origin_coverage, rows_per_week
 
 if TYPE_CHECKING:
     from .audit import AuditReport, CheckResult
@@ -107,6 +107,10 @@ def report_charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
     if report.summary.get("categories"):
         charts.append(
             ("Rows per category: at the migration and now", category_counts(report.summary["categories"]))
+        )
+    if any(c.name == "unknown_origin" and c.status != "skip" for c in report.checks):
+        charts.append(
+            ("Entities by the era of their first row: known and unknown origin", origin_coverage(report))
         )
     if len(report.summary.get("rows_per_week", {})) >= CHART_VALUES:
         marked = (schema.CATEGORY_MIGRATION, schema.ROOT_JOB_MIGRATION, schema.MIGRATIONS[4])

@@ -229,8 +229,9 @@ def log_row(name: str, at: str, operation: str, category: str, **values) -> dict
 
 def clean_rows() -> list[dict]:
     """Rows every check passes: a root and its child, a creation root, and after the migrations
-    a user action with its queue child."""
-    return [
+    a user action with its queue child; all about one album, which r3 created."""
+    album = {"entity_id": uid("album-r3"), "album_id": uid("album-r3")}
+    rows = [
         log_row(
             "r1",
             "2026-01-05T10:00:00",
@@ -277,6 +278,7 @@ def clean_rows() -> list[dict]:
             root_job_id="collection-add-1",
         ),
     ]
+    return [row | album for row in rows]
 
 
 def audit_store(

@@ -20,6 +20,7 @@ from llamalog_analytics.audit import (
     duplicate_ids,
     is_root_consistency,
     rows_preserved,
+    unknown_origin,
 )
 from llamalog_analytics.audit.result import worst
 from llamalog_analytics.errors import ArgumentError, StoreError
@@ -268,10 +269,10 @@ def test_without_snapshot_or_migration_times_the_checks_skip_and_say_what_to_loa
         assert "--root-job-migrated-at" in report.check(name).finding
     # skip is worse than pass, better than warn: the audit's status is skip, not warn
     assert report.status == "skip" and report.summary["status"] == "skip"
-    assert report.summary["checks"] == {"pass": 7, "skip": 5, "warn": 0, "fail": 0}
+    assert report.summary["checks"] == {"pass": 8, "skip": 5, "warn": 0, "fail": 0}
     assert (report.at_least("skip"), report.at_least("warn"), report.at_least("fail")) == (True, False, False)
     text = str(report)
-    assert "  checks: 7 pass, 5 skip, 0 warn, 0 fail" in text
+    assert "  checks: 8 pass, 5 skip, 0 warn, 0 fail" in text
     assert [line.split()[1] for line in text.splitlines() if line.startswith("SKIP  ")] == [
         c.name for c in report.checks if c.status == "skip"
     ]
@@ -405,6 +406,8 @@ def test_every_count_is_the_rows_listed_when_every_check_finds_something(tmp_pat
         "dangling_parents": ("warn", 1, ["g1"]),
         "job_cycles": ("fail", 2, ["c1", "c2"]),
         "child_before_parent": ("warn", 1, ["c1"]),
+        # the albums only the added rows name, with no CREATED row about them
+        "unknown_origin": ("warn", 5, ["album-c1", "album-c2", "album-s1", "album-s2", "album-g1"]),
     }
     found = {c.name: (c.status, c.count, sorted(set(c.ids["id"]))) for c in report.checks}
     assert found == {n: (s, k, sorted(uid(i) for i in ids)) for n, (s, k, ids) in expected.items()}
@@ -502,3 +505,57 @@ def test_the_link_checks_find_each_trap(tmp_path):
         (rows[0]["id"], "root with parent"),
         (rows[-1]["id"], "no parent, not root"),
     ]
+
+
+def test_an_entity_has_a_known_origin_only_through_a_created_row_about_it(tmp_path):
+    """Created by (entity_type, entity_id) or by its own id column in a CREATED row of its type;
+    a CREATED album row that names an artist does not tell how the artist got here."""
+    album, artist, track, lone = (uid(f"origin-{k}") for k in ("album", "artist", "track", "lone"))
+    rows = [
+        log_row(
+            "o1",
+            "2026-01-05T10:00:00",
+            "album:created",
+            "CREATED",
+            entity_id=album,
+            album_id=album,
+            artist_id=artist,
+        ),
+        # the track is created with its id in track_id only (entity_id left empty)
+        log_row(
+            "o2",
+            "2026-01-05T10:00:01",
+            "track:created:enrichment",
+            "CREATED",
+            entity_type="TRACK",
+            entity_id=None,
+            album_id=album,
+            track_id=track,
+        ),
+        log_row(
+            "o3",
+            "2026-02-12T10:00:00",
+            "enrichment:artist",
+            "ENRICHED",
+            entity_type="ARTIST",
+            entity_id=artist,
+            album_id=None,
+            artist_id=artist,
+        ),
+        log_row("o4", "2026-03-01T10:00:00", "enrichment:album", "ENRICHED", entity_id=lone, album_id=lone),
+        log_row("o5", "2026-03-02T10:00:00", "enrichment:album", "ENRICHED", entity_id=lone, album_id=lone),
+    ]
+    with audit_store(tmp_path, rows) as store:
+        result = lla.verify(store, checks=[unknown_origin]).check("unknown_origin")
+        again = store.frame(result.sql)
+    assert (result.status, result.count) == ("warn", 2)
+    assert result.finding.startswith("2 of the 4 entities rows name have no CREATED row about them; 2 have")
+    unknown = result.ids.select("id", "entity_type", "rows", "era").rows()
+    assert unknown == [
+        (artist, "ARTIST", 2, "since 20260104012627_add_preview_enrichment_status_and_data"),  # o1, Jan 5
+        (lone, "ALBUM", 2, "since 20260210165434_add"),
+    ]
+    assert sorted(again["id"]) == sorted(result.ids["id"])
+    assert result.breakdowns["by type"].rows() == [("ALBUM", 1), ("ARTIST", 1)]
+    coverage = result.breakdowns["known and unknown origin by era"]
+    assert coverage.filter(pl.col("origin") == "known")["entities"].sum() == 2

@@ -51,6 +51,7 @@ from ..store import LogStore
 from .categories import CATEGORY_CHECKS, category_backfill, category_present, category_rules
 from .context import Audit, Check, timestamp_sql
 from .job_links import LINK_CHECKS, child_before_parent, dangling_parents, job_cycles, reused_job_ids
+from .origins import ORIGIN_CHECKS, unknown_origin
 from .result import STATUSES, AuditReport, CheckResult, tally, worst
 from .roots import ROOT_CHECKS, is_root_consistency, root_job_backfill, root_job_truth
 from .rows import ROW_CHECKS, duplicate_ids, rows_preserved
@@ -59,6 +60,7 @@ __all__ = [
     "CATEGORY_CHECKS",
     "DEFAULT_CHECKS",
     "LINK_CHECKS",
+    "ORIGIN_CHECKS",
     "ROOT_CHECKS",
     "ROW_CHECKS",
     "STATUSES",
@@ -78,10 +80,17 @@ __all__ = [
     "root_job_backfill",
     "root_job_truth",
     "rows_preserved",
+    "unknown_origin",
     "verify",
 ]
 
-DEFAULT_CHECKS: tuple[Check, ...] = (*ROW_CHECKS, *CATEGORY_CHECKS, *ROOT_CHECKS, *LINK_CHECKS)
+DEFAULT_CHECKS: tuple[Check, ...] = (
+    *ROW_CHECKS,
+    *CATEGORY_CHECKS,
+    *ROOT_CHECKS,
+    *LINK_CHECKS,
+    *ORIGIN_CHECKS,
+)
 
 
 def verify(
