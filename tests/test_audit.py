@@ -559,3 +559,26 @@ def test_an_entity_has_a_known_origin_only_through_a_created_row_about_it(tmp_pa
     assert result.breakdowns["by type"].rows() == [("ALBUM", 1), ("ARTIST", 1)]
     coverage = result.breakdowns["known and unknown origin by era"]
     assert coverage.filter(pl.col("origin") == "known")["entities"].sum() == 2
+
+
+def test_each_check_says_where_its_offending_rows_concentrate():
+    with lla.sample_store() as store:
+        report = lla.verify(store)
+        table = store.frame("SELECT id::VARCHAR AS id, operation FROM llama_logs")
+    backfill = report.check("category_backfill")
+    where = backfill.breakdowns["where they concentrate"]
+    assert set(where["dimension"]) == {"operation", "status", "triggered_by", "entity_type", "week"}
+    # the strongest value, computed again by hand: its share of the offending rows, and that
+    # share over its share of the table
+    top = where.row(0, named=True)
+    assert (top["dimension"], top["value"]) == ("operation", "MUSICBRAINZ_FETCH")
+    offending = table.join(backfill.ids.select("id").unique(), on="id")
+    share = (offending["operation"] == "MUSICBRAINZ_FETCH").mean()
+    lift = share / (table["operation"] == "MUSICBRAINZ_FETCH").mean()
+    assert (top["share"], top["lift"]) == (round(share, 3), round(lift, 2))
+    assert backfill.finding.endswith(
+        f"{share:.0%} of them have operation MUSICBRAINZ_FETCH, {lift:.1f}x its share of the table."
+    )
+    # rows that are not the table's (entities, rows gone from it) get no such breakdown
+    assert "where they concentrate" not in report.check("unknown_origin").breakdowns
+    assert all("where they concentrate" not in c.breakdowns for c in report.checks if c.status == "pass")

@@ -49,6 +49,7 @@ from .._time import naive_utc
 from ..errors import StoreError
 from ..store import LogStore
 from .categories import CATEGORY_CHECKS, category_backfill, category_present, category_rules
+from .concentration import with_concentration
 from .context import Audit, Check, timestamp_sql
 from .job_links import LINK_CHECKS, child_before_parent, dangling_parents, job_cycles, reused_job_ids
 from .origins import ORIGIN_CHECKS, unknown_origin
@@ -143,7 +144,9 @@ def verify(
             linking,
             scratch,
         )
-        results = tuple(check(audit) for check in (DEFAULT_CHECKS if checks is None else checks))
+        results = with_concentration(
+            audit, (check(audit) for check in (DEFAULT_CHECKS if checks is None else checks))
+        )
         return AuditReport(results, _summary(audit, results))
 
 
