@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditComparison",
+    "AuditHistory",
     "AuditReport",
+    "AuditRun",
     "ChainPage",
     "Explanation",
     "LlamalogError",
@@ -25,8 +28,10 @@ __all__ = [
     "LogStore",
     "LogTable",
     "StoreSummary",
+    "audit_history",
     "chain",
     "chain_page",
+    "compare_audits",
     "demo",
     "errors",
     "explain",
@@ -67,6 +72,11 @@ _LAZY = {
     "summarize": ("summary", "summarize"),
     "write_logs": ("export", "write_logs"),
     "AuditReport": ("audit", "AuditReport"),
+    "AuditComparison": ("audit", "AuditComparison"),
+    "AuditHistory": ("audit", "AuditHistory"),
+    "AuditRun": ("audit", "AuditRun"),
+    "audit_history": ("audit", "audit_history"),
+    "compare_audits": ("audit", "compare_audits"),
     "verify": ("audit", "verify"),
     "plot_timeline": ("timeline", "plot_timeline"),
     "write_timeline": ("export", "write_timeline"),
@@ -75,7 +85,15 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from . import errors, links, rules, schema, synthetic
-    from .audit import AuditReport, verify
+    from .audit import (
+        AuditComparison,
+        AuditHistory,
+        AuditReport,
+        AuditRun,
+        audit_history,
+        compare_audits,
+        verify,
+    )
     from .chains import ChainPage, chain, chain_page
     from .errors import LlamalogError
     from .explanation import Explanation, explain

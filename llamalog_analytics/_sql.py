@@ -19,6 +19,9 @@ MIGRATIONS_TABLE = "_prisma_migrations"
 STAGE_TABLE = "_llamalog_stage"  # a load's rows, typed and checked, before they are written
 STRUCTURAL_TABLE = "_llamalog_structural"  # a load's lines the CSV parser could not split
 LOAD_ID_COLUMN = "_load_id"
+AUDITS_TABLE = "_llamalog_audits"  # one row per recorded ``verify`` run (see audit/history.py)
+AUDIT_CHECKS_TABLE = "_llamalog_audit_checks"  # each recorded run's checks: status and count
+AUDIT_IDS_TABLE = "_llamalog_audit_ids"  # each recorded run's offending ids, per check
 
 
 def quote(identifier: str) -> str:
@@ -101,6 +104,31 @@ BOOKKEEPING_DDL = (
   deleted BIGINT NOT NULL,
   filenode BIGINT NOT NULL,
   epoch VARCHAR NOT NULL
+)""",
+)
+
+
+# The audit history, made by the first recorded ``verify`` (a store that was never audited has none).
+AUDIT_DDL = (
+    f"""CREATE TABLE IF NOT EXISTS {AUDITS_TABLE} (
+  run_id INTEGER NOT NULL,
+  ran_at TIMESTAMP NOT NULL,
+  version VARCHAR NOT NULL,
+  status VARCHAR NOT NULL,
+  tables JSON NOT NULL,
+  parameters JSON NOT NULL
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {AUDIT_CHECKS_TABLE} (
+  run_id INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  check_name VARCHAR NOT NULL,
+  status VARCHAR NOT NULL,
+  count BIGINT NOT NULL
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {AUDIT_IDS_TABLE} (
+  run_id INTEGER NOT NULL,
+  check_name VARCHAR NOT NULL,
+  id UUID NOT NULL
 )""",
 )
 

@@ -47,6 +47,8 @@ class LogStore:
         read_only: open an existing file for reading only; several processes may do so at once.
             A missing file is a :class:`~llamalog_analytics.errors.StoreNotFoundError` naming
             the stores beside it; reading never creates a file.
+        create: with False, a missing file is a ``StoreNotFoundError`` as when reading: to
+            write into a store only if it is there (``llamalog verify`` records its audit so).
         tracer: called with ``(sql, params)`` before each statement, e.g. ``tracer=print``.
         memory_limit: how much memory DuckDB may use for caching and for query state before it
             spills to a temporary directory (``3GB``, ``500MB``); None leaves DuckDB's default,
@@ -66,6 +68,7 @@ class LogStore:
         path: str | Path | None = None,
         *,
         read_only: bool = False,
+        create: bool = True,
         tracer: Callable[[str, Any], None] | None = None,
         memory_limit: str | None = "3GB",
     ) -> None:
@@ -73,9 +76,10 @@ class LogStore:
         self.read_only = read_only
         self.tracer = tracer
         self.changes = 0  # statements run here other than SELECTs: cached indexes check it
+        self._bookkeeping = False  # inside bookkeeping(): writes touch no log table
         if self.path is None and read_only:
             raise StoreError("an in-memory store cannot be read-only. Hint: pass the store's path")
-        if read_only and not Path(self.path or "").exists():
+        if (read_only or not create) and self.path is not None and not Path(self.path).exists():
             raise StoreNotFoundError(str(self.path), stores_beside(str(self.path)))
         self._created = self.path is not None and not Path(self.path).exists()
         try:
@@ -154,10 +158,22 @@ class LogStore:
             self._trace(f"DROP TABLE IF EXISTS {name}", None, changes=False)
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
+    @contextmanager
+    def bookkeeping(self) -> Iterator[None]:
+        """Statements run inside write only the store's own records (its audit history), never a
+        log table, so indexes built on the log tables stay valid."""
+        self._bookkeeping = True
+        try:
+            yield
+        finally:
+            self._bookkeeping = False
+
     def _trace(self, sql: str, params: Iterable[object] | None, *, changes: bool = True) -> None:
         if self.tracer is not None:
             self.tracer(sql, params)
-        if changes and any(s.type != duckdb.StatementType.SELECT for s in self.con.extract_statements(sql)):
+        if not changes or self._bookkeeping:
+            return
+        if any(s.type != duckdb.StatementType.SELECT for s in self.con.extract_statements(sql)):
             self.changes += 1
 
     def has_table(self, name: str) -> bool:

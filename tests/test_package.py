@@ -13,7 +13,10 @@ import llamalog_analytics as lla
 from llamalog_analytics.cli import main
 
 PUBLIC = [
+    "AuditComparison",
+    "AuditHistory",
     "AuditReport",
+    "AuditRun",
     "ChainPage",
     "Explanation",
     "LlamalogError",
@@ -21,8 +24,10 @@ PUBLIC = [
     "LogStore",
     "LogTable",
     "StoreSummary",
+    "audit_history",
     "chain",
     "chain_page",
+    "compare_audits",
     "demo",
     "errors",
     "explain",

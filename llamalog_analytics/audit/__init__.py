@@ -48,9 +48,11 @@ from .._sql import LOADS_TABLE, MIGRATIONS_TABLE, quote
 from .._time import naive_utc
 from ..errors import StoreError
 from ..store import LogStore
+from . import history
 from .categories import CATEGORY_CHECKS, category_backfill, category_present, category_rules
 from .concentration import with_concentration
 from .context import Audit, Check, timestamp_sql
+from .history import AuditComparison, AuditHistory, AuditRun, audit_history, compare_audits
 from .job_links import LINK_CHECKS, child_before_parent, dangling_parents, job_cycles, reused_job_ids
 from .origins import ORIGIN_CHECKS, unknown_origin
 from .result import STATUSES, AuditReport, CheckResult, tally, worst
@@ -66,13 +68,18 @@ __all__ = [
     "ROW_CHECKS",
     "STATUSES",
     "Audit",
+    "AuditComparison",
+    "AuditHistory",
     "AuditReport",
+    "AuditRun",
     "Check",
     "CheckResult",
+    "audit_history",
     "category_backfill",
     "category_present",
     "category_rules",
     "child_before_parent",
+    "compare_audits",
     "dangling_parents",
     "duplicate_ids",
     "is_root_consistency",
@@ -122,9 +129,17 @@ def verify(
             a job nearest in time, within ``reuse_gap``, default 24 hours) or ``job_id`` (bare
             ids). The backfill checks replay the migrations as applied, on bare ids, either way.
 
+    The run is recorded in the store (:mod:`.history`): when, the version, the tables' row
+    counts and last loads, these parameters and every check's status, count and ids; the
+    summary's ``run`` is its number and ``since previous run`` compares it with the run before,
+    when there is one. An in-memory store records too, for as long as it lives. A store opened
+    with ``read_only=True`` cannot record: ``run`` is None and ``history`` says
+    ``not recorded: the store is open read-only``. A verify that fails records nothing.
+
     Raises:
         StoreError: ``after``, or a ``before`` named, is not a log table in the store; the
-            message lists the tables there are.
+            message lists the tables there are. Or recording the run failed (nothing was
+            recorded).
     """
     _require(store, after, "after", "the migrated table")
     if before is not None:
@@ -147,7 +162,20 @@ def verify(
         results = with_concentration(
             audit, (check(audit) for check in (DEFAULT_CHECKS if checks is None else checks))
         )
-        return AuditReport(results, _summary(audit, results))
+        report = AuditReport(results, _summary(audit, results))
+    return history.record(store, report, _parameters(audit, results))
+
+
+def _parameters(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:
+    """What the audit was asked, as its run is recorded (times naive UTC, as text)."""
+    return {
+        "after": audit.after,
+        "before": audit.before,
+        "migrated_at": _era(audit.migrated_at),
+        "root_job_migrated_at": _era(audit.root_job_migrated_at),
+        "job links": str(audit.linking),
+        "checks": [r.name for r in results],
+    }
 
 
 def _require(store: LogStore, table: str, argument: str, role: str) -> None:
