@@ -28,21 +28,22 @@ def entities_sql(table: str) -> str:
     it), its first and last row times and its row count."""
     typed = " ".join(f"WHEN '{kind}' THEN {column}" for kind, column in schema.TYPED_ID.items())
     typed = f"CASE entity_type {typed} END"
+    # each row names an entity once: by its own id column, else by (entity_type, entity_id)
     named = "\n    UNION ALL ".join(
-        f"SELECT id AS row_id, '{kind}' AS entity_type, {column} AS entity_id, created_at FROM {table} "
+        f"SELECT '{kind}' AS entity_type, {column} AS entity_id, created_at FROM {table} "
         f"WHERE {column} IS NOT NULL"
         for kind, column in schema.TYPED_ID.items()
     )
     return f"""WITH named AS (
     {named}
-    UNION ALL SELECT id, entity_type, entity_id, created_at FROM {table}
-        WHERE entity_type IS NOT NULL AND entity_id IS NOT NULL
+    UNION ALL SELECT entity_type, entity_id, created_at FROM {table}
+        WHERE entity_type IS NOT NULL AND entity_id IS NOT NULL AND entity_id IS DISTINCT FROM {typed}
 ), created AS (
     SELECT entity_type, entity_id FROM {table} WHERE category = 'CREATED' AND entity_id IS NOT NULL
     UNION SELECT entity_type, {typed} FROM {table} WHERE category = 'CREATED' AND {typed} IS NOT NULL
 )
 SELECT n.entity_id::VARCHAR AS id, n.entity_type, min(n.created_at) AS first_at,
-       max(n.created_at) AS last_at, count(DISTINCT n.row_id) AS rows,
+       max(n.created_at) AS last_at, count(*) AS rows,
        bool_or(c.entity_id IS NOT NULL) AS known
 FROM named n LEFT JOIN created c ON c.entity_type = n.entity_type AND c.entity_id = n.entity_id
 GROUP BY ALL ORDER BY first_at, id"""
