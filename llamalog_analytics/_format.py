@@ -104,6 +104,22 @@ def plotly_text(text: str) -> str:
     return text.replace("<", "&lt;")
 
 
+def number_ranges(numbers: list[int]) -> str:
+    """Sorted integers as ranges, as a person lists them.
+
+    Examples:
+        >>> number_ranges([1, 2, 3, 5, 7, 8])
+        '1-3, 5, 7-8'
+    """
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
 def moment(value: datetime | date | str | None) -> str:
     """A UTC time to the millisecond, without trailing zeros; a date as it is; text unchanged."""
     if value is None:

@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from . import schema
 from ._format import plotly_text, shorten
 from ._plotly import Figure
-from .style import NODE_STYLES, category_style, figure_label
+from .style import NODE_STYLES, category_style
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -76,7 +76,7 @@ def _look(group: str) -> tuple[str, str, str]:
     if group.startswith("log:"):
         category = group.removeprefix("log:") or None
         style = category_style(category)
-        return f"row: {figure_label(category)}", style.colour, style.symbol
+        return f"row: {category_style(category).label}", style.colour, style.symbol
     style = NODE_STYLES.get(group, NODE_STYLES["system"])
     return style.label, style.colour, style.symbol
 

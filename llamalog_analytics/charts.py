@@ -29,7 +29,7 @@ from ._graph_figure import GRAPH_NODES_SHOWN, graph_figure
 from ._plotly import Figure
 from ._sql import quote
 from .errors import ArgumentError
-from .style import PALETTE, category_style, colours_for, figure_label
+from .style import PALETTE, category_style, colours_for
 
 if TYPE_CHECKING:
     from .audit import AuditReport
@@ -101,9 +101,9 @@ def categories_over_time(
             figure.add_bar(
                 x=part["period"],
                 y=part["rows"],
-                name=figure_label(category),
+                name=category_style(category).label,
                 marker_color=look.colour,
-                hovertemplate=f"{figure_label(category)}: %{{y:,}} rows<br>{every} of %{{x|%Y-%m-%d}}"
+                hovertemplate=f"{category_style(category).label}: %{{y:,}} rows<br>{every} of %{{x|%Y-%m-%d}}"
                 "<extra></extra>",
             )
     top = counts.group_by("period").agg(pl.col("rows").sum()).select(pl.col("rows").max()).item()
@@ -174,7 +174,7 @@ def breakdown_bars(frame: pl.DataFrame, colour: str, title: str = "") -> go.Figu
         figure.add_bar(
             y=summed["operation"],
             x=summed["rows"],
-            name=figure_label(name) if name in schema.CATEGORIES else name,
+            name=category_style(name).label if name in schema.CATEGORIES else name,
             orientation="h",
             marker_color=colours[name],
             hovertemplate=f"%{{y}} · {name}: %{{x:,}} rows<extra></extra>",

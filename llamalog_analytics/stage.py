@@ -25,6 +25,7 @@ from . import _readers, schema
 from ._convert import checked_rows
 from ._duplicates import resolve_duplicates
 from ._format import count
+from ._html import block, html_table
 from ._sql import (
     DISAPPEARED_TABLE,
     LOAD_ID_COLUMN,
@@ -143,8 +144,6 @@ class LoadResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from ._html import block, html_table
-
         rows = [
             [
                 f"<code>{escape(s.source)}</code>",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from . import schema
+from ._format import number_ranges
 from ._sql import (
     BOOKKEEPING_DDL,
     COUNTERS_TABLE,
@@ -267,7 +268,7 @@ class LogStore:
         loads, which = (
             (f"its only load is {ids[0]}", "it")
             if len(ids) == 1
-            else (f"its loads are {_ranges(ids)}", "one of those")
+            else (f"its loads are {number_ranges(ids)}", "one of those")
         )
         raise ArgumentError(
             f"no load {load_id} in the store ({loads}). "
@@ -349,19 +350,3 @@ def stores_beside(path: str) -> list[str]:
     except OSError:
         return []
     return [name if folder == Path() else str(folder / name) for name in names]
-
-
-def _ranges(ids: list[int]) -> str:
-    """Sorted integers as ranges.
-
-    Examples:
-        >>> _ranges([1, 2, 3, 5, 7, 8])
-        '1-3, 5, 7-8'
-    """
-    spans: list[list[int]] = []
-    for n in ids:
-        if spans and n == spans[-1][1] + 1:
-            spans[-1][1] = n
-        else:
-            spans.append([n, n])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)

@@ -1,11 +1,12 @@
 """How things look: one colour, symbol and label per category, and per timeline flag.
 
 Every figure and page takes its category colours and symbols from here, so CREATED is the same
-green star with a 🦙 in the timeline, every chart and the report, and FAILED the same red cross.
+green star in the timeline, every chart and the report, and FAILED the same red cross. Labels
+carry no emoji, which needs a font: the llama is drawn beside CREATED (:data:`LLAMA_SVG`).
 
 Examples:
     >>> category_style("CREATED")
-    Style(colour='#2e7d32', symbol='star', label='CREATED 🦙')
+    Style(colour='#2e7d32', symbol='star', label='CREATED')
     >>> category_style(None).label, category_style("ARCHIVED").label
     ('no category', 'ARCHIVED')
 """
@@ -27,7 +28,7 @@ class Style(NamedTuple):
 
 
 CATEGORY_STYLES = {
-    "CREATED": Style("#2e7d32", "star", "CREATED 🦙"),
+    "CREATED": Style("#2e7d32", "star", "CREATED"),
     "ENRICHED": Style("#1565c0", "circle", "ENRICHED"),
     "CORRECTED": Style("#8e24aa", "diamond", "CORRECTED"),
     "CACHED": Style("#6d4c41", "square", "CACHED"),
@@ -78,17 +79,6 @@ NODE_STYLES = {
 def category_style(category: str | None) -> Style:
     """The style of a category; unknown labels and None get :data:`OTHER`'s look, their own label."""
     return CATEGORY_STYLES.get(category or "", OTHER._replace(label=category or "no category"))
-
-
-def figure_label(category: str | None) -> str:
-    """A category's label as figures write it: without the emoji, which draws as an empty box
-    where no emoji font is installed (figures draw :func:`llama_uri` beside it instead).
-
-    Examples:
-        >>> figure_label("CREATED"), figure_label(None)
-        ('CREATED', 'no category')
-    """
-    return category_style(category).label.replace(LLAMA, "").strip()
 
 
 def llama_uri(align: str = "xMidYMid") -> str:

@@ -55,7 +55,7 @@ from ._lanes import LANES_SHOWN, filled, keyed, lanes
 from ._plotly import Figure
 from .chains import chain
 from .errors import TimelineError
-from .style import FLAG_STYLES, category_style, figure_label, llama_uri
+from .style import FLAG_STYLES, category_style, llama_uri
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -278,7 +278,7 @@ def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
                 x=part["x"].to_list(),  # lists: the page's figure data stays plain arrays
                 y=part["y"].to_list(),
                 mode="markers",
-                name=figure_label(category),
+                name=category_style(category).label,
                 legendgroup="category",
                 marker={
                     "symbol": look.symbol,

@@ -34,7 +34,7 @@ def test_categories_over_time_stacks_every_row(sample):
     assert figure.layout.barmode == "stack"
     assert sum(sum(t.y) for t in figure.data) == sample.execute("SELECT count(*) FROM llama_logs")[0][0]
     names = [t.name for t in figure.data]
-    labels = [style.figure_label(c) for c in schema.CATEGORIES]
+    labels = [style.category_style(c).label for c in schema.CATEGORIES]
     assert names == [label for label in labels if label in names] and "CREATED" in names
     assert figure.data[names.index("FAILED")].marker.color == "#c62828"
     assert style.LLAMA not in figure.to_json()  # legends need no emoji font

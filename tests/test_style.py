@@ -35,7 +35,7 @@ def drawn() -> dict[str, object]:
 
 
 def category_of(name: str) -> str | None:
-    """The category a trace is drawn for, from its legend name (``row: ENRICHED``, ``CREATED 🦙``)."""
+    """The category a trace is drawn for, from its legend name (``row: ENRICHED``, ``CREATED``)."""
     label = re.sub(r" \([\d,]+\)$", "", name or "").removeprefix("row: ")
     return LABELS.get(label) or (label if label in style.CATEGORY_STYLES else None)
 

@@ -51,11 +51,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from .._format import count, moment
+from .._format import count, moment, number_ranges
 from .._html import block, html_table
 from .._sql import AUDIT_CHECKS_TABLE, AUDIT_DDL, AUDIT_IDS_TABLE, AUDITS_TABLE, LOADS_TABLE
 from ..errors import ArgumentError, StoreError
-from ..store import LogStore, _ranges
+from ..store import LogStore
 from .result import STATUSES, AuditReport
 
 CHANGES = ("new", "fixed", "persisting")
@@ -380,7 +380,8 @@ def _require_run(run_id: int, runs: list[int]) -> None:
             "Hint: run verify on the store opened writable (lla.verify(store), llamalog verify)"
         )
     raise ArgumentError(
-        f"no audit run {run_id} in the store (its runs are {_ranges(runs)}). Hint: llamalog audits lists them"
+        f"no audit run {run_id} in the store (its runs are {number_ranges(runs)}). "
+        "Hint: llamalog audits lists them"
     )
 
 
@@ -427,7 +428,7 @@ store has 1 run. Hint: run verify again (lla.verify(store), llamalog verify) to 
         if not earlier:
             raise ArgumentError(
                 f"no audit run before run {newer} to compare it with. "
-                f"Hint: pass older= (--older) one of the runs {_ranges(runs)}"
+                f"Hint: pass older= (--older) one of the runs {number_ranges(runs)}"
             )
         older = earlier[-1]
     _require_run(older, runs)
