@@ -298,29 +298,45 @@ def _llamas(figure: go.Figure, rows: pl.DataFrame, clock: Clock, plot_height: in
     :data:`LLAMAS_SHOWN` that do not crowd another llama in their lane)."""
     pixel = 1 / plot_height  # paper units, up and down
     beside = {"xref": "paper", "yref": "paper", "x": 0, "sizex": 0.5, "xanchor": "right", "yanchor": "middle"}
-    figure.add_layout_image(
-        beside, name="llama: title", source=llama_uri("xMaxYMid"), y=1 + (_TOP - 27) * pixel, sizey=24 * pixel
-    )
-    if rows.filter(pl.col("category") == "CREATED").is_empty():
-        return
-    legend_row = -(_AXIS + _ROW + 14) * pixel  # the legend's first entry, under its group title
-    figure.add_layout_image(
-        beside, name="llama: legend", source=llama_uri("xMaxYMid"), y=legend_row, sizey=18 * pixel
-    )
-    low, high = clock.range
-    apart = (high - low) * 0.03
-    created = (
-        rows.filter(pl.col("category") == "CREATED")
-        .sort("y", "x")
-        .filter((pl.col("x") - pl.col("x").shift(1).over("y")).fill_null(apart) >= apart)
-        .sort("created_at", "id")
-        .head(LLAMAS_SHOWN)
-    )
-    marker = {"source": llama_uri("xMinYMax"), "xref": "x", "yref": "y", "sizex": high - low, "sizey": 0.6}
-    for x, y in created.select("x", "y").iter_rows():
-        figure.add_layout_image(
-            marker, name="llama: CREATED", x=x, y=y - 0.12, xanchor="left", yanchor="bottom", layer="below"
+    side = llama_uri("xMaxYMid")
+    images = [
+        beside | {"name": "llama: title", "source": side, "y": 1 + (_TOP - 27) * pixel, "sizey": 24 * pixel}
+    ]
+    created = rows.filter(pl.col("category") == "CREATED")
+    if not created.is_empty():
+        legend_row = -(_AXIS + _ROW + 14) * pixel  # the legend's first entry, under its group title
+        images.append(
+            beside | {"name": "llama: legend", "source": side, "y": legend_row, "sizey": 18 * pixel}
         )
+        low, high = clock.range
+        apart = (high - low) * 0.03
+        shown = (
+            created.sort("y", "x")
+            .filter((pl.col("x") - pl.col("x").shift(1).over("y")).fill_null(apart) >= apart)
+            .sort("created_at", "id")
+            .head(LLAMAS_SHOWN)
+        )
+        marker = {
+            "source": llama_uri("xMinYMax"),
+            "xref": "x",
+            "yref": "y",
+            "sizex": high - low,
+            "sizey": 0.6,
+        }
+        images += [
+            marker
+            | {
+                "name": "llama: CREATED",
+                "x": x,
+                "y": y - 0.12,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "layer": "below",
+            }
+            for x, y in shown.select("x", "y").iter_rows()
+        ]
+    # one layout update: adding the images one by one re-validates the whole layout each time
+    figure.update_layout(images=[*figure.layout.images, *images])
 
 
 def _breaks(figure: go.Figure, clock: Clock) -> None:
