@@ -27,6 +27,7 @@ __all__ = [
     "LoadResult",
     "LogStore",
     "LogTable",
+    "RepairPlan",
     "StoreSummary",
     "audit_history",
     "chain",
@@ -39,6 +40,7 @@ __all__ = [
     "log_table",
     "plot_timeline",
     "provenance_graph",
+    "repair",
     "rules",
     "sample_path",
     "sample_store",
@@ -78,6 +80,8 @@ _LAZY = {
     "audit_history": ("audit", "audit_history"),
     "compare_audits": ("audit", "compare_audits"),
     "verify": ("audit", "verify"),
+    "RepairPlan": ("repairs", "RepairPlan"),
+    "repair": ("repairs", "repair"),
     "plot_timeline": ("timeline", "plot_timeline"),
     "write_timeline": ("export", "write_timeline"),
     "write_trace": ("export", "write_trace"),
@@ -100,6 +104,7 @@ if TYPE_CHECKING:
     from .export import write_graph, write_logs, write_timeline, write_trace
     from .graph import provenance_graph
     from .log_view import LogTable, log_table
+    from .repairs import RepairPlan, repair
     from .sample import demo, sample_path, sample_store
     from .stage import LoadResult
     from .store import LogStore

@@ -9,8 +9,12 @@ Examples:
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
 from .style import LLAMA_SVG
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # The style of every HTML block the package shows in notebooks and pages (log tables, summaries,
 # reports), scoped to elements of class "llamalog" ("&" below; "&report" for the audit report).
@@ -90,6 +94,12 @@ def html_table(headers: list[str], rows: list[list[str]], numeric: frozenset[int
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def frame_table(frame: pl.DataFrame, numeric: frozenset[int] = frozenset()) -> str:
+    """``frame`` as a plain table, every value as text (None empty)."""
+    rows = [["" if v is None else escape(str(v)) for v in row] for row in frame.iter_rows()]
+    return html_table(frame.columns, rows, numeric)
 
 
 def block(title: str, *notes: str, body: str, more: str = "", kind: str = "") -> str:

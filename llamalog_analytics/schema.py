@@ -71,6 +71,7 @@ class Column:
         name: database (snake_case) name, also the name in the store.
         prisma: Prisma/GraphQL (camelCase) field name.
         type: DuckDB type in the store.
+        postgres: PostgreSQL type upstream (enum types quoted, as SQL writes them).
         nullable: whether Postgres allows NULL.
         labels: known enum labels (empty for non-enum columns).
         since: migration folder that added the column.
@@ -79,40 +80,49 @@ class Column:
     name: str
     prisma: str
     type: str
+    postgres: str
     nullable: bool = True
     labels: tuple[str, ...] = ()
     since: str = MIGRATIONS[0]
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", "id", "UUID", nullable=False),
-    Column("entity_type", "entityType", "VARCHAR", labels=ENTITY_TYPES),
-    Column("entity_id", "entityId", "UUID"),
-    Column("artist_id", "artistId", "UUID"),
-    Column("album_id", "albumId", "UUID"),
-    Column("track_id", "trackId", "UUID"),
-    Column("operation", "operation", "VARCHAR", nullable=False),
-    Column("sources", "sources", "VARCHAR[]"),
-    Column("status", "status", "VARCHAR", nullable=False, labels=STATUSES),
-    Column("fields_enriched", "fieldsEnriched", "VARCHAR[]"),
-    Column("data_quality_before", "dataQualityBefore", "VARCHAR", labels=DATA_QUALITIES),
-    Column("data_quality_after", "dataQualityAfter", "VARCHAR", labels=DATA_QUALITIES),
-    Column("error_message", "errorMessage", "VARCHAR"),
-    Column("error_code", "errorCode", "VARCHAR"),
-    Column("retry_count", "retryCount", "INTEGER", nullable=False),
-    Column("duration_ms", "durationMs", "INTEGER"),
-    Column("api_call_count", "apiCallCount", "INTEGER", nullable=False),
-    Column("metadata", "metadata", "JSON"),
-    Column("job_id", "jobId", "VARCHAR"),
-    Column("triggered_by", "triggeredBy", "VARCHAR"),
-    Column("created_at", "createdAt", "TIMESTAMP", nullable=False),
-    Column("user_id", "userId", "VARCHAR", since=MIGRATIONS[1]),
-    Column("reason", "reason", "VARCHAR", since=MIGRATIONS[2]),
-    Column("preview_data", "previewData", "JSON", since=MIGRATIONS[3]),
-    Column("parent_job_id", "parentJobId", "VARCHAR", since=MIGRATIONS[4]),
-    Column("is_root_job", "isRootJob", "BOOLEAN", nullable=False, since=MIGRATIONS[5]),
-    Column("category", "category", "VARCHAR", nullable=False, labels=CATEGORIES, since=MIGRATIONS[6]),
-    Column("root_job_id", "rootJobId", "VARCHAR", since=MIGRATIONS[7]),
+    Column("id", "id", "UUID", "uuid", nullable=False),
+    Column("entity_type", "entityType", "VARCHAR", '"EnrichmentEntityType"', labels=ENTITY_TYPES),
+    Column("entity_id", "entityId", "UUID", "uuid"),
+    Column("artist_id", "artistId", "UUID", "uuid"),
+    Column("album_id", "albumId", "UUID", "uuid"),
+    Column("track_id", "trackId", "UUID", "uuid"),
+    Column("operation", "operation", "VARCHAR", "varchar(100)", nullable=False),
+    Column("sources", "sources", "VARCHAR[]", "text[]"),
+    Column("status", "status", "VARCHAR", '"EnrichmentStatus"', nullable=False, labels=STATUSES),
+    Column("fields_enriched", "fieldsEnriched", "VARCHAR[]", "text[]"),
+    Column("data_quality_before", "dataQualityBefore", "VARCHAR", '"DataQuality"', labels=DATA_QUALITIES),
+    Column("data_quality_after", "dataQualityAfter", "VARCHAR", '"DataQuality"', labels=DATA_QUALITIES),
+    Column("error_message", "errorMessage", "VARCHAR", "text"),
+    Column("error_code", "errorCode", "VARCHAR", "varchar(50)"),
+    Column("retry_count", "retryCount", "INTEGER", "integer", nullable=False),
+    Column("duration_ms", "durationMs", "INTEGER", "integer"),
+    Column("api_call_count", "apiCallCount", "INTEGER", "integer", nullable=False),
+    Column("metadata", "metadata", "JSON", "jsonb"),
+    Column("job_id", "jobId", "VARCHAR", "varchar(100)"),
+    Column("triggered_by", "triggeredBy", "VARCHAR", "varchar(50)"),
+    Column("created_at", "createdAt", "TIMESTAMP", "timestamp(3)", nullable=False),
+    Column("user_id", "userId", "VARCHAR", "text", since=MIGRATIONS[1]),
+    Column("reason", "reason", "VARCHAR", "text", since=MIGRATIONS[2]),
+    Column("preview_data", "previewData", "JSON", "jsonb", since=MIGRATIONS[3]),
+    Column("parent_job_id", "parentJobId", "VARCHAR", "varchar(100)", since=MIGRATIONS[4]),
+    Column("is_root_job", "isRootJob", "BOOLEAN", "boolean", nullable=False, since=MIGRATIONS[5]),
+    Column(
+        "category",
+        "category",
+        "VARCHAR",
+        '"LlamaLogCategory"',
+        nullable=False,
+        labels=CATEGORIES,
+        since=MIGRATIONS[6],
+    ),
+    Column("root_job_id", "rootJobId", "VARCHAR", "varchar(100)", since=MIGRATIONS[7]),
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 # Without these a file is not LlamaLog data at all.

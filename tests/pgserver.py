@@ -34,35 +34,18 @@ ENUMS = {
     "DataQuality": schema.DATA_QUALITIES,
     "LlamaLogCategory": schema.CATEGORIES,
 }
+DEFAULTS = {
+    "id": "gen_random_uuid()",
+    "retry_count": "0",
+    "api_call_count": "0",
+    "created_at": "CURRENT_TIMESTAMP",
+    "is_root_job": "false",
+}
 PG_TYPES = {
-    "id": "uuid NOT NULL DEFAULT gen_random_uuid()",
-    "entity_type": '"EnrichmentEntityType"',
-    "entity_id": "uuid",
-    "artist_id": "uuid",
-    "album_id": "uuid",
-    "track_id": "uuid",
-    "operation": "varchar(100) NOT NULL",
-    "sources": "text[]",
-    "status": '"EnrichmentStatus" NOT NULL',
-    "fields_enriched": "text[]",
-    "data_quality_before": '"DataQuality"',
-    "data_quality_after": '"DataQuality"',
-    "error_message": "text",
-    "error_code": "varchar(50)",
-    "retry_count": "integer NOT NULL DEFAULT 0",
-    "duration_ms": "integer",
-    "api_call_count": "integer NOT NULL DEFAULT 0",
-    "metadata": "jsonb",
-    "job_id": "varchar(100)",
-    "triggered_by": "varchar(50)",
-    "created_at": "timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP",
-    "user_id": "text",
-    "reason": "text",
-    "preview_data": "jsonb",
-    "parent_job_id": "varchar(100)",
-    "is_root_job": "boolean NOT NULL DEFAULT false",
-    "category": '"LlamaLogCategory" NOT NULL',
-    "root_job_id": "varchar(100)",
+    c.name: c.postgres
+    + ("" if c.nullable else " NOT NULL")
+    + (f" DEFAULT {DEFAULTS[c.name]}" if c.name in DEFAULTS else "")
+    for c in schema.COLUMNS
 }
 INDEXES = (
     ("entity_type_entity_id", "entity_type, entity_id"),

@@ -158,11 +158,10 @@ def verify(
             applied,
             linking,
             scratch,
+            tuple(DEFAULT_CHECKS if checks is None else checks),
         )
-        results = with_concentration(
-            audit, (check(audit) for check in (DEFAULT_CHECKS if checks is None else checks))
-        )
-        report = AuditReport(results, _summary(audit, results))
+        results = with_concentration(audit, (check(audit) for check in audit.checks))
+        report = AuditReport(results, _summary(audit, results), audit)
     return history.record(store, report, _parameters(audit, results))
 
 

@@ -15,6 +15,8 @@ from .._sql import LOADS_TABLE, literal, quote
 from ..store import LogStore
 from .result import CheckResult
 
+Check = Callable[["Audit"], CheckResult]
+
 
 @dataclass(frozen=True)
 class Audit:
@@ -29,6 +31,7 @@ class Audit:
         applied: every migration's apply time from ``_prisma_migrations`` (empty without it).
         linking: how the job-link checks follow parent links (job instances by default).
         scratch: holds the temporary tables the audit makes (closed by :func:`verify`).
+        checks: the checks asked for, in order (a repair's dry run runs them again).
     """
 
     store: LogStore
@@ -39,6 +42,7 @@ class Audit:
     applied: Mapping[str, datetime] = field(default_factory=dict)
     linking: links.Linking = field(default_factory=links.Linking)
     scratch: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
+    checks: tuple[Check, ...] = ()
 
     @cached_property
     def linked(self) -> str:
@@ -83,10 +87,13 @@ FROM {self.table} WHERE {existed} GROUP BY ALL"""
         )
 
     def existed_at_root_job_migration(self) -> str | None:
-        """SQL condition for the rows the root-job backfill saw, or None if unknown."""
-        if self.root_job_migrated_at is None:
-            return None
-        return f"created_at < {timestamp_sql(self.root_job_migrated_at)}"
+        """SQL condition for the rows the root-job backfill saw: those older than its apply time;
+        without one, the snapshot's rows (they existed at both migrations); else None."""
+        if self.root_job_migrated_at is not None:
+            return f"created_at < {timestamp_sql(self.root_job_migrated_at)}"
+        if self.before is not None:
+            return f"id IN (SELECT id FROM {quote(self.before)})"
+        return None
 
     def common_columns(self) -> tuple[str, ...]:
         """Columns that both tables had in every load (absent columns are NULL, not data)."""
@@ -101,9 +108,6 @@ FROM {self.table} WHERE {existed} GROUP BY ALL"""
             for c in columns
         }
         return tuple(c for c in schema.COLUMN_NAMES if c not in absent)
-
-
-Check = Callable[[Audit], CheckResult]
 
 
 def check_result(

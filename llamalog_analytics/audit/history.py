@@ -42,7 +42,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html import escape
 from importlib.metadata import version
@@ -197,7 +197,7 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
 
 
 def _with(report: AuditReport, **summary: Any) -> AuditReport:
-    return AuditReport(report.checks, {**report.summary, **summary})
+    return replace(report, summary={**report.summary, **summary})
 
 
 def _tables(store: LogStore, rows: Mapping[str, int]) -> dict[str, dict[str, int | None]]:

@@ -12,11 +12,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ..errors import ArgumentError
+
+if TYPE_CHECKING:
+    from .context import Audit
 
 STATUSES = ("pass", "skip", "warn", "fail")
 """Every status a check can have, from best to worst."""
@@ -126,11 +129,14 @@ class AuditReport:
     """The result of :func:`verify`: every check, and what was audited.
 
     ``summary`` holds the overall status, the tables and their row counts, the eras (migration
-    apply times, UTC) and how many checks have each status.
+    apply times, UTC) and how many checks have each status. ``audit`` is what was audited (the
+    store, its tables, the apply times, how job links were followed), for a repair
+    (:func:`~llamalog_analytics.repair`) to work from; None for a report built by hand.
     """
 
     checks: tuple[CheckResult, ...]
     summary: Mapping[str, Any]
+    audit: Audit | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> str:

@@ -18,6 +18,11 @@ NO_ROOT_MIGRATION_TIME = (
     "No apply time for the root-job migration, so which rows it backfilled is unknown. Hint: "
     "load _prisma_migrations, or pass root_job_migrated_at (--root-job-migrated-at)"
 )
+SNAPSHOT_ROWS_ONLY = (
+    "the root-job migration's apply time is unknown, so the walk was replayed for the snapshot's "
+    "rows, which existed at both migrations (load _prisma_migrations or pass --root-job-migrated-at "
+    "for every row it saw)"
+)
 NO_FLAG_TIME = (
     "the is_root_job migration's apply time is unknown, so rows from before the flag existed "
     "(all false) are included. Hint: load _prisma_migrations"
@@ -38,32 +43,20 @@ def root_job_backfill(audit: Audit) -> CheckResult:
         "Every row that existed at the root-job migration carries the root_job_id the migration's "
         "recursive walk, replayed as applied, gave it."
     )
-    existed = audit.existed_at_root_job_migration()
-    if existed is None:
+    replayed = replayed_roots_sql(audit)
+    if replayed is None:
         return skipped(name, expects, NO_ROOT_MIGRATION_TIME)
-    sql = f"""WITH RECURSIVE old AS (
-  SELECT id, created_at, job_id, parent_job_id, root_job_id FROM {audit.table} WHERE {existed}),
-links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
-walk(id, parent, root, depth) AS (
-  SELECT id, parent_job_id, parent_job_id, 1 FROM old WHERE parent_job_id IS NOT NULL
-  UNION
-  SELECT w.id, l.parent_job_id, l.job_id, w.depth + 1 FROM walk AS w JOIN links AS l ON l.job_id = w.parent
-  WHERE w.depth < {DEPTH_LIMIT}),
-deepest AS (
-  SELECT id, depth, list(DISTINCT root ORDER BY root) AS roots FROM walk GROUP BY id, depth
-  QUALIFY depth = max(depth) OVER (PARTITION BY id)),
-expected AS (
-  SELECT o.*, CASE WHEN o.parent_job_id IS NOT NULL THEN d.roots
-    WHEN o.job_id IS NOT NULL THEN [o.job_id] ELSE [] END AS roots
-  FROM old AS o LEFT JOIN deepest AS d USING (id))
+    sql = f"""{replayed}
 SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id, root_job_id, roots[1] AS expected,
   len(roots) AS candidates
-FROM expected
-WHERE CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
+FROM replayed
+WHERE present AND CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
   ELSE NOT coalesce(list_contains(roots, root_job_id), false) END
 ORDER BY created_at, id"""
     ids = audit.frame(sql)
-    total = audit.store.execute(f"SELECT count(*) FROM {audit.table} WHERE {existed}")[0][0]
+    total = audit.store.execute(
+        f"SELECT count(*) FROM {audit.table} WHERE {audit.existed_at_root_job_migration()}"
+    )[0][0]
     kinds = ids.with_columns(
         kind=pl.when(pl.col("root_job_id").is_null())
         .then(pl.lit("left NULL"))
@@ -74,11 +67,50 @@ ORDER BY created_at, id"""
     finding = (
         f"{listed(ids):,} of {total:,} rows that existed at the root-job migration differ from the "
         "backfill's walk, replayed literally as applied "
-        f"(joined on bare job ids, at most {DEPTH_LIMIT} steps)."
+        f"(joined on bare job ids, at most {DEPTH_LIMIT} steps)"
     )
+    finding += "." if audit.root_job_migrated_at else f"; {SNAPSHOT_ROWS_ONLY}."
     return check_result(
         name, expects, "fail", ids, sql, finding, breakdowns={"by kind": counts_by(kinds, "kind")}
     )
+
+
+def replayed_roots_sql(audit: Audit) -> str | None:
+    """``WITH`` clauses ending in ``replayed``: every row the root-job backfill saw, with the
+    roots its walk gives it (``roots``: the deepest step's job ids, sorted; the first is the one
+    a repair writes) and whether the row is still in the table (``present``); None when which
+    rows it saw is unknown.
+
+    It saw the table's rows that existed then, and the snapshot's rows deleted since (they
+    existed at both migrations). See :func:`root_job_backfill` for the walk.
+    """
+    existed = audit.existed_at_root_job_migration()
+    if existed is None:
+        return None
+    seen = (
+        "SELECT id, created_at, job_id, parent_job_id, root_job_id, true AS present "
+        f"FROM {audit.table} WHERE {existed}"
+    )
+    if audit.before is not None:
+        seen += (
+            "\n  UNION ALL SELECT id, created_at, job_id, parent_job_id, NULL, false "
+            f"FROM {quote(audit.before)} WHERE id NOT IN (SELECT id FROM {audit.table})"
+        )
+    return f"""WITH RECURSIVE old AS (
+  {seen}),
+links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
+walk(id, parent, root, depth) AS (
+  SELECT id, parent_job_id, parent_job_id, 1 FROM old WHERE parent_job_id IS NOT NULL
+  UNION
+  SELECT w.id, l.parent_job_id, l.job_id, w.depth + 1 FROM walk AS w JOIN links AS l ON l.job_id = w.parent
+  WHERE w.depth < {DEPTH_LIMIT}),
+deepest AS (
+  SELECT id, depth, list(DISTINCT root ORDER BY root) AS roots FROM walk GROUP BY id, depth
+  QUALIFY depth = max(depth) OVER (PARTITION BY id)),
+replayed AS (
+  SELECT o.*, CASE WHEN o.parent_job_id IS NOT NULL THEN d.roots
+    WHEN o.job_id IS NOT NULL THEN [o.job_id] ELSE [] END AS roots
+  FROM old AS o LEFT JOIN deepest AS d USING (id))"""
 
 
 def root_job_truth(audit: Audit) -> CheckResult:
@@ -117,7 +149,8 @@ ORDER BY created_at, id"""
         f"{listed(ids):,} backfilled rows have a stored root that is not the true top of their job tree, "
         f"following {audit.linking}"
     )
-    finding += f" ({causes})." if causes else "."
+    finding += f" ({causes})" if causes else ""
+    finding += "." if audit.root_job_migrated_at else f"; {SNAPSHOT_ROWS_ONLY}."
     return check_result(name, expects, "warn", ids, sql, finding, breakdowns={"by cause": breakdown})
 
 

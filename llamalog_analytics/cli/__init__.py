@@ -3,7 +3,7 @@
 Each command parses its options, opens the store, calls one public function and prints the
 result. Errors print one line to stderr and exit with status 2. The commands live by subject:
 :mod:`.store` (load, info, rejects, synth, demo), :mod:`.entities` (chain, explain, graph,
-timeline) and :mod:`.audit` (verify, audits).
+timeline) and :mod:`.audit` (verify, repair, audits).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from ._options import fail
-from .audit import audits, verify_command
+from .audit import audits, repair_command, verify_command
 from .entities import chain_command, explain, graph, timeline
 from .store import demo, info, load, rejects, synth
 
@@ -58,6 +58,7 @@ for command in (
     synth,
     demo,
     verify_command,
+    repair_command,
     audits,
     chain_command,
     explain,

@@ -3,34 +3,51 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import schema as schema_module
 from ._options import db_option, friendly_errors, link_options
 
+if TYPE_CHECKING:
+    from ..store import LogStore
+
+
+def audit_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """What to audit: --db, --before, --after, --migrated-at, --root-job-migrated-at, --link, --reuse-gap."""
+    for option in reversed(
+        (
+            db_option(),
+            click.option(
+                "--before",
+                show_default=f"{schema_module.LEGACY_TABLE}, when the store has it",
+                help="The pre-migration snapshot's table. Left out and absent, the snapshot checks are "
+                "skipped; named, it must be in the store.",
+            ),
+            click.option(
+                "--after",
+                default=schema_module.CURRENT_TABLE,
+                show_default=True,
+                help="The migrated table; it must be in the store.",
+            ),
+            click.option(
+                "--migrated-at",
+                help="When the category migration ran (UTC), if _prisma_migrations was not loaded.",
+            ),
+            click.option("--root-job-migrated-at", help="When the root-job migration ran (UTC), likewise."),
+            link_options,
+        )
+    ):
+        command = option(command)
+    return command
+
 
 @click.command("verify")
-@db_option()
-@click.option(
-    "--before",
-    show_default=f"{schema_module.LEGACY_TABLE}, when the store has it",
-    help="The pre-migration snapshot's table. Left out and absent, the snapshot checks are skipped; "
-    "named, it must be in the store.",
-)
-@click.option(
-    "--after",
-    default=schema_module.CURRENT_TABLE,
-    show_default=True,
-    help="The migrated table; it must be in the store.",
-)
-@click.option(
-    "--migrated-at",
-    help="When the category migration ran (UTC), if _prisma_migrations was not loaded.",
-)
-@click.option("--root-job-migrated-at", help="When the root-job migration ran (UTC), likewise.")
-@link_options
+@audit_options
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--report", type=click.Path(dir_okay=False), help="Also write the HTML report to this file.")
 @click.option(
@@ -54,17 +71,12 @@ from ._options import db_option, friendly_errors, link_options
 @friendly_errors
 def verify_command(
     db: str,
-    before: str | None,
-    after: str,
-    migrated_at: str | None,
-    root_job_migrated_at: str | None,
-    link: str,
-    reuse_gap: str,
     output: str,
     report: str | None,
     fail_on: str,
     compare_last: bool,
     no_record: bool,
+    **audit_arguments: Any,
 ) -> None:
     """Audit the migration: rows kept, category and root-job backfills, job links.
 
@@ -77,28 +89,12 @@ def verify_command(
     have, a time or reuse gap that is none).
     """
     from ..audit import compare_audits, verify
-    from ..errors import StoreLockedError
-    from ..store import LogStore
 
     if compare_last and no_record:
         raise click.UsageError("--compare-last compares this audit once recorded: leave out --no-record")
-    held = ""
-    try:
-        store = LogStore(db, read_only=no_record, create=False)
-    except StoreLockedError:
-        if compare_last:
-            raise
-        store, held = LogStore(db, read_only=True), " (another process holds it; close it there to record)"
+    store, held = _open(db, read_only=no_record, must_record=compare_last)
     with store:
-        audit = verify(
-            store,
-            before=before,
-            after=after,
-            migrated_at=migrated_at,
-            root_job_migrated_at=root_job_migrated_at,
-            link=link,
-            reuse_gap=reuse_gap,
-        )
+        audit = verify(store, **audit_arguments)
         changes = compare_audits(store) if compare_last and "since previous run" in audit.summary else None
     if audit.summary["run"] is None:
         click.echo(f"[🦙 LlamaLog] {audit.summary['history']}{held}", err=True)
@@ -116,6 +112,103 @@ def verify_command(
     if report:
         click.echo(f"[🦙 LlamaLog] report written to {audit.to_html(report)}", err=True)
     sys.exit(1 if audit.at_least(fail_on) else 0)
+
+
+def _open(db: str, *, read_only: bool, must_record: bool = False) -> tuple[LogStore, str]:
+    """The store to audit, and why the audit will not be recorded when another process holds it
+    (then it is opened read-only, unless the command needs the audit recorded)."""
+    from ..errors import StoreLockedError
+    from ..store import LogStore
+
+    try:
+        return LogStore(db, read_only=read_only, create=False), ""
+    except StoreLockedError:
+        if must_record:
+            raise
+        return LogStore(db, read_only=True), " (another process holds it; close it there to record)"
+
+
+@click.command("repair")
+@audit_options
+@click.option(
+    "--out",
+    default="repairs",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the migration folder into (e.g. prisma/migrations).",
+)
+@click.option(
+    "--restore-missing",
+    is_flag=True,
+    help="Insert the snapshot's rows missing from the table (deletions may have been on purpose).",
+)
+@click.option(
+    "--revert-changes",
+    is_flag=True,
+    help="Set columns changed since the snapshot back to its values (edits may have been on purpose).",
+)
+@click.option(
+    "--check",
+    "checks",
+    multiple=True,
+    help="Repair only this check's findings: category_backfill, root_job_backfill or rows_preserved "
+    "(repeatable); default every one that failed.",
+)
+@click.option(
+    "--dry-run/--no-dry-run",
+    default=True,
+    show_default=True,
+    help="Apply the plan to an in-memory copy of the store's tables and audit it again first.",
+)
+@friendly_errors
+def repair_command(
+    db: str,
+    out: str,
+    restore_missing: bool,
+    revert_changes: bool,
+    checks: tuple[str, ...],
+    dry_run: bool,
+    **audit_arguments: Any,
+) -> None:
+    """Write the migration that repairs what the audit finds: the category and root-job
+    backfills' mismatches, and on request the snapshot's missing or changed rows.
+
+    Audits the store (recorded as llamalog verify records), then writes
+    OUT/<UTC timestamp>_llamalog_repair/ with migration.sql (one transaction, each change
+    guarded by the value it replaces, ending in a check that the rows are as planned),
+    rollback.sql and plan.json, for people to review and deploy. Nothing else is written:
+    the database is never touched.
+
+    Exit status 0 with a plan written or nothing to repair; 2 when it cannot run (no store, a
+    table or time that is none, a check that cannot be repaired, a folder that exists).
+    """
+    from ..audit import verify
+    from ..repairs import repair
+
+    store, held = _open(db, read_only=False)
+    with store:
+        report = verify(store, **audit_arguments)
+        plan = repair(
+            report,
+            restore_missing=restore_missing,
+            revert_changes=revert_changes,
+            checks=checks or None,
+        )
+        checked = plan.dry_run() if plan and dry_run else None
+    if report.summary["run"] is None:
+        click.echo(f"[🦙 LlamaLog] {report.summary['history']}{held}", err=True)
+    click.echo(str(plan))
+    if not plan:
+        return
+    if checked is not None:
+        click.echo(f"  dry run on a copy of the tables: {checked.verdict}")
+    folder = plan.write(out)
+    migration = shlex.quote(str(folder / "migration.sql"))
+    click.echo(
+        f"wrote {folder}/ (migration.sql, rollback.sql, plan.json)\n"
+        f"next: review migration.sql; deploy it with prisma migrate deploy (the folder goes in "
+        f'prisma/migrations), or psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f {migration}'
+    )
 
 
 @click.command("audits")

@@ -1,0 +1,170 @@
+"""A repair plan as PostgreSQL 15: ``migration.sql`` and ``rollback.sql`` for the upstream table.
+
+Both files carry the plan's changes as rows of a temporary table, ``llamalog_repair``, each value
+a text literal quoted by :mod:`psycopg.sql` (never by hand); every statement after that reads the
+table and casts each value to its column's type (:attr:`Column.postgres`): one guarded ``UPDATE``
+per column, one ``INSERT … ON CONFLICT DO NOTHING`` for restored rows, and a last block that
+raises an exception, undoing everything, if a change that applied did not leave the value the
+plan says. A row someone changed since the audit is left alone, and a notice counts them.
+
+Examples:
+    >>> print(quoted("it's a \\\\ $$"))
+     E'it''s a \\\\ $$'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+import polars as pl
+from psycopg import sql
+
+from . import schema
+
+PLAN_TABLE = "llamalog_repair"
+BATCH = 1_000  # plan rows per INSERT statement
+_PLAN_COLUMNS = ("action", "check_name", "id", "column_name", "value_now", "value_after")
+_TYPES = {c.name: c.postgres for c in schema.COLUMNS}
+
+
+@lru_cache(maxsize=65_536)
+def quoted(value: str | None) -> str:
+    """``value`` as a PostgreSQL literal (``NULL`` for None), by psycopg's quoting."""
+    return sql.Literal(value).as_string(None)
+
+
+def script(changes: pl.DataFrame, table: str, header: str, *, rollback: bool) -> str:
+    """The whole file: ``header`` (comment lines), then one transaction that applies ``changes``
+    to ``table`` (``rollback=False``) or undoes them (``rollback=True``)."""
+    target = sql.Identifier(table).as_string(None)
+    parts = [header, "BEGIN;", _plan_table(changes)]
+    columns = changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True).to_list()
+    if rollback:
+        parts += [_restored_deleted(target)] if _has_inserts(changes) else []
+        parts += [_set(target, column, undo=True) for column in columns]
+    else:
+        parts += [_set(target, column, undo=False) for column in columns]
+        parts += [_restored_inserted(target)] if _has_inserts(changes) else []
+    parts += [_verification(target, changes, rollback=rollback), "COMMIT;", ""]
+    return "\n\n".join(parts)
+
+
+def _has_inserts(changes: pl.DataFrame) -> bool:
+    return bool((changes["action"] == "insert").any())
+
+
+def _plan_table(changes: pl.DataFrame) -> str:
+    create = (
+        f"CREATE TEMPORARY TABLE {PLAN_TABLE} (\n  action text NOT NULL, check_name text NOT NULL, "
+        "id uuid NOT NULL,\n  column_name text NOT NULL, value_now text, value_after text\n) ON COMMIT DROP;"
+    )
+    return "\n\n".join([create, *_inserts(changes)])
+
+
+def _inserts(changes: pl.DataFrame) -> Iterator[str]:
+    head = f"INSERT INTO {PLAN_TABLE} ({', '.join(_PLAN_COLUMNS)}) VALUES\n"
+    rows = changes.select("action", "check", "id", "column", "value_now", "value_after").iter_rows()
+    batch: list[str] = []
+    for row in rows:
+        batch.append("(" + ", ".join(quoted(v) for v in row) + ")")
+        if len(batch) == BATCH:
+            yield head + ",\n".join(batch) + ";"
+            batch = []
+    if batch:
+        yield head + ",\n".join(batch) + ";"
+
+
+def _typed(value: str, column: str) -> str:
+    """The plan's text ``value`` (``r.value_now`` or ``r.value_after``) cast to ``column``'s type."""
+    return f"{value}::{_TYPES[column]}"
+
+
+def _set(target: str, column: str, *, undo: bool) -> str:
+    """One column's changes: each row set to its planned value only where it still holds the
+    value the plan expects to replace (the audit's value; for a rollback, the planned one)."""
+    new, old = ("r.value_now", "r.value_after") if undo else ("r.value_after", "r.value_now")
+    name = sql.Identifier(column).as_string(None)
+    return (
+        f"UPDATE {target} AS t SET {name} = {_typed(new, column)}\nFROM {PLAN_TABLE} AS r\n"
+        f"WHERE r.action = 'set' AND r.column_name = {quoted(column)} AND t.id = r.id\n"
+        f"  AND t.{name} IS NOT DISTINCT FROM {_typed(old, column)};"
+    )
+
+
+def _restored_inserted(target: str) -> str:
+    """The snapshot rows the plan restores, one per id; an id present again is left alone."""
+    names = [c.name for c in schema.COLUMNS]
+    values = ["r.id"] + [
+        _typed(f"max(r.value_after) FILTER (WHERE r.column_name = {quoted(c)})", c) for c in names[1:]
+    ]
+    columns = ", ".join(sql.Identifier(c).as_string(None) for c in names)
+    selected = ",\n  ".join(values)
+    return (
+        f"INSERT INTO {target} ({columns})\nSELECT {selected}\n"
+        f"FROM {PLAN_TABLE} AS r WHERE r.action = 'insert' GROUP BY r.id\n"
+        'ON CONFLICT ("id") DO NOTHING;'
+    )
+
+
+def _restored_deleted(target: str) -> str:
+    """Rows the repair restored, deleted again: only those still exactly as restored."""
+    return (
+        f"DELETE FROM {target} AS t USING (\n  SELECT r.id FROM {PLAN_TABLE} AS r "
+        f"JOIN {target} AS t ON t.id = r.id\n  WHERE r.action = 'insert' GROUP BY r.id "
+        f"HAVING bool_and({_holds('r.value_after', _all_columns())})\n) AS restored WHERE t.id = restored.id;"
+    )
+
+
+def _all_columns() -> list[str]:
+    return [c.name for c in schema.COLUMNS[1:]]
+
+
+def _holds(value: str, columns: list[str]) -> str:
+    """Whether row ``t`` holds plan row ``r``'s ``value`` in the column ``r`` names."""
+    arms = "\n    ".join(
+        f"WHEN {quoted(c)} THEN t.{sql.Identifier(c).as_string(None)} IS NOT DISTINCT FROM {_typed(value, c)}"
+        for c in columns
+    )
+    return f"CASE r.column_name\n    {arms}\n  END"
+
+
+def _verification(target: str, changes: pl.DataFrame, *, rollback: bool) -> str:
+    """The last statement: raise, so the transaction undoes everything, if a change that applied
+    did not leave its value, a restored row is missing, or (rolling back) one is still there as
+    restored; count the rows left alone because they changed since the audit."""
+    columns = changes["column"].unique().sort().to_list()
+    restored, now = _holds("r.value_after", columns), _holds("r.value_now", columns)
+    replaced = restored if rollback else now
+    stuck_insert = "present AND restored" if rollback else "NOT present"
+    # rolling back, a row is as planned when it holds the values it had; else as restored
+    as_planned = (
+        f"coalesce(bool_and(t.id IS NOT NULL AND {now}), false) AS as_planned,\n      " if rollback else ""
+    )
+    wanted = now if rollback else restored
+    verb = "rolled back" if rollback else "repaired"
+    return f"""DO $llamalog$
+DECLARE
+  not_applied bigint;
+  left_alone bigint;
+BEGIN
+  WITH per_row AS (
+    SELECT r.id, min(r.action) AS action, bool_or(t.id IS NOT NULL) AS present,
+      coalesce(bool_and(t.id IS NOT NULL AND {restored}), false) AS restored,
+      {as_planned}coalesce(bool_or(t.id IS NOT NULL AND {replaced} AND NOT {wanted}), false) AS unapplied
+    FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id GROUP BY r.id),
+  judged AS (
+    SELECT CASE WHEN action = 'insert' THEN {stuck_insert} ELSE unapplied END AS stuck,
+      CASE WHEN action = 'insert' THEN present AND NOT restored
+        ELSE NOT {"as_planned" if rollback else "restored"} END AS changed
+    FROM per_row)
+  SELECT count(*) FILTER (WHERE stuck), count(*) FILTER (WHERE changed AND NOT stuck)
+  INTO not_applied, left_alone FROM judged;
+  IF not_applied > 0 THEN
+    RAISE EXCEPTION 'llamalog repair: % planned rows did not take effect; nothing was {verb}', not_applied;
+  END IF;
+  IF left_alone > 0 THEN
+    RAISE NOTICE 'llamalog repair: % rows changed since the audit were left alone', left_alone;
+  END IF;
+END
+$llamalog$;"""

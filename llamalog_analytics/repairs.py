@@ -1,0 +1,585 @@
+"""From finding to fixing: what the audit found wrong, as a migration the application can deploy.
+
+:func:`repair` turns an :class:`~llamalog_analytics.audit.AuditReport` into a
+:class:`RepairPlan`: every change as a row of :attr:`RepairPlan.changes` (check, id, column,
+the value now, the value after, why). :meth:`RepairPlan.write` puts it in a Prisma migration
+folder, ``<UTC timestamp>_llamalog_repair/`` with ``migration.sql``, ``rollback.sql`` and
+``plan.json``, for people to review and deploy (``npx prisma migrate deploy`` or ``psql -f``);
+:meth:`RepairPlan.dry_run` applies it to a copy of the store's tables and audits again. The
+source database is never written to.
+
+What gets repaired:
+
+* ``category_backfill`` mismatches: ``category`` set to what the migration's rules, as applied,
+  give the row;
+* ``root_job_backfill`` mismatches: ``root_job_id`` set to what its walk, replayed, gives;
+* ``rows_preserved``, only on request, since rows deleted or edited after the snapshot may have
+  been deleted or edited on purpose (the application deletes history by cascade):
+  ``restore_missing`` inserts the snapshot's missing rows (``category`` by the applied rules,
+  ``root_job_id`` by the replayed walk) and ``revert_changes`` sets changed columns back to the
+  snapshot's values.
+
+Every value in the plan is text as PostgreSQL writes it (arrays as ``{a,b}``, JSON as JSON,
+times to the millisecond); the SQL casts it to the column's type.
+
+Examples:
+    >>> import llamalog_analytics as lla
+    >>> with lla.sample_store() as store:
+    ...     _ = store.execute("UPDATE llama_logs SET category = 'FAILED' WHERE operation = 'album:created'")
+    ...     plan = lla.repair(lla.verify(store))
+    ...     checked = plan.dry_run()
+    >>> plan.counts
+    {'category_backfill': 13}
+    >>> plan.changes.select("column", "value_now", "value_after", "why").row(0)
+    ('category', 'FAILED', 'CREATED', 'the category migration, as applied, labels album:created with status \
+SUCCESS CREATED')
+    >>> before, after = checked.before.check("category_backfill"), checked.after.check("category_backfill")
+    >>> checked.ok, before.status, after.status, after.finding.startswith("123 of 651 rows")
+    (True, 'fail', 'warn', True)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from html import escape
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from psycopg.adapt import PyFormat, Transformer
+
+from . import rules, schema
+from ._format import count
+from ._html import block, frame_table
+from ._repair_sql import script
+from ._sql import LOADS_TABLE, MIGRATIONS_TABLE, quote
+from .audit import AuditReport, verify
+from .audit.context import Audit
+from .audit.result import STATUSES
+from .audit.roots import replayed_roots_sql
+from .errors import ArgumentError, StoreError
+from .store import LogStore
+
+REPAIRABLE = ("category_backfill", "root_job_backfill", "rows_preserved")
+"""The checks a repair plan can fix, in the order its statements run."""
+
+PLAN_ROWS_SHOWN = 200  # changes a notebook shows of a plan
+
+CHANGE_SCHEMA = {
+    "action": pl.String,  # "set" a column of a row, or "insert" a restored row (one line per column)
+    "check": pl.String,
+    "id": pl.String,
+    "column": pl.String,
+    "value_now": pl.String,
+    "value_after": pl.String,
+    "why": pl.String,
+}
+
+
+def repair(
+    report: AuditReport,
+    *,
+    restore_missing: bool = False,
+    revert_changes: bool = False,
+    checks: Sequence[str] | None = None,
+) -> RepairPlan:
+    """The plan that fixes what ``report`` found, for the checks named (default: every one in
+    :data:`REPAIRABLE` that failed; ``rows_preserved`` only with ``restore_missing`` or
+    ``revert_changes``).
+
+    The report's store must still be open: restored and reverted values are read from its
+    snapshot. A check that passed, was skipped or only warned gets no changes; the plan's
+    ``notes`` say so, and say what was left out.
+
+    Raises:
+        ArgumentError: a check named is not one a plan can repair, or is not in the report; or
+            ``rows_preserved`` named without ``restore_missing`` or ``revert_changes``.
+        StoreError: the report was not made by :func:`verify` on a store still open.
+    """
+    audit = _audit_of(report)
+    names = _names(report, checks, restore_missing or revert_changes)
+    parts: list[pl.DataFrame] = []
+    notes: list[str] = []
+    for name in REPAIRABLE:
+        result = report.check(name) if name in names else None
+        if result is None:
+            continue
+        if result.status != "fail":
+            notes.append(f"{name}: {result.status}, nothing to repair.")
+            continue
+        if name == "category_backfill":
+            changes = _categories(result.ids)
+        elif name == "root_job_backfill":
+            changes = _roots(result.ids)
+        else:
+            changes = _rows(audit, result.ids, restore_missing, revert_changes, notes)
+        parts.append(changes)
+        rows = changes["id"].n_unique()
+        notes.append(f"{name}: {count(rows, 'row')} repaired, {count(changes.height, 'change')}.")
+    changes = pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
+    return RepairPlan(changes, tuple(notes), report, datetime.now(UTC).replace(tzinfo=None))
+
+
+def _audit_of(report: AuditReport) -> Audit:
+    audit = report.audit
+    if audit is None:
+        raise StoreError(
+            "this report knows no store to repair. Hint: pass the report lla.verify(store) returned"
+        )
+    try:
+        audit.store.execute("SELECT 1")
+    except Exception as exc:
+        raise StoreError(
+            f"the report's store ({audit.store.path or 'in memory'}) is closed: {exc}. Hint: repair "
+            "inside the with block that audits, or open the store again and verify"
+        ) from exc
+    return audit
+
+
+def _names(report: AuditReport, checks: Sequence[str] | None, rows_requested: bool) -> set[str]:
+    present = {c.name for c in report.checks}
+    if checks is None:
+        return {n for n in REPAIRABLE if n in present and (n != "rows_preserved" or rows_requested)}
+    for name in checks:
+        if name not in REPAIRABLE:
+            raise ArgumentError(
+                f"check {name!r} cannot be repaired. Hint: name one of {', '.join(REPAIRABLE)}"
+            )
+        if name not in present:
+            raise ArgumentError(
+                f"check {name!r} is not in the report. Hint: verify with it, or name one of "
+                + ", ".join(n for n in REPAIRABLE if n in present)
+            )
+    if "rows_preserved" in checks and not rows_requested:
+        raise ArgumentError(
+            "rows_preserved is repaired only on request: rows deleted or edited since the snapshot "
+            "may have been deleted or edited on purpose. Hint: pass restore_missing=True "
+            "(--restore-missing) and/or revert_changes=True (--revert-changes)"
+        )
+    return set(checks)
+
+
+def _categories(ids: pl.DataFrame) -> pl.DataFrame:
+    return ids.filter(pl.col("expected").is_not_null()).select(
+        action=pl.lit("set"),
+        check=pl.lit("category_backfill"),
+        id="id",
+        column=pl.lit("category"),
+        value_now="category",
+        value_after="expected",
+        why=pl.format(
+            "the category migration, as applied, labels {} with status {} {}",
+            "operation",
+            "status",
+            "expected",
+        ),
+    )
+
+
+def _roots(ids: pl.DataFrame) -> pl.DataFrame:
+    walk = "the root-job migration's walk"
+    return ids.select(
+        action=pl.lit("set"),
+        check=pl.lit("root_job_backfill"),
+        id="id",
+        column=pl.lit("root_job_id"),
+        value_now="root_job_id",
+        value_after="expected",
+        why=pl.when(pl.col("expected").is_null())
+        .then(pl.lit(f"{walk} gives no root: the row has no job and no parent"))
+        .when(pl.col("candidates") > 1)
+        .then(
+            pl.format(
+                f"{walk} reaches {{}} equally deep roots; {{}} is the first in order",
+                "candidates",
+                "expected",
+            )
+        )
+        .otherwise(pl.format(f"{walk} gives root job {{}}", "expected")),
+    )
+
+
+def _rows(audit: Audit, ids: pl.DataFrame, restore: bool, revert: bool, notes: list[str]) -> pl.DataFrame:
+    """``rows_preserved``'s repairs asked for, read from the snapshot; the rest noted as left."""
+    missing = ids.filter(pl.col("kind") == "missing")["id"].unique().sort()
+    changed = ids.filter(pl.col("kind") == "changed")
+    parts = []
+    if restore:
+        parts.append(_restored(audit, missing))
+    elif missing.len():
+        notes.append(f"rows_preserved: {count(missing.len(), 'missing row')} left out (restore_missing).")
+    if revert:
+        parts.append(_reverted(audit, changed))
+    elif changed.height:
+        rows = changed["id"].n_unique()
+        notes.append(f"rows_preserved: {count(rows, 'changed row')} left as they are (revert_changes).")
+    return pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
+
+
+def _restored(audit: Audit, missing: pl.Series) -> pl.DataFrame:
+    """Each missing snapshot row, one line per column: the snapshot's values, ``category`` by
+    the applied rules and ``root_job_id`` by the replayed walk."""
+    if missing.is_empty():
+        return pl.DataFrame(schema=CHANGE_SCHEMA)
+    assert audit.before is not None  # rows_preserved ran, so there is a snapshot
+    replayed = replayed_roots_sql(audit)
+    legacy = ", ".join(f"b.{quote(c.name)}" for c in schema.LEGACY_COLUMNS)
+    with audit.store.registered("llamalog_missing", pl.DataFrame({"id": missing})):
+        rows = audit.frame(
+            f"""{replayed}
+SELECT {legacy}, {rules.APPLIED_BACKFILL.case()} AS category, r.roots[1] AS root_job_id
+FROM {quote(audit.before)} AS b LEFT JOIN replayed AS r ON r.id = b.id AND NOT r.present
+WHERE b.id IN (SELECT id::UUID FROM llamalog_missing) ORDER BY b.created_at, b.id"""
+        )
+    why = "missing since the snapshot: restored as the snapshot has it"
+    lines = [
+        pl.DataFrame(
+            {
+                "action": "insert",
+                "check": "rows_preserved",
+                "id": [str(i) for i in rows["id"]],
+                "column": c.name,
+                "value_now": None,
+                "value_after": [_text(v) for v in rows[c.name]],
+                "why": why if c.name not in ("category", "root_job_id") else _derived[c.name],
+            },
+            schema=CHANGE_SCHEMA,
+        )
+        for c in schema.COLUMNS[1:]
+    ]
+    return pl.concat(lines).sort("id", maintain_order=True)
+
+
+_derived = {
+    "category": "missing since the snapshot: category by the category migration's rules, as applied",
+    "root_job_id": "missing since the snapshot: root job by the root-job migration's walk, replayed",
+}
+
+
+def _reverted(audit: Audit, changed: pl.DataFrame) -> pl.DataFrame:
+    """Each changed cell set back to the snapshot's value (read typed from both tables)."""
+    parts = []
+    for (column,), cells in changed.group_by("column", maintain_order=True):
+        name = quote(str(column))
+        with audit.store.registered("llamalog_changed", cells.select("id")):
+            values = audit.frame(
+                f"""SELECT b.id::VARCHAR AS id, a.{name} AS now, b.{name} AS snapshot
+FROM {quote(audit.before or "")} AS b JOIN {audit.table} AS a USING (id)
+WHERE b.id IN (SELECT id::UUID FROM llamalog_changed) ORDER BY b.id"""
+            )
+        parts.append(
+            pl.DataFrame(
+                {
+                    "action": "set",
+                    "check": "rows_preserved",
+                    "id": values["id"],
+                    "column": str(column),
+                    "value_now": [_text(v) for v in values["now"]],
+                    "value_after": [_text(v) for v in values["snapshot"]],
+                    "why": f"changed since the snapshot: {column} set back to the snapshot's value",
+                },
+                schema=CHANGE_SCHEMA,
+            )
+        )
+    return pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
+
+
+_ARRAYS = Transformer()
+
+
+def _text(value: Any) -> str | None:
+    """A typed value as PostgreSQL's text for it: arrays as ``{a,"b c"}``, times to the
+    millisecond, booleans as ``true``/``false``, JSON and the rest as they print.
+
+    Examples:
+        >>> _text(["MUSICBRAINZ", "a,b", None]), _text(datetime(2026, 2, 1, 10, 0, 0, 123456)), _text(True)
+        ('{MUSICBRAINZ,"a,b",NULL}', '2026-02-01 10:00:00.123', 'true')
+    """
+    if value is None:
+        return None
+    if isinstance(value, pl.Series):
+        value = value.to_list()
+    if isinstance(value, list):
+        return bytes(_ARRAYS.get_dumper(value, PyFormat.TEXT).dump(value) or b"").decode()
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="milliseconds")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """A plan applied to a copy of the store's tables and audited again.
+
+    Attributes:
+        before: the report the plan was made from.
+        after: the audit of the repaired copy (same checks, same parameters).
+        repaired: the checks the plan fixes in full (every offending row has a change); each
+            should no longer fail.
+    """
+
+    before: AuditReport
+    after: AuditReport
+    repaired: tuple[str, ...]
+
+    @property
+    def comparison(self) -> pl.DataFrame:
+        """Per check: status and count before and after, and whether the plan targets it."""
+        then = {c.name: c for c in self.before.checks}
+        return pl.DataFrame(
+            [
+                {
+                    "check": c.name,
+                    "status_before": then[c.name].status,
+                    "count_before": then[c.name].count,
+                    "status_after": c.status,
+                    "count_after": c.count,
+                    "repaired": c.name in self.repaired,
+                }
+                for c in self.after.checks
+                if c.name in then
+            ]
+        )
+
+    @property
+    def worse(self) -> tuple[str, ...]:
+        """Checks whose status is worse after the repair than before."""
+        rank = STATUSES.index
+        return tuple(
+            r["check"]
+            for r in self.comparison.iter_rows(named=True)
+            if rank(r["status_after"]) > rank(r["status_before"])
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check the plan repairs no longer fails and no check got worse."""
+        after = {c.name: c.status for c in self.after.checks}
+        return all(after[n] != "fail" for n in self.repaired) and not self.worse
+
+    @property
+    def verdict(self) -> str:
+        """One line: each repaired check's status before and after, and any check that got worse.
+
+        Examples:
+            >>> from llamalog_analytics.audit import AuditReport, CheckResult
+            >>> def report(status):
+            ...     ids = pl.DataFrame({"id": ["a"] if status == "fail" else []}, schema={"id": pl.String})
+            ...     check = CheckResult("category_backfill", status, ids.height, "", "", ids, "")
+            ...     return AuditReport((check,), {})
+            >>> DryRun(report("fail"), report("pass"), ("category_backfill",)).verdict
+            'category_backfill fail → pass; no other check got worse'
+        """
+        statuses = self.comparison.filter(pl.col("repaired") | pl.col("check").is_in(self.worse))
+        moves = {
+            r["check"]: f"{r['status_before']} → {r['status_after']}" for r in statuses.iter_rows(named=True)
+        }
+        repaired = ", ".join(f"{name} {moves[name]}" for name in self.repaired) or "no check repaired in full"
+        worse = ", ".join(f"{name} {moves[name]}" for name in self.worse)
+        return f"{repaired}; " + (f"worse: {worse}" if worse else "no other check got worse")
+
+    def _repr_html_(self) -> str:
+        return block("Repair dry run", self.verdict, body=frame_table(self.comparison, frozenset({2, 4})))
+
+
+@dataclass(frozen=True)
+class RepairPlan:
+    """What to change to fix what an audit found (see :func:`repair`).
+
+    Attributes:
+        changes: one row per change: ``action`` (``set`` a column, or ``insert`` a restored
+            row, one line per column), ``check``, ``id``, ``column``, ``value_now`` (None for
+            an insert), ``value_after`` (text as PostgreSQL writes it) and ``why``.
+        notes: per check, what the plan does or leaves out, and why.
+        report: the audit the plan was made from.
+        created_at: when the plan was made (naive UTC); it names the migration folder.
+    """
+
+    changes: pl.DataFrame
+    notes: tuple[str, ...]
+    report: AuditReport = field(repr=False, compare=False)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+
+    @property
+    def table(self) -> str:
+        """The table the migration changes: the audited one (``llama_logs``)."""
+        assert self.report.audit is not None
+        return self.report.audit.after
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows changed per check, in the order the statements run."""
+        per = dict(self.changes.group_by("check").agg(pl.col("id").n_unique()).iter_rows())
+        return {name: per[name] for name in REPAIRABLE if name in per}
+
+    @property
+    def folder_name(self) -> str:
+        """The Prisma migration folder's name: ``YYYYMMDDHHMMSS_llamalog_repair`` (UTC)."""
+        return f"{self.created_at:%Y%m%d%H%M%S}_llamalog_repair"
+
+    def __bool__(self) -> bool:
+        """Whether there is anything to repair."""
+        return not self.changes.is_empty()
+
+    def migration_sql(self) -> str:
+        """``migration.sql``: the changes in one transaction, each guarded by the value it
+        replaces, ending in a block that raises unless the rows end up as planned."""
+        return script(self.changes, self.table, self._header("migration"), rollback=False)
+
+    def rollback_sql(self) -> str:
+        """``rollback.sql``: the previous values back (restored rows deleted), likewise guarded."""
+        return script(self.changes, self.table, self._header("rollback"), rollback=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan for ``plan.json``: when and from which audit, the counts, the notes and every change."""
+        summary = self.report.summary
+        return {
+            "plan": self.folder_name,
+            "created_at": f"{self.created_at:%Y-%m-%d %H:%M:%S} UTC",
+            "version": version("llamalog_analytics"),
+            "table": self.table,
+            "audit": {
+                "run": summary.get("run"),
+                "status": self.report.status,
+                "store": summary.get("provenance", {}).get("store"),
+                "generated_at": summary.get("provenance", {}).get("generated_at"),
+                "tables": summary.get("tables"),
+            },
+            "counts": self.counts,
+            "notes": list(self.notes),
+            "changes": self.changes.to_dicts(),
+        }
+
+    def write(self, folder: str | Path) -> Path:
+        """Write ``<folder>/<UTC timestamp>_llamalog_repair/`` with ``migration.sql``,
+        ``rollback.sql`` and ``plan.json``; returns that folder (``folder`` is created if need be).
+
+        Raises:
+            ArgumentError: the plan is empty, or the migration folder already exists.
+        """
+        if not self:
+            raise ArgumentError("nothing to repair: the plan has no changes. Hint: plan.notes says why")
+        target = Path(folder) / self.folder_name
+        if target.exists():
+            raise ArgumentError(f"{target} already exists. Hint: write into another folder, or remove it")
+        target.mkdir(parents=True)
+        (target / "migration.sql").write_text(self.migration_sql(), encoding="utf-8")
+        (target / "rollback.sql").write_text(self.rollback_sql(), encoding="utf-8")
+        (target / "plan.json").write_text(json.dumps(self.to_dict(), indent=1, default=str), encoding="utf-8")
+        return target
+
+    def dry_run(self) -> DryRun:
+        """Apply the plan to an in-memory copy of the audited tables, audit the copy with the same
+        checks and parameters, and return both reports. The store itself is not changed."""
+        audit = _audit_of(self.report)
+        with LogStore() as copy:
+            _copy_tables(audit, copy)
+            _apply(copy, audit, self.changes)
+            after = verify(
+                copy,
+                before=audit.before,
+                after=audit.after,
+                checks=audit.checks,
+                migrated_at=audit.migrated_at,
+                root_job_migrated_at=audit.root_job_migrated_at,
+                link=audit.linking.link,
+                reuse_gap=audit.linking.reuse_gap,
+            )
+        return DryRun(self.report, after, self._repaired())
+
+    def _repaired(self) -> tuple[str, ...]:
+        """The checks whose every offending row the plan changes."""
+        planned = {n: set(self.changes.filter(pl.col("check") == n)["id"]) for n in self.counts}
+        return tuple(n for n, ids in planned.items() if set(self.report.check(n).ids["id"]) <= ids)
+
+    def _header(self, which: str) -> str:
+        summary = self.report.summary
+        store = summary.get("provenance", {}).get("store", "in memory")
+        store = "an in-memory store" if store == "in memory" else store
+        run = summary.get("run")
+        lines = [
+            f"llamalog repair {which}: {self.folder_name}",
+            f"Written {self.created_at:%Y-%m-%d %H:%M:%S} UTC by llamalog_analytics "
+            f"{version('llamalog_analytics')} from the audit"
+            + (f" (run {run})" if run else "")
+            + f" of {store}, status {self.report.status.upper()}.",
+            *self.notes,
+            "Each change is guarded by the value it replaces: running this file twice changes nothing",
+            "the second time, and a row changed since the audit is left alone (a NOTICE counts them).",
+            "The last block raises, undoing everything, unless the rows end up as planned.",
+        ]
+        if which == "migration":
+            lines.append("rollback.sql beside this file undoes exactly these changes; plan.json lists them.")
+            if (self.changes["action"] == "insert").any():
+                lines.append(
+                    "Restored rows reference their album, artist, track and user: where one was deleted "
+                    "since (the cascade that deleted the row), the insert fails its foreign key."
+                )
+        return "\n".join(f"-- {line}" for line in lines)
+
+    def __str__(self) -> str:
+        lines = [f"[🦙 LlamaLog] repair plan {self.folder_name} for {self.table}"]
+        lines += [f"  {note}" for note in self.notes]
+        if not self:
+            lines.append("  nothing to repair")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        title = f"Repair plan · {count(self.changes['id'].n_unique(), 'row')}"
+        notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
+        shown = self.changes.head(PLAN_ROWS_SHOWN)
+        more = (
+            f"<p>The first {PLAN_ROWS_SHOWN} of {self.changes.height:,} changes; plan.changes has all.</p>"
+            if self.changes.height > PLAN_ROWS_SHOWN
+            else ""
+        )
+        return block(title, self.folder_name, body=f"<ul>{notes}</ul>{frame_table(shown)}{more}")
+
+
+def _copy_tables(audit: Audit, copy: LogStore) -> None:
+    """The audited tables, the migration history and the load history, into ``copy``."""
+    store = audit.store
+    tables = [audit.after, *([audit.before] if audit.before else [])]
+    extra = [t for t in (MIGRATIONS_TABLE, LOADS_TABLE) if store.has_table(t)]
+    for table in [*tables, *extra]:
+        ddl = store.execute(
+            "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [table]
+        )[0][0]
+        if table != LOADS_TABLE:  # the copy made its own load history table
+            copy.execute(ddl)
+        reader = store.relation(f"SELECT * FROM {quote(table)}").to_arrow_reader(1 << 17)
+        with copy.registered("llamalog_source", reader):
+            copy.execute(f"INSERT INTO {quote(table)} SELECT * FROM llamalog_source")
+
+
+def _apply(copy: LogStore, audit: Audit, changes: pl.DataFrame) -> None:
+    """``changes`` applied in DuckDB: planned values for ``category`` and ``root_job_id``, the
+    snapshot's typed values for reverted columns and restored rows."""
+    table, before = audit.table, quote(audit.before or "")
+    with copy.registered("llamalog_plan", changes):
+        for column in changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True):
+            name = quote(column)
+            value = "r.value_after" if column in ("category", "root_job_id") else f"b.{name}"
+            copy.execute(
+                f"""UPDATE {table} AS t SET {name} = {value}
+FROM llamalog_plan AS r{f" JOIN {before} AS b ON b.id = r.id::UUID" if value.startswith("b.") else ""}
+WHERE r.action = 'set' AND r."column" = ? AND t.id = r.id::UUID""",
+                [column],
+            )
+        if (changes["action"] == "insert").any():
+            legacy = ", ".join(quote(c.name) for c in schema.LEGACY_COLUMNS)
+            copy.execute(
+                f"""INSERT INTO {table} ({legacy}, category, root_job_id, _load_id)
+SELECT {", ".join(f"b.{quote(c.name)}" for c in schema.LEGACY_COLUMNS)}, p.category, p.root_job_id, 0
+FROM {before} AS b JOIN (
+  SELECT id::UUID AS id, max(value_after) FILTER (WHERE "column" = 'category') AS category,
+    max(value_after) FILTER (WHERE "column" = 'root_job_id') AS root_job_id
+  FROM llamalog_plan WHERE action = 'insert' GROUP BY id) AS p USING (id)"""
+            )

@@ -1,0 +1,298 @@
+"""Repair plans: what they change and why, the dry run, the migration folder, and the migration
+applied to a real PostgreSQL 15 (again, and rolled back)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import polars as pl
+import psycopg
+import pytest
+from conftest import MIGRATIONS, audit_store, clean_rows, run_cli, uid, with_changes
+from pgserver import BIN, copy_rows, create_upstream, record_migrations
+
+import llamalog_analytics as lla
+from llamalog_analytics import schema
+from llamalog_analytics.audit import AuditReport
+from llamalog_analytics.errors import ArgumentError, StoreError
+
+# Text from the log itself that a hand-built literal would break: quotes, backslashes, $$, newlines.
+AWKWARD = "it's a \\ back'slash $$ dollar-quoted $x$\nnext line \"quoted\""
+
+
+def original_rows() -> list[dict]:
+    """The clean rows, with awkward text in r2's message, JSON and arrays."""
+    return with_changes(
+        clean_rows(),
+        "r2",
+        error_message=AWKWARD,
+        metadata={"note": AWKWARD, "n": [1, 2.5, None]},
+        sources=["MUSICBRAINZ", "a,b", 'q"uote', AWKWARD],
+    )
+
+
+def defective_rows() -> list[dict]:
+    """``original_rows`` after the defects the audit finds: r2's category and three of its cells
+    changed, r1's root wrong, r3 (the album's CREATED row) deleted."""
+    rows = with_changes(
+        original_rows(),
+        "r2",
+        category="ENRICHED",
+        error_message="edited later",
+        metadata={"note": "edited"},
+        sources=["DISCOGS"],
+    )
+    rows = with_changes(rows, "r1", root_job_id="999")
+    return [r for r in rows if r["id"] != uid("r3")]
+
+
+def snapshot_rows() -> list[dict]:
+    return [r for r in original_rows() if r["created_at"] < "2026-02-10T01:48"]
+
+
+@pytest.fixture
+def defective(tmp_path):
+    with audit_store(tmp_path, defective_rows(), snapshot_rows()) as store:
+        yield store
+
+
+def test_a_plan_changes_each_wrong_value_and_says_why(defective):
+    report = lla.verify(defective)
+    plan = lla.repair(report, restore_missing=True, revert_changes=True)
+    assert plan.counts == {"category_backfill": 1, "root_job_backfill": 1, "rows_preserved": 2}
+    sets = plan.changes.filter(pl.col("action") == "set").drop("action")
+    assert sorted(sets.select("check", "id", "column", "value_now", "value_after").rows()) == sorted(
+        [
+            ("category_backfill", uid("r2"), "category", "ENRICHED", "CACHED"),
+            ("root_job_backfill", uid("r1"), "root_job_id", "999", "100"),
+            ("rows_preserved", uid("r2"), "error_message", "edited later", AWKWARD),
+            (
+                "rows_preserved",
+                uid("r2"),
+                "metadata",
+                '{"note":"edited"}',
+                json.dumps({"note": AWKWARD, "n": [1, 2.5, None]}, separators=(",", ":")),
+            ),
+            (
+                "rows_preserved",
+                uid("r2"),
+                "sources",
+                "{DISCOGS}",
+                '{MUSICBRAINZ,"a,b","q\\"uote","' + AWKWARD.replace("\\", "\\\\").replace('"', '\\"') + '"}',
+            ),
+        ]
+    )
+    why = dict(zip(sets["column"], sets["why"], strict=True))
+    assert why["category"] == (
+        "the category migration, as applied, labels cache:album-cover-art with status SUCCESS CACHED"
+    )
+    assert why["root_job_id"] == "the root-job migration's walk gives root job 100"
+    assert why["sources"] == "changed since the snapshot: sources set back to the snapshot's value"
+    restored = plan.changes.filter(pl.col("action") == "insert")
+    assert set(restored["id"]) == {uid("r3")} and restored.height == len(schema.COLUMNS) - 1
+    values = dict(zip(restored["column"], restored["value_after"], strict=True))
+    assert (values["category"], values["root_job_id"], values["operation"]) == (
+        "CREATED",
+        "album-x",
+        "album:created",
+    )
+    assert values["created_at"] == "2026-02-08 11:00:00.000" and values["is_root_job"] == "true"
+    assert restored["value_now"].null_count() == restored.height
+    assert plan.notes == (
+        "category_backfill: 1 row repaired, 1 change.",
+        "root_job_backfill: 1 row repaired, 1 change.",
+        "rows_preserved: 2 rows repaired, 30 changes.",
+    )
+
+
+def test_rows_preserved_is_repaired_only_on_request(defective):
+    report = lla.verify(defective)
+    plan = lla.repair(report)
+    assert plan.counts == {"category_backfill": 1, "root_job_backfill": 1}
+    only_roots = lla.repair(report, checks=["root_job_backfill"])
+    assert only_roots.counts == {"root_job_backfill": 1}
+    restore = lla.repair(report, restore_missing=True, checks=["rows_preserved"])
+    assert set(restore.changes["action"]) == {"insert"}
+    assert "rows_preserved: 1 changed row left as they are (revert_changes)." in restore.notes
+    with pytest.raises(ArgumentError, match=r"only on request.*restore_missing=True"):
+        lla.repair(report, checks=["rows_preserved"])
+    with pytest.raises(ArgumentError, match=r"'unknown_origin' cannot be repaired. Hint: name one of"):
+        lla.repair(report, checks=["unknown_origin"])
+    with pytest.raises(StoreError, match="knows no store"):
+        lla.repair(AuditReport((), {}))
+    defective.close()
+    with pytest.raises(StoreError, match="is closed"):
+        lla.repair(report)
+
+
+def test_the_dry_run_repairs_a_copy_and_leaves_the_store_alone(defective):
+    report = lla.verify(defective)
+    plan = lla.repair(report, restore_missing=True, revert_changes=True)
+    checked = plan.dry_run()
+    assert checked.repaired == ("category_backfill", "root_job_backfill", "rows_preserved")
+    assert checked.ok and checked.worse == ()
+    assert checked.after.status == "pass"  # the copy is the clean dataset again
+    assert checked.verdict == (
+        "category_backfill fail → pass, root_job_backfill fail → pass, rows_preserved fail → pass; "
+        "no other check got worse"
+    )
+    again = lla.verify(defective)
+    assert [(c.name, c.status, c.count) for c in again.checks] == [
+        (c.name, c.status, c.count) for c in report.checks
+    ]
+    # asked for half the rows_preserved repair, that check still fails, as it should
+    partial = lla.repair(report, restore_missing=True).dry_run()
+    assert partial.repaired == ("category_backfill", "root_job_backfill")
+    assert partial.after.check("rows_preserved").status == "fail" and partial.ok
+
+
+def test_a_clean_audit_has_nothing_to_repair(tmp_path):
+    with audit_store(tmp_path, clean_rows()) as store:
+        plan = lla.repair(lla.verify(store), restore_missing=True)
+    assert not plan and plan.counts == {}
+    assert "nothing to repair" in str(plan)
+    with pytest.raises(ArgumentError, match="nothing to repair"):
+        plan.write(tmp_path)
+
+
+def test_the_plan_is_a_prisma_migration_folder(defective, tmp_path):
+    plan = lla.repair(lla.verify(defective), restore_missing=True, revert_changes=True)
+    folder = plan.write(tmp_path / "migrations")
+    assert folder.name == f"{plan.created_at:%Y%m%d%H%M%S}_llamalog_repair" and len(folder.name) == 30
+    assert sorted(p.name for p in folder.iterdir()) == ["migration.sql", "plan.json", "rollback.sql"]
+    document = json.loads((folder / "plan.json").read_text())
+    assert document["counts"] == plan.counts and document["table"] == "llama_logs"
+    assert len(document["changes"]) == plan.changes.height and document["audit"]["run"] == 1
+    migration = (folder / "migration.sql").read_text()
+    assert migration.startswith("-- llamalog repair migration: " + folder.name)
+    assert "BEGIN;" in migration and migration.rstrip().endswith("COMMIT;")
+    assert 'ON CONFLICT ("id") DO NOTHING' in migration and "RAISE EXCEPTION" in migration
+    assert AWKWARD not in migration  # the awkward text only ever appears quoted
+    with pytest.raises(ArgumentError, match="already exists"):
+        plan.write(tmp_path / "migrations")
+    html = plan._repr_html_()
+    assert "Repair plan · 3 rows" in html and "root_job_backfill: 1 row repaired" in html
+
+
+def test_without_the_root_job_apply_time_the_walk_is_replayed_for_the_snapshots_rows(tmp_path):
+    rows = with_changes(clean_rows(), "r2", root_job_id="999")
+    with audit_store(tmp_path, rows) as store:
+        store.execute("DELETE FROM _prisma_migrations WHERE migration_name = ?", [schema.ROOT_JOB_MIGRATION])
+        report = lla.verify(store)
+    result = report.check("root_job_backfill")
+    assert (result.status, result.count, list(result.ids["id"])) == ("fail", 1, [uid("r2")])
+    assert "replayed for the snapshot's rows" in result.finding
+    assert "of 3 rows" in result.finding  # r1, r2, r3: the snapshot's rows
+
+
+def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
+    path = tmp_path / "store.duckdb"
+    audit_store(tmp_path, defective_rows(), snapshot_rows(), path=path).close()
+    code, out, err = run_cli("repair", "--db", path, "--out", tmp_path / "out", "--restore-missing")
+    assert code == 0, err
+    assert "category_backfill: 1 row repaired" in out and "rows_preserved: 1 row repaired" in out
+    assert "rows_preserved: 1 changed row left as they are (revert_changes)." in out
+    assert (
+        "dry run on a copy of the tables: category_backfill fail → pass, root_job_backfill fail → pass" in out
+    )
+    written = list((tmp_path / "out").iterdir())
+    assert len(written) == 1 and f"wrote {written[0]}/" in out and "psql" in out
+    code, out, err = run_cli("repair", "--db", path, "--check", "unknown_origin")
+    assert code == 2 and "'unknown_origin' cannot be repaired" in err
+    clean = tmp_path / "clean.duckdb"
+    audit_store(tmp_path, clean_rows(), path=clean).close()
+    code, out, _ = run_cli("repair", "--db", clean, "--out", tmp_path / "none")
+    assert code == 0 and "nothing to repair" in out and not (tmp_path / "none").exists()
+    code, _, err = run_cli("repair", "--db", tmp_path / "absent.duckdb")
+    assert code == 2 and "absent.duckdb" in err
+
+
+# --- the migration in PostgreSQL 15 -------------------------------------------------------------
+
+
+def psql(url: str, path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", str(path)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def table_rows(url: str) -> list[tuple]:
+    columns = ", ".join(f'"{c}"' for c in schema.COLUMN_NAMES)
+    with psycopg.connect(url) as con:
+        return con.execute(f"SELECT {columns} FROM llama_logs ORDER BY id").fetchall()
+
+
+def upstream_database(url: str, store: lla.LogStore) -> None:
+    """``url`` with the upstream tables holding what ``store`` holds."""
+    create_upstream(url)
+    create_upstream(url, table="enrichment_logs", era=schema.CATEGORY_MIGRATION)
+    copy_rows(url, store.table("llama_logs"))
+    legacy = [c.name for c in schema.LEGACY_COLUMNS]
+    copy_rows(url, store.table("enrichment_logs").select(legacy), table="enrichment_logs")
+    record_migrations(url, MIGRATIONS)
+
+
+def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_server, tmp_path):
+    with audit_store(tmp_path, original_rows(), snapshot_rows()) as store:
+        clean = pg_server.database("t_repair_clean")
+        upstream_database(clean, store)
+    with audit_store(tmp_path, defective_rows(), snapshot_rows()) as store:
+        url = pg_server.database("t_repair")
+        upstream_database(url, store)
+    broken = table_rows(url)
+    with lla.LogStore() as store:
+        store.load_postgres(url, quiet=True)
+        plan = lla.repair(lla.verify(store), restore_missing=True, revert_changes=True)
+        folder = plan.write(tmp_path)
+
+    applied = psql(url, folder / "migration.sql")
+    assert applied.returncode == 0, applied.stderr
+    repaired = table_rows(url)
+    assert repaired == table_rows(clean)  # row for row, column for column: the awkward text too
+    with lla.LogStore() as store:
+        store.load_postgres(url, quiet=True)
+        statuses = {c.name: c.status for c in lla.verify(store).checks}
+    assert [statuses[n] for n in ("category_backfill", "root_job_backfill", "rows_preserved")] == ["pass"] * 3
+
+    again = psql(url, folder / "migration.sql")
+    assert again.returncode == 0 and "left alone" not in again.stderr, again.stderr
+    assert table_rows(url) == repaired  # the second run changes nothing
+
+    rolled_back = psql(url, folder / "rollback.sql")
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert table_rows(url) == broken
+    assert psql(url, folder / "rollback.sql").returncode == 0 and table_rows(url) == broken
+
+    # a row someone changed since the audit is left alone, and the notice says so
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("UPDATE llama_logs SET category = 'FAILED' WHERE id = %s", [uid("r2")])
+    partly = psql(url, folder / "migration.sql")
+    assert partly.returncode == 0, partly.stderr
+    assert "1 rows changed since the audit were left alone" in partly.stderr
+    after = {str(row[0]): row for row in table_rows(url)}
+    assert after[uid("r2")][schema.COLUMN_NAMES.index("category")] == "FAILED"
+    assert after[uid("r1")][schema.COLUMN_NAMES.index("root_job_id")] == "100"
+
+
+def test_a_migration_whose_changes_do_not_hold_raises_and_changes_nothing(pg_server, tmp_path):
+    with audit_store(tmp_path, defective_rows(), snapshot_rows()) as store:
+        url = pg_server.database("t_repair_stuck")
+        upstream_database(url, store)
+        plan = lla.repair(lla.verify(store))
+        folder = plan.write(tmp_path)
+    broken = table_rows(url)
+    with psycopg.connect(url, autocommit=True) as con:  # a trigger that quietly undoes category updates
+        con.execute(
+            "CREATE FUNCTION keep_category() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN NEW.category := OLD.category; RETURN NEW; END $$"
+        )
+        con.execute(
+            "CREATE TRIGGER keep BEFORE UPDATE ON llama_logs FOR EACH ROW EXECUTE FUNCTION keep_category()"
+        )
+    result = psql(url, folder / "migration.sql")
+    assert result.returncode != 0
+    assert "1 planned rows did not take effect; nothing was repaired" in result.stderr
+    assert table_rows(url) == broken  # the root repair was undone with it
