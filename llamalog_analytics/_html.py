@@ -9,12 +9,8 @@ Examples:
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
 
 from .style import LLAMA_SVG
-
-if TYPE_CHECKING:
-    import polars as pl
 
 # The style of every HTML block the package shows in notebooks and pages (log tables, summaries,
 # reports), scoped to elements of class "llamalog" ("&" below; "&report" for the audit report).
@@ -31,7 +27,7 @@ CSS = """
 & th, & td { padding: .25em .5em; border-bottom: 1px solid #eaeef2;
   vertical-align: top; text-align: left; }
 & td.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-& .time, & .id, & code { font-family: ui-monospace, monospace;
+& .time, & .id, & .value, & code { font-family: ui-monospace, monospace;
   font-size: .92em; white-space: nowrap; background: none; }
 & td code { white-space: normal; overflow-wrap: anywhere; }
 & .badge { display: inline-block; padding: 0 .45em; border-radius: .7em; font-size: .85em;
@@ -94,12 +90,6 @@ def html_table(headers: list[str], rows: list[list[str]], numeric: frozenset[int
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def frame_table(frame: pl.DataFrame, numeric: frozenset[int] = frozenset()) -> str:
-    """``frame`` as a plain table, every value as text (None empty)."""
-    rows = [["" if v is None else escape(str(v)) for v in row] for row in frame.iter_rows()]
-    return html_table(frame.columns, rows, numeric)
 
 
 def block(title: str, *notes: str, body: str, more: str = "", kind: str = "") -> str:

@@ -41,6 +41,7 @@ SUCCESS CREATED')
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -49,12 +50,13 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 from psycopg.adapt import PyFormat, Transformer
 
 from . import rules, schema
-from ._format import count
-from ._html import block, frame_table
+from ._format import count, shorten
+from ._html import block, html_table
 from ._repair_sql import script
 from ._sql import LOADS_TABLE, MIGRATIONS_TABLE, quote
 from .audit import AuditReport, verify
@@ -104,10 +106,8 @@ def repair(
     names = _names(report, checks, restore_missing or revert_changes)
     parts: list[pl.DataFrame] = []
     notes: list[str] = []
-    for name in REPAIRABLE:
-        result = report.check(name) if name in names else None
-        if result is None:
-            continue
+    for name in (n for n in REPAIRABLE if n in names):
+        result = report.check(name)
         if result.status != "fail":
             notes.append(f"{name}: {result.status}, nothing to repair.")
             continue
@@ -132,7 +132,7 @@ def _audit_of(report: AuditReport) -> Audit:
         )
     try:
         audit.store.execute("SELECT 1")
-    except Exception as exc:
+    except duckdb.Error as exc:
         raise StoreError(
             f"the report's store ({audit.store.path or 'in memory'}) is closed: {exc}. Hint: repair "
             "inside the with block that audits, or open the store again and verify"
@@ -314,7 +314,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DryRun:
     """A plan applied to a copy of the store's tables and audited again.
 
@@ -385,11 +385,26 @@ class DryRun:
         worse = ", ".join(f"{name} {moves[name]}" for name in self.worse)
         return f"{repaired}; " + (f"worse: {worse}" if worse else "no other check got worse")
 
+    def __repr__(self) -> str:
+        return f"DryRun({self.verdict})"
+
     def _repr_html_(self) -> str:
-        return block("Repair dry run", self.verdict, body=frame_table(self.comparison, frozenset({2, 4})))
+        rows = [
+            [
+                escape(r["check"]),
+                f'<span class="status {r["status_before"]}">{r["status_before"].upper()}</span>',
+                f"{r['count_before']:,}",
+                f'<span class="status {r["status_after"]}">{r["status_after"].upper()}</span>',
+                f"{r['count_after']:,}",
+                "repaired" if r["repaired"] else "",
+            ]
+            for r in self.comparison.iter_rows(named=True)
+        ]
+        headers = ["check", "before", "rows", "after", "rows", "the plan"]
+        return block("Repair dry run", self.verdict, body=html_table(headers, rows, frozenset({2, 4})))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RepairPlan:
     """What to change to fix what an audit found (see :func:`repair`).
 
@@ -476,10 +491,14 @@ class RepairPlan:
         return target
 
     def dry_run(self) -> DryRun:
-        """Apply the plan to an in-memory copy of the audited tables, audit the copy with the same
-        checks and parameters, and return both reports. The store itself is not changed."""
+        """Apply the plan to a copy of the audited tables (a store in a temporary folder, removed
+        afterwards, so memory stays within the store's limit), audit the copy with the same checks
+        and parameters, and return both reports. The store itself is not changed."""
         audit = _audit_of(self.report)
-        with LogStore() as copy:
+        with (
+            tempfile.TemporaryDirectory(prefix="llamalog-dry-run-") as folder,
+            LogStore(Path(folder) / "copy.duckdb") as copy,
+        ):
             _copy_tables(audit, copy)
             _apply(copy, audit, self.changes)
             after = verify(
@@ -518,11 +537,15 @@ class RepairPlan:
         if which == "migration":
             lines.append("rollback.sql beside this file undoes exactly these changes; plan.json lists them.")
             if (self.changes["action"] == "insert").any():
-                lines.append(
-                    "Restored rows reference their album, artist, track and user: where one was deleted "
-                    "since (the cascade that deleted the row), the insert fails its foreign key."
-                )
+                lines += [
+                    "Restored rows reference their album, artist, track and user: where one was deleted",
+                    "since (the cascade that deleted the row), its insert fails the foreign key.",
+                ]
         return "\n".join(f"-- {line}" for line in lines)
+
+    def __repr__(self) -> str:
+        rows = self.changes["id"].n_unique()
+        return f"RepairPlan({self.folder_name}: {count(rows, 'row')}, {count(self.changes.height, 'change')})"
 
     def __str__(self) -> str:
         lines = [f"[🦙 LlamaLog] repair plan {self.folder_name} for {self.table}"]
@@ -534,13 +557,57 @@ class RepairPlan:
     def _repr_html_(self) -> str:
         title = f"Repair plan · {count(self.changes['id'].n_unique(), 'row')}"
         notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
-        shown = self.changes.head(PLAN_ROWS_SHOWN)
+        if not self:
+            return block(title, self.folder_name, body=f"<ul>{notes}</ul><p>Nothing to repair.</p>")
+        lines = _one_line_per_restored_row(self.changes)
+        rows = [
+            [
+                escape(line["check"]),
+                f'<span class="id" title="{escape(line["id"])}">{escape(shorten(line["id"], 13))}</span>',
+                escape(line["column"]),
+                _value_html(line["value_now"]),
+                _value_html(line["value_after"]),
+                escape(line["why"]),
+            ]
+            for line in lines.head(PLAN_ROWS_SHOWN).iter_rows(named=True)
+        ]
+        table = html_table(["check", "row", "column", "now", "after", "why"], rows)
         more = (
-            f"<p>The first {PLAN_ROWS_SHOWN} of {self.changes.height:,} changes; plan.changes has all.</p>"
-            if self.changes.height > PLAN_ROWS_SHOWN
+            f"<p>The first {PLAN_ROWS_SHOWN} of {lines.height:,} lines; plan.changes has every change.</p>"
+            if lines.height > PLAN_ROWS_SHOWN
             else ""
         )
-        return block(title, self.folder_name, body=f"<ul>{notes}</ul>{frame_table(shown)}{more}")
+        return block(title, self.folder_name, body=f"<ul>{notes}</ul>{table}{more}")
+
+
+def _one_line_per_restored_row(changes: pl.DataFrame) -> pl.DataFrame:
+    """``changes`` for people: a restored row as one line (its operation and time), not one per column."""
+    inserts = changes.filter(pl.col("action") == "insert")
+    restored = (
+        inserts.group_by("id", maintain_order=True)
+        .agg(
+            pl.col("check").first(),
+            pl.col("value_after").filter(pl.col("column") == "operation").first().alias("operation"),
+            pl.col("value_after").filter(pl.col("column") == "created_at").first().alias("created_at"),
+        )
+        .select(
+            "check",
+            "id",
+            column=pl.lit("the whole row"),
+            value_now=pl.lit(None, pl.String),
+            value_after=pl.format("{} at {}", "operation", pl.col("created_at").str.head(19)),
+            why=pl.lit("missing since the snapshot: restored as the snapshot has it"),
+        )
+    )
+    sets = changes.filter(pl.col("action") == "set").drop("action")
+    return pl.concat([sets, restored])
+
+
+def _value_html(value: str | None) -> str:
+    """A value in the plan's table: shortened to 40 characters (whole in its tooltip), NULL in grey."""
+    if value is None:
+        return '<span class="expects">NULL</span>'
+    return f'<span class="value" title="{escape(value)}">{escape(shorten(value, 40))}</span>'
 
 
 def _copy_tables(audit: Audit, copy: LogStore) -> None:

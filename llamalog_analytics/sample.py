@@ -81,10 +81,31 @@ class DemoResult:
             f"llamalog timeline {album} --out {page}",
         )
 
+    @property
+    def audit_commands(self) -> tuple[str, ...]:
+        """Three ``llamalog`` commands on the audit: what changed since the last one, the
+        repair it calls for (on the sample, nothing) and every audit recorded.
+
+        Examples:
+            >>> for command in DemoResult((), None, None, Path("demo.audit.html"), "demo.duckdb").audit_commands:
+            ...     print(command)
+            llamalog verify --db demo.duckdb --compare-last
+            llamalog repair --db demo.duckdb --out repairs
+            llamalog audits --db demo.duckdb
+        """  # noqa: E501
+        db = f"--db {shlex.quote(self.store)}"
+        return (
+            f"llamalog verify {db} --compare-last",
+            f"llamalog repair {db} --out repairs",
+            f"llamalog audits {db}",
+        )
+
     def __str__(self) -> str:
         loads = [str(result) for result in self.loads if result.sources]
         then = [
             "",
+            "audit again later: what changed since this audit, the repair a failure calls for, every audit:",
+            *(f"  {command}" for command in self.audit_commands),
             "next, try one album's story: in words, as rows, as a timeline page:",
             *(f"  {command}" for command in self.next_commands),
         ]

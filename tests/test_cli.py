@@ -160,6 +160,12 @@ def test_demo_on_the_shipped_sample_ends_with_three_commands_that_run(tmp_path, 
         }
         assert shows[command.split()[1]] in text, text
     assert (tmp_path / "llamalog-demo.timeline.html").exists()
+    audit_intro, *audit_commands = out.splitlines()[-8:-4]
+    assert audit_intro.startswith("audit again later")
+    shows = {"verify": "against run 1", "repair": "nothing to repair", "audits": "run"}
+    for command in audit_commands:
+        code, text, err = run_cli(*shlex.split(command)[1:])
+        assert code == 0 and shows[command.split()[1]] in text, (command, text, err)
     code, _, err = run_cli("info")  # the default store is not the demo's: say which to use
     assert code == 2 and "Hint: use that store: llamalog info --db llamalog-demo.duckdb" in err
     code, out, _ = run_cli("demo", "--db", "llamalog-demo.duckdb", "--quiet")

@@ -163,14 +163,12 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
                     f"SELECT ?, position, check_name, status, count FROM {new}",
                     [run],
                 )
-            for check in report.checks:
-                if check.ids.height and "id" in check.ids.columns:
-                    with store.registered("_llamalog_audit_ids_new", check.ids.select("id")) as ids:
-                        store.execute(
-                            f"INSERT INTO {AUDIT_IDS_TABLE} SELECT DISTINCT ?, ?, id::UUID FROM {ids} "
-                            "WHERE id IS NOT NULL",
-                            [run, check.name],
-                        )
+            with store.registered("_llamalog_audit_ids_new", _offending(report)) as ids:
+                store.execute(
+                    f"INSERT INTO {AUDIT_IDS_TABLE} SELECT DISTINCT ?, check_name, id::UUID FROM {ids} "
+                    "WHERE id IS NOT NULL",
+                    [run],
+                )
             store.execute("COMMIT")
     except BaseException as exc:
         with contextlib.suppress(duckdb.Error):
@@ -194,6 +192,16 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
             "checks": store.frame(_CHECKS, [earlier, run]).to_dicts(),
         }
     return _with(report, **summary)
+
+
+def _offending(report: AuditReport) -> pl.DataFrame:
+    """Every check's offending ids: ``check_name``, ``id`` (repeated as the check lists them)."""
+    frames = [
+        c.ids.select(check_name=pl.lit(c.name), id=pl.col("id").cast(pl.String))
+        for c in report.checks
+        if c.ids.height and "id" in c.ids.columns
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema={"check_name": pl.String, "id": pl.String})
 
 
 def _with(report: AuditReport, **summary: Any) -> AuditReport:

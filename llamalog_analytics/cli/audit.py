@@ -158,7 +158,7 @@ def _open(db: str, *, read_only: bool, must_record: bool = False) -> tuple[LogSt
     "--dry-run/--no-dry-run",
     default=True,
     show_default=True,
-    help="Apply the plan to an in-memory copy of the store's tables and audit it again first.",
+    help="Apply the plan to a temporary copy of the store's tables and audit it again first.",
 )
 @friendly_errors
 def repair_command(
