@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+import _child
 from pgserver import BIN, PgServer, copy_rows, create_indexes, create_upstream, record_migrations
 
 import llamalog_analytics as lla
@@ -33,24 +34,7 @@ from llamalog_analytics import schema
 CHILD = """
 import json, sys, time
 import llamalog_analytics as lla
-from llamalog_analytics.audit import history
-
-def peak():
-    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
-
-def reset_peak():  # from here on VmHWM counts from what the process holds now (Linux clear_refs)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-recording = []
-record = history.record
-def timed_record(*args):
-    start = time.perf_counter()
-    try:
-        return record(*args)
-    finally:
-        recording.append(time.perf_counter() - start)
-history.record = timed_record
+from _child import peak, recording, reset_peak
 
 took = {}
 with lla.LogStore(sys.argv[1]) as store:
@@ -58,7 +42,7 @@ with lla.LogStore(sys.argv[1]) as store:
     report = lla.verify(store)
     took["verify"] = time.perf_counter() - start
     took["peak of verify"] = peak()
-    reset_peak()
+    took["held before plan"] = reset_peak()
     start = time.perf_counter()
     plan = lla.repair(report, restore_missing=True, revert_changes=True)
     took["repair"] = time.perf_counter() - start
@@ -66,7 +50,7 @@ with lla.LogStore(sys.argv[1]) as store:
     folder = plan.write(sys.argv[2])
     took["write"] = time.perf_counter() - start
     took["peak of plan"] = peak()
-    reset_peak()
+    took["held before dry run"] = reset_peak()
     start = time.perf_counter()
     checked = plan.dry_run()
     took["dry_run"] = time.perf_counter() - start
@@ -129,7 +113,7 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         f"rows: {args.rows:,}, snapshot {snapshot.height:,} (rows before the category migration, at most "
         f"{args.snapshot:,}); prepared in {time.perf_counter() - started:.0f}s"
     )
-    out = subprocess.check_output([sys.executable, "-c", CHILD, str(store_path), str(work / "plans")])
+    out = _child.run(CHILD, str(store_path), str(work / "plans"))
     ours = json.loads(out)
     took = ours["took"]
     print(f"lla.verify: {took['verify']:.2f}s, peak memory {took['peak of verify'] / 2**30:.2f} GiB")
@@ -139,14 +123,17 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     built = took["repair"] + took["write"]
     print(
         f"  lla.repair {took['repair']:.2f}s + plan.write {took['write']:.2f}s = {built:.2f}s; "
-        f"peak memory (VmHWM, counted from the end of verify) {took['peak of plan'] / 2**30:.2f} GiB"
+        f"peak memory {took['peak of plan'] / 2**30:.2f} GiB, "
+        f"{(took['peak of plan'] - took['held before plan']) / 2**30:.2f} GiB over what verify left held"
     )
     folder = Path(ours["folder"])
     size = sum(p.stat().st_size for p in folder.iterdir())
     print(f"  folder {size / 2**20:,.0f} MiB")
     print(
         f"plan.dry_run: {took['dry_run']:.2f}s = {took['dry_run'] / took['verify']:.2f}x verify; "
-        f"peak {took['peak of dry run'] / 2**30:.2f} GiB; ok={ours['ok']}: {ours['verdict']}"
+        f"peak {took['peak of dry run'] / 2**30:.2f} GiB "
+        f"({(took['peak of dry run'] - took['held before dry run']) / 2**30:.2f} GiB over what it started "
+        f"with); ok={ours['ok']}: {ours['verdict']}"
     )
     if args.no_postgres:
         return

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+import _child
 from pgserver import PgServer, copy_rows, create_indexes, create_upstream, record_migrations
 
 import llamalog_analytics as lla
@@ -38,18 +38,8 @@ import json, sys, time
 import llamalog_analytics as lla
 from llamalog_analytics import audit
 from llamalog_analytics.audit import history
+from _child import peak, recording
 took = {}
-recording = []
-record = history.record
-
-def timed_record(*args):
-    start = time.perf_counter()
-    try:
-        return record(*args)
-    finally:
-        recording.append(time.perf_counter() - start)
-
-history.record = timed_record
 
 def timed(check):
     def run(a):
@@ -64,8 +54,8 @@ start = time.perf_counter()
 with lla.LogStore(sys.argv[1]) as store:
     report = lla.verify(store, checks=[timed(c) for c in audit.DEFAULT_CHECKS])
     seconds = time.perf_counter() - start
-    timed_record(store, report, {})  # again: the cost with a previous run to compare with
-rss = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
+    history.record(store, report, {})  # again: the cost with a previous run to compare with
+rss = peak()
 counts = {c.name: c.count for c in report.checks}
 print(json.dumps({"seconds": seconds, "rss": rss, "counts": counts, "took": took, "recording": recording}))
 """
@@ -214,7 +204,7 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         f"rows: {args.rows:,}, snapshot {args.snapshot:,}; prepared in {time.perf_counter() - started:.0f}s"
     )
 
-    out = subprocess.check_output([sys.executable, "-c", CHILD, str(store_path)])
+    out = _child.run(CHILD, str(store_path))
     ours = json.loads(out)
     print(f"lla.verify: {ours['seconds']:.2f}s, peak memory (VmHWM) {ours['rss'] / 2**20:,.0f} MiB")
     checks = ours["seconds"] - ours["recording"][0]

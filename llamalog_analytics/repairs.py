@@ -41,10 +41,11 @@ SUCCESS CREATED')
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from html import escape
 from importlib.metadata import version
 from pathlib import Path
@@ -55,20 +56,24 @@ import polars as pl
 from psycopg.adapt import PyFormat, Transformer
 
 from . import rules, schema
+from ._dry_run import DryRun, dry_run
 from ._format import count, shorten
 from ._html import block, html_table
 from ._repair_sql import script
-from ._sql import LOADS_TABLE, MIGRATIONS_TABLE, quote
-from .audit import AuditReport, verify
+from ._sql import quote
+from .audit import AuditReport
 from .audit.context import Audit
-from .audit.result import STATUSES
 from .audit.roots import replayed_roots_sql
 from .errors import ArgumentError, StoreError
-from .store import LogStore
 
 REPAIRABLE = ("category_backfill", "root_job_backfill", "rows_preserved")
 """The checks a repair plan can fix, in the order its statements run."""
 
+RESTORED = "missing since the snapshot: restored as the snapshot has it"
+_RESTORED_WHY = {
+    "category": "missing since the snapshot: category by the category migration's rules, as applied",
+    "root_job_id": "missing since the snapshot: root job by the root-job migration's walk, replayed",
+}
 PLAN_ROWS_SHOWN = 200  # changes a notebook shows of a plan
 
 CHANGE_SCHEMA = {
@@ -121,7 +126,7 @@ def repair(
         rows = changes["id"].n_unique()
         notes.append(f"{name}: {count(rows, 'row')} repaired, {count(changes.height, 'change')}.")
     changes = pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
-    return RepairPlan(changes, tuple(notes), report, datetime.now(UTC).replace(tzinfo=None))
+    return RepairPlan(changes, tuple(notes), report)
 
 
 def _audit_of(report: AuditReport) -> Audit:
@@ -164,32 +169,16 @@ def _names(report: AuditReport, checks: Sequence[str] | None, rows_requested: bo
 
 
 def _categories(ids: pl.DataFrame) -> pl.DataFrame:
-    return ids.filter(pl.col("expected").is_not_null()).select(
-        action=pl.lit("set"),
-        check=pl.lit("category_backfill"),
-        id="id",
-        column=pl.lit("category"),
-        value_now="category",
-        value_after="expected",
-        why=pl.format(
-            "the category migration, as applied, labels {} with status {} {}",
-            "operation",
-            "status",
-            "expected",
-        ),
+    why = pl.format(
+        "the category migration, as applied, labels {} with status {} {}", "operation", "status", "expected"
     )
+    return _sets(ids.filter(pl.col("expected").is_not_null()), "category_backfill", "category", why)
 
 
 def _roots(ids: pl.DataFrame) -> pl.DataFrame:
     walk = "the root-job migration's walk"
-    return ids.select(
-        action=pl.lit("set"),
-        check=pl.lit("root_job_backfill"),
-        id="id",
-        column=pl.lit("root_job_id"),
-        value_now="root_job_id",
-        value_after="expected",
-        why=pl.when(pl.col("expected").is_null())
+    why = (
+        pl.when(pl.col("expected").is_null())
         .then(pl.lit(f"{walk} gives no root: the row has no job and no parent"))
         .when(pl.col("candidates") > 1)
         .then(
@@ -199,7 +188,21 @@ def _roots(ids: pl.DataFrame) -> pl.DataFrame:
                 "expected",
             )
         )
-        .otherwise(pl.format(f"{walk} gives root job {{}}", "expected")),
+        .otherwise(pl.format(f"{walk} gives root job {{}}", "expected"))
+    )
+    return _sets(ids, "root_job_backfill", "root_job_id", why)
+
+
+def _sets(ids: pl.DataFrame, check: str, column: str, why: pl.Expr) -> pl.DataFrame:
+    """A backfill check's offending rows as changes: ``column`` from its value to ``expected``."""
+    return ids.select(
+        action=pl.lit("set"),
+        check=pl.lit(check),
+        id="id",
+        column=pl.lit(column),
+        value_now=column,
+        value_after="expected",
+        why=why,
     )
 
 
@@ -235,17 +238,16 @@ SELECT {legacy}, {rules.APPLIED_BACKFILL.case()} AS category, r.roots[1] AS root
 FROM {quote(audit.before)} AS b LEFT JOIN replayed AS r ON r.id = b.id AND NOT r.present
 WHERE b.id IN (SELECT id::UUID FROM llamalog_missing) ORDER BY b.created_at, b.id"""
         )
-    why = "missing since the snapshot: restored as the snapshot has it"
     lines = [
         pl.DataFrame(
             {
                 "action": "insert",
                 "check": "rows_preserved",
-                "id": [str(i) for i in rows["id"]],
+                "id": rows["id"].cast(pl.String),
                 "column": c.name,
                 "value_now": None,
                 "value_after": [_text(v) for v in rows[c.name]],
-                "why": why if c.name not in ("category", "root_job_id") else _derived[c.name],
+                "why": _RESTORED_WHY.get(c.name, RESTORED),
             },
             schema=CHANGE_SCHEMA,
         )
@@ -254,21 +256,16 @@ WHERE b.id IN (SELECT id::UUID FROM llamalog_missing) ORDER BY b.created_at, b.i
     return pl.concat(lines).sort("id", maintain_order=True)
 
 
-_derived = {
-    "category": "missing since the snapshot: category by the category migration's rules, as applied",
-    "root_job_id": "missing since the snapshot: root job by the root-job migration's walk, replayed",
-}
-
-
 def _reverted(audit: Audit, changed: pl.DataFrame) -> pl.DataFrame:
     """Each changed cell set back to the snapshot's value (read typed from both tables)."""
+    assert audit.before is not None  # rows_preserved ran, so there is a snapshot
     parts = []
     for (column,), cells in changed.group_by("column", maintain_order=True):
         name = quote(str(column))
         with audit.store.registered("llamalog_changed", cells.select("id")):
             values = audit.frame(
                 f"""SELECT b.id::VARCHAR AS id, a.{name} AS now, b.{name} AS snapshot
-FROM {quote(audit.before or "")} AS b JOIN {audit.table} AS a USING (id)
+FROM {quote(audit.before)} AS b JOIN {audit.table} AS a USING (id)
 WHERE b.id IN (SELECT id::UUID FROM llamalog_changed) ORDER BY b.id"""
             )
         parts.append(
@@ -309,99 +306,7 @@ def _text(value: Any) -> str | None:
         return value.isoformat(sep=" ", timespec="milliseconds")
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, date):
-        return value.isoformat()
     return str(value)
-
-
-@dataclass(frozen=True, repr=False)
-class DryRun:
-    """A plan applied to a copy of the store's tables and audited again.
-
-    Attributes:
-        before: the report the plan was made from.
-        after: the audit of the repaired copy (same checks, same parameters).
-        repaired: the checks the plan fixes in full (every offending row has a change); each
-            should no longer fail.
-    """
-
-    before: AuditReport
-    after: AuditReport
-    repaired: tuple[str, ...]
-
-    @property
-    def comparison(self) -> pl.DataFrame:
-        """Per check: status and count before and after, and whether the plan targets it."""
-        then = {c.name: c for c in self.before.checks}
-        return pl.DataFrame(
-            [
-                {
-                    "check": c.name,
-                    "status_before": then[c.name].status,
-                    "count_before": then[c.name].count,
-                    "status_after": c.status,
-                    "count_after": c.count,
-                    "repaired": c.name in self.repaired,
-                }
-                for c in self.after.checks
-                if c.name in then
-            ]
-        )
-
-    @property
-    def worse(self) -> tuple[str, ...]:
-        """Checks whose status is worse after the repair than before."""
-        rank = STATUSES.index
-        return tuple(
-            r["check"]
-            for r in self.comparison.iter_rows(named=True)
-            if rank(r["status_after"]) > rank(r["status_before"])
-        )
-
-    @property
-    def ok(self) -> bool:
-        """Whether every check the plan repairs no longer fails and no check got worse."""
-        after = {c.name: c.status for c in self.after.checks}
-        return all(after[n] != "fail" for n in self.repaired) and not self.worse
-
-    @property
-    def verdict(self) -> str:
-        """One line: each repaired check's status before and after, and any check that got worse.
-
-        Examples:
-            >>> from llamalog_analytics.audit import AuditReport, CheckResult
-            >>> def report(status):
-            ...     ids = pl.DataFrame({"id": ["a"] if status == "fail" else []}, schema={"id": pl.String})
-            ...     check = CheckResult("category_backfill", status, ids.height, "", "", ids, "")
-            ...     return AuditReport((check,), {})
-            >>> DryRun(report("fail"), report("pass"), ("category_backfill",)).verdict
-            'category_backfill fail → pass; no other check got worse'
-        """
-        statuses = self.comparison.filter(pl.col("repaired") | pl.col("check").is_in(self.worse))
-        moves = {
-            r["check"]: f"{r['status_before']} → {r['status_after']}" for r in statuses.iter_rows(named=True)
-        }
-        repaired = ", ".join(f"{name} {moves[name]}" for name in self.repaired) or "no check repaired in full"
-        worse = ", ".join(f"{name} {moves[name]}" for name in self.worse)
-        return f"{repaired}; " + (f"worse: {worse}" if worse else "no other check got worse")
-
-    def __repr__(self) -> str:
-        return f"DryRun({self.verdict})"
-
-    def _repr_html_(self) -> str:
-        rows = [
-            [
-                escape(r["check"]),
-                f'<span class="status {r["status_before"]}">{r["status_before"].upper()}</span>',
-                f"{r['count_before']:,}",
-                f'<span class="status {r["status_after"]}">{r["status_after"].upper()}</span>',
-                f"{r['count_after']:,}",
-                "repaired" if r["repaired"] else "",
-            ]
-            for r in self.comparison.iter_rows(named=True)
-        ]
-        headers = ["check", "before", "rows", "after", "rows", "the plan"]
-        return block("Repair dry run", self.verdict, body=html_table(headers, rows, frozenset({2, 4})))
 
 
 @dataclass(frozen=True, repr=False)
@@ -484,34 +389,25 @@ class RepairPlan:
         target = Path(folder) / self.folder_name
         if target.exists():
             raise ArgumentError(f"{target} already exists. Hint: write into another folder, or remove it")
-        target.mkdir(parents=True)
-        (target / "migration.sql").write_text(self.migration_sql(), encoding="utf-8")
-        (target / "rollback.sql").write_text(self.rollback_sql(), encoding="utf-8")
-        (target / "plan.json").write_text(json.dumps(self.to_dict(), indent=1, default=str), encoding="utf-8")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{self.folder_name}-", dir=target.parent))
+        try:  # the folder appears whole or not at all
+            (partial / "migration.sql").write_text(self.migration_sql(), encoding="utf-8")
+            (partial / "rollback.sql").write_text(self.rollback_sql(), encoding="utf-8")
+            plan = json.dumps(self.to_dict(), indent=1, default=str)
+            (partial / "plan.json").write_text(plan, encoding="utf-8")
+            partial.chmod(0o755)
+            partial.rename(target)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
         return target
 
     def dry_run(self) -> DryRun:
-        """Apply the plan to a copy of the audited tables (a store in a temporary folder, removed
-        afterwards, so memory stays within the store's limit), audit the copy with the same checks
-        and parameters, and return both reports. The store itself is not changed."""
-        audit = _audit_of(self.report)
-        with (
-            tempfile.TemporaryDirectory(prefix="llamalog-dry-run-") as folder,
-            LogStore(Path(folder) / "copy.duckdb") as copy,
-        ):
-            _copy_tables(audit, copy)
-            _apply(copy, audit, self.changes)
-            after = verify(
-                copy,
-                before=audit.before,
-                after=audit.after,
-                checks=audit.checks,
-                migrated_at=audit.migrated_at,
-                root_job_migrated_at=audit.root_job_migrated_at,
-                link=audit.linking.link,
-                reuse_gap=audit.linking.reuse_gap,
-            )
-        return DryRun(self.report, after, self._repaired())
+        """Apply the plan to a copy of the audited tables (a store file in a temporary folder,
+        removed afterwards), audit the copy with the same checks and parameters, and return both
+        reports. The store itself is not changed; a read-only store will do."""
+        return dry_run(_audit_of(self.report), self.report, self.changes, self._repaired())
 
     def _repaired(self) -> tuple[str, ...]:
         """The checks whose every offending row the plan changes."""
@@ -596,7 +492,7 @@ def _one_line_per_restored_row(changes: pl.DataFrame) -> pl.DataFrame:
             column=pl.lit("the whole row"),
             value_now=pl.lit(None, pl.String),
             value_after=pl.format("{} at {}", "operation", pl.col("created_at").str.head(19)),
-            why=pl.lit("missing since the snapshot: restored as the snapshot has it"),
+            why=pl.lit(RESTORED),
         )
     )
     sets = changes.filter(pl.col("action") == "set").drop("action")
@@ -608,45 +504,3 @@ def _value_html(value: str | None) -> str:
     if value is None:
         return '<span class="expects">NULL</span>'
     return f'<span class="value" title="{escape(value)}">{escape(shorten(value, 40))}</span>'
-
-
-def _copy_tables(audit: Audit, copy: LogStore) -> None:
-    """The audited tables, the migration history and the load history, into ``copy``."""
-    store = audit.store
-    tables = [audit.after, *([audit.before] if audit.before else [])]
-    extra = [t for t in (MIGRATIONS_TABLE, LOADS_TABLE) if store.has_table(t)]
-    for table in [*tables, *extra]:
-        ddl = store.execute(
-            "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [table]
-        )[0][0]
-        if table != LOADS_TABLE:  # the copy made its own load history table
-            copy.execute(ddl)
-        reader = store.relation(f"SELECT * FROM {quote(table)}").to_arrow_reader(1 << 17)
-        with copy.registered("llamalog_source", reader):
-            copy.execute(f"INSERT INTO {quote(table)} SELECT * FROM llamalog_source")
-
-
-def _apply(copy: LogStore, audit: Audit, changes: pl.DataFrame) -> None:
-    """``changes`` applied in DuckDB: planned values for ``category`` and ``root_job_id``, the
-    snapshot's typed values for reverted columns and restored rows."""
-    table, before = audit.table, quote(audit.before or "")
-    with copy.registered("llamalog_plan", changes):
-        for column in changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True):
-            name = quote(column)
-            value = "r.value_after" if column in ("category", "root_job_id") else f"b.{name}"
-            copy.execute(
-                f"""UPDATE {table} AS t SET {name} = {value}
-FROM llamalog_plan AS r{f" JOIN {before} AS b ON b.id = r.id::UUID" if value.startswith("b.") else ""}
-WHERE r.action = 'set' AND r."column" = ? AND t.id = r.id::UUID""",
-                [column],
-            )
-        if (changes["action"] == "insert").any():
-            legacy = ", ".join(quote(c.name) for c in schema.LEGACY_COLUMNS)
-            copy.execute(
-                f"""INSERT INTO {table} ({legacy}, category, root_job_id, _load_id)
-SELECT {", ".join(f"b.{quote(c.name)}" for c in schema.LEGACY_COLUMNS)}, p.category, p.root_job_id, 0
-FROM {before} AS b JOIN (
-  SELECT id::UUID AS id, max(value_after) FILTER (WHERE "column" = 'category') AS category,
-    max(value_after) FILTER (WHERE "column" = 'root_job_id') AS root_job_id
-  FROM llamalog_plan WHERE action = 'insert' GROUP BY id) AS p USING (id)"""
-            )

@@ -21,6 +21,7 @@ from ._sql import (
     LOAD_ID_COLUMN,
     LOADS_TABLE,
     REJECTS_TABLE,
+    literal,
     quote,
 )
 from .errors import ArgumentError, StoreError, StoreLockedError, StoreNotFoundError
@@ -158,6 +159,20 @@ class LogStore:
         finally:
             self._trace(f"DROP TABLE IF EXISTS {name}", None, changes=False)
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def copy_into(self, path: str | Path, tables: Iterable[str]) -> None:
+        """Copy ``tables``, types kept, into a new DuckDB file at ``path`` (inside DuckDB, no rows
+        through Python); open it with ``LogStore(path)``. Works on a read-only store too, and is
+        no change to this store's tables."""
+        alias = f"_llamalog_copy_{next(_SCRATCH)}"
+        statements = [f"ATTACH {literal(str(path))} AS {alias} (READ_WRITE)"]
+        statements += [f"CREATE TABLE {alias}.{quote(t)} AS SELECT * FROM {quote(t)}" for t in tables]
+        try:
+            for statement in statements:
+                self._trace(statement, None, changes=False)
+                self.con.execute(statement)
+        finally:
+            self.con.execute(f"DETACH DATABASE IF EXISTS {alias}")
 
     @contextmanager
     def bookkeeping(self) -> Iterator[None]:

@@ -147,6 +147,17 @@ def test_the_dry_run_repairs_a_copy_and_leaves_the_store_alone(defective):
     assert partial.after.check("rows_preserved").status == "fail" and partial.ok
 
 
+def test_a_store_opened_read_only_is_repaired_and_dry_run_all_the_same(tmp_path):
+    path = tmp_path / "store.duckdb"
+    audit_store(tmp_path, defective_rows(), snapshot_rows(), path=path).close()
+    with lla.LogStore(path, read_only=True) as store:
+        plan = lla.repair(lla.verify(store), restore_missing=True, revert_changes=True)
+        checked = plan.dry_run()
+        assert store.tables() == ("enrichment_logs", "llama_logs")  # the copy was not left attached
+    assert checked.ok and checked.after.status == "pass"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".duckdb") == ["store.duckdb"]
+
+
 def test_a_clean_audit_has_nothing_to_repair(tmp_path):
     with audit_store(tmp_path, clean_rows()) as store:
         plan = lla.repair(lla.verify(store), restore_missing=True)
