@@ -165,9 +165,7 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
                 )
             with store.registered("_llamalog_audit_ids_new", _offending(report)) as ids:
                 store.execute(
-                    f"INSERT INTO {AUDIT_IDS_TABLE} SELECT DISTINCT ?, check_name, id::UUID FROM {ids} "
-                    "WHERE id IS NOT NULL",
-                    [run],
+                    f"INSERT INTO {AUDIT_IDS_TABLE} SELECT ?, check_name, id::UUID FROM {ids}", [run]
                 )
             store.execute("COMMIT")
     except BaseException as exc:
@@ -195,12 +193,14 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
 
 
 def _offending(report: AuditReport) -> pl.DataFrame:
-    """Every check's offending ids: ``check_name``, ``id`` (repeated as the check lists them)."""
-    frames = [
-        c.ids.select(check_name=pl.lit(c.name), id=pl.col("id").cast(pl.String))
-        for c in report.checks
-        if c.ids.height and "id" in c.ids.columns
-    ]
+    """Every check's offending ids, each once: ``check_name``, ``id``. A check's count is its
+    distinct ids, so only a check that lists more rows than that needs them made unique."""
+    frames = []
+    for check in report.checks:
+        if check.ids.height and "id" in check.ids.columns:
+            ids = check.ids.select(check_name=pl.lit(check.name), id=pl.col("id").cast(pl.String))
+            repeated = ids.height > check.count
+            frames.append(ids.drop_nulls("id").unique("id", maintain_order=True) if repeated else ids)
     return pl.concat(frames) if frames else pl.DataFrame(schema={"check_name": pl.String, "id": pl.String})
 
 
