@@ -15,12 +15,12 @@ from pathlib import Path
 
 import polars as pl
 
-from . import schema
 from ._html import block, html_table
 from ._sql import LOADS_TABLE, MIGRATIONS_TABLE, quote
 from .audit import AuditReport, verify
 from .audit.context import Audit
 from .audit.result import STATUSES
+from .repairs import restored_rows_sql
 from .store import LogStore
 
 
@@ -138,25 +138,23 @@ class DryRun:
 
 def _apply(copy: LogStore, audit: Audit, changes: pl.DataFrame) -> None:
     """``changes`` applied in DuckDB: planned values for ``category`` and ``root_job_id``, the
-    snapshot's typed values for reverted columns and restored rows."""
-    table, before = audit.table, quote(audit.before or "")
+    snapshot's typed values for reverted columns, restored rows as :func:`restored_rows_sql`."""
+    table = audit.table
     with copy.registered("llamalog_plan", changes):
         for column in changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True):
-            name = quote(column)
-            value = "r.value_after" if column in ("category", "root_job_id") else f"b.{name}"
+            name, planned = quote(column), column in ("category", "root_job_id")
+            source = ""
+            if not planned:  # a reverted column: rows_preserved ran, so there is a snapshot
+                assert audit.before is not None
+                source = f" JOIN {quote(audit.before)} AS b ON b.id = r.id::UUID"
             copy.execute(
-                f"""UPDATE {table} AS t SET {name} = {value}
-FROM llamalog_plan AS r{f" JOIN {before} AS b ON b.id = r.id::UUID" if value.startswith("b.") else ""}
+                f"""UPDATE {table} AS t SET {name} = {"r.value_after" if planned else f"b.{name}"}
+FROM llamalog_plan AS r{source}
 WHERE r.action = 'set' AND r."column" = ? AND t.id = r.id::UUID""",
                 [column],
             )
         if (changes["action"] == "insert").any():
-            legacy = ", ".join(quote(c.name) for c in schema.LEGACY_COLUMNS)
-            copy.execute(
-                f"""INSERT INTO {table} ({legacy}, category, root_job_id, _load_id)
-SELECT {", ".join(f"b.{quote(c.name)}" for c in schema.LEGACY_COLUMNS)}, p.category, p.root_job_id, 0
-FROM {before} AS b JOIN (
-  SELECT id::UUID AS id, max(value_after) FILTER (WHERE "column" = 'category') AS category,
-    max(value_after) FILTER (WHERE "column" = 'root_job_id') AS root_job_id
-  FROM llamalog_plan WHERE action = 'insert' GROUP BY id) AS p USING (id)"""
+            restored = restored_rows_sql(
+                audit, "SELECT DISTINCT id FROM llamalog_plan WHERE action = 'insert'"
             )
+            copy.execute(f"INSERT INTO {table} BY NAME SELECT *, 0 AS _load_id FROM ({restored})")

@@ -26,6 +26,7 @@ PLAN_TABLE = "llamalog_repair"
 BATCH = 1_000  # plan rows per INSERT statement
 _PLAN_COLUMNS = ("action", "check_name", "id", "column_name", "value_now", "value_after")
 _TYPES = {c.name: c.postgres for c in schema.COLUMNS}
+_VALUE_COLUMNS = [c.name for c in schema.COLUMNS[1:]]  # a restored row's lines: every column but id
 
 
 @lru_cache(maxsize=65_536)
@@ -34,10 +35,15 @@ def quoted(value: str | None) -> str:
     return sql.Literal(value).as_string(None)
 
 
+def identifier(name: str) -> str:
+    """``name`` as a PostgreSQL identifier, by psycopg's quoting."""
+    return sql.Identifier(name).as_string(None)
+
+
 def script(changes: pl.DataFrame, table: str, header: str, *, rollback: bool) -> str:
     """The whole file: ``header`` (comment lines), then one transaction that applies ``changes``
     to ``table`` (``rollback=False``) or undoes them (``rollback=True``)."""
-    target = sql.Identifier(table).as_string(None)
+    target = identifier(table)
     parts = [header, "BEGIN;", _plan_table(changes)]
     columns = changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True).to_list()
     if rollback:
@@ -84,7 +90,7 @@ def _set(target: str, column: str, *, undo: bool) -> str:
     """One column's changes: each row set to its planned value only where it still holds the
     value the plan expects to replace (the audit's value; for a rollback, the planned one)."""
     new, old = ("r.value_now", "r.value_after") if undo else ("r.value_after", "r.value_now")
-    name = sql.Identifier(column).as_string(None)
+    name = identifier(column)
     return (
         f"UPDATE {target} AS t SET {name} = {_typed(new, column)}\nFROM {PLAN_TABLE} AS r\n"
         f"WHERE r.action = 'set' AND r.column_name = {quoted(column)} AND t.id = r.id\n"
@@ -94,11 +100,10 @@ def _set(target: str, column: str, *, undo: bool) -> str:
 
 def _restored_inserted(target: str) -> str:
     """The snapshot rows the plan restores, one per id; an id present again is left alone."""
-    names = [c.name for c in schema.COLUMNS]
     values = ["r.id"] + [
-        _typed(f"max(r.value_after) FILTER (WHERE r.column_name = {quoted(c)})", c) for c in names[1:]
+        _typed(f"max(r.value_after) FILTER (WHERE r.column_name = {quoted(c)})", c) for c in _VALUE_COLUMNS
     ]
-    columns = ", ".join(sql.Identifier(c).as_string(None) for c in names)
+    columns = ", ".join(identifier(c) for c in ["id", *_VALUE_COLUMNS])
     selected = ",\n  ".join(values)
     return (
         f"INSERT INTO {target} ({columns})\nSELECT {selected}\n"
@@ -112,19 +117,14 @@ def _restored_deleted(target: str) -> str:
     return (
         f"DELETE FROM {target} AS t USING (\n  SELECT r.id FROM {PLAN_TABLE} AS r "
         f"JOIN {target} AS t ON t.id = r.id\n  WHERE r.action = 'insert' GROUP BY r.id "
-        f"HAVING bool_and({_holds('r.value_after', _all_columns())})\n) AS restored WHERE t.id = restored.id;"
+        f"HAVING bool_and({_holds('r.value_after', _VALUE_COLUMNS)})\n) AS restored WHERE t.id = restored.id;"
     )
-
-
-def _all_columns() -> list[str]:
-    return [c.name for c in schema.COLUMNS[1:]]
 
 
 def _holds(value: str, columns: list[str]) -> str:
     """Whether row ``t`` holds plan row ``r``'s ``value`` in the column ``r`` names."""
     arms = "\n    ".join(
-        f"WHEN {quoted(c)} THEN t.{sql.Identifier(c).as_string(None)} IS NOT DISTINCT FROM {_typed(value, c)}"
-        for c in columns
+        f"WHEN {quoted(c)} THEN t.{identifier(c)} IS NOT DISTINCT FROM {_typed(value, c)}" for c in columns
     )
     return f"CASE r.column_name\n    {arms}\n  END"
 
@@ -132,39 +132,39 @@ def _holds(value: str, columns: list[str]) -> str:
 def _verification(target: str, changes: pl.DataFrame, *, rollback: bool) -> str:
     """The last statement: raise, so the transaction undoes everything, if a change that applied
     did not leave its value, a restored row is missing, or (rolling back) one is still there as
-    restored; count the rows left alone because they changed since the audit."""
+    restored; count the rows left alone because they changed since the audit.
+
+    Per row: ``holds_after`` (every planned column holds its value after), ``holds_target`` (every
+    column holds what this file sets: the value after, or rolling back the value now) and
+    ``not_applied`` (a column still holds the value this file replaces)."""
     columns = changes["column"].unique().sort().to_list()
-    restored, now = _holds("r.value_after", columns), _holds("r.value_now", columns)
-    replaced = restored if rollback else now
-    stuck_insert = "present AND restored" if rollback else "NOT present"
-    # rolling back, a row is as planned when it holds the values it had; else as restored
-    as_planned = (
-        f"coalesce(bool_and(t.id IS NOT NULL AND {now}), false) AS as_planned,\n      " if rollback else ""
-    )
-    wanted = now if rollback else restored
+    after, now = _holds("r.value_after", columns), _holds("r.value_now", columns)
+    target_value, replaced = (now, after) if rollback else (after, now)
+    inserted_not_applied = "present AND holds_after" if rollback else "NOT present"
     verb = "rolled back" if rollback else "repaired"
     return f"""DO $llamalog$
 DECLARE
-  not_applied bigint;
-  left_alone bigint;
+  rows_not_applied bigint;
+  rows_left_alone bigint;
 BEGIN
   WITH per_row AS (
     SELECT r.id, min(r.action) AS action, bool_or(t.id IS NOT NULL) AS present,
-      coalesce(bool_and(t.id IS NOT NULL AND {restored}), false) AS restored,
-      {as_planned}coalesce(bool_or(t.id IS NOT NULL AND {replaced} AND NOT {wanted}), false) AS unapplied
+      coalesce(bool_and(t.id IS NOT NULL AND {after}), false) AS holds_after,
+      coalesce(bool_and(t.id IS NOT NULL AND {target_value}), false) AS holds_target,
+      coalesce(bool_or(t.id IS NOT NULL AND {replaced} AND NOT {target_value}), false) AS not_applied
     FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id GROUP BY r.id),
   judged AS (
-    SELECT CASE WHEN action = 'insert' THEN {stuck_insert} ELSE unapplied END AS stuck,
-      CASE WHEN action = 'insert' THEN present AND NOT restored
-        ELSE NOT {"as_planned" if rollback else "restored"} END AS changed
+    SELECT CASE WHEN action = 'insert' THEN {inserted_not_applied} ELSE not_applied END AS not_applied,
+      CASE WHEN action = 'insert' THEN present AND NOT holds_after ELSE NOT holds_target END AS changed
     FROM per_row)
-  SELECT count(*) FILTER (WHERE stuck), count(*) FILTER (WHERE changed AND NOT stuck)
-  INTO not_applied, left_alone FROM judged;
-  IF not_applied > 0 THEN
-    RAISE EXCEPTION 'llamalog repair: % planned rows did not take effect; nothing was {verb}', not_applied;
+  SELECT count(*) FILTER (WHERE not_applied), count(*) FILTER (WHERE changed AND NOT not_applied)
+  INTO rows_not_applied, rows_left_alone FROM judged;
+  IF rows_not_applied > 0 THEN
+    RAISE EXCEPTION 'llamalog repair: % planned rows did not take effect; nothing was {verb}',
+      rows_not_applied;
   END IF;
-  IF left_alone > 0 THEN
-    RAISE NOTICE 'llamalog repair: % rows changed since the audit were left alone', left_alone;
+  IF rows_left_alone > 0 THEN
+    RAISE NOTICE 'llamalog repair: % rows changed since the audit were left alone', rows_left_alone;
   END IF;
 END
 $llamalog$;"""

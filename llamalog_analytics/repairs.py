@@ -49,14 +49,13 @@ from datetime import UTC, datetime
 from html import escape
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 from psycopg.adapt import PyFormat, Transformer
 
 from . import rules, schema
-from ._dry_run import DryRun, dry_run
 from ._format import count, shorten
 from ._html import block, html_table
 from ._repair_sql import script
@@ -65,6 +64,9 @@ from .audit import AuditReport
 from .audit.context import Audit
 from .audit.roots import replayed_roots_sql
 from .errors import ArgumentError, StoreError
+
+if TYPE_CHECKING:
+    from ._dry_run import DryRun
 
 REPAIRABLE = ("category_backfill", "root_job_backfill", "rows_preserved")
 """The checks a repair plan can fix, in the order its statements run."""
@@ -147,6 +149,11 @@ def _audit_of(report: AuditReport) -> Audit:
 
 def _names(report: AuditReport, checks: Sequence[str] | None, rows_requested: bool) -> set[str]:
     present = {c.name for c in report.checks}
+    if isinstance(checks, str) or (checks is not None and not checks):
+        raise ArgumentError(
+            f"checks={checks!r}: name the checks to repair as a list, e.g. checks=['category_backfill'], "
+            "or leave it out for every one that failed"
+        )
     if checks is None:
         return {n for n in REPAIRABLE if n in present and (n != "rows_preserved" or rows_requested)}
     for name in checks:
@@ -172,7 +179,7 @@ def _categories(ids: pl.DataFrame) -> pl.DataFrame:
     why = pl.format(
         "the category migration, as applied, labels {} with status {} {}", "operation", "status", "expected"
     )
-    return _sets(ids.filter(pl.col("expected").is_not_null()), "category_backfill", "category", why)
+    return _sets(ids, "category_backfill", "category", why)
 
 
 def _roots(ids: pl.DataFrame) -> pl.DataFrame:
@@ -212,7 +219,7 @@ def _rows(audit: Audit, ids: pl.DataFrame, restore: bool, revert: bool, notes: l
     changed = ids.filter(pl.col("kind") == "changed")
     parts = []
     if restore:
-        parts.append(_restored(audit, missing))
+        parts.append(_restored(audit, missing, notes))
     elif missing.len():
         notes.append(f"rows_preserved: {count(missing.len(), 'missing row')} left out (restore_missing).")
     if revert:
@@ -223,21 +230,24 @@ def _rows(audit: Audit, ids: pl.DataFrame, restore: bool, revert: bool, notes: l
     return pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
 
 
-def _restored(audit: Audit, missing: pl.Series) -> pl.DataFrame:
-    """Each missing snapshot row, one line per column: the snapshot's values, ``category`` by
-    the applied rules and ``root_job_id`` by the replayed walk."""
+def _restored(audit: Audit, missing: pl.Series, notes: list[str]) -> pl.DataFrame:
+    """Each missing snapshot row as :func:`restored_rows_sql` gives it, one line per column."""
     if missing.is_empty():
         return pl.DataFrame(schema=CHANGE_SCHEMA)
-    assert audit.before is not None  # rows_preserved ran, so there is a snapshot
-    replayed = replayed_roots_sql(audit)
-    legacy = ", ".join(f"b.{quote(c.name)}" for c in schema.LEGACY_COLUMNS)
-    with audit.store.registered("llamalog_missing", pl.DataFrame({"id": missing})):
-        rows = audit.frame(
-            f"""{replayed}
-SELECT {legacy}, {rules.APPLIED_BACKFILL.case()} AS category, r.roots[1] AS root_job_id
-FROM {quote(audit.before)} AS b LEFT JOIN replayed AS r ON r.id = b.id AND NOT r.present
-WHERE b.id IN (SELECT id::UUID FROM llamalog_missing) ORDER BY b.created_at, b.id"""
+    absent = _absent_from_snapshot(audit)
+    if absent:
+        notes.append(
+            f"rows_preserved: the snapshot has no {', '.join(absent)}: restored rows get each column's "
+            "default (NULL where it has none)."
         )
+    with audit.store.registered("llamalog_missing", pl.DataFrame({"id": missing})):
+        rows = audit.frame(restored_rows_sql(audit, "SELECT id FROM llamalog_missing"))
+
+    def why(column: str) -> str:
+        if column in absent:
+            return f"missing since the snapshot, which has no {column}: the column's default"
+        return _RESTORED_WHY.get(column, RESTORED)
+
     lines = [
         pl.DataFrame(
             {
@@ -247,13 +257,42 @@ WHERE b.id IN (SELECT id::UUID FROM llamalog_missing) ORDER BY b.created_at, b.i
                 "column": c.name,
                 "value_now": None,
                 "value_after": [_text(v) for v in rows[c.name]],
-                "why": _RESTORED_WHY.get(c.name, RESTORED),
+                "why": why(c.name),
             },
             schema=CHANGE_SCHEMA,
         )
         for c in schema.COLUMNS[1:]
     ]
     return pl.concat(lines).sort("id", maintain_order=True)
+
+
+def restored_rows_sql(audit: Audit, ids: str) -> str:
+    """DuckDB SQL for the snapshot's rows whose ids the query ``ids`` lists (one text column), as
+    a repair restores them: every column in order; ``category`` by the category migration's
+    rules, as applied; ``root_job_id`` by the root-job migration's walk with the deleted rows put
+    back; a column the snapshot lacks gets its default (NULL where it has none)."""
+    assert audit.before is not None  # rows_preserved ran, so there is a snapshot
+    absent = set(_absent_from_snapshot(audit))
+
+    def value(column: schema.Column) -> str:
+        if column.name == "category":
+            return f"{rules.APPLIED_BACKFILL.case()} AS category"
+        if column.name == "root_job_id":
+            return "r.roots[1] AS root_job_id"
+        if column.name in absent:
+            return f"CAST({column.default or 'NULL'} AS {column.type}) AS {quote(column.name)}"
+        return f"b.{quote(column.name)}"
+
+    return f"""{replayed_roots_sql(audit, deleted=True)}
+SELECT {", ".join(value(c) for c in schema.COLUMNS)}
+FROM {quote(audit.before)} AS b LEFT JOIN replayed AS r ON r.id = b.id AND NOT r.present
+WHERE b.id IN (SELECT id::UUID FROM ({ids})) ORDER BY b.created_at, b.id"""
+
+
+def _absent_from_snapshot(audit: Audit) -> list[str]:
+    """The pre-migration columns some load of the snapshot (or of the table) did not have."""
+    common = set(audit.common_columns())
+    return [c.name for c in schema.LEGACY_COLUMNS if c.name not in common]
 
 
 def _reverted(audit: Audit, changed: pl.DataFrame) -> pl.DataFrame:
@@ -350,12 +389,26 @@ class RepairPlan:
 
     def migration_sql(self) -> str:
         """``migration.sql``: the changes in one transaction, each guarded by the value it
-        replaces, ending in a block that raises unless the rows end up as planned."""
+        replaces, ending in a block that raises unless the rows end up as planned.
+
+        Raises:
+            ArgumentError: the plan is empty.
+        """
+        self._require_changes()
         return script(self.changes, self.table, self._header("migration"), rollback=False)
 
     def rollback_sql(self) -> str:
-        """``rollback.sql``: the previous values back (restored rows deleted), likewise guarded."""
+        """``rollback.sql``: the audit's values back (restored rows deleted), likewise guarded.
+
+        Raises:
+            ArgumentError: the plan is empty.
+        """
+        self._require_changes()
         return script(self.changes, self.table, self._header("rollback"), rollback=True)
+
+    def _require_changes(self) -> None:
+        if not self:
+            raise ArgumentError("nothing to repair: the plan has no changes. Hint: plan.notes says why")
 
     def to_dict(self) -> dict[str, Any]:
         """The plan for ``plan.json``: when and from which audit, the counts, the notes and every change."""
@@ -384,8 +437,7 @@ class RepairPlan:
         Raises:
             ArgumentError: the plan is empty, or the migration folder already exists.
         """
-        if not self:
-            raise ArgumentError("nothing to repair: the plan has no changes. Hint: plan.notes says why")
+        self._require_changes()
         target = Path(folder) / self.folder_name
         if target.exists():
             raise ArgumentError(f"{target} already exists. Hint: write into another folder, or remove it")
@@ -407,6 +459,8 @@ class RepairPlan:
         """Apply the plan to a copy of the audited tables (a store file in a temporary folder,
         removed afterwards), audit the copy with the same checks and parameters, and return both
         reports. The store itself is not changed; a read-only store will do."""
+        from ._dry_run import dry_run
+
         return dry_run(_audit_of(self.report), self.report, self.changes, self._repaired())
 
     def _repaired(self) -> tuple[str, ...]:
@@ -430,6 +484,11 @@ class RepairPlan:
             "the second time, and a row changed since the audit is left alone (a NOTICE counts them).",
             "The last block raises, undoing everything, unless the rows end up as planned.",
         ]
+        if which == "rollback":
+            lines += [
+                "A row that holds a planned value is set back, and a restored row that is still as",
+                "restored is deleted, even if they came to be so by other means than migration.sql.",
+            ]
         if which == "migration":
             lines.append("rollback.sql beside this file undoes exactly these changes; plan.json lists them.")
             if (self.changes["action"] == "insert").any():
@@ -437,7 +496,7 @@ class RepairPlan:
                     "Restored rows reference their album, artist, track and user: where one was deleted",
                     "since (the cascade that deleted the row), its insert fails the foreign key.",
                 ]
-        return "\n".join(f"-- {line}" for line in lines)
+        return "\n".join(f"-- {' '.join(line.split())}" for line in lines)  # one line each, whatever the text
 
     def __repr__(self) -> str:
         rows = self.changes["id"].n_unique()

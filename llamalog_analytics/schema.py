@@ -72,6 +72,7 @@ class Column:
         prisma: Prisma/GraphQL (camelCase) field name.
         type: DuckDB type in the store.
         postgres: PostgreSQL type upstream (enum types quoted, as SQL writes them).
+        default: its DEFAULT upstream (SQL), if any.
         nullable: whether Postgres allows NULL.
         labels: known enum labels (empty for non-enum columns).
         since: migration folder that added the column.
@@ -82,12 +83,13 @@ class Column:
     type: str
     postgres: str
     nullable: bool = True
+    default: str | None = None
     labels: tuple[str, ...] = ()
     since: str = MIGRATIONS[0]
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", "id", "UUID", "uuid", nullable=False),
+    Column("id", "id", "UUID", "uuid", nullable=False, default="gen_random_uuid()"),
     Column("entity_type", "entityType", "VARCHAR", '"EnrichmentEntityType"', labels=ENTITY_TYPES),
     Column("entity_id", "entityId", "UUID", "uuid"),
     Column("artist_id", "artistId", "UUID", "uuid"),
@@ -101,18 +103,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("data_quality_after", "dataQualityAfter", "VARCHAR", '"DataQuality"', labels=DATA_QUALITIES),
     Column("error_message", "errorMessage", "VARCHAR", "text"),
     Column("error_code", "errorCode", "VARCHAR", "varchar(50)"),
-    Column("retry_count", "retryCount", "INTEGER", "integer", nullable=False),
+    Column("retry_count", "retryCount", "INTEGER", "integer", nullable=False, default="0"),
     Column("duration_ms", "durationMs", "INTEGER", "integer"),
-    Column("api_call_count", "apiCallCount", "INTEGER", "integer", nullable=False),
+    Column("api_call_count", "apiCallCount", "INTEGER", "integer", nullable=False, default="0"),
     Column("metadata", "metadata", "JSON", "jsonb"),
     Column("job_id", "jobId", "VARCHAR", "varchar(100)"),
     Column("triggered_by", "triggeredBy", "VARCHAR", "varchar(50)"),
-    Column("created_at", "createdAt", "TIMESTAMP", "timestamp(3)", nullable=False),
+    Column(
+        "created_at", "createdAt", "TIMESTAMP", "timestamp(3)", nullable=False, default="CURRENT_TIMESTAMP"
+    ),
     Column("user_id", "userId", "VARCHAR", "text", since=MIGRATIONS[1]),
     Column("reason", "reason", "VARCHAR", "text", since=MIGRATIONS[2]),
     Column("preview_data", "previewData", "JSON", "jsonb", since=MIGRATIONS[3]),
     Column("parent_job_id", "parentJobId", "VARCHAR", "varchar(100)", since=MIGRATIONS[4]),
-    Column("is_root_job", "isRootJob", "BOOLEAN", "boolean", nullable=False, since=MIGRATIONS[5]),
+    Column(
+        "is_root_job", "isRootJob", "BOOLEAN", "boolean", nullable=False, default="false", since=MIGRATIONS[5]
+    ),
     Column(
         "category",
         "category",

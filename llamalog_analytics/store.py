@@ -163,7 +163,13 @@ class LogStore:
     def copy_into(self, path: str | Path, tables: Iterable[str]) -> None:
         """Copy ``tables``, types kept, into a new DuckDB file at ``path`` (inside DuckDB, no rows
         through Python); open it with ``LogStore(path)``. Works on a read-only store too, and is
-        no change to this store's tables."""
+        no change to this store's tables.
+
+        Raises:
+            StoreError: ``path`` exists.
+        """
+        if Path(path).exists():
+            raise StoreError(f"{path} exists. Hint: copy into a new file")
         alias = f"_llamalog_copy_{next(_SCRATCH)}"
         statements = [f"ATTACH {literal(str(path))} AS {alias} (READ_WRITE)"]
         statements += [f"CREATE TABLE {alias}.{quote(t)} AS SELECT * FROM {quote(t)}" for t in tables]
@@ -172,6 +178,7 @@ class LogStore:
                 self._trace(statement, None, changes=False)
                 self.con.execute(statement)
         finally:
+            self._trace(f"DETACH DATABASE IF EXISTS {alias}", None, changes=False)
             self.con.execute(f"DETACH DATABASE IF EXISTS {alias}")
 
     @contextmanager

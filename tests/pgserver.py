@@ -34,17 +34,8 @@ ENUMS = {
     "DataQuality": schema.DATA_QUALITIES,
     "LlamaLogCategory": schema.CATEGORIES,
 }
-DEFAULTS = {
-    "id": "gen_random_uuid()",
-    "retry_count": "0",
-    "api_call_count": "0",
-    "created_at": "CURRENT_TIMESTAMP",
-    "is_root_job": "false",
-}
 PG_TYPES = {
-    c.name: c.postgres
-    + ("" if c.nullable else " NOT NULL")
-    + (f" DEFAULT {DEFAULTS[c.name]}" if c.name in DEFAULTS else "")
+    c.name: c.postgres + ("" if c.nullable else " NOT NULL") + (f" DEFAULT {c.default}" if c.default else "")
     for c in schema.COLUMNS
 }
 INDEXES = (

@@ -3,6 +3,7 @@ applied to a real PostgreSQL 15 (again, and rolled back)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 
@@ -99,11 +100,27 @@ def test_a_plan_changes_each_wrong_value_and_says_why(defective):
     )
     assert values["created_at"] == "2026-02-08 11:00:00.000" and values["is_root_job"] == "true"
     assert restored["value_now"].null_count() == restored.height
-    assert plan.notes == (
+    assert plan.notes[:2] + plan.notes[3:] == (
         "category_backfill: 1 row repaired, 1 change.",
         "root_job_backfill: 1 row repaired, 1 change.",
         "rows_preserved: 2 rows repaired, 30 changes.",
     )
+    # the JSON files leave out the keys no row has, so the loads record those columns as absent
+    assert plan.notes[2].startswith("rows_preserved: the snapshot has no artist_id, track_id, ")
+
+
+def test_a_restored_row_gets_the_default_of_a_column_the_snapshot_lacks(tmp_path):
+    before = [{k: v for k, v in r.items() if k != "is_root_job"} for r in snapshot_rows()]
+    with audit_store(tmp_path, defective_rows(), before) as store:
+        plan = lla.repair(lla.verify(store), restore_missing=True, checks=["rows_preserved"])
+        checked = plan.dry_run()
+    flag = plan.changes.filter(pl.col("column") == "is_root_job").row(0, named=True)
+    assert (flag["id"], flag["value_after"]) == (uid("r3"), "false")  # NOT NULL upstream: its default
+    assert flag["why"] == "missing since the snapshot, which has no is_root_job: the column's default"
+    assert any("the snapshot has no " in n and "is_root_job" in n for n in plan.notes)
+    # r3 was a root; without its flag the restored row now disagrees, and the dry run says so
+    assert checked.worse == ("is_root_consistency",) and not checked.ok
+    assert checked.verdict.endswith("worse: is_root_consistency pass → warn")
 
 
 def test_rows_preserved_is_repaired_only_on_request(defective):
@@ -119,6 +136,9 @@ def test_rows_preserved_is_repaired_only_on_request(defective):
         lla.repair(report, checks=["rows_preserved"])
     with pytest.raises(ArgumentError, match=r"'unknown_origin' cannot be repaired. Hint: name one of"):
         lla.repair(report, checks=["unknown_origin"])
+    for wrong in ("category_backfill", []):
+        with pytest.raises(ArgumentError, match=r"name the checks to repair as a list"):
+            lla.repair(report, checks=wrong)
     with pytest.raises(StoreError, match="knows no store"):
         lla.repair(AuditReport((), {}))
     defective.close()
@@ -163,8 +183,10 @@ def test_a_clean_audit_has_nothing_to_repair(tmp_path):
         plan = lla.repair(lla.verify(store), restore_missing=True)
     assert not plan and plan.counts == {}
     assert "nothing to repair" in str(plan)
-    with pytest.raises(ArgumentError, match="nothing to repair"):
-        plan.write(tmp_path)
+    for empty in (lambda: plan.write(tmp_path), plan.migration_sql, plan.rollback_sql):
+        with pytest.raises(ArgumentError, match="nothing to repair"):
+            empty()
+    assert list(tmp_path.glob("*_llamalog_repair")) == []
 
 
 def test_the_plan_is_a_prisma_migration_folder(defective, tmp_path):
@@ -182,6 +204,13 @@ def test_the_plan_is_a_prisma_migration_folder(defective, tmp_path):
     assert AWKWARD not in migration  # the awkward text only ever appears quoted
     with pytest.raises(ArgumentError, match="already exists"):
         plan.write(tmp_path / "migrations")
+    # text from the store's path stays inside the comments it is written into
+    odd = dataclasses.replace(
+        plan,
+        report=dataclasses.replace(plan.report, summary={"provenance": {"store": "x\nDROP TABLE t; --"}}),
+    )
+    header = odd.migration_sql().split("\nBEGIN;")[0].splitlines()
+    assert all(line.startswith("-- ") for line in header) and any("x DROP TABLE t; --" in h for h in header)
     html = plan._repr_html_()
     assert "Repair plan · 3 rows" in html and "root_job_backfill: 1 row repaired" in html
 
@@ -209,6 +238,12 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
     )
     written = list((tmp_path / "out").iterdir())
     assert len(written) == 1 and f"wrote {written[0]}/" in out and "psql" in out
+    short = tmp_path / "short.duckdb"  # the snapshot lacks is_root_job: the restored root loses its flag
+    before = [{k: v for k, v in r.items() if k != "is_root_job"} for r in snapshot_rows()]
+    audit_store(tmp_path, defective_rows(), before, path=short).close()
+    code, out, err = run_cli("repair", "--db", short, "--out", tmp_path / "short", "--restore-missing")
+    assert code == 1 and "worse: is_root_consistency pass → warn" in out
+    assert "nothing was written" in err and not (tmp_path / "short").exists()
     code, out, err = run_cli("repair", "--db", path, "--check", "unknown_origin")
     assert code == 2 and "'unknown_origin' cannot be repaired" in err
     clean = tmp_path / "clean.duckdb"

@@ -199,8 +199,8 @@ def _offending(report: AuditReport) -> pl.DataFrame:
     for check in report.checks:
         if check.ids.height and "id" in check.ids.columns:
             ids = check.ids.select(check_name=pl.lit(check.name), id=pl.col("id").cast(pl.String))
-            repeated = ids.height > check.count
-            frames.append(ids.drop_nulls("id").unique("id", maintain_order=True) if repeated else ids)
+            ids = ids.drop_nulls("id")
+            frames.append(ids.unique("id", maintain_order=True) if ids.height > check.count else ids)
     return pl.concat(frames) if frames else pl.DataFrame(schema={"check_name": pl.String, "id": pl.String})
 
 

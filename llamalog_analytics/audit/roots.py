@@ -75,14 +75,16 @@ ORDER BY created_at, id"""
     )
 
 
-def replayed_roots_sql(audit: Audit) -> str | None:
+def replayed_roots_sql(audit: Audit, *, deleted: bool = False) -> str | None:
     """``WITH`` clauses ending in ``replayed``: every row the root-job backfill saw, with the
     roots its walk gives it (``roots``: the deepest step's job ids, sorted; the first is the one
     a repair writes) and whether the row is still in the table (``present``); None when which
     rows it saw is unknown.
 
-    It saw the table's rows that existed then, and the snapshot's rows deleted since (they
-    existed at both migrations). See :func:`root_job_backfill` for the walk.
+    The rows it saw are the table's rows that existed then. With ``deleted``, the snapshot's rows
+    deleted since join them (``present`` false), for a repair to give a restored row the root its
+    walk would have given it; whether the migration saw those rows is not known, so the check
+    itself leaves them out. See :func:`root_job_backfill` for the walk.
     """
     existed = audit.existed_at_root_job_migration()
     if existed is None:
@@ -91,7 +93,7 @@ def replayed_roots_sql(audit: Audit) -> str | None:
         "SELECT id, created_at, job_id, parent_job_id, root_job_id, true AS present "
         f"FROM {audit.table} WHERE {existed}"
     )
-    if audit.before is not None:
+    if deleted and audit.before is not None:
         seen += (
             "\n  UNION ALL SELECT id, created_at, job_id, parent_job_id, NULL, false "
             f"FROM {quote(audit.before)} WHERE id NOT IN (SELECT id FROM {audit.table})"

@@ -173,14 +173,17 @@ def repair_command(
     """Write the migration that repairs what the audit finds: the category and root-job
     backfills' mismatches, and on request the snapshot's missing or changed rows.
 
-    Audits the store (recorded as llamalog verify records), then writes
-    OUT/<UTC timestamp>_llamalog_repair/ with migration.sql (one transaction, each change
-    guarded by the value it replaces, ending in a check that the rows are as planned),
-    rollback.sql and plan.json, for people to review and deploy. Nothing else is written:
-    the database is never touched.
+    Audits the store (the audit is recorded in the store, as llamalog verify records it), then
+    writes OUT/<UTC timestamp>_llamalog_repair/ with migration.sql (one transaction, each
+    change guarded by the value it replaces, ending in a check that the rows are as planned),
+    rollback.sql and plan.json, for people to review and deploy. The upstream database is
+    never touched. First the plan is applied to a temporary copy of the tables and audited
+    again; when that dry run finds a check it repairs still failing, or a check worse than
+    before, nothing is written.
 
-    Exit status 0 with a plan written or nothing to repair; 2 when it cannot run (no store, a
-    table or time that is none, a check that cannot be repaired, a folder that exists).
+    Exit status 0 with a plan written or nothing to repair; 1 when the dry run finds the plan
+    falls short (nothing written; --no-dry-run writes it anyway); 2 when it cannot run (no
+    store, a table or time that is none, a check that cannot be repaired, a folder that exists).
     """
     from ..audit import verify
     from ..repairs import repair
@@ -202,6 +205,14 @@ def repair_command(
         return
     if checked is not None:
         click.echo(f"  dry run on a copy of the tables: {checked.verdict}")
+        if not checked.ok:
+            click.echo(
+                "[🦙 LlamaLog] the dry run says the plan falls short, so nothing was written. Hint: "
+                "look at lla.repair(lla.verify(store)).dry_run() in a notebook, or pass --no-dry-run "
+                "to write it anyway",
+                err=True,
+            )
+            sys.exit(1)
     folder = plan.write(out)
     migration = shlex.quote(str(folder / "migration.sql"))
     click.echo(
