@@ -32,7 +32,7 @@ Examples:
     {'category_backfill': 13}
     >>> plan.changes.select("column", "value_now", "value_after", "why").row(0)
     ('category', 'FAILED', 'CREATED', 'the category migration, as applied, labels album:created with status \
-SUCCESS CREATED')
+SUCCESS as CREATED')
     >>> before, after = checked.before.check("category_backfill"), checked.after.check("category_backfill")
     >>> checked.ok, before.status, after.status, after.finding.startswith("123 of 651 rows")
     (True, 'fail', 'warn', True)
@@ -177,7 +177,10 @@ def _names(report: AuditReport, checks: Sequence[str] | None, rows_requested: bo
 
 def _categories(ids: pl.DataFrame) -> pl.DataFrame:
     why = pl.format(
-        "the category migration, as applied, labels {} with status {} {}", "operation", "status", "expected"
+        "the category migration, as applied, labels {} with status {} as {}",
+        "operation",
+        "status",
+        "expected",
     )
     return _sets(ids, "category_backfill", "category", why)
 
@@ -269,8 +272,8 @@ def _restored(audit: Audit, missing: pl.Series, notes: list[str]) -> pl.DataFram
 def restored_rows_sql(audit: Audit, ids: str) -> str:
     """DuckDB SQL for the snapshot's rows whose ids the query ``ids`` lists (one text column), as
     a repair restores them: every column in order; ``category`` by the category migration's
-    rules, as applied; ``root_job_id`` by the root-job migration's walk with the deleted rows put
-    back; a column the snapshot lacks gets its default (NULL where it has none)."""
+    rules, as applied; ``root_job_id`` by the root-job migration's walk; a column the snapshot
+    lacks gets its default (NULL where it has none)."""
     assert audit.before is not None  # rows_preserved ran, so there is a snapshot
     absent = set(_absent_from_snapshot(audit))
 
@@ -283,7 +286,7 @@ def restored_rows_sql(audit: Audit, ids: str) -> str:
             return f"CAST({column.default or 'NULL'} AS {column.type}) AS {quote(column.name)}"
         return f"b.{quote(column.name)}"
 
-    return f"""{replayed_roots_sql(audit, deleted=True)}
+    return f"""{replayed_roots_sql(audit)}
 SELECT {", ".join(value(c) for c in schema.COLUMNS)}
 FROM {quote(audit.before)} AS b LEFT JOIN replayed AS r ON r.id = b.id AND NOT r.present
 WHERE b.id IN (SELECT id::UUID FROM ({ids})) ORDER BY b.created_at, b.id"""

@@ -10,7 +10,7 @@ import subprocess
 import polars as pl
 import psycopg
 import pytest
-from conftest import MIGRATIONS, audit_store, clean_rows, run_cli, uid, with_changes
+from conftest import MIGRATIONS, audit_store, clean_rows, log_row, run_cli, uid, with_changes
 from pgserver import BIN, copy_rows, create_upstream, record_migrations
 
 import llamalog_analytics as lla
@@ -86,7 +86,7 @@ def test_a_plan_changes_each_wrong_value_and_says_why(defective):
     )
     why = dict(zip(sets["column"], sets["why"], strict=True))
     assert why["category"] == (
-        "the category migration, as applied, labels cache:album-cover-art with status SUCCESS CACHED"
+        "the category migration, as applied, labels cache:album-cover-art with status SUCCESS as CACHED"
     )
     assert why["root_job_id"] == "the root-job migration's walk gives root job 100"
     assert why["sources"] == "changed since the snapshot: sources set back to the snapshot's value"
@@ -213,6 +213,42 @@ def test_the_plan_is_a_prisma_migration_folder(defective, tmp_path):
     assert all(line.startswith("-- ") for line in header) and any("x DROP TABLE t; --" in h for h in header)
     html = plan._repr_html_()
     assert "Repair plan · 3 rows" in html and "root_job_backfill: 1 row repaired" in html
+
+
+def test_the_root_walk_follows_deleted_snapshot_rows_so_restoring_them_changes_no_other_root(tmp_path):
+    top = log_row("p", "2026-01-05T09:00:00", "enrichment:album", "ENRICHED", job_id="300", root_job_id="300")
+    middle = log_row(
+        "d",
+        "2026-01-05T09:00:01",
+        "enrichment:album",
+        "ENRICHED",
+        job_id="200",
+        parent_job_id="300",
+        root_job_id="300",
+    )
+    bottom = log_row(
+        "c",
+        "2026-01-05T09:00:02",
+        "cache:album-cover-art",
+        "CACHED",
+        job_id="201",
+        parent_job_id="200",
+        root_job_id="300",
+    )
+    legacy = [
+        {k: v for k, v in r.items() if k not in ("category", "root_job_id")} for r in (top, middle, bottom)
+    ]
+    with audit_store(tmp_path, [top, bottom], legacy) as store:  # d deleted since the snapshot
+        report = lla.verify(store)
+        plan = lla.repair(report, restore_missing=True)
+        checked = plan.dry_run()
+    roots = report.check("root_job_backfill")
+    assert (roots.status, roots.count) == ("pass", 0)  # c's walk reaches 300 through d
+    assert "the walk also follows the 1 snapshot row deleted since" in roots.finding
+    assert plan.counts == {"rows_preserved": 1}
+    restored = dict(plan.changes.select("column", "value_after").iter_rows())
+    assert (restored["root_job_id"], restored["category"]) == ("300", "ENRICHED")
+    assert checked.ok and checked.after.check("root_job_backfill").status == "pass"
 
 
 def test_without_the_root_job_apply_time_the_walk_is_replayed_for_the_snapshots_rows(tmp_path):

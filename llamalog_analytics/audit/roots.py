@@ -69,22 +69,32 @@ ORDER BY created_at, id"""
         "backfill's walk, replayed literally as applied "
         f"(joined on bare job ids, at most {DEPTH_LIMIT} steps)"
     )
+    if audit.before is not None:
+        deleted = audit.store.execute(
+            f"SELECT count(*) FROM {quote(audit.before)} WHERE id NOT IN (SELECT id FROM {audit.table})"
+        )[0][0]
+        if deleted:
+            finding += (
+                f"; the walk also follows the {count(deleted, 'snapshot row')} deleted since, taken to "
+                "have existed at the migration"
+            )
     finding += "." if audit.root_job_migrated_at else f"; {SNAPSHOT_ROWS_ONLY}."
     return check_result(
         name, expects, "fail", ids, sql, finding, breakdowns={"by kind": counts_by(kinds, "kind")}
     )
 
 
-def replayed_roots_sql(audit: Audit, *, deleted: bool = False) -> str | None:
+def replayed_roots_sql(audit: Audit) -> str | None:
     """``WITH`` clauses ending in ``replayed``: every row the root-job backfill saw, with the
     roots its walk gives it (``roots``: the deepest step's job ids, sorted; the first is the one
     a repair writes) and whether the row is still in the table (``present``); None when which
     rows it saw is unknown.
 
-    The rows it saw are the table's rows that existed then. With ``deleted``, the snapshot's rows
-    deleted since join them (``present`` false), for a repair to give a restored row the root its
-    walk would have given it; whether the migration saw those rows is not known, so the check
-    itself leaves them out. See :func:`root_job_backfill` for the walk.
+    It saw the table's rows that existed then and, taken to have existed then too, the
+    snapshot's rows deleted since: the snapshot predates the category migration, the root-job
+    migration came a day later, and deletions come later still. So a restored row gets the
+    root the walk gives it, and restoring rows changes no other row's root. See
+    :func:`root_job_backfill` for the walk.
     """
     existed = audit.existed_at_root_job_migration()
     if existed is None:
@@ -93,7 +103,7 @@ def replayed_roots_sql(audit: Audit, *, deleted: bool = False) -> str | None:
         "SELECT id, created_at, job_id, parent_job_id, root_job_id, true AS present "
         f"FROM {audit.table} WHERE {existed}"
     )
-    if deleted and audit.before is not None:
+    if audit.before is not None:
         seen += (
             "\n  UNION ALL SELECT id, created_at, job_id, parent_job_id, NULL, false "
             f"FROM {quote(audit.before)} WHERE id NOT IN (SELECT id FROM {audit.table})"
