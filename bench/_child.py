@@ -5,6 +5,7 @@ Importing it wraps ``history.record`` so that ``recording`` lists how long each 
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -12,6 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+import llamalog_analytics as lla
 from llamalog_analytics.audit import history
 
 recording: list[float] = []
@@ -51,3 +55,26 @@ def run(child: str, *arguments: str) -> str:
     return subprocess.check_output(
         [sys.executable, "-c", child, *arguments], env={**os.environ, "PYTHONPATH": path}
     )
+
+
+def arguments(doc: str, no_postgres: str) -> argparse.Namespace:
+    """The benches' command line: ``--rows``, ``--snapshot`` and ``--no-postgres`` (``no_postgres``
+    says what that leaves)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--snapshot", type=int, default=5_000_000)
+    parser.add_argument("--no-postgres", action="store_true", help=no_postgres)
+    return parser.parse_args()
+
+
+def write_store(work: Path, logs: pl.DataFrame, snapshot: pl.DataFrame, migrations: pl.DataFrame) -> Path:
+    """A store file in ``work`` holding ``logs`` as llama_logs, ``snapshot`` as enrichment_logs and
+    the migration history, each loaded from an exported file as a user would."""
+    path = work / "store.duckdb"
+    with lla.LogStore(path) as store:
+        for table, frame in (("llama_logs", logs), ("enrichment_logs", snapshot)):
+            lla.write_logs(frame, work / f"{table}.parquet")
+            store.load_files(work / f"{table}.parquet", table, quiet=True)
+        migrations.write_csv(work / "migrations.csv")
+        store.load_files(work / "migrations.csv", "_prisma_migrations", quiet=True)
+    return path

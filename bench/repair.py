@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import _child
-from pgserver import BIN, PgServer, copy_rows, create_indexes, create_upstream, record_migrations
+from pgserver import PgServer, create_both_eras, run_sql_file
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
@@ -61,11 +60,7 @@ print(json.dumps({"took": took, "recording": recording, "counts": plan.counts, "
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--snapshot", type=int, default=5_000_000)
-    parser.add_argument("--no-postgres", action="store_true", help="skip applying the migration")
-    args = parser.parse_args()
+    args = _child.arguments(__doc__, "skip applying the migration")
     with tempfile.TemporaryDirectory(prefix="llamalog-repairbench-") as work:
         measure(args, Path(work))
 
@@ -100,13 +95,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     logs = data.llama_logs
     old = logs.filter(logs["created_at"] < migrated.replace(tzinfo=None))
     snapshot = old.head(args.snapshot).select(c.name for c in schema.LEGACY_COLUMNS)
-    store_path = work / "store.duckdb"
+    store_path = _child.write_store(work, logs, snapshot, data.prisma_migrations)
     with lla.LogStore(store_path) as store:
-        for table, frame in (("llama_logs", logs), ("enrichment_logs", snapshot)):
-            lla.write_logs(frame, work / f"{table}.parquet")
-            store.load_files(work / f"{table}.parquet", table, quiet=True)
-        data.prisma_migrations.write_csv(work / "m.csv")
-        store.load_files(work / "m.csv", "_prisma_migrations", quiet=True)
         break_rows(store)
     del data, logs, old
     print(
@@ -141,30 +131,13 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     server = PgServer.start()
     try:
         url = server.database("repair")
-        create_upstream(url, indexes=False)
-        create_upstream(url, table="enrichment_logs", era=schema.CATEGORY_MIGRATION, indexes=False)
         with lla.LogStore(store_path, read_only=True) as store:
-            copy_rows(url, store.table("llama_logs"))
-        copy_rows(url, snapshot, table="enrichment_logs")
-        create_indexes(url)
-        with lla.LogStore(store_path, read_only=True) as store:
-            record_migrations(url, store.frame("SELECT * FROM _prisma_migrations"))
+            broken = store.table("llama_logs")
+            migrations = store.frame("SELECT * FROM _prisma_migrations")
+        create_both_eras(url, broken, snapshot, migrations)
+        del broken
         start = time.perf_counter()
-        applied = subprocess.run(
-            [
-                str(BIN / "psql"),
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                url,
-                "-f",
-                str(folder / "migration.sql"),
-            ],
-            capture_output=True,
-            text=True,
-        )
+        applied = run_sql_file(url, folder / "migration.sql")
         took_pg = time.perf_counter() - start
         notices = applied.stderr.strip()
         print(f"migration.sql in PostgreSQL 15: {took_pg:.1f}s, exit {applied.returncode} {notices}")

@@ -28,7 +28,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import _child
-from pgserver import PgServer, copy_rows, create_indexes, create_upstream, record_migrations
+from pgserver import PgServer, create_both_eras
 
 import llamalog_analytics as lla
 from llamalog_analytics import rules, schema
@@ -178,11 +178,7 @@ SELECT id FROM resolved WHERE created_at < parent_first_at""",
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--snapshot", type=int, default=5_000_000)
-    parser.add_argument("--no-postgres", action="store_true", help="time lla.verify only")
-    args = parser.parse_args()
+    args = _child.arguments(__doc__, "time lla.verify only")
     with tempfile.TemporaryDirectory(prefix="llamalog-verifybench-") as work:
         measure(args, Path(work))
 
@@ -193,13 +189,7 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     data = lla.synthetic.generate(args.rows, seed=5)
     logs = data.llama_logs
     snapshot = logs.head(args.snapshot).select(c.name for c in schema.LEGACY_COLUMNS)
-    store_path = work / "store.duckdb"
-    with lla.LogStore(store_path) as store:
-        for table, frame in (("llama_logs", logs), ("enrichment_logs", snapshot)):
-            lla.write_logs(frame, work / f"{table}.parquet")
-            store.load_files(work / f"{table}.parquet", table, quiet=True)
-        data.prisma_migrations.write_csv(work / "m.csv")
-        store.load_files(work / "m.csv", "_prisma_migrations", quiet=True)
+    store_path = _child.write_store(work, logs, snapshot, data.prisma_migrations)
     print(
         f"rows: {args.rows:,}, snapshot {args.snapshot:,}; prepared in {time.perf_counter() - started:.0f}s"
     )
@@ -218,12 +208,7 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     server = PgServer.start()
     try:
         url = server.database("verify")
-        create_upstream(url, indexes=False)
-        create_upstream(url, table="enrichment_logs", era=schema.CATEGORY_MIGRATION, indexes=False)
-        copy_rows(url, logs)
-        copy_rows(url, snapshot, table="enrichment_logs")
-        create_indexes(url)
-        record_migrations(url, data.prisma_migrations)
+        create_both_eras(url, logs, snapshot, data.prisma_migrations)
         del data, logs, snapshot
         with psycopg.connect(url, autocommit=True) as con:
             con.execute("CREATE INDEX ON enrichment_logs (id)")

@@ -205,6 +205,27 @@ def copy_rows(url: str, frame: pl.DataFrame, *, table: str = "llama_logs") -> No
             cur.execute(f'ANALYZE "{table}"')
 
 
+def create_both_eras(url: str, logs: pl.DataFrame, snapshot: pl.DataFrame, migrations: pl.DataFrame) -> None:
+    """``llama_logs`` holding ``logs`` (with the upstream indexes, made after the rows),
+    ``enrichment_logs`` as it was before the category migration holding ``snapshot`` (its 26
+    columns are taken from it), and ``_prisma_migrations`` holding ``migrations``."""
+    create_upstream(url, indexes=False)
+    create_upstream(url, table="enrichment_logs", era=schema.CATEGORY_MIGRATION, indexes=False)
+    copy_rows(url, logs)
+    copy_rows(url, snapshot.select(c.name for c in schema.LEGACY_COLUMNS), table="enrichment_logs")
+    create_indexes(url)
+    record_migrations(url, migrations)
+
+
+def run_sql_file(url: str, path: str | Path) -> subprocess.CompletedProcess[str]:
+    """``psql -f path`` as a deploy would run it: stop at the first error; notices on stderr."""
+    return subprocess.run(
+        [str(BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", str(path)],
+        capture_output=True,
+        text=True,
+    )
+
+
 def record_migrations(url: str, frame: pl.DataFrame) -> None:
     """Fill ``_prisma_migrations`` from a frame shaped like ``Synthetic.prisma_migrations``."""
     with psycopg.connect(url, autocommit=True) as con, con.cursor() as cur:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 
 import polars as pl
 import psycopg
 import pytest
 from conftest import MIGRATIONS, audit_store, clean_rows, log_row, run_cli, uid, with_changes
-from pgserver import BIN, copy_rows, create_upstream, record_migrations
+from pgserver import create_both_eras, run_sql_file
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
@@ -293,14 +292,6 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
 # --- the migration in PostgreSQL 15 -------------------------------------------------------------
 
 
-def psql(url: str, path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", str(path)],
-        capture_output=True,
-        text=True,
-    )
-
-
 def table_rows(url: str) -> list[tuple]:
     columns = ", ".join(f'"{c}"' for c in schema.COLUMN_NAMES)
     with psycopg.connect(url) as con:
@@ -309,12 +300,7 @@ def table_rows(url: str) -> list[tuple]:
 
 def upstream_database(url: str, store: lla.LogStore) -> None:
     """``url`` with the upstream tables holding what ``store`` holds."""
-    create_upstream(url)
-    create_upstream(url, table="enrichment_logs", era=schema.CATEGORY_MIGRATION)
-    copy_rows(url, store.table("llama_logs"))
-    legacy = [c.name for c in schema.LEGACY_COLUMNS]
-    copy_rows(url, store.table("enrichment_logs").select(legacy), table="enrichment_logs")
-    record_migrations(url, MIGRATIONS)
+    create_both_eras(url, store.table("llama_logs"), store.table("enrichment_logs"), MIGRATIONS)
 
 
 def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_server, tmp_path):
@@ -330,7 +316,7 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
         plan = lla.repair(lla.verify(store), restore_missing=True, revert_changes=True)
         folder = plan.write(tmp_path)
 
-    applied = psql(url, folder / "migration.sql")
+    applied = run_sql_file(url, folder / "migration.sql")
     assert applied.returncode == 0, applied.stderr
     repaired = table_rows(url)
     assert repaired == table_rows(clean)  # row for row, column for column: the awkward text too
@@ -339,19 +325,19 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
         statuses = {c.name: c.status for c in lla.verify(store).checks}
     assert [statuses[n] for n in ("category_backfill", "root_job_backfill", "rows_preserved")] == ["pass"] * 3
 
-    again = psql(url, folder / "migration.sql")
+    again = run_sql_file(url, folder / "migration.sql")
     assert again.returncode == 0 and "left alone" not in again.stderr, again.stderr
     assert table_rows(url) == repaired  # the second run changes nothing
 
-    rolled_back = psql(url, folder / "rollback.sql")
+    rolled_back = run_sql_file(url, folder / "rollback.sql")
     assert rolled_back.returncode == 0, rolled_back.stderr
     assert table_rows(url) == broken
-    assert psql(url, folder / "rollback.sql").returncode == 0 and table_rows(url) == broken
+    assert run_sql_file(url, folder / "rollback.sql").returncode == 0 and table_rows(url) == broken
 
     # a row someone changed since the audit is left alone, and the notice says so
     with psycopg.connect(url, autocommit=True) as con:
         con.execute("UPDATE llama_logs SET category = 'FAILED' WHERE id = %s", [uid("r2")])
-    partly = psql(url, folder / "migration.sql")
+    partly = run_sql_file(url, folder / "migration.sql")
     assert partly.returncode == 0, partly.stderr
     assert "1 rows changed since the audit were left alone" in partly.stderr
     after = {str(row[0]): row for row in table_rows(url)}
@@ -374,7 +360,7 @@ def test_a_migration_whose_changes_do_not_hold_raises_and_changes_nothing(pg_ser
         con.execute(
             "CREATE TRIGGER keep BEFORE UPDATE ON llama_logs FOR EACH ROW EXECUTE FUNCTION keep_category()"
         )
-    result = psql(url, folder / "migration.sql")
+    result = run_sql_file(url, folder / "migration.sql")
     assert result.returncode != 0
     assert "1 planned rows did not take effect; nothing was repaired" in result.stderr
     assert table_rows(url) == broken  # the root repair was undone with it
