@@ -10,8 +10,6 @@ gives the tick labels: each burst's start in full (date and UTC time), then offs
 Examples:
     >>> from datetime import datetime, timedelta
     >>> import polars as pl
-
-from ._format import count, duration
     >>> at = [datetime(2026, 2, 7, 14), datetime(2026, 2, 7, 14, 0, 5), datetime(2026, 3, 1, 9)]
     >>> clock = Clock.of(pl.Series(at), pl.Series([0, 2_000, 0]), idle=timedelta(minutes=1))
     >>> len(clock.bursts), clock.note()

@@ -30,9 +30,11 @@ def dry_run(audit: Audit, report: AuditReport, changes: pl.DataFrame, repaired: 
     tables = [audit.after, *([audit.before] if audit.before else [])]
     tables += [t for t in (MIGRATIONS_TABLE, LOADS_TABLE) if store.has_table(t)]
     with tempfile.TemporaryDirectory(prefix="llamalog-dry-run-") as folder:
-        store.copy_into(Path(folder) / "copy.duckdb", tables)
-        with LogStore(Path(folder) / "copy.duckdb") as copy:
+        path = Path(folder) / "copy.duckdb"
+        store.copy_into(path, tables)
+        with LogStore(path) as copy:
             _apply(copy, audit, changes)
+        with LogStore(path, read_only=True) as copy:  # read-only: the copy's audit is not recorded
             after = verify(
                 copy,
                 before=audit.before,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
@@ -76,7 +77,7 @@ def _look(group: str) -> tuple[str, str, str]:
     if group.startswith("log:"):
         category = group.removeprefix("log:") or None
         style = category_style(category)
-        return f"row: {category_style(category).label}", style.colour, style.symbol
+        return f"row: {style.label}", style.colour, style.symbol
     style = NODE_STYLES.get(group, NODE_STYLES["system"])
     return style.label, style.colour, style.symbol
 
@@ -250,12 +251,9 @@ def _day_ticks(graph: nx.MultiDiGraph, position: Mapping[str, tuple[float, float
         day = str(data.get("created_at", ""))[:10]
         if data.get("kind") == "log" and day and day not in seen:
             seen.add(day)
-            year, month, date = day.split("-")
-            ticks[position[node][1]] = f"{int(date)} {_MONTHS[int(month) - 1]} {year}"
+            at = date.fromisoformat(day)
+            ticks[position[node][1]] = f"{at.day} {at:%b %Y}"
     return ticks
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _label(data: Mapping[str, Any]) -> str:

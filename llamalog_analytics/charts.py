@@ -101,10 +101,9 @@ def categories_over_time(
             figure.add_bar(
                 x=part["period"],
                 y=part["rows"],
-                name=category_style(category).label,
+                name=look.label,
                 marker_color=look.colour,
-                hovertemplate=f"{category_style(category).label}: %{{y:,}} rows<br>{every} of %{{x|%Y-%m-%d}}"
-                "<extra></extra>",
+                hovertemplate=f"{look.label}: %{{y:,}} rows<br>{every} of %{{x|%Y-%m-%d}}<extra></extra>",
             )
     top = counts.group_by("period").agg(pl.col("rows").sum()).select(pl.col("rows").max()).item()
     figure.update_layout(
@@ -174,7 +173,7 @@ def breakdown_bars(frame: pl.DataFrame, colour: str, title: str = "") -> go.Figu
         figure.add_bar(
             y=summed["operation"],
             x=summed["rows"],
-            name=category_style(name).label if name in schema.CATEGORIES else name,
+            name=name,  # a category's label is its name
             orientation="h",
             marker_color=colours[name],
             hovertemplate=f"%{{y}} · {name}: %{{x:,}} rows<extra></extra>",

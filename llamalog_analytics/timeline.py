@@ -51,7 +51,7 @@ import polars as pl
 from . import links, schema
 from ._clock import Clock
 from ._format import duration, parse_duration, plotly_text
-from ._lanes import LANES_SHOWN, filled, keyed, lanes
+from ._lanes import LANES_SHOWN, keyed, lanes
 from ._plotly import Figure
 from .chains import chain
 from .errors import TimelineError
@@ -112,7 +112,7 @@ def plot_timeline(
                 f"the rows lack {', '.join(missing)}. Hint: pass log rows, such as "
                 "lla.chain(store, 'ALBUM', album_id) or store.table()"
             )
-        rows, subject = links.annotate(filled(source), links.Linking.of(link, reuse_gap)), "chain"
+        rows, subject = links.annotate(source, links.Linking.of(link, reuse_gap)), "chain"
     else:
         if entity_type is None or entity_id is None:
             raise TimelineError("name the entity: plot_timeline(store, 'ALBUM', album_id)")
@@ -278,7 +278,7 @@ def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
                 x=part["x"].to_list(),  # lists: the page's figure data stays plain arrays
                 y=part["y"].to_list(),
                 mode="markers",
-                name=category_style(category).label,
+                name=look.label,
                 legendgroup="category",
                 marker={
                     "symbol": look.symbol,

@@ -66,7 +66,7 @@ class Audit:
     def existed_at_migration(self) -> str | None:
         """SQL condition for the rows the category backfill labelled, or None if unknown."""
         if self.before is not None:
-            return f"id IN (SELECT id FROM {quote(self.before)})"
+            return self._in_snapshot()
         if self.migrated_at is not None:
             return f"created_at < {timestamp_sql(self.migrated_at)}"
         return None
@@ -86,14 +86,16 @@ class Audit:
 FROM {self.table} WHERE {existed} GROUP BY ALL"""
         )
 
+    def _in_snapshot(self) -> str | None:
+        """SQL condition for the rows the snapshot holds, or None without one."""
+        return None if self.before is None else f"id IN (SELECT id FROM {quote(self.before)})"
+
     def existed_at_root_job_migration(self) -> str | None:
         """SQL condition for the rows the root-job backfill saw: those older than its apply time;
         without one, the snapshot's rows (they existed at both migrations); else None."""
         if self.root_job_migrated_at is not None:
             return f"created_at < {timestamp_sql(self.root_job_migrated_at)}"
-        if self.before is not None:
-            return f"id IN (SELECT id FROM {quote(self.before)})"
-        return None
+        return self._in_snapshot()
 
     def common_columns(self) -> tuple[str, ...]:
         """Columns that both tables had in every load (absent columns are NULL, not data)."""

@@ -79,7 +79,6 @@ changes AS (
     CASE WHEN o.id IS NULL THEN 'new' WHEN n.id IS NULL THEN 'fixed' ELSE 'persisting' END AS change,
     coalesce(n.id, o.id) AS id
   FROM older o FULL JOIN newer n ON n.check_name = o.check_name AND n.id = o.id),
-o AS (SELECT * FROM {AUDIT_CHECKS_TABLE} WHERE run_id = $1),
 n AS (SELECT * FROM {AUDIT_CHECKS_TABLE} WHERE run_id = $2)"""
 
 # Per check of either run: its statuses and the counts of new, fixed and persisting ids (those

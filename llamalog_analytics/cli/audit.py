@@ -14,6 +14,7 @@ from .. import schema as schema_module
 from ._options import db_option, friendly_errors, link_options
 
 if TYPE_CHECKING:
+    from ..audit import AuditReport
     from ..store import LogStore
 
 
@@ -96,8 +97,7 @@ def verify_command(
     with store:
         audit = verify(store, **audit_arguments)
         changes = compare_audits(store) if compare_last and "since previous run" in audit.summary else None
-    if audit.summary["run"] is None:
-        click.echo(f"[🦙 LlamaLog] {audit.summary['history']}{held}", err=True)
+    _say_if_not_recorded(audit, held)
     if compare_last and changes is None:
         click.echo(
             f"[🦙 LlamaLog] nothing to compare with: this is the store's first recorded audit "
@@ -126,6 +126,12 @@ def _open(db: str, *, read_only: bool, must_record: bool = False) -> tuple[LogSt
         if must_record:
             raise
         return LogStore(db, read_only=True), " (another process holds it; close it there to record)"
+
+
+def _say_if_not_recorded(report: AuditReport, held: str) -> None:
+    """On stderr, why an audit was not recorded (the store is read-only, or another process holds it)."""
+    if report.summary["run"] is None:
+        click.echo(f"[🦙 LlamaLog] {report.summary['history']}{held}", err=True)
 
 
 @click.command("repair")
@@ -198,8 +204,7 @@ def repair_command(
             checks=checks or None,
         )
         checked = plan.dry_run() if plan and dry_run else None
-    if report.summary["run"] is None:
-        click.echo(f"[🦙 LlamaLog] {report.summary['history']}{held}", err=True)
+    _say_if_not_recorded(report, held)
     click.echo(str(plan))
     if not plan:
         return

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import schema as schema_module
-from .._format import count
+from .._format import count, shorten
 from ._options import db_option, fail, friendly_errors, rows_format_option
 
 
@@ -135,9 +135,9 @@ def _rejects_table(rows: list[dict[str, Any]]) -> str:
         return "".join(c if c.isprintable() else " " for c in text)
 
     def cut(text: str, width: int, *, keep_end: bool = False) -> str:
-        if len(text) <= width:
-            return text
-        return "…" + text[1 - width :] if keep_end else text[: width - 1] + "…"
+        if keep_end and len(text) > width:
+            return "…" + text[1 - width :]
+        return shorten(text, width)
 
     sources = {r["source"] for r in rows}
     names = {source: Path(source).name for source in sources}
