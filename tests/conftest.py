@@ -188,6 +188,12 @@ def non_blank(page) -> bool:
     return len(shot) > 10 * len(page.screenshot())
 
 
+def figure_text(figure) -> str:
+    """A plotly figure's JSON as text, non-ASCII characters as themselves (``to_json`` escapes
+    them, so a search there for an emoji never matches)."""
+    return json.dumps(json.loads(figure.to_json()), ensure_ascii=False)
+
+
 def busiest_album(store: lla.LogStore) -> str:
     """The sample's album with the most log rows (and so the longest chain)."""
     return str(

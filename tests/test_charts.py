@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import browser_page, needs_chromium, screenshot
+from conftest import browser_page, figure_text, needs_chromium, screenshot
 
 import llamalog_analytics as lla
 from llamalog_analytics import _plotly, charts, schema, style
@@ -37,7 +37,7 @@ def test_categories_over_time_stacks_every_row(sample):
     labels = [style.category_style(c).label for c in schema.CATEGORIES]
     assert names == [label for label in labels if label in names] and "CREATED" in names
     assert figure.data[names.index("FAILED")].marker.color == "#c62828"
-    assert style.LLAMA not in figure.to_json()  # legends need no emoji font
+    assert style.LLAMA not in figure_text(figure)  # legends need no emoji font
     assert figure.layout.yaxis.tickformat == ",d"
     with pytest.raises(ArgumentError, match="use day, week or month"):
         charts.categories_over_time(sample, every="fortnight")
@@ -111,6 +111,7 @@ def test_what_the_charts_show_in_a_browser(sample, tmp_path):
     with browser_page(path, width=1000, height=900) as (page, errors):
         page.wait_for_selector("body[data-figures=drawn]")
         screenshot(page, "charts")
+        legends = 0
         for title, element in ids.items():
             boxes = {
                 part: page.evaluate(BOXES, [element, selector])
@@ -123,6 +124,7 @@ def test_what_the_charts_show_in_a_browser(sample, tmp_path):
                     "bars": ".bars path",
                 }.items()
             }
+            legends += len(boxes["legend"])
             for legend in boxes["legend"]:
                 for other in ("toolbar", "plot", "axis labels"):
                     assert not any(overlap(legend, box) for box in boxes[other]), (title, other)
@@ -134,6 +136,7 @@ def test_what_the_charts_show_in_a_browser(sample, tmp_path):
             counts = page.evaluate(BOXES, [element, ".xtick text" if horizontal else ".ytick text"])
             if "failure" not in title and "backfill" not in title and "differ" not in title:
                 assert counts and all(COUNT.match(box["text"]) for box in counts), (title, counts)
+        assert legends  # the legend checks above saw legends
         few = [box["text"] for box in page.evaluate(BOXES, [ids["few rows"], ".ytick text"])]
         assert few == ["0", "1", "2"]
         assert (

@@ -10,12 +10,12 @@ import uuid
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, cli_store, run_cli
+from conftest import FIXTURES, MIGRATIONS, cli_store, run_cli
 
 import llamalog_analytics as lla
 from llamalog_analytics.sample import DEMO_ALBUM
 
-ALBUM = "3e8428c2-2d96-4742-8ce3-9cf025319cd4"
+ALBUM = DEMO_ALBUM
 
 
 def test_load_then_info(tmp_path):
@@ -162,7 +162,7 @@ def test_demo_on_the_shipped_sample_ends_with_three_commands_that_run(tmp_path, 
     assert (tmp_path / "llamalog-demo.timeline.html").exists()
     audit_intro, *audit_commands = out.splitlines()[-8:-4]
     assert audit_intro.startswith("audit again later")
-    shows = {"verify": "against run 1", "repair": "nothing to repair", "audits": "run"}
+    shows = {"verify": "against run 1", "repair": "nothing to repair", "audits": "3 recorded audits"}
     for command in audit_commands:
         code, text, err = run_cli(*shlex.split(command)[1:])
         assert code == 0 and shows[command.split()[1]] in text, (command, text, err)
@@ -325,7 +325,7 @@ def test_load_into_prisma_migrations_says_what_it_loaded(tmp_path):
     from bad_inputs import csv, csv_row
 
     db, path = tmp_path / "s.duckdb", tmp_path / "migrations.csv"
-    lla.synthetic.generate(10, seed=1).prisma_migrations.write_csv(path)
+    MIGRATIONS.write_csv(path)
     code, out, _ = run_cli("load", path, "--as", "_prisma_migrations", "--db", db, "--quiet")
     assert code == 0
     assert out.splitlines()[:2] == [

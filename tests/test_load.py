@@ -10,7 +10,7 @@ import shutil
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, assert_same_rows
+from conftest import FIXTURES, MIGRATIONS, assert_same_rows
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
@@ -154,7 +154,7 @@ def test_rows_the_parser_cannot_split_name_the_line_the_file_has_them_on(store, 
 
 
 def test_migrations_load_into_their_table_with_counts_and_history(store, tmp_path):
-    migrations = lla.synthetic.generate(10, seed=1).prisma_migrations
+    migrations = MIGRATIONS
     migrations.write_csv(tmp_path / "m.csv")
     first = store.load_files(tmp_path / "m.csv", "_prisma_migrations", quiet=True)
     assert str(first).splitlines()[0] == (
@@ -174,7 +174,7 @@ def test_migrations_load_into_their_table_with_counts_and_history(store, tmp_pat
 
 
 def test_a_ragged_migrations_file_is_refused_with_its_line(store, tmp_path):
-    migrations = lla.synthetic.generate(10, seed=1).prisma_migrations
+    migrations = MIGRATIONS
     migrations.write_csv(tmp_path / "m.csv")
     store.load_files(tmp_path / "m.csv", "_prisma_migrations", quiet=True)
     lines = (tmp_path / "m.csv").read_text().splitlines()

@@ -11,8 +11,9 @@ from conftest import browser_page, needs_chromium, screenshot
 
 import llamalog_analytics as lla
 from llamalog_analytics.errors import ArgumentError
+from llamalog_analytics.sample import DEMO_ALBUM
 
-ALBUM = "3e8428c2-2d96-4742-8ce3-9cf025319cd4"  # its chain has ancestors, descendants and reused job ids
+ALBUM = DEMO_ALBUM  # its chain has ancestors, descendants and reused job ids
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ def test_notebook_runs_and_its_export_shows_every_figure(path, tmp_path):
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert not any(output.output_type == "error" for output in outputs)
     figures = sum(PLOTLY in output.get("data", {}) for output in outputs)
+    assert figures  # every notebook draws; the browser half checks each one
     assert all("text/html" in o["data"] for o in outputs if PLOTLY in o.get("data", {}))
     assert not any("<pre>" in o.get("data", {}).get("text/html", "")[:5] for o in outputs)  # no text dumps
 

@@ -51,6 +51,11 @@ def snapshot_rows() -> list[dict]:
     return [r for r in original_rows() if r["created_at"] < "2026-02-10T01:48"]
 
 
+def snapshot_without_root_flags() -> list[dict]:
+    """The snapshot as an export without ``is_root_job`` would give it."""
+    return [{k: v for k, v in r.items() if k != "is_root_job"} for r in snapshot_rows()]
+
+
 @pytest.fixture
 def defective(tmp_path):
     with audit_store(tmp_path, defective_rows(), snapshot_rows()) as store:
@@ -109,7 +114,7 @@ def test_a_plan_changes_each_wrong_value_and_says_why(defective):
 
 
 def test_a_restored_row_gets_the_default_of_a_column_the_snapshot_lacks(tmp_path):
-    before = [{k: v for k, v in r.items() if k != "is_root_job"} for r in snapshot_rows()]
+    before = snapshot_without_root_flags()
     with audit_store(tmp_path, defective_rows(), before) as store:
         plan = lla.repair(lla.verify(store), restore_missing=True, checks=["rows_preserved"])
         checked = plan.dry_run()
@@ -274,7 +279,7 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
     written = list((tmp_path / "out").iterdir())
     assert len(written) == 1 and f"wrote {written[0]}/" in out and "psql" in out
     short = tmp_path / "short.duckdb"  # the snapshot lacks is_root_job: the restored root loses its flag
-    before = [{k: v for k, v in r.items() if k != "is_root_job"} for r in snapshot_rows()]
+    before = snapshot_without_root_flags()
     audit_store(tmp_path, defective_rows(), before, path=short).close()
     code, out, err = run_cli("repair", "--db", short, "--out", tmp_path / "short", "--restore-missing")
     assert code == 1 and "worse: is_root_consistency pass → warn" in out
