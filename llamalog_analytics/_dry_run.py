@@ -142,7 +142,7 @@ def _apply(copy: LogStore, audit: Audit, changes: pl.DataFrame) -> None:
     """``changes`` applied in DuckDB: planned values for ``category`` and ``root_job_id``, the
     snapshot's typed values for reverted columns, restored rows as :func:`restored_rows_sql`."""
     table = audit.table
-    with copy.registered("llamalog_plan", changes):
+    with copy.session(write=True), copy.registered("llamalog_plan", changes):
         for column in changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True):
             name, planned = quote(column), column in ("category", "root_job_id")
             source = ""

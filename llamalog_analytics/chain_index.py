@@ -104,7 +104,7 @@ class ChainIndex:
     def __init__(
         self, store: LogStore, table: str = schema.CURRENT_TABLE, linking: links.Linking | None = None
     ) -> None:
-        self.version = store.changes  # rebuilt once the store ran a statement that may write
+        self.version = store.version()  # rebuilt once the store ran a statement that may write
         self.linking = linking or links.Linking()
         columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
         keys = ", ".join(
@@ -340,11 +340,12 @@ def chain_index(
     linking = linking or links.Linking()
     cached = _INDEXES.setdefault(store, {})
     index = cached.get(table)
-    if index is None or index.version != store.changes:
+    if index is None or index.version != store.version():
         store.require(table)
         cached.pop(table, None)  # the old index goes before the new one is built
         del index
-        index = cached[table] = ChainIndex(store, table, linking)
+        with store.session():
+            index = cached[table] = ChainIndex(store, table, linking)
     elif index.linking != linking:
         index = cached[table] = index.relinked(linking)
     return index

@@ -14,7 +14,7 @@ Every message says what was wrong, where (file, row, column) and ends with a hin
     ├── ExportError (ValueError)         an output format that cannot be told or written
     └── StoreError                       the DuckDB store cannot be opened or changed
         ├── StoreNotFoundError (FileNotFoundError)  no store file where one is to be read
-        └── StoreLockedError             another process holds the store file
+        └── StoreLockedError             another process kept the store file longer than `wait`
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ class StoreNotFoundError(StoreError, FileNotFoundError):
 
 
 class StoreLockedError(StoreError):
-    """Another process holds the store file open for writing."""
+    """Another process kept the store file (writing, or reading when this one writes) for longer
+    than the store waits; or this process holds it for reading where it asks to write."""
 
 
 class ExportError(LlamalogError, ValueError):

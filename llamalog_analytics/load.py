@@ -42,7 +42,8 @@ def load_files(
     """
     files = _readers.expand(paths)
     if table == MIGRATIONS_TABLE:
-        return _load_migrations(store, files)
+        with store.session(write=True):
+            return _load_migrations(store, files)
     with Stage(store) as stage:
         for path in files:
             stage.add(table, _readers.reader(store, path), quiet=quiet)

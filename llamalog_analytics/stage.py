@@ -198,14 +198,14 @@ class Stage:
     """
 
     def __init__(self, store: LogStore) -> None:
-        if store.read_only:
-            raise StoreError("the store is open read-only. Hint: open it with LogStore(path) to load")
         self.store = store
         self.sources: list[tuple[str, _readers.Reader]] = []
         self.direct: set[int] = set()  # sources written straight into their table
         self.finished = False  # committed or rolled back
+        self.held = contextlib.ExitStack()  # the store's write lock, for the load alone
 
     def __enter__(self) -> Stage:
+        self.held.enter_context(self.store.session(write=True))
         self.store.execute("BEGIN TRANSACTION")
         self.store.execute(
             f"CREATE TEMP TABLE {STAGE_TABLE} (_file INTEGER, _table VARCHAR, _row BIGINT, "
@@ -219,9 +219,10 @@ class Stage:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._roll_back()
-        self.store.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
-        self.store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL_TABLE}")
+        with self.held:
+            self._roll_back()
+            self.store.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
+            self.store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL_TABLE}")
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""

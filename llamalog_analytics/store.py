@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,57 +75,182 @@ class LogStore:
         create: bool = True,
         tracer: Callable[[str, Any], None] | None = None,
         memory_limit: str | None = "3GB",
+        wait: float = 10.0,
     ) -> None:
         self.path = None if path is None else str(path)
         self.read_only = read_only
         self.tracer = tracer
+        self.memory_limit = memory_limit
+        self.wait = wait
         self.changes = 0  # statements run here other than SELECTs: cached indexes check it
         self._bookkeeping = False  # inside bookkeeping(): writes touch no log table
+        self._con: duckdb.DuckDBPyConnection | None = None  # open only inside session()
+        self._writing = False  # the open connection holds the write lock
+        self._ready = False  # the bookkeeping tables are known to exist
         if self.path is None and read_only:
             raise StoreError("an in-memory store cannot be read-only. Hint: pass the store's path")
         if (read_only or not create) and self.path is not None and not Path(self.path).exists():
             raise StoreNotFoundError(str(self.path), stores_beside(str(self.path)))
         self._created = self.path is not None and not Path(self.path).exists()
-        try:
-            self.con = duckdb.connect(self.path or ":memory:", read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreLockedError(
-                    f"{self.path}: the store is open in another process (a notebook or another "
-                    "llamalog command), and a writer cannot share it. Hint: close it there; "
-                    "readers share it, so to read it open it with LogStore(path, read_only=True)"
-                ) from exc
-            raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
-        self.con.execute("SET TimeZone = 'UTC'")
-        if memory_limit is not None:
+        if self.path is None:  # nothing to share: the connection lives as long as the store
+            self._con, self._writing = self._connect(read_only=False), True
+            self._prepare()
+        elif self._created:
             try:
-                self.con.execute("SET memory_limit = ?", [memory_limit])
-            except duckdb.Error as exc:
-                self._discard()
-                raise StoreError(
-                    f"memory_limit={memory_limit!r}: {exc}. Hint: write it like 3GB or 500MB"
+                with self.session(write=True):
+                    pass
+            except BaseException:
+                self._remove_files()
+                raise
+        self._seen = _file_state(self.path)  # the file as this store last knew it
+        self._foreign_writes = 0
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Hold the store file open for the ``with`` block and yield the connection: read-only,
+        so other processes may read it too, or with the write lock when ``write``.
+
+        Every method opens the file for its own call, and nothing holds it between calls, so
+        a notebook and a shell can use one store. A block makes several calls one consistent
+        view (no other process writes in between) and saves reopening the file for each; a
+        block inside another uses the outer one. An in-memory store is always open.
+
+        Raises:
+            StoreLockedError: another process held the file (for writing, or for anything when
+                ``write``) for longer than ``wait`` seconds, or this process holds it for reading
+                in an enclosing block while this one asks to write.
+            StoreError: ``write`` on a store opened ``read_only``.
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.sample_store() as store, store.session():
+            ...     store.execute("SELECT count(*) > 1000 FROM llama_logs")
+            [(True,)]
+        """
+        if write and self.read_only:
+            raise StoreError(
+                f"{self.path}: the store is open read-only. Hint: open it with LogStore(path) to write"
+            )
+        if self._con is not None:
+            if write and not self._writing:
+                raise StoreLockedError(
+                    f"{self.path}: cannot write inside a block that holds the store for reading. "
+                    "Hint: end the `with store.session()` block first, or open it with write=True"
+                )
+            yield self._con
+            return
+        self._con, self._writing = self._connect(read_only=not write), write
+        try:
+            if write:
+                self._prepare()
+            yield self._con
+        finally:
+            con, self._con = self._con, None
+            con.close()
+        if write:  # own writes are counted in `changes`: the file as now written is known
+            self._seen = _file_state(self.path)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection of the open :meth:`session`.
+
+        Raises:
+            StoreError: no session is open (a file store holds no connection between calls).
+        """
+        if self._con is None:
+            raise StoreError(
+                f"{self.path}: the store is not open. Hint: use it inside `with store.session():`"
+            )
+        return self._con
+
+    def version(self) -> tuple[int, int]:
+        """A value that changes whenever a log table may have changed: after a statement that may
+        write, run through this store, or a write to the file by another process. Indexes kept
+        over the store's tables compare it to rebuild when the tables changed.
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.LogStore() as store:
+            ...     before = store.version()
+            ...     _ = store.execute("CREATE TABLE t (i INTEGER)")
+            ...     store.version() != before
+            True
+        """
+        if self.path is not None:
+            state = _file_state(self.path)
+            if state != self._seen:
+                self._seen = state
+                self._foreign_writes += 1
+        return self.changes, self._foreign_writes
+
+    def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the database, waiting up to ``wait`` seconds while another process writes to it."""
+        deadline = time.monotonic() + self.wait
+        pause = 0.01
+        while True:
+            try:
+                con = duckdb.connect(self.path or ":memory:", read_only=read_only)
+                break
+            except duckdb.ConnectionException as exc:  # this process has it open another way
+                raise StoreLockedError(
+                    f"{self.path}: this process already has the store open "
+                    f"{'for writing' if read_only else 'for reading'} (another LogStore or a "
+                    "`with store.session()` block). Hint: use that store, or end its block first"
                 ) from exc
-        try:  # progress is polled by _progress.track, never printed by DuckDB itself
-            self.con.execute("SET enable_progress_bar_print = false")
-            self.con.execute("SET enable_progress_bar = true")
-        except duckdb.InvalidInputException:  # Jupyter without ipywidgets: no progress bar
-            pass
-        if not read_only:
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
+                if time.monotonic() >= deadline:
+                    raise StoreLockedError(
+                        f"{self.path}: another process (a notebook or another llamalog command) "
+                        f"{'is writing to' if read_only else 'is using'} the store, and still was "
+                        f"after {self.wait:g} s. Hint: wait for it to finish and try again, or pass "
+                        "a longer wait (LogStore(path, wait=60))"
+                    ) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, 0.25)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            if self.memory_limit is not None:
+                try:
+                    con.execute("SET memory_limit = ?", [self.memory_limit])
+                except duckdb.Error as exc:
+                    raise StoreError(
+                        f"memory_limit={self.memory_limit!r}: {exc}. Hint: write it like 3GB or 500MB"
+                    ) from exc
+            try:  # progress is polled by _progress.track, never printed by DuckDB itself
+                con.execute("SET enable_progress_bar_print = false")
+                con.execute("SET enable_progress_bar = true")
+            except duckdb.InvalidInputException:  # Jupyter without ipywidgets: no progress bar
+                pass
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _prepare(self) -> None:
+        """Create the bookkeeping tables (once per store object; they are needed to write)."""
+        if not self._ready:
             for ddl in BOOKKEEPING_DDL:
                 self.con.execute(ddl)
+            self._ready = True
 
     def execute(self, sql: str, params: Iterable[object] | None = None) -> list[tuple[Any, ...]]:
-        """Run one statement (traced) and return all its result rows."""
-        self._trace(sql, params)
-        return self.con.execute(sql, list(params) if params is not None else None).fetchall()
+        """Run one statement (traced) and return all its result rows; outside a :meth:`session`,
+        in one of its own, which writes when the statement may."""
+        with self.session(write=self._con is None and not self.read_only and _writes(sql)) as con:
+            self._trace(sql, params)
+            return con.execute(sql, list(params) if params is not None else None).fetchall()
 
     def frame(self, sql: str, params: Iterable[object] | None = None) -> pl.DataFrame:
         """Run a query and return its result as a polars DataFrame."""
-        return self.relation(sql, params).pl()
+        with self.session():
+            return self.relation(sql, params).pl()
 
     def relation(self, sql: str, params: Iterable[object] | None = None) -> duckdb.DuckDBPyRelation:
         """Run a query (traced) and return its DuckDB relation, to stream (``to_arrow_reader``),
-        convert, or read its columns without fetching every row."""
+        convert, or read its columns without fetching every row; inside a :meth:`session`,
+        which the relation needs open while it is read."""
         self._trace(sql, params)
         return self.con.sql(sql, params=list(params) if params is not None else None)
 
@@ -131,17 +258,20 @@ class LogStore:
     def registered(self, name: str, data: object) -> Iterator[str]:
         """``data`` (an Arrow table or reader, a polars frame) readable as ``name`` in SQL for
         the ``with`` block; yields ``name``."""
-        self.con.register(name, data)
-        try:
-            yield name
-        finally:
-            self.con.unregister(name)
+        with self.session() as con:
+            con.register(name, data)
+            try:
+                yield name
+            finally:
+                con.unregister(name)
 
-    def progress(self, label: str, *, quiet: bool = False) -> contextlib.AbstractContextManager[None]:
+    @contextmanager
+    def progress(self, label: str, *, quiet: bool = False) -> Iterator[None]:
         """A progress bar for the statements run inside the ``with`` block (nothing when ``quiet``)."""
         from ._progress import track
 
-        return track(self.con, label, quiet=quiet)
+        with self.session() as con, track(con, label, quiet=quiet):
+            yield
 
     @contextmanager
     def temporary(self, sql: str, params: Iterable[object] | None = None) -> Iterator[str]:
@@ -152,13 +282,14 @@ class LogStore:
         """
         name = f"_llamalog_scratch_{next(_SCRATCH)}"
         create = f"CREATE TEMPORARY TABLE {name} AS {sql}"
-        self._trace(create, params, changes=False)
-        self.con.execute(create, list(params) if params is not None else None)
-        try:
-            yield name
-        finally:
-            self._trace(f"DROP TABLE IF EXISTS {name}", None, changes=False)
-            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        with self.session() as con:
+            self._trace(create, params, changes=False)
+            con.execute(create, list(params) if params is not None else None)
+            try:
+                yield name
+            finally:
+                self._trace(f"DROP TABLE IF EXISTS {name}", None, changes=False)
+                con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def copy_into(self, path: str | Path, tables: Iterable[str]) -> None:
         """Copy ``tables``, types kept, into a new DuckDB file at ``path`` (inside DuckDB, no rows
@@ -173,30 +304,32 @@ class LogStore:
         alias = f"_llamalog_copy_{next(_SCRATCH)}"
         statements = [f"ATTACH {literal(str(path))} AS {alias} (READ_WRITE)"]
         statements += [f"CREATE TABLE {alias}.{quote(t)} AS SELECT * FROM {quote(t)}" for t in tables]
-        try:
-            for statement in statements:
-                self._trace(statement, None, changes=False)
-                self.con.execute(statement)
-        finally:
-            self._trace(f"DETACH DATABASE IF EXISTS {alias}", None, changes=False)
-            self.con.execute(f"DETACH DATABASE IF EXISTS {alias}")
+        with self.session() as con:
+            try:
+                for statement in statements:
+                    self._trace(statement, None, changes=False)
+                    con.execute(statement)
+            finally:
+                self._trace(f"DETACH DATABASE IF EXISTS {alias}", None, changes=False)
+                con.execute(f"DETACH DATABASE IF EXISTS {alias}")
 
     @contextmanager
     def bookkeeping(self) -> Iterator[None]:
-        """Statements run inside write only the store's own records (its audit history), never a
-        log table, so indexes built on the log tables stay valid."""
-        self._bookkeeping = True
-        try:
-            yield
-        finally:
-            self._bookkeeping = False
+        """Statements run inside (with the write lock) write only the store's own records (its
+        audit history), never a log table, so indexes built on the log tables stay valid."""
+        with self.session(write=True):
+            self._bookkeeping = True
+            try:
+                yield
+            finally:
+                self._bookkeeping = False
 
     def _trace(self, sql: str, params: Iterable[object] | None, *, changes: bool = True) -> None:
         if self.tracer is not None:
             self.tracer(sql, params)
         if not changes or self._bookkeeping:
             return
-        if any(s.type != duckdb.StatementType.SELECT for s in self.con.extract_statements(sql)):
+        if _writes(sql):
             self.changes += 1
 
     def has_table(self, name: str) -> bool:
@@ -314,8 +447,10 @@ class LogStore:
             )
 
     def close(self) -> None:
-        """Close the connection; the store file keeps everything committed."""
-        self.con.close()
+        """Close an in-memory store (its tables go); a file store holds nothing between calls."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def _holds_nothing(self) -> bool:
         """Whether the database has no table but the empty bookkeeping ones."""
@@ -331,7 +466,12 @@ class LogStore:
         except duckdb.Error:
             empty = False
         self.close()
-        if empty and self.path is not None:
+        if empty:
+            self._remove_files()
+
+    def _remove_files(self) -> None:
+        """Remove the store's file and its write-ahead log."""
+        if self.path is not None:
             for leftover in (Path(self.path), Path(self.path + ".wal")):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
@@ -353,6 +493,35 @@ class LogStore:
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
         return f"LogStore({self.path!r}{mode})"
+
+
+def _writes(sql: str) -> bool:
+    """Whether ``sql`` has a statement other than a SELECT."""
+    return any(s.type != duckdb.StatementType.SELECT for s in duckdb.extract_statements(sql))
+
+
+def _file_state(path: str | None) -> tuple[object, ...]:
+    """What a write by any process changes in a store file: its size and times, and the two
+    headers DuckDB alternates between at each checkpoint (each with its checkpoint count),
+    for the file and its write-ahead log.
+    """
+    if path is None:
+        return ()
+    state: list[object] = []
+    for name in (path, path + ".wal"):
+        try:
+            with open(name, "rb") as file:
+                info = os.fstat(file.fileno())
+                state += [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+                for offset in _HEADERS:
+                    file.seek(offset)
+                    state.append(file.read(16))
+        except FileNotFoundError:
+            state.append(None)
+    return tuple(state)
+
+
+_HEADERS = (4096, 8192)  # DuckDB's two database headers: checksum, then the checkpoint count
 
 
 def stores_beside(path: str) -> list[str]:

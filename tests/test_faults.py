@@ -190,44 +190,100 @@ def child(code: str, *args: object, **options) -> subprocess.Popen:
     )
 
 
-def test_a_store_open_in_another_process(tmp_path, data):
+def test_a_store_held_idle_elsewhere_is_free_to_load_chain_and_verify(tmp_path, data):
+    """A notebook keeps a LogStore open between calls; the shell beside it loads, chains and
+    verifies on the same file meanwhile, and the notebook's chain index sees the new rows."""
     path = tmp_path / "s.duckdb"
-    baseline_store(path, data).close()
-    holder = child(
+    half = data.llama_logs.height // 2
+    lla.write_logs(data.llama_logs.head(half), tmp_path / "first.parquet")
+    lla.write_logs(data.llama_logs.slice(half), tmp_path / "second.parquet")
+    notebook = lla.LogStore(path)
+    notebook.load_files(tmp_path / "first.parquet", quiet=True)
+    album = notebook.execute(
+        "SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    )[0][0]
+    before = lla.chain(notebook, "ALBUM", album).height
+    shell = child(
         """
-        import sys, time, llamalog_analytics as lla
-        store = lla.LogStore(sys.argv[1], read_only=sys.argv[2] == "read")
-        print("open", flush=True)
-        time.sleep(60)
+        import sys, llamalog_analytics as lla
+        with lla.LogStore(sys.argv[1]) as store:
+            print(store.load_files(sys.argv[2], quiet=True).rows_loaded)
+            print(lla.chain(store, "ALBUM", sys.argv[3]).height)
+            print(lla.verify(store).summary["run"])
         """,
         path,
-        "write",
+        tmp_path / "second.parquet",
+        album,
     )
+    out, err = shell.communicate(timeout=120)
+    assert shell.returncode == 0, err
+    loaded, chained, run = out.split()
+    assert int(loaded) == data.llama_logs.height - half and run == "1"
+    assert lla.chain(notebook, "ALBUM", album).height == int(chained) > before
+    assert notebook.table().height == data.llama_logs.height
+    notebook.close()
+
+
+HOLD_FOR_WRITING = """
+    import sys, time, llamalog_analytics as lla
+    store = lla.LogStore(sys.argv[1])
+    with store.session(write=True):
+        print("writing", flush=True)
+        time.sleep(float(sys.argv[2]))
+    """
+
+
+def test_a_writer_waits_for_the_writer_before_it_then_gives_up_clearly(tmp_path, data):
+    path = tmp_path / "s.duckdb"
+    baseline_store(path, data).close()
+    lla.write_logs(data.llama_logs.slice(10, 10), tmp_path / "more.parquet")
+    holder = child(HOLD_FOR_WRITING, path, 60)
     try:
-        assert holder.stdout.readline().strip() == "open"
-        with pytest.raises(StoreLockedError, match=r"open in another process.*read_only=True"):
-            lla.LogStore(path)
+        assert holder.stdout.readline().strip() == "writing"
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError, match=r"another process .* still was after 0.5 s.*wait=60"):
+            lla.LogStore(path, wait=0.5).load_files(tmp_path / "more.parquet", "before_fault", quiet=True)
+        assert 0.5 <= time.monotonic() - started < 5
+        with pytest.raises(StoreLockedError, match="is writing to the store"):
+            lla.LogStore(path, read_only=True, wait=0.5).table("before_fault")
     finally:
         holder.kill()
         holder.communicate()
-    readers = [
+    with lla.LogStore(path, read_only=True) as here:
+        assert here.table("before_fault").height == 10  # nothing half-written
+
+    holder = child(HOLD_FOR_WRITING, path, 1)
+    assert holder.stdout.readline().strip() == "writing"
+    result = lla.LogStore(path).load_files(tmp_path / "more.parquet", "before_fault", quiet=True)
+    holder.communicate()
+    assert result.rows_loaded == 10
+
+
+def test_two_loads_at_once_both_complete_or_one_fails_cleanly(tmp_path, data):
+    path = tmp_path / "s.duckdb"
+    lla.LogStore(path).close()
+    files = [lla.write_logs(many(data, 25), tmp_path / f"load{n}.parquet") for n in (1, 2)]
+    loads = [
         child(
             """
-            import sys, time, llamalog_analytics as lla
-            store = lla.LogStore(sys.argv[1], read_only=True)
-            print(store.execute("SELECT count(*) FROM before_fault")[0][0], flush=True)
-            time.sleep(2)
+            import sys, llamalog_analytics as lla
+            store = lla.LogStore(sys.argv[1], wait=float(sys.argv[3]))
+            print(store.load_files(sys.argv[2], quiet=True).rows_loaded)
             """,
             path,
+            file,
+            wait,
         )
-        for _ in range(2)
+        for file, wait in zip(files, (60, 0), strict=True)
     ]
-    with lla.LogStore(path, read_only=True) as here:
-        assert here.execute("SELECT count(*) FROM before_fault")[0][0] == 10
-    for reader in readers:
-        assert reader.stdout.readline().strip() == "10"
-        reader.kill()
-        reader.communicate()
+    outcomes = [load.communicate(timeout=300) for load in loads]
+    with lla.LogStore(path, read_only=True) as store:
+        stored = store.table().height
+        loads_recorded = store.loads().height
+    done = [int(out) for (out, _), load in zip(outcomes, loads, strict=True) if load.returncode == 0]
+    failed = [err for (_, err), load in zip(outcomes, loads, strict=True) if load.returncode != 0]
+    assert done[0] == 100_000 and stored == sum(done) and loads_recorded == len(done)
+    assert all("StoreLockedError" in err and "still was after 0 s" in err for err in failed)
 
 
 @pytest.fixture(scope="module")

@@ -141,14 +141,14 @@ def verify(
             message lists the tables there are. Or recording the run failed (nothing was
             recorded).
     """
-    _require(store, after, "after", "the migrated table")
-    if before is not None:
-        _require(store, before, "before", "the pre-migration snapshot")
-    elif schema.LEGACY_TABLE in store.tables():
-        before = schema.LEGACY_TABLE
-    linking = links.Linking.of(link, reuse_gap)
-    applied = _applied_times(store)
-    with ExitStack() as scratch:
+    with store.session(), ExitStack() as scratch:  # one consistent view of the store
+        _require(store, after, "after", "the migrated table")
+        if before is not None:
+            _require(store, before, "before", "the pre-migration snapshot")
+        elif schema.LEGACY_TABLE in store.tables():
+            before = schema.LEGACY_TABLE
+        linking = links.Linking.of(link, reuse_gap)
+        applied = _applied_times(store)
         audit = Audit(
             store,
             after,

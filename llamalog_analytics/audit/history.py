@@ -54,7 +54,7 @@ import polars as pl
 from .._format import count, moment, number_ranges
 from .._html import block, html_table
 from .._sql import AUDIT_CHECKS_TABLE, AUDIT_DDL, AUDIT_IDS_TABLE, AUDITS_TABLE, LOADS_TABLE
-from ..errors import ArgumentError, StoreError
+from ..errors import ArgumentError, StoreError, StoreLockedError
 from ..store import LogStore
 from .result import STATUSES, AuditReport
 
@@ -121,7 +121,8 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
     Returns ``report`` with its summary saying as which run (``run``, ``history``) and, when the
     store has an earlier run, what changed since it (``since previous run``: that run's number,
     time and tables, and per check its status then and the new, fixed and persisting counts).
-    On a read-only store nothing is recorded: ``run`` is None and ``history`` says why.
+    On a read-only store, or one another process keeps writing to for longer than the store's
+    ``wait``, nothing is recorded: ``run`` is None and ``history`` says why.
 
     Raises:
         StoreError: the store could not be written (nothing was recorded).
@@ -167,6 +168,8 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
                     f"INSERT INTO {AUDIT_IDS_TABLE} SELECT ?, check_name, id::UUID FROM {ids}", [run]
                 )
             store.execute("COMMIT")
+    except StoreLockedError as exc:  # raised before anything was written
+        return _with(report, run=None, history=f"not recorded: {str(exc).split('. Hint:')[0]}")
     except BaseException as exc:
         with contextlib.suppress(duckdb.Error):
             store.execute("ROLLBACK")

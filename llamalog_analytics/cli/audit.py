@@ -15,7 +15,6 @@ from ._options import db_option, friendly_errors, link_options
 
 if TYPE_CHECKING:
     from ..audit import AuditReport
-    from ..store import LogStore
 
 
 def audit_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -67,7 +66,7 @@ def audit_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--no-record",
     is_flag=True,
-    help="Open the store read-only and record nothing (as when another process holds the store).",
+    help="Open the store read-only and record nothing.",
 )
 @friendly_errors
 def verify_command(
@@ -82,22 +81,28 @@ def verify_command(
     """Audit the migration: rows kept, category and root-job backfills, job links.
 
     Each audit is recorded in the store (llamalog audits lists them). When another process
-    holds the store, the audit runs read-only and is not recorded, which it says on stderr;
-    --compare-last then cannot run and exits 2.
+    keeps writing to the store for longer than the store waits (10 s), the audit is not
+    recorded, which it says on stderr; --compare-last then cannot run and exits 2.
 
     Exit status 0 when no check reaches --fail-on (default fail), 1 when one does, 2 when the
     audit cannot run (no store, a table named by --before or --after that the store does not
     have, a time or reuse gap that is none).
     """
     from ..audit import compare_audits, verify
+    from ..errors import StoreLockedError
+    from ..store import LogStore
 
     if compare_last and no_record:
         raise click.UsageError("--compare-last compares this audit once recorded: leave out --no-record")
-    store, held = _open(db, read_only=no_record, must_record=compare_last)
-    with store:
+    with LogStore(db, read_only=no_record, create=False) as store:
         audit = verify(store, **audit_arguments)
         changes = compare_audits(store) if compare_last and "since previous run" in audit.summary else None
-    _say_if_not_recorded(audit, held)
+    _say_if_not_recorded(audit)
+    if compare_last and audit.summary["run"] is None:
+        raise StoreLockedError(
+            f"cannot compare with the last audit: this one was {audit.summary['history']}. "
+            "Hint: verify again once the other process is done"
+        )
     if compare_last and changes is None:
         click.echo(
             f"[🦙 LlamaLog] nothing to compare with: this is the store's first recorded audit "
@@ -114,24 +119,11 @@ def verify_command(
     sys.exit(1 if audit.at_least(fail_on) else 0)
 
 
-def _open(db: str, *, read_only: bool, must_record: bool = False) -> tuple[LogStore, str]:
-    """The store to audit, and why the audit will not be recorded when another process holds it
-    (then it is opened read-only, unless the command needs the audit recorded)."""
-    from ..errors import StoreLockedError
-    from ..store import LogStore
-
-    try:
-        return LogStore(db, read_only=read_only, create=False), ""
-    except StoreLockedError:
-        if must_record:
-            raise
-        return LogStore(db, read_only=True), " (another process holds it; close it there to record)"
-
-
-def _say_if_not_recorded(report: AuditReport, held: str) -> None:
-    """On stderr, why an audit was not recorded (the store is read-only, or another process holds it)."""
+def _say_if_not_recorded(report: AuditReport) -> None:
+    """On stderr, why an audit was not recorded (the store is read-only, or another process
+    kept writing to it)."""
     if report.summary["run"] is None:
-        click.echo(f"[🦙 LlamaLog] {report.summary['history']}{held}", err=True)
+        click.echo(f"[🦙 LlamaLog] {report.summary['history']}", err=True)
 
 
 @click.command("repair")
@@ -193,9 +185,9 @@ def repair_command(
     """
     from ..audit import verify
     from ..repairs import repair
+    from ..store import LogStore
 
-    store, held = _open(db, read_only=False)
-    with store:
+    with LogStore(db, create=False) as store:
         report = verify(store, **audit_arguments)
         plan = repair(
             report,
@@ -204,7 +196,7 @@ def repair_command(
             checks=checks or None,
         )
         checked = plan.dry_run() if plan and dry_run else None
-    _say_if_not_recorded(report, held)
+    _say_if_not_recorded(report)
     click.echo(str(plan))
     if not plan:
         return
