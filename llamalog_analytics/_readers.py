@@ -215,15 +215,21 @@ def table_source(store: LogStore, path: str) -> tuple[str, str]:
 
 
 def _parquet(store: LogStore, path: str) -> Reader:
+    """A Parquet file, or every file a glob matches (by column name; hive partitions too); each
+    row carries its file's name (``_source_file``) and its number there."""
+    reading = (
+        f"read_parquet({literal(path)}, union_by_name = true, filename = '_source_file', "
+        "file_row_number = true)"
+    )
     try:
-        described = store.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path])
+        described = store.execute(f"DESCRIBE SELECT * FROM {reading}")
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise SourceError(
             f"{path}: not a readable Parquet file ({first}). Hint: check the file is complete and "
             "really Parquet (a CSV or JSON export needs its own suffix)"
         ) from exc
-    names = [row[0] for row in described]
+    names = [row[0] for row in described if row[0] not in ("_source_file", "file_row_number")]
     types = {row[0]: row[1] for row in described}
     mapping, ignored = _map_columns(path, names)
     # numbered like the CSV reader's columns: a file's own names must not meet the typed ones
@@ -231,9 +237,9 @@ def _parquet(store: LogStore, path: str) -> Reader:
     return Reader(
         path=path,
         format="parquet",
-        select=f"SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _pre_reason, {renamed} "
-        "FROM read_parquet(?, file_row_number=true)",
-        params=[path],
+        select=f"SELECT file_row_number + 1 AS _row, _source_file, NULL::VARCHAR AS _pre_reason, "
+        f"{renamed} FROM {reading}",
+        params=[],
         inputs={c: (f"p{i}", types[names[i]]) for c, i in mapping.items()},
         raw=json_text((n, f"p{i}") for i, n in enumerate(names)),
         ignored=ignored,

@@ -63,6 +63,8 @@ def data_table_ddl(table: str) -> str:
     )
 
 
+ATTACHED = "parquet, attached"  # the load format recorded for a table attached from Parquet files
+
 BOOKKEEPING_DDL = (
     f"""CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (
   load_id INTEGER NOT NULL,

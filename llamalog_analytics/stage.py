@@ -188,6 +188,24 @@ def _notes(source: SourceLoad) -> list[str]:
     return notes + list(source.notes)
 
 
+def log_table_name(table: str) -> str:
+    """``table`` as the store names a log table (lower case), or a :class:`StoreError` saying why
+    it cannot be one.
+
+    Examples:
+        >>> log_table_name("Llama_Logs_2026")
+        'llama_logs_2026'
+    """
+    table = table.lower()  # DuckDB names ignore case; one spelling keeps the history clear
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", table):
+        raise StoreError(
+            f"{table!r} is not a table name. Hint: use letters, digits and _, e.g. llama_logs_2026"
+        )
+    if table.startswith("_llamalog") or table == MIGRATIONS_TABLE:
+        raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
+    return table
+
+
 class Stage:
     """One load call, one transaction: sources are added one by one, then committed together.
 
@@ -226,13 +244,14 @@ class Stage:
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
-        table = table.lower()  # DuckDB names ignore case; one spelling keeps the history clear
-        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", table):
+        from .attach import attached_source
+
+        table = log_table_name(table)
+        if attached_source(self.store, table) is not None:
             raise StoreError(
-                f"{table!r} is not a table name. Hint: use letters, digits and _, e.g. llama_logs_2026"
+                f"{table!r} is attached from Parquet files, read where they are; nothing can be "
+                "loaded into it. Hint: add files to that folder, or load into another table (--as NAME)"
             )
-        if table.startswith("_llamalog") or table == MIGRATIONS_TABLE:
-            raise StoreError(f"{table!r} is reserved for the store's bookkeeping. Hint: pick another name")
         number = len(self.sources)
         self.sources.append((table, rdr))
         with self._failing_as(rdr.path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import itertools
 import os
 import time
@@ -17,6 +18,7 @@ import duckdb
 from . import schema
 from ._format import number_ranges
 from ._sql import (
+    ATTACHED,
     BOOKKEEPING_DDL,
     COUNTERS_TABLE,
     DISAPPEARED_TABLE,
@@ -104,6 +106,8 @@ class LogStore:
                 raise
         self._seen = _file_state(self.path)  # the file as this store last knew it
         self._foreign_writes = 0
+        self._attached: tuple[tuple[int, int], list[str]] | None = None  # (at version, globs)
+        self._files_seen: tuple[object, ...] = ()  # the attached files as last known
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -165,8 +169,9 @@ class LogStore:
 
     def version(self) -> tuple[int, int]:
         """A value that changes whenever a log table may have changed: after a statement that may
-        write, run through this store, or a write to the file by another process. Indexes kept
-        over the store's tables compare it to rebuild when the tables changed.
+        write, run through this store, a write to the file by another process, or a change to
+        the files of an attached table. Indexes kept over the store's tables compare it to
+        rebuild when the tables changed.
 
         Examples:
             >>> import llamalog_analytics as lla
@@ -181,6 +186,18 @@ class LogStore:
             if state != self._seen:
                 self._seen = state
                 self._foreign_writes += 1
+        if self._attached is None or self._attached[0] != (self.changes, self._foreign_writes):
+            with self.session():
+                patterns = (
+                    self.execute(f"SELECT DISTINCT source FROM {LOADS_TABLE} WHERE format = ?", [ATTACHED])
+                    if self.has_table(LOADS_TABLE)
+                    else []
+                )
+            self._attached = ((self.changes, self._foreign_writes), sorted(p for (p,) in patterns))
+        files = _files_state(self._attached[1])
+        if files != self._files_seen:
+            self._files_seen = files
+            self._foreign_writes += 1
         return self.changes, self._foreign_writes
 
     def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -367,6 +384,13 @@ class LogStore:
 
         return load_files(self, paths, table, quiet=quiet)
 
+    def attach(self, source: str | Path, table: str = schema.CURRENT_TABLE) -> LoadResult:
+        """Make a folder (or glob) of Parquet files the log table ``table``, read in place; see
+        :func:`llamalog_analytics.attach.attach`."""
+        from .attach import attach
+
+        return attach(self, source, table)
+
     def load_postgres(
         self,
         url: str | URL | Engine | None = None,
@@ -519,6 +543,12 @@ def _file_state(path: str | None) -> tuple[object, ...]:
         except FileNotFoundError:
             state.append(None)
     return tuple(state)
+
+
+def _files_state(patterns: list[str]) -> tuple[object, ...]:
+    """Each file the globs match, with its size and modification time."""
+    files = sorted({f for pattern in patterns for f in glob.glob(pattern, recursive=True)})
+    return tuple((f, (info := os.stat(f)).st_size, info.st_mtime_ns) for f in files)
 
 
 _HEADERS = (4096, 8192)  # DuckDB's two database headers: checksum, then the checkpoint count

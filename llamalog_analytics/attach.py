@@ -1,0 +1,107 @@
+"""Attach a folder of Parquet files as a log table: read where they are, never copied.
+
+The store keeps a view over the files with the same column mapping and typing as a load, so
+chains, the audit, timelines and reports read the files in place, out of core. The files get the
+checks of a load once, when attached: a row a load would reject, or an id given twice, refuses
+the attachment (a load keeps such rows aside instead). Files added to the folder later are read
+as they come; nothing can be loaded into an attached table.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import _readers, schema
+from ._convert import checked_rows
+from ._sql import ATTACHED, LOAD_ID_COLUMN, LOADS_TABLE, quote
+from .errors import SourceError, StoreError
+from .stage import LoadResult, SourceLoad, Stage, log_table_name
+
+if TYPE_CHECKING:
+    from .store import LogStore
+
+def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABLE) -> LoadResult:
+    """Make the Parquet files at ``source`` (a folder, searched recursively, hive-partitioned or
+    not; or a glob) the store's log table ``table``, read where they are.
+
+    The attachment is recorded as a load (format ``parquet, attached``). Attaching again
+    replaces the view (e.g. after the files moved).
+
+    Raises:
+        SourceError: no Parquet file there, a file that is not Parquet or lacks a required
+            column, a row a load would reject (named by file, row and column), or an id that
+            is given twice; the store is unchanged.
+        StoreError: ``table`` holds loaded rows, or is not a table name.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> with lla.LogStore() as store:
+        ...     result = store.attach("data/sample/llama_logs.parquet")
+        ...     store.tables(), result.rows_loaded == store.table().height
+        (('llama_logs',), True)
+    """
+    table = log_table_name(table)
+    pattern = _pattern(source)
+    with store.session(write=True):
+        if store.has_table(table):
+            raise StoreError(
+                f"the store holds loaded rows in {table!r}; an attached table cannot replace them. "
+                "Hint: attach as another table (table='llama_logs_files', --as NAME)"
+            )
+        rdr = _readers.reader(store, pattern)
+        checked = checked_rows(rdr)
+        rows, bad, where = store.execute(
+            f"""SELECT count(*), count(_reason),
+  arg_min([_source_file, _row::VARCHAR, _column, _reason], _row) FILTER (_reason IS NOT NULL)
+FROM ({checked})"""
+        )[0]
+        if bad:
+            file, row, column, reason = where
+            raise SourceError(
+                f"{file}: row {row}, column {column}: {reason}; {bad:,} of the {rows:,} rows at "
+                f"{pattern} cannot be loaded, so nothing was attached. Hint: load them instead "
+                "(llamalog load), which keeps such rows aside with the reason, or fix the files"
+            )
+        twice = store.execute(
+            f"SELECT id FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"
+        )
+        if twice:
+            raise SourceError(
+                f"{pattern}: id {twice[0][0]} is given more than once, so nothing was attached. "
+                "Hint: load the files instead (llamalog load), which keeps one row per id"
+            )
+        with Stage(store) as stage:
+            names = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
+            store.execute(
+                f"CREATE OR REPLACE VIEW {quote(table)} AS "
+                f"SELECT {names}, {stage.load_id}::INTEGER AS {LOAD_ID_COLUMN} FROM ({checked})"
+            )
+            absent = tuple(c for c in schema.COLUMN_NAMES if c not in rdr.inputs)
+            loaded = SourceLoad(pattern, ATTACHED, table, rows, rows, rows, 0, absent, {}, rdr.notes)
+            return stage.commit(replaced_from=[loaded])
+
+
+def attached_source(store: LogStore, table: str) -> str | None:
+    """The Parquet files (a glob) ``table`` is attached from, or None when it is not attached."""
+    found = store.execute(
+        f"""SELECT l.source FROM {LOADS_TABLE} l
+WHERE l.table_name = ? AND l.format = ? AND EXISTS (
+  SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT temporary)
+ORDER BY l.load_id DESC LIMIT 1""",
+        [table, ATTACHED, table],
+    )
+    return found[0][0] if found else None
+
+
+def _pattern(source: str | Path) -> str:
+    """``source`` as an absolute glob of Parquet files; an error if it matches none."""
+    path = Path(source).expanduser()
+    pattern = str(path.resolve() / "**" / "*.parquet") if path.is_dir() else str(path.absolute())
+    if not glob.glob(pattern, recursive=True):
+        raise SourceError(
+            f"{source}: no Parquet files there. Hint: name a folder of .parquet files (searched "
+            "recursively, hive-partitioned or not) or a glob such as 'logs/*.parquet'"
+        )
+    return pattern

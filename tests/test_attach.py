@@ -1,0 +1,95 @@
+"""Parquet files attached as a log table: read in place, checked as a load, never written."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+import llamalog_analytics as lla
+from llamalog_analytics.errors import SourceError, StoreError
+
+
+@pytest.fixture
+def partitioned(synth, tmp_path):
+    """``synth``'s rows as hive-partitioned Parquet files, one folder per entity type."""
+    folder = tmp_path / "logs"
+    for (kind,), rows in synth.llama_logs.group_by("entity_type"):
+        part = folder / f"entity_type={kind}"
+        part.mkdir(parents=True)
+        for number, piece in enumerate(rows.iter_slices(400)):
+            lla.write_logs(piece.drop("entity_type"), part / f"part-{number}.parquet")
+    return folder
+
+
+def test_an_attached_folder_is_the_log_table_as_a_load_would_make_it(synth, partitioned, tmp_path):
+    loaded = lla.LogStore()
+    loaded.load_files(lla.write_logs(synth.llama_logs, tmp_path / "all.parquet"), quiet=True)
+    with lla.LogStore(tmp_path / "s.duckdb") as store:
+        result = store.attach(partitioned)
+        assert result.rows_loaded == synth.llama_logs.height and store.tables() == ("llama_logs",)
+        assert store.loads()["format"].to_list() == ["parquet, attached"]
+        assert store.table().equals(loaded.table())
+        album = store.execute("SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL LIMIT 1")[0][0]
+        assert lla.chain(store, "ALBUM", album).equals(lla.chain(loaded, "ALBUM", album))
+        assert lla.verify(store).status == lla.verify(loaded).status
+        assert store.path is not None and (tmp_path / "s.duckdb").stat().st_size < 2_000_000
+
+
+def test_files_added_to_an_attached_folder_are_read_and_rebuild_the_chain_index(synth, tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    half = synth.llama_logs.height // 2
+    lla.write_logs(synth.llama_logs.head(half), folder / "a.parquet")
+    with lla.LogStore(tmp_path / "s.duckdb") as store:
+        store.attach(folder)
+        album = store.execute("SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL LIMIT 1")[0][0]
+        before = lla.chain(store, "ALBUM", album).height
+        lla.write_logs(synth.llama_logs.slice(half), folder / "b.parquet")
+        assert store.table().height == synth.llama_logs.height
+        complete = lla.LogStore()
+        complete.load_files(folder / "*.parquet", quiet=True)
+        assert lla.chain(store, "ALBUM", album).equals(lla.chain(complete, "ALBUM", album))
+        assert lla.chain(store, "ALBUM", album).height >= before
+
+
+def test_bad_files_are_refused_by_file_row_and_column_and_the_store_is_unchanged(synth, tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lla.write_logs(synth.llama_logs.head(50), folder / "good.parquet")
+    bad = synth.llama_logs.slice(50, 50).with_columns(
+        pl.when(pl.int_range(pl.len()) == 6)
+        .then(pl.lit("yesterday"))
+        .otherwise(pl.col("created_at").cast(pl.String))
+        .alias("created_at")
+    )
+    bad.write_parquet(folder / "bad.parquet")
+    with lla.LogStore() as store:
+        with pytest.raises(
+            SourceError,
+            match=r"bad\.parquet: row 7, column created_at: .*'yesterday'.*1 of the 100 rows.*Hint: load them instead",
+        ):
+            store.attach(folder)
+        assert store.tables() == () and store.loads().height == 0
+        twice = tmp_path / "twice"
+        twice.mkdir()
+        for name in ("a", "b"):
+            lla.write_logs(synth.llama_logs.head(5), twice / f"{name}.parquet")
+        with pytest.raises(SourceError, match="is given more than once.*Hint: load the files instead"):
+            store.attach(twice)
+        with pytest.raises(SourceError, match="no Parquet files there"):
+            store.attach(tmp_path / "nowhere")
+        assert store.tables() == ()
+
+
+def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(synth, tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lla.write_logs(synth.llama_logs.head(20), folder / "a.parquet")
+    with lla.LogStore() as store:
+        store.attach(folder)
+        with pytest.raises(StoreError, match="attached from Parquet files.*Hint: add files"):
+            store.load_files(folder / "a.parquet", quiet=True)
+        store.load_files(folder / "a.parquet", "copied", quiet=True)
+        with pytest.raises(StoreError, match="holds loaded rows in 'copied'"):
+            store.attach(folder, "copied")
+        assert store.table("copied").height == store.table().height == 20
