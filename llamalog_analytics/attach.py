@@ -22,6 +22,7 @@ from .stage import LoadResult, SourceLoad, Stage, log_table_name
 if TYPE_CHECKING:
     from .store import LogStore
 
+
 def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABLE) -> LoadResult:
     """Make the Parquet files at ``source`` (a folder, searched recursively, hive-partitioned or
     not; or a glob) the store's log table ``table``, read where they are.

@@ -57,13 +57,24 @@ def scenario(name: str) -> dict:
     return json.loads((FIXTURES / "chains" / f"{name}.json").read_text())
 
 
-def store_of(rows: list[dict], folder: Path) -> lla.LogStore:
-    """An in-memory store holding ``rows`` (log rows as dicts), loaded through a JSON file."""
-    path = folder / f"rows-{uuid.uuid4().hex}.json"
+STORE_KINDS = ("memory", "file", "attached")  # where a store's log table can live
+
+
+def store_of(rows: list[dict], folder: Path, kind: str = "memory") -> lla.LogStore:
+    """A store holding ``rows`` (log rows as dicts), loaded through a JSON file: in memory, in a
+    store file, or (``attached``) in a Parquet file the store file attaches."""
+    name = f"rows-{uuid.uuid4().hex}"
+    path = folder / f"{name}.json"
     path.write_text(json.dumps(rows))
-    store = lla.LogStore()
-    result = store.load_files(path, quiet=True)
-    assert result.rows_rejected == 0, store.rejects()
+    store = lla.LogStore(None if kind == "memory" else folder / f"{name}.duckdb")
+    if kind == "attached":
+        with lla.LogStore() as loaded:
+            loaded.load_files(path, quiet=True)
+            path = lla.write_logs(loaded.table(), folder / f"{name}.parquet")
+        store.attach(path)
+    else:
+        result = store.load_files(path, quiet=True)
+        assert result.rows_rejected == 0, store.rejects()
     return store
 
 

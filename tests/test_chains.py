@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, ROOT, scenario, store_of
+from conftest import FIXTURES, ROOT, STORE_KINDS, scenario, store_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,12 +24,14 @@ ANNOTATED = ["id", *ANNOTATIONS]
 LITERAL = ANNOTATED[:6]  # what chains had before job instances: link="job_id" keeps those answers
 
 
+@pytest.mark.parametrize("kind", STORE_KINDS)
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_scenario_chains(path, tmp_path):
+def test_scenario_chains(path, kind, tmp_path):
     """Each fixture's chains, by job instance (``expect``) and by bare job id (``expect_job_id``
-    where that answer differs: the answer chains gave before job instances)."""
+    where that answer differs: the answer chains gave before job instances), wherever the store
+    keeps its log table."""
     case = json.loads(path.read_text())
-    with store_of(case["rows"], tmp_path) as store:
+    with store_of(case["rows"], tmp_path, kind) as store:
         for query in case["chains"]:
             kind, entity_id = query["entity_type"], query["entity_id"]
             rows = lla.chain(store, kind, entity_id)
@@ -163,10 +165,11 @@ def runs_of(frame: pl.DataFrame, job: str, run: str) -> pl.DataFrame:
     return frame.select(job_id=pl.col(job), run=pl.col(run)).drop_nulls().unique()
 
 
+@pytest.mark.parametrize("kind", STORE_KINDS)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=log_rows())
-def test_chain_properties(rows, tmp_path):
-    with store_of(rows, tmp_path) as store:
+def test_chain_properties(rows, kind, tmp_path):
+    with store_of(rows, tmp_path, kind) as store:
         everything = store.table()
         linked = everything.hstack(links.resolve(everything).select("job_instance", "parent_instance"))
         every = all_chains(store)
