@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from conftest import run_cli
 
 import llamalog_analytics as lla
 from llamalog_analytics.errors import SourceError, StoreError
@@ -93,3 +94,16 @@ def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(synth, 
         with pytest.raises(StoreError, match="holds loaded rows in 'copied'"):
             store.attach(folder, "copied")
         assert store.table("copied").height == store.table().height == 20
+
+
+def test_llamalog_attach_says_what_it_attached_or_why_not(synth, tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lla.write_logs(synth.llama_logs.head(30), folder / "a.parquet")
+    db = tmp_path / "s.duckdb"
+    code, out, err = run_cli("attach", folder, "--db", db)
+    assert (code, err) == (0, "") and "[parquet, attached] -> llama_logs: 30 read, 30 loaded" in out
+    code, out, err = run_cli("attach", tmp_path / "nowhere", "--db", db, "--as", "more")
+    assert (code, out) == (2, "") and "no Parquet files there" in err and "Hint:" in err
+    code, out, err = run_cli("chain", "ALBUM", synth.llama_logs["album_id"].drop_nulls()[0], "--db", db)
+    assert code == 0, err

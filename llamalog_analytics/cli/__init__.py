@@ -17,7 +17,7 @@ from click.exceptions import NoArgsIsHelpError
 from ._options import fail
 from .audit import audits, repair_command, verify_command
 from .entities import chain_command, explain, graph, timeline
-from .store import demo, info, load, rejects, synth
+from .store import attach, demo, info, load, rejects, synth
 
 
 class _OneLineErrors(click.Group):
@@ -53,6 +53,7 @@ def main() -> None:
 
 for command in (
     load,
+    attach,
     info,
     rejects,
     synth,

@@ -1,4 +1,4 @@
-"""``llamalog load``, ``info``, ``rejects``, ``synth`` and ``demo``: fill the store and see what
+"""``llamalog load``, ``attach``, ``info``, ``rejects``, ``synth`` and ``demo``: fill the store and see what
 it holds."""
 
 from __future__ import annotations
@@ -72,6 +72,27 @@ def load(
         )
     if strict and result.rows_rejected:
         sys.exit(1)
+
+
+@click.command()
+@click.argument("source")
+@db_option()
+@click.option(
+    "--as", "table", default=schema_module.CURRENT_TABLE, show_default=True, help="The table it becomes."
+)
+@friendly_errors
+def attach(source: str, db: str, table: str) -> None:
+    """Make a folder of Parquet files (searched recursively, hive-partitioned or not) or a glob
+    the store's log table, read where the files are, never copied.
+
+    The files are checked once as a load would check them. Exit status: 0 attached, 2 not (a
+    row a load would reject, an id given twice, no Parquet files there).
+    """
+    from ..store import LogStore
+
+    with LogStore(db) as store:
+        result = store.attach(source, table)
+    click.echo(result.text())
 
 
 @click.command()
