@@ -6,9 +6,9 @@ Starts a throwaway PostgreSQL 15 (or uses LLAMALOG_TEST_PG_URL), fills ``llama_l
 generated rows and the upstream indexes, then times:
 
 * ``psql -c "COPY (SELECT * FROM llama_logs) TO STDOUT (FORMAT binary)" > /dev/null`` (the limit);
-* ``LogStore(file).load_postgres(url)``: a full load into a fresh persistent store with one stream,
-  then with the default streams (by CPUs and table size), each in a child process; the latter's
-  peak memory (VmHWM) is reported next to the size of the resulting store;
+* ``LogStore(file).load_postgres(url)``: a full load into a fresh persistent store with
+  ``--streams`` streams, then with the default ones (by CPUs and table size), each in a child
+  process; the latter's peak memory (VmHWM) is reported next to the size of the resulting store;
 * an incremental load with nothing new (its fixed costs, by phase: imports, opening the store, the
   load, closing it) and one after adding 1% new rows (the table vacuumed, as autovacuum leaves it);
 * an incremental load after deleting 100 old rows (the server's counters show the delete, so
@@ -80,6 +80,7 @@ def timed_command(command: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--streams", type=int, default=2, help="streams of the load timed beside the default")
     parser.add_argument("--skip-others", action="store_true", help="skip pandas and connectorx")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="llamalog-pgbench-"))
@@ -101,14 +102,14 @@ def main() -> None:
         psql = timed_command(["psql", url, "-c", "COPY (SELECT * FROM llama_logs) TO STDOUT (FORMAT binary)"])
         print(f"psql COPY binary > /dev/null: {psql:6.2f}s ({args.rows / psql:,.0f} rows/s)")
         store = work / "store.duckdb"
-        single = child_load(store, url, "full", "1")
+        several = child_load(store, url, "full", str(args.streams))
         store.unlink()
-        seconds = single["seconds"]
-        print(f"load_postgres (full, 1 stream): {seconds:6.2f}s  ratio {seconds / psql:.2f}x")
+        seconds = several["seconds"]
+        print(f"load_postgres (full, {args.streams} streams): {seconds:6.2f}s  ratio {seconds / psql:.2f}x")
         full = child_load(store, url, "full")
         store_bytes = store.stat().st_size
         print(
-            f"load_postgres (full, {os.cpu_count()} CPUs):  {full['seconds']:6.2f}s "
+            f"load_postgres (full, default streams for {os.cpu_count()} CPUs): {full['seconds']:6.2f}s "
             f"({args.rows / full['seconds']:,.0f} rows/s)  ratio {full['seconds'] / psql:.2f}x"
         )
         print(

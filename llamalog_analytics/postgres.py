@@ -50,6 +50,10 @@ LOAD_SETTINGS = {"preserve_insertion_order": "false", "memory_limit": "512MB"}
 # 8 kB pages): a smaller table costs more to split (connections, threads) than it saves.
 BLOCKS_PER_STREAM = 8192
 MAX_STREAMS = 8
+# Each stream keeps about two CPUs busy on this side: the driver decoding its rows, and DuckDB
+# converting and compressing them (per million rows about 3 CPU-seconds each, as much as the
+# server spends sending them).
+CPUS_PER_STREAM = 2
 
 
 def load_postgres(
@@ -71,7 +75,7 @@ def load_postgres(
         schema: the schema to read (default: the URL's ``?schema=``, else ``public``).
         full: fetch every row, not only rows newer than the store holds.
         streams: connections reading a table's rows at once when every row is fetched (default:
-            one per CPU, up to 8, and one per 64 MiB of table); incremental reads use one.
+            one per two CPUs, up to 8, and one per 64 MiB of table); incremental reads use one.
         quiet: no progress bar.
     """
     if streams is not None and streams < 1:
@@ -183,8 +187,8 @@ def _select(namespace: str, found: SourceTable, plan: Plan, columns: str) -> tup
 def _stream_count(found: SourceTable, plan: Plan, streams: int | None) -> int:
     """How many connections read ``found`` at once: one for an incremental read or a table
     that is not a plain one (a view, a partitioned table), else ``streams``, by default one per
-    CPU (up to :data:`MAX_STREAMS`) and per :data:`BLOCKS_PER_STREAM` pages; never more than the
-    table's pages.
+    :data:`CPUS_PER_STREAM` CPUs (up to :data:`MAX_STREAMS`) and per :data:`BLOCKS_PER_STREAM`
+    pages; never more than the table's pages.
 
     Examples:
         >>> big, small = SourceTable("big", {}, blocks=57_000), SourceTable("small", {}, blocks=900)
@@ -194,7 +198,8 @@ def _stream_count(found: SourceTable, plan: Plan, streams: int | None) -> int:
     if plan.since is not None or found.blocks == 0:
         return 1
     if streams is None:
-        streams = min(os.cpu_count() or 1, MAX_STREAMS, found.blocks // BLOCKS_PER_STREAM)
+        cpus = os.cpu_count() or 1
+        streams = min(cpus // CPUS_PER_STREAM, MAX_STREAMS, found.blocks // BLOCKS_PER_STREAM)
     return max(1, min(streams, found.blocks))
 
 
