@@ -230,13 +230,13 @@ def _fetch(
     columns = ", ".join(quote(c) for c in found.columns)
     sql, params = _select(namespace, found, plan, columns)
     count = _stream_count(found, plan, streams)
-    readers = [db, *db.share(count - 1)] if count > 1 else [db]
-    if len(readers) == 1:
+    sources = [db, *db.share(count - 1)]  # fewer when the server refuses more connections
+    if len(sources) == 1:
         batches = db.stream(sql, params)
     else:
-        ranges = _ctid_ranges(found.blocks, len(readers))
+        ranges = _ctid_ranges(found.blocks, len(sources))
         batches = db.interleaved(
-            [reader.stream(f"{sql} WHERE {where}") for reader, where in zip(readers, ranges, strict=True)]
+            [source.stream(f"{sql} WHERE {where}") for source, where in zip(sources, ranges, strict=True)]
         )
     return batches if quiet else _counted(batches, found.name, estimate)
 
