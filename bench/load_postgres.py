@@ -6,9 +6,11 @@ Starts a throwaway PostgreSQL 15 (or uses LLAMALOG_TEST_PG_URL), fills ``llama_l
 generated rows and the upstream indexes, then times:
 
 * ``psql -c "COPY (SELECT * FROM llama_logs) TO STDOUT (FORMAT binary)" > /dev/null`` (the limit);
-* ``LogStore(file).load_postgres(url)``: a full load into a fresh persistent store, in a child
-  process whose peak memory (max RSS) is reported next to the size of the resulting table;
-* an incremental load after adding 1% new rows (the table vacuumed, as autovacuum leaves it);
+* ``LogStore(file).load_postgres(url)``: a full load into a fresh persistent store with
+  ``--streams`` streams, then with the default ones (by CPUs and table size), each in a child
+  process; the latter's peak memory (VmHWM) is reported next to the size of the resulting store;
+* an incremental load with nothing new (its fixed costs, by phase: imports, opening the store, the
+  load, closing it) and one after adding 1% new rows (the table vacuumed, as autovacuum leaves it);
 * an incremental load after deleting 100 old rows (the server's counters show the delete, so
   the older rows' ids are compared);
 * ``pandas.read_sql`` through SQLAlchemy and ``polars.read_database_uri`` (connectorx), when
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,21 +41,34 @@ import llamalog_analytics as lla
 
 CHILD = """
 import json, sys, time
-import llamalog_analytics as lla
 start = time.perf_counter()
-with lla.LogStore(sys.argv[1]) as store:
-    result = store.load_postgres(sys.argv[2], full=sys.argv[3] == "full", quiet=True)
-seconds = time.perf_counter() - start
+import duckdb, adbc_driver_manager, adbc_driver_postgresql
+import llamalog_analytics as lla
+from llamalog_analytics import postgres
+imported = time.perf_counter()
+store = lla.LogStore(sys.argv[1])
+opened = time.perf_counter()
+streams = int(sys.argv[4]) if sys.argv[4] != "auto" else None
+result = store.load_postgres(sys.argv[2], full=sys.argv[3] == "full", streams=streams, quiet=True)
+loaded = time.perf_counter()
+store.close()
+end = time.perf_counter()
 # VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across fork and exec.
 rss = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"seconds": seconds, "rows": result.rows_read, "inserted": result.rows_inserted,
-                  "disappeared": sum(s.rows_disappeared for s in result.sources), "rss": rss}))
+print(json.dumps({"seconds": end - start, "rows": result.rows_read, "inserted": result.rows_inserted,
+                  "disappeared": sum(s.rows_disappeared for s in result.sources), "rss": rss,
+                  "phases": {"imports": imported - start, "open": opened - imported,
+                             "load": loaded - opened, "close": end - loaded}}))
 """
 
 
-def child_load(store: Path, url: str, mode: str) -> dict:
-    out = subprocess.check_output([sys.executable, "-c", CHILD, str(store), url, mode])
+def child_load(store: Path, url: str, mode: str, streams: str = "auto") -> dict:
+    out = subprocess.check_output([sys.executable, "-c", CHILD, str(store), url, mode, streams])
     return json.loads(out)
+
+
+def phases(load: dict) -> str:
+    return ", ".join(f"{name} {seconds:.3f}s" for name, seconds in load["phases"].items())
 
 
 def timed_command(command: list[str]) -> float:
@@ -64,6 +80,7 @@ def timed_command(command: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--streams", type=int, default=2, help="streams of the load timed beside the default")
     parser.add_argument("--skip-others", action="store_true", help="skip pandas and connectorx")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="llamalog-pgbench-"))
@@ -83,12 +100,16 @@ def main() -> None:
         print(f"rows: {args.rows:,}  prepared in {time.perf_counter() - started:.0f}s")
 
         psql = timed_command(["psql", url, "-c", "COPY (SELECT * FROM llama_logs) TO STDOUT (FORMAT binary)"])
+        print(f"psql COPY binary > /dev/null: {psql:6.2f}s ({args.rows / psql:,.0f} rows/s)")
         store = work / "store.duckdb"
+        several = child_load(store, url, "full", str(args.streams))
+        store.unlink()
+        seconds = several["seconds"]
+        print(f"load_postgres (full, {args.streams} streams): {seconds:6.2f}s  ratio {seconds / psql:.2f}x")
         full = child_load(store, url, "full")
         store_bytes = store.stat().st_size
-        print(f"psql COPY binary > /dev/null: {psql:6.2f}s ({args.rows / psql:,.0f} rows/s)")
         print(
-            f"load_postgres (full):         {full['seconds']:6.2f}s "
+            f"load_postgres (full, default streams for {os.cpu_count()} CPUs): {full['seconds']:6.2f}s "
             f"({args.rows / full['seconds']:,.0f} rows/s)  ratio {full['seconds'] / psql:.2f}x"
         )
         print(
@@ -96,6 +117,11 @@ def main() -> None:
             f"store file {store_bytes / 2**20:,.0f} MiB; peak / file = {full['rss'] / store_bytes:.2f}"
         )
 
+        unchanged = child_load(store, url, "incremental")
+        assert unchanged["inserted"] == 0, unchanged
+        print(
+            f"incremental, nothing new (the fixed costs): {unchanged['seconds']:6.2f}s = {phases(unchanged)}"
+        )
         fresh = extra.with_columns(
             pl.Series("id", [str(uuid.uuid4()) for _ in range(extra.height)]),
             (pl.lit(newest) + pl.duration(seconds=pl.int_range(pl.len()) + 1)).alias("created_at"),
@@ -105,7 +131,7 @@ def main() -> None:
         assert incremental["inserted"] == extra.height, incremental
         print(
             f"incremental after +1% ({extra.height:,} rows): {incremental['seconds']:6.2f}s = "
-            f"{100 * incremental['seconds'] / full['seconds']:.1f}% of the full load"
+            f"{100 * incremental['seconds'] / full['seconds']:.1f}% of the full load ({phases(incremental)})"
         )
 
         with psycopg.connect(url, autocommit=True) as con:  # cascade deletes of an old album's history

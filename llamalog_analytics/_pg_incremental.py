@@ -33,6 +33,7 @@ class SourceTable:
     name: str
     columns: dict[str, str]  # canonical column name -> Postgres type
     keyed: bool = False  # id is a unique key and id, operation, created_at are NOT NULL
+    blocks: int = 0  # pages of a plain table, which ranges of row positions (ctid) can split; else 0
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,19 @@
-"""The source side of a PostgreSQL load: the URL as users write it, one read-only connection
-through the ADBC driver with bound parameters, and driver errors as one line with a hint."""
+"""The source side of a PostgreSQL load: the URL as users write it, read-only connections through
+the ADBC driver with bound parameters that all read one snapshot, and driver errors as one line
+with a hint."""
 
 from __future__ import annotations
 
 import contextlib
-import struct
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as quote_url
 from urllib.parse import unquote, urlencode, urlsplit
 
+from ._sql import literal
 from .errors import PostgresError, SourceError
 
 if TYPE_CHECKING:
@@ -134,7 +136,8 @@ def translated(target: Connection) -> Iterator[None]:
     except SourceError as exc:  # the driver failed while DuckDB was reading its stream
         if "[libpq]" not in str(exc):
             raise
-        raise PostgresError(_explain(str(exc).split("[libpq]", 1)[1], target)) from None
+        driver_message = str(exc).split("[libpq]", 1)[1].split(". Hint:", 1)[0]  # not the stage's hint
+        raise PostgresError(_explain(driver_message, target)) from None
 
 
 # What a driver error means: words found in its message, and what to tell (``{where}``: the
@@ -156,6 +159,7 @@ _FAILURES = (
             "connection to server was lost",
             "ssl syscall",
             "eof detected",
+            "invalid snapshot identifier",  # the connection whose snapshot the others read closed
         ),
         "the server closed the connection during the load ({first}); the store is unchanged. "
         "Hint: retry, and check the server's log",
@@ -205,67 +209,156 @@ def _explain(message: str, target: Connection) -> str:
 class Source:
     """Queries on the source database, all inside one read-only, repeatable-read transaction.
 
-    Uses the ADBC driver's own API: its DB-API layer also imports ``pyarrow.dataset`` (and
-    pandas, when installed), which takes longer than a small incremental load. Parameters
-    (``$1``, ``$2``, ...) are bound, never written into the SQL.
+    Uses the ADBC driver's own API and hands its Arrow streams to DuckDB as they are: its DB-API
+    layer and pyarrow import more (numpy, ``pyarrow.dataset``, pandas when installed) than a
+    small incremental load takes. Parameters (``$1``, ``$2``, ...) are bound, never written into
+    the SQL. :meth:`share` opens more connections reading the same snapshot, and
+    :meth:`interleaved` reads their streams at once.
     """
 
     def __init__(self, conninfo: str) -> None:
         import adbc_driver_manager as adbc
         import adbc_driver_postgresql
+        import duckdb
 
-        self.database = adbc_driver_postgresql.connect(conninfo)
-        self.connection = adbc.AdbcConnection(self.database)
+        self.conninfo = conninfo
         self.statements: list[Any] = []  # a stream stays readable while its statement lives
+        self.others: list[Source] = []  # connections reading this one's snapshot (see share)
+        self.pumps: list[threading.Thread] = []  # threads reading streams (see interleaved)
+        self.stopping = threading.Event()
+        self.local = duckdb.connect()  # turns parameters into Arrow, and small results into rows
+        self.database = adbc_driver_postgresql.connect(conninfo)
+        try:
+            self.connection = adbc.AdbcConnection(self.database)
+        except BaseException:
+            self.database.close()
+            raise
         self.connection.set_autocommit(False)
 
-    def stream(self, sql: str, params: tuple[Any, ...] = ()) -> pa.RecordBatchReader:
+    def stream(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """The rows of ``sql`` as an Arrow stream (``__arrow_c_stream__``), to read once, e.g.
+        by DuckDB."""
         import adbc_driver_manager as adbc
-        import pyarrow as pa
 
         statement = adbc.AdbcStatement(self.connection)
         self.statements.append(statement)
         statement.set_sql_query(sql)
-        if params:
-            names = [f"p{n}" for n in range(1, len(params) + 1)]
-            statement.bind(pa.RecordBatch.from_arrays([_parameter(value) for value in params], names=names))
-        handle, _ = statement.execute_query()
-        return pa.RecordBatchReader.from_stream(handle)
+        if not params:
+            return statement.execute_query()[0]
+        names = ", ".join(f"${n} AS p{n}" for n in range(1, len(params) + 1))
+        with self.local.cursor() as cursor:  # read by the driver when the statement runs
+            statement.bind_stream(cursor.sql(f"SELECT {names}", params=list(params)).__arrow_c_stream__())
+            return statement.execute_query()[0]
+
+    def run(self, sql: str) -> None:
+        """Run a statement that returns nothing (``SET TRANSACTION``)."""
+        import adbc_driver_manager as adbc
+
+        statement = adbc.AdbcStatement(self.connection)
+        self.statements.append(statement)
+        statement.set_sql_query(sql)
+        statement.execute_update()
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(row.values()) for row in self.stream(sql, params).read_all().to_pylist()]
+        with self.local.cursor() as cursor:
+            cursor.register("source_rows", self.stream(sql, params))
+            return cursor.execute("SELECT * FROM source_rows").fetchall()
+
+    def share(self, count: int) -> list[Source]:
+        """Up to ``count`` more connections, each in a read-only transaction that reads this
+        one's snapshot (exported once), so all they read agrees with what this one reads. Fewer
+        when the server refuses more connections; they close with this source."""
+        from adbc_driver_manager import Error as DriverError
+
+        if len(self.others) < count:
+            exported = self.rows("SELECT pg_export_snapshot()")[0][0]
+            while len(self.others) < count:
+                try:
+                    other = Source(self.conninfo)
+                except DriverError:  # too many connections for the role or the server
+                    break
+                self.others.append(other)
+                begin(other, exported)
+        return self.others[:count]
+
+    def interleaved(self, streams: list[Any]) -> pa.RecordBatchReader:
+        """One stream of the batches of ``streams`` (same schema) in the order they arrive,
+        each read by its own thread (the driver decodes without holding the GIL). At most one
+        batch per stream waits to be taken; :meth:`close` stops the threads."""
+        import pyarrow as pa
+
+        readers = [pa.RecordBatchReader.from_stream(stream) for stream in streams]
+        arrived: queue.Queue[Any] = queue.Queue(maxsize=len(readers))
+        finished = object()
+
+        def offer(item: object) -> bool:
+            while not self.stopping.is_set():
+                with contextlib.suppress(queue.Full):
+                    arrived.put(item, timeout=0.1)
+                    return True
+            return False
+
+        def pump(reader: pa.RecordBatchReader) -> None:
+            try:
+                for batch in reader:
+                    if not offer(batch):
+                        return
+                offer(finished)
+            except Exception as exc:  # the driver's error, raised where the stream is read
+                offer(exc)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            pumps = [threading.Thread(target=pump, args=(reader,), daemon=True) for reader in readers]
+            self.pumps += pumps
+            for thread in pumps:
+                thread.start()
+            running = len(pumps)
+            while running:
+                item = arrived.get()
+                if item is finished:
+                    running -= 1
+                elif isinstance(item, Exception):
+                    raise item
+                else:
+                    yield item
+
+        return pa.RecordBatchReader.from_batches(readers[0].schema, batches())
 
     def close(self) -> None:
+        self.stopping.set()
+        for thread in self.pumps:
+            thread.join()
+        for other in self.others:
+            other.close()
         with contextlib.suppress(Exception):
             self.connection.rollback()
-        for handle in (*reversed(self.statements), self.connection, self.database):
+        for handle in (*reversed(self.statements), self.connection, self.database, self.local):
             with contextlib.suppress(Exception):
                 handle.close()
-
-
-def _parameter(value: str | datetime) -> pa.Array:
-    """A one-value Arrow array for a text or timestamp parameter, built from its buffers:
-    ``pa.array`` would import pandas (when installed) first, which costs more than a small load.
-
-    Examples:
-        >>> _parameter("it's").to_pylist(), _parameter(datetime(2026, 2, 10, 16, 39, 53)).to_pylist()
-        (["it's"], [datetime.datetime(2026, 2, 10, 16, 39, 53)])
-    """
-    import pyarrow as pa
-
-    if isinstance(value, datetime):
-        micros = (value.replace(tzinfo=None) - datetime(1970, 1, 1)) // timedelta(microseconds=1)
-        return pa.Array.from_buffers(pa.timestamp("us"), 1, [None, pa.py_buffer(struct.pack("<q", micros))])
-    data = value.encode()
-    offsets = pa.py_buffer(struct.pack("<ii", 0, len(data)))
-    return pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])
 
 
 # Timeouts the role, database or server set lower than ours (reset_val: before this transaction).
 _TIMEOUTS_SET_BEFORE = """SELECT name, reset_val FROM pg_settings
 WHERE CASE WHEN name = ANY($1::text[])  -- only these are numbers: test them first
   THEN reset_val::bigint > 0 AND reset_val::bigint < setting::bigint END"""
-_TIMEOUTS = "{" + ",".join(n for n in SESSION if n.endswith("timeout")) + "}"  # a text[] parameter
+# text[] parameters (no name or value holds a comma, quote or brace)
+_TIMEOUTS = "{" + ",".join(n for n in SESSION if n.endswith("timeout")) + "}"
+_SESSION_NAMES = "{" + ",".join(SESSION) + "}"
+_SESSION_VALUES = "{" + ",".join(SESSION.values()) + "}"
+
+
+def begin(source: Source, exported: str | None = None) -> None:
+    """Start the source's read-only, repeatable-read transaction, reading the snapshot another
+    transaction ``exported`` when given, with the session's timeouts."""
+    source.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    if exported is not None:  # before any query; the statement takes no parameter
+        source.run(f"SET TRANSACTION SNAPSHOT {literal(exported)}")
+    source.rows(  # SET LOCAL each, in one round trip, bound
+        "SELECT set_config(name, value, true) FROM unnest($1::text[], $2::text[]) AS s(name, value)",
+        (_SESSION_NAMES, _SESSION_VALUES),
+    )
+    for name, setting in source.rows(_TIMEOUTS_SET_BEFORE, (_TIMEOUTS,)):  # a DBA's tighter limit stays
+        source.rows("SELECT set_config($1, $2, true)", (name, str(int(setting))))
 
 
 @contextlib.contextmanager
@@ -273,11 +366,7 @@ def snapshot(target: Connection) -> Iterator[Source]:
     """The source inside one read-only, repeatable-read transaction with timeouts."""
     source = Source(target.conninfo)
     try:
-        source.rows("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        for name, value in SESSION.items():
-            source.rows("SELECT set_config($1, $2, true)", (name, value))  # SET LOCAL, bound
-        for name, setting in source.rows(_TIMEOUTS_SET_BEFORE, (_TIMEOUTS,)):  # a DBA's tighter limit stays
-            source.rows("SELECT set_config($1, $2, true)", (name, str(int(setting))))
+        begin(source)
         yield source
     finally:
         source.close()

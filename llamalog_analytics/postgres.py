@@ -1,9 +1,12 @@
 """Load the audit table from the application's live PostgreSQL: read-only, consistent, incremental.
 
-Everything one call reads comes from one read-only, repeatable-read transaction, so the tables
+Everything one call reads comes from one read-only, repeatable-read snapshot, so the tables
 agree with each other. Rows stream as Arrow batches (the ADBC PostgreSQL driver reads them with
-binary COPY) straight into the store's staging table; nothing is held as Python objects. The
-source is never written to: the session is read-only and only ``SELECT`` is issued.
+binary COPY) straight into the store's staging table; nothing is held as Python objects. A full
+read of a large table is split by ranges of row positions (``ctid``) over several connections
+whose transactions import the first one's snapshot, so the server and the driver work in
+parallel and still read the rows of one moment. The source is never written to: every session
+is read-only and only ``SELECT`` is issued.
 
 A later load of the same source fetches only rows created since the newest stored one (minus a
 safety overlap; repeated rows are recognised by id) and reports rows that have disappeared from
@@ -14,6 +17,7 @@ artist or track is deleted, and an auditor must see that.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -30,7 +34,7 @@ from ._pg_incremental import (
 from ._pg_source import Connection, Source, parse_url, snapshot, sqlalchemy_url, translated
 from ._readers import Reader
 from ._sql import COUNTERS_TABLE, MIGRATIONS_TABLE, json_text, quote
-from .errors import PostgresError
+from .errors import ArgumentError, PostgresError
 from .stage import LoadResult, Stage
 
 if TYPE_CHECKING:
@@ -41,7 +45,15 @@ if TYPE_CHECKING:
 
 # Database rows have no order worth keeping, and a bounded buffer pool keeps the load's memory
 # near the size of the data instead of a multiple of it (DuckDB spills to disk beyond it).
-LOAD_SETTINGS = {"preserve_insertion_order": "false", "memory_limit": "1GB"}
+LOAD_SETTINGS = {"preserve_insertion_order": "false", "memory_limit": "512MB"}
+# A full read is split into streams only when each gets at least this many pages (64 MiB of
+# 8 kB pages): a smaller table costs more to split (connections, threads) than it saves.
+BLOCKS_PER_STREAM = 8192
+MAX_STREAMS = 8
+# Each stream keeps about two CPUs busy on this side: the driver decoding its rows, and DuckDB
+# converting and compressing them (per million rows about 3 CPU-seconds each, as much as the
+# server spends sending them).
+CPUS_PER_STREAM = 2
 
 
 def load_postgres(
@@ -51,6 +63,7 @@ def load_postgres(
     table: str | None = None,
     schema: str | None = None,
     full: bool = False,
+    streams: int | None = None,
     quiet: bool = False,
 ) -> LoadResult:
     """Load ``llama_logs`` and/or ``enrichment_logs`` (and ``_prisma_migrations``) from PostgreSQL.
@@ -61,8 +74,12 @@ def load_postgres(
         table: load only this table (default: whichever of the two exists, or both).
         schema: the schema to read (default: the URL's ``?schema=``, else ``public``).
         full: fetch every row, not only rows newer than the store holds.
+        streams: connections reading a table's rows at once when every row is fetched (default:
+            one per two CPUs, up to 8, and one per 64 MiB of table); incremental reads use one.
         quiet: no progress bar.
     """
+    if streams is not None and streams < 1:
+        raise ArgumentError(f"streams={streams}: a load reads with at least one stream. Hint: pass 1 or more")
     url = url or os.environ.get("DATABASE_URL")
     if not url:
         raise PostgresError("no database URL. Hint: pass one, or set DATABASE_URL as the app's .env does")
@@ -92,7 +109,7 @@ def load_postgres(
                     f"INSERT INTO {COUNTERS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [stage.load_id, found.name, source, *counters],
                 )
-            stream = _fetch(db, namespace, found, plan, quiet=quiet)
+            stream = _fetch(db, namespace, found, plan, streams=streams, quiet=quiet)
             with _stream_reader(store, source, found, stream, table_notes) as reader:
                 stage.add(found.name, reader, quiet=True)
             disappeared[found.name] = disappeared_ids(store, found, source, plan)
@@ -118,7 +135,9 @@ _FIND_TABLES = """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypm
   a.attnotnull OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
     AND i.indisprimary AND i.indnatts = 1 AND i.indkey[0] = a.attnum) AS required,
   EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
-    AND i.indisunique AND i.indnatts = 1 AND i.indkey[0] = a.attnum) AS unique_key
+    AND i.indisunique AND i.indnatts = 1 AND i.indkey[0] = a.attnum) AS unique_key,
+  CASE WHEN c.relkind = 'r'
+    THEN pg_relation_size(c.oid) / current_setting('block_size')::bigint ELSE 0 END AS blocks
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -130,7 +149,9 @@ ORDER BY c.relname, a.attnum"""
 def _find_tables(db: Source, target: Connection, namespace: str, only: str | None) -> list[SourceTable]:
     found: dict[str, dict[str, str]] = {}
     guaranteed: dict[str, set[str]] = {}
-    for relname, column, pg_type, required, unique_key in db.rows(_FIND_TABLES, (namespace,)):
+    blocks: dict[str, int] = {}
+    for relname, column, pg_type, required, unique_key, pages in db.rows(_FIND_TABLES, (namespace,)):
+        blocks[relname] = pages
         if column in schema_module.COLUMN_NAMES:
             found.setdefault(relname, {})[column] = pg_type
             if required and (unique_key or column != "id"):
@@ -144,7 +165,7 @@ def _find_tables(db: Source, target: Connection, namespace: str, only: str | Non
             "Hint: check ?schema= in the URL (Prisma's schema parameter) or --schema"
         )
     return [
-        SourceTable(name, columns, set(schema_module.REQUIRED) <= guaranteed.get(name, set()))
+        SourceTable(name, columns, set(schema_module.REQUIRED) <= guaranteed.get(name, set()), blocks[name])
         for name, columns in sorted(found.items(), reverse=True)
     ]
 
@@ -163,34 +184,84 @@ def _select(namespace: str, found: SourceTable, plan: Plan, columns: str) -> tup
     )
 
 
-def _fetch(
-    db: Source, namespace: str, found: SourceTable, plan: Plan, *, quiet: bool
-) -> pa.RecordBatchReader:
-    import pyarrow as pa
+def _stream_count(found: SourceTable, plan: Plan, streams: int | None) -> int:
+    """How many connections read ``found`` at once: one for an incremental read or a table
+    that is not a plain one (a view, a partitioned table), else ``streams``, by default one per
+    :data:`CPUS_PER_STREAM` CPUs (up to :data:`MAX_STREAMS`) and per :data:`BLOCKS_PER_STREAM`
+    pages; never more than the table's pages.
 
+    Examples:
+        >>> big, small = SourceTable("big", {}, blocks=57_000), SourceTable("small", {}, blocks=900)
+        >>> _stream_count(big, Plan(), 3), _stream_count(small, Plan(), None)
+        (3, 1)
+    """
+    if plan.since is not None or found.blocks == 0:
+        return 1
+    if streams is None:
+        cpus = os.cpu_count() or 1
+        streams = min(cpus // CPUS_PER_STREAM, MAX_STREAMS, found.blocks // BLOCKS_PER_STREAM)
+    return max(1, min(streams, found.blocks))
+
+
+def _ctid_ranges(blocks: int, count: int) -> list[str]:
+    """Conditions splitting a table of ``blocks`` pages into ``count`` ranges of row positions
+    that PostgreSQL reads with a TID range scan. Every row version is in exactly one range; the
+    last has no end, so rows on pages added since the table was measured are read too.
+
+    Examples:
+        >>> _ctid_ranges(10, 3)
+        ["ctid < '(3,0)'::tid", "ctid >= '(3,0)'::tid AND ctid < '(6,0)'::tid", "ctid >= '(6,0)'::tid"]
+    """
+    # Page numbers are written into the SQL (integers): the driver streams a query with COPY
+    # only when it has no bound parameter.
+    edges = [None, *(f"'({blocks * n // count},0)'::tid" for n in range(1, count)), None]
+    conditions = []
+    for low, high in itertools.pairwise(edges):
+        bounds = ([f"ctid >= {low}"] if low else []) + ([f"ctid < {high}"] if high else [])
+        conditions.append(" AND ".join(bounds))
+    return conditions
+
+
+def _fetch(
+    db: Source, namespace: str, found: SourceTable, plan: Plan, *, streams: int | None, quiet: bool
+) -> Any:
+    """The table's rows as an Arrow stream (``__arrow_c_stream__``)."""
     estimate = None if quiet or plan.since is not None else _estimate_rows(db, namespace, found.name)
     columns = ", ".join(quote(c) for c in found.columns)
     sql, params = _select(namespace, found, plan, columns)
-    batches = db.stream(sql, params)
-    if quiet:
-        return batches
+    count = _stream_count(found, plan, streams)
+    sources = [db, *db.share(count - 1)]  # fewer when the server refuses more connections
+    if len(sources) == 1:
+        batches = db.stream(sql, params)
+    else:
+        ranges = _ctid_ranges(found.blocks, len(sources))
+        batches = db.interleaved(
+            [source.stream(f"{sql} WHERE {where}") for source, where in zip(sources, ranges, strict=True)]
+        )
+    return batches if quiet else _counted(batches, found.name, estimate)
+
+
+def _counted(stream: Any, table: str, estimate: int | None) -> pa.RecordBatchReader:
+    """``stream`` with a progress bar of the rows read."""
+    import pyarrow as pa
+    from tqdm.auto import tqdm
+
+    reader = pa.RecordBatchReader.from_stream(stream)
 
     def counted() -> Iterator[pa.RecordBatch]:
-        from tqdm.auto import tqdm
-
         with tqdm(
             total=estimate,
-            desc=f"[🦙 LlamaLog] {found.name}",
+            desc=f"[🦙 LlamaLog] {table}",
             unit=" rows",
             unit_scale=True,
             delay=1.0,
             leave=False,
         ) as bar:
-            for batch in batches:
+            for batch in reader:
                 bar.update(batch.num_rows)
                 yield batch
 
-    return pa.RecordBatchReader.from_batches(batches.schema, counted())
+    return pa.RecordBatchReader.from_batches(reader.schema, counted())
 
 
 def _estimate_rows(db: Source, namespace: str, table: str) -> int | None:
@@ -204,49 +275,28 @@ def _estimate_rows(db: Source, namespace: str, table: str) -> int | None:
 
 @contextlib.contextmanager
 def _stream_reader(
-    store: LogStore, source: str, found: SourceTable, stream: pa.RecordBatchReader, notes: list[str]
+    store: LogStore, source: str, found: SourceTable, stream: Any, notes: list[str]
 ) -> Iterator[Reader]:
     """A :class:`Reader` over the driver's stream, registered in DuckDB for the block."""
     name = f"_llamalog_pg_{found.name}"
-    kinds = {field.name: _duckdb_kind(field.type) for field in stream.schema}
-    reader = Reader(
-        path=source,
-        format="postgres",
-        select=f"SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _pre_reason, * FROM {name}",
-        params=[],
-        inputs={c: (quote(c), kinds[c]) for c in found.columns},
-        raw=json_text((c, quote(c)) for c in found.columns),
-        notes=tuple(notes),
-        numbered=False,
-        trusted=found.keyed and all(kinds[c] == schema_module.column(c).type for c in found.columns),
-    )
     with store.registered(name, stream):
-        yield reader
+        # the types DuckDB gives the driver's Arrow columns (read from the stream's schema alone)
+        kinds = dict(store.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {name})"))
+        yield Reader(
+            path=source,
+            format="postgres",
+            select=f"SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _pre_reason, * FROM {name}",
+            params=[],
+            inputs={c: (quote(c), kinds[c]) for c in found.columns},
+            raw=json_text((c, quote(c)) for c in found.columns),
+            notes=tuple(notes),
+            numbered=False,
+            trusted=found.keyed and all(kinds[c] == schema_module.column(c).type for c in found.columns),
+        )
 
 
-def _duckdb_kind(arrow_type: pa.DataType) -> str:
-    """The DuckDB type DuckDB gives an Arrow column from the driver."""
-    import pyarrow as pa
-
-    name = getattr(arrow_type, "extension_name", "")
-    if name == "arrow.uuid":
-        return "UUID"
-    if name == "arrow.json":
-        return "JSON"
-    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
-        return "VARCHAR[]"
-    if pa.types.is_timestamp(arrow_type):
-        return "TIMESTAMP WITH TIME ZONE" if arrow_type.tz else "TIMESTAMP"
-    if pa.types.is_boolean(arrow_type):
-        return "BOOLEAN"
-    if pa.types.is_int32(arrow_type):
-        return "INTEGER"
-    if pa.types.is_integer(arrow_type):
-        return "BIGINT"
-    return "VARCHAR"
-
-
-def _migrations(db: Source, namespace: str) -> pa.Table | None:
+def _migrations(db: Source, namespace: str) -> Any:
+    """The migration history as an Arrow stream, or None when the schema has none."""
     if not db.rows(
         "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2",
         (namespace, MIGRATIONS_TABLE),
@@ -256,4 +306,4 @@ def _migrations(db: Source, namespace: str) -> pa.Table | None:
         f"""SELECT id, checksum, finished_at AT TIME ZONE 'UTC' AS finished_at, migration_name, logs,
   rolled_back_at AT TIME ZONE 'UTC' AS rolled_back_at, started_at AT TIME ZONE 'UTC' AS started_at,
   applied_steps_count FROM {quote(namespace)}.{MIGRATIONS_TABLE} ORDER BY started_at, migration_name"""
-    ).read_all()
+    )

@@ -398,12 +398,13 @@ class LogStore:
         table: str | None = None,
         schema: str | None = None,
         full: bool = False,
+        streams: int | None = None,
         quiet: bool = False,
     ) -> LoadResult:
         """Load from a live PostgreSQL; see :func:`llamalog_analytics.postgres.load_postgres`."""
         from .postgres import load_postgres
 
-        return load_postgres(self, url, table=table, schema=schema, full=full, quiet=quiet)
+        return load_postgres(self, url, table=table, schema=schema, full=full, streams=streams, quiet=quiet)
 
     def disappeared(self) -> pl.DataFrame:
         """Rows that were loaded from a database and later vanished from it."""

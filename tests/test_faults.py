@@ -159,7 +159,7 @@ def test_only_reads_reach_the_source(tmp_path, pg_server, data):
             store.load_postgres(reader, quiet=True)  # both tables and the migrations
             copy_rows(url, many(data, 1))
             store.load_postgres(reader, quiet=True)  # incremental
-            store.load_postgres(reader, quiet=True, full=True)
+            store.load_postgres(reader, quiet=True, full=True, streams=2)  # two sessions, one snapshot
             store.load_postgres(reader, table="llama_logs", quiet=True)
             store.load_postgres(reader, schema="public", table="enrichment_logs", quiet=True)
     finally:

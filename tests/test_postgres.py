@@ -16,7 +16,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
-from llamalog_analytics.errors import PostgresError
+from llamalog_analytics._pg_source import snapshot
+from llamalog_analytics.errors import ArgumentError, PostgresError
 from llamalog_analytics.postgres import parse_url
 
 
@@ -213,8 +214,9 @@ def test_failures_are_one_line_exit_2_and_leave_the_store_unchanged(
         assert s.table().height == 4_000
 
 
-def test_server_terminating_the_backend_mid_load(tmp_path, pg_server, data):
-    url = pg_server.database("t_terminate")
+@pytest.mark.parametrize("streams", [1, 3])
+def test_server_terminating_the_backend_mid_load(tmp_path, pg_server, data, streams):
+    url = pg_server.database(f"t_terminate_{streams}")
     create_upstream(url)
     copy_rows(
         url,
@@ -232,7 +234,8 @@ def test_server_terminating_the_backend_mid_load(tmp_path, pg_server, data):
             while not stop.is_set():
                 killed = con.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = 't_terminate' AND query ILIKE 'COPY%' AND pid <> pg_backend_pid()"
+                    "WHERE datname = %s AND query ILIKE 'COPY%%' AND pid <> pg_backend_pid() LIMIT 1",
+                    [f"t_terminate_{streams}"],
                 ).fetchall()
                 if killed:
                     return
@@ -243,7 +246,7 @@ def test_server_terminating_the_backend_mid_load(tmp_path, pg_server, data):
     try:
         with lla.LogStore(tmp_path / "s.duckdb") as store:
             with pytest.raises(PostgresError, match="closed the connection"):
-                store.load_postgres(url, quiet=True)
+                store.load_postgres(url, streams=streams, quiet=True)
             assert store.tables() == ()
             assert store.loads().height == 0
     finally:
@@ -321,3 +324,66 @@ def test_a_load_from_postgres_rebuilds_the_chain_index(store, database):
     before = chain_index(store)
     store.load_postgres(database, quiet=True)  # nothing new, yet a write through the store
     assert chain_index(store) is not before
+
+
+def test_connections_sharing_a_snapshot_read_one_moment(database, data):
+    with snapshot(parse_url(database)) as db:
+        before = sorted(r[0] for r in db.rows("SELECT id::text FROM llama_logs"))
+        with psycopg.connect(database, autocommit=True) as con:
+            con.execute("DELETE FROM llama_logs WHERE id = ANY(%s::uuid[])", [before[:100]])
+        copy_rows(
+            database,
+            data.llama_logs.head(7).with_columns(pl.Series("id", [str(uuid.uuid4()) for _ in range(7)])),
+        )
+        others = db.share(2)
+        assert len(others) == 2
+        for other in others:
+            assert sorted(r[0] for r in other.rows("SELECT id::text FROM llama_logs")) == before
+    with psycopg.connect(database) as con:  # the changes were committed
+        assert con.execute("SELECT count(*) FROM llama_logs").fetchone() == (4_000 - 100 + 7,)
+
+
+def test_a_load_in_several_streams_reads_one_snapshot_while_the_table_changes(tmp_path, pg_server, data):
+    url = pg_server.database("t_streams")
+    create_upstream(url)
+    rows = pl.concat(
+        data.llama_logs.with_columns(pl.Series("id", [str(uuid.uuid4()) for _ in range(4_000)]))
+        for _ in range(25)
+    )
+    copy_rows(url, rows)
+    with lla.LogStore() as single:
+        assert single.load_postgres(url, streams=1, quiet=True).rows_loaded == 100_000
+        with pytest.raises(ArgumentError, match="at least one stream"):
+            single.load_postgres(url, streams=0, quiet=True)
+        expected = single.table()
+    changed = threading.Event()
+
+    def change() -> None:  # once the load's COPY runs: delete rows all over the table, insert some
+        with psycopg.connect(url, autocommit=True) as con:
+            for _ in range(2_000):
+                if con.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = 't_streams' AND query ILIKE 'COPY%'"
+                ).fetchall():
+                    sample = "SELECT id FROM llama_logs TABLESAMPLE SYSTEM (5)"
+                    con.execute(f"DELETE FROM llama_logs WHERE id IN ({sample})")
+                    con.execute(
+                        "INSERT INTO llama_logs SELECT (jsonb_populate_record(NULL::llama_logs, "
+                        "to_jsonb(l) || jsonb_build_object('id', gen_random_uuid()))).* FROM llama_logs AS l "
+                        "LIMIT 500"
+                    )
+                    changed.set()
+                    return
+                time.sleep(0.002)
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    try:
+        with lla.LogStore(tmp_path / "s.duckdb") as store:
+            result = store.load_postgres(url, streams=3, quiet=True)
+            assert (result.rows_read, result.rows_inserted) == (100_000, 100_000)
+            assert_same_rows(store.table(), expected)
+    finally:
+        changer.join()
+    assert changed.is_set()
+    with psycopg.connect(url) as con:
+        assert con.execute("SELECT count(*) FROM llama_logs").fetchone()[0] != 100_000
