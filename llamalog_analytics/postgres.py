@@ -90,6 +90,7 @@ def load_postgres(
         notes.append(f"ignored URL parameter(s) libpq does not take: {', '.join(target.dropped)}")
     with (
         translated(target),
+        store.session(write=True),  # the settings hold for this connection only
         _settings(store, LOAD_SETTINGS),
         snapshot(target) as db,
         Stage(store) as stage,
