@@ -6,7 +6,8 @@ Generates N rows into a store file, then in a child process of its own (so its p
 its own) builds ``lla.provenance_graph(store)``: seconds, peak memory (VmHWM), nodes and edges.
 Another child builds the floor: an empty ``MultiDiGraph`` given the same node names and edge
 keys with no attributes, through networkx's ``add_nodes_from`` and ``add_edges_from``; its
-figure is what building the bare graph adds to that process at its peak.
+figure is what building the bare graph adds to that process at its peak (the name strings,
+read before, are not counted).
 """
 
 from __future__ import annotations

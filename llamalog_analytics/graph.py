@@ -148,7 +148,8 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
         ),
         agent_nodes.select(node=_AGENT, kind="kind", name="name"),
     ]
-    del rows, linked, jobs, entities, agents, entity_nodes, agent_nodes  # only nodes and edges from here on
+    # Only the nodes and edges from here on: the frames they came from go before the graph grows.
+    del rows, linked, every_edge, jobs, entities, agents, entity_nodes, agent_nodes
     graph, names = _graph(groups)
     sources, targets = (names[edges[end].to_numpy()] for end in ("source", "target"))
     _add_edges(graph, zip(sources, targets, _interned(edges["kind"]), strict=True))
