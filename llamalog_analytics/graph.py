@@ -27,12 +27,17 @@ Examples:
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from . import links, schema
+from ._sql import quote
 from .chain_index import ANNOTATIONS
 from .chains import chain, runs
 from .errors import ArgumentError
@@ -82,7 +87,13 @@ def provenance_graph(
         )
     linking = links.Linking.of(link, reuse_gap)
     if entity_type is None or entity_id is None:
-        return graph_of(links.annotate(store.table(table), linking))
+        store.require(table)
+        columns = ", ".join(map(quote, ("id", *ROW_ATTRIBUTES, "entity_id", *TYPED_ID.values())))
+        return graph_of(
+            links.annotate(
+                store.frame(f"SELECT {columns} FROM {quote(table)} ORDER BY created_at, id"), linking
+            )
+        )
     rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
     job_ids = rows["job_id"].drop_nulls().unique()
     return graph_of(rows, runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap))
@@ -94,93 +105,196 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
     Rows without a chain's link annotations are linked among themselves (job instances, the
     default reuse gap). A run node's ``first_at``, ``last_at`` and ``rows`` come from ``runs``
     (:func:`~llamalog_analytics.chains.runs`: the whole run, also its rows off the
-    chain) when given, else from ``rows``. Nodes and edges are prepared as whole columns, then
-    added to networkx in bulk.
-    """
-    import networkx as nx
+    chain) when given, else from ``rows``.
 
-    rows = links.annotate(rows)
-    graph = nx.MultiDiGraph()
-    _add_rows(graph, rows)
-    _add_runs(graph, rows, runs)
-    entities, agents = _mentioned(rows), _agents(rows)
-    graph.add_nodes_from(
-        (f"{kind}:{entity}", {"kind": kind, "entity_type": kind.upper(), "entity_id": entity})
-        for kind, entity in entities.select("kind", "entity").unique().iter_rows()
+    Nodes are numbered in whole columns (rows, job runs, entities, agents) and edges join those
+    numbers; networkx then takes them in bulk, an edge holding its ends' own name objects and a
+    value repeated down a column being one Python object.
+    """
+    rows = links.annotate(rows).with_row_index("at")  # a row's node is numbered by its position
+    jobs, entities, agents = pl.collect_all(
+        [_job_nodes(rows.lazy(), runs), _mentioned(rows.lazy()), _agents(rows.lazy())]
     )
-    graph.add_nodes_from(
-        (f"{kind}:{name}", {"kind": kind, "name": name})
-        for kind, name in agents.select("kind", "name").unique().iter_rows()
-    )
-    job, parent = _job_node("job_id", "job_instance"), _job_node("parent_job_id", "parent_instance")
-    edges = pl.concat(
+    jobs = jobs.with_row_index("at", offset=rows.height)
+    entity_nodes = _numbered(entities.select("kind", "entity"), rows.height + jobs.height)
+    agent_nodes = _numbered(agents.select("kind", "name"), rows.height + jobs.height + entity_nodes.height)
+    linked = rows.lazy()
+    for keys, end in ((["job_id", "job_instance"], "run"), (["parent_job_id", "parent_instance"], "parent")):
+        found = jobs.lazy().select("job", "run", pl.col("at").alias(f"{end}_at"))
+        linked = linked.join(
+            found, left_on=keys, right_on=["job", "run"], how="left", nulls_equal=True, maintain_order="left"
+        )
+    every_edge = pl.concat(
         [
-            rows.select(source=_NODE, target=job, kind=pl.lit("logged_by")),
-            rows.select(source=parent, target=job, kind=pl.lit("spawned")),
-            rows.filter(pl.col("job_id").is_null()).select(
-                source=_NODE, target=parent, kind=pl.lit("child_of")
+            linked.select(source="at", target="run_at", kind=pl.lit("logged_by")),
+            linked.select(source="parent_at", target="run_at", kind=pl.lit("spawned")),
+            linked.filter(pl.col("job_id").is_null()).select(
+                source="at", target="parent_at", kind=pl.lit("child_of")
             ),
-            entities.select(source="node", target=pl.concat_str("kind", pl.lit(":"), "entity"), kind="verb"),
-            agents.select(
-                source=pl.concat_str("kind", pl.lit(":"), "name"), target="node", kind=pl.lit("triggered")
-            ),
+            entities.lazy()
+            .join(entity_nodes.lazy(), on=["kind", "entity"], maintain_order="left")
+            .select(source="at", target="at_right", kind="verb"),
+            agents.lazy()
+            .join(agent_nodes.lazy(), on=["kind", "name"], maintain_order="left")
+            .select(source="at_right", target="at", kind=pl.lit("triggered")),
         ]
     )
-    edges = edges.drop_nulls().unique(maintain_order=True)
-    graph.add_edges_from((source, target, kind, {"kind": kind}) for source, target, kind in edges.iter_rows())
+    edges = every_edge.drop_nulls().unique(maintain_order=True).collect()
+    groups = [
+        _row_nodes(rows),
+        jobs.select("node", "kind", "job_id", "instance", "first_at", "last_at", "rows", "dangling"),
+        entity_nodes.select(
+            node=_ENTITY, kind="kind", entity_type=pl.col("kind").str.to_uppercase(), entity_id="entity"
+        ),
+        agent_nodes.select(node=_AGENT, kind="kind", name="name"),
+    ]
+    # Only the nodes and edges from here on: the frames they came from go before the graph grows.
+    del rows, linked, every_edge, jobs, entities, agents, entity_nodes, agent_nodes
+    graph, names = _graph(groups)
+    sources, targets = (names[edges[end].to_numpy()] for end in ("source", "target"))
+    _add_edges(graph, zip(sources, targets, _interned(edges["kind"]), strict=True))
     return graph
 
 
-_NODE = pl.concat_str(pl.lit("log:"), "id").alias("node")  # a row's node
+_NODE = pl.concat_str(pl.lit("log:"), "id").alias("node")
+_ENTITY = pl.concat_str("kind", pl.lit(":"), "entity")
+_AGENT = pl.concat_str("kind", pl.lit(":"), "name")
+_TIME = "%Y-%m-%dT%H:%M:%S%.3f"
 
 
-def _add_rows(graph: nx.MultiDiGraph, rows: pl.DataFrame) -> None:
+def _numbered(nodes: pl.DataFrame, offset: int) -> pl.DataFrame:
+    """Each distinct row of ``nodes`` once, in order, numbered (``at``) from ``offset``."""
+    return nodes.unique(maintain_order=True).with_row_index("at", offset=offset)
+
+
+def _row_nodes(rows: pl.DataFrame) -> pl.DataFrame:
     """A node per row, with its useful columns and a chain's annotations."""
-    extra = [c for c in ANNOTATIONS if c in rows.columns]
-    attributes = rows.select(
+    columns = (*ROW_ATTRIBUTES, *(c for c in ANNOTATIONS if c in rows.columns))
+    return rows.select(
         _NODE,
-        *(pl.col(c).list.join(",") if c == "sources" else c for c in (*ROW_ATTRIBUTES, *extra)),
-    ).with_columns(pl.col("created_at").dt.to_string(_TIME))
-    graph.add_nodes_from(
-        (row.pop("node"), {"kind": "log", **{k: v for k, v in row.items() if v is not None}})
-        for row in attributes.iter_rows(named=True)
+        pl.lit("log").alias("kind"),
+        *(_ROW_TEXT.get(c, pl.col(c)) for c in columns),
     )
 
 
-def _add_runs(graph: nx.MultiDiGraph, rows: pl.DataFrame, runs: pl.DataFrame | None) -> None:
-    """A node per job run of the rows (its span from ``runs`` when given), and one per parent
-    whose run never logged."""
+_ROW_TEXT = {
+    "sources": pl.col("sources").list.join(","),
+    "created_at": pl.col("created_at").dt.to_string(_TIME),
+}
+
+
+def _job_nodes(rows: pl.LazyFrame, runs: pl.DataFrame | None) -> pl.LazyFrame:
+    """A node per job run of the rows (its span from ``runs`` when given) and one per parent
+    whose run never logged (``dangling``), keyed by ``job`` and ``run`` (null when dangling)."""
     logged = rows.filter(pl.col("job_id").is_not_null())
     if runs is None:
-        runs = logged.group_by("job_id", "job_instance").agg(
+        spans = logged.group_by("job_id", "job_instance").agg(
             first_at=pl.col("created_at").min(), last_at=pl.col("created_at").max(), rows=pl.len()
         )
     else:  # only the runs these rows belong to
-        runs = runs.join(logged.select("job_id", "job_instance"), on=["job_id", "job_instance"], how="semi")
-    nodes = runs.select(
-        _job_node("job_id", "job_instance").alias("node"),
-        "job_id",
-        pl.col("job_instance").alias("instance"),
-        pl.col("first_at", "last_at").dt.to_string(_TIME),
-        pl.col("rows").cast(pl.Int64),
+        spans = runs.lazy().join(
+            logged.select("job_id", "job_instance"), on=["job_id", "job_instance"], how="semi"
+        )
+    logging = spans.select(
+        job="job_id",
+        run="job_instance",
+        node=_job_node("job_id", "job_instance"),
+        kind=pl.lit("job"),
+        job_id="job_id",
+        instance="job_instance",
+        first_at=pl.col("first_at").dt.to_string(_TIME),
+        last_at=pl.col("last_at").dt.to_string(_TIME),
+        rows=pl.col("rows").cast(pl.Int64),
+        dangling=pl.lit(False),
     ).sort("node")
-    graph.add_nodes_from(
-        (r.pop("node"), {"kind": "job", **r, "dangling": False}) for r in nodes.iter_rows(named=True)
+    unlogged = (
+        rows.filter(links.DANGLING_PARENT)
+        .select(job="parent_job_id")
+        .unique()
+        .sort("job")
+        .select(
+            "job", node=pl.concat_str(pl.lit("job:"), "job"), kind=pl.lit("job"), job_id="job", dangling=True
+        )
     )
-    unlogged = rows.filter(links.DANGLING_PARENT)
-    graph.add_nodes_from(
-        (f"job:{job_id}", {"kind": "job", "job_id": job_id, "dangling": True})
-        for job_id in unlogged["parent_job_id"].unique().sort()
-    )
+    return pl.concat([logging, unlogged], how="diagonal_relaxed")
 
 
-def _mentioned(rows: pl.DataFrame) -> pl.DataFrame:
-    """(row node, entity kind, entity id, verb) for every entity a row names."""
+# networkx's add_nodes_from and add_edges_from cost a few microseconds a node or edge (a copy of
+# each attribute dict, views and checks per edge): minutes at a million rows. The two functions
+# below fill the same dicts of dicts (networkx's documented data structure) directly, with the
+# same result; tests compare the two.
+
+
+def _graph(groups: list[pl.DataFrame]) -> tuple[nx.MultiDiGraph, np.ndarray]:
+    """A graph of the nodes in ``groups`` (frames: ``node``, then one column per attribute, where
+    null is no attribute), as ``add_nodes_from`` would make it, and the nodes' names in order."""
+    import networkx as nx
+
+    graph = nx.MultiDiGraph()
+    nodes, successors, predecessors = graph._node, graph._succ, graph._pred
+    names = np.empty(sum(group.height for group in groups), dtype=object)
+    done = 0
+    with _collector_paused():
+        while groups:
+            group = groups.pop(0)  # dropped once in
+            keys = group.columns[1:]
+            names[done : done + group.height] = group["node"].to_list()
+            values = zip(*(_interned(group[key]) for key in keys), strict=True)
+            for node, row in zip(names[done : done + group.height], values, strict=True):
+                attributes = {key: value for key, value in zip(keys, row, strict=True) if value is not None}
+                if node in nodes:
+                    nodes[node].update(attributes)
+                else:
+                    nodes[node], successors[node], predecessors[node] = attributes, {}, {}
+            done += group.height
+    return graph, names
+
+
+def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str]]) -> None:
+    """Add each (source, target, kind) edge between nodes of ``graph``, keyed by its kind with
+    the data ``{"kind": kind}``, as ``add_edges_from`` would."""
+    successors, predecessors = graph._succ, graph._pred
+    with _collector_paused():
+        for source, target, kind in edges:
+            keys = successors[source].get(target)
+            if keys is None:
+                keys = successors[source][target] = predecessors[target][source] = {}
+            keys[kind] = {"kind": kind}
+
+
+def _interned(values: pl.Series) -> list[Any]:
+    """``values`` as Python objects, a value repeated down the column one object.
+
+    Examples:
+        >>> a, b, c = _interned(pl.Series(["SUCCESS", None, "SUCCESS"]))
+        >>> a is c, b
+        (True, None)
+    """
+    seen: dict[Any, Any] = {}
+    objects = values.to_list()
+    return list(map(seen.setdefault, objects, objects))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector: while millions of dicts are made in bulk it would scan
+    the growing graph again and again (the graph holds no cycles for it to find)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _mentioned(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """(row number ``at``, entity kind, entity id, verb) for every entity a row names."""
     return pl.concat(
         [
             *(
                 rows.select(
-                    _NODE,
+                    pl.col("at"),
                     pl.lit(kind.lower()).alias("kind"),
                     pl.col(column).alias("entity"),
                     _verb(pl.col("entity_type") == kind),
@@ -188,7 +302,7 @@ def _mentioned(rows: pl.DataFrame) -> pl.DataFrame:
                 for kind, column in TYPED_ID.items()
             ),
             rows.filter(pl.col("entity_type").is_in(list(TYPED_ID))).select(
-                _NODE,
+                pl.col("at"),
                 pl.col("entity_type").str.to_lowercase().alias("kind"),
                 pl.col("entity_id").alias("entity"),
                 _verb(pl.lit(True)),
@@ -197,17 +311,14 @@ def _mentioned(rows: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.col("entity").is_not_null())
 
 
-def _agents(rows: pl.DataFrame) -> pl.DataFrame:
-    """(row node, agent kind, name) for the user and the system that triggered each row."""
+def _agents(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """(row number ``at``, agent kind, name) for the user and the system that triggered each row."""
     return pl.concat(
         [
-            rows.select(_NODE, pl.lit(kind).alias("kind"), pl.col(column).alias("name"))
+            rows.select(pl.col("at"), pl.lit(kind).alias("kind"), pl.col(column).alias("name"))
             for kind, column in AGENTS
         ]
     ).drop_nulls()
-
-
-_TIME = "%Y-%m-%dT%H:%M:%S%.3f"
 
 
 def _job_node(job_id: str, instance: str) -> pl.Expr:

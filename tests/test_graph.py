@@ -91,6 +91,45 @@ def test_graph_job_nodes_are_runs_and_keep_the_job_id(tmp_path):
     assert graphml.nodes["job:7#2"]["job_id"] == "7" and graphml.nodes["job:7#2"]["instance"] == 2
 
 
+def test_whole_table_graph_holds_every_entity_graph(sample_graphs):
+    """Each entity's graph is part of the whole table's: the same nodes with the same
+    attributes (a row also carries its place on the chain), and the same edges."""
+    _, whole = sample_graphs
+    with lla.sample_store() as store:
+        entities = store.execute(
+            """SELECT kind, entity FROM (
+                 SELECT 'ALBUM' AS kind, album_id::VARCHAR AS entity FROM llama_logs
+                 UNION SELECT 'ARTIST', artist_id::VARCHAR FROM llama_logs
+                 UNION SELECT 'TRACK', track_id::VARCHAR FROM llama_logs)
+               WHERE entity IS NOT NULL
+               QUALIFY row_number() OVER (PARTITION BY kind ORDER BY md5(entity)) <= 20"""
+        )
+        parts = [lla.provenance_graph(store, kind, entity) for kind, entity in entities]
+    for part in parts:
+        for node, data in part.nodes(data=True):
+            on_chain = {
+                k: v for k, v in data.items() if k not in ("relation", "depth", "chain_root", "root_dangling")
+            }
+            assert whole.nodes[node] == on_chain
+        assert set(part.edges(keys=True)) <= set(whole.edges(keys=True))
+    assert {kind for kind, _ in entities} == {"ALBUM", "ARTIST", "TRACK"}
+
+
+def test_whole_table_graph_is_what_networkx_builds_from_its_nodes_and_edges(sample_graphs):
+    """Built in bulk, the graph is the one ``add_nodes_from`` and ``add_edges_from`` make: both
+    directions of each edge share its key dict, and every edge has a data dict of its own."""
+    _, whole = sample_graphs
+    rebuilt = nx.MultiDiGraph()
+    rebuilt.add_nodes_from(whole.nodes(data=True))
+    rebuilt.add_edges_from(whole.edges(keys=True, data=True))
+    assert nx.utils.graphs_equal(whole, rebuilt)
+    assert whole.pred == rebuilt.pred and list(whole) == list(rebuilt)
+    assert all(whole._pred[v][u] is whole._succ[u][v] for u, v in whole.edges())
+    data = [d for *_, d in whole.edges(keys=True, data=True)]
+    assert len({id(d) for d in data}) == len(data) == whole.number_of_edges()
+    assert all(d == {"kind": key} for *_, key, d in whole.edges(keys=True, data=True))
+
+
 # --- the drawing (charts.graph_figure) --------------------------------------------------------
 
 
