@@ -45,6 +45,7 @@ from ._core import (
     NO_RUN_NEAR,
     Linking,
     annotate,
+    link_runs,
     resolve,
     rows_sql,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "annotate",
     "before_parent_sql",
     "dangling_sql",
+    "link_runs",
     "linked_sql",
     "loop_numbers",
     "loops",
