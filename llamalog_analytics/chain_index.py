@@ -259,27 +259,36 @@ class ChainIndex:
             keys.add(batch)
         del batch
         _give_back_freed_memory()
+        # Each batch's keys go as soon as they are put together: the peak is what is held at once.
         sort_keys = pl.DataFrame({name: np.concatenate(parts) for name, parts in keys.columns.items()})
-        order = sort_keys.select(pl.arg_sort_by(*keys.columns)).to_series().to_numpy()
+        keys.columns.clear()
+        order = sort_keys.select(pl.arg_sort_by(sort_keys.columns)).to_series().to_numpy()
         self.rows.open(order)
         self.created_at = sort_keys["created_at"].to_numpy()[order]
         del sort_keys
-        dictionaries = [names for parts in keys.jobs.values() for _, names in parts]
-        self.jobs = pl.Series(pa.concat_arrays(dictionaries)).unique().sort()
-        self.job, self.parent_job = (
-            _compact(
-                np.concatenate(
-                    [_at(_codes(self.jobs, pl.Series(names)), codes, -1) for codes, names in parts]
-                )
-            )[order]
-            for parts in keys.jobs.values()
+        # Every batch's dictionary of job ids, numbered at once: its place among the distinct ids.
+        named = [names for coded in keys.jobs.values() for _, names in coded]
+        every_name = pl.Series(pa.concat_arrays(named))
+        self.jobs = every_name.unique().sort()
+        numbers = iter(
+            np.split((every_name.rank("dense") - 1).to_numpy(), np.cumsum([len(n) for n in named]))
         )
+        del named, every_name
+        self.job, self.parent_job = (
+            _compact(np.concatenate([_at(next(numbers), codes, -1) for codes, _ in coded]))[order]
+            for coded in keys.jobs.values()
+        )
+        keys.jobs.clear()
         position = np.empty_like(order)
         position[order] = np.arange(len(order))
         self.entities = {}
-        for kind, pairs in keys.seeds.items():
+        for kind in TYPED_ID:
+            pairs = keys.seeds.pop(kind)
             high, low, rows, by_entity_id = (np.concatenate(column) for column in zip(*pairs, strict=True))
+            del pairs
             self.entities[kind] = _EntityKeys(high, low, position[rows], by_entity_id)
+        del keys, position, high, low, rows, by_entity_id
+        _give_back_freed_memory()
         self._link()
 
     def _link(self) -> None:

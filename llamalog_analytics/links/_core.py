@@ -216,11 +216,13 @@ def link_runs(
     rank = np.cumsum(np.diff(created, prepend=created[:1] - 1) != 0) - 1
     scale = int(rank[-1]) + 2 if size else 1
     keys = jobs[starts].astype(np.int64) * scale + rank[grouped][starts]  # job ids may come as int32
+    del grouped, jobs, times, first_of_job, starts, run  # a table's worth each: what is held counts
     linked = np.flatnonzero(parent >= 0)
     wanted, at = parent[linked], created[linked]
     before_run = np.searchsorted(keys, wanted.astype(np.int64) * scale + rank[linked], side="right") - 1
+    del rank, keys
     after_run = before_run + 1
-    before_run[before_run < 0] = len(keys)  # -> "no run"
+    before_run[before_run < 0] = len(run_job) - 1  # -> "no run"
     has_before, has_after = run_job[before_run] == wanted, run_job[after_run] == wanted
     before_distance = np.maximum(at - run_last[before_run], 0)
     after_distance = run_first[after_run] - at
@@ -230,7 +232,7 @@ def link_runs(
         True if gap is None else np.where(before, before_distance, after_distance) <= gap
     )
     parent_ordinal, first_at, dangling = (
-        np.zeros(size, np.int64),
+        np.zeros(size, np.int32),
         np.zeros(size, np.int64),
         np.zeros(size, np.int8),
     )
