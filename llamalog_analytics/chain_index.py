@@ -137,6 +137,7 @@ class _Keys:
 
 
 def _filled(batch: pa.RecordBatch, name: str) -> np.ndarray:
+    """A column of UUID halves as numpy integers, 0 where NULL (masked out by the caller)."""
     return batch.column(name).fill_null(0).to_numpy()
 
 
@@ -271,7 +272,7 @@ class ChainIndex:
         every_name = pl.Series(pa.concat_arrays(named))
         self.jobs = every_name.unique().sort()
         numbers = iter(
-            np.split((every_name.rank("dense") - 1).to_numpy(), np.cumsum([len(n) for n in named]))
+            np.split((every_name.rank("dense") - 1).to_numpy(), np.cumsum([len(n) for n in named])[:-1])
         )
         del named, every_name
         self.job, self.parent_job = (
@@ -507,9 +508,13 @@ def _compact(values: np.ndarray) -> np.ndarray:
 
 def _give_back_freed_memory() -> None:
     """Return what building freed to the system: glibc keeps freed blocks smaller than its mmap
-    threshold (up to 32 MB: the arrays of a few million rows) in the process, so an index built
-    at a million rows would hold twice its size."""
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+    threshold (up to 32 MB: the arrays of a few million rows) in the process, and Arrow's pool
+    keeps what converting the batches used, so an index built at a million rows would hold
+    twice its size."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing more to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
