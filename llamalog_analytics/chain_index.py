@@ -1,18 +1,26 @@
 """The chain index: adjacency arrays over one log table, built once and reused for every chain.
 
-Rows are held oldest first (``created_at``, then ``id``); positions into that order are what the
+Rows are numbered oldest first (``created_at``, then ``id``); those positions are what the
 arrays store. Each row knows the job run (instance, see :mod:`~llamalog_analytics.links`) that
 wrote it and the run its parent link resolves to, as integers, so walking a chain compares
 integers; every row's annotations (root, loop, logged before its parent run) are computed once,
-over whole arrays. :func:`chain_index` keeps one index per store table until the store changes.
+over whole arrays. Only the arrays live in memory: the full rows go, as the table is read for
+the index, into a memory-mapped Arrow file (:class:`MappedRows`), from which a chain's rows are
+read by position. :func:`chain_index` keeps one index per store table until the store changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import ctypes
+import itertools
+import mmap
+import tempfile
 import uuid
 import weakref
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +31,8 @@ from ._sql import quote
 from .schema import TYPED_ID
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from .store import LogStore
 
 ANNOTATIONS = {
@@ -44,7 +54,7 @@ class _Csr:
     def __init__(self, keys: np.ndarray, size: int) -> None:
         present = keys >= 0
         order = np.argsort(keys, kind="stable")[np.count_nonzero(~present) :]
-        self.positions = order.astype(np.int64)
+        self.positions = _compact(order)
         counts = np.bincount(keys[present], minlength=size)
         self.offsets = np.concatenate(([0], np.cumsum(counts)))
 
@@ -91,62 +101,214 @@ class _EntityKeys:
         return self.positions[start:stop][found]
 
 
+class _Keys:
+    """What an index keeps of the rows as it reads them, batch by batch: sort keys, job ids as
+    numbers into each batch's own dictionary, entity seed pairs. All are copied out of the batch:
+    anything pointing into it would keep all of it in memory."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.columns: dict[str, list[np.ndarray]] = {c: [] for c in ("created_at", "_id_high", "_id_low")}
+        self.jobs: dict[str, list[tuple[np.ndarray, pa.Array]]] = {"job_id": [], "parent_job_id": []}
+        self.seeds: dict[str, list[tuple[np.ndarray, ...]]] = {kind: [] for kind in TYPED_ID}
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        import pyarrow.compute as pc
+
+        for name, parts in self.columns.items():
+            parts.append(np.array(batch.column(name).to_numpy()))
+        for name, coded in self.jobs.items():
+            encoded = pc.dictionary_encode(batch.column(name))  # its dictionary is new, the codes too
+            coded.append((encoded.indices.fill_null(-1).to_numpy(), encoded.dictionary))
+        named = batch.column("_entity_id_high").is_valid().to_numpy(zero_copy_only=False)
+        for kind, column in TYPED_ID.items():
+            typed = batch.column(f"_{column}_high").is_valid().to_numpy(zero_copy_only=False)
+            this = named & pc.equal(batch.column("entity_type"), kind).fill_null(False).to_numpy(False)
+            high, low = (
+                np.concatenate(
+                    [_filled(batch, f"_{column}_{half}")[typed], _filled(batch, f"_entity_id_{half}")[this]]
+                )
+                for half in ("high", "low")
+            )
+            rows = np.concatenate([np.flatnonzero(typed), np.flatnonzero(this)]) + self.read
+            by_entity_id = np.repeat([False, True], [np.count_nonzero(typed), np.count_nonzero(this)])
+            self.seeds[kind].append((high, low, rows, by_entity_id))
+        self.read += batch.num_rows
+
+
+def _filled(batch: pa.RecordBatch, name: str) -> np.ndarray:
+    """A column of UUID halves as numpy integers, 0 where NULL (masked out by the caller)."""
+    return batch.column(name).fill_null(0).to_numpy()
+
+
+class MappedRows:
+    """A table's full rows, read by position from a memory-mapped Arrow file, not the heap.
+
+    Written once, part by part as the table is read (:meth:`write`), then mapped
+    (:meth:`open`); ``order[p]`` is the file row of position ``p``. The file has no name (it is
+    freed with the last part that maps it, so no stale copy outlives its index) and lies in the
+    store's folder, or in the temporary directory for an in-memory store or a folder this
+    process may not write to. Each part is a polars frame over the mapped bytes (strings as
+    views, so nothing is copied), and :meth:`take` gathers from the parts the rows fall in.
+    """
+
+    def __init__(self, store_path: str | None, columns: pa.Schema) -> None:
+        import pyarrow as pa
+
+        folder = None if store_path is None else str(Path(store_path).resolve().parent)
+        try:  # open until mapped (see open)
+            self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+        except OSError:  # a folder this process may not write to
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115
+        self._schema = _viewed(columns)
+        self.empty: pl.DataFrame = pl.from_arrow(self._schema.empty_table())  # type: ignore[assignment]
+        self._writer = pa.ipc.new_file(self._file, self._schema)
+        self.parts: list[pl.DataFrame] = []
+        self.starts = np.zeros(1, dtype=np.int64)  # each part's first file row, then the row count
+        self.order = np.empty(0, dtype=np.int64)
+
+    def write(self, rows: pa.RecordBatch) -> None:
+        """Append ``rows`` to the file as one part."""
+        self._writer.write_batch(rows.cast(self._schema))
+
+    def open(self, order: np.ndarray) -> None:
+        """Finish the file and map it; ``order[p]`` is the file row of position ``p``."""
+        import pyarrow as pa
+
+        self._writer.close()
+        self._file.flush()
+        mapped = pa.py_buffer(mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ))
+        self._file.close()  # the mapping keeps the file until the last part is dropped
+        file = pa.ipc.open_file(mapped)
+        self.parts = [pl.from_arrow(file.get_batch(i)) for i in range(file.num_record_batches)]  # type: ignore[misc]
+        self.starts = np.cumsum([0, *(len(part) for part in self.parts)])
+        self.order = order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def take(self, positions: np.ndarray, columns: list[str] | None = None) -> pl.DataFrame:
+        """The rows at ``positions`` (``columns`` of them, or all), in that order."""
+        rows = self.order[positions]
+        by_file = np.argsort(rows, kind="stable")
+        rows = rows[by_file]
+        bounds = np.searchsorted(rows, self.starts)
+        found = self.empty if columns is None else self.empty[columns]
+        for part, start, low, high in zip(self.parts, self.starts, bounds, bounds[1:], strict=False):
+            if high > low:  # one chunk per part: cheaper than gathering across chunks
+                found = found.vstack((part if columns is None else part[columns])[rows[low:high] - start])
+        if np.all(by_file[1:] > by_file[:-1]):
+            return found
+        return found.rechunk()[np.argsort(by_file)]
+
+
+_BATCH_ROWS = 1 << 17  # rows read from the store at a time, and so in a part of the mapped file
+_HALVES = ("id", "entity_id", *TYPED_ID.values())  # UUID columns also read as two 64-bit integers
+
+
+def _viewed(columns: pa.Schema) -> pa.Schema:
+    """``columns`` with text as string views, which polars maps from the file without copying."""
+    import pyarrow as pa
+
+    def viewed(kind: pa.DataType) -> pa.DataType:
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return pa.string_view()
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            return pa.large_list(viewed(kind.value_type))
+        return kind
+
+    return pa.schema([field.with_type(viewed(field.type)) for field in columns])
+
+
+def _scan_sql(table: str) -> str:
+    """The one read of ``table`` an index makes: its columns, and its UUIDs as integer halves."""
+    columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
+    halves = ", ".join(
+        f"({quote(c)}::UHUGEINT >> 64)::UBIGINT AS _{c}_high, "
+        f"({quote(c)}::UHUGEINT & {_LOW64})::UBIGINT AS _{c}_low"
+        for c in _HALVES
+    )
+    return f"SELECT {columns}, {halves} FROM {quote(table)}"
+
+
 class ChainIndex:
     """Adjacency arrays over one log table, built once and reused for every chain.
 
-    Rows are held oldest first (``created_at``, then ``id``); positions into that order are what
-    the arrays store. Rows are linked through job instances (see :mod:`~llamalog_analytics.links`):
+    Rows are numbered oldest first (``created_at``, then ``id``); those positions are what the
+    arrays store. Rows are linked through job instances (see :mod:`~llamalog_analytics.links`):
     each row knows the instance that wrote it and the instance its parent link resolves to, both
     as integers, so walking a chain compares integers. Every row's annotations (root, loop,
-    logged before its parent) are computed once, over whole arrays.
+    logged before its parent) are computed once, over whole arrays. The table is read once,
+    batch by batch: what linking and seeding need stays as arrays (``created_at``, job ids as
+    numbers into ``jobs``, entity UUIDs as integer halves) and the full rows go to
+    :attr:`rows`, a :class:`MappedRows`.
     """
 
     def __init__(
         self, store: LogStore, table: str = schema.CURRENT_TABLE, linking: links.Linking | None = None
     ) -> None:
-        self.version = store.version()  # rebuilt once the store ran a statement that may write
-        self.linking = linking or links.Linking()
-        columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
-        keys = ", ".join(
-            f"(({c})::UHUGEINT >> 64)::UBIGINT AS _{c}_high, "
-            f"(({c})::UHUGEINT & {_LOW64})::UBIGINT AS _{c}_low"
-            for c in ("entity_id", *TYPED_ID.values())
-        )
-        # Read in storage order, batch by batch, and sort here: sorting the wide rows in DuckDB,
-        # or converting one whole Arrow result, would hold them two or three times over.
-        batches = store.relation(f"SELECT {columns}, {keys} FROM {quote(table)}").to_arrow_reader(1 << 20)
-        frame = pl.concat([pl.DataFrame(batch) for batch in batches], rechunk=False)
-        frame = frame[frame.select(pl.arg_sort_by("created_at", "id")).to_series()]  # one chunk out
-        self.rows = frame.select(schema.COLUMN_NAMES)
-        self._link(frame)
-        self.entities = {}
-        entity_type = frame["entity_type"].to_numpy()
-        for kind, column in TYPED_ID.items():
-            parts = [
-                (f"_{column}", frame[column].is_not_null().to_numpy()),
-                ("_entity_id", (entity_type == kind) & frame["entity_id"].is_not_null().to_numpy()),
-            ]
-            # fill_null: a UInt64 column with nulls would come out of polars as float64, inexact
-            high = np.concatenate([frame[f"{p}_high"].fill_null(0).to_numpy()[mask] for p, mask in parts])
-            low = np.concatenate([frame[f"{p}_low"].fill_null(0).to_numpy()[mask] for p, mask in parts])
-            positions = np.concatenate([np.flatnonzero(mask) for _, mask in parts])
-            by_entity_id = np.repeat([False, True], [int(mask.sum()) for _, mask in parts])
-            self.entities[kind] = _EntityKeys(high, low, positions, by_entity_id)
+        import pyarrow as pa
 
-    def _link(self, frame: pl.DataFrame) -> None:
+        self.version = store.version()  # rebuilt once a log table may have changed
+        self.linking = linking or links.Linking()
+        reader = store.relation(_scan_sql(table)).to_arrow_reader(_BATCH_ROWS)
+        columns = list(range(len(schema.COLUMN_NAMES)))
+        self.rows = MappedRows(store.path, pa.schema([reader.schema.field(c) for c in columns]))
+        keys = _Keys()
+        for batch in itertools.chain([pa.RecordBatch.from_pylist([], schema=reader.schema)], reader):
+            self.rows.write(batch.select(columns))
+            keys.add(batch)
+        del batch
+        _give_back_freed_memory()
+        # Each batch's keys go as soon as they are put together: the peak is what is held at once.
+        sort_keys = pl.DataFrame({name: np.concatenate(parts) for name, parts in keys.columns.items()})
+        keys.columns.clear()
+        order = sort_keys.select(pl.arg_sort_by(sort_keys.columns)).to_series().to_numpy()
+        self.rows.open(order)
+        self.created_at = sort_keys["created_at"].to_numpy()[order]
+        del sort_keys
+        # Every batch's dictionary of job ids, numbered at once: its place among the distinct ids.
+        named = [names for coded in keys.jobs.values() for _, names in coded]
+        every_name = pl.Series(pa.concat_arrays(named))
+        self.jobs = every_name.unique().sort()
+        numbers = iter(
+            np.split((every_name.rank("dense") - 1).to_numpy(), np.cumsum([len(n) for n in named])[:-1])
+        )
+        del named, every_name
+        self.job, self.parent_job = (
+            _compact(np.concatenate([_at(next(numbers), codes, -1) for codes, _ in coded]))[order]
+            for coded in keys.jobs.values()
+        )
+        keys.jobs.clear()
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        self.entities = {}
+        for kind in TYPED_ID:
+            pairs = keys.seeds.pop(kind)
+            high, low, rows, by_entity_id = (np.concatenate(column) for column in zip(*pairs, strict=True))
+            del pairs
+            self.entities[kind] = _EntityKeys(high, low, position[rows], by_entity_id)
+        del keys, position, high, low, rows, by_entity_id
+        _give_back_freed_memory()
+        self._link()
+
+    def _link(self) -> None:
         """Number the job instances, resolve every parent link, and annotate every row."""
-        resolved = links.resolve(frame, self.linking)
-        self.jobs = pl.concat([frame["job_id"], frame["parent_job_id"]]).drop_nulls().unique().sort()
-        job, parent = _codes(self.jobs, frame["job_id"]), _codes(self.jobs, frame["parent_job_id"])
-        self.ordinal = resolved["job_instance"].fill_null(0).to_numpy()
-        self.parent_ordinal = resolved["parent_instance"].fill_null(0).to_numpy()
+        job, parent = self.job, self.parent_job
+        created = self.created_at.view(np.int64)  # microseconds
+        self.ordinal, self.parent_ordinal, first_at, _ = links.link_runs(job, parent, created, self.linking)
+        self.before_parent = (self.parent_ordinal > 0) & (created < first_at)
         runs = np.zeros(len(self.jobs), dtype=np.int64)  # instances per job id
         np.maximum.at(runs, job[job >= 0], self.ordinal[job >= 0])
         self.first_instance = first_instance = np.concatenate(([0], np.cumsum(runs)))
         count = int(first_instance[-1])
-        self.instance = np.where(job >= 0, first_instance[np.maximum(job, 0)] + self.ordinal - 1, -1)
-        self.parent_instance = np.where(
-            self.parent_ordinal > 0, first_instance[np.maximum(parent, 0)] + self.parent_ordinal - 1, -1
+        self.instance = _compact(
+            np.where(job >= 0, first_instance[np.maximum(job, 0)] + self.ordinal - 1, -1)
+        )
+        self.parent_instance = _compact(
+            np.where(
+                self.parent_ordinal > 0, first_instance[np.maximum(parent, 0)] + self.parent_ordinal - 1, -1
+            )
         )
         self.by_instance = _Csr(self.instance, count)
         self.by_parent = _Csr(self.parent_instance, count)
@@ -159,30 +321,28 @@ class ChainIndex:
         top_bare = _at(bare, reached, -1)
         top_root = np.where(top_bare >= 0, top_bare, _at(instance_job, reached, -1))
         resolved_parent = self.parent_instance >= 0
-        self.root = np.where(resolved_parent, top_root, np.where(parent >= 0, parent, job))
+        self.root = _compact(np.where(resolved_parent, top_root, np.where(parent >= 0, parent, job)))
         self.root_dangling = np.where(resolved_parent, top_bare >= 0, parent >= 0)
         self.in_cycle = links.on_loop(self.instance, self.parent_instance, count)
-        self.before_parent = (frame["created_at"] < resolved["parent_first_at"]).fill_null(False).to_numpy()
 
     def relinked(self, linking: links.Linking) -> ChainIndex:
         """This index with its job links made another way; the rows and entity keys are shared."""
         index = copy.copy(self)
         index.linking = linking
-        index._link(self.rows)
+        index._link()
         return index
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the arrays and the rows (an estimate from buffer sizes)."""
-        arrays = [self.instance, self.parent_instance, self.ordinal, self.parent_ordinal, self.root]
-        arrays += [self.root_dangling, self.in_cycle, self.before_parent]
+        """Memory held by the arrays (the rows are mapped from a file, not held)."""
+        arrays = [self.created_at, self.job, self.parent_job, self.rows.order]
+        arrays += [self.instance, self.parent_instance, self.ordinal, self.parent_ordinal, self.root]
+        arrays += [self.root_dangling, self.in_cycle, self.before_parent, self.first_instance]
         arrays += [self.by_instance.positions, self.by_instance.offsets]
         arrays += [self.by_parent.positions, self.by_parent.offsets]
         for keys in self.entities.values():
-            arrays += [keys.high, keys.low, keys.positions]
-        return (
-            sum(a.nbytes for a in arrays) + int(self.rows.estimated_size()) + int(self.jobs.estimated_size())
-        )
+            arrays += [keys.high, keys.low, keys.positions, keys.by_entity_id]
+        return sum(a.nbytes for a in arrays) + int(self.jobs.estimated_size())
 
     def runs(self, job_ids: Iterable[str]) -> pl.DataFrame:
         """Every run of these job ids, whole: ``job_id``, ``job_instance``, ``first_at``,
@@ -195,7 +355,7 @@ class ChainIndex:
         counts = stops - starts
         instances = _ranges(starts, counts)
         offsets = self.by_instance.offsets
-        times = self.rows["created_at"]
+        times = pl.Series(self.created_at)
         first = self.by_instance.positions[offsets[instances]]
         last = self.by_instance.positions[offsets[instances + 1] - 1]
         return pl.DataFrame(
@@ -260,15 +420,17 @@ class ChainIndex:
         combined = _distinct(np.concatenate([e * size + p for e, p in pairs]))
         owner, position = np.divmod(combined, size)
         first = np.flatnonzero(np.diff(entity, prepend=-1))  # one seed pair per entity
-        typed = self.rows[TYPED_ID[entity_type]].gather(seeds[first])
-        named = self.rows["entity_id"].gather(seeds[first])
-        names = pl.select(
-            pl.when(pl.Series(keys.by_entity_id[first])).then(named).otherwise(typed).alias("entity_id")
+        seed_rows = self.rows.take(seeds[first], [TYPED_ID[entity_type], "entity_id"])
+        names = seed_rows.select(
+            pl.when(pl.Series(keys.by_entity_id[first]))
+            .then("entity_id")
+            .otherwise(TYPED_ID[entity_type])
+            .alias("entity_id")
         ).to_series()
         return pl.DataFrame(
             {
                 "entity_id": names.gather(owner),
-                "id": self.rows["id"].gather(position),
+                "id": self.rows.take(position, ["id"]).to_series(),
             }
         )
 
@@ -299,25 +461,61 @@ class ChainIndex:
     def frame(self, annotated: dict[int, tuple[str, int]]) -> pl.DataFrame:
         """The chain's rows with their annotations, oldest first.
 
-        A chain is small: its annotations are gathered into Python lists, which is faster here
+        A chain is small: its annotations are put together row by row, which is faster here
         than whole-column polars expressions.
         """
         positions = sorted(annotated)
         at = np.array(positions, dtype=np.int64)
         root = self.root[at]
-        names = iter(self.jobs.gather(root[root >= 0]).to_list())
-        values: dict[str, Any] = {
-            "relation": [annotated[p][0] for p in positions],
-            "depth": [annotated[p][1] for p in positions],
-            "chain_root": [next(names) if code >= 0 else None for code in root.tolist()],
-            "root_dangling": self.root_dangling[at],
-            "in_cycle": self.in_cycle[at],
-            "job_instance": [n or None for n in self.ordinal[at].tolist()],
-            "parent_instance": [n or None for n in self.parent_ordinal[at].tolist()],
-            "before_parent": self.before_parent[at],
-        }
-        rows = self.rows[pl.Series(positions, dtype=pl.UInt32)]
-        return rows.hstack([pl.Series(k, v, dtype=ANNOTATIONS[k]) for k, v in values.items()])
+        values = zip(
+            root.tolist(),
+            self.root_dangling[at].tolist(),
+            self.in_cycle[at].tolist(),
+            self.ordinal[at].tolist(),
+            self.parent_ordinal[at].tolist(),
+            self.before_parent[at].tolist(),
+            strict=True,
+        )
+        annotations = pl.DataFrame(
+            [
+                (
+                    *annotated[p],
+                    self.jobs[code] if code >= 0 else None,
+                    dangling,
+                    loop,
+                    run or None,
+                    parent or None,
+                    before,
+                )
+                for p, (code, dangling, loop, run, parent, before) in zip(positions, values, strict=True)
+            ],
+            schema=ANNOTATIONS,
+            orient="row",
+        )
+        return self.rows.take(at).hstack(annotations.get_columns())
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """Row positions or job and run numbers (-1: none) as 32-bit integers where they fit: the
+    index holds several per row.
+
+    Examples:
+        >>> _compact(np.array([-1, 5])).dtype, _compact(np.array([2**31])).dtype
+        (dtype('int32'), dtype('int64'))
+    """
+    return values.astype(np.int32) if values.size == 0 or values.max() < 2**31 else values
+
+
+def _give_back_freed_memory() -> None:
+    """Return what building freed to the system: glibc keeps freed blocks smaller than its mmap
+    threshold (up to 32 MB: the arrays of a few million rows) in the process, and Arrow's pool
+    keeps what converting the batches used, so an index built at a million rows would hold
+    twice its size."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing more to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _at(values: np.ndarray, index: np.ndarray, missing: Any) -> np.ndarray:
@@ -348,6 +546,9 @@ def chain_index(
             index = cached[table] = ChainIndex(store, table, linking)
     elif index.linking != linking:
         index = cached[table] = index.relinked(linking)
+    else:
+        return index
+    _give_back_freed_memory()
     return index
 
 

@@ -101,7 +101,7 @@ def chain(
     index = chain_index(store, table, links.Linking.of(link, reuse_gap))
     seeds = index.seeds(entity_type, entity_id)
     if mode == "entity":
-        rows = index.rows[pl.Series(seeds, dtype=pl.UInt32)]
+        rows = index.rows.take(seeds)
         return _filtered(rows, wanted, since, until).sort(["created_at", "id"], descending=True)
     return _filtered(index.frame(index.provenance(seeds)), wanted, since, until)
 

@@ -19,7 +19,9 @@ reset, and custom ids repeat. So links follow **job instances**:
 
 ``link="job_id"`` is the literal reading (every row carrying an id is one job): the same rules
 with no reuse gap. This module is the one place that defines these links; chains, graphs,
-timelines, ``explain`` and the audit all ask it.
+timelines, ``explain`` and the audit all ask it. The definition comes in two forms that a test
+holds to the same answers: SQL over a store's table (:func:`rows_sql`, for the audit) and whole
+arrays in memory (:func:`link_runs`, for frames and the chain index).
 
 Examples:
     >>> import llamalog_analytics as lla
@@ -45,6 +47,7 @@ from ._core import (
     NO_RUN_NEAR,
     Linking,
     annotate,
+    link_runs,
     resolve,
     rows_sql,
 )
@@ -61,6 +64,7 @@ __all__ = [
     "annotate",
     "before_parent_sql",
     "dangling_sql",
+    "link_runs",
     "linked_sql",
     "loop_numbers",
     "loops",

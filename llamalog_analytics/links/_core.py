@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from .._format import duration, parse_duration
-from .._sql import literal, quote, scratch_connection
+from .._sql import literal, quote
 from ..errors import LinkError
 from .roots import on_loop
 
@@ -137,7 +137,8 @@ DANGLING_PARENT = pl.col("parent_job_id").is_not_null() & pl.col("parent_instanc
 def resolve(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
     """:func:`rows_sql`'s columns for a frame of log rows, in the frame's order.
 
-    Only ``id``, ``created_at``, ``job_id`` and ``parent_job_id`` are read.
+    Only ``id``, ``created_at``, ``job_id`` and ``parent_job_id`` are read; the work is
+    :func:`link_runs`'.
 
     Examples:
         >>> from datetime import datetime
@@ -148,13 +149,97 @@ def resolve(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
         [(1, None), (2, None), (None, 2)]
     """
     narrow = rows.select(
-        pl.col("id", "job_id", "parent_job_id").cast(pl.String), "created_at"
-    ).with_row_index("_row")
-    with scratch_connection() as con:
-        con.register("_rows", narrow.to_arrow())
-        sql = rows_sql("_rows", linking, carry=["_row"])
-        resolved = con.sql(f"SELECT * EXCLUDE (_row) FROM ({sql}) ORDER BY _row").pl()
-    return resolved.with_columns(pl.col("job_instance", "parent_instance").cast(pl.Int32))
+        pl.col("id", "job_id", "parent_job_id").cast(pl.String), pl.col("created_at").cast(pl.Datetime("us"))
+    )
+    order = narrow.select(pl.arg_sort_by("created_at", "id")).to_series().to_numpy()
+    jobs = pl.concat([narrow["job_id"], narrow["parent_job_id"]]).drop_nulls().unique().sort()
+
+    def coded(column: str) -> np.ndarray:
+        values = narrow[column]
+        codes = jobs.search_sorted(values.fill_null(""), side="left").to_numpy().astype(np.int64)
+        return np.where(values.is_null().to_numpy(), -1, codes)[order]
+
+    created = narrow["created_at"].dt.epoch("us").to_numpy()[order]
+    found = link_runs(coded("job_id"), coded("parent_job_id"), created, linking)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))  # each row's place among the sorted ones
+    ordinal, parent_ordinal, first_at, dangling = (values[back] for values in found)
+    reasons = pl.Series([None, NO_ROW, NO_RUN_NEAR], dtype=pl.String)
+    return narrow.select("id", "created_at", "job_id", "parent_job_id").with_columns(
+        job_instance=pl.Series(ordinal, dtype=pl.Int32).replace(0, None),
+        parent_instance=pl.Series(parent_ordinal, dtype=pl.Int32).replace(0, None),
+        parent_first_at=pl.when(pl.Series(parent_ordinal) > 0).then(
+            pl.Series(first_at).cast(pl.Datetime("us"))
+        ),
+        dangling=reasons.gather(dangling),
+    )
+
+
+def link_runs(
+    job: np.ndarray, parent: np.ndarray, created: np.ndarray, linking: Linking | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The module's definition over arrays of rows sorted oldest first (``created_at``, then
+    ``id``): ``job`` and ``parent`` are job ids as numbers (-1: NULL), ``created`` is in
+    microseconds. Whole-array steps, a few integers per row: what the chain index uses.
+
+    Returns each row's ``job_instance`` and ``parent_instance`` (0: none), the first time of
+    that parent run (microseconds; 0 without one) and why its parent is dangling (0: it is
+    not, 1: :data:`NO_ROW`, 2: :data:`NO_RUN_NEAR`).
+
+    Examples:
+        >>> hour = 3_600_000_000  # job 0 at 0h and 30h (two runs); a child of it at 29h
+        >>> found = link_runs(np.array([0, -1, 0]), np.array([-1, 0, -1]), np.array([0, 29, 30]) * hour)
+        >>> [values.tolist() for values in found]
+        [[1, 0, 2], [0, 2, 0], [0, 108000000000, 0], [0, 0, 0]]
+    """
+    linking = linking or Linking()
+    gap = linking.gap_us
+    size = len(job)
+    grouped = np.flatnonzero(job >= 0)
+    grouped = grouped[np.argsort(job[grouped], kind="stable")]  # by job id, oldest first within
+    jobs, times = job[grouped], created[grouped]
+    first_of_job = np.ones(len(grouped), dtype=bool)
+    first_of_job[1:] = jobs[1:] != jobs[:-1]
+    starts = first_of_job.copy()
+    if gap is not None:
+        starts[1:] |= np.diff(times) > gap
+    run = np.cumsum(starts) - 1  # runs numbered by job id, then time
+    ordinal = np.zeros(size, dtype=np.int32)
+    ordinal[grouped] = run - np.maximum.accumulate(np.where(first_of_job, run, 0)) + 1
+    # Each run's job, ordinal, first and last time; one more entry stands for "no run".
+    run_job = np.append(jobs[starts], -1)
+    run_ordinal = np.append(ordinal[grouped][starts], 0)
+    run_first = np.append(times[starts], 0)
+    run_last = np.append(times[np.roll(starts, -1)], 0)  # a run ends where the next one starts
+    # The parent's run starting last at or before the row (b), and the one after it (a), found
+    # by searching (job, time) keys; time as its rank among the rows' times keeps them small.
+    rank = np.cumsum(np.diff(created, prepend=created[:1] - 1) != 0) - 1
+    scale = int(rank[-1]) + 2 if size else 1
+    keys = jobs[starts].astype(np.int64) * scale + rank[grouped][starts]  # job ids may come as int32
+    del grouped, jobs, times, first_of_job, starts, run  # a table's worth each: what is held counts
+    linked = np.flatnonzero(parent >= 0)
+    wanted, at = parent[linked], created[linked]
+    before_run = np.searchsorted(keys, wanted.astype(np.int64) * scale + rank[linked], side="right") - 1
+    del rank, keys
+    after_run = before_run + 1
+    before_run[before_run < 0] = len(run_job) - 1  # -> "no run"
+    has_before, has_after = run_job[before_run] == wanted, run_job[after_run] == wanted
+    before_distance = np.maximum(at - run_last[before_run], 0)
+    after_distance = run_first[after_run] - at
+    before = has_before & (~has_after | (before_distance <= after_distance))
+    chosen = np.where(before, before_run, after_run)
+    near = (has_before | has_after) & (
+        True if gap is None else np.where(before, before_distance, after_distance) <= gap
+    )
+    parent_ordinal, first_at, dangling = (
+        np.zeros(size, np.int32),
+        np.zeros(size, np.int64),
+        np.zeros(size, np.int8),
+    )
+    parent_ordinal[linked] = np.where(near, run_ordinal[chosen], 0)
+    first_at[linked] = np.where(near, run_first[chosen], 0)
+    dangling[linked] = np.where(has_before | has_after, np.where(near, 0, 2), 1)
+    return ordinal, parent_ordinal, first_at, dangling
 
 
 def annotate(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:

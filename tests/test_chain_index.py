@@ -1,0 +1,125 @@
+"""The chain index's storage: rows mapped from a file beside the store, the same answers from
+an in-memory store and a file store, and a write through the store replacing the mapped rows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import FIXTURES, scenario, store_of
+
+import llamalog_analytics as lla
+from llamalog_analytics import chain_index as chain_index_module
+from llamalog_analytics import links
+from llamalog_analytics.chain_index import chain_index
+from llamalog_analytics.chains import all_chains, runs
+
+SCENARIOS = sorted((FIXTURES / "chains").glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def file_store(synth, tmp_path_factory):
+    """:func:`synth`'s rows in a store file (the session's ``synth_store`` holds them in memory)."""
+    folder = tmp_path_factory.mktemp("file-store")
+    synth.llama_logs.write_parquet(folder / "logs.parquet")
+    with lla.LogStore(folder / "store.duckdb") as store:
+        store.load_files(folder / "logs.parquet", quiet=True)
+        yield store
+
+
+@pytest.mark.parametrize("link", ["instance", "job_id"])
+def test_a_file_store_answers_as_an_in_memory_store_does(synth_store, file_store, link):
+    entities = synth_store.execute(
+        "SELECT DISTINCT 'ALBUM', album_id FROM llama_logs WHERE album_id IS NOT NULL "
+        "UNION ALL SELECT DISTINCT 'TRACK', track_id FROM llama_logs WHERE track_id IS NOT NULL "
+        "ORDER BY 1, 2 LIMIT 60"
+    )
+    for kind, entity in entities:
+        in_memory = lla.chain(synth_store, kind, entity, link=link)
+        assert in_memory.height > 0
+        assert in_memory.equals(lla.chain(file_store, kind, entity, link=link))
+        entity_rows = lla.chain(synth_store, kind, entity, mode="entity")
+        assert entity_rows.equals(lla.chain(file_store, kind, entity, mode="entity"))
+    key = ["entity_type", "entity_id", "id"]
+    assert all_chains(synth_store, link=link).sort(key).equals(all_chains(file_store, link=link).sort(key))
+    jobs = [
+        job for (job,) in synth_store.execute("SELECT DISTINCT job_id FROM llama_logs ORDER BY 1 LIMIT 40")
+    ]
+    assert runs(synth_store, jobs, link=link).height >= 40
+    assert runs(synth_store, jobs, link=link).equals(runs(file_store, jobs, link=link))
+
+
+def test_the_rows_come_whole_from_the_mapped_file(synth_store, monkeypatch):
+    """Every row read back by position, in any order and across the file's parts, is the row
+    the store holds."""
+    monkeypatch.setattr(chain_index_module, "_BATCH_ROWS", 700)  # several parts
+    rows = chain_index_module.ChainIndex(synth_store).rows
+    assert len(rows.parts) > 3
+    table = synth_store.table()  # oldest first, as positions are
+    shuffled = np.random.default_rng(3).permutation(len(rows))
+    assert rows.take(shuffled).equals(table[shuffled])
+    assert rows.take(np.sort(shuffled[:9])).equals(table[np.sort(shuffled[:9])])
+    assert rows.take(shuffled[:0]).equals(table.clear())
+    assert rows.take(shuffled[:5], ["id", "sources"]).equals(table[shuffled[:5]].select("id", "sources"))
+
+
+def test_a_load_replaces_the_mapped_rows_of_a_file_store(tmp_path):
+    case = scenario("flat_queue_family")
+    artist = case["chains"][0]["entity_id"]
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(case["rows"][:3]))
+    with lla.LogStore(tmp_path / "store.duckdb") as store:
+        store.load_files(first, quiet=True)
+        before = chain_index(store).rows
+        assert set(lla.chain(store, "ARTIST", artist)["id"]) <= {r["id"] for r in case["rows"][:3]}
+        rest = tmp_path / "rest.json"
+        rest.write_text(json.dumps(case["rows"][3:]))
+        store.load_files(rest, quiet=True)
+        after = lla.chain(store, "ARTIST", artist)
+        assert chain_index(store).rows is not before
+        assert after.height == 3
+        assert after.select(lla.schema.COLUMN_NAMES).equals(
+            store.table().filter(pl.col("id").is_in(after["id"]))
+        )
+        assert not list(tmp_path.glob("*.arrow"))  # the mapped file has no name to leave behind
+
+
+def test_link_runs_is_the_sql_definition(synth_store):
+    """The array form of the job links (the chain index's) and the SQL form (the audit's) agree."""
+    reasons = set()
+    for linking in (links.Linking.of("instance", "10s"), links.Linking.of("job_id")):
+        in_sql = synth_store.frame(
+            f"SELECT id::VARCHAR AS id, job_instance, parent_instance, parent_first_at, dangling "
+            f"FROM ({links.rows_sql('llama_logs', linking)}) ORDER BY id"
+        )
+        in_arrays = links.resolve(synth_store.table(), linking).select(in_sql.columns).sort("id")
+        assert in_arrays.equals(in_sql)
+        reasons |= set(in_arrays["dangling"].drop_nulls())
+    assert reasons == {links.NO_ROW, links.NO_RUN_NEAR}
+
+
+def test_link_runs_takes_job_ids_numbered_in_32_bits():
+    """Many job ids and many distinct times: the (job, time) search keys outgrow 32 bits."""
+    count = 50_000
+    job = np.arange(count, dtype=np.int32)
+    parent = job - 1  # each row's parent is the row before it, a second earlier
+    ordinal, parent_ordinal, _, dangling = links.link_runs(job, parent, np.arange(count) * 1_000_000)
+    assert (ordinal == 1).all()
+    assert (parent_ordinal[1:] == 1).all() and (dangling[1:] == 0).all()
+
+
+def test_every_fixture_chains_the_same_from_a_file_store(tmp_path):
+    for path in SCENARIOS:
+        case = json.loads(path.read_text())
+        rows = tmp_path / f"{path.stem}.json"
+        rows.write_text(json.dumps(case["rows"]))
+        with (
+            store_of(case["rows"], tmp_path) as memory,
+            lla.LogStore(tmp_path / f"{path.stem}.duckdb") as file,
+        ):
+            file.load_files(rows, quiet=True)
+            for query in case["chains"]:
+                kind, entity = query["entity_type"], query["entity_id"]
+                assert lla.chain(memory, kind, entity).equals(lla.chain(file, kind, entity)), path.stem
