@@ -7,7 +7,8 @@ one Parquet file per chunk under ``llama_logs/``, and the snapshot's chunks (the
 columns) under ``enrichment_logs/``, so no process ever holds the whole table. A store file
 attaches both folders (``store.attach``: read in place, checked once as a load would) and loads
 the migration history; then ``lla.verify(store)`` runs in a child process, whose time and peak
-memory (VmHWM) are printed with the time of each check. ``--keep DIR`` writes into DIR and keeps
+memory (VmHWM) are printed with each check's finding (``--memory-limit``: the store's DuckDB
+memory limit, 3GB by default as for every store). ``--keep DIR`` writes into DIR and keeps
 it, so a second run can skip the generation (``--reuse DIR``).
 """
 
@@ -30,7 +31,7 @@ import llamalog_analytics as lla
 from llamalog_analytics import audit
 from _child import peak
 start = time.perf_counter()
-with lla.LogStore(sys.argv[1]) as store:
+with lla.LogStore(sys.argv[1], memory_limit=sys.argv[3]) as store:
     attached = {}
     for table in ("llama_logs", "enrichment_logs"):
         began = time.perf_counter()
@@ -52,17 +53,18 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=2_000_000)
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
     parser.add_argument("--reuse", type=Path, help="a folder --keep wrote: skip the generation")
+    parser.add_argument("--memory-limit", default="3GB", help="the store's DuckDB memory limit")
     args = parser.parse_args()
     if args.reuse:
-        measure(args.reuse)
+        measure(args.reuse, args.memory_limit)
     elif args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         generate(args, args.keep)
-        measure(args.keep)
+        measure(args.keep, args.memory_limit)
     else:
         with tempfile.TemporaryDirectory(prefix="llamalog-scalebench-") as work:
             generate(args, Path(work))
-            measure(Path(work))
+            measure(Path(work), args.memory_limit)
 
 
 def generate(args: argparse.Namespace, work: Path) -> None:
@@ -86,10 +88,11 @@ def generate(args: argparse.Namespace, work: Path) -> None:
     )
 
 
-def measure(work: Path) -> None:
+def measure(work: Path, memory_limit: str) -> None:
     """Attach ``work``'s folders to a new store and time ``lla.verify`` in a child process."""
     with tempfile.TemporaryDirectory(prefix="llamalog-scalestore-") as folder:
-        ours = json.loads(_child.run(CHILD, str(Path(folder) / "store.duckdb"), str(work)))
+        store = str(Path(folder) / "store.duckdb")
+        ours = json.loads(_child.run(CHILD, store, str(work), memory_limit))
     for table, took in ours["attach"].items():
         print(f"attach {table}: {took:.1f}s (the files read once, checked as a load checks them)")
     print(

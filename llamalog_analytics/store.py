@@ -143,6 +143,8 @@ class LogStore:
                 )
             yield self._con
             return
+        if self.path is None:
+            raise StoreError("the in-memory store is closed, its tables gone. Hint: make a new one")
         self._con, self._writing = self._connect(read_only=not write), write
         try:
             if write:
