@@ -16,6 +16,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -234,3 +236,23 @@ def record_migrations(url: str, frame: pl.DataFrame) -> None:
             "rolled_back_at, started_at, applied_steps_count) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             [tuple(row.values()) for row in frame.to_dicts()],
         )
+
+
+def when_copying(url: str, database: str, act) -> threading.Thread:
+    """Call ``act`` once the load's COPY is running on ``database``."""
+
+    def watch() -> None:
+        with psycopg.connect(url, autocommit=True) as con:
+            for _ in range(2_000):
+                running = con.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query ILIKE 'COPY%%'",
+                    [database],
+                ).fetchone()
+                if running and running[0]:
+                    act()
+                    return
+                time.sleep(0.005)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread

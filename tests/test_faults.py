@@ -12,14 +12,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import uuid
 
 import polars as pl
 import psycopg
 import pytest
-from pgserver import PgServer, copy_rows, create_upstream, record_migrations
+from pgserver import PgServer, copy_rows, create_upstream, record_migrations, when_copying
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
@@ -51,26 +50,6 @@ def baseline_store(path, data) -> lla.LogStore:
     lla.write_logs(data.llama_logs.head(10), path.parent / "baseline.parquet")
     store.load_files(path.parent / "baseline.parquet", "before_fault", quiet=True)
     return store
-
-
-def when_copying(url: str, database: str, act) -> threading.Thread:
-    """Call ``act`` once the load's COPY is running on ``database``."""
-
-    def watch() -> None:
-        with psycopg.connect(url, autocommit=True) as con:
-            for _ in range(2_000):
-                running = con.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query ILIKE 'COPY%%'",
-                    [database],
-                ).fetchone()
-                if running and running[0]:
-                    act()
-                    return
-                time.sleep(0.005)
-
-    thread = threading.Thread(target=watch)
-    thread.start()
-    return thread
 
 
 # --- the source database ----------------------------------------------------------------------

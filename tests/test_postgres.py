@@ -11,7 +11,7 @@ import polars as pl
 import psycopg
 import pytest
 from conftest import assert_same_rows, run_cli
-from pgserver import PASSWORD, copy_rows, create_upstream, record_migrations
+from pgserver import PASSWORD, copy_rows, create_upstream, record_migrations, when_copying
 from psycopg.conninfo import conninfo_to_dict
 
 import llamalog_analytics as lla
@@ -360,23 +360,16 @@ def test_a_load_in_several_streams_reads_one_snapshot_while_the_table_changes(tm
 
     def change() -> None:  # once the load's COPY runs: delete rows all over the table, insert some
         with psycopg.connect(url, autocommit=True) as con:
-            for _ in range(2_000):
-                if con.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE datname = 't_streams' AND query ILIKE 'COPY%'"
-                ).fetchall():
-                    sample = "SELECT id FROM llama_logs TABLESAMPLE SYSTEM (5)"
-                    con.execute(f"DELETE FROM llama_logs WHERE id IN ({sample})")
-                    con.execute(
-                        "INSERT INTO llama_logs SELECT (jsonb_populate_record(NULL::llama_logs, "
-                        "to_jsonb(l) || jsonb_build_object('id', gen_random_uuid()))).* FROM llama_logs AS l "
-                        "LIMIT 500"
-                    )
-                    changed.set()
-                    return
-                time.sleep(0.002)
+            sample = "SELECT id FROM llama_logs TABLESAMPLE SYSTEM (5)"
+            con.execute(f"DELETE FROM llama_logs WHERE id IN ({sample})")
+            con.execute(
+                "INSERT INTO llama_logs SELECT (jsonb_populate_record(NULL::llama_logs, "
+                "to_jsonb(l) || jsonb_build_object('id', gen_random_uuid()))).* FROM llama_logs AS l "
+                "LIMIT 500"
+            )
+        changed.set()
 
-    changer = threading.Thread(target=change)
-    changer.start()
+    changer = when_copying(url, "t_streams", change)
     try:
         with lla.LogStore(tmp_path / "s.duckdb") as store:
             result = store.load_postgres(url, streams=3, quiet=True)
