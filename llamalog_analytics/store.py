@@ -94,6 +94,10 @@ class LogStore:
         if (read_only or not create) and self.path is not None and not Path(self.path).exists():
             raise StoreNotFoundError(str(self.path), stores_beside(str(self.path)))
         self._created = self.path is not None and not Path(self.path).exists()
+        self._seen = _file_state(self.path)  # the file as this store last knew it
+        self._foreign_writes = 0
+        self._attached: tuple[tuple[int, int], list[str]] | None = None  # (at version, globs)
+        self._files_seen: tuple[object, ...] = ()  # the attached files as last known
         if self.path is None:  # nothing to share: the connection lives as long as the store
             self._con, self._writing = self._connect(read_only=False), True
             self._prepare()
@@ -104,10 +108,6 @@ class LogStore:
             except BaseException:
                 self._remove_files()
                 raise
-        self._seen = _file_state(self.path)  # the file as this store last knew it
-        self._foreign_writes = 0
-        self._attached: tuple[tuple[int, int], list[str]] | None = None  # (at version, globs)
-        self._files_seen: tuple[object, ...] = ()  # the attached files as last known
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -148,6 +148,7 @@ class LogStore:
         self._con, self._writing = self._connect(read_only=not write), write
         try:
             if write:
+                self._notice_foreign_writes()  # before this write makes them indistinguishable
                 self._prepare()
             yield self._con
         finally:
@@ -183,11 +184,7 @@ class LogStore:
             ...     store.version() != before
             True
         """
-        if self.path is not None:
-            state = _file_state(self.path)
-            if state != self._seen:
-                self._seen = state
-                self._foreign_writes += 1
+        self._notice_foreign_writes()
         if self._attached is None or self._attached[0] != (self.changes, self._foreign_writes):
             with self.session():
                 patterns = (
@@ -201,6 +198,13 @@ class LogStore:
             self._files_seen = files
             self._foreign_writes += 1
         return self.changes, self._foreign_writes
+
+    def _notice_foreign_writes(self) -> None:
+        """Count a change to the store file since this store last knew it (another process wrote)."""
+        state = _file_state(self.path)
+        if state != self._seen:
+            self._seen = state
+            self._foreign_writes += 1
 
     def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         """Open the database, waiting up to ``wait`` seconds while another process writes to it."""

@@ -198,6 +198,8 @@ def test_a_store_held_idle_elsewhere_is_free_to_load_chain_and_verify(tmp_path, 
     assert shell.returncode == 0, err
     loaded, chained, run = out.split()
     assert int(loaded) == data.llama_logs.height - half and run == "1"
+    # the notebook's own write comes first: the other process's load is noticed all the same
+    assert lla.verify(notebook).summary["run"] == 2
     assert lla.chain(notebook, "ALBUM", album).height == int(chained) > before
     assert notebook.table().height == data.llama_logs.height
     notebook.close()
