@@ -94,7 +94,8 @@ def replayed_roots_sql(audit: Audit) -> str | None:
     snapshot's rows deleted since: the snapshot predates the category migration, the root-job
     migration came a day later, and deletions come later still. So a restored row gets the
     root the walk gives it, and restoring rows changes no other row's root. See
-    :func:`root_job_backfill` for the walk.
+    :func:`root_job_backfill` for the walk; it is walked once per parent id, as every row with
+    that parent walks the same steps.
     """
     existed = audit.existed_at_root_job_migration()
     if existed is None:
@@ -111,18 +112,19 @@ def replayed_roots_sql(audit: Audit) -> str | None:
     return f"""WITH RECURSIVE old AS (
   {seen}),
 links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
-walk(id, parent, root, depth) AS (
-  SELECT id, parent_job_id, parent_job_id, 1 FROM old WHERE parent_job_id IS NOT NULL
+walk(start, parent, root, depth) AS (
+  SELECT DISTINCT parent_job_id, parent_job_id, parent_job_id, 1 FROM old WHERE parent_job_id IS NOT NULL
   UNION
-  SELECT w.id, l.parent_job_id, l.job_id, w.depth + 1 FROM walk AS w JOIN links AS l ON l.job_id = w.parent
+  SELECT w.start, l.parent_job_id, l.job_id, w.depth + 1
+  FROM walk AS w JOIN links AS l ON l.job_id = w.parent
   WHERE w.depth < {DEPTH_LIMIT}),
 deepest AS (
-  SELECT id, depth, list(DISTINCT root ORDER BY root) AS roots FROM walk GROUP BY id, depth
-  QUALIFY depth = max(depth) OVER (PARTITION BY id)),
+  SELECT start, depth, list(DISTINCT root ORDER BY root) AS roots FROM walk GROUP BY start, depth
+  QUALIFY depth = max(depth) OVER (PARTITION BY start)),
 replayed AS (
   SELECT o.*, CASE WHEN o.parent_job_id IS NOT NULL THEN d.roots
     WHEN o.job_id IS NOT NULL THEN [o.job_id] ELSE [] END AS roots
-  FROM old AS o LEFT JOIN deepest AS d USING (id))"""
+  FROM old AS o LEFT JOIN deepest AS d ON d.start = o.parent_job_id)"""
 
 
 def root_job_truth(audit: Audit) -> CheckResult:
