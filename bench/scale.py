@@ -2,7 +2,8 @@
 
     python bench/scale.py --rows 100000000 --snapshot 50000000
 
-Generates the rows in chunks of ``--chunk`` (each with its own seed, so ids stay unique) into
+Generates the rows in chunks of ``--chunk`` (each with its own seed, so ids stay unique, and its
+numeric job ids moved past the chunk before's, as BullMQ's ids grow) into
 one Parquet file per chunk under ``llama_logs/``, and the snapshot's chunks (the pre-migration
 columns) under ``enrichment_logs/``, so no process ever holds the whole table. A store file
 attaches both folders (``store.attach``: read in place, checked once as a load would) and loads
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 import _child
+import polars as pl
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
@@ -74,10 +76,11 @@ def generate(args: argparse.Namespace, work: Path) -> None:
         (work / table).mkdir(exist_ok=True)
     for number, first in enumerate(range(0, args.rows, args.chunk)):
         data = lla.synthetic.generate(min(args.chunk, args.rows - first), seed=1000 + number)
-        lla.write_logs(data.llama_logs, work / "llama_logs" / f"part-{number:04}.parquet")
+        logs = _numbered_from(data.llama_logs, first)
+        lla.write_logs(logs, work / "llama_logs" / f"part-{number:04}.parquet")
         within = max(0, min(args.chunk, args.snapshot - first))
         if within:
-            snapshot = data.llama_logs.head(within).select(c.name for c in schema.LEGACY_COLUMNS)
+            snapshot = logs.head(within).select(c.name for c in schema.LEGACY_COLUMNS)
             lla.write_logs(snapshot, work / "enrichment_logs" / f"part-{number:04}.parquet")
         if number == 0:
             data.prisma_migrations.write_csv(work / "migrations.csv")
@@ -85,6 +88,19 @@ def generate(args: argparse.Namespace, work: Path) -> None:
     print(
         f"rows: {args.rows:,}, snapshot {args.snapshot:,}, in chunks of {args.chunk:,}: "
         f"{size / 2**30:.1f} GiB of Parquet, generated in {time.perf_counter() - started:.0f}s"
+    )
+
+
+def _numbered_from(logs: pl.DataFrame, first: int) -> pl.DataFrame:
+    """``logs`` with its numeric job ids moved up by ``first``: BullMQ's ids grow, so each chunk's
+    jobs get ids of their own (the generator numbers every chunk's jobs from 1, which would make
+    each id run in every chunk, a Redis reset every chunk)."""
+    return logs.with_columns(
+        pl.when(pl.col(c).str.contains(r"^[0-9]+$"))
+        .then((pl.col(c).cast(pl.Int64, strict=False) + first).cast(pl.String))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in ("job_id", "parent_job_id", "root_job_id")
     )
 
 
