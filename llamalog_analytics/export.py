@@ -255,10 +255,12 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
     path = Path(path)
     if export_format("timeline", path) == "png":
         try:
-            with _atomic_path(path) as temporary:
-                figure.write_image(
-                    temporary, format="png", width=1400, height=int(figure.layout.height or 600), scale=1
-                )
+            try:
+                _write_png(figure, path)
+            except (ValueError, RuntimeError) as exc:  # on a busy machine Chromium may call kaleido's script
+                if "is not defined" not in str(exc):  # before its page has loaded it: once more
+                    raise
+                _write_png(figure, path)
         except (ImportError, ValueError, RuntimeError) as exc:
             cause = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise ExportError(
@@ -274,6 +276,13 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
         f"{figure_html(figure, 'timeline')}\n{plotly_script()}\n</body>\n</html>\n"
     )
     return write_atomic(path, page)
+
+
+def _write_png(figure: go.Figure, path: Path) -> None:
+    with _atomic_path(path) as temporary:
+        figure.write_image(
+            temporary, format="png", width=1400, height=int(figure.layout.height or 600), scale=1
+        )
 
 
 def write_report(report: AuditReport, path: str | Path) -> Path:

@@ -532,21 +532,17 @@ def _writes(sql: str) -> bool:
 
 
 def _file_state(path: str | None) -> tuple[object, ...]:
-    """What a write by any process changes in a store file: its size and times, and the two
-    headers DuckDB alternates between at each checkpoint (each with its checkpoint count),
-    for the file and its write-ahead log.
+    """What a write by any process changes in a store file and its write-ahead log: inode, size
+    and times, from ``stat`` alone. (Opening the file here would release DuckDB's lock on it:
+    POSIX drops a process's locks on a file when any of its descriptors for it closes.)
     """
     if path is None:
         return ()
     state: list[object] = []
     for name in (path, path + ".wal"):
         try:
-            with open(name, "rb") as file:
-                info = os.fstat(file.fileno())
-                state += [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
-                for offset in _HEADERS:
-                    file.seek(offset)
-                    state.append(file.read(16))
+            info = os.stat(name)
+            state += [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
         except FileNotFoundError:
             state.append(None)
     return tuple(state)
@@ -557,8 +553,6 @@ def _files_state(patterns: list[str]) -> tuple[object, ...]:
     files = sorted({f for pattern in patterns for f in glob.glob(pattern, recursive=True)})
     return tuple((f, (info := os.stat(f)).st_size, info.st_mtime_ns) for f in files)
 
-
-_HEADERS = (4096, 8192)  # DuckDB's two database headers: checksum, then the checkpoint count
 
 
 def stores_beside(path: str) -> list[str]:

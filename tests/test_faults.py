@@ -209,6 +209,7 @@ HOLD_FOR_WRITING = """
     import sys, time, llamalog_analytics as lla
     store = lla.LogStore(sys.argv[1])
     with store.session(write=True):
+        store.version()  # looks at the file: must not let go of DuckDB's lock on it
         print("writing", flush=True)
         time.sleep(float(sys.argv[2]))
     """
