@@ -554,7 +554,6 @@ def _files_state(patterns: list[str]) -> tuple[object, ...]:
     return tuple((f, (info := os.stat(f)).st_size, info.st_mtime_ns) for f in files)
 
 
-
 def stores_beside(path: str) -> list[str]:
     """Store files (``*.duckdb``) in the folder of ``path``, other than it: the demo's first,
     then by name; each as a path to open from here.
