@@ -104,13 +104,13 @@ def load_postgres(
             source = f"{target.display}#{namespace}.{found.name}"
             counters = server_counters(db, namespace, found)
             plan = Plan() if full else plan_fetch(db, store, namespace, found, source, counters)
-            table_notes = [*notes, plan.note] if plan.note else notes
             if counters is not None:
                 store.execute(
                     f"INSERT INTO {COUNTERS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [stage.load_id, found.name, source, *counters],
                 )
-            stream = _fetch(db, namespace, found, plan, streams=streams, quiet=quiet)
+            stream, read_by = _fetch(db, namespace, found, plan, streams=streams, quiet=quiet)
+            table_notes = [*notes, *([plan.note] if plan.note else []), *read_by]
             with _stream_reader(store, source, found, stream, table_notes) as reader:
                 stage.add(found.name, reader, quiet=True)
             disappeared[found.name] = disappeared_ids(store, found, source, plan)
@@ -225,21 +225,23 @@ def _ctid_ranges(blocks: int, count: int) -> list[str]:
 
 def _fetch(
     db: Source, namespace: str, found: SourceTable, plan: Plan, *, streams: int | None, quiet: bool
-) -> Any:
-    """The table's rows as an Arrow stream (``__arrow_c_stream__``)."""
+) -> tuple[Any, list[str]]:
+    """The table's rows as an Arrow stream (``__arrow_c_stream__``), and a note saying how many
+    connections read them when there were several."""
     estimate = None if quiet or plan.since is not None else _estimate_rows(db, namespace, found.name)
     columns = ", ".join(quote(c) for c in found.columns)
     sql, params = _select(namespace, found, plan, columns)
     count = _stream_count(found, plan, streams)
     sources = [db, *db.share(count - 1)]  # fewer when the server refuses more connections
     if len(sources) == 1:
-        batches = db.stream(sql, params)
+        batches, read_by = db.stream(sql, params), []
     else:
         ranges = _ctid_ranges(found.blocks, len(sources))
         batches = db.interleaved(
             [source.stream(f"{sql} WHERE {where}") for source, where in zip(sources, ranges, strict=True)]
         )
-    return batches if quiet else _counted(batches, found.name, estimate)
+        read_by = [f"{found.name} read in {len(sources)} streams over one snapshot"]
+    return (batches if quiet else _counted(batches, found.name, estimate)), read_by
 
 
 def _counted(stream: Any, table: str, estimate: int | None) -> pa.RecordBatchReader:

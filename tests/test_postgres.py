@@ -380,3 +380,16 @@ def test_a_load_in_several_streams_reads_one_snapshot_while_the_table_changes(tm
     assert changed.is_set()
     with psycopg.connect(url) as con:
         assert con.execute("SELECT count(*) FROM llama_logs").fetchone()[0] != 100_000
+
+
+def test_cli_load_in_several_streams_says_so(tmp_path, database, data):
+    db = tmp_path / "s.duckdb"
+    code, out, err = run_cli("load", database, "--db", db, "--streams", 2, "--quiet")
+    assert code == 0, err
+    assert "llama_logs read in 2 streams over one snapshot" in out
+    with lla.LogStore(db, read_only=True) as s:
+        assert_same_rows(s.table(), data.llama_logs)
+    code, _, err = run_cli("load", tmp_path / "x.csv", "--db", db, "--streams", 2)
+    assert code == 2 and "--streams and --schema are for database loads" in err
+    code, _, err = run_cli("load", database, "--db", db, "--streams", 0)
+    assert code == 2 and "0 is not in the range x>=1" in err

@@ -33,6 +33,13 @@ from ._options import db_option, fail, friendly_errors, rows_format_option
 @click.option(
     "--full", is_flag=True, help="Database loads: fetch every row, not only rows newer than the store holds."
 )
+@click.option(
+    "--streams",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Database loads: connections reading a table at once when every row is fetched, over one "
+    "snapshot (default: one per two CPUs, up to 8, and one per 64 MiB of table).",
+)
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any row was rejected.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly_errors
@@ -42,6 +49,7 @@ def load(
     table: str | None,
     schema: str | None,
     full: bool,
+    streams: int | None,
     strict: bool,
     quiet: bool,
 ) -> None:
@@ -57,12 +65,16 @@ def load(
         raise click.UsageError("load one database URL at a time, without files")
     if not sources and not os.environ.get("DATABASE_URL"):
         raise click.UsageError("give files to load, a postgresql:// URL, or set DATABASE_URL")
+    if sources and not urls and (full or streams or schema):
+        raise click.UsageError("--full, --streams and --schema are for database loads, not files")
     with LogStore(db) as store:
         if sources and not urls:
             result = store.load_files(list(sources), table or schema_module.CURRENT_TABLE, quiet=quiet)
         else:
             url = urls[0] if urls else None
-            result = store.load_postgres(url, table=table, schema=schema, full=full, quiet=quiet)
+            result = store.load_postgres(
+                url, table=table, schema=schema, full=full, streams=streams, quiet=quiet
+            )
     listing = f"llamalog rejects --load {result.load_id} --db {shlex.quote(db)}"
     click.echo(result.text(rejects=listing))
     if result.rows_read and not result.rows_loaded:
