@@ -17,7 +17,8 @@ it with ``link="job_id"``, the same definition. Our chains are timed once the ch
 built, as PostgreSQL's are once its indexes are; the batch ratio is also given with our build
 counted. The instance figures are given as ratios to the job-id ones. Memory: how much the
 process grew building the index against the index's own arrays (``nbytes``; the rows are mapped
-from a file), and its peak once the index is built and the chains answered, then after every
+from a file), right after and once DuckDB's allocator has returned what the reads freed
+(:data:`SETTLE`), and its peak once the index is built and the chains answered, then after every
 chain at once (whose answer is itself large). At sizes up to 1M the whole-table graph (seconds
 and peak memory, in a child process) follows unless ``--no-graph``.
 """
@@ -111,6 +112,9 @@ def median_ms(function, entities) -> float:
     return 1000 * statistics.median(times)
 
 
+SETTLE = 12.0  # seconds for DuckDB's allocator (jemalloc, 10 s decay) to return what it freed
+
+
 def memory(field: str) -> int:
     """This process's memory in bytes: ``VmRSS`` (now) or ``VmHWM`` (peak)."""
     return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
@@ -129,6 +133,8 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
         index = chain_index(store, linking=Linking.of(link))
         build = time.perf_counter() - start
         grew, nbytes = memory("VmRSS") - before, index.nbytes
+        time.sleep(SETTLE)
+        settled = memory("VmRSS") - before
         del index
         one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
         sizes = [lla.chain(store, kind, entity, link=link).height for kind, entity in entities]
@@ -142,6 +148,7 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
     return {
         "build": build,
         "grew": grew,
+        "settled": settled,
         "nbytes": nbytes,
         "one_ms": one,
         "sizes": sizes,
@@ -182,6 +189,7 @@ class Ours:
 
     build: float
     grew: int
+    settled: int
     nbytes: int
     one_ms: float
     sizes: list[int]
@@ -197,7 +205,8 @@ def measure_ours(store_path: Path, entities: list[tuple[str, str]], link: str) -
     ours = Ours(**in_child("ours", str(store_path), link, json.dumps(entities)))
     print(
         f"  {link}: chain index built in {ours.build:.2f}s; {ours.nbytes / 2**20:,.0f} MiB of arrays; "
-        f"process grew {ours.grew / 2**20:,.0f} MiB ({ours.grew / ours.nbytes:.2f}x the arrays); peak "
+        f"process grew {ours.grew / 2**20:,.0f} MiB ({ours.grew / ours.nbytes:.2f}x the arrays), "
+        f"{ours.settled / 2**20:,.0f} MiB ({ours.settled / ours.nbytes:.2f}x) {SETTLE:.0f}s later; peak "
         f"{ours.chains_peak / 2**30:.2f} GiB building it and answering {len(entities)} chains, "
         f"{ours.peak / 2**30:.2f} GiB after every chain at once",
         flush=True,

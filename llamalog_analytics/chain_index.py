@@ -17,6 +17,7 @@ import ctypes
 import itertools
 import mmap
 import tempfile
+import threading
 import uuid
 import weakref
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ import polars as pl
 
 from . import links, schema
 from ._sql import quote
+from .errors import StoreError
 from .schema import TYPED_ID
 
 if TYPE_CHECKING:
@@ -84,8 +86,12 @@ class _EntityKeys:
     def __init__(
         self, high: np.ndarray, low: np.ndarray, positions: np.ndarray, by_entity_id: np.ndarray
     ) -> None:
-        order = np.lexsort((positions, low, high))
-        self.high, self.low, self.positions = high[order], low[order], positions[order]
+        order = np.argsort(high)  # a UUID's high half all but always tells entities apart ...
+        high, low = high[order], low[order]
+        if np.any((high[1:] == high[:-1]) & (low[1:] != low[:-1])):  # ... when not, sort both
+            again = np.lexsort((low, high))
+            order, high, low = order[again], high[again], low[again]
+        self.high, self.low, self.positions = high, low, positions[order]
         self.by_entity_id = by_entity_id[order]  # the pair came from entity_id, not the typed column
 
     def numbered(self) -> np.ndarray:
@@ -144,7 +150,8 @@ def _filled(batch: pa.RecordBatch, name: str) -> np.ndarray:
 class MappedRows:
     """A table's full rows, read by position from a memory-mapped Arrow file, not the heap.
 
-    Written once, part by part as the table is read (:meth:`write`), then mapped
+    Written once, by a thread of its own that reads the table while the index works on its
+    keys (writing the file is what a build would otherwise wait for most), then mapped
     (:meth:`open`); ``order[p]`` is the file row of position ``p``. The file has no name (it is
     freed with the last part that maps it, so no stale copy outlives its index) and lies in the
     store's folder, or in the temporary directory for an in-memory store or a folder this
@@ -152,7 +159,9 @@ class MappedRows:
     views, so nothing is copied), and :meth:`take` gathers from the parts the rows fall in.
     """
 
-    def __init__(self, store_path: str | None, columns: pa.Schema) -> None:
+    def __init__(self, store_path: str | None, reader: pa.RecordBatchReader, ids: np.ndarray) -> None:
+        """Start writing the rows ``reader`` gives (:func:`_rows_sql`'s): they must come in the
+        order the keys were read in, which ``ids`` (each row's ``_id_low``) checks."""
         import pyarrow as pa
 
         folder = None if store_path is None else str(Path(store_path).resolve().parent)
@@ -160,29 +169,59 @@ class MappedRows:
             self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
         except OSError:  # a folder this process may not write to
             self._file = tempfile.TemporaryFile()  # noqa: SIM115
-        self._schema = _viewed(columns)
+        self._schema = _viewed(pa.schema([reader.schema.field(c) for c in schema.COLUMN_NAMES]))
         self.empty: pl.DataFrame = pl.from_arrow(self._schema.empty_table())  # type: ignore[assignment]
-        self._writer = pa.ipc.new_file(self._file, self._schema)
         self.parts: list[pl.DataFrame] = []
         self.starts = np.zeros(1, dtype=np.int64)  # each part's first file row, then the row count
         self.order = np.empty(0, dtype=np.int64)
+        self._stop = threading.Event()
+        self._failed: list[BaseException] = []  # what stopped the writing, raised by open
+        self._writing = threading.Thread(target=self._write, args=(reader, ids), name="llamalog-rows", daemon=True)
+        self._writing.start()
 
-    def write(self, rows: pa.RecordBatch) -> None:
-        """Append ``rows`` to the file as one part."""
-        self._writer.write_batch(rows.cast(self._schema))
-
-    def open(self, order: np.ndarray) -> None:
-        """Finish the file and map it; ``order[p]`` is the file row of position ``p``."""
+    def _write(self, reader: pa.RecordBatchReader, ids: np.ndarray) -> None:
         import pyarrow as pa
 
-        self._writer.close()
-        self._file.flush()
+        try:
+            with pa.ipc.new_file(self._file, self._schema) as writer:
+                written = 0
+                for batch in reader:
+                    if self._stop.is_set():
+                        return
+                    same = batch.column("_id_low").to_numpy()
+                    if not np.array_equal(same, ids[written : written + len(same)]):
+                        raise StoreError(
+                            "the table's rows came in another order when read again for the chain "
+                            "index. Hint: ask again; if it persists, report it with the store's DuckDB "
+                            "version"
+                        )
+                    writer.write_batch(batch.select(schema.COLUMN_NAMES).cast(self._schema))
+                    written += len(same)
+            self._file.flush()
+        except BaseException as error:  # noqa: BLE001 (raised in the building thread by open)
+            self._failed.append(error)
+        finally:
+            reader.close()  # read to the end or not, the store's connection is free again
+
+    def open(self, order: np.ndarray) -> None:
+        """Wait for the file to be written, then map it; ``order[p]`` is the file row of position ``p``."""
+        import pyarrow as pa
+
+        self._writing.join()
+        if self._failed:
+            raise self._failed[0]
         mapped = pa.py_buffer(mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ))
         self._file.close()  # the mapping keeps the file until the last part is dropped
         file = pa.ipc.open_file(mapped)
         self.parts = [pl.from_arrow(file.get_batch(i)) for i in range(file.num_record_batches)]  # type: ignore[misc]
         self.starts = np.cumsum([0, *(len(part) for part in self.parts)])
         self.order = order
+
+    def close(self) -> None:
+        """Stop writing and drop the file (the index could not be built)."""
+        self._stop.set()
+        self._writing.join()
+        self._file.close()
 
     def __len__(self) -> int:
         return len(self.order)
@@ -203,6 +242,7 @@ class MappedRows:
 
 
 _BATCH_ROWS = 1 << 17  # rows read from the store at a time, and so in a part of the mapped file
+_SCAN_MEMORY = "400MB"  # DuckDB's memory while a file store's table is read for an index
 _HALVES = ("id", "entity_id", *TYPED_ID.values())  # UUID columns also read as two 64-bit integers
 
 
@@ -220,15 +260,23 @@ def _viewed(columns: pa.Schema) -> pa.Schema:
     return pa.schema([field.with_type(viewed(field.type)) for field in columns])
 
 
-def _scan_sql(table: str) -> str:
-    """The one read of ``table`` an index makes: its columns, and its UUIDs as integer halves."""
+def _halves(column: str, *halves: str) -> str:
+    """SQL for a UUID column's 64-bit halves (``high``, ``low``) as ``_{column}_{half}``."""
+    shifted = {"high": f"({quote(column)}::UHUGEINT >> 64)", "low": f"({quote(column)}::UHUGEINT & {_LOW64})"}
+    return ", ".join(f"{shifted[half]}::UBIGINT AS _{column}_{half}" for half in halves)
+
+
+def _keys_sql(table: str) -> str:
+    """The read of ``table`` an index keeps as arrays: sort keys, job ids, entity UUIDs as halves."""
+    halves = ", ".join(_halves(c, "high", "low") for c in _HALVES)
+    return f"SELECT created_at, entity_type, job_id, parent_job_id, {halves} FROM {quote(table)}"
+
+
+def _rows_sql(table: str) -> str:
+    """The read of ``table`` for :class:`MappedRows`: every column, and ``_id_low`` to check the
+    rows come in the order :func:`_keys_sql` read them in."""
     columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
-    halves = ", ".join(
-        f"({quote(c)}::UHUGEINT >> 64)::UBIGINT AS _{c}_high, "
-        f"({quote(c)}::UHUGEINT & {_LOW64})::UBIGINT AS _{c}_low"
-        for c in _HALVES
-    )
-    return f"SELECT {columns}, {halves} FROM {quote(table)}"
+    return f"SELECT {columns}, {_halves('id', 'low')} FROM {quote(table)}"
 
 
 class ChainIndex:
@@ -238,10 +286,10 @@ class ChainIndex:
     arrays store. Rows are linked through job instances (see :mod:`~llamalog_analytics.links`):
     each row knows the instance that wrote it and the instance its parent link resolves to, both
     as integers, so walking a chain compares integers. Every row's annotations (root, loop,
-    logged before its parent) are computed once, over whole arrays. The table is read once,
-    batch by batch: what linking and seeding need stays as arrays (``created_at``, job ids as
-    numbers into ``jobs``, entity UUIDs as integer halves) and the full rows go to
-    :attr:`rows`, a :class:`MappedRows`.
+    logged before its parent) are computed once, over whole arrays. The table is read twice,
+    batch by batch: once for what linking and seeding need, kept as arrays (``created_at``, job
+    ids as numbers into ``jobs``, entity UUIDs as integer halves), then for the full rows, which
+    a thread writes to :attr:`rows` (a :class:`MappedRows`) while the arrays are worked on.
     """
 
     def __init__(
@@ -251,30 +299,50 @@ class ChainIndex:
 
         self.version = store.version()  # rebuilt once a log table may have changed
         self.linking = linking or links.Linking()
-        reader = store.relation(_scan_sql(table)).to_arrow_reader(_BATCH_ROWS)
-        columns = list(range(len(schema.COLUMN_NAMES)))
-        self.rows = MappedRows(store.path, pa.schema([reader.schema.field(c) for c in columns]))
-        keys = _Keys()
-        for batch in itertools.chain([pa.RecordBatch.from_pylist([], schema=reader.schema)], reader):
-            self.rows.write(batch.select(columns))
-            keys.add(batch)
-        del batch
+        # Each read goes through the table once, so a file store's DuckDB need keep little of it.
+        scan = store.settings(memory_limit=_SCAN_MEMORY) if store.path else contextlib.nullcontext()
+        with scan:
+            keys = _Keys()
+            reader = store.relation(_keys_sql(table)).to_arrow_reader(_BATCH_ROWS)
+            for batch in itertools.chain([pa.RecordBatch.from_pylist([], schema=reader.schema)], reader):
+                keys.add(batch)
+            del batch, reader
+            ids = np.concatenate(keys.columns["_id_low"])
+            self.rows = MappedRows(store.path, store.relation(_rows_sql(table)).to_arrow_reader(_BATCH_ROWS), ids)
+            try:  # while the rows are written (the connection is theirs until open)
+                order = self._arrange(keys)
+                del keys, ids
+                self._link()
+                self.rows.open(order)
+            except BaseException:
+                self.rows.close()
+                raise
+
+    def _arrange(self, keys: _Keys) -> np.ndarray:
+        """The keys as the index's arrays, by position (``created_at``, ``job``, ``parent_job``,
+        ``entities``); returns each position's row in the order read (``order``)."""
+        import pyarrow as pa
+
         _give_back_freed_memory()
         # Each batch's keys go as soon as they are put together: the peak is what is held at once.
         sort_keys = pl.DataFrame({name: np.concatenate(parts) for name, parts in keys.columns.items()})
         keys.columns.clear()
         order = sort_keys.select(pl.arg_sort_by(sort_keys.columns)).to_series().to_numpy()
-        self.rows.open(order)
         self.created_at = sort_keys["created_at"].to_numpy()[order]
         del sort_keys
-        # Every batch's dictionary of job ids, numbered at once: its place among the distinct ids.
+        # Every batch's dictionary of job ids, numbered at once: its place among the distinct ids,
+        # found by sorting them all once.
         named = [names for coded in keys.jobs.values() for _, names in coded]
         every_name = pl.Series(pa.concat_arrays(named))
-        self.jobs = every_name.unique().sort()
-        numbers = iter(
-            np.split((every_name.rank("dense") - 1).to_numpy(), np.cumsum([len(n) for n in named])[:-1])
-        )
-        del named, every_name
+        by_name = every_name.arg_sort()
+        ordered = every_name.gather(by_name)
+        new = ordered.ne(ordered.shift(1)).fill_null(True)  # the first of each distinct id
+        # The distinct ids copied out: a slice of every_name would keep all the names read alive.
+        self.jobs = pl.Series(ordered.filter(new).to_arrow().cast(pa.large_string()))
+        numbered = np.empty(len(every_name), dtype=np.int64)
+        numbered[by_name.to_numpy()] = np.cumsum(new.to_numpy()) - 1
+        numbers = iter(np.split(numbered, np.cumsum([len(n) for n in named])[:-1]))
+        del named, every_name, by_name, ordered, new, numbered
         self.job, self.parent_job = (
             _compact(np.concatenate([_at(next(numbers), codes, -1) for codes, _ in coded]))[order]
             for coded in keys.jobs.values()
@@ -288,9 +356,9 @@ class ChainIndex:
             high, low, rows, by_entity_id = (np.concatenate(column) for column in zip(*pairs, strict=True))
             del pairs
             self.entities[kind] = _EntityKeys(high, low, position[rows], by_entity_id)
-        del keys, position, high, low, rows, by_entity_id
+        del position, high, low, rows, by_entity_id
         _give_back_freed_memory()
-        self._link()
+        return order
 
     def _link(self) -> None:
         """Number the job instances, resolve every parent link, and annotate every row."""
@@ -298,8 +366,10 @@ class ChainIndex:
         created = self.created_at.view(np.int64)  # microseconds
         self.ordinal, self.parent_ordinal, first_at, _ = links.link_runs(job, parent, created, self.linking)
         self.before_parent = (self.parent_ordinal > 0) & (created < first_at)
-        runs = np.zeros(len(self.jobs), dtype=np.int64)  # instances per job id
-        np.maximum.at(runs, job[job >= 0], self.ordinal[job >= 0])
+        runs = np.zeros(len(self.jobs), dtype=np.int64)  # instances per job id: its last ordinal
+        last = pl.DataFrame({"job": job, "ordinal": self.ordinal}).filter(pl.col("job") >= 0)
+        last = last.group_by("job").agg(pl.col("ordinal").max())
+        runs[last["job"].to_numpy()] = last["ordinal"].to_numpy()
         self.first_instance = first_instance = np.concatenate(([0], np.cumsum(runs)))
         count = int(first_instance[-1])
         self.instance = _compact(

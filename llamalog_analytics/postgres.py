@@ -91,7 +91,7 @@ def load_postgres(
     with (
         translated(target),
         store.session(write=True),  # the settings hold for this connection only
-        _settings(store, LOAD_SETTINGS),
+        store.settings(**LOAD_SETTINGS),
         snapshot(target) as db,
         Stage(store) as stage,
     ):
@@ -117,19 +117,6 @@ def load_postgres(
         migrations = _migrations(db, namespace)
         extras = {MIGRATIONS_TABLE: migrations} if migrations is not None else {}
         return stage.commit(replace_tables=extras, disappeared=disappeared)
-
-
-@contextlib.contextmanager
-def _settings(store: LogStore, settings: dict[str, str]) -> Iterator[None]:
-    """Apply DuckDB settings for the block, then restore the previous values."""
-    before = {name: store.execute("SELECT current_setting(?)", [name])[0][0] for name in settings}
-    for name, value in settings.items():
-        store.execute(f"SET {name} = ?", [value])
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            store.execute(f"SET {name} = ?", [value])
 
 
 _FIND_TABLES = """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),

@@ -289,6 +289,27 @@ class LogStore:
                 con.unregister(name)
 
     @contextmanager
+    def settings(self, **values: str) -> Iterator[None]:
+        """DuckDB settings (``SET name = value``) for the ``with`` block, held in one session;
+        the values before it are restored after it.
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.LogStore() as store, store.settings(threads="1"):
+            ...     store.execute("SELECT current_setting('threads')")
+            [(1,)]
+        """
+        with self.session():
+            before = {name: self.execute("SELECT current_setting(?)", [name])[0][0] for name in values}
+            for name, value in values.items():
+                self.execute(f"SET {name} = ?", [value])
+            try:
+                yield
+            finally:
+                for name, value in before.items():
+                    self.execute(f"SET {name} = ?", [value])
+
+    @contextmanager
     def progress(self, label: str, *, quiet: bool = False) -> Iterator[None]:
         """A progress bar for the statements run inside the ``with`` block (nothing when ``quiet``)."""
         from ._progress import track
@@ -526,9 +547,12 @@ class LogStore:
         return f"LogStore({self.path!r}{mode})"
 
 
+_READING = (duckdb.StatementType.SELECT, duckdb.StatementType.SET)  # a SET changes only the connection
+
+
 def _writes(sql: str) -> bool:
-    """Whether ``sql`` has a statement other than a SELECT."""
-    return any(s.type != duckdb.StatementType.SELECT for s in duckdb.extract_statements(sql))
+    """Whether ``sql`` has a statement that may change the store: anything but SELECT and SET."""
+    return any(s.type not in _READING for s in duckdb.extract_statements(sql))
 
 
 def _file_state(path: str | None) -> tuple[object, ...]:

@@ -123,3 +123,36 @@ def test_every_fixture_chains_the_same_from_a_file_store(tmp_path):
             for query in case["chains"]:
                 kind, entity = query["entity_type"], query["entity_id"]
                 assert lla.chain(memory, kind, entity).equals(lla.chain(file, kind, entity)), path.stem
+
+
+@pytest.mark.parametrize("lows", [[2, 1, 2], [1, 1, 1]], ids=["high-halves-shared", "one-entity"])
+def test_entity_keys_group_uuids_whose_high_halves_match(lows):
+    import uuid
+
+    high = np.array([5, 5, 5, 3], dtype=np.uint64)
+    keys = chain_index_module._EntityKeys(high, np.array([*lows, 9], dtype=np.uint64), np.arange(4), np.zeros(4, bool))
+    for low in set(lows):
+        wanted = [p for p, value in enumerate(lows) if value == low]
+        assert sorted(keys.rows(uuid.UUID(int=5 << 64 | low)).tolist()) == wanted
+    assert keys.numbered().tolist() == [0, *sorted(np.unique(lows, return_inverse=True)[1] + 1)]
+
+
+def test_rows_read_in_another_order_than_the_keys_stop_the_build(synth_store, monkeypatch):
+    read_rows = chain_index_module._rows_sql
+    monkeypatch.setattr(chain_index_module, "_rows_sql", lambda table: f"{read_rows(table)} ORDER BY id DESC")
+    with pytest.raises(lla.errors.StoreError, match="came in another order"):
+        chain_index_module.ChainIndex(synth_store)
+    assert synth_store.execute("SELECT count(*) > 0 FROM llama_logs") == [(True,)]  # the connection is free
+
+
+def test_a_build_that_fails_stops_writing_its_rows(synth_store, monkeypatch):
+    import threading
+
+    def fail(index):
+        raise MemoryError("no room to link")
+
+    monkeypatch.setattr(chain_index_module.ChainIndex, "_link", fail)
+    with pytest.raises(MemoryError):
+        chain_index_module.ChainIndex(synth_store)
+    assert not [t for t in threading.enumerate() if t.name.startswith("llamalog-")]
+    assert synth_store.execute("SELECT count(*) > 0 FROM llama_logs") == [(True,)]
