@@ -235,7 +235,8 @@ class MappedRows:
         found = self.empty if columns is None else self.empty[columns]
         for part, start, low, high in zip(self.parts, self.starts, bounds, bounds[1:], strict=False):
             if high > low:  # one chunk per part: cheaper than gathering across chunks
-                found = found.vstack((part if columns is None else part[columns])[rows[low:high] - start])
+                at = pl.Series((rows[low:high] - start).astype(np.uint32))  # quicker than numpy indices
+                found = found.vstack((part if columns is None else part[columns])[at])
         if np.all(by_file[1:] > by_file[:-1]):
             return found
         return found.rechunk()[np.argsort(by_file)]
