@@ -116,7 +116,8 @@ SETTLE = 12.0  # seconds for DuckDB's allocator (jemalloc, 10 s decay) to return
 
 
 def memory(field: str) -> int:
-    """This process's memory in bytes: ``VmRSS`` (now) or ``VmHWM`` (peak)."""
+    """This process's memory in bytes: ``VmRSS`` (now), ``VmHWM`` (peak) or ``RssFile`` (pages of
+    mapped files, now)."""
     return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
 
 
@@ -142,6 +143,7 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
             lambda kind, entity: lla.provenance_graph(store, kind, entity, link=link), entities
         )
         chains_peak = memory("VmHWM")  # the index built and the chains answered
+        mapped = memory("RssFile")  # of it, pages of the mapped rows file (page cache, reclaimable)
         start = time.perf_counter()
         pairs = all_chains(store, link=link).height
         every = time.perf_counter() - start
@@ -156,6 +158,7 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
         "every": every,
         "pairs": pairs,
         "chains_peak": chains_peak,
+        "mapped": mapped,
         "peak": memory("VmHWM"),
     }
 
@@ -197,6 +200,7 @@ class Ours:
     every: float
     pairs: int
     chains_peak: int
+    mapped: int
     peak: int
 
 
@@ -207,7 +211,8 @@ def measure_ours(store_path: Path, entities: list[tuple[str, str]], link: str) -
         f"  {link}: chain index built in {ours.build:.2f}s; {ours.nbytes / 2**20:,.0f} MiB of arrays; "
         f"process grew {ours.grew / 2**20:,.0f} MiB ({ours.grew / ours.nbytes:.2f}x the arrays), "
         f"{ours.settled / 2**20:,.0f} MiB ({ours.settled / ours.nbytes:.2f}x) {SETTLE:.0f}s later; peak "
-        f"{ours.chains_peak / 2**30:.2f} GiB building it and answering {len(entities)} chains, "
+        f"{ours.chains_peak / 2**30:.2f} GiB building it and answering {len(entities)} chains (then "
+        f"{ours.mapped / 2**30:.2f} GiB of it pages of the mapped rows file), "
         f"{ours.peak / 2**30:.2f} GiB after every chain at once",
         flush=True,
     )

@@ -176,7 +176,9 @@ class MappedRows:
         self.order = np.empty(0, dtype=np.int64)
         self._stop = threading.Event()
         self._failed: list[BaseException] = []  # what stopped the writing, raised by open
-        self._writing = threading.Thread(target=self._write, args=(reader, ids), name="llamalog-rows", daemon=True)
+        self._writing = threading.Thread(
+            target=self._write, args=(reader, ids), name="llamalog-rows", daemon=True
+        )
         self._writing.start()
 
     def _write(self, reader: pa.RecordBatchReader, ids: np.ndarray) -> None:
@@ -198,7 +200,7 @@ class MappedRows:
                     writer.write_batch(batch.select(schema.COLUMN_NAMES).cast(self._schema))
                     written += len(same)
             self._file.flush()
-        except BaseException as error:  # noqa: BLE001 (raised in the building thread by open)
+        except BaseException as error:  # raised in the building thread by open
             self._failed.append(error)
         finally:
             reader.close()  # read to the end or not, the store's connection is free again
@@ -309,7 +311,8 @@ class ChainIndex:
                 keys.add(batch)
             del batch, reader
             ids = np.concatenate(keys.columns["_id_low"])
-            self.rows = MappedRows(store.path, store.relation(_rows_sql(table)).to_arrow_reader(_BATCH_ROWS), ids)
+            rows = store.relation(_rows_sql(table)).to_arrow_reader(_BATCH_ROWS)
+            self.rows = MappedRows(store.path, rows, ids)
             try:  # while the rows are written (the connection is theirs until open)
                 order = self._arrange(keys)
                 del keys, ids

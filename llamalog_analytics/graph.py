@@ -238,16 +238,20 @@ def _graph(groups: list[pl.DataFrame]) -> tuple[nx.MultiDiGraph, np.ndarray]:
         while groups:
             group = groups.pop(0)  # dropped once in
             keys = group.columns[1:]
-            names[done : done + group.height] = group["node"].to_list()
-            values = zip(*(_interned(group[key]) for key in keys), strict=True)
-            for node, row in zip(names[done : done + group.height], values, strict=True):
-                attributes = {key: value for key, value in zip(keys, row, strict=True) if value is not None}
-                if node in nodes:
-                    nodes[node].update(attributes)
-                else:
-                    nodes[node], successors[node], predecessors[node] = attributes, {}, {}
-            done += group.height
+            for part in group.iter_slices(_SLICE_ROWS):  # a slice's columns as Python lists at a time
+                names[done : done + part.height] = part["node"].to_list()
+                values = zip(*(_interned(part[key]) for key in keys), strict=True)
+                for node, row in zip(names[done : done + part.height], values, strict=True):
+                    attributes = {k: value for k, value in zip(keys, row, strict=True) if value is not None}
+                    if node in nodes:
+                        nodes[node].update(attributes)
+                    else:
+                        nodes[node], successors[node], predecessors[node] = attributes, {}, {}
+                done += part.height
     return graph, names
+
+
+_SLICE_ROWS = 50_000
 
 
 def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str]]) -> None:

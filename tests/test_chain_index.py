@@ -130,7 +130,8 @@ def test_entity_keys_group_uuids_whose_high_halves_match(lows):
     import uuid
 
     high = np.array([5, 5, 5, 3], dtype=np.uint64)
-    keys = chain_index_module._EntityKeys(high, np.array([*lows, 9], dtype=np.uint64), np.arange(4), np.zeros(4, bool))
+    low = np.array([*lows, 9], dtype=np.uint64)
+    keys = chain_index_module._EntityKeys(high, low, np.arange(4), np.zeros(4, bool))
     for low in set(lows):
         wanted = [p for p, value in enumerate(lows) if value == low]
         assert sorted(keys.rows(uuid.UUID(int=5 << 64 | low)).tolist()) == wanted
