@@ -104,9 +104,9 @@ numbered AS MATERIALIZED (
     CASE WHEN job_id IS NOT NULL THEN sum(starts::INTEGER) OVER (
       PARTITION BY job_id ORDER BY created_at, id ROWS UNBOUNDED PRECEDING)::INTEGER END AS job_instance
   FROM marked),
-spans AS (
+spans AS (  -- the runs of job ids some row names as its parent: the only ones a link can find
   SELECT job_id, job_instance, min(created_at) AS first_at, max(created_at) AS last_at
-  FROM numbered WHERE job_id IS NOT NULL GROUP BY ALL),
+  FROM numbered WHERE job_id IN (SELECT parent_job_id FROM numbered) GROUP BY ALL),
 near AS (
   SELECT n.*, b.job_instance AS b_instance, b.first_at AS b_first,
     greatest(epoch_us(n.created_at) - epoch_us(b.last_at), 0) AS b_distance,
