@@ -4,9 +4,10 @@ Rows are numbered oldest first (``created_at``, then ``id``); those positions ar
 arrays store. Each row knows the job run (instance, see :mod:`~llamalog_analytics.links`) that
 wrote it and the run its parent link resolves to, as integers, so walking a chain compares
 integers; every row's annotations (root, loop, logged before its parent run) are computed once,
-over whole arrays. Only the arrays live in memory: the full rows go, as the table is read for
-the index, into a memory-mapped Arrow file (:class:`MappedRows`), from which a chain's rows are
-read by position. :func:`chain_index` keeps one index per store table until the store changes.
+over whole arrays. Only the arrays live in memory: the full rows go, read a second time while
+the arrays are built, into a memory-mapped Arrow file (:class:`MappedRows`), from which a chain's
+rows are read by position. :func:`chain_index` keeps one index per store table until the store
+changes.
 """
 
 from __future__ import annotations

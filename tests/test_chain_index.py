@@ -4,6 +4,8 @@ an in-memory store and a file store, and a write through the store replacing the
 from __future__ import annotations
 
 import json
+import threading
+import uuid
 
 import numpy as np
 import polars as pl
@@ -127,14 +129,12 @@ def test_every_fixture_chains_the_same_from_a_file_store(tmp_path):
 
 @pytest.mark.parametrize("lows", [[2, 1, 2], [1, 1, 1]], ids=["high-halves-shared", "one-entity"])
 def test_entity_keys_group_uuids_whose_high_halves_match(lows):
-    import uuid
-
     high = np.array([5, 5, 5, 3], dtype=np.uint64)
     low = np.array([*lows, 9], dtype=np.uint64)
     keys = chain_index_module._EntityKeys(high, low, np.arange(4), np.zeros(4, bool))
-    for low in set(lows):
-        wanted = [p for p, value in enumerate(lows) if value == low]
-        assert sorted(keys.rows(uuid.UUID(int=5 << 64 | low)).tolist()) == wanted
+    for value in set(lows):
+        wanted = [p for p, other in enumerate(lows) if other == value]
+        assert sorted(keys.rows(uuid.UUID(int=5 << 64 | value)).tolist()) == wanted
     assert keys.numbered().tolist() == [0, *sorted(np.unique(lows, return_inverse=True)[1] + 1)]
 
 
@@ -147,8 +147,6 @@ def test_rows_read_in_another_order_than_the_keys_stop_the_build(synth_store, mo
 
 
 def test_a_build_that_fails_stops_writing_its_rows(synth_store, monkeypatch):
-    import threading
-
     def fail(index):
         raise MemoryError("no room to link")
 
