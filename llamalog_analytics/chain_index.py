@@ -17,6 +17,7 @@ import copy
 import ctypes
 import itertools
 import mmap
+import re
 import tempfile
 import threading
 import uuid
@@ -264,6 +265,35 @@ def _viewed(columns: pa.Schema) -> pa.Schema:
     return pa.schema([field.with_type(viewed(field.type)) for field in columns])
 
 
+def _scan_memory(store: LogStore) -> contextlib.AbstractContextManager[None]:
+    """Each read for an index goes through the table once, so a file store's DuckDB need keep
+    little of it: at most :data:`_SCAN_MEMORY` for the block, or the store's own limit when
+    lower. (An in-memory store's tables live in that memory: it keeps its limit.)"""
+    if store.path is None:
+        return contextlib.nullcontext()
+    limit = store.execute("SELECT current_setting('memory_limit')")[0][0]
+    if _bytes(limit) <= _bytes(_SCAN_MEMORY):
+        return contextlib.nullcontext()
+    return store.settings(memory_limit=_SCAN_MEMORY)
+
+
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def _bytes(size: str) -> float:
+    """A DuckDB memory size (``400MB``, ``2.7 GiB``) in bytes; anything else (no limit) is infinite.
+
+    Examples:
+        >>> _bytes("400MB"), _bytes("190.7 MiB") < _bytes("400MB"), _bytes("unlimited")
+        (400000000.0, True, inf)
+    """
+    found = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", size)
+    if found is None or found[2].upper() not in _UNITS:
+        return float("inf")
+    return float(found[1]) * _UNITS[found[2].upper()]
+
+
 def _halves(column: str, *halves: str) -> str:
     """SQL for a UUID column's 64-bit halves (``high``, ``low``) as ``_{column}_{half}``."""
     shifted = {"high": f"({quote(column)}::UHUGEINT >> 64)", "low": f"({quote(column)}::UHUGEINT & {_LOW64})"}
@@ -303,9 +333,7 @@ class ChainIndex:
 
         self.version = store.version()  # rebuilt once a log table may have changed
         self.linking = linking or links.Linking()
-        # Each read goes through the table once, so a file store's DuckDB need keep little of it.
-        scan = store.settings(memory_limit=_SCAN_MEMORY) if store.path else contextlib.nullcontext()
-        with scan:
+        with _scan_memory(store):
             keys = _Keys()
             reader = store.relation(_keys_sql(table)).to_arrow_reader(_BATCH_ROWS)
             for batch in itertools.chain([pa.RecordBatch.from_pylist([], schema=reader.schema)], reader):
