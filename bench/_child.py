@@ -33,10 +33,16 @@ def _timed_record(*args: Any) -> Any:
 history.record = _timed_record
 
 
+def memory(field: str) -> int:
+    """This process's memory in bytes from ``/proc/self/status``: ``VmRSS`` (now), ``VmHWM``
+    (peak), ``RssFile`` (pages of mapped files, now)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(field + ":"))
+
+
 def peak() -> int:
     """The process's peak resident memory in bytes (VmHWM)."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM"))
+    return memory("VmHWM")
 
 
 def reset_peak() -> int:
@@ -44,8 +50,7 @@ def reset_peak() -> int:
     which it returns in bytes (VmRSS)."""
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS"))
+    return memory("VmRSS")
 
 
 def run(child: str, *arguments: str) -> str:

@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import _child
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -115,12 +116,6 @@ def median_ms(function, entities) -> float:
 SETTLE = 12.0  # seconds for DuckDB's allocator (jemalloc, 10 s decay) to return what it freed
 
 
-def memory(field: str) -> int:
-    """This process's memory in bytes: ``VmRSS`` (now), ``VmHWM`` (peak) or ``RssFile`` (pages of
-    mapped files, now)."""
-    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
-
-
 def ours_child(path: str, link: str, entities_json: str) -> dict:
     """(Run in a child process.) The chain index built, medians over the entities, every chain."""
     from llamalog_analytics.chain_index import chain_index
@@ -129,21 +124,21 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
 
     entities = [tuple(e) for e in json.loads(entities_json)]
     with lla.LogStore(path, read_only=True) as store:
-        before = memory("VmRSS")
+        before = _child.memory("VmRSS")
         start = time.perf_counter()
         index = chain_index(store, linking=Linking.of(link))
         build = time.perf_counter() - start
-        grew, nbytes = memory("VmRSS") - before, index.nbytes
+        grew, nbytes = _child.memory("VmRSS") - before, index.nbytes
         time.sleep(SETTLE)
-        settled = memory("VmRSS") - before
+        settled = _child.memory("VmRSS") - before
         del index
         one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
         sizes = [lla.chain(store, kind, entity, link=link).height for kind, entity in entities]
         graph_ms = median_ms(
             lambda kind, entity: lla.provenance_graph(store, kind, entity, link=link), entities
         )
-        chains_peak = memory("VmHWM")  # the index built and the chains answered
-        mapped = memory("RssFile")  # of it, pages of the mapped rows file (page cache, reclaimable)
+        chains_peak = _child.peak()  # the index built and the chains answered
+        mapped = _child.memory("RssFile")  # of it, pages of the mapped rows file (page cache, reclaimable)
         start = time.perf_counter()
         pairs = all_chains(store, link=link).height
         every = time.perf_counter() - start
@@ -159,7 +154,7 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
         "pairs": pairs,
         "chains_peak": chains_peak,
         "mapped": mapped,
-        "peak": memory("VmHWM"),
+        "peak": _child.peak(),
     }
 
 
@@ -171,7 +166,7 @@ def graph_child(path: str) -> dict:
         seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
-        "rss": memory("VmHWM"),
+        "rss": _child.peak(),
         "nodes": graph.number_of_nodes(),
         "edges": graph.number_of_edges(),
     }

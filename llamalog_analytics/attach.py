@@ -53,9 +53,10 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
             )
         rdr = _readers.reader(store, pattern)
         checked = checked_rows(rdr)
-        rows, bad, where = store.execute(
+        rows, bad, where, repeated = store.execute(  # the files read once for every check
             f"""SELECT count(*), count(_reason),
-  arg_min([_source_file, _row::VARCHAR, _column, _reason], _row) FILTER (_reason IS NOT NULL)
+  arg_min([_source_file, _row::VARCHAR, _column, _reason], _row) FILTER (_reason IS NOT NULL),
+  count(id) - count(DISTINCT id)
 FROM ({checked})"""
         )[0]
         if bad:
@@ -65,10 +66,10 @@ FROM ({checked})"""
                 f"{pattern} cannot be loaded, so nothing was attached. Hint: load them instead "
                 "(llamalog load), which keeps such rows aside with the reason, or fix the files"
             )
-        twice = store.execute(
-            f"SELECT id FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"
-        )
-        if twice:
+        if repeated:  # read again only to name one
+            twice = store.execute(
+                f"SELECT id FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"
+            )
             raise SourceError(
                 f"{pattern}: id {twice[0][0]} is given more than once, so nothing was attached. "
                 "Hint: load the files instead (llamalog load), which keeps one row per id"
@@ -84,16 +85,14 @@ FROM ({checked})"""
             return stage.commit(replaced_from=[loaded])
 
 
-def attached_source(store: LogStore, table: str) -> str | None:
-    """The Parquet files (a glob) ``table`` is attached from, or None when it is not attached."""
+def is_attached(store: LogStore, table: str) -> bool:
+    """Whether ``table`` is a view over Parquet files made by :func:`attach`."""
     found = store.execute(
-        f"""SELECT l.source FROM {LOADS_TABLE} l
-WHERE l.table_name = ? AND l.format = ? AND EXISTS (
-  SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT temporary)
-ORDER BY l.load_id DESC LIMIT 1""",
+        f"""SELECT EXISTS (SELECT 1 FROM {LOADS_TABLE} WHERE table_name = ? AND format = ?)
+  AND EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT temporary)""",
         [table, ATTACHED, table],
     )
-    return found[0][0] if found else None
+    return bool(found[0][0])
 
 
 def _pattern(source: str | Path) -> str:

@@ -339,30 +339,28 @@ class ChainIndex:
             for batch in itertools.chain([pa.RecordBatch.from_pylist([], schema=reader.schema)], reader):
                 keys.add(batch)
             del batch, reader
-            ids = np.concatenate(keys.columns["_id_low"])
+            # Each batch's sort keys put together once: the peak is what is held at once.
+            sort_keys = pl.DataFrame({name: np.concatenate(parts) for name, parts in keys.columns.items()})
+            keys.columns.clear()
             rows = store.relation(_rows_sql(table)).to_arrow_reader(_BATCH_ROWS)
-            self.rows = MappedRows(store.path, rows, ids)
+            self.rows = MappedRows(store.path, rows, sort_keys["_id_low"].to_numpy())
             try:  # while the rows are written (the connection is theirs until open)
-                order = self._arrange(keys)
-                del keys, ids
+                order = self._arrange(keys, sort_keys)
+                del keys, sort_keys
                 self._link()
                 self.rows.open(order)
             except BaseException:
                 self.rows.close()
                 raise
 
-    def _arrange(self, keys: _Keys) -> np.ndarray:
+    def _arrange(self, keys: _Keys, sort_keys: pl.DataFrame) -> np.ndarray:
         """The keys as the index's arrays, by position (``created_at``, ``job``, ``parent_job``,
         ``entities``); returns each position's row in the order read (``order``)."""
         import pyarrow as pa
 
         _give_back_freed_memory()
-        # Each batch's keys go as soon as they are put together: the peak is what is held at once.
-        sort_keys = pl.DataFrame({name: np.concatenate(parts) for name, parts in keys.columns.items()})
-        keys.columns.clear()
         order = sort_keys.select(pl.arg_sort_by(sort_keys.columns)).to_series().to_numpy()
         self.created_at = sort_keys["created_at"].to_numpy()[order]
-        del sort_keys
         # Every batch's dictionary of job ids, numbered at once: its place among the distinct ids,
         # found by sorting them all once.
         named = [names for coded in keys.jobs.values() for _, names in coded]
@@ -659,9 +657,3 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values (sorting beats numpy's hash-based unique on large integer arrays)."""
     values = np.sort(values)
     return values[np.diff(values, prepend=values[:1] - 1) != 0] if values.size else values
-
-
-def _codes(jobs: pl.Series, values: pl.Series) -> np.ndarray:
-    """Each value's position in the sorted ``jobs`` (-1 for NULL)."""
-    codes = jobs.search_sorted(values.fill_null(""), side="left").to_numpy().astype(np.int64)
-    return np.where(values.is_null().to_numpy(), -1, codes)

@@ -255,12 +255,7 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
     path = Path(path)
     if export_format("timeline", path) == "png":
         try:
-            try:
-                _write_png(figure, path)
-            except (ValueError, RuntimeError) as exc:  # on a busy machine Chromium may call kaleido's script
-                if "is not defined" not in str(exc):  # before its page has loaded it: once more
-                    raise
-                _write_png(figure, path)
+            _write_png(figure, path)
         except (ImportError, ValueError, RuntimeError) as exc:
             cause = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise ExportError(
@@ -279,10 +274,16 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
 
 
 def _write_png(figure: go.Figure, path: Path) -> None:
-    with _atomic_path(path) as temporary:
-        figure.write_image(
-            temporary, format="png", width=1400, height=int(figure.layout.height or 600), scale=1
-        )
+    for last in (False, True):
+        try:
+            with _atomic_path(path) as temporary:
+                figure.write_image(
+                    temporary, format="png", width=1400, height=int(figure.layout.height or 600), scale=1
+                )
+            return
+        except (ValueError, RuntimeError) as exc:  # on a busy machine Chromium may call kaleido's
+            if last or "is not defined" not in str(exc):  # script before its page has loaded it
+                raise
 
 
 def write_report(report: AuditReport, path: str | Path) -> Path:

@@ -37,7 +37,6 @@ import numpy as np
 import polars as pl
 
 from . import links, schema
-from ._sql import quote
 from .chain_index import ANNOTATIONS
 from .chains import chain, runs
 from .errors import ArgumentError
@@ -87,13 +86,8 @@ def provenance_graph(
         )
     linking = links.Linking.of(link, reuse_gap)
     if entity_type is None or entity_id is None:
-        store.require(table)
-        columns = ", ".join(map(quote, ("id", *ROW_ATTRIBUTES, "entity_id", *TYPED_ID.values())))
-        return graph_of(
-            links.annotate(
-                store.frame(f"SELECT {columns} FROM {quote(table)} ORDER BY created_at, id"), linking
-            )
-        )
+        columns = ("id", *ROW_ATTRIBUTES, "entity_id", *TYPED_ID.values())
+        return graph_of(links.annotate(store.table(table, columns), linking))
     rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
     job_ids = rows["job_id"].drop_nulls().unique()
     return graph_of(rows, runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap))

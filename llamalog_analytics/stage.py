@@ -244,10 +244,10 @@ class Stage:
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
-        from .attach import attached_source
+        from .attach import is_attached
 
         table = log_table_name(table)
-        if attached_source(self.store, table) is not None:
+        if is_attached(self.store, table):
             raise StoreError(
                 f"{table!r} is attached from Parquet files, read where they are; nothing can be "
                 "loaded into it. Hint: add files to that folder, or load into another table (--as NAME)"

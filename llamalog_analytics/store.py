@@ -98,6 +98,7 @@ class LogStore:
         self._foreign_writes = 0
         self._attached: tuple[tuple[int, int], list[str]] | None = None  # (at version, globs)
         self._files_seen: tuple[object, ...] = ()  # the attached files as last known
+        self._file_changes = 0  # times the attached files were found changed
         if self.path is None:  # nothing to share: the connection lives as long as the store
             self._con, self._writing = self._connect(read_only=False), True
             self._prepare()
@@ -196,8 +197,8 @@ class LogStore:
         files = _files_state(self._attached[1])
         if files != self._files_seen:
             self._files_seen = files
-            self._foreign_writes += 1
-        return self.changes, self._foreign_writes
+            self._file_changes += 1
+        return self.changes, self._foreign_writes + self._file_changes
 
     def _notice_foreign_writes(self) -> None:
         """Count a change to the store file since this store last knew it (another process wrote)."""
@@ -261,8 +262,9 @@ class LogStore:
     def execute(self, sql: str, params: Iterable[object] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement (traced) and return all its result rows; outside a :meth:`session`,
         in one of its own, which writes when the statement may."""
-        with self.session(write=self._con is None and not self.read_only and _writes(sql)) as con:
-            self._trace(sql, params)
+        writes = _writes(sql)
+        with self.session(write=self._con is None and not self.read_only and writes) as con:
+            self._trace(sql, params, changes=writes)
             return con.execute(sql, list(params) if params is not None else None).fetchall()
 
     def frame(self, sql: str, params: Iterable[object] | None = None) -> pl.DataFrame:
@@ -368,12 +370,12 @@ class LogStore:
             finally:
                 self._bookkeeping = False
 
-    def _trace(self, sql: str, params: Iterable[object] | None, *, changes: bool = True) -> None:
+    def _trace(self, sql: str, params: Iterable[object] | None, *, changes: bool | None = None) -> None:
+        """Show ``sql`` to the tracer and count it in ``changes`` when it may write a log table
+        (``changes``: whether it may, when the caller knows; None: read from the SQL)."""
         if self.tracer is not None:
             self.tracer(sql, params)
-        if not changes or self._bookkeeping:
-            return
-        if _writes(sql):
+        if not self._bookkeeping and (_writes(sql) if changes is None else changes):
             self.changes += 1
 
     def has_table(self, name: str) -> bool:
@@ -393,11 +395,13 @@ class LogStore:
         )
         return tuple(r[0] for r in rows)
 
-    def table(self, name: str = schema.CURRENT_TABLE) -> pl.DataFrame:
-        """A log table's canonical columns, ordered by ``created_at`` then ``id``."""
+    def table(
+        self, name: str = schema.CURRENT_TABLE, columns: Iterable[str] = schema.COLUMN_NAMES
+    ) -> pl.DataFrame:
+        """A log table's canonical ``columns`` (all by default), ordered by ``created_at`` then ``id``."""
         self.require(name)
-        columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
-        return self.frame(f"SELECT {columns} FROM {quote(name)} ORDER BY created_at, id")
+        selected = ", ".join(map(quote, columns))
+        return self.frame(f"SELECT {selected} FROM {quote(name)} ORDER BY created_at, id")
 
     def load_files(
         self,
