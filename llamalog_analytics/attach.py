@@ -96,12 +96,18 @@ def is_attached(store: LogStore, table: str) -> bool:
 
 
 def _pattern(source: str | Path) -> str:
-    """``source`` as an absolute glob of Parquet files; an error if it matches none."""
+    """``source`` as an absolute glob of Parquet files; an error if it matches none, or matches
+    files of another kind."""
     path = Path(source).expanduser()
     pattern = str(path.resolve() / "**" / "*.parquet") if path.is_dir() else str(path.absolute())
     if not glob.glob(pattern, recursive=True):
         raise SourceError(
             f"{source}: no Parquet files there. Hint: name a folder of .parquet files (searched "
             "recursively, hive-partitioned or not) or a glob such as 'logs/*.parquet'"
+        )
+    if not pattern.lower().endswith(".parquet"):
+        raise SourceError(
+            f"{source}: only Parquet files can be attached. Hint: name a folder of .parquet files or "
+            "a glob such as 'logs/*.parquet'; load other files instead (llamalog load), which copies them"
         )
     return pattern

@@ -79,6 +79,9 @@ def test_bad_files_are_refused_by_file_row_and_column_and_the_store_is_unchanged
             store.attach(twice)
         with pytest.raises(SourceError, match="no Parquet files there"):
             store.attach(tmp_path / "nowhere")
+        lla.write_logs(synth.llama_logs.head(5), twice / "c.csv")
+        with pytest.raises(SourceError, match=r"\*\.csv: only Parquet files can be attached.*llamalog load"):
+            store.attach(twice / "*.csv")
         assert store.tables() == ()
 
 
