@@ -17,7 +17,6 @@ import copy
 import ctypes
 import itertools
 import mmap
-import re
 import tempfile
 import threading
 import uuid
@@ -236,18 +235,21 @@ class MappedRows:
         by_file = np.argsort(rows, kind="stable")
         rows = rows[by_file]
         bounds = np.searchsorted(rows, self.starts)
-        found = self.empty if columns is None else self.empty[columns]
-        for part, start, low, high in zip(self.parts, self.starts, bounds, bounds[1:], strict=False):
-            if high > low:  # one chunk per part: cheaper than gathering across chunks
-                at = pl.Series((rows[low:high] - start).astype(np.uint32))  # quicker than numpy indices
-                found = found.vstack((part if columns is None else part[columns])[at])
+        found = [self.empty if columns is None else self.empty[columns]]
+        for n in np.flatnonzero(bounds[1:] > bounds[:-1]).tolist():  # the parts the rows lie in
+            low, high = bounds[n], bounds[n + 1]
+            at = pl.Series((rows[low:high] - self.starts[n]).astype(np.uint32))  # quicker than numpy indices
+            part = self.parts[n] if columns is None else self.parts[n][columns]
+            found.append(part[at])  # one chunk per part: cheaper than gathering across chunks
+        taken = pl.concat(found, rechunk=False)
         if np.all(by_file[1:] > by_file[:-1]):
-            return found
-        return found.rechunk()[np.argsort(by_file)]
+            return taken
+        return taken.rechunk()[np.argsort(by_file)]
 
 
 _BATCH_ROWS = 1 << 17  # rows read from the store at a time, and so in a part of the mapped file
-_SCAN_MEMORY = "400MB"  # DuckDB's memory while a file store's table is read for an index
+_SCAN_MEMORY = "400MB"  # DuckDB's memory while a file store's table is read for an index: it
+# goes through the table once, so need keep little of it
 _HALVES = ("id", "entity_id", *TYPED_ID.values())  # UUID columns also read as two 64-bit integers
 
 
@@ -263,35 +265,6 @@ def _viewed(columns: pa.Schema) -> pa.Schema:
         return kind
 
     return pa.schema([field.with_type(viewed(field.type)) for field in columns])
-
-
-def _scan_memory(store: LogStore) -> contextlib.AbstractContextManager[None]:
-    """Each read for an index goes through the table once, so a file store's DuckDB need keep
-    little of it: at most :data:`_SCAN_MEMORY` for the block, or the store's own limit when
-    lower. (An in-memory store's tables live in that memory: it keeps its limit.)"""
-    if store.path is None:
-        return contextlib.nullcontext()
-    limit = store.execute("SELECT current_setting('memory_limit')")[0][0]
-    if _bytes(limit) <= _bytes(_SCAN_MEMORY):
-        return contextlib.nullcontext()
-    return store.settings(memory_limit=_SCAN_MEMORY)
-
-
-_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-
-
-def _bytes(size: str) -> float:
-    """A DuckDB memory size (``400MB``, ``2.7 GiB``) in bytes; anything else (no limit) is infinite.
-
-    Examples:
-        >>> _bytes("400MB"), _bytes("190.7 MiB") < _bytes("400MB"), _bytes("unlimited")
-        (400000000.0, True, inf)
-    """
-    found = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", size)
-    if found is None or found[2].upper() not in _UNITS:
-        return float("inf")
-    return float(found[1]) * _UNITS[found[2].upper()]
 
 
 def _halves(column: str, *halves: str) -> str:
@@ -333,7 +306,7 @@ class ChainIndex:
 
         self.version = store.version()  # rebuilt once a log table may have changed
         self.linking = linking or links.Linking()
-        with _scan_memory(store):
+        with store.memory_at_most(_SCAN_MEMORY):
             keys = _Keys()
             reader = store.relation(_keys_sql(table)).to_arrow_reader(_BATCH_ROWS)
             for batch in itertools.chain([pa.RecordBatch.from_pylist([], schema=reader.schema)], reader):

@@ -196,7 +196,7 @@ def link_runs(
     gap = linking.gap_us
     size = len(job)
     grouped = np.flatnonzero(job >= 0)
-    grouped = grouped[np.argsort(job[grouped], kind="stable")]  # by job id, oldest first within
+    grouped = grouped[_stable_order(job[grouped])]  # by job id, oldest first within
     jobs, times = job[grouped], created[grouped]
     first_of_job = np.ones(len(grouped), dtype=bool)
     first_of_job[1:] = jobs[1:] != jobs[:-1]
@@ -218,6 +218,9 @@ def link_runs(
     keys = jobs[starts].astype(np.int64) * scale + rank[grouped][starts]  # job ids may come as int32
     del grouped, jobs, times, first_of_job, starts, run  # a table's worth each: what is held counts
     linked = np.flatnonzero(parent >= 0)
+    # Searched in (parent, time) order: binary searches in large arrays run several times faster
+    # on sorted values, each starting near where the last one ended.
+    linked = linked[_stable_order(parent[linked])]
     wanted, at = parent[linked], created[linked]
     before_run = np.searchsorted(keys, wanted.astype(np.int64) * scale + rank[linked], side="right") - 1
     del rank, keys
@@ -240,6 +243,17 @@ def link_runs(
     first_at[linked] = np.where(near, run_first[chosen], 0)
     dangling[linked] = np.where(has_before | has_after, np.where(near, 0, 2), 1)
     return ordinal, parent_ordinal, first_at, dangling
+
+
+def _stable_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")``, sorted by polars on every core.
+
+    Examples:
+        >>> _stable_order(np.array([3, 1, 3, 1])).tolist()
+        [1, 3, 0, 2]
+    """
+    numbered = pl.DataFrame({"value": values}).with_row_index("at")
+    return numbered.sort("value", maintain_order=True)["at"].to_numpy()
 
 
 def annotate(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
