@@ -6,6 +6,7 @@ import contextlib
 import glob
 import itertools
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -312,6 +313,27 @@ class LogStore:
                     self.execute(f"SET {name} = ?", [value])
 
     @contextmanager
+    def memory_at_most(self, limit: str) -> Iterator[None]:
+        """DuckDB's memory limit lowered to ``limit`` for the ``with`` block when it is higher:
+        for work that reads a store file's tables through and need not cache them. An in-memory
+        store keeps its limit (its tables live in that memory).
+
+        Examples:
+            >>> import tempfile, llamalog_analytics as lla
+            >>> with tempfile.TemporaryDirectory() as folder, lla.LogStore(f"{folder}/s.duckdb") as store:
+            ...     with store.memory_at_most("500MB"), store.memory_at_most("1GB"):
+            ...         store.execute("SELECT current_setting('memory_limit')")
+            [('476.8 MiB',)]
+        """
+        with self.session():
+            now = self.execute("SELECT current_setting('memory_limit')")[0][0]
+            if self.path is None or _bytes(now) <= _bytes(limit):
+                yield
+                return
+            with self.settings(memory_limit=limit):
+                yield
+
+    @contextmanager
     def progress(self, label: str, *, quiet: bool = False) -> Iterator[None]:
         """A progress bar for the statements run inside the ``with`` block (nothing when ``quiet``)."""
         from ._progress import track
@@ -599,3 +621,20 @@ def stores_beside(path: str) -> list[str]:
     except OSError:
         return []
     return [name if folder == Path() else str(folder / name) for name in names]
+
+
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def _bytes(size: str) -> float:
+    """A DuckDB memory size (``400MB``, ``2.7 GiB``) in bytes; anything else (no limit) is infinite.
+
+    Examples:
+        >>> _bytes("400MB"), _bytes("190.7 MiB") < _bytes("400MB"), _bytes("unlimited")
+        (400000000.0, True, inf)
+    """
+    found = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", size)
+    if found is None or found[2].upper() not in _UNITS:
+        return float("inf")
+    return float(found[1]) * _UNITS[found[2].upper()]

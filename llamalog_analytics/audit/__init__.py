@@ -60,6 +60,7 @@ from .roots import ROOT_CHECKS, is_root_consistency, root_job_backfill, root_job
 from .rows import ROW_CHECKS, duplicate_ids, rows_preserved
 
 __all__ = [
+    "AUDIT_MEMORY",
     "CATEGORY_CHECKS",
     "DEFAULT_CHECKS",
     "LINK_CHECKS",
@@ -91,6 +92,9 @@ __all__ = [
     "unknown_origin",
     "verify",
 ]
+
+AUDIT_MEMORY = "2GB"
+"""DuckDB's memory limit while a store file is audited, when the store's own is higher."""
 
 DEFAULT_CHECKS: tuple[Check, ...] = (
     *ROW_CHECKS,
@@ -129,6 +133,10 @@ def verify(
             a job nearest in time, within ``reuse_gap``, default 24 hours) or ``job_id`` (bare
             ids). The backfill checks replay the migrations as applied, on bare ids, either way.
 
+    On a store file, DuckDB's memory limit is held to :data:`AUDIT_MEMORY` while the checks
+    run (when the store's own is higher): they read the tables through, and what DuckDB would
+    cache is memory their findings need.
+
     The run is recorded in the store (:mod:`.history`): when, the version, the tables' row
     counts and last loads, these parameters and every check's status, count and ids; the
     summary's ``run`` is its number and ``since previous run`` compares it with the run before,
@@ -141,7 +149,9 @@ def verify(
             message lists the tables there are. Or recording the run failed (nothing was
             recorded).
     """
-    with store.session(), ExitStack() as scratch:  # one consistent view of the store
+    # One consistent view of the store. The checks read a store file's tables through: DuckDB
+    # need not cache them, and what it would is memory the checks' findings want.
+    with store.session(), store.memory_at_most(AUDIT_MEMORY), ExitStack() as scratch:
         _require(store, after, "after", "the migrated table")
         if before is not None:
             _require(store, before, "before", "the pre-migration snapshot")
@@ -160,7 +170,9 @@ def verify(
             scratch,
             tuple(DEFAULT_CHECKS if checks is None else checks),
         )
-        results = with_concentration(audit, (check(audit) for check in audit.checks))
+        results = tuple(check(audit) for check in audit.checks)
+        scratch.close()  # the checks' temporary tables, freed before the work that follows
+        results = with_concentration(audit, results)
         report = AuditReport(results, _summary(audit, results), audit)
     return history.record(store, report, _parameters(audit, results))
 

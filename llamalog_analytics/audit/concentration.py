@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import polars as pl
 
-from .context import Audit
+from .context import Audit, offending_ids
 from .result import CheckResult
 
 DIMENSIONS = ("operation", "status", "triggered_by", "entity_type", "week")
@@ -27,18 +27,11 @@ def with_concentration(audit: Audit, results: Iterable[CheckResult]) -> tuple[Ch
     """``results``, each check whose offending rows are rows of the table given the breakdown
     :data:`BREAKDOWN` and a sentence on its strongest value; the others as they were."""
     results = tuple(results)
-    listed = [
-        r.ids.select(pl.lit(r.name).alias("check"), pl.col("id").cast(pl.String))
-        for r in results
-        if r.ids.height and "id" in r.ids.columns
-    ]
-    if not listed:
-        return results
     columns = ", ".join(f"{_value(d)} AS {d}" for d in DIMENSIONS)
-    with audit.store.registered("_llamalog_offending", pl.concat(listed)) as offending:
+    with offending_ids(audit.store, results) as offending:
         found = audit.frame(
-            f"""SELECT o."check", {columns}, count(*) AS rows
-FROM (SELECT DISTINCT "check", TRY_CAST(id AS UUID) AS id FROM {offending}) o
+            f"""SELECT o.check_name, {columns}, count(*) AS rows
+FROM (SELECT check_name, TRY_CAST(id AS UUID) AS id FROM ({offending})) o
 JOIN {audit.table} USING (id) GROUP BY ALL"""
         )
     if found.is_empty():
@@ -46,7 +39,7 @@ JOIN {audit.table} USING (id) GROUP BY ALL"""
     whole = audit.frame(f"SELECT {columns}, count(*) AS rows FROM {audit.table} GROUP BY ALL")
     total = whole["rows"].sum()
     shares = {d: whole.group_by(d).agg(table_share=pl.col("rows").sum() / total) for d in DIMENSIONS}
-    return tuple(_concentrated(r, found.filter(pl.col("check") == r.name), shares) for r in results)
+    return tuple(_concentrated(r, found.filter(pl.col("check_name") == r.name), shares) for r in results)
 
 
 def _value(dimension: str) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -134,6 +134,35 @@ def listed(ids: pl.DataFrame) -> int:
     """How many offending rows a check's ``ids`` lists: its distinct ``id`` values (a row
     listed once per changed column, or an id present twice in the table, counts once)."""
     return ids["id"].n_unique()
+
+
+@contextmanager
+def offending_ids(store: LogStore, results: Iterable[CheckResult]) -> Iterator[str]:
+    """SQL listing every check's offending ids, each once per check (``check_name``, ``id`` as
+    text), for the ``with`` block. Each check's frame is read where it lies: a union of them,
+    not a copy of them all in one frame.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> with lla.sample_store() as store:
+        ...     report = lla.verify(store)
+        ...     with offending_ids(store, report.checks) as ids:
+        ...         counted = dict(store.execute(f"SELECT check_name, count(*) FROM ({ids}) GROUP BY ALL"))
+        >>> counted["category_backfill"] == report.check("category_backfill").count
+        True
+    """
+    with ExitStack() as frames:
+        parts = []
+        for n, result in enumerate(results):
+            if not (result.ids.height and "id" in result.ids.columns):
+                continue
+            ids = result.ids.select(pl.col("id").cast(pl.String))
+            name = frames.enter_context(store.registered(f"_llamalog_offending_{n}", ids))
+            distinct = "DISTINCT " if result.ids.height > result.count else ""  # listed more than once
+            parts.append(
+                f"SELECT {distinct}{literal(result.name)} AS check_name, id FROM {name} WHERE id IS NOT NULL"
+            )
+        yield "\nUNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS check_name, NULL::VARCHAR AS id LIMIT 0"
 
 
 def skipped(name: str, expects: str, why: str) -> CheckResult:

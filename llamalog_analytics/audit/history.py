@@ -56,6 +56,7 @@ from .._html import block, html_table
 from .._sql import AUDIT_CHECKS_TABLE, AUDIT_DDL, AUDIT_IDS_TABLE, AUDITS_TABLE, LOADS_TABLE
 from ..errors import ArgumentError, StoreError, StoreLockedError
 from ..store import LogStore
+from .context import offending_ids
 from .result import STATUSES, AuditReport
 
 CHANGES = ("new", "fixed", "persisting")
@@ -163,10 +164,9 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
                     f"SELECT ?, position, check_name, status, count FROM {new}",
                     [run],
                 )
-            with store.registered("_llamalog_audit_ids_new", _offending(report)) as ids:
-                store.execute(
-                    f"INSERT INTO {AUDIT_IDS_TABLE} SELECT ?, check_name, id::UUID FROM {ids}", [run]
-                )
+            with offending_ids(store, report.checks) as ids:
+                insert = f"INSERT INTO {AUDIT_IDS_TABLE} SELECT ?, check_name, id::UUID FROM ({ids})"
+                store.execute(insert, [run])
             store.execute("COMMIT")
     except StoreLockedError as exc:  # raised before anything was written
         return _with(report, run=None, history=f"not recorded: {str(exc).split('. Hint:')[0]}")
@@ -192,18 +192,6 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
             "checks": store.frame(_CHECKS, [earlier, run]).to_dicts(),
         }
     return _with(report, **summary)
-
-
-def _offending(report: AuditReport) -> pl.DataFrame:
-    """Every check's offending ids, each once: ``check_name``, ``id``. A check's count is its
-    distinct ids, so only a check that lists more rows than that needs them made unique."""
-    frames = []
-    for check in report.checks:
-        if check.ids.height and "id" in check.ids.columns:
-            ids = check.ids.select(check_name=pl.lit(check.name), id=pl.col("id").cast(pl.String))
-            ids = ids.drop_nulls("id")
-            frames.append(ids.unique("id", maintain_order=True) if ids.height > check.count else ids)
-    return pl.concat(frames) if frames else pl.DataFrame(schema={"check_name": pl.String, "id": pl.String})
 
 
 def _with(report: AuditReport, **summary: Any) -> AuditReport:

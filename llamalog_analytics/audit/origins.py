@@ -13,7 +13,8 @@ import polars as pl
 
 from .. import schema
 from .._format import count, verb
-from .context import Audit, check_result, counts_by
+from .._sql import literal
+from .context import Audit, check_result, counts_by, timestamp_sql
 from .result import CheckResult
 
 EXPECTS = (
@@ -52,22 +53,18 @@ GROUP BY ALL ORDER BY first_at, id"""
 def unknown_origin(audit: Audit) -> CheckResult:
     """Entities the log names with no CREATED row about them (a warning), by type and by era."""
     sql = entities_sql(audit.table)
-    entities = _with_era(audit.frame(sql), audit)
-    ids = entities.filter(~pl.col("known")).drop("known")
+    with audit.store.temporary(f"SELECT *, {_era_sql(audit)} AS era FROM ({sql})") as entities:
+        ids = audit.frame(f"SELECT * EXCLUDE (known) FROM {entities} WHERE NOT known ORDER BY first_at, id")
+        coverage = audit.frame(
+            f"""SELECT era, CASE WHEN known THEN 'known' ELSE 'unknown' END AS origin, count(*) AS entities
+FROM {entities} GROUP BY era, known ORDER BY min(min(first_at)) OVER (PARTITION BY era), origin"""
+        )
     n = ids.height
-    known = entities.height - n
+    known = int(coverage.filter(pl.col("origin") == "known")["entities"].sum())
     finding = (
-        f"{n:,} of the {count(entities.height, 'entity', 'entities')} rows name "
+        f"{n:,} of the {count(n + known, 'entity', 'entities')} rows name "
         f"{verb(n, 'has', 'have')} no CREATED row about {verb(n, 'it', 'them')}; "
         f"{known:,} {verb(known, 'has', 'have')} a known origin."
-    )
-    coverage = (
-        entities.group_by("era", "known")
-        .agg(entities=pl.len())
-        .with_columns(origin=pl.when(pl.col("known")).then(pl.lit("known")).otherwise(pl.lit("unknown")))
-        .join(entities.group_by("era").agg(first=pl.col("first_at").min()), on="era")
-        .sort("first", "origin")
-        .select("era", "origin", "entities")
     )
     return check_result(
         "unknown_origin",
@@ -84,20 +81,12 @@ def unknown_origin(audit: Audit) -> CheckResult:
     )
 
 
-def _with_era(entities: pl.DataFrame, audit: Audit) -> pl.DataFrame:
-    """``entities`` with ``era``: the last migration applied at or before the first row."""
-    applied = pl.DataFrame(
-        {"applied_at": list(audit.applied.values()), "era": [f"since {name}" for name in audit.applied]},
-        schema={"applied_at": pl.Datetime("us"), "era": pl.String},
-    ).sort("applied_at")
-    return (
-        entities.with_columns(pl.col("first_at").cast(pl.Datetime("us")))
-        .sort("first_at")
-        .join_asof(applied, left_on="first_at", right_on="applied_at", strategy="backward")
-        .with_columns(pl.col("era").fill_null(BEFORE_ANY))
-        .drop("applied_at")
-        .sort("first_at", "id")
-    )
+def _era_sql(audit: Audit) -> str:
+    """SQL for an entity's era: the last migration applied at or before its first row."""
+    applied = sorted(audit.applied.items(), key=lambda item: item[1])
+    whens = [f"WHEN first_at >= {timestamp_sql(at)} THEN {literal('since ' + name)}" for name, at in applied]
+    eras = " ".join(whens[::-1])  # the latest first: the first that holds is the era
+    return f"CASE {eras} ELSE {literal(BEFORE_ANY)} END" if eras else literal(BEFORE_ANY)
 
 
 ORIGIN_CHECKS = (unknown_origin,)
