@@ -230,24 +230,33 @@ class MappedRows:
         return len(self.order)
 
     def take(self, positions: np.ndarray, columns: list[str] | None = None) -> pl.DataFrame:
-        """The rows at ``positions`` (``columns`` of them, or all), in that order."""
+        """The rows at ``positions`` (``columns`` of them, or all), in that order.
+
+        A few rows (a chain's, mostly) are sliced out one by one, in order; more are gathered
+        part by part, one chunk each (polars gathers across chunks far more slowly), then put
+        in order. Frames are stacked with ``vstack``, which costs a fraction of ``pl.concat``.
+        """
         rows = self.order[positions]
+        found = self.empty if columns is None else self.empty[columns]
+        if len(rows) <= _SLICED:
+            parts = np.searchsorted(self.starts, rows, side="right") - 1
+            for part, row in zip(parts.tolist(), (rows - self.starts[parts]).tolist(), strict=True):
+                one = self.parts[part].slice(row, 1)
+                found = found.vstack(one if columns is None else one[columns])
+            return found
         by_file = np.argsort(rows, kind="stable")
         rows = rows[by_file]
         bounds = np.searchsorted(rows, self.starts)
-        found = [self.empty if columns is None else self.empty[columns]]
         for n in np.flatnonzero(bounds[1:] > bounds[:-1]).tolist():  # the parts the rows lie in
-            low, high = bounds[n], bounds[n + 1]
-            at = pl.Series((rows[low:high] - self.starts[n]).astype(np.uint32))  # quicker than numpy indices
-            part = self.parts[n] if columns is None else self.parts[n][columns]
-            found.append(part[at])  # one chunk per part: cheaper than gathering across chunks
-        taken = pl.concat(found, rechunk=False)
+            at = pl.Series((rows[bounds[n] : bounds[n + 1]] - self.starts[n]).astype(np.uint32))
+            found = found.vstack((self.parts[n] if columns is None else self.parts[n][columns])[at])
         if np.all(by_file[1:] > by_file[:-1]):
-            return taken
-        return taken.rechunk()[np.argsort(by_file)]
+            return found
+        return found.rechunk()[np.argsort(by_file)]
 
 
 _BATCH_ROWS = 1 << 17  # rows read from the store at a time, and so in a part of the mapped file
+_SLICED = 16  # up to this many rows, MappedRows.take slices them out one by one
 _SCAN_MEMORY = "400MB"  # DuckDB's memory while a file store's table is read for an index: it
 # goes through the table once, so need keep little of it
 _HALVES = ("id", "entity_id", *TYPED_ID.values())  # UUID columns also read as two 64-bit integers

@@ -63,6 +63,9 @@ def test_the_rows_come_whole_from_the_mapped_file(synth_store, monkeypatch):
     assert rows.take(np.sort(shuffled[:9])).equals(table[np.sort(shuffled[:9])])
     assert rows.take(shuffled[:0]).equals(table.clear())
     assert rows.take(shuffled[:5], ["id", "sources"]).equals(table[shuffled[:5]].select("id", "sources"))
+    for few in (chain_index_module._SLICED, chain_index_module._SLICED + 1):  # sliced, then gathered
+        assert rows.take(shuffled[:few]).equals(table[shuffled[:few]])
+        assert rows.take(shuffled[:few], ["id"]).equals(table[shuffled[:few]].select("id"))
 
 
 def test_a_load_replaces_the_mapped_rows_of_a_file_store(tmp_path):
