@@ -105,7 +105,7 @@ def _pattern(source: str | Path) -> str:
             f"{source}: no Parquet files there. Hint: name a folder of .parquet files (searched "
             "recursively, hive-partitioned or not) or a glob such as 'logs/*.parquet'"
         )
-    if not pattern.lower().endswith(".parquet"):
+    if _readers.SUFFIXES.get(Path(pattern).suffix.lower()) != "parquet":  # .parquet or .pq
         raise SourceError(
             f"{source}: only Parquet files can be attached. Hint: name a folder of .parquet files or "
             "a glob such as 'logs/*.parquet'; load other files instead (llamalog load), which copies them"

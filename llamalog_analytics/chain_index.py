@@ -240,7 +240,8 @@ class MappedRows:
         found = self.empty if columns is None else self.empty[columns]
         if len(rows) <= _SLICED:
             parts = np.searchsorted(self.starts, rows, side="right") - 1
-            for part, row in zip(parts.tolist(), (rows - self.starts[parts]).tolist(), strict=True):
+            within = (rows - self.starts[parts]).astype(np.int64)
+            for part, row in zip(parts.tolist(), within.tolist(), strict=True):
                 one = self.parts[part].slice(row, 1)
                 found = found.vstack(one if columns is None else one[columns])
             return found

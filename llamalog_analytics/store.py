@@ -84,6 +84,7 @@ class LogStore:
         self.read_only = read_only
         self.tracer = tracer
         self.memory_limit = memory_limit
+        self._memory_now = memory_limit  # the limit the open connection has, as written (None: DuckDB's)
         self.wait = wait
         self.changes = 0  # statements run here other than SELECTs: cached indexes check it
         self._bookkeeping = False  # inside bookkeeping(): writes touch no log table
@@ -236,6 +237,7 @@ class LogStore:
                 pause = min(pause * 2, 0.25)
         try:
             con.execute("SET TimeZone = 'UTC'")
+            self._memory_now = self.memory_limit
             if self.memory_limit is not None:
                 try:
                     con.execute("SET memory_limit = ?", [self.memory_limit])
@@ -316,22 +318,35 @@ class LogStore:
     def memory_at_most(self, limit: str) -> Iterator[None]:
         """DuckDB's memory limit lowered to ``limit`` for the ``with`` block when it is higher:
         for work that reads a store file's tables through and need not cache them. An in-memory
-        store keeps its limit (its tables live in that memory).
+        store keeps its limit (its tables live in that memory). The limit before is set back
+        as it was written (DuckDB shows it rounded), so blocks one after another do not shrink it.
 
         Examples:
             >>> import tempfile, llamalog_analytics as lla
             >>> with tempfile.TemporaryDirectory() as folder, lla.LogStore(f"{folder}/s.duckdb") as store:
-            ...     with store.memory_at_most("500MB"), store.memory_at_most("1GB"):
-            ...         store.execute("SELECT current_setting('memory_limit')")
-            [('476.8 MiB',)]
+            ...     with store.session():
+            ...         with store.memory_at_most("500MB"), store.memory_at_most("1GB"):
+            ...             during = store.execute("SELECT current_setting('memory_limit')")[0][0]
+            ...         after = store.execute("SELECT current_setting('memory_limit')")[0][0]
+            >>> during, after
+            ('476.8 MiB', '2.7 GiB')
         """
         with self.session():
-            now = self.execute("SELECT current_setting('memory_limit')")[0][0]
+            before = self._memory_now
+            now = before or self.execute("SELECT current_setting('memory_limit')")[0][0]
             if self.path is None or _bytes(now) <= _bytes(limit):
                 yield
                 return
-            with self.settings(memory_limit=limit):
+            self.execute("SET memory_limit = ?", [limit])
+            self._memory_now = limit
+            try:
                 yield
+            finally:
+                self._memory_now = before
+                if before is None:  # DuckDB's own default
+                    self.execute("RESET memory_limit")
+                else:
+                    self.execute("SET memory_limit = ?", [before])
 
     @contextmanager
     def progress(self, label: str, *, quiet: bool = False) -> Iterator[None]:

@@ -80,9 +80,11 @@ def test_bad_files_are_refused_by_file_row_and_column_and_the_store_is_unchanged
         with pytest.raises(SourceError, match="no Parquet files there"):
             store.attach(tmp_path / "nowhere")
         lla.write_logs(synth.llama_logs.head(5), twice / "c.csv")
+        lla.write_logs(synth.llama_logs.head(5), twice / "c.pq")  # Parquet by another name
+        assert store.attach(twice / "*.pq", "short_suffix").rows_loaded == 5
         with pytest.raises(SourceError, match=r"\*\.csv: only Parquet files can be attached.*llamalog load"):
             store.attach(twice / "*.csv")
-        assert store.tables() == ()
+        assert store.tables() == ("short_suffix",)
 
 
 def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(synth, tmp_path):

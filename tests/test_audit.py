@@ -588,19 +588,30 @@ def test_each_check_says_where_its_offending_rows_concentrate():
     assert all("where they concentrate" not in c.breakdowns for c in report.checks if c.status == "pass")
 
 
-@pytest.mark.parametrize(("in_file", "during"), [(True, "1.8 GiB"), (False, "2.7 GiB")])
-def test_a_store_file_is_audited_with_duckdb_held_to_the_audit_memory(tmp_path, in_file, during):
+@pytest.mark.parametrize(
+    ("in_file", "memory_limit", "during"),
+    [(True, "2GB", "1.8 GiB"), (True, None, "2.7 GiB"), (False, "2GB", "2.7 GiB")],
+)
+def test_a_store_file_is_audited_with_duckdb_held_to_less_memory(tmp_path, in_file, memory_limit, during):
     """DuckDB caches less of a store file while the checks read it through, and gets its limit
-    back after; an in-memory store's tables live in that memory, so it keeps its limit."""
+    back after, exactly (also when a check fails, and audit after audit); an in-memory store's
+    tables live in that memory, so it keeps its limit, as does ``memory_limit=None``."""
     seen = []
 
-    def memory_limit(audit):
+    def memory(audit):
         seen.append(audit.store.execute("SELECT current_setting('memory_limit')")[0][0])
         return lla.audit.category_present(audit)
 
+    def failing(audit):
+        raise RuntimeError("a check that fails")
+
     rows = [log_row("m1", "2026-01-20T10:00:00", "enrichment:album", "ENRICHED")]
     with audit_store(tmp_path, rows, path=tmp_path / "store.duckdb" if in_file else None) as store:
-        assert store.memory_limit == "3GB"  # the default
-        lla.verify(store, checks=[memory_limit])
-        after = store.execute("SELECT current_setting('memory_limit')")[0][0]
-    assert (seen, after) == ([during], "2.7 GiB")
+        assert (store.memory_limit, lla.audit.AUDIT_MEMORY) == ("3GB", "2GB")  # the defaults
+        with store.session():  # one connection throughout: nothing resets the limit but verify
+            for _ in range(3):
+                lla.verify(store, checks=[memory], memory_limit=memory_limit)
+            with pytest.raises(RuntimeError, match="a check that fails"):
+                lla.verify(store, checks=[failing], memory_limit=memory_limit)
+            after = store.execute("SELECT current_setting('memory_limit')")[0][0]
+    assert (seen, after) == ([during] * 3, "2.7 GiB")

@@ -36,7 +36,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,6 +115,7 @@ def verify(
     root_job_migrated_at: datetime | str | None = None,
     link: str = "instance",
     reuse_gap: timedelta | str | None = None,
+    memory_limit: str | None = AUDIT_MEMORY,
 ) -> AuditReport:
     """Run ``checks`` (default :data:`DEFAULT_CHECKS`) on ``after`` against the snapshot ``before``.
 
@@ -132,10 +133,9 @@ def verify(
         link, reuse_gap: how the job-link checks follow parent links: ``instance`` (the run of
             a job nearest in time, within ``reuse_gap``, default 24 hours) or ``job_id`` (bare
             ids). The backfill checks replay the migrations as applied, on bare ids, either way.
-
-    On a store file, DuckDB's memory limit is held to :data:`AUDIT_MEMORY` while the checks
-    run (when the store's own is higher): they read the tables through, and what DuckDB would
-    cache is memory their findings need.
+        memory_limit: DuckDB's memory limit while the checks run on a store file, when the
+            store's own is higher (default :data:`AUDIT_MEMORY`): they read the tables through,
+            and what DuckDB would cache is memory their findings need. None keeps the store's.
 
     The run is recorded in the store (:mod:`.history`): when, the version, the tables' row
     counts and last loads, these parameters and every check's status, count and ids; the
@@ -149,9 +149,8 @@ def verify(
             message lists the tables there are. Or recording the run failed (nothing was
             recorded).
     """
-    # One consistent view of the store. The checks read a store file's tables through: DuckDB
-    # need not cache them, and what it would is memory the checks' findings want.
-    with store.session(), store.memory_at_most(AUDIT_MEMORY), ExitStack() as scratch:
+    held = nullcontext() if memory_limit is None else store.memory_at_most(memory_limit)
+    with store.session(), held, ExitStack() as scratch:  # one consistent view of the store
         _require(store, after, "after", "the migrated table")
         if before is not None:
             _require(store, before, "before", "the pre-migration snapshot")

@@ -3,8 +3,8 @@ recorded in it, and any two recorded runs can be compared check by check.
 
 A run records when it ran (UTC), the package version, each audited table's row count and last
 load, the parameters (tables, migration times, job links, the checks run) and, per check, its
-status, count and offending ids. The ids go into ``_llamalog_audit_ids`` in one statement per
-check, straight from the check's frame; the run, its checks and its ids are one transaction,
+status, count and offending ids. The ids go into ``_llamalog_audit_ids`` in one statement, read
+straight from each check's frame; the run, its checks and its ids are one transaction,
 so a run is recorded whole or not at all, and a ``verify`` that fails records nothing. Runs
 are numbered 1, 2, ... like loads, without gaps.
 

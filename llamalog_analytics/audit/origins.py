@@ -56,7 +56,8 @@ def unknown_origin(audit: Audit) -> CheckResult:
     with audit.store.temporary(f"SELECT *, {_era_sql(audit)} AS era FROM ({sql})") as entities:
         ids = audit.frame(f"SELECT * EXCLUDE (known) FROM {entities} WHERE NOT known ORDER BY first_at, id")
         coverage = audit.frame(
-            f"""SELECT era, CASE WHEN known THEN 'known' ELSE 'unknown' END AS origin, count(*) AS entities
+            f"""SELECT era, CASE WHEN known THEN 'known' ELSE 'unknown' END AS origin,
+  count(*)::UINTEGER AS entities
 FROM {entities} GROUP BY era, known ORDER BY min(min(first_at)) OVER (PARTITION BY era), origin"""
         )
     n = ids.height
@@ -83,7 +84,7 @@ FROM {entities} GROUP BY era, known ORDER BY min(min(first_at)) OVER (PARTITION 
 
 def _era_sql(audit: Audit) -> str:
     """SQL for an entity's era: the last migration applied at or before its first row."""
-    applied = sorted(audit.applied.items(), key=lambda item: item[1])
+    applied = sorted(audit.applied.items(), key=lambda item: (item[1], item[0]))  # ties: by name
     whens = [f"WHEN first_at >= {timestamp_sql(at)} THEN {literal('since ' + name)}" for name, at in applied]
     eras = " ".join(whens[::-1])  # the latest first: the first that holds is the era
     return f"CASE {eras} ELSE {literal(BEFORE_ANY)} END" if eras else literal(BEFORE_ANY)
