@@ -256,7 +256,9 @@ class MappedRows:
         return found.rechunk()[np.argsort(by_file)]
 
 
-_BATCH_ROWS = 1 << 17  # rows read from the store at a time, and so in a part of the mapped file
+_BATCH_ROWS = 1 << 17  # rows read from the store at a time for the keys
+_PART_ROWS = 1 << 14  # rows in a part of the mapped file: polars maps the whole text of a part's
+# column the first time it takes a row from it, so small parts keep a chain's pages few
 _SLICED = 16  # up to this many rows, MappedRows.take slices them out one by one
 _SCAN_MEMORY = "400MB"  # DuckDB's memory while a file store's table is read for an index: it
 # goes through the table once, so need keep little of it
@@ -325,7 +327,7 @@ class ChainIndex:
             # Each batch's sort keys put together once: the peak is what is held at once.
             sort_keys = pl.DataFrame({name: np.concatenate(parts) for name, parts in keys.columns.items()})
             keys.columns.clear()
-            rows = store.relation(_rows_sql(table)).to_arrow_reader(_BATCH_ROWS)
+            rows = store.relation(_rows_sql(table)).to_arrow_reader(_PART_ROWS)
             self.rows = MappedRows(store.path, rows, sort_keys["_id_low"].to_numpy())
             try:  # while the rows are written (the connection is theirs until open)
                 order = self._arrange(keys, sort_keys)

@@ -54,7 +54,8 @@ def test_a_file_store_answers_as_an_in_memory_store_does(synth_store, file_store
 def test_the_rows_come_whole_from_the_mapped_file(synth_store, monkeypatch):
     """Every row read back by position, in any order and across the file's parts, is the row
     the store holds."""
-    monkeypatch.setattr(chain_index_module, "_BATCH_ROWS", 700)  # several parts
+    monkeypatch.setattr(chain_index_module, "_BATCH_ROWS", 900)  # keys read in several batches
+    monkeypatch.setattr(chain_index_module, "_PART_ROWS", 700)  # the file in several parts
     rows = chain_index_module.ChainIndex(synth_store).rows
     assert len(rows.parts) > 3
     table = synth_store.table()  # oldest first, as positions are
