@@ -141,7 +141,7 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
             lambda kind, entity: lla.provenance_graph(store, kind, entity, link=link), entities
         )
         chains_peak = _child.peak()  # the index built and the chains answered
-        mapped = _child.memory("RssFile")  # of it, pages of the mapped rows file (page cache, reclaimable)
+        mapped = _child.memory("RssFile")  # of it, pages of mapped files: the rows file and libraries
         start = time.perf_counter()
         pairs = all_chains(store, link=link).height
         every = time.perf_counter() - start
@@ -212,7 +212,7 @@ def measure_ours(store_path: Path, entities: list[tuple[str, str]], link: str) -
         f"process grew {ours.grew / 2**20:,.0f} MiB ({ours.grew / ours.nbytes:.2f}x the arrays), "
         f"{ours.settled / 2**20:,.0f} MiB ({ours.settled / ours.nbytes:.2f}x) {SETTLE:.0f}s later; peak "
         f"{ours.chains_peak / 2**30:.2f} GiB building it and answering {len(entities)} chains (then "
-        f"{ours.mapped / 2**30:.2f} GiB of it pages of the mapped rows file), "
+        f"{ours.mapped / 2**30:.2f} GiB of it pages of mapped files, the rows file and libraries), "
         f"{ours.peak / 2**30:.2f} GiB after every chain at once",
         flush=True,
     )
