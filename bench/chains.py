@@ -18,9 +18,11 @@ it with ``link="job_id"``, the same definition. Our chains are timed once the ch
 built, as PostgreSQL's are once its indexes are; the batch ratio is also given with our build
 counted. The instance figures are given as ratios to the job-id ones. Memory: how much the
 process grew building the index against the index's own arrays (``nbytes``; the rows are mapped
-from a file), right after and once DuckDB's allocator has returned what the reads freed
-(:data:`SETTLE`), and its peak once the index is built and the chains answered, then after every
-chain at once (whose answer is itself large). At sizes up to 1M the whole-table graph (seconds
+from a file), right after and once polars' allocator has returned what the build freed
+(:data:`SETTLE`), each also split into the heap (``RssAnon``) and pages of mapped files
+(``RssFile``: the libraries' code the build first ran, and the rows file), and its peak once
+the index is built and the chains answered, then after every chain at once (whose answer is
+itself large). At sizes up to 1M the whole-table graph (seconds
 and peak memory, in a child process) follows unless ``--no-graph``.
 """
 
@@ -114,7 +116,13 @@ def median_ms(function, entities) -> float:
     return 1000 * statistics.median(times)
 
 
-SETTLE = 12.0  # seconds for DuckDB's allocator (jemalloc, 10 s decay) to return what it freed
+SETTLE = 12.0  # seconds for polars' allocator (jemalloc: it returns pages it freed 0.5-1 s
+# before its next activity, so an idle process keeps them a while) to return what the build freed
+
+
+def _resident() -> dict[str, int]:
+    """The process's resident memory now: all, the heap and pages of mapped files."""
+    return {field: _child.memory(field) for field in ("VmRSS", "RssAnon", "RssFile")}
 
 
 def ours_child(path: str, link: str, entities_json: str) -> dict:
@@ -125,13 +133,13 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
 
     entities = [tuple(e) for e in json.loads(entities_json)]
     with lla.LogStore(path, read_only=True) as store:
-        before = _child.memory("VmRSS")
+        before = _resident()
         start = time.perf_counter()
         index = chain_index(store, linking=Linking.of(link))
         build = time.perf_counter() - start
-        grew, nbytes = _child.memory("VmRSS") - before, index.nbytes
+        grew, nbytes = {k: v - before[k] for k, v in _resident().items()}, index.nbytes
         time.sleep(SETTLE)
-        settled = _child.memory("VmRSS") - before
+        settled = {k: v - before[k] for k, v in _resident().items()}
         del index
         one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
         # the same entities again: the mapped file's pages the first pass read are mapped now
@@ -190,8 +198,8 @@ class Ours:
     """Our side for one way of linking, measured in a process of its own."""
 
     build: float
-    grew: int
-    settled: int
+    grew: dict[str, int]  # growth of VmRSS, RssAnon (heap) and RssFile (mapped files)
+    settled: dict[str, int]
     nbytes: int
     one_ms: float
     again_ms: float
@@ -209,14 +217,23 @@ def measure_ours(store_path: Path, entities: list[tuple[str, str]], link: str) -
     ours = Ours(**in_child("ours", str(store_path), link, json.dumps(entities)))
     print(
         f"  {link}: chain index built in {ours.build:.2f}s; {ours.nbytes / 2**20:,.0f} MiB of arrays; "
-        f"process grew {ours.grew / 2**20:,.0f} MiB ({ours.grew / ours.nbytes:.2f}x the arrays), "
-        f"{ours.settled / 2**20:,.0f} MiB ({ours.settled / ours.nbytes:.2f}x) {SETTLE:.0f}s later; peak "
+        f"process grew {_growth(ours.grew, ours.nbytes)}, "
+        f"{SETTLE:.0f}s later {_growth(ours.settled, ours.nbytes)}; peak "
         f"{ours.chains_peak / 2**30:.2f} GiB building it and answering {len(entities)} chains (then "
         f"{ours.mapped / 2**30:.2f} GiB of it pages of mapped files, the rows file and libraries), "
         f"{ours.peak / 2**30:.2f} GiB after every chain at once",
         flush=True,
     )
     return ours
+
+
+def _growth(grew: dict[str, int], nbytes: int) -> str:
+    """How much the process grew, against the index's arrays: all of it, the heap, mapped files."""
+    return (
+        f"{grew['VmRSS'] / 2**20:,.0f} MiB ({grew['VmRSS'] / nbytes:.2f}x the arrays: heap "
+        f"{grew['RssAnon'] / 2**20:,.0f} MiB, {grew['RssAnon'] / nbytes:.2f}x; "
+        f"mapped files {grew['RssFile'] / 2**20:,.0f} MiB)"
+    )
 
 
 def sample_entities(store_path: Path, count: int) -> list[tuple[str, str]]:

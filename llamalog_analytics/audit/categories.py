@@ -39,6 +39,7 @@ WHERE category IS NULL OR category NOT IN ({labels}) ORDER BY created_at, id"""
         ids,
         sql,
         finding,
+        count=n,
         breakdowns={"by category": counts_by(ids, "category")},
     )
 
@@ -148,7 +149,9 @@ WHERE category IS DISTINCT FROM expected ORDER BY created_at, id"""
         "from the application's rules"
     )
     finding += f": {examples}." if examples else "."
-    return check_result(name, expects, "warn", ids, sql, finding, breakdowns={"by operation": breakdown})
+    return check_result(
+        name, expects, "warn", ids, sql, finding, count=n, breakdowns={"by operation": breakdown}
+    )
 
 
 CATEGORY_CHECKS: tuple[Check, ...] = (category_present, category_backfill, category_rules)

@@ -120,11 +120,12 @@ def check_result(
     sql: str,
     finding: str,
     *,
+    count: int,
     breakdowns: Mapping[str, pl.DataFrame] | None = None,
 ) -> CheckResult:
     """A check's result: ``severity`` (``warn`` or ``fail``) when ``ids`` lists any row, else
-    ``pass``; the count is the rows listed (:func:`listed`), the number ``finding`` starts with."""
-    count = listed(ids)
+    ``pass``; ``count`` is the rows ``ids`` lists (:func:`listed`, counted once by the check),
+    the number ``finding`` starts with."""
     return CheckResult(
         name, severity if count else "pass", count, finding, expects, ids, sql, breakdowns or {}
     )

@@ -22,8 +22,9 @@ def reused_job_ids(audit: Audit) -> CheckResult:
     bare ids.
     """
     ids, sql = audit.on_links(links.reused_sql, "job_id, job_instance")
+    n = listed(ids)
     finding = (
-        f"{listed(ids):,} runs share {ids['job_id'].n_unique():,} job ids that ran more than once "
+        f"{n:,} runs share {ids['job_id'].n_unique():,} job ids that ran more than once "
         f"({audit.linking}); each run is listed by its first row and followed on its own."
     )
     by_runs = ids.unique("job_id").pipe(counts_by, "runs")
@@ -35,6 +36,7 @@ def reused_job_ids(audit: Audit) -> CheckResult:
         ids,
         sql,
         finding,
+        count=n,
         breakdowns={"job ids by runs": by_runs},
     )
 
@@ -62,6 +64,7 @@ def dangling_parents(audit: Audit) -> CheckResult:
         ids,
         sql,
         finding,
+        count=n,
         breakdowns=breakdowns,
     )
 
@@ -99,6 +102,7 @@ FROM {audit.linked} WHERE job_id IN (SELECT unnest(?::VARCHAR[])) AND parent_ins
         ids,
         sql,
         finding,
+        count=n,
         breakdowns={"runs by loop": loops},
     )
 
@@ -119,6 +123,7 @@ def child_before_parent(audit: Audit) -> CheckResult:
         ids,
         sql,
         finding,
+        count=n,
         breakdowns={"by operation": counts_by(ids, "operation")},
     )
 

@@ -14,7 +14,7 @@ import polars as pl
 from .. import schema
 from .._format import count, verb
 from .._sql import literal
-from .context import Audit, check_result, counts_by, timestamp_sql
+from .context import Audit, check_result, counts_by, listed, timestamp_sql
 from .result import CheckResult
 
 EXPECTS = (
@@ -75,6 +75,7 @@ FROM {entities} GROUP BY era, known ORDER BY min(min(first_at)) OVER (PARTITION 
         ids,
         f"SELECT * EXCLUDE (known) FROM ({sql}) WHERE NOT known ORDER BY first_at, id",
         finding,
+        count=listed(ids),
         breakdowns={
             "by type": counts_by(ids, "entity_type"),
             "by era of the first row": counts_by(ids, "era"),

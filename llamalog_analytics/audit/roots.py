@@ -64,8 +64,9 @@ ORDER BY created_at, id"""
         .then(pl.lit("set where the walk gives none"))
         .otherwise(pl.lit("another root"))
     )
+    n = listed(ids)
     finding = (
-        f"{listed(ids):,} of {total:,} rows that existed at the root-job migration differ from the "
+        f"{n:,} of {total:,} rows that existed at the root-job migration differ from the "
         "backfill's walk, replayed literally as applied "
         f"(joined on bare job ids, at most {DEPTH_LIMIT} steps)"
     )
@@ -80,7 +81,7 @@ ORDER BY created_at, id"""
             )
     finding += "." if audit.root_job_migrated_at else f"; {SNAPSHOT_ROWS_ONLY}."
     return check_result(
-        name, expects, "fail", ids, sql, finding, breakdowns={"by kind": counts_by(kinds, "kind")}
+        name, expects, "fail", ids, sql, finding, count=n, breakdowns={"by kind": counts_by(kinds, "kind")}
     )
 
 
@@ -159,13 +160,14 @@ ORDER BY created_at, id"""
     ids = audit.frame(sql)
     breakdown = counts_by(ids, "cause")
     causes = ", ".join(f"{r['cause']} {r['rows']:,}" for r in breakdown.to_dicts())
+    n = listed(ids)
     finding = (
-        f"{listed(ids):,} backfilled rows have a stored root that is not the true top of their job tree, "
+        f"{n:,} backfilled rows have a stored root that is not the true top of their job tree, "
         f"following {audit.linking}"
     )
     finding += f" ({causes})" if causes else ""
     finding += "." if audit.root_job_migrated_at else f"; {SNAPSHOT_ROWS_ONLY}."
-    return check_result(name, expects, "warn", ids, sql, finding, breakdowns={"by cause": breakdown})
+    return check_result(name, expects, "warn", ids, sql, finding, count=n, breakdowns={"by cause": breakdown})
 
 
 def is_root_consistency(audit: Audit) -> CheckResult:
@@ -192,6 +194,7 @@ def is_root_consistency(audit: Audit) -> CheckResult:
         ids,
         sql,
         finding,
+        count=n,
         breakdowns={"by kind and operation": counts_by(ids, "kind", "operation")},
     )
 

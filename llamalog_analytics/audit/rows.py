@@ -69,8 +69,9 @@ ORDER BY kind, id, "column\""""
     missing = ids.filter(pl.col("kind") == "missing").height
     changed = ids.filter(pl.col("kind") == "changed")["id"].n_unique()
     compared = audit.store.execute(f"SELECT count(*) FROM {before}")[0][0]
+    n = listed(ids)
     finding = (
-        f"{listed(ids):,} of {compared:,} snapshot rows are not in {audit.after} as they were: "
+        f"{n:,} of {compared:,} snapshot rows are not in {audit.after} as they were: "
         f"{missing:,} missing, {changed:,} changed"
     )
     if changed:
@@ -83,6 +84,7 @@ ORDER BY kind, id, "column\""""
         ids,
         sql,
         finding,
+        count=n,
         breakdowns={"by kind and column": counts_by(ids, "kind", "column")},
     )
 
@@ -120,7 +122,8 @@ def duplicate_ids(audit: Audit) -> CheckResult:
     )
     ids = audit.frame(sql + "\nORDER BY table_name, id")
     per_table = ", ".join(f"{(ids['table_name'] == n).sum():,} in {n}" for n, _ in parts)
-    finding = f"{listed(ids):,} row ids appear more than once ({per_table})"
+    n = listed(ids)
+    finding = f"{n:,} row ids appear more than once ({per_table})"
     finding += (
         "." if audit.before else "; the snapshot is not loaded, so only the migrated table was checked."
     )
@@ -132,6 +135,7 @@ def duplicate_ids(audit: Audit) -> CheckResult:
         ids,
         sql,
         finding,
+        count=n,
     )
 
 
