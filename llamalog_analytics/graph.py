@@ -14,7 +14,9 @@ Edges carry ``kind`` (also their key): ``spawned`` (parent run → run), ``logge
 run), ``child_of`` (row without a job id → its parent run), the row's category in lower case
 (row → the entity it is about: ``created``, ``enriched``, ...), ``mentions`` (row → another
 entity it names) and ``triggered`` (agent → row). Attribute values are text, numbers or
-booleans only, so every export format can hold them.
+booleans only, so every export format can hold them. Each node's and edge's attributes are a
+mapping that reads and changes like a dict (:class:`ColumnAttributes`, kept in columns its
+kind of node shares until it is changed), so a million-row graph holds no million dicts.
 
 Examples:
     >>> import llamalog_analytics as lla
@@ -27,8 +29,9 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -87,7 +90,7 @@ def provenance_graph(
     linking = links.Linking.of(link, reuse_gap)
     if entity_type is None or entity_id is None:
         columns = ("id", *ROW_ATTRIBUTES, "entity_id", *TYPED_ID.values())
-        return graph_of(links.annotate(store.table(table, columns), linking))
+        return _graph_taking([links.annotate(store.table(table, columns), linking)])
     rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
     job_ids = rows["job_id"].drop_nulls().unique()
     return graph_of(rows, runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap))
@@ -105,7 +108,13 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
     numbers; networkx then takes them in bulk, an edge holding its ends' own name objects and a
     value repeated down a column being one Python object.
     """
-    rows = links.annotate(rows).with_row_index("at")  # a row's node is numbered by its position
+    return _graph_taking([rows], runs)
+
+
+def _graph_taking(held: list[pl.DataFrame], runs: pl.DataFrame | None = None) -> nx.MultiDiGraph:
+    """:func:`graph_of` the frame in ``held``, taken out of it: once the nodes are made of its
+    columns, nothing else keeps it (a whole table's rows are a few hundred megabytes)."""
+    rows = links.annotate(held.pop()).with_row_index("at")  # a row's node is numbered by its position
     jobs, entities, agents = pl.collect_all(
         [_job_nodes(rows.lazy(), runs), _mentioned(rows.lazy()), _agents(rows.lazy())]
     )
@@ -146,7 +155,7 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
     del rows, linked, every_edge, jobs, entities, agents, entity_nodes, agent_nodes
     graph, names = _graph(groups)
     sources, targets = (names[edges[end].to_numpy()] for end in ("source", "target"))
-    _add_edges(graph, zip(sources, targets, _interned(edges["kind"]), strict=True))
+    _add_edges(graph, zip(sources, targets, _interned(edges["kind"], {}), strict=True))
     return graph
 
 
@@ -221,55 +230,184 @@ def _job_nodes(rows: pl.LazyFrame, runs: pl.DataFrame | None) -> pl.LazyFrame:
 
 def _graph(groups: list[pl.DataFrame]) -> tuple[nx.MultiDiGraph, np.ndarray]:
     """A graph of the nodes in ``groups`` (frames: ``node``, then one column per attribute, where
-    null is no attribute), as ``add_nodes_from`` would make it, and the nodes' names in order."""
+    null is no attribute), as ``add_nodes_from`` would make it, and the nodes' names in order.
+
+    Each node's attributes are a :class:`ColumnAttributes` over its group's columns, not a dict
+    of its own: a million row nodes' dicts of a dozen values would hold a gigabyte.
+    """
     import networkx as nx
 
     graph = nx.MultiDiGraph()
     nodes, successors, predecessors = graph._node, graph._succ, graph._pred
     names = np.empty(sum(group.height for group in groups), dtype=object)
     done = 0
+    texts: dict[str, str] = {}
     with _collector_paused():
         while groups:
             group = groups.pop(0)  # dropped once in
-            keys = group.columns[1:]
-            for part in group.iter_slices(_SLICE_ROWS):  # a slice's columns as Python lists at a time
-                names[done : done + part.height] = part["node"].to_list()
-                values = zip(*(_interned(part[key]) for key in keys), strict=True)
-                for node, row in zip(names[done : done + part.height], values, strict=True):
-                    attributes = {k: value for k, value in zip(keys, row, strict=True) if value is not None}
-                    if node in nodes:
-                        nodes[node].update(attributes)
-                    else:
-                        nodes[node], successors[node], predecessors[node] = attributes, {}, {}
-                done += part.height
+            height, columns = group.height, {key: _interned(group[key], texts) for key in group.columns[1:]}
+            names[done : done + height] = group["node"].to_list()
+            del group
+            for at, node in enumerate(names[done : done + height]):
+                attributes = ColumnAttributes(columns, at)
+                if node in nodes:
+                    nodes[node].update(attributes)
+                else:
+                    nodes[node], successors[node], predecessors[node] = attributes, {}, {}
+            done += height
     return graph, names
 
 
-_SLICE_ROWS = 50_000
+class ColumnAttributes(MutableMapping[str, Any]):
+    """A node's or an edge's attribute dict, as networkx and every export read it, kept as a
+    place in columns that its group of nodes (or the edges of its kind) share: a null is no
+    attribute. The first change gives it a dict of its own.
+
+    Examples:
+        >>> columns = {"kind": ["log", "log"], "status": ["FAILED", None]}
+        >>> first, second = ColumnAttributes(columns, 0), ColumnAttributes(columns, 1)
+        >>> dict(first), second == {"kind": "log"}, "status" in second
+        ({'kind': 'log', 'status': 'FAILED'}, True, False)
+        >>> second["status"] = "SUCCESS"
+        >>> dict(second), columns["status"]
+        ({'kind': 'log', 'status': 'SUCCESS'}, ['FAILED', None])
+    """
+
+    __slots__ = ("_at", "_held")  # _at is None once the attributes are a dict of their own
+
+    def __init__(self, columns: dict[str, list[Any]], at: int) -> None:
+        self._held: dict[str, Any] = columns
+        self._at: int | None = at
+
+    def _values(self) -> dict[str, Any]:
+        at = self._at
+        if at is None:
+            return self._held
+        return {key: values[at] for key, values in self._held.items() if values[at] is not None}
+
+    def _own(self) -> dict[str, Any]:
+        if self._at is not None:
+            self._held, self._at = self._values(), None
+        return self._held
+
+    def __getitem__(self, key: str) -> Any:
+        if self._at is None:
+            return self._held[key]
+        value = self._held[key][self._at]
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._own()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._own()[key]
+
+    def copy(self) -> dict[str, Any]:
+        """A dict of the attributes, as ``dict.copy`` gives (networkx copies graphs with it)."""
+        return dict(self._values())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return copy.deepcopy(self._values(), memo)  # not the columns the group shares
+
+    def __repr__(self) -> str:
+        return repr(self._values())
+
+
+class EdgeKeys(MutableMapping[str, Any]):
+    """The edges from one node to another by key (networkx's key dict), kept, while there is
+    one (nearly always), as that edge's key and data; a second edge gives it a dict.
+
+    Examples:
+        >>> keys = EdgeKeys("spawned", {"kind": "spawned"})
+        >>> dict(keys), len(keys)
+        ({'spawned': {'kind': 'spawned'}}, 1)
+        >>> keys["logged_by"] = {"kind": "logged_by"}
+        >>> sorted(keys), keys == {"spawned": {"kind": "spawned"}, "logged_by": {"kind": "logged_by"}}
+        (['logged_by', 'spawned'], True)
+    """
+
+    __slots__ = ("_held", "_key")  # _key is None once _held is a dict of the edges (no edge's key is None)
+
+    def __init__(self, key: str, data: Any) -> None:
+        self._key: str | None = key
+        self._held: Any = data
+
+    def _edges(self) -> dict[Any, Any]:
+        if self._key is not None:
+            self._key, self._held = None, {self._key: self._held}
+        return self._held
+
+    def __getitem__(self, key: str) -> Any:
+        if self._key is None:
+            return self._held[key]
+        if key == self._key:
+            return self._held
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._held) if self._key is None else iter((self._key,))
+
+    def __len__(self) -> int:
+        return len(self._held) if self._key is None else 1
+
+    def __setitem__(self, key: str, data: Any) -> None:
+        if key == self._key:
+            self._held = data
+        else:
+            self._edges()[key] = data
+
+    def __delitem__(self, key: str) -> None:
+        del self._edges()[key]
+
+    def copy(self) -> dict[Any, Any]:
+        """A dict of the edges, as ``dict.copy`` gives."""
+        return dict(self.items())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
+        return copy.deepcopy(self.copy(), memo)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
 
 
 def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str]]) -> None:
     """Add each (source, target, kind) edge between nodes of ``graph``, keyed by its kind with
-    the data ``{"kind": kind}``, as ``add_edges_from`` would."""
+    the data ``{"kind": kind}`` (a :class:`ColumnAttributes` of its own), as ``add_edges_from``
+    would; a node pair's edges are an :class:`EdgeKeys`."""
     successors, predecessors = graph._succ, graph._pred
+    kinds: dict[str, dict[str, list[Any]]] = {}
     with _collector_paused():
         for source, target, kind in edges:
+            data = ColumnAttributes(kinds.get(kind) or kinds.setdefault(kind, {"kind": [kind]}), 0)
             keys = successors[source].get(target)
             if keys is None:
-                keys = successors[source][target] = predecessors[target][source] = {}
-            keys[kind] = {"kind": kind}
+                successors[source][target] = predecessors[target][source] = EdgeKeys(kind, data)
+            else:
+                keys[kind] = data
 
 
-def _interned(values: pl.Series) -> list[Any]:
-    """``values`` as Python objects, a value repeated down the column one object.
+def _interned(values: pl.Series, texts: dict[str, str]) -> list[Any]:
+    """``values`` as Python objects, a value repeated down the column one object; text is one
+    object wherever ``texts`` (shared by the caller's columns) has met it, so a job id or a
+    time is held once for the rows, runs and edges that carry it.
 
     Examples:
-        >>> a, b, c = _interned(pl.Series(["SUCCESS", None, "SUCCESS"]))
-        >>> a is c, b
-        (True, None)
+        >>> texts = {}
+        >>> a, b, c = _interned(pl.Series(["SUCCESS", None, "SUCCESS"]), texts)
+        >>> a is c, b, a is _interned(pl.Series(["SUCCESS"]), texts)[0]
+        (True, None, True)
     """
-    seen: dict[Any, Any] = {}
     objects = values.to_list()
+    # Only text is shared across columns: as dict keys, 1, 1.0 and True are one value.
+    seen = texts if values.dtype == pl.String else {}
     return list(map(seen.setdefault, objects, objects))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import re
 
 import networkx as nx
@@ -143,6 +145,36 @@ def test_whole_table_graph_is_what_networkx_builds_from_its_nodes_and_edges(samp
     assert all(whole._pred[v][u] is whole._succ[u][v] for u, v in whole.edges())
     data = [d for *_, d in whole.edges(keys=True, data=True)]
     assert len({id(d) for d in data}) == len(data) == whole.number_of_edges()
+
+
+def test_whole_table_graph_attributes_change_like_dicts():
+    """Nodes and edges built in bulk share their columns until changed: a change to one node or
+    edge is its own, and copies, pickles and networkx's own operations see plain attributes."""
+    with lla.sample_store() as store:
+        graph = lla.provenance_graph(store)
+    first, second = [n for n, kind in graph.nodes(data="kind") if kind == "log"][:2]
+    status = graph.nodes[second]["status"]
+    graph.nodes[first]["status"], graph.nodes[first]["note"] = "CHANGED", "mine"
+    del graph.nodes[first]["kind"]
+    assert graph.nodes[first]["status"] == "CHANGED" and "kind" not in graph.nodes[first]
+    assert graph.nodes[second]["status"] == status and "note" not in graph.nodes[second]
+    assert graph.nodes[second]["kind"] == "log"
+    logged = [(u, v, k) for u, v, k in graph.edges(keys=True) if k == "logged_by"]
+    (u, v, key), (other_u, other_v, _) = logged[:2]
+    graph.edges[u, v, key]["weight"] = 2
+    assert graph.edges[u, v, key] == {"kind": "logged_by", "weight": 2}
+    assert graph.edges[other_u, other_v, key] == {"kind": "logged_by"}
+    graph.add_edge(u, v, key="extra", kind="extra")
+    assert graph.number_of_edges(u, v) == 2 and graph._succ[u][v] is graph._pred[v][u]
+    graph.remove_edge(u, v, key="extra")
+    assert list(graph.succ[u][v]) == [key]
+    copied = copy.deepcopy(graph.nodes[second])
+    assert type(copied) is dict and copied == graph.nodes[second]
+    renamed = nx.relabel_nodes(graph, {first: "renamed"})
+    assert renamed.nodes["renamed"]["note"] == "mine" and renamed.number_of_edges() == graph.number_of_edges()
+    assert nx.utils.graphs_equal(graph, pickle.loads(pickle.dumps(graph)))
+    undirected = graph.to_undirected()
+    assert undirected.nodes[first]["note"] == "mine" and undirected.nodes[second]["kind"] == "log"
 
 
 # --- the drawing (charts.graph_figure) --------------------------------------------------------
