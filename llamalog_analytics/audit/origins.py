@@ -43,12 +43,13 @@ def entities_sql(table: str) -> str:
 ), created AS (
     SELECT entity_type, entity_id FROM {table} WHERE category = 'CREATED' AND entity_id IS NOT NULL
     UNION SELECT entity_type, {typed} FROM {table} WHERE category = 'CREATED' AND {typed} IS NOT NULL
+), entities AS (  -- grouped by the UUID, and joined once each: text and joins per row cost more
+    SELECT entity_type, entity_id, min(created_at) AS first_at, max(created_at) AS last_at, count(*) AS rows
+    FROM named GROUP BY ALL
 )
-SELECT n.entity_id::VARCHAR AS id, n.entity_type, min(n.created_at) AS first_at,
-       max(n.created_at) AS last_at, count(*) AS rows,
-       bool_or(c.entity_id IS NOT NULL) AS known
-FROM named n LEFT JOIN created c ON c.entity_type = n.entity_type AND c.entity_id = n.entity_id
-GROUP BY ALL"""
+SELECT e.entity_id::VARCHAR AS id, e.entity_type, e.first_at, e.last_at, e.rows,
+       c.entity_id IS NOT NULL AS known
+FROM entities e LEFT JOIN created c ON c.entity_type = e.entity_type AND c.entity_id = e.entity_id"""
 
 
 def unknown_origin(audit: Audit) -> CheckResult:
