@@ -15,8 +15,9 @@ run), ``child_of`` (row without a job id → its parent run), the row's category
 (row → the entity it is about: ``created``, ``enriched``, ...), ``mentions`` (row → another
 entity it names) and ``triggered`` (agent → row). Attribute values are text, numbers or
 booleans only, so every export format can hold them. Each node's and edge's attributes are a
-mapping that reads and changes like a dict (:class:`ColumnAttributes`, kept in columns its
-kind of node shares until it is changed), so a million-row graph holds no million dicts.
+mapping that reads, changes, copies and pickles like a dict, but is not one
+(:class:`ColumnAttributes`, kept in columns its kind of node shares until it is changed), so a
+million-row graph holds no million dicts: ``json.dumps(dict(graph.nodes[node]))``.
 
 Examples:
     >>> import llamalog_analytics as lla
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import gc
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -90,7 +91,7 @@ def provenance_graph(
     linking = links.Linking.of(link, reuse_gap)
     if entity_type is None or entity_id is None:
         columns = ("id", *ROW_ATTRIBUTES, "entity_id", *TYPED_ID.values())
-        return _graph_taking([links.annotate(store.table(table, columns), linking)])
+        return _graph_owning([links.annotate(store.table(table, columns), linking)])
     rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
     job_ids = rows["job_id"].drop_nulls().unique()
     return graph_of(rows, runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap))
@@ -108,12 +109,13 @@ def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDi
     numbers; networkx then takes them in bulk, an edge holding its ends' own name objects and a
     value repeated down a column being one Python object.
     """
-    return _graph_taking([rows], runs)
+    return _graph_owning([rows], runs)
 
 
-def _graph_taking(held: list[pl.DataFrame], runs: pl.DataFrame | None = None) -> nx.MultiDiGraph:
-    """:func:`graph_of` the frame in ``held``, taken out of it: once the nodes are made of its
-    columns, nothing else keeps it (a whole table's rows are a few hundred megabytes)."""
+def _graph_owning(held: list[pl.DataFrame], runs: pl.DataFrame | None = None) -> nx.MultiDiGraph:
+    """:func:`graph_of` the frame ``held`` holds, taken out of it: once the nodes are made of its
+    columns nothing keeps it, when the caller had it only there (a whole table's rows are a few
+    hundred megabytes)."""
     rows = links.annotate(held.pop()).with_row_index("at")  # a row's node is numbered by its position
     jobs, entities, agents = pl.collect_all(
         [_job_nodes(rows.lazy(), runs), _mentioned(rows.lazy()), _agents(rows.lazy())]
@@ -258,10 +260,68 @@ def _graph(groups: list[pl.DataFrame]) -> tuple[nx.MultiDiGraph, np.ndarray]:
     return graph, names
 
 
-class ColumnAttributes(MutableMapping[str, Any]):
-    """A node's or an edge's attribute dict, as networkx and every export read it, kept as a
-    place in columns that its group of nodes (or the edges of its kind) share: a null is no
-    attribute. The first change gives it a dict of its own.
+class _DictLike(MutableMapping[Any, Any]):
+    """What a dict does beyond a mapping, for the graph's compact mappings below: each reads as
+    the dict ``_values()`` gives, changes in a dict of its own (``_own()``, made on the first
+    change), and copies, pickles and prints as a plain dict."""
+
+    __slots__ = ()
+
+    def _values(self) -> dict[Any, Any]:
+        raise NotImplementedError
+
+    def _own(self) -> dict[Any, Any]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values())
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._own()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._own()[key]
+
+    def popitem(self) -> tuple[Any, Any]:
+        """The last item added, removed, as ``dict.popitem`` (networkx's ``remove_edge`` without
+        a key relies on it)."""
+        return self._own().popitem()
+
+    def items(self) -> ItemsView[Any, Any]:
+        return self._values().items()
+
+    def copy(self) -> dict[Any, Any]:
+        """A plain dict of the items, as ``dict.copy`` gives (networkx copies graphs with it)."""
+        return dict(self._values())
+
+    __copy__ = copy
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
+        return copy.deepcopy(self._values(), memo)  # not the columns a group shares
+
+    def __reduce__(self) -> tuple[type, tuple[dict[Any, Any]]]:
+        return dict, (self._values(),)  # pickled as a plain dict: small, and read without this package
+
+    def __or__(self, other: Mapping[Any, Any]) -> dict[Any, Any]:
+        return {**self._values(), **other}
+
+    def __ror__(self, other: Mapping[Any, Any]) -> dict[Any, Any]:
+        return {**other, **self._values()}
+
+    def __reversed__(self) -> Iterator[Any]:
+        return reversed(self._values())
+
+    def __repr__(self) -> str:
+        return repr(self._values())
+
+
+class ColumnAttributes(_DictLike):
+    """A node's or an edge's attributes, kept as a place (``at``) in columns that its group of
+    nodes (or the edges of its kind) share, a null being no attribute, until it is changed.
+    It reads and changes like a dict, but is not one: ``json.dumps(dict(attributes))``.
 
     Examples:
         >>> columns = {"kind": ["log", "log"], "status": ["FAILED", None]}
@@ -269,11 +329,11 @@ class ColumnAttributes(MutableMapping[str, Any]):
         >>> dict(first), second == {"kind": "log"}, "status" in second
         ({'kind': 'log', 'status': 'FAILED'}, True, False)
         >>> second["status"] = "SUCCESS"
-        >>> dict(second), columns["status"]
+        >>> second, columns["status"]
         ({'kind': 'log', 'status': 'SUCCESS'}, ['FAILED', None])
     """
 
-    __slots__ = ("_at", "_held")  # _at is None once the attributes are a dict of their own
+    __slots__ = ("_at", "_held")  # _held: the shared columns, or (once _at is None) its own dict
 
     def __init__(self, columns: dict[str, list[Any]], at: int) -> None:
         self._held: dict[str, Any] = columns
@@ -298,84 +358,46 @@ class ColumnAttributes(MutableMapping[str, Any]):
             raise KeyError(key)
         return value
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values())
 
-    def __len__(self) -> int:
-        return len(self._values())
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._own()[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._own()[key]
-
-    def copy(self) -> dict[str, Any]:
-        """A dict of the attributes, as ``dict.copy`` gives (networkx copies graphs with it)."""
-        return dict(self._values())
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        return copy.deepcopy(self._values(), memo)  # not the columns the group shares
-
-    def __repr__(self) -> str:
-        return repr(self._values())
-
-
-class EdgeKeys(MutableMapping[str, Any]):
+class EdgeKeys(_DictLike):
     """The edges from one node to another by key (networkx's key dict), kept, while there is
-    one (nearly always), as that edge's key and data; a second edge gives it a dict.
+    one (nearly always), as that edge's key and data.
 
     Examples:
         >>> keys = EdgeKeys("spawned", {"kind": "spawned"})
-        >>> dict(keys), len(keys)
+        >>> keys, len(keys)
         ({'spawned': {'kind': 'spawned'}}, 1)
         >>> keys["logged_by"] = {"kind": "logged_by"}
-        >>> sorted(keys), keys == {"spawned": {"kind": "spawned"}, "logged_by": {"kind": "logged_by"}}
-        (['logged_by', 'spawned'], True)
+        >>> keys.popitem(), keys
+        (('logged_by', {'kind': 'logged_by'}), {'spawned': {'kind': 'spawned'}})
     """
 
-    __slots__ = ("_held", "_key")  # _key is None once _held is a dict of the edges (no edge's key is None)
+    __slots__ = ("_held", "_key")  # _held: the one edge's data, or (once _key is None) a dict of them
 
     def __init__(self, key: str, data: Any) -> None:
-        self._key: str | None = key
+        self._key: str | None = key  # networkx never gives an edge the key None
         self._held: Any = data
 
-    def _edges(self) -> dict[Any, Any]:
+    def _values(self) -> dict[Any, Any]:
+        return self._held if self._key is None else {self._key: self._held}
+
+    def _own(self) -> dict[Any, Any]:
         if self._key is not None:
-            self._key, self._held = None, {self._key: self._held}
+            self._held, self._key = self._values(), None
         return self._held
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: Any) -> Any:
         if self._key is None:
             return self._held[key]
         if key == self._key:
             return self._held
         raise KeyError(key)
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._held) if self._key is None else iter((self._key,))
-
-    def __len__(self) -> int:
-        return len(self._held) if self._key is None else 1
-
-    def __setitem__(self, key: str, data: Any) -> None:
-        if key == self._key:
+    def __setitem__(self, key: Any, data: Any) -> None:
+        if self._key is not None and key == self._key:
             self._held = data
         else:
-            self._edges()[key] = data
-
-    def __delitem__(self, key: str) -> None:
-        del self._edges()[key]
-
-    def copy(self) -> dict[Any, Any]:
-        """A dict of the edges, as ``dict.copy`` gives."""
-        return dict(self.items())
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
-        return copy.deepcopy(self.copy(), memo)
-
-    def __repr__(self) -> str:
-        return repr(dict(self.items()))
+            self._own()[key] = data
 
 
 def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str]]) -> None:
@@ -386,7 +408,10 @@ def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str]]) ->
     kinds: dict[str, dict[str, list[Any]]] = {}
     with _collector_paused():
         for source, target, kind in edges:
-            data = ColumnAttributes(kinds.get(kind) or kinds.setdefault(kind, {"kind": [kind]}), 0)
+            shared = kinds.get(kind)
+            if shared is None:
+                shared = kinds[kind] = {"kind": [kind]}
+            data = ColumnAttributes(shared, 0)
             keys = successors[source].get(target)
             if keys is None:
                 successors[source][target] = predecessors[target][source] = EdgeKeys(kind, data)

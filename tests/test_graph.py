@@ -166,10 +166,17 @@ def test_whole_table_graph_attributes_change_like_dicts():
     assert graph.edges[other_u, other_v, key] == {"kind": "logged_by"}
     graph.add_edge(u, v, key="extra", kind="extra")
     assert graph.number_of_edges(u, v) == 2 and graph._succ[u][v] is graph._pred[v][u]
-    graph.remove_edge(u, v, key="extra")
+    graph.remove_edge(u, v)  # without a key: the edge added last, as networkx says
     assert list(graph.succ[u][v]) == [key]
-    copied = copy.deepcopy(graph.nodes[second])
-    assert type(copied) is dict and copied == graph.nodes[second]
+    assert graph.nodes[second].popitem() == ("before_parent", False)  # the last column, like a dict
+    copies = (copy.copy(graph.nodes[first]), copy.deepcopy(graph.nodes[second]), graph._succ[u][v].copy())
+    assert all(type(copied) is dict for copied in copies)
+    shallow = copy.copy(graph.nodes[first])
+    shallow["leak"] = 1
+    assert "leak" not in graph.nodes[first]
+    assert json.loads(json.dumps(dict(graph.nodes[first])))["note"] == "mine"
+    assert graph.nodes[first] | {"x": 1} == {**graph.nodes[first], "x": 1}
+    assert type(pickle.loads(pickle.dumps(graph.nodes[second]))) is dict
     renamed = nx.relabel_nodes(graph, {first: "renamed"})
     assert renamed.nodes["renamed"]["note"] == "mine" and renamed.number_of_edges() == graph.number_of_edges()
     assert nx.utils.graphs_equal(graph, pickle.loads(pickle.dumps(graph)))
