@@ -226,8 +226,8 @@ def _job_nodes(rows: pl.LazyFrame, runs: pl.DataFrame | None) -> pl.LazyFrame:
 
 # networkx's add_nodes_from and add_edges_from cost a few microseconds a node or edge (a copy of
 # each attribute dict, views and checks per edge): minutes at a million rows. The two functions
-# below fill the same dicts of dicts (networkx's documented data structure) directly, with the
-# same result; tests compare the two.
+# below fill networkx's documented data structure (dicts of dicts) directly, with mappings that
+# read as the dicts they would make where it holds attributes and keys; tests compare the two.
 
 
 def _graph(groups: list[pl.DataFrame]) -> tuple[nx.MultiDiGraph, np.ndarray]:
@@ -422,7 +422,7 @@ def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str]]) ->
 def _interned(values: pl.Series, texts: dict[str, str]) -> list[Any]:
     """``values`` as Python objects, a value repeated down the column one object; text is one
     object wherever ``texts`` (shared by the caller's columns) has met it, so a job id or a
-    time is held once for the rows, runs and edges that carry it.
+    time is held once for the rows and runs that carry it.
 
     Examples:
         >>> texts = {}
