@@ -261,17 +261,31 @@ def _graph(groups: list[pl.DataFrame]) -> tuple[nx.MultiDiGraph, np.ndarray]:
 
 
 class _DictLike(MutableMapping[Any, Any]):
-    """What a dict does beyond a mapping, for the graph's compact mappings below: each reads as
-    the dict ``_values()`` gives, changes in a dict of its own (``_own()``, made on the first
-    change), and copies, pickles and prints as a plain dict."""
+    """A dict kept compactly until it is changed, for the graph's mappings below: ``_held`` with
+    a ``_place`` in it reads as the dict ``_compact()`` gives; the first change makes ``_held``
+    a dict of its own (``_place`` None). It copies, pickles and prints as a plain dict."""
 
-    __slots__ = ()
+    __slots__ = ("_held", "_place")
+
+    def __init__(self, held: Any, place: Any) -> None:
+        self._held, self._place = held, place
+
+    def _compact(self) -> dict[Any, Any]:
+        raise NotImplementedError
+
+    def _compact_item(self, key: Any) -> Any:
+        raise NotImplementedError
 
     def _values(self) -> dict[Any, Any]:
-        raise NotImplementedError
+        return self._held if self._place is None else self._compact()
 
     def _own(self) -> dict[Any, Any]:
-        raise NotImplementedError
+        if self._place is not None:
+            self._held, self._place = self._compact(), None
+        return self._held
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._held[key] if self._place is None else self._compact_item(key)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._values())
@@ -333,27 +347,17 @@ class ColumnAttributes(_DictLike):
         ({'kind': 'log', 'status': 'SUCCESS'}, ['FAILED', None])
     """
 
-    __slots__ = ("_at", "_held")  # _held: the shared columns, or (once _at is None) its own dict
+    __slots__ = ()  # _held: the shared columns; _place: the node's row in them
 
     def __init__(self, columns: dict[str, list[Any]], at: int) -> None:
-        self._held: dict[str, Any] = columns
-        self._at: int | None = at
+        super().__init__(columns, at)
 
-    def _values(self) -> dict[str, Any]:
-        at = self._at
-        if at is None:
-            return self._held
+    def _compact(self) -> dict[str, Any]:
+        at = self._place
         return {key: values[at] for key, values in self._held.items() if values[at] is not None}
 
-    def _own(self) -> dict[str, Any]:
-        if self._at is not None:
-            self._held, self._at = self._values(), None
-        return self._held
-
-    def __getitem__(self, key: str) -> Any:
-        if self._at is None:
-            return self._held[key]
-        value = self._held[key][self._at]
+    def _compact_item(self, key: str) -> Any:
+        value = self._held[key][self._place]
         if value is None:
             raise KeyError(key)
         return value
@@ -372,29 +376,21 @@ class EdgeKeys(_DictLike):
         (('logged_by', {'kind': 'logged_by'}), {'spawned': {'kind': 'spawned'}})
     """
 
-    __slots__ = ("_held", "_key")  # _held: the one edge's data, or (once _key is None) a dict of them
+    __slots__ = ()  # _held: the one edge's data; _place: its key (networkx never gives the key None)
 
     def __init__(self, key: str, data: Any) -> None:
-        self._key: str | None = key  # networkx never gives an edge the key None
-        self._held: Any = data
+        super().__init__(data, key)
 
-    def _values(self) -> dict[Any, Any]:
-        return self._held if self._key is None else {self._key: self._held}
+    def _compact(self) -> dict[Any, Any]:
+        return {self._place: self._held}
 
-    def _own(self) -> dict[Any, Any]:
-        if self._key is not None:
-            self._held, self._key = self._values(), None
-        return self._held
-
-    def __getitem__(self, key: Any) -> Any:
-        if self._key is None:
-            return self._held[key]
-        if key == self._key:
+    def _compact_item(self, key: Any) -> Any:
+        if key == self._place:
             return self._held
         raise KeyError(key)
 
     def __setitem__(self, key: Any, data: Any) -> None:
-        if self._key is not None and key == self._key:
+        if self._place is not None and key == self._place:
             self._held = data
         else:
             self._own()[key] = data
