@@ -357,10 +357,8 @@ class ColumnAttributes(_DictLike):
         return {key: values[at] for key, values in self._held.items() if values[at] is not None}
 
     def _compact_item(self, key: str) -> Any:
-        value = self._held[key][self._place]
-        if value is None:
-            raise KeyError(key)
-        return value
+        value = self._held[key][self._place]  # no such column: KeyError
+        return self._compact()[key] if value is None else value  # a null is no attribute: KeyError
 
 
 class EdgeKeys(_DictLike):
@@ -385,9 +383,7 @@ class EdgeKeys(_DictLike):
         return {self._place: self._held}
 
     def _compact_item(self, key: Any) -> Any:
-        if key == self._place:
-            return self._held
-        raise KeyError(key)
+        return self._held if key == self._place else self._compact()[key]  # another key: KeyError
 
     def __setitem__(self, key: Any, data: Any) -> None:
         if self._place is not None and key == self._place:
