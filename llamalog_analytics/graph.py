@@ -360,6 +360,20 @@ class ColumnAttributes(_DictLike):
         value = self._held[key][self._place]  # no such column: KeyError
         return self._compact()[key] if value is None else value  # a null is no attribute: KeyError
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """``dict.get``, reading one column (``nodes(data="status")`` asks every node)."""
+        if self._place is None:
+            return self._held.get(key, default)
+        column = self._held.get(key)
+        value = None if column is None else column[self._place]
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key, _ABSENT) is not _ABSENT  # type: ignore[arg-type]
+
+
+_ABSENT = object()
+
 
 class EdgeKeys(_DictLike):
     """The edges from one node to another by key (networkx's key dict), kept, while there is

@@ -159,6 +159,8 @@ def test_whole_table_graph_attributes_change_like_dicts():
     assert graph.nodes[first]["status"] == "CHANGED" and "kind" not in graph.nodes[first]
     assert graph.nodes[second]["status"] == status and "note" not in graph.nodes[second]
     assert graph.nodes[second]["kind"] == "log"
+    assert {value for _, value in graph.nodes(data="no_such_attribute", default=0)} == {0}
+    assert graph.nodes[second].get("status") == status and "no_such_attribute" not in graph.nodes[second]
     logged = [(u, v, k) for u, v, k in graph.edges(keys=True) if k == "logged_by"]
     (u, v, key), (other_u, other_v, _) = logged[:2]
     graph.edges[u, v, key]["weight"] = 2
