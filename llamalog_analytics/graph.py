@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import gc
+from abc import abstractmethod
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import timedelta
@@ -270,11 +271,13 @@ class _DictLike(MutableMapping[Any, Any]):
     def __init__(self, held: Any, place: Any) -> None:
         self._held, self._place = held, place
 
+    @abstractmethod
     def _compact(self) -> dict[Any, Any]:
-        raise NotImplementedError
+        """The dict ``_held`` and ``_place`` read as."""
 
+    @abstractmethod
     def _compact_item(self, key: Any) -> Any:
-        raise NotImplementedError
+        """``self._compact()[key]``, without making the dict where it can."""
 
     def _values(self) -> dict[Any, Any]:
         return self._held if self._place is None else self._compact()
