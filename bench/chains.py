@@ -116,8 +116,8 @@ def median_ms(function, entities) -> float:
     return 1000 * statistics.median(times)
 
 
-SETTLE = 12.0  # seconds for polars' allocator (jemalloc: it returns pages it freed 0.5-1 s
-# before its next activity, so an idle process keeps them a while) to return what the build freed
+SETTLE = 12.0  # seconds for polars' allocator (jemalloc) to return what the build freed: it
+# gives freed pages back after a delay, so right after the build they still count
 
 
 def _resident() -> dict[str, int]:

@@ -328,6 +328,10 @@ class _DictLike(MutableMapping[Any, Any]):
     def __ror__(self, other: Mapping[Any, Any]) -> dict[Any, Any]:
         return {**other, **self._values()}
 
+    def __ior__(self, other: Mapping[Any, Any]) -> _DictLike:
+        self.update(other)
+        return self
+
     def __reversed__(self) -> Iterator[Any]:
         return reversed(self._values())
 

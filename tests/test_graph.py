@@ -178,6 +178,9 @@ def test_whole_table_graph_attributes_change_like_dicts():
     assert "leak" not in graph.nodes[first]
     assert json.loads(json.dumps(dict(graph.nodes[first])))["note"] == "mine"
     assert graph.nodes[first] | {"x": 1} == {**graph.nodes[first], "x": 1}
+    attributes = graph.nodes[second]
+    attributes |= {"merged": True}
+    assert graph.nodes[second]["merged"] is True
     assert type(pickle.loads(pickle.dumps(graph.nodes[second]))) is dict
     renamed = nx.relabel_nodes(graph, {first: "renamed"})
     assert renamed.nodes["renamed"]["note"] == "mine" and renamed.number_of_edges() == graph.number_of_edges()

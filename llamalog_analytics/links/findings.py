@@ -37,13 +37,14 @@ FROM {linked} WHERE created_at < parent_first_at"""
 def reused_sql(linked: str) -> str:
     """Every instance of the job ids that ran more than once, with its span (``id``: its first row)."""
     return f"""WITH reused AS (SELECT DISTINCT job_id FROM {linked} WHERE job_instance = 2),
-runs AS (  -- a run's first row: the least (created_at, id), with its operation
-  SELECT job_id, job_instance, min({{'at': created_at, 'id': id, 'operation': operation}}) AS first,
+instances AS (  -- each run's first row: the least (created_at, id), with its operation
+  SELECT job_id, job_instance, min({{'at': created_at, 'id': id, 'operation': operation}}) AS first_row,
     max(created_at) AS last_at, count(*) AS rows
   FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance)
-SELECT first.id::VARCHAR AS id, job_id, job_instance, max(job_instance) OVER (PARTITION BY job_id) AS runs,
-  first.at AS first_at, last_at, rows, first.operation AS operation
-FROM runs"""
+SELECT first_row.id::VARCHAR AS id, job_id, job_instance,
+  max(job_instance) OVER (PARTITION BY job_id) AS runs, first_row.at AS first_at, last_at, rows,
+  first_row.operation AS operation
+FROM instances"""
 
 
 def loops(store: Any, linked: str) -> pl.DataFrame:
