@@ -120,9 +120,11 @@ SETTLE = 12.0  # seconds for polars' allocator (jemalloc) to return what the bui
 # gives freed pages back after a delay, so right after the build they still count
 
 
-def _resident() -> dict[str, int]:
-    """The process's resident memory now: all, the heap and pages of mapped files."""
-    return {field: _child.memory(field) for field in ("VmRSS", "RssAnon", "RssFile")}
+def _resident(since: dict[str, int] | None = None) -> dict[str, int]:
+    """The process's resident memory now: all, the heap and pages of mapped files; with
+    ``since``, how much each grew from it."""
+    now = {field: _child.memory(field) for field in ("VmRSS", "RssAnon", "RssFile")}
+    return now if since is None else {field: now[field] - since[field] for field in now}
 
 
 def ours_child(path: str, link: str, entities_json: str) -> dict:
@@ -137,9 +139,9 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
         start = time.perf_counter()
         index = chain_index(store, linking=Linking.of(link))
         build = time.perf_counter() - start
-        grew, nbytes = {k: v - before[k] for k, v in _resident().items()}, index.nbytes
+        grew, nbytes = _resident(since=before), index.nbytes
         time.sleep(SETTLE)
-        settled = {k: v - before[k] for k, v in _resident().items()}
+        settled = _resident(since=before)
         del index
         one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
         # the same entities again: the mapped file's pages the first pass read are mapped now

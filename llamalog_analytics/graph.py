@@ -354,10 +354,7 @@ class ColumnAttributes(_DictLike):
         ({'kind': 'log', 'status': 'SUCCESS'}, ['FAILED', None])
     """
 
-    __slots__ = ()  # _held: the shared columns; _place: the node's row in them
-
-    def __init__(self, columns: dict[str, list[Any]], at: int) -> None:
-        super().__init__(columns, at)
+    __slots__ = ()  # _held: the shared columns (a dict of lists); _place: the node's row in them
 
     def _compact(self) -> dict[str, Any]:
         at = self._place

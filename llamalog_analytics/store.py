@@ -296,7 +296,8 @@ class LogStore:
     @contextmanager
     def settings(self, **values: str) -> Iterator[None]:
         """DuckDB settings (``SET name = value``) for the ``with`` block, held in one session;
-        the values before it are restored after it.
+        the values before it are restored after it (the memory limit as it was written: DuckDB
+        shows it rounded, so blocks one after another do not shrink it).
 
         Examples:
             >>> import llamalog_analytics as lla
@@ -305,21 +306,34 @@ class LogStore:
             [(1,)]
         """
         with self.session():
-            before = {name: self.execute("SELECT current_setting(?)", [name])[0][0] for name in values}
+            before = {
+                name: self._memory_now if name == "memory_limit" else self._setting(name) for name in values
+            }
             for name, value in values.items():
-                self.execute(f"SET {name} = ?", [value])
+                self._set(name, value)
             try:
                 yield
             finally:
-                for name, value in before.items():
-                    self.execute(f"SET {name} = ?", [value])
+                for name, was in before.items():
+                    self._set(name, was)
+
+    def _setting(self, name: str) -> Any:
+        return self.execute("SELECT current_setting(?)", [name])[0][0]
+
+    def _set(self, name: str, value: Any) -> None:
+        """``SET name = value``; None resets it to DuckDB's default."""
+        if value is None:
+            self.execute(f"RESET {name}")
+        else:
+            self.execute(f"SET {name} = ?", [value])
+        if name == "memory_limit":
+            self._memory_now = value
 
     @contextmanager
     def memory_at_most(self, limit: str) -> Iterator[None]:
         """DuckDB's memory limit lowered to ``limit`` for the ``with`` block when it is higher:
         for work that reads a store file's tables through and need not cache them. An in-memory
-        store keeps its limit (its tables live in that memory). The limit before is set back
-        as it was written (DuckDB shows it rounded), so blocks one after another do not shrink it.
+        store keeps its limit (its tables live in that memory).
 
         Examples:
             >>> import tempfile, llamalog_analytics as lla
@@ -332,21 +346,10 @@ class LogStore:
             ('476.8 MiB', '2.7 GiB')
         """
         with self.session():
-            before = self._memory_now
-            now = before or self.execute("SELECT current_setting('memory_limit')")[0][0]
-            if self.path is None or _bytes(now) <= _bytes(limit):
+            now = self._memory_now or self._setting("memory_limit")
+            lower = self.path is not None and _bytes(limit) < _bytes(now)
+            with self.settings(memory_limit=limit) if lower else contextlib.nullcontext():
                 yield
-                return
-            self.execute("SET memory_limit = ?", [limit])
-            self._memory_now = limit
-            try:
-                yield
-            finally:
-                self._memory_now = before
-                if before is None:  # DuckDB's own default
-                    self.execute("RESET memory_limit")
-                else:
-                    self.execute("SET memory_limit = ?", [before])
 
     @contextmanager
     def progress(self, label: str, *, quiet: bool = False) -> Iterator[None]:
