@@ -10,7 +10,7 @@ the same data:
 * ``lla.verify(store)`` on a persistent store file, in a child process whose peak memory
   (VmHWM) is reported, and how much of it recording the run took (the first run, then a second
   recording of it, compared with the first);
-* the twelve checks as PostgreSQL SQL (the upstream indexes, ``work_mem = 256MB``, jit off),
+* the same checks as PostgreSQL SQL (the upstream indexes, ``work_mem = 256MB``, jit off),
   one statement per check, each counted to the end.
 """
 
@@ -68,7 +68,7 @@ def linked(source: str) -> str:
     parent run, nearest in time, and how far it is) over ``source``: the job-instance links of
     ``llamalog_analytics.links`` in PostgreSQL SQL, with the default 24-hour reuse gap."""
     return f"""marked AS (
-  SELECT id, created_at, job_id, parent_job_id, root_job_id,
+  SELECT id, created_at, job_id, parent_job_id, root_job_id, operation,
     coalesce(created_at - lag(created_at) OVER w > {GAP}, true) AS starts
   FROM {source} WINDOW w AS (PARTITION BY job_id ORDER BY created_at, id)),
 numbered AS (
@@ -104,10 +104,17 @@ def postgres_checks(is_root_at: str, root_at: str) -> dict[str, str]:
         )
 
     old = (
-        "SELECT id, created_at, job_id, parent_job_id, root_job_id FROM llama_logs "
+        "SELECT id, created_at, job_id, parent_job_id, root_job_id, operation FROM llama_logs "
         f"WHERE created_at < {root_at}"
     )
     applied = rules.APPLIED_BACKFILL.case()
+    typed = " ".join(f"WHEN '{kind}' THEN {column}" for kind, column in schema.TYPED_ID.items())
+    typed = f"CASE entity_type::text {typed} END"
+    named = "\n  UNION ALL ".join(
+        f"SELECT '{kind}' AS entity_type, {column} AS entity_id, created_at FROM llama_logs "
+        f"WHERE {column} IS NOT NULL"
+        for kind, column in schema.TYPED_ID.items()
+    )
     return {
         "rows_preserved": f"""SELECT b.id FROM enrichment_logs b LEFT JOIN llama_logs a USING (id)
 WHERE a.id IS NULL
@@ -155,8 +162,14 @@ WHERE r.parent_job_id IS NOT NULL
     CASE WHEN r.parent_instance IS NULL THEN r.parent_job_id ELSE t.root END""",
         "duplicate_ids": """SELECT id FROM llama_logs GROUP BY id HAVING count(*) > 1
 UNION ALL SELECT id FROM enrichment_logs GROUP BY id HAVING count(*) > 1""",
-        "reused_job_ids": f"""WITH {linked("llama_logs")}
-SELECT job_id FROM spans GROUP BY job_id HAVING count(*) > 1""",
+        "reused_job_ids": f"""WITH {linked("llama_logs")},
+runs AS (
+  SELECT DISTINCT ON (job_id, job_instance) id, job_id, job_instance, operation, created_at AS first_at,
+    max(created_at) OVER (PARTITION BY job_id, job_instance) AS last_at,
+    count(*) OVER (PARTITION BY job_id, job_instance) AS rows,
+    max(job_instance) OVER (PARTITION BY job_id) AS runs
+  FROM numbered WHERE job_id IS NOT NULL ORDER BY job_id, job_instance, created_at, id)
+SELECT id, runs, first_at, last_at, rows, operation FROM runs WHERE runs > 1""",
         "dangling_parents": f"""WITH {linked("llama_logs")}
 SELECT id FROM resolved WHERE parent_job_id IS NOT NULL AND parent_instance IS NULL""",
         "job_cycles": f"""WITH RECURSIVE {linked("llama_logs")},
@@ -174,6 +187,18 @@ SELECT r.id FROM resolved r JOIN looped l
 OR (NOT is_root_job AND parent_job_id IS NULL AND created_at >= {is_root_at})""",
         "child_before_parent": f"""WITH {linked("llama_logs")}
 SELECT id FROM resolved WHERE created_at < parent_first_at""",
+        "unknown_origin": f"""WITH named AS (
+  {named}
+  UNION ALL SELECT entity_type::text, entity_id, created_at FROM llama_logs
+  WHERE entity_type IS NOT NULL AND entity_id IS NOT NULL AND entity_id IS DISTINCT FROM {typed}),
+created AS (
+  SELECT entity_type::text AS entity_type, entity_id FROM llama_logs
+  WHERE category = 'CREATED' AND entity_id IS NOT NULL
+  UNION SELECT entity_type::text, {typed} FROM llama_logs WHERE category = 'CREATED' AND {typed} IS NOT NULL),
+entities AS (
+  SELECT entity_type, entity_id, min(created_at) AS first_at, max(created_at) AS last_at, count(*) AS rows
+  FROM named GROUP BY 1, 2)
+SELECT e.* FROM entities e LEFT JOIN created c USING (entity_type, entity_id) WHERE c.entity_id IS NULL""",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import uuid
@@ -17,6 +18,7 @@ from llamalog_analytics.audit import (
     STATUSES,
     AuditReport,
     CheckResult,
+    KeptFrame,
     duplicate_ids,
     is_root_consistency,
     rows_preserved,
@@ -415,6 +417,24 @@ def test_every_count_is_the_rows_listed_when_every_check_finds_something(tmp_pat
     assert found == {n: (s, k, sorted(uid(i) for i in ids)) for n, (s, k, ids) in expected.items()}
     assert report.check("rows_preserved").finding.startswith("2 of 4 snapshot rows")
     assert report.check("rows_preserved").ids.height == 2  # one missing, one changed in one column
+
+
+def test_offending_rows_wait_on_disk_in_the_order_their_sql_gives_and_go_with_the_report(tmp_path):
+    with everything_wrong(tmp_path) as store:
+        report = lla.verify(store)
+        listed_again = {c.name: store.frame(c.sql) for c in report.checks if c.name != "job_cycles"}
+    kept = [c for c in report.checks if c.count]
+    assert kept and all(isinstance(c.offending, KeptFrame) for c in kept)
+    for c in kept:
+        assert c.offending.height == c.ids.height, c.name
+        if c.name in listed_again:  # sorted once read, as DuckDB's ORDER BY would
+            again = listed_again[c.name]
+            assert c.ids.select(again.columns).equals(again), c.name
+    folder = kept[0].offending.path.parent
+    assert {p.name for p in folder.iterdir()} == {f"{n}.parquet" for n in range(len(kept))}
+    del report, kept, c
+    gc.collect()
+    assert not folder.exists()
 
 
 def test_a_failing_backfill_counts_its_mismatches_and_names_the_intent_apart(tmp_path):

@@ -21,8 +21,8 @@ def category_present(audit: Audit) -> CheckResult:
     """Every row has a category, and a label the enum knows."""
     labels = ", ".join(literal(c) for c in schema.CATEGORIES)
     sql = f"""SELECT id::VARCHAR AS id, created_at, operation, category FROM {audit.table}
-WHERE category IS NULL OR category NOT IN ({labels}) ORDER BY created_at, id"""
-    ids = audit.frame(sql)
+WHERE category IS NULL OR category NOT IN ({labels})"""
+    ids, sql = audit.listing(sql, "created_at, id")
     rows = ids.unique("id", keep="first")
     unlabelled = rows["category"].null_count()
     unknown = sorted(rows["category"].drop_nulls().unique())
@@ -83,8 +83,7 @@ FROM (SELECT *, {applied.case()} AS expected, {intent.case()} AS intended FROM {
         status, where = "fail", "category IS DISTINCT FROM expected"
     else:
         status, where = ("warn" if differing else "pass"), "expected IS DISTINCT FROM intended"
-    sql = f"{rows}\nWHERE {where} ORDER BY created_at, id"
-    ids = audit.frame(sql if mismatches or differing else f"SELECT * FROM ({sql}) LIMIT 0")
+    ids, sql = audit.listing(f"{rows}\nWHERE {where}", "created_at, id", empty=not (mismatches or differing))
     offending = listed(ids)
     if status == "fail":
         finding = (
@@ -136,8 +135,8 @@ def category_rules(audit: Audit) -> CheckResult:
     since = f"created_at >= {timestamp_sql(audit.migrated_at)} AND " if audit.migrated_at else ""
     sql = f"""SELECT id::VARCHAR AS id, created_at, operation, status, category, expected
 FROM (SELECT *, {rules.APPLICATION.case()} AS expected FROM {audit.table} WHERE {since}NOT ({existed}))
-WHERE category IS DISTINCT FROM expected ORDER BY created_at, id"""
-    ids = audit.frame(sql)
+WHERE category IS DISTINCT FROM expected"""
+    ids, sql = audit.listing(sql, "created_at, id")
     breakdown = counts_by(ids, "operation", "category", "expected")
     examples = "; ".join(
         f"{r['operation']} {r['category']} (rules: {r['expected']}) ×{r['rows']:,}"

@@ -56,7 +56,7 @@ def unknown_origin(audit: Audit) -> CheckResult:
     """Entities the log names with no CREATED row about them (a warning), by type and by era."""
     sql = entities_sql(audit.table)
     with audit.store.temporary(f"SELECT *, {_era_sql(audit)} AS era FROM ({sql})") as entities:
-        ids = audit.frame(f"SELECT * EXCLUDE (known) FROM {entities} WHERE NOT known ORDER BY first_at, id")
+        ids, _ = audit.listing(f"SELECT * EXCLUDE (known) FROM {entities} WHERE NOT known", "first_at, id")
         coverage = audit.frame(
             f"""SELECT era, CASE WHEN known THEN 'known' ELSE 'unknown' END AS origin,
   count(*)::UINTEGER AS entities

@@ -8,9 +8,13 @@ an auditor should know) and ``fail`` (the data is not what the migration would h
 
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +63,43 @@ def _known(status: str) -> None:
         raise ArgumentError(f"unknown check status {status!r}. Hint: use one of {', '.join(STATUSES)}")
 
 
+class KeptFrame:
+    """A check's offending rows kept in a Parquet file, not in memory, and read back on demand.
+
+    :func:`~llamalog_analytics.verify` keeps every check's rows this way as soon as the check
+    is done, so an audit of many millions of offending rows holds only one check's at a time.
+    The files lie in a temporary folder (:class:`KeptFolder`) that is deleted once no result
+    refers to it.
+
+    Examples:
+        >>> kept = KeptFrame(pl.DataFrame({"id": ["a", "b"]}), KeptFolder())
+        >>> kept.height, kept.columns, kept.frame()["id"].to_list()
+        (2, ['id'], ['a', 'b'])
+    """
+
+    def __init__(self, frame: pl.DataFrame, folder: KeptFolder) -> None:
+        self.path = folder.path / f"{next(folder.numbers)}.parquet"
+        self.height, self.columns = frame.height, frame.columns
+        self._folder = folder  # the folder lives as long as a frame kept in it
+        frame.write_parquet(self.path, compression="lz4")  # fast to write and to read again
+
+    def frame(self) -> pl.DataFrame:
+        """The rows, read from the file."""
+        return pl.read_parquet(self.path)
+
+    def __repr__(self) -> str:
+        return f"KeptFrame({str(self.path)!r}, {self.height:,} rows)"
+
+
+class KeptFolder:
+    """A temporary folder for :class:`KeptFrame` files, deleted with this object."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="llamalog-audit-"))
+        self.numbers = itertools.count()
+        weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """What one check found.
@@ -71,7 +112,9 @@ class CheckResult:
         finding: one or two sentences for a person; for ``skip``, why the check could not run
             and what to load or pass to make it run.
         expects: one sentence saying what the check expects of the data.
-        ids: every offending row, ``id`` first, with the columns that explain it.
+        offending: every offending row, ``id`` first, with the columns that explain it: a
+            frame, or where :func:`~llamalog_analytics.verify` kept it on disk (read it as
+            :attr:`ids`).
         sql: DuckDB SQL that lists them again from the store (empty for ``skip``).
         breakdowns: named summary tables (by operation, status, cause...).
 
@@ -84,7 +127,7 @@ class CheckResult:
     count: int
     finding: str
     expects: str
-    ids: pl.DataFrame
+    offending: pl.DataFrame | KeptFrame
     sql: str
     breakdowns: Mapping[str, pl.DataFrame] = field(default_factory=dict)
 
@@ -96,11 +139,26 @@ class CheckResult:
                 "Hint: a pass or a skip counts 0 offending rows; any other count is 0 or more"
             )
 
+    @property
+    def ids(self) -> pl.DataFrame:
+        """Every offending row, ``id`` first, with the columns that explain it (read from disk
+        each time when the audit kept the rows there)."""
+        return self.offending if isinstance(self.offending, pl.DataFrame) else self.offending.frame()
+
+    def kept(self, folder: KeptFolder) -> CheckResult:
+        """This result with its offending rows kept in ``folder`` rather than in memory (unless
+        there are none, or a column holds Python objects, which a file cannot)."""
+        rows = self.offending
+        if isinstance(rows, KeptFrame) or not rows.height or pl.Object in rows.dtypes:
+            return self
+        return replace(self, offending=KeptFrame(rows, folder))
+
     def to_dict(self) -> dict[str, Any]:
         """Everything but the frames' extra columns, ready for JSON: ``name``, ``status``,
         ``count``, ``finding``, ``expects``, ``ids`` (the offending row ids, each once),
         ``sql`` and ``breakdowns`` (each a list of records; times as text, UTC)."""
-        ids = self.ids["id"].unique(maintain_order=True).to_list() if "id" in self.ids.columns else []
+        rows = self.ids
+        ids = rows["id"].unique(maintain_order=True).to_list() if "id" in rows.columns else []
         return {
             "name": self.name,
             "status": self.status,

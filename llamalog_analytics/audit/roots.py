@@ -51,9 +51,8 @@ SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id, root_job_id, roots[
   len(roots) AS candidates
 FROM replayed
 WHERE present AND CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
-  ELSE NOT coalesce(list_contains(roots, root_job_id), false) END
-ORDER BY created_at, id"""
-    ids = audit.frame(sql)
+  ELSE NOT coalesce(list_contains(roots, root_job_id), false) END"""
+    ids, sql = audit.listing(sql, "created_at, id")
     total = audit.store.execute(
         f"SELECT count(*) FROM {audit.table} WHERE {audit.existed_at_root_job_migration()}"
     )[0][0]
@@ -155,9 +154,8 @@ def root_job_truth(audit: Audit) -> CheckResult:
     WHEN dangling = {literal(links.NO_RUN_NEAR)} THEN 'parent run never logged; its id was reused'
     ELSE 'shared or reused job id' END AS cause
 FROM ({links.roots_sql(old, audit.linking, quoted=True)})
-WHERE root_job_id IS DISTINCT FROM true_root
-ORDER BY created_at, id"""
-    ids = audit.frame(sql)
+WHERE root_job_id IS DISTINCT FROM true_root"""
+    ids, sql = audit.listing(sql, "created_at, id")
     breakdown = counts_by(ids, "cause")
     causes = ", ".join(f"{r['cause']} {r['rows']:,}" for r in breakdown.to_dicts())
     n = listed(ids)
@@ -177,8 +175,7 @@ def is_root_consistency(audit: Audit) -> CheckResult:
     writers (previews, corrections, logActivity) never set the flag, so expect some.
     """
     since = audit.applied.get(schema.MIGRATIONS[5])
-    sql = _root_flag_sql(audit.after, since)
-    ids = audit.frame(sql)
+    ids, sql = audit.listing(_root_flag_sql(audit.after, since), "created_at, id")
     n = listed(ids)
     finding = f"{count(n, 'row')} {verb(n, 'has', 'have')} is_root_job disagreeing with parent_job_id"
     finding += (
@@ -209,8 +206,7 @@ def _root_flag_sql(table: str, since: datetime | None) -> str:
     return f"""SELECT id::VARCHAR AS id, operation, created_at, job_id, parent_job_id, is_root_job,
   CASE WHEN is_root_job THEN 'root with parent' ELSE 'no parent, not root' END AS kind
 FROM {quote(table)}
-WHERE (is_root_job AND parent_job_id IS NOT NULL) OR ({no_parent})
-ORDER BY created_at, id"""
+WHERE (is_root_job AND parent_job_id IS NOT NULL) OR ({no_parent})"""
 
 
 ROOT_CHECKS: tuple[Check, ...] = (root_job_backfill, root_job_truth, is_root_consistency)

@@ -62,9 +62,8 @@ cells AS (
 SELECT id::VARCHAR AS id, 'missing' AS kind, NULL AS "column", NULL AS "before", NULL AS "after"
 FROM kept WHERE missing
 UNION ALL
-SELECT id::VARCHAR, 'changed', cell."column", cell."before", cell."after" FROM cells
-ORDER BY kind, id, "column\""""
-    ids = audit.frame(sql)
+SELECT id::VARCHAR, 'changed', cell."column", cell."before", cell."after" FROM cells"""
+    ids, sql = audit.listing(sql, 'kind, id, "column"')
     ids = ids.filter(~pl.struct(ids.columns).map_elements(_same_json, return_dtype=pl.Boolean))
     missing = ids.filter(pl.col("kind") == "missing").height
     changed = ids.filter(pl.col("kind") == "changed")["id"].n_unique()
@@ -120,7 +119,7 @@ def duplicate_ids(audit: Audit) -> CheckResult:
         "GROUP BY id HAVING count(*) > 1"
         for name, table in parts
     )
-    ids = audit.frame(sql + "\nORDER BY table_name, id")
+    ids, sql = audit.listing(sql, "table_name, id")
     per_table = ", ".join(f"{(ids['table_name'] == n).sum():,} in {n}" for n, _ in parts)
     n = listed(ids)
     finding = f"{n:,} row ids appear more than once ({per_table})"
