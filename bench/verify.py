@@ -32,6 +32,7 @@ from pgserver import PgServer, create_both_eras
 
 import llamalog_analytics as lla
 from llamalog_analytics import rules, schema
+from llamalog_analytics.audit.origins import entities_sql
 
 CHILD = """
 import json, sys, time
@@ -108,13 +109,7 @@ def postgres_checks(is_root_at: str, root_at: str) -> dict[str, str]:
         f"WHERE created_at < {root_at}"
     )
     applied = rules.APPLIED_BACKFILL.case()
-    typed = " ".join(f"WHEN '{kind}' THEN {column}" for kind, column in schema.TYPED_ID.items())
-    typed = f"CASE entity_type::text {typed} END"
-    named = "\n  UNION ALL ".join(
-        f"SELECT '{kind}' AS entity_type, {column} AS entity_id, created_at FROM llama_logs "
-        f"WHERE {column} IS NOT NULL"
-        for kind, column in schema.TYPED_ID.items()
-    )
+    entities = entities_sql("llama_logs").replace("GROUP BY ALL", "GROUP BY 1, 2")  # as PostgreSQL writes it
     return {
         "rows_preserved": f"""SELECT b.id FROM enrichment_logs b LEFT JOIN llama_logs a USING (id)
 WHERE a.id IS NULL
@@ -187,18 +182,7 @@ SELECT r.id FROM resolved r JOIN looped l
 OR (NOT is_root_job AND parent_job_id IS NULL AND created_at >= {is_root_at})""",
         "child_before_parent": f"""WITH {linked("llama_logs")}
 SELECT id FROM resolved WHERE created_at < parent_first_at""",
-        "unknown_origin": f"""WITH named AS (
-  {named}
-  UNION ALL SELECT entity_type::text, entity_id, created_at FROM llama_logs
-  WHERE entity_type IS NOT NULL AND entity_id IS NOT NULL AND entity_id IS DISTINCT FROM {typed}),
-created AS (
-  SELECT entity_type::text AS entity_type, entity_id FROM llama_logs
-  WHERE category = 'CREATED' AND entity_id IS NOT NULL
-  UNION SELECT entity_type::text, {typed} FROM llama_logs WHERE category = 'CREATED' AND {typed} IS NOT NULL),
-entities AS (
-  SELECT entity_type, entity_id, min(created_at) AS first_at, max(created_at) AS last_at, count(*) AS rows
-  FROM named GROUP BY 1, 2)
-SELECT e.* FROM entities e LEFT JOIN created c USING (entity_type, entity_id) WHERE c.entity_id IS NULL""",
+        "unknown_origin": f"SELECT id FROM ({entities}) AS entities WHERE NOT known",
     }
 
 

@@ -38,11 +38,12 @@ def entities_sql(table: str) -> str:
     )
     return f"""WITH named AS (
     {named}
-    UNION ALL SELECT entity_type, entity_id, created_at FROM {table}
+    UNION ALL SELECT entity_type::VARCHAR, entity_id, created_at FROM {table}
         WHERE entity_type IS NOT NULL AND entity_id IS NOT NULL AND entity_id IS DISTINCT FROM {typed}
-), created AS (
-    SELECT entity_type, entity_id FROM {table} WHERE category = 'CREATED' AND entity_id IS NOT NULL
-    UNION SELECT entity_type, {typed} FROM {table} WHERE category = 'CREATED' AND {typed} IS NOT NULL
+), created AS (  -- entity types as text: PostgreSQL, where they are an enum, runs this too
+    SELECT entity_type::VARCHAR AS entity_type, entity_id FROM {table}
+    WHERE category = 'CREATED' AND entity_id IS NOT NULL
+    UNION SELECT entity_type::VARCHAR, {typed} FROM {table} WHERE category = 'CREATED' AND {typed} IS NOT NULL
 ), entities AS (  -- grouped by the UUID, and joined once each: text and joins per row cost more
     SELECT entity_type, entity_id, min(created_at) AS first_at, max(created_at) AS last_at, count(*) AS rows
     FROM named GROUP BY ALL
