@@ -8,9 +8,9 @@ one Parquet file per chunk under ``llama_logs/``, and the snapshot's chunks (the
 columns) under ``enrichment_logs/``, so no process ever holds the whole table. A store file
 attaches both folders (``store.attach``: read in place, checked once as a load would) and loads
 the migration history; then ``lla.verify(store)`` runs in a child process, whose time and peak
-memory (VmHWM) are printed with each check's finding (``--memory-limit``: the store's DuckDB
-memory limit, 3GB by default as for every store). ``--keep DIR`` writes into DIR and keeps
-it, so a second run can skip the generation (``--reuse DIR``).
+memory (VmHWM) are printed with each check's finding (``--memory-limit``: DuckDB's memory
+limit for the store and the audit, 3GB by default as for every store). ``--keep DIR`` writes
+into DIR and keeps it, so a second run can skip the generation (``--reuse DIR``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ with lla.LogStore(sys.argv[1], memory_limit=sys.argv[3]) as store:
         attached[table] = time.perf_counter() - began
     store.load_files(f"{sys.argv[2]}/migrations.csv", "_prisma_migrations", quiet=True)
     began = time.perf_counter()
-    report = lla.verify(store)
+    report = lla.verify(store, memory_limit=sys.argv[3])
     seconds = time.perf_counter() - began
 print(json.dumps({"attach": attached, "verify": seconds, "rss": peak(), "status": report.status,
                   "checks": {c.name: [c.status, c.count] for c in report.checks}}))
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=2_000_000)
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
     parser.add_argument("--reuse", type=Path, help="a folder --keep wrote: skip the generation")
-    parser.add_argument("--memory-limit", default="3GB", help="the store's DuckDB memory limit")
+    parser.add_argument("--memory-limit", default="3GB", help="DuckDB's memory limit, store and audit")
     args = parser.parse_args()
     if args.reuse:
         measure(args.reuse, args.memory_limit)
