@@ -72,7 +72,7 @@ def check_html(check: CheckResult) -> str:
 def _tables(check: CheckResult, table: Callable[[pl.DataFrame], str]) -> dict[str, Any]:
     """A check's offending rows and breakdowns, each drawn by ``table``."""
     return {
-        "ids": table(check.ids) if check.ids.height else "",
+        "ids": table(check.ids) if check.offending.height else "",  # read from its file once, if any
         "breakdowns": {name: table(frame) for name, frame in check.breakdowns.items() if frame.height},
     }
 

@@ -52,15 +52,18 @@ class Audit:
 
     def on_links(self, build: Callable[[str], str], order: str) -> tuple[pl.DataFrame, str]:
         """A job-link check's rows, read from :attr:`linked`, and its self-contained SQL."""
-        ids, _ = self.listing(build(self.linked), order)
-        return ids, f"{build(links.linked_sql(self.after, self.linking))}\nORDER BY {order}"
+        whole = build(links.linked_sql(self.after, self.linking))
+        return self.listing(build(self.linked), order, shown=whole)
 
-    def listing(self, sql: str, order: str, *, empty: bool = False) -> tuple[pl.DataFrame, str]:
+    def listing(
+        self, sql: str, order: str, *, empty: bool = False, shown: str | None = None
+    ) -> tuple[pl.DataFrame, str]:
         """A check's offending rows, ``sql``'s result sorted by ``order`` (column names of the
-        result, comma-separated), and the SQL that lists them again: ``sql`` with that
-        ``ORDER BY``. The frame is sorted once read, which costs a fraction of DuckDB's
-        ``ORDER BY`` (nulls last, as there). With ``empty`` (the caller knows there are none),
-        only the columns are read.
+        result, comma-separated), and the SQL that lists them again: ``sql`` (or ``shown``,
+        the same rows read without the audit's temporary tables) with that ``ORDER BY``. The
+        frame is sorted once read, which costs a fraction of DuckDB's ``ORDER BY`` (nulls
+        last, as there). With ``empty`` (the caller knows there are none), only the columns
+        are read.
 
         Examples:
             >>> import llamalog_analytics as lla
@@ -72,7 +75,7 @@ class Audit:
         """
         columns = [name.strip().strip('"') for name in order.split(",")]
         ids = self.frame(f"SELECT * FROM ({sql}) LIMIT 0" if empty else sql)
-        return ids.sort(columns, nulls_last=True), f"{sql}\nORDER BY {order}"
+        return ids.sort(columns, nulls_last=True), f"{shown or sql}\nORDER BY {order}"
 
     def frame(self, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
         return self.store.frame(sql, params)

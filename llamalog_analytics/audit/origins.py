@@ -57,7 +57,11 @@ def unknown_origin(audit: Audit) -> CheckResult:
     """Entities the log names with no CREATED row about them (a warning), by type and by era."""
     sql = entities_sql(audit.table)
     with audit.store.temporary(f"SELECT *, {_era_sql(audit)} AS era FROM ({sql})") as entities:
-        ids, _ = audit.listing(f"SELECT * EXCLUDE (known) FROM {entities} WHERE NOT known", "first_at, id")
+        ids, shown = audit.listing(
+            f"SELECT * EXCLUDE (known) FROM {entities} WHERE NOT known",
+            "first_at, id",
+            shown=f"SELECT * EXCLUDE (known) FROM ({sql}) WHERE NOT known",
+        )
         coverage = audit.frame(
             f"""SELECT era, CASE WHEN known THEN 'known' ELSE 'unknown' END AS origin,
   count(*)::UINTEGER AS entities
@@ -75,7 +79,7 @@ FROM {entities} GROUP BY era, known ORDER BY min(min(first_at)) OVER (PARTITION 
         EXPECTS,
         "warn",
         ids,
-        f"SELECT * EXCLUDE (known) FROM ({sql}) WHERE NOT known ORDER BY first_at, id",
+        shown,
         finding,
         count=listed(ids),
         breakdowns={
