@@ -12,9 +12,7 @@ changes.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import ctypes
 import itertools
 import mmap
 import tempfile
@@ -29,7 +27,8 @@ import numpy as np
 import polars as pl
 
 from . import links, schema
-from ._sql import quote
+from ._memory import give_back_freed_memory
+from ._sql import LOW_64, quote, uuid_halves
 from .errors import StoreError
 from .schema import TYPED_ID
 
@@ -48,7 +47,6 @@ ANNOTATIONS = {
     "parent_instance": pl.Int32,  # the run of parent_job_id the row links to; None when dangling
     "before_parent": pl.Boolean,  # logged before the first row of that parent run
 }
-_LOW64 = (1 << 64) - 1
 
 
 class _Csr:
@@ -102,7 +100,7 @@ class _EntityKeys:
         return np.cumsum(new) - 1
 
     def rows(self, entity_id: uuid.UUID) -> np.ndarray:
-        high, low = np.uint64(entity_id.int >> 64), np.uint64(entity_id.int & _LOW64)
+        high, low = np.uint64(entity_id.int >> 64), np.uint64(entity_id.int & LOW_64)
         start, stop = np.searchsorted(self.high, high, "left"), np.searchsorted(self.high, high, "right")
         found = self.low[start:stop] == low
         return self.positions[start:stop][found]
@@ -279,15 +277,9 @@ def _viewed(columns: pa.Schema) -> pa.Schema:
     return pa.schema([field.with_type(viewed(field.type)) for field in columns])
 
 
-def _halves(column: str, *halves: str) -> str:
-    """SQL for a UUID column's 64-bit halves (``high``, ``low``) as ``_{column}_{half}``."""
-    shifted = {"high": f"({quote(column)}::UHUGEINT >> 64)", "low": f"({quote(column)}::UHUGEINT & {_LOW64})"}
-    return ", ".join(f"{shifted[half]}::UBIGINT AS _{column}_{half}" for half in halves)
-
-
 def _keys_sql(table: str) -> str:
     """The read of ``table`` an index keeps as arrays: sort keys, job ids, entity UUIDs as halves."""
-    halves = ", ".join(_halves(c, "high", "low") for c in _HALVES)
+    halves = ", ".join(uuid_halves(c, "high", "low") for c in _HALVES)
     return f"SELECT created_at, entity_type, job_id, parent_job_id, {halves} FROM {quote(table)}"
 
 
@@ -295,7 +287,7 @@ def _rows_sql(table: str) -> str:
     """The read of ``table`` for :class:`MappedRows`: every column, and ``_id_low`` to check the
     rows come in the order :func:`_keys_sql` read them in."""
     columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
-    return f"SELECT {columns}, {_halves('id', 'low')} FROM {quote(table)}"
+    return f"SELECT {columns}, {uuid_halves('id', 'low')} FROM {quote(table)}"
 
 
 class ChainIndex:
@@ -343,7 +335,7 @@ class ChainIndex:
         ``entities``); returns each position's row in the order read (``order``)."""
         import pyarrow as pa
 
-        _give_back_freed_memory()
+        give_back_freed_memory()
         order = sort_keys.select(pl.arg_sort_by(sort_keys.columns)).to_series().to_numpy()
         self.created_at = sort_keys["created_at"].to_numpy()[order]
         # Every batch's dictionary of job ids, numbered at once: its place among the distinct ids,
@@ -373,7 +365,7 @@ class ChainIndex:
             del pairs
             self.entities[kind] = _EntityKeys(high, low, position[rows], by_entity_id)
         del position, high, low, rows, by_entity_id
-        _give_back_freed_memory()
+        give_back_freed_memory()
         return order
 
     def _link(self) -> None:
@@ -592,18 +584,6 @@ def _compact(values: np.ndarray) -> np.ndarray:
     return values.astype(np.int32) if values.size == 0 or values.max() < 2**31 else values
 
 
-def _give_back_freed_memory() -> None:
-    """Return what building freed to the system: glibc keeps freed blocks smaller than its mmap
-    threshold (up to 32 MB: the arrays of a few million rows) in the process, and Arrow's pool
-    keeps what converting the batches used, so an index built at a million rows would hold
-    twice its size."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing more to do
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _at(values: np.ndarray, index: np.ndarray, missing: Any) -> np.ndarray:
     """``values[index]``, with ``missing`` where ``index`` is -1 (``values`` may be empty)."""
     return np.append(values, missing)[index]
@@ -634,7 +614,7 @@ def chain_index(
         index = cached[table] = index.relinked(linking)
     else:
         return index
-    _give_back_freed_memory()
+    give_back_freed_memory()
     return index
 
 

@@ -9,6 +9,7 @@ Every message says what was wrong, where (file, row, column) and ends with a hin
     ├── UnknownColumnError (KeyError)    a column name the schema does not know
     ├── ArgumentError (ValueError)       an argument that is not what it must be (a time that is none...)
     │   ├── LinkError                    an unknown link mode or a reuse gap that is not a duration
+    │   │   └── JobKeyCollisionError     two job ids given one number (hashes alike); see link_runs
     │   ├── ChainError                   an unknown entity type, category or mode in a chain request
     │   └── TimelineError                a timeline that cannot be drawn as asked
     ├── ExportError (ValueError)         an output format that cannot be told or written
@@ -70,6 +71,11 @@ class ArgumentError(LlamalogError, ValueError):
 
 class LinkError(ArgumentError):
     """Job links asked for in a way that cannot be followed (unknown mode, bad reuse gap)."""
+
+
+class JobKeyCollisionError(LinkError):
+    """Two different job ids were given the same number (their hashes came out alike), which
+    a second key told apart; the audit then links the rows by its SQL instead."""
 
 
 class ChainError(ArgumentError):

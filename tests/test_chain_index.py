@@ -7,6 +7,7 @@ import json
 import threading
 import uuid
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
@@ -17,6 +18,8 @@ from llamalog_analytics import chain_index as chain_index_module
 from llamalog_analytics import links
 from llamalog_analytics.chain_index import chain_index
 from llamalog_analytics.chains import all_chains, runs
+from llamalog_analytics.errors import JobKeyCollisionError
+from llamalog_analytics.links import findings
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +107,46 @@ def test_link_runs_is_the_sql_definition(synth_store):
         assert in_arrays.equals(in_sql)
         reasons |= set(in_arrays["dangling"].drop_nulls())
     assert reasons == {links.NO_ROW, links.NO_RUN_NEAR}
+
+
+def test_the_audits_table_of_links_is_the_sql_definition(synth_store, monkeypatch):
+    """The audit's table of job links, found over arrays from hashed job ids, holds the rows the
+    SQL gives; when two job ids hash alike (forced here), the SQL makes it instead."""
+    hashed, resolved = findings.job_key, findings.resolved
+    collided = []
+
+    def by_length(ids, seed):  # the first hash confuses ids of one length; the second does not
+        return hashed(ids, seed) if seed == 2 else ids.str.len_bytes().fill_null(-1).to_numpy()
+
+    def watched(*args, **kwargs):
+        try:
+            return resolved(*args, **kwargs)
+        except JobKeyCollisionError:
+            collided.append(True)
+            raise
+
+    def made(linking: links.Linking) -> pl.DataFrame:
+        with links.linked_table(synth_store, "llama_logs", linking) as table:
+            return synth_store.frame(f"SELECT * FROM {table} ORDER BY id")
+
+    for linking in (links.Linking.of("instance", "10s"), links.Linking.of("job_id")):
+        in_sql = synth_store.frame(f"SELECT * FROM {links.linked_sql('llama_logs', linking)} ORDER BY id")
+        assert made(linking).equals(in_sql)
+        with monkeypatch.context() as patched:
+            patched.setattr(findings, "job_key", by_length)
+            patched.setattr(findings, "resolved", watched)
+            assert made(linking).equals(in_sql)
+    assert collided == [True, True]  # tried over arrays each time, then linked by the SQL
+
+
+def test_the_audits_table_of_links_refuses_rows_out_of_the_order_read(synth_store, monkeypatch):
+    """Rows are joined by position with the links found for them; rows that came in another order
+    than they were read in stop the audit with an error naming the table, not wrong links."""
+    read = synth_store.frame
+    monkeypatch.setattr(synth_store, "frame", lambda sql, params=None: read(sql, params).reverse())
+    match = "llama_logs: its rows came in another order"
+    with pytest.raises(duckdb.Error, match=match), links.linked_table(synth_store, "llama_logs"):
+        pass
 
 
 def test_link_runs_takes_job_ids_numbered_in_32_bits():

@@ -27,25 +27,31 @@ def with_concentration(audit: Audit, results: Iterable[CheckResult]) -> tuple[Ch
     """``results``, each check whose offending rows are rows of the table given the breakdown
     :data:`BREAKDOWN` and a sentence on its strongest value; the others as they were."""
     results = tuple(results)
-    columns = ", ".join(f"{_value(d)} AS {d}" for d in DIMENSIONS)
+    columns = ", ".join(f"{_value(d)} AS {d}" for d in DIMENSIONS)  # grouped as stored, named after
     with offending_ids(audit.store, results) as offending:
         found = audit.frame(
             f"""SELECT o.check_name, {columns}, count(*) AS rows
 FROM (SELECT check_name, TRY_CAST(id AS UUID) AS id FROM ({offending})) o
 JOIN {audit.table} USING (id) GROUP BY ALL"""
-        )
+        ).with_columns(map(_text, DIMENSIONS))
     if found.is_empty():
         return results
     whole = audit.frame(f"SELECT {columns}, count(*) AS rows FROM {audit.table} GROUP BY ALL")
+    whole = whole.with_columns(map(_text, DIMENSIONS))
     total = whole["rows"].sum()
     shares = {d: whole.group_by(d).agg(table_share=pl.col("rows").sum() / total) for d in DIMENSIONS}
     return tuple(_concentrated(r, found.filter(pl.col("check_name") == r.name), shares) for r in results)
 
 
 def _value(dimension: str) -> str:
-    if dimension == "week":
-        return "date_trunc('week', created_at)::DATE::VARCHAR"
-    return f"coalesce({dimension}::VARCHAR, '(none)')"
+    return "date_trunc('week', created_at)::DATE" if dimension == "week" else dimension
+
+
+def _text(dimension: str) -> pl.Expr:
+    """A dimension's values as the breakdown shows them: text, ``(none)`` for NULL (a week is
+    its Monday, ``2026-02-02``)."""
+    text = pl.col(dimension).cast(pl.String)
+    return text if dimension == "week" else text.fill_null("(none)")
 
 
 def _concentrated(result: CheckResult, found: pl.DataFrame, shares: dict[str, pl.DataFrame]) -> CheckResult:

@@ -46,9 +46,9 @@ class Audit:
 
     @cached_property
     def linked(self) -> str:
-        """A temporary table of every row's job links (:func:`links.linked_sql`), made once for
-        the job-link checks to share."""
-        return self.scratch.enter_context(self.store.temporary(links.linked_sql(self.after, self.linking)))
+        """A temporary table of every row's job links (:func:`links.linked_sql`'s rows, found
+        by :func:`links.linked_table`), made once for the job-link checks to share."""
+        return self.scratch.enter_context(links.linked_table(self.store, self.after, self.linking))
 
     def on_links(self, build: Callable[[str], str], order: str) -> tuple[pl.DataFrame, str]:
         """A job-link check's rows, read from :attr:`linked`, and its self-contained SQL."""

@@ -49,9 +49,20 @@ from ._core import (
     annotate,
     link_runs,
     resolve,
+    resolved,
     rows_sql,
 )
-from .findings import before_parent_sql, dangling_sql, linked_sql, loops, loops_sql, reused_sql, roots_sql
+from .findings import (
+    before_parent_sql,
+    dangling_sql,
+    job_key,
+    linked_sql,
+    linked_table,
+    loops,
+    loops_sql,
+    reused_sql,
+    roots_sql,
+)
 from .roots import loop_numbers, on_loop, parent_loops, tops
 
 __all__ = [
@@ -64,14 +75,17 @@ __all__ = [
     "annotate",
     "before_parent_sql",
     "dangling_sql",
+    "job_key",
     "link_runs",
     "linked_sql",
+    "linked_table",
     "loop_numbers",
     "loops",
     "loops_sql",
     "on_loop",
     "parent_loops",
     "resolve",
+    "resolved",
     "reused_sql",
     "roots_sql",
     "rows_sql",

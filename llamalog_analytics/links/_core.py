@@ -13,7 +13,7 @@ import polars as pl
 
 from .._format import duration, parse_duration
 from .._sql import literal, quote
-from ..errors import LinkError
+from ..errors import JobKeyCollisionError, LinkError
 from .roots import on_loop
 
 LINKS = ("instance", "job_id")
@@ -157,38 +157,80 @@ def resolve(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
     def coded(column: str) -> np.ndarray:
         values = narrow[column]
         codes = jobs.search_sorted(values.fill_null(""), side="left").to_numpy().astype(np.int64)
-        return np.where(values.is_null().to_numpy(), -1, codes)[order]
+        return np.where(values.is_null().to_numpy(), -1, codes)
 
     created = narrow["created_at"].dt.epoch("us").to_numpy()[order]
-    found = link_runs(coded("job_id"), coded("parent_job_id"), created, linking)
-    back = np.empty_like(order)
-    back[order] = np.arange(len(order))  # each row's place among the sorted ones
-    ordinal, parent_ordinal, first_at, dangling = (values[back] for values in found)
-    reasons = pl.Series([None, NO_ROW, NO_RUN_NEAR], dtype=pl.String)
-    return narrow.select("id", "created_at", "job_id", "parent_job_id").with_columns(
-        job_instance=pl.Series(ordinal, dtype=pl.Int32).replace(0, None),
-        parent_instance=pl.Series(parent_ordinal, dtype=pl.Int32).replace(0, None),
-        parent_first_at=pl.when(pl.Series(parent_ordinal) > 0).then(
-            pl.Series(first_at).cast(pl.Datetime("us"))
-        ),
-        dangling=reasons.gather(dangling),
+    found = resolved(order, coded("job_id")[order], coded("parent_job_id")[order], created, linking)
+    return narrow.select("id", "created_at", "job_id", "parent_job_id").hstack(
+        found.with_columns(pl.col("dangling").cast(pl.String))
     )
 
 
+def resolved(
+    order: np.ndarray,
+    job: np.ndarray,
+    parent: np.ndarray,
+    created: np.ndarray,
+    linking: Linking | None = None,
+    *,
+    check: tuple[np.ndarray, np.ndarray] | None = None,
+) -> pl.DataFrame:
+    """:func:`link_runs` as columns in the rows' own order: ``job_instance``,
+    ``parent_instance``, ``parent_first_at`` and ``dangling`` (as :func:`rows_sql` gives them,
+    the reason as an enum). The arrays are :func:`link_runs`', oldest first; ``order`` lists
+    the row each sorted position comes from.
+
+    Examples:
+        >>> hour = 3_600_000_000  # job 7 at 30h and 0h (two runs); a child of it at 29h
+        >>> found = resolved(np.array([2, 1, 0]), np.array([7, -1, 7]), np.array([-1, 7, -1]),
+        ...                  np.array([0, 29, 30]) * hour)
+        >>> found.select("job_instance", "parent_instance", "dangling").rows()
+        [(2, None, None), (None, 2, None), (1, None, None)]
+    """
+    found = link_runs(job, parent, created, linking, check=check)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))  # each row's place among the sorted ones
+    ordinal, parent_ordinal, first_at, dangling = (values[back] for values in found)
+    del found, back
+    unlinked = np.flatnonzero(parent_ordinal == 0)
+    return pl.DataFrame(
+        {
+            "job_instance": pl.Series(ordinal, dtype=pl.Int32).scatter(np.flatnonzero(ordinal == 0), None),
+            "parent_instance": pl.Series(parent_ordinal, dtype=pl.Int32).scatter(unlinked, None),
+            "parent_first_at": pl.Series(first_at, dtype=pl.Datetime("us")).scatter(unlinked, None),
+            "dangling": DANGLING_REASONS.gather(dangling),
+        }
+    )
+
+
+DANGLING_REASONS = pl.Series([None, NO_ROW, NO_RUN_NEAR], dtype=pl.Enum([NO_ROW, NO_RUN_NEAR]))
+"""Why a parent is dangling, by :func:`link_runs`' code (0: it is not)."""
+
+
 def link_runs(
-    job: np.ndarray, parent: np.ndarray, created: np.ndarray, linking: Linking | None = None
+    job: np.ndarray,
+    parent: np.ndarray,
+    created: np.ndarray,
+    linking: Linking | None = None,
+    *,
+    check: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The module's definition over arrays of rows sorted oldest first (``created_at``, then
-    ``id``): ``job`` and ``parent`` are job ids as numbers (-1: NULL), ``created`` is in
-    microseconds. Whole-array steps, a few integers per row: what the chain index uses.
+    ``id``): ``job`` and ``parent`` are job ids as non-negative numbers (-1: NULL; equal ids,
+    equal numbers), ``created`` is in microseconds. Whole-array steps, a few integers per row:
+    what the chain index and the audit use.
+
+    When the numbers are hashes of the ids, ``check`` gives a second, independent hash of
+    each (for ``job`` and ``parent``): two ids alike in the first but not the second raise
+    :class:`~llamalog_analytics.errors.JobKeyCollisionError` (the caller then links the rows another way).
 
     Returns each row's ``job_instance`` and ``parent_instance`` (0: none), the first time of
     that parent run (microseconds; 0 without one) and why its parent is dangling (0: it is
     not, 1: :data:`NO_ROW`, 2: :data:`NO_RUN_NEAR`).
 
     Examples:
-        >>> hour = 3_600_000_000  # job 0 at 0h and 30h (two runs); a child of it at 29h
-        >>> found = link_runs(np.array([0, -1, 0]), np.array([-1, 0, -1]), np.array([0, 29, 30]) * hour)
+        >>> hour = 3_600_000_000  # job 9 at 0h and 30h (two runs); a child of it at 29h
+        >>> found = link_runs(np.array([9, -1, 9]), np.array([-1, 9, -1]), np.array([0, 29, 30]) * hour)
         >>> [values.tolist() for values in found]
         [[1, 0, 2], [0, 2, 0], [0, 108000000000, 0], [0, 0, 0]]
     """
@@ -200,6 +242,12 @@ def link_runs(
     jobs, times = job[grouped], created[grouped]
     first_of_job = np.ones(len(grouped), dtype=bool)
     first_of_job[1:] = jobs[1:] != jobs[:-1]
+    if check is not None:
+        checked = check[0][grouped]
+        if np.any(~first_of_job[1:] & (checked[1:] != checked[:-1])):
+            raise JobKeyCollisionError(
+                "two job ids were given one number. Hint: number them exactly, distinct ids apart"
+            )
     starts = first_of_job.copy()
     if gap is not None:
         starts[1:] |= np.diff(times) > gap
@@ -211,22 +259,43 @@ def link_runs(
     run_ordinal = np.append(ordinal[grouped][starts], 0)
     run_first = np.append(times[starts], 0)
     run_last = np.append(times[np.roll(starts, -1)], 0)  # a run ends where the next one starts
+    run_check = None if check is None else np.append(checked[starts], 0)
     # The parent's run starting last at or before the row (b), and the one after it (a), found
-    # by searching (job, time) keys; time as its rank among the rows' times keeps them small.
+    # by searching (job, time) keys: the job as its place among the distinct ids (ids may be
+    # hashes, so they are numbered first), time as its rank among the rows' times.
+    distinct = jobs[first_of_job]
+    job_number = np.cumsum(first_of_job) - 1
     rank = np.cumsum(np.diff(created, prepend=created[:1] - 1) != 0) - 1
     scale = int(rank[-1]) + 2 if size else 1
-    keys = jobs[starts].astype(np.int64) * scale + rank[grouped][starts]  # job ids may come as int32
-    del grouped, jobs, times, first_of_job, starts, run  # a table's worth each: what is held counts
+    keys = job_number[starts] * scale + rank[grouped][starts]
+    del (
+        grouped,
+        jobs,
+        times,
+        first_of_job,
+        starts,
+        run,
+        job_number,
+    )  # a table's worth each: what is held counts
     linked = np.flatnonzero(parent >= 0)
     # Searched in (parent, time) order: binary searches in large arrays run several times faster
     # on sorted values, each starting near where the last one ended.
     linked = linked[_stable_order(parent[linked])]
     wanted, at = parent[linked], created[linked]
-    before_run = np.searchsorted(keys, wanted.astype(np.int64) * scale + rank[linked], side="right") - 1
-    del rank, keys
+    place = np.minimum(np.searchsorted(distinct, wanted), max(len(distinct) - 1, 0))
+    logged = distinct[place] == wanted if len(distinct) else np.zeros(len(wanted), dtype=bool)
+    del distinct
+    before_run = np.searchsorted(keys, place * scale + rank[linked], side="right") - 1
+    del rank, keys, place
     after_run = before_run + 1
-    before_run[before_run < 0] = len(run_job) - 1  # -> "no run"
+    before_run[(before_run < 0) | ~logged] = len(run_job) - 1  # -> "no run"
     has_before, has_after = run_job[before_run] == wanted, run_job[after_run] == wanted
+    if run_check is not None:
+        found = np.where(has_before, before_run, after_run)
+        if np.any((has_before | has_after) & (run_check[found] != check[1][linked])):
+            raise JobKeyCollisionError(
+                "a parent id was given another job id's number. Hint: number them exactly, distinct ids apart"
+            )
     before_distance = np.maximum(at - run_last[before_run], 0)
     after_distance = run_first[after_run] - at
     before = has_before & (~has_after | (before_distance <= after_distance))

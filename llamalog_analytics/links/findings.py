@@ -7,18 +7,99 @@ show and re-run) or as a table a caller made of it once (to answer several quest
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from ._core import Linking, rows_sql
+from .._memory import give_back_freed_memory
+from .._sql import LOW_64, literal, quote, uuid_halves
+from ..errors import JobKeyCollisionError
+from ._core import Linking, resolved, rows_sql
 from .roots import loop_numbers
+
+_SCAN_MEMORY = "400MB"  # DuckDB's memory while the table is read for the links: once through
 
 
 def linked_sql(table: str, linking: Linking | None = None) -> str:
     """:func:`rows_sql` with ``operation`` carried, parenthesised: what the findings below read."""
     return f"({rows_sql(table, linking, carry=['operation'])})"
+
+
+@contextmanager
+def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iterator[str]:
+    """A temporary table of :func:`linked_sql`'s rows, for the ``with`` block; yields its name.
+
+    The links are found over arrays (:func:`~llamalog_analytics.links.link_runs`), in a fraction
+    of the SQL's time: the table is read once for times, ids and job ids, the job ids become
+    numbers by hashing them twice (the second hash tells apart two ids the first confuses,
+    and then the SQL runs instead), and the table's rows are joined by position with what was
+    found, which the join checks row by row.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> with lla.sample_store() as store, linked_table(store, "llama_logs") as linked:
+        ...     sql = f"SELECT * FROM {linked} EXCEPT ALL SELECT * FROM {linked_sql('llama_logs')}"
+        ...     differ = store.frame(sql).height
+        >>> differ
+        0
+    """
+    halves = uuid_halves("id", "high", "low")
+    with store.session(), store.memory_at_most(_SCAN_MEMORY):
+        keys = store.frame(
+            f"SELECT epoch_us(created_at) AS at, {halves}, job_id, parent_job_id FROM {quote(table)}"
+        )
+    order = keys.select(pl.arg_sort_by("at", "_id_high", "_id_low")).to_series().to_numpy()
+    # Each column oldest first, the text let go of once hashed: what is held at once counts.
+    created, ids = keys["at"].to_numpy()[order], keys["_id_low"]
+    hashed = {
+        (c, seed): job_key(keys[c], seed)[order] for seed in (1, 2) for c in ("job_id", "parent_job_id")
+    }
+    del keys
+    try:
+        found = resolved(
+            order,
+            hashed.pop(("job_id", 1)),
+            hashed.pop(("parent_job_id", 1)),
+            created,
+            linking,
+            check=(hashed.pop(("job_id", 2)), hashed.pop(("parent_job_id", 2))),
+        )
+    except JobKeyCollisionError:
+        found = None
+    del order, created, hashed
+    give_back_freed_memory()
+    misplaced = literal(f"{table}: its rows came in another order than they were read in. Hint: run it again")
+    with ExitStack() as held:
+        if found is None:  # two job ids hashed alike: the SQL links them
+            name = held.enter_context(store.temporary(linked_sql(table, linking)))
+        else:
+            with store.registered("_llamalog_found_links", found.with_columns(ids)) as links:
+                name = held.enter_context(
+                    store.temporary(
+                        f"""SELECT t.id, t.created_at, t.job_id, t.parent_job_id, t.operation,
+  l.job_instance, l.parent_instance, l.parent_first_at, l.dangling::VARCHAR AS dangling
+FROM {quote(table)} AS t POSITIONAL JOIN {links} AS l
+WHERE CASE WHEN (t.id::UHUGEINT & {LOW_64})::UBIGINT = l._id_low THEN true ELSE error({misplaced}) END"""
+                    )
+                )
+        del found, ids
+        yield name
+
+
+def job_key(ids: pl.Series, seed: int) -> np.ndarray:
+    """Job ids as non-negative 63-bit hashes (-1: NULL), as :func:`link_runs` takes them; each
+    ``seed`` hashes independently.
+
+    Examples:
+        >>> keys = job_key(pl.Series(["289", None, "289"]), 1)
+        >>> bool(keys[0] == keys[2] >= 0), int(keys[1])
+        (True, -1)
+    """
+    hashed = (ids.hash(seed) // 2).cast(pl.Int64)
+    return hashed.set(ids.is_null(), -1).to_numpy()
 
 
 def dangling_sql(linked: str) -> str:
@@ -36,15 +117,15 @@ FROM {linked} WHERE created_at < parent_first_at"""
 
 def reused_sql(linked: str) -> str:
     """Every instance of the job ids that ran more than once, with its span (``id``: its first row)."""
-    return f"""WITH reused AS (SELECT DISTINCT job_id FROM {linked} WHERE job_instance = 2),
+    return f"""WITH reused AS (  -- the job ids that ran more than once, with how many runs
+  SELECT job_id, max(job_instance) AS runs FROM {linked} WHERE job_instance >= 2 GROUP BY job_id),
 instances AS (  -- each run's first row: the least (created_at, id), with its operation
   SELECT job_id, job_instance, min({{'at': created_at, 'id': id, 'operation': operation}}) AS first_row,
     max(created_at) AS last_at, count(*) AS rows
   FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance)
-SELECT first_row.id::VARCHAR AS id, job_id, job_instance,
-  max(job_instance) OVER (PARTITION BY job_id) AS runs, first_row.at AS first_at, last_at, rows,
+SELECT first_row.id::VARCHAR AS id, job_id, job_instance, runs, first_row.at AS first_at, last_at, rows,
   first_row.operation AS operation
-FROM instances"""
+FROM instances JOIN reused USING (job_id)"""
 
 
 def loops(store: Any, linked: str) -> pl.DataFrame:
