@@ -259,7 +259,7 @@ def link_runs(
     run_ordinal = np.append(ordinal[grouped][starts], 0)
     run_first = np.append(times[starts], 0)
     run_last = np.append(times[np.roll(starts, -1)], 0)  # a run ends where the next one starts
-    run_check = None if check is None else np.append(checked[starts], 0)
+    run_check, parent_check = (None, None) if check is None else (np.append(checked[starts], 0), check[1])
     # The parent's run starting last at or before the row (b), and the one after it (a), found
     # by searching (job, time) keys: the job as its place among the distinct ids (ids may be
     # hashes, so they are numbered first), time as its rank among the rows' times.
@@ -290,9 +290,9 @@ def link_runs(
     after_run = before_run + 1
     before_run[(before_run < 0) | ~logged] = len(run_job) - 1  # -> "no run"
     has_before, has_after = run_job[before_run] == wanted, run_job[after_run] == wanted
-    if run_check is not None:
+    if run_check is not None and parent_check is not None:
         found = np.where(has_before, before_run, after_run)
-        if np.any((has_before | has_after) & (run_check[found] != check[1][linked])):
+        if np.any((has_before | has_after) & (run_check[found] != parent_check[linked])):
             raise JobKeyCollisionError(
                 "a parent id was given another job id's number. Hint: number them exactly, distinct ids apart"
             )
