@@ -98,8 +98,9 @@ def job_key(ids: pl.Series, seed: int) -> np.ndarray:
         >>> bool(keys[0] == keys[2] >= 0), int(keys[1])
         (True, -1)
     """
-    hashed = (ids.hash(seed) // 2).cast(pl.Int64)
-    return hashed.set(ids.is_null(), -1).to_numpy()
+    keys = np.right_shift(ids.hash(seed).to_numpy(), np.uint64(1)).view(np.int64)  # a numpy copy
+    keys[ids.is_null().to_numpy()] = -1
+    return keys
 
 
 def dangling_sql(linked: str) -> str:
@@ -117,15 +118,15 @@ FROM {linked} WHERE created_at < parent_first_at"""
 
 def reused_sql(linked: str) -> str:
     """Every instance of the job ids that ran more than once, with its span (``id``: its first row)."""
-    return f"""WITH reused AS (  -- the job ids that ran more than once, with how many runs
-  SELECT job_id, max(job_instance) AS runs FROM {linked} WHERE job_instance >= 2 GROUP BY job_id),
+    return f"""WITH reused AS (SELECT DISTINCT job_id FROM {linked} WHERE job_instance = 2),
 instances AS (  -- each run's first row: the least (created_at, id), with its operation
   SELECT job_id, job_instance, min({{'at': created_at, 'id': id, 'operation': operation}}) AS first_row,
     max(created_at) AS last_at, count(*) AS rows
   FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance)
-SELECT first_row.id::VARCHAR AS id, job_id, job_instance, runs, first_row.at AS first_at, last_at, rows,
+SELECT first_row.id::VARCHAR AS id, job_id, job_instance,
+  max(job_instance) OVER (PARTITION BY job_id) AS runs, first_row.at AS first_at, last_at, rows,
   first_row.operation AS operation
-FROM instances JOIN reused USING (job_id)"""
+FROM instances"""
 
 
 def loops(store: Any, linked: str) -> pl.DataFrame:
