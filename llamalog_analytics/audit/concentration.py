@@ -27,7 +27,7 @@ def with_concentration(audit: Audit, results: Iterable[CheckResult]) -> tuple[Ch
     """``results``, each check whose offending rows are rows of the table given the breakdown
     :data:`BREAKDOWN` and a sentence on its strongest value; the others as they were."""
     results = tuple(results)
-    columns = ", ".join(f"{_value(d)} AS {d}" for d in DIMENSIONS)  # grouped as stored, named after
+    columns = ", ".join(f"{_value(d)} AS {d}" for d in DIMENSIONS)  # stored values; text once grouped
     with offending_ids(audit.store, results) as offending:
         found = audit.frame(
             f"""SELECT o.check_name, {columns}, count(*) AS rows

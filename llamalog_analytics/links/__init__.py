@@ -19,9 +19,10 @@ reset, and custom ids repeat. So links follow **job instances**:
 
 ``link="job_id"`` is the literal reading (every row carrying an id is one job): the same rules
 with no reuse gap. This module is the one place that defines these links; chains, graphs,
-timelines, ``explain`` and the audit all ask it. The definition comes in two forms that a test
-holds to the same answers: SQL over a store's table (:func:`rows_sql`, for the audit) and whole
-arrays in memory (:func:`link_runs`, for frames and the chain index).
+timelines, ``explain`` and the audit all ask it. The definition comes in two forms that tests
+hold to the same answers: SQL over a store's table (:func:`rows_sql`: what each audit check
+shows, to read and run again) and whole arrays in memory (:func:`link_runs`: for frames, the
+chain index and the table of links the audit's checks read, :func:`linked_table`).
 
 Examples:
     >>> import llamalog_analytics as lla

@@ -222,7 +222,8 @@ def link_runs(
 
     When the numbers are hashes of the ids, ``check`` gives a second, independent hash of
     each (for ``job`` and ``parent``): two ids alike in the first but not the second raise
-    :class:`~llamalog_analytics.errors.JobKeyCollisionError` (the caller then links the rows another way).
+    :class:`~llamalog_analytics.errors.JobKeyCollisionError` (the caller then links the rows
+    another way).
 
     Returns each row's ``job_instance`` and ``parent_instance`` (0: none), the first time of
     that parent run (microseconds; 0 without one) and why its parent is dangling (0: it is
@@ -268,15 +269,8 @@ def link_runs(
     rank = np.cumsum(np.diff(created, prepend=created[:1] - 1) != 0) - 1
     scale = int(rank[-1]) + 2 if size else 1
     keys = job_number[starts] * scale + rank[grouped][starts]
-    del (
-        grouped,
-        jobs,
-        times,
-        first_of_job,
-        starts,
-        run,
-        job_number,
-    )  # a table's worth each: what is held counts
+    # a table's worth each: what is held counts
+    del grouped, jobs, times, first_of_job, starts, run, job_number
     linked = np.flatnonzero(parent >= 0)
     # Searched in (parent, time) order: binary searches in large arrays run several times faster
     # on sorted values, each starting near where the last one ended.
