@@ -159,6 +159,22 @@ def test_link_runs_takes_job_ids_numbered_in_32_bits():
     assert (parent_ordinal[1:] == 1).all() and (dangling[1:] == 0).all()
 
 
+def test_link_runs_tells_apart_job_ids_whose_keys_collide():
+    """Job ids given as hashes: where the second hash (``check``) tells apart two ids the first
+    confuses, link_runs refuses rather than merging them, among the rows' own ids and between a
+    parent id that never logged and a job that did; keys that do not collide link as usual."""
+    created = np.array([0, 1_000_000])
+    job, parent = np.array([7, -1]), np.array([-1, 7])
+    same = links.link_runs(job, parent, created, check=(np.array([1, 0]), np.array([0, 1])))
+    assert same[1].tolist() == [0, 1]  # the child links to job 7's run
+    with pytest.raises(JobKeyCollisionError, match="parent id was given another job id's number"):
+        links.link_runs(job, parent, created, check=(np.array([1, 0]), np.array([0, 2])))
+    with pytest.raises(JobKeyCollisionError, match="two job ids were given one number"):
+        links.link_runs(
+            np.array([7, 7]), np.array([-1, -1]), created, check=(np.array([1, 2]), np.array([0, 0]))
+        )
+
+
 @pytest.mark.parametrize("lows", [[2, 1, 2], [1, 1, 1]], ids=["high-halves-shared", "one-entity"])
 def test_entity_keys_group_uuids_whose_high_halves_match(lows):
     high = np.array([5, 5, 5, 3], dtype=np.uint64)
