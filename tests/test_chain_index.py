@@ -111,7 +111,8 @@ def test_link_runs_is_the_sql_definition(synth_store):
 
 def test_the_audits_table_of_links_is_the_sql_definition(synth_store, monkeypatch):
     """The audit's table of job links, found over arrays from hashed job ids, holds the rows the
-    SQL gives; when two job ids hash alike (forced here), the SQL makes it instead."""
+    SQL gives; when two job ids hash alike (forced here), or the table has more rows than
+    arrays are used for, the SQL makes it instead."""
     hashed, resolved = findings.job_key, findings.resolved
     collided = []
 
@@ -128,6 +129,13 @@ def test_the_audits_table_of_links_is_the_sql_definition(synth_store, monkeypatc
     def made(linking: links.Linking) -> pl.DataFrame:
         with links.linked_table(synth_store, "llama_logs", linking) as table:
             return synth_store.frame(f"SELECT * FROM {table} ORDER BY id")
+
+    with monkeypatch.context() as patched:  # a table too large for arrays: the SQL makes it
+        patched.setattr(findings, "ARRAYS_UP_TO", synth_store.table().height - 1)
+        assert findings._found(synth_store, "llama_logs", None) is None
+        assert made(links.Linking()).equals(
+            synth_store.frame(f"SELECT * FROM {links.linked_sql('llama_logs')} ORDER BY id")
+        )
 
     for linking in (links.Linking.of("instance", "10s"), links.Linking.of("job_id")):
         in_sql = synth_store.frame(f"SELECT * FROM {links.linked_sql('llama_logs', linking)} ORDER BY id")

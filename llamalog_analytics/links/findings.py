@@ -32,11 +32,12 @@ def linked_sql(table: str, linking: Linking | None = None) -> str:
 def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iterator[str]:
     """A temporary table of :func:`linked_sql`'s rows, for the ``with`` block; yields its name.
 
-    The links are found over arrays (:func:`~llamalog_analytics.links.link_runs`), in a fraction
-    of the SQL's time: the table is read once for times, ids and job ids, the job ids become
-    numbers by hashing them twice (the second hash tells apart two ids the first confuses,
-    and then the SQL runs instead), and the table's rows are joined by position with what was
-    found, which the join checks row by row.
+    Up to :data:`ARRAYS_UP_TO` rows the links are found over arrays
+    (:func:`~llamalog_analytics.links.link_runs`), in a fraction of the SQL's time: the table
+    is read once for times, ids and job ids, the job ids become numbers by hashing them twice
+    (the second hash tells apart two ids the first confuses, and then the SQL runs instead),
+    and the table's rows are joined by position with what was found, which the join checks
+    row by row. A larger table is left to the SQL, which DuckDB spills to disk as it needs.
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -46,6 +47,39 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
         >>> differ
         0
     """
+    with ExitStack() as held:
+        found = _found(store, table, linking)
+        if found is None:
+            name = held.enter_context(store.temporary(linked_sql(table, linking)))
+        else:
+            misplaced = literal(
+                f"{table}: its rows came in another order than they were read in. Hint: run it again"
+            )
+            with store.registered("_llamalog_found_links", found) as links:
+                name = held.enter_context(
+                    store.temporary(
+                        f"""SELECT t.id, t.created_at, t.job_id, t.parent_job_id, t.operation,
+  l.job_instance, l.parent_instance, l.parent_first_at, l.dangling::VARCHAR AS dangling
+FROM {quote(table)} AS t POSITIONAL JOIN {links} AS l
+WHERE CASE WHEN (t.id::UHUGEINT & {LOW_64})::UBIGINT = l._id_low THEN true ELSE error({misplaced}) END"""
+                    )
+                )
+        del found
+        yield name
+
+
+ARRAYS_UP_TO = 30_000_000
+"""The most rows :func:`linked_table` links over arrays, which hold about 210 bytes a row at
+their peak, outside DuckDB's memory limit (2.0 GiB more at 10M rows); past it, the SQL does
+the work."""
+
+
+def _found(store: Any, table: str, linking: Linking | None) -> pl.DataFrame | None:
+    """:func:`resolved`'s columns for every row of ``table`` in the order a scan gives them,
+    with ``_id_low`` to check that order by; None when the table has more than
+    :data:`ARRAYS_UP_TO` rows or two job ids hashed alike."""
+    if store.execute(f"SELECT count(*) FROM {quote(table)}")[0][0] > ARRAYS_UP_TO:
+        return None
     halves = uuid_halves("id", "high", "low")
     with store.session(), store.memory_at_most(_SCAN_MEMORY):
         keys = store.frame(
@@ -68,25 +102,11 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
             check=(hashed.pop(("job_id", 2)), hashed.pop(("parent_job_id", 2))),
         )
     except JobKeyCollisionError:
-        found = None
-    del order, created, hashed
-    give_back_freed_memory()
-    misplaced = literal(f"{table}: its rows came in another order than they were read in. Hint: run it again")
-    with ExitStack() as held:
-        if found is None:  # two job ids hashed alike: the SQL links them
-            name = held.enter_context(store.temporary(linked_sql(table, linking)))
-        else:
-            with store.registered("_llamalog_found_links", found.with_columns(ids)) as links:
-                name = held.enter_context(
-                    store.temporary(
-                        f"""SELECT t.id, t.created_at, t.job_id, t.parent_job_id, t.operation,
-  l.job_instance, l.parent_instance, l.parent_first_at, l.dangling::VARCHAR AS dangling
-FROM {quote(table)} AS t POSITIONAL JOIN {links} AS l
-WHERE CASE WHEN (t.id::UHUGEINT & {LOW_64})::UBIGINT = l._id_low THEN true ELSE error({misplaced}) END"""
-                    )
-                )
-        del found, ids
-        yield name
+        return None
+    finally:
+        del order, created, hashed
+        give_back_freed_memory()
+    return found.with_columns(ids)
 
 
 def job_key(ids: pl.Series, seed: int) -> np.ndarray:
