@@ -47,7 +47,8 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
         >>> differ
         0
     """
-    with ExitStack() as held:
+    # one view of the table, scanned in its order both times (DuckDB's default, made sure of)
+    with store.session(), store.settings(preserve_insertion_order="true"), ExitStack() as held:
         found = _found(store, table, linking)
         if found is None:
             name = held.enter_context(store.temporary(linked_sql(table, linking)))
