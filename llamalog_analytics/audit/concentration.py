@@ -29,11 +29,10 @@ def with_concentration(audit: Audit, results: Iterable[CheckResult]) -> tuple[Ch
     results = tuple(results)
     columns = ", ".join(f"{_value(d)} AS {d}" for d in DIMENSIONS)  # stored values; text once grouped
     with offending_ids(audit.store, results) as offending:
-        # joined on the table's ids as text: faster than parsing the offending ones as UUIDs
         found = audit.frame(
             f"""SELECT o.check_name, {columns}, count(*) AS rows
-FROM ({offending}) o JOIN (SELECT id::VARCHAR AS id, * EXCLUDE (id) FROM {audit.table}) USING (id)
-GROUP BY ALL"""
+FROM (SELECT check_name, TRY_CAST(id AS UUID) AS id FROM ({offending})) o
+JOIN {audit.table} USING (id) GROUP BY ALL"""
         ).with_columns(map(_text, DIMENSIONS))
     if found.is_empty():
         return results
