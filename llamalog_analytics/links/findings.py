@@ -2,7 +2,8 @@
 their parent run, reused job ids, loops of runs, and every row's true root.
 
 Each takes ``linked``: the rows as :func:`linked_sql` gives them, inline (self-contained SQL to
-show and re-run) or as a table a caller made of it once (to answer several questions).
+show and re-run) or as the table :func:`linked_table` makes of them once (to answer several
+questions).
 """
 
 from __future__ import annotations
