@@ -1,9 +1,15 @@
-"""Memory the process freed, given back to the system after large array work."""
+"""Memory for work over whole tables: what DuckDB keeps while a table is read through once, and
+what the process freed, given back to the system after large array work."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+
+SCAN_MEMORY = "400MB"
+"""DuckDB's memory limit while a store file's table is read through once into arrays (for a
+chain index, or the audit's table of job links): it need cache little of the table, and what
+it would cache is memory the arrays need."""
 
 
 def give_back_freed_memory() -> None:

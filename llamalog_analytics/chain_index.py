@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from . import links, schema
-from ._memory import give_back_freed_memory
+from ._memory import SCAN_MEMORY, give_back_freed_memory
 from ._sql import LOW_64, quote, uuid_halves
 from .errors import StoreError
 from .schema import TYPED_ID
@@ -258,8 +258,6 @@ _BATCH_ROWS = 1 << 17  # rows read from the store at a time for the keys
 _PART_ROWS = 1 << 14  # rows in a part of the mapped file: polars maps the whole text of a part's
 # column the first time it takes a row from it, so small parts keep a chain's pages few
 _SLICED = 16  # up to this many rows, MappedRows.take slices them out one by one
-_SCAN_MEMORY = "400MB"  # DuckDB's memory while a file store's table is read for an index: it
-# goes through the table once, so need keep little of it
 _HALVES = ("id", "entity_id", *TYPED_ID.values())  # UUID columns also read as two 64-bit integers
 
 
@@ -310,7 +308,7 @@ class ChainIndex:
 
         self.version = store.version()  # rebuilt once a log table may have changed
         self.linking = linking or links.Linking()
-        with store.memory_at_most(_SCAN_MEMORY):
+        with store.memory_at_most(SCAN_MEMORY):
             keys = _Keys()
             reader = store.relation(_keys_sql(table)).to_arrow_reader(_BATCH_ROWS)
             for batch in itertools.chain([pa.RecordBatch.from_pylist([], schema=reader.schema)], reader):

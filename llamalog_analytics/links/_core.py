@@ -198,12 +198,12 @@ def resolved(
             "job_instance": pl.Series(ordinal, dtype=pl.Int32).scatter(np.flatnonzero(ordinal == 0), None),
             "parent_instance": pl.Series(parent_ordinal, dtype=pl.Int32).scatter(unlinked, None),
             "parent_first_at": pl.Series(first_at, dtype=pl.Datetime("us")).scatter(unlinked, None),
-            "dangling": DANGLING_REASONS.gather(dangling),
+            "dangling": _DANGLING_REASONS.gather(dangling),
         }
     )
 
 
-DANGLING_REASONS = pl.Series([None, NO_ROW, NO_RUN_NEAR], dtype=pl.Enum([NO_ROW, NO_RUN_NEAR]))
+_DANGLING_REASONS = pl.Series([None, NO_ROW, NO_RUN_NEAR], dtype=pl.Enum([NO_ROW, NO_RUN_NEAR]))
 """Why a parent is dangling, by :func:`link_runs`' code (0: it is not)."""
 
 
