@@ -68,7 +68,7 @@ CSS = """
 &report figcaption { font-weight: 600; }
 & .scroll { overflow-x: auto; }
 &report table.dataTable td { font-family: ui-monospace, monospace; font-size: .85em;
-  white-space: nowrap; }
+  overflow-wrap: anywhere; }  /* a long job id breaks inside the page, not past its edge */
 """.replace("&report", "div.llamalog-report.llamalog-report").replace("&", "div.llamalog.llamalog")
 
 

@@ -159,7 +159,7 @@ def _datatable(frame: pl.DataFrame) -> str:
             connected=False,
             maxBytes=0,  # never sample rows away
             buttons=["copyHtml5", "csvHtml5"],
-            classes="display nowrap compact",
+            classes="display compact",
             layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
             pageLength=10,
             lengthMenu=[10, 25, 100, 1000],
