@@ -37,16 +37,26 @@ def quote(identifier: str) -> str:
 LOW_64 = (1 << 64) - 1  # a UUID's low 64 bits
 
 
+def uuid_half(column: str, half: str) -> str:
+    """SQL for one 64-bit half (``high`` or ``low``) of a UUID column, as an unsigned integer.
+
+    Examples:
+        >>> uuid_half("id", "low")
+        '("id"::UHUGEINT & 18446744073709551615)::UBIGINT'
+    """
+    shifted = {"high": f"{quote(column)}::UHUGEINT >> 64", "low": f"{quote(column)}::UHUGEINT & {LOW_64}"}
+    return f"({shifted[half]})::UBIGINT"
+
+
 def uuid_halves(column: str, *halves: str) -> str:
-    """SQL for a UUID column's 64-bit halves (``high``, ``low``) as ``_{column}_{half}``:
-    ordering by the two (unsigned) orders as the UUIDs do.
+    """:func:`uuid_half` of each of ``halves``, named ``_{column}_{half}``: ordering by the two
+    (unsigned) orders as the UUIDs do.
 
     Examples:
         >>> uuid_halves("id", "low")
         '("id"::UHUGEINT & 18446744073709551615)::UBIGINT AS _id_low'
     """
-    shifted = {"high": f"({quote(column)}::UHUGEINT >> 64)", "low": f"({quote(column)}::UHUGEINT & {LOW_64})"}
-    return ", ".join(f"{shifted[half]}::UBIGINT AS _{column}_{half}" for half in halves)
+    return ", ".join(f"{uuid_half(column, half)} AS _{column}_{half}" for half in halves)
 
 
 def literal(text: str) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from .._memory import SCAN_MEMORY, give_back_freed_memory
-from .._sql import LOW_64, literal, quote, uuid_halves
+from .._sql import literal, quote, uuid_half, uuid_halves
 from ..errors import JobKeyCollisionError
 from ._core import Linking, resolved, rows_sql
 from .roots import loop_numbers
@@ -61,7 +61,7 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
                         f"""SELECT t.id, t.created_at, t.job_id, t.parent_job_id, t.operation,
   l.job_instance, l.parent_instance, l.parent_first_at, l.dangling::VARCHAR AS dangling
 FROM {quote(table)} AS t POSITIONAL JOIN {links} AS l
-WHERE CASE WHEN (t.id::UHUGEINT & {LOW_64})::UBIGINT = l._id_low THEN true ELSE error({misplaced}) END"""
+WHERE CASE WHEN {uuid_half("id", "low")} = l._id_low THEN true ELSE error({misplaced}) END"""
                     )
                 )
         del found
