@@ -67,8 +67,9 @@ CSS = """
 &report figure { margin: 1em 0; }
 &report figcaption { font-weight: 600; }
 & .scroll { overflow-x: auto; }
-&report table.dataTable td { font-family: ui-monospace, monospace; font-size: .85em;
+&report section .scroll td, &report section .scroll td .id { white-space: normal;
   overflow-wrap: anywhere; }  /* a long job id breaks inside the page, not past its edge */
+&report table.dataTable td { font-family: ui-monospace, monospace; font-size: .85em; }
 """.replace("&report", "div.llamalog-report.llamalog-report").replace("&", "div.llamalog.llamalog")
 
 

@@ -43,6 +43,13 @@ def test_notebook_runs_and_its_export_shows_every_figure(path, tmp_path):
             assert box is not None and box["width"] > 400 and box["height"] > 250
             assert figure.locator(".scatterlayer .trace, .barlayer .trace").count() > 0  # marks drawn
         assert "needs plotly.js" not in page.inner_text("body")
+        # An audit check's tables fit the output: long ids break inside their cells.
+        hidden = page.evaluate(
+            """[...document.querySelectorAll('section .scroll')]
+              .filter(box => box.scrollWidth > box.clientWidth)
+              .map(box => box.closest('section').id)"""
+        )
+        assert hidden == []
     # nbconvert's template links require.js and MathJax from a CDN, which an offline machine
     # cannot fetch; the figures draw without them. Any other error is the package's.
     assert [e for e in errors if "Failed to load resource" not in e] == []
