@@ -33,6 +33,7 @@ from .errors import ArgumentError, StoreError, StoreLockedError, StoreNotFoundEr
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
     from sqlalchemy.engine import URL, Engine
 
     from .stage import LoadResult
@@ -281,6 +282,13 @@ class LogStore:
         which the relation needs open while it is read."""
         self._trace(sql, params)
         return self.con.sql(sql, params=list(params) if params is not None else None)
+
+    def batches(self, sql: str, rows: int) -> pa.RecordBatchReader:
+        """``sql``'s result as a stream of Arrow record batches of up to ``rows`` rows, read on a
+        connection of its own so that the store's can run a statement that consumes the stream;
+        inside a :meth:`session`, which the stream needs open while it is read."""
+        self._trace(sql, None)
+        return self.con.cursor().sql(sql).to_arrow_reader(rows)
 
     @contextmanager
     def registered(self, name: str, data: object) -> Iterator[str]:

@@ -147,11 +147,18 @@ def test_the_audits_table_of_links_is_the_sql_definition(synth_store, monkeypatc
     assert collided == [True, True]  # tried over arrays each time, then linked by the SQL
 
 
-def test_the_audits_table_of_links_refuses_rows_out_of_the_order_read(synth_store, monkeypatch):
-    """Rows are joined by position with the links found for them; rows that came in another order
-    than they were read in stop the audit with an error naming the table, not wrong links."""
-    read = synth_store.frame
-    monkeypatch.setattr(synth_store, "frame", lambda sql, params=None: read(sql, params).reverse())
+@pytest.mark.parametrize("misread", ["reversed", "a row short", "a row over"])
+def test_the_audits_table_of_links_refuses_rows_out_of_the_order_read(synth_store, monkeypatch, misread):
+    """Rows are written beside the links found for them, by position; rows that came in another
+    order than they were read in, or links for more or fewer rows, stop the audit with an error
+    naming the table, not wrong links."""
+    if misread == "reversed":
+        read = synth_store.frame
+        monkeypatch.setattr(synth_store, "frame", lambda sql, params=None: read(sql, params).reverse())
+    else:
+        found = findings._found
+        cut = (lambda f: f.head(-1)) if misread == "a row short" else (lambda f: pl.concat([f, f.tail(1)]))
+        monkeypatch.setattr(findings, "_found", lambda *args: cut(found(*args)))
     match = "llama_logs: its rows came in another order"
     with pytest.raises(duckdb.Error, match=match), links.linked_table(synth_store, "llama_logs"):
         pass

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from .._memory import SCAN_MEMORY, give_back_freed_memory
 from .._sql import literal, quote, uuid_half, uuid_halves
-from ..errors import JobKeyCollisionError
+from ..errors import JobKeyCollisionError, LinkError
 from ._core import Linking, resolved, rows_sql
 from .roots import loop_numbers
 
@@ -35,8 +36,9 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
     (:func:`~llamalog_analytics.links.link_runs`), in a fraction of the SQL's time: the table
     is read once for times, ids and job ids, the job ids become numbers by hashing them twice
     (the second hash tells apart two ids the first confuses, and then the SQL runs instead),
-    and the table's rows are joined by position with what was found, which the join checks
-    row by row. A larger table is left to the SQL, which DuckDB spills to disk as it needs.
+    and the table is read again, in batches, each row written with what was found for it
+    (:func:`_with_links`), which the write checks row by row. A larger table is left to the
+    SQL, which DuckDB spills to disk as it needs.
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -52,20 +54,54 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
         if found is None:
             name = held.enter_context(store.temporary(linked_sql(table, linking)))
         else:
-            misplaced = literal(
-                f"{table}: its rows came in another order than they were read in. Hint: run it again"
-            )
-            with store.registered("_llamalog_found_links", found) as links:
+            misplaced = literal(_MISPLACED.format(table=table))
+            # UUIDs through Arrow as UUIDs, not text
+            with (
+                store.settings(arrow_lossless_conversion="true"),
+                store.registered("_llamalog_linked_rows", _with_links(store, table, found)) as rows,
+            ):
+                del found
                 name = held.enter_context(
                     store.temporary(
-                        f"""SELECT t.id, t.created_at, t.job_id, t.parent_job_id, t.operation,
-  l.job_instance, l.parent_instance, l.parent_first_at, l.dangling::VARCHAR AS dangling
-FROM {quote(table)} AS t POSITIONAL JOIN {links} AS l
-WHERE CASE WHEN {uuid_half("id", "low")} = l._id_low THEN true ELSE error({misplaced}) END"""
+                        f"""SELECT * EXCLUDE (_id_low) REPLACE (dangling::VARCHAR AS dangling) FROM {rows}
+WHERE CASE WHEN {uuid_half("id", "low")} = _id_low THEN true ELSE error({misplaced}) END"""
                     )
                 )
-        del found
         yield name
+
+
+_MISPLACED = "{table}: its rows came in another order than they were read in. Hint: run it again"
+
+
+def _with_links(store: Any, table: str, found: pl.DataFrame) -> pa.RecordBatchReader:
+    """``table``'s columns that :func:`linked_sql` carries, read in batches in the order of a
+    scan, each batch beside ``found``'s rows for the same places (and ``_id_low``, to check
+    that they are the same rows): a stream for DuckDB to write from, one batch in memory at a
+    time besides ``found``.
+    """
+    links = found.to_arrow()
+    rows = store.batches(
+        f"SELECT id, created_at, job_id, parent_job_id, operation FROM {quote(table)}", _BATCH_ROWS
+    )
+    schema = pa.schema([*rows.schema, *links.schema])
+
+    def joined() -> Iterator[pa.RecordBatch]:
+        at = 0
+        for batch in rows:
+            part = links.slice(at, batch.num_rows)
+            if part.num_rows < batch.num_rows:
+                break
+            at += batch.num_rows
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, *(column.combine_chunks() for column in part.columns)], schema=schema
+            )
+        if at != links.num_rows:  # more rows than were read, or fewer
+            raise LinkError(_MISPLACED.format(table=table))
+
+    return pa.RecordBatchReader.from_batches(schema, joined())
+
+
+_BATCH_ROWS = 1 << 17
 
 
 ARRAYS_UP_TO = 30_000_000
