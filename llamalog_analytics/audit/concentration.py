@@ -31,7 +31,7 @@ def with_concentration(audit: Audit, results: Iterable[CheckResult]) -> tuple[Ch
     with offending_ids(audit.store, results) as offending:
         found = audit.frame(
             f"""SELECT o.check_name, {columns}, count(*) AS rows
-FROM (SELECT check_name, TRY_CAST(id AS UUID) AS id FROM ({offending})) o
+FROM ({offending}) o
 JOIN {audit.table} USING (id) GROUP BY ALL"""
         ).with_columns(map(_text, DIMENSIONS))
     if found.is_empty():

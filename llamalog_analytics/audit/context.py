@@ -161,9 +161,10 @@ def listed(ids: pl.DataFrame) -> int:
 
 @contextmanager
 def offending_ids(store: LogStore, results: Iterable[CheckResult]) -> Iterator[str]:
-    """SQL listing every check's offending ids, each once per check (``check_name``, ``id`` as
-    text), for the ``with`` block. Each check's frame is read where it lies: a union of them,
-    not a copy of them all in one frame.
+    """SQL listing every check's offending ids, each once per check (``check_name``, ``id`` as a
+    UUID), for the ``with`` block. Each check's frame is read where it lies: a union of them,
+    not a copy of them all in one frame. The ids of a frame kept on disk are parsed once, into
+    a file beside it, which every later call reads (the audit's breakdowns, then its record).
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -180,17 +181,29 @@ def offending_ids(store: LogStore, results: Iterable[CheckResult]) -> Iterator[s
             rows = result.offending
             if not (rows.height and "id" in rows.columns):
                 continue
-            if isinstance(rows, KeptFrame):
-                source = f"read_parquet({literal(str(rows.path))})"
-            else:
-                ids = rows.select(pl.col("id").cast(pl.String))
-                source = frames.enter_context(store.registered(f"_llamalog_offending_{n}", ids))
             distinct = "DISTINCT " if rows.height > result.count else ""  # listed more than once
-            parts.append(
-                f"SELECT {distinct}{literal(result.name)} AS check_name, id::VARCHAR AS id FROM {source} "
-                "WHERE id IS NOT NULL"
-            )
-        yield "\nUNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS check_name, NULL::VARCHAR AS id LIMIT 0"
+            if isinstance(rows, KeptFrame):
+                source = _parsed_ids(store, rows, distinct)
+            else:
+                frame = rows.select(pl.col("id").cast(pl.String))
+                registered = frames.enter_context(store.registered(f"_llamalog_offending_{n}", frame))
+                source = f"(SELECT {distinct}id::UUID AS id FROM {registered} WHERE id IS NOT NULL)"
+            parts.append(f"SELECT {literal(result.name)} AS check_name, id FROM {source}")
+        yield "\nUNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS check_name, NULL::UUID AS id LIMIT 0"
+
+
+def _parsed_ids(store: LogStore, kept: KeptFrame, distinct: str) -> str:
+    """SQL reading the ids of the rows ``kept`` as UUIDs from a file beside them, written the
+    first time."""
+    parsed = kept.path.with_suffix(".ids.parquet")
+    if not parsed.exists():
+        writing = parsed.with_suffix(".writing")
+        rows = f"read_parquet({literal(str(kept.path))})"
+        ids = f"SELECT {distinct}id::UUID AS id FROM {rows} WHERE id IS NOT NULL"
+        with store.session():
+            store.relation(ids).to_parquet(str(writing), compression="uncompressed")
+        writing.replace(parsed)  # whole or not at all
+    return f"read_parquet({literal(str(parsed))})"
 
 
 def skipped(name: str, expects: str, why: str) -> CheckResult:

@@ -165,7 +165,7 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
                     [run],
                 )
             with offending_ids(store, report.checks) as ids:
-                insert = f"INSERT INTO {AUDIT_IDS_TABLE} SELECT ?, check_name, id::UUID FROM ({ids})"
+                insert = f"INSERT INTO {AUDIT_IDS_TABLE} SELECT ?, check_name, id FROM ({ids})"
                 store.execute(insert, [run])
             store.execute("COMMIT")
     except StoreLockedError as exc:  # raised before anything was written
