@@ -286,7 +286,15 @@ class LogStore:
     def batches(self, sql: str, rows: int) -> pa.RecordBatchReader:
         """``sql``'s result as a stream of Arrow record batches of up to ``rows`` rows, read on a
         connection of its own so that the store's can run a statement that consumes the stream;
-        inside a :meth:`session`, which the stream needs open while it is read."""
+        inside a :meth:`session`, which the stream needs open while it is read.
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.sample_store() as store, store.session():
+            ...     sizes = [batch.num_rows for batch in store.batches("SELECT * FROM range(5)", 2)]
+            >>> sizes
+            [2, 2, 1]
+        """
         self._trace(sql, None)
         return self.con.cursor().sql(sql).to_arrow_reader(rows)
 
