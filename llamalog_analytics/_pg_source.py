@@ -17,6 +17,7 @@ from ._sql import literal
 from .errors import PostgresError, SourceError
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
     from sqlalchemy.engine import URL, Engine
 
@@ -213,10 +214,12 @@ class Source:
     layer and pyarrow import more (numpy, ``pyarrow.dataset``, pandas when installed) than a
     small incremental load takes. Parameters (``$1``, ``$2``, ...) are bound, never written into
     the SQL. :meth:`share` opens more connections reading the same snapshot, and
-    :meth:`interleaved` reads their streams at once.
+    :meth:`interleaved` reads their streams at once. ``local`` is a DuckDB connection (the
+    store's) that turns parameters into Arrow and small results into rows; without one, the
+    source opens an in-memory database of its own, which takes as long as a round trip or two.
     """
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, local: duckdb.DuckDBPyConnection | None = None) -> None:
         import adbc_driver_manager as adbc
         import adbc_driver_postgresql
         import duckdb
@@ -226,7 +229,7 @@ class Source:
         self.others: list[Source] = []  # connections reading this one's snapshot (see share)
         self.pumps: list[threading.Thread] = []  # threads reading streams (see interleaved)
         self.stopping = threading.Event()
-        self.local = duckdb.connect()  # turns parameters into Arrow, and small results into rows
+        self.local = (local or duckdb.connect()).cursor()
         self.database = adbc_driver_postgresql.connect(conninfo)
         try:
             self.connection = adbc.AdbcConnection(self.database)
@@ -274,7 +277,7 @@ class Source:
             exported = self.rows("SELECT pg_export_snapshot()")[0][0]
             while len(self.others) < count:
                 try:
-                    other = Source(self.conninfo)
+                    other = Source(self.conninfo, self.local)
                 except DriverError:  # too many connections for the role or the server
                     break
                 self.others.append(other)
@@ -362,9 +365,10 @@ def begin(source: Source, exported: str | None = None) -> None:
 
 
 @contextlib.contextmanager
-def snapshot(target: Connection) -> Iterator[Source]:
-    """The source inside one read-only, repeatable-read transaction with timeouts."""
-    source = Source(target.conninfo)
+def snapshot(target: Connection, local: duckdb.DuckDBPyConnection | None = None) -> Iterator[Source]:
+    """The source inside one read-only, repeatable-read transaction with timeouts (``local``:
+    see :class:`Source`)."""
+    source = Source(target.conninfo, local)
     try:
         begin(source)
         yield source

@@ -90,9 +90,9 @@ def load_postgres(
         notes.append(f"ignored URL parameter(s) libpq does not take: {', '.join(target.dropped)}")
     with (
         translated(target),
-        store.session(write=True),  # the settings hold for this connection only
+        store.session(write=True) as con,  # the settings hold for this connection only
         store.settings(**LOAD_SETTINGS),
-        snapshot(target) as db,
+        snapshot(target, con) as db,
         Stage(store) as stage,
     ):
         tables = _find_tables(db, target, namespace, table)

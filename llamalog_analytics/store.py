@@ -266,7 +266,7 @@ class LogStore:
     def execute(self, sql: str, params: Iterable[object] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement (traced) and return all its result rows; outside a :meth:`session`,
         in one of its own, which writes when the statement may."""
-        writes = _writes(sql)
+        writes = self._writes(sql)
         with self.session(write=self._con is None and not self.read_only and writes) as con:
             self._trace(sql, params, changes=writes)
             return con.execute(sql, list(params) if params is not None else None).fetchall()
@@ -431,8 +431,15 @@ class LogStore:
         (``changes``: whether it may, when the caller knows; None: read from the SQL)."""
         if self.tracer is not None:
             self.tracer(sql, params)
-        if not self._bookkeeping and (_writes(sql) if changes is None else changes):
+        if not self._bookkeeping and (self._writes(sql) if changes is None else changes):
             self.changes += 1
+
+    def _writes(self, sql: str) -> bool:
+        """Whether ``sql`` has a statement that may change the store: anything but SELECT and
+        SET. The open connection parses it; outside a session, DuckDB's default one (made on
+        first use: a database of its own, which costs as much as opening the store)."""
+        parser = self._con if self._con is not None else duckdb
+        return any(s.type not in _READING for s in parser.extract_statements(sql))
 
     def has_table(self, name: str) -> bool:
         """Whether the database has a (non-temporary) table called ``name``."""
@@ -608,11 +615,6 @@ class LogStore:
 
 
 _READING = (duckdb.StatementType.SELECT, duckdb.StatementType.SET)  # a SET changes only the connection
-
-
-def _writes(sql: str) -> bool:
-    """Whether ``sql`` has a statement that may change the store: anything but SELECT and SET."""
-    return any(s.type not in _READING for s in duckdb.extract_statements(sql))
 
 
 def _file_state(path: str | None) -> tuple[object, ...]:
