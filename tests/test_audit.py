@@ -431,8 +431,9 @@ def test_offending_rows_wait_on_disk_in_the_order_their_sql_gives_and_go_with_th
             again = listed_again[c.name]
             assert c.ids.select(again.columns).equals(again), c.name
     folder = kept[0].offending.path.parent
-    in_folder = {f"{n}{kind}.parquet" for n in range(len(kept)) for kind in ("", ".ids")}  # rows, parsed ids
-    assert {p.name for p in folder.iterdir()} == in_folder
+    rows = {c.offending.path for c in kept}
+    assert {p.parent for p in rows} == {folder}
+    assert rows | {p.with_suffix(".ids.parquet") for p in rows} <= set(folder.iterdir())  # + parsed ids
     del report, kept, c
     gc.collect()
     assert not folder.exists()

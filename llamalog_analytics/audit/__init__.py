@@ -55,7 +55,7 @@ from .context import Audit, Check, timestamp_sql
 from .history import AuditComparison, AuditHistory, AuditRun, audit_history, compare_audits
 from .job_links import LINK_CHECKS, child_before_parent, dangling_parents, job_cycles, reused_job_ids
 from .origins import ORIGIN_CHECKS, unknown_origin
-from .result import STATUSES, AuditReport, CheckResult, KeptFolder, KeptFrame, tally, worst
+from .result import STATUSES, AuditReport, CheckResult, KeptFrame, tally, worst
 from .roots import ROOT_CHECKS, is_root_consistency, root_job_backfill, root_job_truth
 from .rows import ROW_CHECKS, duplicate_ids, rows_preserved
 
@@ -170,8 +170,8 @@ def verify(
             scratch,
             tuple(DEFAULT_CHECKS if checks is None else checks),
         )
-        kept = KeptFolder()  # each check's offending rows go to disk once it is done
-        results = tuple(check(audit).kept(kept) for check in audit.checks)
+        # each check's offending rows on disk once it is done (listings are written there)
+        results = tuple(check(audit).kept(audit.kept) for check in audit.checks)
         scratch.close()  # the checks' temporary tables, freed before the work that follows
         results = with_concentration(audit, results)
         report = AuditReport(results, _summary(audit, results), audit)

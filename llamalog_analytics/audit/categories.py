@@ -23,7 +23,7 @@ def category_present(audit: Audit) -> CheckResult:
     sql = f"""SELECT id::VARCHAR AS id, created_at, operation, category FROM {audit.table}
 WHERE category IS NULL OR category NOT IN ({labels})"""
     ids, sql = audit.listing(sql, "created_at, id")
-    rows = ids.unique("id", keep="first")
+    rows = ids.lazy().unique("id", keep="first").select("category").collect()
     unlabelled = rows["category"].null_count()
     unknown = sorted(rows["category"].drop_nulls().unique())
     n = listed(ids)
@@ -101,7 +101,7 @@ FROM (SELECT *, {applied.case()} AS expected, {intent.case()} AS intended FROM {
             f"0 of {total:,} rows that existed at the migration differ from the rules as applied "
             f"{replayed}, and those rules agree with the roadmap's intent on every row"
         )
-    mismatched = ids if status == "fail" else ids.clear()
+    mismatched = ids.lazy() if status == "fail" else ids.lazy().clear()
     breakdowns = {
         "mismatches by operation and status": counts_by(
             mismatched, "operation", "status", "category", "expected"

@@ -13,7 +13,7 @@ import polars as pl
 from .. import links, rules, schema
 from .._sql import LOADS_TABLE, literal, quote
 from ..store import LogStore
-from .result import CheckResult, KeptFrame
+from .result import CheckResult, KeptFolder, KeptFrame
 
 Check = Callable[["Audit"], CheckResult]
 
@@ -32,6 +32,7 @@ class Audit:
         linking: how the job-link checks follow parent links (job instances by default).
         scratch: holds the temporary tables the audit makes (closed by :func:`verify`).
         checks: the checks asked for, in order (a repair's dry run runs them again).
+        kept: the folder the checks' offending rows are written to (see :meth:`listing`).
     """
 
     store: LogStore
@@ -43,6 +44,7 @@ class Audit:
     linking: links.Linking = field(default_factory=links.Linking)
     scratch: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
     checks: tuple[Check, ...] = ()
+    kept: KeptFolder = field(default_factory=KeptFolder, repr=False, compare=False)
 
     @cached_property
     def linked(self) -> str:
@@ -50,32 +52,34 @@ class Audit:
         by :func:`links.linked_table`), made once for the job-link checks to share."""
         return self.scratch.enter_context(links.linked_table(self.store, self.after, self.linking))
 
-    def on_links(self, build: Callable[[str], str], order: str) -> tuple[pl.DataFrame, str]:
+    def on_links(self, build: Callable[[str], str], order: str) -> tuple[KeptFrame, str]:
         """A job-link check's rows, read from :attr:`linked`, and its self-contained SQL."""
         whole = build(links.linked_sql(self.after, self.linking))
         return self.listing(build(self.linked), order, shown=whole)
 
     def listing(
         self, sql: str, order: str, *, empty: bool = False, shown: str | None = None
-    ) -> tuple[pl.DataFrame, str]:
+    ) -> tuple[KeptFrame, str]:
         """A check's offending rows, ``sql``'s result sorted by ``order`` (column names of the
-        result, comma-separated), and the SQL that lists them again: ``sql`` (or ``shown``,
-        the same rows read without the audit's temporary tables) with that ``ORDER BY``. The
-        frame is sorted once read, which costs a fraction of DuckDB's ``ORDER BY`` (nulls
-        last, as there). With ``empty`` (the caller knows there are none), only the columns
-        are read.
+        result, comma-separated, nulls last), and the SQL that lists them again: ``sql`` (or
+        ``shown``, the same rows read without the audit's temporary tables) with that ``ORDER
+        BY``. DuckDB sorts the rows and writes them to a file in :attr:`kept`, spilling to disk
+        as it needs, so however many there are, none is held in memory. With ``empty`` (the
+        caller knows there are none), only the columns are written.
 
         Examples:
             >>> import llamalog_analytics as lla
             >>> with lla.sample_store() as store:
             ...     audit = Audit(store, "llama_logs", None, None, None)
             ...     ids, sql = audit.listing("SELECT 2 AS n UNION ALL SELECT NULL UNION ALL SELECT 1", "n")
-            >>> ids["n"].to_list(), sql.splitlines()[-1]
+            >>> ids.frame()["n"].to_list(), sql.splitlines()[-1]
             ([1, 2, None], 'ORDER BY n')
         """
-        columns = [name.strip().strip('"') for name in order.split(",")]
-        ids = self.frame(f"SELECT * FROM ({sql}) LIMIT 0" if empty else sql)
-        return ids.sort(columns, nulls_last=True), f"{shown or sql}\nORDER BY {order}"
+        path = self.kept.new_path()
+        rows = f"SELECT * FROM ({sql}) LIMIT 0" if empty else f"SELECT * FROM ({sql}) ORDER BY {order}"
+        with self.store.session():
+            self.store.relation(rows).to_parquet(str(path), compression="uncompressed")
+        return KeptFrame(path, self.kept), f"{shown or sql}\nORDER BY {order}"
 
     def frame(self, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
         return self.store.frame(sql, params)
@@ -138,7 +142,7 @@ def check_result(
     name: str,
     expects: str,
     severity: str,
-    ids: pl.DataFrame,
+    ids: pl.DataFrame | KeptFrame,
     sql: str,
     finding: str,
     *,
@@ -153,10 +157,10 @@ def check_result(
     )
 
 
-def listed(ids: pl.DataFrame) -> int:
+def listed(ids: pl.DataFrame | KeptFrame) -> int:
     """How many offending rows a check's ``ids`` lists: its distinct ``id`` values (a row
     listed once per changed column, or an id present twice in the table, counts once)."""
-    return ids["id"].n_unique()
+    return ids.distinct_ids() if isinstance(ids, KeptFrame) else ids["id"].n_unique()
 
 
 @contextmanager
@@ -212,11 +216,15 @@ def skipped(name: str, expects: str, why: str) -> CheckResult:
     return CheckResult(name, "skip", 0, why, expects, pl.DataFrame({"id": []}, schema={"id": pl.String}), "")
 
 
-def counts_by(ids: pl.DataFrame, *columns: str) -> pl.DataFrame:
+def counts_by(ids: pl.DataFrame | pl.LazyFrame | KeptFrame, *columns: str) -> pl.DataFrame:
+    """``ids``' rows counted by ``columns``, the most common first (read a column at a time
+    from a kept frame)."""
     return (
-        ids.group_by(columns)
+        ids.lazy()
+        .group_by(columns)
         .agg(rows=pl.len())
         .sort(["rows", *columns], descending=[True] + [False] * len(columns))
+        .collect(engine="streaming")
     )
 
 

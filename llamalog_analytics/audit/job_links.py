@@ -23,12 +23,12 @@ def reused_job_ids(audit: Audit) -> CheckResult:
     """
     ids, sql = audit.on_links(links.reused_sql, "job_id, job_instance")
     n = listed(ids)
-    first_runs = ids.filter(pl.col("job_instance") == 1)  # one per job id: its runs are all listed
+    first_runs = ids.lazy().filter(pl.col("job_instance") == 1)  # one per job id: its runs are all listed
+    by_runs = counts_by(first_runs, "runs")
     finding = (
-        f"{n:,} runs share {first_runs.height:,} job ids that ran more than once "
+        f"{n:,} runs share {by_runs['rows'].sum():,} job ids that ran more than once "
         f"({audit.linking}); each run is listed by its first row and followed on its own."
     )
-    by_runs = counts_by(first_runs, "runs")
     return check_result(
         "reused_job_ids",
         "Each job id names one run of a job: no two of its rows lie further apart than the reuse gap "

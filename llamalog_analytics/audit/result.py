@@ -66,27 +66,49 @@ def _known(status: str) -> None:
 class KeptFrame:
     """A check's offending rows kept in a Parquet file, not in memory, and read back on demand.
 
-    :func:`~llamalog_analytics.verify` keeps every check's rows this way as soon as the check
-    is done, so an audit of many millions of offending rows holds only one check's at a time.
-    The files lie in a temporary folder (:class:`KeptFolder`) that is deleted once no result
-    refers to it.
+    :meth:`Audit.listing <llamalog_analytics.audit.Audit.listing>` has DuckDB write each
+    listing to a file, sorted, and :func:`~llamalog_analytics.verify` keeps the rest the same
+    way as soon as their check is done, so an audit of many millions of offending rows never
+    holds them in memory. The files lie in a temporary folder (:class:`KeptFolder`) that is
+    deleted once no result refers to it.
 
     Examples:
-        >>> kept = KeptFrame(pl.DataFrame({"id": ["a", "b"]}), KeptFolder())
-        >>> kept.height, kept.columns, kept.frame()["id"].to_list()
-        (2, ['id'], ['a', 'b'])
+        >>> kept = KeptFrame.of(pl.DataFrame({"id": ["a", "b", "a"]}), KeptFolder())
+        >>> kept.height, kept.columns, kept.frame()["id"].to_list(), kept.distinct_ids()
+        (3, ['id'], ['a', 'b', 'a'], 2)
     """
 
-    def __init__(self, frame: pl.DataFrame, folder: KeptFolder) -> None:
-        self.path = folder.path / f"{next(folder.numbers)}.parquet"
-        self.height, self.columns = frame.height, frame.columns
+    def __init__(self, path: Path, folder: KeptFolder) -> None:
+        self.path = path
         self._folder = folder  # the folder lives as long as a frame kept in it
+        self.columns = list(pl.read_parquet_schema(path))
+        self.height = self.lazy().select(pl.len()).collect().item()  # from the file's footer
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, folder: KeptFolder) -> KeptFrame:
+        """``frame`` written to a new file in ``folder``."""
+        path = folder.new_path()
         # fastest to write, and read soon, whole: nothing to compress, no statistics to skip by
-        frame.write_parquet(self.path, compression="uncompressed", statistics=False)
+        frame.write_parquet(path, compression="uncompressed", statistics=False)
+        return cls(path, folder)
 
     def frame(self) -> pl.DataFrame:
         """The rows, read from the file."""
         return pl.read_parquet(self.path)
+
+    def lazy(self) -> pl.LazyFrame:
+        """The rows as a lazy scan of the file, to aggregate without reading them all at once."""
+        return pl.scan_parquet(self.path)
+
+    def distinct_ids(self) -> int:
+        """How many distinct values the ``id`` column holds, read a column at a time: counted by
+        a 64-bit hash of each, which is exact when the hashes are all distinct (the common case,
+        in a fraction of the memory of the text); otherwise by the text."""
+        ids = self.lazy().select("id")
+        hashed = ids.select(n=pl.col("id").hash().n_unique(), rows=pl.len()).collect(engine="streaming")
+        if hashed["n"].item() == hashed["rows"].item():
+            return hashed["rows"].item()
+        return ids.select(pl.col("id").n_unique()).collect(engine="streaming").item()
 
     def __repr__(self) -> str:
         return f"KeptFrame({str(self.path)!r}, {self.height:,} rows)"
@@ -99,6 +121,10 @@ class KeptFolder:
         self.path = Path(tempfile.mkdtemp(prefix="llamalog-audit-"))
         self.numbers = itertools.count()
         weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+
+    def new_path(self) -> Path:
+        """A file name in the folder not given before."""
+        return self.path / f"{next(self.numbers)}.parquet"
 
 
 @dataclass(frozen=True)
@@ -152,7 +178,7 @@ class CheckResult:
         rows = self.offending
         if isinstance(rows, KeptFrame) or not rows.height or pl.Object in rows.dtypes:
             return self
-        return replace(self, offending=KeptFrame(rows, folder))
+        return replace(self, offending=KeptFrame.of(rows, folder))
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the frames' extra columns, ready for JSON: ``name``, ``status``,

@@ -56,7 +56,7 @@ WHERE present AND CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
     total = audit.store.execute(
         f"SELECT count(*) FROM {audit.table} WHERE {audit.existed_at_root_job_migration()}"
     )[0][0]
-    kinds = ids.with_columns(
+    kinds = ids.lazy().with_columns(
         kind=pl.when(pl.col("root_job_id").is_null())
         .then(pl.lit("left NULL"))
         .when(pl.col("expected").is_null())
