@@ -178,11 +178,11 @@ def reused_sql(linked: str) -> str:
 instances AS (  -- each run's first row: the least (created_at, id), with its operation
   SELECT job_id, job_instance, min({{'at': created_at, 'id': id, 'operation': operation}}) AS first_row,
     max(created_at) AS last_at, count(*) AS rows
-  FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance)
-SELECT first_row.id::VARCHAR AS id, job_id, job_instance,
-  max(job_instance) OVER (PARTITION BY job_id) AS runs, first_row.at AS first_at, last_at, rows,
+  FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance),
+runs AS (SELECT job_id, max(job_instance) AS runs FROM instances GROUP BY job_id)  -- not a window: no sort
+SELECT first_row.id::VARCHAR AS id, job_id, job_instance, runs, first_row.at AS first_at, last_at, rows,
   first_row.operation AS operation
-FROM instances"""
+FROM instances JOIN runs USING (job_id)"""
 
 
 def loops(store: Any, linked: str) -> pl.DataFrame:
