@@ -170,8 +170,8 @@ def verify(
             scratch,
             tuple(DEFAULT_CHECKS if checks is None else checks),
         )
-        # each check's offending rows on disk once it is done (listings are written there)
-        results = tuple(check(audit).kept(audit.kept) for check in audit.checks)
+        # listings are on disk already; rows a check made as a frame join them once it is done
+        results = tuple(check(audit).kept(audit.kept_folder) for check in audit.checks)
         scratch.close()  # the checks' temporary tables, freed before the work that follows
         results = with_concentration(audit, results)
         report = AuditReport(results, _summary(audit, results), audit)

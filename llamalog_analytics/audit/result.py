@@ -74,8 +74,8 @@ class KeptFrame:
 
     Examples:
         >>> kept = KeptFrame.of(pl.DataFrame({"id": ["a", "b", "a"]}), KeptFolder())
-        >>> kept.height, kept.columns, kept.frame()["id"].to_list(), kept.distinct_ids()
-        (3, ['id'], ['a', 'b', 'a'], 2)
+        >>> kept.height, kept.columns, kept.frame()["id"].to_list()
+        (3, ['id'], ['a', 'b', 'a'])
     """
 
     def __init__(self, path: Path, folder: KeptFolder) -> None:
@@ -99,16 +99,6 @@ class KeptFrame:
     def lazy(self) -> pl.LazyFrame:
         """The rows as a lazy scan of the file, to aggregate without reading them all at once."""
         return pl.scan_parquet(self.path)
-
-    def distinct_ids(self) -> int:
-        """How many distinct values the ``id`` column holds, read a column at a time: counted by
-        a 64-bit hash of each, which is exact when the hashes are all distinct (the common case,
-        in a fraction of the memory of the text); otherwise by the text."""
-        ids = self.lazy().select("id")
-        hashed = ids.select(n=pl.col("id").hash().n_unique(), rows=pl.len()).collect(engine="streaming")
-        if hashed["n"].item() == hashed["rows"].item():
-            return hashed["rows"].item()
-        return ids.select(pl.col("id").n_unique()).collect(engine="streaming").item()
 
     def __repr__(self) -> str:
         return f"KeptFrame({str(self.path)!r}, {self.height:,} rows)"
