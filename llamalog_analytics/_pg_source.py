@@ -216,7 +216,7 @@ class Source:
     the SQL. :meth:`share` opens more connections reading the same snapshot, and
     :meth:`interleaved` reads their streams at once. ``local`` is a DuckDB connection (the
     store's) that turns parameters into Arrow and small results into rows; without one, the
-    source opens an in-memory database of its own, which took 15-28 ms here.
+    source opens an in-memory database of its own, which took 14-28 ms here.
     """
 
     def __init__(self, conninfo: str, local: duckdb.DuckDBPyConnection | None = None) -> None:
