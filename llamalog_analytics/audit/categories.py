@@ -20,10 +20,10 @@ NO_MIGRATION_TIME = (
 def category_present(audit: Audit) -> CheckResult:
     """Every row has a category, and a label the enum knows."""
     labels = ", ".join(literal(c) for c in schema.CATEGORIES)
-    sql = f"""SELECT id::VARCHAR AS id, created_at, operation, category FROM {audit.table}
+    sql = f"""SELECT id, created_at, operation, category FROM {audit.table}
 WHERE category IS NULL OR category NOT IN ({labels})"""
     ids, sql = audit.listing(sql, "created_at, id")
-    rows = ids.lazy().unique("id", keep="first").select("category").collect()
+    rows = ids.stored().unique("id", keep="first").select("category").collect()
     unlabelled = rows["category"].null_count()
     unknown = sorted(rows["category"].drop_nulls().unique())
     n = listed(ids)
@@ -63,7 +63,7 @@ def category_backfill(audit: Audit) -> CheckResult:
     if groups is None:
         return skipped(name, expects, NO_MIGRATION_TIME)
     applied, intent = rules.APPLIED_BACKFILL, rules.ROADMAP_INTENT
-    rows = f"""SELECT id::VARCHAR AS id, created_at, operation, status, category, expected, intended
+    rows = f"""SELECT id, created_at, operation, status, category, expected, intended
 FROM (SELECT *, {applied.case()} AS expected, {intent.case()} AS intended FROM {audit.table}
   WHERE {audit.existed_at_migration()})"""
     total = int(groups["rows"].sum())
@@ -133,7 +133,7 @@ def category_rules(audit: Audit) -> CheckResult:
     if existed is None:
         return skipped(name, expects, NO_MIGRATION_TIME)
     since = f"created_at >= {timestamp_sql(audit.migrated_at)} AND " if audit.migrated_at else ""
-    sql = f"""SELECT id::VARCHAR AS id, created_at, operation, status, category, expected
+    sql = f"""SELECT id, created_at, operation, status, category, expected
 FROM (SELECT *, {rules.APPLICATION.case()} AS expected FROM {audit.table} WHERE {since}NOT ({existed}))
 WHERE category IS DISTINCT FROM expected"""
     ids, sql = audit.listing(sql, "created_at, id")

@@ -161,15 +161,15 @@ def listed(ids: pl.DataFrame | KeptFrame) -> int:
     """How many offending rows a check's ``ids`` lists: its distinct ``id`` values (a row
     listed once per changed column, or an id present twice in the table, counts once).
 
-    Read a column at a time and counted by a 64-bit hash of each id, which is exact when the
-    hashes are all distinct (the common case, in a fraction of the memory of the text);
-    otherwise counted by the text.
+    Read a column at a time (a kept UUID as its 16 bytes) and counted by a 64-bit hash of
+    each id, which is exact when the hashes are all distinct (the common case, in a fraction
+    of the memory of the ids); otherwise counted by the ids themselves.
 
     Examples:
         >>> listed(pl.DataFrame({"id": ["a", "b"]})), listed(pl.DataFrame({"id": ["a", "b", "a"]}))
         (2, 2)
     """
-    column = ids.lazy().select("id")
+    column = (ids.stored() if isinstance(ids, KeptFrame) else ids.lazy()).select("id")
     hashed = column.select(n=pl.col("id").hash().n_unique(), rows=pl.len()).collect(engine="streaming")
     if hashed["n"].item() == hashed["rows"].item():
         return hashed["rows"].item()
@@ -180,8 +180,7 @@ def listed(ids: pl.DataFrame | KeptFrame) -> int:
 def offending_ids(store: LogStore, results: Iterable[CheckResult]) -> Iterator[str]:
     """SQL listing every check's offending ids, each once per check (``check_name``, ``id`` as a
     UUID), for the ``with`` block. Each check's frame is read where it lies: a union of them,
-    not a copy of them all in one frame. The ids of a frame kept on disk are parsed once, into
-    a file beside it, which every later call reads (the audit's breakdowns, then its record).
+    not a copy of them all in one frame.
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -200,27 +199,14 @@ def offending_ids(store: LogStore, results: Iterable[CheckResult]) -> Iterator[s
                 continue
             distinct = "DISTINCT " if rows.height > result.count else ""  # listed more than once
             if isinstance(rows, KeptFrame):
-                source = _parsed_ids(store, rows, distinct)
+                source = f"read_parquet({literal(str(rows.path))})"  # a UUID column is read as one
             else:
-                frame = rows.select(pl.col("id").cast(pl.String))
-                registered = frames.enter_context(store.registered(f"_llamalog_offending_{n}", frame))
-                source = f"(SELECT {distinct}id::UUID AS id FROM {registered} WHERE id IS NOT NULL)"
-            parts.append(f"SELECT {literal(result.name)} AS check_name, id FROM {source}")
+                source = frames.enter_context(
+                    store.registered(f"_llamalog_offending_{n}", rows.select(pl.col("id").cast(pl.String)))
+                )
+            ids = f"(SELECT {distinct}id::UUID AS id FROM {source} WHERE id IS NOT NULL)"
+            parts.append(f"SELECT {literal(result.name)} AS check_name, id FROM {ids}")
         yield "\nUNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS check_name, NULL::UUID AS id LIMIT 0"
-
-
-def _parsed_ids(store: LogStore, kept: KeptFrame, distinct: str) -> str:
-    """SQL reading the ids of the rows ``kept`` as UUIDs from a file beside them, written the
-    first time."""
-    parsed = kept.path.with_suffix(".ids.parquet")
-    if not parsed.exists():
-        writing = parsed.with_suffix(".writing")
-        rows = f"read_parquet({literal(str(kept.path))})"
-        ids = f"SELECT {distinct}id::UUID AS id FROM {rows} WHERE id IS NOT NULL"
-        with store.session():
-            store.relation(ids).to_parquet(str(writing), compression="uncompressed")
-        writing.replace(parsed)  # whole or not at all
-    return f"read_parquet({literal(str(parsed))})"
 
 
 def skipped(name: str, expects: str, why: str) -> CheckResult:

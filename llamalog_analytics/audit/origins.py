@@ -48,7 +48,7 @@ def entities_sql(table: str) -> str:
     SELECT entity_type, entity_id, min(created_at) AS first_at, max(created_at) AS last_at, count(*) AS rows
     FROM named GROUP BY ALL
 )
-SELECT e.entity_id::VARCHAR AS id, e.entity_type, e.first_at, e.last_at, e.rows,
+SELECT e.entity_id AS id, e.entity_type, e.first_at, e.last_at, e.rows,
        c.entity_id IS NOT NULL AS known
 FROM entities e LEFT JOIN created c ON c.entity_type = e.entity_type AND c.entity_id = e.entity_id"""
 

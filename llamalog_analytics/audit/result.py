@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..errors import ArgumentError
 
@@ -81,8 +83,11 @@ class KeptFrame:
     def __init__(self, path: Path, folder: KeptFolder) -> None:
         self.path = path
         self._folder = folder  # the folder lives as long as a frame kept in it
-        self.columns = list(pl.read_parquet_schema(path))
-        self.height = self.lazy().select(pl.len()).collect().item()  # from the file's footer
+        schema = pq.read_schema(path)
+        self.columns = schema.names
+        # DuckDB writes UUIDs as 16 bytes: a third of their text, which is made only when read
+        self._uuids = [f.name for f in schema if f.type == pa.uuid()]
+        self.height = self.stored().select(pl.len()).collect().item()  # from the file's footer
 
     @classmethod
     def of(cls, frame: pl.DataFrame, folder: KeptFolder) -> KeptFrame:
@@ -94,14 +99,37 @@ class KeptFrame:
 
     def frame(self) -> pl.DataFrame:
         """The rows, read from the file."""
-        return pl.read_parquet(self.path)
+        return self.lazy().collect()
 
     def lazy(self) -> pl.LazyFrame:
-        """The rows as a lazy scan of the file, to aggregate without reading them all at once."""
+        """The rows as a lazy scan of the file, to aggregate without reading them all at once.
+
+        UUID columns come as text, as in :meth:`frame`: ``8-4-4-4-12`` lowercase hex digits.
+        """
+        return self.stored().with_columns(_uuid_text(pl.col(c)) for c in self._uuids)
+
+    def stored(self) -> pl.LazyFrame:
+        """The rows as the file holds them: UUID columns as their 16 bytes (to count or compare
+        ids without making their text)."""
         return pl.scan_parquet(self.path)
 
     def __repr__(self) -> str:
         return f"KeptFrame({str(self.path)!r}, {self.height:,} rows)"
+
+
+def _uuid_text(uuids: pl.Expr) -> pl.Expr:
+    """UUIDs held as 16 bytes, as text.
+
+    Examples:
+        >>> import uuid
+        >>> one = uuid.UUID("12f549b1-13a4-4070-bb5e-c5b1992c30aa")
+        >>> pl.select(_uuid_text(pl.lit(one.bytes))).item()
+        '12f549b1-13a4-4070-bb5e-c5b1992c30aa'
+    """
+    digits = uuids.bin.encode("hex")
+    groups = ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))
+    parts = [digits.str.slice(start, length) for start, length in groups]
+    return pl.concat_str(parts, separator="-")
 
 
 class KeptFolder:

@@ -47,7 +47,7 @@ def root_job_backfill(audit: Audit) -> CheckResult:
     if replayed is None:
         return skipped(name, expects, NO_ROOT_MIGRATION_TIME)
     sql = f"""{replayed}
-SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id, root_job_id, roots[1] AS expected,
+SELECT id, created_at, job_id, parent_job_id, root_job_id, roots[1] AS expected,
   len(roots) AS candidates
 FROM replayed
 WHERE present AND CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
@@ -148,7 +148,7 @@ def root_job_truth(audit: Audit) -> CheckResult:
         return skipped(name, expects, NO_ROOT_MIGRATION_TIME)
     hops = DEPTH_LIMIT - 1  # the walk resolves roots up to this many hops above the parent
     old = f"(SELECT * FROM {audit.table} WHERE {existed})"
-    sql = f"""SELECT id::VARCHAR AS id, created_at, job_id, parent_job_id, root_job_id, true_root, ancestors,
+    sql = f"""SELECT id, created_at, job_id, parent_job_id, root_job_id, true_root, ancestors,
   CASE WHEN looped THEN 'parent loop' WHEN ancestors > {hops} THEN 'deeper than the depth limit'
     WHEN top_dangling AND ancestors > 1 THEN 'dangling ancestor'
     WHEN dangling = {literal(links.NO_RUN_NEAR)} THEN 'parent run never logged; its id was reused'
@@ -203,7 +203,7 @@ def _root_flag_sql(table: str, since: datetime | None) -> str:
     no_parent = "NOT is_root_job AND parent_job_id IS NULL"
     if since is not None:
         no_parent += f" AND created_at >= {timestamp_sql(since)}"
-    return f"""SELECT id::VARCHAR AS id, operation, created_at, job_id, parent_job_id, is_root_job,
+    return f"""SELECT id, operation, created_at, job_id, parent_job_id, is_root_job,
   CASE WHEN is_root_job THEN 'root with parent' ELSE 'no parent, not root' END AS kind
 FROM {quote(table)}
 WHERE (is_root_job AND parent_job_id IS NOT NULL) OR ({no_parent})"""

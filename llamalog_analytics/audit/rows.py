@@ -59,10 +59,10 @@ kept AS (SELECT DISTINCT id, missing FROM odd WHERE id NOT IN (SELECT id FROM re
 cells AS (
   SELECT b.id, unnest(list_filter([{cells}], lambda x: x IS NOT NULL)) AS cell
   FROM {before} AS b JOIN {after} AS a USING (id) WHERE b.id IN (SELECT id FROM kept WHERE NOT missing))
-SELECT id::VARCHAR AS id, 'missing' AS kind, NULL AS "column", NULL AS "before", NULL AS "after"
+SELECT id, 'missing' AS kind, NULL AS "column", NULL AS "before", NULL AS "after"
 FROM kept WHERE missing
 UNION ALL
-SELECT id::VARCHAR, 'changed', cell."column", cell."before", cell."after" FROM cells"""
+SELECT id, 'changed', cell."column", cell."before", cell."after" FROM cells"""
     listing, sql = audit.listing(sql, 'kind, id, "column"')
     ids = listing.frame()  # as many rows as differences: few where the migration kept the data
     ids = ids.filter(~pl.struct(ids.columns).map_elements(_same_json, return_dtype=pl.Boolean))
@@ -116,7 +116,7 @@ def duplicate_ids(audit: Audit) -> CheckResult:
     """Row ids present more than once in either table (the primary key forbids it)."""
     parts = [(audit.after, audit.table)] + ([(audit.before, quote(audit.before))] if audit.before else [])
     sql = "\nUNION ALL\n".join(
-        f"SELECT id::VARCHAR AS id, {literal(name)} AS table_name, count(*) AS copies FROM {table} "
+        f"SELECT id, {literal(name)} AS table_name, count(*) AS copies FROM {table} "
         "GROUP BY id HAVING count(*) > 1"
         for name, table in parts
     )

@@ -161,13 +161,13 @@ def job_key(ids: pl.Series, seed: int) -> np.ndarray:
 
 def dangling_sql(linked: str) -> str:
     """Rows whose parent link resolves to no instance, with the reason (``dangling``)."""
-    return f"""SELECT id::VARCHAR AS id, created_at, operation, parent_job_id, dangling
+    return f"""SELECT id, created_at, operation, parent_job_id, dangling
 FROM {linked} WHERE dangling IS NOT NULL"""
 
 
 def before_parent_sql(linked: str) -> str:
     """Rows logged before the first row of the instance their parent resolves to."""
-    return f"""SELECT id::VARCHAR AS id, operation, job_id, job_instance, parent_job_id, parent_instance,
+    return f"""SELECT id, operation, job_id, job_instance, parent_job_id, parent_instance,
   created_at, parent_first_at, epoch_ms(parent_first_at) - epoch_ms(created_at) AS ahead_by_ms
 FROM {linked} WHERE created_at < parent_first_at"""
 
@@ -180,7 +180,7 @@ instances AS (  -- each run's first row: the least (created_at, id), with its op
     max(created_at) AS last_at, count(*) AS rows
   FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance),
 runs AS (SELECT job_id, max(job_instance) AS runs FROM instances GROUP BY job_id)  -- not a window: no sort
-SELECT first_row.id::VARCHAR AS id, job_id, job_instance, runs, first_row.at AS first_at, last_at, rows,
+SELECT first_row.id AS id, job_id, job_instance, runs, first_row.at AS first_at, last_at, rows,
   first_row.operation AS operation
 FROM instances JOIN runs USING (job_id)"""
 
@@ -232,7 +232,7 @@ walk(start, first, reached, path) AS (
   SELECT w.start, w.first, e.parent, list_append(w.path, w.reached) FROM walk AS w
   JOIN edges AS e ON e.node = w.reached WHERE NOT list_contains(w.path, w.reached)),
 looped AS (SELECT DISTINCT start, first FROM walk WHERE reached = start)
-SELECT id::VARCHAR AS id, created_at, job_id, job_instance, parent_job_id, parent_instance FROM linked
+SELECT id, created_at, job_id, job_instance, parent_job_id, parent_instance FROM linked
 WHERE ({node}, {parent}) IN (SELECT (start, first) FROM looped)"""
 
 
