@@ -192,14 +192,18 @@ def resolved(
     back[order] = np.arange(len(order))  # each row's place among the sorted ones
     ordinal, parent_ordinal, first_at, dangling = (values[back] for values in found)
     del found, back
-    unlinked = np.flatnonzero(parent_ordinal == 0)
+    linked = pl.col("parent_instance") != 0
     return pl.DataFrame(
         {
-            "job_instance": pl.Series(ordinal, dtype=pl.Int32).scatter(np.flatnonzero(ordinal == 0), None),
-            "parent_instance": pl.Series(parent_ordinal, dtype=pl.Int32).scatter(unlinked, None),
-            "parent_first_at": pl.Series(first_at, dtype=pl.Datetime("us")).scatter(unlinked, None),
+            "job_instance": pl.Series(ordinal, dtype=pl.Int32),
+            "parent_instance": pl.Series(parent_ordinal, dtype=pl.Int32),
+            "parent_first_at": pl.Series(first_at, dtype=pl.Datetime("us")),
             "dangling": _DANGLING_REASONS.gather(dangling),
         }
+    ).with_columns(  # 0 stands for none
+        pl.when(pl.col("job_instance") != 0).then("job_instance").alias("job_instance"),
+        pl.when(linked).then("parent_instance").alias("parent_instance"),
+        pl.when(linked).then("parent_first_at").alias("parent_first_at"),
     )
 
 
@@ -254,10 +258,11 @@ def link_runs(
         starts[1:] |= np.diff(times) > gap
     run = np.cumsum(starts) - 1  # runs numbered by job id, then time
     ordinal = np.zeros(size, dtype=np.int32)
-    ordinal[grouped] = run - np.maximum.accumulate(np.where(first_of_job, run, 0)) + 1
+    ordinal_grouped = run - np.maximum.accumulate(np.where(first_of_job, run, 0)) + 1
+    ordinal[grouped] = ordinal_grouped
     # Each run's job, ordinal, first and last time; one more entry stands for "no run".
     run_job = np.append(jobs[starts], -1)
-    run_ordinal = np.append(ordinal[grouped][starts], 0)
+    run_ordinal = np.append(ordinal_grouped[starts], 0)
     run_first = np.append(times[starts], 0)
     run_last = np.append(times[np.roll(starts, -1)], 0)  # a run ends where the next one starts
     run_check, parent_check = (None, None) if check is None else (np.append(checked[starts], 0), check[1])
@@ -268,9 +273,9 @@ def link_runs(
     job_number = np.cumsum(first_of_job) - 1
     rank = np.cumsum(np.diff(created, prepend=created[:1] - 1) != 0) - 1
     scale = int(rank[-1]) + 2 if size else 1
-    keys = job_number[starts] * scale + rank[grouped][starts]
+    keys = job_number[starts] * scale + rank[grouped[starts]]
     # a table's worth each: what is held counts
-    del grouped, jobs, times, first_of_job, starts, run, job_number
+    del grouped, jobs, times, first_of_job, starts, run, job_number, ordinal_grouped
     linked = np.flatnonzero(parent >= 0)
     # Searched in (parent, time) order: binary searches in large arrays run several times faster
     # on sorted values, each starting near where the last one ended.
