@@ -174,15 +174,16 @@ FROM {linked} WHERE created_at < parent_first_at"""
 
 def reused_sql(linked: str) -> str:
     """Every instance of the job ids that ran more than once, with its span (``id``: its first row)."""
-    return f"""WITH reused AS (SELECT DISTINCT job_id FROM {linked} WHERE job_instance = 2),
+    return f"""WITH runs AS (  -- the job ids that ran more than once, each with how many times
+  SELECT job_id, max(job_instance) AS runs FROM {linked} WHERE job_instance >= 2 GROUP BY job_id),
 instances AS (  -- each run's first row: the least (created_at, id), with its operation
-  SELECT job_id, job_instance, min({{'at': created_at, 'id': id, 'operation': operation}}) AS first_row,
-    max(created_at) AS last_at, count(*) AS rows
-  FROM {linked} WHERE job_id IN (SELECT job_id FROM reused) GROUP BY job_id, job_instance),
-runs AS (SELECT job_id, max(job_instance) AS runs FROM instances GROUP BY job_id)  -- not a window: no sort
+  SELECT job_id, job_instance, any_value(runs) AS runs,
+    min({{'at': created_at, 'id': id, 'operation': operation}}) AS first_row, max(created_at) AS last_at,
+    count(*) AS rows
+  FROM {linked} JOIN runs USING (job_id) GROUP BY job_id, job_instance)
 SELECT first_row.id AS id, job_id, job_instance, runs, first_row.at AS first_at, last_at, rows,
   first_row.operation AS operation
-FROM instances JOIN runs USING (job_id)"""
+FROM instances"""
 
 
 def loops(store: Any, linked: str) -> pl.DataFrame:
