@@ -75,7 +75,12 @@ class Linking:
 
 
 def rows_sql(
-    source: str, linking: Linking | None = None, *, quoted: bool = False, carry: Iterable[str] = ()
+    source: str,
+    linking: Linking | None = None,
+    *,
+    quoted: bool = False,
+    carry: Iterable[str] = (),
+    run_start: bool = False,
 ) -> str:
     """SQL (DuckDB) giving each row of ``source`` its job instance and its resolved parent.
 
@@ -84,7 +89,8 @@ def rows_sql(
     ``parent_job_id`` the row links to; NULL when none), ``parent_first_at`` (that instance's
     first row time) and ``dangling`` (why a parent resolves to nothing: :data:`NO_ROW` or
     :data:`NO_RUN_NEAR`; NULL otherwise). ``source`` is a table name, or with ``quoted`` any
-    relation (a parenthesised query); ``carry`` names more of its columns to pass through.
+    relation (a parenthesised query); ``carry`` names more of its columns to pass through. With
+    ``run_start``, one more column, ``run_start``: whether the row is its run's first.
     """
     linking = linking or Linking()
     relation = source if quoted else quote(source)
@@ -96,11 +102,14 @@ def rows_sql(
         else f"coalesce(epoch_us(created_at) - lag(epoch_us(created_at)) OVER by_job > {int(gap)}, true)"
     )
     near = "true" if gap is None else f"distance <= {int(gap)}"
+    start, columns_out = ("", f"{columns}, job_instance")
+    if run_start:
+        start, columns_out = " job_id IS NOT NULL AND starts AS run_start,", f"{columns_out}, run_start"
     return f"""WITH marked AS (
   SELECT {columns}, {starts} AS starts FROM {relation}
   WINDOW by_job AS (PARTITION BY job_id ORDER BY created_at, id)),
 numbered AS MATERIALIZED (
-  SELECT {columns},
+  SELECT {columns},{start}
     CASE WHEN job_id IS NOT NULL THEN sum(starts::INTEGER) OVER (
       PARTITION BY job_id ORDER BY created_at, id ROWS UNBOUNDED PRECEDING)::INTEGER END AS job_instance
   FROM marked),
@@ -119,14 +128,14 @@ nearest AS (
   SELECT *, b_instance IS NOT NULL AND (a_instance IS NULL OR b_distance <= a_distance) AS before,
     CASE WHEN before THEN b_distance ELSE a_distance END AS distance
   FROM near)
-SELECT {columns}, job_instance,
+SELECT {columns_out},
   CASE WHEN {near} THEN CASE WHEN before THEN b_instance ELSE a_instance END END AS parent_instance,
   CASE WHEN {near} THEN CASE WHEN before THEN b_first ELSE a_first END END AS parent_first_at,
   CASE WHEN b_instance IS NULL AND a_instance IS NULL THEN {literal(NO_ROW)}
     WHEN NOT ({near}) THEN {literal(NO_RUN_NEAR)} END AS dangling
 FROM nearest
 UNION ALL
-SELECT {columns}, job_instance, NULL::INTEGER, NULL::TIMESTAMP, NULL::VARCHAR FROM numbered
+SELECT {columns_out}, NULL::INTEGER, NULL::TIMESTAMP, NULL::VARCHAR FROM numbered
 WHERE parent_job_id IS NULL"""
 
 

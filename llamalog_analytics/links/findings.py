@@ -246,15 +246,11 @@ def roots_sql(source: str, linking: Linking | None = None, *, quoted: bool = Fal
     id included),
     ``looped`` and ``top_dangling`` (the walk ended at a parent that never logged).
     """
-    rows = rows_sql(source, linking, quoted=quoted, carry=["root_job_id"])
+    rows = rows_sql(source, linking, quoted=quoted, carry=["root_job_id"], run_start=True)
     key = "p.parent_job_id || '#' || p.parent_instance"
     return f"""WITH RECURSIVE linked AS MATERIALIZED ({rows}),
-first_links AS (
-  SELECT job_id, job_instance,
-    arg_min_null({{'job': parent_job_id, 'run': parent_instance}}, (created_at, id)) AS up
-  FROM linked WHERE job_id IS NOT NULL GROUP BY job_id, job_instance),
-parents AS (
-  SELECT job_id, job_instance, up.job AS parent_job_id, up.run AS parent_instance FROM first_links),
+parents AS (  -- each run's parent: its first row's
+  SELECT job_id, job_instance, parent_job_id, parent_instance FROM linked WHERE run_start),
 walk(start_job, start_run, job, run, hops, path) AS (
   SELECT DISTINCT parent_job_id, parent_instance, parent_job_id, parent_instance, 0,
     [parent_job_id || '#' || parent_instance]
