@@ -70,9 +70,8 @@ WHERE present AND CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
         f"(joined on bare job ids, at most {DEPTH_LIMIT} steps)"
     )
     if audit.before is not None:
-        deleted = audit.store.execute(
-            f"SELECT count(*) FROM {quote(audit.before)} WHERE id NOT IN (SELECT id FROM {audit.table})"
-        )[0][0]
+        deleted_rows = _deleted_rows(audit.before, audit.table)
+        deleted = audit.store.execute(f"SELECT count(*) FROM {deleted_rows}")[0][0]
         if deleted:
             finding += (
                 f"; the walk also follows the {count(deleted, 'snapshot row')} deleted since, taken to "
@@ -107,7 +106,7 @@ def replayed_roots_sql(audit: Audit) -> str | None:
     if audit.before is not None:
         seen += (
             "\n  UNION ALL SELECT id, created_at, job_id, parent_job_id, NULL, false "
-            f"FROM {quote(audit.before)} WHERE id NOT IN (SELECT id FROM {audit.table})"
+            f"FROM {_deleted_rows(audit.before, audit.table)}"
         )
     return f"""WITH RECURSIVE old AS (
   {seen}),
@@ -125,6 +124,12 @@ replayed AS (
   SELECT o.*, CASE WHEN o.parent_job_id IS NOT NULL THEN d.roots
     WHEN o.job_id IS NOT NULL THEN [o.job_id] ELSE [] END AS roots
   FROM old AS o LEFT JOIN deepest AS d ON d.start = o.parent_job_id)"""
+
+
+def _deleted_rows(before: str, table: str) -> str:
+    """SQL for a ``FROM``: the rows of the snapshot ``before`` whose id ``table`` (quoted) no
+    longer has."""
+    return f"{quote(before)} AS b WHERE NOT EXISTS (SELECT 1 FROM {table} AS a WHERE a.id = b.id)"
 
 
 def root_job_truth(audit: Audit) -> CheckResult:
