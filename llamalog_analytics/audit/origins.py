@@ -43,14 +43,16 @@ def entities_sql(table: str) -> str:
 ), created AS (  -- entity types as text: PostgreSQL, where they are an enum, runs this too
     SELECT entity_type::VARCHAR AS entity_type, entity_id FROM {table}
     WHERE category = 'CREATED' AND entity_id IS NOT NULL
-    UNION SELECT entity_type::VARCHAR, {typed} FROM {table} WHERE category = 'CREATED' AND {typed} IS NOT NULL
+    UNION ALL SELECT entity_type::VARCHAR, {typed} FROM {table}
+    WHERE category = 'CREATED' AND {typed} IS NOT NULL AND {typed} IS DISTINCT FROM entity_id
 ), entities AS (  -- grouped by the UUID, and joined once each: text and joins per row cost more
     SELECT entity_type, entity_id, min(created_at) AS first_at, max(created_at) AS last_at, count(*) AS rows
     FROM named GROUP BY ALL
 )
 SELECT e.entity_id AS id, e.entity_type, e.first_at, e.last_at, e.rows,
-       c.entity_id IS NOT NULL AS known
-FROM entities e LEFT JOIN created c ON c.entity_type = e.entity_type AND c.entity_id = e.entity_id"""
+       EXISTS (SELECT 1 FROM created c
+               WHERE c.entity_type = e.entity_type AND c.entity_id = e.entity_id) AS known
+FROM entities e"""
 
 
 def unknown_origin(audit: Audit) -> CheckResult:
