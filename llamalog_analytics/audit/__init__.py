@@ -232,9 +232,9 @@ def _summary(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:
     if then is not None:
         categories["at the migration, stored"] = _counts(then)
         categories["at the migration, roadmap intent"] = _counts(then, rules.ROADMAP_INTENT.name)
-    weeks = store.execute(
-        f"SELECT date_trunc('week', created_at)::DATE::VARCHAR, count(*) FROM {table} "
-        "GROUP BY ALL ORDER BY ALL"
+    weeks = store.execute(  # grouped by the date, made text once per week
+        f"SELECT week::VARCHAR, rows FROM (SELECT date_trunc('week', created_at)::DATE AS week, "
+        f"count(*) AS rows FROM {table} GROUP BY ALL) ORDER BY week"
     )
     return {
         "status": worst(r.status for r in results),
