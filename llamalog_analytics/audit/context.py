@@ -106,10 +106,11 @@ class Audit:
         if existed is None:
             return None
         applied, intent = rules.APPLIED_BACKFILL, rules.ROADMAP_INTENT
+        # the rules read operation and status alone: each group is labelled once, not each row
         return self.frame(
             f"""SELECT operation, status, category, {applied.case()} AS {quote(applied.name)},
-  {intent.case()} AS {quote(intent.name)}, count(*) AS rows
-FROM {self.table} WHERE {existed} GROUP BY ALL"""
+  {intent.case()} AS {quote(intent.name)}, rows
+FROM (SELECT operation, status, category, count(*) AS rows FROM {self.table} WHERE {existed} GROUP BY ALL)"""
         )
 
     def _in_snapshot(self) -> str | None:
