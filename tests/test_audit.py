@@ -427,6 +427,7 @@ def test_offending_rows_wait_on_disk_in_the_order_their_sql_gives_and_go_with_th
     assert kept and all(isinstance(c.offending, KeptFrame) for c in kept)
     for c in kept:
         assert c.offending.height == c.ids.height, c.name
+        assert c.ids["id"].dtype == pl.String, c.name  # kept as UUIDs, read as text
         if c.name in listed_again:  # sorted once read, as DuckDB's ORDER BY would
             again = listed_again[c.name]
             assert c.ids.select(again.columns).equals(again), c.name

@@ -200,7 +200,7 @@ def offending_ids(store: LogStore, results: Iterable[CheckResult]) -> Iterator[s
                 continue
             distinct = "DISTINCT " if rows.height > result.count else ""  # listed more than once
             if isinstance(rows, KeptFrame):
-                source = f"read_parquet({literal(str(rows.path))})"  # a UUID column is read as one
+                source = f"read_parquet({literal(str(rows.path))})"  # UUIDs as UUIDs, if DuckDB wrote it
             else:
                 source = frames.enter_context(
                     store.registered(f"_llamalog_offending_{n}", rows.select(pl.col("id").cast(pl.String)))

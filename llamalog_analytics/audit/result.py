@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ArgumentError
@@ -83,11 +82,11 @@ class KeptFrame:
     def __init__(self, path: Path, folder: KeptFolder) -> None:
         self.path = path
         self._folder = folder  # the folder lives as long as a frame kept in it
-        schema = pq.read_schema(path)
-        self.columns = schema.names
-        # DuckDB writes UUIDs as 16 bytes: a third of their text, which is made only when read
-        self._uuids = [f.name for f in schema if f.type == pa.uuid()]
-        self.height = self.stored().select(pl.len()).collect().item()  # from the file's footer
+        footer = pq.read_metadata(path)
+        self.columns = footer.schema.to_arrow_schema().names
+        self.height = footer.num_rows
+        # DuckDB writes a UUID as its 16 bytes, a third of its text, which is made only when read
+        self._uuids = [c.name for c in footer.schema if c.logical_type.type == "UUID" and c.path == c.name]
 
     @classmethod
     def of(cls, frame: pl.DataFrame, folder: KeptFolder) -> KeptFrame:
@@ -98,7 +97,7 @@ class KeptFrame:
         return cls(path, folder)
 
     def frame(self) -> pl.DataFrame:
-        """The rows, read from the file."""
+        """The rows, read from the file (UUIDs as text, as :meth:`lazy` gives them)."""
         return self.lazy().collect()
 
     def lazy(self) -> pl.LazyFrame:
