@@ -102,9 +102,8 @@ def rows_sql(
         else f"coalesce(epoch_us(created_at) - lag(epoch_us(created_at)) OVER by_job > {int(gap)}, true)"
     )
     near = "true" if gap is None else f"distance <= {int(gap)}"
-    start, columns_out = ("", f"{columns}, job_instance")
-    if run_start:
-        start, columns_out = " job_id IS NOT NULL AND starts AS run_start,", f"{columns_out}, run_start"
+    start = " job_id IS NOT NULL AND starts AS run_start," if run_start else ""
+    columns_out = f"{columns}, job_instance" + (", run_start" if run_start else "")
     return f"""WITH marked AS (
   SELECT {columns}, {starts} AS starts FROM {relation}
   WINDOW by_job AS (PARTITION BY job_id ORDER BY created_at, id)),
