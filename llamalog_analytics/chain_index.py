@@ -232,23 +232,24 @@ class MappedRows:
 
         A few rows (a chain's, mostly) are sliced out one by one, in order; more are gathered
         part by part, one chunk each (polars gathers across chunks far more slowly), then put
-        in order. Frames are stacked with ``vstack``, which costs a fraction of ``pl.concat``.
+        in order. Frames are stacked in place with ``vstack``, which costs a fraction of
+        ``pl.concat`` (and of stacking into a new frame each time, which grows with the frames).
         """
         rows = self.order[positions]
-        found = self.empty if columns is None else self.empty[columns]
+        found = (self.empty if columns is None else self.empty[columns]).clone()
         if len(rows) <= _SLICED:
             parts = np.searchsorted(self.starts, rows, side="right") - 1
             within = (rows - self.starts[parts]).astype(np.int64)
             for part, row in zip(parts.tolist(), within.tolist(), strict=True):
                 one = self.parts[part].slice(row, 1)
-                found = found.vstack(one if columns is None else one[columns])
+                found.vstack(one if columns is None else one[columns], in_place=True)
             return found
         by_file = np.argsort(rows, kind="stable")
         rows = rows[by_file]
         bounds = np.searchsorted(rows, self.starts)
         for n in np.flatnonzero(bounds[1:] > bounds[:-1]).tolist():  # the parts the rows lie in
             at = pl.Series((rows[bounds[n] : bounds[n + 1]] - self.starts[n]).astype(np.uint32))
-            found = found.vstack((self.parts[n] if columns is None else self.parts[n][columns])[at])
+            found.vstack((self.parts[n] if columns is None else self.parts[n][columns])[at], in_place=True)
         if np.all(by_file[1:] > by_file[:-1]):
             return found
         return found.rechunk()[np.argsort(by_file)]
