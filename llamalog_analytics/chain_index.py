@@ -232,11 +232,11 @@ class MappedRows:
 
         A few rows (a chain's, mostly) are sliced out one by one, in order; more are gathered
         part by part, one chunk each (polars gathers across chunks far more slowly), then put
-        in order. Frames are stacked in place with ``vstack``, which costs a fraction of
-        ``pl.concat`` (and of stacking into a new frame each time, which grows with the frames).
+        in order. The pieces are stacked in place with ``vstack``: ``pl.concat`` costs several
+        times as much, and stacking into a new frame each time costs more with every piece.
         """
         rows = self.order[positions]
-        found = (self.empty if columns is None else self.empty[columns]).clone()
+        found = (self.empty if columns is None else self.empty[columns]).clone()  # not the shared one
         if len(rows) <= _SLICED:
             parts = np.searchsorted(self.starts, rows, side="right") - 1
             within = (rows - self.starts[parts]).astype(np.int64)
