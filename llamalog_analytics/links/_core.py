@@ -107,10 +107,10 @@ def rows_sql(
     return f"""WITH marked AS (
   SELECT {columns}, {starts} AS starts FROM {relation}
   WINDOW by_job AS (PARTITION BY job_id ORDER BY created_at, id)),
-numbered AS MATERIALIZED (
+numbered AS MATERIALIZED (  -- RANGE: a row and its exact copies, sorted in either order, share a run
   SELECT {columns},{start}
     CASE WHEN job_id IS NOT NULL THEN sum(starts::INTEGER) OVER (
-      PARTITION BY job_id ORDER BY created_at, id ROWS UNBOUNDED PRECEDING)::INTEGER END AS job_instance
+      PARTITION BY job_id ORDER BY created_at, id RANGE UNBOUNDED PRECEDING)::INTEGER END AS job_instance
   FROM marked),
 spans AS (  -- the runs of job ids some row names as its parent: the only ones a link can find
   SELECT job_id, job_instance, min(created_at) AS first_at, max(created_at) AS last_at
