@@ -155,7 +155,8 @@ class MappedRows:
     freed with the last part that maps it, so no stale copy outlives its index) and lies in the
     store's folder, or in the temporary directory for an in-memory store or a folder this
     process may not write to. Each part is a polars frame over the mapped bytes (strings as
-    views, so nothing is copied), and :meth:`take` gathers from the parts the rows fall in.
+    views, so only the null bitmaps are copied: :meth:`_part`), and :meth:`take` gathers from
+    the parts the rows fall in.
     """
 
     def __init__(self, store_path: str | None, reader: pa.RecordBatchReader, ids: np.ndarray) -> None:
@@ -212,11 +213,38 @@ class MappedRows:
         if self._failed:
             raise self._failed[0]
         mapped = pa.py_buffer(mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ))
-        self._file.close()  # the mapping keeps the file until the last part is dropped
         file = pa.ipc.open_file(mapped)
-        self.parts = [pl.from_arrow(file.get_batch(i)) for i in range(file.num_record_batches)]  # type: ignore[misc]
+        self.parts = [self._part(file.get_batch(i), mapped.address) for i in range(file.num_record_batches)]
+        self._file.close()  # the mapping keeps the file until the last part is dropped
         self.starts = np.cumsum([0, *(len(part) for part in self.parts)])
         self.order = order
+
+    def _part(self, batch: pa.RecordBatch, mapped_at: int) -> pl.DataFrame:
+        """``batch`` (mapped from the file at address ``mapped_at``) as a polars frame, with the
+        validity bitmaps of its flat columns read from the file into memory.
+
+        Polars reads a column's bitmap to slice a row out of it, and the bitmap lies in other
+        pages of the file than the row's values: with the bitmaps mapped, a chain's rows at 10M
+        took about 100 page faults, against about 73 now. They take a bit per row and column.
+        List columns keep theirs mapped: polars reads their offsets when they are remade.
+        """
+        import pyarrow as pa
+
+        def bitmap_read(column: pa.Array) -> pa.Array:
+            validity, *rest = column.buffers()
+            if validity is None:
+                return column
+            self._file.seek(validity.address - mapped_at)
+            bits = pa.py_buffer(self._file.read(validity.size))
+            if bits.size != validity.size:  # a short read (never expected): keep it mapped
+                return column
+            return pa.Array.from_buffers(column.type, len(column), [bits, *rest], -1, column.offset)
+
+        names = batch.schema.names
+        lists = [name for name in names if batch.schema.field(name).type.num_fields]
+        as_mapped = pl.from_arrow(batch.select(lists))  # one batch: fewer of their offsets read
+        flat = {name: pl.Series(name, bitmap_read(batch[name])) for name in names if name not in lists}
+        return pl.DataFrame([flat[name] if name in flat else as_mapped[name] for name in names])
 
     def close(self) -> None:
         """Stop writing and drop the file (the index could not be built)."""
