@@ -241,11 +241,14 @@ class MappedRows:
                 return column
             return pa.Array.from_buffers(column.type, len(column), [bits, *rest], -1, column.offset)
 
-        names = batch.schema.names
-        lists = [name for name in names if batch.schema.field(name).type.num_fields]
+        lists = [field.name for field in batch.schema if field.type.num_fields]
         as_mapped = pl.from_arrow(batch.select(lists))
-        flat = {name: pl.Series(name, bitmap_read(batch[name])) for name in names if name not in lists}
-        return pl.DataFrame([flat[name] if name in flat else as_mapped[name] for name in names])
+        return pl.DataFrame(
+            [
+                as_mapped[name] if name in lists else pl.Series(name, bitmap_read(batch[name]))
+                for name in batch.schema.names
+            ]
+        )
 
     def close(self) -> None:
         """Stop writing and drop the file (the index could not be built)."""
