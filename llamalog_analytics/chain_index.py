@@ -262,7 +262,8 @@ class MappedRows:
     def take(self, positions: np.ndarray, columns: list[str] | None = None) -> pl.DataFrame:
         """The rows at ``positions`` (``columns`` of them, or all), in that order.
 
-        A few rows (a chain's, mostly) are sliced out one by one, in order; more are gathered
+        A few rows (a chain's, mostly) are sliced out in order, each run of rows that follow
+        each other in the file at once (fewer calls, and fewer pages read); more are gathered
         part by part, one chunk each (polars gathers across chunks far more slowly), then put
         in order. The pieces are stacked in place with ``vstack``: ``pl.concat`` costs several
         times as much, and stacking into a new frame each time costs more with every piece.
@@ -271,10 +272,14 @@ class MappedRows:
         found = (self.empty if columns is None else self.empty[columns]).clone()  # not the shared one
         if len(rows) <= _SLICED:
             parts = np.searchsorted(self.starts, rows, side="right") - 1
-            within = (rows - self.starts[parts]).astype(np.int64)
-            for part, row in zip(parts.tolist(), within.tolist(), strict=True):
-                one = self.parts[part].slice(row, 1)
-                found.vstack(one if columns is None else one[columns], in_place=True)
+            starts_run = np.ones(len(rows), dtype=bool)
+            starts_run[1:] = (np.diff(rows) != 1) | (np.diff(parts) != 0)
+            firsts = np.flatnonzero(starts_run)
+            lengths = np.diff(np.append(firsts, len(rows))).tolist()
+            within = (rows[firsts] - self.starts[parts[firsts]]).tolist()
+            for part, row, length in zip(parts[firsts].tolist(), within, lengths, strict=True):
+                piece = self.parts[part].slice(row, length)
+                found.vstack(piece if columns is None else piece[columns], in_place=True)
             return found
         by_file = np.argsort(rows, kind="stable")
         rows = rows[by_file]
@@ -290,7 +295,7 @@ class MappedRows:
 _BATCH_ROWS = 1 << 17  # rows read from the store at a time for the keys
 _PART_ROWS = 1 << 14  # rows in a part of the mapped file: polars maps the whole text of a part's
 # column the first time it takes a row from it, so small parts keep a chain's pages few
-_SLICED = 16  # up to this many rows, MappedRows.take slices them out one by one
+_SLICED = 16  # up to this many rows, MappedRows.take slices them out, run by run
 _HALVES = ("id", "entity_id", *TYPED_ID.values())  # UUID columns also read as two 64-bit integers
 
 

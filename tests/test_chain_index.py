@@ -67,6 +67,9 @@ def test_the_rows_come_whole_from_the_mapped_file(synth_store, monkeypatch):
     assert rows.take(np.sort(shuffled[:9])).equals(table[np.sort(shuffled[:9])])
     assert rows.take(shuffled[:0]).equals(table.clear())
     assert rows.take(shuffled[:5], ["id", "sources"]).equals(table[shuffled[:5]].select("id", "sources"))
+    by_file = np.argsort(rows.order)[695:706]  # rows that follow each other in the file, across two parts
+    for few in (by_file, by_file[::-1], np.concatenate([by_file[:3], shuffled[:2], by_file[5:]])):
+        assert rows.take(few).equals(table[few])
     for few in (chain_index_module._SLICED, chain_index_module._SLICED + 1):  # sliced, then gathered
         assert rows.take(shuffled[:few]).equals(table[shuffled[:few]])
         assert rows.take(shuffled[:few], ["id"]).equals(table[shuffled[:few]].select("id"))
