@@ -269,7 +269,6 @@ class MappedRows:
         times as much, and stacking into a new frame each time costs more with every piece.
         """
         rows = self.order[positions]
-        found = (self.empty if columns is None else self.empty[columns]).clone()  # not the shared one
         if len(rows) <= _SLICED:
             parts = np.searchsorted(self.starts, rows, side="right") - 1
             starts_run = np.ones(len(rows), dtype=bool)
@@ -277,19 +276,39 @@ class MappedRows:
             firsts = np.flatnonzero(starts_run)
             lengths = np.diff(np.append(firsts, len(rows))).tolist()
             within = (rows[firsts] - self.starts[parts[firsts]]).tolist()
-            for part, row, length in zip(parts[firsts].tolist(), within, lengths, strict=True):
-                piece = self.parts[part].slice(row, length)
-                found.vstack(piece if columns is None else piece[columns], in_place=True)
-            return found
+            slices = (
+                self.parts[part].slice(row, length)
+                for part, row, length in zip(parts[firsts].tolist(), within, lengths, strict=True)
+            )
+            return self._stacked(slices if columns is None else (piece[columns] for piece in slices), columns)
         by_file = np.argsort(rows, kind="stable")
         rows = rows[by_file]
         bounds = np.searchsorted(rows, self.starts)
-        for n in np.flatnonzero(bounds[1:] > bounds[:-1]).tolist():  # the parts the rows lie in
-            at = pl.Series((rows[bounds[n] : bounds[n + 1]] - self.starts[n]).astype(np.uint32))
-            found.vstack((self.parts[n] if columns is None else self.parts[n][columns])[at], in_place=True)
+        found = self._stacked(
+            (
+                (self.parts[n] if columns is None else self.parts[n][columns])[
+                    pl.Series((rows[bounds[n] : bounds[n + 1]] - self.starts[n]).astype(np.uint32))
+                ]
+                for n in np.flatnonzero(bounds[1:] > bounds[:-1]).tolist()  # the parts the rows lie in
+            ),
+            columns,
+        )
         if np.all(by_file[1:] > by_file[:-1]):
             return found
         return found.rechunk()[np.argsort(by_file)]
+
+    def _stacked(self, pieces: Iterable[pl.DataFrame], columns: list[str] | None) -> pl.DataFrame:
+        """``pieces`` (new frames of ``columns``, or all, each sliced or gathered from a part)
+        stacked in place onto the first; with none, no rows."""
+        found = None
+        for piece in pieces:
+            if found is None:
+                found = piece
+            else:
+                found.vstack(piece, in_place=True)
+        if found is None:
+            return (self.empty if columns is None else self.empty[columns]).clone()
+        return found
 
 
 _BATCH_ROWS = 1 << 17  # rows read from the store at a time for the keys

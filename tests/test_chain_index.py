@@ -61,6 +61,7 @@ def test_the_rows_come_whole_from_the_mapped_file(synth_store, monkeypatch):
     monkeypatch.setattr(chain_index_module, "_PART_ROWS", 700)  # the file in several parts
     rows = chain_index_module.ChainIndex(synth_store).rows
     assert len(rows.parts) > 3
+    heights = [part.height for part in rows.parts]
     table = synth_store.table()  # oldest first, as positions are
     shuffled = np.random.default_rng(3).permutation(len(rows))
     assert rows.take(shuffled).equals(table[shuffled])
@@ -73,6 +74,7 @@ def test_the_rows_come_whole_from_the_mapped_file(synth_store, monkeypatch):
     for few in (chain_index_module._SLICED, chain_index_module._SLICED + 1):  # sliced, then gathered
         assert rows.take(shuffled[:few]).equals(table[shuffled[:few]])
         assert rows.take(shuffled[:few], ["id"]).equals(table[shuffled[:few]].select("id"))
+    assert [part.height for part in rows.parts] == heights  # rows were stacked onto new frames only
 
 
 def test_a_load_replaces_the_mapped_rows_of_a_file_store(tmp_path):
