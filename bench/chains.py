@@ -22,7 +22,7 @@ from a file), right after and once polars' allocator has returned what the build
 (:data:`SETTLE`), each also split into the heap (``RssAnon``) and pages of mapped files
 (``RssFile``: the rows file). The child first builds the bundled sample's index, so the
 libraries' code a build runs is already loaded, as in any session that asked a chain before,
-and does not count as growth (at 1M rows it was 53 MiB, 0.47x the arrays). Then its peak once
+and does not count as growth. Then its peak once
 the index is built and the chains answered, then after every chain at once (whose answer is
 itself large). At sizes up to 1M the whole-table graph (seconds
 and peak memory, in a child process) follows unless ``--no-graph``.
