@@ -269,26 +269,31 @@ class MappedRows:
         times as much, and stacking into a new frame each time costs more with every piece.
         """
         rows = self.order[positions]
+
+        def part(n: int) -> pl.DataFrame:
+            return self.parts[n] if columns is None else self.parts[n][columns]
+
         if len(rows) <= _SLICED:
             parts = np.searchsorted(self.starts, rows, side="right") - 1
             starts_run = np.ones(len(rows), dtype=bool)
             starts_run[1:] = (np.diff(rows) != 1) | (np.diff(parts) != 0)
             firsts = np.flatnonzero(starts_run)
             lengths = np.diff(np.append(firsts, len(rows))).tolist()
-            within = (rows[firsts] - self.starts[parts[firsts]]).tolist()
-            slices = (
-                self.parts[part].slice(row, length)
-                for part, row, length in zip(parts[firsts].tolist(), within, lengths, strict=True)
+            run_parts = parts[firsts]
+            within = (rows[firsts] - self.starts[run_parts]).tolist()
+            return self._stacked(
+                (
+                    part(n).slice(row, length)
+                    for n, row, length in zip(run_parts.tolist(), within, lengths, strict=True)
+                ),
+                columns,
             )
-            return self._stacked(slices if columns is None else (piece[columns] for piece in slices), columns)
         by_file = np.argsort(rows, kind="stable")
         rows = rows[by_file]
         bounds = np.searchsorted(rows, self.starts)
         found = self._stacked(
             (
-                (self.parts[n] if columns is None else self.parts[n][columns])[
-                    pl.Series((rows[bounds[n] : bounds[n + 1]] - self.starts[n]).astype(np.uint32))
-                ]
+                part(n)[pl.Series((rows[bounds[n] : bounds[n + 1]] - self.starts[n]).astype(np.uint32))]
                 for n in np.flatnonzero(bounds[1:] > bounds[:-1]).tolist()  # the parts the rows lie in
             ),
             columns,
