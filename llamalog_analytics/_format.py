@@ -85,7 +85,8 @@ def parse_duration(value: timedelta | str, name: str, error: type[ArgumentError]
         from .errors import ArgumentError  # errors uses this module's count
 
         hint = "Hint: write it like 24h, 6h, 90min or 2d"
-        raise (error or ArgumentError)(f"{name}={value!r} is not a duration. {hint}")
+        what = "is negative: a duration is positive" if text.startswith("-") else "is not a duration"
+        raise (error or ArgumentError)(f"{name}={value!r} {what}. {hint}")
     return timedelta(seconds=sum(float(n) * _TEXT_UNITS[unit.lower()] for n, unit in parts))
 
 

@@ -506,13 +506,9 @@ class ChainIndex:
             }
         )
 
-    def seeds(self, entity_type: str, entity_id: str | uuid.UUID) -> np.ndarray:
+    def seeds(self, entity_type: str, entity_id: uuid.UUID) -> np.ndarray:
         """Positions of the entity's own rows, oldest first (duplicates removed)."""
-        try:
-            key = entity_id if isinstance(entity_id, uuid.UUID) else uuid.UUID(str(entity_id))
-        except ValueError:
-            return np.empty(0, dtype=np.int64)
-        return np.unique(self.entities[entity_type].rows(key))
+        return np.unique(self.entities[entity_type].rows(entity_id))
 
     def provenance(self, seeds: np.ndarray) -> dict[int, tuple[str, int]]:
         """Position → (relation, depth) for the seeds, their ancestors and their descendants.

@@ -71,7 +71,7 @@ def chain(
     entity_type: str,
     entity_id: str | uuid.UUID,
     *,
-    categories: Sequence[str] | None = None,
+    categories: Sequence[str] | str | None = None,
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     mode: str = "provenance",
@@ -83,9 +83,12 @@ def chain(
 
     Args:
         entity_type: ``ALBUM``, ``ARTIST`` or ``TRACK`` (any case).
-        entity_id: the entity's UUID.
-        categories: keep only rows in these categories (applied after the chain is built).
-        since, until: keep only rows created in this inclusive range (UTC; ISO text or datetime).
+        entity_id: the entity's UUID (text or ``uuid.UUID``); anything else is a
+            :class:`~llamalog_analytics.errors.ChainError`.
+        categories: keep only rows in these categories, one or several (applied after the
+            chain is built).
+        since, until: keep only rows created in this inclusive range (UTC; ISO text or
+            datetime; a date alone as ``until`` keeps that whole day).
         mode: ``provenance`` (seeds, ancestors and descendants, oldest first, annotated with
             :data:`ANNOTATIONS`) or ``entity`` (the resolver's flat list: seed rows only, newest
             first).
@@ -95,11 +98,13 @@ def chain(
         reuse_gap: how far apart two rows of one job id may be and still be one run (default
             24 hours; ``6h``, ``90min`` or a ``timedelta``).
 
-    An unknown entity gives an empty frame.
+    An entity no row names gives an empty frame.
     """
-    entity_type, wanted, since, until = _arguments(entity_type, categories, since, until, mode)
+    entity_type, key, wanted, since, until = _arguments(
+        entity_type, entity_id, categories, since, until, mode
+    )
     index = chain_index(store, table, links.Linking.of(link, reuse_gap))
-    seeds = index.seeds(entity_type, entity_id)
+    seeds = index.seeds(entity_type, key)
     if mode == "entity":
         rows = index.rows.take(seeds)
         return _filtered(rows, wanted, since, until).sort(["created_at", "id"], descending=True)
@@ -204,26 +209,56 @@ def chain_page(
 
 def _arguments(
     entity_type: str,
-    categories: Sequence[str] | None,
+    entity_id: str | uuid.UUID,
+    categories: Sequence[str] | str | None,
     since: datetime | str | None,
     until: datetime | str | None,
     mode: str,
-) -> tuple[str, list[str] | None, datetime | None, datetime | None]:
+) -> tuple[str, uuid.UUID, list[str] | None, datetime | None, datetime | None]:
+    """The arguments of :func:`chain` checked: the entity type upper-cased, the id as a UUID, the
+    categories upper-cased, and the range in naive UTC (a date alone as ``until`` keeps its whole
+    day: the range is inclusive).
+
+    Examples:
+        >>> album = " 3e8428c2-2d96-4742-8ce3-9cf025319cd4"  # pasted with a space
+        >>> _arguments("album", album, "created", None, "2026-02-07", "entity")
+        ('ALBUM', UUID('3e8428c2-2d96-4742-8ce3-9cf025319cd4'), ['CREATED'], None, \
+datetime.datetime(2026, 2, 7, 23, 59, 59, 999999))
+        >>> _arguments("ALBUM", "3e8428c2", None, None, None, "provenance")
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ChainError: '3e8428c2' is not an entity id: ids are UUIDs such as \
+3e8428c2-2d96-4742-8ce3-9cf025319cd4. Hint: copy the whole id
+    """
     kind = entity_type.upper()
     if kind not in TYPED_ID:
         raise ChainError(f"unknown entity type {entity_type!r}. Valid: {', '.join(TYPED_ID)}")
     if mode not in MODES:
         raise ChainError(f"unknown mode {mode!r}. Valid: {', '.join(MODES)}")
+    try:
+        key = entity_id if isinstance(entity_id, uuid.UUID) else uuid.UUID(str(entity_id).strip())
+    except ValueError:
+        raise ChainError(
+            f"{entity_id!r} is not an entity id: ids are UUIDs such as "
+            "3e8428c2-2d96-4742-8ce3-9cf025319cd4. Hint: copy the whole id"
+        ) from None
     wanted = None
     if categories:
-        wanted = [c.upper() for c in categories]
-        unknown = [c for c, w in zip(categories, wanted, strict=True) if w not in schema.CATEGORIES]
+        asked = [categories] if isinstance(categories, str) else list(categories)
+        wanted = [c.upper() for c in asked]
+        unknown = [c for c, w in zip(asked, wanted, strict=True) if w not in schema.CATEGORIES]
         if unknown:
             raise ChainError(
                 f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}. "
                 f"Valid: {', '.join(schema.CATEGORIES)}"
             )
-    return kind, wanted, naive_utc(since, "since", ChainError), naive_utc(until, "until", ChainError)
+    return (
+        kind,
+        key,
+        wanted,
+        naive_utc(since, "since", ChainError),
+        naive_utc(until, "until", ChainError, day_end=True),
+    )
 
 
 def _filtered(

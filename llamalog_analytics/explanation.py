@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from . import schema
-from ._format import moment
+from ._format import count, moment
 from ._html import block
 from .chains import chain, runs
 from .log_view import log_table
@@ -60,9 +60,12 @@ class Explanation:
             yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; root job {c['chain_root']}"
             if c["entry"] != c["operation"]:
                 yield f"    entry point: {c['entry']}"
-        counts = own.group_by("category").len().sort("category")
+        after = (
+            own if self.created is None else own.filter(pl.col("created_at") >= self.created["created_at"])
+        )
+        counts = after.group_by("category").len().sort("category")
         tally = ", ".join(f"{n} {category.lower()}" for category, n in counts.iter_rows())
-        yield f"  afterward: {own.height} rows about this {kind} ({tally}), {self.rows.height} in its chain"
+        yield f"  afterward: {after.height} rows about this {kind} ({tally}), {self.rows.height} in its chain"
         if self.last_failure is not None:
             f = self.last_failure
             yield f"  last failure: {f['operation']} at {_when(f)}: {f['error_message'] or f['error_code']}"
@@ -142,6 +145,13 @@ def _anomalies(
     found = []
     if not own.is_empty() and created is None:
         found.append("missing CREATED: no row records how this entity was created")
+    earlier = own.filter(pl.col("created_at") < created["created_at"]) if created else own.clear()
+    if not earlier.is_empty():
+        first = earlier.row(0, named=True)
+        found.append(
+            f"logged before its creation: {count(earlier.height, 'row')} about it came before its "
+            f"CREATED row (the first: {first['operation']} at {_when(first)})"
+        )
     days: dict[str, list[Any]] = {}
     for job_id, first in ran.sort("job_id", "job_instance").select("job_id", "first_at").iter_rows():
         days.setdefault(job_id, []).append(first)

@@ -299,7 +299,10 @@ def test_a_snapshot_named_but_absent_is_an_error_left_out_a_skip(tmp_path):
             lla.verify(store, after="llama_log")
         named = lla.verify(store, before="enrichment_logs", checks=[rows_preserved])
     assert counts(named) == {"rows_preserved": ("pass", 0)}
-    with lla.LogStore() as empty, pytest.raises(StoreError, match="has no log tables yet"):
+    with (
+        lla.LogStore() as empty,
+        pytest.raises(StoreError, match="the store has no log tables: load the migrated table first"),
+    ):
         lla.verify(empty)
     with store_of(clean_rows(), tmp_path) as store:
         assert counts(lla.verify(store, checks=[rows_preserved])) == {"rows_preserved": ("skip", 0)}

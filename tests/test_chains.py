@@ -58,8 +58,11 @@ def test_filters_apply_to_the_result_not_the_walk(tmp_path):
         ]
         offset = lla.chain(store, "TRACK", track, until="2026-02-10T12:00:01+01:00")
         assert offset.height == 2  # 11:00:01 UTC, inclusive: the ancestor and the creation
+        whole_day = lla.chain(store, "TRACK", track, since="2026-02-10", until="2026-02-10")
+        assert whole_day.height == lla.chain(store, "TRACK", track).height > 0  # a date alone: all of it
+        assert lla.chain(store, "TRACK", track, until="2026-02-09").is_empty()
+        assert lla.chain(store, "track", track, categories="created").equals(created)  # one, not letters
         assert lla.chain(store, "ALBUM", str(uuid.uuid4())).is_empty()
-        assert lla.chain(store, "ALBUM", "not-a-uuid").is_empty()
 
 
 def test_bad_requests_name_the_valid_values(store):
@@ -69,6 +72,9 @@ def test_bad_requests_name_the_valid_values(store):
         lla.chain(store, "LABEL", str(uuid.uuid4()))
     with pytest.raises(ChainError, match="since='yesterday' is not a date"):
         lla.chain(store, "ALBUM", str(uuid.uuid4()), since="yesterday")
+    for malformed in ("not-a-uuid", "3e8428c2", ""):
+        with pytest.raises(ChainError, match=rf"{malformed!r} is not an entity id: ids are UUIDs"):
+            lla.chain(store, "ALBUM", malformed)
 
 
 def resolver_rows(store, album: str, categories: list[str] | None = None) -> list[str]:

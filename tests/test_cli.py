@@ -217,6 +217,18 @@ def test_cli_chain_graph_and_explain(tmp_path):
     assert len(json.loads(out)) == 2 and "total_count 4, has_more true, next --cursor" in err
     code, out, err = run_cli("chain", "ALBUM", str(uuid.uuid4()), "--db", db)
     assert code == 0 and "no llama_logs rows for ALBUM" in err
+    for malformed in ("not-a-uuid", artist[:8]):  # never an entity: an error, not an empty chain
+        code, out, err = run_cli("chain", "ARTIST", malformed, "--db", db)
+        assert (code, out) == (2, "") and f"{malformed!r} is not an entity id" in err
+    code, out, _ = run_cli("chain", "ARTIST", f" {artist}", "--db", db, "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 3  # a pasted space is no part of the id
+    code, out, err = run_cli("chain", "ARTIST", artist, "--db", db, "--since", "2030-01-01")
+    assert code == 0 and "none of the 3 rows for ARTIST" in err and "match --category, --since" in err
+    many = case["chains"][1]["entity_id"]
+    code, out, err = run_cli(
+        "chain", "ALBUM", many, "--db", db, "--mode", "entity", "--cursor", str(uuid.uuid4())
+    )
+    assert code == 0 and "no rows after --cursor" in err and "total_count 4" in out
     code, _, err = run_cli("chain", "ALBUM", artist, "--db", db, "--category", "NOPE")
     assert code == 2 and "Valid: CREATED" in err
     code, _, err = run_cli("chain", "ALBUM", artist, "--db", db, "--limit", "2")
@@ -224,7 +236,11 @@ def test_cli_chain_graph_and_explain(tmp_path):
     code, out, _ = run_cli("graph", "ARTIST", artist, "--db", db, "--out", tmp_path / "a.graphml")
     assert code == 0 and "wrote" in out and (tmp_path / "a.graphml").exists()
     code, _, err = run_cli("graph", "ARTIST", artist, "--db", db, "--out", tmp_path / "a.txt")
-    assert code == 2 and "cannot tell which format to write graph in" in err
+    assert code == 2 and "a.txt: its name does not say which format" in err and ".otlp.json" in err
+    assert "add --format" in err
+    for name in ("n.graphml", "n.prov.json", "n.otlp.json"):  # an entity no row names: nothing written
+        code, _, err = run_cli("graph", "ARTIST", str(uuid.uuid4()), "--db", db, "--out", tmp_path / name)
+        assert code == 2 and "no llama_logs rows for ARTIST" in err and not (tmp_path / name).exists()
     code, out, _ = run_cli("explain", "ARTIST", artist, "--db", db)
     assert code == 0 and "missing CREATED" in out
 
@@ -241,8 +257,11 @@ def test_cli_follows_job_runs_unless_told_otherwise(tmp_path):
     assert ids() == [case["rows"][1]["id"], case["rows"][2]["id"]]  # the March run only
     assert ids("--link", "job-id") == [r["id"] for r in case["rows"]]  # both runs of job 7
     assert ids("--reuse-gap", "90d") == ids("--link", "job-id")  # one run when the gap spans both
+    assert ids("--link", "job_id") == ids("--link", "job-id")  # the Python spelling too
     code, _, err = run_cli("chain", "TRACK", track, "--db", db, "--reuse-gap", "soon")
-    assert code == 2 and "is not a duration" in err and "Hint:" in err
+    assert code == 2 and "error: --reuse-gap 'soon' is not a duration" in err and "Hint:" in err
+    code, _, err = run_cli("chain", "TRACK", track, "--db", db, "--reuse-gap", "-1h")
+    assert code == 2 and "--reuse-gap '-1h' is negative" in err
     code, out, _ = run_cli("explain", "TRACK", track, "--db", db)
     assert code == 0 and "reused job id: job 7 ran 2 times" in out
     code, out, _ = run_cli("explain", "TRACK", track, "--db", db, "--link", "job-id")
@@ -386,6 +405,10 @@ def test_usage_errors_are_one_line_too(tmp_path):
         (["nope"], "No such command 'nope'. Hint: llamalog --help"),
         (["chain", "ALBUM"], "Missing argument 'ENTITY_ID'. Hint: llamalog chain --help"),
         (["chain", "ALBUM", ALBUM, "--limit", "2"], "add --mode entity. Hint: llamalog chain --help"),
+        (
+            ["chain", "ALBUM", ALBUM, "--categry", "X"],
+            "Did you mean '--category'? Hint: llamalog chain --help",
+        ),
     ):
         code, out, err = run_cli(*args, "--db", tmp_path / "s.duckdb")
         assert (code, out) == (2, "")

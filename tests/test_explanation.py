@@ -48,3 +48,17 @@ def test_explain_tells_how_it_was_created(tmp_path):
     text = str(explanation)
     assert "how it got here: track:created:enrichment" in text and "root job 200" in text
     assert "entry point: enrichment:album" in text
+
+
+def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward():
+    from llamalog_analytics.sample import DEMO_ALBUM
+
+    with lla.sample_store() as store:
+        explanation = lla.explain(store, "ALBUM", DEMO_ALBUM)
+    own = explanation.rows.filter(explanation.rows["relation"] == "self")
+    early = own.filter(own["created_at"] < explanation.created["created_at"])
+    assert early.height == 1  # an enrichment logged weeks before the album's CREATED row
+    assert f"afterward: {own.height - 1} rows about this album" in str(explanation)
+    assert "logged before its creation: 1 row about it came before its CREATED row (the first: " in str(
+        explanation
+    )

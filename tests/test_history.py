@@ -262,7 +262,7 @@ def test_cli_no_record_and_missing_or_empty_stores(tmp_path):
     audit_store(tmp_path, clean_rows(), path=db).close()
     code, out, err = run_cli("verify", "--db", db, "--no-record")
     assert code == 0 and out.startswith("[🦙 LlamaLog] migration audit: PASS")
-    assert err == "[🦙 LlamaLog] not recorded: the store is open read-only\n"
+    assert err == "[🦙 LlamaLog] not recorded, as --no-record asked\n"
     code, out, err = run_cli("audits", "--db", db)
     assert (code, err) == (0, "") and out.startswith("[🦙 LlamaLog] no recorded audits in the store")
     code, out, err = run_cli("verify", "--db", db, "--no-record", "--compare-last")

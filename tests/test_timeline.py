@@ -518,7 +518,7 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
     wrong = runner.invoke(
         main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(out), "--idle-gap", "soon"]
     )
-    assert wrong.exit_code == 2 and "idle_gap='soon' is not a duration" in wrong.output
+    assert wrong.exit_code == 2 and "--idle-gap 'soon' is not a duration" in wrong.output
     bad = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(tmp_path / "t.svg")])
     assert bad.exit_code == 2 and "cannot tell which format to write timeline in" in bad.output
 

@@ -195,12 +195,15 @@ def _require(store: LogStore, table: str, argument: str, role: str) -> None:
     tables = store.tables()
     if table in tables:
         return
-    have = f"has {', '.join(tables)}" if tables else "has no log tables yet"
+    have = (
+        f"the store has {', '.join(tables)}; name one of them, or"
+        if tables
+        else "the store has no log tables:"
+    )
     also = "; or leave it out to skip the snapshot checks" if argument == "before" else ""
     raise StoreError(
         f"no table {table!r} in the store to audit as {role} ({argument}=, --{argument}). "
-        f"Hint: the store {have}; name one of them, or load {role} first: "
-        f"llamalog load FILE --as {table}{also}"
+        f"Hint: {have} load {role} first: llamalog load FILE --as {table}{also}"
     )
 
 

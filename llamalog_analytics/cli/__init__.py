@@ -37,7 +37,8 @@ class _OneLineErrors(click.Group):
                 names.insert(0, context.info_name or "")
                 context = context.parent
             command = " ".join(["llamalog", *names])
-            fail(f"{exc.format_message().rstrip('.')}. Hint: {command} --help")
+            message = exc.format_message().rstrip(".")
+            fail(f"{message}{'' if message.endswith('?') else '.'} Hint: {command} --help")
         except click.ClickException as exc:
             fail(exc.format_message())
         except click.Abort:

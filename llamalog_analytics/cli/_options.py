@@ -42,7 +42,7 @@ def link_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
     return click.option(
         "--link",
-        type=click.Choice(["instance", "job-id"]),
+        type=click.Choice(["instance", "job-id", "job_id"]),
         default="instance",
         show_default=True,
         help="instance: a parent link joins the run of that job nearest in time; "
@@ -60,9 +60,20 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except StoreNotFoundError as exc:
             fail(exc.message(_other_store(exc.found[0])) if exc.found else str(exc))
         except LlamalogError as exc:
-            fail(str(exc))
+            fail(_as_options(str(exc)))
 
     return run
+
+
+def _as_options(message: str) -> str:
+    """``message`` with a leading parameter (``reuse_gap='6 hours' is not ...``, as the library
+    names it) named as the command's option (``--reuse-gap '6 hours' is not ...``)."""
+    context = click.get_current_context(silent=True)
+    for param in context.command.params if context else ():
+        long = [o for o in param.opts if o.startswith("--")]
+        if long and param.name and message.startswith(f"{param.name}="):
+            return f"{long[0]} {message.removeprefix(f'{param.name}=')}"
+    return message
 
 
 def fail(message: str) -> NoReturn:
@@ -107,7 +118,10 @@ def chain_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--since", help="Keep rows created at or after this UTC time (e.g. 2026-02-10T16:39:53)."
             ),
-            click.option("--until", help="Keep rows created at or before this UTC time."),
+            click.option(
+                "--until",
+                help="Keep rows created at or before this UTC time (a date alone: all of that day).",
+            ),
         )
     ):
         command = option(command)

@@ -97,7 +97,7 @@ def verify_command(
     with LogStore(db, read_only=no_record, create=False) as store:
         audit = verify(store, **audit_arguments)
         changes = compare_audits(store) if compare_last and "since previous run" in audit.summary else None
-    _say_if_not_recorded(audit)
+    _say_if_not_recorded(audit, asked=no_record)
     if compare_last and audit.summary["run"] is None:
         raise StoreLockedError(
             f"cannot compare with the last audit: this one was {audit.summary['history']}. "
@@ -119,11 +119,12 @@ def verify_command(
     sys.exit(1 if audit.at_least(fail_on) else 0)
 
 
-def _say_if_not_recorded(report: AuditReport) -> None:
-    """On stderr, why an audit was not recorded (the store is read-only, or another process
-    kept writing to it)."""
+def _say_if_not_recorded(report: AuditReport, *, asked: bool = False) -> None:
+    """On stderr, why an audit was not recorded: ``asked`` (``--no-record``), or the store is
+    read-only, or another process kept writing to it."""
     if report.summary["run"] is None:
-        click.echo(f"[🦙 LlamaLog] {report.summary['history']}", err=True)
+        why = "not recorded, as --no-record asked" if asked else report.summary["history"]
+        click.echo(f"[🦙 LlamaLog] {why}", err=True)
 
 
 @click.command("repair")

@@ -64,23 +64,40 @@ def chain_command(
         "until": until,
         "table": table,
     }
-    footer = None
+    footer = empty = None
     with LogStore(db, read_only=True) as store:
         if limit is not None or cursor is not None:
             page = chain_page(store, entity_type, entity_id, limit=limit or 20, cursor=cursor, **filters)
-            rows = page.logs
+            rows, matching = page.logs, page.total_count
             footer = f"total_count {page.total_count}, has_more {str(page.has_more).lower()}"
             footer += f", next --cursor {page.cursor}" if page.has_more else ""
         else:
             rows = chain(store, entity_type, entity_id, mode=mode, link=link, reuse_gap=reuse_gap, **filters)
-    if rows.is_empty():
-        click.echo(f"[🦙 LlamaLog] no {table} rows for {entity_type.upper()} {entity_id}", err=True)
+            matching = rows.height
+        if rows.is_empty():
+            whole = chain(
+                store, entity_type, entity_id, mode=mode, link=link, reuse_gap=reuse_gap, table=table
+            )
+            subject = f"{entity_type.upper()} {entity_id.strip()}"
+            empty = _why_empty(subject, table, whole.height, matching, cursor)
+    if empty:
+        click.echo(f"[🦙 LlamaLog] {empty}", err=True)
     if output == "table":
         _print_table(rows, mode)
     elif not rows.is_empty() or output == "json":
         _print_file(rows, output)
     if footer:
         click.echo(footer, err=output != "table")
+
+
+def _why_empty(subject: str, table: str, unfiltered: int, matching: int, cursor: str | None) -> str:
+    """Why a chain printed no rows: no row names the entity, the filters left none of its
+    ``unfiltered`` rows, or none of the ``matching`` rows comes after ``cursor``."""
+    if not unfiltered:
+        return f"no {table} rows for {subject}. Hint: check the id, or name another table (--table)"
+    if not matching:
+        return f"none of the {unfiltered:,} rows for {subject} match --category, --since and --until"
+    return f"no rows after --cursor {cursor}: it is the last of the {matching:,} rows, or not one of them"
 
 
 def _print_table(rows: Any, mode: str) -> None:
@@ -166,17 +183,30 @@ def graph(
     """Export one entity's provenance graph (rows, job runs, entities, agents), or its chain as
     traces: OTLP/JSON for Jaeger or Grafana Tempo, Chrome trace JSON for ui.perfetto.dev."""
     from ..chains import chain
-    from ..export import kind_of, write_graph, write_trace
+    from ..errors import ChainError, ExportError
+    from ..export import FORMATS, kind_of, write_graph, write_trace
     from ..graph import provenance_graph
     from ..store import LogStore
 
-    kind, output = kind_of(out, output, ("trace", "graph"))  # before the work: a bad suffix fails at once
+    try:  # before the work: a bad suffix fails at once
+        kind, output = kind_of(out, output, ("trace", "graph"))
+    except ExportError:
+        endings = ", ".join(dict.fromkeys([*FORMATS["graph"], *FORMATS["trace"]]))
+        raise ExportError(
+            f"{out}: its name does not say which format to write. Hint: end it with one of "
+            f"{endings}, or add --format"
+        ) from None
     linking = {"table": table, "link": link, "reuse_gap": reuse_gap}
     with LogStore(db, read_only=True) as store:
         if kind == "trace":
             rows = chain(store, entity_type, entity_id, **linking)
         else:
             built = provenance_graph(store, entity_type, entity_id, **linking)
+    if rows.is_empty() if kind == "trace" else not built.number_of_nodes():
+        raise ChainError(
+            f"no {table} rows for {entity_type.upper()} {entity_id.strip()}, so {out} was not written. "
+            "Hint: check the id, or name another table (--table)"
+        )
     if kind == "trace":
         write_trace(rows, out, output)
         click.echo(f"[🦙 LlamaLog] wrote the chain's {count(rows.height, 'row')} as {output} traces to {out}")
