@@ -31,9 +31,10 @@ if TYPE_CHECKING:
     from .store import LogStore
 
 
-@dataclass
+@dataclass(repr=False)
 class Explanation:
-    """How an entity got into the table, what happened to it afterward, and what looks wrong."""
+    """How an entity got into the table, what happened to it afterward, and what looks wrong:
+    ``str()`` says it in words, a notebook shows it with the chain's rows."""
 
     entity_type: str
     entity_id: str
@@ -78,6 +79,12 @@ class Explanation:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+    def __repr__(self) -> str:
+        found = (
+            f"{count(self.rows.height, 'chain row')}, {count(len(self.anomalies), 'anomaly', 'anomalies')}"
+        )
+        return f"Explanation({self.entity_type} {self.entity_id}: {found})"
 
     def _repr_html_(self) -> str:
         lines = list(self.lines())

@@ -62,3 +62,7 @@ def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward():
     assert "logged before its creation: 1 row about it came before its CREATED row (the first: " in str(
         explanation
     )
+    assert (
+        repr(explanation)
+        == f"Explanation(ALBUM {DEMO_ALBUM}: 15 chain rows, {len(explanation.anomalies)} anomalies)"
+    )
