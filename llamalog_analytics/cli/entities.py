@@ -94,10 +94,16 @@ def _why_empty(subject: str, table: str, unfiltered: int, matching: int, cursor:
     """Why a chain printed no rows: no row names the entity, the filters left none of its
     ``unfiltered`` rows, or none of the ``matching`` rows comes after ``cursor``."""
     if not unfiltered:
-        return f"no {table} rows for {subject}. Hint: check the id, or name another table (--table)"
+        return _no_rows(subject, table)
     if not matching:
         return f"none of the {unfiltered:,} rows for {subject} match --category, --since and --until"
     return f"no rows after --cursor {cursor}: it is the last of the {matching:,} rows, or not one of them"
+
+
+def _no_rows(subject: str, table: str, unwritten: str | None = None) -> str:
+    """That no row of ``table`` names ``subject`` (so the file ``unwritten`` was not written)."""
+    written = f", so {unwritten} was not written" if unwritten else ""
+    return f"no {table} rows for {subject}{written}. Hint: check the id, or name another table (--table)"
 
 
 def _print_table(rows: Any, mode: str) -> None:
@@ -203,10 +209,7 @@ def graph(
         else:
             built = provenance_graph(store, entity_type, entity_id, **linking)
     if rows.is_empty() if kind == "trace" else not built.number_of_nodes():
-        raise ChainError(
-            f"no {table} rows for {entity_type.upper()} {entity_id.strip()}, so {out} was not written. "
-            "Hint: check the id, or name another table (--table)"
-        )
+        raise ChainError(_no_rows(f"{entity_type.upper()} {entity_id.strip()}", table, out))
     if kind == "trace":
         write_trace(rows, out, output)
         click.echo(f"[🦙 LlamaLog] wrote the chain's {count(rows.height, 'row')} as {output} traces to {out}")
