@@ -80,14 +80,21 @@ def parse_duration(value: timedelta | str, name: str, error: type[ArgumentError]
     if isinstance(value, timedelta):
         return value
     text = str(value).strip()
-    parts = _TEXT_PART.findall(text)
-    if not parts or _TEXT_PART.sub("", text).strip():
+    if not _is_duration(text):
         from .errors import ArgumentError  # errors uses this module's count
 
         hint = "Hint: write it like 24h, 6h, 90min or 2d"
-        what = "is negative: a duration is positive" if text.startswith("-") else "is not a duration"
+        negative = text.startswith("-") and _is_duration(text[1:].strip())
+        what = "is negative: a duration is positive" if negative else "is not a duration"
         raise (error or ArgumentError)(f"{name}={value!r} {what}. {hint}")
-    return timedelta(seconds=sum(float(n) * _TEXT_UNITS[unit.lower()] for n, unit in parts))
+    return timedelta(
+        seconds=sum(float(n) * _TEXT_UNITS[unit.lower()] for n, unit in _TEXT_PART.findall(text))
+    )
+
+
+def _is_duration(text: str) -> bool:
+    """Whether ``text`` is a duration :func:`parse_duration` reads (``6h``, ``1h30m``)."""
+    return bool(_TEXT_PART.findall(text)) and not _TEXT_PART.sub("", text).strip()
 
 
 def shorten(text: str, length: int) -> str:

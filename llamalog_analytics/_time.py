@@ -9,14 +9,15 @@ from .errors import ArgumentError
 
 
 def naive_utc(
-    value: datetime | str | None,
+    value: datetime | date | str | None,
     name: str,
     error: type[ArgumentError] = ArgumentError,
     *,
     day_end: bool = False,
 ) -> datetime | None:
-    """``value`` (a datetime, or ISO text; an offset or ``Z`` is converted) as naive UTC; with
-    ``day_end``, a date alone stands for the last moment of that day (an inclusive range's end).
+    """``value`` (a datetime, a date, or ISO text; an offset or ``Z`` is converted) as naive UTC.
+    A date alone stands for the start of that day, or with ``day_end`` for its last moment (an
+    inclusive range's end).
 
     Examples:
         >>> naive_utc("2026-02-10T12:00:00+01:00", "since")
@@ -32,11 +33,14 @@ Hint: use 2026-02-10 or 2026-02-10T16:39:53Z
     if value is None:
         return None
     if isinstance(value, str):
-        if day_end:  # a date alone, which has no time to parse
-            with contextlib.suppress(ValueError):
-                return datetime.combine(date.fromisoformat(value.strip()), time.max)
+        text = value.strip()
+        with contextlib.suppress(ValueError):  # a date alone, which has no time to parse
+            value = date.fromisoformat(text)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time.max if day_end else time.min)
+    if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise error(
                 f"{name}={value!r} is not a date or time. Hint: use 2026-02-10 or 2026-02-10T16:39:53Z"

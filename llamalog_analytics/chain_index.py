@@ -506,9 +506,11 @@ class ChainIndex:
             }
         )
 
-    def seeds(self, entity_type: str, entity_id: uuid.UUID) -> np.ndarray:
-        """Positions of the entity's own rows, oldest first (duplicates removed)."""
-        return np.unique(self.entities[entity_type].rows(entity_id))
+    def seeds(self, entity_type: str, entity_id: str | uuid.UUID) -> np.ndarray:
+        """Positions of the entity's own rows, oldest first (duplicates removed); ``entity_id``
+        is a UUID or its text (other text raises ``ValueError``)."""
+        key = entity_id if isinstance(entity_id, uuid.UUID) else uuid.UUID(str(entity_id))
+        return np.unique(self.entities[entity_type].rows(key))
 
     def provenance(self, seeds: np.ndarray) -> dict[int, tuple[str, int]]:
         """Position → (relation, depth) for the seeds, their ancestors and their descendants.

@@ -165,7 +165,7 @@ def chain_page(
     entity_type: str,
     entity_id: str | uuid.UUID,
     *,
-    categories: Sequence[str] | None = None,
+    categories: Sequence[str] | str | None = None,
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     limit: int = 20,

@@ -61,9 +61,7 @@ class Explanation:
             yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; root job {c['chain_root']}"
             if c["entry"] != c["operation"]:
                 yield f"    entry point: {c['entry']}"
-        after = (
-            own if self.created is None else own.filter(pl.col("created_at") >= self.created["created_at"])
-        )
+        after = own.filter(~_before_creation(self.created))
         counts = after.group_by("category").len().sort("category")
         tally = ", ".join(f"{n} {category.lower()}" for category, n in counts.iter_rows())
         yield f"  afterward: {after.height} rows about this {kind} ({tally}), {self.rows.height} in its chain"
@@ -135,7 +133,7 @@ def explain(
     ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
     return Explanation(
         kind,
-        str(entity_id),
+        str(entity_id).strip(),
         rows,
         created,
         per_month,
@@ -152,7 +150,7 @@ def _anomalies(
     found = []
     if not own.is_empty() and created is None:
         found.append("missing CREATED: no row records how this entity was created")
-    earlier = own.filter(pl.col("created_at") < created["created_at"]) if created else own.clear()
+    earlier = own.filter(_before_creation(created))
     if not earlier.is_empty():
         first = earlier.row(0, named=True)
         found.append(
@@ -194,6 +192,11 @@ def _anomalies(
                 f"the {_days([starts[run - 1] for run in chosen])} run{'s' if len(chosen) > 1 else ''}"
             )
     return found
+
+
+def _before_creation(created: dict[str, Any] | None) -> pl.Expr:
+    """Rows logged before the entity's CREATED row ``created`` (none without one)."""
+    return pl.lit(False) if created is None else pl.col("created_at") < created["created_at"]
 
 
 def _days(moments: list[Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -61,6 +61,9 @@ def test_filters_apply_to_the_result_not_the_walk(tmp_path):
         whole_day = lla.chain(store, "TRACK", track, since="2026-02-10", until="2026-02-10")
         assert whole_day.height == lla.chain(store, "TRACK", track).height > 0  # a date alone: all of it
         assert lla.chain(store, "TRACK", track, until="2026-02-09").is_empty()
+        assert lla.chain(store, "TRACK", track, since=date(2026, 2, 10), until=date(2026, 2, 10)).equals(
+            whole_day
+        )
         assert lla.chain(store, "track", track, categories="created").equals(created)  # one, not letters
         assert lla.chain(store, "ALBUM", str(uuid.uuid4())).is_empty()
 

@@ -64,7 +64,11 @@ def test_linking_is_checked():
         links.Linking.of("bare")
     with pytest.raises(LinkError, match=r"is not a duration\. Hint"):
         links.Linking.of(reuse_gap="a while")
-    with pytest.raises(LinkError, match="must be positive"):
+    with pytest.raises(LinkError, match=r"'-6h' is negative"):
+        links.Linking.of(reuse_gap="-6h")
+    with pytest.raises(LinkError, match=r"'-soon' is not a duration"):
+        links.Linking.of(reuse_gap="-soon")
+    with pytest.raises(LinkError, match=r"reuse_gap=datetime\.timedelta\(0\) is not positive"):
         links.Linking.of(reuse_gap=timedelta(0))
     with pytest.raises(LinkError, match=r"Hint: build it with Linking\.of"):
         links.Linking("job_id")  # bare ids take no reuse gap

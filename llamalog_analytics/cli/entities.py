@@ -79,7 +79,8 @@ def chain_command(
                 store, entity_type, entity_id, mode=mode, link=link, reuse_gap=reuse_gap, table=table
             )
             subject = f"{entity_type.upper()} {entity_id.strip()}"
-            empty = _why_empty(subject, table, whole.height, matching, cursor)
+            asked = [f"--{name}" for name in ("category", "since", "until") if filters[_FILTERS[name]]]
+            empty = _why_empty(subject, table, whole.height, matching, asked, cursor)
     if empty:
         click.echo(f"[🦙 LlamaLog] {empty}", err=True)
     if output == "table":
@@ -90,14 +91,22 @@ def chain_command(
         click.echo(footer, err=output != "table")
 
 
-def _why_empty(subject: str, table: str, unfiltered: int, matching: int, cursor: str | None) -> str:
-    """Why a chain printed no rows: no row names the entity, the filters left none of its
-    ``unfiltered`` rows, or none of the ``matching`` rows comes after ``cursor``."""
+_FILTERS = {"category": "categories", "since": "since", "until": "until"}  # option: chain's parameter
+
+
+def _why_empty(
+    subject: str, table: str, unfiltered: int, matching: int, filters: list[str], cursor: str | None
+) -> str:
+    """Why a chain printed no rows: no row names the entity, the ``filters`` (options) left none
+    of its ``unfiltered`` rows, or none of the ``matching`` rows comes after ``cursor``."""
     if not unfiltered:
         return _no_rows(subject, table)
     if not matching:
-        return f"none of the {unfiltered:,} rows for {subject} match --category, --since and --until"
-    return f"no rows after --cursor {cursor}: it is the last of the {matching:,} rows, or not one of them"
+        named = " and ".join([", ".join(filters[:-1]), filters[-1]] if len(filters) > 1 else filters)
+        return f"none of the {count(unfiltered, 'row')} for {subject} match {named}"
+    return (
+        f"no rows after --cursor {cursor}: it is the last of the {count(matching, 'row')}, or not one of them"
+    )
 
 
 def _no_rows(subject: str, table: str, unwritten: str | None = None) -> str:

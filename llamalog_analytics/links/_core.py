@@ -60,7 +60,7 @@ class Linking:
             return cls("job_id", None)
         gap = DEFAULT_REUSE_GAP if reuse_gap is None else parse_duration(reuse_gap, "reuse_gap", LinkError)
         if gap <= timedelta(0):
-            raise LinkError(f"reuse_gap must be positive, not {reuse_gap!r}. Hint: try 24h or 6h")
+            raise LinkError(f"reuse_gap={reuse_gap!r} is not positive. Hint: try 24h or 6h")
         return cls("instance", gap)
 
     @property
