@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, date, datetime, time
 
 from .errors import ArgumentError
@@ -33,16 +32,21 @@ Hint: use 2026-02-10 or 2026-02-10T16:39:53Z
     if value is None:
         return None
     if isinstance(value, str):
-        text = value.strip()
-        with contextlib.suppress(ValueError):  # a date alone, which has no time to parse
-            value = date.fromisoformat(text)
-    if isinstance(value, date) and not isinstance(value, datetime):
+        value = _parsed(value.strip(), name, error)
+    if not isinstance(value, datetime):  # a date alone
         return datetime.combine(value, time.max if day_end else time.min)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise error(
-                f"{name}={value!r} is not a date or time. Hint: use 2026-02-10 or 2026-02-10T16:39:53Z"
-            ) from None
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _parsed(text: str, name: str, error: type[ArgumentError]) -> date | datetime:
+    """ISO text as a date alone, or else as a date and time."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise error(
+            f"{name}={text!r} is not a date or time. Hint: use 2026-02-10 or 2026-02-10T16:39:53Z"
+        ) from None

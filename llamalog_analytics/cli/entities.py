@@ -79,7 +79,7 @@ def chain_command(
                 store, entity_type, entity_id, mode=mode, link=link, reuse_gap=reuse_gap, table=table
             )
             subject = f"{entity_type.upper()} {entity_id.strip()}"
-            asked = [f"--{name}" for name in ("category", "since", "until") if filters[_FILTERS[name]]]
+            asked = [o for o, v in (("--category", categories), ("--since", since), ("--until", until)) if v]
             empty = _why_empty(subject, table, whole.height, matching, asked, cursor)
     if empty:
         click.echo(f"[🦙 LlamaLog] {empty}", err=True)
@@ -89,9 +89,6 @@ def chain_command(
         _print_file(rows, output)
     if footer:
         click.echo(footer, err=output != "table")
-
-
-_FILTERS = {"category": "categories", "since": "since", "until": "until"}  # option: chain's parameter
 
 
 def _why_empty(
