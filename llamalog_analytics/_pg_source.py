@@ -128,13 +128,14 @@ def sqlalchemy_url(url: URL | Engine) -> str:
 @contextlib.contextmanager
 def translated(target: Connection) -> Iterator[None]:
     """Turn driver errors into one-line :class:`PostgresError` messages without the password."""
+    import duckdb
     from adbc_driver_manager import Error as DriverError
 
     try:
         yield
     except DriverError as exc:
         raise PostgresError(_explain(str(exc), target)) from None
-    except SourceError as exc:  # the driver failed while DuckDB was reading its stream
+    except (SourceError, duckdb.Error) as exc:  # the driver failed while DuckDB was reading its stream
         if "[libpq]" not in str(exc):
             raise
         driver_message = str(exc).split("[libpq]", 1)[1].split(". Hint:", 1)[0]  # not the stage's hint

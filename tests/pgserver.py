@@ -238,15 +238,16 @@ def record_migrations(url: str, frame: pl.DataFrame) -> None:
         )
 
 
-def when_copying(url: str, database: str, act) -> threading.Thread:
-    """Call ``act`` once the load's COPY is running on ``database``."""
+def when_running(url: str, database: str, act, like: str = "COPY%") -> threading.Thread:
+    """Call ``act`` once a query matching ``like`` (the load's COPY by default) runs on ``database``."""
 
     def watch() -> None:
         with psycopg.connect(url, autocommit=True) as con:
             for _ in range(2_000):
                 running = con.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query ILIKE 'COPY%%'",
-                    [database],
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query ILIKE %s "
+                    "AND pid <> pg_backend_pid()",
+                    [database, like],
                 ).fetchone()
                 if running and running[0]:
                     act()

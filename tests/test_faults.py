@@ -18,7 +18,7 @@ import uuid
 import polars as pl
 import psycopg
 import pytest
-from pgserver import PgServer, copy_rows, create_upstream, record_migrations, when_copying
+from pgserver import PgServer, copy_rows, create_upstream, record_migrations, when_running
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
@@ -63,7 +63,7 @@ def test_server_stopped_mid_load_then_back(tmp_path, data):
         copy_rows(url, many(data))
         store = baseline_store(tmp_path / "s.duckdb", data)
         before = state(store)
-        watcher = when_copying(server.url, "t_halt", server.halt)
+        watcher = when_running(server.url, "t_halt", server.halt)
         with pytest.raises(PostgresError, match=r"closed the connection|cannot reach") as failure:
             store.load_postgres(url, quiet=True)
         watcher.join()

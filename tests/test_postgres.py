@@ -11,12 +11,12 @@ import polars as pl
 import psycopg
 import pytest
 from conftest import assert_same_rows, run_cli
-from pgserver import PASSWORD, copy_rows, create_upstream, record_migrations, when_copying
+from pgserver import PASSWORD, copy_rows, create_upstream, record_migrations, when_running
 from psycopg.conninfo import conninfo_to_dict
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
-from llamalog_analytics._pg_source import snapshot
+from llamalog_analytics._pg_source import snapshot, translated
 from llamalog_analytics.errors import ArgumentError, PostgresError
 from llamalog_analytics.postgres import parse_url
 
@@ -214,6 +214,25 @@ def test_failures_are_one_line_exit_2_and_leave_the_store_unchanged(
         assert s.table().height == 4_000
 
 
+def test_server_terminating_the_backend_during_a_small_read(pg_server):
+    """A small read (the snapshot export that more streams share) fails as one PostgresError too."""
+    url = pg_server.database("t_terminate_small")
+    target = parse_url(url)
+    with psycopg.connect(url, autocommit=True) as con:
+        terminate = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE query LIKE '%pg_sleep(5)%' AND pid <> pg_backend_pid()"
+        )
+        killer = when_running(url, "t_terminate_small", lambda: con.execute(terminate), like="%pg_sleep(5)%")
+        with (
+            pytest.raises(PostgresError, match="closed the connection during the load"),
+            translated(target),
+            snapshot(target) as db,
+        ):
+            db.rows("SELECT pg_sleep(5)")
+        killer.join()
+
+
 @pytest.mark.parametrize("streams", [1, 3])
 def test_server_terminating_the_backend_mid_load(tmp_path, pg_server, data, streams):
     url = pg_server.database(f"t_terminate_{streams}")
@@ -369,7 +388,7 @@ def test_a_load_in_several_streams_reads_one_snapshot_while_the_table_changes(tm
             )
         changed.set()
 
-    changer = when_copying(url, "t_streams", change)
+    changer = when_running(url, "t_streams", change)
     try:
         with lla.LogStore(tmp_path / "s.duckdb") as store:
             result = store.load_postgres(url, streams=3, quiet=True)
