@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 
-SCAN_MEMORY = "400MB"
+SCAN_MEMORY = "200MB"
 """DuckDB's memory limit while a store file's table is read through once into arrays (for a
 chain index, or the audit's table of job links): it need cache little of the table, and what
 it would cache is memory the arrays need."""

@@ -10,6 +10,7 @@ import uuid
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 from conftest import scenario
 
@@ -157,9 +158,18 @@ def test_the_audits_table_of_links_refuses_rows_out_of_the_order_read(synth_stor
     """Rows are written beside the links found for them, by position; rows that came in another
     order than they were read in, or links for more or fewer rows, stop the audit with an error
     naming the table, not wrong links."""
-    if misread == "reversed":
-        read = synth_store.frame
-        monkeypatch.setattr(synth_store, "frame", lambda sql, params=None: read(sql, params).reverse())
+    if misread == "reversed":  # the first read (for the links) gives the rows backwards
+        read, reads = synth_store.batches, []
+
+        def backwards_first(sql, rows):
+            reads.append(sql)
+            if len(reads) > 1:
+                return read(sql, rows)
+            table = read(sql, rows).read_all()
+            table = table.take(pa.array(range(table.num_rows - 1, -1, -1)))
+            return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(rows))
+
+        monkeypatch.setattr(synth_store, "batches", backwards_first)
     else:
         found = findings._found
         cut = (lambda f: f.head(-1)) if misread == "a row short" else (lambda f: pl.concat([f, f.tail(1)]))

@@ -34,8 +34,9 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
 
     Up to :data:`ARRAYS_UP_TO` rows the links are found over arrays
     (:func:`~llamalog_analytics.links.link_runs`), in a fraction of the SQL's time: the table
-    is read once for times, ids and job ids, the job ids become numbers by hashing them twice
-    (the second hash tells apart two ids the first confuses, and then the SQL runs instead),
+    is read once, in batches, for times, ids and job ids, the job ids becoming numbers as they
+    come by hashing them twice (the second hash tells apart two ids the first confuses, and
+    then the SQL runs instead),
     and the table is read again, in batches, each row written with what was found for it
     (:func:`_with_links`), which the write checks row by row. A larger table is left to the
     SQL, which DuckDB spills to disk as it needs.
@@ -106,43 +107,58 @@ _BATCH_ROWS = 1 << 17
 
 ARRAYS_UP_TO = 30_000_000
 """The most rows :func:`linked_table` links over arrays, which lie outside DuckDB's memory
-limit (at 10M rows the process went from 563 to 2,636 MiB while finding them); past it, the
-SQL does the work."""
+limit (at 10M rows, finding them took a process from 144 to 2,009 MiB at its peak); past it,
+the SQL does the work."""
 
 
 def _found(store: Any, table: str, linking: Linking | None) -> pl.DataFrame | None:
     """:func:`resolved`'s columns for every row of ``table`` in the order a scan gives them,
     with ``_id_low`` to check that order by; None when the table has more than
     :data:`ARRAYS_UP_TO` rows or two job ids hashed alike."""
-    if store.execute(f"SELECT count(*) FROM {quote(table)}")[0][0] > ARRAYS_UP_TO:
+    size = store.execute(f"SELECT count(*) FROM {quote(table)}")[0][0]
+    if size > ARRAYS_UP_TO:
         return None
-    halves = uuid_halves("id", "high", "low")
-    with store.memory_at_most(SCAN_MEMORY):  # linked_table holds the session
-        keys = store.frame(
-            f"SELECT epoch_us(created_at) AS at, {halves}, job_id, parent_job_id FROM {quote(table)}"
-        )
-    order = keys.select(pl.arg_sort_by("at", "_id_high", "_id_low")).to_series().to_numpy()
-    # Each column oldest first, the text let go of once hashed: what is held at once counts.
-    created, ids = keys["at"].to_numpy()[order], keys["_id_low"]
-    hashed = {
-        (c, seed): job_key(keys[c], seed)[order] for seed in (1, 2) for c in ("job_id", "parent_job_id")
-    }
-    del keys
+    created, high, ids, *hashed = _keys(store, table, size)
+    by_age = pl.DataFrame({"at": created, "high": high, "low": ids})
+    order = by_age.select(pl.arg_sort_by("at", "high", "low")).to_series().to_numpy()
+    del by_age, high
+    created = created[order]
+    for n in range(len(hashed)):  # oldest first, one column at a time: what is held counts
+        hashed[n] = hashed[n][order]
+    job, parent, job_check, parent_check = hashed
+    del hashed
     try:
-        found = resolved(
-            order,
-            hashed.pop(("job_id", 1)),
-            hashed.pop(("parent_job_id", 1)),
-            created,
-            linking,
-            check=(hashed.pop(("job_id", 2)), hashed.pop(("parent_job_id", 2))),
-        )
+        found = resolved(order, job, parent, created, linking, check=(job_check, parent_check))
     except JobKeyCollisionError:
         return None
     finally:
-        del order, created, hashed
+        del order, created, job, parent, job_check, parent_check
         give_back_freed_memory()
-    return found.with_columns(ids)
+    return found.with_columns(pl.Series("_id_low", ids))
+
+
+def _keys(store: Any, table: str, size: int) -> list[np.ndarray]:
+    """``table``'s rows in scan order as arrays: ``created_at`` (microseconds), the id's two
+    halves, then the job id and the parent id each hashed by :func:`job_key` (seed 1), and both
+    again (seed 2). Read in batches, so no more than a batch of the ids' text is held at once."""
+    columns = [np.empty(size, np.int64), np.empty(size, np.uint64), np.empty(size, np.uint64)]
+    columns += [np.empty(size, np.int64) for _ in range(4)]
+    halves = uuid_halves("id", "high", "low")
+    sql = f"SELECT epoch_us(created_at) AS at, {halves}, job_id, parent_job_id FROM {quote(table)}"
+    filled = 0
+    with store.memory_at_most(SCAN_MEMORY):  # linked_table holds the session
+        for batch in store.batches(sql, _BATCH_ROWS):
+            rows = pl.DataFrame(batch)
+            if filled + rows.height > size:
+                break
+            values = [rows[c].to_numpy() for c in ("at", "_id_high", "_id_low")]
+            values += [job_key(rows[c], seed) for seed in (1, 2) for c in ("job_id", "parent_job_id")]
+            for column, value in zip(columns, values, strict=True):
+                column[filled : filled + rows.height] = value
+            filled += rows.height
+    if filled != size:  # the table changed between the count and the scan
+        raise LinkError(_MISPLACED.format(table=table))
+    return columns
 
 
 def job_key(ids: pl.Series, seed: int) -> np.ndarray:
