@@ -133,6 +133,10 @@ def test_synth_writes_files_that_load(tmp_path):
     assert f"wrote 500 rows to {out}" in text
     code, text, _ = run_cli("synth", "--rows", "1", "--out", tmp_path / "one.csv")
     assert text == f"[🦙 LlamaLog] wrote 1 row to {tmp_path / 'one.csv'}\n"
+    two, sheet = tmp_path / "two.csv", tmp_path / "b.xlsx"
+    code, text, err = run_cli("synth", "--rows", "1", "--out", two, "--before", sheet)
+    assert (code, text) == (2, "") and "b.xlsx: its name does not say which format to write" in err
+    assert "or add --format" not in err and not two.exists()
     with lla.LogStore() as store:
         assert store.load_files(out, quiet=True).rows_loaded == 500
         assert store.load_files(before, "enrichment_logs", quiet=True).rows_rejected == 0

@@ -520,7 +520,8 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
     )
     assert wrong.exit_code == 2 and "--idle-gap 'soon' is not a duration" in wrong.output
     bad = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(tmp_path / "t.svg")])
-    assert bad.exit_code == 2 and "cannot tell which format to write timeline in" in bad.output
+    assert bad.exit_code == 2 and "t.svg: its name does not say which format to write" in bad.output
+    assert "Hint: end it with one of .html, .htm, .png\n" in bad.output  # no --format to add
 
 
 def test_a_frame_in_hand_needs_only_the_link_columns_and_says_what_it_lacks(chain_store):

@@ -10,7 +10,7 @@ import pytest
 from conftest import audit_store, clean_rows, run_cli, with_changes
 
 import llamalog_analytics as lla
-from llamalog_analytics.audit import DEFAULT_CHECKS
+from llamalog_analytics.audit import DEFAULT_CHECKS, audit_history
 
 CHECK_FIELDS = ["name", "status", "count", "finding", "expects", "ids", "sql", "breakdowns"]
 
@@ -93,6 +93,18 @@ def test_a_table_named_but_absent_exits_2_with_one_line_naming_the_tables(sample
     assert (code, err) == (0, "")
     code, _, err = run_cli("verify", "--db", sample_db.parent / "none.duckdb")
     assert code == 2 and err.count("\n") == 1 and "Hint:" in err
+
+
+def test_a_report_file_whose_name_says_no_format_fails_before_the_audit(sample_db, tmp_path):
+    with lla.LogStore(sample_db, read_only=True) as store:
+        runs = len(audit_history(store))
+    code, out, err = run_cli("verify", "--db", sample_db, "--report", tmp_path / "audit.pdf")
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert "audit.pdf: its name does not say which format to write" in err
+    assert err.endswith("Hint: end it with one of .html, .htm\n")
+    with lla.LogStore(sample_db, read_only=True) as store:
+        assert len(audit_history(store)) == runs  # nothing audited, nothing recorded
+    assert not (tmp_path / "audit.pdf").exists()
 
 
 def test_without_a_snapshot_its_checks_skip_and_the_audit_exits_0(tmp_path):

@@ -76,6 +76,32 @@ def _as_options(message: str) -> str:
     return message
 
 
+def output_format(
+    path: str, kinds: tuple[str, ...], output: str | None = None, *, format_option: bool = False
+) -> tuple[str, str]:
+    """Which of ``kinds`` (of :data:`~llamalog_analytics.export.FORMATS`) a file a command
+    writes is, and in which format (``output``: the command's ``--format`` for that file, when
+    ``format_option`` says it has one). Asked before the work, so that a name that says
+    neither fails at once, with the endings to use.
+
+    Examples:
+        >>> output_format("album.prov.json", ("trace", "graph"))
+        ('graph', 'prov-json')
+    """
+    from ..errors import ExportError
+    from ..export import FORMATS, kind_of
+
+    try:
+        return kind_of(path, output, kinds)
+    except ExportError:
+        endings = ", ".join(dict.fromkeys(ending for kind in kinds for ending in FORMATS[kind]))
+        raise ExportError(
+            f"{path}: its name does not say which format to write. Hint: end it with one of "
+            + endings
+            + (", or add --format" if format_option else "")
+        ) from None
+
+
 def fail(message: str) -> NoReturn:
     """Print ``message`` as the one-line error and exit with status 2."""
     one_line = " ".join(line.strip() for line in message.splitlines() if line.strip())

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import schema as schema_module
-from ._options import db_option, friendly_errors, link_options
+from ._options import db_option, friendly_errors, link_options, output_format
 
 if TYPE_CHECKING:
     from ..audit import AuditReport
@@ -94,6 +94,8 @@ def verify_command(
 
     if compare_last and no_record:
         raise click.UsageError("--compare-last compares this audit once recorded: leave out --no-record")
+    if report:
+        output_format(report, ("report",))
     with LogStore(db, read_only=no_record, create=False) as store:
         audit = verify(store, **audit_arguments)
         changes = compare_audits(store) if compare_last and "since previous run" in audit.summary else None

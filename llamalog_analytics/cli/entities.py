@@ -13,6 +13,7 @@ from ._options import (
     db_option,
     friendly_errors,
     link_options,
+    output_format,
     rows_format_option,
     table_option,
 )
@@ -195,19 +196,12 @@ def graph(
     """Export one entity's provenance graph (rows, job runs, entities, agents), or its chain as
     traces: OTLP/JSON for Jaeger or Grafana Tempo, Chrome trace JSON for ui.perfetto.dev."""
     from ..chains import chain
-    from ..errors import ChainError, ExportError
-    from ..export import FORMATS, kind_of, write_graph, write_trace
+    from ..errors import ChainError
+    from ..export import write_graph, write_trace
     from ..graph import provenance_graph
     from ..store import LogStore
 
-    try:  # before the work: a bad suffix fails at once
-        kind, output = kind_of(out, output, ("trace", "graph"))
-    except ExportError:
-        endings = ", ".join(dict.fromkeys([*FORMATS["graph"], *FORMATS["trace"]]))
-        raise ExportError(
-            f"{out}: its name does not say which format to write. Hint: end it with one of "
-            f"{endings}, or add --format"
-        ) from None
+    kind, output = output_format(out, ("trace", "graph"), output, format_option=True)
     linking = {"table": table, "link": link, "reuse_gap": reuse_gap}
     with LogStore(db, read_only=True) as store:
         if kind == "trace":
@@ -263,6 +257,7 @@ def timeline(
     from ..store import LogStore
     from ..timeline import plot_timeline
 
+    output_format(out, ("timeline",))
     with LogStore(db, read_only=True) as store:
         figure = plot_timeline(
             store,

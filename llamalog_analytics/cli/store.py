@@ -12,7 +12,7 @@ import click
 
 from .. import schema as schema_module
 from .._format import count, shorten
-from ._options import db_option, fail, friendly_errors, rows_format_option
+from ._options import db_option, fail, friendly_errors, output_format, rows_format_option
 
 
 @click.command()
@@ -229,6 +229,9 @@ def synth(rows: int, seed: int, out: str, before: str | None, naming: str) -> No
     from ..export import write_logs
     from ..synthetic import generate
 
+    for path in (out, before):
+        if path:
+            output_format(path, ("rows",))
     data = generate(rows, seed=seed)
     write_logs(data.llama_logs, out, naming=naming)  # type: ignore[arg-type]
     click.echo(f"[🦙 LlamaLog] wrote {count(data.llama_logs.height, 'row')} to {out}")
