@@ -128,14 +128,13 @@ def sqlalchemy_url(url: URL | Engine) -> str:
 @contextlib.contextmanager
 def translated(target: Connection) -> Iterator[None]:
     """Turn driver errors into one-line :class:`PostgresError` messages without the password."""
-    import duckdb
     from adbc_driver_manager import Error as DriverError
 
     try:
         yield
     except DriverError as exc:
         raise PostgresError(_explain(str(exc), target)) from None
-    except (SourceError, duckdb.Error) as exc:  # the driver failed while DuckDB was reading its stream
+    except SourceError as exc:  # the driver failed while DuckDB was reading its stream
         if "[libpq]" not in str(exc):
             raise
         driver_message = str(exc).split("[libpq]", 1)[1].split(". Hint:", 1)[0]  # not the stage's hint
@@ -264,9 +263,15 @@ class Source:
         statement.execute_update()
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of ``sql``, a small result; a failure reading them is a :class:`SourceError`."""
+        import duckdb
+
         with self.local.cursor() as cursor:
             cursor.register("source_rows", self.stream(sql, params))
-            return cursor.execute("SELECT * FROM source_rows").fetchall()
+            try:
+                return cursor.execute("SELECT * FROM source_rows").fetchall()
+            except duckdb.Error as exc:  # the driver's error, as DuckDB met it reading the stream
+                raise SourceError(str(exc)) from None
 
     def share(self, count: int) -> list[Source]:
         """Up to ``count`` more connections, each in a read-only transaction that reads this

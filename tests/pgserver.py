@@ -245,8 +245,8 @@ def when_running(url: str, database: str, act, like: str = "COPY%") -> threading
         with psycopg.connect(url, autocommit=True) as con:
             for _ in range(2_000):
                 running = con.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query ILIKE %s "
-                    "AND pid <> pg_backend_pid()",
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
+                    "AND query ILIKE %s AND pid <> pg_backend_pid()",
                     [database, like],
                 ).fetchone()
                 if running and running[0]:

@@ -19,7 +19,7 @@ from llamalog_analytics import chain_index as chain_index_module
 from llamalog_analytics import links
 from llamalog_analytics.chain_index import chain_index
 from llamalog_analytics.chains import all_chains, runs
-from llamalog_analytics.errors import JobKeyCollisionError
+from llamalog_analytics.errors import JobKeyCollisionError, LinkError
 from llamalog_analytics.links import findings
 
 
@@ -153,7 +153,7 @@ def test_the_audits_table_of_links_is_the_sql_definition(synth_store, monkeypatc
     assert collided == [True, True]  # tried over arrays each time, then linked by the SQL
 
 
-@pytest.mark.parametrize("misread", ["reversed", "a row short", "a row over"])
+@pytest.mark.parametrize("misread", ["reversed", "a row short", "a row over", "a batch short"])
 def test_the_audits_table_of_links_refuses_rows_out_of_the_order_read(synth_store, monkeypatch, misread):
     """Rows are written beside the links found for them, by position; rows that came in another
     order than they were read in, or links for more or fewer rows, stop the audit with an error
@@ -172,11 +172,34 @@ def test_the_audits_table_of_links_refuses_rows_out_of_the_order_read(synth_stor
         monkeypatch.setattr(synth_store, "batches", backwards_first)
     else:
         found = findings._found
-        cut = (lambda f: f.head(-1)) if misread == "a row short" else (lambda f: pl.concat([f, f.tail(1)]))
+        cut = {
+            "a row short": lambda f: f.head(-1),
+            "a row over": lambda f: pl.concat([f, f.tail(1)]),
+            "a batch short": lambda f: f.head(2_000),  # links end where a batch of rows does
+        }[misread]
         monkeypatch.setattr(findings, "_found", lambda *args: cut(found(*args)))
+    monkeypatch.setattr(findings, "_BATCH_ROWS", 1_000)
     match = "llama_logs: its rows came in another order"
     with pytest.raises(duckdb.Error, match=match), links.linked_table(synth_store, "llama_logs"):
         pass
+
+
+@pytest.mark.parametrize("change", [-1, 1], ids=["a batch fewer", "a batch more"])
+def test_the_audits_links_refuse_a_table_that_changed_while_it_was_read(synth_store, monkeypatch, change):
+    """The table is counted, then read in batches into arrays of that size: rows that come in
+    more or fewer (it changed in between) stop the audit with an error naming the table."""
+    monkeypatch.setattr(findings, "_BATCH_ROWS", 1_000)
+    read = synth_store.batches
+
+    def changed(sql, rows):
+        batches = list(read(sql, rows))
+        batches = batches[:-1] if change < 0 else [*batches, batches[-1]]
+        return pa.RecordBatchReader.from_batches(batches[0].schema, batches)
+
+    monkeypatch.setattr(synth_store, "batches", changed)
+    changed_while_read = r"llama_logs: its rows changed while it was read \([\d,]+ counted first\)"
+    with pytest.raises(LinkError, match=changed_while_read):
+        findings._found(synth_store, "llama_logs", None)
 
 
 def test_link_runs_takes_job_ids_numbered_in_32_bits():

@@ -219,11 +219,12 @@ def test_server_terminating_the_backend_during_a_small_read(pg_server):
     url = pg_server.database("t_terminate_small")
     target = parse_url(url)
     with psycopg.connect(url, autocommit=True) as con:
+        running = "COPY%pg_sleep(5)%"  # the driver reads every result as a COPY
         terminate = (
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE query LIKE '%pg_sleep(5)%' AND pid <> pg_backend_pid()"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 't_terminate_small' "
+            f"AND state = 'active' AND query LIKE '{running}' AND pid <> pg_backend_pid()"
         )
-        killer = when_running(url, "t_terminate_small", lambda: con.execute(terminate), like="%pg_sleep(5)%")
+        killer = when_running(url, "t_terminate_small", lambda: con.execute(terminate), like=running)
         with (
             pytest.raises(PostgresError, match="closed the connection during the load"),
             translated(target),

@@ -80,9 +80,10 @@ def output_format(
     path: str, kinds: tuple[str, ...], output: str | None = None, *, format_option: bool = False
 ) -> tuple[str, str]:
     """Which of ``kinds`` (of :data:`~llamalog_analytics.export.FORMATS`) a file a command
-    writes is, and in which format (``output``: the command's ``--format`` for that file, when
-    ``format_option`` says it has one). Asked before the work, so that a name that says
-    neither fails at once, with the endings to use.
+    writes is, and in which format: ``output`` (the command's ``--format``) if given, else
+    the one the name's ending says. Asked before the work, so that a name that says none fails
+    at once, with the endings to use (and ``--format`` when ``format_option``: the command has
+    it).
 
     Examples:
         >>> output_format("album.prov.json", ("trace", "graph"))
@@ -94,7 +95,11 @@ def output_format(
     try:
         return kind_of(path, output, kinds)
     except ExportError:
+        if output is not None:  # the format given is not one of these kinds'
+            raise
         endings = ", ".join(dict.fromkeys(ending for kind in kinds for ending in FORMATS[kind]))
+        if "rows" in kinds:
+            endings += " (.gz after any but Parquet's to compress)"
         raise ExportError(
             f"{path}: its name does not say which format to write. Hint: end it with one of "
             + endings

@@ -36,10 +36,9 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
     (:func:`~llamalog_analytics.links.link_runs`), in a fraction of the SQL's time: the table
     is read once, in batches, for times, ids and job ids, the job ids becoming numbers as they
     come by hashing them twice (the second hash tells apart two ids the first confuses, and
-    then the SQL runs instead),
-    and the table is read again, in batches, each row written with what was found for it
-    (:func:`_with_links`), which the write checks row by row. A larger table is left to the
-    SQL, which DuckDB spills to disk as it needs.
+    then the SQL runs instead), and the table is read again, in batches, each row written with
+    what was found for it (:func:`_with_links`), which the write checks row by row. A larger
+    table is left to the SQL, which DuckDB spills to disk as it needs.
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -90,13 +89,13 @@ def _with_links(store: Any, table: str, found: pl.DataFrame) -> pa.RecordBatchRe
         at = 0
         for batch in rows:
             part = links.slice(at, batch.num_rows)
-            if part.num_rows < batch.num_rows:
-                break
+            if part.num_rows < batch.num_rows:  # more rows than were read
+                raise LinkError(_MISPLACED.format(table=table))
             at += batch.num_rows
             yield pa.RecordBatch.from_arrays(
                 [*batch.columns, *(column.combine_chunks() for column in part.columns)], schema=schema
             )
-        if at != links.num_rows:  # more rows than were read, or fewer
+        if at != links.num_rows:  # fewer rows than were read
             raise LinkError(_MISPLACED.format(table=table))
 
     return pa.RecordBatchReader.from_batches(schema, joined())
@@ -150,15 +149,18 @@ def _keys(store: Any, table: str, size: int) -> list[np.ndarray]:
         for batch in store.batches(sql, _BATCH_ROWS):
             rows = pl.DataFrame(batch)
             if filled + rows.height > size:
-                break
+                raise LinkError(_CHANGED.format(table=table, size=size))
             values = [rows[c].to_numpy() for c in ("at", "_id_high", "_id_low")]
             values += [job_key(rows[c], seed) for seed in (1, 2) for c in ("job_id", "parent_job_id")]
             for column, value in zip(columns, values, strict=True):
                 column[filled : filled + rows.height] = value
             filled += rows.height
-    if filled != size:  # the table changed between the count and the scan
-        raise LinkError(_MISPLACED.format(table=table))
+    if filled != size:
+        raise LinkError(_CHANGED.format(table=table, size=size))
     return columns
+
+
+_CHANGED = "{table}: its rows changed while it was read ({size:,} counted first). Hint: run it again"
 
 
 def job_key(ids: pl.Series, seed: int) -> np.ndarray:
