@@ -19,6 +19,10 @@ import llamalog_analytics as lla
 from llamalog_analytics.audit import history
 
 recording: list[float] = []
+
+SETTLE = 12.0
+"""Seconds for polars' allocator (jemalloc) to return what was freed: it gives freed pages back
+after a delay, so right after frames are let go of they still count."""
 _record = history.record
 
 

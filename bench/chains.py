@@ -19,7 +19,7 @@ built, as PostgreSQL's are once its indexes are; the batch ratio is also given w
 counted. The instance figures are given as ratios to the job-id ones. Memory: how much the
 process grew building the index against the index's own arrays (``nbytes``; the rows are mapped
 from a file), right after and once polars' allocator has returned what the build freed
-(:data:`SETTLE`), each also split into the heap (``RssAnon``) and pages of mapped files
+(:data:`_child.SETTLE`), each also split into the heap (``RssAnon``) and pages of mapped files
 (``RssFile``: the rows file). The child first builds the bundled sample's index, so the
 libraries' code a build runs is already loaded, as in any session that asked a chain before,
 and does not count as growth. Then its peak once
@@ -118,10 +118,6 @@ def median_ms(function, entities) -> float:
     return 1000 * statistics.median(times)
 
 
-SETTLE = 12.0  # seconds for polars' allocator (jemalloc) to return what the build freed: it
-# gives freed pages back after a delay, so right after the build they still count
-
-
 def _resident(since: dict[str, int] | None = None) -> dict[str, int]:
     """The process's resident memory now: all, the heap and pages of mapped files; with
     ``since``, how much each grew from it."""
@@ -138,14 +134,14 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
     entities = [tuple(e) for e in json.loads(entities_json)]
     with lla.sample_store() as sample:  # the libraries' code a build runs, loaded before measuring
         chain_index(sample, linking=Linking.of(link))
-    time.sleep(SETTLE)  # and what that build freed given back
+    time.sleep(_child.SETTLE)  # and what that build freed given back
     with lla.LogStore(path, read_only=True) as store:
         before = _resident()
         start = time.perf_counter()
         index = chain_index(store, linking=Linking.of(link))
         build = time.perf_counter() - start
         grew, nbytes = _resident(since=before), index.nbytes
-        time.sleep(SETTLE)
+        time.sleep(_child.SETTLE)
         settled = _resident(since=before)
         del index
         one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
@@ -225,7 +221,7 @@ def measure_ours(store_path: Path, entities: list[tuple[str, str]], link: str) -
     print(
         f"  {link}: chain index built in {ours.build:.2f}s; {ours.nbytes / 2**20:,.0f} MiB of arrays; "
         f"process grew {_growth(ours.grew, ours.nbytes)}, "
-        f"{SETTLE:.0f}s later {_growth(ours.settled, ours.nbytes)}; peak "
+        f"{_child.SETTLE:.0f}s later {_growth(ours.settled, ours.nbytes)}; peak "
         f"{ours.chains_peak / 2**30:.2f} GiB building it and answering {len(entities)} chains (then "
         f"{ours.mapped / 2**30:.2f} GiB of it pages of mapped files, the rows file and libraries), "
         f"{ours.peak / 2**30:.2f} GiB after every chain at once",

@@ -222,6 +222,7 @@ def measure(args: argparse.Namespace, work: Path, server: PgServer | None) -> No
     del data, logs, snapshot
     give_back_freed_memory()
     os.sync()  # what either side wrote is on disk before the other is timed
+    time.sleep(_child.SETTLE)  # and what the frames held given back
     print(
         f"rows: {args.rows:,}, snapshot {args.snapshot:,}; {prepared}; "
         f"this process holds {_child.memory('VmRSS') / 2**20:,.0f} MiB while ours runs"
