@@ -57,6 +57,14 @@ def reset_peak() -> int:
     return memory("VmRSS")
 
 
+def warm(path: Path) -> None:
+    """Read ``path`` through once, so that the page cache holds it, as PostgreSQL's tables are
+    after ``VACUUM ANALYZE`` (and any file a session just used)."""
+    with open(path, "rb") as file:
+        while file.read(1 << 24):
+            pass
+
+
 def run(child: str, *arguments: str) -> str:
     """Run ``child`` (Python source) in a new process that can import this module; its stdout."""
     here = str(Path(__file__).resolve().parent)
