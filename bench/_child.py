@@ -18,11 +18,11 @@ import polars as pl
 import llamalog_analytics as lla
 from llamalog_analytics.audit import history
 
-recording: list[float] = []
-
 SETTLE = 12.0
 """Seconds for polars' allocator (jemalloc) to return what was freed: it gives freed pages back
 after a delay, so right after frames are let go of they still count."""
+
+recording: list[float] = []
 _record = history.record
 
 

@@ -100,7 +100,7 @@ def _why_empty(
     if not unfiltered:
         return _no_rows(subject, table)
     if not matching:
-        named = " and ".join([", ".join(filters[:-1]), filters[-1]] if len(filters) > 1 else filters)
+        named = f"{', '.join(filters[:-1])} and {filters[-1]}" if len(filters) > 1 else filters[0]
         return f"none of the {count(unfiltered, 'row')} for {subject} match {named}"
     return (
         f"no rows after --cursor {cursor}: it is the last of the {count(matching, 'row')}, or not one of them"
