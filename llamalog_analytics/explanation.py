@@ -121,7 +121,8 @@ def explain(
     created = None
     if not first_created.is_empty():
         created = first_created.to_dicts()[0]
-        top = rows.filter(pl.col("job_id") == created["chain_root"]).head(1)
+        root = created["chain_root"]  # None: no job above it, so its own operation is the entry
+        top = rows.clear() if root is None else rows.filter(pl.col("job_id") == root).head(1)
         created["entry"] = top["operation"][0] if not top.is_empty() else created["operation"]
     per_month = (
         own.group_by(pl.col("created_at").dt.truncate("1mo").alias("month"), "category")
