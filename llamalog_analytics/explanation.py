@@ -58,7 +58,8 @@ class Explanation:
         else:
             c = self.created
             who = f"user {c['user_id']}" if c["user_id"] else c["triggered_by"] or "an unknown trigger"
-            yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; root job {c['chain_root']}"
+            job = f"root job {c['chain_root']}" if c["chain_root"] is not None else "outside any job"
+            yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; {job}"
             if c["entry"] != c["operation"]:
                 yield f"    entry point: {c['entry']}"
         after = own.filter(~_before_creation(self.created))

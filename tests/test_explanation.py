@@ -50,6 +50,17 @@ def test_explain_tells_how_it_was_created(tmp_path):
     assert "entry point: enrichment:album" in text
 
 
+def test_a_creation_outside_any_job_says_so():
+    with lla.sample_store() as store:
+        album = store.execute(
+            "SELECT album_id::VARCHAR FROM llama_logs WHERE category = 'CREATED' AND entity_type = 'ALBUM' "
+            "AND job_id IS NULL AND parent_job_id IS NULL ORDER BY created_at, id LIMIT 1"
+        )[0][0]
+        explanation = lla.explain(store, "ALBUM", album)
+    assert explanation.created["chain_root"] is None
+    assert str(explanation).splitlines()[1].endswith(" outside any job"), str(explanation)
+
+
 def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward():
     from llamalog_analytics.sample import DEMO_ALBUM
 

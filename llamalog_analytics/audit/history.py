@@ -130,7 +130,30 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
     """
     if store.read_only:
         return _with(report, run=None, history=READ_ONLY)
-    ran_at = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        with store.bookkeeping():  # one opening of the file for the whole record
+            run = _recorded(store, report, parameters)
+            summary: dict[str, Any] = {"run": run, "history": f"recorded as run {run}"}
+            if run > 1:
+                before = audit_history(store).run(run - 1)
+                summary["since previous run"] = {
+                    "run": run - 1,
+                    "ran_at": moment(before.ran_at),
+                    "tables": before.tables,
+                    "checks": store.frame(_CHECKS, [run - 1, run]).to_dicts(),
+                }
+    except StoreLockedError as exc:  # raised before anything was written
+        return _with(report, run=None, history=f"not recorded: {str(exc).split('. Hint:')[0]}")
+    return _with(report, **summary)
+
+
+def _recorded(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) -> int:
+    """Write ``report`` as the store's next run in one transaction, inside the caller's
+    bookkeeping session; return its number.
+
+    Raises:
+        StoreError: the store could not be written (nothing was recorded).
+    """
     tables = _tables(store, report.summary.get("tables", {}))
     checks = pl.DataFrame(
         {
@@ -142,34 +165,29 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
         schema={"position": pl.Int32, "check_name": pl.String, "status": pl.String, "count": pl.Int64},
     )
     try:
-        with store.bookkeeping():
-            store.execute("BEGIN TRANSACTION")
-            for ddl in AUDIT_DDL:
-                store.execute(ddl)
-            run = store.execute(f"SELECT coalesce(max(run_id), 0) + 1 FROM {AUDITS_TABLE}")[0][0]
+        store.execute("BEGIN TRANSACTION")
+        for ddl in AUDIT_DDL:
+            store.execute(ddl)
+        run: int = store.execute(f"SELECT coalesce(max(run_id), 0) + 1 FROM {AUDITS_TABLE}")[0][0]
+        store.execute(
+            f"INSERT INTO {AUDITS_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                run,
+                datetime.now(UTC).replace(tzinfo=None),
+                version("llamalog_analytics"),
+                report.status,
+                json.dumps(tables),
+                json.dumps(parameters, default=str),
+            ],
+        )
+        with store.registered("_llamalog_audit_checks_new", checks) as new:
             store.execute(
-                f"INSERT INTO {AUDITS_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    run,
-                    ran_at,
-                    version("llamalog_analytics"),
-                    report.status,
-                    json.dumps(tables),
-                    json.dumps(parameters, default=str),
-                ],
+                f"INSERT INTO {AUDIT_CHECKS_TABLE} SELECT ?, position, check_name, status, count FROM {new}",
+                [run],
             )
-            with store.registered("_llamalog_audit_checks_new", checks) as new:
-                store.execute(
-                    f"INSERT INTO {AUDIT_CHECKS_TABLE} "
-                    f"SELECT ?, position, check_name, status, count FROM {new}",
-                    [run],
-                )
-            with offending_ids(store, report.checks) as ids:
-                insert = f"INSERT INTO {AUDIT_IDS_TABLE} SELECT ?, check_name, id FROM ({ids})"
-                store.execute(insert, [run])
-            store.execute("COMMIT")
-    except StoreLockedError as exc:  # raised before anything was written
-        return _with(report, run=None, history=f"not recorded: {str(exc).split('. Hint:')[0]}")
+        with offending_ids(store, report.checks) as ids:
+            store.execute(f"INSERT INTO {AUDIT_IDS_TABLE} SELECT ?, check_name, id FROM ({ids})", [run])
+        store.execute("COMMIT")
     except BaseException as exc:
         with contextlib.suppress(duckdb.Error):
             store.execute("ROLLBACK")
@@ -181,17 +199,7 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
                 "read-only to audit without recording"
             ) from exc
         raise
-    summary: dict[str, Any] = {"run": run, "history": f"recorded as run {run}"}
-    earlier = store.execute(f"SELECT max(run_id) FROM {AUDITS_TABLE} WHERE run_id < ?", [run])[0][0]
-    if earlier is not None:
-        before = audit_history(store).run(earlier)
-        summary["since previous run"] = {
-            "run": earlier,
-            "ran_at": moment(before.ran_at),
-            "tables": before.tables,
-            "checks": store.frame(_CHECKS, [earlier, run]).to_dicts(),
-        }
-    return _with(report, **summary)
+    return run
 
 
 def _with(report: AuditReport, **summary: Any) -> AuditReport:
