@@ -73,11 +73,27 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
         paths = [paths]
     found: list[str] = []
     for pattern in map(str, paths):
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        literal_name = not glob.has_magic(pattern) or Path(pattern).is_file()  # 'logs[1].csv' too
+        matches = [pattern] if literal_name else sorted(glob.glob(pattern))
         if not matches or not Path(matches[0]).exists():
             raise SourceError(f"{pattern}: no such file. Hint: check the path or the glob pattern")
         found += [m for m in matches if m not in found]
     return found
+
+
+def is_data_file(path: str) -> bool:
+    """Whether ``path`` names a file to load (by its suffix), not a store.
+
+    Examples:
+        >>> is_data_file("logs/llama_logs.parquet"), is_data_file("llamalog.duckdb")
+        (True, False)
+    """
+    return _suffix_format(path) is not None
+
+
+def _suffix_format(path: str) -> str | None:
+    name = path.lower().removesuffix(".gz")
+    return next((f for s, f in SUFFIXES.items() if name.endswith(s)), None)
 
 
 def detect_format(path: str) -> str:
@@ -87,8 +103,7 @@ def detect_format(path: str) -> str:
         >>> detect_format("export.csv.gz"), detect_format("x.jsonl")
         ('csv', 'ndjson')
     """
-    name = path.lower().removesuffix(".gz")
-    fmt = next((f for s, f in SUFFIXES.items() if name.endswith(s)), None)
+    fmt = _suffix_format(path)
     if fmt is None:
         known = ", ".join(SUFFIXES)
         raise SourceError(f"{path}: unknown file type. Hint: use one of {known} (optionally .gz)")
@@ -102,7 +117,7 @@ def detect_format(path: str) -> str:
 def reader(store: LogStore, path: str) -> Reader:
     """Build the :class:`Reader` for ``path``."""
     fmt = detect_format(path)
-    return {"csv": _csv, "parquet": _parquet, "ndjson": _ndjson, "json": _json_array}[fmt](store, path)
+    return {"csv": _csv, "parquet": parquet_reader, "ndjson": _ndjson, "json": _json_array}[fmt](store, path)
 
 
 def line_numbers(path: str, offsets: np.ndarray) -> np.ndarray:
@@ -214,12 +229,13 @@ def table_source(store: LogStore, path: str) -> tuple[str, str]:
     )
 
 
-def _parquet(store: LogStore, path: str) -> Reader:
-    """A Parquet file, or every file a glob matches (by column name; hive partitions too); each
-    row carries its file's name (``_source_file``) and its number there."""
+def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -> Reader:
+    """A Parquet file, or every file a glob matches (or the ``files`` listed, the glob ``path``
+    then naming them in messages), by column name, hive partitions too; each row carries its
+    file's name (``_source_file``) and its number there."""
+    source = literal(path) if files is None else f"[{', '.join(map(literal, files))}]"
     reading = (
-        f"read_parquet({literal(path)}, union_by_name = true, filename = '_source_file', "
-        "file_row_number = true)"
+        f"read_parquet({source}, union_by_name = true, filename = '_source_file', file_row_number = true)"
     )
     try:
         described = store.execute(f"DESCRIBE SELECT * FROM {reading}")

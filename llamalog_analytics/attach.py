@@ -3,8 +3,10 @@
 The store keeps a view over the files with the same column mapping and typing as a load, so
 chains, the audit, timelines and reports read the files in place, out of core. The files get the
 checks of a load once, when attached: a row a load would reject, or an id given twice, refuses
-the attachment (a load keeps such rows aside instead). Files added to the folder later are read
-as they come; nothing can be loaded into an attached table.
+the attachment (a load keeps such rows aside instead). The view reads the files that were there
+when attached, and only those, so every row it gives was checked: after files are added,
+removed or rewritten, attach again (which checks them all). Nothing can be loaded into an
+attached table.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import duckdb
 
 from . import _readers, schema
 from ._convert import checked_rows
@@ -28,7 +32,7 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
     not; or a glob) the store's log table ``table``, read where they are.
 
     The attachment is recorded as a load (format ``parquet, attached``). Attaching again
-    replaces the view (e.g. after the files moved).
+    replaces the view: after files were added, removed or rewritten, or moved.
 
     Raises:
         SourceError: no Parquet file there, a file that is not Parquet or lacks a required
@@ -51,14 +55,22 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
                 f"the store holds loaded rows in {table!r}; an attached table cannot replace them. "
                 "Hint: attach as another table (table='llama_logs_files', --as NAME)"
             )
-        rdr = _readers.reader(store, pattern)
+        files = _files(store, source, pattern)
+        rdr = _readers.parquet_reader(store, pattern, files)
         checked = checked_rows(rdr)
-        rows, bad, where, repeated = store.execute(  # the files read once for every check
-            f"""SELECT count(*), count(_reason),
+        try:
+            rows, bad, where, repeated = store.execute(  # the files read once for every check
+                f"""SELECT count(*), count(_reason),
   arg_min([_source_file, _row::VARCHAR, _column, _reason], _row) FILTER (_reason IS NOT NULL),
   count(id) - count(DISTINCT id)
 FROM ({checked})"""
-        )[0]
+            )[0]
+        except duckdb.Error as exc:  # e.g. one column typed differently in two files
+            raise SourceError(
+                f"{pattern}: the files cannot be read as one table ({str(exc).splitlines()[0]}), so "
+                "nothing was attached. Hint: give a column one type in every file, or load the "
+                "files instead (llamalog load), which reads each file on its own"
+            ) from exc
         if bad:
             file, row, column, reason = where
             raise SourceError(
@@ -96,11 +108,19 @@ def is_attached(store: LogStore, table: str) -> bool:
 
 
 def _pattern(source: str | Path) -> str:
-    """``source`` as an absolute glob of Parquet files; an error if it matches none, or matches
-    files of another kind."""
+    """``source`` as an absolute glob: a folder's name or a file's read literally ('[' too), what
+    is below a folder as a glob."""
     path = Path(source).expanduser()
-    pattern = str(path.resolve() / "**" / "*.parquet") if path.is_dir() else str(path.absolute())
-    if not glob.glob(pattern, recursive=True):
+    if path.is_dir():
+        return str(Path(glob.escape(str(path.resolve()))) / "**" / "*.parquet")
+    return glob.escape(str(path.absolute())) if path.is_file() else str(path.absolute())
+
+
+def _files(store: LogStore, source: str | Path, pattern: str) -> list[str]:
+    """The files ``pattern`` matches now, as DuckDB's glob finds them (the view reads these and
+    no others); an error if there are none, or they are not Parquet."""
+    files = [f for (f,) in store.execute("SELECT file FROM glob(?) ORDER BY file", [pattern])]
+    if not files:
         raise SourceError(
             f"{source}: no Parquet files there. Hint: name a folder of .parquet files (searched "
             "recursively, hive-partitioned or not) or a glob such as 'logs/*.parquet'"
@@ -110,4 +130,4 @@ def _pattern(source: str | Path) -> str:
             f"{source}: only Parquet files can be attached. Hint: name a folder of .parquet files or "
             "a glob such as 'logs/*.parquet'; load other files instead (llamalog load), which copies them"
         )
-    return pattern
+    return files

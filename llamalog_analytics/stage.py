@@ -250,7 +250,8 @@ class Stage:
         if is_attached(self.store, table):
             raise StoreError(
                 f"{table!r} is attached from Parquet files, read where they are; nothing can be "
-                "loaded into it. Hint: add files to that folder, or load into another table (--as NAME)"
+                "loaded into it. Hint: add files to that folder and attach it again, or load into another "
+                "table (--as NAME)"
             )
         number = len(self.sources)
         self.sources.append((table, rdr))

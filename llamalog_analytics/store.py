@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from . import schema
+from . import _readers, schema
 from ._format import number_ranges
 from ._sql import (
     ATTACHED,
@@ -92,6 +92,11 @@ class LogStore:
         self._con: duckdb.DuckDBPyConnection | None = None  # open only inside session()
         self._writing = False  # the open connection holds the write lock
         self._ready = False  # the bookkeeping tables are known to exist
+        if self.path is not None and _readers.is_data_file(self.path):
+            raise StoreError(
+                f"{self.path}: a data file, not a store. Hint: name a store file (llamalog.duckdb) "
+                f"and load the file into it: llamalog load {self.path} --db llamalog.duckdb"
+            )
         if self.path is None and read_only:
             raise StoreError("an in-memory store cannot be read-only. Hint: pass the store's path")
         if (read_only or not create) and self.path is not None and not Path(self.path).exists():
@@ -109,6 +114,8 @@ class LogStore:
             try:
                 with self.session(write=True):
                     pass
+            except StoreLockedError:  # another process made the file meanwhile: it is theirs
+                raise
             except BaseException:
                 self._remove_files()
                 raise
@@ -155,11 +162,31 @@ class LogStore:
                 self._notice_foreign_writes()  # before this write makes them indistinguishable
                 self._prepare()
             yield self._con
+        except duckdb.Error as exc:
+            if (failed := self._attached_files_failed(exc)) is not None:
+                raise failed from exc
+            raise
         finally:
             con, self._con = self._con, None
             con.close()
         if write:  # own writes are counted in `changes`: the file as now written is known
             self._seen = _file_state(self.path)
+
+    def _attached_files_failed(self, exc: duckdb.Error) -> StoreError | None:
+        """``exc`` said as the failure of an attached table's files, when it came from reading
+        them (one moved, removed, rewritten or half-written since the attachment)."""
+        with contextlib.suppress(duckdb.Error):
+            for table, source in self.execute(
+                f"SELECT DISTINCT table_name, source FROM {LOADS_TABLE} WHERE format = ?", [ATTACHED]
+            ):
+                folder = os.path.dirname(re.sub(r"\[(.)\]", r"\1", source.split("*")[0]))  # unescaped
+                if folder in str(exc):
+                    return StoreError(
+                        f"reading the files attached as {table} ({source}) failed: "
+                        f"{str(exc).splitlines()[0]}. Hint: attach them again (llamalog attach PATH "
+                        f"--as {table}) after files were added, removed, moved or rewritten"
+                    )
+        return None
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -226,7 +253,7 @@ class LogStore:
                 ) from exc
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
-                    raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
+                    raise _unopenable(self.path, exc) from exc
                 if time.monotonic() >= deadline:
                     raise StoreLockedError(
                         f"{self.path}: another process (a notebook or another llamalog command) "
@@ -236,6 +263,8 @@ class LogStore:
                     ) from exc
                 time.sleep(pause)
                 pause = min(pause * 2, 0.25)
+            except duckdb.Error as exc:
+                raise _unopenable(self.path, exc) from exc
         try:
             con.execute("SET TimeZone = 'UTC'")
             self._memory_now = self.memory_limit
@@ -325,13 +354,18 @@ class LogStore:
             before = {
                 name: self._memory_now if name == "memory_limit" else self._setting(name) for name in values
             }
-            for name, value in values.items():
-                self._set(name, value)
+            self._set_all(values)
             try:
                 yield
-            finally:
-                for name, was in before.items():
-                    self._set(name, was)
+            except BaseException:  # the block's own error is the one to see, not a busy connection's
+                with contextlib.suppress(duckdb.Error):
+                    self._set_all(before)
+                raise
+            self._set_all(before)
+
+    def _set_all(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            self._set(name, value)
 
     def _setting(self, name: str) -> Any:
         return self.execute("SELECT current_setting(?)", [name])[0][0]
@@ -615,6 +649,13 @@ class LogStore:
 
 
 _READING = (duckdb.StatementType.SELECT, duckdb.StatementType.SET)  # a SET changes only the connection
+
+
+def _unopenable(path: str | None, exc: duckdb.Error) -> StoreError:
+    return StoreError(
+        f"{path}: cannot open the store ({str(exc).splitlines()[0]}). Hint: name a DuckDB store file "
+        "(llamalog.duckdb); files to read go to `llamalog load FILE --db STORE`"
+    )
 
 
 def _file_state(path: str | None) -> tuple[object, ...]:

@@ -36,21 +36,49 @@ def test_an_attached_folder_is_the_log_table_as_a_load_would_make_it(synth, part
         assert store.path is not None and (tmp_path / "s.duckdb").stat().st_size < 2_000_000
 
 
-def test_files_added_to_an_attached_folder_are_read_and_rebuild_the_chain_index(synth, tmp_path):
+def test_the_view_reads_the_files_attached_until_attached_again(synth, tmp_path):
     folder = tmp_path / "logs"
     folder.mkdir()
     half = synth.llama_logs.height // 2
-    lla.write_logs(synth.llama_logs.head(half), folder / "a.parquet")
+    # the first file's `sources` all NULL: typed Null in Parquet, which must not decide how later files read
+    lla.write_logs(synth.llama_logs.head(half).with_columns(sources=None), folder / "a.parquet")
     with lla.LogStore(tmp_path / "s.duckdb") as store:
         store.attach(folder)
         album = store.execute("SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL LIMIT 1")[0][0]
         before = lla.chain(store, "ALBUM", album).height
-        lla.write_logs(synth.llama_logs.slice(half), folder / "b.parquet")
+        later = synth.llama_logs.slice(half)
+        lla.write_logs(later, folder / "b.parquet")
+        (folder / "c.parquet").write_bytes(b"PAR1 still being written")
+        assert store.table().height == half  # files added since are not read, checked or not
+        (folder / "c.parquet").unlink()
+        store.attach(folder)  # checks and reads every file there now
         assert store.table().height == synth.llama_logs.height
+        assert store.execute("SELECT count(sources) FROM llama_logs")[0][0] == later["sources"].count() > 0
         complete = lla.LogStore()
         complete.load_files(folder / "*.parquet", quiet=True)
         assert lla.chain(store, "ALBUM", album).equals(lla.chain(complete, "ALBUM", album))
         assert lla.chain(store, "ALBUM", album).height >= before
+        (folder / "b.parquet").rename(tmp_path / "b.parquet")  # a file gone since the attachment
+        gone = r"reading the files attached as llama_logs .*b\.parquet.*attach them again"
+        with pytest.raises(StoreError, match=gone):
+            store.table()
+    code, _, err = run_cli("info", "--db", tmp_path / "s.duckdb")
+    assert code == 2 and "reading the files attached as llama_logs" in err and "Traceback" not in err
+
+
+def test_folders_with_brackets_and_files_that_disagree_on_a_type(synth, tmp_path):
+    folder = tmp_path / "logs[1]"
+    folder.mkdir()
+    lla.write_logs(synth.llama_logs.head(20), folder / "a.parquet")
+    with lla.LogStore() as store:
+        assert store.attach(folder).rows_loaded == 20  # '[1]' is part of the name, not a glob
+        assert store.load_files(folder / "a.parquet", "copied", quiet=True).rows_loaded == 20
+        synth.llama_logs.slice(20, 20).with_columns(sources=pl.lit("{spotify}")).write_parquet(
+            folder / "b.parquet"
+        )
+        with pytest.raises(SourceError, match=r"cannot be read as one table .*Hint: give a column one type"):
+            store.attach(folder, "both")
+        assert store.tables() == ("copied", "llama_logs")
 
 
 def test_bad_files_are_refused_by_file_row_and_column_and_the_store_is_unchanged(synth, tmp_path):

@@ -15,6 +15,7 @@ import textwrap
 import time
 import uuid
 
+import duckdb
 import polars as pl
 import psycopg
 import pytest
@@ -343,3 +344,48 @@ def test_a_full_disk_leaves_nothing_half_written(tmp_path, data, big_csv):
     with lla.LogStore(path) as store:
         assert state(store)[1:] == (10, 1, 0)
         assert store.load_files(big_csv, quiet=True).rows_loaded == 400_000
+
+
+def test_a_store_another_process_made_meanwhile_is_never_removed(tmp_path, monkeypatch):
+    path = tmp_path / "s.duckdb"
+    holders: list[subprocess.Popen[str]] = []
+    connect = duckdb.connect
+
+    def made_meanwhile(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        if not holders:  # between seeing no file and opening it, another process makes the store
+            holders.append(child(HOLD_FOR_WRITING, path, 60))
+            assert holders[0].stdout.readline().strip() == "writing"
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", made_meanwhile)
+    try:
+        with pytest.raises(StoreLockedError, match=r"still was after 0\.5 s"):
+            lla.LogStore(path, wait=0.5)
+        assert path.exists()  # theirs, kept
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.communicate()
+
+
+def test_an_interrupt_while_a_stream_is_open_is_the_error_seen(tmp_path, data, monkeypatch):
+    from llamalog_analytics import chain_index
+
+    add = chain_index._Keys.add
+    batches = []
+
+    def interrupted(self: object, batch: object) -> None:
+        batches.append(batch)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+        add(self, batch)
+
+    monkeypatch.setattr(chain_index, "_BATCH_ROWS", 1000)
+    monkeypatch.setattr(chain_index._Keys, "add", interrupted)
+    store = lla.LogStore(tmp_path / "s.duckdb")
+    store.load_files(lla.write_logs(data.llama_logs.head(5000), tmp_path / "rows.parquet"), quiet=True)
+    album = data.llama_logs["album_id"].drop_nulls()[0]
+    with pytest.raises(KeyboardInterrupt):
+        lla.chain(store, "ALBUM", album)
+    monkeypatch.setattr(chain_index._Keys, "add", add)
+    assert lla.chain(store, "ALBUM", album).height > 0  # the store still works

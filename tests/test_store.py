@@ -139,3 +139,15 @@ def test_rejects_of_a_load_that_is_not_there_names_those_that_are(ten_rows, tmp_
     store = lla.LogStore(foreign, read_only=True)  # opening it is fine; reading its rejects is not
     with store, pytest.raises(StoreError, match="not a LlamaLog store"):
         store.rejects()
+
+
+def test_a_data_file_or_a_stranger_is_not_opened_as_a_store(tmp_path):
+    export = tmp_path / "llama_logs.parquet"
+    export.write_bytes(b"PAR1")
+    with pytest.raises(StoreError, match=r"llama_logs\.parquet: a data file, not a store\. Hint: .*load"):
+        lla.LogStore(export, read_only=True)
+    stranger = tmp_path / "notes.txt"
+    stranger.write_text("not a database\n")
+    with pytest.raises(StoreError, match=r"notes\.txt: cannot open the store \(.*\)\. Hint: name a DuckDB"):
+        lla.LogStore(stranger, read_only=True).tables()
+    assert export.read_bytes() == b"PAR1" and stranger.read_text() == "not a database\n"
