@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+import polars as pl
+
 from .errors import ArgumentError
 
 
@@ -50,3 +52,20 @@ def _parsed(text: str, name: str, error: type[ArgumentError]) -> date | datetime
         raise error(
             f"{name}={text!r} is not a date or time. Hint: use 2026-02-10 or 2026-02-10T16:39:53Z"
         ) from None
+
+
+def created_utc(rows: pl.DataFrame) -> pl.Expr:
+    """``rows``' ``created_at`` as naive UTC microseconds, as the table keeps it (a zone-aware
+    column, from a frame of the caller's, is converted).
+
+    Examples:
+        >>> rows = pl.DataFrame({"created_at": [datetime(2026, 3, 1, 6)]}).with_columns(
+        ...     pl.col("created_at").dt.replace_time_zone("America/Chicago"))
+        >>> rows.select(created_utc(rows)).item()
+        datetime.datetime(2026, 3, 1, 12, 0)
+    """
+    dtype = rows.schema["created_at"]
+    column = pl.col("created_at")
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return column.cast(pl.Datetime("us"))

@@ -58,7 +58,10 @@ class Explanation:
         else:
             c = self.created
             who = f"user {c['user_id']}" if c["user_id"] else c["triggered_by"] or "an unknown trigger"
-            job = f"root job {c['chain_root']}" if c["chain_root"] is not None else "outside any job"
+            job = f"root job {c['chain_root']}"
+            if c["chain_root"] is None:  # no job above it: it is in none, or its links loop
+                in_none = c["job_id"] is None and c["parent_job_id"] is None
+                job = "outside any job" if in_none else "on a loop of parent links (no root job)"
             yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; {job}"
             if c["entry"] != c["operation"]:
                 yield f"    entry point: {c['entry']}"
@@ -122,9 +125,7 @@ def explain(
     created = None
     if not first_created.is_empty():
         created = first_created.to_dicts()[0]
-        root = created["chain_root"]  # None: no job above it, so its own operation is the entry
-        top = rows.clear() if root is None else rows.filter(pl.col("job_id") == root).head(1)
-        created["entry"] = top["operation"][0] if not top.is_empty() else created["operation"]
+        created["entry"] = _entry(rows, created)
     per_month = (
         own.group_by(pl.col("created_at").dt.truncate("1mo").alias("month"), "category")
         .len("rows")
@@ -143,6 +144,24 @@ def explain(
         own.filter(pl.col("category") == "CORRECTED"),
         _anomalies(rows, own, created, ran),
     )
+
+
+def _entry(rows: pl.DataFrame, created: dict[str, Any]) -> str:
+    """The operation that started what created the entity: the first row of the top run above
+    ``created`` on the chain (each run's parent being its first row's, as ``chain_root`` is
+    found), or its own operation when it is in no job or on a loop."""
+    at, seen = created, set()
+    while True:
+        run = (at["parent_job_id"], at["parent_instance"]) if at["parent_instance"] is not None else None
+        if run is None and at["job_id"] is not None and at is created:
+            run = (at["job_id"], at["job_instance"])  # no parent: its own run is the top
+        if run is None or run in seen:
+            return at["operation"] if run is None else created["operation"]
+        seen.add(run)
+        first = rows.filter((pl.col("job_id") == run[0]) & (pl.col("job_instance") == run[1]))
+        if first.is_empty():
+            return at["operation"]
+        at = first.sort("created_at", "id").row(0, named=True)
 
 
 def _anomalies(
@@ -172,9 +191,9 @@ def _anomalies(
             found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
     looped = rows.filter(pl.col("in_cycle"))
     if not looped.is_empty():
-        found.append(
-            f"cycle: {looped.height} rows form a parent loop ({', '.join(looped['job_id'].unique().sort())})"
-        )
+        form = "forms" if looped.height == 1 else "form"
+        ids = ", ".join(looped["job_id"].unique().sort())
+        found.append(f"cycle: {count(looped.height, 'row')} {form} a parent loop ({ids})")
     early = rows.filter(pl.col("before_parent")).height
     if early:
         logged = "1 row was" if early == 1 else f"{early:,} rows were"

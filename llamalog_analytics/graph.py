@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from . import links, schema
+from ._time import created_utc
 from .chain_index import ANNOTATIONS
 from .chains import chain, runs
 from .errors import ArgumentError
@@ -117,7 +118,8 @@ def _graph_owning(held: list[pl.DataFrame], runs: pl.DataFrame | None = None) ->
     """:func:`graph_of` the frame ``held`` holds, taken out of it: once the nodes are made of its
     columns nothing keeps it, when the caller had it only there (a whole table's rows are a few
     hundred megabytes)."""
-    rows = links.annotate(held.pop()).with_row_index("at")  # a row's node is numbered by its position
+    rows = links.annotate(held.pop())
+    rows = rows.with_columns(created_utc(rows)).with_row_index("at")  # a row's node: its position
     jobs, entities, agents = pl.collect_all(
         [_job_nodes(rows.lazy(), runs), _mentioned(rows.lazy()), _agents(rows.lazy())]
     )
@@ -218,9 +220,7 @@ def _job_nodes(rows: pl.LazyFrame, runs: pl.DataFrame | None) -> pl.LazyFrame:
         .select(job="parent_job_id")
         .unique()
         .sort("job")
-        .select(
-            "job", node=pl.concat_str(pl.lit("job:"), "job"), kind=pl.lit("job"), job_id="job", dangling=True
-        )
+        .select("job", node=_job_node("job"), kind=pl.lit("job"), job_id="job", dangling=True)
     )
     return pl.concat([logging, unlogged], how="diagonal_relaxed")
 
@@ -492,10 +492,22 @@ def _agents(rows: pl.LazyFrame) -> pl.LazyFrame:
     ).drop_nulls()
 
 
-def _job_node(job_id: str, instance: str) -> pl.Expr:
-    """The node of a job run (``job:<id>#<n>``), or of a parent whose run never logged (``job:<id>``)."""
-    run = pl.concat_str(pl.lit("job:"), job_id, pl.lit("#"), pl.col(instance).cast(pl.String))
-    return pl.when(pl.col(instance).is_null()).then(pl.concat_str(pl.lit("job:"), job_id)).otherwise(run)
+def _job_node(job_id: str, instance: str | None = None) -> pl.Expr:
+    """The node of a job run (``job:<id>#<n>``), or of a parent whose run never logged
+    (``job:<id>``; also without ``instance``). In the id, ``%`` and ``#`` are written ``%25``
+    and ``%23``, so that no bare id (``A#1``) names a run (``A``'s first).
+
+    Examples:
+        >>> frame = pl.DataFrame({"job": ["7", "A#1", "A"], "run": [2, None, 1]})
+        >>> frame.select(_job_node("job", "run")).to_series().to_list()
+        ['job:7#2', 'job:A%231', 'job:A#1']
+    """
+    escaped = pl.col(job_id).str.replace_all("%", "%25").str.replace_all("#", "%23")
+    bare = pl.concat_str(pl.lit("job:"), escaped)
+    if instance is None:
+        return bare
+    run = pl.concat_str(bare, pl.lit("#"), pl.col(instance).cast(pl.String))
+    return pl.when(pl.col(instance).is_null()).then(bare).otherwise(run)
 
 
 def _verb(subject: pl.Expr) -> pl.Expr:

@@ -39,6 +39,7 @@ import numpy as np
 import polars as pl
 
 from . import links
+from ._time import created_utc
 from .errors import ExportError
 
 REQUIRED = ("id", "created_at", "operation", "job_id", "parent_job_id")
@@ -115,7 +116,7 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
             "Hint: pass log rows with their columns, e.g. lla.chain(store, 'ALBUM', album_id)"
         )
     rows = links.annotate(
-        rows.with_columns(pl.col("id", "job_id", "parent_job_id").cast(pl.String), _utc(rows))
+        rows.with_columns(pl.col("id", "job_id", "parent_job_id").cast(pl.String), created_utc(rows))
     )
     grouped = _runs(_events(rows))
     return _named(grouped.with_columns(pl.Series(name, values) for name, values in _tree(grouped).items()))
@@ -249,15 +250,6 @@ def _tree(grouped: pl.DataFrame) -> dict[str, pl.Series]:
 def _column(rows: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
     """A column of ``rows`` cast to ``dtype``, or NULLs where the frame lacks it."""
     return pl.col(name).cast(dtype) if name in rows.columns else pl.lit(None, dtype=dtype)
-
-
-def _utc(rows: pl.DataFrame) -> pl.Expr:
-    """``created_at`` as naive UTC microseconds (a zone-aware column is converted)."""
-    dtype = rows.schema["created_at"]
-    column = pl.col("created_at")
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-        column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    return column.cast(pl.Datetime("us"))
 
 
 def _hex(parts: list[Any], size: int) -> str:

@@ -643,3 +643,11 @@ def test_a_store_file_is_audited_with_duckdb_held_to_less_memory(tmp_path, in_fi
                 lla.verify(store, checks=[failing], memory_limit=memory_limit)
             after = store.execute("SELECT current_setting('memory_limit')")[0][0]
     assert (seen, after) == ([during] * 3, "2.7 GiB")
+
+
+def test_a_row_with_no_stored_root_is_said_to_have_none(tmp_path):
+    rows = [*clean_rows(), *chain_rows(2)]
+    rows[-1] = {**rows[-1], "root_job_id": None}  # j2: parent j1, no root stored
+    with audit_store(tmp_path, rows) as store:
+        truth = lla.verify(store).check("root_job_truth")
+    assert truth.ids.select("id", "true_root", "cause").rows() == [(uid("j2"), "j0", "no root stored")]

@@ -77,3 +77,53 @@ def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward():
         repr(explanation)
         == f"Explanation(ALBUM {DEMO_ALBUM}: 15 chain rows, {len(explanation.anomalies)} anomalies)"
     )
+
+
+ALBUM = "a1000000-0000-4000-8000-0000000000aa"
+
+
+def _rows(*rows: tuple[str, str, str | None, str | None, bool, str, str]) -> list[dict]:
+    """Log rows from (number, time, job, parent, about the album, category, operation)."""
+    return [
+        {
+            "id": f"00000000-0000-4000-8000-{number:0>12}",
+            "entity_type": "ALBUM" if about else None,
+            "entity_id": ALBUM if about else None,
+            "album_id": ALBUM if about else None,
+            "operation": operation,
+            "status": "SUCCESS",
+            "category": category,
+            "job_id": job,
+            "parent_job_id": parent,
+            "is_root_job": parent is None,
+            "created_at": at,
+        }
+        for number, at, job, parent, about, category, operation in rows
+    ]
+
+
+def test_the_entry_point_is_the_top_run_the_creation_descends_from(tmp_path):
+    rows = _rows(  # job 289 ran twice, ten days apart; the album was created under its second run
+        ("1", "2026-03-01 12:00:00", "289", None, False, "ENRICHED", "spotify-preview-run"),
+        ("2", "2026-03-01 13:00:00", "P", "289", True, "ENRICHED", "preview"),
+        ("3", "2026-03-11 12:00:00", "289", None, False, "CREATED", "collection:album-added"),
+        ("4", "2026-03-11 13:00:00", "E", "289", True, "CREATED", "album:created"),
+        ("5", "2026-03-13 12:00:00", "E", None, False, "ENRICHED", "later-run-of-E"),
+    )
+    with store_of(rows, tmp_path) as store:
+        explanation = lla.explain(store, "ALBUM", ALBUM)
+    assert explanation.created["entry"] == "collection:album-added", str(explanation)
+    with store_of(rows[3:], tmp_path) as store:  # 289 never logged near it: the creation is the top
+        explanation = lla.explain(store, "ALBUM", ALBUM)
+    assert explanation.created["chain_root"] == "289" and explanation.created["entry"] == "album:created"
+
+
+def test_a_creation_on_a_loop_of_parent_links_says_so(tmp_path):
+    rows = _rows(
+        ("1", "2026-03-01 12:00:00", "A", "B", True, "CREATED", "album:created"),
+        ("2", "2026-03-01 13:00:00", "B", "A", False, "ENRICHED", "enrich"),
+    )
+    with store_of(rows, tmp_path) as store:
+        text = str(lla.explain(store, "ALBUM", ALBUM))
+    assert "album:created at 2026-03-01 12:00:00 by an unknown trigger; on a loop of parent links" in text
+    assert "cycle: 2 rows form a parent loop (A, B)" in text and "entry point" not in text

@@ -9,6 +9,7 @@ import re
 
 import networkx as nx
 import numpy as np
+import polars as pl
 import pydot
 import pytest
 from conftest import browser_page, busiest_album, figure_text, needs_chromium, scenario, screenshot, store_of
@@ -305,3 +306,31 @@ def overlap(a: dict, b: dict) -> bool:
     return min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"]) > 1 and (
         min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"]) > 1
     )
+
+
+def test_a_bare_id_that_looks_like_a_run_is_a_node_of_its_own(tmp_path):
+    case = scenario("immediate_parent_creation")
+    first = case["rows"][0]
+    rows = [  # job A logs one run; another row's parent is the id "A#1", which never logs
+        {**first, "id": "00000000-0000-4000-8000-0000000000a1", "job_id": "A", "parent_job_id": None},
+        {**first, "id": "00000000-0000-4000-8000-0000000000b1", "job_id": "B", "parent_job_id": "A#1"},
+    ]
+    with store_of(rows, tmp_path) as store:
+        whole = lla.provenance_graph(store)
+    assert whole.nodes["job:A#1"]["job_id"] == "A" and not whole.nodes["job:A#1"]["dangling"]
+    assert whole.nodes["job:A%231"]["job_id"] == "A#1" and whole.nodes["job:A%231"]["dangling"]
+    assert not whole.has_edge("job:A#1", "job:B#1") and whole.has_edge("job:A%231", "job:B#1")
+
+
+def test_a_frame_with_zone_aware_times_draws_the_same_utc_times(tmp_path):
+    case = scenario("immediate_parent_creation")
+    track = case["chains"][0]["entity_id"]
+    with store_of(case["rows"], tmp_path) as store:
+        rows = lla.chain(store, "TRACK", track)
+    chicago = pl.col("created_at").dt.replace_time_zone("UTC").dt.convert_time_zone("America/Chicago")
+    local = rows.with_columns(chicago)
+
+    def times(graph: nx.MultiDiGraph) -> list[tuple[str, str]]:
+        return sorted((n, d.get("created_at") or d.get("first_at")) for n, d in graph.nodes(data=True))
+
+    assert times(graph_module.graph_of(local)) == times(graph_module.graph_of(rows))

@@ -139,9 +139,10 @@ def root_job_truth(audit: Audit) -> CheckResult:
     :func:`~llamalog_analytics.links.roots_sql`) among the rows that existed at the migration:
     it follows each run's first row's parent, stops at a run with no parent or at a parent
     whose run never logged (the bare id is the root), and has no root on a loop. The cause
-    says why the backfill, which joined bare ids, ended elsewhere: its depth limit, a
-    dangling ancestor above the parent, a parent loop, a parent whose own run never logged
-    but whose id other runs carried, or a job id shared by rows or runs with other parents.
+    says why the backfill, which joined bare ids, ended elsewhere: no root stored at all (a
+    row written after the backfill without one), its depth limit, a dangling ancestor above
+    the parent, a parent loop, a parent whose own run never logged but whose id other runs
+    carried, or a job id shared by rows or runs with other parents.
     """
     name = "root_job_truth"
     expects = (
@@ -154,7 +155,8 @@ def root_job_truth(audit: Audit) -> CheckResult:
     hops = DEPTH_LIMIT - 1  # the walk resolves roots up to this many hops above the parent
     old = f"(SELECT * FROM {audit.table} WHERE {existed})"
     sql = f"""SELECT id, created_at, job_id, parent_job_id, root_job_id, true_root, ancestors,
-  CASE WHEN looped THEN 'parent loop' WHEN ancestors > {hops} THEN 'deeper than the depth limit'
+  CASE WHEN root_job_id IS NULL THEN 'no root stored'
+    WHEN looped THEN 'parent loop' WHEN ancestors > {hops} THEN 'deeper than the depth limit'
     WHEN top_dangling AND ancestors > 1 THEN 'dangling ancestor'
     WHEN dangling = {literal(links.NO_RUN_NEAR)} THEN 'parent run never logged; its id was reused'
     ELSE 'shared or reused job id' END AS cause
