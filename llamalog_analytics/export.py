@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 import polars as pl
 
 from . import _readers, schema
-from ._sql import quote, scratch_connection
+from ._sql import LOAD_ID_COLUMN, quote, scratch_connection
 from .chain_index import ANNOTATIONS  # a chain's own columns, written as they are
 from .errors import ExportError
 
@@ -136,7 +136,8 @@ _PG_ELEMENT = r"""CASE WHEN e IS NULL THEN 'NULL'
 
 def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake") -> Path:
     """Write ``frame`` (canonical columns, any subset, and a chain's annotations) to ``path``;
-    the suffix picks the format.
+    the suffix picks the format. The store's own ``_load_id`` column, in a frame read from a
+    log table, is left out.
 
     Examples:
         >>> import tempfile, llamalog_analytics as lla
@@ -144,9 +145,11 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
         >>> out = write_logs(rows, tempfile.mkdtemp() + "/logs.csv")
         >>> with lla.LogStore() as store:
         ...     store.load_files(out, quiet=True).rows_loaded
+        ...     again = write_logs(store.frame("SELECT * FROM llama_logs"), out)
         200
     """
     path = Path(path)
+    frame = frame.drop(LOAD_ID_COLUMN, strict=False)
     fmt = export_format("rows", path)
     known = {name: schema.column(name) for name in frame.columns if name not in ANNOTATIONS}
     out_name = {name: name for name in frame.columns} | {

@@ -258,8 +258,8 @@ class LogStore:
                     raise StoreLockedError(
                         f"{self.path}: another process (a notebook or another llamalog command) "
                         f"{'is writing to' if read_only else 'is using'} the store, and still was "
-                        f"after {self.wait:g} s. Hint: wait for it to finish and try again (in Python, "
-                        "LogStore(path, wait=60) waits longer)"
+                        f"after {self.wait:g} s. Hint: wait for it to finish and try again, or wait "
+                        "longer: llamalog --wait 60 COMMAND, LogStore(path, wait=60)"
                     ) from exc
                 time.sleep(pause)
                 pause = min(pause * 2, 0.25)

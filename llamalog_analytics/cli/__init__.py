@@ -14,7 +14,7 @@ from typing import Any
 import click
 from click.exceptions import NoArgsIsHelpError
 
-from ._options import fail
+from ._options import DEFAULT_WAIT, fail
 from .audit import audits, repair_command, verify_command
 from .entities import chain_command, explain, graph, timeline
 from .store import attach, demo, info, load, rejects, synth
@@ -48,7 +48,15 @@ class _OneLineErrors(click.Group):
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="llamalog_analytics")
-def main() -> None:
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_WAIT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a command waits while another process writes to the store.",
+)
+def main(wait: float) -> None:
     """Load, explore and audit the LlamaLog audit table (llama_logs)."""
 
 

@@ -6,14 +6,28 @@ import functools
 import shlex
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from .. import schema as schema_module
 from ..errors import LlamalogError, StoreNotFoundError
 
+if TYPE_CHECKING:
+    from ..store import LogStore
+
 DEFAULT_DB = "llamalog.duckdb"
+DEFAULT_WAIT = 10.0
+
+
+def open_store(db: str, **options: Any) -> LogStore:
+    """The store ``db`` (``options`` as :class:`~llamalog_analytics.store.LogStore` takes them),
+    waiting while another process writes to it for as long as ``llamalog --wait`` says."""
+    from ..store import LogStore
+
+    context = click.get_current_context(silent=True)
+    wait = context.find_root().params.get("wait", DEFAULT_WAIT) if context else DEFAULT_WAIT
+    return LogStore(db, wait=wait, **options)
 
 
 def db_option(default: str = DEFAULT_DB) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import schema as schema_module
-from ._options import db_option, friendly_errors, link_options, output_format
+from ._options import db_option, friendly_errors, link_options, open_store, output_format
 
 if TYPE_CHECKING:
     from ..audit import AuditReport
@@ -90,13 +90,12 @@ def verify_command(
     """
     from ..audit import compare_audits, verify
     from ..errors import StoreLockedError
-    from ..store import LogStore
 
     if compare_last and no_record:
         raise click.UsageError("--compare-last compares this audit once recorded: leave out --no-record")
     if report:
         output_format(report, ("report",))
-    with LogStore(db, read_only=no_record, create=False) as store:
+    with open_store(db, read_only=no_record, create=False) as store:
         audit = verify(store, **audit_arguments)
         changes = compare_audits(store) if compare_last and "since previous run" in audit.summary else None
     _say_if_not_recorded(audit, asked=no_record)
@@ -188,9 +187,8 @@ def repair_command(
     """
     from ..audit import verify
     from ..repairs import repair
-    from ..store import LogStore
 
-    with LogStore(db, create=False) as store:
+    with open_store(db, create=False) as store:
         report = verify(store, **audit_arguments)
         plan = repair(
             report,
@@ -234,8 +232,7 @@ def audits(db: str, output: str) -> None:
     Exit status 0, also when there are none; 2 when there is no store.
     """
     from ..audit import audit_history
-    from ..store import LogStore
 
-    with LogStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         history = audit_history(store)
     click.echo(json.dumps(history.to_dict(), indent=2, default=str) if output == "json" else str(history))

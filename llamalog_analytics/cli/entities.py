@@ -13,6 +13,7 @@ from ._options import (
     db_option,
     friendly_errors,
     link_options,
+    open_store,
     output_format,
     rows_format_option,
     table_option,
@@ -55,7 +56,6 @@ def chain_command(
 ) -> None:
     """Print the log rows of one album, artist or track: how it got here and what happened after."""
     from ..chains import chain, chain_page
-    from ..store import LogStore
 
     if mode != "entity" and (limit is not None or cursor is not None):
         raise click.UsageError("--limit and --cursor page the entity mode: add --mode entity")
@@ -66,7 +66,7 @@ def chain_command(
         "table": table,
     }
     footer = empty = None
-    with LogStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         if limit is not None or cursor is not None:
             page = chain_page(store, entity_type, entity_id, limit=limit or 20, cursor=cursor, **filters)
             rows, matching = page.logs, page.total_count
@@ -156,9 +156,8 @@ def _print_file(rows: Any, output: str) -> None:
 def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, reuse_gap: str) -> None:
     """Explain in words how one album, artist or track got here and what happened to it."""
     from ..explanation import explain as explain_entity
-    from ..store import LogStore
 
-    with LogStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         found = explain_entity(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
     click.echo(str(found))
 
@@ -199,11 +198,10 @@ def graph(
     from ..errors import ChainError
     from ..export import write_graph, write_trace
     from ..graph import provenance_graph
-    from ..store import LogStore
 
     kind, output = output_format(out, ("trace", "graph"), output, format_option=True)
     linking = {"table": table, "link": link, "reuse_gap": reuse_gap}
-    with LogStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         if kind == "trace":
             rows = chain(store, entity_type, entity_id, **linking)
         else:
@@ -254,11 +252,10 @@ def timeline(
     """Draw one entity's provenance chain as a timeline: one lane per job run, time in UTC, idle
     pauses collapsed."""
     from ..export import write_timeline
-    from ..store import LogStore
     from ..timeline import plot_timeline
 
     output_format(out, ("timeline",))
-    with LogStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         figure = plot_timeline(
             store,
             entity_type,

@@ -12,7 +12,7 @@ import click
 
 from .. import schema as schema_module
 from .._format import count, shorten
-from ._options import db_option, fail, friendly_errors, output_format, rows_format_option
+from ._options import db_option, fail, friendly_errors, open_store, output_format, rows_format_option
 
 
 @click.command()
@@ -58,7 +58,6 @@ def load(
 
     Exit status: 0 loaded, 1 rows were rejected and --strict was given, 2 nothing could be loaded.
     """
-    from ..store import LogStore
 
     urls = [s for s in sources if s.startswith(("postgresql://", "postgres://"))]
     if urls and len(sources) > 1:
@@ -67,7 +66,7 @@ def load(
         raise click.UsageError("give files to load, a postgresql:// URL, or set DATABASE_URL")
     if sources and not urls and (full or streams or schema):
         raise click.UsageError("--full, --streams and --schema are for database loads, not files")
-    with LogStore(db) as store:
+    with open_store(db) as store:
         if sources and not urls:
             result = store.load_files(list(sources), table or schema_module.CURRENT_TABLE, quiet=quiet)
         else:
@@ -100,9 +99,8 @@ def attach(source: str, db: str, table: str) -> None:
     The files are checked once as a load would check them. Exit status: 0 attached, 2 not (a
     row a load would reject, an id given twice, no Parquet files there).
     """
-    from ..store import LogStore
 
-    with LogStore(db) as store:
+    with open_store(db) as store:
         result = store.attach(source, table)
     click.echo(result.text())
 
@@ -112,10 +110,9 @@ def attach(source: str, db: str, table: str) -> None:
 @friendly_errors
 def info(db: str) -> None:
     """Show the store's tables, row counts, categories, date range and load history."""
-    from ..store import LogStore
     from ..summary import summarize
 
-    with LogStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         click.echo(str(summarize(store)))
 
 
@@ -137,9 +134,7 @@ def rejects(db: str, load_id: int | None, output: str) -> None:
     """
     import json
 
-    from ..store import LogStore
-
-    with LogStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         rows = store.rejects(load_id)
     scope = "" if load_id is None else f" in load {load_id}"
     if rows.is_empty():
