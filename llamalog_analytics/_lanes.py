@@ -144,8 +144,9 @@ def keyed(rows: pl.DataFrame) -> pl.DataFrame:
     Adds ``job`` (the lane's key: the row's run; for a row without a job id its resolved parent
     run when that run is among ``rows``, else its entity and operation kind), ``own`` (the row's
     own job id names the lane), ``parent`` (its parent run's key, None when the parent never
-    logged), ``name`` (``292``, or ``292 #2`` when the id ran more than once among these rows;
-    ``(no job id)``) and ``entity`` (``ALBUM Kid A``, or the id shortened when no row names it).
+    logged), ``name`` (``292``, or ``292 #2`` when the id ran more than once among these rows or
+    the run among them is not its first; ``(no job id)``) and ``entity`` (``ALBUM Kid A``, or the
+    id shortened when no row names it).
     """
     rows = filled(rows)
     run = pl.col("job_id") + pl.lit("#") + pl.col("job_instance").cast(pl.String)
@@ -165,7 +166,9 @@ def keyed(rows: pl.DataFrame) -> pl.DataFrame:
             ),
         )
     )
-    several = pl.col("job_instance").n_unique().over("job_id") > 1
+    # numbered when the id ran more than once here, or the run here is not its first
+    several = (pl.col("job_instance").n_unique() > 1) | (pl.col("job_instance").max() > 1)
+    several = several.over("job_id")
     return rows.with_columns(
         job=pl.when(pl.col("job_id").is_not_null())
         .then(run)

@@ -26,7 +26,7 @@ from conftest import (
 )
 
 import llamalog_analytics as lla
-from llamalog_analytics import schema, style
+from llamalog_analytics import links, schema, style
 from llamalog_analytics.cli import main
 from llamalog_analytics.errors import TimelineError
 
@@ -284,6 +284,8 @@ def test_a_reused_job_id_gets_one_lane_per_run_and_links_to_the_nearest():
     ]
     assert "⚠ logged before its parent run" not in by_name(figure)
     assert "2 idle gaps over 1 min collapsed (40 d in all)" in figure.layout.title.subtitle.text
+    april = lla.plot_timeline(links.annotate(rows).slice(2))  # linked over all four rows, shown: April's
+    assert april.layout.yaxis.ticktext[0] == f"292 #2 · enrichment:album · {about}"  # not its first run
     literal = lla.plot_timeline(rows, link="job_id")  # bare ids: both children hang off one job 292
     assert list(literal.layout.yaxis.ticktext) == [
         f"292 · enrichment:album · {about}",
