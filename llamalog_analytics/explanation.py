@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from . import schema
+from . import rules, schema
 from ._format import count, moment
 from ._html import block
 from .chains import chain, runs
@@ -54,7 +54,8 @@ class Explanation:
             return
         if self.created is None:
             first = own.row(0, named=True)
-            yield f"  how it got here: no CREATED row; first seen {_when(first)} ({first['operation']})"
+            seen = f"first seen {_when(first)} ({first['operation']})"
+            yield f"  how it got here: no row records its creation; {seen}"
         else:
             c = self.created
             who = f"user {c['user_id']}" if c["user_id"] else c["triggered_by"] or "an unknown trigger"
@@ -120,8 +121,11 @@ def explain(
     own = rows.filter(pl.col("relation") == "self")
     kind = entity_type.upper()
     # CREATED rows about this entity; an album's CREATED row that also names its artist does
-    # not tell how the artist got here.
-    first_created = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind)).head(1)
+    # not tell how the artist got here, nor does a row the category backfill's catch-all
+    # labelled CREATED (MANUAL_DATA_QUALITY_UPDATE: a correction by the roadmap's rules).
+    labelled = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind))
+    labelled = labelled.with_columns(intended=rules.ROADMAP_INTENT.categorize(labelled))
+    first_created = labelled.filter(pl.col("intended") == "CREATED").drop("intended").head(1)
     created = None
     if not first_created.is_empty():
         created = first_created.to_dicts()[0]
@@ -142,7 +146,7 @@ def explain(
         per_month,
         failures.tail(1).to_dicts()[0] if not failures.is_empty() else None,
         own.filter(pl.col("category") == "CORRECTED"),
-        _anomalies(rows, own, created, ran),
+        _anomalies(rows, own, created, ran, labelled.filter(pl.col("intended") != "CREATED")),
     )
 
 
@@ -165,10 +169,24 @@ def _entry(rows: pl.DataFrame, created: dict[str, Any]) -> str:
 
 
 def _anomalies(
-    rows: pl.DataFrame, own: pl.DataFrame, created: dict[str, Any] | None, ran: pl.DataFrame
+    rows: pl.DataFrame,
+    own: pl.DataFrame,
+    created: dict[str, Any] | None,
+    ran: pl.DataFrame,
+    mislabelled: pl.DataFrame,
 ) -> list[str]:
-    """What looks wrong on the chain, from its link annotations and the runs of its job ids."""
+    """What looks wrong on the chain, from its link annotations and the runs of its job ids
+    (``mislabelled``: the entity's CREATED rows that are no creation, with the ``intended``
+    category)."""
     found = []
+    if not mislabelled.is_empty():
+        kinds = mislabelled.select("operation", "intended").unique(maintain_order=True).iter_rows()
+        said = ", ".join(f"{operation} is {intended}" for operation, intended in kinds)
+        are = "is" if mislabelled.height == 1 else "are"
+        found.append(
+            f"catch-all CREATED: {count(mislabelled.height, 'row')} labelled CREATED by the category "
+            f"backfill's catch-all {are} no creation (by the roadmap's rules {said})"
+        )
     if not own.is_empty() and created is None:
         found.append("missing CREATED: no row records how this entity was created")
     earlier = own.filter(_before_creation(created))

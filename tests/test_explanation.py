@@ -127,3 +127,20 @@ def test_a_creation_on_a_loop_of_parent_links_says_so(tmp_path):
         text = str(lla.explain(store, "ALBUM", ALBUM))
     assert "album:created at 2026-03-01 12:00:00 by an unknown trigger; on a loop of parent links" in text
     assert "cycle: 2 rows form a parent loop (A, B)" in text and "entry point" not in text
+
+
+def test_a_row_the_backfills_catch_all_labelled_created_is_no_creation(tmp_path):
+    rows = _rows(
+        ("1", "2026-01-05 12:00:00", None, None, True, "CREATED", "MANUAL_DATA_QUALITY_UPDATE"),
+        ("2", "2026-01-06 12:00:00", "9", None, True, "CREATED", "album:created"),
+    )
+    with store_of(rows, tmp_path) as store:
+        explanation = lla.explain(store, "ALBUM", ALBUM)
+    assert explanation.created["operation"] == "album:created"
+    assert explanation.anomalies[0] == (
+        "catch-all CREATED: 1 row labelled CREATED by the category backfill's catch-all is no creation "
+        "(by the roadmap's rules MANUAL_DATA_QUALITY_UPDATE is CORRECTED)"
+    )
+    with store_of(rows[:1], tmp_path) as store:
+        only = lla.explain(store, "ALBUM", ALBUM)
+    assert only.created is None and "how it got here: no row records its creation" in str(only)
