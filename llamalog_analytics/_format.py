@@ -76,16 +76,24 @@ def parse_duration(value: timedelta | str, name: str, error: type[ArgumentError]
     Examples:
         >>> parse_duration("1h30m", "reuse_gap"), parse_duration("250ms", "idle_gap")
         (datetime.timedelta(seconds=5400), datetime.timedelta(microseconds=250000))
+        >>> parse_duration("1M", "reuse_gap")
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ArgumentError: reuse_gap='1M' is ambiguous. Hint: write minutes as \
+90min or 90m, 30 days as 30d
     """
     if isinstance(value, timedelta):
         return value
     text = str(value).strip()
-    if not _is_duration(text):
+    months = any(unit == "M" for _, unit in _TEXT_PART.findall(text))  # months, or minutes?
+    if months or not _is_duration(text):
         from .errors import ArgumentError  # errors uses this module's count
 
         hint = "Hint: write it like 24h, 6h, 90min or 2d"
         negative = text.startswith("-") and _is_duration(text[1:].strip())
         what = "is negative: a duration is positive" if negative else "is not a duration"
+        if months:
+            what, hint = "is ambiguous", "Hint: write minutes as 90min or 90m, 30 days as 30d"
         raise (error or ArgumentError)(f"{name}={value!r} {what}. {hint}")
     return timedelta(
         seconds=sum(float(n) * _TEXT_UNITS[unit.lower()] for n, unit in _TEXT_PART.findall(text))

@@ -166,9 +166,7 @@ def keyed(rows: pl.DataFrame) -> pl.DataFrame:
             ),
         )
     )
-    # numbered when the id ran more than once here, or the run here is not its first
-    several = (pl.col("job_instance").n_unique() > 1) | (pl.col("job_instance").max() > 1)
-    several = several.over("job_id")
+    several = pl.col("job_instance").max().over("job_id") > 1  # a second run here, or only a later one
     return rows.with_columns(
         job=pl.when(pl.col("job_id").is_not_null())
         .then(run)

@@ -13,6 +13,7 @@ import csv
 import glob
 import gzip
 import io
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,26 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
             raise SourceError(f"{pattern}: no such file. Hint: check the path or the glob pattern")
         found += [m for m in matches if m not in found]
     return found
+
+
+def read_name(path: str) -> str:
+    """A file's name as DuckDB's readers take it: its glob characters escaped, so that it names
+    that file alone (``logs[1].csv``, not ``logs1.csv``).
+
+    Examples:
+        >>> read_name("exports/logs[1].csv")
+        'exports/logs[[]1].csv'
+    """
+    return glob.escape(path)
+
+
+def file_stat(path: str) -> tuple[int, int] | None:
+    """A file's size and modification time (ns), which a rewrite changes; None when it is gone."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_size, info.st_mtime_ns
 
 
 def is_data_file(path: str) -> bool:
@@ -197,7 +218,7 @@ FROM read_csv(?, columns=?, header=true, auto_detect=false, delim=',', quote='"'
         path=path,
         format="csv",
         select=select,
-        params=[path, names],
+        params=[read_name(path), names],
         inputs={c: (f"s{i}", "text") for c, i in mapping.items()},
         raw=f"concat_ws(',', {quoted})",
         ignored=ignored,
@@ -214,7 +235,7 @@ def table_source(store: LogStore, path: str) -> tuple[str, str]:
     fmt = detect_format(path)
     if fmt != "csv":
         function = {"parquet": "read_parquet", "ndjson": "read_json", "json": "read_json"}[fmt]
-        return fmt, f"{function}({literal(path)})"
+        return fmt, f"{function}({literal(read_name(path))})"
     with _open_text(path) as f:
         header = next(csv.reader(f), None)
     if not header:
@@ -223,8 +244,8 @@ def table_source(store: LogStore, path: str) -> tuple[str, str]:
         store.execute(f"DROP TABLE IF EXISTS {table}")
     columns = ", ".join(f"{literal(name)}: 'VARCHAR'" for name in header)
     return fmt, (
-        f"read_csv({literal(path)}, columns={{{columns}}}, header=true, auto_detect=false, delim=',', "
-        f"quote='\"', escape='\"', allow_quoted_nulls=false, store_rejects=true, "
+        f"read_csv({literal(read_name(path))}, columns={{{columns}}}, header=true, auto_detect=false, "
+        f"delim=',', quote='\"', escape='\"', allow_quoted_nulls=false, store_rejects=true, "
         f"rejects_table='{CSV_ERRORS}', rejects_scan='{CSV_SCANS}')"
     )
 
@@ -233,7 +254,9 @@ def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -
     """A Parquet file, or every file a glob matches (or the ``files`` listed, the glob ``path``
     then naming them in messages), by column name, hive partitions too; each row carries its
     file's name (``_source_file``) and its number there."""
-    source = literal(path) if files is None else f"[{', '.join(map(literal, files))}]"
+    source = (
+        literal(read_name(path)) if files is None else f"[{', '.join(literal(read_name(f)) for f in files)}]"
+    )
     reading = (
         f"read_parquet({source}, union_by_name = true, filename = '_source_file', file_row_number = true)"
     )
@@ -322,7 +345,7 @@ def _ndjson(store: LogStore, path: str) -> Reader:
     quote='', escape='', allow_quoted_nulls=false, max_line_size={MAX_LINE_BYTES},
     store_rejects=true, rejects_table='{CSV_ERRORS}', rejects_scan='{CSV_SCANS}'))
 WHERE trim(coalesce(_line, '')) <> ''"""
-    return _json_records(store, path, "ndjson", lines, [path])
+    return _json_records(store, path, "ndjson", lines, [read_name(path)])
 
 
 def _json_array(store: LogStore, path: str) -> Reader:
@@ -331,7 +354,7 @@ FROM read_json_objects(?, format='array', maximum_object_size={MAX_LINE_BYTES})"
     problem = None if _closes_array(path) else "the file ends before the closing ]"
     if problem is None:
         try:
-            store.execute(f"SELECT count(*) FROM ({records})", [path])
+            store.execute(f"SELECT count(*) FROM ({records})", [read_name(path)])
         except duckdb.Error as exc:
             problem = str(exc).splitlines()[0]
     if problem:
@@ -339,7 +362,7 @@ FROM read_json_objects(?, format='array', maximum_object_size={MAX_LINE_BYTES})"
             f"{path}: not a valid JSON array ({problem}). Hint: check the file is complete; "
             "export a JSON array of row objects, or one object per line (NDJSON)"
         )
-    return _json_records(store, path, "json", records, [path])
+    return _json_records(store, path, "json", records, [read_name(path)])
 
 
 def _closes_array(path: str) -> bool:

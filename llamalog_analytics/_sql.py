@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import duckdb
 
 LOADS_TABLE = "_llamalog_loads"
+ATTACHED_FILES_TABLE = "_llamalog_attached_files"
 REJECTS_TABLE = "_llamalog_rejects"
 DISAPPEARED_TABLE = "_llamalog_disappeared"
 COUNTERS_TABLE = "_llamalog_source_counters"
@@ -121,6 +122,13 @@ BOOKKEEPING_DDL = (
   source VARCHAR NOT NULL,
   id UUID NOT NULL,
   created_at TIMESTAMP NOT NULL
+)""",
+    # The files each attached table reads, as they were when attached (see attach.py).
+    f"""CREATE TABLE IF NOT EXISTS {ATTACHED_FILES_TABLE} (
+  table_name VARCHAR NOT NULL,
+  file VARCHAR NOT NULL,
+  size BIGINT NOT NULL,
+  modified_ns BIGINT NOT NULL
 )""",
     # PostgreSQL's activity counters for a source table as each load saw them (see postgres.py).
     f"""CREATE TABLE IF NOT EXISTS {COUNTERS_TABLE} (

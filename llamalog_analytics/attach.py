@@ -4,9 +4,10 @@ The store keeps a view over the files with the same column mapping and typing as
 chains, the audit, timelines and reports read the files in place, out of core. The files get the
 checks of a load once, when attached: a row a load would reject, or an id given twice, refuses
 the attachment (a load keeps such rows aside instead). The view reads the files that were there
-when attached, and only those, so every row it gives was checked: after files are added,
-removed or rewritten, attach again (which checks them all). Nothing can be loaded into an
-attached table.
+when attached, and only those: after files are added, removed or rewritten, attach again (which
+checks them all). The store keeps each file's size and modification time, so a read that fails
+on a file removed, moved or changed since names that file; a file rewritten in place that still
+reads is read as it now is. Nothing can be loaded into an attached table.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import polars as pl
 
 from . import _readers, schema
 from ._convert import checked_rows
-from ._sql import ATTACHED, LOAD_ID_COLUMN, LOADS_TABLE, quote
+from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, quote
 from .errors import SourceError, StoreError
 from .stage import LoadResult, SourceLoad, Stage, log_table_name
 
@@ -48,7 +50,7 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
         (('llama_logs',), True)
     """
     table = log_table_name(table)
-    pattern = _pattern(source)
+    pattern, shown = _pattern(source)
     with store.session(write=True):
         if store.has_table(table):
             raise StoreError(
@@ -56,7 +58,12 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
                 "Hint: attach as another table (table='llama_logs_files', --as NAME)"
             )
         files = _files(store, source, pattern)
-        rdr = _readers.parquet_reader(store, pattern, files)
+        found = pl.DataFrame(  # as they are before they are read: a change since then is noticed
+            [(table, f, *(_readers.file_stat(f) or (0, 0))) for f in files],
+            schema={"table_name": pl.String, "file": pl.String, "size": pl.Int64, "modified_ns": pl.Int64},
+            orient="row",
+        )
+        rdr = _readers.parquet_reader(store, shown, files)
         checked = checked_rows(rdr)
         try:
             rows, bad, where, repeated = store.execute(  # the files read once for every check
@@ -65,17 +72,19 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
   count(id) - count(DISTINCT id)
 FROM ({checked})"""
             )[0]
-        except duckdb.Error as exc:  # e.g. one column typed differently in two files
+        except duckdb.Error as exc:
+            typed = isinstance(exc, (duckdb.ConversionException, duckdb.BinderException))
+            fix = "give a column one type in every file" if typed else "check the files are complete"
             raise SourceError(
-                f"{pattern}: the files cannot be read as one table ({str(exc).splitlines()[0]}), so "
-                "nothing was attached. Hint: give a column one type in every file, or load the "
-                "files instead (llamalog load), which reads each file on its own"
+                f"{shown}: the files cannot be read as one table ({str(exc).splitlines()[0]}), so "
+                f"nothing was attached. Hint: {fix}, or load the files instead (llamalog load), "
+                "which reads each file on its own"
             ) from exc
         if bad:
             file, row, column, reason = where
             raise SourceError(
                 f"{file}: row {row}, column {column}: {reason}; {bad:,} of the {rows:,} rows at "
-                f"{pattern} cannot be loaded, so nothing was attached. Hint: load them instead "
+                f"{shown} cannot be loaded, so nothing was attached. Hint: load them instead "
                 "(llamalog load), which keeps such rows aside with the reason, or fix the files"
             )
         if repeated:  # read again only to name one
@@ -83,7 +92,7 @@ FROM ({checked})"""
                 f"SELECT id FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"
             )
             raise SourceError(
-                f"{pattern}: id {twice[0][0]} is given more than once, so nothing was attached. "
+                f"{shown}: id {twice[0][0]} is given more than once, so nothing was attached. "
                 "Hint: load the files instead (llamalog load), which keeps one row per id"
             )
         with Stage(store) as stage:
@@ -92,8 +101,11 @@ FROM ({checked})"""
                 f"CREATE OR REPLACE VIEW {quote(table)} AS "
                 f"SELECT {names}, {stage.load_id}::INTEGER AS {LOAD_ID_COLUMN} FROM ({checked})"
             )
+            store.execute(f"DELETE FROM {ATTACHED_FILES_TABLE} WHERE table_name = ?", [table])
+            with store.registered("_llamalog_attached_now", found) as now:
+                store.execute(f"INSERT INTO {ATTACHED_FILES_TABLE} SELECT * FROM {now}")
             absent = tuple(c for c in schema.COLUMN_NAMES if c not in rdr.inputs)
-            loaded = SourceLoad(pattern, ATTACHED, table, rows, rows, rows, 0, absent, {}, rdr.notes)
+            loaded = SourceLoad(shown, ATTACHED, table, rows, rows, rows, 0, absent, {}, rdr.notes)
             return stage.commit(replaced_from=[loaded])
 
 
@@ -107,13 +119,16 @@ def is_attached(store: LogStore, table: str) -> bool:
     return bool(found[0][0])
 
 
-def _pattern(source: str | Path) -> str:
-    """``source`` as an absolute glob: a folder's name or a file's read literally ('[' too), what
-    is below a folder as a glob."""
+def _pattern(source: str | Path) -> tuple[str, str]:
+    """``source`` as an absolute glob for DuckDB (a folder's name or a file's read literally,
+    ``[`` too; what is below a folder as a glob), and as people read it (nothing escaped)."""
     path = Path(source).expanduser()
     if path.is_dir():
-        return str(Path(glob.escape(str(path.resolve()))) / "**" / "*.parquet")
-    return glob.escape(str(path.absolute())) if path.is_file() else str(path.absolute())
+        below = Path("**") / "*.parquet"
+        return str(Path(glob.escape(str(path.resolve()))) / below), str(path.resolve() / below)
+    if path.is_file():
+        return glob.escape(str(path.absolute())), str(path.absolute())
+    return str(path.absolute()), str(path.absolute())
 
 
 def _files(store: LogStore, source: str | Path, pattern: str) -> list[str]:

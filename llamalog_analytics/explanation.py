@@ -24,6 +24,7 @@ import polars as pl
 from . import rules, schema
 from ._format import count, moment
 from ._html import block
+from .audit import applied_times
 from .chains import chain, runs
 from .log_view import log_table
 
@@ -121,15 +122,20 @@ def explain(
     own = rows.filter(pl.col("relation") == "self")
     kind = entity_type.upper()
     # CREATED rows about this entity; an album's CREATED row that also names its artist does
-    # not tell how the artist got here, nor does a row the category backfill's catch-all
-    # labelled CREATED (MANUAL_DATA_QUALITY_UPDATE: a correction by the roadmap's rules).
+    # not tell how the artist got here, nor does a row older than the category migration that
+    # its catch-all labelled CREATED (MANUAL_DATA_QUALITY_UPDATE: a correction by the
+    # roadmap's rules), when the store knows when that migration ran.
     labelled = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind))
-    labelled = labelled.with_columns(intended=rules.ROADMAP_INTENT.categorize(labelled))
+    migrated = applied_times(store).get(schema.CATEGORY_MIGRATION)
+    caught = pl.lit(False) if migrated is None else pl.col("created_at") < migrated
+    labelled = labelled.with_columns(
+        intended=pl.when(caught).then(rules.ROADMAP_INTENT.categorize(labelled)).otherwise(pl.lit("CREATED"))
+    )
     first_created = labelled.filter(pl.col("intended") == "CREATED").drop("intended").head(1)
     created = None
     if not first_created.is_empty():
         created = first_created.to_dicts()[0]
-        created["entry"] = _entry(rows, created)
+        created["entry"] = _entry_point(rows, created)
     per_month = (
         own.group_by(pl.col("created_at").dt.truncate("1mo").alias("month"), "category")
         .len("rows")
@@ -150,7 +156,7 @@ def explain(
     )
 
 
-def _entry(rows: pl.DataFrame, created: dict[str, Any]) -> str:
+def _entry_point(rows: pl.DataFrame, created: dict[str, Any]) -> str:
     """The operation that started what created the entity: the first row of the top run above
     ``created`` on the chain (each run's parent being its first row's, as ``chain_root`` is
     found), or its own operation when it is in no job or on a loop."""

@@ -6,7 +6,8 @@ Nodes are keyed ``"<kind>:<id>"`` and carry ``kind`` plus the useful columns:
 * ``job:<job id>#<n>``: the n-th run of a job id (a job *instance*, see
   :mod:`~llamalog_analytics.links`), with its ``job_id``, ``instance``, the ``first_at`` and
   ``last_at`` of its rows here and their count (``rows``); ``job:<job id>`` is a parent whose
-  run never logged a row (``dangling``);
+  run never logged a row (``dangling``); in the key, ``%`` and ``#`` in a job id are written
+  ``%25`` and ``%23``;
 * ``album:<uuid>``, ``artist:<uuid>``, ``track:<uuid>``: the catalog entities;
 * ``user:<user id>`` and ``system:<triggered_by>``: the agents.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import itertools
 import os
 import re
@@ -19,7 +18,7 @@ import duckdb
 from . import _readers, schema
 from ._format import number_ranges
 from ._sql import (
-    ATTACHED,
+    ATTACHED_FILES_TABLE,
     BOOKKEEPING_DDL,
     COUNTERS_TABLE,
     DISAPPEARED_TABLE,
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
 
 
 _SCRATCH = itertools.count(1)
-_BOOKKEEPING = (LOADS_TABLE, REJECTS_TABLE, DISAPPEARED_TABLE, COUNTERS_TABLE)
+_BOOKKEEPING = (LOADS_TABLE, REJECTS_TABLE, DISAPPEARED_TABLE, COUNTERS_TABLE, ATTACHED_FILES_TABLE)
 DEMO_STORE = "llamalog-demo.duckdb"  # where ``llamalog demo`` puts the sample
 
 
@@ -104,8 +103,11 @@ class LogStore:
         self._created = self.path is not None and not Path(self.path).exists()
         self._seen = _file_state(self.path)  # the file as this store last knew it
         self._foreign_writes = 0
-        self._attached: tuple[tuple[int, int], list[str]] | None = None  # (at version, globs)
+        # (at version, each attached table's files as recorded when attached)
+        self._attached: tuple[tuple[int, int], list[tuple[str, str, int, int]]] | None = None
         self._files_seen: tuple[object, ...] = ()  # the attached files as last known
+        self._depth = 0  # sessions open, one inside another
+        self._opened = False  # this object has opened the file (so made it, when it was not there)
         self._file_changes = 0  # times the attached files were found changed
         if self.path is None:  # nothing to share: the connection lives as long as the store
             self._con, self._writing = self._connect(read_only=False), True
@@ -114,10 +116,9 @@ class LogStore:
             try:
                 with self.session(write=True):
                     pass
-            except StoreLockedError:  # another process made the file meanwhile: it is theirs
-                raise
             except BaseException:
-                self._remove_files()
+                if self._opened:  # made here; else another process made it meanwhile: theirs
+                    self._remove_files()
                 raise
 
     @contextmanager
@@ -152,7 +153,8 @@ class LogStore:
                     f"{self.path}: cannot write inside a block that holds the store for reading. "
                     "Hint: end the `with store.session()` block first, or open it with write=True"
                 )
-            yield self._con
+            with self._outermost():
+                yield self._con
             return
         if self.path is None:
             raise StoreError("the in-memory store is closed, its tables gone. Hint: make a new one")
@@ -161,32 +163,55 @@ class LogStore:
             if write:
                 self._notice_foreign_writes()  # before this write makes them indistinguishable
                 self._prepare()
-            yield self._con
-        except duckdb.Error as exc:
-            if (failed := self._attached_files_failed(exc)) is not None:
-                raise failed from exc
-            raise
+            with self._outermost():
+                yield self._con
         finally:
             con, self._con = self._con, None
             con.close()
         if write:  # own writes are counted in `changes`: the file as now written is known
             self._seen = _file_state(self.path)
 
-    def _attached_files_failed(self, exc: duckdb.Error) -> StoreError | None:
-        """``exc`` said as the failure of an attached table's files, when it came from reading
-        them (one moved, removed, rewritten or half-written since the attachment)."""
+    @contextmanager
+    def _outermost(self) -> Iterator[None]:
+        """Count the sessions open; an error that leaves the outermost one, from reading an
+        attached table's files that changed since they were attached, is said as such."""
+        self._depth += 1
+        try:
+            yield
+        except duckdb.Error as exc:
+            if self._depth == 1 and (error := self._attached_files_error(exc)) is not None:
+                raise error from exc
+            raise
+        finally:
+            self._depth -= 1
+
+    def _attached_files_error(self, exc: duckdb.Error) -> StoreError | None:
+        """``exc`` said as an attached table's file gone or changed since it was attached,
+        when one is (None when none is: the error is something else)."""
         with contextlib.suppress(duckdb.Error):
-            for table, source in self.execute(
-                f"SELECT DISTINCT table_name, source FROM {LOADS_TABLE} WHERE format = ?", [ATTACHED]
-            ):
-                folder = os.path.dirname(re.sub(r"\[(.)\]", r"\1", source.split("*")[0]))  # unescaped
-                if folder in str(exc):
+            for table, file, size, modified in self._attached_files():
+                now = _readers.file_stat(file)
+                if now != (size, modified):
+                    what = "was removed or moved" if now is None else "has changed"
                     return StoreError(
-                        f"reading the files attached as {table} ({source}) failed: "
-                        f"{str(exc).splitlines()[0]}. Hint: attach them again (llamalog attach PATH "
-                        f"--as {table}) after files were added, removed, moved or rewritten"
+                        f"{file} {what} since it was attached as {table}, so {table} cannot be read "
+                        f"({str(exc).splitlines()[0]}). Hint: attach the folder again (llamalog "
+                        f"attach FOLDER --as {table}), which checks every file there"
                     )
         return None
+
+    def _attached_files(self) -> list[tuple[str, str, int, int]]:
+        """Every attached table's files as recorded when attached: (table, file, size,
+        modification time in ns); read again after a write."""
+        if self._attached is None or self._attached[0] != (self.changes, self._foreign_writes):
+            with self.session():
+                files = (
+                    self.execute(f"SELECT * FROM {ATTACHED_FILES_TABLE} ORDER BY table_name, file")
+                    if self.has_table(ATTACHED_FILES_TABLE)
+                    else []
+                )
+            self._attached = ((self.changes, self._foreign_writes), files)
+        return self._attached[1]
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -216,15 +241,7 @@ class LogStore:
             True
         """
         self._notice_foreign_writes()
-        if self._attached is None or self._attached[0] != (self.changes, self._foreign_writes):
-            with self.session():
-                patterns = (
-                    self.execute(f"SELECT DISTINCT source FROM {LOADS_TABLE} WHERE format = ?", [ATTACHED])
-                    if self.has_table(LOADS_TABLE)
-                    else []
-                )
-            self._attached = ((self.changes, self._foreign_writes), sorted(p for (p,) in patterns))
-        files = _files_state(self._attached[1])
+        files = tuple((file, _readers.file_stat(file)) for _, file, _, _ in self._attached_files())
         if files != self._files_seen:
             self._files_seen = files
             self._file_changes += 1
@@ -244,6 +261,7 @@ class LogStore:
         while True:
             try:
                 con = duckdb.connect(self.path or ":memory:", read_only=read_only)
+                self._opened = True
                 break
             except duckdb.ConnectionException as exc:  # this process has it open another way
                 raise StoreLockedError(
@@ -354,18 +372,17 @@ class LogStore:
             before = {
                 name: self._memory_now if name == "memory_limit" else self._setting(name) for name in values
             }
-            self._set_all(values)
             try:
+                for name, value in values.items():
+                    self._set(name, value)
                 yield
             except BaseException:  # the block's own error is the one to see, not a busy connection's
-                with contextlib.suppress(duckdb.Error):
-                    self._set_all(before)
+                for name, was in before.items():
+                    with contextlib.suppress(duckdb.Error):
+                        self._set(name, was)
                 raise
-            self._set_all(before)
-
-    def _set_all(self, values: dict[str, Any]) -> None:
-        for name, value in values.items():
-            self._set(name, value)
+            for name, was in before.items():
+                self._set(name, was)
 
     def _setting(self, name: str) -> Any:
         return self.execute("SELECT current_setting(?)", [name])[0][0]
@@ -673,12 +690,6 @@ def _file_state(path: str | None) -> tuple[object, ...]:
         except FileNotFoundError:
             state.append(None)
     return tuple(state)
-
-
-def _files_state(patterns: list[str]) -> tuple[object, ...]:
-    """Each file the globs match, with its size and modification time."""
-    files = sorted({f for pattern in patterns for f in glob.glob(pattern, recursive=True)})
-    return tuple((f, (info := os.stat(f)).st_size, info.st_mtime_ns) for f in files)
 
 
 def stores_beside(path: str) -> list[str]:

@@ -59,17 +59,37 @@ def test_the_view_reads_the_files_attached_until_attached_again(synth, tmp_path)
         assert lla.chain(store, "ALBUM", album).equals(lla.chain(complete, "ALBUM", album))
         assert lla.chain(store, "ALBUM", album).height >= before
         (folder / "b.parquet").rename(tmp_path / "b.parquet")  # a file gone since the attachment
-        gone = r"reading the files attached as llama_logs .*b\.parquet.*attach them again"
+        gone = r"b\.parquet was removed or moved since it was attached as llama_logs.*Hint: attach"
         with pytest.raises(StoreError, match=gone):
             store.table()
     code, _, err = run_cli("info", "--db", tmp_path / "s.duckdb")
-    assert code == 2 and "reading the files attached as llama_logs" in err and "Traceback" not in err
+    assert code == 2 and "was removed or moved since it was attached" in err and "Traceback" not in err
+    (tmp_path / "b.parquet").write_bytes(b"PAR1 cut short")  # back, but half-written
+    (tmp_path / "b.parquet").rename(folder / "b.parquet")
+    with (
+        lla.LogStore(tmp_path / "s.duckdb") as store,
+        pytest.raises(StoreError, match="b\\.parquet has changed"),
+    ):
+        store.table()
+
+
+def test_an_in_memory_store_says_which_attached_file_went(synth, tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lla.write_logs(synth.llama_logs.head(20), folder / "a.parquet")
+    with lla.LogStore() as store:
+        store.attach(folder)
+        (folder / "a.parquet").unlink()
+        with pytest.raises(StoreError, match=r"a\.parquet was removed or moved since it was attached"):
+            lla.chain(store, "ALBUM", synth.llama_logs["album_id"].drop_nulls()[0])
 
 
 def test_folders_with_brackets_and_files_that_disagree_on_a_type(synth, tmp_path):
     folder = tmp_path / "logs[1]"
     folder.mkdir()
     lla.write_logs(synth.llama_logs.head(20), folder / "a.parquet")
+    (tmp_path / "logs1").mkdir()  # what the name would match as a glob: never read
+    lla.write_logs(synth.llama_logs.slice(20, 5), tmp_path / "logs1" / "a.parquet")
     with lla.LogStore() as store:
         assert store.attach(folder).rows_loaded == 20  # '[1]' is part of the name, not a glob
         assert store.load_files(folder / "a.parquet", "copied", quiet=True).rows_loaded == 20
@@ -79,6 +99,9 @@ def test_folders_with_brackets_and_files_that_disagree_on_a_type(synth, tmp_path
         with pytest.raises(SourceError, match=r"cannot be read as one table .*Hint: give a column one type"):
             store.attach(folder, "both")
         assert store.tables() == ("copied", "llama_logs")
+        (folder / "a.parquet").unlink()
+        with pytest.raises(StoreError, match=r"logs\[1\]/a\.parquet was removed"):
+            store.table()  # not logs1/a.parquet instead
 
 
 def test_bad_files_are_refused_by_file_row_and_column_and_the_store_is_unchanged(synth, tmp_path):

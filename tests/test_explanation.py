@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import scenario, store_of
+from conftest import MIGRATIONS, scenario, store_of
 
 import llamalog_analytics as lla
 
@@ -48,17 +48,6 @@ def test_explain_tells_how_it_was_created(tmp_path):
     text = str(explanation)
     assert "how it got here: track:created:enrichment" in text and "root job 200" in text
     assert "entry point: enrichment:album" in text
-
-
-def test_a_creation_outside_any_job_says_so():
-    with lla.sample_store() as store:
-        album = store.execute(
-            "SELECT album_id::VARCHAR FROM llama_logs WHERE category = 'CREATED' AND entity_type = 'ALBUM' "
-            "AND job_id IS NULL AND parent_job_id IS NULL ORDER BY created_at, id LIMIT 1"
-        )[0][0]
-        explanation = lla.explain(store, "ALBUM", album)
-    assert explanation.created["chain_root"] is None
-    assert str(explanation).splitlines()[1].endswith(" outside any job"), str(explanation)
 
 
 def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward():
@@ -134,13 +123,26 @@ def test_a_row_the_backfills_catch_all_labelled_created_is_no_creation(tmp_path)
         ("1", "2026-01-05 12:00:00", None, None, True, "CREATED", "MANUAL_DATA_QUALITY_UPDATE"),
         ("2", "2026-01-06 12:00:00", "9", None, True, "CREATED", "album:created"),
     )
+    MIGRATIONS.write_csv(tmp_path / "migrations.csv")  # the category migration: 2026-02-10
     with store_of(rows, tmp_path) as store:
+        unknown = lla.explain(store, "ALBUM", ALBUM)  # when the migration ran is not known yet
+        store.load_files(tmp_path / "migrations.csv", "_prisma_migrations", quiet=True)
         explanation = lla.explain(store, "ALBUM", ALBUM)
+    assert unknown.created["operation"] == "MANUAL_DATA_QUALITY_UPDATE" and len(unknown.anomalies) == 0
     assert explanation.created["operation"] == "album:created"
     assert explanation.anomalies[0] == (
         "catch-all CREATED: 1 row labelled CREATED by the category backfill's catch-all is no creation "
         "(by the roadmap's rules MANUAL_DATA_QUALITY_UPDATE is CORRECTED)"
     )
     with store_of(rows[:1], tmp_path) as store:
+        store.load_files(tmp_path / "migrations.csv", "_prisma_migrations", quiet=True)
         only = lla.explain(store, "ALBUM", ALBUM)
     assert only.created is None and "how it got here: no row records its creation" in str(only)
+
+
+def test_a_creation_outside_any_job_says_so(tmp_path):
+    rows = _rows(("1", "2026-03-01 12:00:00", None, None, True, "CREATED", "MANUAL_ADD"))
+    with store_of(rows, tmp_path) as store:
+        explanation = lla.explain(store, "ALBUM", ALBUM)
+    assert explanation.created["chain_root"] is None
+    assert str(explanation).splitlines()[1].endswith("; outside any job"), str(explanation)

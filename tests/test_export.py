@@ -71,3 +71,15 @@ def test_write_trace_errors(chain: pl.DataFrame, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"rows lack column\(s\) job_id.*Hint: "):
         trace_formats.otlp(chain.drop("job_id"))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_rows_read_from_a_store_write_without_its_load_column(tmp_path: Path, suffix: str) -> None:
+    with lla.sample_store() as store:
+        rows = store.frame("SELECT * FROM llama_logs LIMIT 5")
+        assert "_load_id" in rows.columns
+        out = lla.write_logs(rows, tmp_path / f"rows.{suffix}")
+        again = lla.LogStore()
+        again.load_files(out, quiet=True)
+    written = pl.read_csv(out) if suffix == "csv" else pl.read_parquet(out)
+    assert "_load_id" not in written.columns and again.table().height == 5

@@ -158,7 +158,7 @@ def verify(
         elif schema.LEGACY_TABLE in store.tables():
             before = schema.LEGACY_TABLE
         linking = links.Linking.of(link, reuse_gap)
-        applied = _applied_times(store)
+        applied = applied_times(store)
         audit = Audit(
             store,
             after,
@@ -207,7 +207,9 @@ def _require(store: LogStore, table: str, argument: str, role: str) -> None:
     )
 
 
-def _applied_times(store: LogStore) -> dict[str, datetime]:
+def applied_times(store: LogStore) -> dict[str, datetime]:
+    """When each migration in the store's ``_prisma_migrations`` was applied (naive UTC); empty
+    when that table is not loaded."""
     if not store.has_table(MIGRATIONS_TABLE):
         return {}
     rows = store.execute(

@@ -132,7 +132,7 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
         return _with(report, run=None, history=READ_ONLY)
     try:
         with store.bookkeeping():  # one opening of the file for the whole record
-            run = _recorded(store, report, parameters)
+            run = _write_run(store, report, parameters)
             summary: dict[str, Any] = {"run": run, "history": f"recorded as run {run}"}
             if run > 1:
                 before = audit_history(store).run(run - 1)
@@ -147,7 +147,7 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
     return _with(report, **summary)
 
 
-def _recorded(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) -> int:
+def _write_run(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) -> int:
     """Write ``report`` as the store's next run in one transaction, inside the caller's
     bookkeeping session; return its number.
 

@@ -139,8 +139,8 @@ def root_job_truth(audit: Audit) -> CheckResult:
     :func:`~llamalog_analytics.links.roots_sql`) among the rows that existed at the migration:
     it follows each run's first row's parent, stops at a run with no parent or at a parent
     whose run never logged (the bare id is the root), and has no root on a loop. The cause
-    says why the backfill, which joined bare ids, ended elsewhere: no root stored at all (a
-    row written after the backfill without one), its depth limit, a dangling ancestor above
+    says why the backfill, which joined bare ids, ended elsewhere: no root stored at all (the
+    backfill left the row without one), its depth limit, a dangling ancestor above
     the parent, a parent loop, a parent whose own run never logged but whose id other runs
     carried, or a job id shared by rows or runs with other parents.
     """

@@ -14,7 +14,7 @@ from typing import Any
 import click
 from click.exceptions import NoArgsIsHelpError
 
-from ._options import DEFAULT_WAIT, fail
+from ._options import fail
 from .audit import audits, repair_command, verify_command
 from .entities import chain_command, explain, graph, timeline
 from .store import attach, demo, info, load, rejects, synth
@@ -51,12 +51,10 @@ class _OneLineErrors(click.Group):
 @click.option(
     "--wait",
     type=click.FloatRange(min=0),
-    default=DEFAULT_WAIT,
-    show_default=True,
     metavar="SECONDS",
-    help="How long a command waits while another process writes to the store.",
+    help="How long a command waits while another process writes to the store (the store's default: 10).",
 )
-def main(wait: float) -> None:
+def main(wait: float | None) -> None:  # read by open_store from the context
     """Load, explore and audit the LlamaLog audit table (llama_logs)."""
 
 

@@ -17,17 +17,17 @@ if TYPE_CHECKING:
     from ..store import LogStore
 
 DEFAULT_DB = "llamalog.duckdb"
-DEFAULT_WAIT = 10.0
 
 
 def open_store(db: str, **options: Any) -> LogStore:
     """The store ``db`` (``options`` as :class:`~llamalog_analytics.store.LogStore` takes them),
-    waiting while another process writes to it for as long as ``llamalog --wait`` says."""
+    waiting while another process writes to it for as long as ``llamalog --wait`` says, when it
+    says."""
     from ..store import LogStore
 
     context = click.get_current_context(silent=True)
-    wait = context.find_root().params.get("wait", DEFAULT_WAIT) if context else DEFAULT_WAIT
-    return LogStore(db, wait=wait, **options)
+    wait = context.find_root().params.get("wait") if context else None
+    return LogStore(db, **options) if wait is None else LogStore(db, wait=wait, **options)
 
 
 def db_option(default: str = DEFAULT_DB) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -81,7 +81,7 @@ def verify_command(
     """Audit the migration: rows kept, category and root-job backfills, job links.
 
     Each audit is recorded in the store (llamalog audits lists them). When another process
-    keeps writing to the store for longer than the store waits (10 s), the audit is not
+    keeps writing to the store for longer than the store waits (10 s, or --wait), the audit is not
     recorded, which it says on stderr; --compare-last then cannot run and exits 2.
 
     Exit status 0 when no check reaches --fail-on (default fail), 1 when one does, 2 when the
