@@ -670,8 +670,9 @@ _READING = (duckdb.StatementType.SELECT, duckdb.StatementType.SET)  # a SET chan
 
 def _unopenable(path: str | None, exc: duckdb.Error) -> StoreError:
     return StoreError(
-        f"{path}: cannot open the store ({str(exc).splitlines()[0]}). Hint: name a DuckDB store file "
-        "(llamalog.duckdb); files to read go to `llamalog load FILE --db STORE`"
+        f"{path}: cannot open the store ({str(exc).splitlines()[0]}). Hint: check the path, its "
+        "permissions and free space, and that it is a DuckDB store file (llamalog.duckdb); files "
+        "to read go to `llamalog load FILE --db STORE`"
     )
 
 

@@ -148,6 +148,6 @@ def test_a_data_file_or_a_stranger_is_not_opened_as_a_store(tmp_path):
         lla.LogStore(export, read_only=True)
     stranger = tmp_path / "notes.txt"
     stranger.write_text("not a database\n")
-    with pytest.raises(StoreError, match=r"notes\.txt: cannot open the store \(.*\)\. Hint: name a DuckDB"):
+    with pytest.raises(StoreError, match=r"notes\.txt: cannot open the store \(.*\)\. Hint: check the path"):
         lla.LogStore(stranger, read_only=True).tables()
     assert export.read_bytes() == b"PAR1" and stranger.read_text() == "not a database\n"
