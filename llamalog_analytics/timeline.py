@@ -64,6 +64,7 @@ WEBGL_ABOVE = 1_000  # rows; SVG markers get slow past a few thousand
 LLAMAS_SHOWN = 40  # CREATED markers that get the llama beside them
 IDLE_GAP = timedelta(minutes=1)  # pauses longer than this are collapsed
 LANE_PIXELS = 30
+LANES_HEADING = "job run (under its parent run) · operation · entity"  # over the lanes' labels
 _PAGE_PIXELS = 1_400
 _TOP = 112  # margin for the title and subtitle
 _AXIS = 92  # pixels under the plot for the time ticks and the axis title; the legend comes below
@@ -202,7 +203,6 @@ def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.
             "automargin": True,
         },
         yaxis={
-            "title": {"text": "job run (indented under its parent run) · operation · entity"},
             "type": "linear",
             "tickmode": "array",
             "tickvals": list(range(len(names))),
@@ -225,6 +225,18 @@ def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.
         hoverlabel={"align": "left"},
         margin={"t": _TOP, "b": bottom, "r": 30},
         template="plotly_white",
+    )
+    figure.add_annotation(  # the lanes' heading, over their labels: an axis title would not fit a short plot
+        text=LANES_HEADING,
+        xref="paper",
+        x=0,
+        xanchor="right",
+        yref="paper",
+        y=1,
+        yanchor="bottom",
+        yshift=6,
+        showarrow=False,
+        font={"size": 12},
     )
     _llamas(figure, rows, clock, plot_height)
     for trace in figure.data:  # each group of the legend a column, under its title
