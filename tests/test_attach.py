@@ -22,6 +22,15 @@ def partitioned(synth, tmp_path):
     return folder
 
 
+@pytest.fixture
+def twenty(synth, tmp_path):
+    """A folder of one Parquet file: ``synth``'s first 20 rows."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lla.write_logs(synth.llama_logs.head(20), folder / "a.parquet")
+    return folder
+
+
 def test_an_attached_folder_is_the_log_table_as_a_load_would_make_it(synth, partitioned, tmp_path):
     loaded = lla.LogStore()
     loaded.load_files(lla.write_logs(synth.llama_logs, tmp_path / "all.parquet"), quiet=True)
@@ -73,10 +82,8 @@ def test_the_view_reads_the_files_attached_until_attached_again(synth, tmp_path)
         store.table()
 
 
-def test_an_in_memory_store_says_which_attached_file_went(synth, tmp_path):
-    folder = tmp_path / "logs"
-    folder.mkdir()
-    lla.write_logs(synth.llama_logs.head(20), folder / "a.parquet")
+def test_an_in_memory_store_says_which_attached_file_went(synth, twenty):
+    folder = twenty
     with lla.LogStore() as store:
         store.attach(folder)
         (folder / "a.parquet").unlink()
@@ -138,10 +145,8 @@ def test_bad_files_are_refused_by_file_row_and_column_and_the_store_is_unchanged
         assert store.tables() == ("short_suffix",)
 
 
-def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(synth, tmp_path):
-    folder = tmp_path / "logs"
-    folder.mkdir()
-    lla.write_logs(synth.llama_logs.head(20), folder / "a.parquet")
+def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(twenty):
+    folder = twenty
     with lla.LogStore() as store:
         store.attach(folder)
         with pytest.raises(StoreError, match=r"attached from Parquet files.*Hint: add files"):
