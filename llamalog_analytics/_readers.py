@@ -94,10 +94,11 @@ def read_name(path: str) -> str:
 
 
 def file_stat(path: str) -> tuple[int, int] | None:
-    """A file's size and modification time (ns), which a rewrite changes; None when it is gone."""
+    """A file's size and modification time (ns), which a rewrite changes; None when it is gone
+    or cannot be read."""
     try:
         info = os.stat(path)
-    except FileNotFoundError:
+    except OSError:  # gone, or out of reach (a folder where it was, no permission)
         return None
     return info.st_size, info.st_mtime_ns
 

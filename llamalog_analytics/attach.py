@@ -59,7 +59,7 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
             )
         files = _files(store, source, pattern)
         found = pl.DataFrame(  # as they are before they are read: a change since then is noticed
-            [(table, f, *(_readers.file_stat(f) or (0, 0))) for f in files],
+            [(table, f, *(_readers.file_stat(f) or (None, None))) for f in files],
             schema={"table_name": pl.String, "file": pl.String, "size": pl.Int64, "modified_ns": pl.Int64},
             orient="row",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import itertools
 import os
 import re
@@ -18,6 +19,7 @@ import duckdb
 from . import _readers, schema
 from ._format import number_ranges
 from ._sql import (
+    ATTACHED,
     ATTACHED_FILES_TABLE,
     BOOKKEEPING_DDL,
     COUNTERS_TABLE,
@@ -104,10 +106,10 @@ class LogStore:
         self._seen = _file_state(self.path)  # the file as this store last knew it
         self._foreign_writes = 0
         # (at version, each attached table's files as recorded when attached)
-        self._attached: tuple[tuple[int, int], list[tuple[str, str, int, int]]] | None = None
+        self._attached: tuple[tuple[int, int], list[tuple[str, str, int | None, int | None]]] | None = None
         self._files_seen: tuple[object, ...] = ()  # the attached files as last known
         self._depth = 0  # sessions open, one inside another
-        self._opened = False  # this object has opened the file (so made it, when it was not there)
+        self._opened = False  # this object opened the file at once (so made it, when it was not there)
         self._file_changes = 0  # times the attached files were found changed
         if self.path is None:  # nothing to share: the connection lives as long as the store
             self._con, self._writing = self._connect(read_only=False), True
@@ -186,30 +188,51 @@ class LogStore:
             self._depth -= 1
 
     def _attached_files_error(self, exc: duckdb.Error) -> StoreError | None:
-        """``exc`` said as an attached table's file gone or changed since it was attached,
-        when one is (None when none is: the error is something else)."""
+        """``exc`` said as an attached table's file removed, moved or changed since it was
+        attached, when the error names such a file (None otherwise: it is something else)."""
+        said = str(exc)
         with contextlib.suppress(duckdb.Error):
             for table, file, size, modified in self._attached_files():
                 now = _readers.file_stat(file)
-                if now != (size, modified):
+                if (file in said or _readers.read_name(file) in said) and (
+                    now is None or (size is not None and now != (size, modified))
+                ):
                     what = "was removed or moved" if now is None else "has changed"
+                    source = self.execute(
+                        f"SELECT source FROM {LOADS_TABLE} WHERE table_name = ? AND format = ? "
+                        "ORDER BY load_id DESC LIMIT 1",
+                        [table, ATTACHED],
+                    )[0][0]
                     return StoreError(
                         f"{file} {what} since it was attached as {table}, so {table} cannot be read "
-                        f"({str(exc).splitlines()[0]}). Hint: attach the folder again (llamalog "
-                        f"attach FOLDER --as {table}), which checks every file there"
+                        f"({said.splitlines()[0]}). Hint: attach it again, which checks every file: "
+                        f"llamalog attach '{source}' --as {table} (store.attach)"
                     )
         return None
 
-    def _attached_files(self) -> list[tuple[str, str, int, int]]:
+    def _attached_files(self) -> list[tuple[str, str, int | None, int | None]]:
         """Every attached table's files as recorded when attached: (table, file, size,
-        modification time in ns); read again after a write."""
+        modification time in ns); read again after a write. A table attached by an earlier
+        version, which recorded only its glob, has the files the glob matches now, without a
+        size or time."""
         if self._attached is None or self._attached[0] != (self.changes, self._foreign_writes):
+            files: list[tuple[str, str, int | None, int | None]] = []
             with self.session():
-                files = (
-                    self.execute(f"SELECT * FROM {ATTACHED_FILES_TABLE} ORDER BY table_name, file")
-                    if self.has_table(ATTACHED_FILES_TABLE)
-                    else []
-                )
+                if self.has_table(ATTACHED_FILES_TABLE):
+                    files += self.execute(f"SELECT * FROM {ATTACHED_FILES_TABLE} ORDER BY table_name, file")
+                if self.has_table(LOADS_TABLE):
+                    recorded = {table for table, *_ in files}
+                    globs = self.execute(
+                        f"SELECT DISTINCT table_name, source FROM {LOADS_TABLE} WHERE format = ? "
+                        "ORDER BY table_name, source",
+                        [ATTACHED],
+                    )
+                    files += [
+                        (table, file, None, None)
+                        for table, source in globs
+                        if table not in recorded
+                        for file in sorted(glob.glob(source, recursive=True))
+                    ]
             self._attached = ((self.changes, self._foreign_writes), files)
         return self._attached[1]
 
@@ -261,7 +284,7 @@ class LogStore:
         while True:
             try:
                 con = duckdb.connect(self.path or ":memory:", read_only=read_only)
-                self._opened = True
+                self._opened = pause == 0.01  # at once: no other process held the file
                 break
             except duckdb.ConnectionException as exc:  # this process has it open another way
                 raise StoreLockedError(

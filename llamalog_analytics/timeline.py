@@ -64,7 +64,8 @@ WEBGL_ABOVE = 1_000  # rows; SVG markers get slow past a few thousand
 LLAMAS_SHOWN = 40  # CREATED markers that get the llama beside them
 IDLE_GAP = timedelta(minutes=1)  # pauses longer than this are collapsed
 LANE_PIXELS = 30
-LANES_HEADING = "job run (under its parent run) · operation · entity"  # over the lanes' labels
+LANES_HEADING = "job run · operation · entity"  # over the lanes' labels
+_HEADING_PIXELS = 7 * len(LANES_HEADING) + 20  # the left margin at least: the heading is not cut off
 _PAGE_PIXELS = 1_400
 _TOP = 112  # margin for the title and subtitle
 _AXIS = 92  # pixels under the plot for the time ticks and the axis title; the legend comes below
@@ -223,7 +224,7 @@ def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.
             "yanchor": "top",
         },
         hoverlabel={"align": "left"},
-        margin={"t": _TOP, "b": bottom, "r": 30},
+        margin={"t": _TOP, "b": bottom, "r": 30, "l": _HEADING_PIXELS},  # wider for longer labels
         template="plotly_white",
     )
     figure.add_annotation(  # the lanes' heading, over their labels: an axis title would not fit a short plot

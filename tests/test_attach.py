@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import duckdb
 import polars as pl
 import pytest
 from conftest import run_cli
@@ -168,3 +171,23 @@ def test_llamalog_attach_says_what_it_attached_or_why_not(synth, tmp_path):
     assert (code, out) == (2, "") and "no Parquet files there" in err and "Hint:" in err
     code, out, err = run_cli("chain", "ALBUM", synth.llama_logs["album_id"].drop_nulls()[0], "--db", db)
     assert code == 0, err
+
+
+def test_an_error_of_another_kind_is_not_blamed_on_a_changed_file(twenty, tmp_path):
+    with lla.LogStore(tmp_path / "s.duckdb") as store:
+        store.attach(twenty)
+        before = store.version()
+        os.utime(twenty / "a.parquet", ns=(0, 0))  # changed since the attachment, still readable
+        assert store.version() != before  # the chain index is rebuilt
+        assert store.table().height == 20
+        with pytest.raises(duckdb.ParserException):
+            store.execute("SELEC 1")
+
+
+def test_a_table_attached_by_an_earlier_version_is_still_watched(twenty, tmp_path):
+    with lla.LogStore(tmp_path / "s.duckdb") as store:
+        store.attach(twenty)
+        store.execute("DELETE FROM _llamalog_attached_files")  # an earlier version kept only the glob
+        before = store.version()
+        os.utime(twenty / "a.parquet", ns=(0, 0))
+        assert store.version() != before

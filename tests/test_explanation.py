@@ -138,6 +138,11 @@ def test_a_row_the_backfills_catch_all_labelled_created_is_no_creation(tmp_path)
         store.load_files(tmp_path / "migrations.csv", "_prisma_migrations", quiet=True)
         only = lla.explain(store, "ALBUM", ALBUM)
     assert only.created is None and "how it got here: no row records its creation" in str(only)
+    later = _rows(("1", "2026-03-05 12:00:00", None, None, True, "CREATED", "MANUAL_DATA_QUALITY_UPDATE"))
+    with store_of(later, tmp_path) as store:  # the application's own label, after the migration
+        store.load_files(tmp_path / "migrations.csv", "_prisma_migrations", quiet=True)
+        kept = lla.explain(store, "ALBUM", ALBUM)
+    assert kept.created["operation"] == "MANUAL_DATA_QUALITY_UPDATE" and not kept.anomalies
 
 
 def test_a_creation_outside_any_job_says_so(tmp_path):

@@ -11,6 +11,7 @@ from functools import cached_property
 import polars as pl
 
 from .. import links, rules, schema
+from .._readers import read_name
 from .._sql import LOADS_TABLE, literal, quote
 from ..store import LogStore
 from .result import CheckResult, KeptFolder, KeptFrame
@@ -200,7 +201,7 @@ def offending_ids(store: LogStore, results: Iterable[CheckResult]) -> Iterator[s
                 continue
             distinct = "DISTINCT " if rows.height > result.count else ""  # listed more than once
             if isinstance(rows, KeptFrame):
-                source = f"read_parquet({literal(str(rows.path))})"  # UUIDs as UUIDs, if DuckDB wrote it
+                source = f"read_parquet({literal(read_name(str(rows.path)))})"  # UUIDs as UUIDs
             else:
                 source = frames.enter_context(
                     store.registered(f"_llamalog_offending_{n}", rows.select(pl.col("id").cast(pl.String)))
