@@ -59,7 +59,7 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
             )
         files = _files(store, source, pattern)
         found = pl.DataFrame(  # as they are before they are read: a change since then is noticed
-            [(table, f, *(_readers.file_stat(f) or (None, None))) for f in files],
+            [(table, f, *(_readers.file_stat(f) or (None, None))) for f in files],  # gone: the read fails
             schema={"table_name": pl.String, "file": pl.String, "size": pl.Int64, "modified_ns": pl.Int64},
             orient="row",
         )
@@ -126,9 +126,8 @@ def _pattern(source: str | Path) -> tuple[str, str]:
     if path.is_dir():
         below = Path("**") / "*.parquet"
         return str(Path(glob.escape(str(path.resolve()))) / below), str(path.resolve() / below)
-    if path.is_file():
-        return glob.escape(str(path.absolute())), str(path.absolute())
-    return str(path.absolute()), str(path.absolute())
+    shown = str(path.absolute())
+    return (glob.escape(shown) if path.is_file() else shown), shown
 
 
 def _files(store: LogStore, source: str | Path, pattern: str) -> list[str]:

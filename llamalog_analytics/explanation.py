@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from . import rules, schema
-from ._format import count, moment
+from ._format import count, moment, verb
 from ._html import block
-from .audit import applied_times
 from .chains import chain, runs
 from .log_view import log_table
 
@@ -126,7 +125,7 @@ def explain(
     # its catch-all labelled CREATED (MANUAL_DATA_QUALITY_UPDATE: a correction by the
     # roadmap's rules), when the store knows when that migration ran.
     labelled = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind))
-    migrated = applied_times(store).get(schema.CATEGORY_MIGRATION)
+    migrated = store.applied_migrations().get(schema.CATEGORY_MIGRATION)
     caught = pl.lit(False) if migrated is None else pl.col("created_at") < migrated
     labelled = labelled.with_columns(
         intended=pl.when(caught).then(rules.ROADMAP_INTENT.categorize(labelled)).otherwise(pl.lit("CREATED"))
@@ -160,18 +159,25 @@ def _entry_point(rows: pl.DataFrame, created: dict[str, Any]) -> str:
     """The operation that started what created the entity: the first row of the top run above
     ``created`` on the chain (each run's parent being its first row's, as ``chain_root`` is
     found), or its own operation when it is in no job or on a loop."""
+    run = _parent_run(created)
+    if run is None and created["job_id"] is not None:  # no parent: its own run is the top
+        run = (created["job_id"], created["job_instance"])
     at, seen = created, set()
-    while True:
-        run = (at["parent_job_id"], at["parent_instance"]) if at["parent_instance"] is not None else None
-        if run is None and at["job_id"] is not None and at is created:
-            run = (at["job_id"], at["job_instance"])  # no parent: its own run is the top
-        if run is None or run in seen:
-            return at["operation"] if run is None else created["operation"]
+    while run is not None:
+        if run in seen:  # a loop: no top
+            return created["operation"]
         seen.add(run)
         first = rows.filter((pl.col("job_id") == run[0]) & (pl.col("job_instance") == run[1]))
         if first.is_empty():
-            return at["operation"]
+            break
         at = first.sort("created_at", "id").row(0, named=True)
+        run = _parent_run(at)
+    return at["operation"]
+
+
+def _parent_run(row: dict[str, Any]) -> tuple[str, int] | None:
+    """The (job id, ordinal) of the run ``row``'s parent link resolves to; None without one."""
+    return None if row["parent_instance"] is None else (row["parent_job_id"], row["parent_instance"])
 
 
 def _anomalies(
@@ -188,10 +194,10 @@ def _anomalies(
     if not mislabelled.is_empty():
         kinds = mislabelled.select("operation", "intended").unique(maintain_order=True).iter_rows()
         said = ", ".join(f"{operation} is {intended}" for operation, intended in kinds)
-        are = "is" if mislabelled.height == 1 else "are"
         found.append(
             f"catch-all CREATED: {count(mislabelled.height, 'row')} labelled CREATED by the category "
-            f"backfill's catch-all {are} no creation (by the roadmap's rules {said})"
+            f"backfill's catch-all {verb(mislabelled.height, 'is', 'are')} no creation (by the "
+            f"roadmap's rules {said})"
         )
     if not own.is_empty() and created is None:
         found.append("missing CREATED: no row records how this entity was created")
@@ -215,8 +221,8 @@ def _anomalies(
             found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
     looped = rows.filter(pl.col("in_cycle"))
     if not looped.is_empty():
-        form = "forms" if looped.height == 1 else "form"
         ids = ", ".join(looped["job_id"].unique().sort())
+        form = verb(looped.height, "forms", "form")
         found.append(f"cycle: {count(looped.height, 'row')} {form} a parent loop ({ids})")
     early = rows.filter(pl.col("before_parent")).height
     if early:

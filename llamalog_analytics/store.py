@@ -26,6 +26,7 @@ from ._sql import (
     DISAPPEARED_TABLE,
     LOAD_ID_COLUMN,
     LOADS_TABLE,
+    MIGRATIONS_TABLE,
     REJECTS_TABLE,
     literal,
     quote,
@@ -33,6 +34,8 @@ from ._sql import (
 from .errors import ArgumentError, StoreError, StoreLockedError, StoreNotFoundError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import polars as pl
     import pyarrow as pa
     from sqlalchemy.engine import URL, Engine
@@ -280,11 +283,11 @@ class LogStore:
     def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         """Open the database, waiting up to ``wait`` seconds while another process writes to it."""
         deadline = time.monotonic() + self.wait
-        pause = 0.01
+        pause, waited = 0.01, False
         while True:
             try:
                 con = duckdb.connect(self.path or ":memory:", read_only=read_only)
-                self._opened = pause == 0.01  # at once: no other process held the file
+                self._opened = not waited  # at once: no other process held the file
                 break
             except duckdb.ConnectionException as exc:  # this process has it open another way
                 raise StoreLockedError(
@@ -303,7 +306,7 @@ class LogStore:
                         "longer: llamalog --wait 60 COMMAND, LogStore(path, wait=60)"
                     ) from exc
                 time.sleep(pause)
-                pause = min(pause * 2, 0.25)
+                pause, waited = min(pause * 2, 0.25), True
             except duckdb.Error as exc:
                 raise _unopenable(self.path, exc) from exc
         try:
@@ -577,6 +580,18 @@ class LogStore:
     def disappeared(self) -> pl.DataFrame:
         """Rows that were loaded from a database and later vanished from it."""
         return self.frame("SELECT * FROM _llamalog_disappeared ORDER BY load_id, table_name, id")
+
+    def applied_migrations(self) -> dict[str, datetime]:
+        """When each migration in the store's ``_prisma_migrations`` was applied (naive UTC);
+        empty when that table is not loaded."""
+        if not self.has_table(MIGRATIONS_TABLE):
+            return {}
+        return dict(
+            self.execute(
+                f"SELECT migration_name, min(started_at) FROM {MIGRATIONS_TABLE} "
+                "WHERE rolled_back_at IS NULL AND started_at IS NOT NULL GROUP BY ALL"
+            )
+        )
 
     def loads(self) -> pl.DataFrame:
         """The load history: one row per file loaded, oldest first."""

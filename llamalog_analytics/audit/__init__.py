@@ -44,7 +44,7 @@ import polars as pl
 
 from .. import links, rules, schema
 from .._format import moment
-from .._sql import LOADS_TABLE, MIGRATIONS_TABLE, quote
+from .._sql import LOADS_TABLE, quote
 from .._time import naive_utc
 from ..errors import StoreError
 from ..store import LogStore
@@ -158,7 +158,7 @@ def verify(
         elif schema.LEGACY_TABLE in store.tables():
             before = schema.LEGACY_TABLE
         linking = links.Linking.of(link, reuse_gap)
-        applied = applied_times(store)
+        applied = store.applied_migrations()
         audit = Audit(
             store,
             after,
@@ -205,18 +205,6 @@ def _require(store: LogStore, table: str, argument: str, role: str) -> None:
         f"no table {table!r} in the store to audit as {role} ({argument}=, --{argument}). "
         f"Hint: {have} load {role} first: llamalog load FILE --as {table}{also}"
     )
-
-
-def applied_times(store: LogStore) -> dict[str, datetime]:
-    """When each migration in the store's ``_prisma_migrations`` was applied (naive UTC); empty
-    when that table is not loaded."""
-    if not store.has_table(MIGRATIONS_TABLE):
-        return {}
-    rows = store.execute(
-        f"SELECT migration_name, min(started_at) FROM {MIGRATIONS_TABLE} "
-        "WHERE rolled_back_at IS NULL AND started_at IS NOT NULL GROUP BY ALL"
-    )
-    return dict(rows)
 
 
 def _summary(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:
