@@ -382,10 +382,11 @@ _ABSENT = object()
 
 class EdgeKeys(_DictLike):
     """The edges from one node to another by key (networkx's key dict), kept, while there is
-    one (nearly always), as that edge's key and data.
+    one (nearly always), as that edge's kind: its key, and its data ``{"kind": kind}`` (a
+    :class:`ColumnAttributes` made when first read).
 
     Examples:
-        >>> keys = EdgeKeys("spawned", {"kind": "spawned"})
+        >>> keys = EdgeKeys(None, "spawned")
         >>> keys, len(keys)
         ({'spawned': {'kind': 'spawned'}}, 1)
         >>> keys["logged_by"] = {"kind": "logged_by"}
@@ -393,16 +394,19 @@ class EdgeKeys(_DictLike):
         (('logged_by', {'kind': 'logged_by'}), {'spawned': {'kind': 'spawned'}})
     """
 
-    __slots__ = ()  # _held: the one edge's data; _place: its key (networkx never gives the key None)
+    __slots__ = ()  # _held: the one edge's data (None until read); _place: its kind (networkx never
+    # gives a key None)
 
-    def __init__(self, key: str, data: Any) -> None:
-        super().__init__(data, key)
+    def _data(self) -> ColumnAttributes:
+        if self._held is None:
+            self._held = kind_data(self._place)
+        return self._held
 
     def _compact(self) -> dict[Any, Any]:
-        return {self._place: self._held}
+        return {self._place: self._data()}
 
     def _compact_item(self, key: Any) -> Any:
-        return self._held if key == self._place else self._compact()[key]  # another key: KeyError
+        return self._data() if key == self._place else self._compact()[key]  # another key: KeyError
 
     def __setitem__(self, key: Any, data: Any) -> None:
         if self._place is not None and key == self._place:
@@ -411,23 +415,35 @@ class EdgeKeys(_DictLike):
             self._own()[key] = data
 
 
+def kind_data(kind: str) -> ColumnAttributes:
+    """An edge's data, ``{"kind": kind}``, as a :class:`ColumnAttributes` over columns that
+    every edge of the kind shares (a change gives the edge a dict of its own).
+
+    Examples:
+        >>> kind_data("spawned")
+        {'kind': 'spawned'}
+    """
+    shared = _KIND_COLUMNS.get(kind)
+    if shared is None:
+        shared = _KIND_COLUMNS[kind] = {"kind": [kind]}
+    return ColumnAttributes(shared, 0)
+
+
+_KIND_COLUMNS: dict[str, dict[str, list[str]]] = {}
+
+
 def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str]]) -> None:
     """Add each (source, target, kind) edge between nodes of ``graph``, keyed by its kind with
-    the data ``{"kind": kind}`` (a :class:`ColumnAttributes` of its own), as ``add_edges_from``
-    would; a node pair's edges are an :class:`EdgeKeys`."""
+    the data ``{"kind": kind}``, as ``add_edges_from`` would; a node pair's edges are an
+    :class:`EdgeKeys` (one Python object an edge: its data is made when first read)."""
     successors, predecessors = graph._succ, graph._pred
-    kinds: dict[str, dict[str, list[Any]]] = {}
     with _collector_paused():
         for source, target, kind in edges:
-            shared = kinds.get(kind)
-            if shared is None:
-                shared = kinds[kind] = {"kind": [kind]}
-            data = ColumnAttributes(shared, 0)
             keys = successors[source].get(target)
             if keys is None:
-                successors[source][target] = predecessors[target][source] = EdgeKeys(kind, data)
+                successors[source][target] = predecessors[target][source] = EdgeKeys(None, kind)
             else:
-                keys[kind] = data
+                keys[kind] = kind_data(kind)
 
 
 def _interned(values: pl.Series, texts: dict[str, str]) -> list[Any]:
