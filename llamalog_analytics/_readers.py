@@ -14,6 +14,7 @@ import glob
 import gzip
 import io
 import os
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,11 @@ def detect_format(path: str) -> str:
         >>> detect_format("export.csv.gz"), detect_format("x.jsonl")
         ('csv', 'ndjson')
     """
+    if os.path.isdir(path):
+        raise SourceError(
+            f"{path}: a folder, not a file. Hint: name its files with a glob ('{path.rstrip('/')}/*.csv'), "
+            "or make a folder of Parquet files the log table with llamalog attach"
+        )
     fmt = _suffix_format(path)
     if fmt is None:
         known = ", ".join(SUFFIXES)
@@ -137,9 +143,17 @@ def detect_format(path: str) -> str:
 
 
 def reader(store: LogStore, path: str) -> Reader:
-    """Build the :class:`Reader` for ``path``."""
-    fmt = detect_format(path)
-    return {"csv": _csv, "parquet": parquet_reader, "ndjson": _ndjson, "json": _json_array}[fmt](store, path)
+    """Build the :class:`Reader` for ``path``; a file that cannot be read (a compressed file cut
+    short, say) raises :class:`SourceError` naming it."""
+    try:
+        build = {"csv": _csv, "parquet": parquet_reader, "ndjson": _ndjson, "json": _json_array}
+        return build[detect_format(path)](store, path)
+    except (duckdb.Error, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceError(
+            f"{path}: cannot be read ({first}); the store is unchanged. Hint: check the file is "
+            "complete and in the format its suffix says, then load it again"
+        ) from exc
 
 
 def line_numbers(path: str, offsets: np.ndarray) -> np.ndarray:

@@ -416,6 +416,18 @@ def _cases() -> list[Case]:
         ),
         Case("object.json", json.dumps(records()[0]).encode(), "one object, not in an array", loaded=1),
         Case("truncated.json", json.dumps(records()).encode()[:-50], "a JSON array cut short", error="JSON"),
+        Case(
+            "truncated.ndjson.gz",
+            gzip.compress(ndjson(*records()), mtime=0)[:-20],
+            "the compressed stream cut short",
+            error=r"truncated\.ndjson\.gz: cannot be read .*GZIP.*the store is unchanged",
+        ),
+        Case(
+            "truncated.json.gz",
+            gzip.compress(json.dumps(records()).encode(), mtime=0)[:-20],
+            "a compressed JSON array cut short",
+            error=r"truncated\.json\.gz: cannot be read .*ended before.*the store is unchanged",
+        ),
         # --- Parquet --------------------------------------------------------------------------
         Case(
             "wrong-types.parquet",

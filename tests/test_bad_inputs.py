@@ -107,3 +107,13 @@ def test_rejects_lists_every_kept_row_in_full(case, tmp_path):
     assert code == 0 and json.loads(out) == kept and len(kept) == case.rejected
     code, out, _ = run_cli("rejects", "--db", db)
     assert code == 0 and len(out.splitlines()) >= 2 + case.rejected
+
+
+def test_a_folder_is_named_as_one_with_the_ways_to_read_it(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(csv(csv_row(1)))
+    code, out, err = run_cli("load", f"{folder}/", "--db", tmp_path / "s.duckdb")
+    assert (code, out) == (2, "")
+    assert f"{folder}/: a folder, not a file. Hint: name its files with a glob ('{folder}/*.csv')" in err
+    assert "llamalog attach" in err and not (tmp_path / "s.duckdb").exists()
