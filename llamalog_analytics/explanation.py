@@ -68,7 +68,7 @@ class Explanation:
                 yield f"    entry point: {c['entry']}"
         after = own.filter(~_before_creation(self.created))
         counts = after.group_by("category").len().sort("category")
-        tally = ", ".join(f"{n} {category.lower()}" for category, n in counts.iter_rows())
+        tally = ", ".join(f"{n} {_category_word(category)}" for category, n in counts.iter_rows())
         yield f"  afterward: {after.height} rows about this {kind} ({tally}), {self.rows.height} in its chain"
         if self.last_failure is not None:
             f = self.last_failure
@@ -97,6 +97,18 @@ class Explanation:
         anomalies = f"<p><b>Anomalies</b></p><ul>{anomalies}</ul>" if anomalies else "<p>No anomalies.</p>"
         chain = log_table(self.rows, title="its provenance chain").to_html() if self.rows.height else ""
         return block("LlamaLog", lines[0], body=f"<ul>{items}</ul>{anomalies}") + chain
+
+
+def _category_word(category: str | None) -> str:
+    """A category as a count's noun: a known one in lower case, another label quoted as stored.
+
+    Examples:
+        >>> _category_word("USER_ACTION"), _category_word("user_action"), _category_word(None)
+        ('user_action', "'user_action' (not a category)", 'without a category')
+    """
+    if category is None:
+        return "without a category"
+    return category.lower() if category in schema.CATEGORIES else f"'{category}' (not a category)"
 
 
 def _when(row: dict[str, Any]) -> str:

@@ -182,9 +182,6 @@ def _notes(source: SourceLoad) -> list[str]:
         )
     if source.columns_absent:
         notes.append(f"columns absent: {', '.join(source.columns_absent)}")
-    for column, labels in source.unknown_labels.items():
-        shown = ", ".join(f"{k} ({count(v, 'row')})" for k, v in labels.items())
-        notes.append(f"{count(len(labels), f'unknown {column} label')}: {shown}")
     return notes + list(source.notes)
 
 
@@ -393,8 +390,8 @@ class Stage:
         if rdr.ignored:
             notes.append(f"ignored {count(len(rdr.ignored), 'unknown column')}: {', '.join(rdr.ignored)}")
         for col, label_counts in unknown.items():
-            unknown_labels = count(len(label_counts), f"unknown {col} label")
-            notes.append(f"{unknown_labels} loaded as-is: {', '.join(label_counts)}")
+            shown = ", ".join(f"{label} ({count(n, 'row')})" for label, n in label_counts.items())
+            notes.append(f"{count(len(label_counts), f'unknown {col} label')} loaded as-is: {shown}")
         required = [
             c for c in _COLS if not c.nullable and c.name in rdr.inputs and c.name not in schema.REQUIRED
         ]

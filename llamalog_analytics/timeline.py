@@ -277,8 +277,10 @@ def _wrap(text: str, width: int = 140) -> str:
 
 
 def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
-    """A trace of markers per category, in the category's colour and symbol."""
-    for category in [*schema.CATEGORIES, None]:
+    """A trace of markers per category, in the category's colour and symbol; a label the schema
+    does not know (``user_action``) is a trace of its own, after them."""
+    unknown = sorted(set(rows["category"].drop_nulls().cast(pl.String)) - set(schema.CATEGORIES))
+    for category in [*schema.CATEGORIES, *unknown, None]:
         part = rows.filter(
             pl.col("category").is_null() if category is None else pl.col("category") == category
         )

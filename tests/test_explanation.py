@@ -151,3 +151,17 @@ def test_a_creation_outside_any_job_says_so(tmp_path):
         explanation = lla.explain(store, "ALBUM", ALBUM)
     assert explanation.created["chain_root"] is None
     assert str(explanation).splitlines()[1].endswith("; outside any job"), str(explanation)
+
+
+def test_a_label_that_is_no_category_is_counted_apart_from_the_category(tmp_path):
+    rows = _rows(
+        ("1", "2026-03-01 12:00:00", None, None, True, "CREATED", "MANUAL_ADD"),
+        ("2", "2026-03-01 12:05:00", None, None, True, "USER_ACTION", "collection:add"),
+        ("3", "2026-03-01 12:06:00", None, None, True, "user_action", "collection:add"),
+    )
+    with store_of(rows, tmp_path) as store:
+        afterward = str(lla.explain(store, "ALBUM", ALBUM)).splitlines()[2]
+    assert afterward == (
+        "  afterward: 3 rows about this album "
+        "(1 created, 1 user_action, 1 'user_action' (not a category)), 3 in its chain"
+    )

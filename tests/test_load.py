@@ -102,6 +102,8 @@ def test_rejects_are_kept_with_reason_row_and_raw_text(store):
     row20 = loaded.filter(pl.col("id").str.ends_with("20")).row(0, named=True)
     assert row20["created_at"].isoformat() == "2026-02-09T12:00:00"
     assert result.sources[0].unknown_labels == {"category": {"SHINY_NEW": 1}}
+    assert str(result).count("SHINY_NEW") == 1
+    assert "    1 unknown category label loaded as-is: SHINY_NEW (1 row)\n" in str(result)
 
 
 def test_row_numbers_stay_exact_in_a_large_parallel_csv(store, synth, tmp_path):

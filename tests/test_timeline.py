@@ -557,3 +557,17 @@ def test_runs_whose_labels_read_the_same_keep_lanes_of_their_own():
     assert len(labels) == 2 and labels[0] == labels[1]  # read the same, drawn apart
     ys = sorted({y for trace in figure.data if trace.y is not None for y in trace.y if y is not None})
     assert ys == [0, 1]
+
+
+def test_a_category_label_the_schema_does_not_know_is_drawn_as_its_own(chain_store):
+    rows = lla.chain(chain_store, "ALBUM", ALBUM)
+    relabelled = rows.with_columns(
+        pl.when(pl.col("category") == "USER_ACTION")
+        .then(pl.lit("user_action"))
+        .otherwise("category")
+        .alias("category")
+    )
+    figure = lla.plot_timeline(relabelled)
+    markers = [t for t in figure.data if t.legendgroup == "category"]
+    assert sum(len(t.x) for t in markers) == rows.height  # every row drawn
+    assert by_name(figure)["user_action"].marker.symbol == style.OTHER.symbol
