@@ -5,7 +5,9 @@ a text literal quoted by :mod:`psycopg.sql` (never by hand); every statement aft
 table and casts each value to its column's type (:attr:`Column.postgres`): one guarded ``UPDATE``
 per column, one ``INSERT … ON CONFLICT DO NOTHING`` for restored rows, and a last block that
 raises an exception, undoing everything, if a change that applied did not leave the value the
-plan says. A row someone changed since the audit is left alone, and a notice counts them.
+plan says. A row someone changed since the audit is left alone as a whole, and a notice counts
+them; on a database that has none of the rows the audit saw (another environment the migration
+is deployed to), nothing is changed, and a notice says why.
 
 Examples:
     >>> print(quoted("it's a \\\\ $$"))
@@ -23,6 +25,7 @@ from psycopg import sql
 from . import schema
 
 PLAN_TABLE = "llamalog_repair"
+LEFT_TABLE = "llamalog_repair_left_alone"  # planned rows a file leaves whole (changed or gone)
 BATCH = 1_000  # plan rows per INSERT statement
 _PLAN_COLUMNS = ("action", "check_name", "id", "column_name", "value_now", "value_after")
 _TYPES = {c.name: c.postgres for c in schema.COLUMNS}
@@ -40,12 +43,15 @@ def identifier(name: str) -> str:
     return sql.Identifier(name).as_string(None)
 
 
-def script(changes: pl.DataFrame, table: str, header: str, *, rollback: bool) -> str:
+def script(changes: pl.DataFrame, table: str, header: str, audited_rows: list[str], *, rollback: bool) -> str:
     """The whole file: ``header`` (comment lines), then one transaction that applies ``changes``
-    to ``table`` (``rollback=False``) or undoes them (``rollback=True``)."""
+    to ``table`` (``rollback=False``) or undoes them (``rollback=True``), on a database that
+    has at least one of ``audited_rows`` (ids of rows the audit saw)."""
     target = identifier(table)
-    parts = [header, "BEGIN;", _plan_table(changes)]
     columns = changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True).to_list()
+    parts = [header, "BEGIN;", _plan_table(changes)]
+    parts += [_audited_database(target, audited_rows)] if audited_rows else []
+    parts += [_left_alone(target, columns, rollback=rollback)]
     if rollback:
         parts += [_restored_deleted(target)] if _has_inserts(changes) else []
         parts += [_set(target, column, undo=True) for column in columns]
@@ -81,20 +87,54 @@ def _inserts(changes: pl.DataFrame) -> Iterator[str]:
         yield head + ",\n".join(batch) + ";"
 
 
+def _audited_database(target: str, audited_rows: list[str]) -> str:
+    """Empty the plan, so that the file changes nothing, on a database that has none of
+    ``audited_rows``: not the one audited (a migration folder is deployed to every environment)."""
+    ids = ",\n    ".join(f"{quoted(i)}::uuid" for i in audited_rows)
+    return f"""DO $llamalog$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM {target} WHERE id IN (
+    {ids})) THEN
+    DELETE FROM {PLAN_TABLE};
+    RAISE NOTICE 'llamalog repair: this table has none of the {len(audited_rows)} rows the audit saw, '
+      'so it is not the database audited; nothing was changed';
+  END IF;
+END
+$llamalog$;"""
+
+
+def _left_alone(target: str, columns: list[str], *, rollback: bool) -> str:
+    """A table of the planned ``set`` rows this file leaves whole: rows no longer there
+    (``absent``), and rows where a planned column holds neither the value this file replaces nor
+    the one it sets (someone changed it since the audit). A column that already holds the value
+    this file sets does not hold a row back."""
+    if not columns:
+        return f"CREATE TEMPORARY TABLE {LEFT_TABLE} (id uuid, absent boolean) ON COMMIT DROP;"
+    replaced, value = ("r.value_after", "r.value_now") if rollback else ("r.value_now", "r.value_after")
+    expected = f"({_holds(replaced, columns)}\n    OR {_holds(value, columns)})"
+    return f"""CREATE TEMPORARY TABLE {LEFT_TABLE} ON COMMIT DROP AS
+SELECT r.id, bool_and(t.id IS NULL) AS absent
+FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id
+WHERE r.action = 'set' GROUP BY r.id
+HAVING NOT coalesce(bool_and(t.id IS NOT NULL AND {expected}), false);"""
+
+
 def _typed(value: str, column: str) -> str:
     """The plan's text ``value`` (``r.value_now`` or ``r.value_after``) cast to ``column``'s type."""
     return f"{value}::{_TYPES[column]}"
 
 
 def _set(target: str, column: str, *, undo: bool) -> str:
-    """One column's changes: each row set to its planned value only where it still holds the
-    value the plan expects to replace (the audit's value; for a rollback, the planned one)."""
+    """One column's changes: each row set to its planned value where it still holds the value
+    the plan expects to replace (the audit's value; for a rollback, the planned one), unless the
+    row is left whole (:func:`_left_alone`)."""
     new, old = ("r.value_now", "r.value_after") if undo else ("r.value_after", "r.value_now")
     name = identifier(column)
     return (
         f"UPDATE {target} AS t SET {name} = {_typed(new, column)}\nFROM {PLAN_TABLE} AS r\n"
         f"WHERE r.action = 'set' AND r.column_name = {quoted(column)} AND t.id = r.id\n"
-        f"  AND t.{name} IS NOT DISTINCT FROM {_typed(old, column)};"
+        f"  AND t.{name} IS NOT DISTINCT FROM {_typed(old, column)}\n"
+        f"  AND r.id NOT IN (SELECT id FROM {LEFT_TABLE});"
     )
 
 
@@ -130,41 +170,51 @@ def _holds(value: str, columns: list[str]) -> str:
 
 
 def _verification(target: str, changes: pl.DataFrame, *, rollback: bool) -> str:
-    """The last statement: raise, so the transaction undoes everything, if a change that applied
-    did not leave its value, a restored row is missing, or (rolling back) one is still there as
-    restored; count the rows left alone because they changed since the audit.
+    """The last statement: raise, so the transaction undoes everything, if a row changed did not
+    end up as planned, a restored row is missing, or (rolling back) one is still there as
+    restored; count the rows left alone: changed since the audit, or gone.
 
     Per row: ``holds_after`` (every planned column holds its value after), ``holds_target`` (every
     column holds what this file sets: the value after, or rolling back the value now) and
-    ``not_applied`` (a column still holds the value this file replaces)."""
+    ``left_alone`` (:func:`_left_alone`)."""
     columns = changes["column"].unique().sort().to_list()
     after, now = _holds("r.value_after", columns), _holds("r.value_now", columns)
-    target_value, replaced = (now, after) if rollback else (after, now)
+    target_value = now if rollback else after
     inserted_not_applied = "present AND holds_after" if rollback else "NOT present"
     verb = "rolled back" if rollback else "repaired"
     return f"""DO $llamalog$
 DECLARE
   rows_not_applied bigint;
   rows_left_alone bigint;
+  rows_gone bigint;
 BEGIN
   WITH per_row AS (
     SELECT r.id, min(r.action) AS action, bool_or(t.id IS NOT NULL) AS present,
       coalesce(bool_and(t.id IS NOT NULL AND {after}), false) AS holds_after,
       coalesce(bool_and(t.id IS NOT NULL AND {target_value}), false) AS holds_target,
-      coalesce(bool_or(t.id IS NOT NULL AND {replaced} AND NOT {target_value}), false) AS not_applied
-    FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id GROUP BY r.id),
+      bool_or(l.id IS NOT NULL) AS left_alone
+    FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id
+    LEFT JOIN {LEFT_TABLE} AS l ON l.id = r.id GROUP BY r.id),
   judged AS (
-    SELECT CASE WHEN action = 'insert' THEN {inserted_not_applied} ELSE not_applied END AS not_applied,
-      CASE WHEN action = 'insert' THEN present AND NOT holds_after ELSE NOT holds_target END AS changed
+    SELECT CASE WHEN action = 'insert' THEN {inserted_not_applied}
+        ELSE NOT left_alone AND NOT holds_target END AS not_applied,
+      CASE WHEN action = 'insert' THEN present AND NOT holds_after ELSE left_alone AND present END AS changed,
+      action = 'set' AND NOT present AS gone
     FROM per_row)
-  SELECT count(*) FILTER (WHERE not_applied), count(*) FILTER (WHERE changed AND NOT not_applied)
-  INTO rows_not_applied, rows_left_alone FROM judged;
+  SELECT count(*) FILTER (WHERE not_applied), count(*) FILTER (WHERE changed AND NOT not_applied),
+    count(*) FILTER (WHERE gone)
+  INTO rows_not_applied, rows_left_alone, rows_gone FROM judged;
   IF rows_not_applied > 0 THEN
     RAISE EXCEPTION 'llamalog repair: % planned rows did not take effect; nothing was {verb}',
       rows_not_applied;
   END IF;
   IF rows_left_alone > 0 THEN
-    RAISE NOTICE 'llamalog repair: % rows changed since the audit were left alone', rows_left_alone;
+    RAISE NOTICE 'llamalog repair: % rows changed since the audit were left alone, each as a whole',
+      rows_left_alone;
+  END IF;
+  IF rows_gone > 0 THEN
+    RAISE NOTICE 'llamalog repair: % planned rows are no longer in the table; nothing to change there',
+      rows_gone;
   END IF;
 END
 $llamalog$;"""

@@ -127,8 +127,28 @@ def repair(
         parts.append(changes)
         rows = changes["id"].n_unique()
         notes.append(f"{name}: {count(rows, 'row')} repaired, {count(changes.height, 'change')}.")
+    kept = next((c for c in report.checks if c.name == "rows_preserved"), None)
+    if checks is None and "rows_preserved" not in names and kept is not None and kept.status == "fail":
+        notes.append(
+            f"rows_preserved: fail, {count(kept.count, 'row')} missing or changed since the snapshot, "
+            "left as they are: repaired only on request (restore_missing, revert_changes)."
+        )
     changes = pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
-    return RepairPlan(changes, tuple(notes), report)
+    return RepairPlan(changes, tuple(notes), report, audited_rows=_audited_rows(audit))
+
+
+AUDITED_ROWS = 10
+"""Rows at each end of the audited table, by time, whose ids a plan keeps: its SQL changes
+nothing on a database that has none of them (another environment it is deployed to)."""
+
+
+def _audited_rows(audit: Audit) -> tuple[str, ...]:
+    """The ids of the :data:`AUDITED_ROWS` oldest and newest rows of the audited table."""
+    ends = " UNION ".join(
+        f"(SELECT id FROM {audit.table} ORDER BY created_at {way}, id {way} LIMIT {AUDITED_ROWS})"
+        for way in ("ASC", "DESC")
+    )
+    return tuple(r[0] for r in audit.store.execute(f"SELECT id::VARCHAR FROM ({ends}) ORDER BY 1"))
 
 
 def _audit_of(report: AuditReport) -> Audit:
@@ -362,12 +382,15 @@ class RepairPlan:
         notes: per check, what the plan does or leaves out, and why.
         report: the audit the plan was made from.
         created_at: when the plan was made (naive UTC); it names the migration folder.
+        audited_rows: ids of rows the audit saw (:data:`AUDITED_ROWS` at each end of the table
+            by time): the SQL changes nothing on a database that has none of them.
     """
 
     changes: pl.DataFrame
     notes: tuple[str, ...]
     report: AuditReport = field(repr=False, compare=False)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    audited_rows: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -398,7 +421,8 @@ class RepairPlan:
             ArgumentError: the plan is empty.
         """
         self._require_changes()
-        return script(self.changes, self.table, self._header("migration"), rollback=False)
+        header = self._header("migration")
+        return script(self.changes, self.table, header, list(self.audited_rows), rollback=False)
 
     def rollback_sql(self) -> str:
         """``rollback.sql``: the audit's values back (restored rows deleted), likewise guarded.
@@ -407,7 +431,8 @@ class RepairPlan:
             ArgumentError: the plan is empty.
         """
         self._require_changes()
-        return script(self.changes, self.table, self._header("rollback"), rollback=True)
+        header = self._header("rollback")
+        return script(self.changes, self.table, header, list(self.audited_rows), rollback=True)
 
     def _require_changes(self) -> None:
         if not self:
@@ -430,6 +455,7 @@ class RepairPlan:
             },
             "counts": self.counts,
             "notes": list(self.notes),
+            "audited_rows": list(self.audited_rows),
             "changes": self.changes.to_dicts(),
         }
 
@@ -484,7 +510,9 @@ class RepairPlan:
             + f" of {store}, status {self.report.status.upper()}.",
             *self.notes,
             "Each change is guarded by the value it replaces: running this file twice changes nothing",
-            "the second time, and a row changed since the audit is left alone (a NOTICE counts them).",
+            "the second time, and a row changed since the audit is left alone, as a whole (a NOTICE",
+            "counts them). On a database without any of the rows the audit saw (plan.json's",
+            "audited_rows: another environment), it changes nothing (a NOTICE says so).",
             "The last block raises, undoing everything, unless the rows end up as planned.",
         ]
         if which == "rollback":

@@ -10,7 +10,7 @@ import polars as pl
 import psycopg
 import pytest
 from conftest import MIGRATIONS, audit_store, clean_rows, log_row, run_cli, uid, with_changes
-from pgserver import create_both_eras, run_sql_file
+from pgserver import create_both_eras, create_upstream, run_sql_file
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
@@ -131,6 +131,10 @@ def test_rows_preserved_is_repaired_only_on_request(defective):
     report = lla.verify(defective)
     plan = lla.repair(report)
     assert plan.counts == {"category_backfill": 1, "root_job_backfill": 1}
+    assert plan.notes[-1] == (
+        "rows_preserved: fail, 2 rows missing or changed since the snapshot, left as they are: "
+        "repaired only on request (restore_missing, revert_changes)."
+    )
     only_roots = lla.repair(report, checks=["root_job_backfill"])
     assert only_roots.counts == {"root_job_backfill": 1}
     restore = lla.repair(report, restore_missing=True, checks=["rows_preserved"])
@@ -277,7 +281,8 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
         "dry run on a copy of the tables: category_backfill fail → pass, root_job_backfill fail → pass" in out
     )
     written = list((tmp_path / "out").iterdir())
-    assert len(written) == 1 and f"wrote {written[0]}/" in out and "psql" in out
+    assert len(written) == 1 and f"wrote {written[0]}/" in out
+    assert 'psql "${DATABASE_URL%%\\?*}" -v ON_ERROR_STOP=1' in out  # Prisma's ?schema= cut off for psql
     short = tmp_path / "short.duckdb"  # the snapshot lacks is_root_job: the restored root loses its flag
     before = snapshot_without_root_flags()
     audit_store(tmp_path, defective_rows(), before, path=short).close()
@@ -344,10 +349,47 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
         con.execute("UPDATE llama_logs SET category = 'FAILED' WHERE id = %s", [uid("r2")])
     partly = run_sql_file(url, folder / "migration.sql")
     assert partly.returncode == 0, partly.stderr
-    assert "1 rows changed since the audit were left alone" in partly.stderr
+    assert "1 rows changed since the audit were left alone, each as a whole" in partly.stderr
     after = {str(row[0]): row for row in table_rows(url)}
-    assert after[uid("r2")][schema.COLUMN_NAMES.index("category")] == "FAILED"
+    r2 = dict(zip(schema.COLUMN_NAMES, after[uid("r2")], strict=True))
+    assert (r2["category"], r2["error_message"], r2["sources"]) == ("FAILED", "edited later", ["DISCOGS"])
     assert after[uid("r1")][schema.COLUMN_NAMES.index("root_job_id")] == "100"
+
+
+def test_a_migration_deployed_elsewhere_changes_nothing_and_says_why(pg_server, tmp_path):
+    with audit_store(tmp_path, defective_rows(), snapshot_rows()) as store:
+        plan = lla.repair(lla.verify(store), restore_missing=True, revert_changes=True)
+        folder = plan.write(tmp_path)
+        audited = pg_server.database("t_repair_audited")
+        upstream_database(audited, store)
+        assert json.loads((folder / "plan.json").read_text())["audited_rows"] == list(plan.audited_rows)
+        assert set(plan.audited_rows) <= set(store.table()["id"]) and len(plan.audited_rows) == 4
+    other = pg_server.database("t_repair_elsewhere")  # another environment: its own rows
+    create_upstream(other)
+    with psycopg.connect(other, autocommit=True) as con:
+        con.execute(
+            "INSERT INTO llama_logs (id, operation, status, category, created_at, is_root_job) "
+            "VALUES (%s, 'album:created', 'SUCCESS', 'CREATED', '2026-03-01', true)",
+            [uid("elsewhere")],
+        )
+    before = table_rows(other)
+    for name in ("migration.sql", "rollback.sql"):
+        result = run_sql_file(other, folder / name)
+        assert result.returncode == 0, result.stderr
+        assert (
+            "this table has none of the 4 rows the audit saw, so it is not the database audited; "
+            "nothing was changed" in result.stderr
+        )
+        assert table_rows(other) == before
+    # the audited database, a planned row deleted since the audit: the rest is repaired
+    with psycopg.connect(audited, autocommit=True) as con:
+        con.execute("DELETE FROM llama_logs WHERE id = %s", [uid("r1")])
+    result = run_sql_file(audited, folder / "migration.sql")
+    assert result.returncode == 0, result.stderr
+    assert "1 planned rows are no longer in the table; nothing to change there" in result.stderr
+    assert "not the database audited" not in result.stderr and "left alone" not in result.stderr
+    repaired = {str(row[0]): dict(zip(schema.COLUMN_NAMES, row, strict=True)) for row in table_rows(audited)}
+    assert repaired[uid("r2")]["error_message"] == AWKWARD and uid("r3") in repaired
 
 
 def test_a_migration_whose_changes_do_not_hold_raises_and_changes_nothing(pg_server, tmp_path):

@@ -216,7 +216,9 @@ def repair_command(
     click.echo(
         f"wrote {folder}/ (migration.sql, rollback.sql, plan.json)\n"
         f"next: review migration.sql; deploy it with prisma migrate deploy (the folder goes in "
-        f'prisma/migrations), or psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f {migration}'
+        f'prisma/migrations), or psql "${{DATABASE_URL%%\\?*}}" -v ON_ERROR_STOP=1 -f {migration}\n'
+        "  (psql takes no ?schema= in the URL: for a schema other than public, put "
+        "PGOPTIONS='-c search_path=NAME' before psql)"
     )
 
 
