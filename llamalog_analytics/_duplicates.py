@@ -1,5 +1,6 @@
 """Repeated ids in a load: equal copies are inserted once, conflicting ones are rejected with the
-columns that differ, within the load and against the rows already stored."""
+columns that differ, within the load and against the rows already stored; a stored row that its
+own source now gives with other values changed there (state ``changed``: the stage replaces it)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from . import schema
-from ._sql import LOAD_ID_COLUMN, STAGE_TABLE, json_text, quote
+from ._sql import CHANGED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, STAGE_TABLE, json_text, quote
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -16,7 +17,8 @@ _COLS = schema.COLUMNS
 
 
 def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str]) -> None:
-    """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected."""
+    """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected, and
+    a stored row loaded from the same source (``paths[_file]``) with other values is ``changed``."""
     store.execute(
         _mark(
             "duplicate",
@@ -53,23 +55,48 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str])
                 "'id already stored (load ' || d.load_id || ') with different values in ' || "
                 "array_to_string(d.diff, ', ') || '; the stored row was kept. "
                 "Hint: load into another table to compare both versions'",
-                f"""SELECT s._file, s._row, {_differences("s", "t")} AS diff, t.{LOAD_ID_COLUMN} AS load_id
+                f"""SELECT s._file, s._row, {_differences("s", "t")} AS diff, t.{LOAD_ID_COLUMN} AS load_id,
+    EXISTS (SELECT 1 FROM {LOADS_TABLE} AS l WHERE l.load_id = t.{LOAD_ID_COLUMN} AND l.table_name = ?
+      AND l.source = list_extract(?, s._file + 1)) AS same_source
   FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON s.id = t.id
   WHERE s._table = ? AND s._reason IS NULL AND s._state IN ('new', 'duplicate')
     AND t.created_at BETWEEN ? AND ?""",
+                changed="d.same_source",
             ),
-            [table, first, last],
+            [table, paths, table, first, last],
         )
 
 
-def _mark(kept: str, reason: str, differences: str) -> str:
+def replace_changed(store: LogStore, table: str, load_id: int, paths: list[str]) -> None:
+    """Keep the stored rows of ``table`` that the stage marked ``changed`` in the changed table
+    (the columns that differ, the load that brought them, every value as JSON), then delete
+    them: the stage's versions take their place."""
+    chosen = "s._table = ? AND s._reason IS NULL AND s._state = 'changed'"
+    store.execute(
+        f"""INSERT INTO {CHANGED_TABLE}
+SELECT ?, ?, list_extract(?, s._file + 1), t.id, t.created_at, {_differences("s", "t")},
+  t.{LOAD_ID_COLUMN}, {_row_text("t")}
+FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON t.id = s.id WHERE {chosen} ORDER BY t.id""",
+        [load_id, table, paths, table],
+    )
+    store.execute(
+        f"DELETE FROM {quote(table)} WHERE id IN (SELECT s.id FROM {STAGE_TABLE} AS s WHERE {chosen})",
+        [table],
+    )
+
+
+def _mark(kept: str, reason: str, differences: str, changed: str = "false") -> str:
     """An ``UPDATE`` of the stage rows that ``differences`` lists (``_file``, ``_row``, ``diff``):
-    state ``kept`` when no column differs, else rejected for the SQL text ``reason``."""
+    state ``kept`` when no column differs; else, where the SQL condition ``changed`` holds,
+    ``changed`` (a first copy; a later one stays a ``duplicate`` of it); else rejected for the
+    SQL text ``reason``."""
+    rejected = f"len(d.diff) > 0 AND NOT ({changed})"
     return f"""UPDATE {STAGE_TABLE} AS s
-SET _state = CASE WHEN len(d.diff) = 0 THEN '{kept}' ELSE 'rejected' END,
-  _column = CASE WHEN len(d.diff) > 0 THEN 'id' END,
-  _raw = CASE WHEN len(d.diff) > 0 THEN {_row_text("s")} END,
-  _reason = CASE WHEN len(d.diff) > 0 THEN {reason} END
+SET _state = CASE WHEN len(d.diff) = 0 THEN '{kept}'
+    WHEN {changed} THEN CASE WHEN s._state = 'new' THEN 'changed' ELSE s._state END ELSE 'rejected' END,
+  _column = CASE WHEN {rejected} THEN 'id' END,
+  _raw = CASE WHEN {rejected} THEN {_row_text("s")} END,
+  _reason = CASE WHEN {rejected} THEN {reason} END
 FROM ({differences}) AS d
 WHERE s._file = d._file AND s._row = d._row"""
 

@@ -2,16 +2,17 @@
 
 A later load of a source fetches the rows created since the newest stored one (minus
 :data:`OVERLAP`). Older rows are checked too: when the server's row counters show nothing was
-deleted and only the window's rows were inserted, nothing older changed; otherwise the older
-rows' ids are compared with the store's, older rows the store lacks are fetched by id, and rows
-gone from the source are reported.
+deleted or updated and only the window's rows were inserted, nothing older changed; when they
+show rows updated, every row is fetched and compared (the stage replaces a row its source
+changed and keeps the version before); otherwise the older rows' ids are compared with the
+store's, older rows the store lacks are fetched by id, and rows gone from the source are reported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._sql import COUNTERS_TABLE, DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, STAGE_TABLE, quote
 
@@ -26,6 +27,8 @@ SOURCE_IDS = "_llamalog_source_ids"
 FROM_SOURCE = f"{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE source = ? AND table_name = ?)"
 # Beyond this many older rows new to the store, fetching everything is simpler and no slower.
 MAX_OLDER = 100_000
+UPDATED = "the server's row counters show rows updated since the last load: every row fetched and compared"
+UNSEEN_UPDATES = "a row updated in place is found only by a full load (the server's counters cannot tell)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,24 @@ class SourceTable:
     columns: dict[str, str]  # canonical column name -> Postgres type
     keyed: bool = False  # id is a unique key and id, operation, created_at are NOT NULL
     blocks: int = 0  # pages of a plain table, which ranges of row positions (ctid) can split; else 0
+
+
+class Counters(NamedTuple):
+    """PostgreSQL's cumulative activity counters for a table, as a load saw them (one row of the
+    store's counters table): rows inserted, deleted and updated, the table's file node and the
+    counters' epoch (which server, since when). ``updated`` is None in a row recorded before
+    the store counted updates."""
+
+    inserted: int
+    deleted: int
+    filenode: int
+    epoch: str
+    updated: int | None
+
+    def comparable_with(self, earlier: Counters) -> bool:
+        """Whether ``earlier`` counted the same table file on the same counters (no ``TRUNCATE``
+        or ``VACUUM FULL`` since, no restart, reset or other server): differences are changes."""
+        return (self.filenode, self.epoch) == (earlier.filenode, earlier.epoch)
 
 
 @dataclass(frozen=True)
@@ -52,21 +73,29 @@ def plan_fetch(
     namespace: str,
     found: SourceTable,
     source: str,
-    counters: tuple[int, int, int, str] | None,
+    counters: Counters | None,
 ) -> Plan:
     """Where an incremental load starts, and how it learns what changed before that point.
 
-    When the server's counters add up (nothing deleted, only the window's rows inserted), older
-    rows cannot have changed. Otherwise the ids of the older rows are read (ids only, from the
-    index) and compared with the store's: rows gone from the source are reported, and older rows
-    the store lacks are fetched by id.
+    When the server's counters (on the same server and table file as at the last load) show rows
+    updated, every row is fetched, to be compared. When they add up (nothing deleted or updated,
+    only the window's rows inserted), older rows cannot have changed. Otherwise the ids of the
+    older rows are read (ids only, from the index) and compared with the store's: rows gone from
+    the source are reported, and older rows the store lacks are fetched by id; without
+    comparable counters, a row updated in place is found only by a full load.
     """
     since = resume_point(store, source, found.name)
     if since is None:
         return Plan()
     window = f"fetched rows created since {since:%Y-%m-%d %H:%M:%S}"
-    if only_new_rows(db, store, namespace, found, source, since, counters):
-        return Plan(since, note=f"{window}; the server's row counters show no older row changed")
+    previous = previous_counters(store, source, found.name)
+    comparable = False
+    if counters is not None and previous is not None and counters.comparable_with(previous):
+        comparable = True
+        if previous.updated != counters.updated:
+            return Plan(note=UPDATED)
+        if only_new_rows(db, store, namespace, found, source, since, counters, previous):
+            return Plan(since, note=f"{window}; the server's row counters show no older row changed")
     relation = f"{quote(namespace)}.{quote(found.name)}"
     ids = db.stream(
         f"SELECT id FROM {relation} WHERE {created_condition(found, '<')}",
@@ -88,11 +117,12 @@ ORDER BY id LIMIT ?""",
         return Plan(
             note=f"over {MAX_OLDER:,} older rows are new to the store: every row fetched and compared"
         )
+    unseen = "" if comparable else f"; {UNSEEN_UPDATES}"
     return Plan(
         since,
         tuple(r[0] for r in older),
         compared=True,
-        note=f"{window}; the older rows were compared by id ({len(older):,} new to the store)",
+        note=f"{window}; the older rows were compared by id ({len(older):,} new to the store){unseen}",
     )
 
 
@@ -115,9 +145,8 @@ def created_condition(found: SourceTable, op: str) -> str:
     return f"{index}created_at {op} $1"
 
 
-def server_counters(db: Source, namespace: str, found: SourceTable) -> tuple[int, int, int, str] | None:
-    """The server's cumulative inserted and deleted row counts for the table, its file node, and
-    the counters' epoch (which server, since when: a restart, a reset or another host starts anew).
+def server_counters(db: Source, namespace: str, found: SourceTable) -> Counters | None:
+    """The server's :class:`Counters` for the table now.
 
     None when the counters cannot be trusted here: ``track_counts`` off, a standby (its counters
     do not see the primary's writes), or a relation without counters of its own (a view, or a
@@ -125,7 +154,8 @@ def server_counters(db: Source, namespace: str, found: SourceTable) -> tuple[int
     """
     rows = db.rows(
         """SELECT t.n_tup_ins, t.n_tup_del, pg_relation_filenode(t.relid),
-  concat_ws(' ', pg_postmaster_start_time(), d.stats_reset, inet_server_addr(), inet_server_port())
+  concat_ws(' ', pg_postmaster_start_time(), d.stats_reset, inet_server_addr(), inet_server_port()),
+  t.n_tup_upd
 FROM pg_catalog.pg_stat_user_tables AS t, pg_catalog.pg_stat_database AS d
 WHERE t.schemaname = $1 AND t.relname = $2 AND d.datname = current_database()
   AND current_setting('track_counts')::boolean AND NOT pg_is_in_recovery()""",
@@ -133,8 +163,18 @@ WHERE t.schemaname = $1 AND t.relname = $2 AND d.datname = current_database()
     )
     if not rows or None in rows[0]:
         return None
-    inserted, deleted, filenode, epoch = rows[0]
-    return int(inserted), int(deleted), int(filenode), str(epoch)
+    inserted, deleted, filenode, epoch, updated = rows[0]
+    return Counters(int(inserted), int(deleted), int(filenode), str(epoch), int(updated))
+
+
+def previous_counters(store: LogStore, source: str, table: str) -> Counters | None:
+    """The :class:`Counters` the last load of this source table recorded, if any."""
+    rows = store.execute(
+        f"""SELECT inserted, deleted, filenode, epoch, updated FROM {COUNTERS_TABLE}
+WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
+        [source, table],
+    )
+    return Counters(*rows[0]) if rows else None
 
 
 def only_new_rows(
@@ -144,23 +184,19 @@ def only_new_rows(
     found: SourceTable,
     source: str,
     since: datetime,
-    counters: tuple[int, int, int, str] | None,
+    counters: Counters,
+    previous: Counters,
 ) -> bool:
     """Whether, by the server's counters, the table only gained the rows at or after ``since``.
 
-    True when, on the same server and counters, nothing was deleted and the table was not
-    rewritten (``TRUNCATE``, ``VACUUM FULL``) since the last load, and the rows inserted since
-    then are exactly the window's rows the store lacks: then no older row can have changed, and
-    reading the older rows' ids is skipped. The counters are cumulative and miss no insert or
-    delete, but the server publishes them up to about a minute late: a delete made in that last
-    minute is then reported by the next load.
+    True when, since the last load (``previous``, on the same server, counters and table file:
+    no ``TRUNCATE`` or ``VACUUM FULL``), nothing was deleted or updated and the rows inserted
+    are exactly the window's rows the store lacks: then no older row can have changed, and
+    reading the older rows' ids is skipped. The counters are cumulative and miss no insert,
+    update or delete, but the server publishes them up to about a minute late: a change made in
+    that last minute is then reported by the next load.
     """
-    previous = store.execute(
-        f"""SELECT inserted, deleted, filenode, epoch FROM {COUNTERS_TABLE}
-WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
-        [source, found.name],
-    )
-    if counters is None or not previous or previous[0][1:] != counters[1:]:
+    if (previous.deleted, previous.updated) != (counters.deleted, counters.updated):
         return False
     relation = f"{quote(namespace)}.{quote(found.name)}"
     in_window = db.rows(
@@ -173,7 +209,7 @@ WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
                     WHERE created_at >= ? AND source = ? AND table_name = ?)""",
         [since, source, found.name, since, source, found.name],
     )[0][0]
-    return counters[0] - previous[0][0] == in_window - stored
+    return counters.inserted - previous.inserted == in_window - stored
 
 
 def disappeared_ids(store: LogStore, found: SourceTable, source: str, plan: Plan) -> list[Any]:

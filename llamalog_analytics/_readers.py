@@ -200,6 +200,11 @@ def _map_columns(path: str, names: list[str]) -> tuple[dict[str, int], tuple[str
             continue
         if canonical in mapping:
             other = names[mapping[canonical]]
+            if other == name:
+                raise SourceError(
+                    f"{path}: column {name!r} appears twice in the header. Hint: export the table "
+                    "again, each column once"
+                )
             raise SourceError(
                 f"{path}: columns {other!r} and {name!r} both mean {canonical!r}. "
                 "Hint: export with one naming style (snake_case or camelCase), not both"
@@ -207,7 +212,7 @@ def _map_columns(path: str, names: list[str]) -> tuple[dict[str, int], tuple[str
         mapping[canonical] = i
     missing = [c for c in schema.REQUIRED if c not in mapping]
     if missing:
-        raise NotLlamaLogError(path, missing, names)
+        raise NotLlamaLogError(path, missing, [*ignored, *(n for n in names if n not in ignored)])
     return mapping, tuple(ignored)
 
 

@@ -15,6 +15,7 @@ LOADS_TABLE = "_llamalog_loads"
 ATTACHED_FILES_TABLE = "_llamalog_attached_files"
 REJECTS_TABLE = "_llamalog_rejects"
 DISAPPEARED_TABLE = "_llamalog_disappeared"
+CHANGED_TABLE = "_llamalog_changed"  # stored rows their source changed, as they were before
 COUNTERS_TABLE = "_llamalog_source_counters"
 MIGRATIONS_TABLE = "_prisma_migrations"
 STAGE_TABLE = "_llamalog_stage"  # a load's rows, typed and checked, before they are written
@@ -91,6 +92,18 @@ def data_table_ddl(table: str) -> str:
 
 ATTACHED = "parquet, attached"  # the load format recorded for a table attached from Parquet files
 
+# Stored rows their source later gave with other values, as they were (see _duplicates.py).
+CHANGED_DDL = f"""CREATE TABLE IF NOT EXISTS {CHANGED_TABLE} (
+  load_id INTEGER NOT NULL,
+  table_name VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,
+  id UUID NOT NULL,
+  created_at TIMESTAMP NOT NULL,
+  columns VARCHAR[] NOT NULL,
+  previous_load INTEGER NOT NULL,
+  previous JSON NOT NULL
+)"""
+
 BOOKKEEPING_DDL = (
     f"""CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (
   load_id INTEGER NOT NULL,
@@ -123,6 +136,7 @@ BOOKKEEPING_DDL = (
   id UUID NOT NULL,
   created_at TIMESTAMP NOT NULL
 )""",
+    CHANGED_DDL,
     # The files each attached table reads, as they were when attached (see attach.py).
     f"""CREATE TABLE IF NOT EXISTS {ATTACHED_FILES_TABLE} (
   table_name VARCHAR NOT NULL,
@@ -140,6 +154,7 @@ BOOKKEEPING_DDL = (
   filenode BIGINT NOT NULL,
   epoch VARCHAR NOT NULL
 )""",
+    f"ALTER TABLE {COUNTERS_TABLE} ADD COLUMN IF NOT EXISTS updated BIGINT",  # NULL: recorded before it
 )
 
 

@@ -20,6 +20,7 @@ Every message says what was wrong, where (file, row, column) and ends with a hin
 
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 from collections.abc import Iterable
@@ -39,11 +40,20 @@ class NotLlamaLogError(SourceError):
     """A file that does not look like LlamaLog data."""
 
     def __init__(self, source: str, missing: Iterable[str], found: Iterable[str]) -> None:
+        """``found``: the source's column names, those the schema does not know first (shown
+        before the others, and searched for a likely spelling of each missing column)."""
         missing, found = list(missing), list(found)
         shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
+        squashed = {name.lower().replace("_", ""): name for name in found}
+        guesses = [
+            f"{squashed[close[0]]} for {name}"
+            for name in missing
+            if (close := difflib.get_close_matches(name.replace("_", ""), list(squashed), n=1, cutoff=0.75))
+        ]
+        guess = f"; perhaps {', '.join(guesses)}?" if guesses else ""
         super().__init__(
             f"{source}: not LlamaLog data: missing {count(len(missing), 'column')}: {', '.join(missing)} "
-            f"(found: {shown or 'no columns'}). "
+            f"(found: {shown or 'no columns'}{guess}). "
             "Hint: export the table with its header, e.g. "
             "\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
         )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import schema as schema_module
 from ._pg_incremental import (
+    Counters,
     Plan,
     SourceTable,
     created_condition,
@@ -105,8 +106,9 @@ def load_postgres(
             counters = server_counters(db, namespace, found)
             plan = Plan() if full else plan_fetch(db, store, namespace, found, source, counters)
             if counters is not None:
+                columns = ", ".join(["load_id", "table_name", "source", *Counters._fields])
                 store.execute(
-                    f"INSERT INTO {COUNTERS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO {COUNTERS_TABLE} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [stage.load_id, found.name, source, *counters],
                 )
             stream, read_by = _fetch(db, namespace, found, plan, streams=streams, quiet=quiet)

@@ -23,7 +23,7 @@ import duckdb
 
 from . import _readers, schema
 from ._convert import checked_rows
-from ._duplicates import resolve_duplicates
+from ._duplicates import replace_changed, resolve_duplicates
 from ._format import count
 from ._html import block, html_table
 from ._sql import (
@@ -63,6 +63,7 @@ class SourceLoad:
     unknown_labels: dict[str, dict[str, int]]
     notes: tuple[str, ...]
     rows_disappeared: int = 0
+    rows_changed: int = 0  # stored rows this source now gives with other values: replaced
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -179,6 +180,11 @@ def _notes(source: SourceLoad) -> list[str]:
     if source.rows_disappeared:
         notes.append(
             f"{count(source.rows_disappeared, 'stored row')} no longer in the source: store.disappeared()"
+        )
+    if source.rows_changed:
+        notes.append(
+            f"{count(source.rows_changed, 'stored row')} changed in the source, now stored as it has "
+            "them: store.changed() keeps them as they were"
         )
     if source.columns_absent:
         notes.append(f"columns absent: {', '.join(source.columns_absent)}")
@@ -362,12 +368,14 @@ class Stage:
         if number in self.direct:  # written straight into the table: every row accepted and new
             rows, params = f"{quote(table)} WHERE {LOAD_ID_COLUMN} = ?", [self.load_id]
             staged = inserted = store.execute(f"SELECT count(*) FROM {rows}", params)[0][0]
-            rejected = structural = 0
+            rejected = structural = changed = 0
         else:  # its accepted rows are the staged ones without a reason
             rows, params = f"{STAGE_TABLE} WHERE _file = ? AND _reason IS NULL", [number]
-            staged, rejected, inserted = store.execute(
+            staged, rejected, inserted, changed = store.execute(
                 f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
-      count(*) FILTER (_reason IS NULL AND _state = 'new') FROM {STAGE_TABLE} WHERE _file = ?""",
+      count(*) FILTER (_reason IS NULL AND _state = 'new'),
+      count(*) FILTER (_reason IS NULL AND _state = 'changed')
+    FROM {STAGE_TABLE} WHERE _file = ?""",
                 [number],
             )[0]
             structural = store.execute(f"SELECT count(*) FROM {STRUCTURAL_TABLE} WHERE _file = ?", [number])[
@@ -418,6 +426,7 @@ class Stage:
             columns_absent=tuple(c.name for c in _COLS if c.name not in rdr.inputs),
             unknown_labels=unknown,
             notes=tuple(notes),
+            rows_changed=changed,
         )
 
     def _write(
@@ -438,9 +447,11 @@ class Stage:
         )
         for table in dict.fromkeys(t for t, _ in self.sources):
             store.execute(data_table_ddl(table))
+            if any(s.table == table and s.rows_changed for s in sources):
+                replace_changed(store, table, load_id, paths)
             store.execute(
                 f"""INSERT INTO {quote(table)} SELECT {_NAMES}, ? FROM {STAGE_TABLE}
-    WHERE _table = ? AND _reason IS NULL AND _state = 'new'""",
+    WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'changed')""",
                 [load_id, table],
             )
         store.execute(

@@ -22,6 +22,8 @@ from ._sql import (
     ATTACHED,
     ATTACHED_FILES_TABLE,
     BOOKKEEPING_DDL,
+    CHANGED_DDL,
+    CHANGED_TABLE,
     COUNTERS_TABLE,
     DISAPPEARED_TABLE,
     LOAD_ID_COLUMN,
@@ -30,6 +32,7 @@ from ._sql import (
     REJECTS_TABLE,
     literal,
     quote,
+    scratch_connection,
 )
 from .errors import ArgumentError, StoreError, StoreLockedError, StoreNotFoundError
 
@@ -44,7 +47,14 @@ if TYPE_CHECKING:
 
 
 _SCRATCH = itertools.count(1)
-_BOOKKEEPING = (LOADS_TABLE, REJECTS_TABLE, DISAPPEARED_TABLE, COUNTERS_TABLE, ATTACHED_FILES_TABLE)
+_BOOKKEEPING = (
+    LOADS_TABLE,
+    REJECTS_TABLE,
+    DISAPPEARED_TABLE,
+    CHANGED_TABLE,
+    COUNTERS_TABLE,
+    ATTACHED_FILES_TABLE,
+)
 DEMO_STORE = "llamalog-demo.duckdb"  # where ``llamalog demo`` puts the sample
 
 
@@ -579,7 +589,20 @@ class LogStore:
 
     def disappeared(self) -> pl.DataFrame:
         """Rows that were loaded from a database and later vanished from it."""
-        return self.frame("SELECT * FROM _llamalog_disappeared ORDER BY load_id, table_name, id")
+        return self.frame(f"SELECT * FROM {DISAPPEARED_TABLE} ORDER BY load_id, table_name, id")
+
+    def changed(self) -> pl.DataFrame:
+        """Stored rows that their source later gave with other values (a row updated in the
+        database, or in a file loaded again), as they were before: the load that found the
+        change, table, source, ``id``, ``created_at``, the ``columns`` that changed, the load
+        that had brought the row (``previous_load``) and every value then (``previous``, JSON).
+        The table holds the new values."""
+        self._require_bookkeeping()
+        if not self.has_table(CHANGED_TABLE):  # last written before changed rows were kept
+            with scratch_connection() as con:
+                con.execute(CHANGED_DDL)
+                return con.sql(f"SELECT * FROM {CHANGED_TABLE}").pl()
+        return self.frame(f"SELECT * FROM {CHANGED_TABLE} ORDER BY load_id, table_name, id")
 
     def applied_migrations(self) -> dict[str, datetime]:
         """When each migration in the store's ``_prisma_migrations`` was applied (naive UTC);

@@ -35,6 +35,7 @@ class StoreSummary:
     rejected_rows: int
     disappeared_rows: int
     migrations: tuple[str, ...]
+    changed_rows: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -67,6 +68,10 @@ class StoreSummary:
         if self.disappeared_rows:
             lines.append(
                 f"rows gone from their database since loaded: {self.disappeared_rows:,} (store.disappeared())"
+            )
+        if self.changed_rows:
+            lines.append(
+                f"rows changed in their source since loaded: {self.changed_rows:,} (store.changed())"
             )
         if self.migrations:
             lines.append(f"_prisma_migrations: {len(self.migrations)} applied, last {self.migrations[-1]}")
@@ -112,6 +117,10 @@ class StoreSummary:
             "<code>store.disappeared()</code>"
             if self.disappeared_rows
             else "",
+            f"{count(self.changed_rows, 'row')} changed in their source since loaded: "
+            "<code>store.changed()</code>"
+            if self.changed_rows
+            else "",
             f"<code>_prisma_migrations</code>: {len(self.migrations)} applied, last "
             f"<code>{escape(self.migrations[-1])}</code>"
             if self.migrations
@@ -153,6 +162,7 @@ def summarize(store: LogStore) -> StoreSummary:
     loads = store.loads().to_dicts() if bookkeeping else []
     rejected = store.execute(f"SELECT count(*) FROM {REJECTS_TABLE}")[0][0] if bookkeeping else 0
     gone = store.execute(f"SELECT count(*) FROM {DISAPPEARED_TABLE}")[0][0] if bookkeeping else 0
+    changed = store.changed().height if bookkeeping else 0
     migrations = ()
     if store.has_table(MIGRATIONS_TABLE):
         migrations = tuple(
@@ -162,4 +172,4 @@ def summarize(store: LogStore) -> StoreSummary:
                 "ORDER BY started_at, migration_name"
             )
         )
-    return StoreSummary(store.path, tuple(tables), tuple(loads), rejected, gone, migrations)
+    return StoreSummary(store.path, tuple(tables), tuple(loads), rejected, gone, migrations, changed)

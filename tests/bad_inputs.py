@@ -345,8 +345,21 @@ def _cases() -> list[Case]:
         Case(
             "same-column-twice.csv",
             csv(*(r + ",x" for r in rows), header=HEADER + ",operation"),
+            "one column twice",
+            error=r"column 'operation' appears twice in the header\. Hint: export the table again",
+        ),
+        Case(
+            "one-column-two-names.csv",
+            csv(*(r + ",x" for r in rows), header=HEADER + ",entityType"),
             "one column under two names",
-            error="operation",
+            error=r"columns 'entity_type' and 'entityType' both mean 'entity_type'",
+        ),
+        Case(
+            "renamed-created-at.csv",
+            csv(*rows, header=HEADER.replace("created_at", "createdAtUtc")),
+            "a required column renamed",
+            error=r"missing 1 column: created_at \(found: createdAtUtc, id, .*; perhaps createdAtUtc for "
+            r"created_at\?\)",
         ),
         Case(
             "bad-boolean.csv",

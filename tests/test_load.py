@@ -222,6 +222,34 @@ def test_conflicting_duplicate_ids_are_rejected_not_dropped(store, synth, tmp_pa
     assert "EDITED" not in store.table()["operation"].to_list()
 
 
+def test_a_row_its_own_source_now_gives_otherwise_is_replaced_and_kept_as_it_was(store, synth, tmp_path):
+    frame = synth.llama_logs.head(10)
+    path = tmp_path / "a.csv"
+    store.load_files(lla.write_logs(frame, path), quiet=True)
+    edited = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("EDITED")).otherwise("operation").alias("operation")
+    )
+    twin = edited.slice(3, 1)  # a second, equal copy of the changed row in the same file
+    result = store.load_files(lla.write_logs(pl.concat([edited, twin]), path), quiet=True)
+    counts = (result.rows_read, result.rows_loaded, result.rows_inserted, result.rows_rejected)
+    assert counts == (11, 11, 0, 0) and result.sources[0].rows_changed == 1
+    assert "1 stored row changed in the source, now stored as it has them: store.changed()" in str(result)
+    assert store.table()["operation"].to_list().count("EDITED") == 1 and store.table().height == 10
+    [kept] = store.changed().to_dicts()
+    assert (kept["load_id"], kept["source"], kept["columns"], kept["previous_load"]) == (
+        result.load_id,
+        str(path),
+        ["operation"],
+        1,
+    )
+    assert str(kept["id"]) == frame["id"][3]
+    assert json.loads(kept["previous"])["operation"] == frame["operation"][3]
+    assert "rows changed in their source since loaded: 1 (store.changed())" in str(lla.summarize(store))
+    other = store.load_files(lla.write_logs(frame, tmp_path / "b.csv"), quiet=True)  # another source
+    assert other.rows_rejected == 1
+    assert "already stored (load 2)" in store.rejects(other.load_id)["reason"].item()
+
+
 def test_duplicate_ids_within_one_call(store, synth, tmp_path):
     frame = synth.llama_logs.head(5)
     twin = frame.head(1)

@@ -185,6 +185,30 @@ def test_incremental_load_trusts_the_server_counters_only_when_they_add_up(store
     assert (emptied.rows_read, emptied.sources[0].rows_disappeared) == (0, 4_004)
 
 
+def test_rows_updated_in_the_database_are_found_replaced_and_kept_as_they_were(store, database, data):
+    def notes(result):
+        return " ".join(result.sources[0].notes)
+
+    store.load_postgres(database, quiet=True)
+    old, other = data.llama_logs["id"][5], data.llama_logs["id"][6]  # rows well before the window
+    with psycopg.connect(database, autocommit=True) as con:  # a repair, and a deleted user's rows
+        con.execute("UPDATE llama_logs SET category = 'CORRECTED' WHERE id = %s", [old])
+        con.execute("UPDATE llama_logs SET user_id = NULL, category = 'CORRECTED' WHERE id = %s", [other])
+    updated = store.load_postgres(database, quiet=True)
+    assert "the server's row counters show rows updated since the last load" in notes(updated)
+    assert (updated.rows_inserted, updated.rows_rejected, updated.sources[0].rows_changed) == (0, 0, 2)
+    stored = store.table().filter(pl.col("id").is_in([old, other]))
+    assert stored["category"].to_list() == ["CORRECTED", "CORRECTED"] and stored.height == 2
+    changed = store.changed().sort("id")
+    assert sorted(changed["id"].cast(pl.String)) == sorted([old, other])
+    columns = dict(zip(changed["id"].cast(pl.String), changed["columns"].to_list(), strict=True))
+    assert columns[old] == ["category"]
+    was = data.llama_logs.filter(pl.col("id") == other).row(0, named=True)
+    assert set(columns[other]) == {"category"} | ({"user_id"} if was["user_id"] else set())
+    quiet = store.load_postgres(database, quiet=True)  # nothing since: the counters say so again
+    assert "row counters show no older row changed" in notes(quiet) and quiet.rows_read < 200
+
+
 @pytest.mark.parametrize(
     ("make_url", "message"),
     [

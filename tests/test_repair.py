@@ -326,12 +326,12 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
         plan = lla.repair(lla.verify(store), restore_missing=True, revert_changes=True)
         folder = plan.write(tmp_path)
 
-    applied = run_sql_file(url, folder / "migration.sql")
-    assert applied.returncode == 0, applied.stderr
-    repaired = table_rows(url)
-    assert repaired == table_rows(clean)  # row for row, column for column: the awkward text too
-    with lla.LogStore() as store:
-        store.load_postgres(url, quiet=True)
+        applied = run_sql_file(url, folder / "migration.sql")
+        assert applied.returncode == 0, applied.stderr
+        repaired = table_rows(url)
+        assert repaired == table_rows(clean)  # row for row, column for column: the awkward text too
+        reloaded = store.load_postgres(url, quiet=True)  # the audited store sees the repair
+        assert (reloaded.rows_inserted, reloaded.sources[0].rows_changed) == (1, 2)
         statuses = {c.name: c.status for c in lla.verify(store).checks}
     assert [statuses[n] for n in ("category_backfill", "root_job_backfill", "rows_preserved")] == ["pass"] * 3
 
