@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,12 +111,36 @@ def write_atomic(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
+def writable(path: str | Path) -> Path:
+    """``path`` as a :class:`Path`, checked to name a file in a folder that exists (asked before
+    the work that writes it, and again by the write).
+
+    Raises:
+        ExportError: ``path`` is a folder, or its folder does not exist.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ExportError(f"{path}: a folder. Hint: name a file in it, e.g. {path / 'out.html'}")
+    if not path.parent.is_dir():
+        raise ExportError(
+            f"{path}: there is no folder {path.parent} to write it in. Hint: create it "
+            f"(mkdir -p {shlex.quote(str(path.parent))}), or name a path in a folder that exists"
+        )
+    return path
+
+
 @contextmanager
 def _atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; renamed over ``path`` when the block ends
     without an error (with the permissions ``open()`` would give), removed otherwise."""
-    path = Path(path)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path = writable(path)
+    try:
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ExportError(
+            f"{path}: cannot write in {path.parent} ({exc.strerror}). Hint: name a path in a folder "
+            "you may write to"
+        ) from exc
     os.close(handle)
     temporary = Path(name)
     try:

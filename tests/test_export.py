@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import store_of
+from conftest import run_cli, store_of
 from test_traces import ALBUM, ROWS
 
 import llamalog_analytics as lla
@@ -83,3 +83,22 @@ def test_rows_read_from_a_store_write_without_its_load_column(tmp_path: Path, su
         again.load_files(out, quiet=True)
     written = pl.read_csv(out) if suffix == "csv" else pl.read_parquet(out)
     assert "_load_id" not in written.columns and again.table().height == 5
+
+
+def test_a_path_without_its_folder_is_refused_before_the_work(chain: pl.DataFrame, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match=r"there is no folder .*nodir to write it in\. Hint: create it"):
+        lla.write_trace(chain, tmp_path / "nodir" / "album.otlp.json")
+    (tmp_path / "a.otlp.json").mkdir()
+    with pytest.raises(ExportError, match=r"a\.otlp\.json: a folder\. Hint: name a file in it"):
+        lla.write_trace(chain, tmp_path / "a.otlp.json")
+    with store_of(ROWS, tmp_path, "file") as store:
+        db = Path(str(store.path))
+    for command in (
+        ["graph", "ALBUM", ALBUM, "--out", tmp_path / "nodir" / "a.graphml"],
+        ["timeline", "ALBUM", ALBUM, "--out", tmp_path / "nodir" / "a.html"],
+        ["verify", "--no-record", "--report", tmp_path / "nodir" / "a.html"],
+    ):
+        code, out, err = run_cli(*command, "--db", db)
+        assert code == 2 and "nodir to write it in. Hint: create it (mkdir -p " in err, err
+        assert "Traceback" not in err and out == ""
+    assert not (tmp_path / "nodir").exists()

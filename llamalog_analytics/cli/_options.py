@@ -104,8 +104,9 @@ def output_format(
         ('graph', 'prov-json')
     """
     from ..errors import ExportError
-    from ..export import FORMATS, kind_of
+    from ..export import FORMATS, kind_of, writable
 
+    writable(path)
     try:
         return kind_of(path, output, kinds)
     except ExportError:
