@@ -13,7 +13,7 @@ Examples:
     >>> at = [datetime(2026, 2, 7, 14), datetime(2026, 2, 7, 14, 0, 5), datetime(2026, 3, 1, 9)]
     >>> clock = Clock.of(pl.Series(at), pl.Series([0, 2_000, 0]), idle=timedelta(minutes=1))
     >>> len(clock.bursts), clock.note()
-    (2, '1 idle gap over 1 min collapsed (21 d 18 h in all)')
+    (2, '1 idle gap over 1 min collapsed (21 d 19 h in all)')
     >>> clock.x(pl.Series(at)).to_list()[1] - clock.x(pl.Series(at)).to_list()[0]
     5.0
 """

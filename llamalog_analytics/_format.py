@@ -6,7 +6,7 @@ Examples:
     >>> f"{count(1, 'row')} {verb(1, 'has', 'have')} no category"
     '1 row has no category'
     >>> [duration(ms) for ms in (0, 412, 4_200, 192_000, 5_161_909, 5_161_909_642)]
-    ['0 ms', '412 ms', '4.2 s', '3 min 12 s', '1 h 26 min', '59 d 17 h']
+    ['0 ms', '412 ms', '4.2 s', '3 min 12 s', '1 h 26 min', '59 d 18 h']
     >>> from datetime import datetime
     >>> moment(datetime(2026, 2, 10, 16, 39, 53, 412000)), moment(datetime(2026, 2, 10, 16, 39, 53))
     ('2026-02-10 16:39:53.412', '2026-02-10 16:39:53')
@@ -37,14 +37,16 @@ _UNITS = (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1_000))
 
 
 def duration(value: float | timedelta | None, parts: int = 2) -> str:
-    """A duration (milliseconds, or a ``timedelta``) in its ``parts`` largest units, units
-    that are zero left out: ``412 ms``, ``4.2 s``, ``1 h 26 min``, ``3 d``.
+    """A duration (milliseconds, or a ``timedelta``) in its ``parts`` largest units, rounded to
+    the last of them, units that are zero left out: ``412 ms``, ``4.2 s``, ``1 h 26 min``, ``3 d``.
 
     Examples:
         >>> duration(timedelta(hours=1, minutes=18, seconds=30)), duration(timedelta(days=3), 1)
-        ('1 h 18 min', '3 d')
+        ('1 h 19 min', '3 d')
         >>> duration(timedelta(hours=24)), duration(timedelta(minutes=90), 3), duration(2_000)
         ('1 d', '1 h 30 min', '2 s')
+        >>> duration(timedelta(days=2, hours=23, minutes=46), 1), duration(timedelta(hours=23, seconds=3590))
+        ('3 d', '1 d')
     """
     if value is None:
         return ""
@@ -53,7 +55,9 @@ def duration(value: float | timedelta | None, parts: int = 2) -> str:
         return f"{ms:,.0f} ms"
     if ms < 60_000:
         return f"{ms / 1_000:.1f}".removesuffix(".0") + " s"
-    rest = round(ms)
+    top = next(i for i, (_, size) in enumerate(_UNITS) if ms >= size)
+    last = _UNITS[min(top + parts, len(_UNITS)) - 1][1]  # the smallest unit shown
+    rest = int(ms / last + 0.5) * last
     shown: list[tuple[int, str]] = []
     for unit, size in _UNITS:
         if rest >= size or shown:

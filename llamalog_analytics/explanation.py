@@ -67,12 +67,15 @@ class Explanation:
             if c["entry"] != c["operation"]:
                 yield f"    entry point: {c['entry']}"
         after = own.filter(~_before_creation(self.created))
+        if self.created is not None:  # the creation itself is how it got here, not afterward
+            after = after.filter(pl.col("id") != self.created["id"])
         counts = after.group_by("category").len().sort("category")
         tally = ", ".join(f"{n} {_category_word(category)}" for category, n in counts.iter_rows())
         yield f"  afterward: {after.height} rows about this {kind} ({tally}), {self.rows.height} in its chain"
         if self.last_failure is not None:
             f = self.last_failure
-            yield f"  last failure: {f['operation']} at {_when(f)}: {f['error_message'] or f['error_code']}"
+            why = _first_line(f["error_message"] or f["error_code"])
+            yield f"  last failure: {f['operation']} at {_when(f)}: {why}"
         if not self.corrections.is_empty():
             last = self.corrections.row(-1, named=True)
             yield f"  corrections: {self.corrections.height} (last {_when(last)})"
@@ -97,6 +100,17 @@ class Explanation:
         anomalies = f"<p><b>Anomalies</b></p><ul>{anomalies}</ul>" if anomalies else "<p>No anomalies.</p>"
         chain = log_table(self.rows, title="its provenance chain").to_html() if self.rows.height else ""
         return block("LlamaLog", lines[0], body=f"<ul>{items}</ul>{anomalies}") + chain
+
+
+def _first_line(message: str | None) -> str | None:
+    """An error message's first line, marked as cut when it has more (a stack trace, say).
+
+    Examples:
+        >>> _first_line("fetch failed\\n    at node:internal/deps/undici:13502:13")
+        'fetch failed …'
+    """
+    lines = (message or "").strip().splitlines()
+    return message if len(lines) < 2 else f"{lines[0].rstrip()} …"
 
 
 def _category_word(category: str | None) -> str:

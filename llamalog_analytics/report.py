@@ -129,7 +129,7 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
         >>> from datetime import datetime
         >>> at = datetime(2026, 2, 7, 8, 59, 25, 576000)
         >>> readable(pl.DataFrame({"at": [at], "ahead_by_ms": [5161909642]})).row(0)
-        ('2026-02-07 08:59:25.576', '59 d 17 h')
+        ('2026-02-07 08:59:25.576', '59 d 18 h')
     """
     return frame.with_columns(
         *(

@@ -50,7 +50,7 @@ import polars as pl
 
 from . import links, schema
 from ._clock import Clock
-from ._format import duration, parse_duration, plotly_text
+from ._format import count, duration, parse_duration, plotly_text
 from ._lanes import LANES_SHOWN, keyed, lanes
 from ._plotly import Figure
 from .chains import chain
@@ -159,7 +159,7 @@ def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.
     kind, _, entity = subject.partition(" ")
     notes = [
         entity if kind and entity else "",
-        f"{rows.height:,} rows in {tree.height:,} job runs",
+        _rows_and_runs(rows),
         clock.note(),
     ]
     folded = tree.filter(pl.col("folded"))
@@ -274,6 +274,19 @@ def _wrap(text: str, width: int = 140) -> str:
         else:
             lines[-1] = f"{lines[-1]} · {part}" if lines[-1] else part
     return "<br>".join(lines)
+
+
+def _rows_and_runs(rows: pl.DataFrame) -> str:
+    """How many rows lie in how many job runs, and how many in none (``job_id`` NULL).
+
+    Examples:
+        >>> _rows_and_runs(pl.DataFrame({"job_id": ["7", "7", None], "job_instance": [1, 2, None]}))
+        '2 rows in 2 job runs, 1 outside any job'
+    """
+    jobless = rows["job_id"].null_count()
+    runs = rows.filter(pl.col("job_id").is_not_null()).select("job_id", "job_instance").n_unique()
+    said = f"{count(rows.height - jobless, 'row')} in {count(runs, 'job run')}"
+    return said + (f", {jobless:,} outside any job" if jobless else "")
 
 
 def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:

@@ -145,7 +145,7 @@ def test_lanes_follow_the_job_tree_and_name_their_entity(chain_store):
     assert figure.layout.yaxis.range == (len(LANES) - 0.5, -0.5)  # the root on top
     assert figure.layout.xaxis.title.text == "time (UTC)"
     assert figure.layout.title.text == "LlamaLog timeline · ALBUM Kid A"
-    assert figure.layout.title.subtitle.text.startswith(f"{ALBUM} · 12 rows in 10 job runs")
+    assert figure.layout.title.subtitle.text.startswith(f"{ALBUM} · 7 rows in 7 job runs, 5 outside any job")
     created = by_name(figure)["CREATED"]
     assert lanes_of(figure, created) == [LANES[0], LANES[0], LANES[5]]  # the artist row in album-1's lane
     assert "about: ARTIST Radiohead" in created.hovertext[1]
@@ -187,7 +187,7 @@ def test_anomalies_are_ringed_and_named(chain_store):
         [LANES[2], LANES[8]]  # 103 at 12:04, its parent 100 at 12:05; L1 at 12:20, L2 at 12:21
     )
     subtitle = figure.layout.title.subtitle.text
-    assert "12 rows in 10 job runs" in subtitle
+    assert "7 rows in 7 job runs, 5 outside any job" in subtitle
     assert "parent's run never logged (dangling): 2" in subtitle and "run on a parent loop: 2" in subtitle
 
 
@@ -195,11 +195,11 @@ def test_idle_gaps_are_collapsed_and_said_so(chain_store):
     figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
     # bursts: 12:00-12:02, 12:03:30-12:05 (the 90 s bar), 12:07:58.5-12:09, 12:20-12:21, 12:30,
     # 12:40-12:41; the pauses between them are cut
-    assert "5 idle gaps over 1 min collapsed (34 min 28 s in all)" in figure.layout.title.subtitle.text
+    assert "5 idle gaps over 1 min collapsed (34 min 29 s in all)" in figure.layout.title.subtitle.text
     bands = [shape for shape in figure.layout.shapes if shape.type == "rect"]
     gaps = [a for a in figure.layout.annotations if a.text != timeline.LANES_HEADING]
-    assert [a.text for a in gaps] == ["1 min", "2 min", "11 min", "9 min", "10 min"]
-    assert "idle 2 min 58 s" in gaps[1].hovertext
+    assert [a.text for a in gaps] == ["2 min", "3 min", "11 min", "9 min", "10 min"]  # rounded
+    assert "idle 2 min 59 s" in gaps[1].hovertext  # 2 min 58.5 s
     assert len(bands) == 5 and all(band.x0 < band.x1 for band in bands)
     cards = by_name(figure)
     times = {
@@ -511,7 +511,7 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
         out = tmp_path / f"t.{suffix}"
         result = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert "12 rows in 10 job runs" in result.output
+        assert "7 rows in 7 job runs, 5 outside any job" in result.output
         assert "5 idle gaps over 1 min collapsed" in result.output
     assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
     unbroken = runner.invoke(
@@ -530,7 +530,7 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
 def test_a_frame_in_hand_needs_only_the_link_columns_and_says_what_it_lacks(chain_store):
     rows = lla.chain(chain_store, "ALBUM", ALBUM)
     bare = lla.plot_timeline(rows.select("id", "created_at", "operation", "job_id", "parent_job_id"))
-    assert "12 rows in 10 job runs" in bare.layout.title.subtitle.text
+    assert "7 rows in 7 job runs, 5 outside any job" in bare.layout.title.subtitle.text
     no_status = lla.plot_timeline(rows.with_columns(status=pl.lit(None, pl.String)))
     cards = [card for trace in no_status.data if trace.hovertext is not None for card in trace.hovertext]
     rows_cards = [card for card in cards if card and card.startswith("<b>")]
