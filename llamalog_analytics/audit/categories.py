@@ -113,13 +113,24 @@ FROM (SELECT *, {applied.case()} AS expected, {intent.case()} AS intended FROM {
 
 def _intent_examples(intent: pl.DataFrame) -> list[str]:
     grouped = intent.group_by(intent.columns[2], intent.columns[3]).agg(
-        pl.col("rows").sum(), pl.col("operation").unique().sort().head(3)
+        pl.col("rows").sum(), pl.col("operation").unique().sort()
     )
     return [
         f"{r['rows']:,} labelled {r[intent.columns[2]]} where the intent was {r[intent.columns[3]]} "
-        f"({', '.join(r['operation'])})"
+        f"({_some(r['operation'])})"
         for r in grouped.sort("rows", descending=True).head(4).to_dicts()
     ]
+
+
+def _some(operations: list[str], shown: int = 3) -> str:
+    """The first ``shown`` operations, and how many more there are.
+
+    Examples:
+        >>> _some(["a", "b"]), _some(["a", "b", "c", "d", "e"])
+        ('a, b', 'a, b, c and 2 more')
+    """
+    more = len(operations) - shown
+    return ", ".join(operations[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def category_rules(audit: Audit) -> CheckResult:

@@ -217,14 +217,16 @@ def skipped(name: str, expects: str, why: str) -> CheckResult:
     return CheckResult(name, "skip", 0, why, expects, pl.DataFrame({"id": []}, schema={"id": pl.String}), "")
 
 
-def counts_by(ids: pl.DataFrame | pl.LazyFrame | KeptFrame, *columns: str) -> pl.DataFrame:
+def counts_by(
+    ids: pl.DataFrame | pl.LazyFrame | KeptFrame, *columns: str, counted: str = "rows"
+) -> pl.DataFrame:
     """``ids``' rows counted by ``columns``, the most common first (read a column at a time
-    from a kept frame)."""
+    from a kept frame), in a column named for what a row of ``ids`` is (``counted``)."""
     return (
         ids.lazy()
         .group_by(columns)
-        .agg(rows=pl.len())
-        .sort(["rows", *columns], descending=[True] + [False] * len(columns))
+        .agg(pl.len().alias(counted))
+        .sort([counted, *columns], descending=[True] + [False] * len(columns))
         .collect(engine="streaming")
     )
 

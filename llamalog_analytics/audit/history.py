@@ -224,7 +224,7 @@ class AuditRun:
         version: the llamalog_analytics version that ran it.
         status: the worst status of its checks.
         checks: how many checks had each status.
-        offending: the checks' counts summed.
+        offending: the checks' counts summed, each in its own unit (rows, job runs, entities).
         tables: each audited table's ``rows`` and ``last_load`` (None: not loaded by llamalog).
         parameters: what it was asked: the tables, migration times, job links and checks run.
     """
@@ -345,7 +345,7 @@ class AuditHistory:
         if not len(self):
             return f"[🦙 LlamaLog] no recorded audits in {where}. Hint: llamalog verify records one"
         lines = [f"[🦙 LlamaLog] {count(len(self), 'recorded audit')} of {where} (times UTC)"]
-        header = ("run", "ran at", "status", *STATUSES, "offending", "version", "tables")
+        header = ("run", "ran at", "status", *STATUSES, "found", "version", "tables")
         rows = [_run_cells(AuditRun.of(r)) for r in self.runs.iter_rows(named=True)]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
         left = {1, 2, 8, 9}

@@ -24,9 +24,9 @@ def reused_job_ids(audit: Audit) -> CheckResult:
     ids, sql = audit.on_links(links.reused_sql, "job_id, job_instance")
     n = listed(ids)
     first_runs = ids.lazy().filter(pl.col("job_instance") == 1)  # one per job id: its runs are all listed
-    by_runs = counts_by(first_runs, "runs")
+    by_runs = counts_by(first_runs, "runs", counted="job ids")
     finding = (
-        f"{n:,} runs share {by_runs['rows'].sum():,} job ids that ran more than once "
+        f"{n:,} runs share {by_runs['job ids'].sum():,} job ids that ran more than once "
         f"({audit.linking}); each run is listed by its first row and followed on its own."
     )
     return check_result(
