@@ -65,6 +65,7 @@ LLAMAS_SHOWN = 40  # CREATED markers that get the llama beside them
 IDLE_GAP = timedelta(minutes=1)  # pauses longer than this are collapsed
 LANE_PIXELS = 30
 LANES_HEADING = "job run · operation · entity"  # over the lanes' labels
+RING_SIZE, RING_STEP = 20, 7  # the first flag's rings, and how much wider each next flag's are
 _HEADING_PIXELS = 7 * len(LANES_HEADING) + 20  # the left margin at least: the heading is not cut off
 _PAGE_PIXELS = 1_400
 _TOP = 112  # margin for the title and subtitle
@@ -397,8 +398,9 @@ def _breaks(figure: go.Figure, clock: Clock) -> None:
 
 
 def _rings(figure: go.Figure, scatter: Any, flagged: dict[str, pl.DataFrame]) -> None:
-    """A ring around each flagged row, a trace per flag, named with its count."""
-    for flag, look in FLAG_STYLES.items():
+    """A ring around each flagged row, a trace per flag, named with its count; each flag's rings
+    a size of their own, so that a row with several shows them all, one around the other."""
+    for n, (flag, look) in enumerate(FLAG_STYLES.items()):
         part = flagged[flag]
         if part.height:
             figure.add_trace(
@@ -408,7 +410,12 @@ def _rings(figure: go.Figure, scatter: Any, flagged: dict[str, pl.DataFrame]) ->
                     mode="markers",
                     name=f"{look.label} ({part.height:,})",
                     legendgroup="flags",
-                    marker={"symbol": look.symbol, "size": 20, "color": look.colour, "line": {"width": 2}},
+                    marker={
+                        "symbol": look.symbol,
+                        "size": RING_SIZE + RING_STEP * n,
+                        "color": look.colour,
+                        "line": {"width": 2},
+                    },
                     hoverinfo="skip",
                 )
             )

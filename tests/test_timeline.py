@@ -186,6 +186,8 @@ def test_anomalies_are_ringed_and_named(chain_store):
     assert sorted(lanes_of(figure, traces["⚠ logged before its parent run"])) == sorted(
         [LANES[2], LANES[8]]  # 103 at 12:04, its parent 100 at 12:05; L1 at 12:20, L2 at 12:21
     )
+    rings = [t for t in figure.data if t.legendgroup == "flags"]
+    assert len({t.marker.size for t in rings}) == len(rings) == 3  # L2's two rings, one around the other
     subtitle = figure.layout.title.subtitle.text
     assert "7 rows in 7 job runs, 5 outside any job" in subtitle
     assert "parent's run never logged (dangling): 2" in subtitle and "run on a parent loop: 2" in subtitle
