@@ -232,7 +232,8 @@ def origin_coverage(report: AuditReport) -> go.Figure:
     ``unknown_origin`` check's breakdown)."""
     frame = report.check("unknown_origin").breakdowns["known and unknown origin by era"]
     eras = frame["era"].unique(maintain_order=True).to_list()
-    labels = [_era_label(era) for era in eras]
+    applied = report.summary.get("migrations", {})
+    labels = [_era_label(era, applied) for era in eras]
     figure = Figure()
     looks = {
         "known": (category_style("CREATED").colour, "known origin (a CREATED row)"),
@@ -262,20 +263,23 @@ def origin_coverage(report: AuditReport) -> go.Figure:
     return figure
 
 
-def _era_label(era: str) -> str:
-    """``since 20260209194819_rename_enrichmentlog_to_llamalog`` as ``2026-02-09 rename
-    enrichmentlog to llamalog``.
+def _era_label(era: str, applied: Mapping[str, str]) -> str:
+    """``since 20260209194819_rename_enrichmentlog_to_llamalog`` as ``2026-02-10 rename
+    enrichmentlog to llamalog``: the day the migration was applied (``applied``: the audit
+    summary's ``migrations``), not the day its folder was named for.
 
     Examples:
-        >>> _era_label("since 20260209194819_rename_enrichmentlog_to_llamalog")
-        '2026-02-09 rename enrichmentlog to llamalog'
-        >>> _era_label("before any migration")
+        >>> era = "since 20260209194819_rename_enrichmentlog_to_llamalog"
+        >>> _era_label(era, {era[6:]: "2026-02-10 01:48:19 UTC"})
+        '2026-02-10 rename enrichmentlog to llamalog'
+        >>> _era_label("before any migration", {})
         'before any migration'
     """
-    stamp, _, name = era.removeprefix("since ").partition("_")
-    if not (stamp.isdigit() and len(stamp) == 14):
+    migration = era.removeprefix("since ")
+    stamp, _, name = migration.partition("_")
+    if migration not in applied or not (stamp.isdigit() and len(stamp) == 14):
         return era
-    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {name.replace('_', ' ')}"
+    return f"{applied[migration][:10]} {name.replace('_', ' ')}"
 
 
 def rows_per_week(summary: Mapping[str, Any], marked: tuple[str, ...] = ()) -> go.Figure:

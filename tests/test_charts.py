@@ -60,6 +60,9 @@ def test_audit_charts_come_from_the_report(sample):
     assert list(counts.data[0].x) == list(schema.CATEGORIES)
     mismatches = charts.backfill_mismatches(report)
     assert mismatches.layout.title.text == "Category backfill mismatches by operation and status"
+    eras = charts.origin_coverage(report).data[0].y  # each era by the day its migration was applied
+    applied = report.summary["migrations"]["20260209194819_rename_enrichmentlog_to_llamalog"]
+    assert f"{applied[:10]} rename enrichmentlog to llamalog" in eras and applied[:10] != "2026-02-09"
 
 
 def test_small_counts_tick_whole_numbers_and_migrations_get_a_level_each():
