@@ -185,7 +185,11 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
             frame.rename(out_name).write_parquet(temporary)
         return path
     values = {
-        name: _expression(known[name], fmt, naming) if name in known else quote(name)
+        name: _expression(known[name], fmt, naming)
+        if name in known
+        else _boolean_csv(quote(name))
+        if fmt == "csv" and frame.schema[name] == pl.Boolean  # an annotation, as psql writes booleans
+        else quote(name)
         for name in frame.columns
     }
     selected = ", ".join(f"{value} AS {quote(out_name[name])}" for name, value in values.items())
@@ -200,6 +204,11 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
     return path
 
 
+def _boolean_csv(x: str) -> str:
+    """A boolean column ``x`` as psql's CSV writes one: ``t``, ``f`` or empty."""
+    return f"CASE WHEN {x} THEN 't' WHEN NOT {x} THEN 'f' END"
+
+
 def _gzip(path: Path) -> str:
     return ", COMPRESSION gzip" if path.name.lower().endswith(".gz") else ""
 
@@ -210,7 +219,7 @@ def _expression(col: schema.Column, fmt: str, naming: Naming) -> str:
         if col.type == "VARCHAR[]":
             return f"'{{' || array_to_string(list_transform({x}, lambda e: {_PG_ELEMENT}), ',') || '}}'"
         if col.type == "BOOLEAN":
-            return f"CASE WHEN {x} THEN 't' WHEN NOT {x} THEN 'f' END"
+            return _boolean_csv(x)
         if col.type == "TIMESTAMP":
             return f"strftime({x}, '%Y-%m-%d %H:%M:%S.%g')"
         return x

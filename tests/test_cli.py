@@ -204,7 +204,12 @@ def test_cli_chain_graph_and_explain(tmp_path):
     code, out, _ = run_cli(
         "chain", "ARTIST", artist, "--db", db, "--format", "csv", "--category", "USER_ACTION"
     )
-    assert pl.read_csv(out.encode())["operation"].to_list() == ["collection:album-added"]
+    found = pl.read_csv(out.encode())
+    assert found["operation"].to_list() == ["collection:album-added"]
+    flags = found.select("is_root_job", "in_cycle", "before_parent", "root_dangling").row(0)
+    assert set(flags) <= {"t", "f"}  # every boolean as psql writes one, annotations too
+    code, out, _ = run_cli("chain", "ALBUM", str(uuid.uuid4()), "--db", db, "--format", "csv")
+    assert code == 0 and out.startswith("id,entity_type,") and len(out.splitlines()) == 1  # the header
     code, out, err = run_cli(
         "chain",
         "ALBUM",
@@ -218,7 +223,13 @@ def test_cli_chain_graph_and_explain(tmp_path):
         "--format",
         "json",
     )
-    assert len(json.loads(out)) == 2 and "total_count 4, has_more true, next --cursor" in err
+    page = json.loads(out)  # the logs and where the next page starts, as the resolver gives them
+    assert (len(page["logs"]), page["total_count"], page["has_more"], err) == (2, 4, True, "")
+    code, out, _ = run_cli(
+        "chain", "ALBUM", case["chains"][1]["entity_id"], "--db", db, "--mode", "entity", "--limit", "2",
+        "--cursor", page["cursor"], "--format", "json",
+    )  # fmt: skip
+    assert [len(json.loads(out)["logs"]), json.loads(out)["has_more"]] == [2, False]
     code, out, err = run_cli("chain", "ALBUM", str(uuid.uuid4()), "--db", db)
     assert code == 0 and "no llama_logs rows for ALBUM" in err
     for malformed in ("not-a-uuid", artist[:8]):  # never an entity: an error, not an empty chain

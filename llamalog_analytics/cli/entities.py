@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -65,11 +66,12 @@ def chain_command(
         "until": until,
         "table": table,
     }
-    footer = empty = None
+    footer = empty = paging = None
     with open_store(db, read_only=True) as store:
         if limit is not None or cursor is not None:
             page = chain_page(store, entity_type, entity_id, limit=limit or 20, cursor=cursor, **filters)
             rows, matching = page.logs, page.total_count
+            paging = {"total_count": page.total_count, "has_more": page.has_more, "cursor": page.cursor}
             footer = f"total_count {page.total_count}, has_more {str(page.has_more).lower()}"
             footer += f", next --cursor {page.cursor}" if page.has_more else ""
         else:
@@ -86,8 +88,11 @@ def chain_command(
         click.echo(f"[🦙 LlamaLog] {empty}", err=True)
     if output == "table":
         _print_table(rows, mode)
-    elif not rows.is_empty() or output == "json":
-        _print_file(rows, output)
+    elif output == "json" and paging is not None:  # a page as the resolver gives it: logs and where next
+        click.echo(json.dumps({"logs": json.loads(_file_text(rows, output)), **paging}, ensure_ascii=False))
+        footer = None
+    else:  # csv and json: a header or [] when there are no rows, for scripts
+        click.echo(_file_text(rows, output), nl=False)
     if footer:
         click.echo(footer, err=output != "table")
 
@@ -135,15 +140,15 @@ def _print_table(rows: Any, mode: str) -> None:
         click.echo(str(rows.select(columns)))
 
 
-def _print_file(rows: Any, output: str) -> None:
+def _file_text(rows: Any, output: str) -> str:
+    """``rows`` as the file :func:`~llamalog_analytics.export.write_logs` writes in format ``output``."""
     import tempfile
     from pathlib import Path
 
     from ..export import write_logs
 
     with tempfile.TemporaryDirectory() as folder:
-        path = write_logs(rows, Path(folder) / f"chain.{output}")
-        click.echo(path.read_text(encoding="utf-8"), nl=False)
+        return write_logs(rows, Path(folder) / f"chain.{output}").read_text(encoding="utf-8")
 
 
 @click.command()
