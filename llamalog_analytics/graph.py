@@ -36,7 +36,7 @@ import gc
 from abc import abstractmethod
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -168,7 +168,7 @@ def _graph_owning(held: list[pl.DataFrame], runs: pl.DataFrame | None = None) ->
 _NODE = pl.concat_str(pl.lit("log:"), "id").alias("node")
 _ENTITY = pl.concat_str("kind", pl.lit(":"), "entity")
 _AGENT = pl.concat_str("kind", pl.lit(":"), "name")
-_TIME = "%Y-%m-%dT%H:%M:%S%.3f"
+_TIME = "%Y-%m-%dT%H:%M:%S%.3fZ"  # UTC, said so
 
 
 def _numbered(nodes: pl.DataFrame, offset: int) -> pl.DataFrame:
@@ -558,6 +558,11 @@ def _dot_id(node: str) -> str:
     return '"' + node.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _utc(moment: str | None) -> datetime | None:
+    """A node's time (``2026-02-07T14:26:41.727Z``) as an aware UTC datetime."""
+    return None if moment is None else datetime.fromisoformat(moment).astimezone(UTC)
+
+
 def _dot_quote(text: str) -> str:
     return '"' + text.replace('"', '\\"') + '"'
 
@@ -565,11 +570,14 @@ def _dot_quote(text: str) -> str:
 def prov_document(graph: nx.MultiDiGraph) -> Any:
     """The graph in the W3C PROV data model (a ``prov.model.ProvDocument``).
 
-    Log rows are activities; albums, artists and tracks are entities; users and systems are
-    agents. CREATED rows generated their entity (``wasGeneratedBy``), other rows used it
-    (``used``, with the category as role); a row was informed by the rows of its parent job
-    (``wasInformedBy``) and associated with the agents that triggered it (``wasAssociatedWith``).
-    Jobs no row was logged by become activities of their own, marked dangling.
+    Log rows are activities, from ``created_at`` less ``duration_ms`` to ``created_at`` (UTC, as
+    the trace exports time them); albums, artists and tracks are entities; users and systems are
+    agents. An entity's first CREATED row generated it (``wasGeneratedBy``: PROV generates an
+    entity once; a later CREATED row, such as one the category backfill's catch-all labelled,
+    used it with the role ``created``); other rows used it (``used``, with the category as
+    role); a row was informed by the rows of its parent job (``wasInformedBy``) and associated
+    with the agents that triggered it (``wasAssociatedWith``). Jobs no row was logged by become
+    activities of their own, marked dangling.
     """
     from prov.model import ProvDocument
 
@@ -583,7 +591,11 @@ def prov_document(graph: nx.MultiDiGraph) -> Any:
             f"llamalog:{k}": v for k, v in data.items() if k not in ("kind", "created_at")
         }
         if data["kind"] == "log":
-            document.activity(node, startTime=data.get("created_at"), other_attributes=attributes)
+            end = _utc(data.get("created_at"))
+            start = (
+                None if end is None else end - timedelta(milliseconds=max(data.get("duration_ms") or 0, 0))
+            )
+            document.activity(node, start, end, other_attributes=attributes)
         elif data["kind"] == "job" and data.get("dangling"):
             document.activity(node, other_attributes=attributes)
         elif data["kind"] in ("user", "system"):
@@ -593,8 +605,16 @@ def prov_document(graph: nx.MultiDiGraph) -> Any:
     for source, target, kind in graph.edges(keys=True):
         if kind == "logged_by":
             logged_by.setdefault(target, []).append(source)
+    created = sorted(
+        (
+            (graph.nodes[source].get("created_at") or "", source, target)
+            for source, target, kind in graph.edges(keys=True)
+            if kind == "created"
+        )
+    )
+    generated = {target: source for _, source, target in reversed(created)}  # the first row per entity
     for source, target, kind in graph.edges(keys=True):
-        if kind == "created":
+        if kind == "created" and generated[target] == source:
             document.wasGeneratedBy(target, source)
         elif kind == "triggered":
             document.wasAssociatedWith(target, source)

@@ -6,6 +6,7 @@ import copy
 import json
 import pickle
 import re
+from datetime import timedelta
 
 import networkx as nx
 import numpy as np
@@ -81,8 +82,8 @@ def test_graph_job_nodes_are_runs_and_keep_the_job_id(tmp_path):
     runs = {n: d for n, d in whole.nodes(data=True) if d["kind"] == "job"}
     assert sorted(runs) == ["job:7#1", "job:7#2", "job:collection-add-3", "job:track-3#1"]
     assert (runs["job:7#1"]["first_at"], runs["job:7#2"]["first_at"]) == (
-        "2026-01-05T09:00:00.000",
-        "2026-03-05T09:00:00.000",
+        "2026-01-05T09:00:00.000Z",
+        "2026-03-05T09:00:00.000Z",
     )
     assert runs["job:collection-add-3"]["dangling"] and whole.has_edge(
         "job:7#2", "job:track-3#1", key="spawned"
@@ -334,3 +335,24 @@ def test_a_frame_with_zone_aware_times_draws_the_same_utc_times(tmp_path):
         return sorted((n, d.get("created_at") or d.get("first_at")) for n, d in graph.nodes(data=True))
 
     assert times(graph_module.graph_of(local)) == times(graph_module.graph_of(rows))
+
+
+def test_prov_generates_an_entity_once_and_times_each_row_as_the_traces_do(tmp_path):
+    case = scenario("flat_queue_family")
+    rows = [{**row, "category": "CREATED"} for row in case["rows"]]  # every row a creation, as a catch-all
+    album = case["chains"][1]["entity_id"]
+    with store_of(rows, tmp_path) as store:
+        graph = lla.provenance_graph(store, "ALBUM", album)
+    document = prov_document(graph)
+    records = document.get_records()
+    generated = [r.args[0].localpart for r in records if r.get_type().localpart == "Generation"]
+    assert len(generated) == len(set(generated))  # each entity generated once, by its first CREATED row
+    created = [(s, t) for s, t, kind in graph.edges(keys=True) if kind == "created"]
+    assert len(created) > len(generated)  # the later CREATED rows used the entity instead
+    for record in records:
+        if record.get_type().localpart == "Activity" and record.get_endTime() is not None:
+            start, end = record.get_startTime(), record.get_endTime()
+            data = graph.nodes[f"log:{record.identifier.localpart}"]
+            assert end.utcoffset() == timedelta(0)
+            assert f"{end:%Y-%m-%dT%H:%M:%S.%f}"[:23] + "Z" == data["created_at"]
+            assert end - start == timedelta(milliseconds=max(data.get("duration_ms") or 0, 0))

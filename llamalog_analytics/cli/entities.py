@@ -218,8 +218,15 @@ def graph(
         click.echo(f"[🦙 LlamaLog] wrote the chain's {count(rows.height, 'row')} as {output} traces to {out}")
         return
     write_graph(built, out, output)
-    nodes, edges = built.number_of_nodes(), built.number_of_edges()
-    click.echo(f"[🦙 LlamaLog] wrote {count(nodes, 'node')} and {count(edges, 'edge')} to {out}")
+    if output == "prov-json":  # runs fold into their rows' relations: count what the file holds
+        from ..graph import prov_document
+
+        records = prov_document(built).get_records()
+        elements = sum(record.is_element() for record in records)
+        said = f"{count(elements, 'element')} and {count(len(records) - elements, 'relation')}"
+    else:
+        said = f"{count(built.number_of_nodes(), 'node')} and {count(built.number_of_edges(), 'edge')}"
+    click.echo(f"[🦙 LlamaLog] wrote {said} to {out}")
 
 
 @click.command()
