@@ -68,7 +68,8 @@ LANES_HEADING = "job run · operation · entity"  # over the lanes' labels
 RING_SIZE, RING_STEP = 20, 7  # the first flag's rings, and how much wider each next flag's are
 _HEADING_PIXELS = 7 * len(LANES_HEADING) + 20  # the left margin at least: the heading is not cut off
 _PAGE_PIXELS = 1_400
-_TOP = 112  # margin for the title and subtitle
+_TOP = 112  # margin for the title and three lines of subtitle
+_SUBTITLE_LINE = 15  # more margin for each line of subtitle past three
 _AXIS = 92  # pixels under the plot for the time ticks and the axis title; the legend comes below
 _ROW = 19  # pixels per legend row
 _LEGENDS = {  # legend groups, side by side under the plot: (rank, title)
@@ -179,12 +180,14 @@ def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.
     plot_height = LANE_PIXELS * len(names)
     legend_rows = 1 + max(sum(trace.legendgroup == group for trace in figure.data) for group in _LEGENDS)
     bottom = _AXIS + _ROW * legend_rows + 12
-    height = _TOP + bottom + plot_height
+    subtitle = _wrap(" · ".join(n for n in notes if n))
+    top = _TOP + _SUBTITLE_LINE * max(0, subtitle.count("<br>") - 2)  # room for lines past three
+    height = top + bottom + plot_height
     tickvals, ticktext = clock.ticks(_plot_width(names))
     figure.update_layout(
         title={
             "text": plotly_text(f"LlamaLog timeline · {_subject_title(rows, subject)}"),
-            "subtitle": {"text": _wrap(" · ".join(n for n in notes if n))},
+            "subtitle": {"text": subtitle},
             "x": 0,
             "xref": "paper",
             "xanchor": "left",
@@ -225,7 +228,7 @@ def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.
             "yanchor": "top",
         },
         hoverlabel={"align": "left"},
-        margin={"t": _TOP, "b": bottom, "r": 30, "l": _HEADING_PIXELS},  # wider for longer labels
+        margin={"t": top, "b": bottom, "r": 30, "l": _HEADING_PIXELS},  # wider for longer labels
         template="plotly_white",
     )
     figure.add_annotation(  # the lanes' heading, over their labels: an axis title would not fit a short plot
@@ -240,7 +243,7 @@ def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.
         showarrow=False,
         font={"size": 12},
     )
-    _llamas(figure, rows, clock, plot_height)
+    _llamas(figure, rows, clock, plot_height, top)
     for trace in figure.data:  # each group of the legend a column, under its title
         rank, title = _LEGENDS[trace.legendgroup]
         trace.update(legendrank=rank, legendgrouptitle={"text": f"<b>{title}</b>"})
@@ -266,8 +269,9 @@ def _subject_title(rows: pl.DataFrame, subject: str) -> str:
     return subject if not label or label.endswith("…") else str(label)
 
 
-def _wrap(text: str, width: int = 140) -> str:
-    """``text`` broken onto lines of at most ``width`` characters at its `` · `` separators."""
+def _wrap(text: str, width: int = 90) -> str:
+    """``text`` broken onto lines of at most ``width`` characters at its `` · `` separators: what
+    fits beside the lanes' labels in a notebook's width."""
     lines = [""]
     for part in text.split(" · "):
         if lines[-1] and len(lines[-1]) + len(part) + 3 > width:
@@ -321,15 +325,16 @@ def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
         )
 
 
-def _llamas(figure: go.Figure, rows: pl.DataFrame, clock: Clock, plot_height: int) -> None:
-    """The llama, as a picture (an emoji font cannot be counted on): before the title, before the
-    CREATED legend entry (the legend's first), and above-right of CREATED markers (the first
-    :data:`LLAMAS_SHOWN` that do not crowd another llama in their lane)."""
+def _llamas(figure: go.Figure, rows: pl.DataFrame, clock: Clock, plot_height: int, top: int) -> None:
+    """The llama, as a picture (an emoji font cannot be counted on): before the title (``top``
+    pixels above the plot: the margin), before the CREATED legend entry (the legend's first),
+    and above-right of CREATED markers (the first :data:`LLAMAS_SHOWN` that do not crowd another
+    llama in their lane)."""
     pixel = 1 / plot_height  # paper units, up and down
     beside = {"xref": "paper", "yref": "paper", "x": 0, "sizex": 0.5, "xanchor": "right", "yanchor": "middle"}
     side = llama_uri("xMaxYMid")
     images = [
-        beside | {"name": "llama: title", "source": side, "y": 1 + (_TOP - 27) * pixel, "sizey": 24 * pixel}
+        beside | {"name": "llama: title", "source": side, "y": 1 + (top - 27) * pixel, "sizey": 24 * pixel}
     ]
     created = rows.filter(pl.col("category") == "CREATED")
     if not created.is_empty():
