@@ -106,7 +106,8 @@ def repair(
 
     Raises:
         ArgumentError: a check named is not one a plan can repair, or is not in the report; or
-            ``rows_preserved`` named without ``restore_missing`` or ``revert_changes``.
+            ``rows_preserved`` named without ``restore_missing`` or ``revert_changes``, or
+            those named with checks that leave ``rows_preserved`` out.
         StoreError: the report was not made by :func:`verify` on a store still open.
     """
     audit = _audit_of(report)
@@ -186,6 +187,11 @@ def _names(report: AuditReport, checks: Sequence[str] | None, rows_requested: bo
                 f"check {name!r} is not in the report. Hint: verify with it, or name one of "
                 + ", ".join(n for n in REPAIRABLE if n in present)
             )
+    if rows_requested and "rows_preserved" not in checks:
+        raise ArgumentError(
+            "restore_missing and revert_changes repair rows_preserved, which the checks named leave "
+            "out. Hint: name it too (--check rows_preserved), or leave those out"
+        )
     if "rows_preserved" in checks and not rows_requested:
         raise ArgumentError(
             "rows_preserved is repaired only on request: rows deleted or edited since the snapshot "

@@ -142,6 +142,8 @@ def test_rows_preserved_is_repaired_only_on_request(defective):
     assert "rows_preserved: 1 changed row left as they are (revert_changes)." in restore.notes
     with pytest.raises(ArgumentError, match=r"only on request.*restore_missing=True"):
         lla.repair(report, checks=["rows_preserved"])
+    with pytest.raises(ArgumentError, match=r"repair rows_preserved, which the checks named leave out"):
+        lla.repair(report, revert_changes=True, checks=["root_job_backfill"])  # it would be ignored
     with pytest.raises(ArgumentError, match=r"'unknown_origin' cannot be repaired. Hint: name one of"):
         lla.repair(report, checks=["unknown_origin"])
     for wrong in ("category_backfill", []):
