@@ -302,7 +302,13 @@ def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -
         inputs={c: (f"p{i}", types[names[i]]) for c, i in mapping.items()},
         raw=json_text((n, f"p{i}") for i, n in enumerate(names)),
         ignored=ignored,
+        notes=(_DATE_ONLY,) if types[names[mapping["created_at"]]] == "DATE" else (),
     )
+
+
+_DATE_ONLY = (
+    "created_at is a DATE in the file, with no time of day: every row loads at midnight UTC of its day"
+)
 
 
 def _json_records(store: LogStore, path: str, fmt: str, records: str, params: list[object]) -> Reader:

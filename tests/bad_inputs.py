@@ -451,6 +451,13 @@ def _cases() -> list[Case]:
             reason="created_at",
         ),
         Case(
+            "date-only.parquet",
+            parquet(parquet_rows.with_columns(pl.col("created_at").str.slice(0, 10).str.to_date())),
+            "created_at as a DATE: midnight, and said so",
+            loaded=3,
+            note="created_at is a DATE in the file, with no time of day: every row loads at midnight UTC",
+        ),
+        Case(
             "text-arrays.parquet",
             parquet(parquet_rows),
             "every column as text, arrays as Postgres literals",
