@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from . import schema
-from ._sql import CHANGED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, STAGE_TABLE, json_text, quote
+from ._sql import CHANGED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, STAGE_TABLE, json_text, literal, quote
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -16,9 +16,15 @@ if TYPE_CHECKING:
 _COLS = schema.COLUMNS
 
 
-def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str]) -> None:
+def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str], blurred: list[int]) -> None:
     """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected, and
-    a stored row loaded from the same source (``paths[_file]``) with other values is ``changed``."""
+    a stored row loaded from the same source (``paths[_file]``) with other values is ``changed``.
+
+    JSON null and SQL NULL differ only where both copies came from formats that keep them apart:
+    not the sources numbered in ``blurred``, nor rows stored by a load of a :data:`BLURRED` format.
+    """
+    files = f"[{', '.join(map(str, blurred))}]::INTEGER[]"
+    either_blurred = f"list_contains({files}, later._file) OR list_contains({files}, first._file)"
     store.execute(
         _mark(
             "duplicate",
@@ -28,7 +34,7 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str])
     SELECT *, row_number() OVER (PARTITION BY _table, id ORDER BY _file, _row) AS k FROM {STAGE_TABLE}
     WHERE _reason IS NULL AND (_table, id) IN (
       SELECT (_table, id) FROM {STAGE_TABLE} WHERE _reason IS NULL GROUP BY _table, id HAVING count(*) > 1))
-  SELECT later._file, later._row, {_differences("later", "first")} AS diff,
+  SELECT later._file, later._row, {_differences("later", "first", either_blurred)} AS diff,
     first._row AS first_row, list_extract(?, first._file + 1) AS first_source
   FROM dup AS later JOIN dup AS first
     ON later._table = first._table AND later.id = first.id AND first.k = 1 AND later.k > 1""",
@@ -55,7 +61,8 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str])
                 "'id already stored (load ' || d.load_id || ') with different values in ' || "
                 "array_to_string(d.diff, ', ') || '; the stored row was kept. "
                 "Hint: load into another table to compare both versions'",
-                f"""SELECT s._file, s._row, {_differences("s", "t")} AS diff, t.{LOAD_ID_COLUMN} AS load_id,
+                f"""SELECT s._file, s._row, {_differences("s", "t", _blurred(files, table))} AS diff,
+    t.{LOAD_ID_COLUMN} AS load_id,
     EXISTS (SELECT 1 FROM {LOADS_TABLE} AS l WHERE l.load_id = t.{LOAD_ID_COLUMN} AND l.table_name = ?
       AND l.source = list_extract(?, s._file + 1)) AS same_source
   FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON s.id = t.id
@@ -101,12 +108,33 @@ FROM ({differences}) AS d
 WHERE s._file = d._file AND s._row = d._row"""
 
 
-def _differences(a: str, b: str) -> str:
-    """SQL listing the canonical columns where rows ``a`` and ``b`` differ."""
-    cases = ", ".join(
-        f"CASE WHEN {a}.{quote(c.name)} IS DISTINCT FROM {b}.{quote(c.name)} THEN '{c.name}' END"
-        for c in _COLS
+BLURRED = ("json", "ndjson")
+"""Formats whose JSON null loads as SQL NULL (a JSON export writes both as ``null``)."""
+
+
+def _blurred(files: str, table: str) -> str:
+    """SQL: whether stage row ``s`` (its source among ``files``) or stored row ``t`` of ``table``
+    came from a :data:`BLURRED` format."""
+    formats = ", ".join(literal(f) for f in BLURRED)
+    return (
+        f"list_contains({files}, s._file) OR EXISTS (SELECT 1 FROM {LOADS_TABLE} AS l "
+        f"WHERE l.load_id = t.{LOAD_ID_COLUMN} AND l.table_name = {literal(table)} "
+        f"AND l.format IN ({formats}))"
     )
+
+
+def _differences(a: str, b: str, blurred: str = "false") -> str:
+    """SQL listing the canonical columns where rows ``a`` and ``b`` differ; where the SQL
+    condition ``blurred`` holds, JSON null and SQL NULL do not."""
+
+    def differ(c: schema.Column) -> str:
+        x, y = f"{a}.{quote(c.name)}", f"{b}.{quote(c.name)}"
+        if c.type != "JSON":
+            return f"{x} IS DISTINCT FROM {y}"
+        same_null = f"coalesce({x}, 'null') = coalesce({y}, 'null')"
+        return f"{x} IS DISTINCT FROM {y} AND NOT (({blurred}) AND {same_null})"
+
+    cases = ", ".join(f"CASE WHEN {differ(c)} THEN '{c.name}' END" for c in _COLS)
     return f"list_filter([{cases}], lambda x: x IS NOT NULL)"
 
 

@@ -23,7 +23,7 @@ import duckdb
 
 from . import _readers, schema
 from ._convert import checked_rows
-from ._duplicates import replace_changed, resolve_duplicates
+from ._duplicates import BLURRED, replace_changed, resolve_duplicates
 from ._format import count
 from ._html import block, html_table
 from ._sql import (
@@ -299,7 +299,8 @@ class Stage:
         paths = [rdr.path for _, rdr in self.sources]
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         with self._failing_as(", ".join(paths + [s.source for s in replaced_from])):
-            resolve_duplicates(self.store, (t for t, _ in self.sources), paths)
+            blurred = [n for n, (_, rdr) in enumerate(self.sources) if rdr.format in BLURRED]
+            resolve_duplicates(self.store, (t for t, _ in self.sources), paths, blurred)
             results = self._write(
                 loaded_at, paths, replace_tables or {}, disappeared or {}, tuple(replaced_from)
             )

@@ -75,6 +75,13 @@ def test_json_null_and_sql_null_stay_apart_where_the_format_keeps_them(store, sy
     result = store.load_files(lla.write_logs(frame, tmp_path / "x.ndjson", naming="camel"), quiet=True)
     assert store.table()["metadata"].null_count() == sql_nulls + json_nulls
     assert any("distinction" in note for note in result.sources[0].notes)
+    # the same rows again from a format that keeps them apart, and back: no difference either way
+    again = store.load_files(tmp_path / "x.csv", quiet=True)
+    assert (again.rows_inserted, again.rows_rejected) == (0, 0)
+    with lla.LogStore() as s:
+        s.load_files(tmp_path / "x.csv", quiet=True)
+        back = s.load_files(tmp_path / "x.ndjson", quiet=True)
+        assert (back.rows_inserted, back.rows_rejected, back.sources[0].rows_changed) == (0, 0, 0)
 
 
 def test_rejects_are_kept_with_reason_row_and_raw_text(store):
