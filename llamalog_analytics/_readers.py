@@ -328,13 +328,17 @@ def _json_records(store: LogStore, path: str, fmt: str, records: str, params: li
             f"FROM ({records})",
             params,
         )[0]
-        if kinds[1]:
-            found = sorted({_JSON_KINDS.get(k, k.lower()) for k in kinds[0]})
-            which = "its only record is not" if kinds[1] == 1 else f"none of its {kinds[1]:,} records is"
+        if not kinds[1]:
             raise SourceError(
-                f"{path}: {which} a JSON object (found: {', '.join(found)}). "
-                "Hint: export one object per row, with the table's columns as keys"
+                f"{path}: no records in it (an empty JSON {'array' if fmt == 'json' else 'file'}), so "
+                "nothing to load, and no columns to check. Hint: check that the export selected rows"
             )
+        found = sorted({_JSON_KINDS.get(k, k.lower()) for k in kinds[0]})
+        which = "its only record is not" if kinds[1] == 1 else f"none of its {kinds[1]:,} records is"
+        raise SourceError(
+            f"{path}: {which} a JSON object (found: {', '.join(found)}). "
+            "Hint: export one object per row, with the table's columns as keys"
+        )
     mapping, ignored = _map_columns(path, keys)
     pointers = ", ".join(
         literal("/" + keys[i].replace("~", "~0").replace("/", "~1")) for i in mapping.values()

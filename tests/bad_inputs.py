@@ -379,6 +379,12 @@ def _cases() -> list[Case]:
         ),
         # --- NDJSON and JSON ------------------------------------------------------------------
         Case("empty.ndjson", b"", "an empty file", error="empty"),
+        Case(
+            "empty-array.json",
+            b"[]\n",
+            "an export of no rows",
+            error=r"no records in it \(an empty JSON array\), so nothing to load.*Hint: check that the",
+        ),
         Case("camel.ndjson", ndjson(*records(camel=True)), "Prisma's camelCase keys", loaded=3),
         Case(
             "truncated.ndjson",
