@@ -23,7 +23,7 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
     JSON null and SQL NULL differ only where both copies came from formats that keep them apart:
     not the sources numbered in ``blurred``, nor rows stored by a load of a :data:`BLURRED` format.
     """
-    files = f"[{', '.join(map(str, blurred))}]::INTEGER[]"
+    files = _numbers(blurred)
     either_blurred = f"list_contains({files}, later._file) OR list_contains({files}, first._file)"
     store.execute(
         _mark(
@@ -74,14 +74,15 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
         )
 
 
-def replace_changed(store: LogStore, table: str, load_id: int, paths: list[str]) -> None:
+def replace_changed(store: LogStore, table: str, load_id: int, paths: list[str], blurred: list[int]) -> None:
     """Keep the stored rows of ``table`` that the stage marked ``changed`` in the changed table
-    (the columns that differ, the load that brought them, every value as JSON), then delete
-    them: the stage's versions take their place."""
+    (the columns that differ, read as :func:`resolve_duplicates` does, the load that brought
+    them, every value as JSON), then delete them: the stage's versions take their place."""
     chosen = "s._table = ? AND s._reason IS NULL AND s._state = 'changed'"
+    differ = _differences("s", "t", _blurred(_numbers(blurred), table))
     store.execute(
         f"""INSERT INTO {CHANGED_TABLE}
-SELECT ?, ?, list_extract(?, s._file + 1), t.id, t.created_at, {_differences("s", "t")},
+SELECT ?, ?, list_extract(?, s._file + 1), t.id, t.created_at, {differ},
   t.{LOAD_ID_COLUMN}, {_row_text("t")}
 FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON t.id = s.id WHERE {chosen} ORDER BY t.id""",
         [load_id, table, paths, table],
@@ -106,6 +107,11 @@ SET _state = CASE WHEN len(d.diff) = 0 THEN '{kept}'
   _reason = CASE WHEN {rejected} THEN {reason} END
 FROM ({differences}) AS d
 WHERE s._file = d._file AND s._row = d._row"""
+
+
+def _numbers(numbers: list[int]) -> str:
+    """``numbers`` as a SQL list literal."""
+    return f"[{', '.join(map(str, numbers))}]::INTEGER[]"
 
 
 BLURRED = ("json", "ndjson")

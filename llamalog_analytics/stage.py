@@ -299,13 +299,16 @@ class Stage:
         paths = [rdr.path for _, rdr in self.sources]
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         with self._failing_as(", ".join(paths + [s.source for s in replaced_from])):
-            blurred = [n for n, (_, rdr) in enumerate(self.sources) if rdr.format in BLURRED]
-            resolve_duplicates(self.store, (t for t, _ in self.sources), paths, blurred)
+            resolve_duplicates(self.store, (t for t, _ in self.sources), paths, self._blurred())
             results = self._write(
                 loaded_at, paths, replace_tables or {}, disappeared or {}, tuple(replaced_from)
             )
         self.finished = True
         return LoadResult(self.load_id, loaded_at, results)
+
+    def _blurred(self) -> list[int]:
+        """The sources (by number) whose format loads JSON null as SQL NULL."""
+        return [n for n, (_, rdr) in enumerate(self.sources) if rdr.format in BLURRED]
 
     @contextlib.contextmanager
     def _failing_as(self, what: str) -> Iterator[None]:
@@ -449,7 +452,7 @@ class Stage:
         for table in dict.fromkeys(t for t, _ in self.sources):
             store.execute(data_table_ddl(table))
             if any(s.table == table and s.rows_changed for s in sources):
-                replace_changed(store, table, load_id, paths)
+                replace_changed(store, table, load_id, paths, self._blurred())
             store.execute(
                 f"""INSERT INTO {quote(table)} SELECT {_NAMES}, ? FROM {STAGE_TABLE}
     WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'changed')""",
