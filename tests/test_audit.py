@@ -6,12 +6,14 @@ import gc
 import itertools
 import json
 import uuid
+from datetime import datetime
 
 import polars as pl
 import pytest
 from conftest import audit_store, clean_rows, log_row, scenario, store_of, uid, with_changes
 
 import llamalog_analytics as lla
+from llamalog_analytics import schema
 from llamalog_analytics.audit import (
     DEFAULT_CHECKS,
     LINK_CHECKS,
@@ -651,3 +653,25 @@ def test_a_row_with_no_stored_root_is_said_to_have_none(tmp_path):
     with audit_store(tmp_path, rows) as store:
         truth = lla.verify(store).check("root_job_truth")
     assert truth.ids.select("id", "true_root", "cause").rows() == [(uid("j2"), "j0", "no root stored")]
+
+
+def test_a_snapshot_from_a_json_export_does_not_count_json_null_as_a_change(tmp_path):
+    def as_text(value: object) -> str | None:  # JSON columns as their text
+        return None if value is None else json.dumps(value)
+
+    rows = [
+        r | {c: as_text(r.get(c)) for c in ("metadata", "preview_data")}
+        for r in with_changes(clean_rows(), "r1", metadata=None)
+    ]
+    rows = with_changes(rows, "r1", metadata="null")  # the JSON literal null, which CSV keeps
+    with lla.LogStore() as store:
+        frame = pl.DataFrame(rows).with_columns(pl.col("created_at").str.to_datetime())
+        store.load_files(lla.write_logs(frame, tmp_path / "llama_logs.csv"), quiet=True)
+        assert store.execute("SELECT count(*) FROM llama_logs WHERE metadata = 'null'")[0][0] == 1
+        legacy = [c.name for c in schema.LEGACY_COLUMNS if c.name in frame.columns]
+        snapshot = frame.filter(pl.col("created_at") < datetime(2026, 2, 10)).select(legacy)
+        store.load_files(lla.write_logs(snapshot, tmp_path / "before.ndjson"), "enrichment_logs", quiet=True)
+        result = lla.verify(store, checks=[rows_preserved]).check("rows_preserved")
+    assert (result.status, result.count) == ("pass", 0)
+    said = "(enrichment_logs loaded from a JSON export: JSON null and SQL NULL compare equal)"
+    assert said in result.finding

@@ -9,7 +9,8 @@ from typing import Any
 import polars as pl
 
 from .. import schema
-from .._sql import literal, quote
+from .._duplicates import BLURRED
+from .._sql import LOADS_TABLE, literal, quote
 from .context import Audit, Check, check_result, counts_by, listed, skipped
 from .result import CheckResult
 
@@ -24,7 +25,9 @@ def rows_preserved(audit: Audit) -> CheckResult:
     """Every row of the snapshot is still there, every shared column unchanged.
 
     JSON is compared by value, arrays as ordered lists, timestamps to the millisecond, text
-    exactly. Ids repeated on either side are left to ``duplicate_ids`` and not compared.
+    exactly. Ids repeated on either side are left to ``duplicate_ids`` and not compared. When
+    either table holds rows loaded from a JSON export, which cannot tell JSON null from SQL
+    NULL, the two compare equal (the finding says so).
     """
     name = "rows_preserved"
     expects = (
@@ -35,10 +38,13 @@ def rows_preserved(audit: Audit) -> CheckResult:
         return skipped(name, expects, NO_SNAPSHOT)
     columns = [c for c in audit.common_columns() if c != "id"]
     before, after = quote(audit.before), audit.table
+    blurred = _loaded_from_json(audit)
 
     def value(side: str, column: str) -> str:
         at = f"{side}.{quote(column)}"
-        return f"date_trunc('millisecond', {at})" if column == "created_at" else at
+        if column == "created_at":
+            return f"date_trunc('millisecond', {at})"
+        return f"nullif({at}, 'null'::JSON)" if blurred and column in _JSON_COLUMNS else at
 
     differs = {c: f"{value('b', c)} IS DISTINCT FROM {value('a', c)}" for c in columns}
     cells = ", ".join(
@@ -77,7 +83,8 @@ SELECT id, 'changed', cell."column", cell."before", cell."after" FROM cells"""
     )
     if changed:
         finding += " (" + ", ".join(ids.filter(pl.col("kind") == "changed")["column"].unique().sort()) + ")"
-    finding += f"; {len(columns) + 1} columns compared."
+    finding += f"; {len(columns) + 1} columns compared"
+    finding += f" ({blurred}: JSON null and SQL NULL compare equal)." if blurred else "."
     kept = listing if ids.height == listing.height else ids  # the file, unless JSON cells left it
     return check_result(
         name,
@@ -92,6 +99,25 @@ SELECT id, 'changed', cell."column", cell."before", cell."after" FROM cells"""
 
 
 _JSON_COLUMNS = {c.name for c in schema.COLUMNS if c.type == "JSON"}
+
+
+def _loaded_from_json(audit: Audit) -> str | None:
+    """Which of the audited tables holds rows loaded from a JSON export, said as a reason (or
+    None): such a load cannot tell JSON null from SQL NULL."""
+    formats = ", ".join(literal(f) for f in BLURRED)
+    tables = [t for t in (audit.before, audit.after) if t]
+    found = (
+        audit.store.execute(
+            f"SELECT DISTINCT table_name FROM {LOADS_TABLE} WHERE format IN ({formats}) "
+            "AND list_contains(?, table_name) ORDER BY 1",
+            [tables],
+        )
+        if audit.store.has_table(LOADS_TABLE)
+        else []
+    )
+    if not found:
+        return None
+    return f"{' and '.join(r[0] for r in found)} loaded from a JSON export"
 
 
 def _same_json(row: dict[str, Any]) -> bool:
