@@ -18,10 +18,13 @@ _COLS = schema.COLUMNS
 
 def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str], blurred: list[int]) -> None:
     """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected, and
-    a stored row loaded from the same source (``paths[_file]``) with other values is ``changed``.
+    a stored row that its own source gives with other values is ``changed``: its load read
+    that one source (``paths[_file]``, the path as written) for the table, and one copy of the
+    id in this load comes from it (the others are equal copies of it, so none is rejected).
 
     JSON null and SQL NULL differ only where both copies came from formats that keep them apart:
-    not the sources numbered in ``blurred``, nor rows stored by a load of a :data:`BLURRED` format.
+    not the sources numbered in ``blurred``, nor rows stored by a load of :data:`BLURRED`
+    formats only.
     """
     files = _numbers(blurred)
     either_blurred = f"list_contains({files}, later._file) OR list_contains({files}, first._file)"
@@ -63,12 +66,13 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
                 "Hint: load into another table to compare both versions'",
                 f"""SELECT s._file, s._row, {_differences("s", "t", _blurred(files, table))} AS diff,
     t.{LOAD_ID_COLUMN} AS load_id,
-    EXISTS (SELECT 1 FROM {LOADS_TABLE} AS l WHERE l.load_id = t.{LOAD_ID_COLUMN} AND l.table_name = ?
-      AND l.source = list_extract(?, s._file + 1)) AS same_source
+    bool_or(coalesce((SELECT list(l.source) FROM {LOADS_TABLE} AS l
+        WHERE l.load_id = t.{LOAD_ID_COLUMN} AND l.table_name = ?) = [list_extract(?, s._file + 1)], false))
+      OVER (PARTITION BY s.id) AS own_source
   FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON s.id = t.id
   WHERE s._table = ? AND s._reason IS NULL AND s._state IN ('new', 'duplicate')
     AND t.created_at BETWEEN ? AND ?""",
-                changed="d.same_source",
+                changed="d.own_source",
             ),
             [table, paths, table, first, last],
         )
@@ -96,8 +100,8 @@ FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON t.id = s.id WHERE {chosen} O
 def _mark(kept: str, reason: str, differences: str, changed: str = "false") -> str:
     """An ``UPDATE`` of the stage rows that ``differences`` lists (``_file``, ``_row``, ``diff``):
     state ``kept`` when no column differs; else, where the SQL condition ``changed`` holds,
-    ``changed`` (a first copy; a later one stays a ``duplicate`` of it); else rejected for the
-    SQL text ``reason``."""
+    ``changed`` for an id's first copy (its later, equal copies stay ``duplicate``); else
+    rejected for the SQL text ``reason``."""
     rejected = f"len(d.diff) > 0 AND NOT ({changed})"
     return f"""UPDATE {STAGE_TABLE} AS s
 SET _state = CASE WHEN len(d.diff) = 0 THEN '{kept}'
@@ -120,12 +124,12 @@ BLURRED = ("json", "ndjson")
 
 def _blurred(files: str, table: str) -> str:
     """SQL: whether stage row ``s`` (its source among ``files``) or stored row ``t`` of ``table``
-    came from a :data:`BLURRED` format."""
+    came from a :data:`BLURRED` format (every source of ``t``'s load for the table was one)."""
     formats = ", ".join(literal(f) for f in BLURRED)
     return (
-        f"list_contains({files}, s._file) OR EXISTS (SELECT 1 FROM {LOADS_TABLE} AS l "
-        f"WHERE l.load_id = t.{LOAD_ID_COLUMN} AND l.table_name = {literal(table)} "
-        f"AND l.format IN ({formats}))"
+        f"list_contains({files}, s._file) OR coalesce((SELECT bool_and(l.format IN ({formats})) "
+        f"FROM {LOADS_TABLE} AS l WHERE l.load_id = t.{LOAD_ID_COLUMN} "
+        f"AND l.table_name = {literal(table)}), false)"
     )
 
 

@@ -43,8 +43,8 @@ def duration(value: float | timedelta | None, parts: int = 2) -> str:
     Examples:
         >>> duration(timedelta(hours=1, minutes=18, seconds=30)), duration(timedelta(days=3), 1)
         ('1 h 19 min', '3 d')
-        >>> duration(timedelta(hours=24)), duration(timedelta(minutes=90), 3), duration(2_000)
-        ('1 d', '1 h 30 min', '2 s')
+        >>> duration(timedelta(hours=24)), duration(timedelta(minutes=90), 3), duration(59_970)
+        ('1 d', '1 h 30 min', '1 min')
         >>> duration(timedelta(days=2, hours=23, minutes=46), 1), duration(timedelta(hours=23, seconds=3590))
         ('3 d', '1 d')
     """
@@ -53,7 +53,7 @@ def duration(value: float | timedelta | None, parts: int = 2) -> str:
     ms = value / timedelta(milliseconds=1) if isinstance(value, timedelta) else value
     if ms < 1_000:
         return f"{ms:,.0f} ms"
-    if ms < 60_000:
+    if round(ms / 100) < 600:  # under a minute, to the tenth of a second
         return f"{ms / 1_000:.1f}".removesuffix(".0") + " s"
     top = next(i for i, (_, size) in enumerate(_UNITS) if ms >= size)
     last = _UNITS[min(top + parts, len(_UNITS)) - 1][1]  # the smallest unit shown

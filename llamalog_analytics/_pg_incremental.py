@@ -28,6 +28,7 @@ FROM_SOURCE = f"{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE sou
 # Beyond this many older rows new to the store, fetching everything is simpler and no slower.
 MAX_OLDER = 100_000
 UPDATED = "the server's row counters show rows updated since the last load: every row fetched and compared"
+UNCOUNTED = "the last load did not record the server's update counter: every row fetched and compared"
 UNSEEN_UPDATES = "a row updated in place is found only by a full load (the server's counters cannot tell)"
 
 
@@ -92,6 +93,8 @@ def plan_fetch(
     comparable = False
     if counters is not None and previous is not None and counters.comparable_with(previous):
         comparable = True
+        if previous.updated is None:  # recorded by a version that did not count updates
+            return Plan(note=UNCOUNTED)
         if previous.updated != counters.updated:
             return Plan(note=UPDATED)
         if only_new_rows(db, store, namespace, found, source, since, counters, previous):
@@ -190,13 +193,13 @@ def only_new_rows(
     """Whether, by the server's counters, the table only gained the rows at or after ``since``.
 
     True when, since the last load (``previous``, on the same server, counters and table file:
-    no ``TRUNCATE`` or ``VACUUM FULL``), nothing was deleted or updated and the rows inserted
-    are exactly the window's rows the store lacks: then no older row can have changed, and
-    reading the older rows' ids is skipped. The counters are cumulative and miss no insert,
-    update or delete, but the server publishes them up to about a minute late: a change made in
-    that last minute is then reported by the next load.
+    no ``TRUNCATE`` or ``VACUUM FULL``, and no update: :func:`plan_fetch` asks first), nothing
+    was deleted and the rows inserted are exactly the window's rows the store lacks: then no
+    older row can have changed, and reading the older rows' ids is skipped. The counters are
+    cumulative and miss no insert, update or delete, but the server publishes them up to about a
+    minute late: a change made in that last minute is then reported by the next load.
     """
-    if (previous.deleted, previous.updated) != (counters.deleted, counters.updated):
+    if previous.deleted != counters.deleted:
         return False
     relation = f"{quote(namespace)}.{quote(found.name)}"
     in_window = db.rows(

@@ -104,16 +104,16 @@ $llamalog$;"""
 
 
 def _left_alone(target: str, columns: list[str], *, rollback: bool) -> str:
-    """A table of the planned ``set`` rows this file leaves whole: rows no longer there
-    (``absent``), and rows where a planned column holds neither the value this file replaces nor
-    the one it sets (someone changed it since the audit). A column that already holds the value
-    this file sets does not hold a row back."""
+    """A table of the planned ``set`` rows this file leaves whole: rows no longer there, and rows
+    where a planned column holds neither the value this file replaces nor the one it sets
+    (someone changed it since the audit). A column that already holds the value this file sets
+    does not hold a row back."""
     if not columns:
-        return f"CREATE TEMPORARY TABLE {LEFT_TABLE} (id uuid, absent boolean) ON COMMIT DROP;"
+        return f"CREATE TEMPORARY TABLE {LEFT_TABLE} (id uuid) ON COMMIT DROP;"
     replaced, value = ("r.value_after", "r.value_now") if rollback else ("r.value_now", "r.value_after")
     expected = f"({_holds(replaced, columns)}\n    OR {_holds(value, columns)})"
     return f"""CREATE TEMPORARY TABLE {LEFT_TABLE} ON COMMIT DROP AS
-SELECT r.id, bool_and(t.id IS NULL) AS absent
+SELECT r.id
 FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id
 WHERE r.action = 'set' GROUP BY r.id
 HAVING NOT coalesce(bool_and(t.id IS NOT NULL AND {expected}), false);"""

@@ -110,7 +110,9 @@ def _first_line(message: str | None) -> str | None:
         'fetch failed …'
     """
     lines = (message or "").strip().splitlines()
-    return message if len(lines) < 2 else f"{lines[0].rstrip()} …"
+    if len(lines) < 2:
+        return message.strip() if message else message
+    return f"{lines[0].rstrip()} …"
 
 
 def _category_word(category: str | None) -> str:

@@ -120,7 +120,7 @@ def writable(path: str | Path) -> Path:
     """
     path = Path(path)
     if path.is_dir():
-        raise ExportError(f"{path}: a folder. Hint: name a file in it, e.g. {path / 'out.html'}")
+        raise ExportError(f"{path}: a folder. Hint: name a file in it")
     if not path.parent.is_dir():
         raise ExportError(
             f"{path}: there is no folder {path.parent} to write it in. Hint: create it "

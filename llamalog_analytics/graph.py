@@ -559,8 +559,11 @@ def _dot_id(node: str) -> str:
 
 
 def _utc(moment: str | None) -> datetime | None:
-    """A node's time (``2026-02-07T14:26:41.727Z``) as an aware UTC datetime."""
-    return None if moment is None else datetime.fromisoformat(moment).astimezone(UTC)
+    """A node's time (``2026-02-07T14:26:41.727Z``; naive: UTC) as an aware UTC datetime."""
+    if moment is None:
+        return None
+    at = datetime.fromisoformat(moment)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _dot_quote(text: str) -> str:

@@ -73,8 +73,9 @@ class SourceLoad:
 class LoadResult:
     """The outcome of one load call (one transaction), per source.
 
-    ``rows_loaded`` counts rows now in the store from these sources: inserted ones plus rows
-    identical to one already stored (re-loading a file inserts nothing and rejects nothing).
+    ``rows_loaded`` counts rows now in the store from these sources: inserted ones, rows
+    identical to one already stored (re-loading a file inserts nothing and rejects nothing) and
+    stored rows their own source changed (replaced: ``rows_changed`` per source).
     """
 
     load_id: int

@@ -89,7 +89,7 @@ def test_a_path_without_its_folder_is_refused_before_the_work(chain: pl.DataFram
     with pytest.raises(ExportError, match=r"there is no folder .*nodir to write it in\. Hint: create it"):
         lla.write_trace(chain, tmp_path / "nodir" / "album.otlp.json")
     (tmp_path / "a.otlp.json").mkdir()
-    with pytest.raises(ExportError, match=r"a\.otlp\.json: a folder\. Hint: name a file in it"):
+    with pytest.raises(ExportError, match=r"a\.otlp\.json: a folder\. Hint: name a file in it$"):
         lla.write_trace(chain, tmp_path / "a.otlp.json")
     with store_of(ROWS, tmp_path, "file") as store:
         db = Path(str(store.path))

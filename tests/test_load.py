@@ -255,6 +255,23 @@ def test_a_row_its_own_source_now_gives_otherwise_is_replaced_and_kept_as_it_was
     other = store.load_files(lla.write_logs(frame, tmp_path / "b.csv"), quiet=True)  # another source
     assert other.rows_rejected == 1
     assert "already stored (load 2)" in store.rejects(other.load_id)["reason"].item()
+    # the same values from another source first and the row's own after: changed, whatever the order
+    back = lla.write_logs(frame, path)
+    both = store.load_files([tmp_path / "b.csv", back], quiet=True)
+    assert (both.rows_rejected, sum(s.rows_changed for s in both.sources)) == (0, 1)
+
+
+def test_a_row_loaded_with_other_files_in_one_call_has_no_own_source(store, synth, tmp_path):
+    frame = synth.llama_logs.head(6)
+    a, b = (
+        lla.write_logs(frame.head(3), tmp_path / "a.csv"),
+        lla.write_logs(frame.tail(3), tmp_path / "b.csv"),
+    )
+    store.load_files([a, b], quiet=True)
+    edited = pl.concat([frame.tail(3), frame.head(1).with_columns(pl.lit("EDITED").alias("operation"))])
+    result = store.load_files(lla.write_logs(edited, b), quiet=True)  # a.csv's row, now in b.csv
+    assert (result.rows_rejected, result.sources[0].rows_changed) == (1, 0)
+    assert "EDITED" not in store.table()["operation"].to_list() and store.changed().is_empty()
 
 
 def test_duplicate_ids_within_one_call(store, synth, tmp_path):
