@@ -151,12 +151,18 @@ def explain(
     # CREATED rows about this entity; an album's CREATED row that also names its artist does
     # not tell how the artist got here, nor does a row older than the category migration that
     # its catch-all labelled CREATED (MANUAL_DATA_QUALITY_UPDATE: a correction by the
-    # roadmap's rules), when the store knows when that migration ran.
+    # roadmap's rules), when the store knows when that migration ran, nor an album added to a
+    # collection whose metadata says the album existed already (albumCreated false).
     labelled = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind))
     migrated = store.applied_migrations().get(schema.CATEGORY_MIGRATION)
     caught = pl.lit(False) if migrated is None else pl.col("created_at") < migrated
+    existed = (pl.col("metadata").str.json_path_match("$.albumCreated") == "false").fill_null(False)
     labelled = labelled.with_columns(
-        intended=pl.when(caught).then(rules.ROADMAP_INTENT.categorize(labelled)).otherwise(pl.lit("CREATED"))
+        intended=pl.when(pl.lit(kind == "ALBUM") & existed)
+        .then(pl.lit(EXISTED))
+        .when(caught)
+        .then(rules.ROADMAP_INTENT.categorize(labelled))
+        .otherwise(pl.lit("CREATED"))
     )
     first_created = labelled.filter(pl.col("intended") == "CREATED").drop("intended").head(1)
     created = None
@@ -181,6 +187,9 @@ def explain(
         own.filter(pl.col("category") == "CORRECTED"),
         _anomalies(rows, own, created, ran, labelled.filter(pl.col("intended") != "CREATED")),
     )
+
+
+EXISTED = "an album that existed"  # what a CREATED row saying albumCreated false was about
 
 
 def _entry_point(rows: pl.DataFrame, created: dict[str, Any]) -> str:
@@ -219,6 +228,14 @@ def _anomalies(
     (``mislabelled``: the entity's CREATED rows that are no creation, with the ``intended``
     category)."""
     found = []
+    existed = mislabelled.filter(pl.col("intended") == EXISTED)
+    if not existed.is_empty():
+        first = existed.row(0, named=True)
+        found.append(
+            f"no creation: {count(existed.height, 'CREATED row')} {verb(existed.height, 'says', 'say')} the "
+            f"album existed already (albumCreated false; the first: {first['operation']} at {_when(first)})"
+        )
+    mislabelled = mislabelled.filter(pl.col("intended") != EXISTED)
     if not mislabelled.is_empty():
         kinds = mislabelled.select("operation", "intended").unique(maintain_order=True).iter_rows()
         said = ", ".join(f"{operation} is {intended}" for operation, intended in kinds)

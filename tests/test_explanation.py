@@ -57,9 +57,10 @@ def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward():
         explanation = lla.explain(store, "ALBUM", DEMO_ALBUM)
     own = explanation.rows.filter(explanation.rows["relation"] == "self")
     early = own.filter(own["created_at"] < explanation.created["created_at"])
-    assert early.height == 1  # an enrichment logged weeks before the album's CREATED row
-    assert f"afterward: {own.height - 2} rows about this album" in str(explanation)  # nor the creation
-    assert "logged before its creation: 1 row about it came before its CREATED row (the first: " in str(
+    # an enrichment weeks before, and the collection:album-added row that says the album existed
+    assert early.height == 4 and explanation.created["operation"] == "game-pool:status-update"
+    assert f"afterward: {own.height - 5} rows about this album" in str(explanation)  # nor the creation
+    assert "logged before its creation: 4 rows about it came before its CREATED row (the first: " in str(
         explanation
     )
     assert (
@@ -164,4 +165,21 @@ def test_a_label_that_is_no_category_is_counted_apart_from_the_category(tmp_path
     assert afterward == (
         "  afterward: 2 rows about this album "
         "(1 user_action, 1 'user_action' (not a category)), 3 in its chain"
+    )
+
+
+def test_a_created_row_that_says_the_album_existed_is_no_creation(tmp_path):
+    rows = _rows(
+        ("1", "2026-03-01 12:00:00", None, None, True, "ENRICHED", "enrichment:album"),
+        ("2", "2026-03-02 12:00:00", None, None, True, "CREATED", "collection:album-added"),
+        ("3", "2026-03-03 12:00:00", None, None, True, "CREATED", "collection:album-added"),
+    )
+    rows[1]["metadata"] = {"collectionId": "c1", "albumCreated": False, "artistsCreated": 0}
+    rows[2]["metadata"] = {"collectionId": "c2", "albumCreated": True, "artistsCreated": 1}
+    with store_of(rows, tmp_path) as store:
+        explanation = lla.explain(store, "ALBUM", ALBUM)
+    assert explanation.created["id"] == rows[2]["id"]  # the one that says it created the album
+    assert (
+        "no creation: 1 CREATED row says the album existed already (albumCreated false; the first: "
+        "collection:album-added at 2026-03-02 12:00:00" in str(explanation)
     )
