@@ -109,6 +109,17 @@ def _is_duration(text: str) -> bool:
     return bool(_TEXT_PART.findall(text)) and not _TEXT_PART.sub("", text).strip()
 
 
+def first_few(items: list[str], shown: int) -> str:
+    """The first ``shown`` of ``items``, and how many more there are.
+
+    Examples:
+        >>> first_few(["a", "b"], 3), first_few(["a", "b", "c", "d", "e"], 3)
+        ('a, b', 'a, b, c and 2 more')
+    """
+    more = len(items) - shown
+    return ", ".join(items[:shown]) + (f" and {more:,} more" if more > 0 else "")
+
+
 def shorten(text: str, length: int) -> str:
     """``text`` cut to ``length`` characters, an ellipsis marking the cut.
 

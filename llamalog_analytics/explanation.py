@@ -110,9 +110,7 @@ def _first_line(message: str | None) -> str | None:
         'fetch failed …'
     """
     lines = (message or "").strip().splitlines()
-    if len(lines) < 2:
-        return message.strip() if message else message
-    return f"{lines[0].rstrip()} …"
+    return message if not lines else lines[0].rstrip() + (" …" if len(lines) > 1 else "")
 
 
 def _category_word(category: str | None) -> str:

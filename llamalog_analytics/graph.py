@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 
 from . import links, schema
-from ._time import created_utc
+from ._time import created_utc, naive_utc
 from .chain_index import ANNOTATIONS
 from .chains import chain, runs
 from .errors import ArgumentError
@@ -560,10 +560,8 @@ def _dot_id(node: str) -> str:
 
 def _utc(moment: str | None) -> datetime | None:
     """A node's time (``2026-02-07T14:26:41.727Z``; naive: UTC) as an aware UTC datetime."""
-    if moment is None:
-        return None
-    at = datetime.fromisoformat(moment)
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    at = naive_utc(moment, "created_at")
+    return None if at is None else at.replace(tzinfo=UTC)
 
 
 def _dot_quote(text: str) -> str:

@@ -349,10 +349,11 @@ def test_prov_generates_an_entity_once_and_times_each_row_as_the_traces_do(tmp_p
     assert len(generated) == len(set(generated))  # each entity generated once, by its first CREATED row
     created = [(s, t) for s, t, kind in graph.edges(keys=True) if kind == "created"]
     assert len(created) > len(generated)  # the later CREATED rows used the entity instead
-    for record in records:
-        if record.get_type().localpart == "Activity" and record.get_endTime() is not None:
-            start, end = record.get_startTime(), record.get_endTime()
-            data = graph.nodes[f"log:{record.identifier.localpart}"]
-            assert end.utcoffset() == timedelta(0)
-            assert f"{end:%Y-%m-%dT%H:%M:%S.%f}"[:23] + "Z" == data["created_at"]
-            assert end - start == timedelta(milliseconds=max(data.get("duration_ms") or 0, 0))
+    timed = [r for r in records if r.get_type().localpart == "Activity" and r.get_endTime() is not None]
+    assert len(timed) == sum(kind == "log" for _, kind in graph.nodes(data="kind"))  # every row timed
+    for record in timed:
+        start, end = record.get_startTime(), record.get_endTime()
+        data = graph.nodes[f"log:{record.identifier.localpart}"]
+        assert end.utcoffset() == timedelta(0)
+        assert f"{end:%Y-%m-%dT%H:%M:%S.%f}"[:23] + "Z" == data["created_at"]
+        assert end - start == timedelta(milliseconds=max(data.get("duration_ms") or 0, 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from .. import rules, schema
-from .._format import count, verb
+from .._format import count, first_few, verb
 from .._sql import literal
 from .context import Audit, Check, check_result, counts_by, listed, skipped, timestamp_sql
 from .result import CheckResult
@@ -117,20 +117,9 @@ def _intent_examples(intent: pl.DataFrame) -> list[str]:
     )
     return [
         f"{r['rows']:,} labelled {r[intent.columns[2]]} where the intent was {r[intent.columns[3]]} "
-        f"({_some(r['operation'])})"
+        f"({first_few(r['operation'], 3)})"
         for r in grouped.sort("rows", descending=True).head(4).to_dicts()
     ]
-
-
-def _some(operations: list[str], shown: int = 3) -> str:
-    """The first ``shown`` operations, and how many more there are.
-
-    Examples:
-        >>> _some(["a", "b"]), _some(["a", "b", "c", "d", "e"])
-        ('a, b', 'a, b, c and 2 more')
-    """
-    more = len(operations) - shown
-    return ", ".join(operations[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def category_rules(audit: Audit) -> CheckResult:

@@ -51,7 +51,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from .._format import count, moment, number_ranges
+from .._format import count, first_few, moment, number_ranges
 from .._html import block, html_table
 from .._sql import AUDIT_CHECKS_TABLE, AUDIT_DDL, AUDIT_IDS_TABLE, AUDITS_TABLE, LOADS_TABLE
 from ..errors import ArgumentError, StoreError, StoreLockedError
@@ -548,8 +548,7 @@ class AuditComparison:
             for change in ("new", "fixed") if cells is not header else ():
                 ids = self._of(cells[0], change)
                 if ids:
-                    more = f" and {len(ids) - SHOWN_IDS:,} more" if len(ids) > SHOWN_IDS else ""
-                    lines.append(f"    {change}: {', '.join(ids[:SHOWN_IDS])}{more}")
+                    lines.append(f"    {change}: {first_few(ids, SHOWN_IDS)}")
         if self.checks["new"].is_null().any():
             lines.append("  - : the check did not run in both (absent or skipped); its ids are not compared")
         return "\n".join(lines)
