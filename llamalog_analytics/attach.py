@@ -21,7 +21,7 @@ import polars as pl
 
 from . import _readers, schema
 from ._convert import checked_rows
-from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, quote
+from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, quote
 from .errors import SourceError, StoreError
 from .stage import LoadResult, SourceLoad, Stage, log_table_name
 
@@ -107,16 +107,6 @@ FROM ({checked})"""
             absent = tuple(c for c in schema.COLUMN_NAMES if c not in rdr.inputs)
             loaded = SourceLoad(shown, ATTACHED, table, rows, rows, rows, 0, absent, {}, rdr.notes)
             return stage.commit(replaced_from=[loaded])
-
-
-def is_attached(store: LogStore, table: str) -> bool:
-    """Whether ``table`` is a view over Parquet files made by :func:`attach`."""
-    found = store.execute(
-        f"""SELECT EXISTS (SELECT 1 FROM {LOADS_TABLE} WHERE table_name = ? AND format = ?)
-  AND EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT temporary)""",
-        [table, ATTACHED, table],
-    )
-    return bool(found[0][0])
 
 
 def _pattern(source: str | Path) -> tuple[str, str]:

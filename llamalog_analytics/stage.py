@@ -27,6 +27,7 @@ from ._duplicates import BLURRED, replace_changed, resolve_duplicates
 from ._format import count
 from ._html import block, html_table
 from ._sql import (
+    ATTACHED,
     DISAPPEARED_TABLE,
     LOAD_ID_COLUMN,
     LOADS_TABLE,
@@ -248,8 +249,6 @@ class Stage:
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
-        from .attach import is_attached
-
         table = log_table_name(table)
         if is_attached(self.store, table):
             raise StoreError(
@@ -554,3 +553,13 @@ _STRUCTURAL_REASON = f"""$1 || format(' line {{:,}}: ', coalesce(n.file_line, e.
   ELSE lower(e.kind) || ': ' || e.message END"""
 
 _WRITE_FAILURES = re.compile(r"could not write|no space left|file too large|disk quota", re.IGNORECASE)
+
+
+def is_attached(store: LogStore, table: str) -> bool:
+    """Whether ``table`` is a view over Parquet files made by :func:`attach`."""
+    found = store.execute(
+        f"""SELECT EXISTS (SELECT 1 FROM {LOADS_TABLE} WHERE table_name = ? AND format = ?)
+  AND EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT temporary)""",
+        [table, ATTACHED, table],
+    )
+    return bool(found[0][0])

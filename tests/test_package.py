@@ -120,6 +120,19 @@ def test_every_error_is_defined_in_errors_drawn_in_its_tree_and_raised_in_place_
     assert not elsewhere
 
 
+def test_a_load_leaves_polars_unloaded():
+    """Loading moves rows from a source to DuckDB without polars (a fifth of a second to
+    import), so a shell's incremental load costs little more than its new rows."""
+    code = f"""
+import sys, llamalog_analytics as lla
+with lla.LogStore() as store:
+    store.load_files({str(lla.sample_path("llama_logs.csv.gz"))!r}, quiet=True)
+print("polars" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_text_results_and_their_views_do_not_load_plotly():
     """A store's summary, a load, an explanation and a log table draw no figure, so they leave
     plotly (a second or so to import) unloaded, their notebook views included."""
