@@ -63,9 +63,10 @@ class LogStore:
     pre-migration snapshot), with a load history and the rows that could not be loaded.
 
     Args:
-        path: a ``.duckdb`` file (created if missing), or None for an in-memory store. A file
-            this object created is removed again when its ``with`` block ends in an error
-            before anything was stored in it, so a failed first load leaves no empty store.
+        path: a ``.duckdb`` file (created if missing), or None (or DuckDB's ``":memory:"``) for
+            an in-memory store. A file this object created is removed again when its ``with``
+            block ends in an error before anything was stored in it, so a failed first load
+            leaves no empty store.
         read_only: open an existing file for reading only; several processes may do so at once.
             A missing file is a :class:`~llamalog_analytics.errors.StoreNotFoundError` naming
             the stores beside it; reading never creates a file.
@@ -95,7 +96,7 @@ class LogStore:
         memory_limit: str | None = "3GB",
         wait: float = 10.0,
     ) -> None:
-        self.path = None if path is None else str(path)
+        self.path = None if path is None or str(path).startswith(":memory:") else str(path)
         self.read_only = read_only
         self.tracer = tracer
         self.memory_limit = memory_limit

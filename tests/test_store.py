@@ -31,6 +31,14 @@ def test_read_only_store_refuses_loads_and_allows_concurrent_readers(ten_rows):
             a.load_files(ten_rows.parent / "x.csv", quiet=True)
 
 
+def test_duckdbs_memory_name_is_an_in_memory_store_that_keeps_its_tables(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with lla.LogStore(":memory:") as store:
+        store.load_files(lla.sample_path("llama_logs.parquet"), quiet=True)
+        assert store.path is None and store.tables() == ("llama_logs",)
+    assert not any(tmp_path.iterdir())  # no file named like it
+
+
 def test_memory_limit_is_set_or_refused_with_a_hint():
     def limit(store):
         return store.execute("SELECT current_setting('memory_limit')")[0][0]
