@@ -3,9 +3,10 @@
 A later load of a source fetches the rows created since the newest stored one (minus
 :data:`OVERLAP`). Older rows are checked too: when the server's row counters show nothing was
 deleted or updated and only the window's rows were inserted, nothing older changed; when they
-show rows updated, every row is fetched and compared (the stage replaces a row its source
-changed and keeps the version before); otherwise the older rows' ids are compared with the
-store's, older rows the store lacks are fetched by id, and rows gone from the source are reported.
+show rows updated, or started counting again, every row is fetched and compared (the stage
+replaces a row its source changed and keeps the version before); otherwise the older rows' ids
+are compared with the store's, older rows the store lacks are fetched by id, and rows gone from
+the source are reported.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ FROM_SOURCE = f"{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE sou
 MAX_OLDER = 100_000
 UPDATED = "the server's row counters show rows updated since the last load: every row fetched and compared"
 UNCOUNTED = "the last load did not record the server's update counter: every row fetched and compared"
+RESTARTED = (
+    "the server's row counters started again since the last load (a crash, a statistics reset, "
+    "TRUNCATE or VACUUM FULL): every row fetched and compared"
+)
 UNSEEN_UPDATES = "a row updated in place is found only by a full load (the server's counters cannot tell)"
 
 
@@ -43,7 +48,7 @@ class SourceTable:
 class Counters(NamedTuple):
     """PostgreSQL's cumulative activity counters for a table, as a load saw them (one row of the
     store's counters table): rows inserted, deleted and updated, the table's file node and the
-    counters' epoch (which server, since when). ``updated`` is None in a row recorded before
+    counters' epoch (since when the server counts). ``updated`` is None in a row recorded before
     the store counted updates."""
 
     inserted: int
@@ -54,7 +59,7 @@ class Counters(NamedTuple):
 
     def comparable_with(self, earlier: Counters) -> bool:
         """Whether ``earlier`` counted the same table file on the same counters (no ``TRUNCATE``
-        or ``VACUUM FULL`` since, no restart, reset or other server): differences are changes."""
+        or ``VACUUM FULL`` since, no crash or statistics reset): differences are changes."""
         return (self.filenode, self.epoch) == (earlier.filenode, earlier.epoch)
 
 
@@ -78,21 +83,24 @@ def plan_fetch(
 ) -> Plan:
     """Where an incremental load starts, and how it learns what changed before that point.
 
-    When the server's counters (on the same server and table file as at the last load) show rows
-    updated, every row is fetched, to be compared. When they add up (nothing deleted or updated,
-    only the window's rows inserted), older rows cannot have changed. Otherwise the ids of the
-    older rows are read (ids only, from the index) and compared with the store's: rows gone from
-    the source are reported, and older rows the store lacks are fetched by id; without
-    comparable counters, a row updated in place is found only by a full load.
+    When the server's counters show rows updated since the last load, or started counting
+    again (a crash, a statistics reset, a new table file), every row is fetched, to be compared:
+    what changed meanwhile cannot be told otherwise. When they add up (nothing deleted or
+    updated, only the window's rows inserted), older rows cannot have changed. Otherwise the ids
+    of the older rows are read (ids only, from the index) and compared with the store's: rows
+    gone from the source are reported, and older rows the store lacks are fetched by id; without
+    counters (a view, a standby, statistics this role may not read), a row updated in place is
+    found only by a full load.
     """
     since = resume_point(store, source, found.name)
     if since is None:
         return Plan()
     window = f"fetched rows created since {since:%Y-%m-%d %H:%M:%S}"
     previous = previous_counters(store, source, found.name)
-    comparable = False
-    if counters is not None and previous is not None and counters.comparable_with(previous):
-        comparable = True
+    comparable = counters is not None and previous is not None
+    if counters is not None and previous is not None:
+        if not counters.comparable_with(previous):
+            return Plan(note=RESTARTED)
         if previous.updated is None:  # recorded by a version that did not count updates
             return Plan(note=UNCOUNTED)
         if previous.updated != counters.updated:
@@ -151,15 +159,25 @@ def created_condition(found: SourceTable, op: str) -> str:
 def server_counters(db: Source, namespace: str, found: SourceTable) -> Counters | None:
     """The server's :class:`Counters` for the table now.
 
-    None when the counters cannot be trusted here: ``track_counts`` off, a standby (its counters
-    do not see the primary's writes), or a relation without counters of its own (a view, or a
-    partitioned table whose counts live in its partitions).
+    None when the counters cannot be trusted or read here: ``track_counts`` off, a standby (its
+    counters do not see the primary's writes), a relation without counters of its own (a view,
+    or a partitioned table whose counts live in its partitions), or statistics views this role
+    may not read.
+
+    The epoch is when the server's statistics were last reset, all of them (``pg_stat_bgwriter``'s
+    ``stats_reset``: a crash discards every counter and sets it; a clean restart keeps both) or
+    the database's (``pg_stat_reset()``, or one table's counters reset).
     """
+    readable = db.rows(
+        "SELECT bool_and(has_table_privilege(v, 'SELECT')) FROM unnest($1::text[]) AS v", (_STATISTICS,)
+    )
+    if not readable[0][0]:  # a hardened server: the views are not public
+        return None
     rows = db.rows(
         """SELECT t.n_tup_ins, t.n_tup_del, pg_relation_filenode(t.relid),
-  concat_ws(' ', pg_postmaster_start_time(), d.stats_reset, inet_server_addr(), inet_server_port()),
+  concat_ws(' ', b.stats_reset, d.stats_reset),
   t.n_tup_upd
-FROM pg_catalog.pg_stat_user_tables AS t, pg_catalog.pg_stat_database AS d
+FROM pg_catalog.pg_stat_user_tables AS t, pg_catalog.pg_stat_database AS d, pg_catalog.pg_stat_bgwriter AS b
 WHERE t.schemaname = $1 AND t.relname = $2 AND d.datname = current_database()
   AND current_setting('track_counts')::boolean AND NOT pg_is_in_recovery()""",
         (namespace, found.name),
@@ -168,6 +186,9 @@ WHERE t.schemaname = $1 AND t.relname = $2 AND d.datname = current_database()
         return None
     inserted, deleted, filenode, epoch, updated = rows[0]
     return Counters(int(inserted), int(deleted), int(filenode), str(epoch), int(updated))
+
+
+_STATISTICS = "{pg_catalog.pg_stat_user_tables,pg_catalog.pg_stat_database,pg_catalog.pg_stat_bgwriter}"
 
 
 def previous_counters(store: LogStore, source: str, table: str) -> Counters | None:

@@ -132,6 +132,12 @@ class PgServer:
         assert self.folder is not None, "only a server this class started can be halted"
         _pg_ctl(self.folder, "-m", "immediate", "stop")
 
+    def restart(self) -> None:
+        """Stop the server cleanly (it keeps its statistics) and start it again, on the same port."""
+        assert self.folder is not None, "only a server this class started can be restarted"
+        _pg_ctl(self.folder, "-m", "fast", "-w", "stop", check=True)
+        self.resume()
+
     def resume(self) -> None:
         """Start a halted server again, on the same port."""
         assert self.folder is not None and self.port is not None

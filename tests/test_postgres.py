@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
+from llamalog_analytics._pg_incremental import RESTARTED, UPDATED
 from llamalog_analytics._pg_source import snapshot, translated
 from llamalog_analytics.errors import ArgumentError, PostgresError
 from llamalog_analytics.postgres import parse_url
@@ -207,6 +208,33 @@ def test_rows_updated_in_the_database_are_found_replaced_and_kept_as_they_were(s
     assert set(columns[other]) == {"category"} | ({"user_id"} if was["user_id"] else set())
     quiet = store.load_postgres(database, quiet=True)  # nothing since: the counters say so again
     assert "row counters show no older row changed" in notes(quiet) and quiet.rows_read < 200
+
+
+def test_updates_are_found_across_a_clean_restart_and_after_a_crash(store, database, data, pg_server):
+    """A clean restart keeps the server's counters, so an update before it is counted; a crash
+    discards them, and the next load fetches and compares every row rather than trust them."""
+
+    def notes(result):
+        return " ".join(result.sources[0].notes)
+
+    store.load_postgres(database, quiet=True)
+    first, second = data.llama_logs["id"][5], data.llama_logs["id"][6]
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("UPDATE llama_logs SET reason = 'fixed in place' WHERE id = %s", [first])
+    pg_server.restart()
+    restarted = store.load_postgres(database, quiet=True)
+    assert UPDATED in notes(restarted) and restarted.sources[0].rows_changed == 1
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("SET synchronous_commit = on")  # written before the crash (the server's default is off)
+        con.execute("UPDATE llama_logs SET reason = 'fixed before a crash' WHERE id = %s", [second])
+    pg_server.halt()
+    pg_server.resume()
+    crashed = store.load_postgres(database, quiet=True)
+    assert RESTARTED in notes(crashed) and crashed.sources[0].rows_changed == 1
+    assert crashed.rows_read == data.llama_logs.height
+    stored = store.table().filter(pl.col("id").is_in([first, second]))
+    assert set(stored["reason"]) == {"fixed in place", "fixed before a crash"}
+    assert "row counters show no older row changed" in notes(store.load_postgres(database, quiet=True))
 
 
 @pytest.mark.parametrize(
