@@ -114,8 +114,8 @@ def plan_fetch(
     )
     with store.registered("_llamalog_pg_ids", ids):
         store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {SOURCE_IDS} AS "
-            "SELECT id FROM _llamalog_pg_ids WHERE id IS NOT NULL"
+            f"CREATE OR REPLACE TEMP TABLE {SOURCE_IDS} AS "  # ids a view gives as text, as stored
+            "SELECT * FROM (SELECT TRY_CAST(id AS UUID) AS id FROM _llamalog_pg_ids) WHERE id IS NOT NULL"
         )
     older = store.execute(
         f"""SELECT id FROM {SOURCE_IDS}

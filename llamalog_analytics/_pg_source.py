@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
 # Timeouts so a load never blocks the application's writers; no JIT: compiling the plain scans
-# and counts a load runs costs more than it saves.
+# and counts a load runs costs more than it saves; times in UTC, as the store keeps them (a
+# timestamptz column compared with a time the load binds is then read as UTC too).
 SESSION = {
+    "TimeZone": "UTC",
     "statement_timeout": "15min",
     "lock_timeout": "5s",
     "idle_in_transaction_session_timeout": "1min",

@@ -100,6 +100,13 @@ def load_postgres(
         notes.append(f"found {' and '.join(t.name for t in tables)} in schema {namespace!r}")
         if [t.name for t in tables] == [schema_module.LEGACY_TABLE]:
             notes.append("the database has not been migrated: no llama_logs table yet")
+        migrations_readable = _migrations_readable(db, namespace)
+        if migrations_readable is False:
+            notes.append(
+                f"{MIGRATIONS_TABLE} is not readable by this role: not loaded (GRANT SELECT ON "
+                f"{MIGRATIONS_TABLE} to load it; else give verify the migrations' dates: --migrated-at, "
+                "--root-job-migrated-at)"
+            )
         disappeared: dict[str, list[Any]] = {}
         for found in tables:
             source = f"{target.display}#{namespace}.{found.name}"
@@ -116,8 +123,7 @@ def load_postgres(
             with _stream_reader(store, source, found, stream, table_notes) as reader:
                 stage.add(found.name, reader, quiet=True)
             disappeared[found.name] = disappeared_ids(store, found, source, plan)
-        migrations = _migrations(db, namespace)
-        extras = {MIGRATIONS_TABLE: migrations} if migrations is not None else {}
+        extras = {MIGRATIONS_TABLE: _migrations(db, namespace)} if migrations_readable else {}
         return stage.commit(replace_tables=extras, disappeared=disappeared)
 
 
@@ -287,13 +293,18 @@ def _stream_reader(
         )
 
 
-def _migrations(db: Source, namespace: str) -> Any:
-    """The migration history as an Arrow stream, or None when the schema has none."""
-    if not db.rows(
-        "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2",
+def _migrations_readable(db: Source, namespace: str) -> bool | None:
+    """Whether this role may read the schema's migration history; None when it has none."""
+    rows = db.rows(
+        "SELECT has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT') "
+        "FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2",
         (namespace, MIGRATIONS_TABLE),
-    ):
-        return None
+    )
+    return bool(rows[0][0]) if rows else None
+
+
+def _migrations(db: Source, namespace: str) -> Any:
+    """The migration history as an Arrow stream."""
     return db.stream(
         f"""SELECT id, checksum, finished_at AT TIME ZONE 'UTC' AS finished_at, migration_name, logs,
   rolled_back_at AT TIME ZONE 'UTC' AS rolled_back_at, started_at AT TIME ZONE 'UTC' AS started_at,

@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
-from llamalog_analytics._pg_incremental import RESTARTED, UPDATED
+from llamalog_analytics._pg_incremental import RESTARTED, UNSEEN_UPDATES, UPDATED
 from llamalog_analytics._pg_source import snapshot, translated
 from llamalog_analytics.errors import ArgumentError, PostgresError
 from llamalog_analytics.postgres import parse_url
@@ -122,6 +122,46 @@ def test_select_only_role_and_read_only_session(store, database, pg_server):
         con.execute("REVOKE SELECT ON llama_logs FROM auditor")
     with lla.LogStore() as other, pytest.raises(PostgresError, match=r"permission denied.*GRANT SELECT"):
         other.load_postgres(reader_url, quiet=True)
+
+
+def test_a_role_that_may_read_the_log_table_alone_loads_it(store, database):
+    """Neither the migration history nor the statistics views are needed: without them, the
+    load says what it left out, and later loads compare ids."""
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("DROP ROLE IF EXISTS narrow")
+        con.execute("CREATE ROLE narrow LOGIN PASSWORD 'narrow-pw'")
+        con.execute("GRANT SELECT ON llama_logs TO narrow")
+        con.execute("REVOKE SELECT ON pg_catalog.pg_stat_user_tables FROM PUBLIC")
+    url = database.replace(f"postgres:{PASSWORD}@", "narrow:narrow-pw@")
+    first = store.load_postgres(url, quiet=True)
+    assert first.rows_loaded == 4_000 and "_prisma_migrations" not in store.tables()
+    assert "_prisma_migrations is not readable by this role" in " ".join(first.sources[0].notes)
+    again = store.load_postgres(url, quiet=True)
+    assert UNSEEN_UPDATES in " ".join(again.sources[0].notes) and again.rows_inserted == 0
+
+
+def test_a_view_with_text_ids_and_zoned_times_loads_again_incrementally(store, database, data):
+    """A view may give ids as text and times with a time zone, and the session a zone of its
+    own: the ids are compared as UUIDs, the window is read in UTC, and nothing seems gone."""
+    name = database.rsplit("/", 1)[1]
+    view = ", ".join(
+        {"id": "id::text AS id", "created_at": "created_at AT TIME ZONE 'UTC' AS created_at"}.get(c, c)
+        for c in schema.COLUMN_NAMES
+    )
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute(f"ALTER DATABASE {name} SET timezone TO 'America/Chicago'")
+        con.execute("CREATE SCHEMA v")
+        con.execute(f"CREATE VIEW v.llama_logs AS SELECT {view} FROM public.llama_logs")
+    store.load_postgres(database + "?schema=v", quiet=True)
+    newest = data.llama_logs["created_at"].max()
+    later = data.llama_logs.head(3).with_columns(
+        pl.Series("id", [str(uuid.uuid4()) for _ in range(3)]),
+        pl.lit(newest + timedelta(hours=2)).alias("created_at"),
+    )
+    copy_rows(database, later)
+    again = store.load_postgres(database + "?schema=v", quiet=True)
+    assert (again.rows_inserted, again.sources[0].rows_disappeared) == (3, 0)
+    assert store.table().height == 4_003
 
 
 def test_incremental_load_fetches_new_rows_and_reports_deleted_ones(store, database, data):
