@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._sql import COUNTERS_TABLE, DISAPPEARED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, STAGE_TABLE, quote
+from ._pg_source import parse_url
+from ._sql import (
+    CHANGED_TABLE,
+    COUNTERS_TABLE,
+    DISAPPEARED_TABLE,
+    LOAD_ID_COLUMN,
+    LOADS_TABLE,
+    REJECTS_TABLE,
+    STAGE_TABLE,
+    quote,
+)
+from .errors import PostgresError
 
 if TYPE_CHECKING:
     from ._pg_source import Source
@@ -135,6 +146,34 @@ ORDER BY id LIMIT ?""",
         compared=True,
         note=f"{window}; the older rows were compared by id ({len(older):,} new to the store){unseen}",
     )
+
+
+def adopt_sources(store: LogStore, source: str, table: str) -> None:
+    """Record under ``source`` (``URL#schema.table``, the URL as :class:`Connection.source
+    <llamalog_analytics._pg_source.Connection>` names it) the history of the same database
+    table that earlier loads recorded under another URL for it (with a masked password, SSL or
+    timeout parameters), so an incremental load follows on from them."""
+    url, _, where = source.rpartition("#")
+    others = store.execute(
+        f"SELECT DISTINCT source FROM {LOADS_TABLE} "
+        "WHERE table_name = ? AND format = 'postgres' AND source <> ?",
+        [table, source],
+    )
+
+    def names_it(recorded: str) -> bool:
+        other_url, _, other_where = recorded.rpartition("#")
+        try:
+            return other_where == where and parse_url(other_url).source == url
+        except PostgresError:
+            return False
+
+    same = [recorded for (recorded,) in others if names_it(recorded)]
+    if same:
+        for history in (LOADS_TABLE, REJECTS_TABLE, DISAPPEARED_TABLE, CHANGED_TABLE, COUNTERS_TABLE):
+            store.execute(
+                f"UPDATE {history} SET source = ? WHERE table_name = ? AND source IN (SELECT unnest(?))",
+                [source, table, same],
+            )
 
 
 def resume_point(store: LogStore, source: str, table: str) -> datetime | None:

@@ -48,11 +48,17 @@ LIBPQ_PARAMETERS = frozenset(
 
 
 SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+# The parameters that say which database a URL reaches (the rest say how: SSL, timeouts, names).
+WHICH_DATABASE = ("host", "hostaddr", "port", "dbname", "user", "service", "options")
 
 
 @dataclass(frozen=True)
 class Connection:
     """A parsed database URL: what to give libpq, which schema to read, and what was dropped.
+
+    ``display`` is the URL as messages show it (password masked); ``source`` names the database
+    in the store's load history: the URL without what does not change which database it reaches
+    (password, SSL, timeouts), so the same database reached another way is the same source.
 
     Examples:
         >>> c = parse_url("postgresql://app:pw@db:5432/music?schema=catalog&connection_limit=5&sslmode=require")
@@ -62,11 +68,14 @@ class Connection:
         'postgresql://app:***@db:5432/music?sslmode=require'
         >>> c.conninfo
         'postgresql://app:pw@db:5432/music?connect_timeout=10&sslmode=require'
+        >>> c.source == parse_url("postgres://app@db:5432/music?connect_timeout=3").source
+        True
     """
 
     conninfo: str
     schema: str
     display: str
+    source: str
     password: str | None
     dropped: tuple[str, ...] = ()
 
@@ -104,8 +113,9 @@ def parse_url(url: str) -> Connection:
         return f"postgresql://{user_part}{at}{hosts}{parts.path}" + (f"?{query_part}" if values else "")
 
     display = build(user + (":***" if colon else ""), public)
+    source = build(user, {k: v for k, v in kept.items() if k in WHICH_DATABASE})
     connect = {"connect_timeout": CONNECT_TIMEOUT, **kept}  # a server that never answers fails
-    return Connection(build(userinfo, connect), schema_name, display, secret, dropped)
+    return Connection(build(userinfo, connect), schema_name, display, source, secret, dropped)
 
 
 def _query(text: str) -> dict[str, str]:

@@ -27,6 +27,7 @@ from ._pg_incremental import (
     Counters,
     Plan,
     SourceTable,
+    adopt_sources,
     created_condition,
     disappeared_ids,
     plan_fetch,
@@ -109,7 +110,8 @@ def load_postgres(
             )
         disappeared: dict[str, list[Any]] = {}
         for found in tables:
-            source = f"{target.display}#{namespace}.{found.name}"
+            source = f"{target.source}#{namespace}.{found.name}"
+            adopt_sources(store, source, found.name)
             counters = server_counters(db, namespace, found)
             plan = Plan() if full else plan_fetch(db, store, namespace, found, source, counters)
             if counters is not None:

@@ -366,12 +366,28 @@ def test_server_terminating_the_backend_mid_load(tmp_path, pg_server, data, stre
         killer.join()
 
 
+def test_the_same_database_reached_by_another_url_is_the_same_source(store, database, data):
+    """SSL or application parameters, a timeout, or the name earlier versions recorded (the URL
+    as shown, password masked): one source, so an update made in the database is taken, not
+    refused as another source's version."""
+    notebook = database + "?sslmode=disable&application_name=notebook"
+    store.load_postgres(notebook, quiet=True)
+    recorded_before = parse_url(notebook).display + "#public.llama_logs"
+    store.execute("UPDATE _llamalog_loads SET source = ?", [recorded_before])
+    changed = data.llama_logs["id"][5]
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("UPDATE llama_logs SET category = 'CORRECTED' WHERE id = %s", [changed])
+    shell = store.load_postgres(database + "?connect_timeout=5", quiet=True)
+    assert (shell.rows_rejected, shell.rows_inserted, shell.sources[0].rows_changed) == (0, 0, 1)
+    assert store.loads()["source"].unique().to_list() == [parse_url(database).source + "#public.llama_logs"]
+
+
 def test_database_url_from_the_environment_and_password_masking(tmp_path, database, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database + "?schema=public&connection_limit=1")
     db = tmp_path / "s.duckdb"
     code, out, err = run_cli("load", "--db", db)
     assert code == 0
-    assert "postgresql://postgres:***@" in out
+    assert "postgresql://postgres@127.0.0.1" in out
     code, info, _ = run_cli("info", "--db", db)
     for text in (out, err, info):
         assert PASSWORD not in text
