@@ -276,9 +276,16 @@ def only_new_rows(
 
 
 def disappeared_ids(store: LogStore, found: SourceTable, source: str, plan: Plan) -> list[Any]:
-    """Ids loaded earlier from this source that it no longer has, among the rows it was asked for."""
+    """Ids loaded earlier from this source that it no longer has, among the rows it was asked for;
+    rows an earlier load found gone that the source has again (restored) are gone no longer."""
     if not store.has_table(found.name):
         return []
+    back = f"SELECT id FROM {STAGE_TABLE} WHERE _table = ? AND id IS NOT NULL"
+    store.execute(
+        f"""DELETE FROM {DISAPPEARED_TABLE} WHERE source = ? AND table_name = ?
+  AND (id IN ({back}){f" OR id IN (SELECT id FROM {SOURCE_IDS})" if plan.compared else ""})""",
+        [source, found.name, found.name],
+    )
     if plan.since is None:
         scope, params = "", []
     elif plan.compared:

@@ -195,6 +195,10 @@ def test_incremental_load_fetches_new_rows_and_reports_deleted_ones(store, datab
     assert "rows gone from their database since loaded: 6" in str(lla.summarize(store))
     full = store.load_postgres(database, full=True, quiet=True)
     assert (full.rows_read, full.rows_inserted, full.sources[0].rows_disappeared) == (4_004, 0, 0)
+    copy_rows(database, data.llama_logs.head(2))  # two old rows restored, as they were
+    restored = store.load_postgres(database, quiet=True)
+    assert (restored.rows_inserted, restored.sources[0].rows_disappeared) == (0, 0)
+    assert sorted(store.disappeared()["id"].cast(pl.String).to_list()) == sorted([*gone[2:], recent])
 
 
 def test_incremental_load_trusts_the_server_counters_only_when_they_add_up(store, database, data):
