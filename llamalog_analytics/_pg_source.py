@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,11 +91,13 @@ def parse_url(url: str) -> Connection:
     parts = urlsplit(url)
     scheme = parts.scheme.split("+", 1)[0]  # postgresql+psycopg://, as SQLAlchemy writes it
     if scheme not in ("postgresql", "postgres"):
-        shown = f"{parts.scheme}://" if parts.scheme else "the database URL"
+        before, found, _ = url.partition("://")
+        shown = f"{before}://" if found and "@" not in before else "the database URL"
+        hint = "drop the jdbc: in front:" if before.startswith("jdbc:") else "use"
         raise PostgresError(
-            f"{shown} is not a PostgreSQL URL. Hint: use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            f"{shown} is not a PostgreSQL URL. Hint: {hint} postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
         )
-    if parts.fragment or ("@" in url.split("://", 1)[-1] and "@" not in parts.netloc):
+    if parts.fragment or "@" in parts.path or ("@" in url.split("://", 1)[-1] and "@" not in parts.netloc):
         raise PostgresError(
             "the database URL has a '#', '/' or '?' in its user or password. Hint: percent-encode "
             "them (# as %23, / as %2F, ? as %3F), as Prisma also requires"
@@ -158,12 +161,13 @@ def translated(target: Connection) -> Iterator[None]:
 _FAILURES = (
     (
         ("password authentication failed", "no password supplied"),
-        "authentication failed at {where}. Hint: check the user and password in DATABASE_URL",
+        "authentication failed at {where}. Hint: check the user and password in the database URL",
     ),
     (("does not exist",), "no such database at {where}. Hint: check the database name in the URL"),
+    (("permission denied",), "permission denied at {where} ({first}). Hint: {grant} to this role"),
     (
-        ("permission denied",),
-        "permission denied at {where} ({first}). Hint: GRANT SELECT on the log tables to this role",
+        ('value: "', "for connection option", "invalid connection option"),
+        "the database URL has a parameter libpq does not take ({first}). Hint: check the URL's parameters",
     ),
     (
         (
@@ -210,12 +214,20 @@ def _explain(message: str, target: Connection) -> str:
     secrets = {target.password or "", parts.password or "", *in_query} - {""}
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, "***")
-    first = " ".join(message.replace("IO: [libpq]", "").split())[:300]
+    said = message.replace("IO: [libpq]", "").split(" Query was:", 1)[0]  # not our SQL, cut short
+    first = " ".join(said.split())[:300]
     lowered = message.lower()
+    denied = re.search(r"permission denied for (schema|database|table|view|relation) (\S+)", message)
+    grant = "GRANT SELECT on the log tables"
+    if denied:
+        kind, name = denied[1], denied[2]
+        grant = {"schema": "GRANT USAGE ON SCHEMA", "database": "GRANT CONNECT ON DATABASE"}.get(
+            kind, "GRANT SELECT ON"
+        ) + f" {name}"
     for needles, text in _FAILURES:
         # "does not exist" alone could be a table: it means the database only when it says so
         if any(n in lowered for n in needles) and ("does not exist" not in needles or "database" in lowered):
-            return text.format(where=target.display, first=first)
+            return text.format(where=target.display, first=first, grant=grant)
     return f"reading {target.display} failed: {first}"
 
 

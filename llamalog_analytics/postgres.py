@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shlex
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote as quote_url
 
 from . import schema as schema_module
 from ._pg_incremental import (
@@ -80,6 +82,12 @@ def load_postgres(
             one per two CPUs, up to 8, and one per 64 MiB of table); incremental reads use one.
         quiet: no progress bar.
     """
+    if table is not None and table not in (schema_module.CURRENT_TABLE, schema_module.LEGACY_TABLE):
+        raise ArgumentError(
+            f"table={table!r}: a database load reads {schema_module.CURRENT_TABLE} or "
+            f"{schema_module.LEGACY_TABLE} (the migration history comes with them). Hint: name one of "
+            "them, or none for both"
+        )
     if streams is not None and streams < 1:
         raise ArgumentError(f"streams={streams}: a load reads with at least one stream. Hint: pass 1 or more")
     url = url or os.environ.get("DATABASE_URL")
@@ -158,10 +166,23 @@ def _find_tables(db: Source, target: Connection, namespace: str, only: str | Non
         found = {k: v for k, v in found.items() if k == only}
     if not found:
         wanted = only or "llama_logs or enrichment_logs"
-        raise PostgresError(
-            f"no {wanted} table in schema {namespace!r} at {target.display}. "
-            "Hint: check ?schema= in the URL (Prisma's schema parameter) or --schema"
-        )
+        elsewhere = [
+            name
+            for (name,) in db.rows(
+                "SELECT DISTINCT n.nspname FROM pg_catalog.pg_class c "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1",
+                ("{" + (only or f"{schema_module.CURRENT_TABLE},{schema_module.LEGACY_TABLE}") + "}",),
+            )
+        ]
+        hint = "check ?schema= in the URL (Prisma's schema parameter) or --schema"
+        if elsewhere:
+            shown = ", ".join(repr(name) for name in elsewhere)
+            hint = (
+                f"found in schema {shown}: pass ?schema={quote_url(elsewhere[0])} in the URL or "
+                f"--schema {shlex.quote(elsewhere[0])}"
+            )
+        raise PostgresError(f"no {wanted} table in schema {namespace!r} at {target.display}. Hint: {hint}")
     return [
         SourceTable(name, columns, set(schema_module.REQUIRED) <= guaranteed.get(name, set()), blocks[name])
         for name, columns in sorted(found.items(), reverse=True)
@@ -232,6 +253,10 @@ def _fetch(
     sources = [db, *db.share(count - 1)]  # fewer when the server refuses more connections
     if len(sources) == 1:
         batches, read_by = db.stream(sql, params), []
+        if streams is not None and streams > 1 and plan.since is not None:
+            read_by = [
+                f"{found.name} read in one stream: an incremental read is not split (--streams is for --full)"
+            ]
     else:
         ranges = _ctid_ranges(found.blocks, len(sources))
         batches = db.interleaved(

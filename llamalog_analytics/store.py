@@ -618,7 +618,7 @@ class LogStore:
         )
 
     def loads(self) -> pl.DataFrame:
-        """The load history: one row per file loaded, oldest first."""
+        """The load history: one row per source read (a file, or a database table), oldest first."""
         self._require_bookkeeping()
         return self.frame(f"SELECT * FROM {LOADS_TABLE} ORDER BY load_id, source")
 

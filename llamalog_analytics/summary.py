@@ -51,7 +51,7 @@ class StoreSummary:
                 width = max(map(len, t.categories))
                 lines += [f"  {k:<{width}}  {v:>10,}" for k, v in t.categories.items()]
         if self.loads:
-            lines.append(f"load history ({count(len(self.loads), 'file')}):")
+            lines.append(f"load history ({count(len(self.loads), 'source')} read):")
             for load in self.loads:
                 lines.append(
                     f"  #{load['load_id']} {load['loaded_at']:%Y-%m-%d %H:%M} UTC "

@@ -120,7 +120,8 @@ def test_select_only_role_and_read_only_session(store, database, pg_server):
     assert result.rows_loaded == 4_000
     with psycopg.connect(database, autocommit=True) as con:
         con.execute("REVOKE SELECT ON llama_logs FROM auditor")
-    with lla.LogStore() as other, pytest.raises(PostgresError, match=r"permission denied.*GRANT SELECT"):
+    refused = r"permission denied.*GRANT SELECT ON llama_logs to this role"
+    with lla.LogStore() as other, pytest.raises(PostgresError, match=refused):
         other.load_postgres(reader_url, quiet=True)
 
 
@@ -289,10 +290,16 @@ def test_updates_are_found_across_a_clean_restart_and_after_a_crash(store, datab
         (lambda url, port: url.rsplit("/", 1)[0] + "/no_such_db", "no such database"),
         (
             lambda url, port: url + "?schema=nowhere",
-            "no llama_logs or enrichment_logs table in schema 'nowhere'",
+            "no llama_logs or enrichment_logs table in schema 'nowhere' at postgresql://postgres:***@"
+            "127.0.0.1:",
         ),
+        (
+            lambda url, port: url + "?schema=nowhere",
+            "Hint: found in schema 'public': pass ?schema=public in the URL or --schema public",
+        ),
+        (lambda url, port: url + "?sslmode=bogus", "the database URL has a parameter libpq does not take"),
     ],
-    ids=["unreachable", "bad-password", "missing-database", "missing-table"],
+    ids=["unreachable", "bad-password", "missing-database", "missing-table", "where-it-is", "bad-parameter"],
 )
 def test_failures_are_one_line_exit_2_and_leave_the_store_unchanged(
     tmp_path, database, pg_server, make_url, message
@@ -521,6 +528,10 @@ def test_cli_load_in_several_streams_says_so(tmp_path, database, data):
     assert "llama_logs read in 2 streams over one snapshot" in out
     with lla.LogStore(db, read_only=True) as s:
         assert_same_rows(s.table(), data.llama_logs)
+    code, out, err = run_cli("load", database, "--db", db, "--streams", 2, "--quiet")
+    assert code == 0 and "an incremental read is not split (--streams is for --full)" in out
+    code, _, err = run_cli("load", database, "--db", db, "--as", "_prisma_migrations")
+    assert code == 2 and "a database load reads llama_logs or enrichment_logs" in err
     code, _, err = run_cli("load", tmp_path / "x.csv", "--db", db, "--streams", 2)
     assert code == 2 and "--streams and --schema are for database loads" in err
     code, _, err = run_cli("load", database, "--db", db, "--streams", 0)

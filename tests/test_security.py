@@ -208,3 +208,20 @@ def test_a_password_never_leaks(tmp_path, pg_server, monkeypatch):
         outputs.append(lla.verify(store).to_html(tmp_path / "audit.html").read_text(encoding="utf-8"))
     for text in outputs:
         assert PASSWORD not in text
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("postgresql+psycopg://app:Hush-42@127.0.0.1:1/music", "cannot reach the database"),
+        ("jdbc:postgresql://app:Hush-42@db/music", "Hint: drop the jdbc: in front"),
+        ("postgresq://app:Hush-42@db/music", "postgresq:// is not a PostgreSQL URL"),
+        ("host=db user=app password=Hush-42", "the database URL is not a PostgreSQL URL"),
+        ("postgresql://app:Hush/42@db/music", "percent-encode"),
+    ],
+    ids=["sqlalchemy", "jdbc", "mistyped", "keywords", "unencoded"],
+)
+def test_a_database_written_another_way_is_not_echoed_as_a_missing_file(tmp_path, written, said):
+    result = CliRunner().invoke(main, ["load", written, "--db", str(tmp_path / "s.duckdb"), "--quiet"])
+    assert result.exit_code == 2 and said in result.output
+    assert "Hush" not in result.output

@@ -4,6 +4,7 @@ it holds."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from typing import Any
@@ -59,7 +60,7 @@ def load(
     Exit status: 0 loaded, 1 rows were rejected and --strict was given, 2 nothing could be loaded.
     """
 
-    urls = [s for s in sources if s.startswith(("postgresql://", "postgres://"))]
+    urls = [s for s in sources if _database_url(s)]
     if urls and len(sources) > 1:
         raise click.UsageError("load one database URL at a time, without files")
     if not sources and not os.environ.get("DATABASE_URL"):
@@ -83,6 +84,24 @@ def load(
         )
     if strict and result.rows_rejected:
         sys.exit(1)
+
+
+def _database_url(source: str) -> bool:
+    """Whether ``source`` names a database, not files: a URL (``postgresql://``, SQLAlchemy's
+    ``postgresql+psycopg://``, a JDBC URL, a mistyped scheme) or libpq's ``key=value`` text. Such
+    a source is never echoed as a missing file: it may hold a password.
+
+    Examples:
+        >>> [_database_url(s) for s in ("postgresql+psycopg://u:p@h/db", "jdbc:postgresql://h/db",
+        ...                             "host=h password=p", "logs/*.parquet", "month=2026-02/a.parquet")]
+        [True, True, True, False, False]
+    """
+    from .._pg_source import LIBPQ_PARAMETERS
+
+    keyword = re.match(r"\s*(\w+)\s*=", source)
+    return bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:(//|[A-Za-z]+://)", source)) or bool(
+        keyword and keyword[1] in LIBPQ_PARAMETERS
+    )
 
 
 @click.command()
