@@ -6,8 +6,9 @@ checks of a load once, when attached: a row a load would reject, or an id given 
 the attachment (a load keeps such rows aside instead). The view reads the files that were there
 when attached, and only those: after files are added, removed or rewritten, attach again (which
 checks them all). The store keeps each file's size and modification time, so a read that fails
-on a file removed, moved or changed since names that file; a file rewritten in place that still
-reads is read as it now is. Nothing can be loaded into an attached table.
+on a file removed, moved or changed since names that file, and the table is not read until it is
+attached again (a file rewritten in place would give rows that were never checked). Nothing can
+be loaded into an attached table.
 """
 
 from __future__ import annotations
@@ -109,13 +110,27 @@ FROM ({checked})"""
             return stage.commit(replaced_from=[loaded])
 
 
+def again_argument(source: str) -> str:
+    """What to attach again for the recorded ``source`` of an attachment (as :func:`_pattern`
+    shows it): the folder, for a folder's files; else the file or glob.
+
+    Examples:
+        >>> again_argument("data/sample/**/*.parquet"), again_argument("logs/*.parquet")
+        ('data/sample', 'logs/*.parquet')
+    """
+    folder = source.removesuffix(f"/{_BELOW}")
+    return folder if folder != source and Path(folder).is_dir() else source
+
+
+_BELOW = "**/*.parquet"  # what a folder's files are, searched recursively
+
+
 def _pattern(source: str | Path) -> tuple[str, str]:
     """``source`` as an absolute glob for DuckDB (a folder's name or a file's read literally,
     ``[`` too; what is below a folder as a glob), and as people read it (nothing escaped)."""
     path = Path(source).expanduser()
     if path.is_dir():
-        below = Path("**") / "*.parquet"
-        return str(Path(glob.escape(str(path.resolve()))) / below), str(path.resolve() / below)
+        return str(Path(glob.escape(str(path.resolve()))) / _BELOW), str(path.resolve() / _BELOW)
     shown = str(path.absolute())
     return (glob.escape(shown) if path.is_file() else shown), shown
 

@@ -7,6 +7,7 @@ import glob
 import itertools
 import os
 import re
+import shlex
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -169,7 +170,7 @@ class LogStore:
                     f"{self.path}: cannot write inside a block that holds the store for reading. "
                     "Hint: end the `with store.session()` block first, or open it with write=True"
                 )
-            with self._outermost():
+            with self._outermost(write=write):
                 yield self._con
             return
         if self.path is None:
@@ -179,7 +180,7 @@ class LogStore:
             if write:
                 self._notice_foreign_writes()  # before this write makes them indistinguishable
                 self._prepare()
-            with self._outermost():
+            with self._outermost(write=write):
                 yield self._con
         finally:
             con, self._con = self._con, None
@@ -188,40 +189,54 @@ class LogStore:
             self._seen = _file_state(self.path)
 
     @contextmanager
-    def _outermost(self) -> Iterator[None]:
-        """Count the sessions open; an error that leaves the outermost one, from reading an
-        attached table's files that changed since they were attached, is said as such."""
+    def _outermost(self, *, write: bool) -> Iterator[None]:
+        """Count the sessions open. A reading one refuses to start while an attached table's
+        file was removed, moved or changed since it was attached (it would read other rows than
+        were checked: attach again); an error that leaves it from reading such a file is said
+        as such."""
         self._depth += 1
         try:
+            if self._depth == 1 and not write and (changed := self._changed_attached_file()) is not None:
+                raise changed
             yield
         except duckdb.Error as exc:
-            if self._depth == 1 and (error := self._attached_files_error(exc)) is not None:
+            if self._depth == 1 and (error := self._changed_attached_file(str(exc))) is not None:
                 raise error from exc
             raise
         finally:
             self._depth -= 1
 
-    def _attached_files_error(self, exc: duckdb.Error) -> StoreError | None:
-        """``exc`` said as an attached table's file removed, moved or changed since it was
-        attached, when the error names such a file (None otherwise: it is something else)."""
-        said = str(exc)
+    def _changed_attached_file(self, said: str | None = None) -> StoreError | None:
+        """The first attached table's file removed, moved or changed since it was attached, as an
+        error that names it and says how to attach again; None when there is none. With
+        ``said`` (a DuckDB error's text), only a file it names."""
         with contextlib.suppress(duckdb.Error):
             for table, file, size, modified in self._attached_files():
+                if said is not None and file not in said and _readers.read_name(file) not in said:
+                    continue
                 now = _readers.file_stat(file)
-                if (file in said or _readers.read_name(file) in said) and (
-                    now is None or (size is not None and now != (size, modified))
-                ):
-                    what = "was removed or moved" if now is None else "has changed"
-                    source = self.execute(
-                        f"SELECT source FROM {LOADS_TABLE} WHERE table_name = ? AND format = ? "
-                        "ORDER BY load_id DESC LIMIT 1",
-                        [table, ATTACHED],
-                    )[0][0]
-                    return StoreError(
-                        f"{file} {what} since it was attached as {table}, so {table} cannot be read "
-                        f"({said.splitlines()[0]}). Hint: attach it again, which checks every file: "
-                        f"llamalog attach '{source}' --as {table} (store.attach)"
-                    )
+                if now is not None and (size is None or now == (size, modified)):
+                    continue
+                from .attach import again_argument
+
+                what = "was removed or moved" if now is None else "has changed"
+                source = self.execute(
+                    f"SELECT source FROM {LOADS_TABLE} WHERE table_name = ? AND format = ? "
+                    "ORDER BY load_id DESC LIMIT 1",
+                    [table, ATTACHED],
+                )[0][0]
+                again = again_argument(source)
+                command = (
+                    f"store.attach({again!r}, {table!r})"
+                    if self.path is None
+                    else f"llamalog attach {shlex.quote(again)} --as {table} --db {shlex.quote(self.path)}"
+                    " (store.attach)"
+                )
+                reason = f" ({said.splitlines()[0]})" if said else ""
+                return StoreError(
+                    f"{file} {what} since it was attached as {table}, so {table} cannot be read{reason}. "
+                    f"Hint: attach it again, which checks every file: {command}"
+                )
         return None
 
     def _attached_files(self) -> list[tuple[str, str, int | None, int | None]]:
@@ -695,7 +710,7 @@ class LogStore:
         """Close; and remove the file if this object created it and nothing was stored in it."""
         try:
             empty = self._created and not self.read_only and self._holds_nothing()
-        except duckdb.Error:
+        except (duckdb.Error, StoreError):  # unreadable (an attached file changed): not empty
             empty = False
         self.close()
         if empty:

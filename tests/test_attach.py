@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import duckdb
 import polars as pl
@@ -173,15 +174,28 @@ def test_llamalog_attach_says_what_it_attached_or_why_not(synth, tmp_path):
     assert code == 0, err
 
 
-def test_an_error_of_another_kind_is_not_blamed_on_a_changed_file(twenty, tmp_path):
-    with lla.LogStore(tmp_path / "s.duckdb") as store:
+def test_a_file_rewritten_since_attached_is_refused_until_attached_again(synth, twenty, tmp_path):
+    """A rewritten file may hold other types, ids or columns than were checked: the table is not
+    read until it is attached again, and errors of another kind are not blamed on it."""
+    db = tmp_path / "s.duckdb"
+    with lla.LogStore(db) as store:
         store.attach(twenty)
-        before = store.version()
-        os.utime(twenty / "a.parquet", ns=(0, 0))  # changed since the attachment, still readable
-        assert store.version() != before  # the chain index is rebuilt
-        assert store.table().height == 20
         with pytest.raises(duckdb.CatalogException):  # raised inside the store's session
             store.execute("SELECT * FROM no_such_table")
+        before = store.version()
+        rewritten = synth.llama_logs.head(10).with_columns(duration_ms=pl.lit("30x"), id=pl.lit("not-a-uuid"))
+        rewritten.write_parquet(twenty / "a.parquet")  # a re-export with other types, still Parquet
+        assert store.version() != before  # the chain index is rebuilt
+        again = f"llamalog attach {twenty.resolve()} --as llama_logs --db {db}"
+        with pytest.raises(StoreError, match=rf"a\.parquet has changed since it .*{re.escape(again)}"):
+            store.table()
+        with pytest.raises(SourceError, match="is not a UUID"):
+            store.attach(twenty)  # attaching again checks it, and refuses it
+        lla.write_logs(synth.llama_logs.head(20), twenty / "a.parquet")
+        store.attach(twenty)
+        assert store.table().height == 20
+    code, _, err = run_cli("info", "--db", db)
+    assert code == 0, err
 
 
 def test_a_table_attached_by_an_earlier_version_is_still_watched(twenty, tmp_path):
