@@ -188,7 +188,7 @@ def _open_text(path: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
 
-def _map_columns(path: str, names: list[str]) -> tuple[dict[str, int], tuple[str, ...]]:
+def map_columns(path: str, names: list[str]) -> tuple[dict[str, int], tuple[str, ...]]:
     """Map source column names to canonical ones: ``{canonical: position}`` and ignored names."""
     mapping: dict[str, int] = {}
     ignored = []
@@ -221,7 +221,7 @@ def _csv(store: LogStore, path: str) -> Reader:
         header = next(csv.reader(f), None)
     if not header:
         raise SourceError(f"{path}: the file is empty. Hint: export with CSV HEADER")
-    mapping, ignored = _map_columns(path, header)
+    mapping, ignored = map_columns(path, header)
     names = {f"s{i}": "VARCHAR" for i in range(len(header))}
     for table in (CSV_ERRORS, CSV_SCANS):
         store.execute(f"DROP TABLE IF EXISTS {table}")
@@ -290,7 +290,7 @@ def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -
         ) from exc
     names = [row[0] for row in described if row[0] not in ("_source_file", "file_row_number")]
     types = {row[0]: row[1] for row in described}
-    mapping, ignored = _map_columns(path, names)
+    mapping, ignored = map_columns(path, names)
     # numbered like the CSV reader's columns: a file's own names must not meet the typed ones
     renamed = ", ".join(f"{quote(n)} AS p{i}" for i, n in enumerate(names))
     return Reader(
@@ -339,7 +339,7 @@ def _json_records(store: LogStore, path: str, fmt: str, records: str, params: li
             f"{path}: {which} a JSON object (found: {', '.join(found)}). "
             "Hint: export one object per row, with the table's columns as keys"
         )
-    mapping, ignored = _map_columns(path, keys)
+    mapping, ignored = map_columns(path, keys)
     pointers = ", ".join(
         literal("/" + keys[i].replace("~", "~0").replace("/", "~1")) for i in mapping.values()
     )

@@ -22,7 +22,7 @@ import polars as pl
 
 from . import _readers, schema
 from ._convert import checked_rows
-from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, quote
+from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, literal, quote
 from .errors import SourceError, StoreError
 from .stage import LoadResult, SourceLoad, Stage, log_table_name
 
@@ -51,19 +51,20 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
         (('llama_logs',), True)
     """
     table = log_table_name(table)
-    pattern, shown = _pattern(source)
+    patterns, shown, folder = _pattern(source)
     with store.session(write=True):
         if store.has_table(table):
             raise StoreError(
                 f"the store holds loaded rows in {table!r}; an attached table cannot replace them. "
                 "Hint: attach as another table (table='llama_logs_files', --as NAME)"
             )
-        files = _files(store, source, pattern)
+        files = _files(store, source, patterns, folder)
         found = pl.DataFrame(  # as they are before they are read: a change since then is noticed
             [(table, f, *(_readers.file_stat(f) or (None, None))) for f in files],  # gone: the read fails
             schema={"table_name": pl.String, "file": pl.String, "size": pl.Int64, "modified_ns": pl.Int64},
             orient="row",
         )
+        partly_absent = _columns_of_each(store, files)
         rdr = _readers.parquet_reader(store, shown, files)
         checked = checked_rows(rdr)
         try:
@@ -88,13 +89,14 @@ FROM ({checked})"""
                 f"{shown} cannot be loaded, so nothing was attached. Hint: load them instead "
                 "(llamalog load), which keeps such rows aside with the reason, or fix the files"
             )
-        if repeated:  # read again only to name one
-            twice = store.execute(
-                f"SELECT id FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"
-            )
+        if repeated:  # read again only to name one, and where
+            twice, given = store.execute(
+                f"""SELECT id, list(_source_file || ' row ' || _row ORDER BY _source_file, _row)[:2]
+FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"""
+            )[0]
             raise SourceError(
-                f"{shown}: id {twice[0][0]} is given more than once, so nothing was attached. "
-                "Hint: load the files instead (llamalog load), which keeps one row per id"
+                f"{shown}: id {twice} is given more than once ({' and '.join(given)}), so nothing was "
+                "attached. Hint: load the files instead (llamalog load), which keeps one row per id"
             )
         with Stage(store) as stage:
             names = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
@@ -106,8 +108,46 @@ FROM ({checked})"""
             with store.registered("_llamalog_attached_now", found) as now:
                 store.execute(f"INSERT INTO {ATTACHED_FILES_TABLE} SELECT * FROM {now}")
             absent = tuple(c for c in schema.COLUMN_NAMES if c not in rdr.inputs)
-            loaded = SourceLoad(shown, ATTACHED, table, rows, rows, rows, 0, absent, {}, rdr.notes)
+            notes = (*rdr.notes, *partly_absent)
+            loaded = SourceLoad(shown, ATTACHED, table, rows, rows, rows, 0, absent, {}, notes)
             return stage.commit(replaced_from=[loaded])
+
+
+def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
+    """Each file's columns, checked as a load of that file alone checks them (a required column
+    missing, one column named twice), and each column named one way in every file (the files
+    are read as one table, by name); returns a note for each column some files lack."""
+    named: dict[str, tuple[str, str]] = {}  # canonical column -> (its name, the first file naming it)
+    lacking: dict[str, int] = {}
+    for file in files:
+        try:
+            names = [
+                row[0]
+                for row in store.execute(
+                    f"DESCRIBE SELECT * FROM read_parquet({literal(_readers.read_name(file))})"
+                )
+            ]
+        except duckdb.Error as exc:
+            raise SourceError(
+                f"{file}: not a readable Parquet file ({str(exc).splitlines()[0]}), so nothing was "
+                "attached. Hint: check the file is complete and really Parquet"
+            ) from exc
+        mapping, _ = _readers.map_columns(file, names)
+        for canonical, at in mapping.items():
+            name, first = named.setdefault(canonical, (names[at], file))
+            if name != names[at]:
+                raise SourceError(
+                    f"{file}: column {names[at]!r} is {name!r} in {first}, and the files are read as one "
+                    "table by name. Hint: export them with one naming style (snake_case or camelCase), "
+                    "or load them instead (llamalog load), which reads each file on its own"
+                )
+        for column in schema.COLUMN_NAMES:
+            lacking[column] = lacking.get(column, 0) + (column not in mapping)
+    return [
+        f"{column} is absent from {missing:,} of the {len(files):,} files (NULL in their rows)"
+        for column, missing in lacking.items()
+        if 0 < missing < len(files)
+    ]
 
 
 def again_argument(source: str) -> str:
@@ -125,26 +165,41 @@ def again_argument(source: str) -> str:
 _BELOW = "**/*.parquet"  # what a folder's files are, searched recursively
 
 
-def _pattern(source: str | Path) -> tuple[str, str]:
-    """``source`` as an absolute glob for DuckDB (a folder's name or a file's read literally,
-    ``[`` too; what is below a folder as a glob), and as people read it (nothing escaped)."""
+def _pattern(source: str | Path) -> tuple[list[str], str, Path | None]:
+    """``source`` as absolute globs for DuckDB (a folder's name or a file's read literally, ``[``
+    too; what is below a folder as globs), as people read it (nothing escaped), and the folder
+    (None for a file or a glob)."""
     path = Path(source).expanduser()
     if path.is_dir():
-        return str(Path(glob.escape(str(path.resolve()))) / _BELOW), str(path.resolve() / _BELOW)
+        folder = path.resolve()
+        below = Path(glob.escape(str(folder))) / "**"
+        return [str(below / f"*{suffix}") for suffix in _PARQUET_SUFFIXES], str(folder / _BELOW), folder
     shown = str(path.absolute())
-    return (glob.escape(shown) if path.is_file() else shown), shown
+    return [glob.escape(shown) if path.is_file() else shown], shown, None
 
 
-def _files(store: LogStore, source: str | Path, pattern: str) -> list[str]:
-    """The files ``pattern`` matches now, as DuckDB's glob finds them (the view reads these and
-    no others); an error if there are none, or they are not Parquet."""
-    files = [f for (f,) in store.execute("SELECT file FROM glob(?) ORDER BY file", [pattern])]
+_PARQUET_SUFFIXES = tuple(suffix for suffix, kind in _readers.SUFFIXES.items() if kind == "parquet")
+
+
+def _files(store: LogStore, source: str | Path, patterns: list[str], folder: Path | None) -> list[str]:
+    """The files ``patterns`` match now, as DuckDB's glob finds them (the view reads these and
+    no others); in a folder, not what lies under a name starting with ``_`` or ``.`` (a job's
+    ``_temporary/`` files, ``_SUCCESS``, hidden files), as Spark and pyarrow leave them out. An
+    error if there are none, or they are not Parquet."""
+    files = sorted(
+        {f for pattern in patterns for (f,) in store.execute("SELECT file FROM glob(?)", [pattern])}
+    )
+    if folder is not None:
+        hidden = ("_", ".")
+        files = [f for f in files if not any(p.startswith(hidden) for p in Path(f).relative_to(folder).parts)]
     if not files:
+        if folder is None and not any(c in str(source) for c in "*?[") and not Path(source).exists():
+            raise SourceError(f"{source}: no such file or folder. Hint: check the path")
         raise SourceError(
             f"{source}: no Parquet files there. Hint: name a folder of .parquet files (searched "
             "recursively, hive-partitioned or not) or a glob such as 'logs/*.parquet'"
         )
-    if _readers.SUFFIXES.get(Path(pattern).suffix.lower()) != "parquet":  # .parquet or .pq
+    if _readers.SUFFIXES.get(Path(patterns[0]).suffix.lower()) != "parquet":
         raise SourceError(
             f"{source}: only Parquet files can be attached. Hint: name a folder of .parquet files or "
             "a glob such as 'logs/*.parquet'; load other files instead (llamalog load), which copies them"

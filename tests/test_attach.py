@@ -11,7 +11,7 @@ import pytest
 from conftest import run_cli
 
 import llamalog_analytics as lla
-from llamalog_analytics.errors import SourceError, StoreError
+from llamalog_analytics.errors import NotLlamaLogError, SourceError, StoreError
 
 
 @pytest.fixture
@@ -137,16 +137,50 @@ def test_bad_files_are_refused_by_file_row_and_column_and_the_store_is_unchanged
         twice.mkdir()
         for name in ("a", "b"):
             lla.write_logs(synth.llama_logs.head(5), twice / f"{name}.parquet")
-        with pytest.raises(SourceError, match=r"is given more than once.*Hint: load the files instead"):
+        given = r"given more than once \(.*a\.parquet row (\d+) and .*b\.parquet row \1\).*Hint: load"
+        with pytest.raises(SourceError, match=given):
             store.attach(twice)
-        with pytest.raises(SourceError, match="no Parquet files there"):
+        with pytest.raises(SourceError, match="nowhere: no such file or folder"):
             store.attach(tmp_path / "nowhere")
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(SourceError, match="no Parquet files there"):
+            store.attach(tmp_path / "empty")
         lla.write_logs(synth.llama_logs.head(5), twice / "c.csv")
         lla.write_logs(synth.llama_logs.head(5), twice / "c.pq")  # Parquet by another name
         assert store.attach(twice / "*.pq", "short_suffix").rows_loaded == 5
         with pytest.raises(SourceError, match=r"\*\.csv: only Parquet files can be attached.*llamalog load"):
             store.attach(twice / "*.csv")
         assert store.tables() == ("short_suffix",)
+
+
+def test_each_file_is_checked_as_a_load_of_it_would_be(synth, tmp_path):
+    """A file without a required column, or naming a column otherwise than the other files, is
+    refused by name; a column some files lack is noted; a job's _temporary/ and hidden files are
+    not data, and .pq files in a folder are."""
+    rows = synth.llama_logs
+    folder = tmp_path / "logs"
+    (folder / "_temporary" / "0").mkdir(parents=True)
+    lla.write_logs(rows.head(10), folder / "a.parquet")
+    lla.write_logs(rows.slice(10, 10).drop("preview_data"), folder / "b.pq")
+    (folder / "_temporary" / "0" / "part-1.parquet").write_bytes(b"PAR1 being written")
+    (folder / ".c.parquet.crc").write_bytes(b"checksum")
+    with lla.LogStore() as store:
+        result = store.attach(folder)
+        assert result.rows_loaded == 20
+        assert "preview_data is absent from 1 of the 2 files (NULL in their rows)" in result.sources[0].notes
+        rows.slice(20, 10).drop("operation").write_parquet(folder / "c.parquet")
+        with pytest.raises(NotLlamaLogError, match=r"c\.parquet.*operation"):
+            store.attach(folder)
+        camel = {
+            name: name.split("_")[0] + "".join(w.title() for w in name.split("_")[1:])
+            for name in rows.columns
+        }
+        rows.slice(20, 10).rename(camel).write_parquet(folder / "c.parquet")
+        with pytest.raises(
+            SourceError, match=r"c\.parquet: column 'entityType' is 'entity_type' in .*a\.parquet"
+        ):
+            store.attach(folder)
+        assert store.table().height == 20  # the attachment before is kept
 
 
 def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(twenty):
@@ -169,7 +203,7 @@ def test_llamalog_attach_says_what_it_attached_or_why_not(synth, tmp_path):
     code, out, err = run_cli("attach", folder, "--db", db)
     assert (code, err) == (0, "") and "[parquet, attached] -> llama_logs: 30 read, 30 loaded" in out
     code, out, err = run_cli("attach", tmp_path / "nowhere", "--db", db, "--as", "more")
-    assert (code, out) == (2, "") and "no Parquet files there" in err and "Hint:" in err
+    assert (code, out) == (2, "") and "nowhere: no such file or folder" in err and "Hint:" in err
     code, out, err = run_cli("chain", "ALBUM", synth.llama_logs["album_id"].drop_nulls()[0], "--db", db)
     assert code == 0, err
 
