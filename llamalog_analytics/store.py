@@ -329,7 +329,7 @@ class LogStore:
                         f"{self.path}: another process (a notebook or another llamalog command) "
                         f"{'is writing to' if read_only else 'is using'} the store, and still was "
                         f"after {self.wait:g} s. Hint: wait for it to finish and try again, or wait "
-                        "longer: llamalog --wait 60 COMMAND, LogStore(path, wait=60)"
+                        "longer: llamalog COMMAND --wait 60, LogStore(path, wait=60)"
                     ) from exc
                 time.sleep(pause)
                 pause, waited = min(pause * 2, 0.25), True

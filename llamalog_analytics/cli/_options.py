@@ -26,19 +26,40 @@ def open_store(db: str, **options: Any) -> LogStore:
     from ..store import LogStore
 
     context = click.get_current_context(silent=True)
-    wait = context.find_root().params.get("wait") if context else None
+    wait = context.meta.get(_WAIT, context.find_root().params.get("wait")) if context else None
     return LogStore(db, **options) if wait is None else LogStore(db, wait=wait, **options)
 
 
+_WAIT = "llamalog.wait"  # the command's --wait, kept in the context for open_store
+
+
+def _keep_wait(context: click.Context, _: click.Parameter, value: float | None) -> None:
+    if value is not None:
+        context.meta[_WAIT] = value
+
+
 def db_option(default: str = DEFAULT_DB) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option(
-        "--db",
-        "db",
-        default=default,
-        show_default=True,
-        type=click.Path(dir_okay=False),
-        help="DuckDB store file.",
-    )
+    """--db, and --wait beside it (also taken before the command: llamalog --wait 30 load ...)."""
+
+    def add(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--wait",
+            type=click.FloatRange(min=0),
+            metavar="SECONDS",
+            expose_value=False,
+            callback=_keep_wait,
+            help="How long to wait while another process writes to the store (default: 10).",
+        )(command)
+        return click.option(
+            "--db",
+            "db",
+            default=default,
+            show_default=True,
+            type=click.Path(dir_okay=False),
+            help="DuckDB store file.",
+        )(command)
+
+    return add
 
 
 table_option = click.option(
