@@ -55,8 +55,9 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
     with store.session(write=True):
         if store.has_table(table):
             raise StoreError(
-                f"the store holds loaded rows in {table!r}; an attached table cannot replace them. "
-                "Hint: attach as another table (table='llama_logs_files', --as NAME)"
+                f"{store.path or 'the in-memory store'}: the store holds loaded rows in {table!r}; an "
+                "attached table cannot replace them. Hint: attach as another table "
+                "(table='llama_logs_files', --as NAME)"
             )
         files = _files(store, source, patterns, folder)
         found = pl.DataFrame(  # as they are before they are read: a change since then is noticed

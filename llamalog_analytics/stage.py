@@ -250,11 +250,11 @@ class Stage:
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
         table = log_table_name(table)
-        if is_attached(self.store, table):
+        if (folder := attached_from(self.store, table)) is not None:
             raise StoreError(
-                f"{table!r} is attached from Parquet files, read where they are; nothing can be "
-                "loaded into it. Hint: add files to that folder and attach it again, or load into another "
-                "table (--as NAME)"
+                f"{self.store.path or 'the in-memory store'}: {table!r} is attached from Parquet files "
+                f"({folder}), read where they are; nothing can be loaded into it. Hint: add files there "
+                "and attach it again, or load into another table (--as NAME)"
             )
         number = len(self.sources)
         self.sources.append((table, rdr))
@@ -555,11 +555,17 @@ _STRUCTURAL_REASON = f"""$1 || format(' line {{:,}}: ', coalesce(n.file_line, e.
 _WRITE_FAILURES = re.compile(r"could not write|no space left|file too large|disk quota", re.IGNORECASE)
 
 
-def is_attached(store: LogStore, table: str) -> bool:
-    """Whether ``table`` is a view over Parquet files made by :func:`attach`."""
+def attached_from(store: LogStore, table: str) -> str | None:
+    """The folder or glob ``table`` is a view over, made by :func:`~llamalog_analytics.attach.attach`;
+    None when it is not attached."""
     found = store.execute(
-        f"""SELECT EXISTS (SELECT 1 FROM {LOADS_TABLE} WHERE table_name = ? AND format = ?)
-  AND EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT temporary)""",
+        f"""SELECT source FROM {LOADS_TABLE} WHERE table_name = ? AND format = ?
+  AND EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT temporary)
+ORDER BY load_id DESC LIMIT 1""",
         [table, ATTACHED, table],
     )
-    return bool(found[0][0])
+    if not found:
+        return None
+    from .attach import again_argument
+
+    return again_argument(found[0][0])

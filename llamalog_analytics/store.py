@@ -97,6 +97,8 @@ class LogStore:
         memory_limit: str | None = "3GB",
         wait: float = 10.0,
     ) -> None:
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
+            raise ArgumentError(f"wait={wait!r}: the seconds to wait for the store. Hint: pass 0 or more")
         self.path = None if path is None or str(path).startswith(":memory:") else str(path)
         self.read_only = read_only
         self.tracer = tracer
@@ -586,6 +588,11 @@ class LogStore:
         :func:`llamalog_analytics.attach.attach`."""
         from .attach import attach
 
+        if not isinstance(source, str | Path):
+            raise ArgumentError(
+                f"attach takes one folder or glob, not a {type(source).__name__}. Hint: put the files in "
+                "one folder, or name them with a glob such as 'logs/*.parquet'"
+            )
         return attach(self, source, table)
 
     def load_postgres(

@@ -187,7 +187,9 @@ def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(twenty)
     folder = twenty
     with lla.LogStore() as store:
         store.attach(folder)
-        with pytest.raises(StoreError, match=r"attached from Parquet files.*Hint: add files"):
+        where = re.escape(str(folder.resolve()))
+        attached = rf"the in-memory store: 'llama_logs' is attached from Parquet files \({where}\)"
+        with pytest.raises(StoreError, match=rf"{attached}.*Hint: add files there"):
             store.load_files(folder / "a.parquet", quiet=True)
         store.load_files(folder / "a.parquet", "copied", quiet=True)
         with pytest.raises(StoreError, match="holds loaded rows in 'copied'"):

@@ -39,6 +39,17 @@ def test_duckdbs_memory_name_is_an_in_memory_store_that_keeps_its_tables(tmp_pat
     assert not any(tmp_path.iterdir())  # no file named like it
 
 
+def test_arguments_of_the_wrong_kind_are_refused_with_a_hint(tmp_path):
+    for wait in (None, "5", -1):
+        with pytest.raises(ArgumentError, match=rf"wait={wait!r}: the seconds to wait.*Hint: pass 0 or more"):
+            lla.LogStore(tmp_path / "s.duckdb", wait=wait)
+    with (
+        lla.LogStore() as store,
+        pytest.raises(ArgumentError, match="attach takes one folder or glob, not a list"),
+    ):
+        store.attach([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+
+
 def test_memory_limit_is_set_or_refused_with_a_hint():
     def limit(store):
         return store.execute("SELECT current_setting('memory_limit')")[0][0]

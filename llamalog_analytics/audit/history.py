@@ -143,7 +143,9 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
                     "checks": store.frame(_CHECKS, [run - 1, run]).to_dicts(),
                 }
     except StoreLockedError as exc:  # raised before anything was written
-        return _with(report, run=None, history=f"not recorded: {str(exc).split('. Hint:')[0]}")
+        why = str(exc).split(". Hint:")[0]
+        again = "run it again to record it (llamalog verify --wait 60; LogStore(path, wait=60))"
+        return _with(report, run=None, history=f"not recorded: {why}. Hint: {again}")
     return _with(report, **summary)
 
 
