@@ -208,6 +208,8 @@ def test_llamalog_attach_says_what_it_attached_or_why_not(synth, tmp_path):
     assert (code, out) == (2, "") and "nowhere: no such file or folder" in err and "Hint:" in err
     code, out, err = run_cli("chain", "ALBUM", synth.llama_logs["album_id"].drop_nulls()[0], "--db", db)
     assert code == 0, err
+    code, _, err = run_cli("attach", folder / "a.parquet", folder / "b.parquet", "--db", db, "--as", "more")
+    assert code == 2 and "was given 2 paths" in err and "llamalog attach 'logs/*.parquet'" in err
 
 
 def test_a_file_rewritten_since_attached_is_refused_until_attached_again(synth, twenty, tmp_path):

@@ -105,13 +105,13 @@ def _database_url(source: str) -> bool:
 
 
 @click.command()
-@click.argument("source")
+@click.argument("source", nargs=-1, required=True, metavar="SOURCE")
 @db_option()
 @click.option(
     "--as", "table", default=schema_module.CURRENT_TABLE, show_default=True, help="The table it becomes."
 )
 @friendly_errors
-def attach(source: str, db: str, table: str) -> None:
+def attach(source: tuple[str, ...], db: str, table: str) -> None:
     """Make a folder of Parquet files (searched recursively, hive-partitioned or not) or a glob
     the store's log table, read where the files are, never copied.
 
@@ -119,8 +119,13 @@ def attach(source: str, db: str, table: str) -> None:
     row a load would reject, an id given twice, no Parquet files there).
     """
 
+    if len(source) > 1:
+        raise click.UsageError(
+            f"attach takes one folder or glob, and was given {len(source)} paths (a shell expands a glob "
+            "left unquoted): quote it, as in llamalog attach 'logs/*.parquet'"
+        )
     with open_store(db) as store:
-        result = store.attach(source, table)
+        result = store.attach(source[0], table)
     click.echo(result.text())
 
 
