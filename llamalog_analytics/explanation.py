@@ -71,7 +71,8 @@ class Explanation:
             after = after.filter(pl.col("id") != self.created["id"])
         counts = after.group_by("category").len().sort("category")
         tally = ", ".join(f"{n} {_category_word(category)}" for category, n in counts.iter_rows())
-        yield f"  afterward: {after.height} rows about this {kind} ({tally}), {self.rows.height} in its chain"
+        about = f"{count(after.height, 'row')} about this {kind}" + (f" ({tally})" if tally else "")
+        yield f"  afterward: {about}, {self.rows.height} in its chain"
         if self.last_failure is not None:
             f = self.last_failure
             why = _first_line(f["error_message"] or f["error_code"])

@@ -152,6 +152,7 @@ def test_a_creation_outside_any_job_says_so(tmp_path):
         explanation = lla.explain(store, "ALBUM", ALBUM)
     assert explanation.created["chain_root"] is None
     assert str(explanation).splitlines()[1].endswith("; outside any job"), str(explanation)
+    assert str(explanation).splitlines()[2] == "  afterward: 0 rows about this album, 1 in its chain"
 
 
 def test_a_label_that_is_no_category_is_counted_apart_from_the_category(tmp_path):

@@ -64,6 +64,8 @@ def test_linking_is_checked():
         links.Linking.of("bare")
     with pytest.raises(LinkError, match=r"is not a duration\. Hint"):
         links.Linking.of(reuse_gap="a while")
+    with pytest.raises(LinkError, match=r"is not a duration\. Hint"):
+        links.Linking.of("job_id", reuse_gap="a while")  # unused with bare ids, still a mistake
     with pytest.raises(LinkError, match=r"'-6h' is negative"):
         links.Linking.of(reuse_gap="-6h")
     with pytest.raises(LinkError, match=r"'-soon' is not a duration"):

@@ -45,7 +45,8 @@ class Linking:
         """Check and normalise ``link`` (``instance`` or ``job_id``) and ``reuse_gap``.
 
         ``reuse_gap`` is a ``timedelta`` or text such as ``6h``, ``90min``, ``2d`` or ``1h30m``;
-        None means the default, 24 hours. It has no effect with ``link="job_id"``.
+        None means the default, 24 hours. It has no effect with ``link="job_id"``, but is
+        checked all the same (a mistyped gap is said, whichever the link).
 
         Examples:
             >>> Linking.of(reuse_gap="1h30m").reuse_gap
@@ -56,12 +57,10 @@ class Linking:
         link = link.replace("-", "_").lower()
         if link not in LINKS:
             raise LinkError(f"unknown link {link!r}. Hint: use one of {', '.join(LINKS)}")
-        if link == "job_id":
-            return cls("job_id", None)
         gap = DEFAULT_REUSE_GAP if reuse_gap is None else parse_duration(reuse_gap, "reuse_gap", LinkError)
         if gap <= timedelta(0):
             raise LinkError(f"reuse_gap={reuse_gap!r} is not positive. Hint: try 24h or 6h")
-        return cls("instance", gap)
+        return cls("job_id", None) if link == "job_id" else cls("instance", gap)
 
     @property
     def gap_us(self) -> int | None:
