@@ -181,12 +181,13 @@ def _notes(source: SourceLoad) -> list[str]:
     notes = []
     if source.rows_disappeared:
         notes.append(
-            f"{count(source.rows_disappeared, 'stored row')} no longer in the source: store.disappeared()"
+            f"{count(source.rows_disappeared, 'stored row')} no longer in the source: "
+            "llamalog changes, store.disappeared()"
         )
     if source.rows_changed:
         notes.append(
             f"{count(source.rows_changed, 'stored row')} changed in the source, now stored as it has "
-            "them: store.changed() keeps them as they were"
+            "them: llamalog changes, store.changed() keeps them as they were"
         )
     if source.columns_absent:
         notes.append(f"columns absent: {', '.join(source.columns_absent)}")

@@ -67,11 +67,13 @@ class StoreSummary:
             )
         if self.disappeared_rows:
             lines.append(
-                f"rows gone from their database since loaded: {self.disappeared_rows:,} (store.disappeared())"
+                f"rows gone from their database since loaded: {self.disappeared_rows:,} "
+                "(llamalog changes, store.disappeared())"
             )
         if self.changed_rows:
             lines.append(
-                f"rows changed in their source since loaded: {self.changed_rows:,} (store.changed())"
+                f"rows changed in their source since loaded: {self.changed_rows:,} "
+                "(llamalog changes, store.changed())"
             )
         if self.migrations:
             lines.append(f"_prisma_migrations: {len(self.migrations)} applied, last {self.migrations[-1]}")

@@ -355,6 +355,27 @@ def test_rejects_when_there_are_none_or_no_such_load(tmp_path):
     )
 
 
+def test_changes_lists_the_rows_their_source_changed(tmp_path):
+    db, path = tmp_path / "s.duckdb", tmp_path / "a.csv"
+    frame = lla.synthetic.generate(20, seed=2).llama_logs.head(10)
+    lla.write_logs(frame, path)
+    run_cli("load", path, "--db", db, "--quiet")
+    assert run_cli("changes", "--db", db)[:2] == (
+        0,
+        "[🦙 LlamaLog] no stored row was changed or removed in its source since loaded\n",
+    )
+    lla.write_logs(frame.with_columns(reason=pl.lit("edited")), path)
+    code, out, _ = run_cli("load", path, "--db", db, "--quiet")
+    assert code == 0 and "llamalog changes" in out
+    code, out, _ = run_cli("changes", "--db", db)
+    assert code == 0 and "changed: reason" in out and frame["id"][0] in out
+    assert out.splitlines()[-1].startswith("10 rows changed, 0 gone; sources and the values before")
+    code, out, _ = run_cli("changes", "--db", db, "--format", "json")
+    changed = json.loads(out)
+    assert len(changed) == 10 and {c["change"] for c in changed} == {"changed: reason"}
+    assert {json.loads(c["previous"])["reason"] for c in changed} == set(frame["reason"].to_list())
+
+
 def test_load_into_prisma_migrations_says_what_it_loaded(tmp_path):
     from bad_inputs import csv, csv_row
 

@@ -240,7 +240,7 @@ def test_a_row_its_own_source_now_gives_otherwise_is_replaced_and_kept_as_it_was
     result = store.load_files(lla.write_logs(pl.concat([edited, twin]), path), quiet=True)
     counts = (result.rows_read, result.rows_loaded, result.rows_inserted, result.rows_rejected)
     assert counts == (11, 11, 0, 0) and result.sources[0].rows_changed == 1
-    assert "1 stored row changed in the source, now stored as it has them: store.changed()" in str(result)
+    assert "1 stored row changed in the source, now stored as it has them: llamalog changes" in str(result)
     assert store.table()["operation"].to_list().count("EDITED") == 1 and store.table().height == 10
     [kept] = store.changed().to_dicts()
     assert (kept["load_id"], kept["source"], kept["columns"], kept["previous_load"]) == (
@@ -251,7 +251,7 @@ def test_a_row_its_own_source_now_gives_otherwise_is_replaced_and_kept_as_it_was
     )
     assert str(kept["id"]) == frame["id"][3]
     assert json.loads(kept["previous"])["operation"] == frame["operation"][3]
-    assert "rows changed in their source since loaded: 1 (store.changed())" in str(lla.summarize(store))
+    assert "rows changed in their source since loaded: 1 (llamalog changes" in str(lla.summarize(store))
     other = store.load_files(lla.write_logs(frame, tmp_path / "b.csv"), quiet=True)  # another source
     assert other.rows_rejected == 1
     assert "already stored (load 2)" in store.rejects(other.load_id)["reason"].item()

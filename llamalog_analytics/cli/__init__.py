@@ -2,8 +2,8 @@
 
 Each command parses its options, opens the store, calls one public function and prints the
 result. Errors print one line to stderr and exit with status 2. The commands live by subject:
-:mod:`.store` (load, info, rejects, synth, demo), :mod:`.entities` (chain, explain, graph,
-timeline) and :mod:`.audit` (verify, repair, audits).
+:mod:`.store` (load, attach, info, rejects, changes, synth, demo), :mod:`.entities` (chain,
+explain, graph, timeline) and :mod:`.audit` (verify, repair, audits).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from click.exceptions import NoArgsIsHelpError
 from ._options import fail
 from .audit import audits, repair_command, verify_command
 from .entities import chain_command, explain, graph, timeline
-from .store import attach, demo, info, load, rejects, synth
+from .store import attach, changes, demo, info, load, rejects, synth
 
 
 class _OneLineErrors(click.Group):
@@ -63,6 +63,7 @@ for command in (
     attach,
     info,
     rejects,
+    changes,
     synth,
     demo,
     verify_command,

@@ -175,6 +175,66 @@ def rejects(db: str, load_id: int | None, output: str) -> None:
         )
 
 
+@click.command()
+@db_option()
+@rows_format_option(
+    "table: to read in a terminal; csv and json: with each changed row's values before (previous)."
+)
+@friendly_errors
+def changes(db: str, output: str) -> None:
+    """List the stored rows their source later changed or no longer has (store.changed(),
+    store.disappeared()): the load that found it, table, source, id, created_at, and what
+    changed: the columns, or gone.
+
+    Exit status: 0, also when there are none; 2 when the store does not exist.
+    """
+    import json
+
+    import polars as pl
+
+    with open_store(db, read_only=True) as store:
+        changed, gone = store.changed(), store.disappeared()
+    columns = ["load_id", "table_name", "source", "id", "created_at"]
+    rows = pl.concat(
+        [
+            changed.select(
+                *columns, change=pl.lit("changed: ") + pl.col("columns").list.join(", "), previous="previous"
+            ),
+            gone.select(*columns, change=pl.lit("gone"), previous=pl.lit(None, pl.String)),
+        ]
+    ).sort("load_id", "table_name", "id")
+    if rows.is_empty():
+        click.echo(
+            "[🦙 LlamaLog] no stored row was changed or removed in its source since loaded",
+            err=output != "table",
+        )
+    if output == "csv":
+        click.echo(rows.write_csv(), nl=False)
+    elif output == "json":
+        click.echo(json.dumps(rows.to_dicts(), indent=1, ensure_ascii=False, default=str))
+    elif not rows.is_empty():
+        header = ("load", "table", "id", "created_at", "change")
+        cells = [
+            (
+                str(r["load_id"]),
+                r["table_name"],
+                str(r["id"]),
+                f"{r['created_at']:%Y-%m-%d %H:%M:%S}",
+                r["change"],
+            )
+            for r in rows.to_dicts()
+        ]
+        widths = [max(len(line[i]) for line in (header, *cells)) for i in range(len(header))]
+        for line in (header, *cells):
+            click.echo(
+                "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
+            )
+        click.echo(
+            f"{count(changed.height, 'row')} changed, {gone.height:,} gone; sources and the values before a "
+            "change: --format csv or --format json"
+        )
+
+
 def _rejects_table(rows: list[dict[str, Any]]) -> str:
     """Rejected rows as aligned columns that fit the terminal: reasons wrapped, raw text cut to
     one line, sources by file name unless two share one."""
