@@ -11,6 +11,7 @@ from ._format import count, moment
 from ._html import block, html_table
 from ._sql import CHANGED_TABLE, DISAPPEARED_TABLE, LOADS_TABLE, MIGRATIONS_TABLE, REJECTS_TABLE, quote
 from .log_view import category_badge
+from .stage import attached_from
 from .store import LogStore
 
 
@@ -23,6 +24,7 @@ class TableSummary:
     first_created_at: datetime | None
     last_created_at: datetime | None
     categories: dict[str, int]
+    attached_from: str | None = None  # the folder or glob of an attached table, read in place
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class StoreSummary:
             lines.append("no log tables yet. Hint: llamalog load FILE")
         for t in self.tables:
             span = f"{moment(t.first_created_at)} .. {moment(t.last_created_at)} UTC" if t.rows else "empty"
-            lines.append(f"{t.name}: {count(t.rows, 'row')}, created_at {span}")
+            where = f"; attached, read in place from {t.attached_from}" if t.attached_from else ""
+            lines.append(f"{t.name}: {count(t.rows, 'row')}, created_at {span}{where}")
             if t.categories:
                 width = max(map(len, t.categories))
                 lines += [f"  {k:<{width}}  {v:>10,}" for k, v in t.categories.items()]
@@ -84,7 +87,10 @@ class StoreSummary:
             ["table", "rows", "first created_at (UTC)", "last created_at (UTC)", "categories"],
             [
                 [
-                    f"<code>{escape(t.name)}</code>",
+                    f"<code>{escape(t.name)}</code>"
+                    + (
+                        f"<br>attached from <code>{escape(t.attached_from)}</code>" if t.attached_from else ""
+                    ),
                     f"{t.rows:,}",
                     f'<span class="time">{moment(t.first_created_at)}</span>',
                     f'<span class="time">{moment(t.last_created_at)}</span>',
@@ -159,7 +165,7 @@ def summarize(store: LogStore) -> StoreSummary:
         )
         if set(categories) == {"(none)"}:
             categories = {}
-        tables.append(TableSummary(name, rows, first, last, categories))
+        tables.append(TableSummary(name, rows, first, last, categories, attached_from(store, name)))
     bookkeeping = store.has_table(LOADS_TABLE)
     loads = store.loads().to_dicts() if bookkeeping else []
     rejected = store.execute(f"SELECT count(*) FROM {REJECTS_TABLE}")[0][0] if bookkeeping else 0

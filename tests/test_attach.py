@@ -204,6 +204,9 @@ def test_llamalog_attach_says_what_it_attached_or_why_not(synth, tmp_path):
     db = tmp_path / "s.duckdb"
     code, out, err = run_cli("attach", folder, "--db", db)
     assert (code, err) == (0, "") and "[parquet, attached] -> llama_logs: 30 read, 30 loaded" in out
+    code, out, err = run_cli("info", "--db", db)
+    assert code == 0 and "llama_logs: 30 rows, created_at " in out
+    assert f"; attached, read in place from {folder.resolve()}\n" in out
     code, out, err = run_cli("attach", tmp_path / "nowhere", "--db", db, "--as", "more")
     assert (code, out) == (2, "") and "nowhere: no such file or folder" in err and "Hint:" in err
     code, out, err = run_cli("chain", "ALBUM", synth.llama_logs["album_id"].drop_nulls()[0], "--db", db)
