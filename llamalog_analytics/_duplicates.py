@@ -44,12 +44,14 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
         ),
         [paths],
     )
-    # Find the stored rows sharing an id (reading ids and times only), then compare whole rows
-    # within their created_at range: the scan skips the rest of the table.
+    # Find the stored rows sharing an id (reading ids and times only), then compare each pair by
+    # a hash of its row, computed on each side before the join, and whole rows only where the
+    # hashes differ: a join of whole rows would hold both tables' rows at once (DuckDB spills them).
     candidates = (
         f"SELECT id FROM {STAGE_TABLE} WHERE _table = ? AND _reason IS NULL "
         "AND _state IN ('new', 'duplicate')"
     )
+    hashed = ", ".join(quote(c.name) for c in _COLS)
     for table in sorted({t for t in tables if store.has_table(t)}):
         matched, first, last = store.execute(
             f"SELECT count(*), min(created_at), max(created_at) FROM {quote(table)} "
@@ -64,17 +66,26 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
                 "'id already stored (load ' || d.load_id || ') with different values in ' || "
                 "array_to_string(d.diff, ', ') || '; the stored row was kept. "
                 "Hint: load into another table to compare both versions'",
-                f"""SELECT s._file, s._row, {_differences("s", "t", _blurred(files, table))} AS diff,
-    t.{LOAD_ID_COLUMN} AS load_id,
-    bool_or(coalesce((SELECT list(l.source) FROM {LOADS_TABLE} AS l
-        WHERE l.load_id = t.{LOAD_ID_COLUMN} AND l.table_name = ?) = [list_extract(?, s._file + 1)], false))
-      OVER (PARTITION BY s.id) AS own_source
-  FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON s.id = t.id
-  WHERE s._table = ? AND s._reason IS NULL AND s._state IN ('new', 'duplicate')
-    AND t.created_at BETWEEN ? AND ?""",
+                f"""WITH pairs AS (
+  SELECT s._file, s._row, s.id, t.{LOAD_ID_COLUMN}, s.h = t.h AS same,
+    coalesce(li.sources = [list_extract(?, s._file + 1)], false) AS mine
+  FROM (SELECT _file, _row, id, hash({hashed}) AS h FROM {STAGE_TABLE}
+        WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'duplicate')) AS s
+  JOIN (SELECT id, {LOAD_ID_COLUMN}, hash({hashed}) AS h FROM {quote(table)}
+        WHERE created_at BETWEEN ? AND ?) AS t ON s.id = t.id
+  {_stored_loads(table)}
+), differing AS (
+  SELECT s._file, s._row, {_differences("s", "t", _blurred(files))} AS diff
+  FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON s.id = t.id {_stored_loads(table)}
+  WHERE (s._file, s._row) IN (SELECT (_file, _row) FROM pairs WHERE NOT same)
+    AND t.id IN (SELECT id FROM pairs WHERE NOT same)
+)
+SELECT p._file, p._row, coalesce(x.diff, []) AS diff, p.{LOAD_ID_COLUMN} AS load_id,
+  bool_or(p.mine) OVER (PARTITION BY p.id) AS own_source
+FROM pairs AS p LEFT JOIN differing AS x ON x._file = p._file AND x._row = p._row""",
                 changed="d.own_source",
             ),
-            [table, paths, table, first, last],
+            [paths, table, first, last],
         )
 
 
@@ -83,12 +94,13 @@ def replace_changed(store: LogStore, table: str, load_id: int, paths: list[str],
     (the columns that differ, read as :func:`resolve_duplicates` does, the load that brought
     them, every value as JSON), then delete them: the stage's versions take their place."""
     chosen = "s._table = ? AND s._reason IS NULL AND s._state = 'changed'"
-    differ = _differences("s", "t", _blurred(_numbers(blurred), table))
+    differ = _differences("s", "t", _blurred(_numbers(blurred)))
     store.execute(
         f"""INSERT INTO {CHANGED_TABLE}
 SELECT ?, ?, list_extract(?, s._file + 1), t.id, t.created_at, {differ},
   t.{LOAD_ID_COLUMN}, {_row_text("t")}
-FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON t.id = s.id WHERE {chosen} ORDER BY t.id""",
+FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON t.id = s.id {_stored_loads(table)}
+WHERE {chosen} ORDER BY t.id""",
         [load_id, table, paths, table],
     )
     store.execute(
@@ -122,15 +134,21 @@ BLURRED = ("json", "ndjson")
 """Formats whose JSON null loads as SQL NULL (a JSON export writes both as ``null``)."""
 
 
-def _blurred(files: str, table: str) -> str:
-    """SQL: whether stage row ``s`` (its source among ``files``) or stored row ``t`` of ``table``
-    came from a :data:`BLURRED` format (every source of ``t``'s load for the table was one)."""
+def _stored_loads(table: str) -> str:
+    """SQL joining ``li`` to stored rows ``t`` of ``table``: the sources their load read for the
+    table (``sources``) and whether they all were :data:`BLURRED` formats (``blurred``); one
+    join on a few load rows, where a subquery per row would make DuckDB keep every row pair."""
     formats = ", ".join(literal(f) for f in BLURRED)
-    return (
-        f"list_contains({files}, s._file) OR coalesce((SELECT bool_and(l.format IN ({formats})) "
-        f"FROM {LOADS_TABLE} AS l WHERE l.load_id = t.{LOAD_ID_COLUMN} "
-        f"AND l.table_name = {literal(table)}), false)"
-    )
+    return f"""LEFT JOIN (
+    SELECT load_id, list(source) AS sources, bool_and(format IN ({formats})) AS blurred
+    FROM {LOADS_TABLE} WHERE table_name = {literal(table)} GROUP BY load_id
+  ) AS li ON li.load_id = t.{LOAD_ID_COLUMN}"""
+
+
+def _blurred(files: str) -> str:
+    """SQL: whether stage row ``s`` (its source among ``files``) or stored row ``t`` came from a
+    :data:`BLURRED` format (``li``, :func:`_stored_loads`, says so for ``t``)."""
+    return f"list_contains({files}, s._file) OR coalesce(li.blurred, false)"
 
 
 def _differences(a: str, b: str, blurred: str = "false") -> str:
