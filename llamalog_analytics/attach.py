@@ -52,7 +52,7 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
     """
     table = log_table_name(table)
     patterns, shown, folder = _pattern(source)
-    with store.session(write=True):
+    with store.session(write=True), store._files_unchecked():  # every file is checked here
         if store.has_table(table):
             raise StoreError(
                 f"{store.path or 'the in-memory store'}: the store holds loaded rows in {table!r}; an "

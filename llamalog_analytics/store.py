@@ -128,6 +128,7 @@ class LogStore:
         self._depth = 0  # sessions open, one inside another
         self._opened = False  # this object opened the file at once (so made it, when it was not there)
         self._file_changes = 0  # times the attached files were found changed
+        self._files_checked = False  # this outermost session checked the attached files
         if self.path is None:  # nothing to share: the connection lives as long as the store
             self._con, self._writing = self._connect(read_only=False), True
             self._prepare()
@@ -192,14 +193,13 @@ class LogStore:
 
     @contextmanager
     def _outermost(self, *, write: bool) -> Iterator[None]:
-        """Count the sessions open. A reading one refuses to start while an attached table's
-        file was removed, moved or changed since it was attached (it would read other rows than
-        were checked: attach again); an error that leaves it from reading such a file is said
-        as such."""
+        """Count the sessions open (the attached files are checked again in each outermost one:
+        :meth:`_refuse_changed_files`); an error that leaves it from reading an attached table's
+        file removed, moved or changed since it was attached is said as such."""
         self._depth += 1
+        if self._depth == 1:
+            self._files_checked = False
         try:
-            if self._depth == 1 and not write and (changed := self._changed_attached_file()) is not None:
-                raise changed
             yield
         except duckdb.Error as exc:
             if self._depth == 1 and (error := self._changed_attached_file(str(exc))) is not None:
@@ -208,10 +208,40 @@ class LogStore:
         finally:
             self._depth -= 1
 
+    def _refuse_changed_files(self, sql: str) -> None:
+        """Refuse ``sql`` when it names an attached table one of whose files was removed, moved or
+        rewritten since it was attached (its size or modification time differ): it would read
+        rows that were never checked. Checked once a session, before its first such statement."""
+        if self._files_checked:
+            return
+        self._files_checked = True  # also while checking: the check's own statements pass
+        try:
+            self._notice_foreign_writes()  # another process may have attached again
+            names = {table for table, *_ in self._attached_files()}
+            if any(re.search(rf"\b{re.escape(name)}\b", sql, re.IGNORECASE) for name in names):
+                changed = self._changed_attached_file()
+                if changed is not None:
+                    raise changed
+        except BaseException:
+            self._files_checked = False  # asked again by the next statement
+            raise
+
+    @contextmanager
+    def _files_unchecked(self) -> Iterator[None]:
+        """For the ``with`` block, statements naming an attached table are not checked (attaching
+        again checks every file itself)."""
+        checked, self._files_checked = self._files_checked, True
+        try:
+            yield
+        finally:
+            self._files_checked = checked
+
     def _changed_attached_file(self, said: str | None = None) -> StoreError | None:
         """The first attached table's file removed, moved or changed since it was attached, as an
         error that names it and says how to attach again; None when there is none. With
         ``said`` (a DuckDB error's text), only a file it names."""
+        from .stage import attached_from
+
         with contextlib.suppress(duckdb.Error):
             for table, file, size, modified in self._attached_files():
                 if said is not None and file not in said and _readers.read_name(file) not in said:
@@ -219,20 +249,13 @@ class LogStore:
                 now = _readers.file_stat(file)
                 if now is not None and (size is None or now == (size, modified)):
                     continue
-                from .attach import again_argument
-
                 what = "was removed or moved" if now is None else "has changed"
-                source = self.execute(
-                    f"SELECT source FROM {LOADS_TABLE} WHERE table_name = ? AND format = ? "
-                    "ORDER BY load_id DESC LIMIT 1",
-                    [table, ATTACHED],
-                )[0][0]
-                again = again_argument(source)
+                again = attached_from(self, table) or "FOLDER"
                 command = (
                     f"store.attach({again!r}, {table!r})"
                     if self.path is None
-                    else f"llamalog attach {shlex.quote(again)} --as {table} --db {shlex.quote(self.path)}"
-                    " (store.attach)"
+                    else f"llamalog attach {shlex.quote(again)} --as {table} "
+                    f"--db {shlex.quote(str(Path(self.path).resolve()))} (store.attach)"
                 )
                 reason = f" ({said.splitlines()[0]})" if said else ""
                 return StoreError(
@@ -533,7 +556,9 @@ class LogStore:
 
     def _trace(self, sql: str, params: Iterable[object] | None, *, changes: bool | None = None) -> None:
         """Show ``sql`` to the tracer and count it in ``changes`` when it may write a log table
-        (``changes``: whether it may, when the caller knows; None: read from the SQL)."""
+        (``changes``: whether it may, when the caller knows; None: read from the SQL); refuse it
+        when it names an attached table whose files changed (:meth:`_refuse_changed_files`)."""
+        self._refuse_changed_files(sql)
         if self.tracer is not None:
             self.tracer(sql, params)
         if not self._bookkeeping and (self._writes(sql) if changes is None else changes):

@@ -10,6 +10,7 @@ from typing import Any
 from ._format import count, moment
 from ._html import block, html_table
 from ._sql import CHANGED_TABLE, DISAPPEARED_TABLE, LOADS_TABLE, MIGRATIONS_TABLE, REJECTS_TABLE, quote
+from .errors import StoreError
 from .log_view import category_badge
 from .stage import attached_from
 from .store import LogStore
@@ -25,6 +26,7 @@ class TableSummary:
     last_created_at: datetime | None
     categories: dict[str, int]
     attached_from: str | None = None  # the folder or glob of an attached table, read in place
+    unreadable: str | None = None  # why the table cannot be read now (an attached file changed)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class StoreSummary:
         for t in self.tables:
             span = f"{moment(t.first_created_at)} .. {moment(t.last_created_at)} UTC" if t.rows else "empty"
             where = f"; attached, read in place from {t.attached_from}" if t.attached_from else ""
+            if t.unreadable:
+                lines.append(f"{t.name}{where}: {t.unreadable}")
+                continue
             lines.append(f"{t.name}: {count(t.rows, 'row')}, created_at {span}{where}")
             if t.categories:
                 width = max(map(len, t.categories))
@@ -94,7 +99,9 @@ class StoreSummary:
                     f"{t.rows:,}",
                     f'<span class="time">{moment(t.first_created_at)}</span>',
                     f'<span class="time">{moment(t.last_created_at)}</span>',
-                    " ".join(f"{category_badge(k)} {v:,}" for k, v in t.categories.items()),
+                    escape(t.unreadable)
+                    if t.unreadable
+                    else " ".join(f"{category_badge(k)} {v:,}" for k, v in t.categories.items()),
                 ]
                 for t in self.tables
             ],
@@ -154,9 +161,14 @@ def summarize(store: LogStore) -> StoreSummary:
     """
     tables = []
     for name in store.tables():
-        rows, first, last = store.execute(
-            f"SELECT count(*), min(created_at), max(created_at) FROM {quote(name)}"
-        )[0]
+        attached = attached_from(store, name)
+        try:
+            rows, first, last = store.execute(
+                f"SELECT count(*), min(created_at), max(created_at) FROM {quote(name)}"
+            )[0]
+        except StoreError as exc:  # an attached table whose files changed: said, the rest shown
+            tables.append(TableSummary(name, 0, None, None, {}, attached, str(exc)))
+            continue
         categories = dict(
             store.execute(
                 f"""SELECT coalesce(category, '(none)'), count(*) FROM {quote(name)}
@@ -165,7 +177,7 @@ def summarize(store: LogStore) -> StoreSummary:
         )
         if set(categories) == {"(none)"}:
             categories = {}
-        tables.append(TableSummary(name, rows, first, last, categories, attached_from(store, name)))
+        tables.append(TableSummary(name, rows, first, last, categories, attached))
     bookkeeping = store.has_table(LOADS_TABLE)
     loads = store.loads().to_dicts() if bookkeeping else []
     rejected = store.execute(f"SELECT count(*) FROM {REJECTS_TABLE}")[0][0] if bookkeeping else 0
