@@ -24,6 +24,7 @@ from ._sql import (
     LOADS_TABLE,
     REJECTS_TABLE,
     STAGE_TABLE,
+    STILL_GONE,
     quote,
 )
 from .errors import PostgresError
@@ -40,7 +41,11 @@ FROM_SOURCE = f"{LOAD_ID_COLUMN} IN (SELECT load_id FROM {LOADS_TABLE} WHERE sou
 # Beyond this many older rows new to the store, fetching everything is simpler and no slower.
 MAX_OLDER = 100_000
 UPDATED = "the server's row counters show rows updated since the last load: every row fetched and compared"
-UNCOUNTED = "the last load did not record the server's update counter: every row fetched and compared"
+EARLIER = (
+    "the last load recorded the server's row counters as an earlier version did: every row fetched "
+    "and compared (once)"
+)
+EPOCH = "reset"  # how an epoch recorded by this version begins (an earlier one's began otherwise)
 RESTARTED = (
     "the server's row counters started again since the last load (a crash, a statistics reset, "
     "TRUNCATE or VACUUM FULL): every row fetched and compared"
@@ -108,12 +113,12 @@ def plan_fetch(
         return Plan()
     window = f"fetched rows created since {since:%Y-%m-%d %H:%M:%S}"
     previous = previous_counters(store, source, found.name)
-    comparable = counters is not None and previous is not None
+    counted = counters is not None and previous is not None
     if counters is not None and previous is not None:
+        if previous.updated is None or not previous.epoch.startswith(EPOCH):
+            return Plan(note=EARLIER)  # counted otherwise: no difference can be trusted
         if not counters.comparable_with(previous):
             return Plan(note=RESTARTED)
-        if previous.updated is None:  # recorded by a version that did not count updates
-            return Plan(note=UNCOUNTED)
         if previous.updated != counters.updated:
             return Plan(note=UPDATED)
         if only_new_rows(db, store, namespace, found, source, since, counters, previous):
@@ -139,7 +144,7 @@ ORDER BY id LIMIT ?""",
         return Plan(
             note=f"over {MAX_OLDER:,} older rows are new to the store: every row fetched and compared"
         )
-    unseen = "" if comparable else f"; {UNSEEN_UPDATES}"
+    unseen = "" if counted else f"; {UNSEEN_UPDATES}"
     return Plan(
         since,
         tuple(r[0] for r in older),
@@ -213,8 +218,8 @@ def server_counters(db: Source, namespace: str, found: SourceTable) -> Counters 
     if not readable[0][0]:  # a hardened server: the views are not public
         return None
     rows = db.rows(
-        """SELECT t.n_tup_ins, t.n_tup_del, pg_relation_filenode(t.relid),
-  concat_ws(' ', b.stats_reset, d.stats_reset),
+        f"""SELECT t.n_tup_ins, t.n_tup_del, pg_relation_filenode(t.relid),
+  concat_ws(' ', '{EPOCH}', b.stats_reset, d.stats_reset),
   t.n_tup_upd
 FROM pg_catalog.pg_stat_user_tables AS t, pg_catalog.pg_stat_database AS d, pg_catalog.pg_stat_bgwriter AS b
 WHERE t.schemaname = $1 AND t.relname = $2 AND d.datname = current_database()
@@ -269,23 +274,29 @@ def only_new_rows(
     stored = store.execute(
         f"""SELECT (SELECT count(*) FROM {quote(found.name)} WHERE created_at >= ? AND {FROM_SOURCE})
                  - (SELECT count(*) FROM {DISAPPEARED_TABLE}
-                    WHERE created_at >= ? AND source = ? AND table_name = ?)""",
+                    WHERE created_at >= ? AND source = ? AND table_name = ? AND {STILL_GONE})""",
         [since, source, found.name, since, source, found.name],
     )[0][0]
     return counters.inserted - previous.inserted == in_window - stored
 
 
-def disappeared_ids(store: LogStore, found: SourceTable, source: str, plan: Plan) -> list[Any]:
-    """Ids loaded earlier from this source that it no longer has, among the rows it was asked for;
-    rows an earlier load found gone that the source has again (restored) are gone no longer."""
-    if not store.has_table(found.name):
-        return []
+def mark_restored(store: LogStore, found: SourceTable, source: str, plan: Plan, load_id: int) -> None:
+    """Rows an earlier load found gone from this source that it has again (restored, among the
+    rows it was asked for) are marked back in load ``load_id`` (their ``restored_load``)."""
     back = f"SELECT id FROM {STAGE_TABLE} WHERE _table = ? AND id IS NOT NULL"
     store.execute(
-        f"""DELETE FROM {DISAPPEARED_TABLE} WHERE source = ? AND table_name = ?
+        f"""UPDATE {DISAPPEARED_TABLE} SET restored_load = ?
+WHERE source = ? AND table_name = ? AND {STILL_GONE}
   AND (id IN ({back}){f" OR id IN (SELECT id FROM {SOURCE_IDS})" if plan.compared else ""})""",
-        [source, found.name, found.name],
+        [load_id, source, found.name, found.name],
     )
+
+
+def disappeared_ids(store: LogStore, found: SourceTable, source: str, plan: Plan) -> list[Any]:
+    """Ids loaded earlier from this source that it no longer has, among the rows it was asked
+    for, and not found gone before (unless since restored)."""
+    if not store.has_table(found.name):
+        return []
     if plan.since is None:
         scope, params = "", []
     elif plan.compared:
@@ -296,7 +307,7 @@ def disappeared_ids(store: LogStore, found: SourceTable, source: str, plan: Plan
         f"""SELECT t.id FROM {quote(found.name)} AS t
 WHERE t.{FROM_SOURCE}
   {scope}
-  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE source = ? AND table_name = ?)
+  AND t.id NOT IN (SELECT id FROM {DISAPPEARED_TABLE} WHERE source = ? AND table_name = ? AND {STILL_GONE})
   AND t.id NOT IN (SELECT id FROM {STAGE_TABLE} WHERE _table = ? AND id IS NOT NULL)
 ORDER BY t.id""",
         [source, found.name, *params, source, found.name, found.name],

@@ -15,6 +15,7 @@ LOADS_TABLE = "_llamalog_loads"
 ATTACHED_FILES_TABLE = "_llamalog_attached_files"
 REJECTS_TABLE = "_llamalog_rejects"
 DISAPPEARED_TABLE = "_llamalog_disappeared"
+STILL_GONE = "restored_load IS NULL"  # a row of the disappeared table its source has not given back
 CHANGED_TABLE = "_llamalog_changed"  # stored rows their source changed, as they were before
 COUNTERS_TABLE = "_llamalog_source_counters"
 MIGRATIONS_TABLE = "_prisma_migrations"
@@ -136,6 +137,8 @@ BOOKKEEPING_DDL = (
   id UUID NOT NULL,
   created_at TIMESTAMP NOT NULL
 )""",
+    # the load that found the row back in its source; NULL while it is gone
+    f"ALTER TABLE {DISAPPEARED_TABLE} ADD COLUMN IF NOT EXISTS restored_load INTEGER",
     CHANGED_DDL,
     # The files each attached table reads, as they were when attached (see attach.py).
     f"""CREATE TABLE IF NOT EXISTS {ATTACHED_FILES_TABLE} (

@@ -32,6 +32,7 @@ from ._pg_incremental import (
     adopt_sources,
     created_condition,
     disappeared_ids,
+    mark_restored,
     plan_fetch,
     server_counters,
 )
@@ -132,6 +133,7 @@ def load_postgres(
             table_notes = [*notes, *([plan.note] if plan.note else []), *read_by]
             with _stream_reader(store, source, found, stream, table_notes) as reader:
                 stage.add(found.name, reader, quiet=True)
+            mark_restored(store, found, source, plan, stage.load_id)
             disappeared[found.name] = disappeared_ids(store, found, source, plan)
         extras = {MIGRATIONS_TABLE: _migrations(db, namespace)} if migrations_readable else {}
         return stage.commit(replace_tables=extras, disappeared=disappeared)

@@ -488,7 +488,8 @@ class Stage:
         for s in sources:
             if disappeared.get(s.table):
                 store.execute(
-                    f"INSERT INTO {DISAPPEARED_TABLE} SELECT ?, ?, ?, id, created_at FROM {quote(s.table)} "
+                    f"INSERT INTO {DISAPPEARED_TABLE} (load_id, table_name, source, id, created_at) "
+                    f"SELECT ?, ?, ?, id, created_at FROM {quote(s.table)} "
                     "WHERE id IN (SELECT unnest(?::UUID[])) ORDER BY id",
                     [load_id, s.table, s.source, disappeared[s.table]],
                 )

@@ -636,7 +636,9 @@ class LogStore:
         return load_postgres(self, url, table=table, schema=schema, full=full, streams=streams, quiet=quiet)
 
     def disappeared(self) -> pl.DataFrame:
-        """Rows that were loaded from a database and later vanished from it."""
+        """Rows that were loaded from a database and later vanished from it: the load that found
+        one gone, table, source, ``id``, ``created_at``, and ``restored_load``, the load that
+        found it back (None while it is gone)."""
         return self.frame(f"SELECT * FROM {DISAPPEARED_TABLE} ORDER BY load_id, table_name, id")
 
     def changed(self) -> pl.DataFrame:

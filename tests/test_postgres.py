@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
-from llamalog_analytics._pg_incremental import RESTARTED, UNSEEN_UPDATES, UPDATED
+from llamalog_analytics._pg_incremental import EARLIER, RESTARTED, UNSEEN_UPDATES, UPDATED
 from llamalog_analytics._pg_source import snapshot, translated
 from llamalog_analytics.errors import ArgumentError, PostgresError
 from llamalog_analytics.postgres import parse_url
@@ -199,7 +199,13 @@ def test_incremental_load_fetches_new_rows_and_reports_deleted_ones(store, datab
     copy_rows(database, data.llama_logs.head(2))  # two old rows restored, as they were
     restored = store.load_postgres(database, quiet=True)
     assert (restored.rows_inserted, restored.sources[0].rows_disappeared) == (0, 0)
-    assert sorted(store.disappeared()["id"].cast(pl.String).to_list()) == sorted([*gone[2:], recent])
+    back = store.disappeared().filter(pl.col("restored_load") == restored.load_id)["id"].cast(pl.String)
+    assert sorted(back) == sorted(gone[:2]) and store.disappeared().height == 6  # kept, marked back
+    assert "rows gone from their database since loaded: 4" in str(lla.summarize(store))
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("DELETE FROM llama_logs WHERE id = %s", [gone[0]])
+    again = store.load_postgres(database, quiet=True)  # gone a second time: found gone again
+    assert again.sources[0].rows_disappeared == 1 and store.disappeared().height == 7
 
 
 def test_incremental_load_trusts_the_server_counters_only_when_they_add_up(store, database, data):
@@ -255,9 +261,22 @@ def test_rows_updated_in_the_database_are_found_replaced_and_kept_as_they_were(s
     assert "row counters show no older row changed" in notes(quiet) and quiet.rows_read < 200
 
 
+def test_counters_an_earlier_version_recorded_are_not_trusted_once(store, database):
+    store.load_postgres(database, quiet=True)
+    store.execute("UPDATE _llamalog_source_counters SET epoch = '2026-12-01 09:00:00+00 127.0.0.1 5432'")
+    earlier = store.load_postgres(database, quiet=True)
+    assert EARLIER in " ".join(earlier.sources[0].notes) and earlier.rows_read == 4_000
+    assert "row counters show no older row changed" in " ".join(
+        store.load_postgres(database, quiet=True).sources[0].notes
+    )
+
+
 def test_updates_are_found_across_a_clean_restart_and_after_a_crash(store, database, data, pg_server):
     """A clean restart keeps the server's counters, so an update before it is counted; a crash
     discards them, and the next load fetches and compares every row rather than trust them."""
+
+    if pg_server.folder is None:
+        pytest.skip("restarts and crashes only a server the tests started (not LLAMALOG_TEST_PG_URL)")
 
     def notes(result):
         return " ".join(result.sources[0].notes)
@@ -384,12 +403,14 @@ def test_the_same_database_reached_by_another_url_is_the_same_source(store, data
     notebook = database + "?sslmode=disable&application_name=notebook"
     store.load_postgres(notebook, quiet=True)
     recorded_before = parse_url(notebook).display + "#public.llama_logs"
-    store.execute("UPDATE _llamalog_loads SET source = ?", [recorded_before])
+    for history in ("_llamalog_loads", "_llamalog_source_counters"):
+        store.execute(f"UPDATE {history} SET source = ?", [recorded_before])
     changed = data.llama_logs["id"][5]
     with psycopg.connect(database, autocommit=True) as con:
         con.execute("UPDATE llama_logs SET category = 'CORRECTED' WHERE id = %s", [changed])
     shell = store.load_postgres(database + "?connect_timeout=5", quiet=True)
     assert (shell.rows_rejected, shell.rows_inserted, shell.sources[0].rows_changed) == (0, 0, 1)
+    assert UPDATED in " ".join(shell.sources[0].notes)  # the counters were followed on from
     assert store.loads()["source"].unique().to_list() == [parse_url(database).source + "#public.llama_logs"]
 
 

@@ -200,7 +200,11 @@ def changes(db: str, output: str) -> None:
             changed.select(
                 *columns, change=pl.lit("changed: ") + pl.col("columns").list.join(", "), previous="previous"
             ),
-            gone.select(*columns, change=pl.lit("gone"), previous=pl.lit(None, pl.String)),
+            gone.select(
+                *columns,
+                change=pl.lit("gone") + pl.lit(", back in load ") + pl.col("restored_load").cast(pl.String),
+                previous=pl.lit(None, pl.String),
+            ).with_columns(pl.col("change").fill_null("gone")),
         ]
     ).sort("load_id", "table_name", "id")
     if rows.is_empty():
@@ -229,9 +233,10 @@ def changes(db: str, output: str) -> None:
             click.echo(
                 "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
             )
+        still_gone = gone["restored_load"].null_count()
         click.echo(
-            f"{count(changed.height, 'row')} changed, {gone.height:,} gone; sources and the values before a "
-            "change: --format csv or --format json"
+            f"{count(changed.height, 'row')} changed, {still_gone:,} gone; sources and the values before "
+            "a change: --format csv or --format json"
         )
 
 
