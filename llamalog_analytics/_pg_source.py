@@ -69,7 +69,7 @@ class Connection:
         'postgresql://app:***@db:5432/music?sslmode=require'
         >>> c.conninfo
         'postgresql://app:pw@db:5432/music?connect_timeout=10&sslmode=require'
-        >>> c.source == parse_url("postgres://app@db:5432/music?connect_timeout=3").source
+        >>> c.source == parse_url("postgres://app@DB/music?connect_timeout=3").source
         True
     """
 
@@ -111,14 +111,26 @@ def parse_url(url: str) -> Connection:
     secret = unquote(password) if colon else kept.get("password")
     public = {k: ("***" if k in SECRET_PARAMETERS else v) for k, v in kept.items()}
 
-    def build(user_part: str, values: dict[str, str]) -> str:
+    def build(user_part: str, values: dict[str, str], where: str = hosts) -> str:
         query_part = urlencode(values, safe="/*", quote_via=quote_url)
-        return f"postgresql://{user_part}{at}{hosts}{parts.path}" + (f"?{query_part}" if values else "")
+        return f"postgresql://{user_part}{at}{where}{parts.path}" + (f"?{query_part}" if values else "")
 
     display = build(user + (":***" if colon else ""), public)
-    source = build(user, {k: v for k, v in kept.items() if k in WHICH_DATABASE})
+    named = ",".join(_host_and_port(host) for host in hosts.split(","))
+    source = build(user, {k: kept[k] for k in sorted(kept) if k in WHICH_DATABASE}, named)
     connect = {"connect_timeout": CONNECT_TIMEOUT, **kept}  # a server that never answers fails
     return Connection(build(userinfo, connect), schema_name, display, source, secret, dropped)
+
+
+def _host_and_port(host: str) -> str:
+    """A URL's host as a source is named by: lower case, with PostgreSQL's port when none is given.
+
+    Examples:
+        >>> _host_and_port("DB"), _host_and_port("db:6432"), _host_and_port("[::1]"), _host_and_port("")
+        ('db:5432', 'db:6432', '[::1]:5432', '')
+    """
+    host = host.lower()
+    return host if not host or re.search(r":\d+$", host) else f"{host}:5432"
 
 
 def _query(text: str) -> dict[str, str]:
