@@ -173,8 +173,12 @@ def _find_tables(db: Source, target: Connection, namespace: str, only: str | Non
             for (name,) in db.rows(
                 "SELECT DISTINCT n.nspname FROM pg_catalog.pg_class c "
                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1",
-                ("{" + (only or f"{schema_module.CURRENT_TABLE},{schema_module.LEGACY_TABLE}") + "}",),
+                "WHERE c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+                "AND n.nspname <> $2 ORDER BY 1",
+                (
+                    "{" + (only or f"{schema_module.CURRENT_TABLE},{schema_module.LEGACY_TABLE}") + "}",
+                    namespace,
+                ),
             )
         ]
         hint = "check ?schema= in the URL (Prisma's schema parameter) or --schema"

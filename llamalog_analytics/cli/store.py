@@ -87,21 +87,27 @@ def load(
 
 
 def _database_url(source: str) -> bool:
-    """Whether ``source`` names a database, not files: a URL (``postgresql://``, SQLAlchemy's
-    ``postgresql+psycopg://``, a JDBC URL, a mistyped scheme) or libpq's ``key=value`` text. Such
-    a source is never echoed as a missing file: it may hold a password.
+    """Whether ``source`` names a PostgreSQL database, not files: a URL whose scheme names it
+    (``postgresql://``, SQLAlchemy's ``postgresql+psycopg://``, JDBC's, a scheme mistyped as
+    ``postgresq://``) or libpq's ``key=value`` pairs; a path that exists is a file. Such a source
+    is never echoed as a missing file: it may hold a password.
 
     Examples:
         >>> [_database_url(s) for s in ("postgresql+psycopg://u:p@h/db", "jdbc:postgresql://h/db",
-        ...                             "host=h password=p", "logs/*.parquet", "month=2026-02/a.parquet")]
+        ...                             "host=h password=p", "logs/*.parquet", "user=ann/a.parquet")]
         [True, True, True, False, False]
     """
+    from pathlib import Path
+
     from .._pg_source import LIBPQ_PARAMETERS
 
-    keyword = re.match(r"\s*(\w+)\s*=", source)
-    return bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:(//|[A-Za-z]+://)", source)) or bool(
-        keyword and keyword[1] in LIBPQ_PARAMETERS
-    )
+    if Path(source).exists():
+        return False
+    scheme, found, _ = source.partition("://")
+    if found:
+        return "postgres" in scheme.lower()
+    pairs = re.findall(r"(\w+)\s*=", source)
+    return len(pairs) > 1 and all(key in LIBPQ_PARAMETERS for key in pairs)
 
 
 @click.command()
