@@ -11,7 +11,7 @@ from . import schema
 from ._sql import MIGRATIONS_TABLE
 from .errors import StoreError
 from .stage import LoadResult
-from .store import DEMO_STORE, LogStore
+from .store import DEMO_STORE, WAIT_SECONDS, LogStore
 from .summary import StoreSummary, summarize
 
 if TYPE_CHECKING:
@@ -114,9 +114,10 @@ class DemoResult:
         )
 
 
-def demo(path: str | Path = DEMO_STORE, *, quiet: bool = False) -> DemoResult:
+def demo(path: str | Path = DEMO_STORE, *, quiet: bool = False, wait: float = WAIT_SECONDS) -> DemoResult:
     """Load the bundled sample (current table, pre-migration snapshot, migration history) into a
-    store file, audit the migration and write the HTML report beside the store.
+    store file, audit the migration and write the HTML report beside the store; ``wait``: the
+    seconds to wait while another process writes to the store (as :class:`LogStore` takes it).
 
     Running it again adds nothing: loads are idempotent.
 
@@ -130,7 +131,7 @@ def demo(path: str | Path = DEMO_STORE, *, quiet: bool = False) -> DemoResult:
     """
     from .audit import verify
 
-    with LogStore(path) as store:
+    with LogStore(path, wait=wait) as store:
         loads = _load_sample(store, quiet=quiet)
         audit = verify(store)
         report = audit.to_html(Path(path).with_suffix(".audit.html"))

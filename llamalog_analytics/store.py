@@ -59,6 +59,9 @@ _BOOKKEEPING = (
 DEMO_STORE = "llamalog-demo.duckdb"  # where ``llamalog demo`` puts the sample
 
 
+WAIT_SECONDS = 10.0  # how long a store waits, by default, while another process writes to it
+
+
 class LogStore:
     """A DuckDB database of LlamaLog tables (``llama_logs`` by default, ``enrichment_logs`` for a
     pre-migration snapshot), with a load history and the rows that could not be loaded.
@@ -95,7 +98,7 @@ class LogStore:
         create: bool = True,
         tracer: Callable[[str, Any], None] | None = None,
         memory_limit: str | None = "3GB",
-        wait: float = 10.0,
+        wait: float = WAIT_SECONDS,
     ) -> None:
         if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
             raise ArgumentError(f"wait={wait!r}: the seconds to wait for the store. Hint: pass 0 or more")

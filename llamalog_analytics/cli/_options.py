@@ -21,13 +21,17 @@ DEFAULT_DB = "llamalog.duckdb"
 
 def open_store(db: str, **options: Any) -> LogStore:
     """The store ``db`` (``options`` as :class:`~llamalog_analytics.store.LogStore` takes them),
-    waiting while another process writes to it for as long as ``llamalog --wait`` says, when it
-    says."""
+    waiting while another process writes to it for as long as ``--wait`` says, when it says."""
     from ..store import LogStore
 
-    context = click.get_current_context(silent=True)
-    wait = context.meta.get(_WAIT, context.find_root().params.get("wait")) if context else None
+    wait = asked_wait()
     return LogStore(db, **options) if wait is None else LogStore(db, wait=wait, **options)
+
+
+def asked_wait() -> float | None:
+    """The seconds ``--wait`` asked for (beside --db, or before the command); None: not asked."""
+    context = click.get_current_context(silent=True)
+    return context.meta.get(_WAIT, context.find_root().params.get("wait")) if context else None
 
 
 _WAIT = "llamalog.wait"  # the command's --wait, kept in the context for open_store

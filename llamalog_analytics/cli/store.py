@@ -13,7 +13,15 @@ import click
 
 from .. import schema as schema_module
 from .._format import count, shorten
-from ._options import db_option, fail, friendly_errors, open_store, output_format, rows_format_option
+from ._options import (
+    asked_wait,
+    db_option,
+    fail,
+    friendly_errors,
+    open_store,
+    output_format,
+    rows_format_option,
+)
 
 
 @click.command()
@@ -341,4 +349,5 @@ def demo(db: str, quiet: bool) -> None:
     and write the HTML audit report beside the store."""
     from ..sample import demo as run_demo
 
-    click.echo(str(run_demo(db, quiet=quiet)))
+    wait = asked_wait()
+    click.echo(str(run_demo(db, quiet=quiet) if wait is None else run_demo(db, quiet=quiet, wait=wait)))
