@@ -14,6 +14,7 @@ be loaded into an attached table.
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ import polars as pl
 from . import _readers, schema
 from ._convert import checked_rows
 from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, literal, quote
-from .errors import SourceError, StoreError
+from .errors import ArgumentError, SourceError, StoreError
 from .stage import LoadResult, SourceLoad, Stage, log_table_name
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
         ...     store.tables(), result.rows_loaded == store.table().height
         (('llama_logs',), True)
     """
+    if not isinstance(source, str | os.PathLike):
+        raise ArgumentError(
+            f"attach takes one folder or glob, not a {type(source).__name__}. Hint: put the files in "
+            "one folder, or name them with a glob such as 'logs/*.parquet'"
+        )
     table = log_table_name(table)
     patterns, shown, folder = _pattern(source)
     with store.session(write=True), store._files_unchecked():  # every file is checked here

@@ -616,11 +616,6 @@ class LogStore:
         :func:`llamalog_analytics.attach.attach`."""
         from .attach import attach
 
-        if not isinstance(source, str | Path):
-            raise ArgumentError(
-                f"attach takes one folder or glob, not a {type(source).__name__}. Hint: put the files in "
-                "one folder, or name them with a glob such as 'logs/*.parquet'"
-            )
         return attach(self, source, table)
 
     def load_postgres(
