@@ -12,7 +12,8 @@ generated rows and the upstream indexes, then times:
 * an incremental load with nothing new (its fixed costs, by phase: imports, opening the store, the
   load, closing it) and one after adding 1% new rows (the table vacuumed, as autovacuum leaves it);
 * an incremental load after deleting 100 old rows (the server's counters show the delete, so
-  the older rows' ids are compared);
+  the older rows' ids are compared), then one after updating 100 old rows (the counters show
+  updates, so every row is fetched and compared with the stored ones);
 * ``pandas.read_sql`` through SQLAlchemy and ``polars.read_database_uri`` (connectorx), when
   installed (``pip install pandas connectorx``).
 """
@@ -56,7 +57,8 @@ end = time.perf_counter()
 # VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across fork and exec.
 rss = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({"seconds": end - start, "rows": result.rows_read, "inserted": result.rows_inserted,
-                  "disappeared": sum(s.rows_disappeared for s in result.sources), "rss": rss,
+                  "disappeared": sum(s.rows_disappeared for s in result.sources),
+                  "changed": sum(s.rows_changed for s in result.sources), "rss": rss,
                   "phases": {"imports": imported - start, "open": opened - imported,
                              "load": loaded - opened, "close": end - loaded}}))
 """
@@ -143,6 +145,17 @@ def main() -> None:
         print(
             f"incremental after 100 old rows deleted (older ids compared): {after_delete['seconds']:6.2f}s "
             f"= {100 * after_delete['seconds'] / full['seconds']:.1f}% of the full load"
+        )
+        with psycopg.connect(url, autocommit=True) as con:  # a deployed repair: old rows updated in place
+            con.execute(
+                "UPDATE llama_logs SET category = 'CORRECTED' "
+                "WHERE id IN (SELECT id FROM llama_logs ORDER BY created_at LIMIT 100)"
+            )
+        after_update = child_load(store, url, "incremental")
+        assert after_update["changed"] == 100, after_update
+        print(
+            f"incremental after 100 old rows updated (every row fetched and compared): "
+            f"{after_update['seconds']:6.2f}s, {after_update['seconds'] / full['seconds']:.2f}x the full load"
         )
 
         if not args.skip_others:
