@@ -226,7 +226,7 @@ def _explain(message: str, target: Connection) -> str:
     secrets = {target.password or "", parts.password or "", *in_query} - {""}
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, "***")
-    said = message.replace("IO: [libpq]", "").split(" Query was:", 1)[0]  # not our SQL, cut short
+    said = re.split(r"\s+Query was:", message.replace("IO: [libpq]", ""), maxsplit=1)[0]  # not our SQL
     first = " ".join(said.split())[:300]
     lowered = message.lower()
     denied = re.search(r"permission denied for (schema|database|table|view|relation) (\S+)", message)
