@@ -32,7 +32,7 @@ import polars as pl
 from . import _readers, schema
 from ._sql import LOAD_ID_COLUMN, quote, scratch_connection
 from .chain_index import ANNOTATIONS  # a chain's own columns, written as they are
-from .errors import ExportError
+from .errors import ArgumentError, ExportError
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -173,6 +173,11 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
         ...     again = write_logs(store.frame("SELECT * FROM llama_logs"), out)
         200
     """
+    if not isinstance(frame, pl.DataFrame):
+        raise ArgumentError(
+            f"write_logs writes a polars DataFrame, not a {type(frame).__name__}. Hint: pass its rows, "
+            "e.g. lla.synthetic.generate(1000).llama_logs, store.table() or lla.chain(...)"
+        )
     path = Path(path)
     frame = frame.drop(LOAD_ID_COLUMN, strict=False)
     fmt = export_format("rows", path)

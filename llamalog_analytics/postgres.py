@@ -111,7 +111,11 @@ def load_postgres(
         if [t.name for t in tables] == [schema_module.LEGACY_TABLE]:
             notes.append("the database has not been migrated: no llama_logs table yet")
         migrations_readable = _migrations_readable(db, namespace)
-        if migrations_readable is False:
+        if migrations_readable:
+            notes.append(
+                f"{MIGRATIONS_TABLE} replaced by the database's (the migration history the audit reads)"
+            )
+        elif migrations_readable is False:
             notes.append(
                 f"{MIGRATIONS_TABLE} is not readable by this role: not loaded (GRANT SELECT ON "
                 f"{MIGRATIONS_TABLE} to load it; else give verify the migrations' dates: --migrated-at, "

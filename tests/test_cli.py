@@ -72,6 +72,14 @@ def test_load_where_every_row_is_rejected_exits_2_and_keeps_them(tmp_path):
     assert code == 0 and "id: 'nope' is not a UUID" in out
 
 
+def test_an_empty_source_is_no_source(tmp_path, monkeypatch):
+    """llamalog load "$DATABASE_URL" with the variable unset says what to give, not that the
+    database options are for files."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    code, _, err = run_cli("load", "", "--schema", "catalog", "--full", "--db", tmp_path / "s.duckdb")
+    assert code == 2 and "give files to load, a postgresql:// URL, or set DATABASE_URL" in err
+
+
 def test_load_into_another_table(tmp_path):
     db = tmp_path / "s.duckdb"
     code, _, _ = run_cli(
@@ -230,6 +238,11 @@ def test_cli_chain_graph_and_explain(tmp_path):
         "--cursor", page["cursor"], "--format", "json",
     )  # fmt: skip
     assert [len(json.loads(out)["logs"]), json.loads(out)["has_more"]] == [2, False]
+    code, out, _ = run_cli(  # --cursor "$LAST_ID" before there is one: the first page
+        "chain", "ALBUM", case["chains"][1]["entity_id"], "--db", db, "--mode", "entity", "--limit", "2",
+        "--cursor", "", "--format", "json",
+    )  # fmt: skip
+    assert json.loads(out)["logs"] == page["logs"]
     code, out, err = run_cli("chain", "ALBUM", str(uuid.uuid4()), "--db", db)
     assert code == 0 and "no llama_logs rows for ALBUM" in err
     for malformed in ("not-a-uuid", artist[:8]):  # never an entity: an error, not an empty chain

@@ -13,7 +13,7 @@ from test_traces import ALBUM, ROWS
 
 import llamalog_analytics as lla
 from llamalog_analytics import trace_formats
-from llamalog_analytics.errors import ExportError
+from llamalog_analytics.errors import ArgumentError, ExportError
 
 
 @pytest.fixture
@@ -102,3 +102,8 @@ def test_a_path_without_its_folder_is_refused_before_the_work(chain: pl.DataFram
         assert code == 2 and "nodir to write it in. Hint: create it (mkdir -p " in err, err
         assert "Traceback" not in err and out == ""
     assert not (tmp_path / "nodir").exists()
+
+
+def test_write_logs_takes_rows_only(tmp_path):
+    with pytest.raises(ArgumentError, match=r"not a Synthetic\. Hint: pass its rows, e\.g\. lla\.synthetic"):
+        lla.write_logs(lla.synthetic.generate(20, seed=1), tmp_path / "x.csv")

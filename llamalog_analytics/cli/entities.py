@@ -58,6 +58,7 @@ def chain_command(
     """Print the log rows of one album, artist or track: how it got here and what happened after."""
     from ..chains import chain, chain_page
 
+    cursor = cursor or None  # --cursor "$LAST_ID" before there is one: the first page
     if mode != "entity" and (limit is not None or cursor is not None):
         raise click.UsageError("--limit and --cursor page the entity mode: add --mode entity")
     filters: dict[str, Any] = {

@@ -68,6 +68,7 @@ def load(
     Exit status: 0 loaded, 1 rows were rejected and --strict was given, 2 nothing could be loaded.
     """
 
+    sources = tuple(s for s in sources if s)  # "$DATABASE_URL" unset: no source, as if not given
     urls = [s for s in sources if _database_url(s)]
     if urls and len(sources) > 1:
         raise click.UsageError("load one database URL at a time, without files")
