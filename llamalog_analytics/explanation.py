@@ -13,6 +13,7 @@ Examples:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -279,7 +280,8 @@ def _anomalies(
             rows.select(job=pl.col("parent_job_id"), run=pl.col("parent_instance")),
         ]
     ).drop_nulls()
-    for job_id, chosen in followed.group_by("job").agg(pl.col("run").unique().sort()).sort("job").iter_rows():
+    by_job = followed.group_by("job").agg(pl.col("run").unique().sort()).iter_rows()
+    for job_id, chosen in sorted(by_job, key=lambda found: _in_number_order(found[0])):
         starts = days.get(job_id, [])
         if len(starts) > 1:
             found.append(
@@ -287,6 +289,16 @@ def _anomalies(
                 f"the {_days([starts[run - 1] for run in chosen])} run{'s' if len(chosen) > 1 else ''}"
             )
     return found
+
+
+def _in_number_order(text: str) -> list[str | int]:
+    """A sort key that reads the digits in ``text`` as numbers: job 204 before job 1898.
+
+    Examples:
+        >>> sorted(["1898", "204", "sync-10", "sync-9"], key=_in_number_order)
+        ['204', '1898', 'sync-9', 'sync-10']
+    """
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def _before_creation(created: dict[str, Any] | None) -> pl.Expr:
