@@ -9,6 +9,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 
+import polars as pl
 import pytest
 from conftest import audit_store, clean_rows, run_cli, uid, with_changes
 
@@ -229,6 +230,30 @@ def test_the_report_shows_the_comparison_with_the_previous_run(two_runs, tmp_pat
     with lla.LogStore(db, read_only=True) as store:
         page = verify(store).to_html(tmp_path / "ro.html").read_text(encoding="utf-8")
     assert "Not recorded: the store is open read-only." in page
+
+
+def test_a_backfill_failing_then_warning_is_not_compared_by_ids(two_runs):
+    """Failing, category_backfill lists the rows that differ from the rules as applied; warning,
+    the rows the roadmap intended otherwise: a comparison of the two would call one kind fixed
+    and the other new."""
+    db, _, _ = two_runs
+    with lla.LogStore(db) as store:
+        store.execute(
+            "UPDATE _llamalog_audit_checks SET status = 'warn' "
+            "WHERE run_id = 2 AND check_name = 'category_backfill'"
+        )
+        changes = compare_audits(store)
+    row = changes.checks.filter(pl.col("check") == "category_backfill").row(0, named=True)
+    assert (row["older_status"], row["newer_status"], row["new"], row["fixed"]) == (
+        "fail",
+        "warn",
+        None,
+        None,
+    )
+    assert (
+        changes.new("category_backfill") == [] and "category_backfill" not in changes.ids["check"].to_list()
+    )
+    assert "or its ids list other rows (category_backfill" in str(changes)
 
 
 def test_cli_verify_records_and_compares_and_audits_lists(tmp_path):

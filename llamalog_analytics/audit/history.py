@@ -65,12 +65,17 @@ older, in both."""
 
 READ_ONLY = "not recorded: the store is open read-only"
 SHOWN_IDS = 5  # ids per check and change in a comparison's text
+# Checks whose ids list other rows when they fail than when they warn (category_backfill: the
+# rows that differ from the rules as applied; else the rows the roadmap intended otherwise).
+IDS_BY_STATUS = ("category_backfill",)
+_BY_STATUS = ", ".join(f"'{name}'" for name in IDS_BY_STATUS)
 
 # Per check of either run (``$1`` older, ``$2`` newer): each offending id and how it changed.
-# Only checks that ran in both (present, not ``skip``) are compared.
+# Only checks that ran in both (present, not ``skip``), listing the same kind of rows, are compared.
 _CHANGES = f"""WITH compared AS (
   SELECT check_name FROM {AUDIT_CHECKS_TABLE} WHERE run_id IN ($1, $2) AND status <> 'skip'
-  GROUP BY check_name HAVING count(DISTINCT run_id) = 2),
+  GROUP BY check_name HAVING count(DISTINCT run_id) = 2
+    AND NOT (check_name IN ({_BY_STATUS}) AND list_sort(list(status)) = ['fail', 'warn'])),
 older AS (SELECT check_name, id FROM {AUDIT_IDS_TABLE}
   WHERE run_id = $1 AND check_name IN (SELECT check_name FROM compared)),
 newer AS (SELECT check_name, id FROM {AUDIT_IDS_TABLE}
@@ -93,7 +98,8 @@ kept AS (SELECT a.check_name, count(*) AS ids FROM {AUDIT_IDS_TABLE} a JOIN {AUD
 counted AS (
   SELECT coalesce(n.check_name, o.check_name) AS "check", o.status AS older_status,
     n.status AS newer_status, o.position AS older_position, n.position AS newer_position,
-    o.status <> 'skip' AND n.status <> 'skip' AS compared,
+    o.status <> 'skip' AND n.status <> 'skip' AND NOT (n.check_name IN ({_BY_STATUS})
+      AND least(o.status, n.status) = 'fail' AND greatest(o.status, n.status) = 'warn') AS compared,
     coalesce((SELECT ids FROM found f WHERE f.run_id = $1 AND f.check_name = o.check_name), 0) AS before,
     coalesce((SELECT ids FROM found f WHERE f.run_id = $2 AND f.check_name = n.check_name), 0) AS after,
     coalesce((SELECT ids FROM kept k WHERE k.check_name = n.check_name), 0) AS persisting
@@ -461,7 +467,9 @@ class AuditComparison:
             ``older_status``, ``newer_status`` (null where the run did not have the check),
             and how many offending ids are ``new`` (only in the newer run), ``fixed`` (only in
             the older) and ``persisting`` (in both). The three counts are null for a check that
-            did not run in both (absent, or ``skip``): nothing can be said of its ids.
+            did not run in both (absent, or ``skip``), or whose ids list other rows in each
+            (:data:`IDS_BY_STATUS`, failing in one and warning in the other): nothing can be
+            said of its ids.
         ids: every id counted: ``check``, ``change`` (``new``, ``fixed`` or ``persisting``)
             and ``id``, in the order of ``checks``, then change, then id.
     """
@@ -552,7 +560,11 @@ class AuditComparison:
                 if ids:
                     lines.append(f"    {change}: {first_few(ids, SHOWN_IDS)}")
         if self.checks["new"].is_null().any():
-            lines.append("  - : the check did not run in both (absent or skipped); its ids are not compared")
+            lines.append(
+                "  - : the check did not run in both (absent or skipped), or its ids list other rows "
+                "(category_backfill: when it fails, the rows that differ from the rules as applied; "
+                "when it warns, the rows the roadmap intended otherwise); its ids are not compared"
+            )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
