@@ -69,6 +69,16 @@ def child_load(store: Path, url: str, mode: str, streams: str = "auto") -> dict:
     return json.loads(out)
 
 
+def after_changing(store: Path, url: str, change: str, counted: str) -> dict:
+    """An incremental load (in a child process) after ``change`` (SQL ending in ``WHERE``) was
+    made to the 100 oldest rows, which the load must count as ``counted``."""
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f"{change} id IN (SELECT id FROM llama_logs ORDER BY created_at LIMIT 100)")
+    load = child_load(store, url, "incremental")
+    assert load[counted] == 100, load
+    return load
+
+
 def phases(load: dict) -> str:
     return ", ".join(f"{name} {seconds:.3f}s" for name, seconds in load["phases"].items())
 
@@ -136,23 +146,16 @@ def main() -> None:
             f"{100 * incremental['seconds'] / full['seconds']:.1f}% of the full load ({phases(incremental)})"
         )
 
-        with psycopg.connect(url, autocommit=True) as con:  # cascade deletes of an old album's history
-            con.execute(
-                "DELETE FROM llama_logs WHERE id IN (SELECT id FROM llama_logs ORDER BY created_at LIMIT 100)"
-            )
-        after_delete = child_load(store, url, "incremental")
-        assert after_delete["disappeared"] == 100, after_delete
+        # cascade deletes of an old album's history
+        after_delete = after_changing(store, url, "DELETE FROM llama_logs WHERE", "disappeared")
         print(
             f"incremental after 100 old rows deleted (older ids compared): {after_delete['seconds']:6.2f}s "
             f"= {100 * after_delete['seconds'] / full['seconds']:.1f}% of the full load"
         )
-        with psycopg.connect(url, autocommit=True) as con:  # a deployed repair: old rows updated in place
-            con.execute(
-                "UPDATE llama_logs SET category = 'CORRECTED' "
-                "WHERE id IN (SELECT id FROM llama_logs ORDER BY created_at LIMIT 100)"
-            )
-        after_update = child_load(store, url, "incremental")
-        assert after_update["changed"] == 100, after_update
+        # a deployed repair: old rows updated in place
+        after_update = after_changing(
+            store, url, "UPDATE llama_logs SET category = 'CORRECTED' WHERE", "changed"
+        )
         print(
             f"incremental after 100 old rows updated (every row fetched and compared): "
             f"{after_update['seconds']:6.2f}s, {after_update['seconds'] / full['seconds']:.2f}x the full load"
