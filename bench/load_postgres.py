@@ -154,7 +154,7 @@ def main() -> None:
         )
         # a deployed repair: old rows updated in place
         after_update = after_changing(
-            store, url, "UPDATE llama_logs SET category = 'CORRECTED' WHERE", "changed"
+            store, url, "UPDATE llama_logs SET reason = 'repaired in place' WHERE", "changed"
         )
         print(
             f"incremental after 100 old rows updated (every row fetched and compared): "
