@@ -104,7 +104,7 @@ class StoreSummary:
                     + (
                         f"<br>attached from <code>{escape(t.attached_from)}</code>" if t.attached_from else ""
                     ),
-                    f"{t.rows:,}",
+                    "-" if t.unreadable else f"{t.rows:,}",
                     f'<span class="time">{moment(t.first_created_at)}</span>',
                     f'<span class="time">{moment(t.last_created_at)}</span>',
                     escape(t.unreadable)
