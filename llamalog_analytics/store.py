@@ -132,6 +132,7 @@ class LogStore:
         self._opened = False  # this object opened the file at once (so made it, when it was not there)
         self._file_changes = 0  # times the attached files were found changed
         self._files_checked = False  # this outermost session checked the attached files
+        self._checking_files = False  # the check runs statements of its own
         if self.path is None:  # nothing to share: the connection lives as long as the store
             self._con, self._writing = self._connect(read_only=False), True
             self._prepare()
@@ -214,20 +215,22 @@ class LogStore:
     def _refuse_changed_files(self, sql: str) -> None:
         """Refuse ``sql`` when it names an attached table one of whose files was removed, moved or
         rewritten since it was attached (its size or modification time differ): it would read
-        rows that were never checked. Checked once a session, before its first such statement."""
-        if self._files_checked:
+        rows that were never checked. The files are checked once a session, before its first
+        statement naming such a table."""
+        if self._files_checked or self._checking_files:
             return
-        self._files_checked = True  # also while checking: the check's own statements pass
+        self._checking_files = True  # the check's own statements pass
         try:
-            self._notice_foreign_writes()  # another process may have attached again
+            if not self._writing:  # a writer holds the file: nobody else can have written
+                self._notice_foreign_writes()  # another process may have attached again
             names = {table for table, *_ in self._attached_files()}
             if any(re.search(rf"\b{re.escape(name)}\b", sql, re.IGNORECASE) for name in names):
                 changed = self._changed_attached_file()
                 if changed is not None:
                     raise changed
-        except BaseException:
-            self._files_checked = False  # asked again by the next statement
-            raise
+                self._files_checked = True
+        finally:
+            self._checking_files = False
 
     @contextmanager
     def _files_unchecked(self) -> Iterator[None]:

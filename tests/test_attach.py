@@ -237,6 +237,10 @@ def test_a_file_rewritten_since_attached_is_refused_until_attached_again(synth, 
         with pytest.raises(StoreError, match=r"a\.parquet has changed"):
             store.execute("CREATE TABLE kept AS SELECT * FROM llama_logs")  # a write reads it too
         assert store.table("copied").height == 5 and store.loads().height == 2  # the rest reads
+        with store.session():
+            store.loads()  # a session's first statement need not name the table
+            with pytest.raises(StoreError, match=r"a\.parquet has changed"):
+                store.execute("SELECT count(*) FROM llama_logs")
         with pytest.raises(SourceError, match="is not a UUID"):
             store.attach(twenty)  # attaching again checks it, and refuses it
         lla.write_logs(synth.llama_logs.head(20), twenty / "a.parquet")
