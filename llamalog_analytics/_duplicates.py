@@ -51,7 +51,10 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
         f"SELECT id FROM {STAGE_TABLE} WHERE _table = ? AND _reason IS NULL "
         "AND _state IN ('new', 'duplicate')"
     )
-    hashed = ", ".join(quote(c.name) for c in _COLS)
+    # a list's length too: DuckDB hashes NULL, [] and [NULL] alike
+    hashed = ", ".join(
+        f"{quote(c.name)}, len({quote(c.name)})" if c.type.endswith("[]") else quote(c.name) for c in _COLS
+    )
     for table in sorted({t for t in tables if store.has_table(t)}):
         matched, first, last = store.execute(
             f"SELECT count(*), min(created_at), max(created_at) FROM {quote(table)} "

@@ -229,6 +229,19 @@ def test_conflicting_duplicate_ids_are_rejected_not_dropped(store, synth, tmp_pa
     assert "EDITED" not in store.table()["operation"].to_list()
 
 
+def test_a_list_that_became_empty_or_null_is_a_change(store, synth, tmp_path):
+    """NULL, [] and [NULL] are three values of a list column, though DuckDB hashes them alike."""
+    path = tmp_path / "a.parquet"
+    frame = synth.llama_logs.head(3).with_columns(
+        fields_enriched=pl.Series([[], None, [None]], dtype=pl.List(pl.String))
+    )
+    store.load_files(lla.write_logs(frame, path), quiet=True)
+    turned = frame.with_columns(fields_enriched=pl.Series([None, [], []], dtype=pl.List(pl.String)))
+    result = store.load_files(lla.write_logs(turned, path), quiet=True)
+    assert result.sources[0].rows_changed == 3
+    assert store.changed()["columns"].to_list() == [["fields_enriched"]] * 3
+
+
 def test_a_row_its_own_source_now_gives_otherwise_is_replaced_and_kept_as_it_was(store, synth, tmp_path):
     frame = synth.llama_logs.head(10)
     path = tmp_path / "a.csv"
