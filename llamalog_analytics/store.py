@@ -640,7 +640,45 @@ class LogStore:
         """Rows that were loaded from a database and later vanished from it: the load that found
         one gone, table, source, ``id``, ``created_at``, and ``restored_load``, the load that
         found it back (None while it is gone)."""
-        return self.frame(f"SELECT * FROM {DISAPPEARED_TABLE} ORDER BY load_id, table_name, id")
+        restored = self.execute(  # a store last written by a version that did not mark them: none
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = 'restored_load'",
+            [DISAPPEARED_TABLE],
+        )[0][0]
+        return self.frame(
+            f"SELECT load_id, table_name, source, id, created_at, "
+            f"{'restored_load' if restored else 'NULL::INTEGER AS restored_load'} "
+            f"FROM {DISAPPEARED_TABLE} ORDER BY load_id, table_name, id"
+        )
+
+    def source_changes(self) -> pl.DataFrame:
+        """The stored rows their source later changed or no longer has, one row each, as
+        ``llamalog changes`` lists them: the load that found it, table, source, ``id``,
+        ``created_at``, the ``change`` (``changed: COLUMNS``, ``gone``, or ``gone, back in load
+        N``) and, for a changed row, its values before (``previous``, JSON); see :meth:`changed`
+        and :meth:`disappeared`.
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.sample_store() as store:
+            ...     store.source_changes().columns
+            ['load_id', 'table_name', 'source', 'id', 'created_at', 'change', 'previous']
+        """
+        import polars as pl
+
+        columns = ["load_id", "table_name", "source", "id", "created_at"]
+        with self.session():
+            changed, gone = self.changed(), self.disappeared()
+        back = pl.lit("gone, back in load ") + pl.col("restored_load").cast(pl.String)
+        return pl.concat(
+            [
+                changed.select(
+                    *columns,
+                    change=pl.lit("changed: ") + pl.col("columns").list.join(", "),
+                    previous="previous",
+                ),
+                gone.select(*columns, change=back.fill_null("gone"), previous=pl.lit(None, pl.String)),
+            ]
+        ).sort("load_id", "table_name", "id")
 
     def changed(self) -> pl.DataFrame:
         """Stored rows that their source later gave with other values (a row updated in the

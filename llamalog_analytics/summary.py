@@ -11,11 +11,9 @@ from ._format import count, moment
 from ._html import block, html_table
 from ._sql import (
     CHANGED_TABLE,
-    DISAPPEARED_TABLE,
     LOADS_TABLE,
     MIGRATIONS_TABLE,
     REJECTS_TABLE,
-    STILL_GONE,
     quote,
 )
 from .errors import StoreError
@@ -189,11 +187,7 @@ def summarize(store: LogStore) -> StoreSummary:
     bookkeeping = store.has_table(LOADS_TABLE)
     loads = store.loads().to_dicts() if bookkeeping else []
     rejected = store.execute(f"SELECT count(*) FROM {REJECTS_TABLE}")[0][0] if bookkeeping else 0
-    gone = (
-        store.execute(f"SELECT count(*) FROM {DISAPPEARED_TABLE} WHERE {STILL_GONE}")[0][0]
-        if bookkeeping
-        else 0
-    )
+    gone = store.disappeared()["restored_load"].null_count() if bookkeeping else 0
     changed = (
         store.execute(f"SELECT count(*) FROM {CHANGED_TABLE}")[0][0] if store.has_table(CHANGED_TABLE) else 0
     )

@@ -202,6 +202,8 @@ def test_incremental_load_fetches_new_rows_and_reports_deleted_ones(store, datab
     assert (restored.rows_inserted, restored.sources[0].rows_disappeared) == (0, 0)
     back = store.disappeared().filter(pl.col("restored_load") == restored.load_id)["id"].cast(pl.String)
     assert sorted(back) == sorted(gone[:2]) and store.disappeared().height == 6  # kept, marked back
+    said = dict(store.source_changes().select(pl.col("id").cast(pl.String), "change").iter_rows())
+    assert said[gone[0]] == f"gone, back in load {restored.load_id}" and said[gone[2]] == "gone"
     assert "rows gone from their database since loaded: 4" in str(lla.summarize(store))
     with psycopg.connect(database, autocommit=True) as con:
         con.execute("DELETE FROM llama_logs WHERE id = %s", [gone[0]])

@@ -50,6 +50,16 @@ def test_arguments_of_the_wrong_kind_are_refused_with_a_hint(tmp_path):
         store.attach([tmp_path / "a.parquet", tmp_path / "b.parquet"])
 
 
+def test_a_store_an_earlier_version_wrote_reads_without_its_newer_columns(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with lla.LogStore(path) as store:
+        store.load_files(lla.sample_path("llama_logs.parquet"), quiet=True)
+        store.execute("ALTER TABLE _llamalog_disappeared DROP COLUMN restored_load")  # as it was made then
+    with lla.LogStore(path, read_only=True) as store:
+        assert "restored_load" in store.disappeared().columns and store.source_changes().is_empty()
+        assert "llama_logs" in str(lla.summarize(store))
+
+
 def test_memory_limit_is_set_or_refused_with_a_hint():
     def limit(store):
         return store.execute("SELECT current_setting('memory_limit')")[0][0]

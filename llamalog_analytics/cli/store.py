@@ -205,23 +205,8 @@ def changes(db: str, output: str) -> None:
     """
     import json
 
-    import polars as pl
-
     with open_store(db, read_only=True) as store:
-        changed, gone = store.changed(), store.disappeared()
-    columns = ["load_id", "table_name", "source", "id", "created_at"]
-    rows = pl.concat(
-        [
-            changed.select(
-                *columns, change=pl.lit("changed: ") + pl.col("columns").list.join(", "), previous="previous"
-            ),
-            gone.select(
-                *columns,
-                change=pl.lit("gone") + pl.lit(", back in load ") + pl.col("restored_load").cast(pl.String),
-                previous=pl.lit(None, pl.String),
-            ).with_columns(pl.col("change").fill_null("gone")),
-        ]
-    ).sort("load_id", "table_name", "id")
+        rows = store.source_changes()
     if rows.is_empty():
         click.echo(
             "[🦙 LlamaLog] no stored row was changed or removed in its source since loaded",
@@ -238,7 +223,7 @@ def changes(db: str, output: str) -> None:
                 str(r["load_id"]),
                 r["table_name"],
                 str(r["id"]),
-                f"{r['created_at']:%Y-%m-%d %H:%M:%S}",
+                f"{r['created_at']:%Y-%m-%d %H:%M:%S} UTC",
                 r["change"],
             )
             for r in rows.to_dicts()
@@ -248,10 +233,11 @@ def changes(db: str, output: str) -> None:
             click.echo(
                 "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
             )
-        still_gone = gone["restored_load"].null_count()
+        kinds = rows["change"].str.split(":").list.first().value_counts()
+        said = dict(kinds.iter_rows())
         click.echo(
-            f"{count(changed.height, 'row')} changed, {still_gone:,} gone; sources and the values before "
-            "a change: --format csv or --format json"
+            f"{count(said.get('changed', 0), 'row')} changed, {said.get('gone', 0):,} gone; sources and the "
+            "values before a change: --format csv or --format json"
         )
 
 
