@@ -15,7 +15,8 @@ Every message says what was wrong, where (file, row, column) and ends with a hin
     ├── ExportError (ValueError)         an output format that cannot be told or written
     └── StoreError                       the DuckDB store cannot be opened or changed
         ├── StoreNotFoundError (FileNotFoundError)  no store file where one is to be read
-        └── StoreLockedError             another process kept the store file longer than `wait`
+        ├── StoreLockedError             another process kept the store file longer than `wait`
+        └── AttachedFilesChangedError    an attached table's file changed since it was attached
 """
 
 from __future__ import annotations
@@ -133,6 +134,11 @@ class StoreNotFoundError(StoreError, FileNotFoundError):
 class StoreLockedError(StoreError):
     """Another process kept the store file (writing, or reading when this one writes) for longer
     than the store waits; or this process holds it for reading where it asks to write."""
+
+
+class AttachedFilesChangedError(StoreError):
+    """A file of an attached table was removed, moved or rewritten since it was attached, so the
+    table is not read (its rows were never checked); the message says how to attach it again."""
 
 
 class ExportError(LlamalogError, ValueError):

@@ -35,7 +35,7 @@ from ._sql import (
     quote,
     scratch_connection,
 )
-from .errors import ArgumentError, StoreError, StoreLockedError, StoreNotFoundError
+from .errors import ArgumentError, AttachedFilesChangedError, StoreError, StoreLockedError, StoreNotFoundError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -60,6 +60,8 @@ DEMO_STORE = "llamalog-demo.duckdb"  # where ``llamalog demo`` puts the sample
 
 
 WAIT_SECONDS = 10.0  # how long a store waits, by default, while another process writes to it
+# what in SQL text names no table: quoted text and comments
+_WORDS_NOT_NAMES = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
 class LogStore:
@@ -125,8 +127,8 @@ class LogStore:
         self._created = self.path is not None and not Path(self.path).exists()
         self._seen = _file_state(self.path)  # the file as this store last knew it
         self._foreign_writes = 0
-        # (at version, each attached table's files as recorded when attached)
-        self._attached: tuple[tuple[int, int], list[tuple[str, str, int | None, int | None]]] | None = None
+        # (at foreign writes, each attached table's files as recorded when attached)
+        self._attached: tuple[int, list[tuple[str, str, int | None, int | None]]] | None = None
         self._files_seen: tuple[object, ...] = ()  # the attached files as last known
         self._depth = 0  # sessions open, one inside another
         self._opened = False  # this object opened the file at once (so made it, when it was not there)
@@ -223,9 +225,14 @@ class LogStore:
         try:
             if not self._writing:  # a writer holds the file: nobody else can have written
                 self._notice_foreign_writes()  # another process may have attached again
-            names = {table for table, *_ in self._attached_files()}
-            if any(re.search(rf"\b{re.escape(name)}\b", sql, re.IGNORECASE) for name in names):
-                changed = self._changed_attached_file()
+            code = _WORDS_NOT_NAMES.sub(" ", sql)
+            named = {
+                table
+                for table, *_ in self._attached_files()
+                if re.search(rf"\b{re.escape(table)}\b", code, re.IGNORECASE)
+            }
+            if named:
+                changed = self._changed_attached_file(tables=named)
                 if changed is not None:
                     raise changed
                 self._files_checked = True
@@ -235,22 +242,27 @@ class LogStore:
     @contextmanager
     def _files_unchecked(self) -> Iterator[None]:
         """For the ``with`` block, statements naming an attached table are not checked (attaching
-        again checks every file itself)."""
+        again checks every file itself); after it, the attached files are read again."""
         checked, self._files_checked = self._files_checked, True
         try:
             yield
         finally:
             self._files_checked = checked
+            self._attached = None
 
-    def _changed_attached_file(self, said: str | None = None) -> StoreError | None:
+    def _changed_attached_file(
+        self, said: str | None = None, tables: set[str] | None = None
+    ) -> AttachedFilesChangedError | None:
         """The first attached table's file removed, moved or changed since it was attached, as an
         error that names it and says how to attach again; None when there is none. With
-        ``said`` (a DuckDB error's text), only a file it names."""
+        ``said`` (a DuckDB error's text), only a file it names; with ``tables``, only theirs."""
         from .stage import attached_from
 
         with contextlib.suppress(duckdb.Error):
             for table, file, size, modified in self._attached_files():
                 if said is not None and file not in said and _readers.read_name(file) not in said:
+                    continue
+                if tables is not None and table not in tables:
                     continue
                 now = _readers.file_stat(file)
                 if now is not None and (size is None or now == (size, modified)):
@@ -264,7 +276,7 @@ class LogStore:
                     f"--db {shlex.quote(str(Path(self.path).resolve()))} (store.attach)"
                 )
                 reason = f" ({said.splitlines()[0]})" if said else ""
-                return StoreError(
+                return AttachedFilesChangedError(
                     f"{file} {what} since it was attached as {table}, so {table} cannot be read{reason}. "
                     f"Hint: attach it again, which checks every file: {command}"
                 )
@@ -272,28 +284,38 @@ class LogStore:
 
     def _attached_files(self) -> list[tuple[str, str, int | None, int | None]]:
         """Every attached table's files as recorded when attached: (table, file, size,
-        modification time in ns); read again after a write. A table attached by an earlier
-        version, which recorded only its glob, has the files the glob matches now, without a
-        size or time."""
-        if self._attached is None or self._attached[0] != (self.changes, self._foreign_writes):
+        modification time in ns); read again after an attachment here or a write by another
+        process (read untraced: they are the store's own questions). A table attached by an
+        earlier version, which recorded only its glob, has the files the glob matches now,
+        without a size or time."""
+        if self._attached is None or self._attached[0] != self._foreign_writes:
             files: list[tuple[str, str, int | None, int | None]] = []
-            with self.session():
-                if self.has_table(ATTACHED_FILES_TABLE):
-                    files += self.execute(f"SELECT * FROM {ATTACHED_FILES_TABLE} ORDER BY table_name, file")
-                if self.has_table(LOADS_TABLE):
+            with self.session() as con:
+                tables = {
+                    name
+                    for (name,) in con.execute(
+                        "SELECT table_name FROM duckdb_tables() WHERE table_name IN (?, ?) AND NOT temporary",
+                        [ATTACHED_FILES_TABLE, LOADS_TABLE],
+                    ).fetchall()
+                }
+                if ATTACHED_FILES_TABLE in tables:
+                    files += con.execute(
+                        f"SELECT * FROM {ATTACHED_FILES_TABLE} ORDER BY table_name, file"
+                    ).fetchall()
+                if LOADS_TABLE in tables:
                     recorded = {table for table, *_ in files}
-                    globs = self.execute(
+                    globs = con.execute(
                         f"SELECT DISTINCT table_name, source FROM {LOADS_TABLE} WHERE format = ? "
                         "ORDER BY table_name, source",
                         [ATTACHED],
-                    )
+                    ).fetchall()
                     files += [
                         (table, file, None, None)
                         for table, source in globs
                         if table not in recorded
                         for file in sorted(glob.glob(source, recursive=True))
                     ]
-            self._attached = ((self.changes, self._foreign_writes), files)
+            self._attached = (self._foreign_writes, files)
         return self._attached[1]
 
     @property

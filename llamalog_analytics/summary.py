@@ -16,7 +16,7 @@ from ._sql import (
     REJECTS_TABLE,
     quote,
 )
-from .errors import StoreError
+from .errors import AttachedFilesChangedError
 from .log_view import category_badge
 from .stage import attached_from
 from .store import LogStore
@@ -172,7 +172,7 @@ def summarize(store: LogStore) -> StoreSummary:
             rows, first, last = store.execute(
                 f"SELECT count(*), min(created_at), max(created_at) FROM {quote(name)}"
             )[0]
-        except StoreError as exc:  # an attached table whose files changed: said, the rest shown
+        except AttachedFilesChangedError as exc:  # said, and the rest shown
             tables.append(TableSummary(name, 0, None, None, {}, attached, str(exc)))
             continue
         categories = dict(

@@ -11,7 +11,7 @@ import pytest
 from conftest import run_cli
 
 import llamalog_analytics as lla
-from llamalog_analytics.errors import NotLlamaLogError, SourceError, StoreError
+from llamalog_analytics.errors import AttachedFilesChangedError, NotLlamaLogError, SourceError, StoreError
 
 
 @pytest.fixture
@@ -248,6 +248,24 @@ def test_a_file_rewritten_since_attached_is_refused_until_attached_again(synth, 
         assert store.table().height == 20
     code, _, err = run_cli("info", "--db", db)
     assert code == 0, err
+
+
+def test_a_changed_file_refuses_its_own_table_only(synth, tmp_path):
+    folders = {name: tmp_path / name for name in ("ta", "tb")}
+    for at, folder in enumerate(folders.values()):
+        folder.mkdir()
+        lla.write_logs(synth.llama_logs.slice(10 * at, 10), folder / "x.parquet")
+    seen: list[str] = []
+    with lla.LogStore(tmp_path / "s.duckdb", tracer=lambda sql, _: seen.append(sql)) as store:
+        for name, folder in folders.items():
+            store.attach(folder, name)
+        seen.clear()
+        lla.write_logs(synth.llama_logs.head(3), folders["ta"] / "x.parquet")
+        assert store.table("tb").height == 10  # the other table, and a word in a quoted text
+        assert store.execute("SELECT count(*) FROM tb WHERE operation <> 'ta'") == [(10,)]
+        with pytest.raises(AttachedFilesChangedError, match=r"ta/x\.parquet has changed .* so ta cannot"):
+            store.table("ta")
+    assert not any("_llamalog_attached_files" in sql for sql in seen)  # the store's own questions
 
 
 def test_a_table_attached_by_an_earlier_version_is_still_watched(twenty, tmp_path):
