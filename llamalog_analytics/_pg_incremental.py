@@ -45,7 +45,7 @@ EARLIER = (
     "the last load recorded the server's row counters as an earlier version did: every row fetched "
     "and compared (once)"
 )
-EPOCH = "reset"  # how an epoch recorded by this version begins (an earlier one's began otherwise)
+EPOCH_PREFIX = "reset"  # how an epoch recorded by this version begins (an earlier one's began otherwise)
 RESTARTED = (
     "the server's row counters started again since the last load (a crash, a statistics reset, "
     "TRUNCATE or VACUUM FULL): every row fetched and compared"
@@ -115,7 +115,7 @@ def plan_fetch(
     previous = previous_counters(store, source, found.name)
     counted = counters is not None and previous is not None
     if counters is not None and previous is not None:
-        if previous.updated is None or not previous.epoch.startswith(EPOCH):
+        if previous.updated is None or not previous.epoch.startswith(EPOCH_PREFIX):
             return Plan(note=EARLIER)  # counted otherwise: no difference can be trusted
         if not counters.comparable_with(previous):
             return Plan(note=RESTARTED)
@@ -219,7 +219,7 @@ def server_counters(db: Source, namespace: str, found: SourceTable) -> Counters 
         return None
     rows = db.rows(
         f"""SELECT t.n_tup_ins, t.n_tup_del, pg_relation_filenode(t.relid),
-  concat_ws(' ', '{EPOCH}', b.stats_reset, d.stats_reset),
+  concat_ws(' ', '{EPOCH_PREFIX}', b.stats_reset, d.stats_reset),
   t.n_tup_upd
 FROM pg_catalog.pg_stat_user_tables AS t, pg_catalog.pg_stat_database AS d, pg_catalog.pg_stat_bgwriter AS b
 WHERE t.schemaname = $1 AND t.relname = $2 AND d.datname = current_database()

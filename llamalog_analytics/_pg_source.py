@@ -116,7 +116,7 @@ def parse_url(url: str) -> Connection:
         return f"postgresql://{user_part}{at}{where}{parts.path}" + (f"?{query_part}" if values else "")
 
     display = build(user + (":***" if colon else ""), public)
-    named = ",".join(_host_and_port(host) for host in hosts.split(","))
+    named = hosts.lower() if "port" in kept else ",".join(_host_and_port(host) for host in hosts.split(","))
     source = build(user, {k: kept[k] for k in sorted(kept) if k in WHICH_DATABASE}, named)
     connect = {"connect_timeout": CONNECT_TIMEOUT, **kept}  # a server that never answers fails
     return Connection(build(userinfo, connect), schema_name, display, source, secret, dropped)

@@ -216,10 +216,11 @@ def test_a_password_never_leaks(tmp_path, pg_server, monkeypatch):
         ("postgresql+psycopg://app:Hush-42@127.0.0.1:1/music", "cannot reach the database"),
         ("jdbc:postgresql://app:Hush-42@db/music", "Hint: drop the jdbc: in front"),
         ("postgresq://app:Hush-42@db/music", "postgresq:// is not a PostgreSQL URL"),
+        ("mysql://app:Hush-42@db/music", "mysql:// is not a PostgreSQL URL"),
         ("host=db user=app password=Hush-42", "the database URL is not a PostgreSQL URL"),
         ("postgresql://app:Hush/42@db/music", "percent-encode"),
     ],
-    ids=["sqlalchemy", "jdbc", "mistyped", "keywords", "unencoded"],
+    ids=["sqlalchemy", "jdbc", "mistyped", "another-database", "keywords", "unencoded"],
 )
 def test_a_database_written_another_way_is_not_echoed_as_a_missing_file(tmp_path, written, said):
     result = CliRunner().invoke(main, ["load", written, "--db", str(tmp_path / "s.duckdb"), "--quiet"])

@@ -53,7 +53,7 @@ import polars as pl
 
 from .._format import count, first_few, moment, number_ranges
 from .._html import block, html_table
-from .._sql import AUDIT_CHECKS_TABLE, AUDIT_DDL, AUDIT_IDS_TABLE, AUDITS_TABLE, LOADS_TABLE
+from .._sql import AUDIT_CHECKS_TABLE, AUDIT_DDL, AUDIT_IDS_TABLE, AUDITS_TABLE, LOADS_TABLE, literal
 from ..errors import ArgumentError, StoreError, StoreLockedError
 from ..store import LogStore
 from .context import offending_ids
@@ -68,14 +68,14 @@ SHOWN_IDS = 5  # ids per check and change in a comparison's text
 # Checks whose ids list other rows when they fail than when they warn (category_backfill: the
 # rows that differ from the rules as applied; else the rows the roadmap intended otherwise).
 IDS_BY_STATUS = ("category_backfill",)
-_BY_STATUS = ", ".join(f"'{name}'" for name in IDS_BY_STATUS)
+_BY_STATUS = ", ".join(literal(name) for name in IDS_BY_STATUS)
 
 # Per check of either run (``$1`` older, ``$2`` newer): each offending id and how it changed.
 # Only checks that ran in both (present, not ``skip``), listing the same kind of rows, are compared.
 _CHANGES = f"""WITH compared AS (
   SELECT check_name FROM {AUDIT_CHECKS_TABLE} WHERE run_id IN ($1, $2) AND status <> 'skip'
   GROUP BY check_name HAVING count(DISTINCT run_id) = 2
-    AND NOT (check_name IN ({_BY_STATUS}) AND list_sort(list(status)) = ['fail', 'warn'])),
+    AND NOT (check_name IN ({_BY_STATUS}) AND min(status) = 'fail' AND max(status) = 'warn')),
 older AS (SELECT check_name, id FROM {AUDIT_IDS_TABLE}
   WHERE run_id = $1 AND check_name IN (SELECT check_name FROM compared)),
 newer AS (SELECT check_name, id FROM {AUDIT_IDS_TABLE}

@@ -96,14 +96,14 @@ def load(
 
 
 def _database_url(source: str) -> bool:
-    """Whether ``source`` names a PostgreSQL database, not files: a URL whose scheme names it
-    (``postgresql://``, SQLAlchemy's ``postgresql+psycopg://``, JDBC's, a scheme mistyped as
-    ``postgresq://``) or libpq's ``key=value`` pairs; a path that exists is a file. Such a source
-    is never echoed as a missing file: it may hold a password.
+    """Whether ``source`` names a database, not files: any URL (``postgresql://``, SQLAlchemy's
+    ``postgresql+psycopg://``, JDBC's, a mistyped or another scheme: the load says which it
+    takes) or libpq's ``key=value`` pairs; a path that exists is a file. Such a source is never
+    echoed as a missing file: it may hold a password.
 
     Examples:
-        >>> [_database_url(s) for s in ("postgresql+psycopg://u:p@h/db", "jdbc:postgresql://h/db",
-        ...                             "host=h password=p", "logs/*.parquet", "user=ann/a.parquet")]
+        >>> [_database_url(s) for s in ("mysql://u:p@h/db", "jdbc:postgresql://h/db",
+        ...                             "host=h password=a=b", "logs/*.parquet", "user=ann/a.parquet")]
         [True, True, True, False, False]
     """
     from pathlib import Path
@@ -112,11 +112,10 @@ def _database_url(source: str) -> bool:
 
     if Path(source).exists():
         return False
-    scheme, found, _ = source.partition("://")
-    if found:
-        return "postgres" in scheme.lower()
-    pairs = re.findall(r"(\w+)\s*=", source)
-    return len(pairs) > 1 and all(key in LIBPQ_PARAMETERS for key in pairs)
+    if "://" in source:
+        return True
+    keys = re.findall(r"(?:^|\s)(\w+)\s*=", source)
+    return len(keys) > 1 and keys[0] in LIBPQ_PARAMETERS
 
 
 @click.command()
