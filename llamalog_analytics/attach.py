@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from . import _readers, schema
 from ._convert import checked_rows
-from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, literal, quote
+from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, literal, quote
 from .errors import ArgumentError, SourceError, StoreError
 from .stage import LoadResult, SourceLoad, Stage, log_table_name
 
@@ -66,6 +65,8 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
                 "(table='llama_logs_files', --as NAME)"
             )
         files = _files(store, source, patterns, folder)
+        import polars as pl
+
         found = pl.DataFrame(  # as they are before they are read: a change since then is noticed
             [(table, f, *(_readers.file_stat(f) or (None, None))) for f in files],  # gone: the read fails
             schema={"table_name": pl.String, "file": pl.String, "size": pl.Int64, "modified_ns": pl.Int64},
@@ -155,6 +156,18 @@ def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
         for column, missing in lacking.items()
         if 0 < missing < len(files)
     ]
+
+
+def attached_from(store: LogStore, table: str) -> str | None:
+    """The folder or glob ``table`` is a view over, made by :func:`~llamalog_analytics.attach.attach`;
+    None when it is not attached."""
+    found = store.execute(
+        f"""SELECT source FROM {LOADS_TABLE} WHERE table_name = ? AND format = ?
+  AND EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT temporary)
+ORDER BY load_id DESC LIMIT 1""",
+        [table, ATTACHED, table],
+    )
+    return again_argument(found[0][0]) if found else None
 
 
 def again_argument(source: str) -> str:

@@ -27,7 +27,6 @@ from ._duplicates import BLURRED, replace_changed, resolve_duplicates
 from ._format import count
 from ._html import block, html_table
 from ._sql import (
-    ATTACHED,
     DISAPPEARED_TABLE,
     LOAD_ID_COLUMN,
     LOADS_TABLE,
@@ -250,6 +249,8 @@ class Stage:
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
+        from .attach import attached_from
+
         table = log_table_name(table)
         if (folder := attached_from(self.store, table)) is not None:
             raise StoreError(
@@ -555,19 +556,3 @@ _STRUCTURAL_REASON = f"""$1 || format(' line {{:,}}: ', coalesce(n.file_line, e.
   ELSE lower(e.kind) || ': ' || e.message END"""
 
 _WRITE_FAILURES = re.compile(r"could not write|no space left|file too large|disk quota", re.IGNORECASE)
-
-
-def attached_from(store: LogStore, table: str) -> str | None:
-    """The folder or glob ``table`` is a view over, made by :func:`~llamalog_analytics.attach.attach`;
-    None when it is not attached."""
-    found = store.execute(
-        f"""SELECT source FROM {LOADS_TABLE} WHERE table_name = ? AND format = ?
-  AND EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT temporary)
-ORDER BY load_id DESC LIMIT 1""",
-        [table, ATTACHED, table],
-    )
-    if not found:
-        return None
-    from .attach import again_argument
-
-    return again_argument(found[0][0])

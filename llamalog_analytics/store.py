@@ -179,7 +179,7 @@ class LogStore:
                     f"{self.path}: cannot write inside a block that holds the store for reading. "
                     "Hint: end the `with store.session()` block first, or open it with write=True"
                 )
-            with self._outermost(write=write):
+            with self._outermost():
                 yield self._con
             return
         if self.path is None:
@@ -189,7 +189,7 @@ class LogStore:
             if write:
                 self._notice_foreign_writes()  # before this write makes them indistinguishable
                 self._prepare()
-            with self._outermost(write=write):
+            with self._outermost():
                 yield self._con
         finally:
             con, self._con = self._con, None
@@ -198,7 +198,7 @@ class LogStore:
             self._seen = _file_state(self.path)
 
     @contextmanager
-    def _outermost(self, *, write: bool) -> Iterator[None]:
+    def _outermost(self) -> Iterator[None]:
         """Count the sessions open (the attached files are checked again in each outermost one:
         :meth:`_refuse_changed_files`); an error that leaves it from reading an attached table's
         file removed, moved or changed since it was attached is said as such."""
@@ -256,7 +256,7 @@ class LogStore:
         """The first attached table's file removed, moved or changed since it was attached, as an
         error that names it and says how to attach again; None when there is none. With
         ``said`` (a DuckDB error's text), only a file it names; with ``tables``, only theirs."""
-        from .stage import attached_from
+        from .attach import attached_from
 
         with contextlib.suppress(duckdb.Error):
             for table, file, size, modified in self._attached_files():

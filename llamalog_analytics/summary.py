@@ -16,9 +16,9 @@ from ._sql import (
     REJECTS_TABLE,
     quote,
 )
+from .attach import attached_from
 from .errors import AttachedFilesChangedError
 from .log_view import category_badge
-from .stage import attached_from
 from .store import LogStore
 
 

@@ -68,14 +68,21 @@ SHOWN_IDS = 5  # ids per check and change in a comparison's text
 # Checks whose ids list other rows when they fail than when they warn (category_backfill: the
 # rows that differ from the rules as applied; else the rows the roadmap intended otherwise).
 IDS_BY_STATUS = ("category_backfill",)
-_BY_STATUS = ", ".join(literal(name) for name in IDS_BY_STATUS)
+
+
+def _ids_alike(check: str, low: str, high: str) -> str:
+    """SQL: whether ``check``'s ids list the same kind of rows in two runs whose statuses, in
+    alphabetical order, are ``low`` and ``high``."""
+    names = ", ".join(literal(name) for name in IDS_BY_STATUS)
+    return f"NOT ({check} IN ({names}) AND {low} = 'fail' AND {high} = 'warn')"
+
 
 # Per check of either run (``$1`` older, ``$2`` newer): each offending id and how it changed.
 # Only checks that ran in both (present, not ``skip``), listing the same kind of rows, are compared.
 _CHANGES = f"""WITH compared AS (
   SELECT check_name FROM {AUDIT_CHECKS_TABLE} WHERE run_id IN ($1, $2) AND status <> 'skip'
   GROUP BY check_name HAVING count(DISTINCT run_id) = 2
-    AND NOT (check_name IN ({_BY_STATUS}) AND min(status) = 'fail' AND max(status) = 'warn')),
+    AND {_ids_alike("check_name", "min(status)", "max(status)")}),
 older AS (SELECT check_name, id FROM {AUDIT_IDS_TABLE}
   WHERE run_id = $1 AND check_name IN (SELECT check_name FROM compared)),
 newer AS (SELECT check_name, id FROM {AUDIT_IDS_TABLE}
@@ -86,6 +93,8 @@ changes AS (
     coalesce(n.id, o.id) AS id
   FROM older o FULL JOIN newer n ON n.check_name = o.check_name AND n.id = o.id),
 n AS (SELECT * FROM {AUDIT_CHECKS_TABLE} WHERE run_id = $2)"""
+
+_COMPARED_ALIKE = _ids_alike("n.check_name", "least(o.status, n.status)", "greatest(o.status, n.status)")
 
 # Per check of either run: its statuses and the counts of new, fixed and persisting ids (those
 # in both, by one inner join; the others by difference, which is cheaper than listing them).
@@ -98,8 +107,7 @@ kept AS (SELECT a.check_name, count(*) AS ids FROM {AUDIT_IDS_TABLE} a JOIN {AUD
 counted AS (
   SELECT coalesce(n.check_name, o.check_name) AS "check", o.status AS older_status,
     n.status AS newer_status, o.position AS older_position, n.position AS newer_position,
-    o.status <> 'skip' AND n.status <> 'skip' AND NOT (n.check_name IN ({_BY_STATUS})
-      AND least(o.status, n.status) = 'fail' AND greatest(o.status, n.status) = 'warn') AS compared,
+    o.status <> 'skip' AND n.status <> 'skip' AND {_COMPARED_ALIKE} AS compared,
     coalesce((SELECT ids FROM found f WHERE f.run_id = $1 AND f.check_name = o.check_name), 0) AS before,
     coalesce((SELECT ids FROM found f WHERE f.run_id = $2 AND f.check_name = n.check_name), 0) AS after,
     coalesce((SELECT ids FROM kept k WHERE k.check_name = n.check_name), 0) AS persisting

@@ -24,14 +24,17 @@ def open_store(db: str, **options: Any) -> LogStore:
     waiting while another process writes to it for as long as ``--wait`` says, when it says."""
     from ..store import LogStore
 
-    wait = asked_wait()
-    return LogStore(db, **options) if wait is None else LogStore(db, wait=wait, **options)
+    return LogStore(db, wait=asked_wait(), **options)
 
 
-def asked_wait() -> float | None:
-    """The seconds ``--wait`` asked for (beside --db, or before the command); None: not asked."""
+def asked_wait() -> float:
+    """The seconds ``--wait`` asked for (beside --db, or before the command), else the store's
+    default (:data:`~llamalog_analytics.store.WAIT_SECONDS`)."""
+    from ..store import WAIT_SECONDS
+
     context = click.get_current_context(silent=True)
-    return context.meta.get(_WAIT, context.find_root().params.get("wait")) if context else None
+    asked = context.meta.get(_WAIT, context.find_root().params.get("wait")) if context else None
+    return WAIT_SECONDS if asked is None else asked
 
 
 _WAIT = "llamalog.wait"  # the command's --wait, kept in the context for open_store

@@ -232,11 +232,11 @@ def changes(db: str, output: str) -> None:
             click.echo(
                 "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
             )
-        kinds = rows["change"].str.split(":").list.first().value_counts()
-        said = dict(kinds.iter_rows())
+        changed = rows["previous"].count()  # only a changed row has its values before
+        gone = rows["change"].eq("gone").sum()
         click.echo(
-            f"{count(said.get('changed', 0), 'row')} changed, {said.get('gone', 0):,} gone; sources and the "
-            "values before a change: --format csv or --format json"
+            f"{count(changed, 'row')} changed, {gone:,} gone; sources and the values before a change: "
+            "--format csv or --format json"
         )
 
 
@@ -335,5 +335,4 @@ def demo(db: str, quiet: bool) -> None:
     and write the HTML audit report beside the store."""
     from ..sample import demo as run_demo
 
-    wait = asked_wait()
-    click.echo(str(run_demo(db, quiet=quiet) if wait is None else run_demo(db, quiet=quiet, wait=wait)))
+    click.echo(str(run_demo(db, quiet=quiet, wait=asked_wait())))
