@@ -145,7 +145,11 @@ def explain(
     ``link`` and ``reuse_gap`` say how parent links are followed (see :func:`chain`); a job id
     on the chain that ran more than once is named, with the run the chain follows.
     """
-    rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
+    with store.session():  # one view of the store for the chain, the migrations and the runs
+        rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
+        migrated = store.applied_migrations().get(schema.CATEGORY_MIGRATION)
+        job_ids = pl.concat([rows["job_id"], rows["parent_job_id"]]).drop_nulls().unique()
+        ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
     own = rows.filter(pl.col("relation") == "self")
     kind = entity_type.upper()
     # CREATED rows about this entity; an album's CREATED row that also names its artist does
@@ -154,7 +158,6 @@ def explain(
     # roadmap's rules), when the store knows when that migration ran, nor an album added to a
     # collection whose metadata says the album existed already (albumCreated false).
     labelled = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind))
-    migrated = store.applied_migrations().get(schema.CATEGORY_MIGRATION)
     caught = pl.lit(False) if migrated is None else pl.col("created_at") < migrated
     existed = (pl.col("metadata").str.json_path_match("$.albumCreated") == "false").fill_null(False)
     labelled = labelled.with_columns(
@@ -175,8 +178,6 @@ def explain(
         .sort("month", "category")
     )
     failures = own.filter((pl.col("category") == "FAILED") | (pl.col("status") == "FAILED"))
-    job_ids = pl.concat([rows["job_id"], rows["parent_job_id"]]).drop_nulls().unique()
-    ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
     return Explanation(
         kind,
         str(entity_id).strip(),

@@ -165,39 +165,42 @@ def summarize(store: LogStore) -> StoreSummary:
         >>> summary.tables[0].name, summary.tables[0].rows > 1000
         ('llama_logs', True)
     """
-    tables = []
-    for name in store.tables():
-        attached = attached_from(store, name)
-        try:
-            rows, first, last = store.execute(
-                f"SELECT count(*), min(created_at), max(created_at) FROM {quote(name)}"
-            )[0]
-        except AttachedFilesChangedError as exc:  # said, and the rest shown
-            tables.append(TableSummary(name, 0, None, None, {}, attached, str(exc)))
-            continue
-        categories = dict(
-            store.execute(
-                f"""SELECT coalesce(category, '(none)'), count(*) FROM {quote(name)}
-                    GROUP BY ALL ORDER BY 2 DESC, 1"""
+    with store.session():  # one opening of the file, one consistent view
+        tables = []
+        for name in store.tables():
+            attached = attached_from(store, name)
+            try:
+                rows, first, last = store.execute(
+                    f"SELECT count(*), min(created_at), max(created_at) FROM {quote(name)}"
+                )[0]
+            except AttachedFilesChangedError as exc:  # said, and the rest shown
+                tables.append(TableSummary(name, 0, None, None, {}, attached, str(exc)))
+                continue
+            categories = dict(
+                store.execute(
+                    f"""SELECT coalesce(category, '(none)'), count(*) FROM {quote(name)}
+                        GROUP BY ALL ORDER BY 2 DESC, 1"""
+                )
             )
+            if set(categories) == {"(none)"}:
+                categories = {}
+            tables.append(TableSummary(name, rows, first, last, categories, attached))
+        bookkeeping = store.has_table(LOADS_TABLE)
+        loads = store.loads().to_dicts() if bookkeeping else []
+        rejected = store.execute(f"SELECT count(*) FROM {REJECTS_TABLE}")[0][0] if bookkeeping else 0
+        gone = store.disappeared()["restored_load"].null_count() if bookkeeping else 0
+        changed = (
+            store.execute(f"SELECT count(*) FROM {CHANGED_TABLE}")[0][0]
+            if store.has_table(CHANGED_TABLE)
+            else 0
         )
-        if set(categories) == {"(none)"}:
-            categories = {}
-        tables.append(TableSummary(name, rows, first, last, categories, attached))
-    bookkeeping = store.has_table(LOADS_TABLE)
-    loads = store.loads().to_dicts() if bookkeeping else []
-    rejected = store.execute(f"SELECT count(*) FROM {REJECTS_TABLE}")[0][0] if bookkeeping else 0
-    gone = store.disappeared()["restored_load"].null_count() if bookkeeping else 0
-    changed = (
-        store.execute(f"SELECT count(*) FROM {CHANGED_TABLE}")[0][0] if store.has_table(CHANGED_TABLE) else 0
-    )
-    migrations = ()
-    if store.has_table(MIGRATIONS_TABLE):
-        migrations = tuple(
-            r[0]
-            for r in store.execute(
-                f"SELECT migration_name FROM {MIGRATIONS_TABLE} WHERE finished_at IS NOT NULL "
-                "ORDER BY started_at, migration_name"
+        migrations = ()
+        if store.has_table(MIGRATIONS_TABLE):
+            migrations = tuple(
+                r[0]
+                for r in store.execute(
+                    f"SELECT migration_name FROM {MIGRATIONS_TABLE} WHERE finished_at IS NOT NULL "
+                    "ORDER BY started_at, migration_name"
+                )
             )
-        )
-    return StoreSummary(store.path, tuple(tables), tuple(loads), rejected, gone, migrations, changed)
+        return StoreSummary(store.path, tuple(tables), tuple(loads), rejected, gone, migrations, changed)

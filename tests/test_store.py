@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import scenario, store_of
+from conftest import busiest_album, scenario, store_of
 
 import llamalog_analytics as lla
 from llamalog_analytics.chain_index import chain_index
@@ -152,6 +152,21 @@ def test_a_failed_first_load_leaves_no_store_file_and_a_failed_later_load_keeps_
     with lla.LogStore(new) as store:  # opened and closed without an error: kept, empty
         pass
     assert new.exists()
+
+
+def test_a_summary_and_an_explanation_each_open_the_store_file_once(synth, tmp_path, monkeypatch):
+    path = tmp_path / "store.duckdb"
+    with lla.LogStore(path) as store:
+        store.load_files(lla.write_logs(synth.llama_logs.head(2000), tmp_path / "x.csv"), quiet=True)
+    album = busiest_album(lla.LogStore(path, read_only=True))
+    opened = []
+    connect = lla.LogStore._connect
+    monkeypatch.setattr(lla.LogStore, "_connect", lambda self, **kw: opened.append(kw) or connect(self, **kw))
+    store = lla.LogStore(path, read_only=True)  # as the CLI opens it: nothing held between calls
+    lla.summarize(store)
+    assert len(opened) == 1
+    lla.explain(store, "ALBUM", album)
+    assert len(opened) == 2
 
 
 def test_rejects_of_a_load_that_is_not_there_names_those_that_are(ten_rows, tmp_path):
