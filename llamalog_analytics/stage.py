@@ -351,7 +351,13 @@ class Stage:
             self._collect_structural(number, rdr)
 
     def _collect_structural(self, number: int, rdr: _readers.Reader) -> None:
-        """Record the rows the CSV parser could not split, and renumber the rows after them."""
+        """Record the rows the CSV parser could not split, and renumber the rows after them.
+
+        Raises:
+            SourceError: a quote opens a field that never closes before the last row (a stray
+                quote): the parser takes the rows after it into that field, so they would be lost.
+        """
+        self._refuse_stray_quote(number, rdr)
         with parser_rejects(self.store, rdr.path, rdr.format) as rejects:
             if rejects is None:
                 return
@@ -366,6 +372,32 @@ class Stage:
       WHERE gap < {STAGE_TABLE}._row)
     WHERE _file = ? AND EXISTS (SELECT 1 FROM {STRUCTURAL_TABLE} WHERE _file = ?)""",
             [number, number, number],
+        )
+
+    def _refuse_stray_quote(self, number: int, rdr: _readers.Reader) -> None:
+        """Raise :class:`SourceError` naming the line of a quote that never closes, unless it
+        opens a field of the file's last row (a file cut short, whose last row is rejected)."""
+        import numpy as np
+
+        line, at = self.store.execute(
+            f"SELECT min(line), min(byte_position) FROM {_readers.CSV_ERRORS} "
+            "WHERE error_type = 'UNQUOTED VALUE'"
+        )[0]
+        if line is None:
+            return
+        rows = self.store.execute(
+            f"""SELECT (SELECT count(*) FROM {STAGE_TABLE} WHERE _file = ?)
+  + (SELECT count(DISTINCT line) FROM {_readers.CSV_ERRORS})""",
+            [number],
+        )[0][0]
+        if line - int(rdr.format == "csv") >= rows:  # DuckDB numbers a CSV's header 1
+            return
+        file_line = int(_readers.line_numbers(rdr.path, np.array([at]))[0])
+        raise SourceError(
+            f"{rdr.path} line {file_line:,}: a quote opens a field that never closes (a stray quote?), so "
+            "the rows after it would be read as part of that field and lost; nothing was loaded and the "
+            'store is unchanged. Hint: remove that quote, or double it ("") inside a quoted field, then '
+            "load the file again"
         )
 
     def _summarise(self, number: int, table: str, rdr: _readers.Reader) -> SourceLoad:

@@ -192,6 +192,14 @@ def _cases() -> list[Case]:
             "the file may be cut short or have a stray quote$",
         ),
         Case(
+            "stray-quote.csv",
+            csv(rows[0], csv_row(2, triggered_by='"manual'), rows[2], csv_row(4), csv_row(5)),
+            "a stray quote mid-file: the rows after it would be taken into its field",
+            error=r"stray-quote\.csv line 3: a quote opens a field that never closes .a stray quote.., "
+            r"so the rows after it would be read as part of that field and lost; nothing was loaded and "
+            r"the store is unchanged\. Hint: remove that quote",
+        ),
+        Case(
             "semicolons.csv",
             csv(*(r.replace(",", ";") for r in rows), header=HEADER.replace(",", ";")),
             "semicolon-separated",
