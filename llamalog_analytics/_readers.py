@@ -63,6 +63,19 @@ class Reader:
     # database table with its primary key), so rows need no checks.
     trusted: bool = False
 
+    @property
+    def source(self) -> str:
+        """What the load history calls the source: a file by its absolute path, one name however
+        it was given (so another folder's file of the same name is another source), a
+        database's table by its name.
+
+        Examples:
+            >>> import os
+            >>> Reader("./x.csv", "csv", "", [], {}, "").source == os.path.join(os.getcwd(), "x.csv")
+            True
+        """
+        return os.path.abspath(self.path) if self.format in SUFFIXES.values() else self.path
+
 
 def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
     """Expand globs into an ordered list of files; a pattern matching nothing is an error.
@@ -79,7 +92,7 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
         matches = [pattern] if literal_name else sorted(glob.glob(pattern))
         if not matches or not Path(matches[0]).exists():
             raise SourceError(f"{pattern}: no such file. Hint: check the path or the glob pattern")
-        found += [m for m in matches if m not in found]
+        found += [m for m in matches if os.path.abspath(m) not in map(os.path.abspath, found)]
     return found
 
 

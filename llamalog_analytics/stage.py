@@ -298,12 +298,14 @@ class Stage:
             replaced_from: what each file read into ``replace_tables`` held, for the load
                 history and the result (a database's tables go without).
         """
-        paths = [rdr.path for _, rdr in self.sources]
+        sources = [rdr.source for _, rdr in self.sources]
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
-        with self._failing_as(", ".join(paths + [s.source for s in replaced_from])):
-            resolve_duplicates(self.store, (t for t, _ in self.sources), paths, self._blurred())
+        with self._failing_as(
+            ", ".join([rdr.path for _, rdr in self.sources] + [s.source for s in replaced_from])
+        ):
+            resolve_duplicates(self.store, (t for t, _ in self.sources), sources, self._blurred())
             results = self._write(
-                loaded_at, paths, replace_tables or {}, disappeared or {}, tuple(replaced_from)
+                loaded_at, sources, replace_tables or {}, disappeared or {}, tuple(replaced_from)
             )
         self.finished = True
         return LoadResult(self.load_id, loaded_at, results)
@@ -454,7 +456,7 @@ class Stage:
                 if n
             ]
         return SourceLoad(
-            source=rdr.path,
+            source=rdr.source,
             format=rdr.format,
             table=table,
             rows_read=staged + structural,

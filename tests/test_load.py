@@ -287,6 +287,28 @@ def test_a_row_loaded_with_other_files_in_one_call_has_no_own_source(store, synt
     assert "EDITED" not in store.table()["operation"].to_list() and store.changed().is_empty()
 
 
+def test_a_file_is_one_source_however_named_and_another_folders_file_another(
+    store, synth, tmp_path, monkeypatch
+):
+    frame = synth.llama_logs.head(4)
+    (tmp_path / "other").mkdir()
+    lla.write_logs(frame, tmp_path / "small.csv")
+    monkeypatch.chdir(tmp_path)
+    first = store.load_files(["small.csv", "./small.csv", str(tmp_path / "small.csv")], quiet=True)
+    assert (len(first.sources), first.rows_read) == (1, 4)  # read once
+    assert first.sources[0].source == str(tmp_path / "small.csv")
+    edited = frame.with_columns(pl.lit("EDITED").alias("operation"))
+    lla.write_logs(edited.head(1), tmp_path / "other" / "small.csv")
+    monkeypatch.chdir(tmp_path / "other")  # a file of the same name, in another folder
+    other = store.load_files("small.csv", quiet=True)
+    assert (other.rows_rejected, other.sources[0].rows_changed) == (1, 0)
+    assert "EDITED" not in store.table()["operation"].to_list()
+    monkeypatch.chdir(tmp_path)
+    lla.write_logs(edited.head(1), tmp_path / "small.csv")  # the file first loaded, now changed
+    own = store.load_files("./small.csv", quiet=True)
+    assert (own.rows_rejected, own.sources[0].rows_changed) == (0, 1)
+
+
 def test_duplicate_ids_within_one_call(store, synth, tmp_path):
     frame = synth.llama_logs.head(5)
     twin = frame.head(1)
