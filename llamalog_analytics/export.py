@@ -1,9 +1,11 @@
 """Write what the package makes to files: log rows, provenance graphs, traces, timelines, reports.
 
 One table, :data:`FORMATS`, says which file name ending means which format for each kind of
-output; every writer here picks its format from it (or from ``format=``) and writes atomically:
-into a temporary file beside the target, renamed over it once complete, with the permissions
-``open()`` would give. A failed write leaves no partial file.
+output; every writer here picks its format from it (or from ``format=``) and writes as
+``open(path, "w")`` would, but atomically for a file: into a temporary file beside the file (the
+one a symbolic link names), renamed over it once complete, with the file's permissions (or, for
+a new file, those ``open()`` gives). A failed write leaves no partial file. A file one may not
+write is refused; a pipe or a device (``/dev/stdout``) is written directly.
 
 * rows (:func:`write_logs`): ``.csv``/``.csv.gz`` as psql's ``\\copy ... CSV HEADER`` writes
   them (Postgres array literals, ``t``/``f``, JSON text, empty field = NULL, ``""`` = empty
@@ -105,52 +107,94 @@ def kind_of(path: str | Path, format: str | None, kinds: tuple[str, ...]) -> tup
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` so that a failed write leaves no partial file."""
+    """Write ``text`` (UTF-8) to ``path`` as ``open(path, "w")`` would, so that a failed write
+    leaves no partial file.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> (folder / "link.txt").symlink_to("shared.txt")
+        >>> write_atomic(folder / "link.txt", "through the link").name
+        'link.txt'
+        >>> (folder / "shared.txt").read_text(), (folder / "link.txt").is_symlink()
+        ('through the link', True)
+    """
     with _atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return Path(path)
 
 
 def writable(path: str | Path) -> Path:
-    """``path`` as a :class:`Path`, checked to name a file in a folder that exists (asked before
-    the work that writes it, and again by the write).
+    """``path`` as a :class:`Path`, checked to name a file in a folder that exists, and that
+    one may write if it is there (asked before the work that writes it, and again by the write).
 
     Raises:
-        ExportError: ``path`` is a folder, or its folder does not exist.
+        ExportError: ``path`` is a folder, its folder (or that of the file a link names) does
+            not exist, or it is a file one may not write.
     """
     path = Path(path)
     if path.is_dir():
         raise ExportError(f"{path}: a folder. Hint: name a file in it")
-    if not path.parent.is_dir():
+    folder = _target(path).parent
+    if not folder.is_dir():
         raise ExportError(
-            f"{path}: there is no folder {path.parent} to write it in. Hint: create it "
-            f"(mkdir -p {shlex.quote(str(path.parent))}), or name a path in a folder that exists"
+            f"{path}: there is no folder {folder} to write it in. Hint: create it "
+            f"(mkdir -p {shlex.quote(str(folder))}), or name a path in a folder that exists"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ExportError(
+            f"{path}: read-only, not written. Hint: chmod u+w {shlex.quote(str(path))} to replace "
+            "it, or name another path"
         )
     return path
 
 
+def _target(path: Path) -> Path:
+    """The file a write to ``path`` replaces: the one a symbolic link names (through any links)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _special(path: Path) -> bool:
+    """Whether ``path`` is there but no file: a pipe or a device, written directly."""
+    return path.exists() and not path.is_file()
+
+
 @contextmanager
 def _atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; renamed over ``path`` when the block ends
-    without an error (with the permissions ``open()`` would give), removed otherwise."""
+    """The path to write ``path``'s contents to: for a file (or none yet), a temporary path
+    beside it (beside the file a symbolic link names), renamed over it when the block ends
+    without an error, with the file's permissions (or those ``open()`` gives a new file), and
+    removed otherwise; for a pipe or a device, ``path`` itself."""
     path = writable(path)
+    if _special(path):
+        yield path
+        return
+    target = _target(path)
     try:
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise ExportError(
-            f"{path}: cannot write in {path.parent} ({exc.strerror}). Hint: name a path in a folder "
-            "you may write to"
+            f"{path}: cannot write in {target.parent} ({exc.strerror}). Hint: name a path in a "
+            "folder you may write to"
         ) from exc
     os.close(handle)
     temporary = Path(name)
     try:
         yield temporary
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # not mkstemp's 0600
-        os.replace(temporary, path)
+        os.chmod(temporary, _mode(target))  # not mkstemp's 0600
+        os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _mode(path: Path) -> int:
+    """The permission bits of the file ``path``, or those ``open()`` gives a new file."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 # Postgres quotes an array element that is empty, NULL-like, or holds any of these.
@@ -181,6 +225,11 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
     path = Path(path)
     frame = frame.drop(LOAD_ID_COLUMN, strict=False)
     fmt = export_format("rows", path)
+    if _gzip(path) and _special(path):
+        raise ExportError(
+            f"{path}: a pipe or a device, where DuckDB writes no gzip. Hint: write it without .gz "
+            "and compress it on the way (| gzip)"
+        )
     known = {name: schema.column(name) for name in frame.columns if name not in ANNOTATIONS}
     out_name = {name: name for name in frame.columns} | {
         name: (c.prisma if naming == "camel" else c.name) for name, c in known.items()
@@ -241,12 +290,31 @@ def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = N
 
     ``format`` is ``graphml``, ``node-link``, ``dot`` or ``prov-json``; by default it follows the
     suffix (``.graphml``, ``.json``, ``.dot``/``.gv``; ``.prov.json`` or ``.provjson`` for PROV).
+    A trace's name (``.otlp.json``, ``.perfetto.json``, ``.trace.json``) is refused unless
+    ``format`` is given: :func:`write_trace` writes those.
+
+    Examples:
+        >>> import networkx as nx, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> write_graph(nx.MultiDiGraph([("a", "b")]), folder + "/g.graphml").name
+        'g.graphml'
+        >>> write_graph(nx.MultiDiGraph([("a", "b")]), folder + "/g.otlp.json")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        llamalog_analytics.errors.ExportError: .../g.otlp.json: a trace file's name (otlp), not a graph's...
     """
     import networkx as nx
 
     from .graph import dot_text, prov_document
 
     path = Path(path)
+    if format is None:
+        kind, named = kind_of(path, None, ("trace", "graph"))
+        if kind == "trace":
+            raise ExportError(
+                f"{path}: a trace file's name ({named}), not a graph's. Hint: write the chain as a "
+                "trace, lla.write_trace(lla.chain(store, TYPE, ID), path) (llamalog graph TYPE ID "
+                f"--out PATH --format {named}), or pass format='node-link' to write the graph under this name"
+            )
     format = export_format("graph", path, format)
     if format == "graphml":
         with _atomic_path(path) as temporary:

@@ -1,11 +1,15 @@
-"""Writers: one table of formats, atomic writes with ordinary permissions, each kind of output."""
+"""Writers: one table of formats, atomic writes that keep what ``open()`` keeps (links, permissions,
+pipes), each kind of output."""
 
 from __future__ import annotations
 
 import json
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
+import networkx as nx
 import polars as pl
 import pytest
 from conftest import run_cli, store_of
@@ -107,3 +111,91 @@ def test_a_path_without_its_folder_is_refused_before_the_work(chain: pl.DataFram
 def test_write_logs_takes_rows_only(tmp_path):
     with pytest.raises(ArgumentError, match=r"not a Synthetic\. Hint: pass its rows, e\.g\. lla\.synthetic"):
         lla.write_logs(lla.synthetic.generate(20, seed=1), tmp_path / "x.csv")
+
+
+GRAPH = nx.MultiDiGraph([("a", "b")])
+WRITERS: dict[str, Callable[[Path], Path]] = {  # one per way a writer fills its file
+    "g.json": lambda path: lla.write_graph(GRAPH, path),  # text
+    "rows.csv": lambda path: lla.write_logs(pl.DataFrame({"id": ["a"]}), path),  # DuckDB's COPY
+    "rows.parquet": lambda path: lla.write_logs(pl.DataFrame({"id": ["a"]}), path),  # polars
+}
+
+
+def _written(name: str, path: Path) -> bool:
+    data = path.read_bytes()
+    return data.startswith(b"PAR1") if name.endswith(".parquet") else data.startswith((b"{", b"id"))
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_a_write_through_a_symbolic_link_replaces_the_file_it_names(tmp_path: Path, name: str) -> None:
+    (tmp_path / "shared").mkdir()
+    shared = tmp_path / "shared" / name
+    shared.write_text("old")
+    shared.chmod(0o600)
+    link = tmp_path / f"link-{name}"
+    link.symlink_to(Path("shared") / name)
+    assert WRITERS[name](link) == link
+    assert link.is_symlink() and os.readlink(link) == str(Path("shared") / name)
+    assert _written(name, shared) and stat.S_IMODE(os.stat(shared).st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted([f"link-{name}", "shared", name])
+    shared.unlink()  # a link to no file yet: the write makes the file, as open() does
+    WRITERS[name](link)
+    assert link.is_symlink() and _written(name, shared)
+
+
+def test_a_rewritten_file_keeps_its_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "g.json"
+    for mode in (0o600, 0o640):
+        path.write_text("old")
+        path.chmod(mode)
+        lla.write_graph(GRAPH, path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == mode and _written("g.json", path)
+
+
+def test_a_file_one_may_not_write_is_refused_as_open_refuses_it(tmp_path: Path) -> None:
+    path = tmp_path / "g.json"
+    path.write_text("old")
+    path.chmod(0o444)
+    if os.access(path, os.W_OK):  # root writes any file, through open() too: it stays read-only
+        lla.write_graph(GRAPH, path)
+        assert _written("g.json", path) and stat.S_IMODE(os.stat(path).st_mode) == 0o444
+        return
+    with pytest.raises(ExportError, match=r"g\.json: read-only, not written\. Hint: chmod u\+w .*g\.json"):
+        lla.write_graph(GRAPH, path)
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["g.json"]
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_a_pipe_is_written_directly(tmp_path: Path, name: str) -> None:
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the write opens it at once, and fits its buffer
+    try:
+        WRITERS[name](fifo)
+        received = os.read(reader, 1 << 16)
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and [p.name for p in tmp_path.iterdir()] == [name]
+    assert received.startswith(b"PAR1" if name.endswith(".parquet") else (b"{", b"id"))
+
+
+def test_gzip_to_a_pipe_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "rows.csv.gz"
+    os.mkfifo(fifo)
+    with pytest.raises(
+        ExportError, match=r"rows\.csv\.gz: a pipe or a device, where DuckDB writes no gzip\. Hint: "
+    ):
+        lla.write_logs(pl.DataFrame({"id": ["a"]}), fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("name", ["g.otlp.json", "g.perfetto.json", "G.TRACE.JSON"])
+def test_write_graph_refuses_a_trace_name(tmp_path: Path, name: str) -> None:
+    with pytest.raises(
+        ExportError,
+        match=rf"{name}: a trace file's name \((otlp|perfetto)\), not a graph's\. Hint: .*lla\.write_trace\(",
+    ):
+        lla.write_graph(GRAPH, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+    lla.write_graph(GRAPH, tmp_path / name, "node-link")  # a format given is written as asked
+    assert _written(name, tmp_path / name)
