@@ -116,14 +116,20 @@ def _first_line(message: str | None) -> str | None:
 
 
 def _category_word(category: str | None) -> str:
-    """A category as a count's noun: a known one in lower case, another label quoted as stored.
+    """A category as a count's noun of the rows after the creation: a known one in lower case
+    (CREATED "labelled created": such a row is no creation, or another one), another label
+    quoted as stored.
 
     Examples:
         >>> _category_word("USER_ACTION"), _category_word("user_action"), _category_word(None)
         ('user_action', "'user_action' (not a category)", 'without a category')
+        >>> _category_word("CREATED")
+        'labelled created'
     """
     if category is None:
         return "without a category"
+    if category == "CREATED":
+        return "labelled created"
     return category.lower() if category in schema.CATEGORIES else f"'{category}' (not a category)"
 
 
@@ -152,20 +158,14 @@ def explain(
         ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
     own = rows.filter(pl.col("relation") == "self")
     kind = entity_type.upper()
-    # CREATED rows about this entity; an album's CREATED row that also names its artist does
-    # not tell how the artist got here, nor does a row older than the category migration that
-    # its catch-all labelled CREATED (MANUAL_DATA_QUALITY_UPDATE: a correction by the
-    # roadmap's rules), when the store knows when that migration ran, nor an album added to a
-    # collection whose metadata says the album existed already (albumCreated false).
+    # CREATED rows about this entity (an album's CREATED row that also names its artist does
+    # not tell how the artist got here), each with what it was (rules.creation): a row the
+    # category backfill's catch-all labelled may be no creation.
     labelled = own.filter((pl.col("category") == "CREATED") & (pl.col("entity_type") == kind))
-    caught = pl.lit(False) if migrated is None else pl.col("created_at") < migrated
-    existed = (pl.col("metadata").str.json_path_match("$.albumCreated") == "false").fill_null(False)
-    labelled = labelled.with_columns(
-        intended=pl.when(pl.lit(kind == "ALBUM") & existed)
-        .then(pl.lit(EXISTED))
-        .when(caught)
-        .then(rules.ROADMAP_INTENT.categorize(labelled))
-        .otherwise(pl.lit("CREATED"))
+    labelled = (
+        labelled.with_columns(rules.album_created())
+        .with_columns(rules.creation(migrated).alias("intended"))
+        .drop("album_created")
     )
     first_created = labelled.filter(pl.col("intended") == "CREATED").drop("intended").head(1)
     created = None
@@ -188,9 +188,6 @@ def explain(
         own.filter(pl.col("category") == "CORRECTED"),
         _anomalies(rows, own, created, ran, labelled.filter(pl.col("intended") != "CREATED")),
     )
-
-
-EXISTED = "an album that existed"  # what a CREATED row saying albumCreated false was about
 
 
 def _entry_point(rows: pl.DataFrame, created: dict[str, Any]) -> str:
@@ -229,21 +226,21 @@ def _anomalies(
     (``mislabelled``: the entity's CREATED rows that are no creation, with the ``intended``
     category)."""
     found = []
-    existed = mislabelled.filter(pl.col("intended") == EXISTED)
+    existed = mislabelled.filter(pl.col("intended") == rules.EXISTED)
     if not existed.is_empty():
         first = existed.row(0, named=True)
         found.append(
             f"no creation: {count(existed.height, 'CREATED row')} {verb(existed.height, 'says', 'say')} the "
             f"album existed already (albumCreated false; the first: {first['operation']} at {_when(first)})"
         )
-    mislabelled = mislabelled.filter(pl.col("intended") != EXISTED)
+    mislabelled = mislabelled.filter(pl.col("intended") != rules.EXISTED)
     if not mislabelled.is_empty():
         kinds = mislabelled.select("operation", "intended").unique(maintain_order=True).iter_rows()
         said = ", ".join(f"{operation} is {intended}" for operation, intended in kinds)
         found.append(
             f"catch-all CREATED: {count(mislabelled.height, 'row')} labelled CREATED by the category "
             f"backfill's catch-all {verb(mislabelled.height, 'is', 'are')} no creation (by the "
-            f"roadmap's rules {said})"
+            f"application's rules {said})"
         )
     if not own.is_empty() and created is None:
         found.append("missing CREATED: no row records how this entity was created")

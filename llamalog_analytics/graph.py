@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from . import links, schema
+from . import links, rules, schema
+from ._sql import literal, quote
 from ._time import created_utc, naive_utc
 from .chain_index import ANNOTATIONS
 from .chains import chain, runs
@@ -92,35 +93,55 @@ def provenance_graph(
             "Hint: provenance_graph(store, 'ALBUM', album_id), or provenance_graph(store) for the whole table"
         )
     linking = links.Linking.of(link, reuse_gap)
-    if entity_type is None or entity_id is None:
-        columns = ("id", *ROW_ATTRIBUTES, "entity_id", *TYPED_ID.values())
-        return _graph_owning([links.annotate(store.table(table, columns), linking)])
-    rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
-    job_ids = rows["job_id"].drop_nulls().unique()
-    return graph_of(rows, runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap))
+    with store.session():
+        migrated = store.applied_migrations().get(schema.CATEGORY_MIGRATION)
+        if entity_type is None or entity_id is None:
+            store.require(table)
+            columns = ", ".join(map(quote, ("id", *ROW_ATTRIBUTES, "entity_id", *TYPED_ID.values())))
+            said = (  # only where rules.creation reads it: a whole table's metadata is large
+                "CASE WHEN category = 'CREATED' AND entity_type = 'ALBUM' THEN "
+                f"json_extract_string(metadata, {literal(rules.ALBUM_CREATED)}) END AS album_created"
+            )
+            rows = store.frame(f"SELECT {columns}, {said} FROM {quote(table)} ORDER BY created_at, id")
+            return _graph_owning([links.annotate(rows, linking)], migrated=migrated)
+        rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
+        job_ids = rows["job_id"].drop_nulls().unique()
+        ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
+    return graph_of(rows, ran, migrated=migrated)
 
 
-def graph_of(rows: pl.DataFrame, runs: pl.DataFrame | None = None) -> nx.MultiDiGraph:
+def graph_of(
+    rows: pl.DataFrame, runs: pl.DataFrame | None = None, *, migrated: datetime | None = None
+) -> nx.MultiDiGraph:
     """The graph of some log rows (a :func:`chain` result or a whole table).
 
     Rows without a chain's link annotations are linked among themselves (job instances, the
     default reuse gap). A run node's ``first_at``, ``last_at`` and ``rows`` come from ``runs``
     (:func:`~llamalog_analytics.chains.runs`: the whole run, also its rows off the
-    chain) when given, else from ``rows``.
+    chain) when given, else from ``rows``. A row that records its entity's creation (by
+    :func:`~llamalog_analytics.rules.creation`, given when the category migration ran,
+    ``migrated``) has the attribute ``creation``.
 
     Nodes are numbered in whole columns (rows, job runs, entities, agents) and edges join those
     numbers; networkx then takes them in bulk, an edge holding its ends' own name objects and a
     value repeated down a column being one Python object.
     """
-    return _graph_owning([rows], runs)
+    return _graph_owning([rows], runs, migrated=migrated)
 
 
-def _graph_owning(held: list[pl.DataFrame], runs: pl.DataFrame | None = None) -> nx.MultiDiGraph:
+def _graph_owning(
+    held: list[pl.DataFrame], runs: pl.DataFrame | None = None, *, migrated: datetime | None = None
+) -> nx.MultiDiGraph:
     """:func:`graph_of` the frame ``held`` holds, taken out of it: once the nodes are made of its
     columns nothing keeps it, when the caller had it only there (a whole table's rows are a few
     hundred megabytes)."""
     rows = links.annotate(held.pop())
-    rows = rows.with_columns(created_utc(rows)).with_row_index("at")  # a row's node: its position
+    if "album_created" not in rows.columns:
+        said = rules.album_created() if "metadata" in rows.columns else pl.lit(None, pl.String)
+        rows = rows.with_columns(said.alias("album_created"))
+    rows = rows.with_columns(
+        created_utc(rows), pl.when(rules.creation(migrated) == "CREATED").then(True).alias("creation")
+    ).with_row_index("at")  # a row's node: its position
     jobs, entities, agents = pl.collect_all(
         [_job_nodes(rows.lazy(), runs), _mentioned(rows.lazy()), _agents(rows.lazy())]
     )
@@ -178,7 +199,7 @@ def _numbered(nodes: pl.DataFrame, offset: int) -> pl.DataFrame:
 
 def _row_nodes(rows: pl.DataFrame) -> pl.DataFrame:
     """A node per row, with its useful columns and a chain's annotations."""
-    columns = (*ROW_ATTRIBUTES, *(c for c in ANNOTATIONS if c in rows.columns))
+    columns = (*ROW_ATTRIBUTES, "creation", *(c for c in ANNOTATIONS if c in rows.columns))
     return rows.select(
         _NODE,
         pl.lit("log").alias("kind"),
@@ -573,8 +594,9 @@ def prov_document(graph: nx.MultiDiGraph) -> Any:
 
     Log rows are activities, from ``created_at`` less ``duration_ms`` to ``created_at`` (UTC, as
     the trace exports time them); albums, artists and tracks are entities; users and systems are
-    agents. An entity's first CREATED row generated it (``wasGeneratedBy``: PROV generates an
-    entity once; a later CREATED row, such as one the category backfill's catch-all labelled,
+    agents. An entity's first row that records its creation (the node attribute ``creation``)
+    generated it (``wasGeneratedBy``: PROV generates an entity once, and not at all when no row
+    records it; any other CREATED row, such as one the category backfill's catch-all labelled,
     used it with the role ``created``); other rows used it (``used``, with the category as
     role); a row was informed by the rows of its parent job (``wasInformedBy``) and associated
     with the agents that triggered it (``wasAssociatedWith``). Jobs no row was logged by become
@@ -610,12 +632,12 @@ def prov_document(graph: nx.MultiDiGraph) -> Any:
         (
             (graph.nodes[source].get("created_at") or "", source, target)
             for source, target, kind in graph.edges(keys=True)
-            if kind == "created"
+            if kind == "created" and graph.nodes[source].get("creation")
         )
     )
     generated = {target: source for _, source, target in reversed(created)}  # the first row per entity
     for source, target, kind in graph.edges(keys=True):
-        if kind == "created" and generated[target] == source:
+        if kind == "created" and generated.get(target) == source:
             document.wasGeneratedBy(target, source)
         elif kind == "triggered":
             document.wasAssociatedWith(target, source)

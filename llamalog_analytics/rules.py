@@ -14,6 +14,9 @@ Named rule sets:
 * :data:`APPLICATION`: what the application writes for new rows since categories became
   explicit (Phase 30).
 
+:func:`creation` tells which rows labelled CREATED record their entity's creation (what
+``explain`` calls how it got here, and PROV's generation).
+
 Examples:
     >>> import polars as pl
     >>> from llamalog_analytics import rules
@@ -28,6 +31,7 @@ Examples:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -255,3 +259,53 @@ APPLICATION = RuleSet(
 RULE_SETS = {
     r.name: r for r in (APPLIED_BACKFILL, ROADMAP_INTENT, INFER_CATEGORY, DERIVE_CATEGORY, APPLICATION)
 }
+
+
+ALBUM_CREATED = "$.albumCreated"
+"""Where a collection add's ``metadata`` says whether it created the album (``true``/``false``)."""
+EXISTED = "an album that existed"
+"""What :func:`creation` calls a CREATED row whose album existed already (albumCreated false)."""
+
+
+def album_created() -> pl.Expr:
+    """The rows' ``metadata`` at :data:`ALBUM_CREATED` as text (``album_created``), as
+    :func:`creation` reads it."""
+    return pl.col("metadata").str.json_path_match(ALBUM_CREATED).alias("album_created")
+
+
+def creation(migrated: datetime | None) -> pl.Expr:
+    """What a row labelled CREATED was about its subject (``entity_type``): ``CREATED`` when it
+    records the creation; :data:`EXISTED` when an album's row says the album existed already;
+    for a row older than the category migration (``migrated``; None: not known), whose
+    catch-all labelled it, the category :data:`APPLICATION` gives its operation (a game-pool
+    status update is USER_ACTION, a data-quality edit CORRECTED). Null for other rows.
+
+    Reads ``category``, ``entity_type``, ``operation``, ``status``, ``created_at`` and
+    ``album_created`` (the metadata's :data:`ALBUM_CREATED` as text).
+
+    Examples:
+        >>> rows = pl.DataFrame({
+        ...     "category": ["CREATED", "CREATED", "CREATED", "ENRICHED"],
+        ...     "entity_type": ["ALBUM"] * 4,
+        ...     "operation": ["game-pool:status-update", "collection:album-added", "album:created", "x"],
+        ...     "status": ["SUCCESS"] * 4,
+        ...     "created_at": [datetime(2026, 1, 5)] * 4,
+        ...     "album_created": [None, "false", None, None]})
+        >>> rows.select(creation(datetime(2026, 2, 10))).to_series().to_list()
+        ['USER_ACTION', 'an album that existed', 'CREATED', None]
+    """
+    album = pl.col("entity_type") == "ALBUM"
+    said = pl.col("album_created")
+    caught = pl.lit(False) if migrated is None else pl.col("created_at") < migrated
+    return (
+        pl.when(pl.col("category").ne_missing("CREATED"))
+        .then(pl.lit(None, pl.String))
+        .when(album & (said == "false"))
+        .then(pl.lit(EXISTED))
+        .when(album & (said == "true"))
+        .then(pl.lit("CREATED"))
+        .when(caught)
+        .then(pl.sql_expr(APPLICATION.case()))
+        .otherwise(pl.lit("CREATED"))
+        .alias("creation")
+    )

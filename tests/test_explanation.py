@@ -50,19 +50,27 @@ def test_explain_tells_how_it_was_created(tmp_path):
     assert "entry point: enrichment:album" in text
 
 
-def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward():
+def test_the_demo_albums_catch_all_created_rows_are_no_creation():
     from llamalog_analytics.sample import DEMO_ALBUM
 
     with lla.sample_store() as store:
         explanation = lla.explain(store, "ALBUM", DEMO_ALBUM)
     own = explanation.rows.filter(explanation.rows["relation"] == "self")
-    early = own.filter(own["created_at"] < explanation.created["created_at"])
-    # an enrichment weeks before, and the collection:album-added row that says the album existed
-    assert early.height == 4 and explanation.created["operation"] == "game-pool:status-update"
-    assert f"afterward: {own.height - 5} rows about this album" in str(explanation)  # nor the creation
-    assert "logged before its creation: 4 rows about it came before its CREATED row (the first: " in str(
+    # first enriched weeks before a collection add that says it existed; its CREATED rows are a
+    # game-pool status update and an add to the pool, which the catch-all labelled
+    assert explanation.created is None
+    assert (
+        "how it got here: no row records its creation; first seen 2026-01-11 19:01:49.128 (enrichment:album)"
+        in (str(explanation))
+    )
+    assert f"afterward: {own.height} rows about this album (1 cached, 3 labelled created, 7 enriched)" in str(
         explanation
     )
+    assert (
+        "catch-all CREATED: 2 rows labelled CREATED by the category backfill's catch-all are no creation "
+        "(by the application's rules game-pool:status-update is USER_ACTION, game-pool:add-to-pool is "
+        "USER_ACTION)"
+    ) in explanation.anomalies
     assert (
         repr(explanation)
         == f"Explanation(ALBUM {DEMO_ALBUM}: 15 chain rows, {len(explanation.anomalies)} anomalies)"
@@ -133,7 +141,7 @@ def test_a_row_the_backfills_catch_all_labelled_created_is_no_creation(tmp_path)
     assert explanation.created["operation"] == "album:created"
     assert explanation.anomalies[0] == (
         "catch-all CREATED: 1 row labelled CREATED by the category backfill's catch-all is no creation "
-        "(by the roadmap's rules MANUAL_DATA_QUALITY_UPDATE is CORRECTED)"
+        "(by the application's rules MANUAL_DATA_QUALITY_UPDATE is CORRECTED)"
     )
     with store_of(rows[:1], tmp_path) as store:
         store.load_files(tmp_path / "migrations.csv", "_prisma_migrations", quiet=True)
@@ -184,3 +192,19 @@ def test_a_created_row_that_says_the_album_existed_is_no_creation(tmp_path):
         "no creation: 1 CREATED row says the album existed already (albumCreated false; the first: "
         "collection:album-added at 2026-03-02 12:00:00" in str(explanation)
     )
+
+
+def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward(tmp_path):
+    rows = _rows(
+        ("1", "2026-03-01 12:00:00", None, None, True, "ENRICHED", "enrichment:album"),
+        ("2", "2026-03-02 12:00:00", None, None, True, "CREATED", "album:created"),
+        ("3", "2026-03-03 12:00:00", None, None, True, "ENRICHED", "enrichment:album"),
+    )
+    with store_of(rows, tmp_path) as store:
+        text = str(lla.explain(store, "ALBUM", ALBUM))
+    assert "how it got here: album:created at 2026-03-02 12:00:00" in text
+    assert "afterward: 1 row about this album (1 enriched), 3 in its chain" in text
+    assert (
+        "logged before its creation: 1 row about it came before its CREATED row "
+        "(the first: enrichment:album at 2026-03-01 12:00:00)"
+    ) in text

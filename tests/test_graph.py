@@ -357,3 +357,30 @@ def test_prov_generates_an_entity_once_and_times_each_row_as_the_traces_do(tmp_p
         assert end.utcoffset() == timedelta(0)
         assert f"{end:%Y-%m-%dT%H:%M:%S.%f}"[:23] + "Z" == data["created_at"]
         assert end - start == timedelta(milliseconds=max(data.get("duration_ms") or 0, 0))
+
+
+def test_prov_is_generated_by_the_row_explain_calls_the_creation_and_by_none_without_one():
+    from llamalog_analytics.sample import DEMO_ALBUM
+
+    def generated(graph: nx.MultiDiGraph) -> dict[str, str]:
+        """Each generated entity's id and the log row that generated it."""
+        records = prov_document(graph).get_records()
+        return {
+            r.args[0].localpart: r.args[1].localpart
+            for r in records
+            if r.get_type().localpart == "Generation"
+        }
+
+    with lla.sample_store() as store:
+        (created_album,) = store.execute(
+            "SELECT album_id FROM llama_logs WHERE operation = 'album:created:spotify-sync' "
+            "ORDER BY created_at LIMIT 1"
+        )[0]
+        found = {}
+        for album in (DEMO_ALBUM, str(created_album)):
+            created = lla.explain(store, "ALBUM", album).created
+            found[album] = (generated(lla.provenance_graph(store, "ALBUM", album)).get(album), created)
+    # the demo album's CREATED rows: a game-pool update and an add to the pool the catch-all labelled
+    assert found[DEMO_ALBUM] == (None, None)
+    row, created = found[str(created_album)]
+    assert row == str(created["id"]) and created["operation"] == "album:created:spotify-sync"
