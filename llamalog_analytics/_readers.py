@@ -14,6 +14,7 @@ import glob
 import gzip
 import io
 import os
+import shlex
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -161,12 +162,19 @@ def reader(store: LogStore, path: str) -> Reader:
     try:
         build = {"csv": _csv, "parquet": parquet_reader, "ndjson": _ndjson, "json": _json_array}
         return build[detect_format(path)](store, path)
-    except (duckdb.Error, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SourceError(
-            f"{path}: cannot be read ({first}); the store is unchanged. Hint: check the file is "
-            "complete and in the format its suffix says, then load it again"
-        ) from exc
+    except (duckdb.Error, OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise unreadable(path, exc, "check the file is complete and in the format its suffix says") from exc
+
+
+def unreadable(path: str, exc: BaseException, hint: str) -> SourceError:
+    """The error for ``path`` that ``exc`` kept from being read: ``hint`` says what to do, unless
+    it may not be read (then: check who may read it)."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, PermissionError) or "Permission denied" in first:
+        hint = f"check that you may read it (ls -l {shlex.quote(path)})"
+    return SourceError(
+        f"{path}: cannot be read ({first}); the store is unchanged. Hint: {hint}, then load it again"
+    )
 
 
 def line_numbers(path: str, offsets: np.ndarray) -> np.ndarray:
@@ -296,11 +304,8 @@ def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -
     try:
         described = store.execute(f"DESCRIBE SELECT * FROM {reading}")
     except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise SourceError(
-            f"{path}: not a readable Parquet file ({first}). Hint: check the file is complete and "
-            "really Parquet (a CSV or JSON export needs its own suffix)"
-        ) from exc
+        hint = "check the file is complete and really Parquet (a CSV or JSON export needs its own suffix)"
+        raise unreadable(path, exc, hint) from exc
     names = [row[0] for row in described if row[0] not in ("_source_file", "file_row_number")]
     types = {row[0]: row[1] for row in described}
     mapping, ignored = map_columns(path, names)

@@ -463,3 +463,28 @@ def test_usage_errors_are_one_line_too(tmp_path):
         assert (code, out) == (2, "")
         assert err.startswith("[🦙 LlamaLog] error: ") and message in err and err.count("\n") == 1, err
     assert run_cli("--version")[0] == 0 and run_cli("rejects", "--help")[0] == 0
+
+
+@pytest.mark.parametrize("name", ["rows.csv", "rows.csv.gz", "rows.json", "rows.parquet"])
+def test_a_file_one_may_not_read_is_named_with_a_hint(synth, tmp_path, name):
+    path = lla.write_logs(synth.llama_logs.head(3), tmp_path / name)
+    path.chmod(0)
+    command = [
+        sys.executable,
+        "-m",
+        "llamalog_analytics",
+        "load",
+        str(path),
+        "--db",
+        str(tmp_path / "s.duckdb"),
+    ]
+    # root reads any file: run without the capabilities that let it, as anyone else would
+    capabilities = "-dac_override,-dac_read_search"
+    prefix = ["setpriv", f"--bounding-set={capabilities}", f"--inh-caps={capabilities}"]
+    done = subprocess.run(prefix + command, capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"{path}: cannot be read (" in done.stderr
+    assert f"the store is unchanged. Hint: check that you may read it (ls -l {path}), then load it again" in (
+        done.stderr
+    )
+    assert not (tmp_path / "s.duckdb").exists()
