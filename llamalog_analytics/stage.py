@@ -24,7 +24,7 @@ import duckdb
 from . import _readers, schema
 from ._convert import checked_rows
 from ._duplicates import BLURRED, replace_changed, resolve_duplicates
-from ._format import count
+from ._format import count, verb
 from ._html import block, html_table
 from ._sql import (
     DISAPPEARED_TABLE,
@@ -408,13 +408,14 @@ class Stage:
         if number in self.direct:  # written straight into the table: every row accepted and new
             rows, params = f"{quote(table)} WHERE {LOAD_ID_COLUMN} = ?", [self.load_id]
             staged = inserted = store.execute(f"SELECT count(*) FROM {rows}", params)[0][0]
-            rejected = structural = changed = 0
+            rejected = structural = changed = repeated = 0
         else:  # its accepted rows are the staged ones without a reason
             rows, params = f"{STAGE_TABLE} WHERE _file = ? AND _reason IS NULL", [number]
-            staged, rejected, inserted, changed = store.execute(
+            staged, rejected, inserted, changed, repeated = store.execute(
                 f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
       count(*) FILTER (_reason IS NULL AND _state = 'new'),
-      count(*) FILTER (_reason IS NULL AND _state = 'changed')
+      count(*) FILTER (_reason IS NULL AND _state = 'changed'),
+      count(*) FILTER (_reason IS NULL AND _state = 'duplicate')
     FROM {STAGE_TABLE} WHERE _file = ?""",
                 [number],
             )[0]
@@ -435,6 +436,11 @@ class Stage:
             ):
                 unknown.setdefault(col, {})[label] = rows_with
         notes = list(rdr.notes)
+        if repeated:  # an export of a table keyed by id gives each id once
+            notes.append(
+                f"{count(repeated, 'row')} {verb(repeated, 'repeats', 'repeat')} an id this load gave "
+                "before, with the same values: stored once"
+            )
         if rdr.ignored:
             notes.append(f"ignored {count(len(rdr.ignored), 'unknown column')}: {', '.join(rdr.ignored)}")
         for col, label_counts in unknown.items():

@@ -319,6 +319,9 @@ def test_duplicate_ids_within_one_call(store, synth, tmp_path):
     reject = store.rejects().row(0, named=True)
     assert reject["row_number"] == 7
     assert "duration_ms" in reject["reason"] and "row 1 of" in reject["reason"]
+    assert "1 row repeats an id this load gave before, with the same values: stored once" in (
+        result.sources[0].notes
+    )
 
 
 def test_several_files_and_globs(store, synth, tmp_path):
