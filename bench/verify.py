@@ -97,7 +97,8 @@ GAP = "interval '24 hours'"
 
 def postgres_checks(is_root_at: str, root_at: str) -> dict[str, str]:
     """The default checks as PostgreSQL SQL over llama_logs and enrichment_logs; the job-link
-    checks follow job runs (:func:`linked`), the backfills bare job ids, as ``lla.verify`` does."""
+    checks follow job runs (:func:`linked`), the backfills bare job ids, as ``lla.verify`` does,
+    replayed on the snapshot's operation, status and job links for the rows it holds."""
     common = [c.name for c in schema.LEGACY_COLUMNS if c.name != "id"]
 
     def side(alias: str) -> str:
@@ -110,6 +111,17 @@ def postgres_checks(is_root_at: str, root_at: str) -> dict[str, str]:
         "SELECT id, created_at, job_id, parent_job_id, root_job_id, operation FROM llama_logs "
         f"WHERE created_at < {root_at}"
     )
+    then = ", ".join(  # the job links the snapshot holds for a row, else today's
+        f"CASE WHEN b.id IS NULL THEN a.{c} ELSE b.{c} END AS {c}" for c in ("job_id", "parent_job_id")
+    )
+    walked = (  # the rows the root-job backfill saw
+        f"SELECT a.id, a.created_at, {then}, a.root_job_id "
+        f"FROM llama_logs a LEFT JOIN enrichment_logs b USING (id) WHERE a.created_at < {root_at}"
+    )
+    labelled = (  # the rows the category backfill labelled, with the snapshot's operation and status
+        "(SELECT a.id, a.category, b.operation, b.status "
+        "FROM llama_logs a JOIN enrichment_logs b USING (id)) AS m"
+    )
     applied = rules.APPLIED_BACKFILL.case()
     entities = entities_sql("llama_logs").replace("GROUP BY ALL", "GROUP BY 1, 2")  # as PostgreSQL writes it
     return {
@@ -118,14 +130,14 @@ WHERE a.id IS NULL
 UNION ALL SELECT b.id FROM enrichment_logs b JOIN llama_logs a USING (id)
 WHERE ({side("b")}) IS DISTINCT FROM ({side("a")})""",
         "category_present": "SELECT id FROM llama_logs WHERE category IS NULL",
-        "category_backfill": f"""SELECT id FROM llama_logs WHERE id IN (SELECT id FROM enrichment_logs)
-AND category::text IS DISTINCT FROM ({applied})""",
+        "category_backfill": f"""SELECT id FROM {labelled}
+WHERE category::text IS DISTINCT FROM ({applied})""",
         "category_backfill_intent": f"""SELECT operation, status, {applied},
   {rules.ROADMAP_INTENT.case()}, count(*)
-FROM llama_logs WHERE id IN (SELECT id FROM enrichment_logs) GROUP BY 1, 2, 3, 4""",
+FROM {labelled} GROUP BY 1, 2, 3, 4""",
         "category_rules": f"""SELECT id FROM llama_logs WHERE id NOT IN (SELECT id FROM enrichment_logs)
 AND category::text IS DISTINCT FROM ({rules.APPLICATION.case()})""",
-        "root_job_backfill": f"""WITH RECURSIVE old AS ({old}),
+        "root_job_backfill": f"""WITH RECURSIVE old AS ({walked}),
 links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
 walk(id, parent, root, depth) AS (
   SELECT id, parent_job_id, parent_job_id, 1 FROM old WHERE parent_job_id IS NOT NULL

@@ -466,6 +466,43 @@ def test_a_failing_backfill_counts_its_mismatches_and_names_the_intent_apart(tmp
     assert failed.breakdowns["mismatches by operation and status"]["rows"].to_list() == [1]
 
 
+def test_a_row_edited_since_the_snapshot_is_judged_by_the_values_the_migrations_saw(tmp_path):
+    before = [r for r in clean_rows() if r["created_at"] < "2026-02-10"]
+    after = with_changes(clean_rows(), "r1", operation="MANUAL_ADD")  # ENRICHED: right for enrichment:album
+    after = with_changes(after, "r2", parent_job_id="mb-sync-batch")  # root 100: right for parent 100
+    with audit_store(tmp_path, after, before) as store:
+        report = lla.verify(store)
+        assert_counts_agree(report, store)
+    assert counts(report)["category_backfill"] == ("pass", 0)
+    assert counts(report)["root_job_backfill"] == ("pass", 0)
+    assert (
+        "on the snapshot's operation and status for the rows it holds"
+        in report.check("category_backfill").finding
+    )
+    assert "on the snapshot's job links for the rows it holds" in report.check("root_job_backfill").finding
+    kept = report.check("rows_preserved")  # the edits are reported there, as edits
+    assert (kept.status, sorted(kept.ids.select("id", "column").rows())) == (
+        "fail",
+        sorted([(uid("r1"), "operation"), (uid("r2"), "parent_job_id")]),
+    )
+    # a category changed with the operation is judged against the operation the migration saw
+    relabelled = with_changes(clean_rows(), "r2", operation="enrichment:album", category="ENRICHED")
+    with audit_store(tmp_path, relabelled, before) as store:
+        backfill = lla.verify(store).check("category_backfill")
+    assert backfill.ids.select("id", "operation", "category", "expected").rows() == [
+        (uid("r2"), "cache:album-cover-art", "ENRICHED", "CACHED")
+    ]
+    # without a snapshot the rows' values today are all there is, and the findings say so
+    with store_of(after, tmp_path) as store:
+        today = lla.verify(
+            store, migrated_at="2026-02-10T01:48:19", root_job_migrated_at="2026-02-10T16:39:53"
+        )
+    assert counts(today)["category_backfill"] == ("fail", 1)
+    assert counts(today)["root_job_backfill"] == ("fail", 1)
+    assert "on the rows' operation and status today" in today.check("category_backfill").finding
+    assert "on the rows' job links today" in today.check("root_job_backfill").finding
+
+
 def test_the_json_form_of_a_report_is_json_and_complete(tmp_path):
     with everything_wrong(tmp_path) as store:
         report = lla.verify(store, checks=[rows_preserved, duplicate_ids])

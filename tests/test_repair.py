@@ -188,6 +188,29 @@ def test_a_store_opened_read_only_is_repaired_and_dry_run_all_the_same(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".duckdb") == ["store.duckdb"]
 
 
+def test_a_row_edited_since_the_snapshot_keeps_the_category_and_root_the_migrations_gave_it(tmp_path):
+    after = with_changes(original_rows(), "r1", operation="MANUAL_ADD")  # stored ENRICHED, as migrated
+    after = with_changes(after, "r2", parent_job_id="mb-sync-batch")  # stored root 100, as migrated
+    with audit_store(tmp_path, after, snapshot_rows()) as store:
+        report = lla.verify(store)
+        plan = lla.repair(report)
+        reverted = lla.repair(report, revert_changes=True)
+        checked = reverted.dry_run()
+    assert not plan and plan.counts == {}
+    assert plan.notes[:2] == (
+        "category_backfill: pass, nothing to repair.",
+        "root_job_backfill: pass, nothing to repair.",
+    )
+    assert reverted.counts == {"rows_preserved": 2}  # the edits set back, and nothing else
+    assert sorted(reverted.changes.select("id", "column", "value_now", "value_after").rows()) == sorted(
+        [
+            (uid("r1"), "operation", "MANUAL_ADD", "enrichment:album"),
+            (uid("r2"), "parent_job_id", "mb-sync-batch", "100"),
+        ]
+    )
+    assert checked.ok and checked.after.status == "pass"
+
+
 def test_a_clean_audit_has_nothing_to_repair(tmp_path):
     with audit_store(tmp_path, clean_rows()) as store:
         plan = lla.repair(lla.verify(store), restore_missing=True)

@@ -47,11 +47,14 @@ WHERE category IS NULL OR category NOT IN ({labels})"""
 def category_backfill(audit: Audit) -> CheckResult:
     """Rows that existed at the migration carry the category its rules, as applied, gave them.
 
-    A row that does not fails the check, and ``ids`` lists those rows. Where every row does,
-    the check warns if the applied rules differ from the roadmap's intent (that is what the
-    migration did, not a fault of the data) and ``ids`` lists the rows the intent would have
-    labelled otherwise; ``expected`` is the applied rules' category, ``intended`` the
-    roadmap's. Either way the breakdown ``applied rules vs the roadmap's intent`` counts them.
+    The rules are replayed on the ``operation`` and ``status`` the migration saw: the
+    snapshot's (:meth:`~.context.Audit.as_migrated`), so a row edited since is not judged by
+    its new values; ``ids`` shows the values replayed on. A row that does not carry what they
+    give fails the check, and ``ids`` lists those rows. Where every row does, the check warns
+    if the applied rules differ from the roadmap's intent (that is what the migration did, not
+    a fault of the data) and ``ids`` lists the rows the intent would have labelled otherwise;
+    ``expected`` is the applied rules' category, ``intended`` the roadmap's. Either way the
+    breakdown ``applied rules vs the roadmap's intent`` counts them.
     """
     name = "category_backfill"
     expects = (
@@ -59,13 +62,13 @@ def category_backfill(audit: Audit) -> CheckResult:
         "UPDATEs, replayed in their order, give it, and those rules give what the roadmap intended "
         "(a warning where they do not)."
     )
-    groups = audit.category_groups
-    if groups is None:
+    existed, groups = audit.existed_at_migration(), audit.category_groups
+    if existed is None or groups is None:
         return skipped(name, expects, NO_MIGRATION_TIME)
     applied, intent = rules.APPLIED_BACKFILL, rules.ROADMAP_INTENT
     rows = f"""SELECT id, created_at, operation, status, category, expected, intended
-FROM (SELECT *, {applied.case()} AS expected, {intent.case()} AS intended FROM {audit.table}
-  WHERE {audit.existed_at_migration()})"""
+FROM (SELECT *, {applied.case()} AS expected, {intent.case()} AS intended
+  FROM {audit.as_migrated(existed)})"""
     total = int(groups["rows"].sum())
     mismatches = int(groups.filter(pl.col("category").ne_missing(pl.col(applied.name)))["rows"].sum())
     differs = groups.filter(pl.col(applied.name).ne_missing(pl.col(intent.name)))
@@ -76,7 +79,10 @@ FROM (SELECT *, {applied.case()} AS expected, {intent.case()} AS intended FROM {
     )
     differing = int(by_intent["rows"].sum())
     intent_examples = ": " + "; ".join(_intent_examples(by_intent)) + "." if differing else "."
-    replayed = "(the migration's UPDATEs replayed literally, in their order)"
+    replayed = (
+        "(the migration's UPDATEs replayed literally, in their order, "
+        f"{audit.replayed_on('operation and status')})"
+    )
     # The rows behind the status: mismatches fail; without any, rows the intent would label
     # otherwise warn. Each is read only when there are some (the groups counted them).
     if mismatches:

@@ -18,6 +18,9 @@ from .result import CheckResult, KeptFolder, KeptFrame
 
 Check = Callable[["Audit"], CheckResult]
 
+BACKFILL_INPUTS = ("operation", "status", "job_id", "parent_job_id")
+"""The columns the two backfills read: the category rules' and the root-job walk's."""
+
 
 @dataclass(frozen=True)
 class Audit:
@@ -100,9 +103,10 @@ class Audit:
 
     @cached_property
     def category_groups(self) -> pl.DataFrame | None:
-        """The rows the category backfill labelled, counted by ``operation``, ``status``,
-        ``category`` (stored), the applied rules' category and the roadmap's intent (columns
-        named after those rule sets); None when those rows are unknown."""
+        """The rows the category backfill labelled, counted by ``operation`` and ``status`` as
+        it saw them (:meth:`as_migrated`), ``category`` (stored), the applied rules' category and
+        the roadmap's intent (columns named after those rule sets); None when those rows are
+        unknown."""
         existed = self.existed_at_migration()
         if existed is None:
             return None
@@ -111,8 +115,56 @@ class Audit:
         return self.frame(
             f"""SELECT operation, status, category, {applied.case()} AS {quote(applied.name)},
   {intent.case()} AS {quote(intent.name)}, rows
-FROM (SELECT operation, status, category, count(*) AS rows FROM {self.table} WHERE {existed} GROUP BY ALL)"""
+FROM (SELECT operation, status, category, count(*) AS rows FROM {self.as_migrated(existed)} GROUP BY ALL)"""
         )
+
+    def as_migrated(self, existed: str) -> str:
+        """SQL for a ``FROM``: the table's rows that meet the condition ``existed``, with the
+        columns the backfills read (:data:`BACKFILL_INPUTS`) as the migrations' SQL saw them.
+
+        For a row the snapshot holds, that is the snapshot's value (a later edit is
+        ``rows_preserved``'s to report, not a backfill's fault); for a row it lacks, or a
+        column it was loaded without, the value today. Without a snapshot, every value is
+        today's (:meth:`replayed_on` says which, for a finding).
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> edited = "id = '173b88cb-a49b-4ab4-b341-54a6243358f9'"
+            >>> with lla.sample_store() as store:
+            ...     _ = store.execute(f"UPDATE llama_logs SET operation = 'MANUAL_ADD' WHERE {edited}")
+            ...     audit = Audit(store, "llama_logs", "enrichment_logs", None, None)
+            ...     now = store.execute(f"SELECT operation FROM llama_logs WHERE {edited}")
+            ...     seen = store.execute(f"SELECT operation FROM {audit.as_migrated(edited)}")
+            >>> now, seen
+            ([('MANUAL_ADD',)], [('enrichment:album',)])
+        """
+        rows, join = f"(SELECT * FROM {self.table} WHERE {existed})", "LEFT JOIN"
+        common = self.common_columns()  # none without a snapshot
+        seen = [c for c in BACKFILL_INPUTS if c in common]
+        if self.before is None or not seen:
+            return f"{rows} AS a"
+        if existed == self._in_snapshot():  # the snapshot's rows: the join alone keeps them, at half the cost
+            rows, join = self.table, "JOIN"
+        snapshot = f"(SELECT id, {', '.join(quote(c) for c in seen)} FROM {quote(self.before)})"
+        then = ", ".join(f"CASE WHEN b.id IS NULL THEN a.{c} ELSE b.{c} END AS {c}" for c in map(quote, seen))
+        return f"(SELECT a.* REPLACE ({then}) FROM {rows} AS a {join} {snapshot} AS b ON b.id = a.id) AS a"
+
+    def replayed_on(self, columns: str) -> str:
+        """Which values of ``columns`` (said in words) the backfill checks replay the
+        migrations on (:meth:`as_migrated`), for their findings.
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.sample_store() as store:
+            ...     Audit(store, "llama_logs", "enrichment_logs", None, None).replayed_on("job links")
+            "on the snapshot's job links for the rows it holds, as the migration saw them"
+        """
+        if self.before is None:
+            return (
+                f"on the rows' {columns} today, for want of a snapshot: a row edited since the migration "
+                "is judged by its new values"
+            )
+        return f"on the snapshot's {columns} for the rows it holds, as the migration saw them"
 
     def _in_snapshot(self) -> str | None:
         """SQL condition for the rows the snapshot holds, or None without one."""

@@ -36,7 +36,9 @@ def root_job_backfill(audit: Audit) -> CheckResult:
     from its parent id and climbs through every row logged by that job (shared job ids fan
     out) for at most ``DEPTH_LIMIT`` (10) steps; the deepest step's job id wins, and among equally deep ones
     any may have been written. A dangling parent is its own root; a dangling grandparent is
-    not reached, so the parent is.
+    not reached, so the parent is. The walk follows the job links the migration saw: the
+    snapshot's for the rows it holds (:meth:`~.context.Audit.as_migrated`), so a row whose
+    parent was changed since is not judged by its new parent; ``ids`` shows the links walked.
     """
     name = "root_job_backfill"
     expects = (
@@ -67,7 +69,7 @@ WHERE present AND CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
     finding = (
         f"{n:,} of {total:,} rows that existed at the root-job migration differ from the "
         "backfill's walk, replayed literally as applied "
-        f"(joined on bare job ids, at most {DEPTH_LIMIT} steps)"
+        f"(joined on bare job ids, at most {DEPTH_LIMIT} steps) {audit.replayed_on('job links')}"
     )
     if audit.before is not None:
         deleted_rows = _deleted_rows(audit.before, audit.table)
@@ -89,7 +91,8 @@ def replayed_roots_sql(audit: Audit) -> str | None:
     a repair writes) and whether the row is still in the table (``present``); None when which
     rows it saw is unknown.
 
-    It saw the table's rows that existed then and, taken to have existed then too, the
+    It saw the table's rows that existed then, with the job links the snapshot holds for them
+    (:meth:`~.context.Audit.as_migrated`), and, taken to have existed then too, the
     snapshot's rows deleted since: the snapshot predates the category migration, the root-job
     migration came a day later, and deletions come later still. So a restored row gets the
     root the walk gives it, and restoring rows changes no other row's root. See
@@ -101,7 +104,7 @@ def replayed_roots_sql(audit: Audit) -> str | None:
         return None
     seen = (
         "SELECT id, created_at, job_id, parent_job_id, root_job_id, true AS present "
-        f"FROM {audit.table} WHERE {existed}"
+        f"FROM {audit.as_migrated(existed)}"
     )
     if audit.before is not None:
         seen += (
