@@ -20,17 +20,37 @@ EXPECTED = {
     "VARCHAR[]": "is not an array (a Postgres literal like {MUSICBRAINZ,SPOTIFY} or a JSON array)",
     "VARCHAR": "is not text",
 }
-# Postgres array literals: {a,b}, quoted elements with escapes, NULL, {}.
-_PG_ARRAY = r"""CASE
+# Postgres array literals, as PostgreSQL reads them: {a,b}, quoted elements with escapes, NULL
+# (any case, unquoted), {}, white space around elements; an empty element, an unclosed quote or a
+# nested array is no one-dimensional array (NULL: the row is rejected).
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_UNQUOTED = r'[^\s",{}\\](?:[^",{}\\]*[^\s",{}\\])?'
+_ELEMENT = f"(?:{_QUOTED}|{_UNQUOTED})"
+_ARRAY = r"\{\s*(?:" + _ELEMENT + r"\s*(?:,\s*" + _ELEMENT + r"\s*)*)?\}"
+_PLAIN_ARRAY = r'\{[^\s",{}\\]+(?:,[^\s",{}\\]+)*\}'  # the common case, split without a regex
+
+
+def _pg_array(x: str) -> str:
+    """SQL for the text ``x`` as a Postgres array literal (a list of text), NULL when it is none.
+
+    Examples:
+        >>> import duckdb
+        >>> texts = ["{a,NULL}", '{ "b,c" , d }', "{,}", '{"open}', "{{a},{b}}", "{}"]
+        >>> duckdb.sql(f"SELECT {_pg_array('x')} FROM unnest(?::VARCHAR[]) t(x)", params=[texts]).fetchall()
+        [(['a', None],), (['b,c', 'd'],), (None,), (None,), (None,), ([],)]
+    """
+    return f"""CASE
   WHEN {x} = '{{}}' THEN []::VARCHAR[]
-  WHEN NOT (starts_with({x}, '{{') AND ends_with({x}, '}}')) THEN NULL
-  WHEN NOT regexp_matches({x}, '["\\]') THEN
-    list_transform(string_split({x}[2:-2], ','), lambda e: CASE WHEN e = 'NULL' THEN NULL ELSE e END)
-  ELSE list_transform(regexp_extract_all({x}[2:-2], '"(?:[^"\\]|\\.)*"|[^,]+'),
-    lambda e: CASE WHEN e = 'NULL' THEN NULL
-              WHEN starts_with(e, '"') THEN regexp_replace(e[2:-2], '\\(.)', '\1', 'g')
+  WHEN regexp_full_match({x}, '{_PLAIN_ARRAY}') THEN
+    list_transform(string_split({x}[2:-2], ','), lambda e: CASE WHEN upper(e) = 'NULL' THEN NULL ELSE e END)
+  WHEN NOT regexp_full_match({x}, '{_ARRAY}') THEN NULL
+  ELSE list_transform(regexp_extract_all({x}[2:-2], '{_ELEMENT}'),
+    lambda e: CASE WHEN upper(e) = 'NULL' THEN NULL
+              WHEN starts_with(e, '"') THEN regexp_replace(e[2:-2], '\\\\(.)', '\\1', 'g')
               ELSE e END)
 END"""
+
+
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
 
 
@@ -75,8 +95,13 @@ def convert(col: schema.Column, x: str, kind: str) -> tuple[str, str]:
         present = f"({x} IS NOT NULL AND json_type({x}) <> 'NULL')"
         if col.type == "JSON":
             return f"CASE WHEN {present} THEN {x} END", present
-        if col.type == "VARCHAR[]":
-            return f"CASE WHEN json_type({x}) = 'ARRAY' THEN TRY_CAST({x} AS VARCHAR[]) END", present
+        if col.type == "VARCHAR[]":  # a JSON array, or a Postgres literal as a JSON string
+            text = f"({x} ->> '$')"
+            return (
+                f"CASE json_type({x}) WHEN 'ARRAY' THEN TRY_CAST({x} AS VARCHAR[]) "
+                f"WHEN 'VARCHAR' THEN {_pg_array(text)} END",
+                present,
+            )
         text = f"CASE WHEN json_type({x}) NOT IN ('OBJECT', 'ARRAY') THEN {x} ->> '$' END"
         return from_text(col.type, f"({text})"), present
     present = f"({x} IS NOT NULL)"
@@ -103,10 +128,12 @@ def from_text(type_: str, x: str) -> str:
     return {
         "UUID": f"TRY_CAST({x} AS UUID)",
         "VARCHAR": x,
-        "INTEGER": f"CASE WHEN regexp_full_match({x}, '\\s*[+-]?[0-9]+\\s*') "
+        # a whole number, also as a decimal (606.0: what pandas writes for an integer column with nulls)
+        "INTEGER": f"CASE WHEN regexp_full_match({x}, '\\s*[+-]?[0-9]+(\\.0*)?\\s*') "
         f"THEN TRY_CAST({x} AS INTEGER) END",
         "BOOLEAN": f"TRY_CAST({x} AS BOOLEAN)",
         "TIMESTAMP": f"timezone('UTC', TRY_CAST({x} AS TIMESTAMPTZ))",
         "JSON": f"TRY(json({x}))",
-        "VARCHAR[]": _PG_ARRAY.format(x=x),
+        "VARCHAR[]": f"CASE WHEN starts_with(ltrim({x}), '[') THEN TRY_CAST(TRY(json({x})) AS VARCHAR[]) "
+        f"ELSE {_pg_array(x)} END",
     }[type_]

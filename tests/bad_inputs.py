@@ -317,6 +317,21 @@ def _cases() -> list[Case]:
             reason="sources",
         ),
         Case(
+            "malformed-arrays.csv",
+            csv(
+                csv_row(1, sources='"{""MUSICBRAINZ,SPOTIFY}"'),
+                csv_row(2, sources='"{,}"'),
+                csv_row(3, sources='"{{a,b},{c,d}}"'),
+                csv_row(4, sources='"{ MUSICBRAINZ , SPOTIFY }"'),
+                csv_row(5, sources='"[""MUSICBRAINZ"",""SPOTIFY""]"'),
+            ),
+            "array literals PostgreSQL refuses (an unclosed quote, an empty element, a nested array); "
+            "white space around elements, and a JSON array, load",
+            loaded=2,
+            rejected=3,
+            reason="sources",
+        ),
+        Case(
             "unknown-labels.csv",
             csv(rows[0], csv_row(2, category="REFINED", status="HALF_DONE"), rows[2]),
             "enum labels the schema does not know (kept, and listed in the load history)",
@@ -384,6 +399,17 @@ def _cases() -> list[Case]:
             loaded=2,
             rejected=1,
             reason="duration_ms",
+        ),
+        Case(
+            "whole-decimals.csv",
+            csv(
+                rows[0], csv_row(2, duration_ms="1200.0", retry_count="0.00"), csv_row(3, duration_ms="12.5")
+            ),
+            "whole numbers written as decimals (as pandas writes an integer column with nulls) load; "
+            "a fraction does not",
+            loaded=2,
+            rejected=1,
+            reason="duration_ms: '12.5' is not a 32-bit integer",
         ),
         # --- NDJSON and JSON ------------------------------------------------------------------
         Case("empty.ndjson", b"", "an empty file", error="empty"),

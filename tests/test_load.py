@@ -456,3 +456,30 @@ def test_repeated_copies_follow_their_first_copy_against_the_store(store, synth,
     result = store.load_files(lla.write_logs(pl.concat([edited, edited]), tmp_path / "b.csv"), quiet=True)
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 0, 2)
     assert store.table()["operation"].to_list() == row["operation"].to_list()
+
+
+def test_arrays_and_whole_numbers_load_alike_from_each_format(synth, tmp_path):
+    frame = synth.llama_logs.head(2).select(pl.exclude("sources", "duration_ms"))
+    ids = frame["id"].to_list()
+    csv = tmp_path / "rows.csv"
+    lla.write_logs(frame, csv)
+    text = csv.read_text().splitlines()
+    header = text[0] + ",sources,duration_ms"
+    csv.write_text(
+        "\n".join([header, text[1] + ',"{ MUSICBRAINZ , SPOTIFY }",606.0', text[2] + ',"[""DISCOGS""]",7'])
+        + "\n"
+    )
+    ndjson = tmp_path / "rows.ndjson"
+    records = frame.to_dicts()
+    records[0] |= {"sources": "{ MUSICBRAINZ , SPOTIFY }", "duration_ms": 606.0}
+    records[1] |= {"sources": ["DISCOGS"], "duration_ms": 7}
+    ndjson.write_text("\n".join(json.dumps(r, default=str) for r in records) + "\n")
+    for path in (csv, ndjson):
+        with lla.LogStore() as each:
+            result = each.load_files(path, quiet=True)
+            assert result.rows_rejected == 0, each.rejects()
+            loaded = each.table().sort(pl.col("id").cast(pl.String))
+            by_id = dict(
+                zip(loaded["id"].cast(pl.String), loaded.select("sources", "duration_ms").rows(), strict=True)
+            )
+            assert by_id == {ids[0]: (["MUSICBRAINZ", "SPOTIFY"], 606), ids[1]: (["DISCOGS"], 7)}, path.name
