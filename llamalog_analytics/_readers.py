@@ -340,23 +340,25 @@ def _json_records(store: LogStore, path: str, fmt: str, records: str, params: li
         )
     ]
     keys.sort()
+    notes = [
+        "JSON null and SQL NULL are both null in a JSON export: the distinction in "
+        "metadata/preview_data is unavailable and both load as SQL NULL"
+    ]
     if not keys:
-        kinds = store.execute(
+        kinds, found = store.execute(
             f"SELECT list(DISTINCT coalesce(json_type(TRY(json(_line))), 'not JSON') ORDER BY 1), count(*) "
             f"FROM ({records})",
             params,
         )[0]
-        if not kinds[1]:
+        if found:
+            which = "its only record is not" if found == 1 else f"none of its {found:,} records is"
+            seen = ", ".join(sorted({_JSON_KINDS.get(k, k.lower()) for k in kinds}))
             raise SourceError(
-                f"{path}: no records in it (an empty JSON {'array' if fmt == 'json' else 'file'}), so "
-                "nothing to load, and no columns to check. Hint: check that the export selected rows"
+                f"{path}: {which} a JSON object (found: {seen}). "
+                "Hint: export one object per row, with the table's columns as keys"
             )
-        found = sorted({_JSON_KINDS.get(k, k.lower()) for k in kinds[0]})
-        which = "its only record is not" if kinds[1] == 1 else f"none of its {kinds[1]:,} records is"
-        raise SourceError(
-            f"{path}: {which} a JSON object (found: {', '.join(found)}). "
-            "Hint: export one object per row, with the table's columns as keys"
-        )
+        keys = list(schema.COLUMN_NAMES)  # an export of no rows, as a CSV of its header alone
+        notes = [f"no records in it (an empty JSON {'array' if fmt == 'json' else 'file'}): nothing to load"]
     mapping, ignored = map_columns(path, keys)
     pointers = ", ".join(
         literal("/" + keys[i].replace("~", "~0").replace("/", "~1")) for i in mapping.values()
@@ -374,10 +376,7 @@ FROM (SELECT _row, _line, TRY(json(_line)) AS _j FROM ({records}))"""
         inputs={c: (f"_v[{n + 1}]", "json") for n, c in enumerate(mapping)},
         raw="_line",
         ignored=ignored,
-        notes=(
-            "JSON null and SQL NULL are both null in a JSON export: the distinction in "
-            "metadata/preview_data is unavailable and both load as SQL NULL",
-        ),
+        notes=tuple(notes),
     )
 
 
