@@ -263,8 +263,27 @@ FROM read_csv(?, columns=?, header=true, auto_detect=false, delim=',', quote='"'
         inputs={c: (f"s{i}", "text") for c, i in mapping.items()},
         raw=f"concat_ws(',', {quoted})",
         ignored=ignored,
+        notes=() if _ends_lines(path) else (_UNENDED,),
         numbered=False,
     )
+
+
+_UNENDED = (
+    "the file does not end with a line break (psql ends every export with one): its last row "
+    "may be cut short; check it against the source"
+)
+
+
+def _ends_lines(path: str) -> bool:
+    """Whether a plain file ends with a line break (or is empty); a compressed one is taken to
+    (a ``.gz`` cut short does not decompress)."""
+    if path.lower().endswith(".gz"):
+        return True
+    with open(path, "rb") as file:
+        if file.seek(0, os.SEEK_END) == 0:
+            return True
+        file.seek(-1, os.SEEK_END)
+        return file.read(1) == b"\n"
 
 
 def table_source(store: LogStore, path: str) -> tuple[str, str]:
