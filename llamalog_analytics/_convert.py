@@ -132,7 +132,9 @@ def from_text(type_: str, x: str) -> str:
         "INTEGER": f"CASE WHEN regexp_full_match({x}, '\\s*[+-]?[0-9]+(\\.0*)?\\s*') "
         f"THEN TRY_CAST({x} AS INTEGER) END",
         "BOOLEAN": f"TRY_CAST({x} AS BOOLEAN)",
-        "TIMESTAMP": f"timezone('UTC', TRY_CAST({x} AS TIMESTAMPTZ))",
+        # infinity is a PostgreSQL timestamp, but no time a row was logged at
+        "TIMESTAMP": f"CASE WHEN NOT ends_with(lower({x}), 'infinity') "
+        f"THEN timezone('UTC', TRY_CAST({x} AS TIMESTAMPTZ)) END",
         "JSON": f"TRY(json({x}))",
         "VARCHAR[]": f"CASE WHEN starts_with(ltrim({x}), '[') THEN TRY_CAST(TRY(json({x})) AS VARCHAR[]) "
         f"ELSE {_pg_array(x)} END",

@@ -92,8 +92,11 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
         literal_name = not glob.has_magic(pattern) or Path(pattern).is_file()  # 'logs[1].csv' too
         matches = [pattern] if literal_name else sorted(glob.glob(pattern))
         if not matches or not Path(matches[0]).exists():
-            raise SourceError(f"{pattern}: no such file. Hint: check the path or the glob pattern")
+            what = "no such file" if literal_name else "the pattern matches no file"
+            raise SourceError(f"{pattern}: {what}. Hint: check the path or the glob pattern")
         found += [m for m in matches if os.path.abspath(m) not in map(os.path.abspath, found)]
+    if not found:
+        raise SourceError("no file named, so nothing to load. Hint: name a file or a glob pattern")
     return found
 
 

@@ -52,11 +52,16 @@ class NotLlamaLogError(SourceError):
             if (close := difflib.get_close_matches(name.replace("_", ""), list(squashed), n=1, cutoff=0.75))
         ]
         guess = f"; perhaps {', '.join(guesses)}?" if guesses else ""
+        separator = next((s for s in (";", "\t", "|") if len(found) == 1 and s in found[0]), None)
+        hint = (
+            f"the header is one column holding {separator!r}: export with commas, e.g. "
+            if separator
+            else "export the table with its header, e.g. "
+        )
         super().__init__(
             f"{source}: not LlamaLog data: missing {count(len(missing), 'column')}: {', '.join(missing)} "
             f"(found: {shown or 'no columns'}{guess}). "
-            "Hint: export the table with its header, e.g. "
-            "\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
+            f"Hint: {hint}\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
         )
         self.source, self.missing = source, missing
 

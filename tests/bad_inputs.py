@@ -210,7 +210,7 @@ def _cases() -> list[Case]:
             "semicolons.csv",
             csv(*(r.replace(",", ";") for r in rows), header=HEADER.replace(",", ";")),
             "semicolon-separated",
-            error="column",
+            error=r"Hint: the header is one column holding ';': export with commas",
         ),
         Case(
             "tabs.tsv.csv",
@@ -406,6 +406,14 @@ def _cases() -> list[Case]:
             loaded=2,
             rejected=1,
             reason="duration_ms",
+        ),
+        Case(
+            "infinite-time.csv",
+            csv(rows[0], csv_row(2, created_at="infinity"), rows[2]),
+            "a timestamp PostgreSQL allows but no row was logged at",
+            loaded=2,
+            rejected=1,
+            reason="created_at: 'infinity' is not a timestamp",
         ),
         Case(
             "whole-decimals.csv",

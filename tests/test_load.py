@@ -483,3 +483,13 @@ def test_arrays_and_whole_numbers_load_alike_from_each_format(synth, tmp_path):
                 zip(loaded["id"].cast(pl.String), loaded.select("sources", "duration_ms").rows(), strict=True)
             )
             assert by_id == {ids[0]: (["MUSICBRAINZ", "SPOTIFY"], 606), ids[1]: (["DISCOGS"], 7)}, path.name
+
+
+def test_a_pattern_matching_no_file_and_no_file_at_all_are_said_so(store, tmp_path):
+    with pytest.raises(
+        SourceError, match=r"nomatch/\*\.csv: the pattern matches no file\. Hint: check the path"
+    ):
+        store.load_files(str(tmp_path / "nomatch" / "*.csv"))
+    with pytest.raises(SourceError, match=r"^no file named, so nothing to load\. Hint: name a file"):
+        store.load_files([])
+    assert store.loads().is_empty()
