@@ -26,6 +26,7 @@ from llamalog_analytics.audit import (
     rows_preserved,
     unknown_origin,
 )
+from llamalog_analytics.audit.context import check_result
 from llamalog_analytics.audit.result import worst
 from llamalog_analytics.errors import ArgumentError, StoreError
 
@@ -653,6 +654,46 @@ def test_each_check_says_where_its_offending_rows_concentrate():
     # rows that are not the table's (entities, rows gone from it) get no such breakdown
     assert "where they concentrate" not in report.check("unknown_origin").breakdowns
     assert all("where they concentrate" not in c.breakdowns for c in report.checks if c.status == "pass")
+
+
+def test_rows_gone_from_the_table_concentrate_as_the_snapshot_holds_them():
+    """A row deleted since the snapshot counts in the breakdown with its snapshot values, so
+    the shares are of every offending row, not of those still in the table."""
+    deleted = "f4fee96d-29b5-4c56-bbf2-cd6513ad809d"  # week 2026-02-02
+    edited = "4a660853-ef4c-400e-a6d7-aa59d09d065c"  # week 2025-12-22
+    with lla.sample_store() as store:
+        store.execute(f"DELETE FROM llama_logs WHERE id = '{deleted}'")
+        store.execute(f"UPDATE llama_logs SET reason = 'edited' WHERE id = '{edited}'")
+        result = lla.verify(store, checks=[rows_preserved]).check("rows_preserved")
+    where = result.breakdowns["where they concentrate"]
+    weeks = where.filter(pl.col("dimension") == "week").select("value", "rows", "share").rows()
+    assert sorted(weeks) == [("2025-12-22", 1, 0.5), ("2026-02-02", 1, 0.5)]
+    assert where.filter(pl.col("dimension") == "entity_type").select("value", "rows").rows() == [("ALBUM", 2)]
+    assert result.finding.endswith(" 50% of them have week 2025-12-22, 80.0x its share of the table.")
+
+
+def test_a_breakdown_of_rows_found_in_neither_table_says_of_how_many_it_speaks(tmp_path):
+    """Of three listed ids, one is in the table, one only in the snapshot (its operation in no
+    row of the table), one in neither: the shares are of the two found, and the finding says so."""
+    gone = log_row("gone", "2026-02-08T12:00:00", "spotify:legacy-sync", "ENRICHED")
+    after = clean_rows()
+    before = [r for r in after if r["created_at"] < "2026-02-10T01:48"] + [gone]
+
+    def listing(audit):
+        ids = pl.DataFrame({"id": [uid("r2"), uid("gone"), uid("nowhere")]})
+        return check_result("listing", "Nothing listed.", "warn", ids, "", "3 rows listed.", count=3)
+
+    with audit_store(tmp_path, after, before) as store:
+        result = lla.verify(store, checks=[listing]).check("listing")
+    where = result.breakdowns["where they concentrate"]
+    operations = where.filter(pl.col("dimension") == "operation").select("value", "rows", "share", "lift")
+    assert operations.rows() == [
+        ("spotify:legacy-sync", 1, 0.5, None),
+        ("cache:album-cover-art", 1, 0.5, 2.5),
+    ]
+    assert result.finding == (
+        "3 rows listed. 50% of the 2 found have operation spotify:legacy-sync, which no row of the table has."
+    )
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,16 @@
 type and week, each value with its share of the offending rows and how over-represented it is
 against its share of the whole table.
 
+An offending row is taken as the table holds it; one missing from the table (deleted since the
+snapshot) as the snapshot holds it, so the shares are of every offending row. Rows in neither
+(a check's ids that are not rows, as entities) are left out, and the finding says of how many
+it speaks.
+
 A value's *lift* is its share of the offending rows over its share of the table (1.0: as
-common among the offending rows as anywhere; 3.4: three and a half times as common). Values
-come strongest first: by *excess*, the offending rows beyond what the value's share of the
-table would give, so a value that is both common and over-represented leads.
+common among the offending rows as anywhere; 3.4: three and a half times as common; none for a
+value no row of the table has). Values come strongest first: by *excess*, the offending rows
+beyond what the value's share of the table would give, so a value that is both common and
+over-represented leads.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import replace
 
 import polars as pl
 
+from .._sql import quote
 from .context import Audit, offending_ids
 from .result import CheckResult
 
@@ -24,23 +31,54 @@ SHOWN = 5  # values per dimension in the breakdown
 
 
 def with_concentration(audit: Audit, results: Iterable[CheckResult]) -> tuple[CheckResult, ...]:
-    """``results``, each check whose offending rows are rows of the table given the breakdown
-    :data:`BREAKDOWN` and a sentence on its strongest value; the others as they were."""
+    """``results``, each check whose offending rows are rows of the table or the snapshot given
+    the breakdown :data:`BREAKDOWN` and a sentence on its strongest value; the others as they were.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> deleted = "id = 'f4fee96d-29b5-4c56-bbf2-cd6513ad809d'"  # a row of the week of 2026-02-02
+        >>> with lla.sample_store() as store:
+        ...     _ = store.execute(f"DELETE FROM llama_logs WHERE {deleted}")
+        ...     report = lla.verify(store, checks=[lla.audit.rows_preserved])
+        >>> report.check("rows_preserved").finding.split(". ")[-1]
+        '100% of them have week 2026-02-02, 14.5x its share of the table.'
+    """
     results = tuple(results)
     columns = ", ".join(f"{_value(d)} AS {d}" for d in DIMENSIONS)  # stored values; text once grouped
     with offending_ids(audit.store, results) as offending:
-        found = audit.frame(
-            f"""SELECT o.check_name, {columns}, count(*) AS rows
-FROM ({offending}) o
-JOIN {audit.table} USING (id) GROUP BY ALL"""
-        ).with_columns(map(_text, DIMENSIONS))
+        counted = audit.frame(_offending_sql(audit, offending, columns)).with_columns(map(_text, DIMENSIONS))
+    found = counted.filter("found")
     if found.is_empty():
         return results
     whole = audit.frame(f"SELECT {columns}, count(*) AS rows FROM {audit.table} GROUP BY ALL")
     whole = whole.with_columns(map(_text, DIMENSIONS))
     total = whole["rows"].sum()
     shares = {d: whole.group_by(d).agg(table_share=pl.col("rows").sum() / total) for d in DIMENSIONS}
-    return tuple(_concentrated(r, found.filter(pl.col("check_name") == r.name), shares) for r in results)
+    lost = dict(counted.filter(~pl.col("found")).group_by("check_name").agg(pl.col("rows").sum()).iter_rows())
+    return tuple(
+        _concentrated(r, found.filter(pl.col("check_name") == r.name), shares, lost.get(r.name, 0))
+        for r in results
+    )
+
+
+def _offending_sql(audit: Audit, offending: str, columns: str) -> str:
+    """SQL counting each check's offending rows (``offending``: ``check_name``, ``id``) by the
+    dimensions (``columns``), as the table holds them, else as the snapshot does; ``found``
+    is false for the rows in neither. The snapshot is read only for the ids the table lacks:
+    counted first, each such row keeps its id (``lost``) to be looked up, the others none."""
+    picked = ", ".join(f"t.{d}" for d in DIMENSIONS)
+    joined = f"({offending}) AS o LEFT JOIN (SELECT id, {columns} FROM {audit.table}) AS t ON t.id = o.id"
+    if audit.before is None:
+        found = "t.id IS NOT NULL AS found"
+        return f"SELECT o.check_name, {found}, {picked}, count(*) AS rows FROM {joined} GROUP BY ALL"
+    either = ", ".join(f"coalesce(h.{d}, g.{d}) AS {d}" for d in DIMENSIONS)  # one side matches
+    return f"""WITH here AS MATERIALIZED (
+  SELECT o.check_name, CASE WHEN t.id IS NULL THEN o.id END AS lost, {picked}, count(*) AS rows
+  FROM {joined} GROUP BY ALL),
+gone AS (
+  SELECT id, {columns} FROM {quote(audit.before)} WHERE id IN (SELECT lost FROM here WHERE lost IS NOT NULL))
+SELECT h.check_name, h.lost IS NULL OR g.id IS NOT NULL AS found, {either}, sum(h.rows)::BIGINT AS rows
+FROM here AS h LEFT JOIN gone AS g ON g.id = h.lost GROUP BY ALL"""
 
 
 def _value(dimension: str) -> str:
@@ -54,7 +92,11 @@ def _text(dimension: str) -> pl.Expr:
     return text if dimension == "week" else text.fill_null("(none)")
 
 
-def _concentrated(result: CheckResult, found: pl.DataFrame, shares: dict[str, pl.DataFrame]) -> CheckResult:
+def _concentrated(
+    result: CheckResult, found: pl.DataFrame, shares: dict[str, pl.DataFrame], lost: int
+) -> CheckResult:
+    """``result`` with its breakdown, from its offending rows ``found`` (counted by the
+    dimensions), and a sentence on the strongest value; ``lost`` rows were in neither table."""
     if found.is_empty():
         return result
     offending = found["rows"].sum()
@@ -63,10 +105,10 @@ def _concentrated(result: CheckResult, found: pl.DataFrame, shares: dict[str, pl
         part = (
             found.group_by(dimension)
             .agg(pl.col("rows").sum())
-            .join(shares[dimension], on=dimension)
-            .with_columns(share=pl.col("rows") / offending)
+            .join(shares[dimension], on=dimension, how="left")  # none: no row of the table has it
+            .with_columns(share=pl.col("rows") / offending, table_share=pl.col("table_share").fill_null(0))
             .with_columns(
-                lift=pl.col("share") / pl.col("table_share"),
+                lift=pl.when(pl.col("table_share") > 0).then(pl.col("share") / pl.col("table_share")),
                 excess=pl.col("rows") * (1 - pl.col("table_share") / pl.col("share")),
             )
             .sort("excess", dimension, descending=[True, False])
@@ -88,10 +130,14 @@ def _concentrated(result: CheckResult, found: pl.DataFrame, shares: dict[str, pl
         .drop("excess")
     )
     top = breakdown.row(0, named=True)
-    finding = result.finding
-    if top["lift"] > 1:
+    finding, of = result.finding, f"of the {offending:,} found" if lost else "of them"
+    if top["lift"] is None or top["lift"] > 1:
+        than = (
+            "which no row of the table has"
+            if top["lift"] is None
+            else f"{top['lift']:.1f}x its share of the table"
+        )
         finding = (
-            f"{finding.rstrip()} {top['share']:.0%} of them have {top['dimension']} {top['value']}, "
-            f"{top['lift']:.1f}x its share of the table."
+            f"{finding.rstrip()} {top['share']:.0%} {of} have {top['dimension']} {top['value']}, {than}."
         )
     return replace(result, finding=finding, breakdowns={**result.breakdowns, BREAKDOWN: breakdown})
