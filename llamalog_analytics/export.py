@@ -149,6 +149,39 @@ def writable(path: str | Path) -> Path:
     return path
 
 
+def writable_folder(folder: str | Path, option: str | None = None) -> Path:
+    """``folder`` as a :class:`Path`, checked to be a folder one may write in, or one that can be
+    made (its nearest existing ancestor is a folder one may write in): asked before the work
+    that writes into it. A message names ``option`` after the folder, when given (the
+    argument and command-line option that named it).
+
+    Raises:
+        ExportError: ``folder``, or a folder above it, is a file; or one may not write where it
+            is or would be made.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> writable_folder(folder / "new" / "deeper") == folder / "new" / "deeper"
+        True
+        >>> _ = (folder / "plan.txt").write_text("")
+        >>> writable_folder(folder / "plan.txt" / "repairs")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        llamalog_analytics.errors.ExportError: .../plan.txt/repairs: .../plan.txt is a file, not a folder...
+    """
+    folder = Path(folder)
+    there = next(p for p in (folder, *folder.parents) if p.exists())  # "." or "/" at the least
+    named = f"{folder} ({option})" if option else str(folder)
+    if not there.is_dir():
+        raise ExportError(f"{named}: {there} is a file, not a folder. Hint: name a folder, or a path in one")
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise ExportError(
+            f"{named}: one may not write in {there}. Hint: name a folder you may write in, or "
+            f"check who may write in it (ls -ld {shlex.quote(str(there))})"
+        )
+    return folder
+
+
 def _target(path: Path) -> Path:
     """The file a write to ``path`` replaces: the one a symbolic link names (through any links)."""
     return Path(os.path.realpath(path)) if path.is_symlink() else path

@@ -64,6 +64,7 @@ from .audit import AuditReport
 from .audit.context import Audit
 from .audit.roots import replayed_roots_sql
 from .errors import ArgumentError, StoreError
+from .export import writable_folder
 
 if TYPE_CHECKING:
     from ._dry_run import DryRun
@@ -107,9 +108,11 @@ def repair(
     Raises:
         ArgumentError: a check named is not one a plan can repair, or is not in the report; or
             ``rows_preserved`` named without ``restore_missing`` or ``revert_changes``, or
-            those named with checks that leave ``rows_preserved`` out.
+            those named with checks that leave ``rows_preserved`` out. All but the report's
+            part can be asked before the audit, with :func:`validate_repair`.
         StoreError: the report was not made by :func:`verify` on a store still open.
     """
+    validate_repair(checks, restore_missing=restore_missing, revert_changes=revert_changes)
     audit = _audit_of(report)
     names = _names(report, checks, restore_missing or revert_changes)
     parts: list[pl.DataFrame] = []
@@ -168,36 +171,67 @@ def _audit_of(report: AuditReport) -> Audit:
     return audit
 
 
-def _names(report: AuditReport, checks: Sequence[str] | None, rows_requested: bool) -> set[str]:
-    present = {c.name for c in report.checks}
+def validate_repair(
+    checks: Sequence[str] | None = None,
+    *,
+    restore_missing: bool = False,
+    revert_changes: bool = False,
+    folder: str | Path | None = None,
+) -> None:
+    """Raise unless :func:`repair` can be asked so, before the audit it needs: ``checks`` names
+    checks of :data:`REPAIRABLE` only, ``rows_preserved`` among them exactly when
+    ``restore_missing`` or ``revert_changes`` asks for it; and ``folder``, where
+    :meth:`RepairPlan.write` is to write, is one that can be written in.
+
+    Raises:
+        ArgumentError: the checks, or the options with them, as :func:`repair` says.
+        ExportError: ``folder`` cannot be written in (a file, or no permission).
+
+    Examples:
+        >>> validate_repair(["category_backfill"], folder="repairs")
+        >>> validate_repair(["category_present"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        llamalog_analytics.errors.ArgumentError: check 'category_present' cannot be repaired. \
+Hint: name one of category_backfill, root_job_backfill, rows_preserved in checks= (--check)...
+    """
     if isinstance(checks, str) or (checks is not None and not checks):
         raise ArgumentError(
             f"checks={checks!r}: name the checks to repair as a list, e.g. checks=['category_backfill'], "
             "or leave it out for every one that failed"
         )
-    if checks is None:
-        return {n for n in REPAIRABLE if n in present and (n != "rows_preserved" or rows_requested)}
-    for name in checks:
+    for name in checks or ():
         if name not in REPAIRABLE:
             raise ArgumentError(
-                f"check {name!r} cannot be repaired. Hint: name one of {', '.join(REPAIRABLE)}"
+                f"check {name!r} cannot be repaired. Hint: name one of {', '.join(REPAIRABLE)} in checks= "
+                "(--check), or leave it out for every one that failed"
             )
-        if name not in present:
-            raise ArgumentError(
-                f"check {name!r} is not in the report. Hint: verify with it, or name one of "
-                + ", ".join(n for n in REPAIRABLE if n in present)
-            )
-    if rows_requested and "rows_preserved" not in checks:
+    rows_requested = restore_missing or revert_changes
+    if checks is not None and rows_requested and "rows_preserved" not in checks:
         raise ArgumentError(
             "restore_missing and revert_changes repair rows_preserved, which the checks named leave "
             "out. Hint: name it too (--check rows_preserved), or leave those out"
         )
-    if "rows_preserved" in checks and not rows_requested:
+    if checks is not None and "rows_preserved" in checks and not rows_requested:
         raise ArgumentError(
             "rows_preserved is repaired only on request: rows deleted or edited since the snapshot "
             "may have been deleted or edited on purpose. Hint: pass restore_missing=True "
             "(--restore-missing) and/or revert_changes=True (--revert-changes)"
         )
+    if folder is not None:
+        writable_folder(folder, "folder=, --out")
+
+
+def _names(report: AuditReport, checks: Sequence[str] | None, rows_requested: bool) -> set[str]:
+    """The checks to repair (:func:`validate_repair` said they can be), each in ``report``."""
+    present = {c.name for c in report.checks}
+    if checks is None:
+        return {n for n in REPAIRABLE if n in present and (n != "rows_preserved" or rows_requested)}
+    for name in checks:
+        if name not in present:
+            raise ArgumentError(
+                f"check {name!r} is not in the report. Hint: verify with it, or name one of "
+                + ", ".join(n for n in REPAIRABLE if n in present)
+            )
     return set(checks)
 
 
@@ -471,9 +505,10 @@ class RepairPlan:
 
         Raises:
             ArgumentError: the plan is empty, or the migration folder already exists.
+            ExportError: ``folder`` cannot be written in (:func:`validate_repair` asks first).
         """
         self._require_changes()
-        target = Path(folder) / self.folder_name
+        target = writable_folder(folder) / self.folder_name
         if target.exists():
             raise ArgumentError(f"{target} already exists. Hint: write into another folder, or remove it")
         target.parent.mkdir(parents=True, exist_ok=True)

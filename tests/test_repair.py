@@ -15,7 +15,8 @@ from pgserver import create_both_eras, create_upstream, run_sql_file
 import llamalog_analytics as lla
 from llamalog_analytics import schema
 from llamalog_analytics.audit import AuditReport
-from llamalog_analytics.errors import ArgumentError, StoreError
+from llamalog_analytics.errors import ArgumentError, ExportError, StoreError
+from llamalog_analytics.repairs import REPAIRABLE, validate_repair
 
 # Text from the log itself that a hand-built literal would break: quotes, backslashes, $$, newlines.
 AWKWARD = "it's a \\ back'slash $$ dollar-quoted $x$\nnext line \"quoted\""
@@ -322,6 +323,47 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
     assert code == 0 and "nothing to repair" in out and not (tmp_path / "none").exists()
     code, _, err = run_cli("repair", "--db", tmp_path / "absent.duckdb")
     assert code == 2 and "absent.duckdb" in err
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (
+            ["--check", "category_present"],
+            "check 'category_present' cannot be repaired. Hint: name one of "
+            "category_backfill, root_job_backfill, rows_preserved in checks= (--check)",
+        ),
+        (["--check", "no_such_check"], "check 'no_such_check' cannot be repaired"),
+        (["--check", "rows_preserved"], "(--restore-missing) and/or revert_changes=True (--revert-changes)"),
+        (["--revert-changes", "--check", "category_backfill"], "name it too (--check rows_preserved)"),
+        (["--out", "a-file/repairs"], "a-file/repairs (folder=, --out): "),
+    ],
+)
+def test_llamalog_repair_refuses_options_it_cannot_follow_before_auditing(tmp_path, options, said):
+    """A call that cannot repair exits 2 before the audit, so it records no run for
+    verify --compare-last to compare with."""
+    path = tmp_path / "store.duckdb"
+    audit_store(tmp_path, defective_rows(), snapshot_rows(), path=path).close()
+    (tmp_path / "a-file").write_text("")
+    options = [str(tmp_path / o) if o.startswith("a-file") else o for o in options]
+    code, out, err = run_cli("repair", "--db", path, *options)
+    assert (code, out) == (2, "") and said in err
+    with lla.LogStore(path, read_only=True) as store:
+        assert len(lla.audit_history(store)) == 0
+
+
+def test_repair_options_are_checked_without_an_audit(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ArgumentError, match=r"'category_present' cannot be repaired"):
+        validate_repair(["category_backfill", "category_present"])
+    with pytest.raises(ArgumentError, match=r"only on request"):
+        validate_repair(["rows_preserved"])
+    with pytest.raises(ExportError, match=r"a-file is a file, not a folder"):
+        validate_repair(folder=tmp_path / "a-file" / "repairs")
+    validate_repair(["rows_preserved"], restore_missing=True, folder=tmp_path / "new" / "repairs")
+    assert not (tmp_path / "new").exists()  # checked, not made
+    help_text = run_cli("repair", "--help")[1]
+    assert all(name in help_text for name in REPAIRABLE)  # --check's help names every one
 
 
 # --- the migration in PostgreSQL 15 -------------------------------------------------------------

@@ -183,11 +183,16 @@ def repair_command(
 
     Exit status 0 with a plan written or nothing to repair; 1 when the dry run finds the plan
     falls short (nothing written; --no-dry-run writes it anyway); 2 when it cannot run (no
-    store, a table or time that is none, a check that cannot be repaired, a folder that exists).
+    store, a table or time that is none, a check that cannot be repaired, options that do not
+    go together, an --out one cannot write in, a folder that exists). The options are checked
+    before the audit, so a call that cannot run records none.
     """
     from ..audit import verify
-    from ..repairs import repair
+    from ..repairs import repair, validate_repair
 
+    validate_repair(
+        checks or None, restore_missing=restore_missing, revert_changes=revert_changes, folder=out
+    )
     with open_store(db, create=False) as store:
         report = verify(store, **audit_arguments)
         plan = repair(
