@@ -209,11 +209,11 @@ BEGIN
       rows_not_applied;
   END IF;
   IF rows_left_alone > 0 THEN
-    RAISE NOTICE 'llamalog repair: % rows changed since the audit were left alone, each as a whole',
+    RAISE NOTICE 'llamalog repair: rows changed since the audit, left alone, each as a whole: %',
       rows_left_alone;
   END IF;
   IF rows_gone > 0 THEN
-    RAISE NOTICE 'llamalog repair: % planned rows are no longer in the table; nothing to change there',
+    RAISE NOTICE 'llamalog repair: planned rows no longer in the table, nothing to change there: %',
       rows_gone;
   END IF;
 END

@@ -423,6 +423,9 @@ def test_every_count_is_the_rows_listed_when_every_check_finds_something(tmp_pat
     assert found == {n: (s, k, sorted(uid(i) for i in ids)) for n, (s, k, ids) in expected.items()}
     assert report.check("rows_preserved").finding.startswith("2 of 4 snapshot rows")
     assert report.check("rows_preserved").ids.height == 2  # one missing, one changed in one column
+    assert report.check("category_present").finding.startswith(
+        "1 row has no category or an unknown label: 0 without a category, 1 with unknown labels (ARCHIVED)"
+    )
 
 
 def test_offending_rows_wait_on_disk_in_the_order_their_sql_gives_and_go_with_the_report(tmp_path):

@@ -416,7 +416,7 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
         con.execute("UPDATE llama_logs SET category = 'FAILED' WHERE id = %s", [uid("r2")])
     partly = run_sql_file(url, folder / "migration.sql")
     assert partly.returncode == 0, partly.stderr
-    assert "1 rows changed since the audit were left alone, each as a whole" in partly.stderr
+    assert "rows changed since the audit, left alone, each as a whole: 1" in partly.stderr
     after = {str(row[0]): row for row in table_rows(url)}
     r2 = dict(zip(schema.COLUMN_NAMES, after[uid("r2")], strict=True))
     assert (r2["category"], r2["error_message"], r2["sources"]) == ("FAILED", "edited later", ["DISCOGS"])
@@ -453,7 +453,7 @@ def test_a_migration_deployed_elsewhere_changes_nothing_and_says_why(pg_server, 
         con.execute("DELETE FROM llama_logs WHERE id = %s", [uid("r1")])
     result = run_sql_file(audited, folder / "migration.sql")
     assert result.returncode == 0, result.stderr
-    assert "1 planned rows are no longer in the table; nothing to change there" in result.stderr
+    assert "planned rows no longer in the table, nothing to change there: 1" in result.stderr
     assert "not the database audited" not in result.stderr and "left alone" not in result.stderr
     repaired = {str(row[0]): dict(zip(schema.COLUMN_NAMES, row, strict=True)) for row in table_rows(audited)}
     assert repaired[uid("r2")]["error_message"] == AWKWARD and uid("r3") in repaired

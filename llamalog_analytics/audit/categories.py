@@ -30,7 +30,9 @@ WHERE category IS NULL OR category NOT IN ({labels})"""
     finding = f"{count(n, 'row')} {verb(n, 'has', 'have')} no category or an unknown label"
     if rows.height:
         finding += f": {unlabelled:,} without a category"
-        finding += f", {rows.height - unlabelled:,} with unknown labels {unknown}" if unknown else ""
+        finding += (
+            f", {rows.height - unlabelled:,} with unknown labels ({', '.join(unknown)})" if unknown else ""
+        )
     finding += "."
     return check_result(
         "category_present",
@@ -145,7 +147,7 @@ WHERE category IS DISTINCT FROM expected"""
     ids, sql = audit.listing(sql, "created_at, id")
     breakdown = counts_by(ids, "operation", "category", "expected")
     examples = "; ".join(
-        f"{r['operation']} {r['category']} (rules: {r['expected']}) ×{r['rows']:,}"
+        f"{r['operation']} {r['category'] or 'without a category'} (rules: {r['expected']}) ×{r['rows']:,}"
         for r in breakdown.head(3).to_dicts()
     )
     n = listed(ids)
