@@ -342,12 +342,30 @@ def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -
         inputs={c: (f"p{i}", types[names[i]]) for c, i in mapping.items()},
         raw=json_text((n, f"p{i}") for i, n in enumerate(names)),
         ignored=ignored,
-        notes=(_DATE_ONLY,) if types[names[mapping["created_at"]]] == "DATE" else (),
+        notes=tuple(
+            note
+            for column, kinds, note in _TYPE_NOTES
+            if column in mapping and types[names[mapping[column]]].startswith(kinds)
+        ),
     )
 
 
-_DATE_ONLY = (
-    "created_at is a DATE in the file, with no time of day: every row loads at midnight UTC of its day"
+# What a column's Parquet type keeps from the values the database held, said in the load's notes.
+_TYPE_NOTES = (
+    (
+        "created_at",
+        ("DATE",),
+        "created_at is a DATE in the file, with no time of day: every row loads at midnight UTC of its day",
+    ),
+    *(
+        (
+            column,
+            ("STRUCT",),
+            f"{column} is a struct in the file, which gives every row every key: a key a row did not "
+            "have loads as null",
+        )
+        for column in ("metadata", "preview_data")
+    ),
 )
 
 

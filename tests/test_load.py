@@ -493,3 +493,19 @@ def test_a_pattern_matching_no_file_and_no_file_at_all_are_said_so(store, tmp_pa
     with pytest.raises(SourceError, match=r"^no file named, so nothing to load\. Hint: name a file"):
         store.load_files([])
     assert store.loads().is_empty()
+
+
+def test_a_struct_metadata_column_loads_with_a_note_on_the_keys_it_adds(store, synth, tmp_path):
+    frame = synth.llama_logs.head(2).with_columns(
+        pl.Series("metadata", [{"albumCreated": True, "reason": None}, {"albumCreated": None, "reason": "x"}])
+    )  # a struct: every row has both keys, null where the row had none
+    path = tmp_path / "struct.parquet"
+    frame.write_parquet(path)
+    result = store.load_files(path, quiet=True)
+    assert result.rows_loaded == 2
+    assert (
+        "metadata is a struct in the file, which gives every row every key: a key a row did not have "
+        "loads as null"
+    ) in result.sources[0].notes
+    stored = {json.dumps(json.loads(m), sort_keys=True) for m in store.table()["metadata"]}
+    assert stored == {'{"albumCreated": true, "reason": null}', '{"albumCreated": null, "reason": "x"}'}
