@@ -88,6 +88,35 @@ def run_cli(*args: object) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def run_in_terminal(*args: object, columns: int) -> str:
+    """``llamalog ARGS...`` in a process whose standard output is a terminal ``columns`` wide
+    (``COLUMNS`` unset): what it printed there."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    environment = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
+    command = [sys.executable, "-m", "llamalog_analytics", *map(str, args)]
+    with subprocess.Popen(command, stdout=follower, stderr=subprocess.DEVNULL, env=environment):
+        os.close(follower)
+        printed = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65_536)
+            except OSError:  # the process has closed the terminal
+                break
+            if not chunk:
+                break
+            printed += chunk
+    os.close(leader)
+    return printed.decode("utf-8").replace("\r\n", "\n")
+
+
 def cli_store(name: str, folder: Path) -> tuple[dict, Path]:
     """The chain fixture ``name`` loaded with ``llamalog load`` into a store file: (fixture, path)."""
     case = scenario(name)

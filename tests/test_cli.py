@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import uuid
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, MIGRATIONS, cli_store, run_cli
+from conftest import FIXTURES, MIGRATIONS, ROOT, cli_store, run_cli, run_in_terminal
 
 import llamalog_analytics as lla
 from llamalog_analytics.sample import DEMO_ALBUM
@@ -271,6 +272,25 @@ def test_cli_chain_graph_and_explain(tmp_path):
         assert code == 2 and "no llama_logs rows for ARTIST" in err and not (tmp_path / name).exists()
     code, out, _ = run_cli("explain", "ARTIST", artist, "--db", db)
     assert code == 0 and "missing CREATED" in out
+
+
+def test_chain_and_explain_fit_the_terminal_and_print_whole_lines_elsewhere(tmp_path):
+    db = tmp_path / "s.duckdb"
+    assert run_cli("load", ROOT / "data" / "sample" / "llama_logs.csv.gz", "--db", db, "--quiet")[0] == 0
+    table = run_in_terminal("chain", "ALBUM", ALBUM, "--db", db, columns=80).splitlines()
+    assert max(map(len, table)) <= 80
+    assert table[0].split() == ["created_at", "(UTC)", "relation", "category", "operation", "job_id"]
+    assert table[2].split()[:5] == ["2026-02-07", "08:59:25.576", "self", "CREATED", "collection:album-added"]
+    assert len(run_in_terminal("chain", "ALBUM", ALBUM, "--db", db, columns=220).splitlines()[0].split()) == 9
+    _, piped, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db)  # not a terminal: every column in full
+    assert piped.startswith("| created_at ") and max(map(len, piped.splitlines())) > 150
+
+    story = run_in_terminal("explain", "ALBUM", ALBUM, "--db", db, columns=80)
+    _, whole, _ = run_cli("explain", "ALBUM", ALBUM, "--db", db)
+    assert max(map(len, story.splitlines())) <= 80 < max(map(len, whole.splitlines()))
+    bullet = "\n    - reused job id: job 204 ran 2 times (2026-02-07, 2026-04-10); this chain\n      follows"
+    assert bullet in story
+    assert re.sub(r"\n {6,}", " ", story) == whole  # continuations hang under their line's text
 
 
 def test_cli_follows_job_runs_unless_told_otherwise(tmp_path):

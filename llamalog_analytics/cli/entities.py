@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import click
 
-from .._format import count
+from .._format import count, moment, shorten
 from ._options import (
     ENTITY_TYPE,
     chain_options,
@@ -19,6 +20,7 @@ from ._options import (
     rows_format_option,
     table_option,
 )
+from ._terminal import terminal_width, wrapped
 
 _SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "parent_job_id")
 
@@ -129,7 +131,11 @@ def _print_table(rows: Any, mode: str) -> None:
     ]
     if rows.is_empty():
         return
-    with pl.Config(
+    width = terminal_width()
+    if width is not None:
+        click.echo(_fitted(rows.select(columns), width))
+        return
+    with pl.Config(  # not to a terminal: every column in full, for scripts
         tbl_rows=-1,
         tbl_cols=-1,
         tbl_width_chars=220,
@@ -139,6 +145,66 @@ def _print_table(rows: Any, mode: str) -> None:
         tbl_formatting="ASCII_MARKDOWN",
     ):
         click.echo(str(rows.select(columns)))
+
+
+# The chain table in a terminal narrower than it, cut least useful first: a column in turn to
+# the width given here (only as far as the table needs), or left out (0). The time, relation,
+# category, operation and job id stay readable.
+_NARROWING = (
+    ("depth", 0),
+    ("parent_job_id", 13),
+    ("job_id", 16),
+    ("status", 10),
+    ("parent_job_id", 0),
+    ("status", 0),
+    ("job_id", 12),
+    ("operation", 22),
+    ("job_id", 8),
+    ("operation", 16),
+)
+
+
+def _fitted(rows: Any, width: int) -> str:
+    """``rows`` as columns two spaces apart, fitted to ``width`` characters by :data:`_NARROWING`
+    (a value cut ends in …); no value is shown as nothing.
+
+    Examples:
+        >>> from datetime import datetime
+        >>> import polars as pl
+        >>> rows = pl.DataFrame({"created_at": [datetime(2026, 2, 15, 7, 23, 43, 355000)],
+        ...     "relation": "descendant", "depth": 1, "category": "CREATED",
+        ...     "operation": "track:created:enrichment", "status": "SUCCESS",
+        ...     "job_id": "track-638ecdf7-fae4-42f2-8802-5a69586d6692", "parent_job_id": "1074"})
+        >>> print(_fitted(rows, 80))
+        created_at (UTC)         relation    category  operation               job_id
+        2026-02-15 07:23:43.355  descendant  CREATED   track:created:enrichm…  track-63…
+    """
+    texts = {name: [_HEADERS.get(name, name), *map(_cell, rows[name].to_list())] for name in rows.columns}
+    full = {name: max(map(len, column)) for name, column in texts.items()}
+    widths = dict(full)
+
+    def over() -> int:
+        return sum(widths.values()) + 2 * (len(widths) - 1) - width
+
+    for name, narrowest in _NARROWING:
+        if over() <= 0:
+            break
+        if not narrowest:
+            widths.pop(name, None)
+        elif name in widths:
+            widths[name] = min(widths[name], max(narrowest, widths[name] - over()))
+    for name in widths:  # room left (a column left out freed more): to the columns cut, leftmost first
+        widths[name] += max(0, min(full[name] - widths[name], -over()))
+    columns = ([shorten(text, w).ljust(w) for text in texts[name]] for name, w in widths.items())
+    return "\n".join("  ".join(line).rstrip() for line in zip(*columns, strict=True))
+
+
+_HEADERS = {"created_at": "created_at (UTC)"}
+
+
+def _cell(value: object) -> str:
+    """A value as the fitted table shows it: a time to the millisecond, no value as nothing."""
+    return moment(value) if isinstance(value, datetime) else "" if value is None else str(value)
 
 
 def _file_text(rows: Any, output: str) -> str:
@@ -165,7 +231,7 @@ def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, re
 
     with open_store(db, read_only=True) as store:
         found = explain_entity(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
-    click.echo(str(found))
+    click.echo(wrapped(str(found), terminal_width()))
 
 
 @click.command()

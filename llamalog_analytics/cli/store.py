@@ -22,6 +22,7 @@ from ._options import (
     output_format,
     rows_format_option,
 )
+from ._terminal import terminal_width
 
 
 @click.command()
@@ -241,9 +242,8 @@ def changes(db: str, output: str) -> None:
 
 
 def _rejects_table(rows: list[dict[str, Any]]) -> str:
-    """Rejected rows as aligned columns that fit the terminal: reasons wrapped, raw text cut to
-    one line, sources by file name unless two share one."""
-    import shutil
+    """Rejected rows as aligned columns that fit the terminal (120 characters when printed to
+    none): reasons wrapped, raw text cut to one line, sources by file name unless two share one."""
     import textwrap
     from pathlib import Path
 
@@ -265,7 +265,7 @@ def _rejects_table(rows: list[dict[str, Any]]) -> str:
         [str(r["load_id"]), names[r["source"]], f"{r['row_number']:,}", r["column_name"] or ""] for r in rows
     ]
     widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(4)]
-    room = shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * 5
+    room = (terminal_width() or 120) - sum(widths) - 2 * 5
     longest = max(len(one_line(r["reason"])) for r in rows)
     reason = min(longest, max(30, min(100, room - 24)))
     raw = max(12, min(60, room - reason))
