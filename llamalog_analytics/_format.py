@@ -70,16 +70,24 @@ def duration(value: float | timedelta | None, parts: int = 2) -> str:
 
 _TEXT_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _TEXT_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|min|s|m|h|d|w)", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def parse_duration(value: timedelta | str, name: str, error: type[ArgumentError] | None = None) -> timedelta:
     """``value`` as a ``timedelta``: one already, or text such as ``6h``, ``90min``, ``2d`` or
-    ``1h30m``; anything else raises ``error`` (default :class:`ArgumentError`), naming the
-    parameter ``name``.
+    ``1h30m`` (or ``0``, zero in any unit); anything else raises ``error`` (default
+    :class:`ArgumentError`), naming the parameter ``name``.
 
     Examples:
         >>> parse_duration("1h30m", "reuse_gap"), parse_duration("250ms", "idle_gap")
         (datetime.timedelta(seconds=5400), datetime.timedelta(microseconds=250000))
+        >>> parse_duration("0", "reuse_gap") == parse_duration("0s", "reuse_gap")
+        True
+        >>> parse_duration(-1, "reuse_gap")
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ArgumentError: reuse_gap=-1 is negative: a duration is positive. \
+Hint: write it like 24h, 6h, 90min or 2d
         >>> parse_duration("1M", "reuse_gap")
         Traceback (most recent call last):
         ...
@@ -89,13 +97,20 @@ def parse_duration(value: timedelta | str, name: str, error: type[ArgumentError]
     if isinstance(value, timedelta):
         return value
     text = str(value).strip()
+    size = text.removeprefix("-").strip()  # without its sign
+    number = _NUMBER.fullmatch(size) is not None  # without a unit
+    if number and not float(size):
+        return timedelta(0)
     months = any(unit == "M" for _, unit in _TEXT_PART.findall(text))  # months, or minutes?
     if months or not _is_duration(text):
         from .errors import ArgumentError  # errors uses this module's count
 
         hint = "Hint: write it like 24h, 6h, 90min or 2d"
-        negative = text.startswith("-") and _is_duration(text[1:].strip())
-        what = "is negative: a duration is positive" if negative else "is not a duration"
+        what = "is not a duration"
+        if text.startswith("-") and (number or _is_duration(size)):
+            what = "is negative: a duration is positive"
+        elif number:
+            what = "is a number without a unit"
         if months:
             what, hint = "is ambiguous", "Hint: write minutes as 90min or 90m, 30 days as 30d"
         raise (error or ArgumentError)(f"{name}={value!r} {what}. {hint}")

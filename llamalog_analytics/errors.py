@@ -8,7 +8,7 @@ Every message says what was wrong, where (file, row, column) and ends with a hin
     │   └── PostgresError                the database cannot be reached or read
     ├── UnknownColumnError (KeyError)    a column name the schema does not know
     ├── ArgumentError (ValueError)       an argument that is not what it must be (a time that is none...)
-    │   ├── LinkError                    an unknown link mode or a reuse gap that is not a duration
+    │   ├── LinkError                    an unknown link mode, a bad reuse gap, or one given with bare ids
     │   │   └── JobKeyCollisionError     two job ids given one number (hashes alike); see link_runs
     │   ├── ChainError                   an unknown entity type, category or mode in a chain request
     │   └── TimelineError                a timeline that cannot be drawn as asked

@@ -17,7 +17,7 @@ import llamalog_analytics as lla
 from llamalog_analytics import links
 from llamalog_analytics.chain_index import ANNOTATIONS, chain_index
 from llamalog_analytics.chains import all_chains
-from llamalog_analytics.errors import ChainError
+from llamalog_analytics.errors import ArgumentError, ChainError
 
 SCENARIOS = sorted((FIXTURES / "chains").glob("*.json"))
 ANNOTATED = ["id", *ANNOTATIONS]
@@ -78,6 +78,13 @@ def test_bad_requests_name_the_valid_values(store):
     for malformed in ("not-a-uuid", "3e8428c2", ""):
         with pytest.raises(ChainError, match=rf"{malformed!r} is not an entity id: ids are UUIDs"):
             lla.chain(store, "ALBUM", malformed)
+    album = str(uuid.uuid4())
+    with pytest.raises(ArgumentError, match=r"unknown link None\. Hint: use one of instance, job_id"):
+        lla.chain(store, "ALBUM", album, link=None)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match=r"reuse_gap=-1 is negative: a duration is positive"):
+        lla.chain(store, "ALBUM", album, reuse_gap=-1)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match=r"reuse_gap='6h' has no meaning with link='job_id'"):
+        lla.chain(store, "ALBUM", album, link="job_id", reuse_gap="6h")
 
 
 def resolver_rows(store, album: str, categories: list[str] | None = None) -> list[str]:

@@ -310,6 +310,19 @@ def test_cli_follows_job_runs_unless_told_otherwise(tmp_path):
     assert code == 2 and "error: --reuse-gap 'soon' is not a duration" in err and "Hint:" in err
     code, _, err = run_cli("chain", "TRACK", track, "--db", db, "--reuse-gap", "-1h")
     assert code == 2 and "--reuse-gap '-1h' is negative" in err
+    for zero in ("0", "0s"):
+        code, _, err = run_cli("chain", "TRACK", track, "--db", db, "--reuse-gap", zero)
+        assert code == 2 and f"error: --reuse-gap '{zero}' is not positive. Hint:" in err
+    files = {"graph": tmp_path / "t.dot", "timeline": tmp_path / "t.html"}
+    both = ("--reuse-gap", "6h", "--link", "job-id")  # a gap bare job ids would ignore: refused
+    for command in ("chain", "explain", "graph", "timeline"):
+        where = ["--out", files[command]] if command in files else []
+        code, _, err = run_cli(command, "TRACK", track, "--db", db, *where, *both)
+        assert code == 2 and "--reuse-gap 6h has no meaning with --link job-id: " in err, (command, err)
+    code, _, err = run_cli("verify", "--db", db, "--link", "job_id", "--reuse-gap", "24h")
+    assert code == 2 and "--reuse-gap 24h has no meaning with --link job-id: " in err
+    code, out, _ = run_cli("chain", "--help")
+    assert "--link [instance|job-id] " in out and "job_id" not in out  # one spelling shown, both taken
     code, out, _ = run_cli("explain", "TRACK", track, "--db", db)
     assert code == 0 and "reused job id: job 7 ran 2 times" in out
     code, out, _ = run_cli("explain", "TRACK", track, "--db", db, "--link", "job-id")

@@ -72,6 +72,17 @@ def test_linking_is_checked():
         links.Linking.of(reuse_gap="-soon")
     with pytest.raises(LinkError, match=r"reuse_gap=datetime\.timedelta\(0\) is not positive"):
         links.Linking.of(reuse_gap=timedelta(0))
+    for zero in ("0", "0s", "0.0", 0):  # zero in any unit or none: the same, true thing
+        with pytest.raises(LinkError, match=rf"reuse_gap={zero!r} is not positive\. Hint"):
+            links.Linking.of(reuse_gap=zero)  # type: ignore[arg-type]
+    with pytest.raises(LinkError, match=r"reuse_gap='6' is a number without a unit\. Hint"):
+        links.Linking.of(reuse_gap="6")
+    with pytest.raises(LinkError, match=r"reuse_gap=-1 is negative: a duration is positive"):
+        links.Linking.of(reuse_gap=-1)  # type: ignore[arg-type]
+    with pytest.raises(LinkError, match=r"reuse_gap='6h' has no meaning with link='job-id': bare job ids"):
+        links.Linking.of("job-id", "6h")  # bare ids have no runs for a gap to tell apart
+    with pytest.raises(LinkError, match=r"unknown link None\. Hint: use one of instance, job_id"):
+        links.Linking.of(None)  # type: ignore[arg-type]
     with pytest.raises(LinkError, match=r"Hint: build it with Linking\.of"):
         links.Linking("job_id")  # bare ids take no reuse gap
 

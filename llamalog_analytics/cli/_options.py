@@ -74,22 +74,49 @@ table_option = click.option(
 )
 
 
+def _given(context: click.Context, param: click.Parameter, value: Any) -> Any:
+    """An option's value when given, None when it is its default."""
+    given = context.get_parameter_source(param.name or "") is not click.core.ParameterSource.DEFAULT
+    return value if given else None
+
+
+class _LinkChoice(click.Choice):
+    """``instance`` or ``job-id``, as the help shows them; ``job_id``, as Python writes it, too."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert(value.replace("_", "-") if isinstance(value, str) else value, param, ctx)
+
+
 def link_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """How parent links are followed: --link and --reuse-gap."""
-    command = click.option(
+    """How parent links are followed: --link and --reuse-gap (None when not given: the library's
+    default). A gap given with --link job-id is refused: bare job ids have no runs to tell apart."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["link"] == "job-id" and kwargs["reuse_gap"] is not None:
+            raise click.UsageError(
+                f"--reuse-gap {shlex.quote(kwargs['reuse_gap'])} has no meaning with --link job-id: "
+                "bare job ids are not told apart into runs (leave out --reuse-gap, or follow job runs "
+                "with --link instance)"
+            )
+        return command(*args, **kwargs)
+
+    with_gap = click.option(
         "--reuse-gap",
         default="24h",
         show_default=True,
-        help="Rows of one job id further apart than this are separate runs (e.g. 6h, 90min, 2d).",
-    )(command)
+        callback=_given,
+        help="Rows of one job id further apart than this are separate runs (e.g. 6h, 90min, 2d); "
+        "--link instance only.",
+    )(run)
     return click.option(
         "--link",
-        type=click.Choice(["instance", "job-id", "job_id"]),
+        type=_LinkChoice(["instance", "job-id"]),
         default="instance",
         show_default=True,
         help="instance: a parent link joins the run of that job nearest in time; "
         "job-id: every row that carries the id.",
-    )(command)
+    )(with_gap)
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -51,7 +51,7 @@ def chain_command(
     since: str | None,
     until: str | None,
     link: str,
-    reuse_gap: str,
+    reuse_gap: str | None,
     mode: str,
     limit: int | None,
     cursor: str | None,
@@ -225,7 +225,7 @@ def _file_text(rows: Any, output: str) -> str:
 @table_option
 @link_options
 @friendly_errors
-def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, reuse_gap: str) -> None:
+def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, reuse_gap: str | None) -> None:
     """Explain in words how one album, artist or track got here and what happened to it."""
     from ..explanation import explain as explain_entity
 
@@ -262,7 +262,7 @@ def graph(
     out: str,
     output: str | None,
     link: str,
-    reuse_gap: str,
+    reuse_gap: str | None,
 ) -> None:
     """Export one entity's provenance graph (rows, job runs, entities, agents), or its chain as
     traces: OTLP/JSON for Jaeger or Grafana Tempo, Chrome trace JSON for ui.perfetto.dev."""
@@ -272,7 +272,7 @@ def graph(
     from ..graph import provenance_graph
 
     kind, output = output_format(out, ("trace", "graph"), output, format_option=True)
-    linking = {"table": table, "link": link, "reuse_gap": reuse_gap}
+    linking: dict[str, Any] = {"table": table, "link": link, "reuse_gap": reuse_gap}
     with open_store(db, read_only=True) as store:
         if kind == "trace":
             rows = chain(store, entity_type, entity_id, **linking)
@@ -324,7 +324,7 @@ def timeline(
     since: str | None,
     until: str | None,
     link: str,
-    reuse_gap: str,
+    reuse_gap: str | None,
     out: str,
     idle_gap: str,
 ) -> None:

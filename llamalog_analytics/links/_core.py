@@ -42,25 +42,37 @@ class Linking:
 
     @classmethod
     def of(cls, link: str = "instance", reuse_gap: timedelta | str | None = None) -> Linking:
-        """Check and normalise ``link`` (``instance`` or ``job_id``) and ``reuse_gap``.
+        """Check and normalise ``link`` (``instance`` or ``job_id``, also written ``job-id``)
+        and ``reuse_gap``.
 
         ``reuse_gap`` is a ``timedelta`` or text such as ``6h``, ``90min``, ``2d`` or ``1h30m``;
-        None means the default, 24 hours. It has no effect with ``link="job_id"``, but is
-        checked all the same (a mistyped gap is said, whichever the link).
+        None means the default, 24 hours. Bare job ids (``link="job_id"``) are never told apart
+        into runs, so a gap given with them is refused (a mistyped one is said first).
 
         Examples:
             >>> Linking.of(reuse_gap="1h30m").reuse_gap
             datetime.timedelta(seconds=5400)
             >>> Linking.of("job-id").reuse_gap is None
             True
+            >>> Linking.of("job-id", "6h")
+            Traceback (most recent call last):
+            ...
+            llamalog_analytics.errors.LinkError: reuse_gap='6h' has no meaning with link='job-id': \
+bare job ids are not told apart into runs. Hint: leave the reuse gap out, or follow job runs \
+with link='instance'
         """
-        link = link.replace("-", "_").lower()
-        if link not in LINKS:
+        name = link.replace("-", "_").lower() if isinstance(link, str) else None
+        if name not in LINKS:
             raise LinkError(f"unknown link {link!r}. Hint: use one of {', '.join(LINKS)}")
         gap = DEFAULT_REUSE_GAP if reuse_gap is None else parse_duration(reuse_gap, "reuse_gap", LinkError)
         if gap <= timedelta(0):
             raise LinkError(f"reuse_gap={reuse_gap!r} is not positive. Hint: try 24h or 6h")
-        return cls("job_id", None) if link == "job_id" else cls("instance", gap)
+        if name == "job_id" and reuse_gap is not None:
+            raise LinkError(
+                f"reuse_gap={reuse_gap!r} has no meaning with link={link!r}: bare job ids are not "
+                "told apart into runs. Hint: leave the reuse gap out, or follow job runs with link='instance'"
+            )
+        return cls("job_id", None) if name == "job_id" else cls("instance", gap)
 
     @property
     def gap_us(self) -> int | None:
