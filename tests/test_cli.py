@@ -293,6 +293,37 @@ def test_chain_and_explain_fit_the_terminal_and_print_whole_lines_elsewhere(tmp_
     assert re.sub(r"\n {6,}", " ", story) == whole  # continuations hang under their line's text
 
 
+def test_graph_out_dash_writes_standard_output_and_a_format_must_agree_with_the_name(tmp_path, monkeypatch):
+    case, db = cli_store("flat_queue_family", tmp_path)
+    graph = ("graph", "ARTIST", case["chains"][0]["entity_id"], "--db", db)
+    monkeypatch.chdir(tmp_path)
+    names = {"graphml": "g.graphml", "node-link": "g.json", "dot": "g.dot", "prov-json": "g.prov.json"}
+    names |= {"otlp": "g.otlp.json", "perfetto": "g.perfetto.json"}
+    for output, name in names.items():  # every format is text: what the file holds, on standard output
+        code, out, err = run_cli(*graph, "--out", "-", "--format", output)
+        assert code == 0 and err.startswith("[🦙 LlamaLog] wrote ") and err.endswith(" to standard output\n")
+        assert run_cli(*graph, "--out", name)[0] == 0 and out == (tmp_path / name).read_text(), output
+    assert not (tmp_path / "-").exists()
+    code, out, err = run_cli(*graph, "--out", "-")
+    assert (code, out) == (2, "") and "--out - writes to standard output" in err and "add --format" in err
+    code, _, err = run_cli(*graph, "--out", "a.otlp.json", "--format", "graphml")
+    assert (
+        code == 2
+        and "a.otlp.json: its name says otlp, --format says graphml. Hint: leave out --format" in err
+    )
+    code, _, err = run_cli(*graph, "--out", "a.prov.json", "--format", "node-link")
+    assert code == 2 and "its name says prov-json, --format says node-link" in err
+    assert sorted(p.name for p in tmp_path.glob("a.*")) == []  # refused before anything was written
+    code, out, _ = run_cli(
+        *graph, "--out", "a.json", "--format", "otlp"
+    )  # .json says no JSON format over another
+    assert (
+        code == 0
+        and "as otlp traces to a.json" in out
+        and "resourceSpans" in (tmp_path / "a.json").read_text()
+    )
+
+
 def test_cli_follows_job_runs_unless_told_otherwise(tmp_path):
     case, db = cli_store("reused_after_reset", tmp_path)
     track = case["chains"][0]["entity_id"]

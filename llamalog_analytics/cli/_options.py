@@ -6,6 +6,7 @@ import functools
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -152,16 +153,33 @@ def output_format(
     writes is, and in which format: ``output`` (the command's ``--format``) if given, else
     the one the name's ending says. Asked before the work, so that a name that says none fails
     at once, with the endings to use (and ``--format`` when ``format_option``: the command has
-    it).
+    it), and so does a name that says another format than ``output`` (``.json`` says none of
+    the JSON formats over another).
 
     Examples:
         >>> output_format("album.prov.json", ("trace", "graph"))
         ('graph', 'prov-json')
+        >>> output_format("album.json", ("trace", "graph"), "otlp")
+        ('trace', 'otlp')
+        >>> output_format("album.otlp.json", ("trace", "graph"), "graphml")
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ExportError: album.otlp.json: its name says otlp, --format says \
+graphml. Hint: leave out --format, or end the name with .graphml
     """
     from ..errors import ExportError
     from ..export import FORMATS, kind_of, writable
 
     writable(path)
+    formats = {ending: format for kind in kinds for ending, format in FORMATS[kind].items()}
+    named = [ending for ending in formats if Path(path).name.lower().endswith(ending)]
+    asked = [ending for ending, format in formats.items() if format == (output or "").lower()]
+    said = max(named, key=len, default=None)  # the longest: .prov.json, not .json
+    if said and asked and not any(ending.endswith(said) for ending in asked):
+        raise ExportError(
+            f"{path}: its name says {formats[said]}, --format says {output}. Hint: leave out "
+            f"--format, or end the name with {' or '.join(asked)}"
+        )
     try:
         return kind_of(path, output, kinds)
     except ExportError:

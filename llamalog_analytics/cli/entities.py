@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -209,13 +211,19 @@ def _cell(value: object) -> str:
 
 def _file_text(rows: Any, output: str) -> str:
     """``rows`` as the file :func:`~llamalog_analytics.export.write_logs` writes in format ``output``."""
-    import tempfile
-    from pathlib import Path
-
     from ..export import write_logs
 
+    return _written_text(lambda path: write_logs(rows, path), f"chain.{output}")
+
+
+def _written_text(write: Callable[[Path], object], name: str = "out") -> str:
+    """The text ``write`` writes to a file called ``name``: a file's contents, for standard output."""
+    import tempfile
+
     with tempfile.TemporaryDirectory() as folder:
-        return write_logs(rows, Path(folder) / f"chain.{output}").read_text(encoding="utf-8")
+        path = Path(folder) / name
+        write(path)
+        return path.read_text(encoding="utf-8")
 
 
 @click.command()
@@ -244,13 +252,14 @@ def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, re
     required=True,
     type=click.Path(dir_okay=False),
     help="Output file; the suffix picks the format: .graphml, .json (node-link), .dot, "
-    ".prov.json (W3C PROV), .otlp.json (OpenTelemetry traces), .perfetto.json (Perfetto).",
+    ".prov.json (W3C PROV), .otlp.json (OpenTelemetry traces), .perfetto.json (Perfetto). "
+    "'-': standard output, in the format --format names.",
 )
 @click.option(
     "--format",
     "output",
     type=click.Choice(["graphml", "node-link", "dot", "prov-json", "otlp", "perfetto"]),
-    help="Format, when the suffix does not say.",
+    help="Format, when the suffix does not say (one that does must agree).",
 )
 @link_options
 @friendly_errors
@@ -267,11 +276,16 @@ def graph(
     """Export one entity's provenance graph (rows, job runs, entities, agents), or its chain as
     traces: OTLP/JSON for Jaeger or Grafana Tempo, Chrome trace JSON for ui.perfetto.dev."""
     from ..chains import chain
-    from ..errors import ChainError
+    from ..errors import ChainError, ExportError
     from ..export import write_graph, write_trace
     from ..graph import provenance_graph
 
+    if out == "-" and output is None:
+        raise ExportError(
+            "--out - writes to standard output, which has no name to say the format. Hint: add --format"
+        )
     kind, output = output_format(out, ("trace", "graph"), output, format_option=True)
+    file = None if out == "-" else out  # "-": standard output, as is conventional
     linking: dict[str, Any] = {"table": table, "link": link, "reuse_gap": reuse_gap}
     with open_store(db, read_only=True) as store:
         if kind == "trace":
@@ -279,13 +293,18 @@ def graph(
         else:
             built = provenance_graph(store, entity_type, entity_id, **linking)
     if rows.is_empty() if kind == "trace" else not built.number_of_nodes():
-        raise ChainError(_no_rows(f"{entity_type.upper()} {entity_id.strip()}", table, out))
+        raise ChainError(_no_rows(f"{entity_type.upper()} {entity_id.strip()}", table, file))
+
+    def write(path: str | Path) -> object:
+        return write_trace(rows, path, output) if kind == "trace" else write_graph(built, path, output)
+
+    if file is None:
+        click.echo(_written_text(write), nl=False)
+    else:
+        write(file)
     if kind == "trace":
-        write_trace(rows, out, output)
-        click.echo(f"[🦙 LlamaLog] wrote the chain's {count(rows.height, 'row')} as {output} traces to {out}")
-        return
-    write_graph(built, out, output)
-    if output == "prov-json":  # runs fold into their rows' relations: count what the file holds
+        said = f"the chain's {count(rows.height, 'row')} as {output} traces"
+    elif output == "prov-json":  # runs fold into their rows' relations: count what the file holds
         from ..graph import prov_document
 
         records = prov_document(built).get_records()
@@ -293,7 +312,7 @@ def graph(
         said = f"{count(elements, 'element')} and {count(len(records) - elements, 'relation')}"
     else:
         said = f"{count(built.number_of_nodes(), 'node')} and {count(built.number_of_edges(), 'edge')}"
-    click.echo(f"[🦙 LlamaLog] wrote {said} to {out}")
+    click.echo(f"[🦙 LlamaLog] wrote {said} to {file or 'standard output'}", err=file is None)
 
 
 @click.command()
