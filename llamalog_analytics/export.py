@@ -10,8 +10,9 @@ write is refused; a pipe or a device (``/dev/stdout``) is written directly.
 * rows (:func:`write_logs`): ``.csv``/``.csv.gz`` as psql's ``\\copy ... CSV HEADER`` writes
   them (Postgres array literals, ``t``/``f``, JSON text, empty field = NULL, ``""`` = empty
   text); ``.parquet`` with native types and JSON as text (JSON null stays distinct);
-  ``.ndjson``/``.jsonl``/``.json`` (array) as JSON records. ``naming="camel"`` uses the
-  Prisma/GraphQL field names with ``Z`` timestamps, as a Prisma or GraphQL export does;
+  ``.ndjson``/``.jsonl``/``.json`` (array) as JSON records, times in ISO 8601 UTC
+  (``2026-02-07T14:26:41.727Z``) as the graphs and traces write them. ``naming="camel"`` uses
+  the Prisma/GraphQL field names, as a Prisma or GraphQL export does;
 * graphs (:func:`write_graph`): GraphML, node-link JSON, DOT, W3C PROV-JSON;
 * traces (:func:`write_trace`): OTLP/JSON (Jaeger, Grafana Tempo), Perfetto JSON;
 * pages (:func:`write_timeline`, :func:`write_report`): standalone HTML that opens offline, or PNG.
@@ -272,7 +273,7 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
             frame.rename(out_name).write_parquet(temporary)
         return path
     values = {
-        name: _expression(known[name], fmt, naming)
+        name: _expression(known[name], fmt)
         if name in known
         else _boolean_csv(quote(name))
         if fmt == "csv" and frame.schema[name] == pl.Boolean  # an annotation, as psql writes booleans
@@ -300,7 +301,7 @@ def _gzip(path: Path) -> str:
     return ", COMPRESSION gzip" if path.name.lower().endswith(".gz") else ""
 
 
-def _expression(col: schema.Column, fmt: str, naming: Naming) -> str:
+def _expression(col: schema.Column, fmt: str) -> str:
     x = quote(col.name)
     if fmt == "csv":
         if col.type == "VARCHAR[]":
@@ -312,9 +313,8 @@ def _expression(col: schema.Column, fmt: str, naming: Naming) -> str:
         return x
     if col.type == "JSON":
         return f"CASE WHEN {x} IS NOT NULL AND {x} <> 'null' THEN CAST({x} AS JSON) END"
-    if col.type == "TIMESTAMP":
-        pattern = "%Y-%m-%dT%H:%M:%S.%gZ" if naming == "camel" else "%Y-%m-%d %H:%M:%S.%g"
-        return f"strftime({x}, '{pattern}')"
+    if col.type == "TIMESTAMP":  # JSON has no time type: ISO 8601, saying UTC (Z)
+        return f"strftime({x}, '%Y-%m-%dT%H:%M:%S.%gZ')"
     return x
 
 

@@ -210,6 +210,9 @@ def test_cli_chain_graph_and_explain(tmp_path):
     parsed = json.loads(out)
     assert [r["relation"] for r in parsed] == ["ancestor", "self", "self"]
     assert {"id", "job_id", "chain_root", "depth"} <= set(parsed[0])
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["created_at"]) for r in parsed
+    )  # UTC
     code, out, _ = run_cli(
         "chain", "ARTIST", artist, "--db", db, "--format", "csv", "--category", "USER_ACTION"
     )

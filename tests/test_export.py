@@ -113,6 +113,17 @@ def test_write_logs_takes_rows_only(tmp_path):
         lla.write_logs(lla.synthetic.generate(20, seed=1), tmp_path / "x.csv")
 
 
+@pytest.mark.parametrize(("naming", "column"), [("snake", "created_at"), ("camel", "createdAt")])
+@pytest.mark.parametrize("suffix", ["json", "ndjson"])
+def test_json_rows_say_their_times_are_utc_as_graphs_do(tmp_path, naming, column, suffix):
+    with lla.sample_store() as store:
+        rows = store.frame("SELECT * FROM llama_logs ORDER BY created_at, id LIMIT 3")
+    text = lla.write_logs(rows, tmp_path / f"rows.{suffix}", naming=naming).read_text()
+    written = json.loads(text) if suffix == "json" else [json.loads(line) for line in text.splitlines()]
+    iso = [f"{t:%Y-%m-%dT%H:%M:%S.%f}"[:23] + "Z" for t in rows["created_at"]]  # as test_graph has them
+    assert [r[column] for r in written] == iso
+
+
 GRAPH = nx.MultiDiGraph([("a", "b")])
 WRITERS: dict[str, Callable[[Path], Path]] = {  # one per way a writer fills its file
     "g.json": lambda path: lla.write_graph(GRAPH, path),  # text
