@@ -93,7 +93,7 @@ def provenance_graph(
             "Hint: provenance_graph(store, 'ALBUM', album_id), or provenance_graph(store) for the whole table"
         )
     linking = links.Linking.of(link, reuse_gap)
-    with store.session():
+    with store.session():  # one view of the store; the graph is built once it is let go
         migrated = store.applied_migrations().get(schema.CATEGORY_MIGRATION)
         if entity_type is None or entity_id is None:
             store.require(table)
@@ -103,11 +103,14 @@ def provenance_graph(
                 f"json_extract_string(metadata, {literal(rules.ALBUM_CREATED)}) END AS album_created"
             )
             rows = store.frame(f"SELECT {columns}, {said} FROM {quote(table)} ORDER BY created_at, id")
-            return _graph_owning([links.annotate(rows, linking)], migrated=migrated)
-        rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
-        job_ids = rows["job_id"].drop_nulls().unique()
-        ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
-    return graph_of(rows, ran, migrated=migrated)
+            ran = None
+        else:
+            rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
+            job_ids = rows["job_id"].drop_nulls().unique()
+            ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
+    held = [links.annotate(rows, linking)]
+    del rows  # held alone, so the rows go once the nodes are made of them
+    return _graph_owning(held, ran, migrated=migrated)
 
 
 def graph_of(
