@@ -176,3 +176,21 @@ def moment(value: datetime | date | str | None) -> str:
         return value.isoformat()
     text = value.isoformat(sep=" ", timespec="milliseconds")
     return text.removesuffix(".000")
+
+
+def json_value(value: object) -> object:
+    """``value`` as JSON writes what it cannot: a time (naive UTC) in ISO 8601 with ``Z``, as
+    the exports write times; a date as ISO; anything else as its text. For ``json.dumps``'s
+    ``default``.
+
+    Examples:
+        >>> import json
+        >>> at, on = datetime(2026, 2, 7, 14, 26, 41, 727000), date(2026, 2, 7)
+        >>> json.dumps({"at": at, "on": on}, default=json_value)
+        '{"at": "2026-02-07T14:26:41.727Z", "on": "2026-02-07"}'
+    """
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds") + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)

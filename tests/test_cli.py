@@ -454,6 +454,8 @@ def test_changes_lists_the_rows_their_source_changed(tmp_path):
     changed = json.loads(out)
     assert len(changed) == 10 and {c["change"] for c in changed} == {"changed: reason"}
     assert {json.loads(c["previous"])["reason"] for c in changed} == set(frame["reason"].to_list())
+    times = {c["created_at"] for c in changed}  # ISO 8601 UTC, as the exports write times
+    assert times == {f"{t.isoformat(timespec='milliseconds')}Z" for t in frame["created_at"]}
 
 
 def test_load_into_prisma_migrations_says_what_it_loaded(tmp_path):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import schema as schema_module
+from .._format import json_value
 from ._options import db_option, friendly_errors, link_options, open_store, output_format
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def verify_command(
         )
     if output == "json":
         document = audit.to_dict() | ({"comparison": changes.to_dict()} if changes else {})
-        click.echo(json.dumps(document, indent=2, default=str))
+        click.echo(json.dumps(document, indent=2, default=json_value))
     else:
         click.echo(str(audit) + (f"\n\n{changes}" if changes else ""))
     if report:
@@ -243,4 +244,6 @@ def audits(db: str, output: str) -> None:
 
     with open_store(db, read_only=True) as store:
         history = audit_history(store)
-    click.echo(json.dumps(history.to_dict(), indent=2, default=str) if output == "json" else str(history))
+    click.echo(
+        json.dumps(history.to_dict(), indent=2, default=json_value) if output == "json" else str(history)
+    )

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from .. import schema as schema_module
-from .._format import count, shorten
+from .._format import count, json_value, shorten
 from ._options import (
     asked_wait,
     db_option,
@@ -181,7 +181,7 @@ def rejects(db: str, load_id: int | None, output: str) -> None:
     if output == "csv":
         click.echo(rows.write_csv(), nl=False)
     elif output == "json":
-        click.echo(json.dumps(rows.to_dicts(), indent=1, ensure_ascii=False))
+        click.echo(json.dumps(rows.to_dicts(), indent=1, ensure_ascii=False, default=json_value))
     elif not rows.is_empty():
         click.echo(_rejects_table(rows.to_dicts()))
         click.echo(
@@ -215,7 +215,7 @@ def changes(db: str, output: str) -> None:
     if output == "csv":
         click.echo(rows.write_csv(), nl=False)
     elif output == "json":
-        click.echo(json.dumps(rows.to_dicts(), indent=1, ensure_ascii=False, default=str))
+        click.echo(json.dumps(rows.to_dicts(), indent=1, ensure_ascii=False, default=json_value))
     elif not rows.is_empty():
         header = ("load", "table", "id", "created_at", "change")
         cells = [
