@@ -10,6 +10,7 @@ rejected, for every source.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -224,6 +225,7 @@ class Stage:
         self.store = store
         self.sources: list[tuple[str, _readers.Reader]] = []
         self.direct: set[int] = set()  # sources written straight into their table
+        self.misnamed: dict[str, str] = {}  # a new table named like a known one: the note saying so
         self.finished = False  # committed or rolled back
         self.held = contextlib.ExitStack()  # the store's write lock, for the load alone
 
@@ -258,6 +260,13 @@ class Stage:
                 f"({folder}), read where they are; nothing can be loaded into it. Hint: add files there "
                 "and attach it again, or load into another table (--as NAME)"
             )
+        known = (schema.CURRENT_TABLE, schema.LEGACY_TABLE)
+        if table not in known and not self.store.has_table(table):
+            for close in difflib.get_close_matches(table, known, n=1, cutoff=0.85):
+                self.misnamed[table] = (
+                    f"{table} is a new table, named like {close}, which this load left as it was. "
+                    f"Hint: load into {close} with --as {close} (table={close!r})"
+                )
         number = len(self.sources)
         self.sources.append((table, rdr))
         with self._failing_as(rdr.path):
@@ -435,7 +444,7 @@ class Stage:
                 [value for c in labelled for value in (*params, list(c.labels))],
             ):
                 unknown.setdefault(col, {})[label] = rows_with
-        notes = list(rdr.notes)
+        notes = [*rdr.notes, *([self.misnamed[table]] if table in self.misnamed else [])]
         if repeated:  # an export of a table keyed by id gives each id once
             notes.append(
                 f"{count(repeated, 'row')} {verb(repeated, 'repeats', 'repeat')} an id this load gave "

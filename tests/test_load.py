@@ -509,3 +509,15 @@ def test_a_struct_metadata_column_loads_with_a_note_on_the_keys_it_adds(store, s
     ) in result.sources[0].notes
     stored = {json.dumps(json.loads(m), sort_keys=True) for m in store.table()["metadata"]}
     assert stored == {'{"albumCreated": true, "reason": null}', '{"albumCreated": null, "reason": "x"}'}
+
+
+def test_a_new_table_named_like_a_log_table_is_said_to_be_new(store, synth, tmp_path):
+    path = lla.write_logs(synth.llama_logs.head(3), tmp_path / "rows.csv")
+    typo = store.load_files(path, "llama_log", quiet=True)
+    assert (
+        "llama_log is a new table, named like llama_logs, which this load left as it was. "
+        "Hint: load into llama_logs with --as llama_logs (table='llama_logs')"
+    ) in typo.sources[0].notes
+    meant = store.load_files(path, "llama_logs_2026", quiet=True)  # a name of its own
+    again = store.load_files(path, "llama_log", quiet=True)  # the table is there now
+    assert not any("a new table" in note for r in (meant, again) for note in r.sources[0].notes)
