@@ -386,16 +386,22 @@ class Stage:
         )
 
     def _refuse_stray_quote(self, number: int, rdr: _readers.Reader) -> None:
-        """Raise :class:`SourceError` naming the line of a quote that never closes, unless it
-        opens a field of the file's last row (a file cut short, whose last row is rejected)."""
+        """Raise :class:`SourceError` naming the line of a quote that took the rows after it into
+        its field, which the parser reports as a record with a misplaced quote that also has too
+        many or too few fields. Not for the file's last row (a file cut short: that row is
+        rejected), nor for a quote closed with text after it (``"a"b``: that row alone is)."""
         import numpy as np
 
-        line, at = self.store.execute(
-            f"SELECT min(line), min(byte_position) FROM {_readers.CSV_ERRORS} "
-            "WHERE error_type = 'UNQUOTED VALUE'"
-        )[0]
-        if line is None:
+        found = self.store.execute(
+            f"""SELECT line, min(byte_position) FILTER (error_type = 'UNQUOTED VALUE')
+FROM {_readers.CSV_ERRORS} GROUP BY line
+HAVING bool_or(error_type = 'UNQUOTED VALUE')
+  AND bool_or(error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS'))
+ORDER BY line LIMIT 1"""
+        )
+        if not found:
             return
+        line, at = found[0]
         rows = self.store.execute(
             f"""SELECT (SELECT count(*) FROM {STAGE_TABLE} WHERE _file = ?)
   + (SELECT count(DISTINCT line) FROM {_readers.CSV_ERRORS})""",

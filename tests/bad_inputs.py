@@ -207,6 +207,14 @@ def _cases() -> list[Case]:
             r"the store is unchanged\. Hint: remove that quote",
         ),
         Case(
+            "quote-then-text.csv",
+            csv(rows[0], csv_row(2, operation='"SPOTIFY"_TRACK_FALLBACK'), rows[2], csv_row(4), csv_row(5)),
+            "a quoted value with text after its closing quote: that row alone is rejected",
+            loaded=4,
+            rejected=1,
+            reason="quoted field never ends|unquoted value",
+        ),
+        Case(
             "semicolons.csv",
             csv(*(r.replace(",", ";") for r in rows), header=HEADER.replace(",", ";")),
             "semicolon-separated",
