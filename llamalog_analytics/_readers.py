@@ -87,17 +87,18 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    found: list[str] = []
+    found: dict[str, str] = {}  # each file once, by its absolute path: the name it was first given
     for pattern in map(str, paths):
         literal_name = not glob.has_magic(pattern) or Path(pattern).is_file()  # 'logs[1].csv' too
         matches = [pattern] if literal_name else sorted(glob.glob(pattern))
         if not matches or not Path(matches[0]).exists():
             what = "no such file" if literal_name else "the pattern matches no file"
             raise SourceError(f"{pattern}: {what}. Hint: check the path or the glob pattern")
-        found += [m for m in matches if os.path.abspath(m) not in map(os.path.abspath, found)]
+        for match in matches:
+            found.setdefault(os.path.abspath(match), match)
     if not found:
         raise SourceError("no file named, so nothing to load. Hint: name a file or a glob pattern")
-    return found
+    return list(found.values())
 
 
 def read_name(path: str) -> str:
