@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from . import schema
+from ._readers import absolute_source
 from ._sql import CHANGED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, STAGE_TABLE, json_text, literal, quote
 
 if TYPE_CHECKING:
@@ -143,7 +144,8 @@ def _stored_loads(table: str) -> str:
     join on a few load rows, where a subquery per row would make DuckDB keep every row pair."""
     formats = ", ".join(literal(f) for f in BLURRED)
     return f"""LEFT JOIN (
-    SELECT load_id, list(source) AS sources, bool_and(format IN ({formats})) AS blurred
+    SELECT load_id, list({absolute_source("source", "format")}) AS sources,
+      bool_and(format IN ({formats})) AS blurred
     FROM {LOADS_TABLE} WHERE table_name = {literal(table)} GROUP BY load_id
   ) AS li ON li.load_id = t.{LOAD_ID_COLUMN}"""
 

@@ -75,7 +75,24 @@ class Reader:
             >>> Reader("./x.csv", "csv", "", [], {}, "").source == os.path.join(os.getcwd(), "x.csv")
             True
         """
-        return os.path.abspath(self.path) if self.format in SUFFIXES.values() else self.path
+        return file_source(self.path) if self.format in SUFFIXES.values() else self.path
+
+
+def file_source(path: str) -> str:
+    """A file as the load history names it: by its absolute path."""
+    return os.path.abspath(path)
+
+
+def absolute_source(source: str, fmt: str) -> str:
+    """SQL for a recorded ``source`` of format ``fmt`` (columns of the load history) as it is
+    named now: a file recorded by the path as written, relative (by an earlier version), is
+    taken as in the working folder."""
+    files = ", ".join(literal(f) for f in sorted(set(SUFFIXES.values())))
+    here = literal(os.path.join(os.getcwd(), ""))
+    return (
+        f"CASE WHEN {fmt} IN ({files}) AND NOT starts_with({source}, '/') "
+        f"THEN {here} || regexp_replace({source}, '^(\\./)+', '') ELSE {source} END"
+    )
 
 
 def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:

@@ -90,7 +90,7 @@ FROM {source}"""
     names, numbers = data.column("migration_name").to_pylist(), data.column("_file").to_pylist()
     replaced_from = [
         SourceLoad(
-            source=path,
+            source=_readers.file_source(path),
             format=fmt,
             table=MIGRATIONS_TABLE,
             rows_read=rows,

@@ -521,3 +521,16 @@ def test_a_new_table_named_like_a_log_table_is_said_to_be_new(store, synth, tmp_
     meant = store.load_files(path, "llama_logs_2026", quiet=True)  # a name of its own
     again = store.load_files(path, "llama_log", quiet=True)  # the table is there now
     assert not any("a new table" in note for r in (meant, again) for note in r.sources[0].notes)
+
+
+def test_a_file_an_earlier_version_recorded_by_its_relative_path_is_still_its_own_source(
+    store, synth, tmp_path, monkeypatch
+):
+    frame = synth.llama_logs.head(3)
+    monkeypatch.chdir(tmp_path)
+    lla.write_logs(frame, tmp_path / "x.csv")
+    store.load_files("x.csv", quiet=True)
+    store.execute("UPDATE _llamalog_loads SET source = './x.csv'")  # as written, as earlier versions kept it
+    lla.write_logs(frame.with_columns(pl.lit("edited").alias("reason")), tmp_path / "x.csv")
+    again = store.load_files("x.csv", quiet=True)
+    assert (again.rows_rejected, again.sources[0].rows_changed) == (0, 3)
