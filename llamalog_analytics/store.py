@@ -133,7 +133,8 @@ class LogStore:
         self._depth = 0  # sessions open, one inside another
         self._opened = False  # this object opened the file at once (so made it, when it was not there)
         self._file_changes = 0  # times the attached files were found changed
-        self._files_checked = False  # this outermost session checked the attached files
+        self._files_checked = False  # this outermost session checked every attached table's files
+        self._tables_checked: set[str] = set()  # the attached tables it checked
         self._checking_files = False  # the check runs statements of its own
         if self.path is None:  # nothing to share: the connection lives as long as the store
             self._con, self._writing = self._connect(read_only=False), True
@@ -204,7 +205,7 @@ class LogStore:
         file removed, moved or changed since it was attached is said as such."""
         self._depth += 1
         if self._depth == 1:
-            self._files_checked = False
+            self._files_checked, self._tables_checked = False, set()
         try:
             yield
         except duckdb.Error as exc:
@@ -217,8 +218,8 @@ class LogStore:
     def _refuse_changed_files(self, sql: str) -> None:
         """Refuse ``sql`` when it names an attached table one of whose files was removed, moved or
         rewritten since it was attached (its size or modification time differ): it would read
-        rows that were never checked. The files are checked once a session, before its first
-        statement naming such a table."""
+        rows that were never checked. A table's files are checked once a session, before its
+        first statement naming that table."""
         if self._files_checked or self._checking_files:
             return
         self._checking_files = True  # the check's own statements pass
@@ -226,16 +227,18 @@ class LogStore:
             if not self._writing:  # a writer holds the file: nobody else can have written
                 self._notice_foreign_writes()  # another process may have attached again
             code = _WORDS_NOT_NAMES.sub(" ", sql)
+            attached = {table for table, *_ in self._attached_files()}
             named = {
                 table
-                for table, *_ in self._attached_files()
+                for table in attached - self._tables_checked
                 if re.search(rf"\b{re.escape(table)}\b", code, re.IGNORECASE)
             }
             if named:
                 changed = self._changed_attached_file(tables=named)
                 if changed is not None:
                     raise changed
-                self._files_checked = True
+                self._tables_checked |= named
+            self._files_checked = self._tables_checked >= attached
         finally:
             self._checking_files = False
 

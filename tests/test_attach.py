@@ -266,6 +266,12 @@ def test_a_changed_file_refuses_its_own_table_only(synth, tmp_path):
         with pytest.raises(AttachedFilesChangedError, match=r"ta/x\.parquet has changed .* so ta cannot"):
             store.table("ta")
     assert not any("_llamalog_attached_files" in sql for sql in seen)  # the store's own questions
+    with lla.LogStore(tmp_path / "s.duckdb") as store, store.session():  # one session, both tables
+        assert store.table("tb").height == 10
+        with pytest.raises(AttachedFilesChangedError, match=r"ta/x\.parquet has changed"):
+            store.table("ta")
+        summary = {t.name: t for t in lla.summarize(store).tables}
+    assert summary["tb"].rows == 10 and "ta/x.parquet has changed" in (summary["ta"].unreadable or "")
 
 
 def test_a_table_attached_by_an_earlier_version_is_still_watched(twenty, tmp_path):
