@@ -4,7 +4,10 @@ An entity is a (type, id) a row names: its ``album_id`` (ALBUM), ``artist_id`` (
 ``track_id`` (TRACK), or its (``entity_type``, ``entity_id``). Its origin is known when a row
 with category CREATED is about it: that row's ``entity_type`` is the entity's type, and its
 ``entity_id`` or its own id column for that type (``album_id`` for an album...) is the id.
-Each entity's era is that of its first row: the last migration applied before it.
+The label is taken as stored: a row the category backfill's catch-all labelled CREATED counts,
+where :func:`~llamalog_analytics.explain` tells whether it records a creation
+(:func:`~llamalog_analytics.rules.creation`). Each entity's era is that of its first row: the
+last migration applied before it.
 """
 
 from __future__ import annotations
@@ -74,7 +77,8 @@ FROM {entities} GROUP BY era, known ORDER BY min(min(first_at)) OVER (PARTITION 
     finding = (
         f"{n:,} of the {count(n + known, 'entity', 'entities')} rows name "
         f"{verb(n, 'has', 'have')} no CREATED row about {verb(n, 'it', 'them')}; "
-        f"{known:,} {verb(known, 'has', 'have')} a known origin."
+        f"{known:,} {verb(known, 'has', 'have')} one (a label as stored: explain tells a creation from a "
+        "CREATED row the category backfill's catch-all gave)."
     )
     return check_result(
         "unknown_origin",
