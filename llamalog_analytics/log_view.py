@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from . import style
+from . import schema, style
 from ._format import count, duration, moment, shorten
 from ._html import block
 from .errors import ArgumentError
@@ -171,7 +171,10 @@ def _row(row: dict[str, Any], columns: list[str], toggle: str) -> str:
         f'<span style="margin-left:{depth * 1.2:.1f}em" title="{escape(relation or "")}, depth {depth}">'
         f"{mark} {escape(row.get('operation') or '')}</span>"
     )
-    entity = f"{escape(row.get('entity_type') or '')} {id_cell(row.get('entity_id'))}"
+    kind = row.get("entity_type")
+    # a row may name its subject only by its own id column (admin corrections: album_id alone)
+    subject = row.get("entity_id") or row.get(schema.TYPED_ID.get(kind or "", ""))
+    entity = f"{escape(kind or '')} {id_cell(subject)}"
     job = ""
     if row.get("job_id") is not None:
         run = f" #{row['job_instance']}" if row.get("job_instance") is not None else ""

@@ -110,3 +110,18 @@ def test_the_llama_is_drawn_without_an_emoji_font(chain_rows, tmp_path):
             assert llamas.nth(n).locator("xpath=..").inner_text().split()[0] in ("LlamaLog", "CREATED")
         screenshot(page, "log-table-no-emoji-font")
     assert errors == []
+
+
+def test_a_row_naming_its_subject_by_its_own_id_column_alone_shows_that_id():
+    album = "a1000000-0000-4000-8000-0000000000aa"  # an admin correction: album_id set, entity_id NULL
+    rows = pl.DataFrame(
+        {
+            "id": ["r1"],
+            "entity_type": ["ALBUM"],
+            "entity_id": [None],
+            "album_id": [album],
+            "operation": ["x"],
+        },
+        schema_overrides={"entity_id": pl.String},
+    )
+    assert f'data-copy="{album}"' in lla.log_table(rows).to_html()
