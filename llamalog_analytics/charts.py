@@ -101,6 +101,8 @@ def categories_over_time(
             figure.add_bar(
                 x=part["period"],
                 y=part["rows"],
+                xperiod=_PERIODS[every],  # a period's bar across it, not centred on its first day
+                xperiodalignment="middle",
                 name=look.label,
                 marker_color=look.colour,
                 hovertemplate=f"{look.label}: %{{y:,}} rows<br>{every} of %{{x|%Y-%m-%d}}<extra></extra>",
@@ -117,6 +119,9 @@ def categories_over_time(
     )
     _legend_below(figure)
     return figure
+
+
+_PERIODS = {"day": 86_400_000, "week": 7 * 86_400_000, "month": "M1"}  # plotly's periods: ms, or months
 
 
 def _unit(every: str) -> str:
@@ -196,7 +201,17 @@ def breakdown_bars(frame: pl.DataFrame, colour: str, title: str = "") -> go.Figu
 def backfill_mismatches(report: AuditReport) -> go.Figure:
     """The category backfill's mismatches by operation, coloured by status."""
     frame = report.check("category_backfill").breakdowns["mismatches by operation and status"]
-    return breakdown_bars(frame, "status", "Category backfill mismatches by operation and status")
+    figure = breakdown_bars(frame, "status", "Category backfill mismatches by operation and status")
+    if frame.is_empty():
+        figure.add_annotation(
+            text="no mismatches: every row carries the category the migration's rules, as applied, gave it",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
+    return figure
 
 
 def category_counts(counts: Mapping[str, Mapping[str, int]]) -> go.Figure:
@@ -282,8 +297,14 @@ def _era_label(era: str, applied: Mapping[str, str]) -> str:
     return f"{applied[migration][:10]} {name.replace('_', ' ')}"
 
 
-def rows_per_week(summary: Mapping[str, Any], marked: tuple[str, ...] = ()) -> go.Figure:
-    """Rows per week from an audit summary, with a dotted line at each migration in ``marked``.
+MARKED_MIGRATIONS = (schema.MIGRATIONS[4], schema.CATEGORY_MIGRATION, schema.ROOT_JOB_MIGRATION)
+"""The migrations :func:`rows_per_week` marks by default: those an audit replays, and the one
+that added the parent job ids."""
+
+
+def rows_per_week(summary: Mapping[str, Any], marked: tuple[str, ...] = MARKED_MIGRATIONS) -> go.Figure:
+    """Rows per week from an audit summary, each bar across its week, with a dotted line at each
+    migration in ``marked`` (by default :data:`MARKED_MIGRATIONS`) the summary dates.
 
     Each line is labelled beside it, on a level of its own (migrations days apart share a week's
     bar), in the room left above the bars.
@@ -295,6 +316,8 @@ def rows_per_week(summary: Mapping[str, Any], marked: tuple[str, ...] = ()) -> g
             y=list(weeks.values()),
             name="rows per week",
             marker_color=PALETTE[0],
+            xperiod=_PERIODS["week"],  # a week's bar across its days, not centred on its Monday
+            xperiodalignment="middle",
             hovertemplate="week of %{x|%Y-%m-%d}: %{y:,} rows<extra></extra>",
         )
     )

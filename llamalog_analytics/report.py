@@ -23,7 +23,7 @@ import jinja2
 import plotly.graph_objects as go
 import polars as pl
 
-from . import rules, schema, style
+from . import rules, style
 from ._format import duration
 from ._html import CSS, block, html_table
 from ._plotly import figure_html, plotly_script
@@ -115,8 +115,7 @@ def report_charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
             ("Entities by the era of their first row: known and unknown origin", origin_coverage(report))
         )
     if len(report.summary.get("rows_per_week", {})) >= CHART_VALUES:
-        marked = (schema.CATEGORY_MIGRATION, schema.ROOT_JOB_MIGRATION, schema.MIGRATIONS[4])
-        charts.append(("Rows per week and the migrations (UTC)", rows_per_week(report.summary, marked)))
+        charts.append(("Rows per week and the migrations (UTC)", rows_per_week(report.summary)))
     for _, figure in charts:
         figure.update_layout(title_text="", margin_t=40)
     return charts

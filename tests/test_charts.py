@@ -60,6 +60,13 @@ def test_audit_charts_come_from_the_report(sample):
     assert list(counts.data[0].x) == list(schema.CATEGORIES)
     mismatches = charts.backfill_mismatches(report)
     assert mismatches.layout.title.text == "Category backfill mismatches by operation and status"
+    assert report.check("category_backfill").status == "warn"  # the rules differ from the intent only
+    assert [a.text for a in mismatches.layout.annotations] == [
+        "no mismatches: every row carries the category the migration's rules, as applied, gave it"
+    ]
+    weeks = charts.rows_per_week(report.summary)  # the audit's migrations, unless told otherwise
+    assert len(weeks.layout.shapes) == len(charts.MARKED_MIGRATIONS)
+    assert (weeks.data[0].xperiod, weeks.data[0].xperiodalignment) == (7 * 86_400_000, "middle")
     eras = charts.origin_coverage(report).data[0].y  # each era by the day its migration was applied
     applied = report.summary["migrations"]["20260209194819_rename_enrichmentlog_to_llamalog"]
     assert f"{applied[:10]} rename enrichmentlog to llamalog" in eras and applied[:10] != "2026-02-09"
