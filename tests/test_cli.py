@@ -352,9 +352,12 @@ def test_cli_follows_job_runs_unless_told_otherwise(tmp_path):
     for command in ("chain", "explain", "graph", "timeline"):
         where = ["--out", files[command]] if command in files else []
         code, _, err = run_cli(command, "TRACK", track, "--db", db, *where, *both)
-        assert code == 2 and "--reuse-gap 6h has no meaning with --link job-id: " in err, (command, err)
+        assert code == 2 and "--reuse-gap '6h' has no meaning with link='job-id' (--link job-id): " in err, (
+            command,
+            err,
+        )
     code, _, err = run_cli("verify", "--db", db, "--link", "job_id", "--reuse-gap", "24h")
-    assert code == 2 and "--reuse-gap 24h has no meaning with --link job-id: " in err
+    assert code == 2 and "--reuse-gap '24h' has no meaning with link='job-id' (--link job-id): " in err
     code, out, _ = run_cli("chain", "--help")
     assert "--link [instance|job-id] " in out and "job_id" not in out  # one spelling shown, both taken
     code, out, _ = run_cli("explain", "TRACK", track, "--db", db)

@@ -79,7 +79,9 @@ def test_linking_is_checked():
         links.Linking.of(reuse_gap="6")
     with pytest.raises(LinkError, match=r"reuse_gap=-1 is negative: a duration is positive"):
         links.Linking.of(reuse_gap=-1)  # type: ignore[arg-type]
-    with pytest.raises(LinkError, match=r"reuse_gap='6h' has no meaning with link='job-id': bare job ids"):
+    with pytest.raises(
+        LinkError, match=r"reuse_gap='6h' has no meaning with link='job-id' .--link job-id.: bare job ids"
+    ):
         links.Linking.of("job-id", "6h")  # bare ids have no runs for a gap to tell apart
     with pytest.raises(LinkError, match=r"unknown link None\. Hint: use one of instance, job_id"):
         links.Linking.of(None)  # type: ignore[arg-type]

@@ -90,18 +90,7 @@ class _LinkChoice(click.Choice):
 
 def link_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """How parent links are followed: --link and --reuse-gap (None when not given: the library's
-    default). A gap given with --link job-id is refused: bare job ids have no runs to tell apart."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        if kwargs["link"] == "job-id" and kwargs["reuse_gap"] is not None:
-            raise click.UsageError(
-                f"--reuse-gap {shlex.quote(kwargs['reuse_gap'])} has no meaning with --link job-id: "
-                "bare job ids are not told apart into runs (leave out --reuse-gap, or follow job runs "
-                "with --link instance)"
-            )
-        return command(*args, **kwargs)
-
+    default, and the library's checks, Linking.of, say what is wrong with them)."""
     with_gap = click.option(
         "--reuse-gap",
         default="24h",
@@ -109,7 +98,7 @@ def link_options(command: Callable[..., Any]) -> Callable[..., Any]:
         callback=_given,
         help="Rows of one job id further apart than this are separate runs (e.g. 6h, 90min, 2d); "
         "--link instance only.",
-    )(run)
+    )(command)
     return click.option(
         "--link",
         type=_LinkChoice(["instance", "job-id"]),

@@ -54,12 +54,9 @@ class Linking:
             datetime.timedelta(seconds=5400)
             >>> Linking.of("job-id").reuse_gap is None
             True
-            >>> Linking.of("job-id", "6h")
+            >>> Linking.of("job-id", "6h")  # doctest: +ELLIPSIS
             Traceback (most recent call last):
-            ...
-            llamalog_analytics.errors.LinkError: reuse_gap='6h' has no meaning with link='job-id': \
-bare job ids are not told apart into runs. Hint: leave the reuse gap out, or follow job runs \
-with link='instance'
+            llamalog_analytics.errors.LinkError: reuse_gap='6h' has no meaning with link='job-id' ...
         """
         name = link.replace("-", "_").lower() if isinstance(link, str) else None
         if name not in LINKS:
@@ -69,8 +66,9 @@ with link='instance'
             raise LinkError(f"reuse_gap={reuse_gap!r} is not positive. Hint: try 24h or 6h")
         if name == "job_id" and reuse_gap is not None:
             raise LinkError(
-                f"reuse_gap={reuse_gap!r} has no meaning with link={link!r}: bare job ids are not "
-                "told apart into runs. Hint: leave the reuse gap out, or follow job runs with link='instance'"
+                f"reuse_gap={reuse_gap!r} has no meaning with link={link!r} (--link job-id): "
+                "bare job ids are not told apart into runs. Hint: leave the reuse gap out, or follow job "
+                "runs with link='instance' (--link instance)"
             )
         return cls("job_id", None) if name == "job_id" else cls("instance", gap)
 
