@@ -392,6 +392,9 @@ def test_rejects_lists_the_rows_that_could_not_be_loaded(tmp_path, monkeypatch):
     lines = out.splitlines()
     assert lines[0].split() == ["load", "source", "row", "column", "reason", "raw"]
     assert max(map(len, lines)) <= 120  # fits the terminal: reasons wrap, raw text is cut
+    monkeypatch.setenv("COLUMNS", "90")  # the width asked for, also to a pipe
+    assert max(map(len, run_cli("rejects", "--db", db)[1].splitlines())) <= 90
+    monkeypatch.setenv("COLUMNS", "120")
     assert lines[1].split()[:6] == ["1", "rejects.csv", "2", "id", "id:", "'not-a-uuid'"]
     assert "rejects.csv line 6: 26 fields where the header has 28;" in out
     assert lines[-1] == "8 rejected rows; every column in full: --format csv or --format json"

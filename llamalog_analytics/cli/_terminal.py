@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import textwrap
 
 
 def terminal_width() -> int | None:
-    """How many characters a line may take when standard output is a terminal: ``COLUMNS``
-    when set, else the terminal's width. None when it is none (a pipe, a file): there lines are
-    printed whole, for scripts to read."""
-    if not sys.stdout.isatty():
+    """How many characters a line may take: ``COLUMNS`` when set (also to a pipe: asked for),
+    else the terminal's width when standard output is a terminal. None otherwise (a pipe, a
+    file): there lines are printed whole, for scripts to read."""
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
         return None
     return shutil.get_terminal_size().columns
 
