@@ -30,6 +30,27 @@ _ARRAY = r"\{\s*(?:" + _ELEMENT + r"\s*(?:,\s*" + _ELEMENT + r"\s*)*)?\}"
 _PLAIN_ARRAY = r'\{[^\s",{}\\]+(?:,[^\s",{}\\]+)*\}'  # the common case, split without a regex
 
 
+def _json_list(j: str) -> str:
+    """SQL for the JSON ``j`` as a list of text: an array of values (not of arrays or objects,
+    which no one-dimensional text array holds), else NULL.
+
+    Examples:
+        >>> import duckdb
+        >>> texts = ['["a", null]', '[["a"]]', '{"a": 1}', "[]"]
+        >>> sql = f"SELECT {_json_list('x::JSON')} FROM unnest(?::VARCHAR[]) t(x)"
+        >>> duckdb.sql(sql, params=[texts]).fetchall()
+        [(['a', None],), (None,), (None,), ([],)]
+    """
+    nested = (
+        f"list_bool_or(list_transform(json_extract({j}, '$[*]'), "
+        "lambda e: json_type(e) IN ('ARRAY', 'OBJECT')))"
+    )
+    return (
+        f"CASE WHEN json_type({j}) = 'ARRAY' AND NOT coalesce({nested}, false) "
+        f"THEN TRY_CAST({j} AS VARCHAR[]) END"
+    )
+
+
 def _pg_array(x: str) -> str:
     """SQL for the text ``x`` as a Postgres array literal (a list of text), NULL when it is none.
 
@@ -98,7 +119,7 @@ def convert(col: schema.Column, x: str, kind: str) -> tuple[str, str]:
         if col.type == "VARCHAR[]":  # a JSON array, or a Postgres literal as a JSON string
             text = f"({x} ->> '$')"
             return (
-                f"CASE json_type({x}) WHEN 'ARRAY' THEN TRY_CAST({x} AS VARCHAR[]) "
+                f"CASE json_type({x}) WHEN 'ARRAY' THEN {_json_list(x)} "
                 f"WHEN 'VARCHAR' THEN {_pg_array(text)} END",
                 present,
             )
@@ -136,6 +157,6 @@ def from_text(type_: str, x: str) -> str:
         "TIMESTAMP": f"CASE WHEN NOT ends_with(lower({x}), 'infinity') "
         f"THEN timezone('UTC', TRY_CAST({x} AS TIMESTAMPTZ)) END",
         "JSON": f"TRY(json({x}))",
-        "VARCHAR[]": f"CASE WHEN starts_with(ltrim({x}), '[') THEN TRY_CAST(TRY(json({x})) AS VARCHAR[]) "
+        "VARCHAR[]": f"CASE WHEN starts_with(ltrim({x}), '[') THEN {_json_list(f'TRY(json({x}))')} "
         f"ELSE {_pg_array(x)} END",
     }[type_]

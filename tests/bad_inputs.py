@@ -339,11 +339,12 @@ def _cases() -> list[Case]:
                 csv_row(3, sources='"{{a,b},{c,d}}"'),
                 csv_row(4, sources='"{ MUSICBRAINZ , SPOTIFY }"'),
                 csv_row(5, sources='"[""MUSICBRAINZ"",""SPOTIFY""]"'),
+                csv_row(6, sources='"[[""MUSICBRAINZ""]]"'),
             ),
-            "array literals PostgreSQL refuses (an unclosed quote, an empty element, a nested array); "
-            "white space around elements, and a JSON array, load",
+            "array literals PostgreSQL refuses (an unclosed quote, an empty element, a nested array, "
+            "nested as JSON too); white space around elements, and a JSON array, load",
             loaded=2,
-            rejected=3,
+            rejected=4,
             reason="sources",
         ),
         Case(
