@@ -42,6 +42,9 @@ FLAG_STYLES = {  # rings on the timeline, by the flag a chain row carries
     "in_cycle": Style("#6a1b9a", "circle-open", "⚠ run on a parent loop"),
     "before_parent": Style("#f9a825", "circle-open", "⚠ logged before its parent run"),
 }
+# A cross over a timeline marker whose row failed (status FAILED) though its category is another
+# (ENRICHED, CACHED...): FAILED's red, thin, so the category's marker shows through.
+FAILED_STATUS = Style(CATEGORY_STYLES["FAILED"].colour, "x-thin", "status FAILED, another category")
 # Values that are not categories (statuses, rule sets' series...), in the order they appear.
 PALETTE = ("#455a64", "#00897b", "#c0ca33", "#5e35b1", "#f4511e", "#3949ab", "#7cb342", "#d81b60")
 LLAMA = "🦙"

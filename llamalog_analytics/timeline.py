@@ -17,9 +17,12 @@ entity and operation kind (``(no job id) · game-pool · ALBUM Kid A``); the lan
 
 Each log row is a marker whose colour *and* symbol name its category (CREATED is a star with
 the llama beside it, drawn as a picture so that no emoji font is needed), with a bar ending at
-the row for its ``duration_ms`` (rows are logged when the work ends). Grey lines join a parent
-run to its child runs. Rings flag what needs a second look: a parent whose run never logged,
-runs on a parent loop, rows logged before their parent run. Hover a marker for its card.
+the row for its ``duration_ms`` (rows are logged when the work ends). A row whose status is
+FAILED under another category (an enrichment that failed, labelled ENRICHED) has FAILED's red
+cross, thin, over its category's marker: without hover it would read as a success. Grey lines
+join a parent run to its child runs. Rings flag what needs a second look: a parent whose run
+never logged, runs on a parent loop, rows logged before their parent run. Hover a marker for
+its card.
 
 Big chains stay readable: above :data:`WEBGL_ABOVE` rows the figure uses WebGL traces, and
 above :data:`LANES_SHOWN` lanes the deepest jobs are folded into one summary lane per
@@ -55,7 +58,7 @@ from ._lanes import LANES_SHOWN, keyed, lanes
 from ._plotly import Figure
 from .chains import chain
 from .errors import TimelineError
-from .style import FLAG_STYLES, category_style, llama_uri
+from .style import FAILED_STATUS, FLAG_STYLES, category_style, llama_uri
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -155,6 +158,7 @@ def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.
     _durations(figure, scatter, rows)
     _links(figure, scatter, rows)
     _markers(figure, scatter, rows)
+    _failed(figure, scatter, rows)
     flagged = _flags(rows)
     _rings(figure, scatter, flagged)
     _breaks(figure, clock)
@@ -323,6 +327,31 @@ def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
                 hovertemplate="%{hovertext}<extra></extra>",
             )
         )
+
+
+def _failed(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
+    """A red cross over each row whose status is FAILED though its category is not (an
+    enrichment that failed, labelled ENRICHED): its marker alone would read as a success."""
+    part = rows.filter((pl.col("status") == "FAILED") & pl.col("category").ne_missing("FAILED"))
+    if part.is_empty():
+        return
+    figure.add_trace(
+        scatter(
+            x=part["x"].to_list(),
+            y=part["y"].to_list(),
+            mode="markers",
+            name=f"{FAILED_STATUS.label} ({part.height:,})",
+            legendgroup="category",
+            marker={
+                "symbol": FAILED_STATUS.symbol,
+                "size": 16,
+                "color": FAILED_STATUS.colour,
+                "line": {"width": 2, "color": FAILED_STATUS.colour},
+            },
+            hovertext=part["hover"],
+            hovertemplate="%{hovertext}<extra></extra>",
+        )
+    )
 
 
 def _llamas(figure: go.Figure, rows: pl.DataFrame, clock: Clock, plot_height: int, top: int) -> None:

@@ -243,6 +243,33 @@ def test_durations_end_at_their_row_and_zero_durations_stay_visible(chain_store)
     assert len(created.x) == 3  # the zero-duration row is still a marker
 
 
+def test_a_row_that_failed_under_another_category_is_crossed_out(chain_store):
+    """An enrichment that failed but is labelled ENRICHED keeps its blue dot, with FAILED's red
+    cross over it: without hover, in a PNG, it does not read as a success."""
+    failed = pl.col("job_id").is_in(["100", "101"])  # the 90 s enrichment and the cover art
+    rows = lla.chain(chain_store, "ALBUM", ALBUM).with_columns(
+        status=pl.when(failed).then(pl.lit("FAILED")).otherwise("status")
+    )
+    figure = lla.plot_timeline(rows)
+    traces = by_name(figure)
+    cross = traces.get("status FAILED, another category")
+    assert cross is not None and cross.name == "status FAILED, another category (2)"
+    assert (cross.marker.symbol, cross.marker.color) == ("x-thin", style.CATEGORY_STYLES["FAILED"].colour)
+    assert cross.marker.line.color == style.CATEGORY_STYLES["FAILED"].colour and cross.marker.line.width >= 2
+    assert cross.marker.size > traces["ENRICHED"].marker.size  # the dot shows inside the cross
+    assert cross.legendgroup == "category"
+    assert sorted(lanes_of(figure, cross)) == sorted([LANES[1], LANES[3]])
+    points = {
+        (x, y) for name in ("ENRICHED", "CACHED") for x, y in zip(traces[name].x, traces[name].y, strict=True)
+    }
+    assert set(zip(cross.x, cross.y, strict=True)) <= points  # over the rows' own markers
+    assert all("· FAILED · " in card for card in cross.hovertext)
+    assert traces["ENRICHED"].marker.symbol == "circle"  # the category still shows
+    # a FAILED row is already a red cross: no second one; nothing failed, no legend entry
+    unchanged = by_name(lla.plot_timeline(chain_store, "ALBUM", ALBUM))
+    assert "status FAILED, another category" not in unchanged and "FAILED" in unchanged
+
+
 def test_hover_card_says_what_happened_and_escapes_log_text(chain_store):
     traces = by_name(lla.plot_timeline(chain_store, "ALBUM", ALBUM))
     (card,) = traces["FAILED"].hovertext
