@@ -45,6 +45,10 @@ FLAG_STYLES = {  # rings on the timeline, by the flag a chain row carries
 # A cross over a timeline marker whose row failed (status FAILED) though its category is another
 # (ENRICHED, CACHED...): FAILED's red, thin, so the category's marker shows through.
 FAILED_STATUS = Style(CATEGORY_STYLES["FAILED"].colour, "x-thin", "status FAILED, another category")
+# A timeline row labelled CREATED that records no creation (rules.creation: an album that existed
+# already, a label the category backfill's catch-all gave): CREATED's green, the label it carries,
+# as an open star without the llama, which marks creations.
+NO_CREATION = Style(CATEGORY_STYLES["CREATED"].colour, "star-open", "labelled CREATED, no creation")
 # Values that are not categories (statuses, rule sets' series...), in the order they appear.
 PALETTE = ("#455a64", "#00897b", "#c0ca33", "#5e35b1", "#f4511e", "#3949ab", "#7cb342", "#d81b60")
 LLAMA = "🦙"

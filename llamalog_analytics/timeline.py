@@ -15,14 +15,17 @@ A row without a job id sits in its resolved parent run's lane, or else in a lane
 entity and operation kind (``(no job id) · game-pool · ALBUM Kid A``); the lanes are worked out in
 :mod:`~llamalog_analytics._lanes`. The legend sits under the plot, clear of plotly's toolbar.
 
-Each log row is a marker whose colour *and* symbol name its category (CREATED is a star with
-the llama beside it, drawn as a picture so that no emoji font is needed), with a bar ending at
+Each log row is a marker whose colour *and* symbol name its category, with a bar ending at
 the row for its ``duration_ms`` (rows are logged when the work ends). A row whose status is
 FAILED under another category (an enrichment that failed, labelled ENRICHED) has FAILED's red
-cross, thin, over its category's marker: without hover it would read as a success. Grey lines
-join a parent run to its child runs. Rings flag what needs a second look: a parent whose run
-never logged, runs on a parent loop, rows logged before their parent run. Hover a marker for
-its card.
+cross, thin, over its category's marker: without hover it would read as a success. A row that
+records its entity's creation (:func:`~llamalog_analytics.rules.creation`, as ``explain`` and
+PROV tell it) is CREATED's star with the llama beside it, drawn as a picture so that no emoji
+font is needed; a row labelled CREATED that records none (an album that existed already, a label
+the category backfill's catch-all gave) is an open star in CREATED's green, without the llama,
+and its hover card says what it was. Grey lines join a parent run to its child runs. Rings flag
+what needs a second look: a parent whose run never logged, runs on a parent loop, rows logged
+before their parent run. Hover a marker for its card.
 
 Big chains stay readable: above :data:`WEBGL_ABOVE` rows the figure uses WebGL traces, and
 above :data:`LANES_SHOWN` lanes the deepest jobs are folded into one summary lane per
@@ -45,26 +48,26 @@ Examples:
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import polars as pl
 
-from . import links, schema
+from . import links, rules, schema
 from ._clock import Clock
 from ._format import count, duration, parse_duration, plotly_text
 from ._lanes import LANES_SHOWN, keyed, lanes
 from ._plotly import Figure
 from .chains import chain
 from .errors import TimelineError
-from .style import FAILED_STATUS, FLAG_STYLES, category_style, llama_uri
+from .style import FAILED_STATUS, FLAG_STYLES, NO_CREATION, Style, category_style, llama_uri
 
 if TYPE_CHECKING:
     from .store import LogStore
 
 WEBGL_ABOVE = 1_000  # rows; SVG markers get slow past a few thousand
-LLAMAS_SHOWN = 40  # CREATED markers that get the llama beside them
+LLAMAS_SHOWN = 40  # creations' stars that get the llama beside them
 IDLE_GAP = timedelta(minutes=1)  # pauses longer than this are collapsed
 LANE_PIXELS = 30
 LANES_HEADING = "job run · operation · entity"  # over the lanes' labels
@@ -91,6 +94,7 @@ def plot_timeline(
     link: str = "instance",
     reuse_gap: timedelta | str | None = None,
     idle_gap: timedelta | str | None = IDLE_GAP,
+    migrated: datetime | None = None,
     **chain_filters: Any,
 ) -> go.Figure:
     """The provenance chain of one entity as a waterfall figure.
@@ -103,6 +107,10 @@ def plot_timeline(
             A frame without a chain's link annotations is linked among its own rows.
         idle_gap: pauses longer than this are cut to a narrow break (a ``timedelta`` or text
             such as ``10min``); None keeps one unbroken time axis.
+        migrated: for a frame, when the category migration ran (naive UTC, as
+            ``store.applied_migrations()`` gives it), so that a row its catch-all labelled
+            CREATED is not drawn as a creation (see :func:`~llamalog_analytics.rules.creation`);
+            a store's own is read from it.
         chain_filters: passed to :func:`~llamalog_analytics.chain` (``categories``, ``since``,
             ``until``, ``table``).
 
@@ -123,19 +131,23 @@ def plot_timeline(
     else:
         if entity_type is None or entity_id is None:
             raise TimelineError("name the entity: plot_timeline(store, 'ALBUM', album_id)")
-        rows = chain(source, entity_type, entity_id, link=link, reuse_gap=reuse_gap, **chain_filters)
+        with source.session():  # one view of the store for the chain and the migrations
+            rows = chain(source, entity_type, entity_id, link=link, reuse_gap=reuse_gap, **chain_filters)
+            migrated = source.applied_migrations().get(schema.CATEGORY_MIGRATION)
         subject = f"{entity_type.upper()} {entity_id}"
     if rows.is_empty():
         raise TimelineError(f"no log rows for {subject}. Hint: check the id, or widen the filters")
     idle = None if idle_gap is None else parse_duration(idle_gap, "idle_gap", TimelineError)
-    return _figure(rows.sort("created_at", "id"), subject, idle)
+    return _figure(rows.sort("created_at", "id"), subject, idle, migrated)
 
 
 # --- the figure -----------------------------------------------------------------------------
 
 
-def _figure(rows: pl.DataFrame, subject: str, idle_gap: timedelta | None) -> go.Figure:
-    rows = keyed(rows)
+def _figure(
+    rows: pl.DataFrame, subject: str, idle_gap: timedelta | None, migrated: datetime | None
+) -> go.Figure:
+    rows = keyed(rows).with_columns(rules.album_created()).with_columns(rules.creation(migrated))
     # A lane per job run, or per summary of folded runs: two runs whose labels read the same
     # keep lanes of their own.
     tree = lanes(rows).with_columns(
@@ -300,16 +312,23 @@ def _rows_and_runs(rows: pl.DataFrame) -> str:
 
 def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
     """A trace of markers per category, in the category's colour and symbol; a label the schema
-    does not know (``user_action``) is a trace of its own, after them."""
+    does not know (``user_action``) is a trace of its own, after them. CREATED's star is for the
+    rows that record a creation (``creation``, by :func:`~llamalog_analytics.rules.creation`);
+    the other rows labelled CREATED follow it as :data:`~llamalog_analytics.style.NO_CREATION`."""
     unknown = sorted(set(rows["category"].drop_nulls().cast(pl.String)) - set(schema.CATEGORIES))
+    looks: list[tuple[Style, pl.Expr]] = []
     for category in [*schema.CATEGORIES, *unknown, None]:
-        part = rows.filter(
-            pl.col("category").is_null() if category is None else pl.col("category") == category
-        )
+        labelled = pl.col("category").is_null() if category is None else pl.col("category") == category
+        if category == "CREATED":
+            created = pl.col("creation") == "CREATED"
+            looks += [(category_style(category), labelled & created), (NO_CREATION, labelled & ~created)]
+        else:
+            looks.append((category_style(category), labelled))
+    for look, which in looks:
+        part = rows.filter(which)
         if part.is_empty():
             continue
-        created = category == "CREATED"
-        look = category_style(category)
+        starred = look.symbol.startswith("star")
         figure.add_trace(
             scatter(
                 x=part["x"].to_list(),  # lists: the page's figure data stays plain arrays
@@ -320,8 +339,8 @@ def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
                 marker={
                     "symbol": look.symbol,
                     "color": look.colour,
-                    "size": 12 if created else 9,
-                    "line": {"width": 1, "color": "white"},
+                    "size": 12 if starred else 9,
+                    "line": {"width": 1.5 if look is NO_CREATION else 1, "color": "white"},
                 },
                 hovertext=part["hover"],
                 hovertemplate="%{hovertext}<extra></extra>",
@@ -357,15 +376,15 @@ def _failed(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
 def _llamas(figure: go.Figure, rows: pl.DataFrame, clock: Clock, plot_height: int, top: int) -> None:
     """The llama, as a picture (an emoji font cannot be counted on): before the title (``top``
     pixels above the plot: the margin), before the CREATED legend entry (the legend's first),
-    and above-right of CREATED markers (the first :data:`LLAMAS_SHOWN` that do not crowd another
-    llama in their lane)."""
+    and above-right of the stars of rows that record a creation (the first :data:`LLAMAS_SHOWN`
+    that do not crowd another llama in their lane)."""
     pixel = 1 / plot_height  # paper units, up and down
     beside = {"xref": "paper", "yref": "paper", "x": 0, "sizex": 0.5, "xanchor": "right", "yanchor": "middle"}
     side = llama_uri("xMaxYMid")
     images = [
         beside | {"name": "llama: title", "source": side, "y": 1 + (top - 27) * pixel, "sizey": 24 * pixel}
     ]
-    created = rows.filter(pl.col("category") == "CREATED")
+    created = rows.filter(pl.col("creation") == "CREATED")
     if not created.is_empty():
         legend_row = -(_AXIS + _ROW + 14) * pixel  # the legend's first entry, under its group title
         images.append(
@@ -523,6 +542,16 @@ def _hover() -> pl.Expr:
         pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M:%S%.3f UTC"),
         line("duration", pl.col("duration_ms").map_elements(duration, return_dtype=pl.String)),
         line("about", text("entity_full")),
+        line(
+            "no creation",
+            pl.when(pl.col("creation") == rules.EXISTED)
+            .then(pl.lit("its metadata says the album existed already (albumCreated false)"))
+            .when(pl.col("creation") != "CREATED")
+            .then(
+                pl.lit("the category backfill's catch-all labelled it CREATED; by the application's rules ")
+                + pl.col("creation")
+            ),
+        ),
         line("job", text("job_id") + pl.lit(" · run ") + pl.col("job_instance").cast(pl.String)),
         line(
             "parent job",

@@ -270,6 +270,51 @@ def test_a_row_that_failed_under_another_category_is_crossed_out(chain_store):
     assert "status FAILED, another category" not in unchanged and "FAILED" in unchanged
 
 
+SAMPLE_ALBUM = "3e8428c2-2d96-4742-8ce3-9cf025319cd4"  # Ágætis byrjun: three CREATED rows record no creation
+
+
+def test_only_a_row_that_records_a_creation_is_starred(sample_album):
+    """As explain and PROV tell it (rules.creation): a collection add whose metadata says the album
+    existed, and game-pool rows the category backfill's catch-all labelled CREATED, are no creation."""
+    store, _ = sample_album
+    figure = lla.plot_timeline(store, "ALBUM", SAMPLE_ALBUM)
+    traces = by_name(figure)
+    stars, labelled = traces["CREATED"], traces.get("labelled CREATED, no creation")
+    assert [card.split("</b>")[0] for card in stars.hovertext] == ["<b>track:created:enrichment"]
+    assert labelled is not None and labelled.legendgroup == "category"
+    assert sorted(card.split("</b>")[0] for card in labelled.hovertext) == [
+        "<b>collection:album-added",
+        "<b>game-pool:add-to-pool",
+        "<b>game-pool:status-update",
+    ]
+    assert (labelled.marker.symbol, labelled.marker.color) == (
+        "star-open",
+        style.CATEGORY_STYLES["CREATED"].colour,
+    )
+    assert stars.marker.symbol == "star"
+    names = [t.name for t in figure.data if t.legendgroup == "category"]
+    assert names.index("labelled CREATED, no creation") == names.index("CREATED") + 1  # explained beside it
+    cards = {card.split("</b>")[0]: card for card in labelled.hovertext}
+    assert (
+        "no creation: its metadata says the album existed already (albumCreated false)"
+        in (cards["<b>collection:album-added"])
+    )
+    assert (
+        "no creation: the category backfill's catch-all labelled it CREATED; "
+        "by the application's rules USER_ACTION" in cards["<b>game-pool:status-update"]
+    )
+    assert "no creation" not in stars.hovertext[0]
+    llamas = [(i.x, round(i.y + 0.12, 6)) for i in figure.layout.images if i.name == "llama: CREATED"]
+    assert llamas == [(stars.x[0], stars.y[0])]  # the llama marks the creation alone
+    # a frame in hand: the migration's time given, the catch-all's labels are told apart too
+    rows = lla.chain(store, "ALBUM", SAMPLE_ALBUM)
+    migrated = store.applied_migrations()[schema.CATEGORY_MIGRATION]
+    told = by_name(lla.plot_timeline(rows, migrated=migrated))
+    assert len(told["CREATED"].x) == 1 and len(told["labelled CREATED, no creation"].x) == 3
+    untold = by_name(lla.plot_timeline(rows))  # not given: only the album that existed is told
+    assert len(untold["CREATED"].x) == 3 and len(untold["labelled CREATED, no creation"].x) == 1
+
+
 def test_hover_card_says_what_happened_and_escapes_log_text(chain_store):
     traces = by_name(lla.plot_timeline(chain_store, "ALBUM", ALBUM))
     (card,) = traces["FAILED"].hovertext
