@@ -1,11 +1,14 @@
 """The lanes of a timeline: which lane each log row sits in, their order and their labels.
 
 A lane is a job run (a job *instance*, see :mod:`~llamalog_analytics.links`); lanes follow the
-job tree, a child run under its parent run, indented. A row without a job id sits in its
-resolved parent run's lane, or else in a lane of its own entity and operation kind. Each lane
-reads as its run, what the run did and the entity it was about: ``└ 246 · enrichment:album ·
-ALBUM Kid A`` (the entity's title or name when a row's metadata carries it, else its id
-shortened). Above :data:`LANES_SHOWN` lanes the deepest runs fold into one lane per ancestor.
+job tree, a child run under its parent run, its label drawn on the tree's lines as ``tree``
+draws folders (``├`` a run with a later sibling, ``└`` the last, ``│`` down to an ancestor's
+later sibling), to be read left-aligned in a monospaced font (:func:`left_aligned`). A row
+without a job id sits in its resolved parent run's lane, or else in a lane of its own entity
+and operation kind. Each lane reads as its run, what the run did and the entity it was about:
+``└ 246 · enrichment:album · ALBUM Kid A`` (the entity's title or name when a row's metadata
+carries it, else its id shortened). Above :data:`LANES_SHOWN` lanes the deepest runs fold into
+one lane per ancestor.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from ._format import count, plotly_text
 LANES_SHOWN = 60  # lanes before the deepest jobs are folded into summary lanes
 _NO_JOB = "(no job id)"
 _SPACE = "\u00a0"  # plotly trims ordinary leading spaces from tick labels
+_BRANCH = {True: "├ ", False: "└ "}  # a run with a later sibling; the last
+_GUIDE = {True: "│ ", False: _SPACE * 2}  # under an ancestor with a later sibling; under the last
 _NAMES = {"ALBUM": "$.albumTitle", "ARTIST": "$.artistName", "TRACK": "$.trackTitle"}
 _OPTIONAL = (  # columns a frame in hand may lack; read as NULL
     "entity_type",
@@ -79,23 +84,23 @@ def lanes(rows: pl.DataFrame) -> pl.DataFrame:
         anchors.append(job if depth <= level else anchors[-1])
         if depth > level:
             folded[anchors[-1]] = folded.get(anchors[-1], 0) + 1
-    depths = dict(order)
+    branches = _branches(order)
 
-    def label(job: str, depth: int) -> str:
+    def label(job: str) -> str:
         name, operation, entity, own = looks[job]
         what = operation if own else str(operation).split(":")[0]
         about = f" · {entity}" if entity else ""
-        return plotly_text(f"{_SPACE * 2 * depth}{'└ ' if depth else ''}{name} · {what}{about}")
+        return plotly_text(f"{_tree_lines(branches[job])}{name} · {what}{about}")
 
-    def summary(anchor: str) -> str:
+    def summary(anchor: str) -> str:  # the anchor's last child lane
         jobs = count(folded[anchor], "job")
-        return plotly_text(f"{_SPACE * 2 * (depths[anchor] + 1)}… {jobs} below {looks[anchor][0]}")
+        return plotly_text(f"{_tree_lines((*branches[anchor], False))}… {jobs} below {looks[anchor][0]}")
 
     return pl.DataFrame(
         {
             "job": [job for job, _ in order],
             "lane": [
-                label(job, depth) if depth <= level else summary(anchor)
+                label(job) if depth <= level else summary(anchor)
                 for (job, depth), anchor in zip(order, anchors, strict=True)
             ],
             "depth": [depth for _, depth in order],
@@ -103,6 +108,53 @@ def lanes(rows: pl.DataFrame) -> pl.DataFrame:
         },
         schema={"job": pl.String, "lane": pl.String, "depth": pl.Int32, "folded": pl.Boolean},
     )
+
+
+def _branches(order: list[tuple[str, int]]) -> dict[str, tuple[bool, ...]]:
+    """For each run of a depth-first ``order`` (run, depth), whether it and each of its ancestors
+    under its tree's top has a later sibling, from the top's child down to the run itself.
+
+    Examples:
+        >>> _branches([("a", 0), ("b", 1), ("c", 2), ("d", 1), ("e", 0)])
+        {'a': (), 'b': (True,), 'c': (True, False), 'd': (False,), 'e': ()}
+    """
+    later = []
+    met: set[int] = set()  # depths of the runs after this one, up to one shallower than it
+    for _, depth in reversed(order):
+        later.append(depth in met)
+        met = {d for d in met if d < depth} | {depth}
+    later.reverse()
+    branches: dict[str, tuple[bool, ...]] = {}
+    path: tuple[bool, ...] = ()
+    for (job, depth), more in zip(order, later, strict=True):
+        path = (*path[: depth - 1], more) if depth else ()
+        branches[job] = path
+    return branches
+
+
+def _tree_lines(branch: tuple[bool, ...]) -> str:
+    """The tree's lines before a run's label: a guide per ancestor under the top, then its branch.
+
+    Examples:
+        >>> _tree_lines((True, False)).replace(_SPACE, "_"), _tree_lines(())
+        ('│ └ ', '')
+    """
+    if not branch:
+        return ""
+    return "".join(_GUIDE[more] for more in branch[:-1]) + _BRANCH[branch[-1]]
+
+
+def left_aligned(labels: list[str]) -> list[str]:
+    """Lane labels padded at their end to one width: in a monospaced font (the timeline's
+    ``LANE_FONT``), plotly's right-aligned tick labels then start in one column, and a child run's
+    indentation shows under its parent's label. ``&lt;`` is one character on screen.
+
+    Examples:
+        >>> [label.replace(_SPACE, "_") for label in left_aligned(["a · b", f"{_SPACE * 2}└ c &lt;d"])]
+        ['a · b___', '__└ c &lt;d']
+    """
+    drawn = [len(label.replace("&lt;", "<")) for label in labels]
+    return [label + _SPACE * (max(drawn) - n) for label, n in zip(labels, drawn, strict=True)]
 
 
 def _tree_order(jobs: pl.DataFrame) -> tuple[list[tuple[str, int]], dict[str | None, list[str]]]:

@@ -9,8 +9,10 @@ traces get it too.
 
 Each job run (a job *instance*: a reused job id gets one lane per run, see
 :mod:`~llamalog_analytics.links`) gets a lane; lanes follow the job tree (a child run sits under
-its parent run, indented), so reading down is reading the chain from its root. A lane names its
-run, what the run did and the entity it was about (``└ 246 · enrichment:album · ALBUM Kid A``).
+its parent run, on the tree's lines: ``├``, ``└``, ``│``), so reading down is reading the chain
+from its root. The labels start in one column (monospaced, :data:`LANE_FONT`), so a run's depth
+shows. A lane names its run, what the run did and the entity it was about (``└ 246 ·
+enrichment:album · ALBUM Kid A``).
 A row without a job id sits in its resolved parent run's lane, or else in a lane of its own
 entity and operation kind (``(no job id) · game-pool · ALBUM Kid A``); the lanes are worked out in
 :mod:`~llamalog_analytics._lanes`. The legend sits under the plot, clear of plotly's toolbar.
@@ -57,7 +59,7 @@ import polars as pl
 from . import links, rules, schema
 from ._clock import Clock
 from ._format import count, duration, parse_duration, plotly_text
-from ._lanes import LANES_SHOWN, keyed, lanes
+from ._lanes import LANES_SHOWN, keyed, lanes, left_aligned
 from ._plotly import Figure
 from .chains import chain
 from .errors import TimelineError
@@ -71,8 +73,10 @@ LLAMAS_SHOWN = 40  # creations' stars that get the llama beside them
 IDLE_GAP = timedelta(minutes=1)  # pauses longer than this are collapsed
 LANE_PIXELS = 30
 LANES_HEADING = "job run · operation · entity"  # over the lanes' labels
+LANE_FONT = {"family": "DejaVu Sans Mono, Menlo, Consolas, monospace", "size": 10}  # lanes and heading
+_CHAR_PIXELS = 6  # how wide a character of LANE_FONT is (0.6 em)
+_STANDOFF = 8  # pixels between the lanes' labels and the plot
 RING_SIZE, RING_STEP = 20, 7  # the first flag's rings, and how much wider each next flag's are
-_HEADING_PIXELS = 7 * len(LANES_HEADING) + 20  # the left margin at least: the heading is not cut off
 _PAGE_PIXELS = 1_400
 _TOP = 112  # margin for the title and three lines of subtitle
 _SUBTITLE_LINE = 15  # more margin for each line of subtitle past three
@@ -154,7 +158,8 @@ def _figure(
         key=pl.when(pl.col("folded")).then(pl.lit("folded: ") + pl.col("lane")).otherwise(pl.col("job"))
     )
     order = tree.unique("key", maintain_order=True)
-    keys, names = order["key"].to_list(), order["lane"].to_list()
+    keys = order["key"].to_list()
+    heading, *names = left_aligned([LANES_HEADING, *order["lane"].to_list()])
     clock = Clock.of(rows["created_at"], rows["duration_ms"], idle_gap)
     started = pl.col("created_at") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0).clip(0))
     rows = (
@@ -228,6 +233,8 @@ def _figure(
             "tickmode": "array",
             "tickvals": list(range(len(names))),
             "ticktext": names,
+            "tickfont": LANE_FONT,
+            "ticklabelstandoff": _STANDOFF,
             "range": [len(names) - 0.5, -0.5],
             "zeroline": False,
             "automargin": True,
@@ -244,20 +251,23 @@ def _figure(
             "yanchor": "top",
         },
         hoverlabel={"align": "left"},
-        margin={"t": top, "b": bottom, "r": 30, "l": _HEADING_PIXELS},  # wider for longer labels
+        # at least the heading's width (no tick label: automargin does not count it); padded to
+        # the labels' width, it fits where they do
+        margin={"t": top, "b": bottom, "r": 30, "l": _CHAR_PIXELS * len(LANES_HEADING) + 20},
         template="plotly_white",
     )
     figure.add_annotation(  # the lanes' heading, over their labels: an axis title would not fit a short plot
-        text=LANES_HEADING,
+        text=heading,
         xref="paper",
         x=0,
         xanchor="right",
         yref="paper",
         y=1,
         yanchor="bottom",
+        xshift=-_STANDOFF,  # ending where the labels end: starting where they start
         yshift=6,
         showarrow=False,
-        font={"size": 12},
+        font=LANE_FONT,
     )
     _llamas(figure, rows, clock, plot_height, top)
     for trace in figure.data:  # each group of the legend a column, under its title
@@ -269,7 +279,7 @@ def _figure(
 def _plot_width(lanes: list[str]) -> int:
     """About how wide the plot is on a 1,400 px page or image (:func:`~llamalog_analytics.write_timeline`'s
     PNG width), once the lane labels have taken their room: what the time ticks are spaced for."""
-    return max(400, _PAGE_PIXELS - 100 - 7 * max(len(lane) for lane in lanes))
+    return max(400, _PAGE_PIXELS - 100 - _CHAR_PIXELS * max(len(lane) for lane in lanes))
 
 
 def _subject_title(rows: pl.DataFrame, subject: str) -> str:

@@ -98,17 +98,17 @@ ROWS = [
     row("pool", 40, "game-pool:add-to-pool", "USER_ACTION", None),
     row("pool-again", 41, "game-pool:status-update", "USER_ACTION", None),
 ]
-LANES = [
+LANES = [  # as drawn, without the padding that ends them all in one column
     "album-1 · album:created · ALBUM Kid A",
-    f"{SPACE * 2}└ 100 · enrichment:album · ALBUM Kid A",
-    f"{SPACE * 4}└ 103 · enrichment:track · ALBUM Kid A",
-    f"{SPACE * 4}└ 101 · cache:album-cover-art · ALBUM Kid A",
-    f"{SPACE * 6}└ 102 · discogs:get-album · ALBUM Kid A",
+    "└ 100 · enrichment:album · ALBUM Kid A",
+    f"{SPACE * 2}├ 103 · enrichment:track · ALBUM Kid A",
+    f"{SPACE * 2}└ 101 · cache:album-cover-art · ALBUM Kid A",
+    f"{SPACE * 4}└ 102 · discogs:get-album · ALBUM Kid A",
     f"(no job id) · track · TRACK {TRACK[:8]}…",
     "(no job id) · manual_correction · ALBUM Kid A",
     "(no job id) · game-pool · ALBUM Kid A",
     "L1 · enrichment:album · ALBUM Kid A",  # jobs on a parent loop belong to no tree: they come last
-    f"{SPACE * 2}└ L2 · enrichment:album · ALBUM Kid A",
+    "└ L2 · enrichment:album · ALBUM Kid A",
 ]
 
 
@@ -133,14 +133,19 @@ def by_name(figure) -> dict[str, object]:
     return {re.sub(r" \([\d,]+\)$", "", trace.name): trace for trace in figure.data}
 
 
+def lane_labels(figure) -> list[str]:
+    """The lanes' labels, without the padding that ends them all in one column."""
+    return [label.rstrip(SPACE) for label in figure.layout.yaxis.ticktext]
+
+
 def lanes_of(figure, trace) -> list[str]:
     """The lane of each point of ``trace``."""
-    return [figure.layout.yaxis.ticktext[round(y)] for y in trace.y if y is not None]
+    return [lane_labels(figure)[round(y)] for y in trace.y if y is not None]
 
 
 def test_lanes_follow_the_job_tree_and_name_their_entity(chain_store):
     figure = lla.plot_timeline(chain_store, "album", ALBUM)
-    assert list(figure.layout.yaxis.ticktext) == LANES
+    assert lane_labels(figure) == LANES
     assert list(figure.layout.yaxis.tickvals) == list(range(len(LANES)))
     assert figure.layout.yaxis.range == (len(LANES) - 0.5, -0.5)  # the root on top
     assert figure.layout.xaxis.title.text == "time (UTC)"
@@ -151,6 +156,37 @@ def test_lanes_follow_the_job_tree_and_name_their_entity(chain_store):
     assert "about: ARTIST Radiohead" in created.hovertext[1]
     pool = by_name(figure)["USER_ACTION"]
     assert lanes_of(figure, pool) == [LANES[7], LANES[7]]  # two game-pool operations, one lane
+
+
+def test_lane_labels_start_in_one_column_so_the_job_tree_shows(chain_store):
+    """Plotly right-aligns tick labels: padded to one width in a monospaced font, they start in
+    one column, and a child run's branch sits under its parent's label, on the tree's lines."""
+    figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
+    labels = list(figure.layout.yaxis.ticktext)
+    assert len({len(label) for label in labels}) == 1  # one width
+    assert "monospace" in figure.layout.yaxis.tickfont.family
+    (heading,) = [a for a in figure.layout.annotations if a.text.rstrip(SPACE) == timeline.LANES_HEADING]
+    assert len(heading.text) == len(labels[0]) and heading.font.family == figure.layout.yaxis.tickfont.family
+    assert heading.xanchor == "right" and heading.xshift == -figure.layout.yaxis.ticklabelstandoff
+    drawn = lane_labels(figure)
+    below_100 = drawn[2:5]  # 103 and 101 are 100's children; 102 is 101's
+    assert [label.index("└" if "└" in label else "├") for label in [drawn[1], *below_100]] == [0, 2, 2, 4]
+    assert drawn[2].startswith(f"{SPACE * 2}├ 103") and drawn[3].startswith(f"{SPACE * 2}└ 101")
+    rows = pl.DataFrame(  # a guide runs down to a later sibling: a │ beside the child of the first
+        [
+            row("top", 0, "enrichment:album", "ENRICHED", "T"),
+            row("first", 1, "enrichment:album", "ENRICHED", "A", parent_job_id="T"),
+            row("its-child", 2, "cache:album-cover-art", "CACHED", "A1", parent_job_id="A"),
+            row("second", 3, "enrichment:track", "ENRICHED", "B", parent_job_id="T"),
+        ]
+    ).with_columns(pl.col("created_at").str.to_datetime())
+    about = f"ALBUM {ALBUM[:8]}…"
+    assert lane_labels(lla.plot_timeline(rows)) == [
+        f"T · enrichment:album · {about}",
+        f"├ A · enrichment:album · {about}",
+        f"│ └ A1 · cache:album-cover-art · {about}",
+        f"└ B · enrichment:track · {about}",
+    ]
 
 
 def test_each_category_has_its_own_colour_and_symbol(chain_store):
@@ -199,7 +235,7 @@ def test_idle_gaps_are_collapsed_and_said_so(chain_store):
     # 12:40-12:41; the pauses between them are cut
     assert "5 idle gaps over 1 min collapsed (34 min 29 s in all)" in figure.layout.title.subtitle.text
     bands = [shape for shape in figure.layout.shapes if shape.type == "rect"]
-    gaps = [a for a in figure.layout.annotations if a.text != timeline.LANES_HEADING]
+    gaps = [a for a in figure.layout.annotations if a.text.rstrip(SPACE) != timeline.LANES_HEADING]
     assert [a.text for a in gaps] == ["2 min", "3 min", "11 min", "9 min", "10 min"]  # rounded
     assert "idle 2 min 59 s" in gaps[1].hovertext  # 2 min 58.5 s
     assert len(bands) == 5 and all(band.x0 < band.x1 for band in bands)
@@ -333,7 +369,7 @@ def test_a_frame_in_hand_and_filters(chain_store):
     assert names == {"ENRICHED"}
     assert figure.layout.title.text == "LlamaLog timeline · chain"
     filtered = lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories=["FAILED"])
-    assert list(filtered.layout.yaxis.ticktext) == [f"102 · discogs:get-album · ALBUM {ALBUM[:8]}…"]
+    assert lane_labels(filtered) == [f"102 · discogs:get-album · ALBUM {ALBUM[:8]}…"]
     with pytest.raises(TimelineError, match="no log rows for ALBUM"):
         lla.plot_timeline(chain_store, "ALBUM", str(uuid.uuid4()))
     with pytest.raises(TimelineError, match="name the entity"):
@@ -351,21 +387,21 @@ def test_a_reused_job_id_gets_one_lane_per_run_and_links_to_the_nearest():
     ).with_columns(pl.col("created_at").str.to_datetime())
     figure = lla.plot_timeline(rows)  # a bare frame: columns it lacks read as NULL
     about = f"ALBUM {ALBUM[:8]}…"
-    assert list(figure.layout.yaxis.ticktext) == [
+    assert lane_labels(figure) == [
         f"292 #1 · enrichment:album · {about}",
-        f"{SPACE * 2}└ 300 · cache:album-cover-art · {about}",
+        f"└ 300 · cache:album-cover-art · {about}",
         f"292 #2 · enrichment:album · {about}",
-        f"{SPACE * 2}└ 301 · cache:album-cover-art · {about}",
+        f"└ 301 · cache:album-cover-art · {about}",
     ]
     assert "⚠ logged before its parent run" not in by_name(figure)
     assert "2 idle gaps over 1 min collapsed (40 d in all)" in figure.layout.title.subtitle.text
     april = lla.plot_timeline(links.annotate(rows).slice(2))  # linked over all four rows, shown: April's
-    assert april.layout.yaxis.ticktext[0] == f"292 #2 · enrichment:album · {about}"  # not its first run
+    assert lane_labels(april)[0] == f"292 #2 · enrichment:album · {about}"  # not its first run
     literal = lla.plot_timeline(rows, link="job_id")  # bare ids: both children hang off one job 292
-    assert list(literal.layout.yaxis.ticktext) == [
+    assert lane_labels(literal) == [
         f"292 · enrichment:album · {about}",
-        f"{SPACE * 2}└ 300 · cache:album-cover-art · {about}",
-        f"{SPACE * 2}└ 301 · cache:album-cover-art · {about}",
+        f"├ 300 · cache:album-cover-art · {about}",
+        f"└ 301 · cache:album-cover-art · {about}",
     ]
 
 
@@ -397,10 +433,7 @@ def big_chain(jobs: int = 500, rows_per_job: int = 10) -> pl.DataFrame:
 def test_big_chains_switch_to_webgl_and_fold_deep_lanes():
     figure = lla.plot_timeline(big_chain())
     assert {t.type for t in figure.data} == {"scattergl"}
-    assert list(figure.layout.yaxis.ticktext) == [
-        "root · enrichment:album",
-        f"{SPACE * 2}… 499 jobs below root",
-    ]
+    assert lane_labels(figure) == ["root · enrichment:album", "└ … 499 jobs below root"]
     assert "499 deeper jobs folded into 1 summary lanes" in figure.layout.title.subtitle.text
     markers = [t for t in figure.data if t.legendgroup == "category"]
     assert sum(len(t.x) for t in markers) == 5_000
@@ -419,8 +452,7 @@ def test_folding_keeps_as_many_levels_as_fit():
     rows = big_chain(jobs=50)  # root, 25 children, 24 grandchildren: all 50 lanes fit
     assert len(lla.plot_timeline(rows).layout.yaxis.ticktext) == 50
     rows = big_chain(jobs=80)  # 40 children with a grandchild each need 80 lanes: fold below the root
-    lanes = list(lla.plot_timeline(rows).layout.yaxis.ticktext)
-    assert lanes == ["root · enrichment:album", f"{SPACE * 2}… 79 jobs below root"]
+    assert lane_labels(lla.plot_timeline(rows)) == ["root · enrichment:album", "└ … 79 jobs below root"]
 
 
 # --- what a person sees ---------------------------------------------------------------------
@@ -571,8 +603,13 @@ def test_timeline_html_opens_offline_in_headless_chromium(chain_store, tmp_path)
         assert page.locator("#timeline .main-svg").first.is_visible()
         assert "LlamaLog timeline" in page.locator("#timeline .gtitle").text_content()
         assert page.locator("#timeline .point").count() >= len(ROWS)
-        ticks = [box["text"] for box in page.evaluate(BOXES, "#timeline .ytick text")]
+        boxes = page.evaluate(BOXES, "#timeline .ytick text")
+        ticks = [box["text"].rstrip(f" {SPACE}") for box in boxes]
         assert ticks == [lane.replace(SPACE, " ") for lane in LANES] or ticks == LANES
+        (heading,) = [b for b in page.evaluate(BOXES, "#timeline .annotation-text") if "job run" in b["text"]]
+        starts = [box["x"] for box in [*boxes, heading]]
+        assert max(starts) - min(starts) < 2 and min(starts) >= 0, starts  # one column, none cut off
+        screenshot(page, "timeline-lanes")
         assert non_blank(page)
     assert errors == []
 
@@ -627,7 +664,7 @@ def test_runs_whose_labels_read_the_same_keep_lanes_of_their_own():
         schema_overrides={"parent_job_id": pl.String},
     )
     figure = lla.plot_timeline(rows)
-    labels = list(figure.layout.yaxis.ticktext)
+    labels = lane_labels(figure)
     assert len(labels) == 2 and labels[0] == labels[1]  # read the same, drawn apart
     ys = sorted({y for trace in figure.data if trace.y is not None for y in trace.y if y is not None})
     assert ys == [0, 1]
