@@ -190,7 +190,7 @@ def _level_that_fits(order: list[tuple[str, int]], children: dict[str | None, li
     return level
 
 
-def keyed(rows: pl.DataFrame) -> pl.DataFrame:
+def keyed(rows: pl.DataFrame, names: dict[str, str] | None = None) -> pl.DataFrame:
     """``rows`` with the lane each belongs to and how a person reads it.
 
     Adds ``job`` (the lane's key: the row's run; for a row without a job id its resolved parent
@@ -198,7 +198,8 @@ def keyed(rows: pl.DataFrame) -> pl.DataFrame:
     own job id names the lane), ``parent`` (its parent run's key, None when the parent never
     logged), ``name`` (``292``, or ``292 #2`` when the id ran more than once among these rows or
     the run among them is not its first; ``(no job id)``) and ``entity`` (``ALBUM Kid A``, or the
-    id shortened when no row names it).
+    id shortened when no row names it). ``names``: entity id → name, when rows beyond ``rows``
+    name them (a filtered chain's whole chain); else :func:`entity_names` of ``rows``.
     """
     rows = filled(rows)
     run = pl.col("job_id") + pl.lit("#") + pl.col("job_instance").cast(pl.String)
@@ -206,7 +207,7 @@ def keyed(rows: pl.DataFrame) -> pl.DataFrame:
     kind = pl.col("operation").str.split(":").list.first()
     rows = rows.with_columns(_subject())
     runs = rows.filter(pl.col("job_id").is_not_null()).select(run.unique())["job_id"]
-    names = _entity_names(rows)
+    names = entity_names(rows) if names is None else names
     entity = pl.when(pl.col("subject_type").is_not_null() | pl.col("subject_id").is_not_null()).then(
         pl.concat_str(
             pl.col("subject_type").fill_null("?"),
@@ -262,8 +263,9 @@ def _subject() -> list[pl.Expr]:
     ]
 
 
-def _entity_names(rows: pl.DataFrame) -> dict[str, str]:
+def entity_names(rows: pl.DataFrame) -> dict[str, str]:
     """Entity id → the title or name a row about it carries in its metadata."""
+    rows = filled(rows).with_columns(_subject())
     named = pl.concat(
         [
             rows.filter(pl.col("subject_type") == kind).select(

@@ -5,7 +5,9 @@ days apart, so every pause longer than ``idle_gap`` (a minute by default) shrink
 grey break labelled with what it stood for (``12 d``), and each burst keeps one common scale,
 its start written out in full and offsets after it (``+2 s``). The subtitle says how many gaps
 were collapsed; :mod:`~llamalog_analytics._clock` does the cutting, on plain numbers, so WebGL
-traces get it too.
+traces get it too. Filters (``categories``, ``since``, ``until``) are said in the subtitle with
+what they kept of the whole chain (``4 of 15 rows (category CREATED)``), whose rows still name
+the entity in the title and lanes.
 
 Each job run (a job *instance*: a reused job id gets one lane per run, see
 :mod:`~llamalog_analytics.links`) gets a lane; lanes follow the job tree (a child run sits under
@@ -50,6 +52,7 @@ Examples:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -58,9 +61,10 @@ import polars as pl
 
 from . import links, rules, schema
 from ._clock import Clock
-from ._format import count, duration, parse_duration, plotly_text
-from ._lanes import LANES_SHOWN, keyed, lanes, left_aligned
+from ._format import count, duration, moment, parse_duration, plotly_text
+from ._lanes import LANES_SHOWN, entity_names, keyed, lanes, left_aligned
 from ._plotly import Figure
+from ._time import naive_utc
 from .chains import chain
 from .errors import TimelineError
 from .style import FAILED_STATUS, FLAG_STYLES, NO_CREATION, Style, category_style, llama_uri
@@ -99,7 +103,10 @@ def plot_timeline(
     reuse_gap: timedelta | str | None = None,
     idle_gap: timedelta | str | None = IDLE_GAP,
     migrated: datetime | None = None,
-    **chain_filters: Any,
+    categories: Sequence[str] | str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    table: str = schema.CURRENT_TABLE,
 ) -> go.Figure:
     """The provenance chain of one entity as a waterfall figure.
 
@@ -115,13 +122,15 @@ def plot_timeline(
             ``store.applied_migrations()`` gives it), so that a row its catch-all labelled
             CREATED is not drawn as a creation (see :func:`~llamalog_analytics.rules.creation`);
             a store's own is read from it.
-        chain_filters: passed to :func:`~llamalog_analytics.chain` (``categories``, ``since``,
-            ``until``, ``table``).
+        categories, since, until, table: passed to :func:`~llamalog_analytics.chain`, for a
+            store. The subtitle says what the filters kept of the whole chain (``4 of 27 rows
+            (category CREATED)``); the title and lanes name the entity as the whole chain does.
 
     Raises:
-        TimelineError: a store without an entity, rows without the columns of a log row, or a
-            chain with no rows.
+        TimelineError: a store without an entity, filters with a frame (filter the frame),
+            rows without the columns of a log row, or a chain with no rows.
     """
+    filtered = bool(categories) or since is not None or until is not None
     if isinstance(source, pl.DataFrame):
         missing = [
             c for c in ("id", "created_at", "operation", "job_id", "parent_job_id") if c not in source.columns
@@ -131,27 +140,60 @@ def plot_timeline(
                 f"the rows lack {', '.join(missing)}. Hint: pass log rows, such as "
                 "lla.chain(store, 'ALBUM', album_id) or store.table()"
             )
+        if filtered:
+            raise TimelineError(
+                "categories, since and until choose the rows of a store's chain. Hint: filter the "
+                "frame instead, e.g. frame.filter(pl.col('category') == 'CREATED')"
+            )
         rows, subject = links.annotate(source, links.Linking.of(link, reuse_gap)), "chain"
+        whole = rows
     else:
         if entity_type is None or entity_id is None:
             raise TimelineError("name the entity: plot_timeline(store, 'ALBUM', album_id)")
-        with source.session():  # one view of the store for the chain and the migrations
-            rows = chain(source, entity_type, entity_id, link=link, reuse_gap=reuse_gap, **chain_filters)
+        with source.session():  # one view of the store for the chains and the migrations
+            whole = chain(source, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
+            rows = whole
+            if filtered:
+                rows = chain(
+                    source,
+                    entity_type,
+                    entity_id,
+                    categories=categories,
+                    since=since,
+                    until=until,
+                    table=table,
+                    link=link,
+                    reuse_gap=reuse_gap,
+                )
             migrated = source.applied_migrations().get(schema.CATEGORY_MIGRATION)
-        subject = f"{entity_type.upper()} {entity_id}"
+        subject = f"{entity_type.upper()} {uuid.UUID(str(entity_id).strip())}"  # chain took it as a UUID
+    kept = _kept(categories, since, until)  # chain has checked them
     if rows.is_empty():
-        raise TimelineError(f"no log rows for {subject}. Hint: check the id, or widen the filters")
+        if kept and not whole.is_empty():
+            raise TimelineError(
+                f"none of the {count(whole.height, 'log row')} of {subject} is kept ({kept}). "
+                "Hint: widen the filters"
+            )
+        raise TimelineError(f"no log rows for {subject}. Hint: check the id")
     idle = None if idle_gap is None else parse_duration(idle_gap, "idle_gap", TimelineError)
-    return _figure(rows.sort("created_at", "id"), subject, idle, migrated)
+    return _figure(rows.sort("created_at", "id"), subject, idle, migrated, whole, kept)
 
 
 # --- the figure -----------------------------------------------------------------------------
 
 
 def _figure(
-    rows: pl.DataFrame, subject: str, idle_gap: timedelta | None, migrated: datetime | None
+    rows: pl.DataFrame,
+    subject: str,
+    idle_gap: timedelta | None,
+    migrated: datetime | None,
+    whole: pl.DataFrame,
+    kept: str,
 ) -> go.Figure:
-    rows = keyed(rows).with_columns(rules.album_created()).with_columns(rules.creation(migrated))
+    """``rows`` drawn: those ``kept`` (what filters kept, as said) of ``whole``, the chain whose
+    rows name the entities."""
+    named = entity_names(whole)
+    rows = keyed(rows, named).with_columns(rules.album_created()).with_columns(rules.creation(migrated))
     # A lane per job run, or per summary of folded runs: two runs whose labels read the same
     # keep lanes of their own.
     tree = lanes(rows).with_columns(
@@ -182,7 +224,7 @@ def _figure(
     kind, _, entity = subject.partition(" ")
     notes = [
         entity if kind and entity else "",
-        _rows_and_runs(rows),
+        _rows_and_runs(rows, whole.height, kept),
         clock.note(),
     ]
     folded = tree.filter(pl.col("folded"))
@@ -207,7 +249,7 @@ def _figure(
     tickvals, ticktext = clock.ticks(_plot_width(names))
     figure.update_layout(
         title={
-            "text": plotly_text(f"LlamaLog timeline · {_subject_title(rows, subject)}"),
+            "text": plotly_text(f"LlamaLog timeline · {_subject_title(named, subject)}"),
             "subtitle": {"text": subtitle},
             "x": 0,
             "xref": "paper",
@@ -282,17 +324,16 @@ def _plot_width(lanes: list[str]) -> int:
     return max(400, _PAGE_PIXELS - 100 - _CHAR_PIXELS * max(len(lane) for lane in lanes))
 
 
-def _subject_title(rows: pl.DataFrame, subject: str) -> str:
-    """The entity as the title names it: ``ALBUM Kid A`` when its rows name it (the subtitle
-    then gives its id), else ``subject``."""
+def _subject_title(names: dict[str, str], subject: str) -> str:
+    """The entity as the title names it: ``ALBUM Kid A`` when a row names it (``names``: id →
+    name; the subtitle then gives its id), else ``subject``.
+
+    Examples:
+        >>> _subject_title({"3e8428c2": "Kid A"}, "ALBUM 3e8428c2"), _subject_title({}, "chain")
+        ('ALBUM Kid A', 'chain')
+    """
     kind, _, entity = subject.partition(" ")
-    named = (
-        rows.filter((pl.col("subject_id") == entity) & (pl.col("subject_type") == kind))
-        if entity
-        else rows[:0]
-    )
-    label = None if named.is_empty() else named["entity"][0]
-    return subject if not label or label.endswith("…") else str(label)
+    return f"{kind} {names[entity]}" if entity in names else subject
 
 
 def _wrap(text: str, width: int = 90) -> str:
@@ -307,17 +348,46 @@ def _wrap(text: str, width: int = 90) -> str:
     return "<br>".join(lines)
 
 
-def _rows_and_runs(rows: pl.DataFrame) -> str:
-    """How many rows lie in how many job runs, and how many in none (``job_id`` NULL).
+def _rows_and_runs(rows: pl.DataFrame, whole: int, kept: str = "") -> str:
+    """How many rows lie in how many job runs, and how many in none (``job_id`` NULL); when
+    filters ``kept`` them (as :func:`_kept` says it), how many of the ``whole`` chain's rows.
 
     Examples:
-        >>> _rows_and_runs(pl.DataFrame({"job_id": ["7", "7", None], "job_instance": [1, 2, None]}))
+        >>> rows = pl.DataFrame({"job_id": ["7", "7", None], "job_instance": [1, 2, None]})
+        >>> _rows_and_runs(rows, 3)
         '2 rows in 2 job runs, 1 outside any job'
+        >>> _rows_and_runs(rows, 27, "category CREATED")
+        '3 of 27 rows (category CREATED): 2 in 2 job runs, 1 outside any job'
     """
     jobless = rows["job_id"].null_count()
     runs = rows.filter(pl.col("job_id").is_not_null()).select("job_id", "job_instance").n_unique()
-    said = f"{count(rows.height - jobless, 'row')} in {count(runs, 'job run')}"
-    return said + (f", {jobless:,} outside any job" if jobless else "")
+    in_runs = f"in {count(runs, 'job run')}" + (f", {jobless:,} outside any job" if jobless else "")
+    if kept:
+        return f"{rows.height:,} of {count(whole, 'row')} ({kept}): {rows.height - jobless:,} {in_runs}"
+    return f"{count(rows.height - jobless, 'row')} {in_runs}"
+
+
+def _kept(
+    categories: Sequence[str] | str | None, since: datetime | str | None, until: datetime | str | None
+) -> str:
+    """What :func:`~llamalog_analytics.chain`'s filters keep, as the subtitle says it ("" for
+    none), times as the chain reads them: in UTC, a date alone as ``until`` to the end of its day.
+
+    Examples:
+        >>> _kept(["created", "FAILED"], "2026-02-07", "2026-02-09T10:30:00+01:00")
+        'categories CREATED, FAILED, since 2026-02-07 00:00:00 UTC, until 2026-02-09 09:30:00 UTC'
+        >>> _kept("CREATED", None, "2026-02-09"), _kept(None, None, None)
+        ('category CREATED, until 2026-02-09 23:59:59.999 UTC', '')
+    """
+    said = []
+    if categories:
+        asked = [categories] if isinstance(categories, str) else list(categories)
+        said.append(f"categor{'y' if len(asked) == 1 else 'ies'} {', '.join(c.upper() for c in asked)}")
+    for name, value in (("since", since), ("until", until)):
+        at = naive_utc(value, name, TimelineError, day_end=name == "until")
+        if at is not None:
+            said.append(f"{name} {moment(at)} UTC")
+    return ", ".join(said)
 
 
 def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:

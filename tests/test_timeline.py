@@ -369,11 +369,49 @@ def test_a_frame_in_hand_and_filters(chain_store):
     assert names == {"ENRICHED"}
     assert figure.layout.title.text == "LlamaLog timeline · chain"
     filtered = lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories=["FAILED"])
-    assert lane_labels(filtered) == [f"102 · discogs:get-album · ALBUM {ALBUM[:8]}…"]
+    assert lane_labels(filtered) == ["102 · discogs:get-album · ALBUM Kid A"]  # named as the whole chain
     with pytest.raises(TimelineError, match="no log rows for ALBUM"):
         lla.plot_timeline(chain_store, "ALBUM", str(uuid.uuid4()))
     with pytest.raises(TimelineError, match="name the entity"):
         lla.plot_timeline(chain_store)
+    with pytest.raises(TimelineError, match=r"choose the rows of a store's chain\. Hint: filter the frame"):
+        lla.plot_timeline(rows, categories=["FAILED"])  # not drawn as if it were filtered
+
+
+def test_filters_say_what_they_kept_of_the_whole_chain_and_keep_its_name(chain_store, tmp_path):
+    whole = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
+    assert "7 rows in 7 job runs, 5 outside any job" in whole.layout.title.subtitle.text  # 12 rows
+    created = lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories="created")
+    assert created.layout.title.text == "LlamaLog timeline · ALBUM Kid A"  # not the bare id
+    said = created.layout.title.subtitle.text.replace("<br>", " · ")
+    assert f"{ALBUM} · 3 of 12 rows (category CREATED): 1 in 1 job run, 2 outside any job" in said
+    timed = lla.plot_timeline(chain_store, "ALBUM", ALBUM, since="2026-03-01T12:05:00Z", until="2026-03-01")
+    said = timed.layout.title.subtitle.text.replace("<br>", " · ")
+    assert "8 of 12 rows (since 2026-03-01 12:05:00 UTC, until 2026-03-01 23:59:59.999 UTC)" in said
+    assert timed.layout.title.text == "LlamaLog timeline · ALBUM Kid A"
+    both = lla.plot_timeline(
+        chain_store, "ALBUM", ALBUM, categories=["ENRICHED", "FAILED"], since="2026-03-01"
+    )
+    assert "(categories ENRICHED, FAILED, since 2026-03-01 00:00:00 UTC)" in both.layout.title.subtitle.text
+    with pytest.raises(
+        TimelineError, match=r"none of the 12 log rows of ALBUM \S+ is kept \(category LINKED\)"
+    ):
+        lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories=["LINKED"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "timeline",
+            "ALBUM",
+            ALBUM,
+            "--db",
+            chain_store.path,
+            "--out",
+            tmp_path / "t.html",
+            "--category",
+            "CREATED",
+        ],
+    )
+    assert result.exit_code == 0 and "3 of 12 rows (category CREATED)" in result.output, result.output
 
 
 def test_a_reused_job_id_gets_one_lane_per_run_and_links_to_the_nearest():
