@@ -432,25 +432,34 @@ def _failed(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
     """A red cross over each row whose status is FAILED though its category is not (an
     enrichment that failed, labelled ENRICHED): its marker alone would read as a success."""
     part = rows.filter((pl.col("status") == "FAILED") & pl.col("category").ne_missing("FAILED"))
-    if part.is_empty():
-        return
-    figure.add_trace(
-        scatter(
-            x=part["x"].to_list(),
-            y=part["y"].to_list(),
-            mode="markers",
-            name=f"{FAILED_STATUS.label} ({part.height:,})",
-            legendgroup="category",
-            marker={
-                "symbol": FAILED_STATUS.symbol,
-                "size": 16,
-                "color": FAILED_STATUS.colour,
-                "line": {"width": 2, "color": FAILED_STATUS.colour},
-            },
-            hovertext=part["hover"],
-            hovertemplate="%{hovertext}<extra></extra>",
+    look = FAILED_STATUS
+    marker = {
+        "symbol": look.symbol,
+        "size": 16,
+        "color": look.colour,
+        "line": {"width": 2, "color": look.colour},
+    }
+    hover = {"hovertext": part["hover"], "hovertemplate": "%{hovertext}<extra></extra>"}
+    _over(figure, scatter, part, look.label, "category", marker, **hover)
+
+
+def _over(
+    figure: go.Figure, scatter: Any, part: pl.DataFrame, label: str, group: str, marker: dict, **more: Any
+) -> None:
+    """Markers drawn over the rows of ``part`` (at their ``x`` and ``y``), a legend entry named
+    ``label`` with their count in ``group``; none when ``part`` is empty."""
+    if part.height:
+        figure.add_trace(
+            scatter(
+                x=part["x"].to_list(),
+                y=part["y"].to_list(),
+                mode="markers",
+                name=f"{label} ({part.height:,})",
+                legendgroup=group,
+                marker=marker,
+                **more,
+            )
         )
-    )
 
 
 def _llamas(figure: go.Figure, rows: pl.DataFrame, clock: Clock, plot_height: int, top: int) -> None:
@@ -534,24 +543,9 @@ def _rings(figure: go.Figure, scatter: Any, flagged: dict[str, pl.DataFrame]) ->
     """A ring around each flagged row, a trace per flag, named with its count; each flag's rings
     a size of their own, so that a row with several shows them all, one around the other."""
     for n, (flag, look) in enumerate(FLAG_STYLES.items()):
-        part = flagged[flag]
-        if part.height:
-            figure.add_trace(
-                scatter(
-                    x=part["x"].to_list(),
-                    y=part["y"].to_list(),
-                    mode="markers",
-                    name=f"{look.label} ({part.height:,})",
-                    legendgroup="flags",
-                    marker={
-                        "symbol": look.symbol,
-                        "size": RING_SIZE + RING_STEP * n,
-                        "color": look.colour,
-                        "line": {"width": 2},
-                    },
-                    hoverinfo="skip",
-                )
-            )
+        size = RING_SIZE + RING_STEP * n
+        marker = {"symbol": look.symbol, "size": size, "color": look.colour, "line": {"width": 2}}
+        _over(figure, scatter, flagged[flag], look.label, "flags", marker, hoverinfo="skip")
 
 
 def _durations(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
