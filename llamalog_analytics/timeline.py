@@ -596,6 +596,9 @@ def _segments(start: pl.Series, end: pl.Series) -> list[Any]:
     return points
 
 
+HOVER_CHARS = 100  # the most characters of one value a hover card shows, an ellipsis marking a cut
+
+
 def _hover() -> pl.Expr:
     """The hover card of a row: what it did, about what, its jobs, who started it, what went wrong."""
 
@@ -603,7 +606,11 @@ def _hover() -> pl.Expr:
         return pl.when(value.is_not_null()).then(pl.lit(f"<br>{label}: ") + value).otherwise(pl.lit(""))
 
     def text(column: str) -> pl.Expr:  # log text must not be read as plotly's HTML subset
-        return pl.col(column).cast(pl.String).str.slice(0, 100).str.replace_all("<", "&lt;", literal=True)
+        whole = pl.col(column).cast(pl.String)
+        cut = pl.when(whole.str.len_chars() > HOVER_CHARS).then(
+            whole.str.slice(0, HOVER_CHARS - 1) + pl.lit("…")
+        )
+        return cut.otherwise(whole).str.replace_all("<", "&lt;", literal=True)
 
     return pl.concat_str(
         pl.lit("<b>"),
@@ -638,7 +645,7 @@ def _hover() -> pl.Expr:
         line("user", text("user_id")),
         line("triggered by", text("triggered_by")),
         line("error", text("error_message")),
-        line("details", text("metadata")),
+        line("details", pl.when(pl.col("metadata").cast(pl.String) != "null").then(text("metadata"))),
         pl.lit("<br>row "),
         pl.col("id").cast(pl.String),
         ignore_nulls=True,

@@ -360,6 +360,12 @@ def test_hover_card_says_what_happened_and_escapes_log_text(chain_store):
     assert "error: &lt;b>429&lt;/b>" in card
     (fix,) = traces["CORRECTED"].hovertext
     assert "user: u-1" in fix
+    rows = lla.chain(chain_store, "ALBUM", ALBUM).with_columns(
+        error_message=pl.lit("x" * 150),
+        metadata=pl.lit("null"),  # JSON null: no details to show
+    )
+    cards = [c for t in lla.plot_timeline(rows).data if t.hovertext is not None for c in t.hovertext]
+    assert cards and all(f"error: {'x' * 99}…<br>" in c and "details:" not in c for c in cards)
 
 
 def test_a_frame_in_hand_and_filters(chain_store):
