@@ -176,6 +176,11 @@ def plot_timeline(
             )
         raise TimelineError(f"no log rows for {subject}. Hint: check the id")
     idle = None if idle_gap is None else parse_duration(idle_gap, "idle_gap", TimelineError)
+    if idle is not None and idle <= timedelta(0):
+        raise TimelineError(
+            f"idle_gap={idle_gap!r} is not positive: every pause would be cut. "
+            "Hint: try 1min or 1h, or None (--idle-gap off) to cut none"
+        )
     return _figure(rows.sort("created_at", "id"), subject, idle, migrated, whole, kept)
 
 

@@ -263,6 +263,9 @@ def test_idle_gaps_are_collapsed_and_said_so(chain_store):
     assert "2 idle gaps over 9 min 30 s collapsed (21 min in all)" in coarse.layout.title.subtitle.text
     with pytest.raises(TimelineError, match="idle_gap='soon' is not a duration"):
         lla.plot_timeline(chain_store, "ALBUM", ALBUM, idle_gap="soon")
+    for zero in ("0", "0s", timedelta(0)):
+        with pytest.raises(TimelineError, match=r"idle_gap=.* is not positive: every pause would be cut"):
+            lla.plot_timeline(chain_store, "ALBUM", ALBUM, idle_gap=zero)
 
 
 def test_durations_end_at_their_row_and_zero_durations_stay_visible(chain_store):
