@@ -198,10 +198,12 @@ def _atomic_path(path: str | Path) -> Iterator[Path]:
     """The path to write ``path``'s contents to: for a file (or none yet), a temporary path
     beside it (beside the file a symbolic link names), renamed over it when the block ends
     without an error, with the file's permissions (or those ``open()`` gives a new file), and
-    removed otherwise; for a pipe or a device, ``path`` itself."""
+    removed otherwise; for a pipe or a device, ``path`` itself. A write that fails for want of
+    space (or any other system error) is an :class:`ExportError` naming ``path``."""
     path = writable(path)
     if _special(path):
-        yield path
+        with _written(path):
+            yield path
         return
     target = _target(path)
     try:
@@ -214,11 +216,25 @@ def _atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(handle)
     temporary = Path(name)
     try:
-        yield temporary
-        os.chmod(temporary, _mode(target))  # not mkstemp's 0600
-        os.replace(temporary, target)
+        with _written(path):
+            yield temporary
+            os.chmod(temporary, _mode(target))  # not mkstemp's 0600
+            os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def _written(path: Path) -> Iterator[None]:
+    """The ``with`` block writes ``path``: a system error in it (a full disk) is said as an
+    :class:`ExportError` naming the path."""
+    try:
+        yield
+    except OSError as exc:
+        raise ExportError(
+            f"{path}: could not be written ({exc.strerror or exc}), so it was not. Hint: free some space "
+            "where it goes, or name a path on another disk"
+        ) from exc
 
 
 def _mode(path: Path) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -210,3 +212,22 @@ def test_write_graph_refuses_a_trace_name(tmp_path: Path, name: str) -> None:
     assert list(tmp_path.iterdir()) == []
     lla.write_graph(GRAPH, tmp_path / name, "node-link")  # a format given is written as asked
     assert _written(name, tmp_path / name)
+
+
+def test_a_write_that_fails_midway_is_an_export_error_and_leaves_no_file(tmp_path):
+    """A full disk, as a process limited to 1,000-byte files meets it (EFBIG)."""
+    child = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
+        "from llamalog_analytics.export import write_atomic\n"
+        "write_atomic(sys.argv[1], 'x' * 100_000)\n"
+    )
+    target = tmp_path / "big.txt"
+    done = subprocess.run([sys.executable, "-c", child, str(target)], capture_output=True, text=True)
+    assert done.returncode == 1 and "ExportError: " in done.stderr, done.stderr
+    assert (
+        f"{target}: could not be written (File too large), so it was not. Hint: free some space"
+        in done.stderr
+    )
+    assert list(tmp_path.iterdir()) == []
