@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import itertools
 import os
@@ -145,7 +146,7 @@ class LogStore:
                     pass
             except BaseException:
                 if self._opened:  # made here; else another process made it meanwhile: theirs
-                    self._remove_files()
+                    self._remove_files(_file_state(self.path))
                 raise
 
     @contextmanager
@@ -806,20 +807,36 @@ class LogStore:
 
     def _discard(self) -> None:
         """Close; and remove the file if this object created it and nothing was stored in it."""
+        before = _file_state(self.path)  # what was found empty: another process may write after
         try:
             empty = self._created and not self.read_only and self._holds_nothing()
         except (duckdb.Error, StoreError):  # unreadable (an attached file changed): not empty
             empty = False
         self.close()
         if empty:
-            self._remove_files()
+            self._remove_files(before)
 
-    def _remove_files(self) -> None:
-        """Remove the store's file and its write-ahead log."""
-        if self.path is not None:
-            for leftover in (Path(self.path), Path(self.path + ".wal")):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
+    def _remove_files(self, seen: tuple[object, ...]) -> None:
+        """Remove the store's file and its write-ahead log, unless another process has the file
+        open or wrote to it since it was ``seen`` (its :func:`_file_state` then). The file is
+        locked as DuckDB locks it while it is compared and removed, so no process opens it
+        meanwhile."""
+        if self.path is None:
+            return
+        try:
+            handle = os.open(self.path, os.O_RDWR)
+        except OSError:  # gone already
+            return
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _file_state(self.path) == seen:
+                for leftover in (Path(self.path), Path(self.path + ".wal")):
+                    with contextlib.suppress(FileNotFoundError):
+                        leftover.unlink()
+        except OSError:  # another process has it open, or it cannot be removed: it stays
+            pass
+        finally:
+            os.close(handle)
 
     def __enter__(self) -> LogStore:
         return self

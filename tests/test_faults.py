@@ -396,3 +396,30 @@ def test_an_interrupt_while_a_stream_is_open_is_the_error_seen(tmp_path, data, m
         lla.chain(store, "ALBUM", album)
     monkeypatch.setattr(chain_index._Keys, "add", add)
     assert lla.chain(store, "ALBUM", album).height > 0  # the store still works
+
+
+def test_a_failed_first_load_keeps_what_another_process_loaded_meanwhile(tmp_path, data, monkeypatch):
+    """A load that fails on a store it created removes the file only while nobody else wrote to
+    it: a load by another process that ends while the failed one is looking keeps its rows."""
+    path = tmp_path / "s.duckdb"
+    rows = lla.write_logs(data.llama_logs.head(10), tmp_path / "rows.parquet")
+    (tmp_path / "bad.csv").write_text("id,entity_type\nnot-a-uuid,ALBUM\n")
+    found_empty = lla.LogStore._holds_nothing
+
+    def loaded_meanwhile(self: lla.LogStore) -> bool:
+        empty = found_empty(self)  # the store was empty when looked at; then another load ends
+        loading = child(
+            "import sys, llamalog_analytics as lla; lla.LogStore(sys.argv[1]).load_files(sys.argv[2])",
+            path,
+            rows,
+        )
+        _, err = loading.communicate(timeout=120)
+        assert loading.returncode == 0, err
+        return empty
+
+    monkeypatch.setattr(lla.LogStore, "_holds_nothing", loaded_meanwhile)
+    with pytest.raises(lla.LlamalogError), lla.LogStore(path) as store:
+        store.load_files(tmp_path / "bad.csv", quiet=True)
+    monkeypatch.undo()
+    with lla.LogStore(path, read_only=True) as store:
+        assert store.table().height == 10
