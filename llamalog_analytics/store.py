@@ -357,11 +357,13 @@ class LogStore:
         return self.changes, self._foreign_writes + self._file_changes
 
     def _notice_foreign_writes(self) -> None:
-        """Count a change to the store file since this store last knew it (another process wrote)."""
+        """Count a change to the store file since this store last knew it (another process wrote,
+        or removed the file: its bookkeeping tables are looked for again before a write)."""
         state = _file_state(self.path)
         if state != self._seen:
             self._seen = state
             self._foreign_writes += 1
+            self._ready = False
 
     def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         """Open the database, waiting up to ``wait`` seconds while another process writes to it."""

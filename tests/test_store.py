@@ -154,6 +154,17 @@ def test_a_failed_first_load_leaves_no_store_file_and_a_failed_later_load_keeps_
     assert new.exists()
 
 
+def test_a_store_whose_file_another_process_removed_loads_into_a_new_one(ten_rows, tmp_path):
+    """A notebook's store whose file the shell removed (rm store.duckdb) makes it again on its
+    next load, bookkeeping included, as a new store's first load does."""
+    store = lla.LogStore(ten_rows)
+    store.load_files(ten_rows.parent / "x.csv", quiet=True)  # loaded again: no new rows
+    ten_rows.unlink()
+    result = store.load_files(ten_rows.parent / "x.csv", quiet=True)
+    assert result.rows_loaded == 10 and store.loads()["load_id"].to_list() == [1]
+    store.close()
+
+
 def test_a_summary_and_an_explanation_each_open_the_store_file_once(synth, tmp_path, monkeypatch):
     path = tmp_path / "store.duckdb"
     with lla.LogStore(path) as store:
