@@ -64,7 +64,7 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
                 "attached table cannot replace them. Hint: attach as another table "
                 "(table='llama_logs_files', --as NAME)"
             )
-        files = _files(store, source, patterns, folder)
+        files, left_out = _files(store, source, patterns, folder)
         import polars as pl
 
         found = pl.DataFrame(  # as they are before they are read: a change since then is noticed
@@ -116,7 +116,7 @@ FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"""
             with store.registered("_llamalog_attached_now", found) as now:
                 store.execute(f"INSERT INTO {ATTACHED_FILES_TABLE} SELECT * FROM {now}")
             absent = tuple(c for c in schema.COLUMN_NAMES if c not in rdr.inputs)
-            notes = (*rdr.notes, *partly_absent)
+            notes = (*rdr.notes, *partly_absent, *left_out)
             loaded = SourceLoad(shown, ATTACHED, table, rows, rows, rows, 0, absent, {}, notes)
             return stage.commit(replaced_from=[loaded])
 
@@ -187,31 +187,44 @@ _BELOW = "**/*.parquet"  # what a folder's files are, searched recursively
 
 def _pattern(source: str | Path) -> tuple[list[str], str, Path | None]:
     """``source`` as absolute globs for DuckDB (a folder's name or a file's read literally, ``[``
-    too; what is below a folder as globs), as people read it (nothing escaped), and the folder
-    (None for a file or a glob)."""
+    too; every file below a folder as a glob), as people read it (nothing escaped), and the
+    folder (None for a file or a glob)."""
     path = Path(source).expanduser()
     if path.is_dir():
         folder = path.resolve()
-        below = Path(glob.escape(str(folder))) / "**"
-        return [str(below / f"*{suffix}") for suffix in _PARQUET_SUFFIXES], str(folder / _BELOW), folder
+        return [str(Path(glob.escape(str(folder))) / "**" / "*")], str(folder / _BELOW), folder
     shown = str(path.absolute())
     return [glob.escape(shown) if path.is_file() else shown], shown, None
 
 
-_PARQUET_SUFFIXES = tuple(suffix for suffix, kind in _readers.SUFFIXES.items() if kind == "parquet")
+def _is_parquet(file: str) -> bool:
+    """Whether ``file`` is Parquet by its name: ``.parquet`` or ``.pq``, in any case."""
+    return _readers.SUFFIXES.get(Path(file).suffix.lower()) == "parquet"
 
 
-def _files(store: LogStore, source: str | Path, patterns: list[str], folder: Path | None) -> list[str]:
+def _files(
+    store: LogStore, source: str | Path, patterns: list[str], folder: Path | None
+) -> tuple[list[str], list[str]]:
     """The files ``patterns`` match now, as DuckDB's glob finds them (the view reads these and
-    no others); in a folder, not what lies under a name starting with ``_`` or ``.`` (a job's
-    ``_temporary/`` files, ``_SUCCESS``, hidden files), as Spark and pyarrow leave them out. An
-    error if there are none, or they are not Parquet."""
+    no others), and a note naming a folder's files left out as not Parquet by name; in a folder,
+    not what lies under a name starting with ``_`` or ``.`` (a job's ``_temporary/`` files,
+    ``_SUCCESS``, hidden files), as Spark and pyarrow leave them out. An error if there are no
+    Parquet files, or a glob or file names one that is not Parquet."""
     files = sorted(
         {f for pattern in patterns for (f,) in store.execute("SELECT file FROM glob(?)", [pattern])}
     )
     if folder is not None:
         hidden = ("_", ".")
         files = [f for f in files if not any(p.startswith(hidden) for p in Path(f).relative_to(folder).parts)]
+    others = [f for f in files if not _is_parquet(f)]
+    notes = []
+    if folder is not None and others:
+        files = [f for f in files if _is_parquet(f)]
+        named = ", ".join(str(Path(f).relative_to(folder)) for f in others[:3])
+        notes.append(
+            f"left out, not Parquet by name: {named}"
+            + (f" and {len(others) - 3:,} more" if len(others) > 3 else "")
+        )
     if not files:
         if folder is None and not any(c in str(source) for c in "*?[") and not Path(source).exists():
             raise SourceError(f"{source}: no such file or folder. Hint: check the path")
@@ -219,9 +232,10 @@ def _files(store: LogStore, source: str | Path, patterns: list[str], folder: Pat
             f"{source}: no Parquet files there. Hint: name a folder of .parquet files (searched "
             "recursively, hive-partitioned or not) or a glob such as 'logs/*.parquet'"
         )
-    if _readers.SUFFIXES.get(Path(patterns[0]).suffix.lower()) != "parquet":
+    if folder is None and others:
         raise SourceError(
-            f"{source}: only Parquet files can be attached. Hint: name a folder of .parquet files or "
-            "a glob such as 'logs/*.parquet'; load other files instead (llamalog load), which copies them"
+            f"{source}: only Parquet files can be attached, and {others[0]} is not one (by its name). "
+            "Hint: name a folder of .parquet files or a glob such as 'logs/*.parquet'; load other "
+            "files instead (llamalog load), which copies them"
         )
-    return files
+    return files, notes

@@ -184,6 +184,28 @@ def test_each_file_is_checked_as_a_load_of_it_would_be(synth, tmp_path):
         assert store.table().height == 20  # the attachment before is kept
 
 
+def test_parquet_files_are_told_by_their_suffix_in_any_case_and_others_are_named(synth, tmp_path):
+    """A folder's PART.PARQUET is attached with its .parquet files, and a file there that is not
+    Parquet by name is left out with a note naming it; a glob is taken by the files it matches,
+    not by how it ends, and is refused naming a file it matches that is not Parquet."""
+    rows = synth.llama_logs
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lla.write_logs(rows.head(10), folder / "part-0.parquet")
+    lla.write_logs(rows.slice(10, 10), folder / "PART-1.PARQUET")
+    (folder / "notes.txt").write_text("exported 2026-02-10")
+    with lla.LogStore() as store:
+        result = store.attach(folder)
+        assert result.rows_loaded == 20
+        assert "left out, not Parquet by name: notes.txt" in result.sources[0].notes
+        assert store.attach(folder / "part-*", "globbed").rows_loaded == 10
+        with pytest.raises(
+            SourceError, match=r"\*: only Parquet files can be attached, and .*notes\.txt is not"
+        ):
+            store.attach(folder / "*", "every")
+        assert store.tables() == ("globbed", "llama_logs")
+
+
 def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(twenty):
     folder = twenty
     with lla.LogStore() as store:
