@@ -23,7 +23,7 @@ import duckdb
 from . import _readers, schema
 from ._convert import checked_rows
 from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, literal, quote
-from .errors import ArgumentError, SourceError, StoreError
+from .errors import ArgumentError, NotLlamaLogError, SourceError, StoreError
 from .stage import LoadResult, SourceLoad, Stage, log_table_name
 
 if TYPE_CHECKING:
@@ -140,7 +140,16 @@ def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
                 f"{file}: not a readable Parquet file ({str(exc).splitlines()[0]}), so nothing was "
                 "attached. Hint: check the file is complete and really Parquet"
             ) from exc
-        mapping, _ = _readers.map_columns(file, names)
+        try:
+            mapping, _ = _readers.map_columns(file, names)
+        except NotLlamaLogError as exc:
+            raise NotLlamaLogError(
+                file,
+                exc.missing,
+                exc.found,
+                "nothing was attached; export that file again with every column, or move it out of the "
+                "folder, and attach again",
+            ) from None
         for canonical, at in mapping.items():
             name, first = named.setdefault(canonical, (names[at], file))
             if name != names[at]:

@@ -40,9 +40,12 @@ class SourceError(LlamalogError, ValueError):
 class NotLlamaLogError(SourceError):
     """A file that does not look like LlamaLog data."""
 
-    def __init__(self, source: str, missing: Iterable[str], found: Iterable[str]) -> None:
+    def __init__(
+        self, source: str, missing: Iterable[str], found: Iterable[str], hint: str | None = None
+    ) -> None:
         """``found``: the source's column names, those the schema does not know first (shown
-        before the others, and searched for a likely spelling of each missing column)."""
+        before the others, and searched for a likely spelling of each missing column); ``hint``:
+        what to do, when not to export the table again."""
         missing, found = list(missing), list(found)
         shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
         squashed = {name.lower().replace("_", ""): name for name in found}
@@ -53,17 +56,17 @@ class NotLlamaLogError(SourceError):
         ]
         guess = f"; perhaps {', '.join(guesses)}?" if guesses else ""
         separator = next((s for s in (";", "\t", "|") if len(found) == 1 and s in found[0]), None)
-        hint = (
+        export = (
             f"the header is one column holding {separator!r}: export with commas, e.g. "
             if separator
             else "export the table with its header, e.g. "
         )
+        hint = hint or export + "\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
         super().__init__(
             f"{source}: not LlamaLog data: missing {count(len(missing), 'column')}: {', '.join(missing)} "
-            f"(found: {shown or 'no columns'}{guess}). "
-            f"Hint: {hint}\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
+            f"(found: {shown or 'no columns'}{guess}). Hint: {hint}"
         )
-        self.source, self.missing = source, missing
+        self.source, self.missing, self.found = source, missing, found
 
 
 class PostgresError(SourceError):

@@ -170,8 +170,10 @@ def test_each_file_is_checked_as_a_load_of_it_would_be(synth, tmp_path):
         assert result.rows_loaded == 20
         assert "preview_data is absent from 1 of the 2 files (NULL in their rows)" in result.sources[0].notes
         rows.slice(20, 10).drop("operation").write_parquet(folder / "c.parquet")
-        with pytest.raises(NotLlamaLogError, match=r"c\.parquet.*operation"):
+        with pytest.raises(NotLlamaLogError, match=r"c\.parquet.*operation") as failure:
             store.attach(folder)
+        assert "nothing was attached" in str(failure.value) and "CSV HEADER" not in str(failure.value)
+        assert "move it out of the folder" in str(failure.value)
         camel = {
             name: name.split("_")[0] + "".join(w.title() for w in name.split("_")[1:])
             for name in rows.columns
