@@ -360,11 +360,17 @@ def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -
         inputs={c: (f"p{i}", types[names[i]]) for c, i in mapping.items()},
         raw=json_text((n, f"p{i}") for i, n in enumerate(names)),
         ignored=ignored,
-        notes=tuple(
-            note
-            for column, kinds, note in _TYPE_NOTES
-            if column in mapping and types[names[mapping[column]]].startswith(kinds)
-        ),
+        notes=type_notes(mapping, names, types),
+    )
+
+
+def type_notes(mapping: dict[str, int], names: list[str], types: dict[str, str]) -> tuple[str, ...]:
+    """What the Parquet types of a file's columns (``types``, by name; ``mapping`` and ``names``
+    as :func:`map_columns` gives them) keep from the values the database held, as notes."""
+    return tuple(
+        note
+        for column, kinds, note in _TYPE_NOTES
+        if column in mapping and types[names[mapping[column]]].startswith(kinds)
     )
 
 

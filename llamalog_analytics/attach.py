@@ -124,17 +124,18 @@ FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"""
 def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
     """Each file's columns, checked as a load of that file alone checks them (a required column
     missing, one column named twice), and each column named one way in every file (the files
-    are read as one table, by name); returns a note for each column some files lack."""
+    are read as one table, by name); returns a note for each column some files lack, and for
+    each type note a load of some of the files would give (read as one table, their column has
+    the other files' type, which does not show what theirs loses)."""
     named: dict[str, tuple[str, str]] = {}  # canonical column -> (its name, the first file naming it)
     lacking: dict[str, int] = {}
+    typed: dict[str, list[str]] = {}  # a type note -> the files a load would give it for
     for file in files:
         try:
-            names = [
-                row[0]
-                for row in store.execute(
-                    f"DESCRIBE SELECT * FROM read_parquet({literal(_readers.read_name(file))})"
-                )
-            ]
+            described = store.execute(
+                f"DESCRIBE SELECT * FROM read_parquet({literal(_readers.read_name(file))})"
+            )
+            names = [row[0] for row in described]
         except duckdb.Error as exc:
             raise SourceError(
                 f"{file}: not a readable Parquet file ({str(exc).splitlines()[0]}), so nothing was "
@@ -160,10 +161,19 @@ def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
                 )
         for column in schema.COLUMN_NAMES:
             lacking[column] = lacking.get(column, 0) + (column not in mapping)
+        for note in _readers.type_notes(mapping, names, {row[0]: row[1] for row in described}):
+            typed.setdefault(note, []).append(file)
     return [
-        f"{column} is absent from {missing:,} of the {len(files):,} files (NULL in their rows)"
-        for column, missing in lacking.items()
-        if 0 < missing < len(files)
+        *(
+            f"{column} is absent from {missing:,} of the {len(files):,} files (NULL in their rows)"
+            for column, missing in lacking.items()
+            if 0 < missing < len(files)
+        ),
+        *(
+            f"{note} ({len(these):,} of the {len(files):,} files, the first {these[0]})"
+            for note, these in typed.items()
+            if len(these) < len(files)
+        ),
     ]
 
 

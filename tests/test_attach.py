@@ -208,6 +208,22 @@ def test_parquet_files_are_told_by_their_suffix_in_any_case_and_others_are_named
         assert store.tables() == ("globbed", "llama_logs")
 
 
+def test_a_type_that_loses_values_in_some_files_is_noted_as_a_load_of_them_notes_it(synth, tmp_path):
+    """A file whose created_at is a DATE loads its rows at midnight, and a load of it says so:
+    attached beside files with full timestamps (read as one table of timestamps), it is noted too."""
+    rows = synth.llama_logs
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lla.write_logs(rows.head(10), folder / "a.parquet")
+    rows.slice(10, 10).with_columns(pl.col("created_at").dt.date()).write_parquet(folder / "b.parquet")
+    with lla.LogStore() as store:
+        notes = store.attach(folder).sources[0].notes
+        assert any(
+            "created_at is a DATE in the file" in note and "1 of the 2 files" in note and "b.parquet" in note
+            for note in notes
+        ), notes
+
+
 def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(twenty):
     folder = twenty
     with lla.LogStore() as store:
