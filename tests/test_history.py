@@ -330,3 +330,40 @@ def test_cli_verify_on_a_store_another_process_keeps_open_audits_without_recordi
             holder.stdout.close()
     with lla.LogStore(db, read_only=True) as store:
         assert len(audit_history(store)) == 0
+
+
+def test_an_audit_another_process_wrote_after_is_not_recorded(tmp_path, monkeypatch):
+    """A load by another process that ends after the audit read the store and before its run is
+    recorded would have the run name a load it never read: the audit says it was not recorded."""
+    from llamalog_analytics.audit import history
+
+    db = tmp_path / "shared.duckdb"
+    store = audit_store(tmp_path, clean_rows(), path=db)
+    source = store.loads()["source"][0]
+    record = history.record
+
+    def loaded_meanwhile(*args, **kwargs):
+        loading = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, llamalog_analytics as lla; "
+                "lla.LogStore(sys.argv[1]).load_files(sys.argv[2], quiet=True)",
+                str(db),
+                source,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert loading.returncode == 0, loading.stderr
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(history, "record", loaded_meanwhile)
+    report = verify(store)
+    assert report.summary["run"] is None, report.summary["history"]
+    assert report.summary["history"].startswith(f"not recorded: {db}: another process wrote to the store")
+    assert "Hint: run it again to record it" in report.summary["history"]
+    monkeypatch.undo()
+    assert len(audit_history(store)) == 0 and verify(store).summary["run"] == 1
+    store.close()

@@ -143,7 +143,8 @@ def verify(
     summary's ``run`` is its number and ``since previous run`` compares it with the run before,
     when there is one. An in-memory store records too, for as long as it lives. A store opened
     with ``read_only=True`` cannot record: ``run`` is None and ``history`` says
-    ``not recorded: the store is open read-only``. A verify that fails records nothing.
+    ``not recorded: the store is open read-only``; nor can one another process wrote to after
+    the audit read it (``history`` says so). A verify that fails records nothing.
 
     Raises:
         StoreError: ``after``, or a ``before`` named, is not a log table in the store; the
@@ -152,6 +153,7 @@ def verify(
     """
     held = nullcontext() if memory_limit is None else store.memory_at_most(memory_limit)
     with store.session(), held, ExitStack() as scratch:  # one consistent view of the store
+        read = store.version()  # the store as audited: a write after it is not what was read
         _require(store, after, "after", "the migrated table")
         if before is not None:
             _require(store, before, "before", "the pre-migration snapshot")
@@ -175,7 +177,7 @@ def verify(
         scratch.close()  # the checks' temporary tables, freed before the work that follows
         results = with_concentration(audit, results)
         report = AuditReport(results, _summary(audit, results), audit)
-    return history.record(store, report, _parameters(audit, results))
+    return history.record(store, report, _parameters(audit, results), read)
 
 
 def _parameters(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:

@@ -130,14 +130,18 @@ FROM {AUDITS_TABLE} r LEFT JOIN {AUDIT_CHECKS_TABLE} c USING (run_id)
 GROUP BY ALL ORDER BY r.run_id"""
 
 
-def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) -> AuditReport:
-    """``report`` recorded in ``store`` as its next run (what :func:`verify` does last).
+def record(
+    store: LogStore, report: AuditReport, parameters: Mapping[str, Any], read: tuple[int, int] | None = None
+) -> AuditReport:
+    """``report`` recorded in ``store`` as its next run (what :func:`verify` does last); ``read``:
+    the store's :meth:`~llamalog_analytics.store.LogStore.version` when the audit read it.
 
     Returns ``report`` with its summary saying as which run (``run``, ``history``) and, when the
     store has an earlier run, what changed since it (``since previous run``: that run's number,
     time and tables, and per check its status then and the new, fixed and persisting counts).
-    On a read-only store, or one another process keeps writing to for longer than the store's
-    ``wait``, nothing is recorded: ``run`` is None and ``history`` says why.
+    On a read-only store, one another process keeps writing to for longer than the store's
+    ``wait``, or one written to since ``read`` (the run would name loads the audit never read),
+    nothing is recorded: ``run`` is None and ``history`` says why.
 
     Raises:
         StoreError: the store could not be written (nothing was recorded).
@@ -146,6 +150,8 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
         return _with(report, run=None, history=READ_ONLY)
     try:
         with store.bookkeeping():  # one opening of the file for the whole record
+            if read is not None and store.version() != read:
+                return _with(report, run=None, history=f"not recorded: {store.path}: {_WRITTEN_SINCE}")
             run = _write_run(store, report, parameters)
             summary: dict[str, Any] = {"run": run, "history": f"recorded as run {run}"}
             if run > 1:
@@ -161,6 +167,12 @@ def record(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) 
         again = "run it again to record it (llamalog verify --wait 60; LogStore(path, wait=60))"
         return _with(report, run=None, history=f"not recorded: {why}. Hint: {again}")
     return _with(report, **summary)
+
+
+_WRITTEN_SINCE = (
+    "another process wrote to the store after this audit read it. Hint: run it again to record it, "
+    "once the other process is done"
+)
 
 
 def _write_run(store: LogStore, report: AuditReport, parameters: Mapping[str, Any]) -> int:
