@@ -490,13 +490,23 @@ def _interned(values: pl.Series, texts: dict[str, str]) -> list[Any]:
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector: while millions of dicts are made in bulk it would scan
-    the growing graph again and again (the graph holds no cycles for it to find)."""
+    the growing graph again and again (the graph holds no cycles for it to find).
+
+    Then what was made is handed to the collector as long-lived (``gc.freeze()`` and
+    ``gc.unfreeze()`` put every tracked object in its oldest generation), as it would be once
+    it had survived two collections: else the first collection after the pause scans all of it
+    as new, and the next scans it again (a million-row graph's objects, seconds each). Not when
+    the process froze objects of its own, which unfreezing would release.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
