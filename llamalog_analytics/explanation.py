@@ -280,11 +280,12 @@ def _anomalies(
     ).drop_nulls()
     by_job = followed.group_by("job").agg(pl.col("run").unique().sort()).iter_rows()
     for job_id, chosen in sorted(by_job, key=lambda found: _in_number_order(found[0])):
-        starts = days.get(job_id, [])
+        starts = _dates(days.get(job_id, []))  # the followed runs said as the list says them
         if len(starts) > 1:
+            runs_followed = ", ".join(starts[run - 1] for run in chosen)
             found.append(
-                f"reused job id: job {job_id} ran {len(starts)} times ({_days(starts)}); this chain follows "
-                f"the {_days([starts[run - 1] for run in chosen])} run{'s' if len(chosen) > 1 else ''}"
+                f"reused job id: job {job_id} ran {len(starts)} times ({', '.join(starts)}); this chain "
+                f"follows the {runs_followed} run{'s' if len(chosen) > 1 else ''}"
             )
     return found
 
@@ -306,7 +307,18 @@ def _before_creation(created: dict[str, Any] | None) -> pl.Expr:
 
 def _days(moments: list[Any]) -> str:
     """Run start times as dates, with the time of day where two runs share a date (UTC)."""
+    return ", ".join(_dates(moments))
+
+
+def _dates(moments: list[Any]) -> list[str]:
+    """Each run start time of :func:`_days`, as it says it.
+
+    Examples:
+        >>> from datetime import datetime
+        >>> _dates([datetime(2026, 3, 1, 2), datetime(2026, 3, 1, 18)])
+        ['2026-03-01 02:00', '2026-03-01 18:00']
+    """
     dates = [f"{m:%Y-%m-%d}" for m in moments]
     if len(set(dates)) < len(dates):
         dates = [f"{m:%Y-%m-%d %H:%M}" for m in moments]
-    return ", ".join(dates)
+    return dates

@@ -208,3 +208,18 @@ def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward(tmp_path):
         "logged before its creation: 1 row about it came before its CREATED row "
         "(the first: enrichment:album at 2026-03-01 12:00:00)"
     ) in text
+
+
+def test_a_reused_job_whose_runs_share_a_date_names_the_run_followed_by_its_time(tmp_path):
+    rows = _rows(  # with a 6-hour gap, job 289 ran three times on 2026-03-01; the album is under the last
+        ("1", "2026-03-01 02:00:00", "289", None, False, "ENRICHED", "enrich"),
+        ("2", "2026-03-01 10:00:00", "289", None, False, "ENRICHED", "enrich"),
+        ("3", "2026-03-01 18:00:00", "289", None, False, "ENRICHED", "enrich"),
+        ("4", "2026-03-01 18:00:01", "E", "289", True, "CREATED", "album:created"),
+    )
+    with store_of(rows, tmp_path) as store:
+        text = str(lla.explain(store, "ALBUM", ALBUM, reuse_gap="6h"))
+    assert (
+        "reused job id: job 289 ran 3 times (2026-03-01 02:00, 2026-03-01 10:00, 2026-03-01 18:00); "
+        "this chain follows the 2026-03-01 18:00 run"
+    ) in text, text
