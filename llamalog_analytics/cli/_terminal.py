@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -21,7 +22,7 @@ def wrapped(text: str, width: int | None) -> str:
     """``text`` with every line longer than ``width`` wrapped between words: a bullet's (``- ``)
     continues under its text, any other line's four deeper than it starts, so the lines that
     follow keep their place in the outline. With ``width`` None, ``text`` as it is. Ids are
-    never broken, at hyphens neither.
+    never broken, at hyphens neither, and a date stays on the line of its time of day.
 
     Examples:
         >>> print(wrapped("  last failure: enrichment:album at 2026-05-24 17:42:40.061", 40))
@@ -31,6 +32,9 @@ def wrapped(text: str, width: int | None) -> str:
           anomalies:
             - job 1546 ran 2 times
               (2026-02-28, 2026-06-09)
+        >>> print(wrapped("- last failure at 2026-05-24 17:42:40.061", 30))
+        - last failure at
+          2026-05-24 17:42:40.061
     """
     if width is None:
         return text
@@ -39,11 +43,15 @@ def wrapped(text: str, width: int | None) -> str:
         indent = len(line) - len(line.lstrip(" "))
         hanging = indent + (2 if line[indent:].startswith("- ") else 4)
         lines += textwrap.wrap(
-            line[indent:],
+            _DATE_TIME.sub(f"\\1{_JOINED}", line[indent:]),
             width,
             initial_indent=line[:indent],
             subsequent_indent=" " * hanging,
             break_long_words=False,
             break_on_hyphens=False,
         ) or [line]
-    return "\n".join(lines)
+    return "\n".join(lines).replace(_JOINED, " ")
+
+
+_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}) (?=\d{2}:\d{2})")  # the space wrapping must not break
+_JOINED = "\x1f"  # that space while the line is wrapped: not a space to textwrap
