@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import glob
 import itertools
 import os
@@ -830,7 +829,7 @@ class LogStore:
         except OSError:  # gone already
             return
         try:
-            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_as_duckdb_does(handle)
             if _file_state(self.path) == seen:
                 for leftover in (Path(self.path), Path(self.path + ".wal")):
                     with contextlib.suppress(FileNotFoundError):
@@ -868,6 +867,17 @@ def _unopenable(path: str | None, exc: duckdb.Error) -> StoreError:
         "permissions and free space, and that it is a DuckDB store file (llamalog.duckdb); files "
         "to read go to `llamalog load FILE --db STORE`"
     )
+
+
+def _lock_as_duckdb_does(handle: int) -> None:
+    """Lock the open file ``handle`` as DuckDB locks a database file: OSError if another process
+    holds it. Without POSIX locks (Windows) nothing is done: there a file another process has
+    open cannot be removed anyway."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _file_state(path: str | None) -> tuple[object, ...]:
