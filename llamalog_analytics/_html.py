@@ -63,10 +63,11 @@ CSS = """
 &report dl { display: grid; grid-template-columns: max-content 1fr; gap: .15em 1em; }
 &report dt { color: #57606a; white-space: nowrap; }
 &report dd { margin: 0; }
-& .expects { color: #57606a; }
+& .expects, & .muted { color: #57606a; }
 &report figure { margin: 1em 0; }
 &report figcaption { font-weight: 600; }
 & .scroll { overflow-x: auto; }
+&report .why { display: inline-block; max-width: 20em; }  /* a reason, not a wide column */
 &report section .scroll td, &report section .scroll td .id { white-space: normal;
   overflow-wrap: anywhere; }  /* a long job id breaks inside the page, not past its edge */
 &report table.dataTable td { font-family: ui-monospace, monospace; font-size: .85em; }

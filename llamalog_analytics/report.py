@@ -27,6 +27,7 @@ from . import rules, style
 from ._format import duration
 from ._html import CSS, block, html_table
 from ._plotly import figure_html, plotly_script
+from .audit.history import not_compared
 from .charts import breakdown_bars, category_counts, origin_coverage, rows_per_week
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def report_html(report: AuditReport, *, standalone: bool = True) -> str:
         tables={c.name: _tables(c, table) for c in report.checks},
         history=report.summary.get("history"),
         since=report.summary.get("since previous run"),
+        not_compared=not_compared,
         css=CSS,
         llama=style.LLAMA_SVG,
         standalone=standalone,

@@ -5,6 +5,7 @@ CLI (``llamalog audits``, ``llamalog verify --compare-last``) and the report sho
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from importlib.metadata import version
@@ -230,6 +231,32 @@ def test_the_report_shows_the_comparison_with_the_previous_run(two_runs, tmp_pat
     with lla.LogStore(db, read_only=True) as store:
         page = verify(store).to_html(tmp_path / "ro.html").read_text(encoding="utf-8")
     assert "Not recorded: the store is open read-only." in page
+
+
+def test_the_report_says_in_words_why_a_check_is_not_compared(tmp_path):
+    """No bare "-" in the comparison: a check one run did not have is "not run" there, and a
+    check whose ids cannot be compared says why in place of its counts."""
+    rows = with_changes(clean_rows(), "r1", operation="MUSICBRAINZ_FETCH", category="CACHED")
+    with audit_store(tmp_path, rows) as store:
+        verify(store, checks=DEFAULT_CHECKS[:4])  # category_backfill fails on r1
+        store.execute("UPDATE llama_logs SET category = 'CREATED' WHERE id = ?", [R1])  # warns
+        store.execute("DROP TABLE enrichment_logs")  # rows_preserved skips
+        report = verify(store, checks=DEFAULT_CHECKS[:5])  # category_rules new
+    page = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
+    table = page[page.index('id="since-previous-table"') :]
+    table = table[: table.index("</table>")]
+    cells = {
+        re.sub(r"<[^>]+>", "", row.split("</td>")[0]): [
+            re.sub(r"<[^>]+>", "", cell).strip() for cell in row.split("</td>")[1:-1]
+        ]
+        for row in table.split("<tr>")[2:]
+    }
+    assert "-" not in [cell for row in cells.values() for cell in row]
+    assert cells["duplicate_ids"] == ["PASS", "PASS", "0", "0", "0"]
+    assert cells["rows_preserved"] == ["PASS", "SKIP", "not compared: skipped now"]
+    assert cells["category_rules"] == ["not run", "PASS", "not compared: not run then"]
+    assert cells["category_backfill"][:2] == ["FAIL", "WARN"]
+    assert cells["category_backfill"][2].startswith("not compared: failing, it lists the rows")
 
 
 def test_a_backfill_failing_then_warning_is_not_compared_by_ids(two_runs):

@@ -130,6 +130,28 @@ FROM {AUDITS_TABLE} r LEFT JOIN {AUDIT_CHECKS_TABLE} c USING (run_id)
 GROUP BY ALL ORDER BY r.run_id"""
 
 
+def not_compared(row: Mapping[str, Any]) -> str | None:
+    """Why a row of a comparison's ``checks`` has no counts, in words; None when it has them.
+
+    Examples:
+        >>> not_compared({"older_status": None, "newer_status": "pass", "new": None})
+        'not run then'
+        >>> not_compared({"older_status": "warn", "newer_status": "skip", "new": None})
+        'skipped now'
+    """
+    if row["new"] is not None:
+        return None
+    then, now = row["older_status"], row["newer_status"]
+    if then is None or now is None:
+        return f"not run {'then' if then is None else 'now'}"
+    if "skip" in (then, now):
+        return f"skipped {'in both' if then == now else 'then' if then == 'skip' else 'now'}"
+    return (  # IDS_BY_STATUS: category_backfill, failing in one run and warning in the other
+        "failing, it lists the rows that differ from the rules as applied; warning, the rows "
+        "the roadmap intended otherwise"
+    )
+
+
 def record(
     store: LogStore, report: AuditReport, parameters: Mapping[str, Any], read: tuple[int, int] | None = None
 ) -> AuditReport:
