@@ -13,6 +13,7 @@ Examples:
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from functools import cache
 from html import escape
@@ -71,12 +72,26 @@ def check_html(check: CheckResult) -> str:
     return block("LlamaLog check", body=section, kind="llamalog-report")
 
 
-def _tables(check: CheckResult, table: Callable[[pl.DataFrame], str]) -> dict[str, Any]:
-    """A check's offending rows and breakdowns, each drawn by ``table``."""
+def _tables(check: CheckResult, table: Callable[[pl.DataFrame, str, str], str]) -> dict[str, Any]:
+    """A check's offending rows and breakdowns, each drawn by ``table`` (frame, check, title)."""
     return {
-        "ids": table(check.ids) if check.offending.height else "",  # read from its file once, if any
-        "breakdowns": {name: table(frame) for name, frame in check.breakdowns.items() if frame.height},
+        # read from its file once, if any
+        "ids": table(check.ids, check.name, "offending rows") if check.offending.height else "",
+        "breakdowns": {
+            name: table(frame, check.name, name) for name, frame in check.breakdowns.items() if frame.height
+        },
     }
+
+
+def _file_name(check: str, title: str) -> str:
+    """What a download of a check's table is saved as, without its extension: after the check
+    and the table, so that files saved from one page do not overwrite each other.
+
+    Examples:
+        >>> _file_name("category_backfill", "applied rules vs the roadmap's intent")
+        'llamalog-audit-category_backfill-applied-rules-vs-the-roadmap-s-intent'
+    """
+    return "-".join(re.sub(r"\W+", "-", part.lower()).strip("-") for part in ("llamalog-audit", check, title))
 
 
 def report_charts(report: AuditReport) -> list[tuple[str, go.Figure]]:
@@ -147,19 +162,20 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _datatable(frame: pl.DataFrame) -> str:
-    """A sortable, filterable table with copy and CSV buttons (DataTables, through itables, offline)."""
+def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
+    """A sortable, filterable table with copy and CSV buttons (DataTables, through itables, offline);
+    its CSV and the link to every id are named after ``check`` and the table's ``title``."""
     from itables import to_html_datatable
 
     shown = readable(frame.head(ROWS_IN_PAGE))
     return (
         _cut_note(frame, ROWS_IN_PAGE)
-        + _all_ids(frame, ROWS_IN_PAGE)
+        + _all_ids(frame, ROWS_IN_PAGE, _file_name(check, "offending ids"))
         + to_html_datatable(
             shown,
             connected=False,
             maxBytes=0,  # never sample rows away
-            buttons=["copyHtml5", "csvHtml5"],
+            buttons=["copyHtml5", {"extend": "csvHtml5", "filename": _file_name(check, title)}],
             classes="display compact",
             layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
             pageLength=10,
@@ -171,7 +187,7 @@ def _datatable(frame: pl.DataFrame) -> str:
     )
 
 
-def _plain_table(frame: pl.DataFrame) -> str:
+def _plain_table(frame: pl.DataFrame, check: str = "", title: str = "") -> str:
     """The first :data:`ROWS_IN_NOTEBOOK` rows as a plain table, and how many there are."""
     shown = readable(frame.head(ROWS_IN_NOTEBOOK))
     rows = [
@@ -181,14 +197,14 @@ def _plain_table(frame: pl.DataFrame) -> str:
     return html_table(shown.columns, rows) + _cut_note(frame, ROWS_IN_NOTEBOOK)
 
 
-def _all_ids(frame: pl.DataFrame, shown: int) -> str:
+def _all_ids(frame: pl.DataFrame, shown: int, name: str) -> str:
     """When the table shows only some rows: a link that downloads every id of ``frame`` as CSV,
-    carried inside the page."""
+    carried inside the page, saved as ``name``.csv."""
     if frame.height <= shown or "id" not in frame.columns:
         return ""
     ids = frame.select(pl.col("id").cast(pl.String)).unique(maintain_order=True)
     href = "data:text/csv;base64," + base64.b64encode(ids.write_csv().encode()).decode()
-    return f'<p><a download="offending-ids.csv" href="{href}">Download all {ids.height:,} ids as CSV</a></p>'
+    return f'<p><a download="{escape(name)}.csv" href="{href}">Download all {ids.height:,} ids as CSV</a></p>'
 
 
 def _cut_note(frame: pl.DataFrame, shown: int) -> str:

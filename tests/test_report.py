@@ -141,12 +141,42 @@ def test_a_check_with_more_rows_than_the_page_shows_links_every_id_as_csv(tmp_pa
         report = lla.verify(store)
     html = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
     big = [c for c in report.checks if c.ids.height > 5]
-    links = re.findall(r'<a download="offending-ids.csv" href="data:text/csv;base64,([^"]+)">', html)
+    links = re.findall(r'<a download="([^"]+)" href="data:text/csv;base64,([^"]+)">', html)
     assert big and len(links) == len(big)
-    for check, link in zip(big, links, strict=True):
+    # Each file is named after its check: saving two does not overwrite one with the other.
+    assert [name for name, _ in links] == [f"llamalog-audit-{c.name}-offending-ids.csv" for c in big]
+    for check, (_, link) in zip(big, links, strict=True):
         listed = base64.b64decode(link).decode().splitlines()
         assert (
             listed[0] == "id"
             and listed[1:] == check.ids["id"].cast(pl.String).unique(maintain_order=True).to_list()
         )
     assert html.count("The first 5 of ") >= len(big)
+
+
+@needs_chromium
+def test_each_tables_csv_button_saves_a_file_named_after_its_check_and_table(tmp_path):
+    """DataTables names every CSV after the page's title; two tables' files would overwrite
+    each other in a downloads folder."""
+    with lla.sample_store() as store:
+        report = lla.verify(store)
+    path = report.to_html(tmp_path / "audit.html")
+    with browser_page(path) as (page, errors):
+        page.wait_for_selector(".dt-container")
+        names = []
+        for section in ("check-root_job_truth", "check-unknown_origin"):
+            buttons = page.locator(f"#{section} button.buttons-csv")
+            for n in range(buttons.count()):
+                with page.expect_download() as download:
+                    buttons.nth(n).click()
+                names.append(download.value.suggested_filename)
+    assert names == [
+        "llamalog-audit-root_job_truth-by-cause.csv",
+        "llamalog-audit-root_job_truth-where-they-concentrate.csv",
+        "llamalog-audit-root_job_truth-offending-rows.csv",
+        "llamalog-audit-unknown_origin-by-type.csv",
+        "llamalog-audit-unknown_origin-by-era-of-the-first-row.csv",
+        "llamalog-audit-unknown_origin-known-and-unknown-origin-by-era.csv",
+        "llamalog-audit-unknown_origin-offending-rows.csv",
+    ]
+    assert errors == []
