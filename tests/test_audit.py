@@ -628,6 +628,11 @@ def test_an_entity_has_a_known_origin_only_through_a_created_row_about_it(tmp_pa
     ]
     assert sorted(again["id"]) == sorted(result.ids["id"])
     assert result.breakdowns["by type"].rows() == [("ALBUM", 1), ("ARTIST", 1)]
+    # The breakdowns count entities, and say so (not "rows", which the table's rows are).
+    assert [result.breakdowns[b].columns for b in ("by type", "by era of the first row")] == [
+        ["entity_type", "entities"],
+        ["era", "entities"],
+    ]
     coverage = result.breakdowns["known and unknown origin by era"]
     assert coverage.rows() == [
         ("since 20260104012627_add_preview_enrichment_status_and_data", "known", 2),

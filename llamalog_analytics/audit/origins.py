@@ -89,8 +89,8 @@ FROM {entities} GROUP BY era, known ORDER BY min(min(first_at)) OVER (PARTITION 
         finding,
         count=listed(ids),
         breakdowns={
-            "by type": counts_by(ids, "entity_type"),
-            "by era of the first row": counts_by(ids, "era"),
+            "by type": counts_by(ids, "entity_type", counted="entities"),
+            "by era of the first row": counts_by(ids, "era", counted="entities"),
             "known and unknown origin by era": coverage,
         },
     )
