@@ -28,6 +28,7 @@ from . import rules, style
 from ._format import duration
 from ._html import CSS, block, html_table
 from ._plotly import figure_html, plotly_script
+from .audit import concentration
 from .audit.history import not_compared
 from .charts import breakdown_bars, category_counts, origin_coverage, rows_per_week
 
@@ -37,6 +38,15 @@ if TYPE_CHECKING:
 ROWS_IN_PAGE = 10_000  # offending rows per check in the page; the check's SQL lists them all
 ROWS_IN_NOTEBOOK = 20  # offending rows per check in a notebook's view of the report
 CHART_VALUES = 5  # fewer values than this are a table, not a chart
+# What a breakdown's columns mean, said under its heading where the names alone do not.
+BREAKDOWN_NOTES = {
+    concentration.BREAKDOWN: (
+        "rows: the offending rows with the value; share: their part of all the offending rows "
+        "(0.5: half); lift: that share over the value's share of the whole table (1.0: as common "
+        "as anywhere, 5.0: five times as common; none when no row of the table has it); a week "
+        "is named by its Monday (UTC); the strongest first."
+    ),
+}
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("llamalog_analytics"), autoescape=True, undefined=jinja2.StrictUndefined
 )
@@ -54,6 +64,7 @@ def report_html(report: AuditReport, *, standalone: bool = True) -> str:
         version=version("llamalog_analytics"),
         charts=charts if standalone else [],
         tables={c.name: _tables(c, table) for c in report.checks},
+        notes=BREAKDOWN_NOTES,
         history=report.summary.get("history"),
         since=report.summary.get("since previous run"),
         not_compared=not_compared,
@@ -67,7 +78,7 @@ def report_html(report: AuditReport, *, standalone: bool = True) -> str:
 def check_html(check: CheckResult) -> str:
     """One check as HTML for a notebook: what it expects and found, its breakdowns, first rows, SQL."""
     section = _TEMPLATES.get_template("check.html.j2").render(
-        c=check, tables={check.name: _tables(check, _plain_table)}
+        c=check, tables={check.name: _tables(check, _plain_table)}, notes=BREAKDOWN_NOTES
     )
     return block("LlamaLog check", body=section, kind="llamalog-report")
 

@@ -180,3 +180,17 @@ def test_each_tables_csv_button_saves_a_file_named_after_its_check_and_table(tmp
         "llamalog-audit-unknown_origin-offending-rows.csv",
     ]
     assert errors == []
+
+
+def test_the_where_they_concentrate_tables_say_what_share_and_lift_are(tmp_path):
+    with lla.sample_store() as store:
+        report = lla.verify(store)
+    html = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
+    concentrated = [c for c in report.checks if "where they concentrate" in c.breakdowns]
+    parts = html.split("<h3>where they concentrate</h3>")[1:]
+    assert concentrated and len(parts) == len(concentrated)
+    for part in parts:
+        note = part[: part.index("</p>")]
+        assert "share:" in note and "lift:" in note and "Monday" in note
+    notebook = lla.report.check_html(concentrated[0])
+    assert "lift:" in notebook.split("<h3>where they concentrate</h3>")[1].split("</p>")[0]
