@@ -194,3 +194,25 @@ def test_the_where_they_concentrate_tables_say_what_share_and_lift_are(tmp_path)
         assert "share:" in note and "lift:" in note and "Monday" in note
     notebook = lla.report.check_html(concentrated[0])
     assert "lift:" in notebook.split("<h3>where they concentrate</h3>")[1].split("</p>")[0]
+
+
+@needs_chromium
+def test_at_900_px_every_table_fits_its_box(tmp_path):
+    """A window 900 px wide: a table of many columns (child_before_parent's nine) fits, its long
+    headers breaking as its cells do, rather than running past the right edge, cut off."""
+    with lla.sample_store() as store:
+        path = lla.verify(store).to_html(tmp_path / "audit.html")
+    with browser_page(path, width=900) as (page, errors):
+        page.wait_for_selector(".dt-container")
+        screenshot(page, "report-900")
+        hidden = page.evaluate(
+            """[...document.querySelectorAll('section .dt-layout-cell')]
+              .filter(box => box.scrollWidth > box.clientWidth)
+              .map(box => box.closest('section').id)"""
+        )
+        assert hidden == []
+        rightmost = (
+            "Math.max(...[...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right))"
+        )
+        assert page.evaluate(rightmost) <= 900
+    assert errors == []
