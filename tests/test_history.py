@@ -256,7 +256,7 @@ def test_the_report_says_in_words_why_a_check_is_not_compared(tmp_path):
     assert cells["rows_preserved"] == ["PASS", "SKIP", "not compared: skipped now"]
     assert cells["category_rules"] == ["not run", "PASS", "not compared: not run then"]
     assert cells["category_backfill"][:2] == ["FAIL", "WARN"]
-    assert cells["category_backfill"][2].startswith("not compared: failing, it lists the rows")
+    assert cells["category_backfill"][2].startswith("not compared: a failing run lists the rows")
 
 
 def test_a_backfill_failing_then_warning_is_not_compared_by_ids(two_runs):

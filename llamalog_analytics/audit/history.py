@@ -147,7 +147,7 @@ def not_compared(row: Mapping[str, Any]) -> str | None:
     if "skip" in (then, now):
         return f"skipped {'in both' if then == now else 'then' if then == 'skip' else 'now'}"
     return (  # IDS_BY_STATUS: category_backfill, failing in one run and warning in the other
-        "failing, it lists the rows that differ from the rules as applied; warning, the rows "
+        "a failing run lists the rows that differ from the rules as applied, a warning one the rows "
         "the roadmap intended otherwise"
     )
 
