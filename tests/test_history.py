@@ -281,6 +281,7 @@ def test_a_backfill_failing_then_warning_is_not_compared_by_ids(two_runs):
         changes.new("category_backfill") == [] and "category_backfill" not in changes.ids["check"].to_list()
     )
     assert "or its ids list other rows (category_backfill" in str(changes)
+    assert "<code>category_backfill</code>: not compared, a failing run lists" in changes._repr_html_()
 
 
 def test_cli_verify_records_and_compares_and_audits_lists(tmp_path):

@@ -614,7 +614,7 @@ class AuditComparison:
             [
                 f"<code>{escape(r['check'])}</code>",
                 *(
-                    f'<span class="status {escape(s)}">{escape(s.upper())}</span>' if s else "-"
+                    f'<span class="status {escape(s)}">{escape(s.upper())}</span>' if s else "not run"
                     for s in (r["older_status"], r["newer_status"])
                 ),
                 *("-" if r[c] is None else f"{r[c]:,}" for c in CHANGES),
@@ -622,6 +622,11 @@ class AuditComparison:
             for r in self.checks.iter_rows(named=True)
         ]
         body = html_table(["check", "then", "now", *CHANGES], rows, numeric=frozenset({3, 4, 5}))
+        body += "".join(  # what each "-" stands for
+            f"<p>- <code>{escape(r['check'])}</code>: not compared, {escape(why)}</p>"
+            for r in self.checks.iter_rows(named=True)
+            if (why := not_compared(r))
+        )
         notes = "".join(f"<p>{escape(line.strip())}</p>" for line in self._changed())
         title = f"run {self.newer.run_id} against run {self.older.run_id}"
         return block("LlamaLog audit comparison", title, body=notes + body, kind="llamalog-report")
