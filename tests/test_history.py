@@ -15,7 +15,7 @@ import pytest
 from conftest import audit_store, clean_rows, run_cli, uid, with_changes
 
 import llamalog_analytics as lla
-from llamalog_analytics.audit import DEFAULT_CHECKS, audit_history, compare_audits, verify
+from llamalog_analytics.audit import DEFAULT_CHECKS, audit_history, compare_audits, duplicate_ids, verify
 from llamalog_analytics.audit.history import READ_ONLY
 from llamalog_analytics.errors import ArgumentError
 
@@ -394,4 +394,10 @@ def test_an_audit_another_process_wrote_after_is_not_recorded(tmp_path, monkeypa
     assert "Hint: run it again to record it" in report.summary["history"]
     monkeypatch.undo()
     assert len(audit_history(store)) == 0 and verify(store).summary["run"] == 1
+
+    def writes_scratch(audit):  # a check of the caller's own that runs a statement that may write
+        audit.store.execute("CREATE OR REPLACE TEMP TABLE scratch AS SELECT 1 AS one")
+        return duplicate_ids(audit)
+
+    assert verify(store, checks=[writes_scratch]).summary["run"] == 2  # this process's own statement
     store.close()

@@ -153,7 +153,7 @@ def verify(
     """
     held = nullcontext() if memory_limit is None else store.memory_at_most(memory_limit)
     with store.session(), held, ExitStack() as scratch:  # one consistent view of the store
-        read = store.version()  # the store as audited: a write after it is not what was read
+        elsewhere = store.version()[1]  # what other processes wrote so far: a write after it was not read
         _require(store, after, "after", "the migrated table")
         if before is not None:
             _require(store, before, "before", "the pre-migration snapshot")
@@ -177,7 +177,7 @@ def verify(
         scratch.close()  # the checks' temporary tables, freed before the work that follows
         results = with_concentration(audit, results)
         report = AuditReport(results, _summary(audit, results), audit)
-    return history.record(store, report, _parameters(audit, results), read)
+    return history.record(store, report, _parameters(audit, results), elsewhere)
 
 
 def _parameters(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:

@@ -153,17 +153,18 @@ def not_compared(row: Mapping[str, Any]) -> str | None:
 
 
 def record(
-    store: LogStore, report: AuditReport, parameters: Mapping[str, Any], read: tuple[int, int] | None = None
+    store: LogStore, report: AuditReport, parameters: Mapping[str, Any], elsewhere: int | None = None
 ) -> AuditReport:
-    """``report`` recorded in ``store`` as its next run (what :func:`verify` does last); ``read``:
-    the store's :meth:`~llamalog_analytics.store.LogStore.version` when the audit read it.
+    """``report`` recorded in ``store`` as its next run (what :func:`verify` does last);
+    ``elsewhere``: what other processes had written when the audit read the store (the second
+    part of its :meth:`~llamalog_analytics.store.LogStore.version`).
 
     Returns ``report`` with its summary saying as which run (``run``, ``history``) and, when the
     store has an earlier run, what changed since it (``since previous run``: that run's number,
     time and tables, and per check its status then and the new, fixed and persisting counts).
     On a read-only store, one another process keeps writing to for longer than the store's
-    ``wait``, or one written to since ``read`` (the run would name loads the audit never read),
-    nothing is recorded: ``run`` is None and ``history`` says why.
+    ``wait``, or one another process wrote to since ``elsewhere`` (the run would name loads the
+    audit never read), nothing is recorded: ``run`` is None and ``history`` says why.
 
     Raises:
         StoreError: the store could not be written (nothing was recorded).
@@ -172,7 +173,7 @@ def record(
         return _with(report, run=None, history=READ_ONLY)
     try:
         with store.bookkeeping():  # one opening of the file for the whole record
-            if read is not None and store.version() != read:
+            if elsewhere is not None and store.version()[1] != elsewhere:
                 return _with(report, run=None, history=f"not recorded: {store.path}: {_WRITTEN_SINCE}")
             run = _write_run(store, report, parameters)
             summary: dict[str, Any] = {"run": run, "history": f"recorded as run {run}"}

@@ -123,7 +123,7 @@ def verify_command(
 
 def _say_if_not_recorded(report: AuditReport, *, asked: bool = False) -> None:
     """On stderr, why an audit was not recorded: ``asked`` (``--no-record``), or the store is
-    read-only, or another process kept writing to it."""
+    read-only, or another process kept writing to it or wrote after the audit read it."""
     if report.summary["run"] is None:
         why = "not recorded, as --no-record asked" if asked else report.summary["history"]
         click.echo(f"[🦙 LlamaLog] {why}", err=True)
