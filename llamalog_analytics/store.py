@@ -145,6 +145,7 @@ class LogStore:
                     pass
             except BaseException:
                 if self._opened:  # made here; else another process made it meanwhile: theirs
+                    # as it is now: the lock, not the state, keeps a process that opened it since
                     self._remove_files(_file_state(self.path))
                 raise
 
@@ -186,6 +187,8 @@ class LogStore:
         if self.path is None:
             raise StoreError("the in-memory store is closed, its tables gone. Hint: make a new one")
         self._con, self._writing = self._connect(read_only=not write), write
+        real = os.path.realpath(self.path)
+        _OPEN_HERE[real] = _OPEN_HERE.get(real, 0) + 1
         try:
             if write:
                 self._notice_foreign_writes()  # before this write makes them indistinguishable
@@ -195,6 +198,7 @@ class LogStore:
         finally:
             con, self._con = self._con, None
             con.close()
+            _OPEN_HERE[real] -= 1
         if write:  # own writes are counted in `changes`: the file as now written is known
             self._seen = _file_state(self.path)
 
@@ -818,26 +822,19 @@ class LogStore:
             self._remove_files(before)
 
     def _remove_files(self, seen: tuple[object, ...]) -> None:
-        """Remove the store's file and its write-ahead log, unless another process has the file
-        open or wrote to it since it was ``seen`` (its :func:`_file_state` then). The file is
-        locked as DuckDB locks it while it is compared and removed, so no process opens it
-        meanwhile."""
-        if self.path is None:
+        """Remove the store's file and its write-ahead log, unless it was written to since it was
+        ``seen`` (its :func:`_file_state` then), or another store of this process or another
+        process has it open. Other processes are kept out while it is compared and removed by
+        locking it as DuckDB does (:func:`_locked_as_duckdb_locks`); a process that opened the
+        file and has not locked it yet could still lock the removed file after, which no lock
+        taken here can prevent."""
+        if self.path is None or _OPEN_HERE.get(os.path.realpath(self.path)):
             return
-        try:
-            handle = os.open(self.path, os.O_RDWR)
-        except OSError:  # gone already
-            return
-        try:
-            _lock_as_duckdb_does(handle)
+        with contextlib.suppress(OSError), _locked_as_duckdb_locks(self.path):  # else it stays
             if _file_state(self.path) == seen:
                 for leftover in (Path(self.path), Path(self.path + ".wal")):
                     with contextlib.suppress(FileNotFoundError):
                         leftover.unlink()
-        except OSError:  # another process has it open, or it cannot be removed: it stays
-            pass
-        finally:
-            os.close(handle)
 
     def __enter__(self) -> LogStore:
         return self
@@ -869,15 +866,28 @@ def _unopenable(path: str | None, exc: duckdb.Error) -> StoreError:
     )
 
 
-def _lock_as_duckdb_does(handle: int) -> None:
-    """Lock the open file ``handle`` as DuckDB locks a database file: OSError if another process
-    holds it. Without POSIX locks (Windows) nothing is done: there a file another process has
-    open cannot be removed anyway."""
+@contextmanager
+def _locked_as_duckdb_locks(path: str) -> Iterator[None]:
+    """Hold the file ``path`` locked as DuckDB locks a database file for the ``with`` block:
+    OSError if another process holds it (or it cannot be opened). Only where no store of this
+    process has it open: closing the descriptor drops every lock this process holds on the file.
+    Without POSIX locks (Windows) nothing is held: a file another process has open cannot be
+    removed there anyway, nor one this process has open, so none is opened."""
     try:
         import fcntl
     except ImportError:
+        yield
         return
-    fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    handle = os.open(path, os.O_RDWR)
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(handle)
+
+
+_OPEN_HERE: dict[str, int] = {}
+"""How many sessions of this process's stores have each store file open, by its real path."""
 
 
 def _file_state(path: str | None) -> tuple[object, ...]:

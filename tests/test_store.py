@@ -3,6 +3,8 @@ way to write tells the chain index to rebuild, missing stores, failed first load
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -11,7 +13,13 @@ from conftest import busiest_album, scenario, store_of
 
 import llamalog_analytics as lla
 from llamalog_analytics.chain_index import chain_index
-from llamalog_analytics.errors import ArgumentError, NotLlamaLogError, StoreError, StoreNotFoundError
+from llamalog_analytics.errors import (
+    ArgumentError,
+    NotLlamaLogError,
+    StoreError,
+    StoreLockedError,
+    StoreNotFoundError,
+)
 from llamalog_analytics.store import stores_beside
 
 
@@ -152,6 +160,28 @@ def test_a_failed_first_load_leaves_no_store_file_and_a_failed_later_load_keeps_
     with lla.LogStore(new) as store:  # opened and closed without an error: kept, empty
         pass
     assert new.exists()
+
+
+def test_a_failed_first_load_keeps_a_store_file_another_store_of_the_process_holds(tmp_path):
+    """The store a first load that failed made stays while another store of this process reads
+    it (a notebook's second handle on it), and that store's hold on it stays too: another
+    process still cannot write to it."""
+    stranger = tmp_path / "stranger.csv"
+    stranger.write_text("name,price\nteapot,12\n")
+    new = tmp_path / "new.duckdb"
+    made = lla.LogStore(new)
+    other = lla.LogStore(new)
+    with other.session():
+        with pytest.raises(StoreLockedError, match="already has the store open for reading"), made:
+            made.load_files(stranger, quiet=True)
+        assert new.exists()
+        writing = subprocess.run(
+            [sys.executable, "-c", "import sys, duckdb; duckdb.connect(sys.argv[1]).close()", str(new)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert writing.returncode != 0 and "lock" in writing.stderr.lower(), writing.stderr
 
 
 def test_a_store_whose_file_another_process_removed_loads_into_a_new_one(ten_rows, tmp_path):
