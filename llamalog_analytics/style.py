@@ -88,16 +88,19 @@ def category_style(category: str | None) -> Style:
     return CATEGORY_STYLES.get(category or "", OTHER._replace(label=category or "no category"))
 
 
-def llama_uri(align: str = "xMidYMid") -> str:
+def llama_uri(align: str = "xMidYMid", room: float = 0) -> str:
     """:data:`LLAMA_SVG` as an image source (a data URI) for figures, which draw it as a picture
     where text would need an emoji font. It fills the box it is given, as large as fits, placed
     by ``align`` (an SVG ``preserveAspectRatio`` alignment: ``xMinYMid`` hugs the left edge).
+    ``room`` leaves that many llama widths empty after it: a box placed by its right edge then
+    draws the llama that far before it.
 
     Examples:
         >>> llama_uri().startswith("data:image/svg+xml;base64,")
         True
     """
     svg = re.sub(r'^<svg ([^>]*?)width="[^"]*" height="[^"]*"', r"<svg \1", LLAMA_SVG)
+    svg = svg.replace('viewBox="0 0 24 24"', f'viewBox="0 0 {24 * (1 + room):.2f} 24"', 1)
     svg = svg.replace("<svg ", f'<svg preserveAspectRatio="{align} meet" ', 1)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 

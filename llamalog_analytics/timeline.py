@@ -17,7 +17,8 @@ shows. A lane names its run, what the run did and the entity it was about (``└
 enrichment:album · ALBUM Kid A``).
 A row without a job id sits in its resolved parent run's lane, or else in a lane of its own
 entity and operation kind (``(no job id) · game-pool · ALBUM Kid A``); the lanes are worked out in
-:mod:`~llamalog_analytics._lanes`. The legend sits under the plot, clear of plotly's toolbar.
+:mod:`~llamalog_analytics._lanes`. The title and the legend start at the page's left edge, the
+legend's groups one under the other under the plot: a narrow page or notebook cell clips none.
 
 Each log row is a marker whose colour *and* symbol name its category, with a bar ending at
 the row for its ``duration_ms`` (rows are logged when the work ends). A row whose status is
@@ -78,7 +79,7 @@ IDLE_GAP = timedelta(minutes=1)  # pauses longer than this are collapsed
 LANE_PIXELS = 30
 LANES_HEADING = "job run · operation · entity"  # over the lanes' labels
 LANE_FONT = {"family": "DejaVu Sans Mono, Menlo, Consolas, monospace", "size": 10}  # lanes and heading
-_CHAR_PIXELS = 6  # how wide a character of LANE_FONT is (0.6 em)
+_CHAR_PIXELS = 6.1  # how wide a character of LANE_FONT is (0.6 em, and a little to spare)
 _STANDOFF = 8  # pixels between the lanes' labels and the plot
 RING_SIZE, RING_STEP = 20, 7  # the first flag's rings, and how much wider each next flag's are
 _PAGE_PIXELS = 1_400
@@ -86,7 +87,9 @@ _TOP = 112  # margin for the title and three lines of subtitle
 _SUBTITLE_LINE = 15  # more margin for each line of subtitle past three
 _AXIS = 92  # pixels under the plot for the time ticks and the axis title; the legend comes below
 _ROW = 19  # pixels per legend row
-_LEGENDS = {  # legend groups, side by side under the plot: (rank, title)
+_GROUP_GAP = 10  # pixels between legend groups
+_LLAMA_ROOM = 36  # pixels before the title and the legend's entries, where their llamas go
+_LEGENDS = {  # legend groups, one under the other under the plot: (rank, title)
     "category": (1, "category"),
     "marks": (2, "bars and lines"),
     "flags": (3, "rings: take a second look"),
@@ -246,8 +249,13 @@ def _figure(
     if webgl:
         notes.append("WebGL")
     plot_height = LANE_PIXELS * len(names)
-    legend_rows = 1 + max(sum(trace.legendgroup == group for trace in figure.data) for group in _LEGENDS)
-    bottom = _AXIS + _ROW * legend_rows + 12
+    # the legend's groups one under the other, from the page's left edge: however narrow the
+    # page, none is pushed past its right edge or wrapped below its bottom
+    groups = [sum(trace.legendgroup == group for trace in figure.data) for group in _LEGENDS]
+    legend_height = sum(_ROW * (n + 1) + _GROUP_GAP for n in groups if n) - _GROUP_GAP
+    bottom = _AXIS + legend_height + 12
+    # the lanes' labels' width (automargin widens it for a wider font)
+    left = round(_CHAR_PIXELS * len(heading)) + _STANDOFF + 8
     subtitle = _wrap(" · ".join(n for n in notes if n))
     top = _TOP + _SUBTITLE_LINE * max(0, subtitle.count("<br>") - 2)  # room for lines past three
     height = top + bottom + plot_height
@@ -256,13 +264,13 @@ def _figure(
         title={
             "text": plotly_text(f"LlamaLog timeline · {_subject_title(named, subject)}"),
             "subtitle": {"text": subtitle},
-            "x": 0,
-            "xref": "paper",
+            "x": 0,  # from the page's left edge, where a narrow page still has room for it
+            "xref": "container",
             "xanchor": "left",
             "y": 1 - 14 / height,
             "yref": "container",
             "yanchor": "top",
-            "pad": {"l": 6},
+            "pad": {"l": _LLAMA_ROOM},
         },
         xaxis={
             "title": {"text": "time (UTC)"},
@@ -288,19 +296,25 @@ def _figure(
         },
         height=height,
         legend={
-            "orientation": "h",
+            "orientation": "h",  # a vertical legend at the left would widen the left margin
             "traceorder": "grouped",
+            "entrywidthmode": "fraction",  # entries as wide as the plot: each group a row of its own
+            "entrywidth": 1,
+            "tracegroupgap": _GROUP_GAP,
+            "indentation": _LLAMA_ROOM - 10,
             "x": 0,
-            "xref": "paper",
+            "xref": "container",
             "xanchor": "left",
             "y": (bottom - _AXIS) / height,
             "yref": "container",
             "yanchor": "top",
+            "maxheight": legend_height + 20,
+            "bgcolor": "rgba(0, 0, 0, 0)",  # over the legend's llama
         },
         hoverlabel={"align": "left"},
-        # at least the heading's width (no tick label: automargin does not count it); padded to
-        # the labels' width, it fits where they do
-        margin={"t": top, "b": bottom, "r": 30, "l": _CHAR_PIXELS * len(LANES_HEADING) + 20},
+        # the labels' width, which the heading's padding matches (automargin counts tick labels
+        # only), so the llamas know where the plot starts
+        margin={"t": top, "b": bottom, "r": 30, "l": left},
         template="plotly_white",
     )
     figure.add_annotation(  # the lanes' heading, over their labels: an axis title would not fit a short plot
@@ -316,7 +330,7 @@ def _figure(
         showarrow=False,
         font=LANE_FONT,
     )
-    _llamas(figure, rows, clock, plot_height, top)
+    _llamas(figure, rows, clock, plot_height, top, left)
     for trace in figure.data:  # each group of the legend a column, under its title
         rank, title = _LEGENDS[trace.legendgroup]
         trace.update(legendrank=rank, legendgrouptitle={"text": f"<b>{title}</b>"})
@@ -326,7 +340,7 @@ def _figure(
 def _plot_width(lanes: list[str]) -> int:
     """About how wide the plot is on a 1,400 px page or image (:func:`~llamalog_analytics.write_timeline`'s
     PNG width), once the lane labels have taken their room: what the time ticks are spaced for."""
-    return max(400, _PAGE_PIXELS - 100 - _CHAR_PIXELS * max(len(lane) for lane in lanes))
+    return max(400, int(_PAGE_PIXELS - 100 - _CHAR_PIXELS * max(len(lane) for lane in lanes)))
 
 
 def _subject_title(names: dict[str, str], subject: str) -> str:
@@ -467,23 +481,28 @@ def _over(
         )
 
 
-def _llamas(figure: go.Figure, rows: pl.DataFrame, clock: Clock, plot_height: int, top: int) -> None:
+def _llamas(
+    figure: go.Figure, rows: pl.DataFrame, clock: Clock, plot_height: int, top: int, left: int
+) -> None:
     """The llama, as a picture (an emoji font cannot be counted on): before the title (``top``
     pixels above the plot: the margin), before the CREATED legend entry (the legend's first),
     and above-right of the stars of rows that record a creation (the first :data:`LLAMAS_SHOWN`
-    that do not crowd another llama in their lane)."""
+    that do not crowd another llama in their lane).
+
+    The title and the legend start at the page's left edge, ``left`` pixels before the plot; an
+    image is placed in the plot's units, so theirs are boxes ending where the plot starts, the
+    llama at their left end."""
     pixel = 1 / plot_height  # paper units, up and down
-    beside = {"xref": "paper", "yref": "paper", "x": 0, "sizex": 0.5, "xanchor": "right", "yanchor": "middle"}
-    side = llama_uri("xMaxYMid")
-    images = [
-        beside | {"name": "llama: title", "source": side, "y": 1 + (top - 27) * pixel, "sizey": 24 * pixel}
-    ]
+
+    def beside(name: str, y: float, size: int) -> dict:  # a llama ``size`` pixels, 8 from the left
+        source = llama_uri("xMaxYMid", room=(left - 8 - size) / size)
+        room = {"xref": "paper", "yref": "paper", "x": 0, "sizex": 5, "xanchor": "right", "yanchor": "middle"}
+        return room | {"name": name, "source": source, "y": y, "sizey": size * pixel}
+
+    images = [beside("llama: title", 1 + (top - 27) * pixel, 24)]
     created = rows.filter(pl.col("creation") == "CREATED")
-    if not created.is_empty():
-        legend_row = -(_AXIS + _ROW + 14) * pixel  # the legend's first entry, under its group title
-        images.append(
-            beside | {"name": "llama: legend", "source": side, "y": legend_row, "sizey": 18 * pixel}
-        )
+    if not created.is_empty():  # the legend's first entry, under its group title
+        images.append(beside("llama: legend", -(_AXIS + _ROW + 14) * pixel, 18))
         low, high = clock.range
         apart = (high - low) * 0.03
         shown = (

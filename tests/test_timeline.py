@@ -509,14 +509,17 @@ BOXES = """(selector) => Array.from(document.querySelectorAll(selector)).map((e)
   const r = e.getBoundingClientRect();
   return {x: r.x, y: r.y, w: r.width, h: r.height, text: e.textContent};
 })"""
-# Where each layout image is drawn, in page pixels: a square in its box, placed as its
-# preserveAspectRatio says (xMin/xMid/xMax, YMin/YMid/YMax).
+# Where each llama is drawn, in page pixels: placed in its layout image's box as the SVG's
+# preserveAspectRatio says (xMin/xMid/xMax, YMin/YMid/YMax) and its SVG's viewBox (the llama fills
+# a 24-unit square at its left; room after it, when the box is wider, is empty).
 PICTURES = """() => Array.from(document.querySelectorAll("#timeline image")).map((e) => {
-  const r = e.getBoundingClientRect(), side = Math.min(r.width, r.height);
-  const align = e.getAttribute("preserveAspectRatio") || "xMidYMid";
+  const href = e.getAttribute("href"), svg = atob(href.split(",")[1]);
+  const [, , vw, vh] = svg.match(/viewBox="([^"]*)"/)[1].split(" ").map(Number);
+  const align = svg.match(/preserveAspectRatio="(\\w+)/)[1];
+  const r = e.getBoundingClientRect(), scale = Math.min(r.width / vw, r.height / vh);
   const at = (name, free) => ({Min: 0, Mid: free / 2, Max: free})[name];
-  return {x: r.x + at(align.slice(1, 4), r.width - side), y: r.y + at(align.slice(5, 8), r.height - side),
-          w: side, h: side, href: e.getAttribute("href")};
+  return {x: r.x + at(align.slice(1, 4), r.width - vw * scale),
+          y: r.y + at(align.slice(5, 8), r.height - vh * scale), w: 24 * scale, h: 24 * scale, href};
 })"""
 # Counts the pixels of an RGB colour (give or take 12 per channel) in boxes of a PNG.
 COUNT_COLOUR = """async ([png, boxes, rgb]) => {
@@ -583,6 +586,55 @@ def test_the_llama_is_drawn_without_an_emoji_font(chain_store, tmp_path):
             [base64.b64encode(shot).decode(), [[b["x"], b["y"], b["w"], b["h"]] for b in llamas], LLAMA_RGB],
         )
         assert all(n >= 40 for n in drawn), drawn  # each picture is drawn in the llama's colour
+    assert errors == []
+
+
+def overlap(a: dict, b: dict) -> bool:
+    """Whether boxes ``a`` and ``b`` share more than a pixel each way."""
+    return min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"]) > 1 and (
+        min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"]) > 1
+    )
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1280, 1000, 800])
+def test_a_narrow_page_clips_and_overlaps_nothing(chain_store, tmp_path, width):
+    """In a narrow window or a notebook cell the title, subtitle and every legend group stay on
+    the page, clear of the toolbar, the time axis and each other, each llama beside what it marks."""
+    figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
+    path = lla.write_timeline(figure, tmp_path / "t.html")
+    with browser_page(path, width=width, height=900) as (page, errors):
+        page.wait_for_selector("body[data-figures=drawn]")
+        (shown,) = page.evaluate(BOXES, "#timeline .main-svg:first-child")
+        texts = {
+            name: page.evaluate(BOXES, f"#timeline {selector}")
+            for name, selector in {
+                "title": ".gtitle",
+                "subtitle": ".gtitle-subtitle",
+                "legend": ".legend .legendtext, .legend .legendgrouptitle text",
+                "axis": ".xtick text, .xtitle",
+                "lanes": ".ytick text",
+            }.items()
+        }
+        groups = [box["text"] for box in texts["legend"]]
+        assert {"category", "bars and lines", "rings: take a second look"} <= set(groups)
+        assert "⚠ logged before its parent run (2)" in groups
+        for name, boxes in texts.items():
+            for box in boxes:
+                inside = box["x"] >= shown["x"] and box["x"] + box["w"] <= shown["x"] + shown["w"] + 1
+                assert inside and box["y"] + box["h"] <= shown["y"] + shown["h"] + 1, (name, box, shown)
+        (toolbar,) = page.evaluate(BOXES, "#timeline .modebar")
+        assert not any(overlap(toolbar, box) for box in texts["title"] + texts["subtitle"])
+        placed = [box for name in ("title", "subtitle", "legend", "axis", "lanes") for box in texts[name]]
+        others = [box for name in ("title", "subtitle", "legend") for box in texts[name]]
+        clashes = [(a["text"], b["text"]) for a in others for b in placed if a != b and overlap(a, b)]
+        assert clashes == []
+        llamas = page.evaluate(PICTURES)
+        created = next(box for box in texts["legend"] if box["text"] == "CREATED")
+        assert any(near(llama, texts["title"][0], 12) for llama in llamas), llamas
+        assert any(near(llama, created, 45) for llama in llamas), llamas
+        assert not any(overlap(llama, box) for llama in llamas for box in placed)
+        screenshot(page, f"timeline-{width}px")
     assert errors == []
 
 
