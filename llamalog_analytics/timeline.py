@@ -95,6 +95,7 @@ _LEGENDS = {  # legend groups, one under the other under the plot: (rank, title)
     "flags": (3, "rings: take a second look"),
 }
 _BAR_BELOW = 0.3  # lanes: a duration bar runs just under its row's marker, so short ones show
+_SPREAD = 0.2, 0.5  # lanes: rows of a lane logged in one millisecond this far apart, at most this in all
 
 
 def plot_timeline(
@@ -218,6 +219,7 @@ def _figure(
         )
         .join(tree.select("job", "key"), on="job", how="left", maintain_order="left")
         .with_columns(y=pl.col("key").replace_strict(keys, list(range(len(keys))), return_dtype=pl.Float64))
+        .pipe(_spread)
     )
     webgl = rows.height > WEBGL_ABOVE
     scatter = go.Scattergl if webgl else go.Scatter
@@ -409,6 +411,22 @@ def _kept(
     return ", ".join(said)
 
 
+def _spread(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with their lane (``y``) kept as ``lane``, and those of a lane logged in the same
+    millisecond drawn a little apart in it, up and down (their time, ``x``, as it was): else one
+    marker would hide the others. Their hover cards say how many there are."""
+    moment = [pl.col("y"), pl.col("created_at").dt.truncate("1ms")]
+    n = pl.len().over(moment)
+    step = pl.min_horizontal(pl.lit(_SPREAD[0]), _SPREAD[1] / (n - 1))
+    shift = pl.when(n > 1).then((pl.int_range(pl.len()).over(moment) - (n - 1) / 2) * step).otherwise(0)
+    said = pl.format("<br>{} rows logged in this millisecond in this lane", n)
+    return rows.with_columns(
+        lane="y",
+        y=pl.col("y") + shift,
+        hover=pl.when(n > 1).then(pl.col("hover") + said).otherwise("hover"),
+    )
+
+
 def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
     """A trace of markers per category, in the category's colour and symbol; a label the schema
     does not know (``user_action``) is a trace of its own, after them. CREATED's star is for the
@@ -506,8 +524,8 @@ def _llamas(
         low, high = clock.range
         apart = (high - low) * 0.03
         shown = (
-            created.sort("y", "x")
-            .filter((pl.col("x") - pl.col("x").shift(1).over("y")).fill_null(apart) >= apart)
+            created.sort("lane", "x")
+            .filter((pl.col("x") - pl.col("x").shift(1).over("lane")).fill_null(apart) >= apart)
             .sort("created_at", "id")
             .head(LLAMAS_SHOWN)
         )
@@ -594,9 +612,9 @@ def _links(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
     """Grey lines from each parent run's first row to each child run's first row."""
     firsts = rows.filter("own").sort("created_at", "id").unique("job", keep="first", maintain_order=True)
     pairs = firsts.join(
-        firsts.select(pl.col("job").alias("parent"), parent_x="x", parent_y="y"),
+        firsts.select(pl.col("job").alias("parent"), parent_x="x", parent_y="y", parent_lane="lane"),
         on="parent",
-    ).filter(pl.col("y") != pl.col("parent_y"))
+    ).filter(pl.col("lane") != pl.col("parent_lane"))
     if pairs.is_empty():
         return
     figure.add_trace(

@@ -7,6 +7,7 @@ The browser tests save what they draw under ``tests/screenshots/`` (git-ignored)
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import uuid
@@ -767,6 +768,33 @@ def test_runs_whose_labels_read_the_same_keep_lanes_of_their_own():
     assert len(labels) == 2 and labels[0] == labels[1]  # read the same, drawn apart
     ys = sorted({y for trace in figure.data if trace.y is not None for y in trace.y if y is not None})
     assert ys == [0, 1]
+
+
+def test_rows_logged_in_one_millisecond_of_a_lane_are_drawn_apart():
+    """Three rows of one run logged in the same millisecond are three markers a reader can tell
+    apart, in their lane, at their time; each hover card says how many share the moment."""
+    at = "2026-03-01T12:00:00.250000"
+    rows = pl.DataFrame(
+        [
+            row("burst-1", 0, "enrichment:album", "ENRICHED", "B", created_at=at, parent_job_id=None),
+            row("burst-2", 0, "enrichment:album", "ENRICHED", "B", created_at=at),
+            row("burst-3", 0, "cache:album-cover-art", "CACHED", "B", created_at=at, status="FAILED"),
+            row("later", 1, "enrichment:album", "ENRICHED", "B"),
+        ]
+    ).with_columns(pl.col("created_at").str.to_datetime())
+    figure = lla.plot_timeline(rows)
+    markers = [t for t in figure.data if t.legendgroup == "category" and "status FAILED" not in t.name]
+    points = [(x, y, card) for t in markers for x, y, card in zip(t.x, t.y, t.hovertext, strict=True)]
+    together = [point for point in points if "12:00:00.250 UTC" in point[2]]
+    assert len(together) == 3 and len({x for x, _, _ in together}) == 1  # one time
+    ys = sorted(y for _, y, _ in together)
+    assert all(b - a >= 0.15 for a, b in itertools.pairwise(ys)), ys  # 4.5 px apart or more
+    assert {round(y) for y in ys} == {0} and max(ys) - min(ys) <= 0.6  # in their lane
+    assert all("3 rows logged in this millisecond in this lane" in card for _, _, card in together)
+    (alone,) = [card for _, _, card in points if "12:01:00.000 UTC" in card]
+    assert "millisecond" not in alone
+    (cross,) = by_name(figure)["status FAILED, another category"].y  # over its own marker
+    assert cross in ys
 
 
 def test_a_category_label_the_schema_does_not_know_is_drawn_as_its_own(chain_store):
