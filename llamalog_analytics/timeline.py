@@ -85,9 +85,11 @@ RING_SIZE, RING_STEP = 20, 7  # the first flag's rings, and how much wider each 
 _PAGE_PIXELS = 1_400
 _TOP = 112  # margin for the title and three lines of subtitle
 _SUBTITLE_LINE = 15  # more margin for each line of subtitle past three
-_AXIS = 92  # pixels under the plot for the time ticks and the axis title; the legend comes below
+_AXIS = 110  # pixels under the plot for the time ticks (turned upright on a narrow page) and the
+# axis title; the legend comes below
 _ROW = 19  # pixels per legend row
 _GROUP_GAP = 10  # pixels between legend groups
+_LEGEND_PIXELS = 600  # how wide a legend group is (its text needs about half)
 _LLAMA_ROOM = 36  # pixels before the title and the legend's entries, where their llamas go
 _LEGENDS = {  # legend groups, one under the other under the plot: (rank, title)
     "category": (1, "category"),
@@ -300,8 +302,10 @@ def _figure(
         legend={
             "orientation": "h",  # a vertical legend at the left would widen the left margin
             "traceorder": "grouped",
-            "entrywidthmode": "fraction",  # entries as wide as the plot: each group a row of its own
-            "entrywidth": 1,
+            # groups wider than half a plot: each a row of its own where the page is narrow,
+            # side by side only on a page twice their width; none of their text cut
+            "entrywidthmode": "pixels",
+            "entrywidth": _LEGEND_PIXELS,
             "tracegroupgap": _GROUP_GAP,
             "indentation": _LLAMA_ROOM - 10,
             "x": 0,

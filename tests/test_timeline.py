@@ -599,10 +599,13 @@ def overlap(a: dict, b: dict) -> bool:
 
 @needs_chromium
 @pytest.mark.parametrize("width", [1280, 1000, 800])
-def test_a_narrow_page_clips_and_overlaps_nothing(chain_store, tmp_path, width):
+@pytest.mark.parametrize("chain", ["hand-written", "sample"])
+def test_a_narrow_page_clips_and_overlaps_nothing(chain_store, sample_album, tmp_path, width, chain):
     """In a narrow window or a notebook cell the title, subtitle and every legend group stay on
-    the page, clear of the toolbar, the time axis and each other, each llama beside what it marks."""
-    figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
+    the page, clear of the toolbar, the time axis and each other, each llama beside what it marks
+    (the sample's longest chain has long lane labels, a narrow plot and its time labels turned)."""
+    store, album = (chain_store, ALBUM) if chain == "hand-written" else sample_album
+    figure = lla.plot_timeline(store, "ALBUM", album)
     path = lla.write_timeline(figure, tmp_path / "t.html")
     with browser_page(path, width=width, height=900) as (page, errors):
         page.wait_for_selector("body[data-figures=drawn]")
@@ -619,7 +622,7 @@ def test_a_narrow_page_clips_and_overlaps_nothing(chain_store, tmp_path, width):
         }
         groups = [box["text"] for box in texts["legend"]]
         assert {"category", "bars and lines", "rings: take a second look"} <= set(groups)
-        assert "⚠ logged before its parent run (2)" in groups
+        assert any(text.startswith("⚠ logged before its parent run (") for text in groups)
         for name, boxes in texts.items():
             for box in boxes:
                 inside = box["x"] >= shown["x"] and box["x"] + box["w"] <= shown["x"] + shown["w"] + 1
@@ -635,7 +638,7 @@ def test_a_narrow_page_clips_and_overlaps_nothing(chain_store, tmp_path, width):
         assert any(near(llama, texts["title"][0], 12) for llama in llamas), llamas
         assert any(near(llama, created, 45) for llama in llamas), llamas
         assert not any(overlap(llama, box) for llama in llamas for box in placed)
-        screenshot(page, f"timeline-{width}px")
+        screenshot(page, f"timeline-{chain}-{width}px")
     assert errors == []
 
 
