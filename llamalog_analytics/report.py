@@ -50,6 +50,8 @@ BREAKDOWN_NOTES = {
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("llamalog_analytics"), autoescape=True, undefined=jinja2.StrictUndefined
 )
+# a sentence's first letter upper case, the rest as written (jinja's capitalize lowers it: paths)
+_TEMPLATES.filters["sentence"] = lambda text: text[:1].upper() + text[1:]
 
 
 def report_html(report: AuditReport, *, standalone: bool = True) -> str:

@@ -18,6 +18,7 @@ import llamalog_analytics as lla
 from llamalog_analytics.audit import DEFAULT_CHECKS, audit_history, compare_audits, duplicate_ids, verify
 from llamalog_analytics.audit.history import READ_ONLY
 from llamalog_analytics.errors import ArgumentError
+from llamalog_analytics.report import report_html
 
 R1, R2, R5 = uid("r1"), uid("r2"), uid("r5")
 
@@ -392,6 +393,7 @@ def test_an_audit_another_process_wrote_after_is_not_recorded(tmp_path, monkeypa
     assert report.summary["run"] is None, report.summary["history"]
     assert report.summary["history"].startswith(f"not recorded: {db}: another process wrote to the store")
     assert "Hint: run it again to record it" in report.summary["history"]
+    assert "Hint: run it again to record it" in report_html(report)  # as written, not lower-cased
     monkeypatch.undo()
     assert len(audit_history(store)) == 0 and verify(store).summary["run"] == 1
 
