@@ -65,9 +65,13 @@ older, in both."""
 
 READ_ONLY = "not recorded: the store is open read-only"
 SHOWN_IDS = 5  # ids per check and change in a comparison's text
-# Checks whose ids list other rows when they fail than when they warn (category_backfill: the
-# rows that differ from the rules as applied; else the rows the roadmap intended otherwise).
-IDS_BY_STATUS = ("category_backfill",)
+IDS_BY_STATUS = {
+    "category_backfill": (
+        "a failing run lists the rows that differ from the rules as applied, a warning one the rows "
+        "the roadmap intended otherwise"
+    ),
+}
+"""Checks whose ids list other rows when they fail than when they warn, each with what they list."""
 
 
 def _ids_alike(check: str, low: str, high: str) -> str:
@@ -134,9 +138,10 @@ def not_compared(row: Mapping[str, Any]) -> str | None:
     """Why a row of a comparison's ``checks`` has no counts, in words; None when it has them.
 
     Examples:
-        >>> not_compared({"older_status": None, "newer_status": "pass", "new": None})
+        >>> row = {"check": "rows_preserved", "new": None}
+        >>> not_compared(row | {"older_status": None, "newer_status": "pass"})
         'not run then'
-        >>> not_compared({"older_status": "warn", "newer_status": "skip", "new": None})
+        >>> not_compared(row | {"older_status": "warn", "newer_status": "skip"})
         'skipped now'
     """
     if row["new"] is not None:
@@ -146,10 +151,7 @@ def not_compared(row: Mapping[str, Any]) -> str | None:
         return f"not run {'then' if then is None else 'now'}"
     if "skip" in (then, now):
         return f"skipped {'in both' if then == now else 'then' if then == 'skip' else 'now'}"
-    return (  # IDS_BY_STATUS: category_backfill, failing in one run and warning in the other
-        "a failing run lists the rows that differ from the rules as applied, a warning one the rows "
-        "the roadmap intended otherwise"
-    )
+    return IDS_BY_STATUS[row["check"]]  # failing in one run and warning in the other
 
 
 def record(
@@ -584,8 +586,8 @@ class AuditComparison:
         rows = [
             [
                 r["check"],
-                (r["older_status"] or "-").upper(),
-                (r["newer_status"] or "-").upper(),
+                (r["older_status"] or "not run").upper(),
+                (r["newer_status"] or "not run").upper(),
                 *("-" if r[c] is None else f"{r[c]:,}" for c in CHANGES),
             ]
             for r in self.checks.iter_rows(named=True)
@@ -602,13 +604,12 @@ class AuditComparison:
                 ids = self._of(cells[0], change)
                 if ids:
                     lines.append(f"    {change}: {first_few(ids, SHOWN_IDS)}")
-        if self.checks["new"].is_null().any():
-            lines.append(
-                "  - : the check did not run in both (absent or skipped), or its ids list other rows "
-                "(category_backfill: when it fails, the rows that differ from the rules as applied; "
-                "when it warns, the rows the roadmap intended otherwise); its ids are not compared"
-            )
+        lines += [f"  - {check}: not compared, {why}" for check, why in self._not_compared()]
         return "\n".join(lines)
+
+    def _not_compared(self) -> list[tuple[str, str]]:
+        """Each check shown without counts, and why (:func:`not_compared`)."""
+        return [(r["check"], why) for r in self.checks.iter_rows(named=True) if (why := not_compared(r))]
 
     def _repr_html_(self) -> str:
         rows = [
@@ -624,9 +625,8 @@ class AuditComparison:
         ]
         body = html_table(["check", "then", "now", *CHANGES], rows, numeric=frozenset({3, 4, 5}))
         body += "".join(  # what each "-" stands for
-            f"<p>- <code>{escape(r['check'])}</code>: not compared, {escape(why)}</p>"
-            for r in self.checks.iter_rows(named=True)
-            if (why := not_compared(r))
+            f"<p>- <code>{escape(check)}</code>: not compared, {escape(why)}</p>"
+            for check, why in self._not_compared()
         )
         notes = "".join(f"<p>{escape(line.strip())}</p>" for line in self._changed())
         title = f"run {self.newer.run_id} against run {self.older.run_id}"
