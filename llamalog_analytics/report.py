@@ -39,14 +39,7 @@ ROWS_IN_PAGE = 10_000  # offending rows per check in the page; the check's SQL l
 ROWS_IN_NOTEBOOK = 20  # offending rows per check in a notebook's view of the report
 CHART_VALUES = 5  # fewer values than this are a table, not a chart
 # What a breakdown's columns mean, said under its heading where the names alone do not.
-BREAKDOWN_NOTES = {
-    concentration.BREAKDOWN: (
-        "rows: the offending rows with the value; share: their part of all the offending rows "
-        "(0.5: half); lift: that share over the value's share of the whole table (1.0: as common "
-        "as anywhere, 5.0: five times as common; none when no row of the table has it); a week "
-        "is named by its Monday (UTC); the strongest first."
-    ),
-}
+BREAKDOWN_NOTES = {concentration.BREAKDOWN: concentration.COLUMNS}
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("llamalog_analytics"), autoescape=True, undefined=jinja2.StrictUndefined
 )
