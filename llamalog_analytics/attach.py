@@ -170,7 +170,8 @@ def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
             if 0 < missing < len(files)
         ),
         *(
-            f"{note} ({len(these):,} of the {len(files):,} files, the first {these[0]})"
+            f"{note} (only in {len(these):,} of the {len(files):,} files, e.g. "
+            f"{os.path.relpath(these[0], os.path.commonpath(files))})"
             for note, these in typed.items()
             if len(these) < len(files)
         ),
@@ -201,7 +202,7 @@ def again_argument(source: str) -> str:
     return folder if folder != source and Path(folder).is_dir() else source
 
 
-_BELOW = "**/*.parquet"  # what a folder's files are, searched recursively
+_BELOW = "**/*.parquet"  # how a folder's files are shown and recorded (.pq and any case are read too)
 
 
 def _pattern(source: str | Path) -> tuple[list[str], str, Path | None]:
@@ -248,13 +249,15 @@ def _files(
         if folder is None and not any(c in str(source) for c in "*?[") and not Path(source).exists():
             raise SourceError(f"{source}: no such file or folder. Hint: check the path")
         raise SourceError(
-            f"{source}: no Parquet files there. Hint: name a folder of .parquet files (searched "
-            "recursively, hive-partitioned or not) or a glob such as 'logs/*.parquet'"
+            f"{source}: no Parquet files there{''.join(f'; {note}' for note in notes)}. Hint: name a "
+            "folder of .parquet files (searched recursively, hive-partitioned or not) or a glob such as "
+            "'logs/*.parquet'"
         )
     if folder is None and others:
+        which = "it is not one" if Path(source).is_file() else f"{others[0]} is not one"
         raise SourceError(
-            f"{source}: only Parquet files can be attached, and {others[0]} is not one (by its name). "
-            "Hint: name a folder of .parquet files or a glob such as 'logs/*.parquet'; load other "
-            "files instead (llamalog load), which copies them"
+            f"{source}: only Parquet files can be attached, and {which} (by its name). Hint: name a "
+            "folder of .parquet files or a glob such as 'logs/*.parquet'; load other files instead "
+            "(llamalog load), which copies them"
         )
     return files, notes

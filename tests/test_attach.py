@@ -151,6 +151,12 @@ def test_bad_files_are_refused_by_file_row_and_column_and_the_store_is_unchanged
         assert store.attach(twice / "*.pq", "short_suffix").rows_loaded == 5
         with pytest.raises(SourceError, match=r"\*\.csv: only Parquet files can be attached.*llamalog load"):
             store.attach(twice / "*.csv")
+        with pytest.raises(SourceError, match=r"c\.csv: only Parquet files can be attached, and it is not"):
+            store.attach(twice / "c.csv")
+        lla.write_logs(synth.llama_logs.head(5), tmp_path / "empty" / "d.csv")
+        left_out = r"no Parquet files there; left out, not Parquet by name: d\.csv"
+        with pytest.raises(SourceError, match=left_out):
+            store.attach(tmp_path / "empty")
         assert store.tables() == ("short_suffix",)
 
 
