@@ -258,7 +258,7 @@ def _anomalies(
         if root in days:
             found.append(
                 f"dangling parent: job {root}'s own run never logged a row; the id's runs on "
-                f"{_days(days[root])} lie beyond the reuse gap (the chain's top is the bare id)"
+                f"{', '.join(_dates(days[root]))} lie beyond the reuse gap (the chain's top is the bare id)"
             )
         else:
             found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
@@ -305,13 +305,8 @@ def _before_creation(created: dict[str, Any] | None) -> pl.Expr:
     return pl.lit(False) if created is None else pl.col("created_at") < created["created_at"]
 
 
-def _days(moments: list[Any]) -> str:
-    """Run start times as dates, with the time of day where two runs share a date (UTC)."""
-    return ", ".join(_dates(moments))
-
-
 def _dates(moments: list[Any]) -> list[str]:
-    """Each run start time of :func:`_days`, as it says it.
+    """Run start times as dates, with the time of day where two runs share a date (UTC).
 
     Examples:
         >>> from datetime import datetime

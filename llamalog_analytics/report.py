@@ -193,8 +193,9 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
     )
 
 
-def _plain_table(frame: pl.DataFrame, check: str = "", title: str = "") -> str:
-    """The first :data:`ROWS_IN_NOTEBOOK` rows as a plain table, and how many there are."""
+def _plain_table(frame: pl.DataFrame, *_: str) -> str:
+    """The first :data:`ROWS_IN_NOTEBOOK` rows as a plain table, and how many there are (it saves
+    no file, so the check and title :func:`_tables` passes name nothing)."""
     shown = readable(frame.head(ROWS_IN_NOTEBOOK))
     rows = [
         ["" if v is None else f'<span class="id">{escape(str(v))}</span>' for v in row]
