@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -217,6 +218,24 @@ def _pattern(source: str | Path) -> tuple[list[str], str, Path | None]:
     return [glob.escape(shown) if path.is_file() else shown], shown, None
 
 
+def _linked_folders(folder: Path) -> list[str]:
+    """The folders below ``folder`` that are symbolic links (by their names within it), which a
+    folder's glob does not enter; not under a name starting with ``_`` or ``.``."""
+    found = []
+    for top, folders, _ in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(("_", "."))]
+        found += [
+            str(Path(top, name).relative_to(folder)) for name in folders if Path(top, name).is_symlink()
+        ]
+    return sorted(found)
+
+
+def _some(names: Iterable[str]) -> str:
+    """The first three of ``names``, and how many more there are."""
+    names = list(names)
+    return ", ".join(names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
+
+
 def _is_parquet(file: str) -> bool:
     """Whether ``file`` is Parquet by its name: ``.parquet`` or ``.pq``, in any case."""
     return _readers.SUFFIXES.get(Path(file).suffix.lower()) == "parquet"
@@ -240,10 +259,13 @@ def _files(
     notes = []
     if folder is not None and others:
         files = [f for f in files if _is_parquet(f)]
-        named = ", ".join(str(Path(f).relative_to(folder)) for f in others[:3])
         notes.append(
-            f"left out, not Parquet by name: {named}"
-            + (f" and {len(others) - 3:,} more" if len(others) > 3 else "")
+            f"left out, not Parquet by name: {_some(str(Path(f).relative_to(folder)) for f in others)}"
+        )
+    if folder is not None and (linked := _linked_folders(folder)):
+        notes.append(
+            f"left out, folders reached through a symbolic link: {_some(linked)} (attach such a folder "
+            "by its own path, as another table)"
         )
     if not files:
         if folder is None and not any(c in str(source) for c in "*?[") and not Path(source).exists():

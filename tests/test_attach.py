@@ -214,6 +214,22 @@ def test_parquet_files_are_told_by_their_suffix_in_any_case_and_others_are_named
         assert store.tables() == ("globbed", "llama_logs")
 
 
+def test_a_folder_reached_through_a_symbolic_link_is_named_as_left_out(synth, tmp_path):
+    """A folder's glob does not enter a folder below it that is a symbolic link: its files are
+    not attached, and a note names it, so none goes missing without a word."""
+    rows = synth.llama_logs
+    folder, elsewhere = tmp_path / "logs", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    lla.write_logs(rows.head(10), folder / "a.parquet")
+    lla.write_logs(rows.slice(10, 10), elsewhere / "b.parquet")
+    (folder / "y2026").symlink_to(elsewhere, target_is_directory=True)
+    with lla.LogStore() as store:
+        result = store.attach(folder)
+        assert result.rows_loaded == 10
+        assert "left out, folders reached through a symbolic link: y2026" in result.sources[0].notes[0]
+
+
 def test_a_type_that_loses_values_in_some_files_is_noted_as_a_load_of_them_notes_it(synth, tmp_path):
     """A file whose created_at is a DATE loads its rows at midnight, and a load of it says so:
     attached beside files with full timestamps (read as one table of timestamps), it is noted too."""
