@@ -6,11 +6,13 @@ source is only ever read, as its own statement log shows.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -24,6 +26,7 @@ from pgserver import PgServer, copy_rows, create_upstream, record_migrations, wh
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
+from llamalog_analytics.audit import duplicate_ids, verify
 from llamalog_analytics.errors import PostgresError, StoreLockedError
 
 ROWS = 100_000
@@ -423,3 +426,22 @@ def test_a_failed_first_load_keeps_what_another_process_loaded_meanwhile(tmp_pat
     monkeypatch.undo()
     with lla.LogStore(path, read_only=True) as store:
         assert store.table().height == 10
+
+
+def test_an_audit_deletes_the_folders_audits_killed_midway_left_behind(tmp_path, monkeypatch):
+    """An audit keeps its checks' rows in a temporary folder named for its process; one killed
+    before it could delete it leaves it behind, and the next audit deletes it, not the folder of
+    a process that still runs."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    killed = child("import os, time; print(os.getpid(), flush=True); time.sleep(60)")
+    pid = int(killed.stdout.readline())
+    left = tmp_path / f"llamalog-audit-{pid}-x1"
+    left.mkdir()
+    (left / "0.parquet").write_bytes(b"rows")
+    killed.kill()
+    killed.communicate(timeout=60)
+    running = tmp_path / f"llamalog-audit-{os.getppid()}-x2"  # the process that started the tests
+    running.mkdir()
+    with lla.sample_store() as store:
+        verify(store, checks=[duplicate_ids])
+    assert not left.exists() and running.exists()

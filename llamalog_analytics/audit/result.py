@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import tempfile
 import weakref
@@ -132,16 +133,41 @@ def _uuid_text(uuids: pl.Expr) -> pl.Expr:
 
 
 class KeptFolder:
-    """A temporary folder for :class:`KeptFrame` files, deleted with this object."""
+    """A temporary folder for :class:`KeptFrame` files, deleted with this object.
+
+    Its name says the process it is for (``llamalog-audit-<pid>-…``); a process killed before
+    it could delete its folder leaves it behind, so making one deletes those of processes that
+    no longer run (where there are POSIX process ids to ask).
+    """
 
     def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="llamalog-audit-"))
+        _remove_left_behind()
+        self.path = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         self.numbers = itertools.count()
         weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
 
     def new_path(self) -> Path:
         """A file name in the folder not given before."""
         return self.path / f"{next(self.numbers)}.parquet"
+
+
+_PREFIX = "llamalog-audit-"
+
+
+def _remove_left_behind() -> None:
+    """Delete the kept folders of processes that no longer run (killed before they could)."""
+    if os.name != "posix":  # os.kill(pid, 0) asks only there; elsewhere it would stop the process
+        return
+    for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid = folder.name.removeprefix(_PREFIX).split("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # no such process: its folder is left behind
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # it runs, as another user
+            continue
 
 
 @dataclass(frozen=True)
