@@ -373,6 +373,8 @@ class LogStore:
         deadline = time.monotonic() + self.wait
         pause, waited = 0.01, False
         while True:
+            if read_only and self.path is not None and not Path(self.path).exists():  # removed since
+                raise StoreNotFoundError(self.path, stores_beside(self.path))
             try:
                 con = duckdb.connect(self.path or ":memory:", read_only=read_only)
                 self._opened = not waited  # at once: no other process held the file

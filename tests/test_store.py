@@ -184,6 +184,16 @@ def test_a_failed_first_load_keeps_a_store_file_another_store_of_the_process_hol
         assert writing.returncode != 0 and "lock" in writing.stderr.lower(), writing.stderr
 
 
+def test_reading_a_store_whose_file_was_removed_says_there_is_no_such_store(ten_rows):
+    """A store opened to read, whose file the shell removed since, says there is no store there
+    and names the stores beside it, as opening it then would have."""
+    store = lla.LogStore(ten_rows, read_only=True)
+    assert store.table().height == 10
+    ten_rows.unlink()
+    with pytest.raises(StoreNotFoundError, match=r"no such store"):
+        store.table()
+
+
 def test_a_store_whose_file_another_process_removed_loads_into_a_new_one(ten_rows, tmp_path):
     """A notebook's store whose file the shell removed (rm store.duckdb) makes it again on its
     next load, bookkeeping included, as a new store's first load does."""
