@@ -13,6 +13,8 @@ one lane per ancestor.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 
 from . import schema
@@ -190,16 +192,19 @@ def _level_that_fits(order: list[tuple[str, int]], children: dict[str | None, li
     return level
 
 
-def keyed(rows: pl.DataFrame, names: dict[str, str] | None = None) -> pl.DataFrame:
+def keyed(
+    rows: pl.DataFrame, names: dict[str, str] | None = None, reused: Iterable[str] = ()
+) -> pl.DataFrame:
     """``rows`` with the lane each belongs to and how a person reads it.
 
     Adds ``job`` (the lane's key: the row's run; for a row without a job id its resolved parent
     run when that run is among ``rows``, else its entity and operation kind), ``own`` (the row's
     own job id names the lane), ``parent`` (its parent run's key, None when the parent never
     logged), ``name`` (``292``, or ``292 #2`` when the id ran more than once among these rows or
-    the run among them is not its first; ``(no job id)``) and ``entity`` (``ALBUM Kid A``, or the
-    id shortened when no row names it). ``names``: entity id → name, when rows beyond ``rows``
-    name them (a filtered chain's whole chain); else :func:`entity_names` of ``rows``.
+    in the table, as ``reused`` says of the table's job ids, or the run among them is not its
+    first; ``(no job id)``) and ``entity`` (``ALBUM Kid A``, or the id shortened when no row names
+    it). ``names``: entity id → name, when rows beyond ``rows`` name them (a filtered chain's
+    whole chain); else :func:`entity_names` of ``rows``.
     """
     rows = filled(rows)
     run = pl.col("job_id") + pl.lit("#") + pl.col("job_instance").cast(pl.String)
@@ -219,7 +224,7 @@ def keyed(rows: pl.DataFrame, names: dict[str, str] | None = None) -> pl.DataFra
             ),
         )
     )
-    several = pl.col("job_instance").max().over("job_id") > 1  # a second run here, or only a later one
+    several = (pl.col("job_instance").max().over("job_id") > 1) | pl.col("job_id").is_in(list(reused))
     return rows.with_columns(
         job=pl.when(pl.col("job_id").is_not_null())
         .then(run)

@@ -66,7 +66,7 @@ from ._format import count, duration, moment, parse_duration, plotly_text
 from ._lanes import LANES_SHOWN, entity_names, keyed, lanes, left_aligned
 from ._plotly import Figure
 from ._time import naive_utc
-from .chains import chain
+from .chains import chain, runs
 from .errors import TimelineError
 from .style import FAILED_STATUS, FLAG_STYLES, NO_CREATION, Style, category_style, llama_uri
 
@@ -152,7 +152,7 @@ def plot_timeline(
                 "frame instead, e.g. frame.filter(pl.col('category') == 'CREATED')"
             )
         rows, subject = links.annotate(source, links.Linking.of(link, reuse_gap)), "chain"
-        whole = rows
+        whole, reused = rows, []  # runs of the rows in hand only
     else:
         if entity_type is None or entity_id is None:
             raise TimelineError("name the entity: plot_timeline(store, 'ALBUM', album_id)")
@@ -172,6 +172,10 @@ def plot_timeline(
                     reuse_gap=reuse_gap,
                 )
             migrated = source.applied_migrations().get(schema.CATEGORY_MIGRATION)
+            ran = runs(
+                source, whole["job_id"].drop_nulls().unique(), table=table, link=link, reuse_gap=reuse_gap
+            )
+            reused = ran.filter(pl.col("job_instance") > 1)["job_id"].unique().to_list()
         subject = f"{entity_type.upper()} {uuid.UUID(str(entity_id).strip())}"  # chain took it as a UUID
     kept = _kept(categories, since, until)  # chain has checked them
     if rows.is_empty():
@@ -187,7 +191,7 @@ def plot_timeline(
             f"idle_gap={idle_gap!r} is not positive: every pause would be cut. "
             "Hint: try 1min or 1h, or None (--idle-gap off) to cut none"
         )
-    return _figure(rows.sort("created_at", "id"), subject, idle, migrated, whole, kept)
+    return _figure(rows.sort("created_at", "id"), subject, idle, migrated, whole, kept, reused)
 
 
 # --- the figure -----------------------------------------------------------------------------
@@ -200,11 +204,14 @@ def _figure(
     migrated: datetime | None,
     whole: pl.DataFrame,
     kept: str,
+    reused: list[str],
 ) -> go.Figure:
     """``rows`` drawn: those ``kept`` (what filters kept, as said) of ``whole``, the chain whose
-    rows name the entities."""
+    rows name the entities; ``reused``: the job ids that ran more than once in the table."""
     named = entity_names(whole)
-    rows = keyed(rows, named).with_columns(rules.album_created()).with_columns(rules.creation(migrated))
+    rows = (
+        keyed(rows, named, reused).with_columns(rules.album_created()).with_columns(rules.creation(migrated))
+    )
     # A lane per job run, or per summary of folded runs: two runs whose labels read the same
     # keep lanes of their own.
     tree = lanes(rows).with_columns(
@@ -385,8 +392,8 @@ def _rows_and_runs(rows: pl.DataFrame, whole: int, kept: str = "") -> str:
         '3 of 27 rows (category CREATED): 2 in 2 job runs, 1 outside any job'
     """
     jobless = rows["job_id"].null_count()
-    runs = rows.filter(pl.col("job_id").is_not_null()).select("job_id", "job_instance").n_unique()
-    in_runs = f"in {count(runs, 'job run')}" + (f", {jobless:,} outside any job" if jobless else "")
+    run_count = rows.filter(pl.col("job_id").is_not_null()).select("job_id", "job_instance").n_unique()
+    in_runs = f"in {count(run_count, 'job run')}" + (f", {jobless:,} outside any job" if jobless else "")
     if kept:
         return f"{rows.height:,} of {count(whole, 'row')} ({kept}): {rows.height - jobless:,} {in_runs}"
     return f"{count(rows.height - jobless, 'row')} {in_runs}"

@@ -24,6 +24,7 @@ from conftest import (
     no_emoji_fonts,
     non_blank,
     screenshot,
+    store_of,
 )
 
 import llamalog_analytics as lla
@@ -422,6 +423,27 @@ def test_filters_say_what_they_kept_of_the_whole_chain_and_keep_its_name(chain_s
         ],
     )
     assert result.exit_code == 0 and "3 of 12 rows (category CREATED)" in result.output, result.output
+
+
+def test_a_job_id_that_ran_again_elsewhere_in_the_table_names_its_run(tmp_path):
+    """A chain holding one run of a job id that ran twice in the table names the run on its lane
+    (``292 #1``), as explain says the id ran twice; a frame in hand knows only its own runs."""
+    other = str(uuid.uuid5(uuid.NAMESPACE_URL, "another-album"))
+    later = {"entity_id": other, "album_id": other}
+    rows = [
+        row("feb", 0, "enrichment:album", "ENRICHED", "292"),
+        row("feb-child", 1, "cache:album-cover-art", "CACHED", "300", parent_job_id="292"),
+        row("apr", 60 * 24 * 40, "enrichment:album", "ENRICHED", "292", **later),
+    ]
+    with store_of(rows, tmp_path) as store:
+        figure = lla.plot_timeline(store, "ALBUM", ALBUM)
+        alone = lla.plot_timeline(lla.chain(store, "ALBUM", ALBUM))
+    about = f"ALBUM {ALBUM[:8]}…"
+    assert lane_labels(figure) == [
+        f"292 #1 · enrichment:album · {about}",
+        f"└ 300 · cache:album-cover-art · {about}",
+    ]
+    assert lane_labels(alone)[0] == f"292 · enrichment:album · {about}"
 
 
 def test_a_reused_job_id_gets_one_lane_per_run_and_links_to_the_nearest():
