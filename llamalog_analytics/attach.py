@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ import duckdb
 
 from . import _readers, schema
 from ._convert import checked_rows
+from ._format import first_few
 from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, literal, quote
 from .errors import ArgumentError, NotLlamaLogError, SourceError, StoreError
 from .stage import LoadResult, SourceLoad, Stage, log_table_name
@@ -230,12 +230,6 @@ def _linked_folders(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def _some(names: Iterable[str]) -> str:
-    """The first three of ``names``, and how many more there are."""
-    names = list(names)
-    return ", ".join(names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
-
-
 def _is_parquet(file: str) -> bool:
     """Whether ``file`` is Parquet by its name: ``.parquet`` or ``.pq``, in any case."""
     return _readers.SUFFIXES.get(Path(file).suffix.lower()) == "parquet"
@@ -259,13 +253,12 @@ def _files(
     notes = []
     if folder is not None and others:
         files = [f for f in files if _is_parquet(f)]
-        notes.append(
-            f"left out, not Parquet by name: {_some(str(Path(f).relative_to(folder)) for f in others)}"
-        )
+        named = first_few([str(Path(f).relative_to(folder)) for f in others], 3)
+        notes.append(f"left out, not Parquet by name: {named}")
     if folder is not None and (linked := _linked_folders(folder)):
         notes.append(
-            f"left out, folders reached through a symbolic link: {_some(linked)} (attach such a folder "
-            "by its own path, as another table)"
+            f"left out, folders reached through a symbolic link: {first_few(linked, 3)} (attach such a "
+            "folder by its own path, as another table)"
         )
     if not files:
         if folder is None and not any(c in str(source) for c in "*?[") and not Path(source).exists():

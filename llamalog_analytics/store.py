@@ -125,6 +125,7 @@ class LogStore:
         if (read_only or not create) and self.path is not None and not Path(self.path).exists():
             raise StoreNotFoundError(str(self.path), stores_beside(str(self.path)))
         self._created = self.path is not None and not Path(self.path).exists()
+        self._real_path = "" if self.path is None else os.path.realpath(self.path)  # for _OPEN_HERE
         self._seen = _file_state(self.path)  # the file as this store last knew it
         self._foreign_writes = 0
         # (at foreign writes, each attached table's files as recorded when attached)
@@ -187,8 +188,7 @@ class LogStore:
         if self.path is None:
             raise StoreError("the in-memory store is closed, its tables gone. Hint: make a new one")
         self._con, self._writing = self._connect(read_only=not write), write
-        real = os.path.realpath(self.path)
-        _OPEN_HERE[real] = _OPEN_HERE.get(real, 0) + 1
+        _OPEN_HERE[self._real_path] = _OPEN_HERE.get(self._real_path, 0) + 1
         try:
             if write:
                 self._notice_foreign_writes()  # before this write makes them indistinguishable
@@ -198,7 +198,7 @@ class LogStore:
         finally:
             con, self._con = self._con, None
             con.close()
-            _OPEN_HERE[real] -= 1
+            _OPEN_HERE[self._real_path] -= 1
         if write:  # own writes are counted in `changes`: the file as now written is known
             self._seen = _file_state(self.path)
 
@@ -830,7 +830,7 @@ class LogStore:
         locking it as DuckDB does (:func:`_locked_as_duckdb_locks`); a process that opened the
         file and has not locked it yet could still lock the removed file after, which no lock
         taken here can prevent."""
-        if self.path is None or _OPEN_HERE.get(os.path.realpath(self.path)):
+        if self.path is None or _OPEN_HERE.get(self._real_path):
             return
         with contextlib.suppress(OSError), _locked_as_duckdb_locks(self.path):  # else it stays
             if _file_state(self.path) == seen:
