@@ -551,9 +551,27 @@ ORDER BY line LIMIT 1"""
                 )
         for name, data in replace_tables.items():
             with store.registered("_llamalog_replacement", data) as replacement:
-                store.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {replacement}")
+                _replace_table(store, name, replacement)
         store.execute("COMMIT")
         return sources
+
+
+def _replace_table(store: LogStore, name: str, replacement: str) -> None:
+    """Make table ``name`` hold exactly ``replacement``'s rows: in place when its columns are the
+    same, since a commit that drops a table makes DuckDB checkpoint the whole store file (a
+    quarter of a second at a million rows, on every incremental load)."""
+    same_columns = (
+        store.has_table(name)
+        and store.execute(
+            f"SELECT (SELECT list((column_name, column_type)) FROM (DESCRIBE {quote(name)})) "
+            f"= (SELECT list((column_name, column_type)) FROM (DESCRIBE {replacement}))"
+        )[0][0]
+    )
+    if same_columns:
+        store.execute(f"DELETE FROM {quote(name)}")
+        store.execute(f"INSERT INTO {quote(name)} SELECT * FROM {replacement}")
+    else:
+        store.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {replacement}")
 
 
 @contextlib.contextmanager

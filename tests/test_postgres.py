@@ -560,3 +560,13 @@ def test_cli_load_in_several_streams_says_so(tmp_path, database, data):
     assert code == 2 and "--streams and --schema are for database loads" in err
     code, _, err = run_cli("load", database, "--db", db, "--streams", 0)
     assert code == 2 and "0 is not in the range x>=1" in err
+
+
+def test_a_second_load_replaces_the_migration_history_with_the_database_s(store, database):
+    store.load_postgres(database, quiet=True)
+    last = list(schema.MIGRATIONS)[-1]
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("DELETE FROM _prisma_migrations WHERE migration_name = %s", [last])
+    store.load_postgres(database, quiet=True)
+    names = store.frame("SELECT migration_name FROM _prisma_migrations ORDER BY started_at")["migration_name"]
+    assert names.to_list() == list(schema.MIGRATIONS)[:-1]
