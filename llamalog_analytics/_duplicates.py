@@ -28,23 +28,11 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
     formats only.
     """
     files = _numbers(blurred)
-    either_blurred = f"list_contains({files}, later._file) OR list_contains({files}, first._file)"
-    store.execute(
-        _mark(
-            "duplicate",
-            "'duplicate id with different values in ' || array_to_string(d.diff, ', ') || "
-            "'; the first copy (row ' || d.first_row || ' of ' || d.first_source || ') was kept'",
-            f"""WITH dup AS (
-    SELECT *, row_number() OVER (PARTITION BY _table, id ORDER BY _file, _row) AS k FROM {STAGE_TABLE}
-    WHERE _reason IS NULL AND (_table, id) IN (
-      SELECT (_table, id) FROM {STAGE_TABLE} WHERE _reason IS NULL GROUP BY _table, id HAVING count(*) > 1))
-  SELECT later._file, later._row, {_differences("later", "first", either_blurred)} AS diff,
-    first._row AS first_row, list_extract(?, first._file + 1) AS first_source
-  FROM dup AS later JOIN dup AS first
-    ON later._table = first._table AND later.id = first.id AND first.k = 1 AND later.k > 1""",
-        ),
-        [paths],
-    )
+    repeated = store.execute(  # rarely: marking them takes DuckDB a while to plan
+        f"SELECT count(*) > count(DISTINCT (_table, id)) FROM {STAGE_TABLE} WHERE _reason IS NULL"
+    )[0][0]
+    if repeated:
+        _mark_repeats(store, paths, files)
     # Find the stored rows sharing an id (reading ids and times only), then compare each pair by
     # a hash of its row, computed on each side before the join, and whole rows only where the
     # hashes differ: a join of whole rows would hold both tables' rows at once (DuckDB spills them).
@@ -91,6 +79,29 @@ FROM pairs AS p LEFT JOIN differing AS x ON x._file = p._file AND x._row = p._ro
             ),
             [paths, table, first, last],
         )
+
+
+def _mark_repeats(store: LogStore, paths: list[str], files: str) -> None:
+    """Mark the later copies of an id repeated within the load: ``duplicate`` when equal to the
+    first, else rejected with the columns that differ (JSON null and SQL NULL apart unless one
+    copy's source is among ``files``)."""
+    either_blurred = f"list_contains({files}, later._file) OR list_contains({files}, first._file)"
+    store.execute(
+        _mark(
+            "duplicate",
+            "'duplicate id with different values in ' || array_to_string(d.diff, ', ') || "
+            "'; the first copy (row ' || d.first_row || ' of ' || d.first_source || ') was kept'",
+            f"""WITH dup AS (
+    SELECT *, row_number() OVER (PARTITION BY _table, id ORDER BY _file, _row) AS k FROM {STAGE_TABLE}
+    WHERE _reason IS NULL AND (_table, id) IN (
+      SELECT (_table, id) FROM {STAGE_TABLE} WHERE _reason IS NULL GROUP BY _table, id HAVING count(*) > 1))
+  SELECT later._file, later._row, {_differences("later", "first", either_blurred)} AS diff,
+    first._row AS first_row, list_extract(?, first._file + 1) AS first_source
+  FROM dup AS later JOIN dup AS first
+    ON later._table = first._table AND later.id = first.id AND first.k = 1 AND later.k > 1""",
+        ),
+        [paths],
+    )
 
 
 def replace_changed(store: LogStore, table: str, load_id: int, paths: list[str], blurred: list[int]) -> None:

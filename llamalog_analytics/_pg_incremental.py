@@ -2,7 +2,9 @@
 
 A later load of a source fetches the rows created since the newest stored one (minus
 :data:`OVERLAP`). Older rows are checked too: when the server's row counters show nothing was
-deleted or updated and only the window's rows were inserted, nothing older changed; when they
+deleted or updated and only the window's rows were inserted, nothing older changed (and the
+window's rows the store holds are not fetched again when the server has no others up to the
+newest stored one); when they
 show rows updated, or started counting again, every row is fetched and compared (the stage
 replaces a row its source changed and keeps the version before); otherwise the older rows' ids
 are compared with the store's, older rows the store lacks are fetched by id, and rows gone from
@@ -121,8 +123,13 @@ def plan_fetch(
             return Plan(note=RESTARTED)
         if previous.updated != counters.updated:
             return Plan(note=UPDATED)
-        if only_new_rows(db, store, namespace, found, source, since, counters, previous):
-            return Plan(since, note=f"{window}; the server's row counters show no older row changed")
+        start = only_new_rows(db, store, namespace, found, source, since, counters, previous)
+        if start is not None:
+            return Plan(
+                start,
+                note=f"fetched rows created since {start:%Y-%m-%d %H:%M:%S}; "
+                "the server's row counters show no older row changed",
+            )
     relation = f"{quote(namespace)}.{quote(found.name)}"
     ids = db.stream(
         f"SELECT id FROM {relation} WHERE {created_condition(found, '<')}",
@@ -254,30 +261,41 @@ def only_new_rows(
     since: datetime,
     counters: Counters,
     previous: Counters,
-) -> bool:
-    """Whether, by the server's counters, the table only gained the rows at or after ``since``.
+) -> datetime | None:
+    """Where the fetch can start when, by the server's counters, the table only gained rows at
+    or after ``since``; None when older rows may have changed.
 
-    True when, since the last load (``previous``, on the same server, counters and table file:
-    no ``TRUNCATE`` or ``VACUUM FULL``, and no update: :func:`plan_fetch` asks first), nothing
-    was deleted and the rows inserted are exactly the window's rows the store lacks: then no
-    older row can have changed, and reading the older rows' ids is skipped. The counters are
-    cumulative and miss no insert, update or delete, but the server publishes them up to about a
-    minute late: a change made in that last minute is then reported by the next load.
+    The counters show that when, since the last load (``previous``, on the same server, counters
+    and table file: no ``TRUNCATE`` or ``VACUUM FULL``, and no update: :func:`plan_fetch` asks
+    first), nothing was deleted and the rows inserted are exactly the window's rows the store
+    lacks: then no older row can have changed, and reading the older rows' ids is skipped. The
+    fetch then starts just after the newest stored row when the server has as many rows as the
+    store up to it in the window (none inserted late there: the store holds them all as they
+    are), else at ``since``. The counters are cumulative and miss no insert, update or delete,
+    but the server publishes them up to about a minute late: a change made in that last minute
+    is then reported by the next load.
     """
     if previous.deleted != counters.deleted:
-        return False
+        return None
+    newest = since + OVERLAP
     relation = f"{quote(namespace)}.{quote(found.name)}"
-    in_window = db.rows(
-        f"SELECT count(*) FROM {relation} WHERE {created_condition(found, '>=')}",
-        (since,),
-    )[0][0]
-    stored = store.execute(
+    in_window, through_newest = db.rows(
+        f"SELECT count(*), count(*) FILTER (WHERE created_at <= $2) FROM {relation} "
+        f"WHERE {created_condition(found, '>=')}",
+        (since, newest),
+    )[0]
+    kept = store.execute(
         f"""SELECT (SELECT count(*) FROM {quote(found.name)} WHERE created_at >= ? AND {FROM_SOURCE})
                  - (SELECT count(*) FROM {DISAPPEARED_TABLE}
                     WHERE created_at >= ? AND source = ? AND table_name = ? AND {STILL_GONE})""",
         [since, source, found.name, since, source, found.name],
     )[0][0]
-    return counters.inserted - previous.inserted == in_window - stored
+    if counters.inserted - previous.inserted != in_window - kept:
+        return None
+    return newest + _JUST_AFTER if through_newest == kept else since
+
+
+_JUST_AFTER = timedelta(microseconds=1)  # PostgreSQL keeps times to the microsecond
 
 
 def mark_restored(store: LogStore, found: SourceTable, source: str, plan: Plan, load_id: int) -> None:
