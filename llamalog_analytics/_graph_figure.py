@@ -263,7 +263,7 @@ def _label(data: Mapping[str, Any]) -> str:
         at = str(data.get("created_at", ""))[11:19]
         return plotly_text(f"{at} {shorten(str(data.get('operation')), 30)}")
     if kind == "job":
-        run = f" #{data['instance']}" if data.get("instance", 1) != 1 else ""
+        run = f" #{data['instance']}" if data.get("runs", 1) > 1 else ""  # as a timeline names it
         return plotly_text(f"job {shorten(str(data.get('job_id')), 18)}{run}")
     if kind in _ENTITIES:
         name = data.get("name") or f"{str(data.get('entity_id'))[:8]}…"

@@ -5,7 +5,8 @@ Nodes are keyed ``"<kind>:<id>"`` and carry ``kind`` plus the useful columns:
 * ``log:<row id>``: one log row (operation, category, status, created_at, ...);
 * ``job:<job id>#<n>``: the n-th run of a job id (a job *instance*, see
   :mod:`~llamalog_analytics.links`), with its ``job_id``, ``instance``, the ``first_at`` and
-  ``last_at`` of its rows here and their count (``rows``); ``job:<job id>`` is a parent whose
+  ``last_at`` of its rows here and their count (``rows``), and how many times the job id ran
+  (``runs``); ``job:<job id>`` is a parent whose
   run never logged a row (``dangling``); in the key, ``%`` and ``#`` in a job id are written
   ``%25`` and ``%23``;
 * ``album:<uuid>``, ``artist:<uuid>``, ``track:<uuid>``: the catalog entities;
@@ -119,9 +120,10 @@ def graph_of(
     """The graph of some log rows (a :func:`chain` result or a whole table).
 
     Rows without a chain's link annotations are linked among themselves (job instances, the
-    default reuse gap). A run node's ``first_at``, ``last_at`` and ``rows`` come from ``runs``
-    (:func:`~llamalog_analytics.chains.runs`: the whole run, also its rows off the
-    chain) when given, else from ``rows``. A row that records its entity's creation (by
+    default reuse gap). A run node's ``first_at``, ``last_at`` and ``rows``, and how many times
+    its job id ran (``runs``), come from ``runs`` (:func:`~llamalog_analytics.chains.runs`:
+    every run of the job ids, whole, also its rows off the chain) when given, else from
+    ``rows``. A row that records its entity's creation (by
     :func:`~llamalog_analytics.rules.creation`, given when the category migration ran,
     ``migrated``) has the attribute ``creation``.
 
@@ -175,7 +177,7 @@ def _graph_owning(
     edges = every_edge.drop_nulls().unique(maintain_order=True).collect()
     groups = [
         _row_nodes(rows),
-        jobs.select("node", "kind", "job_id", "instance", "first_at", "last_at", "rows", "dangling"),
+        jobs.select("node", "kind", "job_id", "instance", "first_at", "last_at", "rows", "runs", "dangling"),
         entity_nodes.select(
             node=_ENTITY, kind="kind", entity_type=pl.col("kind").str.to_uppercase(), entity_id="entity"
         ),
@@ -224,10 +226,11 @@ def _job_nodes(rows: pl.LazyFrame, runs: pl.DataFrame | None) -> pl.LazyFrame:
         spans = logged.group_by("job_id", "job_instance").agg(
             first_at=pl.col("created_at").min(), last_at=pl.col("created_at").max(), rows=pl.len()
         )
-    else:  # only the runs these rows belong to
-        spans = runs.lazy().join(
-            logged.select("job_id", "job_instance"), on=["job_id", "job_instance"], how="semi"
-        )
+    else:
+        spans = runs.lazy()
+    spans = spans.with_columns(runs=pl.col("job_instance").max().over("job_id"))
+    if runs is not None:  # only the runs these rows belong to
+        spans = spans.join(logged.select("job_id", "job_instance"), on=["job_id", "job_instance"], how="semi")
     logging = spans.select(
         job="job_id",
         run="job_instance",
@@ -238,6 +241,7 @@ def _job_nodes(rows: pl.LazyFrame, runs: pl.DataFrame | None) -> pl.LazyFrame:
         first_at=pl.col("first_at").dt.to_string(_TIME),
         last_at=pl.col("last_at").dt.to_string(_TIME),
         rows=pl.col("rows").cast(pl.Int64),
+        runs=pl.col("runs").cast(pl.Int64),
         dangling=pl.lit(False),
     ).sort("node")
     unlogged = (

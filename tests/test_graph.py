@@ -96,6 +96,7 @@ def test_graph_job_nodes_are_runs_and_keep_the_job_id(tmp_path):
         lla.write_graph(whole, tmp_path / name)
     graphml = nx.read_graphml(tmp_path / "g.graphml", force_multigraph=True)
     assert graphml.nodes["job:7#2"]["job_id"] == "7" and graphml.nodes["job:7#2"]["instance"] == 2
+    assert (runs["job:7#2"]["runs"], runs["job:track-3#1"]["runs"], one.nodes["job:7#2"]["runs"]) == (2, 1, 2)
 
 
 def test_whole_table_graph_holds_every_entity_graph(sample_graphs):
@@ -246,7 +247,11 @@ def test_graph_drawing_labels_every_node_in_layers(sample_graphs):
     assert len({t.marker.symbol for t in nodes.values()}) == len(nodes)  # a symbol per kind
     assert nodes["row: CREATED"].marker.symbol == "star" and style.LLAMA not in figure_text(figure)
     assert sum(len(t.text) for t in nodes.values()) == graph.number_of_nodes()  # every node labelled
-    assert "job 246" in nodes["job run"].text and "manual_add" in nodes["system"].text
+    assert "job 247" in nodes["job run"].text and "manual_add" in nodes["system"].text
+    reused = [(d["job_id"], d["instance"]) for _, d in graph.nodes(data=True) if d.get("runs", 1) > 1]
+    assert reused and {f"job {job} #{run}" for job, run in reused} <= set(
+        nodes["job run"].text
+    )  # as timelines
     assert any(re.fullmatch(r"\d\d:\d\d:\d\d enrichment:album", text) for text in nodes["row: ENRICHED"].text)
     where = {label: (x, y) for t in nodes.values() for label, x, y in zip(t.hovertext, t.x, t.y, strict=True)}
     at = {node: where[next(label for label in where if label.split("<br>")[0] == node)] for node in graph}
