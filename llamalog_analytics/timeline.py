@@ -82,7 +82,9 @@ LANE_FONT = {"family": "DejaVu Sans Mono, Menlo, Consolas, monospace", "size": 1
 _CHAR_PIXELS = 6.1  # how wide a character of LANE_FONT is (0.6 em, and a little to spare)
 _STANDOFF = 8  # pixels between the lanes' labels and the plot
 RING_SIZE, RING_STEP = 20, 7  # the first flag's rings, and how much wider each next flag's are
-_PAGE_PIXELS = 1_400
+# The page the time ticks are spaced for, about a notebook's: on a 900 px page they still fit
+# side by side; wider pages and the 1,400 px PNG space them out.
+_PAGE_PIXELS = 1_150
 _TOP = 112  # margin for the title and three lines of subtitle
 _SUBTITLE_LINE = 15  # more margin for each line of subtitle past three
 _AXIS = 110  # pixels under the plot for the time ticks (turned upright on a narrow page) and the
@@ -351,8 +353,8 @@ def _figure(
 
 
 def _plot_width(lanes: list[str]) -> int:
-    """About how wide the plot is on a 1,400 px page or image (:func:`~llamalog_analytics.write_timeline`'s
-    PNG width), once the lane labels have taken their room: what the time ticks are spaced for."""
+    """About how wide the plot is on a page :data:`_PAGE_PIXELS` wide, once the lane labels have
+    taken their room: what the time ticks are spaced for."""
     return max(400, int(_PAGE_PIXELS - 100 - _CHAR_PIXELS * max(len(lane) for lane in lanes)))
 
 

@@ -834,3 +834,17 @@ def test_a_category_label_the_schema_does_not_know_is_drawn_as_its_own(chain_sto
     markers = [t for t in figure.data if t.legendgroup == "category"]
     assert sum(len(t.x) for t in markers) == rows.height  # every row drawn
     assert by_name(figure)["user_action"].marker.symbol == style.OTHER.symbol
+
+
+@needs_chromium
+def test_the_time_ticks_stand_side_by_side_on_a_900_px_page(sample_album, tmp_path):
+    """The README's album, in a window or notebook 900 px wide: its time ticks do not overlap."""
+    store, _ = sample_album
+    path = lla.write_timeline(lla.plot_timeline(store, "ALBUM", SAMPLE_ALBUM), tmp_path / "t.html")
+    with browser_page(path, width=900, height=900) as (page, errors):
+        page.wait_for_selector("body[data-figures=drawn]")
+        ticks = page.evaluate(BOXES, "#timeline .xtick text")
+        screenshot(page, "timeline-readme-album-900px")
+    crowded = [(a["text"], b["text"]) for a in ticks for b in ticks if a != b and overlap(a, b)]
+    assert len(ticks) >= 4 and crowded == [], crowded
+    assert errors == []
