@@ -327,6 +327,16 @@ def test_graph_out_dash_writes_standard_output_and_a_format_must_agree_with_the_
     )
 
 
+def test_timeline_out_dash_writes_the_page_to_standard_output(tmp_path, monkeypatch):
+    case, db = cli_store("flat_queue_family", tmp_path)
+    timeline = ("timeline", "ARTIST", case["chains"][0]["entity_id"], "--db", db)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(*timeline, "--out", "-")
+    assert code == 0 and err.startswith("[🦙 LlamaLog] wrote ") and err.endswith(" to standard output\n")
+    assert run_cli(*timeline, "--out", "t.html")[0] == 0 and out == (tmp_path / "t.html").read_text()
+    assert not (tmp_path / "-").exists()
+
+
 def test_cli_follows_job_runs_unless_told_otherwise(tmp_path):
     case, db = cli_store("reused_after_reset", tmp_path)
     track = case["chains"][0]["entity_id"]

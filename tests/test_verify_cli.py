@@ -95,16 +95,24 @@ def test_a_table_named_but_absent_exits_2_with_one_line_naming_the_tables(sample
     assert code == 2 and err.count("\n") == 1 and "Hint:" in err
 
 
-def test_a_report_file_whose_name_says_no_format_fails_before_the_audit(sample_db, tmp_path):
+BAD_REPORTS = {
+    "audit.pdf": "audit.pdf: its name does not say which format to write. Hint: end it with one of "
+    ".html, .htm",
+    "-": "--report -: standard output carries the audit (--format text or json), not the HTML report. "
+    "Hint: name a file for it, e.g. --report audit.html",
+}
+
+
+@pytest.mark.parametrize(("report", "said"), BAD_REPORTS.items())
+def test_a_report_verify_cannot_write_fails_before_the_audit(sample_db, tmp_path, monkeypatch, report, said):
+    monkeypatch.chdir(tmp_path)
     with lla.LogStore(sample_db, read_only=True) as store:
         runs = len(audit_history(store))
-    code, out, err = run_cli("verify", "--db", sample_db, "--report", tmp_path / "audit.pdf")
-    assert (code, out) == (2, "") and err.count("\n") == 1
-    assert "audit.pdf: its name does not say which format to write" in err
-    assert err.endswith("Hint: end it with one of .html, .htm\n")
+    code, out, err = run_cli("verify", "--db", sample_db, "--report", report)
+    assert (code, out, err) == (2, "", f"[🦙 LlamaLog] error: {said}\n")
     with lla.LogStore(sample_db, read_only=True) as store:
         assert len(audit_history(store)) == runs  # nothing audited, nothing recorded
-    assert not (tmp_path / "audit.pdf").exists()
+    assert not list(tmp_path.iterdir())
 
 
 def test_without_a_snapshot_its_checks_skip_and_the_audit_exits_0(tmp_path):

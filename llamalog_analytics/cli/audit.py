@@ -90,10 +90,15 @@ def verify_command(
     have, a time or reuse gap that is none).
     """
     from ..audit import compare_audits, verify
-    from ..errors import StoreLockedError
+    from ..errors import ExportError, StoreLockedError
 
     if compare_last and no_record:
         raise click.UsageError("--compare-last compares this audit once recorded: leave out --no-record")
+    if report == "-":
+        raise ExportError(
+            "--report -: standard output carries the audit (--format text or json), not the HTML "
+            "report. Hint: name a file for it, e.g. --report audit.html"
+        )
     if report:
         output_format(report, ("report",))
     with open_store(db, read_only=no_record, create=False) as store:

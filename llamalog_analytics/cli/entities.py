@@ -216,6 +216,15 @@ def _file_text(rows: Any, output: str) -> str:
     return _written_text(lambda path: write_logs(rows, path), f"chain.{output}")
 
 
+def _write_out(write: Callable[[Path], object], file: str | None, name: str = "out") -> None:
+    """Write with ``write`` to ``file``, or, for None (``--out -``), print what it writes to a
+    file called ``name`` on standard output."""
+    if file is None:
+        click.echo(_written_text(write, name), nl=False)
+    else:
+        write(Path(file))
+
+
 def _written_text(write: Callable[[Path], object], name: str = "out") -> str:
     """The text ``write`` writes to a file called ``name``: a file's contents, for standard output."""
     import tempfile
@@ -298,10 +307,7 @@ def graph(
     def write(path: str | Path) -> object:
         return write_trace(rows, path, output) if kind == "trace" else write_graph(built, path, output)
 
-    if file is None:
-        click.echo(_written_text(write), nl=False)
-    else:
-        write(file)
+    _write_out(write, file)
     if kind == "trace":
         said = f"the chain's {count(rows.height, 'row')} as {output} traces"
     elif output == "prov-json":  # runs fold into their rows' relations: count what the file holds
@@ -325,7 +331,7 @@ def graph(
     required=True,
     type=click.Path(dir_okay=False),
     help="FILE.html: a standalone page that opens offline; FILE.png: a static image (needs kaleido "
-    "and Chrome or Chromium).",
+    "and Chrome or Chromium); '-': the page on standard output.",
 )
 @click.option(
     "--idle-gap",
@@ -352,7 +358,9 @@ def timeline(
     from ..export import write_timeline
     from ..timeline import plot_timeline
 
-    output_format(out, ("timeline",))
+    file = None if out == "-" else out  # "-": standard output, as is conventional
+    if file is not None:
+        output_format(file, ("timeline",))
     with open_store(db, read_only=True) as store:
         figure = plot_timeline(
             store,
@@ -366,10 +374,9 @@ def timeline(
             reuse_gap=reuse_gap,
             idle_gap=None if idle_gap.lower() == "off" else idle_gap,
         )
-    written = write_timeline(figure, out)
-    click.echo(
-        f"[🦙 LlamaLog] wrote {_plain(figure.layout.title.subtitle.text or 'the timeline')} to {written}"
-    )
+    _write_out(lambda path: write_timeline(figure, path), file, "timeline.html")
+    said = _plain(figure.layout.title.subtitle.text or "the timeline")
+    click.echo(f"[🦙 LlamaLog] wrote {said} to {file or 'standard output'}", err=file is None)
 
 
 def _plain(text: str) -> str:
