@@ -20,6 +20,7 @@ write is refused; a pipe or a device (``/dev/stdout``) is written directly.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shlex
@@ -280,6 +281,10 @@ def write_logs(frame: pl.DataFrame, path: str | Path, *, naming: Naming = "snake
             f"{path}: a pipe or a device, where DuckDB writes no gzip. Hint: write it without .gz "
             "and compress it on the way (| gzip)"
         )
+    if fmt == "json" and frame.is_empty():  # DuckDB writes an empty array as "[", a tab, "]"
+        with _atomic_path(path) as temporary:
+            temporary.write_bytes(gzip.compress(b"[]\n") if _gzip(path) else b"[]\n")
+        return path
     known = {name: schema.column(name) for name in frame.columns if name not in ANNOTATIONS}
     out_name = {name: name for name in frame.columns} | {
         name: (c.prisma if naming == "camel" else c.name) for name, c in known.items()

@@ -222,6 +222,8 @@ def test_cli_chain_graph_and_explain(tmp_path):
     assert set(flags) <= {"t", "f"}  # every boolean as psql writes one, annotations too
     code, out, _ = run_cli("chain", "ALBUM", str(uuid.uuid4()), "--db", db, "--format", "csv")
     assert code == 0 and out.startswith("id,entity_type,") and len(out.splitlines()) == 1  # the header
+    code, out, _ = run_cli("chain", "ALBUM", str(uuid.uuid4()), "--db", db, "--format", "json")
+    assert (code, out) == (0, "[]\n")
     code, out, err = run_cli(
         "chain",
         "ALBUM",

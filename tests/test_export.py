@@ -3,6 +3,7 @@ pipes), each kind of output."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import stat
@@ -124,6 +125,12 @@ def test_json_rows_say_their_times_are_utc_as_graphs_do(tmp_path, naming, column
     written = json.loads(text) if suffix == "json" else [json.loads(line) for line in text.splitlines()]
     iso = [f"{t:%Y-%m-%dT%H:%M:%S.%f}"[:23] + "Z" for t in rows["created_at"]]  # as test_graph has them
     assert [r[column] for r in written] == iso
+
+
+@pytest.mark.parametrize("suffix", ["json", "json.gz"])
+def test_no_rows_write_an_empty_json_array(tmp_path, suffix):
+    out = lla.write_logs(pl.DataFrame({"id": []}, schema={"id": pl.String}), tmp_path / f"rows.{suffix}")
+    assert (gzip.decompress(out.read_bytes()) if suffix.endswith(".gz") else out.read_bytes()) == b"[]\n"
 
 
 GRAPH = nx.MultiDiGraph([("a", "b")])
