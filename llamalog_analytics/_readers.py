@@ -230,8 +230,9 @@ def _open_text(path: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
 
-def map_columns(path: str, names: list[str]) -> tuple[dict[str, int], tuple[str, ...]]:
-    """Map source column names to canonical ones: ``{canonical: position}`` and ignored names."""
+def map_columns(path: str, names: list[str], fmt: str) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Map the column names of ``path`` (a file in format ``fmt``) to canonical ones:
+    ``{canonical: position}`` and ignored names."""
     mapping: dict[str, int] = {}
     ignored = []
     for i, name in enumerate(names):
@@ -254,7 +255,8 @@ def map_columns(path: str, names: list[str]) -> tuple[dict[str, int], tuple[str,
         mapping[canonical] = i
     missing = [c for c in schema.REQUIRED if c not in mapping]
     if missing:
-        raise NotLlamaLogError(path, missing, [*ignored, *(n for n in names if n not in ignored)])
+        found = [*ignored, *(n for n in names if n not in ignored)]
+        raise NotLlamaLogError(path, missing, found, format=fmt)
     return mapping, tuple(ignored)
 
 
@@ -263,7 +265,7 @@ def _csv(store: LogStore, path: str) -> Reader:
         header = next(csv.reader(f), None)
     if not header:
         raise SourceError(f"{path}: the file is empty. Hint: export with CSV HEADER")
-    mapping, ignored = map_columns(path, header)
+    mapping, ignored = map_columns(path, header, "csv")
     names = {f"s{i}": "VARCHAR" for i in range(len(header))}
     for table in (CSV_ERRORS, CSV_SCANS):
         store.execute(f"DROP TABLE IF EXISTS {table}")
@@ -348,7 +350,7 @@ def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -
         raise unreadable(path, exc, hint) from exc
     names = [row[0] for row in described if row[0] not in ("_source_file", "file_row_number")]
     types = {row[0]: row[1] for row in described}
-    mapping, ignored = map_columns(path, names)
+    mapping, ignored = map_columns(path, names, "parquet")
     # numbered like the CSV reader's columns: a file's own names must not meet the typed ones
     renamed = ", ".join(f"{quote(n)} AS p{i}" for i, n in enumerate(names))
     return Reader(
@@ -423,7 +425,7 @@ def _json_records(store: LogStore, path: str, fmt: str, records: str, params: li
             )
         keys = list(schema.COLUMN_NAMES)  # an export of no rows, as a CSV of its header alone
         notes = [f"no records in it (an empty JSON {'array' if fmt == 'json' else 'file'}): nothing to load"]
-    mapping, ignored = map_columns(path, keys)
+    mapping, ignored = map_columns(path, keys, fmt)
     pointers = ", ".join(
         literal("/" + keys[i].replace("~", "~0").replace("/", "~1")) for i in mapping.values()
     )

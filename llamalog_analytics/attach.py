@@ -143,7 +143,7 @@ def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
                 "attached. Hint: check the file is complete and really Parquet"
             ) from exc
         try:
-            mapping, _ = _readers.map_columns(file, names)
+            mapping, _ = _readers.map_columns(file, names, "parquet")
         except NotLlamaLogError as exc:
             raise NotLlamaLogError(
                 file,

@@ -41,11 +41,18 @@ class NotLlamaLogError(SourceError):
     """A file that does not look like LlamaLog data."""
 
     def __init__(
-        self, source: str, missing: Iterable[str], found: Iterable[str], hint: str | None = None
+        self,
+        source: str,
+        missing: Iterable[str],
+        found: Iterable[str],
+        hint: str | None = None,
+        *,
+        format: str = "csv",
     ) -> None:
         """``found``: the source's column names, those the schema does not know first (shown
         before the others, and searched for a likely spelling of each missing column); ``hint``:
-        what to do, when not to export the table again."""
+        what to do, when not to export the table again in ``format`` (csv, parquet, json or
+        ndjson: the source's)."""
         missing, found = list(missing), list(found)
         shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
         squashed = {name.lower().replace("_", ""): name for name in found}
@@ -55,13 +62,19 @@ class NotLlamaLogError(SourceError):
             if (close := difflib.get_close_matches(name.replace("_", ""), list(squashed), n=1, cutoff=0.75))
         ]
         guess = f"; perhaps {', '.join(guesses)}?" if guesses else ""
-        separator = next((s for s in (";", "\t", "|") if len(found) == 1 and s in found[0]), None)
-        export = (
-            f"the header is one column holding {separator!r}: export with commas, e.g. "
-            if separator
-            else "export the table with its header, e.g. "
+        if format == "csv":
+            separator = next((s for s in (";", "\t", "|") if len(found) == 1 and s in found[0]), None)
+            export = (
+                f"the header is one column holding {separator!r}: export with commas, e.g. "
+                if separator
+                else "export the table with its header, e.g. "
+            )
+            hint = hint or export + "\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
+        hint = hint or (
+            f"write the file with every column of llama_logs ({', '.join(missing)} among them), named "
+            "in snake_case or camelCase, e.g. in DuckDB: COPY (SELECT * FROM llama_logs) TO "
+            f"'llama_logs.{format}'"
         )
-        hint = hint or export + "\\copy llama_logs TO 'llama_logs.csv' CSV HEADER"
         super().__init__(
             f"{source}: not LlamaLog data: missing {count(len(missing), 'column')}: {', '.join(missing)} "
             f"(found: {shown or 'no columns'}{guess}). Hint: {hint}"

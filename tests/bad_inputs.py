@@ -358,7 +358,8 @@ def _cases() -> list[Case]:
             "missing-id.csv",
             csv(*(r.split(",", 1)[1] for r in rows), header=HEADER.split(",", 1)[1]),
             "no id column",
-            error="id",
+            error=r"missing 1 column: id .*Hint: export the table with its header, e\.g\. "
+            r"\\copy llama_logs TO 'llama_logs\.csv' CSV HEADER$",
         ),
         Case(
             "null-required.csv",
@@ -491,6 +492,13 @@ def _cases() -> list[Case]:
         ),
         Case("bom.ndjson", b"\xef\xbb\xbf" + ndjson(*records()), "a byte order mark", loaded=3),
         Case(
+            "missing-operation.ndjson",
+            ndjson(*({k: v for k, v in r.items() if k != "operation"} for r in records())),
+            "no operation key",
+            error=r"missing 1 column: operation .*Hint: write the file with every column of llama_logs "
+            r"\(operation among them\).* TO 'llama_logs\.ndjson'$",
+        ),
+        Case(
             "non-objects.json",
             json.dumps([1, "two", None]).encode(),
             "a JSON array of non-objects",
@@ -544,7 +552,9 @@ def _cases() -> list[Case]:
             "missing-columns.parquet",
             parquet(parquet_rows.drop("id")),
             "no id column",
-            error="id",
+            error=r"missing 1 column: id .*Hint: write the file with every column of llama_logs \(id among "
+            r"them\), named in snake_case or camelCase, e\.g\. in DuckDB: COPY \(SELECT \* FROM llama_logs\) "
+            r"TO 'llama_logs\.parquet'$",
         ),
         Case("truncated.parquet", parquet(parquet_rows)[:-100], "a Parquet file cut short", error="Parquet"),
         Case("csv-inside.parquet", csv(*rows), "CSV text under a .parquet name", error="Parquet"),
