@@ -256,7 +256,7 @@ def map_columns(path: str, names: list[str], fmt: str) -> tuple[dict[str, int], 
     missing = [c for c in schema.REQUIRED if c not in mapping]
     if missing:
         found = [*ignored, *(n for n in names if n not in ignored)]
-        raise NotLlamaLogError(path, missing, found, format=fmt)
+        raise NotLlamaLogError(path, missing, found, fmt=fmt)
     return mapping, tuple(ignored)
 
 

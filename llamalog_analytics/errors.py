@@ -47,11 +47,11 @@ class NotLlamaLogError(SourceError):
         found: Iterable[str],
         hint: str | None = None,
         *,
-        format: str = "csv",
+        fmt: str = "csv",
     ) -> None:
         """``found``: the source's column names, those the schema does not know first (shown
         before the others, and searched for a likely spelling of each missing column); ``hint``:
-        what to do, when not to export the table again in ``format`` (csv, parquet, json or
+        what to do, when not to export the table again in ``fmt`` (csv, parquet, json or
         ndjson: the source's)."""
         missing, found = list(missing), list(found)
         shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
@@ -62,7 +62,7 @@ class NotLlamaLogError(SourceError):
             if (close := difflib.get_close_matches(name.replace("_", ""), list(squashed), n=1, cutoff=0.75))
         ]
         guess = f"; perhaps {', '.join(guesses)}?" if guesses else ""
-        if format == "csv":
+        if fmt == "csv":
             separator = next((s for s in (";", "\t", "|") if len(found) == 1 and s in found[0]), None)
             export = (
                 f"the header is one column holding {separator!r}: export with commas, e.g. "
@@ -73,7 +73,7 @@ class NotLlamaLogError(SourceError):
         hint = hint or (
             f"write the file with every column of llama_logs ({', '.join(missing)} among them), named "
             "in snake_case or camelCase, e.g. in DuckDB: COPY (SELECT * FROM llama_logs) TO "
-            f"'llama_logs.{format}'"
+            f"'llama_logs.{fmt}'"
         )
         super().__init__(
             f"{source}: not LlamaLog data: missing {count(len(missing), 'column')}: {', '.join(missing)} "
