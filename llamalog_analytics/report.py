@@ -29,7 +29,7 @@ from ._format import duration
 from ._html import CSS, block, html_table
 from ._plotly import figure_html, plotly_script
 from .audit import concentration
-from .audit.history import not_compared
+from .audit.history import ids_title, not_compared
 from .charts import breakdown_bars, category_counts, origin_coverage, rows_per_week
 
 if TYPE_CHECKING:
@@ -79,10 +79,13 @@ def check_html(check: CheckResult) -> str:
 
 
 def _tables(check: CheckResult, table: Callable[[pl.DataFrame, str, str], str]) -> dict[str, Any]:
-    """A check's offending rows and breakdowns, each drawn by ``table`` (frame, check, title)."""
+    """A check's offending rows and breakdowns, each drawn by ``table`` (frame, check, title),
+    and the title of its offending rows' table (``ids_title``: what they are)."""
+    title = ids_title(check.name)
     return {
         # read from its file once, if any
-        "ids": table(check.ids, check.name, "offending rows") if check.offending.height else "",
+        "ids": table(check.ids, check.name, title) if check.offending.height else "",
+        "ids_title": title,
         "breakdowns": {
             name: table(frame, check.name, name) for name, frame in check.breakdowns.items() if frame.height
         },

@@ -177,7 +177,7 @@ def test_each_tables_csv_button_saves_a_file_named_after_its_check_and_table(tmp
         "llamalog-audit-unknown_origin-by-type.csv",
         "llamalog-audit-unknown_origin-by-era-of-the-first-row.csv",
         "llamalog-audit-unknown_origin-known-and-unknown-origin-by-era.csv",
-        "llamalog-audit-unknown_origin-offending-rows.csv",
+        "llamalog-audit-unknown_origin-entities-of-unknown-origin.csv",
     ]
     assert errors == []
 
@@ -216,3 +216,21 @@ def test_at_900_px_every_table_fits_its_box(tmp_path):
         )
         assert page.evaluate(rightmost) <= 900
     assert errors == []
+
+
+def test_the_heading_of_a_checks_list_names_what_it_holds(tmp_path):
+    """Offending rows, except where a check lists job runs or entities."""
+    with lla.sample_store() as store:
+        report = lla.verify(store)
+    html = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
+    headings = {
+        part.split('"')[0]: re.findall(r"<h3>([^<]+ \([\d,]+\))</h3>", part)
+        for part in html.split('<section id="check-')[1:]
+    }
+    named = {"reused_job_ids": "Reused job runs", "unknown_origin": "Entities of unknown origin"}
+    assert headings == {
+        c.name: [f"{named.get(c.name, 'Offending rows')} ({c.ids.height:,})"] if c.ids.height else []
+        for c in report.checks
+    }
+    entities = report.check("unknown_origin")
+    assert f"<h3>Entities of unknown origin ({entities.ids.height:,})</h3>" in lla.report.check_html(entities)

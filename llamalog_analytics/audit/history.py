@@ -72,6 +72,19 @@ IDS_BY_STATUS = {
     ),
 }
 """Checks whose ids list other rows when they fail than when they warn, each with what they list."""
+IDS_LIST = {"reused_job_ids": "reused job runs", "unknown_origin": "entities of unknown origin"}
+"""Checks whose ids list something other than offending rows, each with what they list: a job
+run by its first row, an entity by its own id."""
+
+
+def ids_title(check: str) -> str:
+    """What ``check``'s ids list, as the title of their table says it.
+
+    Examples:
+        >>> ids_title("unknown_origin"), ids_title("rows_preserved")
+        ('entities of unknown origin', 'offending rows')
+    """
+    return IDS_LIST.get(check, "offending rows")
 
 
 def _ids_alike(check: str, low: str, high: str) -> str:
