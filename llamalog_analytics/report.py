@@ -177,23 +177,21 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
     from itables import to_html_datatable
 
     shown = readable(frame.head(ROWS_IN_PAGE))
-    return (
-        _cut_note(frame, ROWS_IN_PAGE)
-        + _all_ids(frame, ROWS_IN_PAGE, _file_name(check, "offending ids"))
-        + to_html_datatable(
-            shown,
-            connected=False,
-            maxBytes=0,  # never sample rows away
-            buttons=["copyHtml5", {"extend": "csvHtml5", "filename": _file_name(check, title)}],
-            classes="display compact",
-            layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
-            pageLength=10,
-            lengthMenu=[10, 25, 100, 1000],
-            showIndex=False,
-            show_dtypes=False,
-            display_logo_when_loading=False,
-        )
+    table = to_html_datatable(
+        shown,
+        connected=False,
+        maxBytes=0,  # never sample rows away
+        buttons=["copyHtml5", {"extend": "csvHtml5", "filename": _file_name(check, title)}],
+        classes="display compact",
+        layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
+        pageLength=10,
+        lengthMenu=[10, 25, 100, 1000],
+        showIndex=False,
+        show_dtypes=False,
+        display_logo_when_loading=False,
     )
+    every_id = _all_ids(frame, ROWS_IN_PAGE, _file_name(check, "offending ids"))
+    return _cut_note(frame, ROWS_IN_PAGE, every_id) + table
 
 
 def _plain_table(frame: pl.DataFrame, *_: str) -> str:
@@ -204,27 +202,28 @@ def _plain_table(frame: pl.DataFrame, *_: str) -> str:
         ["" if v is None else f'<span class="id">{escape(str(v))}</span>' for v in row]
         for row in shown.iter_rows()
     ]
-    return html_table(shown.columns, rows) + _cut_note(frame, ROWS_IN_NOTEBOOK)
+    rest = "; the check's <code>ids</code> frame and its SQL have them all"
+    return html_table(shown.columns, rows) + _cut_note(frame, ROWS_IN_NOTEBOOK, rest)
 
 
 def _all_ids(frame: pl.DataFrame, shown: int, name: str) -> str:
-    """When the table shows only some rows: a link that downloads every id of ``frame`` as CSV,
-    carried inside the page, saved as ``name``.csv."""
+    """When the table shows only some of a check's offending rows, where the page has them all:
+    a link that downloads every id of ``frame`` as CSV, carried inside the page, saved as
+    ``name``.csv, and the check's SQL below the table (the end of :func:`_cut_note`'s sentence)."""
     if frame.height <= shown or "id" not in frame.columns:
         return ""
     ids = frame.select(pl.col("id").cast(pl.String)).unique(maintain_order=True)
     href = "data:text/csv;base64," + base64.b64encode(ids.write_csv().encode()).decode()
-    return f'<p><a download="{escape(name)}.csv" href="{href}">Download all {ids.height:,} ids as CSV</a></p>'
+    link = f'<a download="{escape(name)}.csv" href="{href}">download all {ids.height:,} ids as CSV</a>'
+    return f"; {link}, and the SQL below the table lists every row"
 
 
-def _cut_note(frame: pl.DataFrame, shown: int) -> str:
-    """What a table that shows only the first ``shown`` rows of ``frame`` says about the rest."""
+def _cut_note(frame: pl.DataFrame, shown: int, rest: str) -> str:
+    """What a table that shows only the first ``shown`` rows of ``frame`` says about the rest;
+    ``rest`` (HTML) ends the sentence, saying where they all are."""
     if frame.height <= shown:
         return ""
-    return (
-        f"<p>The first {shown:,} of {frame.height:,} rows are shown; the check's <code>ids</code> "
-        "frame and its SQL have them all.</p>"
-    )
+    return f"<p>The first {shown:,} of {frame.height:,} rows are shown{rest}.</p>"
 
 
 @cache

@@ -151,7 +151,14 @@ def test_a_check_with_more_rows_than_the_page_shows_links_every_id_as_csv(tmp_pa
             listed[0] == "id"
             and listed[1:] == check.ids["id"].cast(pl.String).unique(maintain_order=True).to_list()
         )
-    assert html.count("The first 5 of ") >= len(big)
+    # Where the rest are, in the page's terms: the link to every id and the SQL shown below.
+    for check in big:
+        section = html.split(f'<section id="check-{check.name}">')[1].split("</section>")[0]
+        note = section[section.index(f"The first 5 of {check.ids.height:,} rows") :].split("</p>")[0]
+        assert f"{check.name}-offending-ids.csv" in note and "SQL" in note and "<code>ids</code>" not in note
+    # A notebook, which has no link, names the result's frame.
+    notebook = lla.report.check_html(big[0])
+    assert "rows are shown; the check's <code>ids</code> frame and its SQL have them all" in notebook
 
 
 @needs_chromium
