@@ -171,17 +171,30 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# A number as a table shows it, with thousands separators ("12,345"); it sorts, searches and
+# saves as CSV the number itself.
+_NUMBER = """function (value, type) {
+  return type === "display" && typeof value === "number" ? value.toLocaleString("en-US") : value;
+}"""
+
+
 def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
     """A sortable, filterable table with copy and CSV buttons (DataTables, through itables, offline);
-    its CSV and the link to every id are named after ``check`` and the table's ``title``."""
+    its CSV and the link to every id are named after ``check`` and the table's ``title``.
+
+    Numbers read with thousands separators."""
     from itables import to_html_datatable
+    from itables.typing import JavascriptFunction
 
     shown = readable(frame.head(ROWS_IN_PAGE))
+    numbers = [n for n, dtype in enumerate(shown.dtypes) if dtype.is_numeric()]
+    csv = {"extend": "csvHtml5", "filename": _file_name(check, title), "exportOptions": {"orthogonal": "csv"}}
     table = to_html_datatable(
         shown,
         connected=False,
         maxBytes=0,  # never sample rows away
-        buttons=["copyHtml5", {"extend": "csvHtml5", "filename": _file_name(check, title)}],
+        buttons=["copyHtml5", csv],
+        columnDefs=[{"targets": numbers, "render": JavascriptFunction(_NUMBER)}],
         classes="display compact",
         layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
         pageLength=10,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import re
+from dataclasses import replace
+from pathlib import Path
 
 import polars as pl
 from click.testing import CliRunner
@@ -222,6 +225,42 @@ def test_at_900_px_every_table_fits_its_box(tmp_path):
             "Math.max(...[...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right))"
         )
         assert page.evaluate(rightmost) <= 900
+    assert errors == []
+
+
+@needs_chromium
+def test_numbers_read_with_thousands_separators_yet_sort_and_save_as_numbers(tmp_path):
+    """A count of 12345 reads "12,345" in a table; the column still sorts by value (900 before
+    1,000) and its CSV holds the number itself, under the column's name as it is."""
+    sizes = pl.DataFrame(
+        {"value": ["a", "b", "c"], "offending_rows": [12345, 900, 1000], "lift": [1234.5, 0.25, 3.0]}
+    )
+    with lla.sample_store() as store:
+        report = lla.verify(store)
+    checks = tuple(
+        replace(c, breakdowns={**c.breakdowns, "by size": sizes}) if c.name == "reused_job_ids" else c
+        for c in report.checks
+    )
+    path = replace(report, checks=checks).to_html(tmp_path / "audit.html")
+    with browser_page(path) as (page, errors):
+        table = page.locator("h3:text-is('by size') + div .dt-container")
+        table.wait_for()
+
+        def column(n):
+            return [cell.inner_text() for cell in table.locator(f"tbody td:nth-child({n})").all()]
+
+        assert column(2) == ["12,345", "900", "1,000"] and column(3) == ["1,234.5", "0.25", "3"]
+        table.get_by_role("button", name="offending_rows: Activate to sort").click()
+        assert column(2) == ["900", "1,000", "12,345"]
+        with page.expect_download() as download:
+            table.locator("button.buttons-csv").click()
+        saved = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert list(csv.reader(saved.strip().splitlines())) == [
+        ["value", "offending_rows", "lift"],
+        ["b", "900", "0.25"],
+        ["c", "1000", "3"],
+        ["a", "12345", "1234.5"],
+    ]
     assert errors == []
 
 
