@@ -71,8 +71,6 @@ CSS = """
 &report section .scroll td, &report section .scroll td .id { white-space: normal;
   overflow-wrap: anywhere; }  /* a long job id breaks inside the page, not past its edge */
 &report table.dataTable td { font-family: ui-monospace, monospace; font-size: .85em; }
-@media (max-width: 1000px) {  /* a narrow window: long headers break too, so wide tables fit */
-  &report table.dataTable th { overflow-wrap: anywhere; } }
 """.replace("&report", "div.llamalog-report.llamalog-report").replace("&", "div.llamalog.llamalog")
 
 

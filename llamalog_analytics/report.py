@@ -182,19 +182,24 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
     """A sortable, filterable table with copy and CSV buttons (DataTables, through itables, offline);
     its CSV and the link to every id are named after ``check`` and the table's ``title``.
 
-    Numbers read with thousands separators."""
+    Numbers read with thousands separators; a header wraps only after a ``_`` of its name, as
+    between words."""
     from itables import to_html_datatable
     from itables.typing import JavascriptFunction
 
     shown = readable(frame.head(ROWS_IN_PAGE))
     numbers = [n for n, dtype in enumerate(shown.dtypes) if dtype.is_numeric()]
+    titles = [
+        {"targets": n, "title": escape(name).replace("_", "_<wbr>"), "ariaTitle": name}
+        for n, name in enumerate(shown.columns)
+    ]
     csv = {"extend": "csvHtml5", "filename": _file_name(check, title), "exportOptions": {"orthogonal": "csv"}}
     table = to_html_datatable(
         shown,
         connected=False,
         maxBytes=0,  # never sample rows away
         buttons=["copyHtml5", csv],
-        columnDefs=[{"targets": numbers, "render": JavascriptFunction(_NUMBER)}],
+        columnDefs=[{"targets": numbers, "render": JavascriptFunction(_NUMBER)}, *titles],
         classes="display compact",
         layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
         pageLength=10,

@@ -209,7 +209,8 @@ def test_the_where_they_concentrate_tables_say_what_share_and_lift_are(tmp_path)
 @needs_chromium
 def test_at_900_px_every_table_fits_its_box(tmp_path):
     """A window 900 px wide: a table of many columns (child_before_parent's nine) fits, its long
-    headers breaking as its cells do, rather than running past the right edge, cut off."""
+    headers breaking between the words of their names (``parent_first_at`` after ``parent_``),
+    rather than running past the right edge, cut off, or breaking inside a word."""
     with lla.sample_store() as store:
         path = lla.verify(store).to_html(tmp_path / "audit.html")
     with browser_page(path, width=900) as (page, errors):
@@ -225,6 +226,23 @@ def test_at_900_px_every_table_fits_its_box(tmp_path):
             "Math.max(...[...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right))"
         )
         assert page.evaluate(rightmost) <= 900
+        # A header wraps only between words: after a space or an underscore, never inside a word.
+        broken = page.evaluate(
+            """[...document.querySelectorAll('th')].filter(th => {
+              const chars = [], walk = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+              for (let node; (node = walk.nextNode()); )
+                for (let i = 0; i < node.length; i++) {
+                  const range = document.createRange();
+                  range.setStart(node, i);
+                  range.setEnd(node, i + 1);
+                  const box = range.getClientRects()[0];
+                  if (box) chars.push([node.data[i], box.top]);
+                }
+              const wrapped = (i) => i && chars[i][1] > chars[i - 1][1] + 2;
+              return chars.some((_, i) => wrapped(i) && !/[\\s_]/.test(chars[i - 1][0]));
+            }).map(th => th.textContent)"""
+        )
+        assert broken == []
     assert errors == []
 
 
