@@ -575,17 +575,16 @@ class RepairPlan:
         return f"RepairPlan({self.folder_name}: {count(rows, 'row')}, {count(self.changes.height, 'change')})"
 
     def __str__(self) -> str:
-        lines = [f"[🦙 LlamaLog] repair plan {self.folder_name} for {self.table}"]
+        heading = f"repair plan {self.folder_name} for" if self else "nothing to repair in"
+        lines = [f"[🦙 LlamaLog] {heading} {self.table}"]
         lines += [f"  {note}" for note in self.notes]
-        if not self:
-            lines.append("  nothing to repair")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         title = f"Repair plan · {count(self.changes['id'].n_unique(), 'row')}"
         notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
         if not self:
-            return block(title, self.folder_name, body=f"<ul>{notes}</ul><p>Nothing to repair.</p>")
+            return block(title, self.table, body=f"<ul>{notes}</ul><p>Nothing to repair.</p>")
         lines = _one_line_per_restored_row(self.changes)
         rows = [
             [

@@ -216,7 +216,8 @@ def test_a_clean_audit_has_nothing_to_repair(tmp_path):
     with audit_store(tmp_path, clean_rows()) as store:
         plan = lla.repair(lla.verify(store), restore_missing=True)
     assert not plan and plan.counts == {}
-    assert "nothing to repair" in str(plan)
+    assert str(plan).startswith("[🦙 LlamaLog] nothing to repair in llama_logs\n")
+    assert plan.folder_name not in str(plan) + plan._repr_html_()  # no folder is written
     for empty in (lambda: plan.write(tmp_path), plan.migration_sql, plan.rollback_sql):
         with pytest.raises(ArgumentError, match="nothing to repair"):
             empty()
@@ -321,6 +322,7 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
     audit_store(tmp_path, clean_rows(), path=clean).close()
     code, out, _ = run_cli("repair", "--db", clean, "--out", tmp_path / "none")
     assert code == 0 and "nothing to repair" in out and not (tmp_path / "none").exists()
+    assert "_llamalog_repair" not in out  # names no folder it does not write
     code, _, err = run_cli("repair", "--db", tmp_path / "absent.duckdb")
     assert code == 2 and "absent.duckdb" in err
 
