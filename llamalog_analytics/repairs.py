@@ -78,6 +78,8 @@ _RESTORED_WHY = {
     "root_job_id": "missing since the snapshot: root job by the root-job migration's walk, replayed",
 }
 PLAN_ROWS_SHOWN = 200  # changes a notebook shows of a plan
+_ASK_RESTORE = "restore_missing=True (--restore-missing)"  # how to ask, in Python and in the shell
+_ASK_REVERT = "revert_changes=True (--revert-changes)"
 
 CHANGE_SCHEMA = {
     "action": pl.String,  # "set" a column of a row, or "insert" a restored row (one line per column)
@@ -135,7 +137,7 @@ def repair(
     if checks is None and "rows_preserved" not in names and kept is not None and kept.status == "fail":
         notes.append(
             f"rows_preserved: fail, {count(kept.count, 'row')} missing or changed since the snapshot, "
-            "left as they are: repaired only on request (restore_missing, revert_changes)."
+            f"left as they are: repaired only on request, with {_ASK_RESTORE} and/or {_ASK_REVERT}."
         )
     changes = pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
     return RepairPlan(changes, tuple(notes), report, audited_rows=_audited_rows(audit))
@@ -214,8 +216,7 @@ Hint: name one of category_backfill, root_job_backfill, rows_preserved in checks
     if checks is not None and "rows_preserved" in checks and not rows_requested:
         raise ArgumentError(
             "rows_preserved is repaired only on request: rows deleted or edited since the snapshot "
-            "may have been deleted or edited on purpose. Hint: pass restore_missing=True "
-            "(--restore-missing) and/or revert_changes=True (--revert-changes)"
+            f"may have been deleted or edited on purpose. Hint: pass {_ASK_RESTORE} and/or {_ASK_REVERT}"
         )
     if folder is not None:
         writable_folder(folder, "folder=, --out")
@@ -284,12 +285,13 @@ def _rows(audit: Audit, ids: pl.DataFrame, restore: bool, revert: bool, notes: l
     if restore:
         parts.append(_restored(audit, missing, notes))
     elif missing.len():
-        notes.append(f"rows_preserved: {count(missing.len(), 'missing row')} left out (restore_missing).")
+        missing_rows = count(missing.len(), "missing row")
+        notes.append(f"rows_preserved: {missing_rows} not restored: ask with {_ASK_RESTORE}.")
     if revert:
         parts.append(_reverted(audit, changed))
     elif changed.height:
         rows = changed["id"].n_unique()
-        notes.append(f"rows_preserved: {count(rows, 'changed row')} left as they are (revert_changes).")
+        notes.append(f"rows_preserved: {count(rows, 'changed row')} not reverted: ask with {_ASK_REVERT}.")
     return pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
 
 

@@ -133,14 +133,22 @@ def test_rows_preserved_is_repaired_only_on_request(defective):
     plan = lla.repair(report)
     assert plan.counts == {"category_backfill": 1, "root_job_backfill": 1}
     assert plan.notes[-1] == (
-        "rows_preserved: fail, 2 rows missing or changed since the snapshot, left as they are: "
-        "repaired only on request (restore_missing, revert_changes)."
+        "rows_preserved: fail, 2 rows missing or changed since the snapshot, left as they are: repaired "
+        "only on request, with restore_missing=True (--restore-missing) and/or revert_changes=True "
+        "(--revert-changes)."
     )
     only_roots = lla.repair(report, checks=["root_job_backfill"])
     assert only_roots.counts == {"root_job_backfill": 1}
     restore = lla.repair(report, restore_missing=True, checks=["rows_preserved"])
     assert set(restore.changes["action"]) == {"insert"}
-    assert "rows_preserved: 1 changed row left as they are (revert_changes)." in restore.notes
+    assert "rows_preserved: 1 changed row not reverted: ask with revert_changes=True (--revert-changes)." in (
+        restore.notes
+    )
+    revert = lla.repair(report, revert_changes=True, checks=["rows_preserved"])
+    assert (
+        "rows_preserved: 1 missing row not restored: ask with restore_missing=True (--restore-missing)."
+        in (revert.notes)
+    )
     with pytest.raises(ArgumentError, match=r"only on request.*restore_missing=True"):
         lla.repair(report, checks=["rows_preserved"])
     with pytest.raises(ArgumentError, match=r"repair rows_preserved, which the checks named leave out"):
@@ -303,7 +311,10 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
     code, out, err = run_cli("repair", "--db", path, "--out", tmp_path / "out", "--restore-missing")
     assert code == 0, err
     assert "category_backfill: 1 row repaired" in out and "rows_preserved: 1 row repaired" in out
-    assert "rows_preserved: 1 changed row left as they are (revert_changes)." in out
+    # the notes name the option to pass, as the command takes it
+    assert (
+        "rows_preserved: 1 changed row not reverted: ask with revert_changes=True (--revert-changes)." in out
+    )
     assert (
         "dry run on a copy of the tables: category_backfill fail → pass, root_job_backfill fail → pass" in out
     )
