@@ -327,6 +327,11 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
     code, out, err = run_cli("repair", "--db", short, "--out", tmp_path / "short", "--restore-missing")
     assert code == 1 and "worse: is_root_consistency pass → warn" in out
     assert "nothing was written" in err and not (tmp_path / "short").exists()
+    # the hint's call makes the same plan, so its dry run says the same
+    call = "lla.repair(lla.verify(store), restore_missing=True).dry_run()"
+    assert f"Hint: look at {call} in a notebook" in err
+    with lla.LogStore(short) as store:
+        assert eval(call, {"lla": lla, "store": store}).verdict in out
     code, out, err = run_cli("repair", "--db", path, "--check", "unknown_origin")
     assert code == 2 and "'unknown_origin' cannot be repaired" in err
     clean = tmp_path / "clean.duckdb"

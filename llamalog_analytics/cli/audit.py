@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from .. import schema as schema_module
 from .._format import json_value
@@ -215,10 +216,11 @@ def repair_command(
     if checked is not None:
         click.echo(f"  dry run on a copy of the tables: {checked.verdict}")
         if not checked.ok:
+            asked = _given(restore_missing=restore_missing, revert_changes=revert_changes, checks=checks)
             click.echo(
                 "[🦙 LlamaLog] the dry run says the plan falls short, so nothing was written. Hint: "
-                "look at lla.repair(lla.verify(store)).dry_run() in a notebook, or pass --no-dry-run "
-                "to write it anyway",
+                f"look at lla.repair(lla.verify(store{_given(**audit_arguments)}){asked}).dry_run() in a "
+                "notebook, or pass --no-dry-run to write it anyway",
                 err=True,
             )
             sys.exit(1)
@@ -231,6 +233,16 @@ def repair_command(
         "  (psql takes no ?schema= in the URL: for a schema other than public, put "
         "PGOPTIONS='-c search_path=NAME' before psql)"
     )
+
+
+def _given(**options: Any) -> str:
+    """The ``options`` given on the command line, as the Python keyword arguments that ask the
+    same (``, restore_missing=True``); those left at their defaults are left out."""
+    context = click.get_current_context()
+    given = {
+        n: v for n, v in options.items() if context.get_parameter_source(n) is not ParameterSource.DEFAULT
+    }
+    return "".join(f", {n}={list(v) if isinstance(v, tuple) else v!r}" for n, v in given.items())
 
 
 @click.command("audits")
