@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 import pytest
 from conftest import audit_store, clean_rows, run_cli, with_changes
@@ -44,6 +45,18 @@ def test_a_failed_check_exits_1_at_either_level(tmp_path):
     for level in ("warn", "fail"):
         code, out, _ = run_cli("verify", "--db", db, "--format", "json", "--fail-on", level)
         assert code == 1 and json.loads(out)["status"] == "fail"
+
+
+def test_a_failed_check_a_repair_fixes_ends_with_the_command_that_writes_it(sample_db, tmp_path):
+    db = tmp_path / "wrong.duckdb"
+    audit_store(tmp_path, with_changes(clean_rows(), "r2", category="ENRICHED"), path=db).close()
+    code, out, _ = run_cli("verify", "--db", db, "--reuse-gap", "6h")
+    said, command = out.splitlines()[-2:]
+    assert code == 1 and said == "repair what failed (category_backfill) as a migration:"
+    assert command == f"  llamalog repair --db {db} --reuse-gap 6h"
+    code, out, err = run_cli(*shlex.split(command)[1:], "--out", tmp_path / "repairs")
+    assert code == 0 and "category_backfill: 1 row repaired" in out, err
+    assert "repair what failed" not in run_cli("verify", "--db", sample_db)[1]  # warnings: nothing to repair
 
 
 def test_json_has_the_status_and_every_field_of_every_check(sample_db):

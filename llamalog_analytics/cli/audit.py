@@ -121,7 +121,8 @@ def verify_command(
         document = audit.to_dict() | ({"comparison": changes.to_dict()} if changes else {})
         click.echo(json.dumps(document, indent=2, default=json_value))
     else:
-        click.echo(str(audit) + (f"\n\n{changes}" if changes else ""))
+        hint = _repair_hint(audit, _given(db=db, **audit_arguments))
+        click.echo(str(audit) + (f"\n\n{changes}" if changes else "") + hint)
     if report:
         click.echo(f"[🦙 LlamaLog] report written to {audit.to_html(report)}", err=True)
     sys.exit(1 if audit.at_least(fail_on) else 0)
@@ -216,11 +217,14 @@ def repair_command(
     if checked is not None:
         click.echo(f"  dry run on a copy of the tables: {checked.verdict}")
         if not checked.ok:
-            asked = _given(restore_missing=restore_missing, revert_changes=revert_changes, checks=checks)
+            audited = _as_python(_given(**audit_arguments))
+            asked = _as_python(
+                _given(restore_missing=restore_missing, revert_changes=revert_changes, checks=checks)
+            )
             click.echo(
                 "[🦙 LlamaLog] the dry run says the plan falls short, so nothing was written. Hint: "
-                f"look at lla.repair(lla.verify(store{_given(**audit_arguments)}){asked}).dry_run() in a "
-                "notebook, or pass --no-dry-run to write it anyway",
+                f"look at lla.repair(lla.verify(store{audited}){asked}).dry_run() in a notebook, or pass "
+                "--no-dry-run to write it anyway",
                 err=True,
             )
             sys.exit(1)
@@ -235,14 +239,40 @@ def repair_command(
     )
 
 
-def _given(**options: Any) -> str:
-    """The ``options`` given on the command line, as the Python keyword arguments that ask the
-    same (``, restore_missing=True``); those left at their defaults are left out."""
+def _given(**options: Any) -> dict[str, Any]:
+    """The ``options`` given on the command line; those left at their defaults are left out."""
     context = click.get_current_context()
-    given = {
+    return {
         n: v for n, v in options.items() if context.get_parameter_source(n) is not ParameterSource.DEFAULT
     }
-    return "".join(f", {n}={list(v) if isinstance(v, tuple) else v!r}" for n, v in given.items())
+
+
+def _as_python(options: dict[str, Any]) -> str:
+    """``options`` as the Python keyword arguments that ask the same (``, restore_missing=True``)."""
+    return "".join(f", {n}={list(v) if isinstance(v, tuple) else v!r}" for n, v in options.items())
+
+
+def _as_shell(options: dict[str, Any]) -> str:
+    """``options`` as this command's options (`` --db x.duckdb``), for another command that has them."""
+    flags = {p.name: p.opts[0] for p in click.get_current_context().command.params}
+    return "".join(f" {flags[n]} {shlex.quote(str(v))}" for n, v in options.items())
+
+
+def _repair_hint(report: AuditReport, options: dict[str, Any]) -> str:
+    """The ``llamalog repair`` command (with the audit's ``options``) for the checks that failed
+    and a repair fixes, on lines of their own; nothing when none did."""
+    from ..repairs import REPAIRABLE
+
+    failed = [c.name for c in report.checks if c.status == "fail" and c.name in REPAIRABLE]
+    if not failed:
+        return ""
+    lines = [
+        f"repair what failed ({', '.join(failed)}) as a migration:",
+        f"  llamalog repair{_as_shell(options)}",
+    ]
+    if "rows_preserved" in failed:
+        lines.append("  (rows_preserved only on request: add --restore-missing and/or --revert-changes)")
+    return "\n\n" + "\n".join(lines)
 
 
 @click.command("audits")
