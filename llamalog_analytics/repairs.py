@@ -132,7 +132,7 @@ def repair(
             changes = _rows(audit, result.ids, restore_missing, revert_changes, notes)
         parts.append(changes)
         rows = changes["id"].n_unique()
-        notes.append(f"{name}: {count(rows, 'row')} repaired, {count(changes.height, 'change')}.")
+        notes.append(f"{name}: {count(rows, 'row')} to repair, {count(changes.height, 'change')}.")
     kept = next((c for c in report.checks if c.name == "rows_preserved"), None)
     if checks is None and "rows_preserved" not in names and kept is not None and kept.status == "fail":
         notes.append(

@@ -106,9 +106,9 @@ def test_a_plan_changes_each_wrong_value_and_says_why(defective):
     assert values["created_at"] == "2026-02-08 11:00:00.000" and values["is_root_job"] == "true"
     assert restored["value_now"].null_count() == restored.height
     assert plan.notes[:2] + plan.notes[3:] == (
-        "category_backfill: 1 row repaired, 1 change.",
-        "root_job_backfill: 1 row repaired, 1 change.",
-        "rows_preserved: 2 rows repaired, 30 changes.",
+        "category_backfill: 1 row to repair, 1 change.",
+        "root_job_backfill: 1 row to repair, 1 change.",
+        "rows_preserved: 2 rows to repair, 30 changes.",
     )
     # the JSON files leave out the keys no row has, so the loads record those columns as absent
     assert plan.notes[2].startswith("rows_preserved: the snapshot has no artist_id, track_id, ")
@@ -255,7 +255,7 @@ def test_the_plan_is_a_prisma_migration_folder(defective, tmp_path):
     header = odd.migration_sql().split("\nBEGIN;")[0].splitlines()
     assert all(line.startswith("-- ") for line in header) and any("x DROP TABLE t; --" in h for h in header)
     html = plan._repr_html_()
-    assert "Repair plan · 3 rows" in html and "root_job_backfill: 1 row repaired" in html
+    assert "Repair plan · 3 rows" in html and "root_job_backfill: 1 row to repair" in html
 
 
 def test_the_root_walk_follows_deleted_snapshot_rows_so_restoring_them_changes_no_other_root(tmp_path):
@@ -310,7 +310,7 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
     audit_store(tmp_path, defective_rows(), snapshot_rows(), path=path).close()
     code, out, err = run_cli("repair", "--db", path, "--out", tmp_path / "out", "--restore-missing")
     assert code == 0, err
-    assert "category_backfill: 1 row repaired" in out and "rows_preserved: 1 row repaired" in out
+    assert "category_backfill: 1 row to repair" in out and "rows_preserved: 1 row to repair" in out
     # the notes name the option to pass, as the command takes it
     assert (
         "rows_preserved: 1 changed row not reverted: ask with revert_changes=True (--revert-changes)." in out

@@ -55,7 +55,7 @@ def test_a_failed_check_a_repair_fixes_ends_with_the_command_that_writes_it(samp
     assert code == 1 and said == "repair what failed (category_backfill) as a migration:"
     assert command == f"  llamalog repair --db {db} --reuse-gap 6h"
     code, out, err = run_cli(*shlex.split(command)[1:], "--out", tmp_path / "repairs")
-    assert code == 0 and "category_backfill: 1 row repaired" in out, err
+    assert code == 0 and "category_backfill: 1 row to repair" in out, err
     assert "repair what failed" not in run_cli("verify", "--db", sample_db)[1]  # warnings: nothing to repair
 
 
