@@ -65,6 +65,7 @@ print(json.dumps({"seconds": end - start, "rows": result.rows_read, "inserted": 
 
 
 def child_load(store: Path, url: str, mode: str, streams: str = "auto") -> dict:
+    os.sync()  # what earlier steps wrote reaches the disk first: no load pays for the one before it
     out = subprocess.check_output([sys.executable, "-c", CHILD, str(store), url, mode, streams])
     return json.loads(out)
 
