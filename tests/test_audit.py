@@ -620,7 +620,9 @@ def test_an_entity_has_a_known_origin_only_through_a_created_row_about_it(tmp_pa
         result = lla.verify(store, checks=[unknown_origin]).check("unknown_origin")
         again = store.frame(result.sql)
     assert (result.status, result.count) == ("warn", 2)
-    assert result.finding.startswith("2 of the 4 entities rows name have no CREATED row about them; 2 have")
+    assert result.finding.startswith(
+        "2 of the 4 entities that rows name have no CREATED row about them; 2 have"
+    )
     unknown = result.ids.select("id", "entity_type", "rows", "era").rows()
     assert unknown == [
         (artist, "ARTIST", 2, "since 20260104012627_add_preview_enrichment_status_and_data"),  # o1, Jan 5

@@ -321,6 +321,11 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
     written = list((tmp_path / "out").iterdir())
     assert len(written) == 1 and f"wrote {written[0]}/" in out
     assert 'psql "${DATABASE_URL%%\\?*}" -v ON_ERROR_STOP=1' in out  # Prisma's ?schema= cut off for psql
+    assert "prisma migrate deploy (the folder goes in prisma/migrations), or psql" in out
+    migrations = tmp_path / "app" / "prisma" / "migrations"
+    migrations.mkdir(parents=True)
+    code, out, err = run_cli("repair", "--db", path, "--out", migrations, "--restore-missing")
+    assert code == 0 and "deploy it with prisma migrate deploy, or psql" in out, err  # already there
     short = tmp_path / "short.duckdb"  # the snapshot lacks is_root_job: the restored root loses its flag
     before = snapshot_without_root_flags()
     audit_store(tmp_path, defective_rows(), before, path=short).close()

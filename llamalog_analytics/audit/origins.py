@@ -75,7 +75,7 @@ FROM {entities} GROUP BY era, known ORDER BY min(min(first_at)) OVER (PARTITION 
     n = ids.height
     known = int(coverage.filter(pl.col("origin") == "known")["entities"].sum())
     finding = (
-        f"{n:,} of the {count(n + known, 'entity', 'entities')} rows name "
+        f"{n:,} of the {count(n + known, 'entity', 'entities')} that rows name "
         f"{verb(n, 'has', 'have')} no CREATED row about {verb(n, 'it', 'them')}; "
         f"{known:,} {verb(known, 'has', 'have')} one (a label as stored: explain tells a creation from a "
         "CREATED row the category backfill's catch-all gave)."

@@ -6,6 +6,7 @@ import json
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -230,10 +231,12 @@ def repair_command(
             sys.exit(1)
     folder = plan.write(out)
     migration = shlex.quote(str(folder / "migration.sql"))
+    in_place = Path(out).resolve().match("*/prisma/migrations")
+    placed = "" if in_place else " (the folder goes in prisma/migrations)"
     click.echo(
         f"wrote {folder}/ (migration.sql, rollback.sql, plan.json)\n"
-        f"next: review migration.sql; deploy it with prisma migrate deploy (the folder goes in "
-        f'prisma/migrations), or psql "${{DATABASE_URL%%\\?*}}" -v ON_ERROR_STOP=1 -f {migration}\n'
+        f"next: review migration.sql; deploy it with prisma migrate deploy{placed}, "
+        f'or psql "${{DATABASE_URL%%\\?*}}" -v ON_ERROR_STOP=1 -f {migration}\n'
         "  (psql takes no ?schema= in the URL: for a schema other than public, put "
         "PGOPTIONS='-c search_path=NAME' before psql)"
     )
