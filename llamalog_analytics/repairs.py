@@ -122,7 +122,10 @@ def repair(
     for name in (n for n in REPAIRABLE if n in names):
         result = report.check(name)
         if result.status != "fail":
-            notes.append(f"{name}: {result.status}, nothing to repair.")
+            why = " (a repair changes what failed; the warning tells what the migration did)"
+            notes.append(
+                f"{name}: {result.status}, nothing to repair{why if result.status == 'warn' else ''}."
+            )
             continue
         if name == "category_backfill":
             changes = _categories(result.ids)

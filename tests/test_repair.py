@@ -501,3 +501,12 @@ def test_a_migration_whose_changes_do_not_hold_raises_and_changes_nothing(pg_ser
     assert result.returncode != 0
     assert "1 planned rows did not take effect; nothing was repaired" in result.stderr
     assert table_rows(url) == broken  # the root repair was undone with it
+
+
+def test_a_warning_is_left_as_it_is_and_the_notes_say_why():
+    with lla.sample_store() as store:
+        plan = lla.repair(lla.verify(store))
+    assert not plan and (
+        "category_backfill: warn, nothing to repair (a repair changes what failed; the warning tells "
+        "what the migration did)." in plan.notes
+    )
