@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shlex
 from collections.abc import Callable
 from functools import cache
 from html import escape
@@ -45,6 +46,7 @@ _TEMPLATES = jinja2.Environment(
 )
 # a sentence's first letter upper case, the rest as written (jinja's capitalize lowers it: paths)
 _TEMPLATES.filters["sentence"] = lambda text: text[:1].upper() + text[1:]
+_TEMPLATES.filters["shell"] = shlex.quote  # a path as a shell command takes it
 
 
 def report_html(report: AuditReport, *, standalone: bool = True) -> str:
@@ -52,8 +54,11 @@ def report_html(report: AuditReport, *, standalone: bool = True) -> str:
     charts = [
         (title, figure_html(figure, f"chart-{n}")) for n, (title, figure) in enumerate(report_charts(report))
     ]
+    from .repairs import failed_repairable
+
     table = _datatable if standalone else _plain_table
     return _TEMPLATES.get_template("report.html.j2").render(
+        repairable=failed_repairable(report),
         report=report,
         counts=report.summary["checks"],
         version=version("llamalog_analytics"),

@@ -47,6 +47,12 @@ def test_report_json_html_and_cli(tmp_path):
     html = report.to_html(tmp_path / "audit.html").read_text(encoding="utf-8")
     assert "<script>alert(1)" not in html and "cache:&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", html)  # nothing fetched: works offline
+    repair = re.search(r'<p id="repair">(.*?)</p>', html, re.DOTALL)
+    assert (
+        repair
+        and "category_backfill failed" in repair[1]
+        and f"llamalog repair --db {db}</code>" in repair[1]
+    )
 
     runner = CliRunner()
     failed = runner.invoke(

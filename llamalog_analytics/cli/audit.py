@@ -264,9 +264,9 @@ def _as_shell(options: dict[str, Any]) -> str:
 def _repair_hint(report: AuditReport, options: dict[str, Any]) -> str:
     """The ``llamalog repair`` command (with the audit's ``options``) for the checks that failed
     and a repair fixes, on lines of their own; nothing when none did."""
-    from ..repairs import REPAIRABLE
+    from ..repairs import failed_repairable
 
-    failed = [c.name for c in report.checks if c.status == "fail" and c.name in REPAIRABLE]
+    failed = failed_repairable(report)
     if not failed:
         return ""
     lines = [
