@@ -70,14 +70,6 @@ if TYPE_CHECKING:
     from ._dry_run import DryRun
 
 REPAIRABLE = ("category_backfill", "root_job_backfill", "rows_preserved")
-
-
-def failed_repairable(report: AuditReport) -> list[str]:
-    """The checks of ``report`` that failed and a repair plan fixes (``rows_preserved`` on
-    request), in the report's order."""
-    return [c.name for c in report.checks if c.status == "fail" and c.name in REPAIRABLE]
-
-
 """The checks a repair plan can fix, in the order its statements run."""
 
 RESTORED = "missing since the snapshot: restored as the snapshot has it"
@@ -98,6 +90,19 @@ CHANGE_SCHEMA = {
     "value_after": pl.String,
     "why": pl.String,
 }
+
+
+def failed_repairable(report: AuditReport) -> list[str]:
+    """The checks of ``report`` that failed and a repair plan fixes (``rows_preserved`` on
+    request), in the report's order.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> with lla.sample_store() as store:
+        ...     failed_repairable(lla.verify(store))  # the sample's audit fails no check
+        []
+    """
+    return [c.name for c in report.checks if c.status == "fail" and c.name in REPAIRABLE]
 
 
 def repair(
