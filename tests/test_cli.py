@@ -169,7 +169,7 @@ def test_demo_on_the_shipped_sample_ends_with_three_commands_that_run(tmp_path, 
         shows = {
             "explain": f"ALBUM {DEMO_ALBUM}\n  how it got here:",
             "chain": "| self ",
-            "timeline": "13 rows in 13 job runs, 2 outside any job",
+            "timeline": "15 rows: 13 in 13 job runs, 2 outside any job",
         }
         assert shows[command.split()[1]] in text, text
     assert (tmp_path / "llamalog-demo.timeline.html").exists()
