@@ -3,6 +3,8 @@ with ``jupyter nbconvert --to html``, shows every figure it made when opened off
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 from conftest import ROOT, browser_page, chromium, screenshot
@@ -26,6 +28,9 @@ def test_notebook_runs_and_its_export_shows_every_figure(path, tmp_path):
     assert figures  # every notebook draws; the browser half checks each one
     assert all("text/html" in o["data"] for o in outputs if PLOTLY in o.get("data", {}))
     assert not any("<pre>" in o.get("data", {}).get("text/html", "")[:5] for o in outputs)  # no text dumps
+    pages = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    checks = re.findall(r'<section id="check-(\w+)"', pages)
+    assert len(checks) == len(set(checks)), checks  # the report's table of checks links to each once
 
     html, _ = HTMLExporter().from_notebook_node(notebook)
     exported = tmp_path / f"{path.stem}.html"
