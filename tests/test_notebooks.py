@@ -24,8 +24,14 @@ def test_notebook_runs_and_its_export_shows_every_figure(path, tmp_path):
     ).execute()
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert not any(output.output_type == "error" for output in outputs)
-    figures = sum(PLOTLY in output.get("data", {}) for output in outputs)
+    drawn = [o["data"][PLOTLY]["layout"] for o in outputs if PLOTLY in o.get("data", {})]
+    figures = len(drawn)
     assert figures  # every notebook draws; the browser half checks each one
+    # A timeline a notebook describes in print by its subtitle ("<entity id> · 18 rows: ...") is drawn too.
+    subtitles = [layout["title"].get("subtitle", {}).get("text", "") for layout in drawn]
+    printed = "".join(o["text"] for o in outputs if o.output_type == "stream")
+    described = re.findall(r"^(\S+) · ", printed, re.MULTILINE)
+    assert [d for d in described if not any(s.startswith(f"{d} · ") for s in subtitles)] == []
     assert all("text/html" in o["data"] for o in outputs if PLOTLY in o.get("data", {}))
     assert not any("<pre>" in o.get("data", {}).get("text/html", "")[:5] for o in outputs)  # no text dumps
     pages = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
