@@ -217,15 +217,20 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
     return _cut_note(frame, ROWS_IN_PAGE, every_id) + table
 
 
-def _plain_table(frame: pl.DataFrame, *_: str) -> str:
-    """The first :data:`ROWS_IN_NOTEBOOK` rows as a plain table, and how many there are (it saves
-    no file, so the check and title :func:`_tables` passes name nothing)."""
+def _plain_table(frame: pl.DataFrame, check: str, title: str) -> str:
+    """The first :data:`ROWS_IN_NOTEBOOK` rows as a plain table, and how many there are, and
+    where they all are: the check's ``ids`` frame and its SQL, or the breakdown ``title`` in its
+    ``breakdowns``."""
     shown = readable(frame.head(ROWS_IN_NOTEBOOK))
     rows = [
         ["" if v is None else f'<span class="id">{escape(str(v))}</span>' for v in row]
         for row in shown.iter_rows()
     ]
-    rest = "; the check's <code>ids</code> frame and its SQL have them all"
+    rest = (
+        "; the check's <code>ids</code> frame and its SQL have them all"
+        if title == ids_title(check)
+        else f"; the check's <code>breakdowns[&quot;{escape(title)}&quot;]</code> has them all"
+    )
     return html_table(shown.columns, rows) + _cut_note(frame, ROWS_IN_NOTEBOOK, rest)
 
 

@@ -7,6 +7,7 @@ import csv
 import json
 import re
 from dataclasses import replace
+from html import escape as html_escape
 from pathlib import Path
 
 import polars as pl
@@ -165,9 +166,16 @@ def test_a_check_with_more_rows_than_the_page_shows_links_every_id_as_csv(tmp_pa
         section = html.split(f'<section id="check-{check.name}">')[1].split("</section>")[0]
         note = section[section.index(f"The first 5 of {check.ids.height:,} rows") :].split("</p>")[0]
         assert f"{check.name}-offending-ids.csv" in note and "SQL" in note and "<code>ids</code>" not in note
-    # A notebook, which has no link, names the result's frame.
+    # A notebook, which has no link, names the result's frame, or for a breakdown its place.
+    monkeypatch.setattr(report_module, "ROWS_IN_NOTEBOOK", 5)
     notebook = lla.report.check_html(big[0])
     assert "rows are shown; the check's <code>ids</code> frame and its SQL have them all" in notebook
+    name, frame = next((n, f) for c in big for n, f in c.breakdowns.items() if f.height > 5)
+    cut = lla.report.check_html(next(c for c in big if c.breakdowns.get(name) is frame))
+    said = (
+        f"rows are shown; the check's <code>breakdowns[&quot;{html_escape(name)}&quot;]</code> has them all"
+    )
+    assert said in cut
 
 
 @needs_chromium

@@ -31,7 +31,8 @@ COLUMNS = (
     "rows: the offending rows with the value; share: their part of all the offending rows "
     "(0.5: half); lift: that share over the value's share of the whole table (1.0: as common "
     "as anywhere, 5.0: five times as common; none when no row of the table has it); a week "
-    "is named by its Monday (UTC); the strongest first."
+    "is named by its Monday (UTC); the strongest first: by the rows beyond what the value's "
+    "share of the table would give, so a value both common and over-represented leads."
 )
 """What the breakdown's columns say, for a reader of it."""
 SHOWN = 5  # values per dimension in the breakdown

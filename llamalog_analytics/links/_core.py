@@ -19,7 +19,7 @@ from .roots import on_loop
 LINKS = ("instance", "job_id")
 DEFAULT_REUSE_GAP = timedelta(hours=24)
 NO_ROW = "no row carries the id"
-NO_RUN_NEAR = "no run of it within reuse_gap"
+NO_RUN_NEAR = "no run of it within the reuse gap"
 
 
 @dataclass(frozen=True)
