@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from . import links, schema
+from ._format import count, verb
 from ._sql import quote
 from ._time import naive_utc
 from .chain_index import chain_index
@@ -158,6 +159,36 @@ def runs(
 ('204', 2, datetime.datetime(2026, 4, 10, 5, 42, 59, 124000))]
     """
     return chain_index(store, table, links.Linking.of(link, reuse_gap)).runs(job_ids)
+
+
+def named_otherwise(
+    store: LogStore,
+    entity_type: str,
+    entity_id: str | uuid.UUID,
+    *,
+    table: str = schema.CURRENT_TABLE,
+    link: str = "instance",
+    reuse_gap: timedelta | str | None = None,
+) -> str | None:
+    """For an entity no row names: how many rows name its id as another type, with the type to
+    ask for (an artist's id asked for as an album's); None when no row names the id at all.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> from llamalog_analytics.sample import DEMO_ALBUM
+        >>> with lla.sample_store() as store:
+        ...     named_otherwise(store, "ARTIST", DEMO_ALBUM)
+        '11 rows name it as ALBUM. Hint: ask for ALBUM instead of ARTIST'
+    """
+    index = chain_index(store, table, links.Linking.of(link, reuse_gap))
+    key, asked = uuid.UUID(str(entity_id).strip()), entity_type.upper()
+    named = {kind: n for kind in TYPED_ID if kind != asked and (n := index.seeds(kind, key).size)}
+    if not named:
+        return None
+    said = " and ".join(
+        f"{count(n, 'row')} {verb(n, 'names', 'name')} it as {kind}" for kind, n in named.items()
+    )
+    return f"{said}. Hint: ask for {next(iter(named))} instead of {asked}"
 
 
 def chain_page(

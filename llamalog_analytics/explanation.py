@@ -25,7 +25,7 @@ import polars as pl
 from . import rules, schema
 from ._format import count, moment, verb
 from ._html import block
-from .chains import chain, runs
+from .chains import chain, named_otherwise, runs
 from .log_view import log_table
 
 if TYPE_CHECKING:
@@ -45,13 +45,16 @@ class Explanation:
     last_failure: dict[str, Any] | None
     corrections: pl.DataFrame
     anomalies: list[str] = field(default_factory=list)
+    named_otherwise: str | None = None  # when no row names it: the type rows name its id as
 
     def lines(self) -> Iterator[str]:
         kind = self.entity_type.lower()
         yield f"{self.entity_type} {self.entity_id}"
         own = self.rows.filter(pl.col("relation") == "self")
         if own.is_empty():
-            yield "  no log rows name this entity."
+            yield "  no log rows name this entity" + (
+                f"; {self.named_otherwise}" if self.named_otherwise else "."
+            )
             return
         if self.created is None:
             first = own.row(0, named=True)
@@ -156,6 +159,11 @@ def explain(
         migrated = store.applied_migrations().get(schema.CATEGORY_MIGRATION)
         job_ids = pl.concat([rows["job_id"], rows["parent_job_id"]]).drop_nulls().unique()
         ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
+        named = None
+        if rows.is_empty():  # rows may name the id as another type
+            named = named_otherwise(
+                store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap
+            )
     own = rows.filter(pl.col("relation") == "self")
     kind = entity_type.upper()
     # CREATED rows about this entity (an album's CREATED row that also names its artist does
@@ -187,6 +195,7 @@ def explain(
         failures.tail(1).to_dicts()[0] if not failures.is_empty() else None,
         own.filter(pl.col("category") == "CORRECTED"),
         _anomalies(rows, own, created, ran, labelled.filter(pl.col("intended") != "CREATED")),
+        named,
     )
 
 

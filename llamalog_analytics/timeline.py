@@ -66,7 +66,7 @@ from ._format import count, duration, moment, parse_duration, plotly_text
 from ._lanes import LANES_SHOWN, entity_names, keyed, lanes, left_aligned
 from ._plotly import Figure
 from ._time import naive_utc
-from .chains import chain, runs
+from .chains import chain, named_otherwise, runs
 from .errors import TimelineError
 from .style import FAILED_STATUS, FLAG_STYLES, NO_CREATION, Style, category_style, llama_uri
 
@@ -139,6 +139,7 @@ def plot_timeline(
             rows without the columns of a log row, or a chain with no rows.
     """
     filtered = bool(categories) or since is not None or until is not None
+    named: str | None = None  # for an entity no row names: the type rows name its id as
     if isinstance(source, pl.DataFrame):
         missing = [
             c for c in ("id", "created_at", "operation", "job_id", "parent_job_id") if c not in source.columns
@@ -179,6 +180,10 @@ def plot_timeline(
             )
             reused = ran.filter(pl.col("job_instance") > 1)["job_id"].unique().to_list()
         subject = f"{entity_type.upper()} {uuid.UUID(str(entity_id).strip())}"  # chain took it as a UUID
+        if whole.is_empty():  # rows may name the id as another type
+            named = named_otherwise(
+                source, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap
+            )
     kept = _kept(categories, since, until)  # chain has checked them
     if rows.is_empty():
         if kept and not whole.is_empty():
@@ -186,7 +191,9 @@ def plot_timeline(
                 f"none of the {count(whole.height, 'log row')} of {subject} is kept ({kept}). "
                 "Hint: widen the filters"
             )
-        raise TimelineError(f"no log rows for {subject}. Hint: check the id")
+        raise TimelineError(
+            f"no log rows for {subject}" + (f"; {named}" if named else ". Hint: check the id")
+        )
     idle = None if idle_gap is None else parse_duration(idle_gap, "idle_gap", TimelineError)
     if idle is not None and idle <= timedelta(0):
         raise TimelineError(

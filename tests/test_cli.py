@@ -279,6 +279,22 @@ def test_cli_chain_graph_and_explain(tmp_path):
     assert code == 0 and "missing CREATED" in out
 
 
+def test_an_id_asked_for_as_another_type_says_the_type_its_rows_name_it_as(tmp_path):
+    case, db = cli_store("flat_queue_family", tmp_path)
+    artist = case["chains"][0]["entity_id"]  # an artist's id, asked for as an album's
+    said = "2 rows name it as ARTIST. Hint: ask for ARTIST instead of ALBUM"
+    code, _, err = run_cli("chain", "ALBUM", artist, "--db", db)
+    assert code == 0 and f"no llama_logs rows for ALBUM {artist}; {said}\n" in err
+    code, out, _ = run_cli("explain", "ALBUM", artist, "--db", db)
+    assert code == 0 and f"no log rows name this entity; {said}" in out
+    code, _, err = run_cli("timeline", "ALBUM", artist, "--db", db, "--out", tmp_path / "t.html")
+    assert code == 2 and f"no log rows for ALBUM {artist}; {said}" in err
+    code, _, err = run_cli("graph", "ALBUM", artist, "--db", db, "--out", tmp_path / "g.dot")
+    assert code == 2 and f"ALBUM {artist}, so {tmp_path / 'g.dot'} was not written; {said}" in err
+    code, _, err = run_cli("chain", "TRACK", str(uuid.uuid4()), "--db", db)  # named by no row at all
+    assert "Hint: check the id, or name another table (--table)" in err
+
+
 def test_chain_and_explain_fit_the_terminal_and_print_whole_lines_elsewhere(tmp_path):
     db = tmp_path / "s.duckdb"
     assert run_cli("load", ROOT / "data" / "sample" / "llama_logs.csv.gz", "--db", db, "--quiet")[0] == 0

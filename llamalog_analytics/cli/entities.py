@@ -60,7 +60,7 @@ def chain_command(
     output: str,
 ) -> None:
     """Print the log rows of one album, artist or track: how it got here and what happened after."""
-    from ..chains import chain, chain_page
+    from ..chains import chain, chain_page, named_otherwise
 
     cursor = cursor or None  # --cursor "$LAST_ID" before there is one: the first page
     if mode != "entity" and (limit is not None or cursor is not None):
@@ -88,7 +88,12 @@ def chain_command(
             )
             subject = f"{entity_type.upper()} {entity_id.strip()}"
             asked = [o for o, v in (("--category", categories), ("--since", since), ("--until", until)) if v]
-            empty = _why_empty(subject, table, whole.height, matching, asked, cursor)
+            named = None
+            if whole.is_empty():  # rows may name the id as another type
+                named = named_otherwise(
+                    store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap
+                )
+            empty = _why_empty(subject, table, whole.height, matching, asked, cursor, named)
     if empty:
         click.echo(f"[🦙 LlamaLog] {empty}", err=True)
     if output == "table":
@@ -103,12 +108,19 @@ def chain_command(
 
 
 def _why_empty(
-    subject: str, table: str, unfiltered: int, matching: int, filters: list[str], cursor: str | None
+    subject: str,
+    table: str,
+    unfiltered: int,
+    matching: int,
+    filters: list[str],
+    cursor: str | None,
+    named: str | None,
 ) -> str:
-    """Why a chain printed no rows: no row names the entity, the ``filters`` (options) left none
-    of its ``unfiltered`` rows, or none of the ``matching`` rows comes after ``cursor``."""
+    """Why a chain printed no rows: no row names the entity (``named``: as :func:`_no_rows`),
+    the ``filters`` (options) left none of its ``unfiltered`` rows, or none of the ``matching``
+    rows comes after ``cursor``."""
     if not unfiltered:
-        return _no_rows(subject, table)
+        return _no_rows(subject, table, named=named)
     if not matching:
         named = f"{', '.join(filters[:-1])} and {filters[-1]}" if len(filters) > 1 else filters[0]
         return f"none of the {count(unfiltered, 'row')} for {subject} match {named}"
@@ -117,10 +129,13 @@ def _why_empty(
     )
 
 
-def _no_rows(subject: str, table: str, unwritten: str | None = None) -> str:
-    """That no row of ``table`` names ``subject`` (so the file ``unwritten`` was not written)."""
+def _no_rows(subject: str, table: str, unwritten: str | None = None, named: str | None = None) -> str:
+    """That no row of ``table`` names ``subject`` (so the file ``unwritten`` was not written),
+    and what to try: the type rows name its id as (``named``, from
+    :func:`~llamalog_analytics.chains.named_otherwise`), else another id or table."""
     written = f", so {unwritten} was not written" if unwritten else ""
-    return f"no {table} rows for {subject}{written}. Hint: check the id, or name another table (--table)"
+    hint = f"; {named}" if named else ". Hint: check the id, or name another table (--table)"
+    return f"no {table} rows for {subject}{written}{hint}"
 
 
 def _print_table(rows: Any, mode: str) -> None:
@@ -284,7 +299,7 @@ def graph(
 ) -> None:
     """Export one entity's provenance graph (rows, job runs, entities, agents), or its chain as
     traces: OTLP/JSON for Jaeger or Grafana Tempo, Chrome trace JSON for ui.perfetto.dev."""
-    from ..chains import chain
+    from ..chains import chain, named_otherwise
     from ..errors import ChainError, ExportError
     from ..export import write_graph, write_trace
     from ..graph import provenance_graph
@@ -301,8 +316,9 @@ def graph(
             rows = chain(store, entity_type, entity_id, **linking)
         else:
             built = provenance_graph(store, entity_type, entity_id, **linking)
-    if rows.is_empty() if kind == "trace" else not built.number_of_nodes():
-        raise ChainError(_no_rows(f"{entity_type.upper()} {entity_id.strip()}", table, file))
+        if rows.is_empty() if kind == "trace" else not built.number_of_nodes():
+            named = named_otherwise(store, entity_type, entity_id, **linking)
+            raise ChainError(_no_rows(f"{entity_type.upper()} {entity_id.strip()}", table, file, named))
 
     def write(path: str | Path) -> object:
         return write_trace(rows, path, output) if kind == "trace" else write_graph(built, path, output)
