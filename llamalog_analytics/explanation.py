@@ -25,6 +25,7 @@ import polars as pl
 from . import rules, schema
 from ._format import count, moment, verb
 from ._html import block
+from ._lanes import entity_names
 from .chains import chain, named_otherwise, runs
 from .log_view import log_table
 
@@ -46,6 +47,7 @@ class Explanation:
     corrections: pl.DataFrame
     anomalies: list[str] = field(default_factory=list)
     named_otherwise: str | None = None  # when no row names it: the type rows name its id as
+    album: str | None = None  # a track's album, its title first when the chain gives one
 
     def lines(self) -> Iterator[str]:
         kind = self.entity_type.lower()
@@ -70,6 +72,8 @@ class Explanation:
             yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; {job}"
             if c["entry"] != c["operation"]:
                 yield f"    entry point: {c['entry']}"
+        if self.entity_type == "TRACK":
+            yield f"  album: {self.album or 'no row names it'}"
         after = own.filter(~_before_creation(self.created))
         if self.created is not None:  # the creation itself is how it got here, not afterward
             after = after.filter(pl.col("id") != self.created["id"])
@@ -196,7 +200,22 @@ def explain(
         own.filter(pl.col("category") == "CORRECTED"),
         _anomalies(rows, own, created, ran, labelled.filter(pl.col("intended") != "CREATED")),
         named,
+        _album(rows, own) if kind == "TRACK" else None,
     )
+
+
+def _album(rows: pl.DataFrame, own: pl.DataFrame) -> str | None:
+    """The album a track's own rows name first (their ``album_id``, else the metadata's
+    ``albumId``, where the application writes it), with its title when a row of the chain
+    ``rows`` gives one; None when none names one."""
+    named = own.filter(pl.col("entity_type") == "TRACK").select(
+        pl.coalesce("album_id", pl.col("metadata").str.json_path_match("$.albumId"))
+    )
+    albums = named.to_series().drop_nulls()
+    if albums.is_empty():
+        return None
+    title = entity_names(rows).get(albums[0])
+    return f"{title} ({albums[0]})" if title else albums[0]
 
 
 def _entry_point(rows: pl.DataFrame, created: dict[str, Any]) -> str:

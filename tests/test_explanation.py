@@ -223,3 +223,19 @@ def test_a_reused_job_whose_runs_share_a_date_names_the_run_followed_by_its_time
         "reused job id: job 289 ran 3 times (2026-03-01 02:00, 2026-03-01 10:00, 2026-03-01 18:00); "
         "this chain follows the 2026-03-01 18:00 run"
     ) in text, text
+
+
+def test_a_track_names_its_album_with_the_title_its_chain_gives(tmp_path):
+    with lla.sample_store() as store:  # created under its album's enrichment: the album id is in the metadata
+        text = str(lla.explain(store, "TRACK", "7e062b41-6e26-407d-914b-4dc364e8b97b"))
+    assert "\n  album: Ágætis byrjun (9c594618-3e48-409a-84b8-0edb0ebc4bb6)\n  afterward: " in text, text
+    case = scenario("immediate_parent_creation")  # the album's id in the row's album_id, no title
+    with store_of(case["rows"], tmp_path) as store:
+        track = str(lla.explain(store, "TRACK", case["chains"][0]["entity_id"]))
+        artist = str(lla.explain(store, "ARTIST", case["chains"][1]["entity_id"]))
+    assert "\n  album: a1000000-0000-4000-8000-000000000001\n" in track
+    assert "album:" not in artist
+    rows = _rows(("1", "2026-03-01 12:00:00", "7", None, False, "ENRICHED", "enrichment:track"))
+    rows[0] |= {"entity_type": "TRACK", "entity_id": ALBUM, "track_id": ALBUM}
+    with store_of(rows, tmp_path) as store:
+        assert "\n  album: no row names it\n" in str(lla.explain(store, "TRACK", ALBUM))
