@@ -64,12 +64,16 @@ class Explanation:
             yield f"  how it got here: no row records its creation; {seen}"
         else:
             c = self.created
-            who = f"user {c['user_id']}" if c["user_id"] else c["triggered_by"] or "an unknown trigger"
+            who = " by an unknown trigger"
+            if c["by"]:
+                who = f" by {c['by']}"
+            elif c["entry_by"]:  # its row names no one; the row that started its job tree may
+                who = f", started by {c['entry_by']}"
             job = f"root job {c['chain_root']}"
             if c["chain_root"] is None:  # no job above it: it is in none, or its links loop
                 in_none = c["job_id"] is None and c["parent_job_id"] is None
                 job = "outside any job" if in_none else "on a loop of parent links (no root job)"
-            yield f"  how it got here: {c['operation']} at {_when(c)} by {who}; {job}"
+            yield f"  how it got here: {c['operation']} at {_when(c)}{who}; {job}"
             if c["entry"] != c["operation"]:
                 yield f"    entry point: {c['entry']}"
         if self.entity_type == "TRACK":
@@ -183,7 +187,8 @@ def explain(
     created = None
     if not first_created.is_empty():
         created = first_created.to_dicts()[0]
-        created["entry"] = _entry_point(rows, created)
+        entry = _entry_point(rows, created)
+        created |= {"entry": entry["operation"], "by": _who(created), "entry_by": _who(entry)}
     per_month = (
         own.group_by(pl.col("created_at").dt.truncate("1mo").alias("month"), "category")
         .len("rows")
@@ -218,24 +223,29 @@ def _album(rows: pl.DataFrame, own: pl.DataFrame) -> str | None:
     return f"{title} ({albums[0]})" if title else albums[0]
 
 
-def _entry_point(rows: pl.DataFrame, created: dict[str, Any]) -> str:
-    """The operation that started what created the entity: the first row of the top run above
+def _who(row: dict[str, Any]) -> str | None:
+    """Who a row says wrote it: its user, else what triggered it; None when it names neither."""
+    return f"user {row['user_id']}" if row["user_id"] else row["triggered_by"]
+
+
+def _entry_point(rows: pl.DataFrame, created: dict[str, Any]) -> dict[str, Any]:
+    """The row that started what created the entity: the first row of the top run above
     ``created`` on the chain (each run's parent being its first row's, as ``chain_root`` is
-    found), or its own operation when it is in no job or on a loop."""
+    found), or ``created`` itself when it is in no job or on a loop."""
     run = _parent_run(created)
     if run is None and created["job_id"] is not None:  # no parent: its own run is the top
         run = (created["job_id"], created["job_instance"])
     at, seen = created, set()
     while run is not None:
         if run in seen:  # a loop: no top
-            return created["operation"]
+            return created
         seen.add(run)
         first = rows.filter((pl.col("job_id") == run[0]) & (pl.col("job_instance") == run[1]))
         if first.is_empty():
             break
         at = first.sort("created_at", "id").row(0, named=True)
         run = _parent_run(at)
-    return at["operation"]
+    return at
 
 
 def _parent_run(row: dict[str, Any]) -> tuple[str, int] | None:

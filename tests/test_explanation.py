@@ -239,3 +239,28 @@ def test_a_track_names_its_album_with_the_title_its_chain_gives(tmp_path):
     rows[0] |= {"entity_type": "TRACK", "entity_id": ALBUM, "track_id": ALBUM}
     with store_of(rows, tmp_path) as store:
         assert "\n  album: no row names it\n" in str(lla.explain(store, "TRACK", ALBUM))
+
+
+def test_a_creation_that_names_no_one_says_who_started_its_job_tree(tmp_path):
+    rows = _rows(  # an album added to a collection by a user, created by the job that add started
+        (
+            "1",
+            "2026-03-01 12:00:00",
+            "collection-add-1",
+            None,
+            False,
+            "USER_ACTION",
+            "collection:album-added",
+        ),
+        ("2", "2026-03-01 12:00:01", "7", "collection-add-1", True, "CREATED", "album:created"),
+    )
+    rows[0]["user_id"] = "cuser1"
+    with store_of(rows, tmp_path) as store:
+        text = str(lla.explain(store, "ALBUM", ALBUM))
+    assert (
+        "how it got here: album:created at 2026-03-01 12:00:01, started by user cuser1; root job "
+        "collection-add-1\n    entry point: collection:album-added\n"
+    ) in text, text
+    rows[1]["triggered_by"] = "collection_add"  # its own trigger comes first
+    with store_of(rows, tmp_path) as store:
+        assert "12:00:01 by collection_add; root job" in str(lla.explain(store, "ALBUM", ALBUM))
