@@ -81,9 +81,12 @@ class Explanation:
         after = own.filter(~_before_creation(self.created))
         if self.created is not None:  # the creation itself is how it got here, not afterward
             after = after.filter(pl.col("id") != self.created["id"])
-        counts = after.group_by("category").len().sort("category")
-        tally = ", ".join(f"{n} {_category_word(category)}" for category, n in counts.iter_rows())
-        about = f"{count(after.height, 'row')} about this {kind}" + (f" ({tally})" if tally else "")
+        # rows about another entity that name this one (an album's CREATED row naming its artist)
+        naming = pl.col("entity_type").is_not_null() & (pl.col("entity_type") != self.entity_type)
+        its = after.filter(~naming)
+        about = f"{count(its.height, 'row')} about this {kind}{_tally(its)}"
+        for (other,), rows in after.filter(naming).group_by("entity_type", maintain_order=True):
+            about += f" and {count(rows.height, f'{other} row')} naming it{_tally(rows)}"
         yield f"  afterward: {about}, {self.rows.height} in its chain"
         if self.last_failure is not None:
             f = self.last_failure
@@ -113,6 +116,13 @@ class Explanation:
         anomalies = f"<p><b>Anomalies</b></p><ul>{anomalies}</ul>" if anomalies else "<p>No anomalies.</p>"
         chain = log_table(self.rows, title="its provenance chain").to_html() if self.rows.height else ""
         return block("LlamaLog", lines[0], body=f"<ul>{items}</ul>{anomalies}") + chain
+
+
+def _tally(rows: pl.DataFrame) -> str:
+    """The rows counted per category, in parentheses ("" for none)."""
+    counts = rows.group_by("category").len().sort("category")
+    tally = ", ".join(f"{n} {_category_word(category)}" for category, n in counts.iter_rows())
+    return f" ({tally})" if tally else ""
 
 
 def _first_line(message: str | None) -> str | None:

@@ -264,3 +264,19 @@ def test_a_creation_that_names_no_one_says_who_started_its_job_tree(tmp_path):
     rows[1]["triggered_by"] = "collection_add"  # its own trigger comes first
     with store_of(rows, tmp_path) as store:
         assert "12:00:01 by collection_add; root job" in str(lla.explain(store, "ALBUM", ALBUM))
+
+
+def test_rows_about_another_entity_that_name_this_one_are_counted_apart(tmp_path):
+    with lla.sample_store() as store:  # the album created with the artist names it in its CREATED row
+        artist = str(lla.explain(store, "ARTIST", "9898b85a-0907-4bf3-bbcb-09848ba3e837"))
+    assert (
+        "afterward: 13 rows about this artist (12 enriched, 1 failed) and 1 ALBUM row naming it "
+        "(1 labelled created), 22 in its chain"
+    ) in artist, artist
+    case = scenario("immediate_parent_creation")  # the track's CREATED row carries the album's id
+    with store_of(case["rows"], tmp_path) as store:
+        album = str(lla.explain(store, "ALBUM", case["rows"][0]["album_id"]))
+    assert (
+        "afterward: 1 row about this album (1 enriched) and 1 TRACK row naming it (1 labelled created), "
+        "4 in its chain"
+    ) in album, album
