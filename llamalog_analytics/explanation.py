@@ -51,7 +51,8 @@ class Explanation:
 
     def lines(self) -> Iterator[str]:
         kind = self.entity_type.lower()
-        yield f"{self.entity_type} {self.entity_id}"
+        name = entity_names(self.rows).get(self.entity_id) if not self.rows.is_empty() else None
+        yield f"{self.entity_type} {self.entity_id}" + (f" ({name})" if name else "")
         own = self.rows.filter(pl.col("relation") == "self")
         if own.is_empty():
             yield "  no log rows name this entity" + (
@@ -81,6 +82,8 @@ class Explanation:
         after = own.filter(~_before_creation(self.created))
         if self.created is not None:  # the creation itself is how it got here, not afterward
             after = after.filter(pl.col("id") != self.created["id"])
+        else:  # nor is the first row seen, which says it
+            after = after.slice(1)
         # rows about another entity that name this one (an album's CREATED row naming its artist)
         naming = pl.col("entity_type").is_not_null() & (pl.col("entity_type") != self.entity_type)
         its = after.filter(~naming)
@@ -302,7 +305,7 @@ def _anomalies(
     days: dict[str, list[Any]] = {}
     for job_id, first in ran.sort("job_id", "job_instance").select("job_id", "first_at").iter_rows():
         days.setdefault(job_id, []).append(first)
-    for root in rows.filter(pl.col("root_dangling"))["chain_root"].unique().sort().to_list():
+    for root in sorted(rows.filter(pl.col("root_dangling"))["chain_root"].unique(), key=_in_number_order):
         if root in days:
             found.append(
                 f"dangling parent: job {root}'s own run never logged a row; the id's runs on "
@@ -312,7 +315,7 @@ def _anomalies(
             found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
     looped = rows.filter(pl.col("in_cycle"))
     if not looped.is_empty():
-        ids = ", ".join(looped["job_id"].unique().sort())
+        ids = ", ".join(sorted(looped["job_id"].unique(), key=_in_number_order))
         form = verb(looped.height, "forms", "form")
         found.append(f"cycle: {count(looped.height, 'row')} {form} a parent loop ({ids})")
     early = rows.filter(pl.col("before_parent")).height

@@ -167,7 +167,7 @@ def test_demo_on_the_shipped_sample_ends_with_three_commands_that_run(tmp_path, 
         code, text, err = run_cli(*shlex.split(command)[1:])
         assert code == 0 and not err, (command, err)
         shows = {
-            "explain": f"ALBUM {DEMO_ALBUM}\n  how it got here:",
+            "explain": f"ALBUM {DEMO_ALBUM} (Ágætis byrjun)\n  how it got here:",
             "chain": "| self ",
             "timeline": "15 rows: 13 in 13 job runs, 2 outside any job",
         }
