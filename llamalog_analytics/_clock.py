@@ -28,7 +28,7 @@ import polars as pl
 
 from ._format import count, duration
 
-AXIS_PIXELS = 1_000  # the plot width the default ticks are spaced for (a 1,400 px page or image)
+AXIS_PIXELS = 1_000  # the plot width the default ticks are spaced for
 TICK_PIXELS = 76  # room a burst's start label needs (an offset label, 60%)
 BREAKS_SHARE = 0.3  # at most this share of the axis goes to breaks, at most 6% each
 PADS_SHARE = 0.12  # and this to the room around bursts, at most 1% each side

@@ -4,11 +4,10 @@ A later load of a source fetches the rows created since the newest stored one (m
 :data:`OVERLAP`). Older rows are checked too: when the server's row counters show nothing was
 deleted or updated and only the window's rows were inserted, nothing older changed (and the
 window's rows the store holds are not fetched again when the server has no others up to the
-newest stored one); when they
-show rows updated, or started counting again, every row is fetched and compared (the stage
-replaces a row its source changed and keeps the version before); otherwise the older rows' ids
-are compared with the store's, older rows the store lacks are fetched by id, and rows gone from
-the source are reported.
+newest stored one); when they show rows updated, or started counting again, every row is
+fetched and compared (the stage replaces a row its source changed and keeps the version
+before); otherwise the older rows' ids are compared with the store's, older rows the store
+lacks are fetched by id, and rows gone from the source are reported.
 """
 
 from __future__ import annotations
@@ -104,7 +103,9 @@ def plan_fetch(
     When the server's counters show rows updated since the last load, or started counting
     again (a crash, a statistics reset, a new table file), every row is fetched, to be compared:
     what changed meanwhile cannot be told otherwise. When they add up (nothing deleted or
-    updated, only the window's rows inserted), older rows cannot have changed. Otherwise the ids
+    updated, only the window's rows inserted), older rows cannot have changed, and the fetch
+    starts after the newest stored row when the store holds the window's rows (:func:`fetch_start`).
+    Otherwise the ids
     of the older rows are read (ids only, from the index) and compared with the store's: rows
     gone from the source are reported, and older rows the store lacks are fetched by id; without
     counters (a view, a standby, statistics this role may not read), a row updated in place is
@@ -123,13 +124,10 @@ def plan_fetch(
             return Plan(note=RESTARTED)
         if previous.updated != counters.updated:
             return Plan(note=UPDATED)
-        start = only_new_rows(db, store, namespace, found, source, since, counters, previous)
+        start = fetch_start(db, store, namespace, found, source, since, counters, previous)
         if start is not None:
-            return Plan(
-                start,
-                note=f"fetched rows created since {start:%Y-%m-%d %H:%M:%S}; "
-                "the server's row counters show no older row changed",
-            )
+            fetched = window if start == since else "fetched the rows created after the newest stored one"
+            return Plan(start, note=f"{fetched}; the server's row counters show no older row changed")
     relation = f"{quote(namespace)}.{quote(found.name)}"
     ids = db.stream(
         f"SELECT id FROM {relation} WHERE {created_condition(found, '<')}",
@@ -252,7 +250,7 @@ WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
     return Counters(*rows[0]) if rows else None
 
 
-def only_new_rows(
+def fetch_start(
     db: Source,
     store: LogStore,
     namespace: str,

@@ -188,7 +188,7 @@ def named_otherwise(
     said = " and ".join(
         f"{count(n, 'row')} {verb(n, 'names', 'name')} it as {kind}" for kind, n in named.items()
     )
-    return f"{said}. Hint: ask for {next(iter(named))} instead of {asked}"
+    return f"{said}. Hint: ask for {max(named, key=named.__getitem__)} instead of {asked}"
 
 
 def chain_page(

@@ -14,6 +14,7 @@ Examples:
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,7 +47,7 @@ class Explanation:
     last_failure: dict[str, Any] | None
     corrections: pl.DataFrame
     anomalies: list[str] = field(default_factory=list)
-    named_otherwise: str | None = None  # when no row names it: the type rows name its id as
+    named_as: str | None = None  # when no row names it: the type rows name its id as
     album: str | None = None  # a track's album, its title first when the chain gives one
 
     def lines(self) -> Iterator[str]:
@@ -56,7 +57,7 @@ class Explanation:
         own = self.rows.filter(pl.col("relation") == "self")
         if own.is_empty():
             yield "  no log rows name this entity" + (
-                f"; {self.named_otherwise}" if self.named_otherwise else "."
+                f"; {self.named_as}" if self.named_as else "."
             )
             return
         if self.created is None:
@@ -210,7 +211,7 @@ def explain(
     failures = own.filter((pl.col("category") == "FAILED") | (pl.col("status") == "FAILED"))
     return Explanation(
         kind,
-        str(entity_id).strip(),
+        str(uuid.UUID(str(entity_id).strip())),  # chain took it as a UUID: as the rows write it
         rows,
         created,
         per_month,

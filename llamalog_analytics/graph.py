@@ -123,9 +123,9 @@ def graph_of(
     default reuse gap). A run node's ``first_at``, ``last_at`` and ``rows``, and how many times
     its job id ran (``runs``), come from ``runs`` (:func:`~llamalog_analytics.chains.runs`:
     every run of the job ids, whole, also its rows off the chain) when given, else from
-    ``rows``. A row that records its entity's creation (by
-    :func:`~llamalog_analytics.rules.creation`, given when the category migration ran,
-    ``migrated``) has the attribute ``creation``.
+    ``rows`` (``runs`` then being the highest run of the id among them). A row that records its
+    entity's creation (by :func:`~llamalog_analytics.rules.creation`, given when the category
+    migration ran, ``migrated``) has the attribute ``creation``.
 
     Nodes are numbered in whole columns (rows, job runs, entities, agents) and edges join those
     numbers; networkx then takes them in bulk, an edge holding its ends' own name objects and a

@@ -80,6 +80,15 @@ _RESTORED_WHY = {
 PLAN_ROWS_SHOWN = 200  # changes a notebook shows of a plan
 _ASK_RESTORE = "restore_missing=True (--restore-missing)"  # how to ask, in Python and in the shell
 _ASK_REVERT = "revert_changes=True (--revert-changes)"
+_ON_PURPOSE = (
+    "rows_preserved is repaired only on request: rows deleted or edited since the snapshot may have "
+    "been deleted or edited on purpose"
+)
+ON_REQUEST = (
+    f"{_ON_PURPOSE}; leave out --restore-missing or --revert-changes (restore_missing, revert_changes) "
+    "to keep them"
+)
+"""Why the repair of ``rows_preserved`` is asked for, said where a repair is suggested."""
 
 CHANGE_SCHEMA = {
     "action": pl.String,  # "set" a column of a row, or "insert" a restored row (one line per column)
@@ -230,10 +239,7 @@ Hint: name one of category_backfill, root_job_backfill, rows_preserved in checks
             "out. Hint: name it too (--check rows_preserved), or leave those out"
         )
     if checks is not None and "rows_preserved" in checks and not rows_requested:
-        raise ArgumentError(
-            "rows_preserved is repaired only on request: rows deleted or edited since the snapshot "
-            f"may have been deleted or edited on purpose. Hint: pass {_ASK_RESTORE} and/or {_ASK_REVERT}"
-        )
+        raise ArgumentError(f"{_ON_PURPOSE}. Hint: pass {_ASK_RESTORE} and/or {_ASK_REVERT}")
     if folder is not None:
         writable_folder(folder, "folder=, --out")
 

@@ -54,11 +54,12 @@ def report_html(report: AuditReport, *, standalone: bool = True) -> str:
     charts = [
         (title, figure_html(figure, f"chart-{n}")) for n, (title, figure) in enumerate(report_charts(report))
     ]
-    from .repairs import failed_repairable
+    from .repairs import ON_REQUEST, failed_repairable
 
     table = _datatable if standalone else _plain_table
     return _TEMPLATES.get_template("report.html.j2").render(
         repairable=failed_repairable(report),
+        on_request=ON_REQUEST,
         report=report,
         counts=report.summary["checks"],
         version=version("llamalog_analytics"),
@@ -179,7 +180,8 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
 # A number as a table shows it, with thousands separators ("12,345"); it sorts, searches and
 # saves as CSV the number itself.
 _NUMBER = """function (value, type) {
-  return type === "display" && typeof value === "number" ? value.toLocaleString("en-US") : value;
+  return type === "display" && typeof value === "number"
+    ? value.toLocaleString("en-US", {maximumFractionDigits: 20}) : value;
 }"""
 
 

@@ -563,15 +563,18 @@ def _replace_table(store: LogStore, name: str, replacement: str) -> None:
     same_columns = (
         store.has_table(name)
         and store.execute(
-            f"SELECT (SELECT list((column_name, column_type)) FROM (DESCRIBE {quote(name)})) "
-            f"= (SELECT list((column_name, column_type)) FROM (DESCRIBE {replacement}))"
+            f"SELECT (SELECT {_COLUMNS_BY_NAME} FROM (DESCRIBE {quote(name)})) "
+            f"= (SELECT {_COLUMNS_BY_NAME} FROM (DESCRIBE {replacement}))"
         )[0][0]
     )
     if same_columns:
         store.execute(f"DELETE FROM {quote(name)}")
-        store.execute(f"INSERT INTO {quote(name)} SELECT * FROM {replacement}")
+        store.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {replacement}")
     else:
         store.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {replacement}")
+
+
+_COLUMNS_BY_NAME = "list((column_name, column_type) ORDER BY column_name)"  # of a DESCRIBE
 
 
 @contextlib.contextmanager

@@ -57,6 +57,16 @@ def test_a_failed_check_a_repair_fixes_ends_with_the_command_that_writes_it(samp
     code, out, err = run_cli(*shlex.split(command)[1:], "--out", tmp_path / "repairs")
     assert code == 0 and "category_backfill: 1 row to repair" in out, err
     assert "repair what failed" not in run_cli("verify", "--db", sample_db)[1]  # warnings: nothing to repair
+    deleted = tmp_path / "deleted.duckdb"  # a snapshot row gone: repaired only when asked, so asked
+    rows = clean_rows()
+    audit_store(
+        tmp_path, rows[1:], [r for r in rows if r["created_at"] < "2026-02-10T01:48"], path=deleted
+    ).close()
+    code, out, _ = run_cli("verify", "--db", deleted)
+    command = out.splitlines()[-2]
+    assert code == 1 and command == f"  llamalog repair --db {deleted} --restore-missing --revert-changes"
+    code, out, err = run_cli(*shlex.split(command)[1:], "--out", tmp_path / "restored")
+    assert code == 0 and "rows_preserved: 1 row to repair" in out, err
 
 
 def test_json_has_the_status_and_every_field_of_every_check(sample_db):

@@ -75,10 +75,24 @@ table_option = click.option(
 )
 
 
+def is_given(context: click.Context, name: str) -> bool:
+    """Whether the parameter ``name`` was given on the command line, not left at its default."""
+    return context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
 def _given(context: click.Context, param: click.Parameter, value: Any) -> Any:
     """An option's value when given, None when it is its default."""
-    given = context.get_parameter_source(param.name or "") is not click.core.ParameterSource.DEFAULT
-    return value if given else None
+    return value if is_given(context, param.name or "") else None
+
+
+def long_option(name: str) -> str | None:
+    """The running command's long option for its parameter ``name`` (``--reuse-gap``), if any."""
+    context = click.get_current_context(silent=True)
+    for param in context.command.params if context else ():
+        long = [o for o in param.opts if o.startswith("--")]
+        if long and param.name == name:
+            return long[0]
+    return None
 
 
 class _LinkChoice(click.Choice):
@@ -127,12 +141,9 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def _as_options(message: str) -> str:
     """``message`` with a leading parameter (``reuse_gap='6 hours' is not ...``, as the library
     names it) named as the command's option (``--reuse-gap '6 hours' is not ...``)."""
-    context = click.get_current_context(silent=True)
-    for param in context.command.params if context else ():
-        long = [o for o in param.opts if o.startswith("--")]
-        if long and param.name and message.startswith(f"{param.name}="):
-            return f"{long[0]} {message.removeprefix(f'{param.name}=')}"
-    return message
+    name, said, rest = message.partition("=")
+    flag = long_option(name) if said else None
+    return f"{flag} {rest}" if flag else message
 
 
 def output_format(

@@ -10,11 +10,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from click.core import ParameterSource
 
 from .. import schema as schema_module
 from .._format import json_value
-from ._options import db_option, friendly_errors, link_options, open_store, output_format
+from ._options import (
+    db_option,
+    friendly_errors,
+    is_given,
+    link_options,
+    long_option,
+    open_store,
+    output_format,
+)
 
 if TYPE_CHECKING:
     from ..audit import AuditReport
@@ -245,9 +252,7 @@ def repair_command(
 def _given(**options: Any) -> dict[str, Any]:
     """The ``options`` given on the command line; those left at their defaults are left out."""
     context = click.get_current_context()
-    return {
-        n: v for n, v in options.items() if context.get_parameter_source(n) is not ParameterSource.DEFAULT
-    }
+    return {n: v for n, v in options.items() if is_given(context, n)}
 
 
 def _as_python(options: dict[str, Any]) -> str:
@@ -257,24 +262,24 @@ def _as_python(options: dict[str, Any]) -> str:
 
 def _as_shell(options: dict[str, Any]) -> str:
     """``options`` as this command's options (`` --db x.duckdb``), for another command that has them."""
-    flags = {p.name: p.opts[0] for p in click.get_current_context().command.params}
-    return "".join(f" {flags[n]} {shlex.quote(str(v))}" for n, v in options.items())
+    return "".join(f" {long_option(n)} {shlex.quote(str(v))}" for n, v in options.items())
 
 
 def _repair_hint(report: AuditReport, options: dict[str, Any]) -> str:
     """The ``llamalog repair`` command (with the audit's ``options``) for the checks that failed
     and a repair fixes, on lines of their own; nothing when none did."""
-    from ..repairs import failed_repairable
+    from ..repairs import ON_REQUEST, failed_repairable
 
     failed = failed_repairable(report)
     if not failed:
         return ""
+    rows = " --restore-missing --revert-changes" if "rows_preserved" in failed else ""
     lines = [
         f"repair what failed ({', '.join(failed)}) as a migration:",
-        f"  llamalog repair{_as_shell(options)}",
+        f"  llamalog repair{_as_shell(options)}{rows}",
     ]
-    if "rows_preserved" in failed:
-        lines.append("  (rows_preserved only on request: add --restore-missing and/or --revert-changes)")
+    if rows:
+        lines.append(f"  ({ON_REQUEST})")
     return "\n\n" + "\n".join(lines)
 
 
