@@ -56,9 +56,7 @@ class Explanation:
         yield f"{self.entity_type} {self.entity_id}" + (f" ({name})" if name else "")
         own = self.rows.filter(pl.col("relation") == "self")
         if own.is_empty():
-            yield "  no log rows name this entity" + (
-                f"; {self.named_as}" if self.named_as else "."
-            )
+            yield "  no log rows name this entity" + (f"; {self.named_as}" if self.named_as else ".")
             return
         if self.created is None:
             first = own.row(0, named=True)
