@@ -111,9 +111,10 @@ def plan_fetch(
     counters (a view, a standby, statistics this role may not read), a row updated in place is
     found only by a full load.
     """
-    since = resume_point(store, source, found.name)
-    if since is None:
+    newest = newest_stored(store, source, found.name)
+    if newest is None:
         return Plan()
+    since = newest - OVERLAP
     window = f"fetched rows created since {since:%Y-%m-%d %H:%M:%S}"
     previous = previous_counters(store, source, found.name)
     counted = counters is not None and previous is not None
@@ -124,7 +125,7 @@ def plan_fetch(
             return Plan(note=RESTARTED)
         if previous.updated != counters.updated:
             return Plan(note=UPDATED)
-        start = fetch_start(db, store, namespace, found, source, since, counters, previous)
+        start = fetch_start(db, store, namespace, found, source, newest, counters, previous)
         if start is not None:
             fetched = window if start == since else "fetched the rows created after the newest stored one"
             return Plan(start, note=f"{fetched}; the server's row counters show no older row changed")
@@ -186,15 +187,16 @@ def adopt_sources(store: LogStore, source: str, table: str) -> None:
             )
 
 
-def resume_point(store: LogStore, source: str, table: str) -> datetime | None:
-    """Where an incremental load starts: the newest row stored from this source, minus the overlap."""
+def newest_stored(store: LogStore, source: str, table: str) -> datetime | None:
+    """When the newest row stored from this source was created (an incremental load starts
+    :data:`OVERLAP` before it); None when the store has none."""
     if not store.has_table(table):
         return None
-    newest = store.execute(
+    newest: datetime | None = store.execute(
         f"SELECT max(created_at) FROM {quote(table)} WHERE {FROM_SOURCE}",
         [source, table],
     )[0][0]
-    return None if newest is None else newest - OVERLAP
+    return newest
 
 
 def created_condition(found: SourceTable, op: str) -> str:
@@ -256,12 +258,13 @@ def fetch_start(
     namespace: str,
     found: SourceTable,
     source: str,
-    since: datetime,
+    newest: datetime,
     counters: Counters,
     previous: Counters,
 ) -> datetime | None:
-    """Where the fetch can start when, by the server's counters, the table only gained rows at
-    or after ``since``; None when older rows may have changed.
+    """Where the fetch can start when, by the server's counters, the table only gained rows
+    created at or after ``since`` (:data:`OVERLAP` before ``newest``, the newest stored row's
+    time); None when older rows may have changed.
 
     The counters show that when, since the last load (``previous``, on the same server, counters
     and table file: no ``TRUNCATE`` or ``VACUUM FULL``, and no update: :func:`plan_fetch` asks
@@ -275,7 +278,7 @@ def fetch_start(
     """
     if previous.deleted != counters.deleted:
         return None
-    newest = since + OVERLAP
+    since = newest - OVERLAP
     relation = f"{quote(namespace)}.{quote(found.name)}"
     in_window, through_newest = db.rows(
         f"SELECT count(*), count(*) FILTER (WHERE created_at <= $2) FROM {relation} "

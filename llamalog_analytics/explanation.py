@@ -49,11 +49,11 @@ class Explanation:
     anomalies: list[str] = field(default_factory=list)
     named_as: str | None = None  # when no row names it: the type rows name its id as
     album: str | None = None  # a track's album, its title first when the chain gives one
+    name: str | None = None  # its title or name, when a row of the chain gives one
 
     def lines(self) -> Iterator[str]:
         kind = self.entity_type.lower()
-        name = entity_names(self.rows).get(self.entity_id) if not self.rows.is_empty() else None
-        yield f"{self.entity_type} {self.entity_id}" + (f" ({name})" if name else "")
+        yield f"{self.entity_type} {self.entity_id}" + (f" ({self.name})" if self.name else "")
         own = self.rows.filter(pl.col("relation") == "self")
         if own.is_empty():
             yield "  no log rows name this entity" + (f"; {self.named_as}" if self.named_as else ".")
@@ -207,9 +207,11 @@ def explain(
         .sort("month", "category")
     )
     failures = own.filter((pl.col("category") == "FAILED") | (pl.col("status") == "FAILED"))
+    key = str(uuid.UUID(str(entity_id).strip()))  # chain took it as a UUID: as the rows write it
+    names = entity_names(rows) if not rows.is_empty() else {}
     return Explanation(
         kind,
-        str(uuid.UUID(str(entity_id).strip())),  # chain took it as a UUID: as the rows write it
+        key,
         rows,
         created,
         per_month,
@@ -217,21 +219,22 @@ def explain(
         own.filter(pl.col("category") == "CORRECTED"),
         _anomalies(rows, own, created, ran, labelled.filter(pl.col("intended") != "CREATED")),
         named,
-        _album(rows, own) if kind == "TRACK" else None,
+        _album(own, names) if kind == "TRACK" else None,
+        names.get(key),
     )
 
 
-def _album(rows: pl.DataFrame, own: pl.DataFrame) -> str | None:
+def _album(own: pl.DataFrame, names: dict[str, str]) -> str | None:
     """The album a track's own rows name first (their ``album_id``, else the metadata's
-    ``albumId``, where the application writes it), with its title when a row of the chain
-    ``rows`` gives one; None when none names one."""
+    ``albumId``, where the application writes it), with its title when the chain's rows give
+    one (``names``: id → title); None when none names one."""
     named = own.filter(pl.col("entity_type") == "TRACK").select(
         pl.coalesce("album_id", pl.col("metadata").str.json_path_match("$.albumId"))
     )
     albums = named.to_series().drop_nulls()
     if albums.is_empty():
         return None
-    title = entity_names(rows).get(albums[0])
+    title = names.get(albums[0])
     return f"{title} ({albums[0]})" if title else albums[0]
 
 
