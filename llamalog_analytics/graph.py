@@ -436,6 +436,17 @@ class EdgeKeys(_DictLike):
     def _compact_item(self, key: Any) -> Any:
         return self._data() if key == self._place else self._compact()[key]  # another key: KeyError
 
+    # Counting, listing and testing keys leave an edge's data unmade: networkx's size() and
+    # number_of_edges() ask every node pair its len().
+    def __len__(self) -> int:
+        return len(self._held) if self._place is None else 1
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._held) if self._place is None else iter((self._place,))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._held if self._place is None else key == self._place
+
     def __setitem__(self, key: Any, data: Any) -> None:
         if self._place is not None and key == self._place:
             self._held = data

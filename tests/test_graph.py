@@ -151,6 +151,21 @@ def test_whole_table_graph_is_what_networkx_builds_from_its_nodes_and_edges(samp
     assert len({id(d) for d in data}) == len(data) == whole.number_of_edges()
 
 
+def test_counting_a_whole_table_graphs_edges_makes_no_edge_data():
+    """An edge's data is made when first read: counting or listing the edges (networkx's
+    ``number_of_edges`` asks every node pair how many keys it has) makes none."""
+    with lla.sample_store() as store:
+        whole = lla.provenance_graph(store)
+    pairs = [keys for targets in whole._succ.values() for keys in targets.values()]
+    unread = [keys for keys in pairs if keys._place is not None and keys._held is None]
+    assert len(unread) == whole.number_of_edges()  # one edge each, its data not yet read
+    kind = unread[0]._place
+    assert whole.number_of_edges() == whole.size() == sum(len(keys) for keys in pairs)
+    assert list(unread[0]) == [kind] and kind in unread[0] and "other" not in unread[0]
+    assert all(keys._held is None for keys in unread)
+    assert unread[0][kind] == {"kind": kind}  # read: made now
+
+
 def test_a_whole_table_graph_is_handed_to_the_collector_as_long_lived():
     """The graph's objects, made with the cycle collector paused, come out in its oldest
     generation, not as new objects the next collections would scan; objects the process froze
