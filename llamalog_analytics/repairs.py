@@ -41,9 +41,10 @@ SUCCESS as CREATED')
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -56,7 +57,7 @@ import polars as pl
 from psycopg.adapt import PyFormat, Transformer
 
 from . import rules, schema
-from ._format import count, shorten
+from ._format import count, shorten, verb
 from ._html import block, html_table
 from ._repair_sql import script
 from ._sql import quote
@@ -77,6 +78,7 @@ _RESTORED_WHY = {
     "category": "missing since the snapshot: category by the category migration's rules, as applied",
     "root_job_id": "missing since the snapshot: root job by the root-job migration's walk, replayed",
 }
+_FOLDER = "_llamalog_repair"  # how a plan's folder's name ends, after its UTC timestamp
 PLAN_ROWS_SHOWN = 200  # changes a notebook shows of a plan
 _ASK_RESTORE = "restore_missing=True (--restore-missing)"  # how to ask, in Python and in the shell
 _ASK_REVERT = "revert_changes=True (--revert-changes)"
@@ -204,14 +206,19 @@ def validate_repair(
     restore_missing: bool = False,
     revert_changes: bool = False,
     folder: str | Path | None = None,
+    replace: bool = False,
+    applied: Collection[str] = (),
 ) -> None:
     """Raise unless :func:`repair` can be asked so, before the audit it needs: ``checks`` names
     checks of :data:`REPAIRABLE` only, ``rows_preserved`` among them exactly when
     ``restore_missing`` or ``revert_changes`` asks for it; and ``folder``, where
-    :meth:`RepairPlan.write` is to write, is one that can be written in.
+    :meth:`RepairPlan.write` is to write, is one that can be written in and, unless
+    ``replace``, holds no repair it wrote that the migrations ``applied`` (the store's
+    ``_prisma_migrations``: :meth:`~llamalog_analytics.LogStore.applied_migrations`) leave out.
 
     Raises:
-        ArgumentError: the checks, or the options with them, as :func:`repair` says.
+        ArgumentError: the checks, or the options with them, as :func:`repair` says; or
+            ``folder`` holds a repair not deployed yet (:func:`unapplied_repairs`).
         ExportError: ``folder`` cannot be written in (a file, or no permission).
 
     Examples:
@@ -242,6 +249,42 @@ Hint: name one of category_backfill, root_job_backfill, rows_preserved in checks
         raise ArgumentError(f"{_ON_PURPOSE}. Hint: pass {_ASK_RESTORE} and/or {_ASK_REVERT}")
     if folder is not None:
         writable_folder(folder, "folder=, --out")
+        if not replace:
+            _refuse_unapplied(unapplied_repairs(folder, applied))
+
+
+def unapplied_repairs(folder: str | Path, applied: Collection[str] = ()) -> list[Path]:
+    """The repair folders in ``folder`` (``<UTC timestamp>_llamalog_repair/`` with a
+    ``plan.json``, as :meth:`RepairPlan.write` writes them) that the migrations ``applied``
+    leave out: not deployed yet, as far as the store knows; oldest first. A plan written beside
+    one would be deployed with it.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> (folder / "20260301120000_llamalog_repair").mkdir()
+        >>> _ = (folder / "20260301120000_llamalog_repair" / "plan.json").write_text("{}")
+        >>> [p.name for p in unapplied_repairs(folder)]
+        ['20260301120000_llamalog_repair']
+        >>> unapplied_repairs(folder, {"20260301120000_llamalog_repair"}), unapplied_repairs(folder / "none")
+        ([], [])
+    """
+    found = (p.parent for p in Path(folder).glob(f"*{_FOLDER}/plan.json"))
+    return sorted(p for p in found if re.fullmatch(rf"\d{{14}}{_FOLDER}", p.name) and p.name not in applied)
+
+
+def _refuse_unapplied(earlier: list[Path]) -> None:
+    """Raise unless ``earlier`` (:func:`unapplied_repairs`) is empty, naming them and the way on."""
+    if not earlier:
+        return
+    n = len(earlier)
+    it, its = verb(n, "it", "them"), verb(n, "its", "their")
+    raise ArgumentError(
+        f"{', '.join(map(str, earlier))} {verb(n, 'holds a repair', 'hold repairs')} not deployed yet "
+        f"(the store's _prisma_migrations does not list {it}): a new folder beside {it} would be "
+        f"deployed too. Hint: pass replace=True (--replace) to write the new plan in {its} place; or "
+        f"deploy {it}, load the database again (llamalog load) and repair what is left"
+    )
 
 
 def _names(report: AuditReport, checks: Sequence[str] | None, rows_requested: bool) -> set[str]:
@@ -471,7 +514,7 @@ class RepairPlan:
     @property
     def folder_name(self) -> str:
         """The Prisma migration folder's name: ``YYYYMMDDHHMMSS_llamalog_repair`` (UTC)."""
-        return f"{self.created_at:%Y%m%d%H%M%S}_llamalog_repair"
+        return f"{self.created_at:%Y%m%d%H%M%S}{_FOLDER}"
 
     def __bool__(self) -> bool:
         """Whether there is anything to repair."""
@@ -523,17 +566,25 @@ class RepairPlan:
             "changes": self.changes.to_dicts(),
         }
 
-    def write(self, folder: str | Path) -> Path:
+    def write(self, folder: str | Path, *, replace: bool = False) -> Path:
         """Write ``<folder>/<UTC timestamp>_llamalog_repair/`` with ``migration.sql``,
         ``rollback.sql`` and ``plan.json``; returns that folder (``folder`` is created if need be).
 
+        A repair written there before and not deployed yet (:func:`unapplied_repairs`: the
+        audit's ``_prisma_migrations`` does not list it) would be deployed with this one: it is
+        refused, or with ``replace`` removed once this one is written.
+
         Raises:
-            ArgumentError: the plan is empty, or the migration folder already exists.
+            ArgumentError: the plan is empty, the migration folder already exists, or ``folder``
+                holds a repair not deployed yet and ``replace`` is not asked.
             ExportError: ``folder`` cannot be written in (:func:`validate_repair` asks first).
         """
         self._require_changes()
         target = writable_folder(folder) / self.folder_name
-        if target.exists():
+        earlier = unapplied_repairs(folder, self.report.summary.get("migrations", {}))
+        if not replace:
+            _refuse_unapplied(earlier)
+        if target.exists() and target not in earlier:
             raise ArgumentError(f"{target} already exists. Hint: write into another folder, or remove it")
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{self.folder_name}-", dir=target.parent))
@@ -543,6 +594,8 @@ class RepairPlan:
             plan = json.dumps(self.to_dict(), indent=1, default=str)
             (partial / "plan.json").write_text(plan, encoding="utf-8")
             partial.chmod(0o755)
+            for replaced in earlier:
+                shutil.rmtree(replaced)
             partial.rename(target)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)

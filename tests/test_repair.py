@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import timedelta
 
 import polars as pl
 import psycopg
@@ -245,8 +246,6 @@ def test_the_plan_is_a_prisma_migration_folder(defective, tmp_path):
     assert "BEGIN;" in migration and migration.rstrip().endswith("COMMIT;")
     assert 'ON CONFLICT ("id") DO NOTHING' in migration and "RAISE EXCEPTION" in migration
     assert AWKWARD not in migration  # the awkward text only ever appears quoted
-    with pytest.raises(ArgumentError, match="already exists"):
-        plan.write(tmp_path / "migrations")
     # text from the store's path stays inside the comments it is written into
     odd = dataclasses.replace(
         plan,
@@ -256,6 +255,48 @@ def test_the_plan_is_a_prisma_migration_folder(defective, tmp_path):
     assert all(line.startswith("-- ") for line in header) and any("x DROP TABLE t; --" in h for h in header)
     html = plan._repr_html_()
     assert "Repair plan · 3 rows" in html and "root_job_backfill: 1 row to repair" in html
+
+
+def test_a_repair_not_deployed_yet_is_refused_or_replaced_never_stacked(defective, tmp_path):
+    """Two repair folders side by side would both be deployed: one the store's
+    _prisma_migrations does not list yet is refused, or replaced on request."""
+    migrations = tmp_path / "migrations"
+    plan = lla.repair(lla.verify(defective))
+    first = plan.write(migrations)
+    later = dataclasses.replace(plan, created_at=plan.created_at + timedelta(seconds=1))
+    with pytest.raises(ArgumentError, match=rf"{first} holds a repair not deployed yet .*\(--replace\)"):
+        later.write(migrations)
+    with pytest.raises(ArgumentError, match="not deployed yet"):
+        validate_repair(folder=migrations)
+    assert later.write(migrations, replace=True).name == later.folder_name
+    assert [p.name for p in migrations.iterdir()] == [later.folder_name]  # the new one in its place
+    # one the store lists as applied stays: the next plan goes beside it
+    summary = plan.report.summary | {"migrations": {later.folder_name: "2026-03-01 12:00:00 UTC"}}
+    deployed = dataclasses.replace(plan, report=dataclasses.replace(plan.report, summary=summary))
+    validate_repair(folder=migrations, applied=summary["migrations"])
+    with pytest.raises(ArgumentError, match="already exists"):  # the same name: never overwritten
+        dataclasses.replace(deployed, created_at=later.created_at).write(migrations, replace=True)
+    newest = dataclasses.replace(deployed, created_at=later.created_at + timedelta(seconds=1))
+    newest.write(migrations)
+    assert sorted(p.name for p in migrations.iterdir()) == [later.folder_name, newest.folder_name]
+
+
+def test_llamalog_repair_run_again_refuses_to_stack_a_second_folder_unless_replacing(tmp_path):
+    path = tmp_path / "store.duckdb"
+    audit_store(tmp_path, defective_rows(), snapshot_rows(), path=path).close()
+    out = tmp_path / "migrations"
+    code, _, err = run_cli("repair", "--db", path, "--out", out)
+    assert code == 0, err
+    (first,) = out.iterdir()
+    code, said, err = run_cli("repair", "--db", path, "--out", out)
+    assert (code, said) == (2, "") and "--replace" in err
+    assert f"{first} holds a repair not deployed yet" in err
+    with lla.LogStore(path, read_only=True) as store:
+        assert len(lla.audit_history(store)) == 1  # refused before the audit
+    code, said, err = run_cli("repair", "--db", path, "--out", out, "--replace")
+    assert code == 0, err
+    (written,) = out.iterdir()
+    assert f"wrote {written}/ (migration.sql, rollback.sql, plan.json) in place of {first}/\n" in said
 
 
 def test_the_root_walk_follows_deleted_snapshot_rows_so_restoring_them_changes_no_other_root(tmp_path):

@@ -176,6 +176,12 @@ def _say_if_not_recorded(report: AuditReport, *, asked: bool = False) -> None:
     show_default=True,
     help="Apply the plan to a temporary copy of the store's tables and audit it again first.",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Write the plan in place of the repair folders in --out not deployed yet (those the store's "
+    "_prisma_migrations does not list); without it, such a folder is refused.",
+)
 @friendly_errors
 def repair_command(
     db: str,
@@ -184,6 +190,7 @@ def repair_command(
     revert_changes: bool,
     checks: tuple[str, ...],
     dry_run: bool,
+    replace: bool,
     **audit_arguments: Any,
 ) -> None:
     """Write the migration that repairs what the audit finds: the category and root-job
@@ -195,21 +202,30 @@ def repair_command(
     rollback.sql and plan.json, for people to review and deploy. The upstream database is
     never touched. First the plan is applied to a temporary copy of the tables and audited
     again; when that dry run finds a check it repairs still failing, or a check worse than
-    before, nothing is written.
+    before, nothing is written. A repair folder in OUT not deployed yet (the store's
+    _prisma_migrations does not list it) would be deployed with the new one: it is refused,
+    or replaced with --replace.
 
     Exit status 0 with a plan written or nothing to repair; 1 when the dry run finds the plan
     falls short (nothing written; --no-dry-run writes it anyway); 2 when it cannot run (no
     store, a table or time that is none, a check that cannot be repaired, options that do not
-    go together, an --out one cannot write in, a folder that exists). The options are checked
-    before the audit, so a call that cannot run records none.
+    go together, an --out one cannot write in, a folder that exists, a repair in OUT not
+    deployed yet without --replace). The options are checked before the audit, so a call that
+    cannot run records none.
     """
     from ..audit import verify
-    from ..repairs import repair, validate_repair
+    from ..repairs import repair, unapplied_repairs, validate_repair
 
-    validate_repair(
-        checks or None, restore_missing=restore_missing, revert_changes=revert_changes, folder=out
-    )
     with open_store(db, create=False) as store:
+        applied = store.applied_migrations()
+        validate_repair(
+            checks or None,
+            restore_missing=restore_missing,
+            revert_changes=revert_changes,
+            folder=out,
+            replace=replace,
+            applied=applied,
+        )
         report = verify(store, **audit_arguments)
         plan = repair(
             report,
@@ -236,12 +252,14 @@ def repair_command(
                 err=True,
             )
             sys.exit(1)
-    folder = plan.write(out)
+    replaced = unapplied_repairs(out, applied) if replace else []
+    folder = plan.write(out, replace=replace)
     migration = shlex.quote(str(folder / "migration.sql"))
     in_place = Path(out).resolve().match("*/prisma/migrations")
     placed = "" if in_place else " (the folder goes in prisma/migrations)"
+    instead = f" in place of {', '.join(f'{p}/' for p in replaced)}" if replaced else ""
     click.echo(
-        f"wrote {folder}/ (migration.sql, rollback.sql, plan.json)\n"
+        f"wrote {folder}/ (migration.sql, rollback.sql, plan.json){instead}\n"
         f"next: review migration.sql; deploy it with prisma migrate deploy{placed}, "
         f'or psql "${{DATABASE_URL%%\\?*}}" -v ON_ERROR_STOP=1 -f {migration}\n'
         "  (psql takes no ?schema= in the URL: for a schema other than public, put "
