@@ -141,7 +141,8 @@ ORDER BY n.position, CASE c.change WHEN 'new' THEN 0 WHEN 'fixed' THEN 1 ELSE 2 
 
 _STATUS_COUNTS = ", ".join(f"count(*) FILTER (c.status = '{s}') AS {s}" for s in STATUSES)
 _RUNS = f"""SELECT r.run_id, r.ran_at, r.version, r.status, {_STATUS_COUNTS},
-  coalesce(sum(c.count), 0)::BIGINT AS offending, r.tables::VARCHAR AS tables,
+  coalesce(list(c.check_name ORDER BY c.position) FILTER (c.status = 'fail'), []::VARCHAR[]) AS failed,
+  r.tables::VARCHAR AS tables,
   r.parameters::VARCHAR AS parameters
 FROM {AUDITS_TABLE} r LEFT JOIN {AUDIT_CHECKS_TABLE} c USING (run_id)
 GROUP BY ALL ORDER BY r.run_id"""
@@ -290,7 +291,7 @@ class AuditRun:
         version: the llamalog_analytics version that ran it.
         status: the worst status of its checks.
         checks: how many checks had each status.
-        offending: the checks' counts summed, each in its own unit (rows, job runs, entities).
+        failed: the checks that failed, in the order they ran.
         tables: each audited table's ``rows`` and ``last_load`` (None: not loaded by llamalog).
         parameters: what it was asked: the tables, migration times, job links and checks run.
     """
@@ -300,7 +301,7 @@ class AuditRun:
     version: str
     status: str
     checks: Mapping[str, int]
-    offending: int
+    failed: tuple[str, ...]
     tables: Mapping[str, Mapping[str, int | None]]
     parameters: Mapping[str, Any]
 
@@ -313,7 +314,7 @@ class AuditRun:
             row["version"],
             row["status"],
             {s: row[s] for s in STATUSES},
-            row["offending"],
+            tuple(row["failed"]),
             json.loads(row["tables"]),
             json.loads(row["parameters"]),
         )
@@ -326,7 +327,7 @@ class AuditRun:
             "version": self.version,
             "status": self.status,
             "checks": dict(self.checks),
-            "offending": self.offending,
+            "failed": list(self.failed),
             "tables": {k: dict(v) for k, v in self.tables.items()},
             "parameters": dict(self.parameters),
         }
@@ -368,7 +369,7 @@ def _no_runs() -> pl.DataFrame:
         "status": pl.String,
     }
     schema |= dict.fromkeys(STATUSES, pl.Int64)
-    schema |= {"offending": pl.Int64, "tables": pl.String, "parameters": pl.String}
+    schema |= {"failed": pl.List(pl.String), "tables": pl.String, "parameters": pl.String}
     return pl.DataFrame(schema=schema)
 
 
@@ -380,7 +381,7 @@ class AuditHistory:
         store: the store's path, or ``in memory``.
         runs: one row per run, oldest first: ``run_id``, ``ran_at`` (naive UTC), ``version``,
             ``status``, how many checks had each status (``pass``, ``skip``, ``warn``,
-            ``fail``), ``offending`` (the checks' counts summed), and ``tables`` and
+            ``fail``), ``failed`` (the names of the checks that failed), and ``tables`` and
             ``parameters`` as JSON text (see :class:`AuditRun`).
     """
 
@@ -411,10 +412,10 @@ class AuditHistory:
         if not len(self):
             return f"[🦙 LlamaLog] no recorded audits in {where}. Hint: llamalog verify records one"
         lines = [f"[🦙 LlamaLog] {count(len(self), 'recorded audit')} of {where} (times UTC)"]
-        header = ("run", "ran at", "status", *STATUSES, "found", "version", "tables")
+        header = ("run", "ran at", "status", *STATUSES, "failed checks", "version", "tables")
         rows = [_run_cells(AuditRun.of(r)) for r in self.runs.iter_rows(named=True)]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        left = {1, 2, 8, 9}
+        left = {1, 2, 7, 8, 9}
         for cells in (list(header), *rows):
             lines.append(
                 "  ".join(
@@ -425,9 +426,9 @@ class AuditHistory:
         return "\n".join(line.rstrip() for line in lines)
 
     def _repr_html_(self) -> str:
-        header = ["run", "ran at (UTC)", "status", *STATUSES, "offending", "version", "tables"]
+        header = ["run", "ran at (UTC)", "status", *STATUSES, "failed checks", "version", "tables"]
         rows = [[escape(c) for c in _run_cells(AuditRun.of(r))] for r in self.runs.iter_rows(named=True)]
-        body = html_table(header, rows, numeric=frozenset({0, 3, 4, 5, 6, 7})) if rows else "<p>none yet</p>"
+        body = html_table(header, rows, numeric=frozenset({0, 3, 4, 5, 6})) if rows else "<p>none yet</p>"
         return block("LlamaLog audit history", self.store, count(len(self), "run"), body=body)
 
 
@@ -437,7 +438,7 @@ def _run_cells(run: AuditRun) -> list[str]:
         moment(run.ran_at),
         run.status.upper(),
         *(f"{run.checks[s]:,}" for s in STATUSES),
-        f"{run.offending:,}",
+        ", ".join(run.failed) or "none",
         run.version,
         run.describe_tables(),
     ]

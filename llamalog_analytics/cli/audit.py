@@ -307,8 +307,7 @@ def _repair_hint(report: AuditReport, options: dict[str, Any]) -> str:
 @friendly_errors
 def audits(db: str, output: str) -> None:
     """List the audits recorded in the store (one per llamalog verify), oldest first: when, the
-    overall status, how many checks had each status, what they found (their counts summed: rows,
-    job runs or entities, as each check counts), the version and the
+    overall status, how many checks had each status, the checks that failed, the version and the
     tables' rows and last loads.
 
     Exit status 0, also when there are none; 2 when there is no store.
