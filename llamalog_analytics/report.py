@@ -215,7 +215,7 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
         show_dtypes=False,
         display_logo_when_loading=False,
     )
-    every_id = _all_ids(frame, ROWS_IN_PAGE, _file_name(check, "offending ids"))
+    every_id = _all_ids(frame, ROWS_IN_PAGE, _file_name(check, f"{title} all ids"))
     return _cut_note(frame, ROWS_IN_PAGE, every_id) + table
 
 

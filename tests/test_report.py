@@ -153,8 +153,13 @@ def test_a_check_with_more_rows_than_the_page_shows_links_every_id_as_csv(tmp_pa
     big = [c for c in report.checks if c.ids.height > 5]
     links = re.findall(r'<a download="([^"]+)" href="data:text/csv;base64,([^"]+)">', html)
     assert big and len(links) == len(big)
-    # Each file is named after its check: saving two does not overwrite one with the other.
-    assert [name for name, _ in links] == [f"llamalog-audit-{c.name}-offending-ids.csv" for c in big]
+    # Each file is named after its check and what it lists: saving two does not overwrite one with
+    # the other, nor the table's own CSV (its shown rows, every column).
+    titles = {"reused_job_ids": "reused-job-runs", "unknown_origin": "entities-of-unknown-origin"}
+    named = [f"llamalog-audit-{c.name}-{titles.get(c.name, 'offending-rows')}-all-ids.csv" for c in big]
+    assert [name for name, _ in links] == named and {"reused_job_ids", "unknown_origin"} <= {
+        c.name for c in big
+    }
     for check, (_, link) in zip(big, links, strict=True):
         listed = base64.b64decode(link).decode().splitlines()
         assert (
@@ -162,10 +167,10 @@ def test_a_check_with_more_rows_than_the_page_shows_links_every_id_as_csv(tmp_pa
             and listed[1:] == check.ids["id"].cast(pl.String).unique(maintain_order=True).to_list()
         )
     # Where the rest are, in the page's terms: the link to every id and the SQL shown below.
-    for check in big:
+    for check, name in zip(big, named, strict=True):
         section = html.split(f'<section id="check-{check.name}">')[1].split("</section>")[0]
         note = section[section.index(f"The first 5 of {check.ids.height:,} rows") :].split("</p>")[0]
-        assert f"{check.name}-offending-ids.csv" in note and "SQL" in note and "<code>ids</code>" not in note
+        assert name in note and "SQL" in note and "<code>ids</code>" not in note
     # A notebook, which has no link, names the result's frame, or for a breakdown its place.
     monkeypatch.setattr(report_module, "ROWS_IN_NOTEBOOK", 5)
     notebook = lla.report.check_html(big[0])
