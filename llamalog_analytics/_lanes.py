@@ -212,18 +212,7 @@ def keyed(
     kind = pl.col("operation").str.split(":").list.first()
     rows = rows.with_columns(_subject())
     runs = rows.filter(pl.col("job_id").is_not_null()).select(run.unique())["job_id"]
-    names = entity_names(rows) if names is None else names
-    entity = pl.when(pl.col("subject_type").is_not_null() | pl.col("subject_id").is_not_null()).then(
-        pl.concat_str(
-            pl.col("subject_type").fill_null("?"),
-            pl.lit(" "),
-            pl.coalesce(
-                pl.col("subject_id").replace_strict(names, default=None, return_dtype=pl.String),
-                pl.col("subject_id").str.slice(0, 8) + pl.lit("…"),
-                pl.lit("(no id)"),
-            ),
-        )
-    )
+    entity = _entity(entity_names(rows) if names is None else names)
     several = (pl.col("job_instance").max().over("job_id") > 1) | pl.col("job_id").is_in(list(reused))
     return rows.with_columns(
         job=pl.when(pl.col("job_id").is_not_null())
@@ -266,6 +255,37 @@ def _subject() -> list[pl.Expr]:
         pl.coalesce(pl.col("entity_type"), first_type).alias("subject_type"),
         pl.coalesce(pl.col("entity_id"), own_id, *(column for _, column in typed)).alias("subject_id"),
     ]
+
+
+def subjects(rows: pl.DataFrame) -> pl.Series:
+    """The entity each row is about, as its lane names it: ``ALBUM Kid A`` (the title or name a
+    row about it carries, else its id shortened), null for a row about none.
+
+    Examples:
+        >>> rows = pl.DataFrame({
+        ...     "entity_type": ["ALBUM", "TRACK", None],
+        ...     "entity_id": ["0b6e2d1c-8a4f-4f1e-9d43-3c1a7e5b2f10", "c1742310-151c-4fb1-80f0", None],
+        ...     "metadata": ['{"albumTitle": "Kid A"}', None, None]})
+        >>> subjects(rows).to_list()
+        ['ALBUM Kid A', 'TRACK c1742310…', None]
+    """
+    rows = filled(rows).with_columns(_subject())
+    return rows.select(_entity(entity_names(rows)).alias("entity")).to_series()
+
+
+def _entity(names: dict[str, str]) -> pl.Expr:
+    """:func:`subjects`' label, over the columns of :func:`_subject`; ``names``: entity id → name."""
+    return pl.when(pl.col("subject_type").is_not_null() | pl.col("subject_id").is_not_null()).then(
+        pl.concat_str(
+            pl.col("subject_type").fill_null("?"),
+            pl.lit(" "),
+            pl.coalesce(
+                pl.col("subject_id").replace_strict(names, default=None, return_dtype=pl.String),
+                pl.col("subject_id").str.slice(0, 8) + pl.lit("…"),
+                pl.lit("(no id)"),
+            ),
+        )
+    )
 
 
 def entity_names(rows: pl.DataFrame) -> dict[str, str]:

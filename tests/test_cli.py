@@ -302,7 +302,11 @@ def test_chain_and_explain_fit_the_terminal_and_print_whole_lines_elsewhere(tmp_
     assert max(map(len, table)) <= 80
     assert table[0].split() == ["created_at", "(UTC)", "relation", "category", "operation", "job_id"]
     assert table[2].split()[:5] == ["2026-02-07", "08:59:25.576", "self", "CREATED", "collection:album-added"]
-    assert len(run_in_terminal("chain", "ALBUM", ALBUM, "--db", db, columns=220).splitlines()[0].split()) == 9
+    widest = run_in_terminal("chain", "ALBUM", ALBUM, "--db", db, columns=220)
+    assert len(widest.splitlines()[0].split()) == 10
+    wider = run_in_terminal("chain", "ALBUM", ALBUM, "--db", db, columns=100).splitlines()
+    assert wider[0].split()[5] == "entity" and max(map(len, wider)) <= 100
+    assert "descendant  ENRICHED  discogs:get-artist      ARTIST John Co…" in wider[6]  # who a row is about
     _, piped, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db)  # not a terminal: every column in full
     assert piped.startswith("| created_at ") and max(map(len, piped.splitlines())) > 150
 

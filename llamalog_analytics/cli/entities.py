@@ -24,7 +24,7 @@ from ._options import (
 )
 from ._terminal import terminal_width, wrapped
 
-_SUMMARY_COLUMNS = ("created_at", "category", "operation", "status", "job_id", "parent_job_id")
+_SUMMARY_COLUMNS = ("created_at", "category", "operation", "entity", "status", "job_id", "parent_job_id")
 
 
 @click.command("chain")
@@ -141,6 +141,8 @@ def _no_rows(subject: str, table: str, unwritten: str | None = None, named: str 
 def _print_table(rows: Any, mode: str) -> None:
     import polars as pl
 
+    from .._lanes import subjects
+
     columns = [
         *_SUMMARY_COLUMNS[:1],
         *(("relation", "depth") if mode == "provenance" else ()),
@@ -148,6 +150,7 @@ def _print_table(rows: Any, mode: str) -> None:
     ]
     if rows.is_empty():
         return
+    rows = rows.with_columns(subjects(rows))
     width = terminal_width()
     if width is not None:
         click.echo(_fitted(rows.select(columns), width))
@@ -166,18 +169,21 @@ def _print_table(rows: Any, mode: str) -> None:
 
 # The chain table in a terminal narrower than it, cut least useful first: a column in turn to
 # the width given here (only as far as the table needs), or left out (0). The time, relation,
-# category, operation and job id stay readable.
+# category, operation, entity and job id stay readable.
 _NARROWING = (
     ("depth", 0),
     ("parent_job_id", 13),
     ("job_id", 16),
+    ("entity", 22),
     ("status", 10),
     ("parent_job_id", 0),
     ("status", 0),
     ("job_id", 12),
     ("operation", 22),
+    ("entity", 14),
     ("job_id", 8),
     ("operation", 16),
+    ("entity", 0),
 )
 
 
