@@ -216,7 +216,7 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
         display_logo_when_loading=False,
     )
     every_id = _all_ids(frame, ROWS_IN_PAGE, _file_name(check, f"{title} all ids"))
-    return _cut_note(frame, ROWS_IN_PAGE, every_id) + table
+    return _cut_note(frame, ROWS_IN_PAGE, every_id, check, title) + table
 
 
 def _plain_table(frame: pl.DataFrame, check: str, title: str) -> str:
@@ -233,7 +233,7 @@ def _plain_table(frame: pl.DataFrame, check: str, title: str) -> str:
         if title == ids_title(check)
         else f"; the check's <code>breakdowns[&quot;{escape(title)}&quot;]</code> has them all"
     )
-    return html_table(shown.columns, rows) + _cut_note(frame, ROWS_IN_NOTEBOOK, rest)
+    return html_table(shown.columns, rows) + _cut_note(frame, ROWS_IN_NOTEBOOK, rest, check, title)
 
 
 def _all_ids(frame: pl.DataFrame, shown: int, name: str) -> str:
@@ -248,12 +248,21 @@ def _all_ids(frame: pl.DataFrame, shown: int, name: str) -> str:
     return f"; {link}, and the SQL below the table lists every row"
 
 
-def _cut_note(frame: pl.DataFrame, shown: int, rest: str) -> str:
-    """What a table that shows only the first ``shown`` rows of ``frame`` says about the rest;
-    ``rest`` (HTML) ends the sentence, saying where they all are."""
+def _cut_note(frame: pl.DataFrame, shown: int, rest: str, check: str, title: str) -> str:
+    """What a table that shows only the first ``shown`` rows of ``frame`` (check ``check``'s
+    table ``title``) says about the rest, counting them as what they are (a check's ids by
+    :func:`ids_title`, a breakdown's as rows); ``rest`` (HTML) ends the sentence, saying where
+    they all are.
+
+    Examples:
+        >>> frame = pl.DataFrame({"id": range(3)})
+        >>> _cut_note(frame, 2, "", "unknown_origin", "entities of unknown origin")
+        '<p>The first 2 of 3 entities of unknown origin are shown.</p>'
+    """
     if frame.height <= shown:
         return ""
-    return f"<p>The first {shown:,} of {frame.height:,} rows are shown{rest}.</p>"
+    what = title if title == ids_title(check) else "rows"
+    return f"<p>The first {shown:,} of {frame.height:,} {escape(what)} are shown{rest}.</p>"
 
 
 @cache

@@ -169,12 +169,15 @@ def test_a_check_with_more_rows_than_the_page_shows_links_every_id_as_csv(tmp_pa
     # Where the rest are, in the page's terms: the link to every id and the SQL shown below.
     for check, name in zip(big, named, strict=True):
         section = html.split(f'<section id="check-{check.name}">')[1].split("</section>")[0]
-        note = section[section.index(f"The first 5 of {check.ids.height:,} rows") :].split("</p>")[0]
+        what = {"reused_job_ids": "reused job runs", "unknown_origin": "entities of unknown origin"}
+        counted = f"The first 5 of {check.ids.height:,} {what.get(check.name, 'offending rows')} are shown"
+        note = section[section.index(counted) :].split("</p>")[0]
         assert name in note and "SQL" in note and "<code>ids</code>" not in note
     # A notebook, which has no link, names the result's frame, or for a breakdown its place.
     monkeypatch.setattr(report_module, "ROWS_IN_NOTEBOOK", 5)
     notebook = lla.report.check_html(big[0])
-    assert "rows are shown; the check's <code>ids</code> frame and its SQL have them all" in notebook
+    listed = lla.audit.history.ids_title(big[0].name)
+    assert f"{listed} are shown; the check's <code>ids</code> frame and its SQL have them all" in notebook
     name, frame = next((n, f) for c in big for n, f in c.breakdowns.items() if f.height > 5)
     cut = lla.report.check_html(next(c for c in big if c.breakdowns.get(name) is frame))
     said = (
