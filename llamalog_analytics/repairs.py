@@ -250,7 +250,7 @@ Hint: name one of category_backfill, root_job_backfill, rows_preserved in checks
     if folder is not None:
         writable_folder(folder, "folder=, --out")
         if not replace:
-            _refuse_unapplied(unapplied_repairs(folder, applied))
+            _refuse_unapplied(unapplied_repairs(folder, applied), applied)
 
 
 def unapplied_repairs(folder: str | Path, applied: Collection[str] = ()) -> list[Path]:
@@ -273,15 +273,21 @@ def unapplied_repairs(folder: str | Path, applied: Collection[str] = ()) -> list
     return sorted(p for p in found if re.fullmatch(rf"\d{{14}}{_FOLDER}", p.name) and p.name not in applied)
 
 
-def _refuse_unapplied(earlier: list[Path]) -> None:
-    """Raise unless ``earlier`` (:func:`unapplied_repairs`) is empty, naming them and the way on."""
+def _refuse_unapplied(earlier: list[Path], applied: Collection[str]) -> None:
+    """Raise unless ``earlier`` (:func:`unapplied_repairs` of the migrations ``applied``) is
+    empty, naming them, why they count as not deployed, and the way on."""
     if not earlier:
         return
     n = len(earlier)
     it, its = verb(n, "it", "them"), verb(n, "its", "their")
+    known = (
+        f"the store's _prisma_migrations does not list {it}"
+        if applied
+        else "the store has no _prisma_migrations loaded to show otherwise"
+    )
     raise ArgumentError(
         f"{', '.join(map(str, earlier))} {verb(n, 'holds a repair', 'hold repairs')} not deployed yet "
-        f"(the store's _prisma_migrations does not list {it}): a new folder beside {it} would be "
+        f"({known}): a new folder beside {it} would be "
         f"deployed too. Hint: pass replace=True (--replace) to write the new plan in {its} place; or "
         f"deploy {it}, load the database again (llamalog load) and repair what is left"
     )
@@ -581,9 +587,10 @@ class RepairPlan:
         """
         self._require_changes()
         target = writable_folder(folder) / self.folder_name
-        earlier = unapplied_repairs(folder, self.report.summary.get("migrations", {}))
+        applied = self.report.summary.get("migrations", {})
+        earlier = unapplied_repairs(folder, applied)
         if not replace:
-            _refuse_unapplied(earlier)
+            _refuse_unapplied(earlier, applied)
         if target.exists() and target not in earlier:
             raise ArgumentError(f"{target} already exists. Hint: write into another folder, or remove it")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -266,8 +266,14 @@ def test_a_repair_not_deployed_yet_is_refused_or_replaced_never_stacked(defectiv
     later = dataclasses.replace(plan, created_at=plan.created_at + timedelta(seconds=1))
     with pytest.raises(ArgumentError, match=rf"{first} holds a repair not deployed yet .*\(--replace\)"):
         later.write(migrations)
-    with pytest.raises(ArgumentError, match="not deployed yet"):
+    unknown, unlisted = (
+        "the store has no _prisma_migrations loaded",
+        "the store's _prisma_migrations does not list it",
+    )
+    with pytest.raises(ArgumentError, match=rf"not deployed yet \({unknown}"):
         validate_repair(folder=migrations)
+    with pytest.raises(ArgumentError, match=rf"not deployed yet \({unlisted}"):
+        validate_repair(folder=migrations, applied={"20260101000000_init"})
     assert later.write(migrations, replace=True).name == later.folder_name
     assert [p.name for p in migrations.iterdir()] == [later.folder_name]  # the new one in its place
     # one the store lists as applied stays: the next plan goes beside it
