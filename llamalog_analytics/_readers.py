@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 CSV_ERRORS = "_llamalog_csv_errors"
 CSV_SCANS = "_llamalog_csv_scans"
 MAX_LINE_BYTES = 64 * 1024 * 1024
+# What reading a file can raise when it is not what its name says, cut short or out of reach.
+READ_FAILURES = (duckdb.Error, OSError, EOFError, zlib.error, UnicodeDecodeError)
 
 SUFFIXES = {
     ".csv": "csv",
@@ -183,7 +185,7 @@ def reader(store: LogStore, path: str) -> Reader:
     try:
         build = {"csv": _csv, "parquet": parquet_reader, "ndjson": _ndjson, "json": _json_array}
         return build[detect_format(path)](store, path)
-    except (duckdb.Error, OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+    except READ_FAILURES as exc:
         raise unreadable(path, exc, "check the file is complete and in the format its suffix says") from exc
 
 

@@ -138,7 +138,7 @@ def _refuse_unsplit_lines(store: LogStore, path: str) -> None:
 def _failing_as(what: str) -> Iterator[None]:
     try:
         yield
-    except duckdb.Error as exc:
+    except _readers.READ_FAILURES as exc:
         raise SourceError(
             f"{what}: cannot read it as an export of _prisma_migrations "
             f"({str(exc).splitlines()[0]}); the store is unchanged. Hint: check the file is complete "

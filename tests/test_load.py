@@ -199,6 +199,19 @@ def test_a_ragged_migrations_file_is_refused_with_its_line(store, tmp_path):
     assert store.loads().height == 1
 
 
+def test_a_migrations_file_that_does_not_decompress_is_refused_by_name(store, tmp_path):
+    store.load_files(FIXTURES / "psql_quirks.csv", quiet=True)
+    broken = tmp_path / "m.csv.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03not deflate data")
+    with pytest.raises(SourceError) as failure:
+        store.load_files(broken, "_prisma_migrations", quiet=True)
+    assert str(failure.value).startswith(
+        f"{broken}: cannot read it as an export of _prisma_migrations (Error -3 while decompressing "
+    )
+    assert "the store is unchanged. Hint: check the file is complete" in str(failure.value)
+    assert store.tables() == ("llama_logs",) and store.loads().height == 1
+
+
 def test_reloading_inserts_nothing(store, synth, tmp_path):
     path = lla.write_logs(synth.llama_logs, tmp_path / "logs.parquet")
     first = store.load_files(path, quiet=True)
