@@ -157,11 +157,12 @@ def _suffix_format(path: str) -> str | None:
 
 
 def detect_format(path: str) -> str:
-    """The format of ``path`` from its suffix (``.gz`` allowed), sniffing ``.json`` files.
+    """The format of ``path`` from its suffix (``.gz`` allowed), sniffing ``.json`` files; a
+    :class:`SourceError` when its first bytes say it is something else.
 
     Examples:
-        >>> detect_format("export.csv.gz"), detect_format("x.jsonl")
-        ('csv', 'ndjson')
+        >>> detect_format("data/sample/llama_logs.csv.gz"), detect_format("data/sample/llama_logs.parquet")
+        ('csv', 'parquet')
     """
     if os.path.isdir(path):
         raise SourceError(
@@ -172,11 +173,50 @@ def detect_format(path: str) -> str:
     if fmt is None:
         known = ", ".join(SUFFIXES)
         raise SourceError(f"{path}: unknown file type. Hint: use one of {known} (optionally .gz)")
+    if fmt != "parquet":  # DuckDB reads Parquet by its content, and says when it is none
+        _refuse_misnamed(path, fmt)
     if fmt == "json":
         with _open_text(path) as f:
             head = f.read(4096).lstrip()
         fmt = "json" if head.startswith("[") else "ndjson"
     return fmt
+
+
+_GZIP = b"\x1f\x8b"
+# What a text file's first bytes (decompressed) may say it is instead, and what to do then.
+_NOT_TEXT = (
+    (b"PAR1", "a Parquet file", "rename it {stem}.parquet, then load it again"),
+    (
+        b"PK\x03\x04",
+        "a ZIP archive (as an Excel workbook is)",
+        "unzip it, or save the sheet as CSV (UTF-8), then load that file",
+    ),
+)
+
+
+def _refuse_misnamed(path: str, fmt: str) -> None:
+    """Raise :class:`SourceError` when the first bytes of ``path``, a file named as ``fmt`` (a
+    text format), say it is gzip-compressed without a ``.gz`` name, or not with one, or is
+    Parquet or a ZIP archive."""
+    name = os.path.basename(path)
+    plain = name[: len(name.lower().removesuffix(".gz"))]  # the name without .gz
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head and head.startswith(_GZIP) != (plain != name):
+        which = ("", "does not end", f"{name}.gz") if plain == name else ("not ", "ends", plain)
+        raise SourceError(
+            f"{path}: {which[0]}gzip-compressed, though its name {which[1]} in .gz; the store is "
+            f"unchanged. Hint: rename it {which[2]}, then load it again"
+        )
+    if plain != name:
+        with gzip.open(path, "rb") as f:
+            head = f.read(4)
+    for magic, what, hint in _NOT_TEXT:
+        if head.startswith(magic):
+            raise SourceError(
+                f"{path}: {what}, not {fmt.upper()} as its name says; the store is unchanged. "
+                f"Hint: {hint.format(stem=Path(plain).stem)}"
+            )
 
 
 def reader(store: LogStore, path: str) -> Reader:

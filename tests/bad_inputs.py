@@ -570,6 +570,34 @@ def _cases() -> list[Case]:
             "corrupt.csv.gz", gzip.compress(csv(*rows), mtime=0)[:-20], "gzip cut short", error="GZIP stream"
         ),
         Case("spreadsheet.xlsx", b"PK\x03\x04", "a format the loader does not read", error="xlsx"),
+        Case(
+            "gzip-without-gz.csv",
+            gzip.compress(csv(*rows), mtime=0),
+            "a gzipped CSV whose name lacks .gz",
+            error=r"gzip-without-gz\.csv: gzip-compressed, though its name does not end in \.gz; the store "
+            r"is unchanged\. Hint: rename it gzip-without-gz\.csv\.gz, then load it again$",
+        ),
+        Case(
+            "not-gzip.csv.gz",
+            csv(*rows),
+            "a plain CSV under a .gz name",
+            error=r"not-gzip\.csv\.gz: not gzip-compressed, though its name ends in \.gz; the store is "
+            r"unchanged\. Hint: rename it not-gzip\.csv, then load it again$",
+        ),
+        Case(
+            "parquet-inside.json",
+            parquet(parquet_rows),
+            "a Parquet file under a .json name",
+            error=r"parquet-inside\.json: a Parquet file, not JSON as its name says; the store is "
+            r"unchanged\. Hint: rename it parquet-inside\.parquet, then load it again$",
+        ),
+        Case(
+            "zipped.csv",
+            b"PK\x03\x04" + csv(*rows),
+            "a ZIP archive (or an Excel workbook) under a .csv name",
+            error=r"zipped\.csv: a ZIP archive .as an Excel workbook is., not CSV as its name says; .*Hint: "
+            r"unzip it, or save the sheet as CSV",
+        ),
     ]
 
 
