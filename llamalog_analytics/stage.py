@@ -36,7 +36,6 @@ from ._sql import (
     STAGE_TABLE,
     STRUCTURAL_TABLE,
     data_table_ddl,
-    literal,
     quote,
 )
 from .errors import SourceError, StoreError
@@ -192,6 +191,51 @@ def _notes(source: SourceLoad) -> list[str]:
     if source.columns_absent:
         notes.append(f"columns absent: {', '.join(source.columns_absent)}")
     return notes + list(source.notes)
+
+
+def row_findings(rdr: _readers.Reader) -> tuple[list[str], list[object]]:
+    """SQL aggregates over a source's typed rows for what a load says of them, and their
+    parameters: for each labelled column the source gives (by name), the labels the schema does
+    not know with their rows (a map); for each column NOT NULL upstream, the rows without it."""
+    labelled = _labelled(rdr)
+    return [
+        *(f"histogram({quote(c.name)}) FILTER (NOT list_contains(?, {quote(c.name)}))" for c in labelled),
+        *(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in _not_null_upstream(rdr)),
+    ], [list(c.labels) for c in labelled]
+
+
+def findings(rdr: _readers.Reader, values: Sequence[Any]) -> tuple[dict[str, dict[str, int]], list[str]]:
+    """The unknown labels of a source (per column, each label's rows, most first) and the notes on
+    its columns and rows, from the values of its :func:`row_findings`."""
+    labelled = _labelled(rdr)
+    maps, missing = values[: len(labelled)], values[len(labelled) :]
+    unknown = {
+        c.name: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+        for c, found in zip(labelled, maps, strict=True)
+        if found
+    }
+    notes = []
+    if rdr.ignored:
+        notes.append(f"ignored {count(len(rdr.ignored), 'unknown column')}: {', '.join(rdr.ignored)}")
+    for col, label_counts in unknown.items():
+        shown = ", ".join(f"{label} ({count(n, 'row')})" for label, n in label_counts.items())
+        notes.append(f"{count(len(label_counts), f'unknown {col} label')} loaded as-is: {shown}")
+    notes += [
+        f"{count(n, 'row')} with no {c.name} (NOT NULL upstream)"
+        for c, n in zip(_not_null_upstream(rdr), missing, strict=True)
+        if n
+    ]
+    return unknown, notes
+
+
+def _labelled(rdr: _readers.Reader) -> list[schema.Column]:
+    """The columns with enum labels a source gives, by name."""
+    return sorted((c for c in _COLS if c.labels and c.name in rdr.inputs), key=lambda c: c.name)
+
+
+def _not_null_upstream(rdr: _readers.Reader) -> list[schema.Column]:
+    """The columns a source gives that PostgreSQL holds NOT NULL and a load does not require."""
+    return [c for c in _COLS if not c.nullable and c.name in rdr.inputs and c.name not in schema.REQUIRED]
 
 
 def log_table_name(table: str) -> str:
@@ -437,45 +481,20 @@ ORDER BY line LIMIT 1"""
             structural = store.execute(f"SELECT count(*) FROM {STRUCTURAL_TABLE} WHERE _file = ?", [number])[
                 0
             ][0]
-        labelled = [c for c in _COLS if c.labels and c.name in rdr.inputs]
-        unknown: dict[str, dict[str, int]] = {}
-        if labelled:
-            union = " UNION ALL ".join(
-                f"SELECT {literal(c.name)}, {quote(c.name)}, count(*) FROM {rows} "
-                f"AND NOT list_contains(?, {quote(c.name)}) GROUP BY ALL"
-                for c in labelled
-            )
-            for col, label, rows_with in store.execute(
-                f"SELECT * FROM ({union}) ORDER BY 1, 3 DESC, 2",
-                [value for c in labelled for value in (*params, list(c.labels))],
-            ):
-                unknown.setdefault(col, {})[label] = rows_with
+        aggregates, aggregate_params = row_findings(rdr)
+        values = (
+            store.execute(f"SELECT {', '.join(aggregates)} FROM {rows}", [*aggregate_params, *params])[0]
+            if aggregates
+            else ()
+        )
+        unknown, found = findings(rdr, values)
         notes = [*rdr.notes, *([self.misnamed[table]] if table in self.misnamed else [])]
         if repeated:  # an export of a table keyed by id gives each id once
             notes.append(
                 f"{count(repeated, 'row')} {verb(repeated, 'repeats', 'repeat')} an id this load gave "
                 "before, with the same values: stored once"
             )
-        if rdr.ignored:
-            notes.append(f"ignored {count(len(rdr.ignored), 'unknown column')}: {', '.join(rdr.ignored)}")
-        for col, label_counts in unknown.items():
-            shown = ", ".join(f"{label} ({count(n, 'row')})" for label, n in label_counts.items())
-            notes.append(f"{count(len(label_counts), f'unknown {col} label')} loaded as-is: {shown}")
-        required = [
-            c for c in _COLS if not c.nullable and c.name in rdr.inputs and c.name not in schema.REQUIRED
-        ]
-        if required:
-            counts = store.execute(
-                "SELECT "
-                + ", ".join(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in required)
-                + f" FROM {rows}",
-                params,
-            )[0]
-            notes += [
-                f"{count(n, 'row')} with no {c.name} (NOT NULL upstream)"
-                for c, n in zip(required, counts, strict=True)
-                if n
-            ]
+        notes += found
         return SourceLoad(
             source=rdr.source,
             format=rdr.format,

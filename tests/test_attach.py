@@ -192,6 +192,24 @@ def test_each_file_is_checked_as_a_load_of_it_would_be(synth, tmp_path):
         assert store.table().height == 20  # the attachment before is kept
 
 
+def test_unknown_labels_ignored_columns_and_missing_values_are_noted_as_a_load_notes_them(synth, tmp_path):
+    rows = synth.llama_logs
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lla.write_logs(rows.head(10), folder / "a.parquet")
+    odd = rows.slice(10, 10).with_columns(
+        pl.col("status").str.to_lowercase(), pl.lit(None, pl.String).alias("category"), colour=pl.lit("red")
+    )
+    odd.write_parquet(folder / "b.parquet")
+    loaded = lla.LogStore().load_files(sorted(folder.iterdir()), quiet=True)
+    with lla.LogStore() as store:
+        attached = store.attach(folder).sources[0]
+    notes = [n for s in loaded.sources for n in s.notes]
+    assert attached.unknown_labels == loaded.sources[1].unknown_labels != {}
+    for said in ("ignored 1 unknown column: colour", "unknown status label", "10 rows with no category"):
+        assert [said in n for n in attached.notes].count(True) == 1 == [said in n for n in notes].count(True)
+
+
 def test_parquet_files_are_told_by_their_suffix_in_any_case_and_others_are_named(synth, tmp_path):
     """A folder's PART.PARQUET is attached with its .parquet files, and a file there that is not
     Parquet by name is left out with a note naming it; a glob is taken by the files it matches,
