@@ -25,7 +25,7 @@ import duckdb
 from . import _readers, schema
 from ._convert import checked_rows
 from ._duplicates import BLURRED, replace_changed, resolve_duplicates
-from ._format import count, verb
+from ._format import count, first_few, verb
 from ._html import block, html_table
 from ._sql import (
     DISAPPEARED_TABLE,
@@ -210,7 +210,7 @@ def findings(rdr: _readers.Reader, values: Sequence[Any]) -> tuple[dict[str, dic
     labelled = _labelled(rdr)
     maps, missing = values[: len(labelled)], values[len(labelled) :]
     unknown = {
-        c.name: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+        c: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
         for c, found in zip(labelled, maps, strict=True)
         if found
     }
@@ -219,13 +219,21 @@ def findings(rdr: _readers.Reader, values: Sequence[Any]) -> tuple[dict[str, dic
         notes.append(f"ignored {count(len(rdr.ignored), 'unknown column')}: {', '.join(rdr.ignored)}")
     for col, label_counts in unknown.items():
         shown = ", ".join(f"{label} ({count(n, 'row')})" for label, n in label_counts.items())
-        notes.append(f"{count(len(label_counts), f'unknown {col} label')} loaded as-is: {shown}")
+        notes.append(f"{count(len(label_counts), f'unknown {col.name} label')} loaded as-is: {shown}")
+        known = {label.casefold(): label for label in col.labels}
+        cased = [(label, known[label.casefold()]) for label in label_counts if label.casefold() in known]
+        if cased:
+            notes[-1] += (
+                f"; {first_few([a for a, _ in cased], 3)} {verb(len(cased), 'is', 'are')} "
+                f"{first_few([b for _, b in cased], 3)} in another case: checks compare labels exactly, "
+                "so export them as the database has them"
+            )
     notes += [
         f"{count(n, 'row')} with no {c.name} (NOT NULL upstream)"
         for c, n in zip(_not_null_upstream(rdr), missing, strict=True)
         if n
     ]
-    return unknown, notes
+    return {c.name: found for c, found in unknown.items()}, notes
 
 
 def _labelled(rdr: _readers.Reader) -> list[schema.Column]:
