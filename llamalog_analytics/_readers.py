@@ -185,11 +185,19 @@ def detect_format(path: str) -> str:
 _GZIP = b"\x1f\x8b"
 # What a text file's first bytes (decompressed) may say it is instead, and what to do then.
 _NOT_TEXT = (
-    (b"PAR1", "a Parquet file", "rename it {stem}.parquet, then load it again"),
+    (b"PAR1", "a Parquet file, not {fmt} as its name says", "rename it {stem}.parquet, then load it again"),
     (
         b"PK\x03\x04",
-        "a ZIP archive (as an Excel workbook is)",
+        "a ZIP archive (as an Excel workbook is), not {fmt} as its name says",
         "unzip it, or save the sheet as CSV (UTF-8), then load that file",
+    ),
+    *(
+        (
+            bom,
+            "{fmt} in UTF-16 (as Excel's Unicode text and Windows PowerShell write it), not UTF-8",
+            "convert it ({utf16} | iconv -f UTF-16 -t UTF-8 > {stem}-utf8{suffix}), then load that file",
+        )
+        for bom in (b"\xff\xfe", b"\xfe\xff")
     ),
 )
 
@@ -197,7 +205,7 @@ _NOT_TEXT = (
 def _refuse_misnamed(path: str, fmt: str) -> None:
     """Raise :class:`SourceError` when the first bytes of ``path``, a file named as ``fmt`` (a
     text format), say it is gzip-compressed without a ``.gz`` name, or not with one, or is
-    Parquet or a ZIP archive."""
+    Parquet, a ZIP archive or UTF-16 text."""
     name = os.path.basename(path)
     plain = name[: len(name.lower().removesuffix(".gz"))]  # the name without .gz
     with open(path, "rb") as f:
@@ -213,9 +221,11 @@ def _refuse_misnamed(path: str, fmt: str) -> None:
             head = f.read(4)
     for magic, what, hint in _NOT_TEXT:
         if head.startswith(magic):
+            stem = Path(plain).stem
+            utf16 = f"{'cat' if plain == name else 'gunzip -c'} {shlex.quote(name)}"
             raise SourceError(
-                f"{path}: {what}, not {fmt.upper()} as its name says; the store is unchanged. "
-                f"Hint: {hint.format(stem=Path(plain).stem)}"
+                f"{path}: {what.format(fmt=fmt.upper())}; the store is unchanged. "
+                f"Hint: {hint.format(stem=stem, suffix=plain[len(stem) :], utf16=utf16)}"
             )
 
 

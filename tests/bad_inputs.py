@@ -600,6 +600,13 @@ def _cases() -> list[Case]:
             r"unchanged\. Hint: rename it parquet-inside\.parquet, then load it again$",
         ),
         Case(
+            "utf16.csv",
+            csv(*rows).decode().encode("utf-16"),
+            "UTF-16 text, as Excel's Unicode text and Windows PowerShell write it",
+            error=r"utf16\.csv: CSV in UTF-16 .*, not UTF-8; the store is unchanged\. Hint: convert it \(cat "
+            r"utf16\.csv \| iconv -f UTF-16 -t UTF-8 > utf16-utf8\.csv\), then load that file$",
+        ),
+        Case(
             "zipped.csv",
             b"PK\x03\x04" + csv(*rows),
             "a ZIP archive (or an Excel workbook) under a .csv name",
