@@ -196,19 +196,27 @@ def _notes(source: SourceLoad) -> list[str]:
 def row_findings(rdr: _readers.Reader) -> tuple[list[str], list[object]]:
     """SQL aggregates over a source's typed rows for what a load says of them, and their
     parameters: for each labelled column the source gives (by name), the labels the schema does
-    not know with their rows (a map); for each column NOT NULL upstream, the rows without it."""
+    not know with their rows (a map); for each column NOT NULL upstream, the rows without it; for
+    each JSON column, the rows where it is a string holding a JSON object or array (JSON encoded
+    twice, as text)."""
     labelled = _labelled(rdr)
     return [
         *(f"histogram({quote(c.name)}) FILTER (NOT list_contains(?, {quote(c.name)}))" for c in labelled),
         *(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in _not_null_upstream(rdr)),
+        *(
+            f"count(*) FILTER (json_type({quote(c.name)}) = 'VARCHAR' "
+            f"AND json_type(TRY(json({quote(c.name)} ->> '$'))) IN ('OBJECT', 'ARRAY'))"
+            for c in _json_columns(rdr)
+        ),
     ], [list(c.labels) for c in labelled]
 
 
 def findings(rdr: _readers.Reader, values: Sequence[Any]) -> tuple[dict[str, dict[str, int]], list[str]]:
     """The unknown labels of a source (per column, each label's rows, most first) and the notes on
     its columns and rows, from the values of its :func:`row_findings`."""
-    labelled = _labelled(rdr)
-    maps, missing = values[: len(labelled)], values[len(labelled) :]
+    labelled, not_null, json_columns = _labelled(rdr), _not_null_upstream(rdr), _json_columns(rdr)
+    maps, missing = values[: len(labelled)], values[len(labelled) : len(labelled) + len(not_null)]
+    texts = values[len(labelled) + len(not_null) :]
     unknown = {
         c: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
         for c, found in zip(labelled, maps, strict=True)
@@ -230,7 +238,13 @@ def findings(rdr: _readers.Reader, values: Sequence[Any]) -> tuple[dict[str, dic
             )
     notes += [
         f"{count(n, 'row')} with no {c.name} (NOT NULL upstream)"
-        for c, n in zip(_not_null_upstream(rdr), missing, strict=True)
+        for c, n in zip(not_null, missing, strict=True)
+        if n
+    ]
+    notes += [
+        f"{count(n, 'row')} with {c.name} a JSON string holding JSON (encoded twice?), loaded as that "
+        f"string: export {c.name} as JSON, not as text"
+        for c, n in zip(json_columns, texts, strict=True)
         if n
     ]
     return {c.name: found for c, found in unknown.items()}, notes
@@ -239,6 +253,11 @@ def findings(rdr: _readers.Reader, values: Sequence[Any]) -> tuple[dict[str, dic
 def _labelled(rdr: _readers.Reader) -> list[schema.Column]:
     """The columns with enum labels a source gives, by name."""
     return sorted((c for c in _COLS if c.labels and c.name in rdr.inputs), key=lambda c: c.name)
+
+
+def _json_columns(rdr: _readers.Reader) -> list[schema.Column]:
+    """The JSON columns a source gives."""
+    return [c for c in _COLS if c.type == "JSON" and c.name in rdr.inputs]
 
 
 def _not_null_upstream(rdr: _readers.Reader) -> list[schema.Column]:

@@ -498,6 +498,14 @@ def _cases() -> list[Case]:
             rejected=1,
             reason="retry_count",
         ),
+        Case(
+            "json-as-text.ndjson",
+            ndjson(*({**r, "metadata": json.dumps(r["metadata"])} for r in records())),
+            "metadata as a string holding JSON (encoded twice): loaded as that string, and said so",
+            loaded=3,
+            note=r"3 rows with metadata a JSON string holding JSON \(encoded twice\?\), loaded as that "
+            "string: export metadata as JSON, not as text",
+        ),
         Case("bom.ndjson", b"\xef\xbb\xbf" + ndjson(*records()), "a byte order mark", loaded=3),
         Case(
             "missing-operation.ndjson",
