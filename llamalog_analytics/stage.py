@@ -224,7 +224,8 @@ def findings(rdr: _readers.Reader, values: Sequence[Any]) -> tuple[dict[str, dic
     }
     notes = []
     if rdr.ignored:
-        notes.append(f"ignored {count(len(rdr.ignored), 'unknown column')}: {', '.join(rdr.ignored)}")
+        named = ", ".join(n if n.strip() else f"{n!r} (a header ending in a comma?)" for n in rdr.ignored)
+        notes.append(f"ignored {count(len(rdr.ignored), 'unknown column')}: {named}")
     for col, label_counts in unknown.items():
         shown = ", ".join(f"{label} ({count(n, 'row')})" for label, n in label_counts.items())
         notes.append(f"{count(len(label_counts), f'unknown {col.name} label')} loaded as-is: {shown}")

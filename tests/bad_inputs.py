@@ -385,6 +385,13 @@ def _cases() -> list[Case]:
             note="ignored 1 unknown column: favourite_colour",
         ),
         Case(
+            "trailing-comma.csv",
+            csv(*(r + "," for r in rows), header=HEADER + ","),
+            "every line ending in a comma: a column with no name, ignored and said so",
+            loaded=3,
+            note=r"ignored 1 unknown column: '' \(a header ending in a comma\?\)",
+        ),
+        Case(
             "mixed-naming.csv",
             csv(*rows, header=HEADER.replace("entity_type", "entityType").replace("job_id,", "jobId,")),
             "camelCase and snake_case names for different columns in one header",
