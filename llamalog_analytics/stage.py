@@ -204,8 +204,9 @@ def row_findings(rdr: _readers.Reader) -> tuple[list[str], list[object]]:
         *(f"histogram({quote(c.name)}) FILTER (NOT list_contains(?, {quote(c.name)}))" for c in labelled),
         *(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in _not_null_upstream(rdr)),
         *(
-            f"count(*) FILTER (starts_with(ltrim({quote(c.name)}::VARCHAR), '\"') "  # a JSON string: no parse
-            f"AND json_type(TRY(json({quote(c.name)} ->> '$'))) IN ('OBJECT', 'ARRAY'))"
+            # a JSON string (read by its first character), then parsed: a FILTER's AND parses every row
+            f"count(*) FILTER (CASE WHEN starts_with(ltrim({quote(c.name)}::VARCHAR), '\"') "
+            f"THEN json_type(TRY(json({quote(c.name)} ->> '$'))) IN ('OBJECT', 'ARRAY') END)"
             for c in _json_columns(rdr)
         ),
     ], [list(c.labels) for c in labelled]
