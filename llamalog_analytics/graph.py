@@ -348,8 +348,13 @@ class _DictLike(MutableMapping[Any, Any]):
     def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
         return copy.deepcopy(self._values(), memo)  # not the columns a group shares
 
-    def __reduce__(self) -> tuple[type, tuple[dict[Any, Any]]]:
-        return dict, (self._values(),)  # pickled as a plain dict: small, and read without this package
+    def __reduce__(self) -> tuple[type, tuple[()], None, None, Iterator[tuple[Any, Any]]]:
+        """Pickled as a plain dict (small, and read without this package), its items given one
+        by one: a dict made for the pickle would be held by the pickler's memo to the end."""
+        return dict, (), None, None, self._pickled_items()
+
+    def _pickled_items(self) -> Iterator[tuple[Any, Any]]:
+        return iter(self._values().items())
 
     def __or__(self, other: Mapping[Any, Any]) -> dict[Any, Any]:
         return {**self._values(), **other}
@@ -436,8 +441,8 @@ class EdgeKeys(_DictLike):
     def _compact_item(self, key: Any) -> Any:
         return self._data() if key == self._place else self._compact()[key]  # another key: KeyError
 
-    # Counting, listing and testing keys leave an edge's data unmade: networkx's size() and
-    # number_of_edges() ask every node pair its len().
+    # Counting, listing and testing keys leave an edge's data unmade (networkx's size() and
+    # number_of_edges() ask every node pair its len()), as does pickling.
     def __len__(self) -> int:
         return len(self._held) if self._place is None else 1
 
@@ -446,6 +451,12 @@ class EdgeKeys(_DictLike):
 
     def __contains__(self, key: object) -> bool:
         return key in self._held if self._place is None else key == self._place
+
+    def _pickled_items(self) -> Iterator[tuple[Any, Any]]:
+        if self._place is None:
+            return iter(self._held.items())
+        data = kind_data(self._place) if self._held is None else self._held  # pickled, not kept
+        return iter(((self._place, data),))
 
     def __setitem__(self, key: Any, data: Any) -> None:
         if self._place is not None and key == self._place:

@@ -166,6 +166,19 @@ def test_counting_a_whole_table_graphs_edges_makes_no_edge_data():
     assert unread[0][kind] == {"kind": kind}  # read: made now
 
 
+def test_pickling_a_whole_table_graph_makes_no_edge_data():
+    """A pickle holds plain dicts, read back as the graph, without making the edges' data in
+    the graph pickled (the pickler keeps what it is given to the end of the dump)."""
+    with lla.sample_store() as store:
+        whole = lla.provenance_graph(store)
+    pairs = [keys for targets in whole._succ.values() for keys in targets.values()]
+    read = pickle.loads(pickle.dumps(whole))
+    assert all(keys._held is None for keys in pairs if keys._place is not None)
+    assert nx.utils.graphs_equal(read, whole)
+    assert {type(data) for *_, data in read.edges(keys=True, data=True)} == {dict}
+    assert {type(data) for _, data in read.nodes(data=True)} == {dict}
+
+
 def test_a_whole_table_graph_is_handed_to_the_collector_as_long_lived():
     """The graph's objects, made with the cycle collector paused, come out in its oldest
     generation, not as new objects the next collections would scan; objects the process froze
