@@ -374,8 +374,10 @@ def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = N
         with _atomic_path(path) as temporary:
             nx.write_graphml(graph, temporary)
         return path
-    if format == "node-link":
-        return write_atomic(path, json.dumps(nx.node_link_data(graph, edges="edges"), indent=1))
+    if format == "node-link":  # written as it is encoded: a whole table's is gigabytes of text
+        with _atomic_path(path) as temporary, temporary.open("w", encoding="utf-8") as handle:
+            json.dump(nx.node_link_data(graph, edges="edges"), handle, indent=1)
+        return path
     if format == "dot":
         return write_atomic(path, dot_text(graph))
     return write_atomic(path, prov_document(graph).serialize(format="json", indent=1))
