@@ -370,7 +370,7 @@ def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = N
                 f"--out PATH --format {named}), or pass format='node-link' to write the graph under this name"
             )
     format = export_format("graph", path, format)
-    if format == "graphml":
+    if format == "graphml":  # networkx writes it element by element with lxml, not as one tree
         with _atomic_path(path) as temporary:
             nx.write_graphml(graph, temporary)
         return path
