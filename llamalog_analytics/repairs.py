@@ -222,7 +222,7 @@ def validate_repair(
         ExportError: ``folder`` cannot be written in (a file, or no permission).
 
     Examples:
-        >>> validate_repair(["category_backfill"], folder="repairs")
+        >>> validate_repair(["category_backfill"])
         >>> validate_repair(["category_present"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         llamalog_analytics.errors.ArgumentError: check 'category_present' cannot be repaired. \
@@ -249,8 +249,7 @@ Hint: name one of category_backfill, root_job_backfill, rows_preserved in checks
         raise ArgumentError(f"{_ON_PURPOSE}. Hint: pass {_ASK_RESTORE} and/or {_ASK_REVERT}")
     if folder is not None:
         writable_folder(folder, "folder=, --out")
-        if not replace:
-            _refuse_unapplied(unapplied_repairs(folder, applied), applied)
+        _refuse_unapplied(unapplied_repairs(folder, applied), applied, replace)
 
 
 def unapplied_repairs(folder: str | Path, applied: Collection[str] = ()) -> list[Path]:
@@ -273,23 +272,27 @@ def unapplied_repairs(folder: str | Path, applied: Collection[str] = ()) -> list
     return sorted(p for p in found if re.fullmatch(rf"\d{{14}}{_FOLDER}", p.name) and p.name not in applied)
 
 
-def _refuse_unapplied(earlier: list[Path], applied: Collection[str]) -> None:
+def _refuse_unapplied(earlier: list[Path], applied: Collection[str], replace: bool) -> None:
     """Raise unless ``earlier`` (:func:`unapplied_repairs` of the migrations ``applied``) is
-    empty, naming them, why they count as not deployed, and the way on."""
-    if not earlier:
+    empty, or ``replace`` asks to replace them and ``applied`` can tell they are not deployed;
+    the message names them, what the store knows of them, and the way on."""
+    if not earlier or (replace and applied):
         return
     n = len(earlier)
     it, its = verb(n, "it", "them"), verb(n, "its", "their")
-    known = (
-        f"the store's _prisma_migrations does not list {it}"
-        if applied
-        else "the store has no _prisma_migrations loaded to show otherwise"
-    )
+    named = f"{', '.join(map(str, earlier))} {verb(n, 'holds a repair', 'hold repairs')}"
+    if not applied:
+        raise ArgumentError(
+            f"{named} the store cannot tell deployed or not (it has no _prisma_migrations loaded): if "
+            f"not, a new folder beside {it} would be deployed too. Hint: load the database (llamalog "
+            f"load) so the store knows what is deployed, then run it again; or move {it} out of the "
+            "folder yourself"
+        )
     raise ArgumentError(
-        f"{', '.join(map(str, earlier))} {verb(n, 'holds a repair', 'hold repairs')} not deployed yet "
-        f"({known}): a new folder beside {it} would be "
-        f"deployed too. Hint: pass replace=True (--replace) to write the new plan in {its} place; or "
-        f"deploy {it}, load the database again (llamalog load) and repair what is left"
+        f"{named} the store's _prisma_migrations does not list (not deployed yet, or deployed with "
+        f"psql, which Prisma does not record): a new folder beside {it} would be deployed too. Hint: "
+        f"pass replace=True (--replace) to delete {it} and write the new plan in {its} place; if "
+        f"{verb(n, 'it was', 'they were')} deployed with psql, move {it} out of the folder yourself"
     )
 
 
@@ -578,7 +581,8 @@ class RepairPlan:
 
         A repair written there before and not deployed yet (:func:`unapplied_repairs`: the
         audit's ``_prisma_migrations`` does not list it) would be deployed with this one: it is
-        refused, or with ``replace`` removed once this one is written.
+        refused, or with ``replace`` deleted once this one is in place. Without a
+        ``_prisma_migrations`` the store cannot tell, and such a folder is refused either way.
 
         Raises:
             ArgumentError: the plan is empty, the migration folder already exists, or ``folder``
@@ -589,24 +593,29 @@ class RepairPlan:
         target = writable_folder(folder) / self.folder_name
         applied = self.report.summary.get("migrations", {})
         earlier = unapplied_repairs(folder, applied)
-        if not replace:
-            _refuse_unapplied(earlier, applied)
+        _refuse_unapplied(earlier, applied, replace)
         if target.exists() and target not in earlier:
             raise ArgumentError(f"{target} already exists. Hint: write into another folder, or remove it")
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{self.folder_name}-", dir=target.parent))
-        try:  # the folder appears whole or not at all
+        aside: list[tuple[Path, Path]] = []  # (replaced folder, where it waits until this one is in)
+        try:  # the folder appears whole or not at all, the ones it replaces gone only then
             (partial / "migration.sql").write_text(self.migration_sql(), encoding="utf-8")
             (partial / "rollback.sql").write_text(self.rollback_sql(), encoding="utf-8")
             plan = json.dumps(self.to_dict(), indent=1, default=str)
             (partial / "plan.json").write_text(plan, encoding="utf-8")
             partial.chmod(0o755)
             for replaced in earlier:
-                shutil.rmtree(replaced)
+                aside.append((replaced, partial.with_name(f"{partial.name}-replaced-{replaced.name}")))
+                replaced.rename(aside[-1][1])
             partial.rename(target)
         except BaseException:
+            for replaced, waiting in reversed(aside):
+                waiting.rename(replaced)
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        for _, waiting in aside:
+            shutil.rmtree(waiting, ignore_errors=True)
         return target
 
     def dry_run(self) -> DryRun:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 import psycopg
@@ -257,23 +258,36 @@ def test_the_plan_is_a_prisma_migration_folder(defective, tmp_path):
     assert "Repair plan · 3 rows" in html and "root_job_backfill: 1 row to repair" in html
 
 
-def test_a_repair_not_deployed_yet_is_refused_or_replaced_never_stacked(defective, tmp_path):
+def test_a_repair_not_deployed_yet_is_refused_or_replaced_never_stacked(defective, tmp_path, monkeypatch):
     """Two repair folders side by side would both be deployed: one the store's
-    _prisma_migrations does not list yet is refused, or replaced on request."""
+    _prisma_migrations does not list yet is refused, or replaced on request, and only once the
+    new one is in place; without a _prisma_migrations the store cannot tell, and refuses."""
     migrations = tmp_path / "migrations"
     plan = lla.repair(lla.verify(defective))
     first = plan.write(migrations)
     later = dataclasses.replace(plan, created_at=plan.created_at + timedelta(seconds=1))
-    with pytest.raises(ArgumentError, match=rf"{first} holds a repair not deployed yet .*\(--replace\)"):
+    unlisted = f"{first} holds a repair the store's _prisma_migrations does not list"
+    with pytest.raises(
+        ArgumentError, match=rf"{unlisted} \(not deployed yet, or deployed with psql.*--replace"
+    ):
         later.write(migrations)
-    unknown, unlisted = (
-        "the store has no _prisma_migrations loaded",
-        "the store's _prisma_migrations does not list it",
-    )
-    with pytest.raises(ArgumentError, match=rf"not deployed yet \({unknown}"):
-        validate_repair(folder=migrations)
-    with pytest.raises(ArgumentError, match=rf"not deployed yet \({unlisted}"):
+    with pytest.raises(ArgumentError, match="the store cannot tell deployed or not"):  # not even to replace
+        validate_repair(folder=migrations, replace=True)
+    with pytest.raises(ArgumentError, match="does not list"):
         validate_repair(folder=migrations, applied={"20260101000000_init"})
+    validate_repair(folder=migrations, applied={"20260101000000_init"}, replace=True)
+
+    def fail_once_aside(path: Path, target: Path) -> None:  # the new folder cannot be put in place
+        if Path(target).name == later.folder_name:
+            raise OSError("no room")
+        return renamed(path, target)
+
+    renamed = Path.rename
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "rename", fail_once_aside)
+        with pytest.raises(OSError, match="no room"):
+            later.write(migrations, replace=True)
+    assert [p.name for p in migrations.iterdir()] == [first.name]  # the one it was to replace, back
     assert later.write(migrations, replace=True).name == later.folder_name
     assert [p.name for p in migrations.iterdir()] == [later.folder_name]  # the new one in its place
     # one the store lists as applied stays: the next plan goes beside it
@@ -296,7 +310,7 @@ def test_llamalog_repair_run_again_refuses_to_stack_a_second_folder_unless_repla
     (first,) = out.iterdir()
     code, said, err = run_cli("repair", "--db", path, "--out", out)
     assert (code, said) == (2, "") and "--replace" in err
-    assert f"{first} holds a repair not deployed yet" in err
+    assert f"{first} holds a repair the store's _prisma_migrations does not list" in err
     with lla.LogStore(path, read_only=True) as store:
         assert len(lla.audit_history(store)) == 1  # refused before the audit
     code, said, err = run_cli("repair", "--db", path, "--out", out, "--replace")
