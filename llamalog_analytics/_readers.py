@@ -183,7 +183,8 @@ def detect_format(path: str) -> str:
 
 
 _GZIP = b"\x1f\x8b"
-# What a text file's first bytes (decompressed) may say it is instead, and what to do then.
+# What a text file's first bytes (decompressed) may say it is instead, and what to do then;
+# UTF-32's marks begin as UTF-16's do, so they come first.
 _NOT_TEXT = (
     (b"PAR1", "a Parquet file, not {fmt} as its name says", "rename it {stem}.parquet, then load it again"),
     (
@@ -193,40 +194,47 @@ _NOT_TEXT = (
     ),
     *(
         (
-            bom,
-            "{fmt} in UTF-16 (as Excel's Unicode text and Windows PowerShell write it), not UTF-8",
-            "convert it ({utf16} | iconv -f UTF-16 -t UTF-8 > {stem}-utf8{suffix}), then load that file",
+            mark,
+            f"{{fmt}} in {encoding}{note}, not UTF-8",
+            f"convert it ({{read}} | iconv -f {encoding} -t UTF-8 > {{stem}}-utf8{{suffix}}), "
+            "then load that file",
         )
-        for bom in (b"\xff\xfe", b"\xfe\xff")
+        for mark, encoding, note in (
+            (b"\xff\xfe\x00\x00", "UTF-32", ""),
+            (b"\x00\x00\xfe\xff", "UTF-32", ""),
+            (b"\xff\xfe", "UTF-16", " (as Excel's Unicode text and Windows PowerShell write it)"),
+            (b"\xfe\xff", "UTF-16", " (as Excel's Unicode text and Windows PowerShell write it)"),
+        )
     ),
 )
 
 
 def _refuse_misnamed(path: str, fmt: str) -> None:
     """Raise :class:`SourceError` when the first bytes of ``path``, a file named as ``fmt`` (a
-    text format), say it is gzip-compressed without a ``.gz`` name, or not with one, or is
-    Parquet, a ZIP archive or UTF-16 text."""
+    text format), say it is Parquet, a ZIP archive or UTF-16 or UTF-32 text (read inside the
+    gzip when it is one), or gzip-compressed without a ``.gz`` name, or not with one."""
     name = os.path.basename(path)
     plain = name[: len(name.lower().removesuffix(".gz"))]  # the name without .gz
     with open(path, "rb") as f:
         head = f.read(4)
-    if head and head.startswith(_GZIP) != (plain != name):
+    gzipped, inner = head.startswith(_GZIP), head
+    if gzipped:
+        with gzip.open(path, "rb") as f:
+            inner = f.read(4)
+    for magic, what, hint in _NOT_TEXT:
+        if inner.startswith(magic):
+            stem = Path(plain).stem
+            read = f"{'gunzip -c' if gzipped else 'cat'} {shlex.quote(name)}"
+            raise SourceError(
+                f"{path}: {what.format(fmt=fmt.upper())}; the store is unchanged. "
+                f"Hint: {hint.format(stem=stem, suffix=plain[len(stem) :], read=read)}"
+            )
+    if head and gzipped != (plain != name):
         which = ("", "does not end", f"{name}.gz") if plain == name else ("not ", "ends", plain)
         raise SourceError(
             f"{path}: {which[0]}gzip-compressed, though its name {which[1]} in .gz; the store is "
             f"unchanged. Hint: rename it {which[2]}, then load it again"
         )
-    if plain != name:
-        with gzip.open(path, "rb") as f:
-            head = f.read(4)
-    for magic, what, hint in _NOT_TEXT:
-        if head.startswith(magic):
-            stem = Path(plain).stem
-            utf16 = f"{'cat' if plain == name else 'gunzip -c'} {shlex.quote(name)}"
-            raise SourceError(
-                f"{path}: {what.format(fmt=fmt.upper())}; the store is unchanged. "
-                f"Hint: {hint.format(stem=stem, suffix=plain[len(stem) :], utf16=utf16)}"
-            )
 
 
 def reader(store: LogStore, path: str) -> Reader:

@@ -245,7 +245,8 @@ def findings(rdr: _readers.Reader, values: Sequence[Any]) -> tuple[dict[str, dic
     ]
     notes += [
         f"{count(n, 'row')} with {c.name} a JSON string holding JSON (encoded twice?), loaded as that "
-        f"string: export {c.name} as JSON, not as text"
+        "string: whatever wrote it encoded it once too often (JSON.stringify before a Json field, or "
+        "an export of the column as text)"
         for c, n in zip(json_columns, texts, strict=True)
         if n
     ]

@@ -511,7 +511,7 @@ def _cases() -> list[Case]:
             "metadata as a string holding JSON (encoded twice): loaded as that string, and said so",
             loaded=3,
             note=r"3 rows with metadata a JSON string holding JSON \(encoded twice\?\), loaded as that "
-            "string: export metadata as JSON, not as text",
+            "string: whatever wrote it encoded it once too often",
         ),
         Case("bom.ndjson", b"\xef\xbb\xbf" + ndjson(*records()), "a byte order mark", loaded=3),
         Case(
@@ -620,6 +620,21 @@ def _cases() -> list[Case]:
             "UTF-16 text, as Excel's Unicode text and Windows PowerShell write it",
             error=r"utf16\.csv: CSV in UTF-16 .*, not UTF-8; the store is unchanged\. Hint: convert it \(cat "
             r"utf16\.csv \| iconv -f UTF-16 -t UTF-8 > utf16-utf8\.csv\), then load that file$",
+        ),
+        Case(
+            "parquet-inside.csv.gz",
+            parquet(parquet_rows),
+            "a Parquet file, not gzipped, under a .csv.gz name: said to be Parquet, not to drop the .gz",
+            error=r"parquet-inside\.csv\.gz: a Parquet file, not CSV as its name says; the store is "
+            r"unchanged\. Hint: rename it parquet-inside\.parquet, then load it again$",
+        ),
+        Case(
+            "utf32.csv.gz",
+            gzip.compress(csv(*rows).decode().encode("utf-32"), mtime=0),
+            "gzipped UTF-32 text, whose mark begins as UTF-16's does",
+            error=r"utf32\.csv\.gz: CSV in UTF-32, not UTF-8; the store is unchanged\. Hint: convert it "
+            r"\(gunzip -c utf32\.csv\.gz \| iconv -f UTF-32 -t UTF-8 > utf32-utf8\.csv\), then load "
+            r"that file$",
         ),
         Case(
             "zipped.csv",
