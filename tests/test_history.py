@@ -58,7 +58,7 @@ def test_each_verify_is_a_run_with_its_checks_ids_tables_and_parameters(two_runs
     assert history.runs["status"].to_list() == ["fail", "fail"]
     assert history.runs["fail"].to_list() == [1, 1] and history.runs["warn"].to_list() == [0, 1]
     # the checks count different things (rows, job runs, entities): a run names those that failed
-    assert history.runs["failed"].to_list() == [["category_backfill"], ["category_backfill"]]
+    assert history.runs["failed_checks"].to_list() == [["category_backfill"], ["category_backfill"]]
     run = history.run(2)
     assert run.version == version("llamalog_analytics")
     assert run.checks == {"pass": len(DEFAULT_CHECKS) - 2, "skip": 0, "warn": 1, "fail": 1}
@@ -89,9 +89,9 @@ def test_each_verify_is_a_run_with_its_checks_ids_tables_and_parameters(two_runs
     header, *rows = text.splitlines()[1:]
     assert header.split()[4:10] == ["pass", "skip", "warn", "fail", "failed", "checks"]
     assert all(row.split()[8] == "category_backfill" for row in rows)
-    assert history.run(1).failed == ("category_backfill",) and history.run(1).to_dict()["failed"] == [
-        "category_backfill"
-    ]
+    first = history.run(1)
+    assert first.failed_checks == ("category_backfill",)
+    assert first.to_dict()["failed_checks"] == ["category_backfill"]
     html = history._repr_html_()
     assert "LlamaLog audit history" in html and "<th>failed checks</th>" in html
     assert html.count("<td>category_backfill</td>") == 2

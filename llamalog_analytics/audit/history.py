@@ -72,16 +72,20 @@ IDS_BY_STATUS = {
     ),
 }
 """Checks whose ids list other rows when they fail than when they warn, each with what they list."""
-IDS_LIST = {"reused_job_ids": "reused job runs", "unknown_origin": "entities of unknown origin"}
+IDS_LIST = {
+    "reused_job_ids": "reused job runs",
+    "unknown_origin": "entities of unknown origin",
+    "rows_preserved": "missing rows and changed values",
+}
 """Checks whose ids list something other than offending rows, each with what they list: a job
-run by its first row, an entity by its own id."""
+run by its first row, an entity by its own id, a snapshot row missing or one changed value of it."""
 
 
 def ids_title(check: str) -> str:
     """What ``check``'s ids list, as the title of their table says it.
 
     Examples:
-        >>> ids_title("unknown_origin"), ids_title("rows_preserved")
+        >>> ids_title("unknown_origin"), ids_title("category_backfill")
         ('entities of unknown origin', 'offending rows')
     """
     return IDS_LIST.get(check, "offending rows")
@@ -141,7 +145,7 @@ ORDER BY n.position, CASE c.change WHEN 'new' THEN 0 WHEN 'fixed' THEN 1 ELSE 2 
 
 _STATUS_COUNTS = ", ".join(f"count(*) FILTER (c.status = '{s}') AS {s}" for s in STATUSES)
 _RUNS = f"""SELECT r.run_id, r.ran_at, r.version, r.status, {_STATUS_COUNTS},
-  coalesce(list(c.check_name ORDER BY c.position) FILTER (c.status = 'fail'), []::VARCHAR[]) AS failed,
+  coalesce(list(c.check_name ORDER BY c.position) FILTER (c.status = 'fail'), []::VARCHAR[]) AS failed_checks,
   r.tables::VARCHAR AS tables,
   r.parameters::VARCHAR AS parameters
 FROM {AUDITS_TABLE} r LEFT JOIN {AUDIT_CHECKS_TABLE} c USING (run_id)
@@ -291,7 +295,7 @@ class AuditRun:
         version: the llamalog_analytics version that ran it.
         status: the worst status of its checks.
         checks: how many checks had each status.
-        failed: the checks that failed, in the order they ran.
+        failed_checks: the checks that failed, in the order they ran.
         tables: each audited table's ``rows`` and ``last_load`` (None: not loaded by llamalog).
         parameters: what it was asked: the tables, migration times, job links and checks run.
     """
@@ -301,7 +305,7 @@ class AuditRun:
     version: str
     status: str
     checks: Mapping[str, int]
-    failed: tuple[str, ...]
+    failed_checks: tuple[str, ...]
     tables: Mapping[str, Mapping[str, int | None]]
     parameters: Mapping[str, Any]
 
@@ -314,7 +318,7 @@ class AuditRun:
             row["version"],
             row["status"],
             {s: row[s] for s in STATUSES},
-            tuple(row["failed"]),
+            tuple(row["failed_checks"]),
             json.loads(row["tables"]),
             json.loads(row["parameters"]),
         )
@@ -327,7 +331,7 @@ class AuditRun:
             "version": self.version,
             "status": self.status,
             "checks": dict(self.checks),
-            "failed": list(self.failed),
+            "failed_checks": list(self.failed_checks),
             "tables": {k: dict(v) for k, v in self.tables.items()},
             "parameters": dict(self.parameters),
         }
@@ -369,7 +373,7 @@ def _no_runs() -> pl.DataFrame:
         "status": pl.String,
     }
     schema |= dict.fromkeys(STATUSES, pl.Int64)
-    schema |= {"failed": pl.List(pl.String), "tables": pl.String, "parameters": pl.String}
+    schema |= {"failed_checks": pl.List(pl.String), "tables": pl.String, "parameters": pl.String}
     return pl.DataFrame(schema=schema)
 
 
@@ -381,7 +385,7 @@ class AuditHistory:
         store: the store's path, or ``in memory``.
         runs: one row per run, oldest first: ``run_id``, ``ran_at`` (naive UTC), ``version``,
             ``status``, how many checks had each status (``pass``, ``skip``, ``warn``,
-            ``fail``), ``failed`` (the names of the checks that failed), and ``tables`` and
+            ``fail``), ``failed_checks`` (the names of the checks that failed), and ``tables`` and
             ``parameters`` as JSON text (see :class:`AuditRun`).
     """
 
@@ -438,7 +442,7 @@ def _run_cells(run: AuditRun) -> list[str]:
         moment(run.ran_at),
         run.status.upper(),
         *(f"{run.checks[s]:,}" for s in STATUSES),
-        ", ".join(run.failed) or "none",
+        ", ".join(run.failed_checks) or "none",
         run.version,
         run.describe_tables(),
     ]
