@@ -266,10 +266,10 @@ def test_a_node_link_graph_is_written_as_it_is_encoded(tmp_path: Path) -> None:
 
 
 def test_a_graphml_file_is_written_element_by_element(tmp_path: Path) -> None:
-    """GraphML is written as each node and edge is encoded (lxml's incremental writer), never
-    built as one XML tree first, which took a whole 1M-row table's graph past 12 GiB: writing
-    holds less than half the text it writes, and the file reads back as the graph's nodes and
-    edges."""
+    """GraphML is written as each node and edge is encoded (networkx's writer with lxml), never
+    built as one ElementTree first, which took a whole 1M-row table's graph past 12 GiB: writing
+    holds less Python memory than half the text it writes (lxml's own, outside Python's, is not
+    counted), and the file reads back as the graph's nodes and edges."""
     with lla.sample_store() as store:
         whole = lla.provenance_graph(store)
     written = _traced_peak(lambda: lla.write_graph(whole, tmp_path / "whole.graphml"))

@@ -177,6 +177,7 @@ def test_pickling_a_whole_table_graph_makes_no_edge_data():
     assert nx.utils.graphs_equal(read, whole)
     assert {type(data) for *_, data in read.edges(keys=True, data=True)} == {dict}
     assert {type(data) for _, data in read.nodes(data=True)} == {dict}
+    assert all(read._pred[v][u] is read._succ[u][v] for u, v in read.edges())  # one key dict, as before
 
 
 def test_a_whole_table_graph_is_handed_to_the_collector_as_long_lived():
