@@ -182,7 +182,7 @@ def runs_of(frame: pl.DataFrame, job: str, run: str) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize("kind", STORE_KINDS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=log_rows())
 def test_chain_properties(rows, kind, tmp_path):
     with store_of(rows, tmp_path, kind) as store:

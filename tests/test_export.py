@@ -251,12 +251,18 @@ def _traced_peak(write: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
-def test_a_node_link_graph_is_written_as_it_is_encoded(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def whole_sample_graph() -> nx.MultiDiGraph:
+    """The whole bundled sample as one graph, for the tests that write it."""
+    with lla.sample_store() as store:
+        return lla.provenance_graph(store)
+
+
+def test_a_node_link_graph_is_written_as_it_is_encoded(tmp_path: Path, whole_sample_graph) -> None:
     """The file is written as the graph is encoded, never held as one text (a whole table's is
     gigabytes): writing takes less memory beyond the graph's node-link data than half the text
     it writes, and the file reads back as the graph."""
-    with lla.sample_store() as store:
-        whole = lla.provenance_graph(store)
+    whole = whole_sample_graph
     nx.node_link_data(whole, edges="edges")  # what a first read makes of the graph, made before either
     data = _traced_peak(lambda: nx.node_link_data(whole, edges="edges"))
     written = _traced_peak(lambda: lla.write_graph(whole, tmp_path / "whole.json"))
@@ -265,13 +271,12 @@ def test_a_node_link_graph_is_written_as_it_is_encoded(tmp_path: Path) -> None:
     assert nx.utils.graphs_equal(nx.node_link_graph(json.loads(text), edges="edges"), whole)
 
 
-def test_a_graphml_file_is_written_element_by_element(tmp_path: Path) -> None:
+def test_a_graphml_file_is_written_element_by_element(tmp_path: Path, whole_sample_graph) -> None:
     """GraphML is written as each node and edge is encoded (networkx's writer with lxml), never
     built as one ElementTree first, which took a whole 1M-row table's graph past 12 GiB: writing
     holds less Python memory than half the text it writes (lxml's own, outside Python's, is not
     counted), and the file reads back as the graph's nodes and edges."""
-    with lla.sample_store() as store:
-        whole = lla.provenance_graph(store)
+    whole = whole_sample_graph
     written = _traced_peak(lambda: lla.write_graph(whole, tmp_path / "whole.graphml"))
     assert written < (tmp_path / "whole.graphml").stat().st_size / 2
     back = nx.read_graphml(tmp_path / "whole.graphml", force_multigraph=True)
