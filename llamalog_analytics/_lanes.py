@@ -270,7 +270,7 @@ def subjects(rows: pl.DataFrame) -> pl.Series:
         ['ALBUM Kid A', 'TRACK c1742310…', None]
     """
     rows = filled(rows).with_columns(_subject())
-    return rows.select(_entity(entity_names(rows)).alias("entity")).to_series()
+    return rows.select(_entity(_names(rows)).alias("entity")).to_series()
 
 
 def _entity(names: dict[str, str]) -> pl.Expr:
@@ -290,7 +290,11 @@ def _entity(names: dict[str, str]) -> pl.Expr:
 
 def entity_names(rows: pl.DataFrame) -> dict[str, str]:
     """Entity id → the title or name a row about it carries in its metadata."""
-    rows = filled(rows).with_columns(_subject())
+    return _names(filled(rows).with_columns(_subject()))
+
+
+def _names(rows: pl.DataFrame) -> dict[str, str]:
+    """:func:`entity_names` of rows :func:`filled`, with the columns of :func:`_subject`."""
     named = pl.concat(
         [
             rows.filter(pl.col("subject_type") == kind).select(

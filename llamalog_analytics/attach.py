@@ -25,7 +25,7 @@ from ._convert import checked_rows
 from ._format import first_few
 from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, literal, quote
 from .errors import ArgumentError, NotLlamaLogError, SourceError, StoreError
-from .stage import LoadResult, SourceLoad, Stage, findings, log_table_name, row_findings
+from .stage import LoadResult, RowFindings, SourceLoad, Stage, log_table_name
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -76,14 +76,14 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
         partly_absent = _columns_of_each(store, files)
         rdr = _readers.parquet_reader(store, shown, files)
         checked = checked_rows(rdr)
-        aggregates, params = row_findings(rdr)
+        findings = RowFindings.of(rdr)
         try:
             rows, bad, where, repeated, *of_rows = store.execute(  # the files read once for every check
                 f"""SELECT count(*), count(_reason),
   arg_min([_source_file, _row::VARCHAR, _column, _reason], _row) FILTER (_reason IS NOT NULL),
-  count(id) - count(DISTINCT id){"".join(f", {a}" for a in aggregates)}
+  count(id) - count(DISTINCT id){"".join(f", {a}" for a in findings.aggregates)}
 FROM ({checked})""",
-                params,
+                findings.params,
             )[0]
         except duckdb.Error as exc:
             typed = isinstance(exc, (duckdb.ConversionException, duckdb.BinderException))
@@ -119,7 +119,7 @@ FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"""
             with store.registered("_llamalog_attached_now", found) as now:
                 store.execute(f"INSERT INTO {ATTACHED_FILES_TABLE} SELECT * FROM {now}")
             absent = tuple(c for c in schema.COLUMN_NAMES if c not in rdr.inputs)
-            unknown, noted = findings(rdr, of_rows)
+            unknown, noted = findings.read(of_rows)
             notes = (*rdr.notes, *partly_absent, *left_out, *noted)
             loaded = SourceLoad(shown, ATTACHED, table, rows, rows, rows, 0, absent, unknown, notes)
             return stage.commit(replaced_from=[loaded])

@@ -193,79 +193,93 @@ def _notes(source: SourceLoad) -> list[str]:
     return notes + list(source.notes)
 
 
-def row_findings(rdr: _readers.Reader) -> tuple[list[str], list[object]]:
-    """SQL aggregates over a source's typed rows for what a load says of them, and their
-    parameters: for each labelled column the source gives (by name), the labels the schema does
-    not know with their rows (a map); for each column NOT NULL upstream, the rows without it; for
-    each JSON column, the rows where it is a string holding a JSON object or array (JSON encoded
-    twice, as text)."""
-    labelled = _labelled(rdr)
-    return [
-        *(f"histogram({quote(c.name)}) FILTER (NOT list_contains(?, {quote(c.name)}))" for c in labelled),
-        *(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in _not_null_upstream(rdr)),
-        *(
-            # a JSON string (read by its first character), then parsed: a FILTER's AND parses every row
-            f"count(*) FILTER (CASE WHEN starts_with(ltrim({quote(c.name)}::VARCHAR), '\"') "
-            f"THEN json_type(TRY(json({quote(c.name)} ->> '$'))) IN ('OBJECT', 'ARRAY') END)"
-            for c in _json_columns(rdr)
-        ),
-    ], [list(c.labels) for c in labelled]
+@dataclass(frozen=True)
+class RowFindings:
+    """What a load says of a source's typed rows, found by SQL aggregates in one pass over them:
+    for each labelled column the source gives, the labels the schema does not know with their
+    rows; for each column NOT NULL upstream, the rows without it; for each JSON column, the rows
+    where it is a string holding a JSON object or array (JSON encoded twice). Build it with
+    :meth:`of`; put :attr:`aggregates` (with :attr:`params`) in a ``SELECT`` over the rows and
+    read what they give with :meth:`read`."""
 
+    ignored: tuple[str, ...]
+    labelled: tuple[schema.Column, ...]
+    not_null: tuple[schema.Column, ...]
+    json_columns: tuple[schema.Column, ...]
 
-def findings(rdr: _readers.Reader, values: Sequence[Any]) -> tuple[dict[str, dict[str, int]], list[str]]:
-    """The unknown labels of a source (per column, each label's rows, most first) and the notes on
-    its columns and rows, from the values of its :func:`row_findings`."""
-    labelled, not_null, json_columns = _labelled(rdr), _not_null_upstream(rdr), _json_columns(rdr)
-    maps, missing = values[: len(labelled)], values[len(labelled) : len(labelled) + len(not_null)]
-    texts = values[len(labelled) + len(not_null) :]
-    unknown = {
-        c: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
-        for c, found in zip(labelled, maps, strict=True)
-        if found
-    }
-    notes = []
-    if rdr.ignored:
-        named = ", ".join(n if n.strip() else f"{n!r} (a header ending in a comma?)" for n in rdr.ignored)
-        notes.append(f"ignored {count(len(rdr.ignored), 'unknown column')}: {named}")
-    for col, label_counts in unknown.items():
-        shown = ", ".join(f"{label} ({count(n, 'row')})" for label, n in label_counts.items())
-        notes.append(f"{count(len(label_counts), f'unknown {col.name} label')} loaded as-is: {shown}")
-        known = {label.casefold(): label for label in col.labels}
-        cased = [(label, known[label.casefold()]) for label in label_counts if label.casefold() in known]
-        if cased:
-            notes[-1] += (
-                f"; {first_few([a for a, _ in cased], 3)} {verb(len(cased), 'is', 'are')} "
-                f"{first_few([b for _, b in cased], 3)} in another case: checks compare labels exactly, "
-                "so export them as the database has them"
+    @classmethod
+    def of(cls, rdr: _readers.Reader) -> RowFindings:
+        given = [c for c in _COLS if c.name in rdr.inputs]
+        return cls(
+            tuple(rdr.ignored),
+            tuple(sorted((c for c in given if c.labels), key=lambda c: c.name)),
+            tuple(c for c in given if not c.nullable and c.name not in schema.REQUIRED),
+            tuple(c for c in given if c.type == "JSON"),
+        )
+
+    @property
+    def aggregates(self) -> list[str]:
+        return [
+            *(
+                f"histogram({quote(c.name)}) FILTER (NOT list_contains(?, {quote(c.name)}))"
+                for c in self.labelled
+            ),
+            *(f"count(*) FILTER ({quote(c.name)} IS NULL)" for c in self.not_null),
+            *(
+                # a JSON string (read by its first character), then parsed: a FILTER's AND parses every row
+                f"count(*) FILTER (CASE WHEN starts_with(ltrim({quote(c.name)}::VARCHAR), '\"') "
+                f"THEN json_type(TRY(json({quote(c.name)} ->> '$'))) IN ('OBJECT', 'ARRAY') END)"
+                for c in self.json_columns
+            ),
+        ]
+
+    @property
+    def params(self) -> list[object]:
+        """The aggregates' parameters: each labelled column's known labels."""
+        return [list(c.labels) for c in self.labelled]
+
+    def read(self, values: Sequence[Any]) -> tuple[dict[str, dict[str, int]], list[str]]:
+        """The unknown labels (per column, each label's rows, most first) and the notes, from
+        the values the aggregates gave, in their order."""
+        found = iter(values)
+        maps = [next(found) for _ in self.labelled]
+        missing = [next(found) for _ in self.not_null]
+        texts = [next(found) for _ in self.json_columns]
+        unknown = {
+            c: dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+            for c, counts in zip(self.labelled, maps, strict=True)
+            if counts
+        }
+        notes = []
+        if self.ignored:
+            named = ", ".join(
+                n if n.strip() else f"{n!r} (a header ending in a comma?)" for n in self.ignored
             )
-    notes += [
-        f"{count(n, 'row')} with no {c.name} (NOT NULL upstream)"
-        for c, n in zip(not_null, missing, strict=True)
-        if n
-    ]
-    notes += [
-        f"{count(n, 'row')} with {c.name} a JSON string holding JSON (encoded twice?), loaded as that "
-        "string: whatever wrote it encoded it once too often (JSON.stringify before a Json field, or "
-        "an export of the column as text)"
-        for c, n in zip(json_columns, texts, strict=True)
-        if n
-    ]
-    return {c.name: found for c, found in unknown.items()}, notes
-
-
-def _labelled(rdr: _readers.Reader) -> list[schema.Column]:
-    """The columns with enum labels a source gives, by name."""
-    return sorted((c for c in _COLS if c.labels and c.name in rdr.inputs), key=lambda c: c.name)
-
-
-def _json_columns(rdr: _readers.Reader) -> list[schema.Column]:
-    """The JSON columns a source gives."""
-    return [c for c in _COLS if c.type == "JSON" and c.name in rdr.inputs]
-
-
-def _not_null_upstream(rdr: _readers.Reader) -> list[schema.Column]:
-    """The columns a source gives that PostgreSQL holds NOT NULL and a load does not require."""
-    return [c for c in _COLS if not c.nullable and c.name in rdr.inputs and c.name not in schema.REQUIRED]
+            notes.append(f"ignored {count(len(self.ignored), 'unknown column')}: {named}")
+        for col, label_counts in unknown.items():
+            shown = ", ".join(f"{label} ({count(n, 'row')})" for label, n in label_counts.items())
+            notes.append(f"{count(len(label_counts), f'unknown {col.name} label')} loaded as-is: {shown}")
+            known = {label.casefold(): label for label in col.labels}
+            cased = [(label, known[label.casefold()]) for label in label_counts if label.casefold() in known]
+            if cased:
+                notes[-1] += (
+                    f"; {first_few([a for a, _ in cased], 3)} {verb(len(cased), 'is', 'are')} "
+                    f"{first_few([b for _, b in cased], 3)} in another case: checks compare labels exactly, "
+                    "so export them as the database has them"
+                )
+        notes += [
+            f"{count(n, 'row')} with no {c.name} (NOT NULL upstream)"
+            for c, n in zip(self.not_null, missing, strict=True)
+            if n
+        ]
+        notes += [
+            f"{count(n, 'row')} with {c.name} a JSON string holding JSON (encoded twice?), loaded as that "
+            "string: whatever wrote it encoded it once too often (JSON.stringify before a Json field, or "
+            "an export of the column as text)"
+            for c, n in zip(self.json_columns, texts, strict=True)
+            if n
+        ]
+        return {c.name: counts for c, counts in unknown.items()}, notes
 
 
 def log_table_name(table: str) -> str:
@@ -511,13 +525,15 @@ ORDER BY line LIMIT 1"""
             structural = store.execute(f"SELECT count(*) FROM {STRUCTURAL_TABLE} WHERE _file = ?", [number])[
                 0
             ][0]
-        aggregates, aggregate_params = row_findings(rdr)
+        findings = RowFindings.of(rdr)
         values = (
-            store.execute(f"SELECT {', '.join(aggregates)} FROM {rows}", [*aggregate_params, *params])[0]
-            if aggregates
+            store.execute(
+                f"SELECT {', '.join(findings.aggregates)} FROM {rows}", [*findings.params, *params]
+            )[0]
+            if findings.aggregates
             else ()
         )
-        unknown, found = findings(rdr, values)
+        unknown, found = findings.read(values)
         notes = [*rdr.notes, *([self.misnamed[table]] if table in self.misnamed else [])]
         if repeated:  # an export of a table keyed by id gives each id once
             notes.append(
