@@ -14,7 +14,7 @@ per category) sized by its count, one line per kind of link between them, its wi
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 
 GRAPH_NODES_SHOWN = 150  # above this many nodes a graph is drawn as one node per kind
 ROW_PIXELS = 24
+# The legend goes under the plot, so the plot keeps a notebook cell's whole width for its labels
+# (beside it, the legend left a 900 px window's plot too narrow for them); its entries have a
+# fixed width, so that as many fit a line of a cell that narrow.
+_LEGEND_ENTRY = 210  # pixels
+_LEGEND_PER_LINE = 3
+_LEGEND_LINE = 20  # pixels
 DEPTH_SHOWN = 5  # job-tree levels given their own column; deeper runs share the last
 _AGENT_X, _JOB_X, _JOB_STEP = 0.0, 1.0, 0.55
 _ROW_X = _JOB_X + _JOB_STEP * DEPTH_SHOWN + 1.0
@@ -172,12 +178,39 @@ def _nodes_figure(graph: nx.MultiDiGraph, title: str) -> go.Figure:
             "showgrid": False,
             "zeroline": False,
         },
-        height=170 + ROW_PIXELS * (lowest + 2),
-        legend={"x": 1.01, "xanchor": "left", "y": 1, "yanchor": "top", "traceorder": "grouped"},
-        margin={"l": 10, "r": 10, "t": 90, "b": 20},
         template="plotly_white",
     )
+    _legend_below(figure, 170 + ROW_PIXELS * (lowest + 2))
     return figure
+
+
+def _legend_below(figure: go.Figure, plot_height: float, *, grouped: bool = True) -> None:
+    """The legend under the plot, from the figure's left edge, and the figure made tall enough
+    for the plot (``plot_height`` pixels, with the title's room) and the legend's lines: when
+    ``grouped``, each legend group a column of entries under its title (plotly sets groups side
+    by side), else the entries in lines, as many to a line as fit a notebook cell."""
+    shown = [t for t in figure.data if t.showlegend is not False]
+    if grouped:
+        lines = 1 + max(Counter(t.legendgroup for t in shown).values())
+    else:
+        lines = -(-len(shown) // _LEGEND_PER_LINE)
+    legend = _LEGEND_LINE * lines + 20
+    figure.update_layout(
+        height=plot_height + legend,
+        legend={
+            "orientation": "h",
+            "traceorder": "grouped" if grouped else "normal",
+            "entrywidthmode": "pixels",
+            "entrywidth": _LEGEND_ENTRY,
+            "x": 0,
+            "xref": "container",
+            "xanchor": "left",
+            "y": 0,
+            "yref": "container",
+            "yanchor": "bottom",
+        },
+        margin={"l": 10, "r": 10, "t": 90, "b": 20 + legend},
+    )
 
 
 def _layout(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
@@ -355,9 +388,7 @@ def _kinds_figure(graph: nx.MultiDiGraph, title: str) -> go.Figure:
         },
         xaxis={"visible": False, "range": list(_RANGE)},
         yaxis={"visible": False, "range": [tallest, -1]},
-        height=200 + 70 * tallest,
-        legend={"x": 1.01, "xanchor": "left", "y": 1, "yanchor": "top"},
-        margin={"l": 10, "r": 10, "t": 90, "b": 20},
         template="plotly_white",
     )
+    _legend_below(figure, 200 + 70 * tallest, grouped=False)
     return figure

@@ -320,33 +320,40 @@ def test_big_graphs_are_summarised_by_kind(sample_graphs):
 
 
 @needs_chromium
-def test_graph_drawings_in_a_browser(sample_graphs, tmp_path):
-    """Labels that do not overlap, the legend clear of the plot and the toolbar."""
+@pytest.mark.parametrize("width", [1400, 800])
+def test_graph_drawings_in_a_browser(sample_graphs, tmp_path, width):
+    """Labels and column headings that do not overlap and stay on the page, the legend clear of
+    the plot and the toolbar: on a wide page, and in a notebook cell of a 900 px window."""
     graph, whole = sample_graphs
     for name, figure in (
         ("graph-album", charts.graph_figure(graph)),
         ("graph-summary", charts.graph_figure(whole)),
     ):
         path = lla.write_timeline(figure, tmp_path / f"{name}.html")  # any figure, as a page
-        with browser_page(path, width=1400, height=900) as (page, errors):
+        with browser_page(path, width=width, height=900) as (page, errors):
             page.wait_for_selector("body[data-figures=drawn]")
-            screenshot(page, name)
+            screenshot(page, f"{name}-{width}px")
             boxes = {
                 part: page.evaluate(BOXES, selector)
                 for part, selector in {
                     "labels": ".scatterlayer .textpoint text",
+                    "headings": ".annotation-text",
                     "legend": ".legend .bg",
                     "toolbar": ".modebar",
                     "plot": ".nsewdrag",
+                    "page": ".main-svg:first-child",
                 }.items()
             }
-            labels = boxes["labels"]
+            labels = boxes["labels"] + boxes["headings"]
             drawn = len(node_traces(figure)) if name == "graph-summary" else graph.number_of_nodes()
-            assert len(labels) == drawn
+            assert len(boxes["labels"]) == drawn
             crowded = [
                 (a["text"], b["text"]) for i, a in enumerate(labels) for b in labels[i + 1 :] if overlap(a, b)
             ]
             assert crowded == []
+            (shown,) = boxes["page"]
+            right = shown["x"] + shown["w"]
+            assert [b["text"] for b in labels if b["x"] < shown["x"] or b["x"] + b["w"] > right] == []
             (legend,) = boxes["legend"]
             assert not any(overlap(legend, box) for box in boxes["toolbar"] + boxes["plot"])
         assert errors == []
