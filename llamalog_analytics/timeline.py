@@ -100,6 +100,11 @@ _LEGENDS = {  # legend groups, one under the other under the plot: (rank, title)
 }
 _BAR_BELOW = 0.3  # lanes: a duration bar runs just under its row's marker, so short ones show
 _SPREAD = 0.2, 0.5  # lanes: rows of a lane logged in one millisecond this far apart, at most this in all
+# A marker or ring of a row at either end of the axis, or in the first or last lane, drawn whole
+# over the plot's edge (plotly still hides those of rows panned or zoomed out of view); WebGL
+# traces have no such setting.
+_WHOLE: dict[Any, dict[str, bool]] = {go.Scatter: {"cliponaxis": False}}
+_ABOVE = 0.3  # lanes: room over the first lane, where its llamas reach (the plot clips pictures)
 
 
 def plot_timeline(
@@ -268,7 +273,7 @@ def _figure(
     ]
     if webgl:
         notes.append("WebGL")
-    plot_height = LANE_PIXELS * len(names)
+    plot_height = round(LANE_PIXELS * (len(names) + _ABOVE))
     # the legend's groups one under the other, from the page's left edge: however narrow the
     # page, none is pushed past its right edge or wrapped below its bottom
     groups = [sum(trace.legendgroup == group for trace in figure.data) for group in _LEGENDS]
@@ -310,7 +315,7 @@ def _figure(
             "ticktext": names,
             "tickfont": LANE_FONT,
             "ticklabelstandoff": _STANDOFF,
-            "range": [len(names) - 0.5, -0.5],
+            "range": [len(names) - 0.5, -0.5 - _ABOVE],
             "zeroline": False,
             "automargin": True,
         },
@@ -486,6 +491,7 @@ def _markers(figure: go.Figure, scatter: Any, rows: pl.DataFrame) -> None:
                 },
                 hovertext=part["hover"],
                 hovertemplate="%{hovertext}<extra></extra>",
+                **_WHOLE.get(scatter, {}),
             )
         )
 
@@ -520,6 +526,7 @@ def _over(
                 legendgroup=group,
                 marker=marker,
                 **more,
+                **_WHOLE.get(scatter, {}),
             )
         )
 

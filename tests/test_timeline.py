@@ -149,7 +149,7 @@ def test_lanes_follow_the_job_tree_and_name_their_entity(chain_store):
     figure = lla.plot_timeline(chain_store, "album", ALBUM)
     assert lane_labels(figure) == LANES
     assert list(figure.layout.yaxis.tickvals) == list(range(len(LANES)))
-    assert figure.layout.yaxis.range == (len(LANES) - 0.5, -0.5)  # the root on top
+    assert figure.layout.yaxis.range == (len(LANES) - 0.5, -0.5 - timeline._ABOVE)  # the root on top
     assert figure.layout.xaxis.title.text == "time (UTC)"
     assert figure.layout.title.text == "LlamaLog timeline · ALBUM Kid A"
     subtitle = figure.layout.title.subtitle.text
@@ -848,4 +848,43 @@ def test_the_time_ticks_stand_side_by_side_on_a_900_px_page(sample_album, tmp_pa
         screenshot(page, "timeline-readme-album-900px")
     crowded = [(a["text"], b["text"]) for a in ticks for b in ticks if a != b and overlap(a, b)]
     assert len(ticks) >= 4 and crowded == [], crowded
+    assert errors == []
+
+
+# Each element of a selector that plotly clips (it or a group around it has a clip-path: the
+# plot's area) with its box, in page pixels, and whether it is clipped.
+CLIPPED = """(selector) => Array.from(document.querySelectorAll(selector)).map((e) => {
+  let clipped = false;
+  for (let n = e; n && n.getAttribute; n = n.parentNode) clipped ||= !!n.getAttribute("clip-path");
+  const r = e.getBoundingClientRect();
+  return {x: r.x, y: r.y, w: r.width, h: r.height, clipped};
+})"""
+
+
+@needs_chromium
+def test_markers_rings_and_llamas_at_the_plot_edges_are_drawn_whole(sample_album, tmp_path):
+    """The README's quickstart album starts with a creation ringed as logged before its parent
+    run, in the top lane at the axis's left end: its ring, star and llama show whole, none cut
+    by the plot's edge, and so does every other row's."""
+    store, album = sample_album
+    path = lla.write_timeline(lla.plot_timeline(store, "ALBUM", album), tmp_path / "t.html")
+    with browser_page(path, width=1280, height=900) as (page, errors):
+        page.wait_for_selector("body[data-figures=drawn]")
+        screenshot(page, "timeline-edges")
+        (plot,) = page.evaluate(BOXES, "#timeline .nsewdrag")
+        points = page.evaluate(CLIPPED, "#timeline .scatterlayer .point")
+        clipped = [c["clipped"] for c in page.evaluate(CLIPPED, "#timeline image")]
+        llamas = [box for box, cut in zip(page.evaluate(PICTURES), clipped, strict=True) if cut]
+
+    def inside(box: dict) -> bool:
+        return (
+            box["x"] >= plot["x"] - 0.5
+            and box["y"] >= plot["y"] - 0.5
+            and box["x"] + box["w"] <= plot["x"] + plot["w"] + 0.5
+            and box["y"] + box["h"] <= plot["y"] + plot["h"] + 0.5
+        )
+
+    assert points and not all(inside(p) for p in points)  # some reach past the plot's edge...
+    assert [p for p in points if p["clipped"] and not inside(p)] == []  # ...and are not cut there
+    assert [box for box in llamas if not inside(box)] == []
     assert errors == []
