@@ -320,3 +320,19 @@ def test_the_heading_of_a_checks_list_names_what_it_holds(tmp_path):
     }
     entities = report.check("unknown_origin")
     assert f"<h3>Entities of unknown origin ({entities.ids.height:,})</h3>" in lla.report.check_html(entities)
+
+
+def test_a_notebooks_tables_read_numbers_as_the_page_does():
+    """In a notebook's view of a check, as in the page's tables, numbers stand right-aligned with
+    thousands separators (``12,345``), and a whole float reads as the whole number it is."""
+    from llamalog_analytics.report import _plain_table
+
+    frame = pl.DataFrame({"value": ["MUSICBRAINZ_FETCH"], "rows": [12_345], "share": [0.317], "lift": [4.0]})
+    table = _plain_table(frame, "category_backfill", "where they concentrate")
+    cells = re.findall(r"<td( class=\"number\")?>(.*?)</td>", table)
+    assert [(bool(number), re.sub("<[^>]+>", "", text)) for number, text in cells] == [
+        (False, "MUSICBRAINZ_FETCH"),
+        (True, "12,345"),
+        (True, "0.317"),
+        (True, "4"),
+    ]
