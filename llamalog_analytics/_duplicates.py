@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 from . import schema
 from ._readers import absolute_source
-from ._sql import CHANGED_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, STAGE_TABLE, json_text, literal, quote
+from ._sql import (
+    CHANGED_TABLE,
+    LOAD_ID_COLUMN,
+    LOADS_TABLE,
+    STAGE_TABLE,
+    json_differs,
+    json_text,
+    literal,
+    quote,
+)
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -40,10 +49,7 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
         f"SELECT id FROM {STAGE_TABLE} WHERE _table = ? AND _reason IS NULL "
         "AND _state IN ('new', 'duplicate')"
     )
-    # a list's length too: DuckDB hashes NULL, [] and [NULL] alike
-    hashed = ", ".join(
-        f"{quote(c.name)}, len({quote(c.name)})" if c.type.endswith("[]") else quote(c.name) for c in _COLS
-    )
+    hashed = ", ".join(map(_hashed, _COLS))
     for table in sorted({t for t in tables if store.has_table(t)}):
         matched, first, last = store.execute(
             f"SELECT count(*), min(created_at), max(created_at) FROM {quote(table)} "
@@ -140,6 +146,17 @@ FROM ({differences}) AS d
 WHERE s._file = d._file AND s._row = d._row"""
 
 
+def _hashed(c: schema.Column) -> str:
+    """SQL for column ``c`` as a row's hash takes it: a list with its length (DuckDB hashes NULL,
+    [] and [NULL] alike), JSON compacted (a file's is compacted as it loads, PostgreSQL's keeps
+    the spaces ``jsonb`` writes), so the same row from either hashes alike."""
+    if c.type.endswith("[]"):
+        return f"{quote(c.name)}, len({quote(c.name)})"
+    if c.type == "JSON":
+        return f"json({quote(c.name)})"
+    return quote(c.name)
+
+
 def _numbers(numbers: list[int]) -> str:
     """``numbers`` as a SQL list literal."""
     return f"[{', '.join(map(str, numbers))}]::INTEGER[]"
@@ -168,15 +185,16 @@ def _blurred(files: str) -> str:
 
 
 def _differences(a: str, b: str, blurred: str = "false") -> str:
-    """SQL listing the canonical columns where rows ``a`` and ``b`` differ; where the SQL
-    condition ``blurred`` holds, JSON null and SQL NULL do not."""
+    """SQL listing the canonical columns where rows ``a`` and ``b`` differ, JSON by value (an
+    export of the database holds it as the database does, but spaced or ordered otherwise);
+    where the SQL condition ``blurred`` holds, JSON null and SQL NULL do not differ."""
 
     def differ(c: schema.Column) -> str:
         x, y = f"{a}.{quote(c.name)}", f"{b}.{quote(c.name)}"
         if c.type != "JSON":
             return f"{x} IS DISTINCT FROM {y}"
         same_null = f"coalesce({x}, 'null') = coalesce({y}, 'null')"
-        return f"{x} IS DISTINCT FROM {y} AND NOT (({blurred}) AND {same_null})"
+        return f"{json_differs(x, y)} AND NOT (({blurred}) AND {same_null})"
 
     cases = ", ".join(f"CASE WHEN {differ(c)} THEN '{c.name}' END" for c in _COLS)
     return f"list_filter([{cases}], lambda x: x IS NOT NULL)"

@@ -83,6 +83,32 @@ def json_text(fields: Iterable[tuple[str, str]]) -> str:
     return f"CAST(to_json({{{body}}}) AS VARCHAR)"
 
 
+def json_differs(x: str, y: str) -> str:
+    """SQL: whether the JSON expressions ``x`` and ``y`` hold different values. Neither spacing
+    nor the order of an object's keys counts (PostgreSQL's ``jsonb`` writes ``{"a": 1}`` with a
+    space, and its keys shortest first; a file may have neither); an array's order does, and SQL
+    NULL differs from JSON null. Each value's nodes are compared only where the compacted texts
+    differ.
+
+    Examples:
+        >>> import duckdb
+        >>> def differ(x, y):
+        ...     return duckdb.execute("SELECT " + json_differs("$1::JSON", "$2::JSON"), [x, y]).fetchone()[0]
+        >>> differ('{"b": [1, {"d": null, "c": "x"}], "a": 2}', '{"a":2,"b":[1,{"c":"x","d":null}]}')
+        False
+        >>> differ('{"b": [1, 2]}', '{"b": [2, 1]}'), differ("null", None)
+        (True, True)
+    """
+
+    def nodes(value: str) -> str:  # every node by its path, type and value, sorted
+        return (
+            "(SELECT list_sort(list(fullkey || ' ' || type || ' ' || coalesce(atom::VARCHAR, ''))) "
+            f"FROM json_tree({value}))"
+        )
+
+    return f"(json({x}) IS DISTINCT FROM json({y}) AND {nodes(x)} IS DISTINCT FROM {nodes(y)})"
+
+
 def data_table_ddl(table: str) -> str:
     """``CREATE TABLE`` for a log table: the 28 canonical columns plus the load that brought each row."""
     columns = ",\n  ".join(f"{quote(c.name)} {c.type}" for c in COLUMNS)

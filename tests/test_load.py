@@ -242,6 +242,29 @@ def test_conflicting_duplicate_ids_are_rejected_not_dropped(store, synth, tmp_pa
     assert "EDITED" not in store.table()["operation"].to_list()
 
 
+def test_json_spaced_or_ordered_otherwise_is_the_same_value(store, synth, tmp_path):
+    """PostgreSQL's jsonb writes ``{"a": 1, "bb": 2}``: spaced, keys shortest first. The same row
+    from an export written otherwise is the same row; an array in another order is not."""
+    frame = synth.llama_logs.head(4).with_columns(
+        metadata=pl.Series(['{"albumTitle":"A","fieldChanges":[{"field":"x","after":1}],"n":2}'] * 4),
+        preview_data=pl.Series(['{"url":"u","tracks":[1,2]}', None, "null", "{}"]),
+    )
+    store.load_files(lla.write_logs(frame, tmp_path / "compact.csv"), quiet=True)
+    as_jsonb = frame.with_columns(
+        metadata=pl.lit('{"n": 2, "albumTitle": "A", "fieldChanges": [{"after": 1, "field": "x"}]}'),
+        preview_data=pl.Series(['{"url": "u", "tracks": [1, 2]}', None, "null", "{ }"]),
+    )
+    again = store.load_files(lla.write_logs(as_jsonb, tmp_path / "jsonb.csv"), quiet=True)
+    assert (again.rows_loaded, again.rows_inserted, again.rows_rejected) == (4, 0, 0)
+    both = lla.LogStore()
+    both.load_files([tmp_path / "compact.csv", tmp_path / "jsonb.csv"], quiet=True)
+    assert (both.table().height, both.rejects().height) == (4, 0)
+    reordered = frame.with_columns(preview_data=pl.lit('{"url":"u","tracks":[2,1]}'))
+    other = store.load_files(lla.write_logs(reordered.head(1), tmp_path / "other.csv"), quiet=True)
+    assert other.rows_rejected == 1
+    assert "different values in preview_data;" in store.rejects(other.load_id)["reason"].item()
+
+
 def test_a_list_that_became_empty_or_null_is_a_change(store, synth, tmp_path):
     """NULL, [] and [NULL] are three values of a list column, though DuckDB hashes them alike."""
     path = tmp_path / "a.parquet"

@@ -51,6 +51,29 @@ def test_full_load_round_trips_every_type(store, database, data):
     )
 
 
+def test_an_export_of_the_database_and_the_database_are_the_same_rows(store, database, tmp_path):
+    """psql's CSV export writes jsonb as the server does (``{"a": 1}``, spaced); a file's JSON is
+    compacted as it loads: the database's rows then match the export's, and none is rejected."""
+    export = tmp_path / "llama_logs.csv"
+    with (
+        psycopg.connect(database) as con,
+        con.cursor() as cur,
+        open(export, "wb") as out,
+        cur.copy("COPY llama_logs TO STDOUT (FORMAT csv, HEADER true)") as copy,
+    ):
+        for chunk in copy:
+            out.write(chunk)
+    assert '": ' in export.read_text()  # jsonb's spacing
+    store.load_files(export, quiet=True)
+    result = store.load_postgres(database, quiet=True)
+    assert (result.rows_read, result.rows_loaded, result.rows_inserted, result.rows_rejected) == (
+        4_000,
+        4_000,
+        0,
+        0,
+    )
+
+
 def test_pre_migration_database_and_both_tables(store, pg_server, data):
     url = pg_server.database("t_both_eras")
     create_upstream(url, table="enrichment_logs", era=schema.CATEGORY_MIGRATION)
