@@ -727,14 +727,24 @@ class LogStore:
         return self.frame(f"SELECT * FROM {CHANGED_TABLE} ORDER BY load_id, table_name, id")
 
     def applied_migrations(self) -> dict[str, datetime]:
-        """When each migration in the store's ``_prisma_migrations`` was applied (naive UTC);
-        empty when that table is not loaded."""
+        """When each migration in the store's ``_prisma_migrations`` was applied (naive UTC), in
+        the order they were applied; empty when that table is not loaded.
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.sample_store() as store:
+            ...     applied = store.applied_migrations()
+            >>> list(applied)[:2]
+            ['20251224191546_add_enrichment_log_model', '20251225001025_add_user_id_to_enrichment_log']
+            >>> applied["20260209194819_rename_enrichmentlog_to_llamalog"]
+            datetime.datetime(2026, 2, 10, 1, 48, 19)
+        """
         if not self.has_table(MIGRATIONS_TABLE):
             return {}
         return dict(
             self.execute(
                 f"SELECT migration_name, min(started_at) FROM {MIGRATIONS_TABLE} "
-                "WHERE rolled_back_at IS NULL AND started_at IS NOT NULL GROUP BY ALL"
+                "WHERE rolled_back_at IS NULL AND started_at IS NOT NULL GROUP BY ALL ORDER BY 2, 1"
             )
         )
 
