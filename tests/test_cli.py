@@ -354,7 +354,9 @@ def test_timeline_out_dash_writes_the_page_to_standard_output(tmp_path, monkeypa
     timeline = ("timeline", "ARTIST", case["chains"][0]["entity_id"], "--db", db)
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(*timeline, "--out", "-")
-    assert code == 0 and err.startswith("[🦙 LlamaLog] wrote ") and err.endswith(" to standard output\n")
+    # what was written, then what it holds in parentheses, then where: not "... run: 1 to t.html"
+    said = r"\[🦙 LlamaLog\] wrote LlamaLog timeline · ARTIST \S+ \(\S+ · \d+ rows [^)]+\) to standard output"
+    assert code == 0 and re.fullmatch(said + "\n", err), err
     assert run_cli(*timeline, "--out", "t.html")[0] == 0 and out == (tmp_path / "t.html").read_text()
     assert not (tmp_path / "-").exists()
 

@@ -397,7 +397,9 @@ def timeline(
             idle_gap=None if idle_gap.lower() == "off" else idle_gap,
         )
     _write_out(lambda path: write_timeline(figure, path), file, "timeline.html")
-    said = _plain(figure.layout.title.subtitle.text or "the timeline")
+    said = _plain(figure.layout.title.text or "the timeline")  # what it is, then what it holds
+    if figure.layout.title.subtitle.text:
+        said += f" ({_plain(figure.layout.title.subtitle.text)})"
     click.echo(f"[🦙 LlamaLog] wrote {said} to {file or 'standard output'}", err=file is None)
 
 
