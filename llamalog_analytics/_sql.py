@@ -86,27 +86,37 @@ def json_text(fields: Iterable[tuple[str, str]]) -> str:
 def json_differs(x: str, y: str) -> str:
     """SQL: whether the JSON expressions ``x`` and ``y`` hold different values. Neither spacing
     nor the order of an object's keys counts (PostgreSQL's ``jsonb`` writes ``{"a": 1}`` with a
-    space, and its keys shortest first; a file may have neither); an array's order does, and SQL
-    NULL differs from JSON null. Each value's nodes are compared only where the compacted texts
-    differ.
+    space, and its keys shortest first; a file may have neither), numbers compare by value
+    (``1.0``, ``1e0`` and ``1`` alike), an array's order counts, a boolean is not a number and
+    SQL NULL differs from JSON null. Each value's nodes are compared only where the compacted
+    texts differ.
 
     Examples:
         >>> import duckdb
         >>> def differ(x, y):
         ...     return duckdb.execute("SELECT " + json_differs("$1::JSON", "$2::JSON"), [x, y]).fetchone()[0]
-        >>> differ('{"b": [1, {"d": null, "c": "x"}], "a": 2}', '{"a":2,"b":[1,{"c":"x","d":null}]}')
+        >>> differ('{"b": [1, {"d": null, "c": "x"}], "a": 2}', '{"a":2,"b":[1,{"c":"x","d":1e-0}]}')
+        True
+        >>> differ('{"b": [1, {"d": null, "c": 1.0}], "a": 2}', '{"a":2,"b":[1,{"c":1e0,"d":null}]}')
         False
-        >>> differ('{"b": [1, 2]}', '{"b": [2, 1]}'), differ("null", None)
-        (True, True)
+        >>> differ('{"b": [1, 2]}', '{"b": [2, 1]}'), differ('[true]', '[1]'), differ("null", None)
+        (True, True, True)
     """
 
-    def nodes(value: str) -> str:  # every node by its path, type and value, sorted
-        return (
-            "(SELECT list_sort(list(fullkey || ' ' || type || ' ' || coalesce(atom::VARCHAR, ''))) "
-            f"FROM json_tree({value}))"
-        )
+    def nodes(value: str) -> str:  # every node by its path, kind and value, sorted
+        return f"(SELECT list_sort(list(fullkey || ' ' || {_JSON_NODE})) FROM json_tree({value}))"
 
     return f"(json({x}) IS DISTINCT FROM json({y}) AND {nodes(x)} IS DISTINCT FROM {nodes(y)})"
+
+
+# A json_tree node's kind and value: a number as ``number`` and its value (a whole one as an
+# integer, exact past a double's range), anything else as its type and text.
+_JSON_NODE = """CASE
+  WHEN type IN ('BIGINT', 'UBIGINT') THEN 'number ' || atom::VARCHAR
+  WHEN type <> 'DOUBLE' THEN type || ' ' || coalesce(atom::VARCHAR, '')
+  WHEN atom::DOUBLE = trunc(atom::DOUBLE) AND abs(atom::DOUBLE) < 9007199254740992
+    THEN 'number ' || atom::DOUBLE::BIGINT::VARCHAR
+  ELSE 'number ' || atom::DOUBLE::VARCHAR END"""
 
 
 def data_table_ddl(table: str) -> str:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-from typing import Any
-
 import polars as pl
 
 from .. import schema
 from .._duplicates import BLURRED
-from .._sql import LOADS_TABLE, literal, quote
+from .._sql import LOADS_TABLE, json_differs, literal, quote
 from .context import Audit, Check, check_result, counts_by, listed, skipped
 from .result import CheckResult
 
@@ -46,11 +42,14 @@ def rows_preserved(audit: Audit) -> CheckResult:
             return f"date_trunc('millisecond', {at})"
         return f"nullif({at}, 'null'::JSON)" if blurred and column in _JSON_COLUMNS else at
 
-    differs = {c: f"{value('b', c)} IS DISTINCT FROM {value('a', c)}" for c in columns}
+    def differs(column: str) -> str:
+        b, a = value("b", column), value("a", column)
+        return json_differs(b, a) if column in _JSON_COLUMNS else f"{b} IS DISTINCT FROM {a}"
+
     cells = ", ".join(
-        f"CASE WHEN {test} THEN {{'column': {literal(c)}, 'before': b.{quote(c)}::VARCHAR, "
+        f"CASE WHEN {differs(c)} THEN {{'column': {literal(c)}, 'before': b.{quote(c)}::VARCHAR, "
         f"'after': a.{quote(c)}::VARCHAR}} END"
-        for c, test in differs.items()
+        for c in columns
     )
     fingerprint = ", ".join(value("t", c) for c in columns)
     sql = f"""WITH b_hash AS (SELECT t.id, hash({fingerprint}) AS h FROM {before} AS t),
@@ -72,7 +71,6 @@ UNION ALL
 SELECT id, 'changed', cell."column", cell."before", cell."after" FROM cells"""
     listing, sql = audit.listing(sql, 'kind, id, "column"')
     ids = listing.frame()  # as many rows as differences: few where the migration kept the data
-    ids = ids.filter(~pl.struct(ids.columns).map_elements(_same_json, return_dtype=pl.Boolean))
     missing = ids.filter(pl.col("kind") == "missing").height
     changed = ids.filter(pl.col("kind") == "changed")["id"].n_unique()
     compared = audit.store.execute(f"SELECT count(*) FROM {before}")[0][0]
@@ -85,12 +83,11 @@ SELECT id, 'changed', cell."column", cell."before", cell."after" FROM cells"""
         finding += " (" + ", ".join(ids.filter(pl.col("kind") == "changed")["column"].unique().sort()) + ")"
     finding += f"; {len(columns) + 1} columns compared"
     finding += f" ({blurred}: JSON null and SQL NULL compare equal)." if blurred else "."
-    kept = listing if ids.height == listing.height else ids  # the file, unless JSON cells left it
     return check_result(
         name,
         expects,
         "fail",
-        kept,
+        listing,
         sql,
         finding,
         count=n,
@@ -118,26 +115,6 @@ def _loaded_from_json(audit: Audit) -> str | None:
     if not found:
         return None
     return f"{' and '.join(r[0] for r in found)} loaded from a JSON export"
-
-
-def _same_json(row: dict[str, Any]) -> bool:
-    """Whether a changed JSON cell holds the same value on both sides (key order, spacing)."""
-    if row["column"] not in _JSON_COLUMNS or row["before"] is None or row["after"] is None:
-        return False
-    return _json_value(json.loads(row["before"])) == _json_value(json.loads(row["after"]))
-
-
-def _json_value(value: Any) -> Any:
-    """A comparable form of a JSON value: objects unordered, numbers exact, booleans not numbers."""
-    if isinstance(value, dict):
-        return ("object", frozenset((k, _json_value(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("array", tuple(_json_value(v) for v in value))
-    if isinstance(value, bool) or value is None:
-        return ("literal", value)
-    if isinstance(value, (int, float)):
-        return ("number", Decimal(repr(value)).normalize())
-    return ("string", value)
 
 
 def duplicate_ids(audit: Audit) -> CheckResult:
