@@ -9,7 +9,7 @@ Examples:
     ['0 ms', '412 ms', '4.2 s', '3 min 12 s', '1 h 26 min', '59 d 18 h']
     >>> from datetime import datetime
     >>> moment(datetime(2026, 2, 10, 16, 39, 53, 412000)), moment(datetime(2026, 2, 10, 16, 39, 53))
-    ('2026-02-10 16:39:53.412', '2026-02-10 16:39:53')
+    ('2026-02-10 16:39:53.412', '2026-02-10 16:39:53.000')
 """
 
 from __future__ import annotations
@@ -167,15 +167,15 @@ def number_ranges(numbers: list[int]) -> str:
 
 
 def moment(value: datetime | date | str | None) -> str:
-    """A UTC time to the millisecond, without trailing zeros; a date as it is; text unchanged."""
+    """A UTC time to the millisecond, a whole second too (so times in a column line up); a
+    date as it is; text unchanged."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if not isinstance(value, datetime):
         return value.isoformat()
-    text = value.isoformat(sep=" ", timespec="milliseconds")
-    return text.removesuffix(".000")
+    return value.isoformat(sep=" ", timespec="milliseconds")
 
 
 def json_value(value: object) -> object:

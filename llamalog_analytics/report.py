@@ -164,7 +164,7 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
     """
     return frame.with_columns(
         *(
-            pl.col(n).dt.strftime("%Y-%m-%d %H:%M:%S%.3f").str.strip_suffix(".000")
+            pl.col(n).dt.strftime("%Y-%m-%d %H:%M:%S%.3f")
             for n, t in frame.schema.items()
             if t == pl.Datetime
         ),

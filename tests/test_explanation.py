@@ -126,7 +126,7 @@ def test_a_creation_on_a_loop_of_parent_links_says_so(tmp_path):
     )
     with store_of(rows, tmp_path) as store:
         text = str(lla.explain(store, "ALBUM", ALBUM))
-    assert "album:created at 2026-03-01 12:00:00 by an unknown trigger; on a loop of parent links" in text
+    assert "album:created at 2026-03-01 12:00:00.000 by an unknown trigger; on a loop of parent links" in text
     assert "cycle: 2 rows form a parent loop (A, B)" in text and "entry point" not in text
 
 
@@ -209,7 +209,7 @@ def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward(tmp_path):
     assert "afterward: 1 row about this album (1 enriched), 3 in its chain" in text
     assert (
         "logged before its creation: 1 row about it came before its CREATED row "
-        "(the first: enrichment:album at 2026-03-01 12:00:00)"
+        "(the first: enrichment:album at 2026-03-01 12:00:00.000)"
     ) in text
 
 
@@ -261,12 +261,12 @@ def test_a_creation_that_names_no_one_says_who_started_its_job_tree(tmp_path):
     with store_of(rows, tmp_path) as store:
         text = str(lla.explain(store, "ALBUM", ALBUM))
     assert (
-        "how it got here: album:created at 2026-03-01 12:00:01, started by user cuser1; root job "
+        "how it got here: album:created at 2026-03-01 12:00:01.000, started by user cuser1; root job "
         "collection-add-1\n    entry point: collection:album-added\n"
     ) in text, text
     rows[1]["triggered_by"] = "collection_add"  # its own trigger comes first
     with store_of(rows, tmp_path) as store:
-        assert "12:00:01 by collection_add; root job" in str(lla.explain(store, "ALBUM", ALBUM))
+        assert "12:00:01.000 by collection_add; root job" in str(lla.explain(store, "ALBUM", ALBUM))
 
 
 def test_rows_about_another_entity_that_name_this_one_are_counted_apart(tmp_path):
