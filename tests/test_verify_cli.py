@@ -8,7 +8,7 @@ import re
 import shlex
 
 import pytest
-from conftest import audit_store, clean_rows, run_cli, with_changes
+from conftest import audit_store, clean_rows, run_cli, run_in_terminal, with_changes
 
 import llamalog_analytics as lla
 from llamalog_analytics.audit import DEFAULT_CHECKS, audit_history
@@ -22,6 +22,17 @@ def sample_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("sample") / "sample.duckdb"
     lla.sample_store(path).close()
     return path
+
+
+def test_the_audit_fits_the_terminal_and_prints_whole_lines_elsewhere(sample_db):
+    """In an 80-column terminal each check's finding and what it expects are wrapped under the
+    check (they ran past the terminal's edge, where it broke them anywhere); to a pipe or a file
+    each stays on one line, for scripts to read."""
+    shown = run_in_terminal("verify", "--db", sample_db, "--no-record", columns=80)
+    code, whole, _ = run_cli("verify", "--db", sample_db, "--no-record")
+    assert code == 0 and max(map(len, shown.splitlines())) <= 80
+    assert "\nWARN  category_backfill          123\n      123 of 651 rows" in shown.replace("\r", "")
+    assert shown.split() == whole.split()  # the same words in the same order
 
 
 def test_the_sample_warns_so_it_exits_0_unless_failing_on_warn(sample_db):

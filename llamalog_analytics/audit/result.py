@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import textwrap
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -301,7 +302,27 @@ class AuditReport:
         return json.dumps(self.to_dict(), indent=indent, default=str)
 
     def __str__(self) -> str:
-        width = max(len(c.name) for c in self.checks) if self.checks else 0
+        return self.text()
+
+    def text(self, width: int | None = None) -> str:
+        """The report as text: the tables and eras audited, then a line per check with its
+        count, its finding and what it expects beside it. With ``width`` (a terminal's), the
+        finding and what it expects are wrapped to it, under where they start, or on lines of
+        their own under the check when there is too little room beside it.
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.sample_store() as store:
+            ...     report = lla.verify(store, checks=[lla.audit.duplicate_ids])
+            >>> for line in report.text(width=72).splitlines()[-5:]:
+            ...     print(line)
+            PASS  duplicate_ids          0
+                  0 row ids appear more than once (0 in llama_logs, 0 in
+                  enrichment_logs).
+                  expects: No row id appears more than once in the migrated table or
+                  in the snapshot (the primary key forbids it).
+        """
+        names = max(len(c.name) for c in self.checks) if self.checks else 0
         lines = [f"[🦙 LlamaLog] migration audit: {self.status.upper()}"]
         for key in ("tables", "eras"):
             for name, value in self.summary.get(key, {}).items():
@@ -310,10 +331,10 @@ class AuditReport:
             lines.append(f"  job links followed: {self.summary['job links']}")
         counted = tally(c.status for c in self.checks)
         lines.append("  checks: " + ", ".join(f"{n} {s}" for s, n in counted.items()))
-        indent = " " * (4 + 2 + width + 2 + 9 + 2)
         for c in self.checks:
-            lines.append(f"{c.status.upper():4}  {c.name:<{width}}  {c.count:>9,}  {c.finding}")
-            lines.append(f"{indent}expects: {c.expects}")
+            head = f"{c.status.upper():4}  {c.name:<{names}}  {c.count:>9,}  "
+            lines += _beside(head, c.finding, width)
+            lines += _beside(" " * len(head), f"expects: {c.expects}", width)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -326,3 +347,33 @@ class AuditReport:
         from ..export import write_report
 
         return write_report(self, path)
+
+
+_ROOM = 50  # the fewest characters a line beside a check's name may hold; with less, lines of their own
+
+
+def _beside(head: str, text: str, width: int | None) -> list[str]:
+    """``text`` after ``head`` on one line, or with ``width`` wrapped to it under where it
+    starts; when that leaves it fewer than :data:`_ROOM` characters a line, on lines of its own
+    indented under ``head``'s first word."""
+    if width is None:
+        return [head + text]
+    indent = " " * 6
+    if width - len(head) < _ROOM:
+        first = [head.rstrip()] if head.strip() else []
+        return first + textwrap.wrap(
+            text,
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=head,
+        subsequent_indent=" " * len(head),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )

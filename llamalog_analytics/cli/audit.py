@@ -22,6 +22,7 @@ from ._options import (
     open_store,
     output_format,
 )
+from ._terminal import terminal_width
 
 if TYPE_CHECKING:
     from ..audit import AuditReport
@@ -130,7 +131,7 @@ def verify_command(
         click.echo(json.dumps(document, indent=2, default=json_value))
     else:
         hint = _repair_hint(audit, _given(db=db, **audit_arguments))
-        click.echo(str(audit) + (f"\n\n{changes}" if changes else "") + hint)
+        click.echo(audit.text(terminal_width()) + (f"\n\n{changes}" if changes else "") + hint)
     if report:
         click.echo(f"[🦙 LlamaLog] report written to {audit.to_html(report)}", err=True)
     sys.exit(1 if audit.at_least(fail_on) else 0)
