@@ -287,8 +287,14 @@ def _rejects_table(rows: list[dict[str, Any]]) -> str:
 
 
 @click.command()
-@click.option("--rows", type=click.IntRange(min=1), default=5_000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=5_000,
+    show_default=True,
+    help="How many llama_logs rows to generate (the snapshot holds those before the migration).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="The same seed, the same rows.")
 @click.option(
     "--out",
     required=True,
