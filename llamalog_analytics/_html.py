@@ -36,6 +36,8 @@ CSS = """
 & .category svg { background: #fff; border-radius: 50%; margin-right: .25em; }
 & td.nowrap { white-space: nowrap; }
 & .error { color: #cf222e; max-width: 28em; }
+& .error span { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2;
+  line-clamp: 2; overflow: hidden; }  /* two lines at most, the whole in its title and details */
 & .copy { border: none; background: none; cursor: pointer; color: #57606a; padding: 0 .2em; }
 & label { cursor: pointer; user-select: none; display: inline-block; }
 & tr.details pre { margin: 0; padding: .6em; background: #f6f8fa; white-space: pre-wrap;

@@ -191,7 +191,7 @@ def _row(row: dict[str, Any], columns: list[str], toggle: str) -> str:
         f'<td class="nowrap">{entity}</td>'
         f"<td>{status_badge(row.get('status'))}</td><td>{job}</td>"
         f'<td class="number">{duration(row.get("duration_ms"))}</td>'
-        f'<td class="error">{escape(str(error))}</td></tr>'
+        f'<td class="error"><span title="{escape(str(error))}">{escape(str(error))}</span></td></tr>'
         f'<tr class="details"><td></td><td colspan="8"><pre>{pretty}</pre></td></tr>'
     )
 

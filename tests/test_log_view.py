@@ -125,3 +125,26 @@ def test_a_row_naming_its_subject_by_its_own_id_column_alone_shows_that_id():
         schema_overrides={"entity_id": pl.String},
     )
     assert f'data-copy="{album}"' in lla.log_table(rows).to_html()
+
+
+@needs_chromium
+def test_a_long_error_takes_two_lines_of_its_row_and_keeps_the_whole_in_its_title(chain_rows, tmp_path):
+    """A failed row's error shows its first two lines (a stack of text made the row many lines
+    tall, mostly blank); the whole message is in the cell's title and the row's details."""
+    message = "Unexpected token } in JSON at position 4096: " + "while reading the cover art response " * 12
+    rows = chain_rows.head(3).with_columns(
+        status=pl.Series(["SUCCESS", "FAILED", "SUCCESS"]), error_message=pl.Series([None, message, None])
+    )
+    path = page_of(lla.log_table(rows).to_html(), tmp_path)
+    with browser_page(path, width=1000) as (page, errors):
+        rows = page.locator("tbody > tr:not(.details)")
+        plain, failed = (rows.nth(n).bounding_box()["height"] for n in (0, 1))
+        line, title = page.evaluate(
+            """() => { const cell = document.querySelectorAll("tbody td.error")[1];
+                       const titled = cell.querySelector("[title]");
+                       return [parseFloat(getComputedStyle(cell).lineHeight), titled && titled.title]; }"""
+        )
+        assert failed < plain + 1.5 * line  # one more line than a row of one line, no more
+        assert title == message
+        screenshot(page, "log-table-long-error")
+    assert errors == []
