@@ -210,16 +210,20 @@ def _other_store(path: str) -> str:
     return f"add {option}" if needs_more else f"llamalog {context.info_name} {option}"
 
 
-def rows_format_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--format table|csv|json`` for commands that print rows (into the ``output`` parameter)."""
+def format_choice(choices: tuple[str, ...], help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--format`` among ``choices``, the first by default, into the ``output`` parameter."""
     return click.option(
         "--format",
         "output",
-        type=click.Choice(["table", "csv", "json"]),
-        default="table",
+        type=click.Choice(choices),
+        default=choices[0],
         show_default=True,
         help=help,
     )
+
+
+ROWS = ("table", "csv", "json")  # the formats of commands that print rows
+TEXT = ("text", "json")  # the formats of commands that print a report
 
 
 ENTITY_TYPE = click.Choice(["ALBUM", "ARTIST", "TRACK"], case_sensitive=False)

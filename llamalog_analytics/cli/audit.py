@@ -14,7 +14,9 @@ import click
 from .. import schema as schema_module
 from .._format import json_value
 from ._options import (
+    TEXT,
     db_option,
+    format_choice,
     friendly_errors,
     is_given,
     link_options,
@@ -59,13 +61,8 @@ def audit_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command("verify")
 @audit_options
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a line per check, to read; json: every check whole (ids, SQL, breakdowns), for scripts.",
+@format_choice(
+    TEXT, "text: a line per check, to read; json: every check whole (ids, SQL, breakdowns), for scripts."
 )
 @click.option("--report", type=click.Path(dir_okay=False), help="Also write the HTML report to this file.")
 @click.option(
@@ -311,14 +308,7 @@ def _repair_hint(report: AuditReport, options: dict[str, Any]) -> str:
 
 @click.command("audits")
 @db_option()
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a line per audit, to read; json: every recorded field, for scripts.",
-)
+@format_choice(TEXT, "text: a line per audit, to read; json: every recorded field, for scripts.")
 @friendly_errors
 def audits(db: str, output: str) -> None:
     """List the audits recorded in the store (one per llamalog verify), oldest first: when, the

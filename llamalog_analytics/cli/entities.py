@@ -13,13 +13,14 @@ import click
 from .._format import count, moment, shorten
 from ._options import (
     ENTITY_TYPE,
+    ROWS,
     chain_options,
     db_option,
+    format_choice,
     friendly_errors,
     link_options,
     open_store,
     output_format,
-    rows_format_option,
     table_option,
 )
 from ._terminal import terminal_width, wrapped
@@ -42,7 +43,7 @@ _SUMMARY_COLUMNS = ("created_at", "category", "operation", "entity", "status", "
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Entity mode: page size, as the resolver pages.")
 @click.option("--cursor", help="Entity mode: the id the previous page ended with.")
-@rows_format_option("table: a summary to read; csv and json: every column plus the chain's annotations.")
+@format_choice(ROWS, "table: a summary to read; csv and json: every column plus the chain's annotations.")
 @friendly_errors
 def chain_command(
     entity_type: str,

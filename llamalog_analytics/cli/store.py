@@ -14,13 +14,14 @@ import click
 from .. import schema as schema_module
 from .._format import count, json_value, shorten
 from ._options import (
+    ROWS,
     asked_wait,
     db_option,
     fail,
+    format_choice,
     friendly_errors,
     open_store,
     output_format,
-    rows_format_option,
 )
 from ._terminal import terminal_width
 
@@ -163,7 +164,7 @@ def info(db: str) -> None:
     type=click.IntRange(min=1),
     help="Only the rows of this load (its number, as llamalog load and llamalog info print it).",
 )
-@rows_format_option("table: to read in a terminal, long values cut; csv and json: every column in full.")
+@format_choice(ROWS, "table: to read in a terminal, long values cut; csv and json: every column in full.")
 @friendly_errors
 def rejects(db: str, load_id: int | None, output: str) -> None:
     """List the rows that could not be loaded: their load, source file, row (1 = the first after
@@ -192,8 +193,8 @@ def rejects(db: str, load_id: int | None, output: str) -> None:
 
 @click.command()
 @db_option()
-@rows_format_option(
-    "table: to read in a terminal; csv and json: with each changed row's values before (previous)."
+@format_choice(
+    ROWS, "table: to read in a terminal; csv and json: with each changed row's values before (previous)."
 )
 @friendly_errors
 def changes(db: str, output: str) -> None:
