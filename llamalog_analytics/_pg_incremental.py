@@ -60,6 +60,7 @@ class SourceTable:
     columns: dict[str, str]  # canonical column name -> Postgres type
     keyed: bool = False  # id is a unique key and id, operation, created_at are NOT NULL
     blocks: int = 0  # pages of a plain table, which ranges of row positions (ctid) can split; else 0
+    ignored: tuple[str, ...] = ()  # columns the schema does not know, left out
 
 
 class Counters(NamedTuple):

@@ -39,7 +39,7 @@ from ._pg_incremental import (
 from ._pg_source import Connection, Source, parse_url, snapshot, sqlalchemy_url, translated
 from ._readers import Reader
 from ._sql import COUNTERS_TABLE, MIGRATIONS_TABLE, json_text, quote
-from .errors import ArgumentError, PostgresError
+from .errors import ArgumentError, NotLlamaLogError, PostgresError
 from .stage import LoadResult, Stage
 
 if TYPE_CHECKING:
@@ -160,14 +160,18 @@ ORDER BY c.relname, a.attnum"""
 
 def _find_tables(db: Source, target: Connection, namespace: str, only: str | None) -> list[SourceTable]:
     found: dict[str, dict[str, str]] = {}
+    unknown: dict[str, list[str]] = {}
     guaranteed: dict[str, set[str]] = {}
     blocks: dict[str, int] = {}
     for relname, column, pg_type, required, unique_key, pages in db.rows(_FIND_TABLES, (namespace,)):
         blocks[relname] = pages
-        if column in schema_module.COLUMN_NAMES:
-            found.setdefault(relname, {})[column] = pg_type
-            if required and (unique_key or column != "id"):
-                guaranteed.setdefault(relname, set()).add(column)
+        found.setdefault(relname, {})
+        if column not in schema_module.COLUMN_NAMES:
+            unknown.setdefault(relname, []).append(column)
+            continue
+        found[relname][column] = pg_type
+        if required and (unique_key or column != "id"):
+            guaranteed.setdefault(relname, set()).add(column)
     if only is not None:
         found = {k: v for k, v in found.items() if k == only}
     if not found:
@@ -193,8 +197,23 @@ def _find_tables(db: Source, target: Connection, namespace: str, only: str | Non
                 f"--schema {shlex.quote(elsewhere[0])}"
             )
         raise PostgresError(f"no {wanted} table in schema {namespace!r} at {target.display}. Hint: {hint}")
+    for name, columns in found.items():
+        if missing := [c for c in schema_module.REQUIRED if c not in columns]:
+            raise NotLlamaLogError(
+                f"{namespace}.{name} at {target.display}",
+                missing,
+                [*unknown.get(name, ()), *columns],
+                "load a table or view that has them under these names (a view can rename a column: "
+                '"createdAt" AS created_at), or name another schema with --schema or ?schema=',
+            )
     return [
-        SourceTable(name, columns, set(schema_module.REQUIRED) <= guaranteed.get(name, set()), blocks[name])
+        SourceTable(
+            name,
+            columns,
+            set(schema_module.REQUIRED) <= guaranteed.get(name, set()),
+            blocks[name],
+            tuple(unknown.get(name, ())),
+        )
         for name, columns in sorted(found.items(), reverse=True)
     ]
 
@@ -324,6 +343,7 @@ def _stream_reader(
             params=[],
             inputs={c: (quote(c), kinds[c]) for c in found.columns},
             raw=json_text((c, quote(c)) for c in found.columns),
+            ignored=found.ignored,
             notes=tuple(notes),
             numbered=False,
             trusted=found.keyed and all(kinds[c] == schema_module.column(c).type for c in found.columns),

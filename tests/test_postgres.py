@@ -18,7 +18,7 @@ import llamalog_analytics as lla
 from llamalog_analytics import schema
 from llamalog_analytics._pg_incremental import EARLIER, RESTARTED, UNSEEN_UPDATES, UPDATED
 from llamalog_analytics._pg_source import snapshot, translated
-from llamalog_analytics.errors import ArgumentError, PostgresError
+from llamalog_analytics.errors import ArgumentError, NotLlamaLogError, PostgresError
 from llamalog_analytics.postgres import parse_url
 
 
@@ -163,6 +163,31 @@ def test_a_role_that_may_read_the_log_table_alone_loads_it(store, database):
     assert "_prisma_migrations is not readable by this role" in " ".join(first.sources[0].notes)
     again = store.load_postgres(url, quiet=True)
     assert UNSEEN_UPDATES in " ".join(again.sources[0].notes) and again.rows_inserted == 0
+
+
+def test_a_table_without_id_operation_or_created_at_is_refused_naming_what_it_lacks(store, database):
+    """As a file without them is: its rows could not be told apart or placed in time, and each
+    load would add them again."""
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("CREATE SCHEMA v")
+        view = 'SELECT id, operation, created_at AS "createdAt" FROM llama_logs'
+        con.execute(f"CREATE VIEW v.llama_logs AS {view}")
+    with pytest.raises(NotLlamaLogError) as raised:
+        store.load_postgres(database + "?schema=v", quiet=True)
+    message = str(raised.value)
+    assert "v.llama_logs at postgresql://postgres:***@" in message
+    assert "missing 1 column: created_at" in message and "perhaps createdAt for created_at?" in message
+    assert "Hint: " in message and PASSWORD not in message
+    assert store.tables() == ()
+
+
+def test_columns_the_toolkit_does_not_know_are_named_in_the_load_notes(store, database):
+    """A newer app version's column is left out, as a file's is, and the load says which."""
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute('ALTER TABLE llama_logs ADD COLUMN trace_id text, ADD COLUMN "traceFlags" integer')
+    result = store.load_postgres(database, quiet=True)
+    assert result.rows_loaded == 4_000
+    assert "ignored 2 unknown columns: trace_id, traceFlags" in result.sources[0].notes
 
 
 def test_a_view_with_text_ids_and_zoned_times_loads_again_incrementally(store, database, data):
