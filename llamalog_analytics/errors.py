@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shlex
 from collections.abc import Iterable
 
@@ -164,3 +165,24 @@ class AttachedFilesChangedError(StoreError):
 
 class ExportError(LlamalogError, ValueError):
     """An export was asked for in a format that cannot be told or written."""
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C (SIGINT, a notebook's interrupt) as it reaches this package:
+    Python's ``KeyboardInterrupt``, DuckDB's interrupted query, or DuckDB failing to read an
+    Arrow stream (the database driver's, a progress bar's) that a ``KeyboardInterrupt`` stopped.
+
+    Examples:
+        >>> interrupted(KeyboardInterrupt()), interrupted(RuntimeError("Query interrupted"))
+        (True, True)
+        >>> interrupted(ValueError("reading the object registered as 'x' failed: KeyboardInterrupt: "))
+        True
+        >>> interrupted(ValueError("Invalid Input Error: a row holds 'KeyboardInterrupts'"))
+        False
+    """
+    return (
+        isinstance(exc, KeyboardInterrupt)
+        or type(exc).__name__ == "InterruptException"
+        or str(exc) == "Query interrupted"
+        or re.search(r"(^|: |\n)KeyboardInterrupt(:|\n|$)", str(exc)) is not None
+    )

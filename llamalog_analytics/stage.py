@@ -38,12 +38,14 @@ from ._sql import (
     data_table_ddl,
     quote,
 )
-from .errors import SourceError, StoreError
+from .errors import SourceError, StoreError, interrupted
 
 if TYPE_CHECKING:
     from .store import LogStore
 
 _COLS = schema.COLUMNS
+# What an interrupted load says (a KeyboardInterrupt's message; the command line prints it)
+INTERRUPTED = "the load stopped before it finished; the store is unchanged. Hint: run it again"
 _TYPED = ", ".join(f"{quote(c.name)} {c.type}" for c in _COLS)
 _NAMES = ", ".join(quote(c.name) for c in _COLS)
 
@@ -331,11 +333,13 @@ class Stage:
         self.load_id = self.store.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS_TABLE}")[0][0]
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
         with self.held:
             self._roll_back()
             self.store.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
             self.store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL_TABLE}")
+        if exc is not None and interrupted(exc) and exc.args != (INTERRUPTED,):
+            raise KeyboardInterrupt(INTERRUPTED) from exc  # in whatever form DuckDB gave it
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
@@ -415,8 +419,12 @@ class Stage:
     def _failing_as(self, what: str) -> Iterator[None]:
         try:
             yield
-        except duckdb.Error as exc:
-            self._roll_back()
+        except BaseException as exc:
+            if not (isinstance(exc, duckdb.Error) or interrupted(exc)):
+                raise
+            self._roll_back()  # now: the way out unregisters a stream, which an aborted transaction refuses
+            if interrupted(exc):
+                raise KeyboardInterrupt(INTERRUPTED) from exc
             first = str(exc).splitlines()[0]
             hint = (
                 f"free some space where the store lives ({self.store.path or 'memory'}), then load again"

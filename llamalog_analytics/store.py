@@ -469,8 +469,11 @@ class LogStore:
             con.register(name, data)
             try:
                 yield name
-            finally:
-                con.unregister(name)
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):  # the failure may have aborted the transaction
+                    con.unregister(name)
+                raise
+            con.unregister(name)
 
     @contextmanager
     def settings(self, **values: str) -> Iterator[None]:

@@ -28,6 +28,7 @@ import llamalog_analytics as lla
 from llamalog_analytics import schema
 from llamalog_analytics.audit import duplicate_ids, verify
 from llamalog_analytics.errors import PostgresError, StoreLockedError
+from llamalog_analytics.stage import INTERRUPTED
 
 ROWS = 100_000
 
@@ -312,6 +313,79 @@ def test_ctrl_c_during_a_load_keeps_the_store_consistent(tmp_path, data, big_csv
         small = tmp_path / "small.parquet"
         lla.write_logs(data.llama_logs.head(100), small)
         assert store.load_files(small, quiet=True).rows_loaded == 100
+
+
+@pytest.fixture(scope="module")
+def slow_database(pg_server, data):
+    """A database whose log table takes a second or two to load (200,000 rows)."""
+    url = pg_server.database("t_interrupted")
+    create_upstream(url, indexes=False)
+    copy_rows(url, many(data, 50))
+    return url
+
+
+READING_THE_TABLE = 'COPY (SELECT "id", %FROM "public"."llama_logs"%'  # not a small read before it
+
+
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "progress-bar"])
+def test_ctrl_c_during_a_database_load_says_so_and_keeps_the_store(
+    tmp_path, pg_server, data, slow_database, quiet
+):
+    path = tmp_path / "s.duckdb"
+    baseline_store(path, data).close()
+    with lla.LogStore(path, read_only=True) as store:
+        before = state(store)
+    command = [sys.executable, "-m", "llamalog_analytics", "load", slow_database, "--db", path]
+    loading = subprocess.Popen(
+        [*map(str, command), *(["--quiet"] if quiet else [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    interrupt = when_running(
+        pg_server.url, "t_interrupted", lambda: loading.send_signal(signal.SIGINT), like=READING_THE_TABLE
+    )
+    out, err = loading.communicate(timeout=120)
+    interrupt.join()
+    assert "load 2" not in out, "the load ended before the interrupt: make the table bigger"
+    assert loading.returncode == 130, err
+    last = err.strip().splitlines()[-1].split("\r")[-1]  # after the progress bar, if any
+    assert last.startswith(
+        "[🦙 LlamaLog] interrupted: the load stopped before it finished; the store is unchanged"
+    )
+    assert "Hint: " in last and "Traceback" not in err
+    with lla.LogStore(path) as store:
+        assert state(store) == before
+        assert store.load_postgres(slow_database, quiet=True).rows_loaded == 200_000
+
+
+def test_interrupting_a_notebook_s_database_load_raises_keyboard_interrupt(pg_server, slow_database):
+    """What a notebook sees when its kernel is interrupted: a KeyboardInterrupt saying the
+    store is unchanged (not a DuckDB transaction error), and the same store loads next."""
+    loading = child(
+        """
+        import sys, llamalog_analytics as lla
+        store = lla.LogStore()
+        print("loading", flush=True)
+        try:
+            store.load_postgres(sys.argv[1], quiet=True)
+            print("loaded every row", flush=True)
+        except KeyboardInterrupt as interrupt:
+            print(f"KeyboardInterrupt: {interrupt}", flush=True)
+        print(store.tables(), store.load_postgres(sys.argv[1], quiet=True).rows_loaded, flush=True)
+        """,
+        slow_database,
+    )
+    assert loading.stdout.readline().strip() == "loading"
+    interrupt = when_running(
+        pg_server.url, "t_interrupted", lambda: loading.send_signal(signal.SIGINT), like=READING_THE_TABLE
+    )
+    out, err = loading.communicate(timeout=120)
+    interrupt.join()
+    assert "loaded every row" not in out, "the load ended before the interrupt: make the table bigger"
+    said = out.splitlines()
+    assert said[:1] == ["KeyboardInterrupt: " + INTERRUPTED], (out, err)
+    assert said[1:] == ["() 200000"]
 
 
 def test_a_full_disk_leaves_nothing_half_written(tmp_path, data, big_csv):

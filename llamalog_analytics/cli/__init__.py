@@ -9,11 +9,12 @@ explain, graph, timeline) and :mod:`.audit` (verify, repair, audits).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from click.exceptions import NoArgsIsHelpError
 
+from ..errors import interrupted
 from ._options import fail
 from .audit import audits, repair_command, verify_command
 from .entities import chain_command, explain, graph, timeline
@@ -41,9 +42,23 @@ class _OneLineErrors(click.Group):
             fail(f"{message}{'' if message.endswith('?') else '.'} Hint: {command} --help")
         except click.ClickException as exc:
             fail(exc.format_message())
-        except click.Abort:
+        except click.Abort as exc:  # Ctrl-C too, which click turns into Abort
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                _stopped(exc.__cause__)
             click.echo("[🦙 LlamaLog] aborted", err=True)
             sys.exit(1)
+        except Exception as exc:  # DuckDB's form of Ctrl-C, met outside a load
+            if interrupted(exc):
+                _stopped(exc)
+            raise
+
+
+def _stopped(interrupt: BaseException) -> NoReturn:
+    """Say that Ctrl-C stopped the command (and what the library said of it), and exit with 130,
+    as a shell's command killed by SIGINT does."""
+    said = str(interrupt) if isinstance(interrupt, KeyboardInterrupt) else ""
+    click.echo(f"[🦙 LlamaLog] interrupted{f': {said}' if said else ''}", err=True)
+    sys.exit(130)
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
