@@ -80,6 +80,28 @@ class Connection:
     password: str | None
     dropped: tuple[str, ...] = ()
 
+    def grant(self, privilege: str, name: str, kind: str = "") -> str:
+        """The statement that gives the URL's role ``privilege`` on ``name`` (a table, view or
+        ``kind``: ``SCHEMA``, ``DATABASE``), a table named in the schema read.
+
+        Examples:
+            >>> c = parse_url("postgresql://Auditor:pw@db/music?schema=catalog")
+            >>> c.grant("SELECT", "_prisma_migrations")
+            'GRANT SELECT ON catalog._prisma_migrations TO "Auditor"'
+            >>> c.grant("CONNECT", '"music"', "DATABASE")
+            'GRANT CONNECT ON DATABASE music TO "Auditor"'
+        """
+        parts = urlsplit(self.conninfo)
+        user = _query(parts.query).get("user") or (unquote(parts.username) if parts.username else None)
+        on = f"{kind} {_identifier(name)}" if kind else f"{_identifier(self.schema)}.{_identifier(name)}"
+        return f"GRANT {privilege} ON {on} TO {_identifier(user) if user else 'the role the URL names'}"
+
+
+def _identifier(name: str) -> str:
+    """A PostgreSQL identifier as SQL writes it: quoted only when it must be."""
+    name = name.strip('"')
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
 
 def parse_url(url: str) -> Connection:
     """Parse a ``DATABASE_URL`` as the application's ``.env`` has it (Prisma parameters allowed).
@@ -176,7 +198,7 @@ _FAILURES = (
         "authentication failed at {where}. Hint: check the user and password in the database URL",
     ),
     (("does not exist",), "no such database at {where}. Hint: check the database name in the URL"),
-    (("permission denied",), "permission denied at {where} ({first}). Hint: {grant} to this role"),
+    (("permission denied",), "permission denied at {where} ({first}). Hint: {grant}"),
     (
         ('value: "', "for connection option", "invalid connection option"),
         "the database URL has a parameter libpq does not take ({first}). Hint: check the URL's parameters",
@@ -230,12 +252,13 @@ def _explain(message: str, target: Connection) -> str:
     first = " ".join(said.split())[:300]
     lowered = message.lower()
     denied = re.search(r"permission denied for (schema|database|table|view|relation) (\S+)", message)
-    grant = "GRANT SELECT on the log tables"
+    grant = target.grant("SELECT", "llama_logs")
     if denied:
         kind, name = denied[1], denied[2]
-        grant = {"schema": "GRANT USAGE ON SCHEMA", "database": "GRANT CONNECT ON DATABASE"}.get(
-            kind, "GRANT SELECT ON"
-        ) + f" {name}"
+        privilege, on = {"schema": ("USAGE", "SCHEMA"), "database": ("CONNECT", "DATABASE")}.get(
+            kind, ("SELECT", "")
+        )
+        grant = target.grant(privilege, name, on)
     for needles, text in _FAILURES:
         # "does not exist" alone could be a table: it means the database only when it says so
         if any(n in lowered for n in needles) and ("does not exist" not in needles or "database" in lowered):

@@ -21,6 +21,7 @@ import itertools
 import os
 import shlex
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as quote_url
 
@@ -96,6 +97,7 @@ def load_postgres(
         raise PostgresError("no database URL. Hint: pass one, or set DATABASE_URL as the app's .env does")
     target = parse_url(url if isinstance(url, str) else sqlalchemy_url(url))
     namespace = schema or target.schema
+    target = replace(target, schema=namespace)
     notes = []
     if target.dropped:
         notes.append(f"ignored URL parameter(s) libpq does not take: {', '.join(target.dropped)}")
@@ -117,9 +119,9 @@ def load_postgres(
             )
         elif migrations_readable is False:
             notes.append(
-                f"{MIGRATIONS_TABLE} is not readable by this role: not loaded (GRANT SELECT ON "
-                f"{MIGRATIONS_TABLE} to load it; else give verify the migrations' dates: --migrated-at, "
-                "--root-job-migrated-at)"
+                f"{MIGRATIONS_TABLE} is not readable by this role: not loaded ("
+                f"{target.grant('SELECT', MIGRATIONS_TABLE)} to load it; else give verify the migrations' "
+                "dates: --migrated-at, --root-job-migrated-at)"
             )
         disappeared: dict[str, list[Any]] = {}
         for found in tables:

@@ -143,10 +143,32 @@ def test_select_only_role_and_read_only_session(store, database, pg_server):
     assert result.rows_loaded == 4_000
     with psycopg.connect(database, autocommit=True) as con:
         con.execute("REVOKE SELECT ON llama_logs FROM auditor")
-    refused = r"permission denied.*GRANT SELECT ON llama_logs to this role"
+    refused = r"permission denied.*GRANT SELECT ON public\.llama_logs TO auditor"
     with lla.LogStore() as other, pytest.raises(PostgresError, match=refused) as raised:
         other.load_postgres(reader_url, quiet=True)
     assert "Query was" not in str(raised.value)  # our SQL, cut short, helps nobody
+
+
+def test_a_missing_grant_is_named_as_the_statement_that_gives_it(store, pg_server, data):
+    """In another schema than public, an unqualified GRANT would give the wrong table: the
+    hint names the schema's table and the URL's role, ready to run."""
+    base = pg_server.database("t_grants")
+    in_catalog = base + "?options=-csearch_path%3Dcatalog"
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute("CREATE SCHEMA catalog")
+    create_upstream(in_catalog, indexes=False)
+    copy_rows(in_catalog, data.llama_logs.head(20))
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute("DROP ROLE IF EXISTS cataloguer")
+        con.execute("CREATE ROLE cataloguer LOGIN PASSWORD 'catalogue-pw'")
+        con.execute("GRANT USAGE ON SCHEMA catalog TO cataloguer")
+    url = base.replace(f"postgres:{PASSWORD}@", "cataloguer:catalogue-pw@") + "?schema=catalog"
+    with pytest.raises(PostgresError, match=r"Hint: GRANT SELECT ON catalog\.llama_logs TO cataloguer$"):
+        store.load_postgres(url, quiet=True)
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute("GRANT SELECT ON catalog.llama_logs TO cataloguer")
+    notes = " ".join(store.load_postgres(url, quiet=True).sources[0].notes)
+    assert "(GRANT SELECT ON catalog._prisma_migrations TO cataloguer to load it;" in notes
 
 
 def test_a_role_that_may_read_the_log_table_alone_loads_it(store, database):
