@@ -92,10 +92,13 @@ def load_postgres(
         )
     if streams is not None and streams < 1:
         raise ArgumentError(f"streams={streams}: a load reads with at least one stream. Hint: pass 1 or more")
+    from_environment = not url
     url = url or os.environ.get("DATABASE_URL")
     if not url:
         raise PostgresError("no database URL. Hint: pass one, or set DATABASE_URL as the app's .env does")
     target = parse_url(url if isinstance(url, str) else sqlalchemy_url(url))
+    if from_environment:  # a message about it says where the URL came from
+        target = replace(target, display=f"{target.display} (from DATABASE_URL)")
     namespace = schema or target.schema
     target = replace(target, schema=namespace)
     notes = []

@@ -508,6 +508,10 @@ def test_database_url_from_the_environment_and_password_masking(tmp_path, databa
     with lla.LogStore(db, read_only=True) as s:
         assert not s.loads()["source"].str.contains(PASSWORD).any()
         assert PASSWORD not in repr(s)
+    # a message about the URL says it came from the environment, where the command named none
+    monkeypatch.setenv("DATABASE_URL", database.rsplit("/", 1)[0] + "/no_such_database")
+    code, _, err = run_cli("load", "--db", db)
+    assert code == 2 and "/no_such_database (from DATABASE_URL)" in err and PASSWORD not in err
 
 
 def test_parse_url_keeps_libpq_parameters_and_masks_the_password():
