@@ -426,7 +426,7 @@ def _kept(
 
     Examples:
         >>> _kept(["created", "FAILED"], "2026-02-07", "2026-02-09T10:30:00+01:00")
-        'categories CREATED, FAILED, since 2026-02-07 00:00:00 UTC, until 2026-02-09 09:30:00 UTC'
+        'categories CREATED, FAILED, since 2026-02-07 00:00:00.000 UTC, until 2026-02-09 09:30:00.000 UTC'
         >>> _kept("CREATED", None, "2026-02-09"), _kept(None, None, None)
         ('category CREATED, until 2026-02-09 23:59:59.999 UTC', '')
     """

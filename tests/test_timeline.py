@@ -399,12 +399,13 @@ def test_filters_say_what_they_kept_of_the_whole_chain_and_keep_its_name(chain_s
     assert f"{ALBUM} · 3 of 12 rows (category CREATED): 1 in 1 job run, 2 outside any job" in said
     timed = lla.plot_timeline(chain_store, "ALBUM", ALBUM, since="2026-03-01T12:05:00Z", until="2026-03-01")
     said = timed.layout.title.subtitle.text.replace("<br>", " · ")
-    assert "8 of 12 rows (since 2026-03-01 12:05:00 UTC, until 2026-03-01 23:59:59.999 UTC)" in said
+    assert "8 of 12 rows (since 2026-03-01 12:05:00.000 UTC, until 2026-03-01 23:59:59.999 UTC)" in said
     assert timed.layout.title.text == "LlamaLog timeline · ALBUM Kid A"
     both = lla.plot_timeline(
         chain_store, "ALBUM", ALBUM, categories=["ENRICHED", "FAILED"], since="2026-03-01"
     )
-    assert "(categories ENRICHED, FAILED, since 2026-03-01 00:00:00 UTC)" in both.layout.title.subtitle.text
+    subtitle = both.layout.title.subtitle.text
+    assert "(categories ENRICHED, FAILED, since 2026-03-01 00:00:00.000 UTC)" in subtitle
     with pytest.raises(
         TimelineError, match=r"none of the 12 log rows of ALBUM \S+ is kept \(category LINKED\)"
     ):
