@@ -177,6 +177,28 @@ class LoadResult:
         return block(title, totals, body=table + rejected)
 
 
+def load_counts(load: Mapping[str, Any]) -> str:
+    """What one source's load did to the store, in words read at a glance: its rows read, which
+    add up to those new, changed (stored rows the source now gave with other values, replaced),
+    unchanged (stored already) and rejected; then the stored rows the source no longer had,
+    gone. Changed, unchanged and gone are said when there are some. ``load`` is a row of
+    :meth:`LogStore.loads <llamalog_analytics.store.LogStore.loads>`.
+
+    Examples:
+        >>> counts = dict(rows_read=4_999, rows_loaded=4_999, rows_inserted=7, rows_rejected=0)
+        >>> load_counts(counts | dict(rows_changed=1, rows_disappeared=4))
+        '4,999 read: 7 new, 1 changed, 4,991 unchanged, 0 rejected; 4 gone'
+        >>> load_counts(dict(rows_read=10, rows_loaded=3, rows_inserted=3, rows_rejected=7))
+        '10 read: 3 new, 7 rejected'
+    """
+    changed, gone = load.get("rows_changed", 0), load.get("rows_disappeared", 0)
+    unchanged = load["rows_loaded"] - load["rows_inserted"] - changed  # stored already, as read
+    said = [f"{load['rows_inserted']:,} new"]
+    said += [f"{n:,} {what}" for n, what in ((changed, "changed"), (unchanged, "unchanged")) if n]
+    said.append(f"{load['rows_rejected']:,} rejected")
+    return f"{load['rows_read']:,} read: {', '.join(said)}" + (f"; {gone:,} gone" if gone else "")
+
+
 def _notes(source: SourceLoad) -> list[str]:
     """What else a person should know about one source's load, one sentence each."""
     notes = []

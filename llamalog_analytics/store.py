@@ -752,9 +752,35 @@ class LogStore:
         )
 
     def loads(self) -> pl.DataFrame:
-        """The load history: one row per source read (a file, or a database table), oldest first."""
+        """The load history: one row per source read (a file, or a database table), oldest first.
+
+        Of its ``rows_read``, ``rows_inserted`` were new to the store, ``rows_changed`` replaced
+        stored rows the source now gave with other values (kept as they were in :meth:`changed`,
+        which they are counted from), the rest of ``rows_loaded`` were stored already, unchanged,
+        and ``rows_rejected`` could not be loaded (:meth:`rejects`); ``rows_disappeared`` counts
+        the stored rows the source no longer had (:meth:`disappeared`).
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> with lla.LogStore() as store:
+            ...     _ = store.load_files("tests/fixtures/rejects.csv", quiet=True)
+            ...     store.loads()[["rows_read", "rows_inserted", "rows_changed", "rows_rejected"]].rows()
+            [(10, 3, 0, 7)]
+        """
         self._require_bookkeeping()
-        return self.frame(f"SELECT * FROM {LOADS_TABLE} ORDER BY load_id, source")
+        changed = (  # a store written before changed rows were kept replaced none
+            f"SELECT load_id, table_name, source, count(*) AS rows FROM {CHANGED_TABLE} GROUP BY ALL"
+            if self.has_table(CHANGED_TABLE)
+            else "SELECT NULL::INTEGER AS load_id, NULL AS table_name, NULL AS source, 0 AS rows"
+        )
+        loads = self.frame(
+            f"""SELECT l.*, coalesce(c.rows, 0)::BIGINT AS rows_changed
+FROM {LOADS_TABLE} AS l LEFT JOIN ({changed}) AS c USING (load_id, table_name, source)
+ORDER BY l.load_id, l.source"""
+        )
+        columns = [c for c in loads.columns if c != "rows_changed"]  # beside the other row counts
+        at = columns.index("rows_inserted") + 1
+        return loads.select(*columns[:at], "rows_changed", *columns[at:])
 
     def rejects(self, load_id: int | None = None) -> pl.DataFrame:
         """Rows that could not be loaded: the load, table and source, the row's number in the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from html import escape
@@ -19,6 +20,7 @@ from ._sql import (
 from .attach import attached_from
 from .errors import AttachedFilesChangedError
 from .log_view import category_badge
+from .stage import load_counts
 from .store import LogStore
 
 
@@ -67,12 +69,11 @@ class StoreSummary:
         if self.loads:
             lines.append(f"load history ({count(len(self.loads), 'source')} read):")
             for load in self.loads:
-                lines.append(
+                lines += [
                     f"  #{load['load_id']} {load['loaded_at']:%Y-%m-%d %H:%M} UTC "
-                    f"{load['table_name']} <- {load['source']} [{load['format']}]: "
-                    f"{load['rows_read']:,} read, {load['rows_loaded']:,} loaded, "
-                    f"{load['rows_rejected']:,} rejected"
-                )
+                    f"{load['table_name']} <- {load['source']} [{load['format']}]",
+                    f"      {load_counts(load)}",
+                ]
                 if load["columns_absent"]:
                     lines.append(f"      columns absent: {', '.join(load['columns_absent'])}")
         if self.rejected_rows:
@@ -114,7 +115,7 @@ class StoreSummary:
             frozenset({1}),
         )
         loads = html_table(
-            ["load", "when (UTC)", "table", "source", "format", "read", "loaded", "rejected"],
+            ["load", "when (UTC)", "table", "source", "format", "rows"],
             [
                 [
                     f"#{load['load_id']}",
@@ -122,13 +123,10 @@ class StoreSummary:
                     f"<code>{escape(load['table_name'])}</code>",
                     f"<code>{escape(load['source'])}</code>",
                     escape(load["format"]),
-                    f"{load['rows_read']:,}",
-                    f"{load['rows_loaded']:,}",
-                    f"{load['rows_rejected']:,}",
+                    re.sub(r"(\d) ", "\\1&nbsp;", escape(load_counts(load))),  # a count by its word
                 ]
                 for load in self.loads
             ],
-            frozenset({5, 6, 7}),
         )
         notes = [
             f"{count(self.rejected_rows, 'rejected row')} kept aside: <code>store.rejects()</code>"

@@ -27,7 +27,7 @@ def test_load_then_info(tmp_path):
     code, out, _ = run_cli("info", "--db", db)
     assert code == 0
     assert "llama_logs: 3 rows, created_at 2026-02-09 12:00:00" in out
-    assert "psql_quirks.csv [csv]: 3 read, 3 loaded, 0 rejected" in out
+    assert "psql_quirks.csv [csv]\n      3 read: 3 new, 0 rejected\n" in out
 
 
 def test_load_exit_status_with_rejects(tmp_path):
@@ -516,7 +516,8 @@ def test_load_into_prisma_migrations_says_what_it_loaded(tmp_path):
     code, out, _ = run_cli("load", one, "--as", "enrichment_logs", "--db", db, "--quiet")
     assert out.startswith("load 3 into enrichment_logs: 1 row read, 1 loaded (1 new), 0 rejected\n")
     code, out, _ = run_cli("info", "--db", db)
-    assert code == 0 and f"_prisma_migrations <- {path} [csv]: 9 read, 9 loaded, 0 rejected" in out
+    again = f"_prisma_migrations <- {path} [csv]\n      9 read: 0 new, 9 unchanged, 0 rejected"
+    assert code == 0 and again in out
 
 
 def test_a_png_this_machine_cannot_render_is_a_one_line_error(tmp_path, monkeypatch):

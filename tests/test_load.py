@@ -301,6 +301,7 @@ def test_a_row_its_own_source_now_gives_otherwise_is_replaced_and_kept_as_it_was
     assert str(kept["id"]) == frame["id"][3]
     assert json.loads(kept["previous"])["operation"] == frame["operation"][3]
     assert "rows changed in their source since loaded: 1 (llamalog changes" in str(lla.summarize(store))
+    assert store.loads()["rows_changed"].to_list() == [0, 1]
     other = store.load_files(lla.write_logs(frame, tmp_path / "b.csv"), quiet=True)  # another source
     assert other.rows_rejected == 1
     assert "already stored (load 2)" in store.rejects(other.load_id)["reason"].item()

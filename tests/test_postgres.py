@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import psycopg
 import pytest
-from conftest import assert_same_rows, run_cli
+from conftest import assert_same_rows, run_cli, run_in_terminal
 from pgserver import PASSWORD, copy_rows, create_upstream, record_migrations, when_running
 from psycopg.conninfo import conninfo_to_dict
 
@@ -341,6 +342,40 @@ def test_rows_updated_in_the_database_are_found_replaced_and_kept_as_they_were(s
     assert set(columns[other]) == {"category"} | ({"user_id"} if was["user_id"] else set())
     quiet = store.load_postgres(database, quiet=True)  # nothing since: the counters say so again
     assert "row counters show no older row changed" in notes(quiet) and quiet.rows_read < 200
+
+
+def test_the_load_history_says_what_each_load_did_to_the_store(tmp_path, database, data):
+    """Rows inserted, one updated and some deleted on the server: the next load's line in the
+    history counts them (new, changed, unchanged, rejected; gone), in store.loads(), in
+    llamalog info fitted to an 80-column terminal and in the summary's notebook view."""
+    path = tmp_path / "s.duckdb"
+    newest = data.llama_logs["created_at"].max()
+    fresh = data.llama_logs.head(7).with_columns(
+        pl.Series("id", [str(uuid.uuid4()) for _ in range(7)]),
+        pl.lit(newest + timedelta(days=1)).alias("created_at"),
+    )
+    edited = data.llama_logs.filter(pl.col("category") != "CORRECTED")["id"][0]  # well before the window
+    gone = data.llama_logs["id"][20:24].to_list()
+    with lla.LogStore(path) as store:
+        store.load_postgres(database, quiet=True)
+        copy_rows(database, fresh)
+        with psycopg.connect(database, autocommit=True) as con:
+            con.execute("UPDATE llama_logs SET category = 'CORRECTED' WHERE id = %s", [edited])
+            con.execute("DELETE FROM llama_logs WHERE id = ANY(%s::uuid[])", [gone])
+        store.load_postgres(database, quiet=True)
+        counts = ("rows_read", "rows_inserted", "rows_changed", "rows_rejected", "rows_disappeared")
+        assert store.loads().select(counts).rows() == [(4_000, 4_000, 0, 0, 0), (4_003, 7, 1, 0, 4)]
+        html = lla.summarize(store)._repr_html_()
+    first, second = (
+        "4,000 read: 4,000 new, 0 rejected",
+        "4,003 read: 7 new, 1 changed, 3,995 unchanged, 0 rejected; 4 gone",
+    )
+    cells = [cell.replace("&nbsp;", " ") for cell in re.findall(r"<td[^>]*>(.*?)</td>", html)]
+    assert cells[-7] == first and cells[-1] == second  # each load's last cell, in the notebook
+    info = run_in_terminal("info", "--db", path, columns=80)
+    assert f"      {first}\n" in info and f"      {second}\n" in info
+    too_wide = [line for line in info.splitlines() if len(line) > 80]
+    assert all(" " not in line.strip() for line in too_wide)  # only a source longer than any line
 
 
 def test_counters_an_earlier_version_recorded_are_not_trusted_once(store, database):

@@ -63,9 +63,12 @@ def test_a_store_an_earlier_version_wrote_reads_without_its_newer_columns(tmp_pa
     with lla.LogStore(path) as store:
         store.load_files(lla.sample_path("llama_logs.parquet"), quiet=True)
         store.execute("ALTER TABLE _llamalog_disappeared DROP COLUMN restored_load")  # as it was made then
+        store.execute("DROP TABLE _llamalog_changed")  # made before changed rows were kept (and replaced)
     with lla.LogStore(path, read_only=True) as store:
         assert "restored_load" in store.disappeared().columns and store.source_changes().is_empty()
+        assert store.loads()["rows_changed"].to_list() == [0]
         assert "llama_logs" in str(lla.summarize(store))
+        assert "\n      4,000 read: 4,000 new, 0 rejected" in str(lla.summarize(store))
 
 
 def test_memory_limit_is_set_or_refused_with_a_hint():

@@ -23,7 +23,7 @@ from ._options import (
     open_store,
     output_format,
 )
-from ._terminal import terminal_width
+from ._terminal import terminal_width, wrapped
 
 
 @click.command()
@@ -153,7 +153,7 @@ def info(db: str) -> None:
     from ..summary import summarize
 
     with open_store(db, read_only=True) as store:
-        click.echo(str(summarize(store)))
+        click.echo(wrapped(str(summarize(store)), terminal_width()))
 
 
 @click.command()
