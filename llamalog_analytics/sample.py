@@ -101,6 +101,11 @@ class DemoResult:
         )
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, width: int | None = None) -> str:
+        """The demo's account as text; with ``width`` (a terminal's), the audit's findings
+        wrapped to it (:meth:`AuditReport.text <llamalog_analytics.audit.AuditReport.text>`)."""
         loads = [str(result) for result in self.loads if result.sources]
         then = [
             "",
@@ -110,7 +115,7 @@ class DemoResult:
             *(f"  {command}" for command in self.next_commands),
         ]
         return "\n".join(
-            [*loads, "", str(self.summary), "", str(self.audit), f"audit report: {self.report}", *then]
+            [*loads, "", str(self.summary), "", self.audit.text(width), f"audit report: {self.report}", *then]
         )
 
 

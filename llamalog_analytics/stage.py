@@ -138,10 +138,7 @@ class LoadResult:
             f"{self.rows_loaded:,} loaded ({self.rows_inserted:,} new), {self.rows_rejected:,} rejected"
         ]
         for s in self.sources:
-            lines.append(
-                f"  {s.source} [{s.format}] -> {s.table}: {s.rows_read:,} read, {s.rows_loaded:,} loaded, "
-                f"{s.rows_rejected:,} rejected"
-            )
+            lines.append(f"  {s.source} [{s.format}] -> {s.table}: {load_counts(s.to_dict())}")
             lines += [f"    {note}" for note in _notes(s)]
         if self.rows_rejected:
             lines.append(f"  rejected rows and why: {rejects or f'store.rejects({self.load_id})'}")

@@ -507,7 +507,7 @@ def test_load_into_prisma_migrations_says_what_it_loaded(tmp_path):
     assert code == 0
     assert out.splitlines()[:2] == [
         "load 1 into _prisma_migrations: 9 rows read, 9 loaded (9 new), 0 rejected",
-        f"  {path} [csv] -> _prisma_migrations: 9 read, 9 loaded, 0 rejected",
+        f"  {path} [csv] -> _prisma_migrations: 9 read: 9 new, 0 rejected",
     ]
     code, out, _ = run_cli("load", path, "--as", "_prisma_migrations", "--db", db, "--quiet")
     assert out.startswith("load 2 into _prisma_migrations: 9 rows read, 9 loaded (0 new), 0 rejected\n")
@@ -613,3 +613,12 @@ def test_every_option_of_every_command_says_what_it_does():
         if isinstance(option, click.Option) and not option.help and option.opts[0] != "--help"
     ]
     assert silent == []
+
+
+def test_the_demo_fits_its_audit_to_the_terminal(tmp_path):
+    """In an 80-column terminal the demo's audit is wrapped as ``llamalog verify``'s is (its
+    findings ran past the edge); the commands it ends with stay whole, to copy."""
+    shown = run_in_terminal("demo", "--db", tmp_path / "demo.duckdb", columns=80).replace("\r", "")
+    audit = shown[shown.index("[🦙 LlamaLog] migration audit") : shown.index("audit report:")]
+    assert max(map(len, audit.splitlines())) <= 80
+    assert "\n  llamalog timeline ALBUM 3e8428c2-2d96-4742-8ce3-9cf025319cd4 --db " in shown

@@ -342,4 +342,4 @@ def demo(db: str, quiet: bool) -> None:
     and write the HTML audit report beside the store."""
     from ..sample import demo as run_demo
 
-    click.echo(str(run_demo(db, quiet=quiet, wait=asked_wait())))
+    click.echo(run_demo(db, quiet=quiet, wait=asked_wait()).text(terminal_width()))
