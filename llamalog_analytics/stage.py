@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 _COLS = schema.COLUMNS
 # What an interrupted load says (a KeyboardInterrupt's message; the command line prints it)
 INTERRUPTED = "the load stopped before it finished; the store is unchanged. Hint: run it again"
+# ... and when Ctrl-C came during its COMMIT: the pending signal is raised as the COMMIT returns
+INTERRUPTED_AFTER_COMMIT = (
+    "the interrupt came as the load finished: load {load_id} is in the store. Hint: llamalog info lists it"
+)
 _TYPED = ", ".join(f"{quote(c.name)} {c.type}" for c in _COLS)
 _NAMES = ", ".join(quote(c.name) for c in _COLS)
 
@@ -337,6 +341,7 @@ class Stage:
         self.misnamed: dict[str, str] = {}  # a new table named like a known one: the note saying so
         self.finished = False  # committed or rolled back
         self.held = contextlib.ExitStack()  # the store's write lock, for the load alone
+        self.stopped: KeyboardInterrupt | None = None  # what an interrupt of this load raised
 
     def __enter__(self) -> Stage:
         self.held.enter_context(self.store.session(write=True))
@@ -357,8 +362,8 @@ class Stage:
             self._roll_back()
             self.store.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
             self.store.execute(f"DROP TABLE IF EXISTS {STRUCTURAL_TABLE}")
-        if exc is not None and interrupted(exc) and exc.args != (INTERRUPTED,):
-            raise KeyboardInterrupt(INTERRUPTED) from exc  # in whatever form DuckDB gave it
+            if exc is not None and exc is not self.stopped and interrupted(exc):
+                raise self._interrupt() from exc  # in whatever form DuckDB gave it
 
     def add(self, table: str, rdr: _readers.Reader, *, quiet: bool = False) -> None:
         """Read the rows of one source for ``table``."""
@@ -443,7 +448,7 @@ class Stage:
                 raise
             self._roll_back()  # now: the way out unregisters a stream, which an aborted transaction refuses
             if interrupted(exc):
-                raise KeyboardInterrupt(INTERRUPTED) from exc
+                raise self._interrupt() from exc
             first = str(exc).splitlines()[0]
             hint = (
                 f"free some space where the store lives ({self.store.path or 'memory'}), then load again"
@@ -453,6 +458,17 @@ class Stage:
             raise SourceError(
                 f"loading {what} failed, the store is unchanged: {first}. Hint: {hint}"
             ) from exc
+
+    def _interrupt(self) -> KeyboardInterrupt:
+        """What an interrupt of the load raises, once rolled back: that the store is unchanged,
+        unless the load's COMMIT ran before the interrupt was raised (it is then recorded)."""
+        recorded = f"SELECT count(*) FROM {LOADS_TABLE} WHERE load_id = ?"
+        with contextlib.suppress(duckdb.Error):
+            if self.store.execute(recorded, [self.load_id])[0][0]:
+                self.stopped = KeyboardInterrupt(INTERRUPTED_AFTER_COMMIT.format(load_id=self.load_id))
+                return self.stopped
+        self.stopped = KeyboardInterrupt(INTERRUPTED)
+        return self.stopped
 
     def _roll_back(self) -> None:
         if not self.finished:

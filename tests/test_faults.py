@@ -388,6 +388,26 @@ def test_interrupting_a_notebook_s_database_load_raises_keyboard_interrupt(pg_se
     assert said[1:] == ["() 200000"]
 
 
+def test_an_interrupt_raised_as_the_load_commits_says_the_load_is_in(tmp_path, data, monkeypatch):
+    """Ctrl-C during a load's COMMIT is raised as it returns: the rows are in, and the interrupt
+    says so rather than that the store is unchanged."""
+    execute = lla.LogStore.execute
+
+    def commit_then_interrupt(store, sql, params=None):
+        rows = execute(store, sql, params)
+        if sql == "COMMIT":
+            raise KeyboardInterrupt  # the SIGINT that came while the COMMIT ran
+        return rows
+
+    path = lla.write_logs(data.llama_logs.head(50), tmp_path / "a.csv")
+    with lla.LogStore() as store:
+        monkeypatch.setattr(lla.LogStore, "execute", commit_then_interrupt)
+        with pytest.raises(KeyboardInterrupt, match=r"as the load finished: load 1 is in the store"):
+            store.load_files(path, quiet=True)
+        monkeypatch.undo()
+        assert (store.table().height, store.loads().height) == (50, 1)
+
+
 def test_a_full_disk_leaves_nothing_half_written(tmp_path, data, big_csv):
     path = tmp_path / "s.duckdb"
     baseline_store(path, data).close()
