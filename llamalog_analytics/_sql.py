@@ -88,8 +88,9 @@ def json_differs(x: str, y: str) -> str:
     nor the order of an object's keys counts (PostgreSQL's ``jsonb`` writes ``{"a": 1}`` with a
     space, and its keys shortest first; a file may have neither), numbers compare by value
     (``1.0``, ``1e0`` and ``1`` alike), an array's order counts, a boolean is not a number and
-    SQL NULL differs from JSON null. Each value's nodes are compared only where the compacted
-    texts differ.
+    SQL NULL differs from JSON null. Each value's nodes are listed only where the compacted
+    texts differ: DuckDB runs a correlated subquery for every row, needed or not, and listing
+    a value's nodes costs 10 µs or so.
 
     Examples:
         >>> import duckdb
@@ -103,10 +104,13 @@ def json_differs(x: str, y: str) -> str:
         (True, True, True)
     """
 
-    def nodes(value: str) -> str:  # every node by its path, kind and value, sorted
-        return f"(SELECT list_sort(list(fullkey || ' ' || {_JSON_NODE})) FROM json_tree({value}))"
+    texts_differ = f"json({x}) IS DISTINCT FROM json({y})"
 
-    return f"(json({x}) IS DISTINCT FROM json({y}) AND {nodes(x)} IS DISTINCT FROM {nodes(y)})"
+    def nodes(value: str) -> str:  # every node by its path, kind and value, sorted
+        tree = f"json_tree(CASE WHEN {texts_differ} THEN {value} END)"
+        return f"(SELECT list_sort(list(fullkey || ' ' || {_JSON_NODE})) FROM {tree})"
+
+    return f"({texts_differ} AND {nodes(x)} IS DISTINCT FROM {nodes(y)})"
 
 
 # A json_tree node's kind and value: a number as ``number`` and its value (a whole one as an
