@@ -330,6 +330,15 @@ def test_statuses_rank_pass_skip_warn_fail_and_nothing_else():
     assert str(report).splitlines()[-2].startswith("SKIP  mine")
 
 
+def test_a_check_with_no_finding_keeps_its_line_in_a_terminal():
+    """A check of one's own may leave its finding empty: its line (status, name, count) shows
+    at any terminal width, as it does in a pipe."""
+    empty = pl.DataFrame({"id": []}, schema={"id": pl.String})
+    report = AuditReport((CheckResult("mine", "pass", 0, "", "No rows.", empty, ""),), {})
+    for width in (None, 120, 40):
+        assert report.text(width).splitlines()[-2].startswith("PASS  mine"), width
+
+
 def everything_wrong(tmp_path) -> lla.LogStore:
     """A store where every default check finds something: each kind of defect once."""
     after = with_changes(clean_rows(), "r2", category="ENRICHED")  # category_backfill

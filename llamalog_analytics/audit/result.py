@@ -369,7 +369,7 @@ def _beside(head: str, text: str, width: int | None) -> list[str]:
             break_long_words=False,
             break_on_hyphens=False,
         )
-    return textwrap.wrap(
+    wrapped = textwrap.wrap(
         text,
         width,
         initial_indent=head,
@@ -377,3 +377,4 @@ def _beside(head: str, text: str, width: int | None) -> list[str]:
         break_long_words=False,
         break_on_hyphens=False,
     )
+    return wrapped or ([head.rstrip()] if head.strip() else [])  # no text: the head alone
