@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as quote_url
 from urllib.parse import unquote, urlencode, urlsplit
 
-from ._sql import literal
+from ._sql import literal, quote
 from .errors import PostgresError, SourceError
 
 if TYPE_CHECKING:
@@ -87,20 +87,15 @@ class Connection:
         Examples:
             >>> c = parse_url("postgresql://Auditor:pw@db/music?schema=catalog")
             >>> c.grant("SELECT", "_prisma_migrations")
-            'GRANT SELECT ON catalog._prisma_migrations TO "Auditor"'
+            'GRANT SELECT ON "catalog"."_prisma_migrations" TO "Auditor"'
             >>> c.grant("CONNECT", '"music"', "DATABASE")
-            'GRANT CONNECT ON DATABASE music TO "Auditor"'
+            'GRANT CONNECT ON DATABASE "music" TO "Auditor"'
         """
         parts = urlsplit(self.conninfo)
         user = _query(parts.query).get("user") or (unquote(parts.username) if parts.username else None)
-        on = f"{kind} {_identifier(name)}" if kind else f"{_identifier(self.schema)}.{_identifier(name)}"
-        return f"GRANT {privilege} ON {on} TO {_identifier(user) if user else 'the role the URL names'}"
-
-
-def _identifier(name: str) -> str:
-    """A PostgreSQL identifier as SQL writes it: quoted only when it must be."""
-    name = name.strip('"')
-    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+        name = quote(name.strip('"'))  # as the server's message has it, quoted or not
+        on = f"{kind} {name}" if kind else f"{quote(self.schema)}.{name}"
+        return f"GRANT {privilege} ON {on} TO {quote(user) if user else 'the role the URL names'}"
 
 
 def parse_url(url: str) -> Connection:

@@ -28,7 +28,7 @@ AUDIT_IDS_TABLE = "_llamalog_audit_ids"  # each recorded run's offending ids, pe
 
 
 def quote(identifier: str) -> str:
-    """Quote an identifier for DuckDB.
+    """Quote an identifier for DuckDB (or PostgreSQL: the same rule).
 
     Examples:
         >>> quote('llama_logs'), quote('we"ird')
@@ -114,7 +114,8 @@ def json_differs(x: str, y: str) -> str:
 
 
 # A json_tree node's kind and value: a number as ``number`` and its value (a whole one as an
-# integer, exact past a double's range), anything else as its type and text.
+# integer; integers past 64 bits are read as doubles, so compare as doubles), anything else as its
+# type and text.
 _JSON_NODE = """CASE
   WHEN type IN ('BIGINT', 'UBIGINT') THEN 'number ' || atom::VARCHAR
   WHEN type <> 'DOUBLE' THEN type || ' ' || coalesce(atom::VARCHAR, '')

@@ -204,12 +204,15 @@ def _find_tables(db: Source, target: Connection, namespace: str, only: str | Non
         raise PostgresError(f"no {wanted} table in schema {namespace!r} at {target.display}. Hint: {hint}")
     for name, columns in found.items():
         if missing := [c for c in schema_module.REQUIRED if c not in columns]:
+            alone = "".join(
+                f", or load {o} alone (--as {o}; table='{o}' in Python)" for o in found if o != name
+            )
             raise NotLlamaLogError(
                 f"{namespace}.{name} at {target.display}",
                 missing,
                 [*unknown.get(name, ()), *columns],
                 "load a table or view that has them under these names (a view can rename a column: "
-                '"createdAt" AS created_at), or name another schema with --schema or ?schema=',
+                f'"createdAt" AS created_at), or name another schema with --schema or ?schema={alone}',
             )
     return [
         SourceTable(

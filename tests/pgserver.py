@@ -244,12 +244,20 @@ def record_migrations(url: str, frame: pl.DataFrame) -> None:
         )
 
 
-def when_running(url: str, database: str, act, like: str = "COPY%") -> threading.Thread:
-    """Call ``act`` once a query matching ``like`` (the load's COPY by default) runs on ``database``."""
+class Watcher(threading.Thread):
+    """:func:`when_running`'s thread; ``fired`` says whether it saw the query and acted."""
+
+    fired = False
+
+
+def when_running(url: str, database: str, act, like: str = "COPY%", within: float = 60) -> Watcher:
+    """Call ``act`` once a query matching ``like`` (the load's COPY by default) runs on ``database``,
+    watching for ``within`` seconds at most (a loaded machine starts the load late)."""
 
     def watch() -> None:
+        deadline = time.monotonic() + within
         with psycopg.connect(url, autocommit=True) as con:
-            for _ in range(2_000):
+            while time.monotonic() < deadline:
                 running = con.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
                     "AND query ILIKE %s AND pid <> pg_backend_pid()",
@@ -257,9 +265,10 @@ def when_running(url: str, database: str, act, like: str = "COPY%") -> threading
                 ).fetchone()
                 if running and running[0]:
                     act()
+                    thread.fired = True
                     return
                 time.sleep(0.005)
 
-    thread = threading.Thread(target=watch)
+    thread = Watcher(target=watch)
     thread.start()
     return thread

@@ -347,6 +347,7 @@ def test_ctrl_c_during_a_database_load_says_so_and_keeps_the_store(
     )
     out, err = loading.communicate(timeout=120)
     interrupt.join()
+    assert interrupt.fired, "the table was not seen being read: the interrupt was never sent"
     assert "load 2" not in out, "the load ended before the interrupt: make the table bigger"
     assert loading.returncode == 130, err
     last = err.strip().splitlines()[-1].split("\r")[-1]  # after the progress bar, if any
@@ -382,6 +383,7 @@ def test_interrupting_a_notebook_s_database_load_raises_keyboard_interrupt(pg_se
     )
     out, err = loading.communicate(timeout=120)
     interrupt.join()
+    assert interrupt.fired, "the table was not seen being read: the interrupt was never sent"
     assert "loaded every row" not in out, "the load ended before the interrupt: make the table bigger"
     said = out.splitlines()
     assert said[:1] == ["KeyboardInterrupt: " + INTERRUPTED], (out, err)

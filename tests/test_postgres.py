@@ -144,7 +144,7 @@ def test_select_only_role_and_read_only_session(store, database, pg_server):
     assert result.rows_loaded == 4_000
     with psycopg.connect(database, autocommit=True) as con:
         con.execute("REVOKE SELECT ON llama_logs FROM auditor")
-    refused = r"permission denied.*GRANT SELECT ON public\.llama_logs TO auditor"
+    refused = r'permission denied.*GRANT SELECT ON "public"\."llama_logs" TO "auditor"'
     with lla.LogStore() as other, pytest.raises(PostgresError, match=refused) as raised:
         other.load_postgres(reader_url, quiet=True)
     assert "Query was" not in str(raised.value)  # our SQL, cut short, helps nobody
@@ -164,12 +164,13 @@ def test_a_missing_grant_is_named_as_the_statement_that_gives_it(store, pg_serve
         con.execute("CREATE ROLE cataloguer LOGIN PASSWORD 'catalogue-pw'")
         con.execute("GRANT USAGE ON SCHEMA catalog TO cataloguer")
     url = base.replace(f"postgres:{PASSWORD}@", "cataloguer:catalogue-pw@") + "?schema=catalog"
-    with pytest.raises(PostgresError, match=r"Hint: GRANT SELECT ON catalog\.llama_logs TO cataloguer$"):
+    granted = r'Hint: GRANT SELECT ON "catalog"\."llama_logs" TO "cataloguer"$'
+    with pytest.raises(PostgresError, match=granted):
         store.load_postgres(url, quiet=True)
     with psycopg.connect(base, autocommit=True) as con:
         con.execute("GRANT SELECT ON catalog.llama_logs TO cataloguer")
     notes = " ".join(store.load_postgres(url, quiet=True).sources[0].notes)
-    assert "(GRANT SELECT ON catalog._prisma_migrations TO cataloguer to load it;" in notes
+    assert '(GRANT SELECT ON "catalog"."_prisma_migrations" TO "cataloguer" to load it;' in notes
 
 
 def test_a_role_that_may_read_the_log_table_alone_loads_it(store, database):
@@ -202,6 +203,12 @@ def test_a_table_without_id_operation_or_created_at_is_refused_naming_what_it_la
     assert "missing 1 column: created_at" in message and "perhaps createdAt for created_at?" in message
     assert "Hint: " in message and PASSWORD not in message
     assert store.tables() == ()
+    # beside a good table, the way to load that one alone
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("CREATE TABLE v.enrichment_logs AS SELECT * FROM llama_logs LIMIT 3")
+    with pytest.raises(NotLlamaLogError, match=r"or load enrichment_logs alone \(--as enrichment_logs;"):
+        store.load_postgres(database + "?schema=v", quiet=True)
+    assert store.load_postgres(database + "?schema=v", table="enrichment_logs", quiet=True).rows_loaded == 3
 
 
 def test_columns_the_toolkit_does_not_know_are_named_in_the_load_notes(store, database):
