@@ -28,6 +28,19 @@ def count(n: int, noun: str, plural: str = "") -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural or noun + 's'}"
 
 
+def number(value: float) -> str:
+    """A number as a table shows it: thousands separators, and a whole float as the whole
+    number it is.
+
+    Examples:
+        >>> number(12345), number(4.0), number(0.317), number(30.2)
+        ('12,345', '4', '0.317', '30.2')
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}"
+
+
 def verb(n: int, one: str, many: str) -> str:
     """The form of a verb that agrees with ``n`` things: ``one`` for 1, else ``many``."""
     return one if n == 1 else many

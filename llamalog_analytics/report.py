@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from . import rules, style
-from ._format import duration
+from ._format import duration, number
 from ._html import CSS, block, html_table
 from ._plotly import figure_html, plotly_script
 from .audit import concentration
@@ -227,7 +227,7 @@ def _plain_table(frame: pl.DataFrame, check: str, title: str) -> str:
     numbers = frozenset(n for n, dtype in enumerate(shown.dtypes) if dtype.is_numeric())
     rows = [
         [
-            "" if v is None else f'<span class="id">{escape(_number(v) if n in numbers else str(v))}</span>'
+            "" if v is None else f'<span class="id">{escape(number(v) if n in numbers else str(v))}</span>'
             for n, v in enumerate(row)
         ]
         for row in shown.iter_rows()
@@ -238,19 +238,6 @@ def _plain_table(frame: pl.DataFrame, check: str, title: str) -> str:
         else f"; the check's <code>breakdowns[&quot;{escape(title)}&quot;]</code> has them all"
     )
     return html_table(shown.columns, rows, numbers) + _cut_note(frame, ROWS_IN_NOTEBOOK, rest, check, title)
-
-
-def _number(value: float) -> str:
-    """A number as the page's tables show it (:data:`_NUMBER`): thousands separators, and a whole
-    float as the whole number it is.
-
-    Examples:
-        >>> _number(12345), _number(4.0), _number(0.317), _number(30.2)
-        ('12,345', '4', '0.317', '30.2')
-    """
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return f"{value:,}"
 
 
 def _all_ids(frame: pl.DataFrame, shown: int, name: str) -> str:
