@@ -284,7 +284,7 @@ def test_llamalog_attach_says_what_it_attached_or_why_not(synth, tmp_path):
     lla.write_logs(synth.llama_logs.head(30), folder / "a.parquet")
     db = tmp_path / "s.duckdb"
     code, out, err = run_cli("attach", folder, "--db", db)
-    assert (code, err) == (0, "") and "[parquet, attached] -> llama_logs: 30 read, 30 loaded" in out
+    assert (code, err) == (0, "") and "[parquet, attached] -> llama_logs: 30 read: 30 new, 0 rejected" in out
     code, out, err = run_cli("info", "--db", db)
     assert code == 0 and "llama_logs: 30 rows, created_at " in out
     assert f"; attached, read in place from {folder.resolve()}\n" in out
