@@ -62,9 +62,10 @@ repeated AS (
   SELECT id FROM {before} WHERE id IN (SELECT id FROM odd) GROUP BY id HAVING count(*) > 1
   UNION SELECT id FROM {after} WHERE id IN (SELECT id FROM odd) GROUP BY id HAVING count(*) > 1),
 kept AS (SELECT DISTINCT id, missing FROM odd WHERE id NOT IN (SELECT id FROM repeated)),
-cells AS (
-  SELECT b.id, unnest(list_filter([{cells}], lambda x: x IS NOT NULL)) AS cell
-  FROM {before} AS b JOIN {after} AS a USING (id) WHERE b.id IN (SELECT id FROM kept WHERE NOT missing))
+pairs AS MATERIALIZED (  -- the few rows that differ, each side whole, compared cell by cell below
+  SELECT b, a FROM {before} AS b JOIN {after} AS a USING (id)
+  WHERE b.id IN (SELECT id FROM kept WHERE NOT missing)),
+cells AS (SELECT b.id, unnest(list_filter([{cells}], lambda x: x IS NOT NULL)) AS cell FROM pairs)
 SELECT id, 'missing' AS kind, NULL AS "column", NULL AS "before", NULL AS "after"
 FROM kept WHERE missing
 UNION ALL
