@@ -327,6 +327,17 @@ def slow_database(pg_server, data):
 READING_THE_TABLE = 'COPY (SELECT "id", %FROM "public"."llama_logs"%'  # not a small read before it
 
 
+def interrupted_while_reading(pg_server, loading: subprocess.Popen) -> tuple[str, str]:
+    """Ctrl-C sent to ``loading`` once it reads the slow table: what it then printed."""
+    interrupt = when_running(
+        pg_server.url, "t_interrupted", lambda: loading.send_signal(signal.SIGINT), like=READING_THE_TABLE
+    )
+    out, err = loading.communicate(timeout=120)
+    interrupt.join()
+    assert interrupt.fired, "the table was not seen being read: the interrupt was never sent"
+    return out, err
+
+
 @pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "progress-bar"])
 def test_ctrl_c_during_a_database_load_says_so_and_keeps_the_store(
     tmp_path, pg_server, data, slow_database, quiet
@@ -342,12 +353,7 @@ def test_ctrl_c_during_a_database_load_says_so_and_keeps_the_store(
         stderr=subprocess.PIPE,
         text=True,
     )
-    interrupt = when_running(
-        pg_server.url, "t_interrupted", lambda: loading.send_signal(signal.SIGINT), like=READING_THE_TABLE
-    )
-    out, err = loading.communicate(timeout=120)
-    interrupt.join()
-    assert interrupt.fired, "the table was not seen being read: the interrupt was never sent"
+    out, err = interrupted_while_reading(pg_server, loading)
     assert "load 2" not in out, "the load ended before the interrupt: make the table bigger"
     assert loading.returncode == 130, err
     last = err.strip().splitlines()[-1].split("\r")[-1]  # after the progress bar, if any
@@ -378,12 +384,7 @@ def test_interrupting_a_notebook_s_database_load_raises_keyboard_interrupt(pg_se
         slow_database,
     )
     assert loading.stdout.readline().strip() == "loading"
-    interrupt = when_running(
-        pg_server.url, "t_interrupted", lambda: loading.send_signal(signal.SIGINT), like=READING_THE_TABLE
-    )
-    out, err = loading.communicate(timeout=120)
-    interrupt.join()
-    assert interrupt.fired, "the table was not seen being read: the interrupt was never sent"
+    out, err = interrupted_while_reading(pg_server, loading)
     assert "loaded every row" not in out, "the load ended before the interrupt: make the table bigger"
     said = out.splitlines()
     assert said[:1] == ["KeyboardInterrupt: " + INTERRUPTED], (out, err)
