@@ -34,7 +34,7 @@ CSS = """
   font-weight: 600; white-space: nowrap; border: 1px solid; }
 & .category { color: #fff; }
 & .category svg { background: #fff; border-radius: 50%; margin-right: .25em; }
-& td.nowrap { white-space: nowrap; }
+& .nowrap { white-space: nowrap; }
 & .error { color: #cf222e; max-width: 28em; }
 & .error span { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2;
   line-clamp: 2; overflow: hidden; }  /* two lines at most, the whole in its title and details */

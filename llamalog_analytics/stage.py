@@ -153,7 +153,7 @@ class LoadResult:
             [
                 f"<code>{escape(s.source)}</code>",
                 escape(s.format),
-                f"<code>{escape(s.table)}</code>",
+                f'<span class="id">{escape(s.table)}</span>',
                 *(f"{n:,}" for n in (s.rows_read, s.rows_loaded, s.rows_inserted, s.rows_rejected)),
                 "<br>".join(escape(note) for note in _notes(s)),
             ]

@@ -99,7 +99,7 @@ class StoreSummary:
             ["table", "rows", "first created_at (UTC)", "last created_at (UTC)", "categories"],
             [
                 [
-                    f"<code>{escape(t.name)}</code>"
+                    f'<span class="id">{escape(t.name)}</span>'  # a table's name kept whole
                     + (
                         f"<br>attached from <code>{escape(t.attached_from)}</code>" if t.attached_from else ""
                     ),
@@ -108,7 +108,10 @@ class StoreSummary:
                     f'<span class="time">{moment(t.last_created_at)}</span>',
                     escape(t.unreadable)
                     if t.unreadable
-                    else " ".join(f"{category_badge(k)} {v:,}" for k, v in t.categories.items()),
+                    else " ".join(  # a badge and its count on one line
+                        f'<span class="nowrap">{category_badge(name)} {n:,}</span>'
+                        for name, n in t.categories.items()
+                    ),
                 ]
                 for t in self.tables
             ],
@@ -120,7 +123,7 @@ class StoreSummary:
                 [
                     f"#{load['load_id']}",
                     f'<span class="time">{moment(load["loaded_at"])}</span>',
-                    f"<code>{escape(load['table_name'])}</code>",
+                    f'<span class="id">{escape(load["table_name"])}</span>',
                     f"<code>{escape(load['source'])}</code>",
                     escape(load["format"]),
                     re.sub(r"(\d) ", "\\1&nbsp;", escape(load_counts(load))),  # a count by its word

@@ -148,3 +148,32 @@ def test_a_long_error_takes_two_lines_of_its_row_and_keeps_the_whole_in_its_titl
         assert title == message
         screenshot(page, "log-table-long-error")
     assert errors == []
+
+
+@needs_chromium
+def test_the_store_summary_keeps_table_names_and_category_counts_whole(tmp_path):
+    """In a notebook cell of a 900 px window a table's name reads whole (it broke as
+    ``enrich|ment_l|ogs``) and each category's count stays beside its badge."""
+    with lla.sample_store() as store:
+        html = lla.summarize(store)._repr_html_()
+    path = page_of(f'<div style="width: 780px">{html}</div>', tmp_path)
+    with browser_page(path, width=900) as (page, errors):
+        names, counts = page.evaluate(
+            """() => {
+              const lines = (r, e) => Math.round(r.height / parseFloat(getComputedStyle(e).lineHeight));
+              const names = Array.from(document.querySelectorAll("table:first-of-type tbody td:first-child"),
+                (td) => [td.textContent.trim(), lines(td.firstElementChild.getBoundingClientRect(), td)]);
+              const counts = Array.from(document.querySelectorAll("td .badge.category"), (badge) => {
+                const range = document.createRange();
+                range.selectNodeContents(badge.nextSibling);
+                const r = range.getBoundingClientRect(), b = badge.getBoundingClientRect();
+                const beside = r.height < 1.5 * b.height && Math.abs(r.top - b.top) < b.height;
+                return [badge.textContent.trim(), beside];
+              });
+              return [names, counts];
+            }"""
+        )
+        screenshot(page, "store-summary-900")
+    assert names == [["enrichment_logs", 1], ["llama_logs", 1]]
+    assert len(counts) == 7 and all(beside for _, beside in counts), counts
+    assert errors == []
