@@ -191,7 +191,7 @@ def _legend_below(figure: go.Figure, plot_height: float, *, grouped: bool = True
     by side), else the entries in lines, as many to a line as fit a notebook cell."""
     shown = [t for t in figure.data if t.showlegend is not False]
     if grouped:
-        lines = 1 + max(Counter(t.legendgroup for t in shown).values())
+        lines = 1 + max(Counter(t.legendgroup for t in shown).values(), default=0)
     else:
         lines = -(-len(shown) // _LEGEND_PER_LINE)
     legend = _LEGEND_LINE * lines + 20

@@ -301,6 +301,12 @@ def test_graph_drawing_labels_every_node_in_layers(sample_graphs):
     assert figure.layout.title.text == "Provenance graph of an album"
 
 
+def test_an_empty_graph_draws_an_empty_figure():
+    """A graph with nothing in it (a filter that kept no rows) draws, with no legend to make room for."""
+    figure = charts.graph_figure(nx.MultiDiGraph())
+    assert figure.data == () and figure.layout.title.text == "Provenance graph"
+
+
 def test_big_graphs_are_summarised_by_kind(sample_graphs):
     _, whole = sample_graphs
     assert whole.number_of_nodes() > charts.GRAPH_NODES_SHOWN
