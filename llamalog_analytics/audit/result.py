@@ -358,23 +358,15 @@ def _beside(head: str, text: str, width: int | None) -> list[str]:
     indented under ``head``'s first word."""
     if width is None:
         return [head + text]
-    indent = " " * 6
-    if width - len(head) < _ROOM:
-        first = [head.rstrip()] if head.strip() else []
-        return first + textwrap.wrap(
-            text,
-            width,
-            initial_indent=indent,
-            subsequent_indent=indent,
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
+    alone = width - len(head) < _ROOM  # the head on a line of its own, the text under it
+    start = " " * 6 if alone else head
     wrapped = textwrap.wrap(
         text,
         width,
-        initial_indent=head,
-        subsequent_indent=" " * len(head),
+        initial_indent=start,
+        subsequent_indent=" " * len(start),
         break_long_words=False,
         break_on_hyphens=False,
     )
-    return wrapped or ([head.rstrip()] if head.strip() else [])  # no text: the head alone
+    shown = [head.rstrip()] if head.strip() else []
+    return (shown if alone else []) + (wrapped or ([] if alone else shown))
