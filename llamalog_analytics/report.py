@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import plotly.graph_objects as go
 import polars as pl
+from markupsafe import Markup
 
 from . import rules, style
 from ._format import duration, number
@@ -32,6 +33,7 @@ from ._plotly import figure_html, plotly_script
 from .audit import concentration
 from .audit.history import ids_title, not_compared
 from .charts import breakdown_bars, category_counts, origin_coverage, rows_per_week
+from .stage import load_counts
 
 if TYPE_CHECKING:
     from .audit import AuditReport, CheckResult
@@ -47,6 +49,21 @@ _TEMPLATES = jinja2.Environment(
 # a sentence's first letter upper case, the rest as written (jinja's capitalize lowers it: paths)
 _TEMPLATES.filters["sentence"] = lambda text: text[:1].upper() + text[1:]
 _TEMPLATES.filters["shell"] = shlex.quote  # a path as a shell command takes it
+
+
+def breakable(text: str, after: str) -> Markup:
+    """``text`` as HTML that may break onto a new line after each ``after`` (``/`` in a path,
+    ``_`` in a column's name) rather than anywhere a long word would otherwise break.
+
+    Examples:
+        >>> str(breakable("/data/<old>/logs.csv", "/"))
+        '/<wbr>data/<wbr>&lt;old&gt;/<wbr>logs.csv'
+    """
+    return Markup(escape(text).replace(after, f"{after}<wbr>"))
+
+
+_TEMPLATES.filters["breakable"] = breakable
+_TEMPLATES.filters["load_counts"] = load_counts
 
 
 def report_html(report: AuditReport, *, standalone: bool = True) -> str:
@@ -197,7 +214,7 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
     shown = readable(frame.head(ROWS_IN_PAGE))
     numbers = [n for n, dtype in enumerate(shown.dtypes) if dtype.is_numeric()]
     titles = [
-        {"targets": n, "title": escape(name).replace("_", "_<wbr>"), "ariaTitle": name}
+        {"targets": n, "title": str(breakable(name, "_")), "ariaTitle": name}
         for n, name in enumerate(shown.columns)
     ]
     csv = {"extend": "csvHtml5", "filename": _file_name(check, title), "exportOptions": {"orthogonal": "csv"}}

@@ -25,6 +25,7 @@ from conftest import (
 
 import llamalog_analytics as lla
 from llamalog_analytics.cli import main
+from llamalog_analytics.stage import load_counts
 
 
 def test_report_json_html_and_cli(tmp_path):
@@ -79,7 +80,7 @@ def test_the_report_reads_as_evidence_in_headless_chromium(tmp_path):
     with lla.sample_store() as store:
         report = lla.verify(store)
         path = report.to_html(tmp_path / "audit.html")
-        sources = store.loads()["source"].to_list()
+        loads_made = store.loads()
     assert path.stat().st_size < 5_000_000  # plotly.js and DataTables travel packed or inlined
     with browser_page(path) as (page, errors):
         page.wait_for_selector("body[data-figures=drawn]")
@@ -94,7 +95,12 @@ def test_the_report_reads_as_evidence_in_headless_chromium(tmp_path):
         assert re.search(r"generated at\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{3})? UTC", audited)
         assert "store\nin memory" in audited
         loads = page.locator("#loads tbody tr")
-        assert [loads.nth(n).locator("td").nth(3).inner_text() for n in range(loads.count())] == sources
+        assert loads.count() == loads_made.height
+        for n, load in enumerate(loads_made.iter_rows(named=True)):
+            cells = loads.nth(n).locator("td").all_inner_texts()
+            assert cells[3] == load["source"] and cells[-1] == load_counts(load)  # as info tells it
+            name = loads.nth(n).locator("td").nth(2).locator("code")  # _prisma_migrations kept whole
+            assert name.evaluate("e => e.getClientRects().length") == 1, cells[2]
         summary = page.locator("#summary-table")
         assert summary.bounding_box()["y"] < 2000
         rows = summary.locator("tbody tr")

@@ -249,9 +249,9 @@ def _provenance(store: LogStore) -> dict[str, Any]:
     passwords masked), for the report to stand as evidence."""
     loads = []
     if store.has_table(LOADS_TABLE):
-        columns = ("load_id", "loaded_at", "table_name", "source", "format")
-        counts = ("rows_read", "rows_loaded", "rows_rejected")
-        loads = store.loads().select(*columns, *counts).to_dicts()
+        columns = ["load_id", "loaded_at", "table_name", "source", "format", "rows_read", "rows_inserted"]
+        columns += ["rows_changed", "rows_loaded", "rows_rejected", "rows_disappeared"]
+        loads = store.loads().select(*columns).to_dicts()
         for load in loads:
             load["loaded_at"] = moment(load["loaded_at"])
     return {
