@@ -22,7 +22,7 @@ import duckdb
 
 from . import _readers, schema
 from ._convert import checked_rows
-from ._format import first_few
+from ._format import count, first_few
 from ._sql import ATTACHED, ATTACHED_FILES_TABLE, LOAD_ID_COLUMN, LOADS_TABLE, literal, quote
 from .errors import ArgumentError, NotLlamaLogError, SourceError, StoreError
 from .stage import LoadResult, RowFindings, SourceLoad, Stage, log_table_name
@@ -36,7 +36,8 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
     not; or a glob) the store's log table ``table``, read where they are.
 
     The attachment is recorded as a load (format ``parquet, attached``). Attaching again
-    replaces the view: after files were added, removed or rewritten, or moved.
+    replaces the view: after files were added, removed or rewritten, or moved; the rows of a file
+    attached before, as it is now, count as unchanged, the others as new.
 
     Raises:
         SourceError: no Parquet file there, a file that is not Parquet or lacks a required
@@ -68,22 +69,25 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
         files, left_out = _files(store, source, patterns, folder)
         import polars as pl
 
-        found = pl.DataFrame(  # as they are before they are read: a change since then is noticed
-            [(table, f, *(_readers.file_stat(f) or (None, None))) for f in files],  # gone: the read fails
+        stats = {f: _readers.file_stat(f) for f in files}  # as they are before they are read
+        found = pl.DataFrame(  # a change since then is noticed
+            [(table, f, *(stats[f] or (None, None))) for f in files],  # gone: the read fails
             schema={"table_name": pl.String, "file": pl.String, "size": pl.Int64, "modified_ns": pl.Int64},
             orient="row",
         )
+        kept, went = _attached_before(store, table, stats)
         partly_absent = _columns_of_each(store, files)
         rdr = _readers.parquet_reader(store, shown, files)
         checked = checked_rows(rdr)
         findings = RowFindings.of(rdr)
         try:
-            rows, bad, where, repeated, *of_rows = store.execute(  # the files read once for every check
+            rows, bad, where, repeated, unchanged, *of_rows = store.execute(  # the files read once
                 f"""SELECT count(*), count(_reason),
   arg_min([_source_file, _row::VARCHAR, _column, _reason], _row) FILTER (_reason IS NOT NULL),
-  count(id) - count(DISTINCT id){"".join(f", {a}" for a in findings.aggregates)}
+  count(id) - count(DISTINCT id), count(*) FILTER (list_contains(?, _source_file))
+  {"".join(f", {a}" for a in findings.aggregates)}
 FROM ({checked})""",
-                findings.params,
+                [kept, *findings.params],
             )[0]
         except duckdb.Error as exc:
             typed = isinstance(exc, (duckdb.ConversionException, duckdb.BinderException))
@@ -120,9 +124,30 @@ FROM ({checked}) GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"""
                 store.execute(f"INSERT INTO {ATTACHED_FILES_TABLE} SELECT * FROM {now}")
             absent = tuple(c for c in schema.COLUMN_NAMES if c not in rdr.inputs)
             unknown, noted = findings.read(of_rows)
-            notes = (*rdr.notes, *partly_absent, *left_out, *noted)
-            loaded = SourceLoad(shown, ATTACHED, table, rows, rows, rows, 0, absent, unknown, notes)
+            said = []
+            if went:
+                said.append(
+                    f"{count(went, 'file')} attached before {'was' if went == 1 else 'were'} rewritten, "
+                    "removed or left out since: the rows they held cannot be compared, so a row counts "
+                    "as new unless its file is attached again as it was"
+                )
+            notes = (*rdr.notes, *partly_absent, *left_out, *noted, *said)
+            new = rows - unchanged  # a file attached again as it was holds the rows checked then
+            loaded = SourceLoad(shown, ATTACHED, table, rows, rows, new, 0, absent, unknown, notes)
             return stage.commit(replaced_from=[loaded])
+
+
+def _attached_before(
+    store: LogStore, table: str, now: dict[str, tuple[int, int] | None]
+) -> tuple[list[str], int]:
+    """The files attached as ``table`` before that are among those attached now as they were
+    then (same size and modification time: their rows are the rows checked then), and how many
+    other files were attached as ``table`` before."""
+    before = store.execute(
+        f"SELECT file, size, modified_ns FROM {ATTACHED_FILES_TABLE} WHERE table_name = ?", [table]
+    )
+    kept = [file for file, *stat in before if now.get(file) == tuple(stat)]
+    return kept, len(before) - len(kept)
 
 
 def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:

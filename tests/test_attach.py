@@ -12,6 +12,7 @@ from conftest import run_cli
 
 import llamalog_analytics as lla
 from llamalog_analytics.errors import AttachedFilesChangedError, NotLlamaLogError, SourceError, StoreError
+from llamalog_analytics.stage import load_counts
 
 
 @pytest.fixture
@@ -361,3 +362,24 @@ def test_a_table_attached_by_an_earlier_version_is_still_watched(twenty, tmp_pat
         before = store.version()
         os.utime(twenty / "a.parquet", ns=(0, 0))
         assert store.version() != before
+
+
+def test_attaching_again_counts_as_new_only_the_rows_of_files_not_attached_before(synth, twenty, tmp_path):
+    """A month's file added and the folder attached again: its rows are new, the rows of files
+    attached before as they were are unchanged, as a load of the same files says; rows of a file
+    rewritten since count as new, and a note says why."""
+    rows = synth.llama_logs
+    lla.write_logs(rows.slice(20, 10), twenty / "b.parquet")
+    with lla.LogStore() as store:
+        store.attach(twenty / "a.parquet")
+        again = store.attach(twenty).sources[0]
+        assert (again.rows_read, again.rows_inserted, again.notes) == (30, 10, ())
+        loaded = lla.LogStore()
+        loaded.load_files(twenty / "a.parquet", quiet=True)
+        assert (loaded.load_files(twenty / "*.parquet", quiet=True).rows_inserted) == 10
+        said = load_counts(store.loads().row(-1, named=True))
+        assert said == "30 read: 10 new, 20 unchanged, 0 rejected"
+        lla.write_logs(rows.head(15), twenty / "a.parquet")  # a re-export: other rows, other size
+        rewritten = store.attach(twenty).sources[0]
+        assert (rewritten.rows_read, rewritten.rows_inserted) == (25, 15)
+        assert "1 file attached before was rewritten, removed or left out since" in " ".join(rewritten.notes)
