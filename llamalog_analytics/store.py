@@ -831,12 +831,16 @@ ORDER BY l.load_id, l.source"""
 
     def require(self, name: str) -> None:
         """Raise :class:`StoreError`, naming the tables there are, unless ``name`` is a log table here."""
-        if name not in self.tables():
-            have = ", ".join(self.tables()) or "none yet"
-            raise StoreError(
-                f"no log table {name!r} in the store (tables: {have}). "
-                "Hint: load it first, e.g. llamalog load FILE --as " + name
+        tables = self.tables()
+        if name not in tables:
+            load = f"llamalog load FILE --as {name}"
+            hint = (
+                f"name one of them (table={tables[0]!r}, --table {tables[0]}), or load it: {load}"
+                if tables
+                else f"load it first, e.g. {load}"
             )
+            have = ", ".join(tables) or "none yet"
+            raise StoreError(f"no log table {name!r} in the store (tables: {have}). Hint: {hint}")
 
     def close(self) -> None:
         """Close an in-memory store (its tables go); a file store holds nothing between calls."""

@@ -383,3 +383,18 @@ def test_attaching_again_counts_as_new_only_the_rows_of_files_not_attached_befor
         rewritten = store.attach(twenty).sources[0]
         assert (rewritten.rows_read, rewritten.rows_inserted) == (25, 15)
         assert "1 file attached before was rewritten, removed or left out since" in " ".join(rewritten.notes)
+
+
+def test_a_missing_log_table_names_the_table_attached_under_another_name(synth, twenty, tmp_path):
+    """Attached as archive (as the README does), a chain asked of the default table says to name
+    archive, where it said only to load llama_logs."""
+    album = synth.llama_logs.head(20)["album_id"].drop_nulls()[0]
+    db = tmp_path / "s.duckdb"
+    with lla.LogStore(db) as store:
+        store.attach(twenty, "archive")
+        named = r"\(tables: archive\)\. Hint: name one of them \(table='archive'"
+        with pytest.raises(StoreError, match=named):
+            lla.chain(store, "ALBUM", album)
+        assert lla.chain(store, "ALBUM", album, table="archive").height > 0
+    code, _, err = run_cli("explain", "ALBUM", album, "--db", db)
+    assert code == 2 and "--table archive" in err
