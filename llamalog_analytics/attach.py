@@ -99,6 +99,7 @@ FROM ({checked})""",
             ) from exc
         if bad:
             file, row, column, reason = where
+            reason = reason.removeprefix(f"{column}: ")  # a reason names its column first
             raise SourceError(
                 f"{file}: row {row}, column {column}: {reason}; {bad:,} of the {rows:,} rows at "
                 f"{shown} cannot be loaded, so nothing was attached. Hint: load them instead "
