@@ -371,10 +371,15 @@ class Stage:
 
         table = log_table_name(table)
         if (folder := attached_from(self.store, table)) is not None:
+            add = (
+                f"put the rows in a Parquet file in {folder} and attach it again"
+                if Path(folder).is_dir()
+                else f"attach a folder or glob that holds {folder} and a Parquet file of the rows"
+            )
             raise StoreError(
                 f"{self.store.path or 'the in-memory store'}: {table!r} is attached from Parquet files "
-                f"({folder}), read where they are; nothing can be loaded into it. Hint: add files there "
-                "and attach it again, or load into another table (--as NAME)"
+                f"({folder}), read where they are; nothing can be loaded into it. Hint: {add}, or load "
+                "into another table (--as NAME, table=)"
             )
         known = (schema.CURRENT_TABLE, schema.LEGACY_TABLE)
         if table not in known and not self.store.has_table(table):

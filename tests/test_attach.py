@@ -271,8 +271,11 @@ def test_an_attached_table_is_read_only_and_does_not_replace_loaded_rows(twenty)
         store.attach(folder)
         where = re.escape(str(folder.resolve()))
         attached = rf"the in-memory store: 'llama_logs' is attached from Parquet files \({where}\)"
-        with pytest.raises(StoreError, match=rf"{attached}.*Hint: add files there"):
+        with pytest.raises(StoreError, match=rf"{attached}.*Hint: put the rows in a Parquet file in {where}"):
             store.load_files(folder / "a.parquet", quiet=True)
+        store.attach(folder / "a.parquet", "one_file")  # no folder to add a file to
+        with pytest.raises(StoreError, match=r"Hint: attach a folder or glob that holds .*a\.parquet and"):
+            store.load_files(folder / "a.parquet", "one_file", quiet=True)
         store.load_files(folder / "a.parquet", "copied", quiet=True)
         with pytest.raises(StoreError, match="holds loaded rows in 'copied'"):
             store.attach(folder, "copied")
