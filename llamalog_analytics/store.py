@@ -390,7 +390,7 @@ class LogStore:
                     raise _unopenable(self.path, exc) from exc
                 if time.monotonic() >= deadline:
                     raise StoreLockedError(
-                        f"{self.path}: another process (a notebook or another llamalog command) "
+                        f"{self.path}: {_lock_holder(str(exc))} "
                         f"{'is writing to' if read_only else 'is using'} the store, and still was "
                         f"after {self.wait:g} s. Hint: wait for it to finish and try again, or wait "
                         "longer: llamalog COMMAND --wait 60, LogStore(path, wait=60)"
@@ -909,6 +909,32 @@ def _unopenable(path: str | None, exc: duckdb.Error) -> StoreError:
         "permissions and free space, and that it is a DuckDB store file (llamalog.duckdb); files "
         "to read go to `llamalog load FILE --db STORE`"
     )
+
+
+def _lock_holder(said: str) -> str:
+    """The process holding a store file's lock, from DuckDB's error ``said`` when it names one:
+    its id and command line (on Linux; elsewhere its program), shortened to a line.
+
+    Examples:
+        >>> _lock_holder('Conflicting lock is held in /usr/bin/python3.11 (PID 0). See also ...')
+        'process 0 (python3.11)'
+        >>> _lock_holder("Could not set lock on file")
+        'another process (a notebook or another llamalog command)'
+    """
+    found = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", said)
+    if found is None:
+        return "another process (a notebook or another llamalog command)"
+    program, pid = found[1], found[2]
+    try:  # Linux's record of its command line
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        words = []
+    # the program and a script it runs by their names; each argument on one line
+    words = [
+        Path(w).name if at < 2 and w.startswith("/") else " ".join(w.split()) for at, w in enumerate(words)
+    ]
+    command = shlex.join(words) if words else Path(program).name
+    return f"process {pid} ({command if len(command) <= 100 else command[:99] + '…'})"
 
 
 @contextmanager

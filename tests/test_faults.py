@@ -230,15 +230,22 @@ def test_a_writer_waits_for_the_writer_before_it_then_gives_up_clearly(tmp_path,
         assert holder.stdout.readline().strip() == "writing"
         started = time.monotonic()
         longer = r"llamalog COMMAND --wait 60, LogStore\(path, wait=60\)"
-        with pytest.raises(StoreLockedError, match=rf"another process .* still was after 0\.5 s.*{longer}"):
+        # what holds it, to find and wait for: its id and command line
+        holding = (
+            rf"process {holder.pid} \(python[0-9.]* -c 'import sys, time, llamalog_analytics as lla .*\)"
+        )
+        with pytest.raises(
+            StoreLockedError, match=rf"{holding} is using the store, and still was after 0\.5 s.*{longer}"
+        ):
             lla.LogStore(path, wait=0.5).load_files(tmp_path / "more.parquet", "before_fault", quiet=True)
         assert 0.5 <= time.monotonic() - started < 5
         started = time.monotonic()
         code, _, err = run_cli("--wait", "0.5", "info", "--db", path)
         assert code == 2 and "still was after 0.5 s" in err and 0.5 <= time.monotonic() - started < 5
+        assert f"s.duckdb: process {holder.pid} (python" in err
         code, _, err = run_cli("info", "--db", path, "--wait", "0.5")  # beside --db too
         assert code == 2 and "still was after 0.5 s" in err
-        with pytest.raises(StoreLockedError, match="is writing to the store"):
+        with pytest.raises(StoreLockedError, match=rf"{holding} is writing to the store"):
             lla.LogStore(path, read_only=True, wait=0.5).table("before_fault")
     finally:
         holder.kill()
