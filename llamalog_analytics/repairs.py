@@ -57,10 +57,10 @@ import polars as pl
 from psycopg.adapt import PyFormat, Transformer
 
 from . import rules, schema
-from ._format import count, shorten, verb
+from ._format import count, number_ranges, shorten, verb
 from ._html import block, html_table
 from ._repair_sql import script
-from ._sql import quote
+from ._sql import LOADS_TABLE, quote
 from .audit import AuditReport
 from .audit.context import Audit
 from .audit.roots import replayed_roots_sql
@@ -136,7 +136,8 @@ def repair(
             ``rows_preserved`` named without ``restore_missing`` or ``revert_changes``, or
             those named with checks that leave ``rows_preserved`` out. All but the report's
             part can be asked before the audit, with :func:`validate_repair`.
-        StoreError: the report was not made by :func:`verify` on a store still open.
+        StoreError: the report was not made by :func:`verify` on a store still open, or a load
+            (by this process or another) came after its audit.
     """
     validate_repair(checks, restore_missing=restore_missing, revert_changes=revert_changes)
     audit = _audit_of(report)
@@ -197,6 +198,21 @@ def _audit_of(report: AuditReport) -> Audit:
             f"the report's store ({audit.store.path or 'in memory'}) is closed: {exc}. Hint: repair "
             "inside the with block that audits, or open the store again and verify"
         ) from exc
+    read = {load["load_id"] for load in report.summary.get("provenance", {}).get("loads", [])}
+    now = (
+        audit.store.execute(f"SELECT DISTINCT load_id FROM {LOADS_TABLE}")
+        if audit.store.has_table(LOADS_TABLE)
+        else []
+    )
+    later = sorted({load_id for (load_id,) in now} - read)
+    if later:  # this process's or another's (a shell beside a notebook): the report tells the rows before
+        loads = f"load {later[0]}" if len(later) == 1 else f"loads {number_ranges(later)}"
+        raise StoreError(
+            f"{audit.store.path or 'the store in memory'}: {loads} came after this report's audit, "
+            "so a repair made from it would miss the rows loaded since and its dry run would blame "
+            "the repair for them. Hint: verify again and repair that report: "
+            "lla.repair(lla.verify(store)) (llamalog repair does both; llamalog info lists the loads)"
+        )
     return audit
 
 

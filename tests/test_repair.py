@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -186,6 +188,30 @@ def test_the_dry_run_repairs_a_copy_and_leaves_the_store_alone(defective):
     partial = lla.repair(report, restore_missing=True).dry_run()
     assert partial.repaired == ("category_backfill", "root_job_backfill")
     assert partial.after.check("rows_preserved").status == "fail" and partial.ok
+
+
+def test_a_report_older_than_a_load_another_process_made_is_not_repaired_from(tmp_path):
+    """A notebook audits; a shell loads more rows into the store; the report no longer tells
+    the store, so a plan made from it (or made before the load) was checked against rows the
+    audit never saw: its dry run blamed the repair for the loaded row's warnings."""
+    path = tmp_path / "store.duckdb"
+    store = audit_store(tmp_path, defective_rows(), snapshot_rows(), path=path)
+    report = lla.verify(store)
+    plan = lla.repair(report)
+    late = log_row("late", "2026-03-01T10:00:00", "album:created", "ENRICHED", job_id="700")
+    (tmp_path / "late.json").write_text(json.dumps([late]))
+    loading = subprocess.run(
+        [sys.executable, "-m", "llamalog_analytics", "load", tmp_path / "late.json", "--db", path, "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert loading.returncode == 0, loading.stderr
+    stale = r"store\.duckdb: load 4 came after this report's audit.*Hint: verify again"
+    with pytest.raises(StoreError, match=stale):
+        lla.repair(report)
+    with pytest.raises(StoreError, match=stale):
+        plan.dry_run()
+    assert lla.repair(lla.verify(store)).dry_run().worse == ()
 
 
 def test_a_store_opened_read_only_is_repaired_and_dry_run_all_the_same(tmp_path):
