@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import glob
 import itertools
+import math
 import os
 import re
 import shlex
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -60,6 +62,7 @@ DEMO_STORE = "llamalog-demo.duckdb"  # where ``llamalog demo`` puts the sample
 
 
 WAIT_SECONDS = 10.0  # how long a store waits, by default, while another process writes to it
+SAY_WAITING = 1.0  # after how long a wait for the store is said
 # what in SQL text names no table: quoted text and comments
 _WORDS_NOT_NAMES = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
 
@@ -369,9 +372,10 @@ class LogStore:
             self._ready = False
 
     def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        """Open the database, waiting up to ``wait`` seconds while another process writes to it."""
+        """Open the database, waiting up to ``wait`` seconds while another process writes to it
+        (a wait past :data:`SAY_WAITING` seconds is said on standard error as it goes on)."""
         deadline = time.monotonic() + self.wait
-        pause, waited = 0.01, False
+        pause, waited, said = 0.01, False, time.monotonic() + SAY_WAITING
         while True:
             if read_only and self.path is not None and not Path(self.path).exists():  # removed since
                 raise StoreNotFoundError(self.path, stores_beside(self.path))
@@ -388,13 +392,20 @@ class LogStore:
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise _unopenable(self.path, exc) from exc
+                doing = "is writing to" if read_only else "is using"
+                held = f"{self.path}: {_lock_holder(str(exc))} {doing} the store"
                 if time.monotonic() >= deadline:
                     raise StoreLockedError(
-                        f"{self.path}: {_lock_holder(str(exc))} "
-                        f"{'is writing to' if read_only else 'is using'} the store, and still was "
-                        f"after {self.wait:g} s. Hint: wait for it to finish and try again, or wait "
-                        "longer: llamalog COMMAND --wait 60, LogStore(path, wait=60)"
+                        f"{held}, and still was after {self.wait:g} s. Hint: wait for it to finish "
+                        "and try again, or wait longer: llamalog COMMAND --wait 60, LogStore(path, wait=60)"
                     ) from exc
+                if time.monotonic() >= said:  # once: the command is not hanging, it waits
+                    print(
+                        f"[🦙 LlamaLog] {held}; waiting up to {self.wait:g} s for it",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    said = math.inf
                 time.sleep(pause)
                 pause, waited = min(pause * 2, 0.25), True
             except duckdb.Error as exc:

@@ -221,7 +221,7 @@ HOLD_FOR_WRITING = """
     """
 
 
-def test_a_writer_waits_for_the_writer_before_it_then_gives_up_clearly(tmp_path, data):
+def test_a_writer_waits_for_the_writer_before_it_then_gives_up_clearly(tmp_path, data, capsys):
     path = tmp_path / "s.duckdb"
     baseline_store(path, data).close()
     lla.write_logs(data.llama_logs.slice(10, 10), tmp_path / "more.parquet")
@@ -253,11 +253,14 @@ def test_a_writer_waits_for_the_writer_before_it_then_gives_up_clearly(tmp_path,
     with lla.LogStore(path, read_only=True) as here:
         assert here.table("before_fault").height == 10  # nothing half-written
 
-    holder = child(HOLD_FOR_WRITING, path, 1)
+    holder = child(HOLD_FOR_WRITING, path, 2)
     assert holder.stdout.readline().strip() == "writing"
     result = lla.LogStore(path).load_files(tmp_path / "more.parquet", "before_fault", quiet=True)
     holder.communicate()
     assert result.rows_loaded == 10
+    # a wait of more than a second is said as it starts, not left to look like a hang
+    waiting = capsys.readouterr().err
+    assert f"s.duckdb: process {holder.pid} (python" in waiting and "waiting up to 10 s" in waiting
 
 
 def test_two_loads_at_once_both_complete_or_one_fails_cleanly(tmp_path, data):
