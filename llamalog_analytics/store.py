@@ -37,7 +37,14 @@ from ._sql import (
     quote,
     scratch_connection,
 )
-from .errors import ArgumentError, AttachedFilesChangedError, StoreError, StoreLockedError, StoreNotFoundError
+from .errors import (
+    ArgumentError,
+    AttachedFilesChangedError,
+    PostgresError,
+    StoreError,
+    StoreLockedError,
+    StoreNotFoundError,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -940,12 +947,30 @@ def _lock_holder(said: str) -> str:
         words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
     except OSError:
         words = []
-    # the program and a script it runs by their names; each argument on one line
+    # the program and a script it runs by their names; each argument on one line, a password masked
     words = [
-        Path(w).name if at < 2 and w.startswith("/") else " ".join(w.split()) for at, w in enumerate(words)
+        Path(w).name if at < 2 and w.startswith("/") else _masked(" ".join(w.split()))
+        for at, w in enumerate(words)
     ]
     command = shlex.join(words) if words else Path(program).name
     return f"process {pid} ({command if len(command) <= 100 else command[:99] + '…'})"
+
+
+def _masked(word: str) -> str:
+    """A command line's word with a database URL's password masked, as messages show URLs.
+
+    Examples:
+        >>> _masked("postgresql://app:s3cret@db/music"), _masked("--db")
+        ('postgresql://app:***@db/music', '--db')
+    """
+    if "://" not in word:
+        return word
+    from ._pg_source import parse_url
+
+    try:
+        return parse_url(word).display
+    except PostgresError:  # not a database URL, or not one to show: its scheme alone
+        return word.partition("://")[0] + "://…"
 
 
 @contextmanager

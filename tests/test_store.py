@@ -20,7 +20,7 @@ from llamalog_analytics.errors import (
     StoreLockedError,
     StoreNotFoundError,
 )
-from llamalog_analytics.store import stores_beside
+from llamalog_analytics.store import _lock_holder, stores_beside
 
 
 @pytest.fixture
@@ -249,3 +249,16 @@ def test_a_data_file_or_a_stranger_is_not_opened_as_a_store(tmp_path):
     with pytest.raises(StoreError, match=r"notes\.txt: cannot open the store \(.*\)\. Hint: check the path"):
         lla.LogStore(stranger, read_only=True).tables()
     assert export.read_bytes() == b"PAR1" and stranger.read_text() == "not a database\n"
+
+
+def test_the_process_holding_a_store_is_named_without_its_database_password():
+    """A store held by `llamalog load postgresql://...` names that command, its password masked."""
+    url = "postgresql://app:s3cret@db.example/music"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", url, "--db", "s.duckdb"])
+    try:
+        named = _lock_holder(f"Conflicting lock is held in {sys.executable} (PID {holder.pid}). See also")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert named.startswith(f"process {holder.pid} (python") and "s3cret" not in named
+    assert named.endswith("'postgresql://app:***@db.example/music' --db s.duckdb)")
