@@ -79,7 +79,9 @@ def perfetto(rows: pl.DataFrame) -> dict[str, Any]:
     Each trace of :func:`spans` is a process (``pid``), each span a thread (``tid``) named after
     it, in tree order (a parent above its children); a span is a complete event (``"ph": "X"``,
     category ``job``) and each row an instant on its span's thread (``"ph": "i"``, category: the
-    row's category). ``ts`` and ``dur`` are microseconds since the epoch (UTC).
+    row's category). ``ts`` and ``dur`` are microseconds since the epoch (UTC). Thread ids count
+    on across processes, and a trace's root span has its process's id as its thread id: Perfetto
+    takes that thread for the process's main thread and lists it first, then the others by id.
 
     Examples:
         >>> from datetime import datetime
@@ -94,11 +96,14 @@ def perfetto(rows: pl.DataFrame) -> dict[str, Any]:
     found = spans(rows)
     events: list[dict[str, Any]] = []
     by_trace = found.partition_by("trace_id", maintain_order=True, as_dict=False)
-    for pid, trace in enumerate(by_trace, 1):
-        members = list(trace.iter_rows(named=True))
-        root = next(span for span in members if span["parent_span_id"] is None)
-        events += _metadata("process", pid, 0, f"{root['name']} (trace {root['trace_id'][:8]})", pid)
-        for tid, span in enumerate(_tree_order(members), 1):
+    tid = 0
+    for order, trace in enumerate(by_trace, 1):
+        members = _tree_order(trace.iter_rows(named=True))  # the root first
+        pid = tid + 1  # the root's thread id: the process's main thread
+        root = members[0]
+        events += _metadata("process", pid, 0, f"{root['name']} (trace {root['trace_id'][:8]})", order)
+        for span in members:
+            tid += 1
             events += [*_metadata("thread", pid, tid, span["name"], tid), *_perfetto_span(span, pid, tid)]
     return {"traceEvents": events, "displayTimeUnit": "ms"}
 

@@ -309,3 +309,23 @@ def test_runs_take_their_first_rows_parent_and_job_less_rows_are_instants(tmp_pa
     assert by_name["discogs:get-artist"]["status"] == "error"  # FAILED by category alone
     below = found.filter(pl.col("trace_id") == by_name["enrichment:album"]["trace_id"])
     assert below.height == 4 and set(below["dangling_parent_job_id"]) == {"gone-batch"}
+
+
+def test_perfetto_puts_each_traces_root_span_first(tmp_path: Path) -> None:
+    # ui.perfetto.dev takes the thread whose tid is its pid for the process's main thread and lists
+    # it first, the others by tid; tids are one numbering across processes there
+    rows = [
+        row("a", 0, "collection:album-added", "USER_ACTION", "a-1"),
+        row("b", 1, "enrichment:album", "ENRICHED", "400", parent_job_id="a-1"),
+        row("c", 60, "enrichment:album", "ENRICHED", "500"),
+        row("d", 61, "cache:album-cover-art", "ENRICHED", "501", parent_job_id="500"),
+        row("e", 62, "discogs:get-album", "ENRICHED", "502", parent_job_id="501"),
+    ]
+    with store_of(rows, tmp_path) as store:
+        events = trace_formats.perfetto(lla.chain(store, "ALBUM", ALBUM))["traceEvents"]
+    complete = [e for e in events if e["ph"] == "X"]
+    assert len({e["pid"] for e in complete}) == 2
+    assert len({e["tid"] for e in complete}) == len(complete)  # no tid in two processes
+    main = {e["pid"]: e for e in complete if e["tid"] == e["pid"]}
+    assert set(main) == {e["pid"] for e in complete}
+    assert all("parent_span_id" not in e["args"] for e in main.values()), main
