@@ -134,6 +134,18 @@ def _branches(order: list[tuple[str, int]]) -> dict[str, tuple[bool, ...]]:
     return branches
 
 
+def tree_lines(order: list[tuple[str, int]]) -> dict[str, str]:
+    """The tree's lines to draw before each item of a depth-first ``order`` (key, depth), as the
+    lanes draw them (a guide is two no-break spaces where no line runs down).
+
+    Examples:
+        >>> drawn = tree_lines([("a", 0), ("b", 1), ("c", 2), ("d", 1)])
+        >>> {key: lines.replace(_SPACE, "_") for key, lines in drawn.items()}
+        {'a': '', 'b': '├ ', 'c': '│ └ ', 'd': '└ '}
+    """
+    return {key: _tree_lines(branch) for key, branch in _branches(order).items()}
+
+
 def _tree_lines(branch: tuple[bool, ...]) -> str:
     """The tree's lines before a run's label: a guide per ancestor under the top, then its branch.
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from ._lanes import tree_lines
 from .traces import EVENT_ATTRIBUTES, SPAN_ATTRIBUTES, spans
 
 SERVICE = "llamalog"
@@ -77,11 +78,13 @@ def perfetto(rows: pl.DataFrame) -> dict[str, Any]:
     """The chain as Chrome trace-event JSON, which ui.perfetto.dev (and chrome://tracing) opens.
 
     Each trace of :func:`spans` is a process (``pid``), each span a thread (``tid``) named after
-    it, in tree order (a parent above its children); a span is a complete event (``"ph": "X"``,
-    category ``job``) and each row an instant on its span's thread (``"ph": "i"``, category: the
-    row's category). ``ts`` and ``dur`` are microseconds since the epoch (UTC). Thread ids count
-    on across processes, and a trace's root span has its process's id as its thread id: Perfetto
-    takes that thread for the process's main thread and lists it first, then the others by id.
+    it and drawn on the job tree's lines as the timeline's lanes are (``├`` a span with a later
+    sibling, ``└`` the last), in tree order (a parent above its children); a span is a complete
+    event (``"ph": "X"``, category ``job``) and each row an instant on its span's thread
+    (``"ph": "i"``, category: the row's category). ``ts`` and ``dur`` are microseconds since the
+    epoch (UTC). Thread ids count on across processes, and a trace's root span has its process's
+    id as its thread id: Perfetto takes that thread for the process's main thread and lists it
+    first, then the others by id.
 
     Examples:
         >>> from datetime import datetime
@@ -100,11 +103,13 @@ def perfetto(rows: pl.DataFrame) -> dict[str, Any]:
     for order, trace in enumerate(by_trace, 1):
         members = _tree_order(trace.iter_rows(named=True))  # the root first
         pid = tid + 1  # the root's thread id: the process's main thread
-        root = members[0]
+        root = members[0][0]
+        lines = tree_lines([(span["span_id"], depth) for span, depth in members])
         events += _metadata("process", pid, 0, f"{root['name']} (trace {root['trace_id'][:8]})", order)
-        for span in members:
+        for span, _ in members:
             tid += 1
-            events += [*_metadata("thread", pid, tid, span["name"], tid), *_perfetto_span(span, pid, tid)]
+            name = lines[span["span_id"]] + span["name"]
+            events += [*_metadata("thread", pid, tid, name, tid), *_perfetto_span(span, pid, tid)]
     return {"traceEvents": events, "displayTimeUnit": "ms"}
 
 
@@ -180,14 +185,15 @@ def _metadata(kind: str, pid: int, tid: int, name: str, order: int) -> list[dict
     ]
 
 
-def _tree_order(members: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One trace's spans depth first, parents before children, siblings by start."""
+def _tree_order(members: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """One trace's spans depth first, parents before children, siblings by start, each with its
+    depth (0 for the root)."""
     children: dict[str | None, list[dict[str, Any]]] = {}
     for span in members:  # already sorted by start
         children.setdefault(span["parent_span_id"], []).append(span)
-    ordered, stack = [], list(reversed(children.get(None, [])))
+    ordered, stack = [], [(span, 0) for span in reversed(children.get(None, []))]
     while stack:
-        span = stack.pop()
-        ordered.append(span)
-        stack += reversed(children.get(span["span_id"], []))
+        span, depth = stack.pop()
+        ordered.append((span, depth))
+        stack += [(child, depth + 1) for child in reversed(children.get(span["span_id"], []))]
     return ordered

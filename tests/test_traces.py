@@ -251,8 +251,8 @@ def test_perfetto_events(chain: pl.DataFrame) -> None:
     assert all(
         e["s"] == "t" and {"llamalog.category", "llamalog.operation"} <= set(e["args"]) for e in instants
     )
-    names = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
-    assert "enrichment:album 100" in names and "manual_correction" in names
+    names = {e["args"]["name"].lstrip("\u00a0│├└ ") for e in events if e["name"] == "thread_name"}
+    assert "enrichment:album 100" in names and "manual_correction" in names  # after the tree's lines
     enrich = next(
         e
         for e in complete
@@ -329,3 +329,22 @@ def test_perfetto_puts_each_traces_root_span_first(tmp_path: Path) -> None:
     main = {e["pid"]: e for e in complete if e["tid"] == e["pid"]}
     assert set(main) == {e["pid"] for e in complete}
     assert all("parent_span_id" not in e["args"] for e in main.values()), main
+
+
+def test_perfetto_thread_names_draw_the_job_tree(tmp_path: Path) -> None:
+    # Perfetto lists a process's threads flat: the names carry the tree, as the timeline's lanes do
+    rows = [
+        row("c", 0, "enrichment:album", "ENRICHED", "500"),
+        row("d", 1, "cache:album-cover-art", "ENRICHED", "501", parent_job_id="500"),
+        row("e", 2, "discogs:get-album", "ENRICHED", "502", parent_job_id="501"),
+        row("f", 3, "enrichment:artist", "ENRICHED", "503", parent_job_id="500"),
+    ]
+    with store_of(rows, tmp_path) as store:
+        events = trace_formats.perfetto(lla.chain(store, "ALBUM", ALBUM))["traceEvents"]
+    names = [e["args"]["name"].replace("\u00a0", " ") for e in events if e["name"] == "thread_name"]
+    assert names == [
+        "enrichment:album 500",
+        "├ cache:album-cover-art 501",
+        "│ └ discogs:get-album 502",
+        "└ enrichment:artist 503",
+    ]
