@@ -309,9 +309,13 @@ def _anomalies(
         days.setdefault(job_id, []).append(first)
     for root in sorted(rows.filter(pl.col("root_dangling"))["chain_root"].unique(), key=_in_number_order):
         if root in days:
+            starts = _dates(days[root])
+            runs_on = (
+                f"runs on {', '.join(starts)} lie" if len(starts) > 1 else f"one run, on {starts[0]}, lies"
+            )
             found.append(
-                f"dangling parent: job {root}'s own run never logged a row; the id's runs on "
-                f"{', '.join(_dates(days[root]))} lie beyond the reuse gap (the chain's top is the bare id)"
+                f"dangling parent: job {root}'s own run never logged a row; the id's {runs_on} beyond the "
+                "reuse gap (the chain's top is the bare id)"
             )
         else:
             found.append(f"dangling parent: job {root} has no row (the chain's top is a bare id)")
@@ -320,11 +324,19 @@ def _anomalies(
         ids = ", ".join(sorted(looped["job_id"].unique(), key=_in_number_order))
         form = verb(looped.height, "forms", "form")
         found.append(f"cycle: {count(looped.height, 'row')} {form} a parent loop ({ids})")
-    early = rows.filter(pl.col("before_parent")).height
-    if early:
-        logged = "1 row was" if early == 1 else f"{early:,} rows were"
-        logged += " logged before its" if early == 1 else " logged before their"
-        found.append(f"child before parent: {logged} parent run's first row")
+    early = rows.filter(pl.col("before_parent"))
+    if not early.is_empty():
+        logged = "1 row was" if early.height == 1 else f"{early.height:,} rows were"
+        logged += " logged before its" if early.height == 1 else " logged before their"
+        first = early.row(0, named=True)  # the chain's table shows no before_parent: say which
+        parent = ran.filter(job_id=first["parent_job_id"], job_instance=first["parent_instance"])
+        began = ""
+        if parent.height:
+            began = f"; job {first['parent_job_id']}'s run starts at {moment(parent['first_at'][0])}"
+        found.append(
+            f"child before parent: {logged} parent run's first row "
+            f"(the first: {first['operation']} at {_when(first)}{began})"
+        )
     followed = pl.concat(
         [
             rows.select(job=pl.col("job_id"), run=pl.col("job_instance")),

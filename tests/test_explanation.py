@@ -24,7 +24,7 @@ import llamalog_analytics as lla
         (
             "reused_parent_never_logged",
             1,
-            "dangling parent: job 289's own run never logged a row; the id's runs on 2026-02-08 lie beyond",
+            "dangling parent: job 289's own run never logged a row; the id's one run, on 2026-02-08, lies",
         ),
         ("flat_queue_family", 0, "missing CREATED"),
     ],
@@ -291,3 +291,24 @@ def test_an_albums_dangling_parents_come_in_number_order_under_its_title():
     assert text.startswith("ALBUM deba6714-39f8-43b4-aa14-e6cd5f3b1329 (OK Computer)\n") and pasted == text
     jobs = re.findall(r"dangling parent: job (\d+)", text)
     assert jobs == ["213", "1293", "1687", "1818"]  # 213 before 1293, as numbers
+
+
+def test_a_child_before_its_parent_is_named_with_its_parent_runs_start(tmp_path):
+    # the chain's table shows no before_parent column: the anomaly says which row it is
+    case = scenario("child_before_parent")
+    with store_of(case["rows"], tmp_path) as store:
+        explanation = lla.explain(store, "ARTIST", case["chains"][0]["entity_id"])
+    assert (
+        "child before parent: 1 row was logged before its parent run's first row (the first: "
+        "artist:created at 2026-02-10 14:00:00.100; job add-album-1's run starts at 2026-02-10 14:00:00.500)"
+    ) in explanation.anomalies, explanation.anomalies
+
+
+def test_a_dangling_parent_whose_id_ran_once_says_so_in_the_singular(tmp_path):
+    case = scenario("reused_parent_never_logged")
+    with store_of(case["rows"], tmp_path) as store:
+        explanation = lla.explain(store, "ALBUM", case["chains"][1]["entity_id"])
+    assert (
+        "dangling parent: job 289's own run never logged a row; the id's one run, on 2026-02-08, lies "
+        "beyond the reuse gap (the chain's top is the bare id)"
+    ) in explanation.anomalies, explanation.anomalies
