@@ -157,7 +157,18 @@ def _category_word(category: str | None) -> str:
 
 
 def _when(row: dict[str, Any]) -> str:
-    return moment(row["created_at"])
+    return _utc(row["created_at"])
+
+
+def _utc(value: Any) -> str:
+    """A time as the text says it, marked UTC (the store's times are).
+
+    Examples:
+        >>> from datetime import datetime
+        >>> _utc(datetime(2026, 3, 1, 12))
+        '2026-03-01 12:00:00.000 UTC'
+    """
+    return f"{moment(value)} UTC"
 
 
 def explain(
@@ -332,7 +343,7 @@ def _anomalies(
         parent = ran.filter(job_id=first["parent_job_id"], job_instance=first["parent_instance"])
         began = ""
         if parent.height:
-            began = f"; job {first['parent_job_id']}'s run starts at {moment(parent['first_at'][0])}"
+            began = f"; job {first['parent_job_id']}'s run starts at {_utc(parent['first_at'][0])}"
         found.append(
             f"child before parent: {logged} parent run's first row "
             f"(the first: {first['operation']} at {_when(first)}{began})"

@@ -62,8 +62,8 @@ def test_the_demo_albums_catch_all_created_rows_are_no_creation():
     # game-pool status update and an add to the pool, which the catch-all labelled
     assert explanation.created is None
     assert (
-        "how it got here: no row records its creation; first seen 2026-01-11 19:01:49.128 (enrichment:album)"
-        in (str(explanation))
+        "how it got here: no row records its creation; first seen 2026-01-11 19:01:49.128 UTC "
+        "(enrichment:album)" in (str(explanation))
     )
     afterward = (
         f"afterward: {own.height - 1} rows about this album (1 cached, 3 labelled created, 6 enriched)"
@@ -126,7 +126,10 @@ def test_a_creation_on_a_loop_of_parent_links_says_so(tmp_path):
     )
     with store_of(rows, tmp_path) as store:
         text = str(lla.explain(store, "ALBUM", ALBUM))
-    assert "album:created at 2026-03-01 12:00:00.000 by an unknown trigger; on a loop of parent links" in text
+    assert (
+        "album:created at 2026-03-01 12:00:00.000 UTC by an unknown trigger; on a loop of parent links"
+        in text
+    )
     assert "cycle: 2 rows form a parent loop (A, B)" in text and "entry point" not in text
 
 
@@ -209,7 +212,7 @@ def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward(tmp_path):
     assert "afterward: 1 row about this album (1 enriched), 3 in its chain" in text
     assert (
         "logged before its creation: 1 row about it came before its CREATED row "
-        "(the first: enrichment:album at 2026-03-01 12:00:00.000)"
+        "(the first: enrichment:album at 2026-03-01 12:00:00.000 UTC)"
     ) in text
 
 
@@ -261,12 +264,12 @@ def test_a_creation_that_names_no_one_says_who_started_its_job_tree(tmp_path):
     with store_of(rows, tmp_path) as store:
         text = str(lla.explain(store, "ALBUM", ALBUM))
     assert (
-        "how it got here: album:created at 2026-03-01 12:00:01.000, started by user cuser1; root job "
+        "how it got here: album:created at 2026-03-01 12:00:01.000 UTC, started by user cuser1; root job "
         "collection-add-1\n    entry point: collection:album-added\n"
     ) in text, text
     rows[1]["triggered_by"] = "collection_add"  # its own trigger comes first
     with store_of(rows, tmp_path) as store:
-        assert "12:00:01.000 by collection_add; root job" in str(lla.explain(store, "ALBUM", ALBUM))
+        assert "12:00:01.000 UTC by collection_add; root job" in str(lla.explain(store, "ALBUM", ALBUM))
 
 
 def test_rows_about_another_entity_that_name_this_one_are_counted_apart(tmp_path):
@@ -300,7 +303,8 @@ def test_a_child_before_its_parent_is_named_with_its_parent_runs_start(tmp_path)
         explanation = lla.explain(store, "ARTIST", case["chains"][0]["entity_id"])
     assert (
         "child before parent: 1 row was logged before its parent run's first row (the first: "
-        "artist:created at 2026-02-10 14:00:00.100; job add-album-1's run starts at 2026-02-10 14:00:00.500)"
+        "artist:created at 2026-02-10 14:00:00.100 UTC; job add-album-1's run starts at "
+        "2026-02-10 14:00:00.500 UTC)"
     ) in explanation.anomalies, explanation.anomalies
 
 
@@ -312,3 +316,19 @@ def test_a_dangling_parent_whose_id_ran_once_says_so_in_the_singular(tmp_path):
         "dangling parent: job 289's own run never logged a row; the id's one run, on 2026-02-08, lies "
         "beyond the reuse gap (the chain's top is the bare id)"
     ) in explanation.anomalies, explanation.anomalies
+
+
+def test_explain_says_its_times_are_utc(tmp_path):
+    rows = _rows(
+        ("1", "2026-03-01 12:00:00", None, None, True, "CREATED", "album:created"),
+        ("2", "2026-03-03 12:00:00", None, None, True, "FAILED", "enrichment:album"),
+        ("3", "2026-03-04 12:00:00", None, None, True, "CORRECTED", "manual_correction"),
+    )
+    with store_of(rows, tmp_path) as store:
+        lines = str(lla.explain(store, "ALBUM", ALBUM)).splitlines()
+    assert (
+        lines[1] == "  how it got here: album:created at 2026-03-01 12:00:00.000 UTC by an unknown trigger; "
+        "outside any job"
+    )
+    assert lines[3].startswith("  last failure: enrichment:album at 2026-03-03 12:00:00.000 UTC: ")
+    assert lines[4] == "  corrections: 1 (last 2026-03-04 12:00:00.000 UTC)"
