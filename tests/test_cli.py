@@ -330,7 +330,8 @@ def test_graph_out_dash_writes_standard_output_and_a_format_must_agree_with_the_
         assert run_cli(*graph, "--out", name)[0] == 0 and out == (tmp_path / name).read_text(), output
     assert not (tmp_path / "-").exists()
     code, out, err = run_cli(*graph, "--out", "-")
-    assert (code, out) == (2, "") and "--out - writes to standard output" in err and "add --format" in err
+    assert (code, out) == (2, "") and "--out - writes to standard output" in err
+    assert "Hint: add --format graphml, node-link, dot, prov-json, otlp or perfetto" in err  # which to add
     code, _, err = run_cli(*graph, "--out", "a.otlp.json", "--format", "graphml")
     assert (
         code == 2

@@ -26,6 +26,7 @@ from ._options import (
 from ._terminal import terminal_width, wrapped
 
 _SUMMARY_COLUMNS = ("created_at", "category", "operation", "entity", "status", "job_id", "parent_job_id")
+_GRAPH_FORMATS = ("graphml", "node-link", "dot", "prov-json", "otlp", "perfetto")  # graph --format
 
 
 @click.command("chain")
@@ -289,7 +290,7 @@ def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, re
 @click.option(
     "--format",
     "output",
-    type=click.Choice(["graphml", "node-link", "dot", "prov-json", "otlp", "perfetto"]),
+    type=click.Choice(_GRAPH_FORMATS),
     help="Format, when the suffix does not say (one that does must agree).",
 )
 @link_options
@@ -312,8 +313,10 @@ def graph(
     from ..graph import provenance_graph
 
     if out == "-" and output is None:
+        formats = f"{', '.join(_GRAPH_FORMATS[:-1])} or {_GRAPH_FORMATS[-1]}"
         raise ExportError(
-            "--out - writes to standard output, which has no name to say the format. Hint: add --format"
+            "--out - writes to standard output, which has no name to say the format. "
+            f"Hint: add --format {formats}"
         )
     kind, output = output_format(out, ("trace", "graph"), output, format_option=True)
     file = None if out == "-" else out  # "-": standard output, as is conventional
