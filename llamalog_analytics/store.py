@@ -68,7 +68,7 @@ _BOOKKEEPING = (
 DEMO_STORE = "llamalog-demo.duckdb"  # where ``llamalog demo`` puts the sample
 
 
-WAIT_SECONDS = 10.0  # how long a store waits, by default, while another process writes to it
+WAIT_SECONDS = 10.0  # how long a store waits, by default, while another process holds it
 SAY_WAITING = 1.0  # after how long a wait for the store is said
 # what in SQL text names no table: quoted text and comments
 _WORDS_NOT_NAMES = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
@@ -379,8 +379,9 @@ class LogStore:
             self._ready = False
 
     def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        """Open the database, waiting up to ``wait`` seconds while another process writes to it
-        (a wait past :data:`SAY_WAITING` seconds is said on standard error as it goes on)."""
+        """Open the database, waiting up to ``wait`` seconds while another process holds it as
+        this opening may not share it (a read waits for a writer, a write for any other process;
+        a wait past :data:`SAY_WAITING` seconds is said on standard error as it goes on)."""
         deadline = time.monotonic() + self.wait
         pause, waited, said = 0.01, False, time.monotonic() + SAY_WAITING
         while True:

@@ -67,7 +67,10 @@ def _stopped(interrupt: BaseException) -> NoReturn:
     "--wait",
     type=click.FloatRange(min=0),
     metavar="SECONDS",
-    help="How long a command waits while another process writes to the store (the store's default: 10).",
+    help=(
+        "How long a command waits for the store while another process holds it: a read waits for a "
+        "writer, a write for any other process (the store's default: 10)."
+    ),
 )
 def main(wait: float | None) -> None:  # read by open_store from the context
     """Load, explore and audit the LlamaLog audit table (llama_logs)."""

@@ -56,7 +56,7 @@ def db_option(default: str = DEFAULT_DB) -> Callable[[Callable[..., Any]], Calla
             metavar="SECONDS",
             expose_value=False,
             callback=_keep_wait,
-            help="How long to wait while another process writes to the store (default: 10).",
+            help="How long to wait for the store while another process holds it (default: 10).",
         )(command)
         return click.option(
             "--db",
