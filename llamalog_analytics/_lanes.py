@@ -78,7 +78,7 @@ def lanes(rows: pl.DataFrame) -> pl.DataFrame:
         job: (name, op, entity, own)
         for job, name, op, entity, own in jobs.select("job", "name", "operation", "entity", "own").iter_rows()
     }
-    order, children = _tree_order(jobs)
+    order, children = depth_first(jobs.select("job", "parent").iter_rows())
     level = _level_that_fits(order, children)
     anchors: list[str] = []
     folded: dict[str, int] = {}
@@ -171,23 +171,33 @@ def left_aligned(labels: list[str]) -> list[str]:
     return [label + _SPACE * (max(drawn) - n) for label, n in zip(labels, drawn, strict=True)]
 
 
-def _tree_order(jobs: pl.DataFrame) -> tuple[list[tuple[str, int]], dict[str | None, list[str]]]:
-    """The runs depth first, each with its depth (trees oldest first, loops last), and each
-    run's children."""
-    known = set(jobs["job"])
+def depth_first(
+    items: Iterable[tuple[str, str | None]],
+) -> tuple[list[tuple[str, int]], dict[str | None, list[str]]]:
+    """``items`` (key, parent key), in the order siblings should keep, depth first, each with its
+    depth (trees in the order of their tops, loops last: a parent not among the items, or the
+    item itself, makes a top), and each item's children (the tops under None).
+
+    Examples:
+        >>> order, _ = depth_first([("a", None), ("b", "a"), ("c", "x"), ("d", "b"), ("e", "a")])
+        >>> order
+        [('a', 0), ('b', 1), ('d', 2), ('e', 1), ('c', 0)]
+    """
+    items = list(items)
+    known = {key for key, _ in items}
     children: dict[str | None, list[str]] = {}
-    for job, parent in jobs.select("job", "parent").iter_rows():
-        children.setdefault(parent if parent in known and parent != job else None, []).append(job)
+    for key, parent in items:
+        children.setdefault(parent if parent in known and parent != key else None, []).append(key)
     order: list[tuple[str, int]] = []
     seen: set[str] = set()
-    for top in [*children.get(None, []), *jobs["job"]]:  # loops are reached from no tree top
+    for top in [*children.get(None, []), *(key for key, _ in items)]:  # loops are reached from no top
         stack = [(top, 0)]
         while stack:
-            job, depth = stack.pop()
-            if job not in seen:
-                seen.add(job)
-                order.append((job, depth))
-                stack.extend((child, depth + 1) for child in reversed(children.get(job, [])))
+            key, depth = stack.pop()
+            if key not in seen:
+                seen.add(key)
+                order.append((key, depth))
+                stack.extend((child, depth + 1) for child in reversed(children.get(key, [])))
     return order, children
 
 

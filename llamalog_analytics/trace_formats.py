@@ -5,13 +5,13 @@ from :func:`~llamalog_analytics.traces.spans`; ``lla.write_trace`` writes either
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 
-from ._lanes import tree_lines
+from ._lanes import depth_first, tree_lines
 from .traces import EVENT_ATTRIBUTES, SPAN_ATTRIBUTES, spans
 
 SERVICE = "llamalog"
@@ -100,15 +100,17 @@ def perfetto(rows: pl.DataFrame) -> dict[str, Any]:
     events: list[dict[str, Any]] = []
     by_trace = found.partition_by("trace_id", maintain_order=True, as_dict=False)
     tid = 0
-    for order, trace in enumerate(by_trace, 1):
-        members = _tree_order(trace.iter_rows(named=True))  # the root first
+    for position, trace in enumerate(by_trace, 1):
+        by_id = {span["span_id"]: span for span in trace.iter_rows(named=True)}  # sorted by start
+        order, _ = depth_first((key, span["parent_span_id"]) for key, span in by_id.items())  # root first
+        lines = tree_lines(order)
         pid = tid + 1  # the root's thread id: the process's main thread
-        root = members[0][0]
-        lines = tree_lines([(span["span_id"], depth) for span, depth in members])
-        events += _metadata("process", pid, 0, f"{root['name']} (trace {root['trace_id'][:8]})", order)
-        for span, _ in members:
+        root = by_id[order[0][0]]
+        events += _metadata("process", pid, 0, f"{root['name']} (trace {root['trace_id'][:8]})", position)
+        for key, _ in order:
             tid += 1
-            name = lines[span["span_id"]] + span["name"]
+            span = by_id[key]
+            name = lines[key] + span["name"]
             events += [*_metadata("thread", pid, tid, name, tid), *_perfetto_span(span, pid, tid)]
     return {"traceEvents": events, "displayTimeUnit": "ms"}
 
@@ -183,17 +185,3 @@ def _metadata(kind: str, pid: int, tid: int, name: str, order: int) -> list[dict
         {"name": f"{kind}_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": name}},
         {"name": f"{kind}_sort_index", "ph": "M", "pid": pid, "tid": tid, "args": {"sort_index": order}},
     ]
-
-
-def _tree_order(members: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
-    """One trace's spans depth first, parents before children, siblings by start, each with its
-    depth (0 for the root)."""
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for span in members:  # already sorted by start
-        children.setdefault(span["parent_span_id"], []).append(span)
-    ordered, stack = [], [(span, 0) for span in reversed(children.get(None, []))]
-    while stack:
-        span, depth = stack.pop()
-        ordered.append((span, depth))
-        stack += [(child, depth + 1) for child in reversed(children.get(span["span_id"], []))]
-    return ordered
