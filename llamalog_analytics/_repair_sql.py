@@ -1,13 +1,15 @@
 """A repair plan as PostgreSQL 15: ``migration.sql`` and ``rollback.sql`` for the upstream table.
 
-Both files carry the plan's changes as rows of a temporary table, ``llamalog_repair``, each value
-a text literal quoted by :mod:`psycopg.sql` (never by hand); every statement after that reads the
-table and casts each value to its column's type (:attr:`Column.postgres`): one guarded ``UPDATE``
-per column, one ``INSERT … ON CONFLICT DO NOTHING`` for restored rows, and a last block that
-raises an exception, undoing everything, if a change that applied did not leave the value the
-plan says. A row someone changed since the audit is left alone as a whole, and a notice counts
-them; on a database that has none of the rows the audit saw (another environment the migration
-is deployed to), nothing is changed, and a notice says why.
+Both files are UTF-8 and say so first (``SET client_encoding``), so a psql whose locale has
+another encoding reads their text as written. They carry the plan's changes as rows of a
+temporary table, ``llamalog_repair``, each value a text literal quoted by :mod:`psycopg.sql`
+(never by hand); every statement after that reads the table and casts each value to its
+column's type (:attr:`Column.postgres`): one guarded ``UPDATE`` per column, one ``INSERT … ON
+CONFLICT DO NOTHING`` for restored rows, and a last block that raises an exception, undoing
+everything, if a change that applied did not leave the value the plan says. A row someone
+changed since the audit is left alone as a whole, and a notice counts them; on a database that
+has none of the rows the audit saw (another environment the migration is deployed to), nothing
+is changed, and a notice says why.
 
 Examples:
     >>> print(quoted("it's a \\\\ $$"))
@@ -30,6 +32,10 @@ BATCH = 1_000  # plan rows per INSERT statement
 _PLAN_COLUMNS = ("action", "check_name", "id", "column_name", "value_now", "value_after")
 _TYPES = {c.name: c.postgres for c in schema.COLUMNS}
 _VALUE_COLUMNS = [c.name for c in schema.COLUMNS[1:]]  # a restored row's lines: every column but id
+ENCODING = (
+    "-- The file is UTF-8: psql reads it so whatever its locale's encoding (as pg_dump's files do).\n"
+    "SET client_encoding = 'UTF8';"
+)
 
 
 @lru_cache(maxsize=65_536)
@@ -49,7 +55,7 @@ def script(changes: pl.DataFrame, table: str, header: str, audited_rows: list[st
     has at least one of ``audited_rows`` (ids of rows the audit saw)."""
     target = identifier(table)
     columns = changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True).to_list()
-    parts = [header, "BEGIN;", _plan_table(changes)]
+    parts = [header, ENCODING, "BEGIN;", _plan_table(changes)]
     parts += [_audited_database(target, audited_rows)] if audited_rows else []
     parts += [_left_alone(target, columns, rollback=rollback)]
     if rollback:

@@ -225,12 +225,17 @@ def create_both_eras(url: str, logs: pl.DataFrame, snapshot: pl.DataFrame, migra
     record_migrations(url, migrations)
 
 
-def run_sql_file(url: str, path: str | Path) -> subprocess.CompletedProcess[str]:
-    """``psql -f path`` as a deploy would run it: stop at the first error; notices on stderr."""
+def run_sql_file(
+    url: str, path: str | Path, *, client_encoding: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``psql -f path`` as a deploy would run it: stop at the first error; notices on stderr.
+    ``client_encoding`` is psql's (``PGCLIENTENCODING``), as a terminal's locale would set it."""
+    encoding = {"PGCLIENTENCODING": client_encoding} if client_encoding else {}
     return subprocess.run(
         [str(BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", str(path)],
         capture_output=True,
         text=True,
+        env=os.environ | encoding,
     )
 
 

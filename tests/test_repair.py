@@ -278,7 +278,7 @@ def test_the_plan_is_a_prisma_migration_folder(defective, tmp_path):
         plan,
         report=dataclasses.replace(plan.report, summary={"provenance": {"store": "x\nDROP TABLE t; --"}}),
     )
-    header = odd.migration_sql().split("\nBEGIN;")[0].splitlines()
+    header = odd.migration_sql().split("\n\n")[0].splitlines()  # the comment, before SET and BEGIN
     assert all(line.startswith("-- ") for line in header) and any("x DROP TABLE t; --" in h for h in header)
     html = plan._repr_html_()
     assert "Repair plan · 3 rows" in html and "root_job_backfill: 1 row to repair" in html
@@ -531,6 +531,25 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
     r2 = dict(zip(schema.COLUMN_NAMES, after[uid("r2")], strict=True))
     assert (r2["category"], r2["error_message"], r2["sources"]) == ("FAILED", "edited later", ["DISCOGS"])
     assert after[uid("r1")][schema.COLUMN_NAMES.index("root_job_id")] == "100"
+
+
+def test_the_migration_writes_the_same_text_whatever_psqls_client_encoding(pg_server, tmp_path):
+    """migration.sql is UTF-8: a psql whose locale gives it another client encoding (LATIN1 on
+    an older server's shell, WIN1252 on Windows) read its bytes as that encoding and wrote
+    ünï as Ã¼nÃ¯, and the file's own last check, reading the same misread text, passed."""
+    original = with_changes(original_rows(), "r2", error_message="Motörhead 🦙", metadata={"note": "Ágætis"})
+    defective = with_changes(original, "r2", category="ENRICHED", error_message="edited", metadata={})
+    snapshot = [r for r in original if r["created_at"] < "2026-02-10T01:48"]
+    with audit_store(tmp_path, original, snapshot) as store:
+        clean = pg_server.database("t_repair_encoding_clean")
+        upstream_database(clean, store)
+    with audit_store(tmp_path, defective, snapshot) as store:
+        url = pg_server.database("t_repair_encoding")
+        upstream_database(url, store)
+        folder = lla.repair(lla.verify(store), revert_changes=True).write(tmp_path)
+    applied = run_sql_file(url, folder / "migration.sql", client_encoding="LATIN1")
+    assert applied.returncode == 0, applied.stderr
+    assert table_rows(url) == table_rows(clean)
 
 
 def test_a_migration_deployed_elsewhere_changes_nothing_and_says_why(pg_server, tmp_path):
