@@ -7,7 +7,7 @@ temporary table, ``llamalog_repair``, each value a text literal quoted by :mod:`
 column's type (:attr:`Column.postgres`): one guarded ``UPDATE`` per column, one ``INSERT … ON
 CONFLICT DO NOTHING`` for restored rows, and a last block that raises an exception, undoing
 everything, if a change that applied did not leave the value the plan says. A row someone
-changed since the audit is left alone as a whole, and a notice counts them; on a database that
+changed since the audit is left alone as a whole, and a notice counts and names them; on a database that
 has none of the rows the audit saw (another environment the migration is deployed to), nothing
 is changed, and a notice says why.
 
@@ -178,7 +178,7 @@ def _holds(value: str, columns: list[str]) -> str:
 def _verification(target: str, changes: pl.DataFrame, *, rollback: bool) -> str:
     """The last statement: raise, so the transaction undoes everything, if a row changed did not
     end up as planned, a restored row is missing, or (rolling back) one is still there as
-    restored; count the rows left alone: changed since the audit, or gone.
+    restored; count and name the rows left alone: changed since the audit, or gone.
 
     Per row: ``holds_after`` (every planned column holds its value after), ``holds_target`` (every
     column holds what this file sets: the value after, or rolling back the value now) and
@@ -190,9 +190,9 @@ def _verification(target: str, changes: pl.DataFrame, *, rollback: bool) -> str:
     verb = "rolled back" if rollback else "repaired"
     return f"""DO $llamalog$
 DECLARE
-  rows_not_applied bigint;
-  rows_left_alone bigint;
-  rows_gone bigint;
+  rows_not_applied uuid[];
+  rows_left_alone uuid[];
+  rows_gone uuid[];
 BEGIN
   WITH per_row AS (
     SELECT r.id, min(r.action) AS action, bool_or(t.id IS NOT NULL) AS present,
@@ -202,25 +202,40 @@ BEGIN
     FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id
     LEFT JOIN {LEFT_TABLE} AS l ON l.id = r.id GROUP BY r.id),
   judged AS (
-    SELECT CASE WHEN action = 'insert' THEN {inserted_not_applied}
+    SELECT id, CASE WHEN action = 'insert' THEN {inserted_not_applied}
         ELSE NOT left_alone AND NOT holds_target END AS not_applied,
       CASE WHEN action = 'insert' THEN present AND NOT holds_after ELSE left_alone AND present END AS changed,
       action = 'set' AND NOT present AS gone
     FROM per_row)
-  SELECT count(*) FILTER (WHERE not_applied), count(*) FILTER (WHERE changed AND NOT not_applied),
-    count(*) FILTER (WHERE gone)
+  SELECT array_agg(id ORDER BY id) FILTER (WHERE not_applied),
+    array_agg(id ORDER BY id) FILTER (WHERE changed AND NOT not_applied),
+    array_agg(id ORDER BY id) FILTER (WHERE gone)
   INTO rows_not_applied, rows_left_alone, rows_gone FROM judged;
-  IF rows_not_applied > 0 THEN
-    RAISE EXCEPTION 'llamalog repair: % planned rows did not take effect; nothing was {verb}',
-      rows_not_applied;
+  IF rows_not_applied IS NOT NULL THEN
+    RAISE EXCEPTION 'llamalog repair: % planned rows did not take effect (%); nothing was {verb}',
+      {_named("rows_not_applied")};
   END IF;
-  IF rows_left_alone > 0 THEN
-    RAISE NOTICE 'llamalog repair: rows changed since the audit, left alone, each as a whole: %',
-      rows_left_alone;
+  IF rows_left_alone IS NOT NULL THEN
+    RAISE NOTICE 'llamalog repair: rows changed since the audit, left alone, each as a whole: % (%)',
+      {_named("rows_left_alone")};
   END IF;
-  IF rows_gone > 0 THEN
-    RAISE NOTICE 'llamalog repair: planned rows no longer in the table, nothing to change there: %',
-      rows_gone;
+  IF rows_gone IS NOT NULL THEN
+    RAISE NOTICE 'llamalog repair: planned rows no longer in the table, nothing to change there: % (%)',
+      {_named("rows_gone")};
   END IF;
 END
 $llamalog$;"""
+
+
+NAMED = 10
+"""Ids a message of the files names at most; plan.json lists every planned row."""
+
+
+def _named(ids: str) -> str:
+    """The two arguments of a message about the rows in the array ``ids``: how many, and the
+    first :data:`NAMED` of them (``id, id and 3 more``)."""
+    return (
+        f"cardinality({ids}), array_to_string({ids}[1:{NAMED}], ', ')\n"
+        f"        || CASE WHEN cardinality({ids}) > {NAMED} "
+        f"THEN format(' and %s more', cardinality({ids}) - {NAMED}) ELSE '' END"
+    )

@@ -661,7 +661,7 @@ class RepairPlan:
             *self.notes,
             "Each change is guarded by the value it replaces: running this file twice changes nothing",
             "the second time, and a row changed since the audit is left alone, as a whole (a NOTICE",
-            "counts them). On a database without any of the rows the audit saw (plan.json's",
+            "counts and names them). On a database without any of the rows the audit saw (plan.json's",
             "audited_rows: another environment), it changes nothing (a NOTICE says so).",
             "The last block raises, undoing everything, unless the rows end up as planned.",
         ]

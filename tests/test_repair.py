@@ -526,7 +526,8 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
         con.execute("UPDATE llama_logs SET category = 'FAILED' WHERE id = %s", [uid("r2")])
     partly = run_sql_file(url, folder / "migration.sql")
     assert partly.returncode == 0, partly.stderr
-    assert "rows changed since the audit, left alone, each as a whole: 1" in partly.stderr
+    # the notice names the row, so it can be looked at
+    assert f"rows changed since the audit, left alone, each as a whole: 1 ({uid('r2')})" in partly.stderr
     after = {str(row[0]): row for row in table_rows(url)}
     r2 = dict(zip(schema.COLUMN_NAMES, after[uid("r2")], strict=True))
     assert (r2["category"], r2["error_message"], r2["sources"]) == ("FAILED", "edited later", ["DISCOGS"])
@@ -582,7 +583,7 @@ def test_a_migration_deployed_elsewhere_changes_nothing_and_says_why(pg_server, 
         con.execute("DELETE FROM llama_logs WHERE id = %s", [uid("r1")])
     result = run_sql_file(audited, folder / "migration.sql")
     assert result.returncode == 0, result.stderr
-    assert "planned rows no longer in the table, nothing to change there: 1" in result.stderr
+    assert f"planned rows no longer in the table, nothing to change there: 1 ({uid('r1')})" in result.stderr
     assert "not the database audited" not in result.stderr and "left alone" not in result.stderr
     repaired = {str(row[0]): dict(zip(schema.COLUMN_NAMES, row, strict=True)) for row in table_rows(audited)}
     assert repaired[uid("r2")]["error_message"] == AWKWARD and uid("r3") in repaired
@@ -605,7 +606,7 @@ def test_a_migration_whose_changes_do_not_hold_raises_and_changes_nothing(pg_ser
         )
     result = run_sql_file(url, folder / "migration.sql")
     assert result.returncode != 0
-    assert "1 planned rows did not take effect; nothing was repaired" in result.stderr
+    assert f"1 planned rows did not take effect ({uid('r2')}); nothing was repaired" in result.stderr
     assert table_rows(url) == broken  # the root repair was undone with it
 
 
