@@ -160,7 +160,7 @@ def repair(
             changes = _rows(audit, result.ids, restore_missing, revert_changes, notes)
         parts.append(changes)
         rows = changes["id"].n_unique()
-        notes.append(f"{name}: {count(rows, 'row')} to repair, {count(changes.height, 'change')}.")
+        notes.append(f"{name}: {count(rows, 'row')} to repair: {_what(changes)}.")
     kept = next((c for c in report.checks if c.name == "rows_preserved"), None)
     if checks is None and "rows_preserved" not in names and kept is not None and kept.status == "fail":
         notes.append(
@@ -324,6 +324,56 @@ def _names(report: AuditReport, checks: Sequence[str] | None, rows_requested: bo
                 + ", ".join(n for n in REPAIRABLE if n in present)
             )
     return set(checks)
+
+
+TRANSITIONS_SAID = 5
+"""Changes of category (from → to) a plan's note names at most; plan.changes has every one."""
+
+
+def _what(changes: pl.DataFrame) -> str:
+    """What one check's ``changes`` do, for its note: how many rows are restored, then each
+    column set and on how many rows, most first; for ``category``, each change of label.
+
+    Examples:
+        >>> changes = pl.DataFrame(
+        ...     {
+        ...         "action": ["set", "set", "set"],
+        ...         "check": "category_backfill",
+        ...         "id": ["a", "b", "c"],
+        ...         "column": "category",
+        ...         "value_now": ["FAILED", "FAILED", "ENRICHED"],
+        ...         "value_after": ["CACHED", "CACHED", "CREATED"],
+        ...     }
+        ... )
+        >>> _what(changes)
+        'category FAILED → CACHED ×2, ENRICHED → CREATED ×1'
+        >>> reverted = changes.with_columns(check=pl.lit("rows_preserved"), column=pl.lit("reason"))
+        >>> restored = reverted.with_columns(action=pl.lit("insert"), id=pl.lit("d"))
+        >>> _what(pl.concat([restored, reverted]))
+        "1 restored whole; reason ×3 set back to the snapshot's values"
+    """  # noqa: RUF002 (the notes count with ×, as the audit's findings do)
+    sets = changes.filter(pl.col("action") == "set")
+    per_column = sets.group_by("column").len().sort(["len", "column"], descending=[True, False])
+    columns = [
+        f"{column} {_moves(sets) if column == 'category' else f'×{n:,}'}" for column, n in per_column.rows()
+    ]
+    restored = changes.filter(pl.col("action") == "insert")["id"].n_unique()
+    parts = [f"{restored:,} restored whole"] if restored else []
+    if columns:
+        back = " set back to the snapshot's values" if set(sets["check"]) == {"rows_preserved"} else ""
+        parts.append(", ".join(columns) + back)
+    return "; ".join(parts)
+
+
+def _moves(sets: pl.DataFrame) -> str:
+    """The changes of category among ``sets``, each with how many rows it is made on, most first."""
+    moves = sets.filter(pl.col("column") == "category").group_by("value_now", "value_after").len()
+    moves = moves.sort(["len", "value_now", "value_after"], descending=[True, False, False], nulls_last=True)
+    said = [
+        f"{now or 'NULL'} → {after or 'NULL'} ×{n:,}" for now, after, n in moves.head(TRANSITIONS_SAID).rows()
+    ]
+    more = f" and {moves.height - TRANSITIONS_SAID} more" if moves.height > TRANSITIONS_SAID else ""
+    return ", ".join(said) + more
 
 
 def _categories(ids: pl.DataFrame) -> pl.DataFrame:

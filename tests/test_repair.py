@@ -109,10 +109,13 @@ def test_a_plan_changes_each_wrong_value_and_says_why(defective):
     )
     assert values["created_at"] == "2026-02-08 11:00:00.000" and values["is_root_job"] == "true"
     assert restored["value_now"].null_count() == restored.height
+    # what each check's repair changes, per column, where "2 rows to repair, 30 changes" counted
+    # the restored row's 27 columns as changes
     assert plan.notes[:2] + plan.notes[3:] == (
-        "category_backfill: 1 row to repair, 1 change.",
-        "root_job_backfill: 1 row to repair, 1 change.",
-        "rows_preserved: 2 rows to repair, 30 changes.",
+        "category_backfill: 1 row to repair: category ENRICHED → CACHED ×1.",
+        "root_job_backfill: 1 row to repair: root_job_id ×1.",
+        "rows_preserved: 2 rows to repair: 1 restored whole; error_message ×1, metadata ×1, sources ×1 "
+        "set back to the snapshot's values.",
     )
     # the JSON files leave out the keys no row has, so the loads record those columns as absent
     assert plan.notes[2].startswith("rows_preserved: the snapshot has no artist_id, track_id, ")
