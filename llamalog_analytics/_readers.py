@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from . import schema
+from ._format import first_few
 from ._sql import json_text, literal, quote
 from .errors import NotLlamaLogError, SourceError, UnknownColumnError
 
@@ -325,14 +326,18 @@ def _csv(store: LogStore, path: str) -> Reader:
         header = next(csv.reader(f), None)
     if not header:
         raise SourceError(f"{path}: the file is empty. Hint: export with CSV HEADER")
-    mapping, ignored = map_columns(path, header, "csv")
+    from_path, folder_notes = path_columns([path], header)
+    mapping, ignored = map_columns(path, [*header, *from_path], "csv")
     names = {f"s{i}": "VARCHAR" for i in range(len(header))}
     for table in (CSV_ERRORS, CSV_SCANS):
         store.execute(f"DROP TABLE IF EXISTS {table}")
+    folders = "".join(
+        f", {path_value(key, literal(path))} AS s{len(header) + n}" for n, key in enumerate(from_path)
+    )
     # Numbering rows here would serialise the parallel CSV scan; the stage numbers them.
-    select = f"""SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _pre_reason, *
-FROM read_csv(?, columns=?, header=true, auto_detect=false, delim=',', quote='"', escape='"',
-  allow_quoted_nulls=false, max_line_size={MAX_LINE_BYTES}, store_rejects=true,
+    select = f"""SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _pre_reason, *{folders}
+FROM read_csv(?, columns=?, header=true, auto_detect=false, hive_partitioning=false, delim=',',
+  quote='"', escape='"', allow_quoted_nulls=false, max_line_size={MAX_LINE_BYTES}, store_rejects=true,
   rejects_table='{CSV_ERRORS}', rejects_scan='{CSV_SCANS}')"""
     quoted = ", ".join(
         f"CASE WHEN s{i} IS NULL THEN '' ELSE '\"' || replace(s{i}, '\"', '\"\"') || '\"' END"
@@ -346,7 +351,7 @@ FROM read_csv(?, columns=?, header=true, auto_detect=false, delim=',', quote='"'
         inputs={c: (f"s{i}", "text") for c, i in mapping.items()},
         raw=f"concat_ws(',', {quoted})",
         ignored=ignored,
-        notes=() if _ends_lines(path) else (_UNENDED,),
+        notes=(*folder_notes, *(() if _ends_lines(path) else (_UNENDED,))),
         numbered=False,
     )
 
@@ -378,7 +383,7 @@ def table_source(store: LogStore, path: str) -> tuple[str, str]:
     fmt = detect_format(path)
     if fmt != "csv":
         function = {"parquet": "read_parquet", "ndjson": "read_json", "json": "read_json"}[fmt]
-        return fmt, f"{function}({literal(read_name(path))})"
+        return fmt, f"{function}({literal(read_name(path))}, hive_partitioning = false)"
     with _open_text(path) as f:
         header = next(csv.reader(f), None)
     if not header:
@@ -388,6 +393,7 @@ def table_source(store: LogStore, path: str) -> tuple[str, str]:
     columns = ", ".join(f"{literal(name)}: 'VARCHAR'" for name in header)
     return fmt, (
         f"read_csv({literal(read_name(path))}, columns={{{columns}}}, header=true, auto_detect=false, "
+        "hive_partitioning=false, "
         f"delim=',', quote='\"', escape='\"', allow_quoted_nulls=false, store_rejects=true, "
         f"rejects_table='{CSV_ERRORS}', rejects_scan='{CSV_SCANS}')"
     )
@@ -395,35 +401,109 @@ def table_source(store: LogStore, path: str) -> tuple[str, str]:
 
 def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -> Reader:
     """A Parquet file, or every file a glob matches (or the ``files`` listed, the glob ``path``
-    then naming them in messages), by column name, hive partitions too; each row carries its
-    file's name (``_source_file``) and its number there."""
+    then naming them in messages), by column name, hive partitions too (see
+    :func:`path_columns`); each row carries its file's name (``_source_file``) and its number
+    there."""
     source = (
         literal(read_name(path)) if files is None else f"[{', '.join(literal(read_name(f)) for f in files)}]"
     )
-    reading = (
-        f"read_parquet({source}, union_by_name = true, filename = '_source_file', file_row_number = true)"
-    )
     try:
-        described = store.execute(f"DESCRIBE SELECT * FROM {reading}")
+        own, from_path, types, folder_notes = parquet_columns(store, source, files or [path])
     except duckdb.Error as exc:
         hint = "check the file is complete and really Parquet (a CSV or JSON export needs its own suffix)"
         raise unreadable(path, exc, hint) from exc
-    names = [row[0] for row in described if row[0] not in ("_source_file", "file_row_number")]
-    types = {row[0]: row[1] for row in described}
+    names = [*own, *from_path]
     mapping, ignored = map_columns(path, names, "parquet")
     # numbered like the CSV reader's columns: a file's own names must not meet the typed ones
-    renamed = ", ".join(f"{quote(n)} AS p{i}" for i, n in enumerate(names))
+    columns = [*map(quote, own), *(path_value(key, "_source_file") for key in from_path)]
+    renamed = ", ".join(f"{column} AS p{i}" for i, column in enumerate(columns))
     return Reader(
         path=path,
         format="parquet",
         select=f"SELECT file_row_number + 1 AS _row, _source_file, NULL::VARCHAR AS _pre_reason, "
-        f"{renamed} FROM {reading}",
+        f"{renamed} FROM read_parquet({source}, union_by_name = true, hive_partitioning = false, "
+        "filename = '_source_file', file_row_number = true)",
         params=[],
         inputs={c: (f"p{i}", types[names[i]]) for c, i in mapping.items()},
         raw=json_text((n, f"p{i}") for i, n in enumerate(names)),
         ignored=ignored,
-        notes=type_notes(mapping, names, types),
+        notes=(*type_notes(mapping, names, types), *folder_notes),
     )
+
+
+def parquet_columns(
+    store: LogStore, source: str, files: list[str]
+) -> tuple[list[str], list[str], dict[str, str], tuple[str, ...]]:
+    """The columns of the Parquet ``files`` (``source``: SQL naming them for ``read_parquet``)
+    read as one table by name: the files' own, those their folders give (as
+    :func:`path_columns` says), the type of each (``VARCHAR`` for a folder's) and the notes on
+    folders naming a column the files hold."""
+    described = store.execute(
+        f"DESCRIBE SELECT * FROM read_parquet({source}, union_by_name = true, hive_partitioning = false)"
+    )
+    own = [row[0] for row in described]
+    from_path, notes = path_columns(files, own)
+    return own, from_path, {row[0]: row[1] for row in described} | dict.fromkeys(from_path, "VARCHAR"), notes
+
+
+def path_columns(files: list[str], held: list[str]) -> tuple[list[str], tuple[str, ...]]:
+    """The columns the folders of ``files`` give their rows (hive partitioning: a folder
+    ``key=value`` anywhere in a file's path gives the column ``key``) that the files' own
+    columns ``held`` lack, in order; and a note for each key that names a column they hold
+    (ignoring case and naming style: ``entityType`` is ``entity_type``), whose values are kept,
+    so that a folder named ``status=archived`` above the files does not replace their status.
+
+    Examples:
+        >>> path_columns(["logs/status=archived/category=ENRICHED/part-0.parquet"], ["id", "status"])
+        ... # doctest: +NORMALIZE_WHITESPACE
+        (['category'], ("the folder status=archived names status, a column the file holds: the
+        file's values are loaded, not 'archived' (a key=value folder gives only a column the files
+        lack)",))
+    """
+    own = {_same_column(name) for name in held}
+    folders: dict[str, list[str]] = {}  # key -> the folders naming it, in order
+    for file in files:
+        for part in Path(file).parent.parts:
+            key, equals, _ = part.partition("=")
+            if equals and key and part not in folders.setdefault(key, []):
+                folders[key].append(part)
+    holds, whose = ("the file holds", "the file's") if len(files) == 1 else ("the files hold", "the files'")
+    notes = []
+    for key, named in folders.items():
+        if _same_column(key) in own:
+            said, instead = (
+                (f"the folder {named[0]} names", repr(named[0].partition("=")[2]))
+                if len(named) == 1
+                else (f"the folders {first_few(named, 3)} name", "the folders'")
+            )
+            notes.append(
+                f"{said} {key}, a column {holds}: {whose} values are loaded, not {instead} "
+                "(a key=value folder gives only a column the files lack)"
+            )
+    return [key for key in folders if _same_column(key) not in own], tuple(notes)
+
+
+def _same_column(name: str) -> str:
+    """What ``name`` means as a column: its canonical name, or else itself in lower case."""
+    try:
+        return schema.column(name).name
+    except UnknownColumnError:
+        return name.lower()
+
+
+def path_value(key: str, file: str) -> str:
+    """SQL for the value the folder ``key=value`` in the path ``file`` (SQL) gives, as DuckDB's
+    hive partitioning reads it: URL-decoded, NULL for ``__HIVE_DEFAULT_PARTITION__``, and NULL
+    when no folder of the path names ``key``.
+
+    Examples:
+        >>> import duckdb
+        >>> duckdb.sql(f"SELECT {path_value('kind', literal('a/kind=x%2Fy/b/f.csv'))}").fetchall()
+        [('x/y',)]
+    """
+    pattern = literal(f"(?:^|/)\\Q{key}\\E=([^/]*)/")
+    found = f"url_decode(nullif(regexp_extract({file}, {pattern}, 1), ''))"
+    return f"nullif({found}, '__HIVE_DEFAULT_PARTITION__')"
 
 
 def type_notes(mapping: dict[str, int], names: list[str], types: dict[str, str]) -> tuple[str, ...]:

@@ -162,10 +162,10 @@ def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
     typed: dict[str, list[str]] = {}  # a type note -> the files a load would give it for
     for file in files:
         try:
-            described = store.execute(
-                f"DESCRIBE SELECT * FROM read_parquet({literal(_readers.read_name(file))})"
+            own, from_path, types, _ = _readers.parquet_columns(
+                store, literal(_readers.read_name(file)), [file]
             )
-            names = [row[0] for row in described]
+            names = [*own, *from_path]
         except duckdb.Error as exc:
             raise SourceError(
                 f"{file}: not a readable Parquet file ({str(exc).splitlines()[0]}), so nothing was "
@@ -191,7 +191,7 @@ def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
                 )
         for column in schema.COLUMN_NAMES:
             lacking[column] = lacking.get(column, 0) + (column not in mapping)
-        for note in _readers.type_notes(mapping, names, {row[0]: row[1] for row in described}):
+        for note in _readers.type_notes(mapping, names, types):
             typed.setdefault(note, []).append(file)
     return [
         *(

@@ -401,3 +401,22 @@ def test_a_missing_log_table_names_the_table_attached_under_another_name(synth, 
         assert lla.chain(store, "ALBUM", album, table="archive").height > 0
     code, _, err = run_cli("explain", "ALBUM", album, "--db", db)
     assert code == 2 and "--table archive" in err
+
+
+def test_a_key_value_folder_above_the_attached_folder_leaves_the_column_the_files_hold(synth, tmp_path):
+    """Files below status=archived/ were read as if every row's status were 'archived'; the
+    partitions below the folder attached still give the column the files lack (entity_type)."""
+    folder = tmp_path / "status=archived" / "logs"
+    for (kind,), rows in synth.llama_logs.group_by("entity_type"):
+        (folder / f"entity_type={kind}").mkdir(parents=True)
+        lla.write_logs(rows.drop("entity_type"), folder / f"entity_type={kind}" / "part-0.parquet")
+    loaded = lla.LogStore()
+    loaded.load_files(lla.write_logs(synth.llama_logs, tmp_path / "all.parquet"), quiet=True)
+    with lla.LogStore() as store:
+        result = store.attach(folder)
+        assert store.table().equals(loaded.table())
+        assert (
+            "the folder status=archived names status, a column the files hold: the files' values are "
+            "loaded, not 'archived' (a key=value folder gives only a column the files lack)"
+        ) in result.sources[0].notes
+        assert not any("entity_type" in note for note in result.sources[0].notes)

@@ -182,6 +182,19 @@ def test_migrations_load_into_their_table_with_counts_and_history(store, tmp_pat
     assert history["rows_read"].to_list() == [9, 8, 3]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_key_value_folder_above_a_migrations_export_leaves_its_names_as_they_are(store, tmp_path, suffix):
+    """An export of _prisma_migrations below a folder named migration_name=... loaded every row
+    under that one name, losing the history the audit dates its checks by."""
+    path = tmp_path / "migration_name=backup" / f"m{suffix}"
+    path.parent.mkdir()
+    (MIGRATIONS.write_csv if suffix == ".csv" else MIGRATIONS.write_parquet)(path)
+    store.load_files(path, "_prisma_migrations", quiet=True)
+    assert sorted(store.frame("SELECT migration_name FROM _prisma_migrations")["migration_name"]) == sorted(
+        MIGRATIONS["migration_name"]
+    )
+
+
 def test_a_ragged_migrations_file_is_refused_with_its_line(store, tmp_path):
     migrations = MIGRATIONS
     migrations.write_csv(tmp_path / "m.csv")
@@ -571,3 +584,34 @@ def test_a_file_an_earlier_version_recorded_by_its_relative_path_is_still_its_ow
     lla.write_logs(frame.with_columns(pl.lit("edited").alias("reason")), tmp_path / "x.csv")
     again = store.load_files("x.csv", quiet=True)
     assert (again.rows_rejected, again.sources[0].rows_changed) == (0, 3)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("folder", ["status=archived", "entityType=ALBUM"])
+def test_a_key_value_folder_above_a_file_leaves_the_column_the_file_holds_as_it_is(
+    store, synth, tmp_path, suffix, folder
+):
+    """A folder named like a hive partition (status=archived) gave every row of a file below it
+    that status, in place of the file's own: the file's values load, and the notes say why the
+    folder's name was not used."""
+    path = tmp_path / folder / "logs" / f"part-0{suffix}"
+    path.parent.mkdir(parents=True)
+    result = store.load_files(lla.write_logs(synth.llama_logs, path), quiet=True)
+    assert_same_rows(store.table(), synth.llama_logs)
+    column, value = folder.split("=")
+    assert (
+        f"the folder {folder} names {column}, a column the file holds: the file's values are loaded, "
+        f"not {value!r} (a key=value folder gives only a column the files lack)"
+    ) in result.sources[0].notes
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_hive_partition_still_gives_a_column_the_file_lacks(store, synth, tmp_path, suffix):
+    """Below status=archived/, a category=ENRICHED/ folder still gives the category the files lack;
+    the status stays the file's."""
+    enriched = synth.llama_logs.filter(pl.col("category") == "ENRICHED")
+    path = tmp_path / "status=archived" / "logs" / "category=ENRICHED" / f"part-0{suffix}"
+    path.parent.mkdir(parents=True)
+    result = store.load_files(lla.write_logs(enriched.drop("category"), path), quiet=True)
+    assert_same_rows(store.table(), enriched)
+    assert result.sources[0].columns_absent == ()
