@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import tempfile
 import uuid
 from datetime import datetime
 
@@ -772,3 +773,14 @@ def test_a_snapshot_from_a_json_export_does_not_count_json_null_as_a_change(tmp_
     assert (result.status, result.count) == ("pass", 0)
     said = "(enrichment_logs loaded from a JSON export: JSON null and SQL NULL compare equal)"
     assert said in result.finding
+
+
+def test_an_audit_whose_temporary_folder_is_named_key_value_reads_its_own_ids(tmp_path, monkeypatch):
+    """The offending ids kept aside in Parquet are read as written, whatever the folder's name:
+    an ``id=1`` folder in the temporary path is not a hive partition of them."""
+    folder = tmp_path / "id=1"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    with lla.sample_store() as store:
+        report = lla.verify(store)
+    assert report.check("category_backfill").count == 123 and report.check("unknown_origin").count == 367

@@ -253,7 +253,8 @@ def offending_ids(store: LogStore, results: Iterable[CheckResult]) -> Iterator[s
                 continue
             distinct = "DISTINCT " if rows.height > result.count else ""  # listed more than once
             if isinstance(rows, KeptFrame):
-                source = f"read_parquet({literal(read_name(str(rows.path)))})"  # UUIDs as UUIDs
+                # UUIDs as UUIDs; the folder's name (id=1?) is no partition of them
+                source = f"read_parquet({literal(read_name(str(rows.path)))}, hive_partitioning = false)"
             else:
                 source = frames.enter_context(
                     store.registered(f"_llamalog_offending_{n}", rows.select(pl.col("id").cast(pl.String)))
