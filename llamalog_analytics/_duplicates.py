@@ -1,10 +1,12 @@
 """Repeated ids in a load: equal copies are inserted once, conflicting ones are rejected with the
 columns that differ, within the load and against the rows already stored; a stored row that its
-own source now gives with other values changed there (state ``changed``: the stage replaces it)."""
+own source now gives with other values changed there (state ``changed``: the stage replaces it).
+A column a source does not give (a database's dropped column) is no difference: the rows are
+compared on the columns it gives, and a stored row it changed keeps its value in the others."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from . import schema
@@ -26,7 +28,13 @@ if TYPE_CHECKING:
 _COLS = schema.COLUMNS
 
 
-def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str], blurred: list[int]) -> None:
+def resolve_duplicates(
+    store: LogStore,
+    tables: Iterable[str],
+    paths: list[str],
+    blurred: list[int],
+    absent: Mapping[str, list[int]],
+) -> None:
     """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected, and
     a stored row that its own source gives with other values is ``changed``: its load read
     that one source (``paths[_file]``, the path as written) for the table, and one copy of the
@@ -34,14 +42,15 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
 
     JSON null and SQL NULL differ only where both copies came from formats that keep them apart:
     not the sources numbered in ``blurred``, nor rows stored by a load of :data:`BLURRED`
-    formats only.
+    formats only. ``absent`` maps a column to the sources (by number) that do not give it: their
+    rows are not compared on it.
     """
     files = _numbers(blurred)
     repeated = store.execute(  # rarely: marking them takes DuckDB a while to plan
         f"SELECT count(*) > count(DISTINCT (_table, id)) FROM {STAGE_TABLE} WHERE _reason IS NULL"
     )[0][0]
     if repeated:
-        _mark_repeats(store, paths, files)
+        _mark_repeats(store, paths, files, absent)
     # Find the stored rows sharing an id (reading ids and times only), then compare each pair by
     # a hash of its row, computed on each side before the join, and whole rows only where the
     # hashes differ: a join of whole rows would hold both tables' rows at once (DuckDB spills them).
@@ -52,8 +61,12 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
         f"SELECT id FROM {STAGE_TABLE} WHERE _table = ? AND _reason IS NULL "
         "AND _state IN ('new', 'duplicate')"
     )
-    hashed = ", ".join(map(_hashed, _COLS))
+    tables = list(tables)
     for table in sorted({t for t in tables if store.has_table(t)}):
+        # a column none of the table's sources gives is left out of the hash (else every stored
+        # row with a value there would be compared whole); the comparison skips it row by row
+        given = {n for n, t in enumerate(tables) if t == table}
+        hashed = ", ".join(_hashed(c) for c in _COLS if not given <= set(absent.get(c.name, ())))
         matched, first, last = store.execute(
             f"SELECT count(*), min(created_at), max(created_at) FROM {quote(table)} "
             f"WHERE id IN ({candidates})",
@@ -80,7 +93,7 @@ def resolve_duplicates(store: LogStore, tables: Iterable[str], paths: list[str],
   FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON s.id = t.id {_stored_loads(table)}
   WHERE (s._file, s._row) IN (SELECT (_file, _row) FROM pairs WHERE NOT same)
     AND t.id IN (SELECT id FROM pairs WHERE NOT same)
-), differing AS (SELECT _file, _row, {_differences("s", "t", "blurred")} AS diff FROM unequal)
+), differing AS (SELECT _file, _row, {_differences("s", "t", "blurred", absent, "s")} AS diff FROM unequal)
 SELECT p._file, p._row, coalesce(x.diff, []) AS diff, p.{LOAD_ID_COLUMN} AS load_id,
   bool_or(p.mine) OVER (PARTITION BY p.id) AS own_source
 FROM pairs AS p LEFT JOIN differing AS x ON x._file = p._file AND x._row = p._row""",
@@ -90,10 +103,10 @@ FROM pairs AS p LEFT JOIN differing AS x ON x._file = p._file AND x._row = p._ro
         )
 
 
-def _mark_repeats(store: LogStore, paths: list[str], files: str) -> None:
+def _mark_repeats(store: LogStore, paths: list[str], files: str, absent: Mapping[str, list[int]]) -> None:
     """Mark the later copies of an id repeated within the load: ``duplicate`` when equal to the
     first, else rejected with the columns that differ (JSON null and SQL NULL apart unless one
-    copy's source is among ``files``)."""
+    copy's source is among ``files``; a column either copy's source does not give not at all)."""
     either_blurred = f"list_contains({files}, later._file) OR list_contains({files}, first._file)"
     store.execute(
         _mark(
@@ -104,7 +117,8 @@ def _mark_repeats(store: LogStore, paths: list[str], files: str) -> None:
     SELECT *, row_number() OVER (PARTITION BY _table, id ORDER BY _file, _row) AS k FROM {STAGE_TABLE}
     WHERE _reason IS NULL AND (_table, id) IN (
       SELECT (_table, id) FROM {STAGE_TABLE} WHERE _reason IS NULL GROUP BY _table, id HAVING count(*) > 1))
-  SELECT later._file, later._row, {_differences("later", "first", either_blurred)} AS diff,
+  SELECT later._file, later._row,
+    {_differences("later", "first", either_blurred, absent, "later", "first")} AS diff,
     first._row AS first_row, list_extract(?, first._file + 1) AS first_source
   FROM dup AS later JOIN dup AS first
     ON later._table = first._table AND later.id = first.id AND first.k = 1 AND later.k > 1""",
@@ -113,10 +127,18 @@ def _mark_repeats(store: LogStore, paths: list[str], files: str) -> None:
     )
 
 
-def replace_changed(store: LogStore, table: str, load_id: int, paths: list[str], blurred: list[int]) -> None:
+def replace_changed(
+    store: LogStore,
+    table: str,
+    load_id: int,
+    paths: list[str],
+    blurred: list[int],
+    absent: Mapping[str, list[int]],
+) -> None:
     """Keep the stored rows of ``table`` that the stage marked ``changed`` in the changed table
     (the columns that differ, read as :func:`resolve_duplicates` does, the load that brought
-    them, every value as JSON), then delete them: the stage's versions take their place."""
+    them, every value as JSON), then delete them: the stage's versions take their place, with
+    the stored values of the columns their source does not give (``absent``)."""
     chosen = "s._table = ? AND s._reason IS NULL AND s._state = 'changed'"
     store.execute(
         f"""INSERT INTO {CHANGED_TABLE}
@@ -124,11 +146,22 @@ WITH changed AS MATERIALIZED (  -- each side's row whole, compared below (see re
   SELECT s, t, {_blurred(_numbers(blurred))} AS blurred
   FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON t.id = s.id {_stored_loads(table)}
   WHERE {chosen})
-SELECT ?, ?, list_extract(?, s._file + 1), t.id, t.created_at, {_differences("s", "t", "blurred")},
+SELECT ?, ?, list_extract(?, s._file + 1), t.id, t.created_at,
+  {_differences("s", "t", "blurred", absent, "s")},
   t.{LOAD_ID_COLUMN}, {_row_text("t")}
 FROM changed ORDER BY t.id""",
         [table, load_id, table, paths],
     )
+    if kept := [(c, files) for c, files in absent.items() if files]:
+        values = ", ".join(
+            f"{quote(c)} = CASE WHEN list_contains({_numbers(files)}, s._file) THEN t.{quote(c)} "
+            f"ELSE s.{quote(c)} END"
+            for c, files in kept
+        )
+        store.execute(
+            f"UPDATE {STAGE_TABLE} AS s SET {values} FROM {quote(table)} AS t WHERE t.id = s.id AND {chosen}",
+            [table],
+        )
     store.execute(
         f"DELETE FROM {quote(table)} WHERE id IN (SELECT s.id FROM {STAGE_TABLE} AS s WHERE {chosen})",
         [table],
@@ -187,17 +220,30 @@ def _blurred(files: str) -> str:
     return f"list_contains({files}, s._file) OR coalesce(li.blurred, false)"
 
 
-def _differences(a: str, b: str, blurred: str = "false") -> str:
+def _differences(
+    a: str,
+    b: str,
+    blurred: str = "false",
+    absent: Mapping[str, list[int]] | None = None,
+    *staged: str,
+) -> str:
     """SQL listing the canonical columns where rows ``a`` and ``b`` differ, JSON by value (an
     export of the database holds it as the database does, but spaced or ordered otherwise);
-    where the SQL condition ``blurred`` holds, JSON null and SQL NULL do not differ."""
+    where the SQL condition ``blurred`` holds, JSON null and SQL NULL do not differ. ``absent``
+    maps a column to the sources (by number) that do not give it: a staged row among ``staged``
+    (aliases) from one of them does not differ there."""
 
     def differ(c: schema.Column) -> str:
         x, y = f"{a}.{quote(c.name)}", f"{b}.{quote(c.name)}"
         if c.type != "JSON":
-            return f"{x} IS DISTINCT FROM {y}"
-        same_null = f"coalesce({x}, 'null') = coalesce({y}, 'null')"
-        return f"{json_differs(x, y)} AND NOT (({blurred}) AND {same_null})"
+            found = f"{x} IS DISTINCT FROM {y}"
+        else:
+            same_null = f"coalesce({x}, 'null') = coalesce({y}, 'null')"
+            found = f"{json_differs(x, y)} AND NOT (({blurred}) AND {same_null})"
+        if files := (absent or {}).get(c.name):
+            lacking = " OR ".join(f"list_contains({_numbers(files)}, {alias}._file)" for alias in staged)
+            found = f"({found}) AND NOT ({lacking})"
+        return found
 
     cases = ", ".join(f"CASE WHEN {differ(c)} THEN '{c.name}' END" for c in _COLS)
     return f"list_filter([{cases}], lambda x: x IS NOT NULL)"

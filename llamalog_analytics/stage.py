@@ -200,6 +200,24 @@ def load_counts(load: Mapping[str, Any]) -> str:
     return f"{load['rows_read']:,} read: {', '.join(said)}" + (f"; {gone:,} gone" if gone else "")
 
 
+def absent_note(load: Mapping[str, Any]) -> str:
+    """The columns one source's load did not give (``load`` as in :func:`load_counts`, with
+    ``columns_absent``): its new rows have none, and the rows it gave that were stored already
+    (a database's column dropped since they were loaded) keep theirs, not compared there.
+
+    Examples:
+        >>> counts = dict(rows_loaded=4_999, rows_inserted=7, columns_absent=["reason"])
+        >>> absent_note(counts)
+        'columns absent: reason (rows stored already keep theirs)'
+        >>> absent_note(counts | dict(rows_inserted=4_999))
+        'columns absent: reason'
+    """
+    said = f"columns absent: {', '.join(load['columns_absent'])}"
+    return said + (
+        " (rows stored already keep theirs)" if load["rows_loaded"] > load["rows_inserted"] else ""
+    )
+
+
 def _notes(source: SourceLoad) -> list[str]:
     """What else a person should know about one source's load, one sentence each."""
     notes = []
@@ -214,7 +232,7 @@ def _notes(source: SourceLoad) -> list[str]:
             "them: llamalog changes, store.changed() keeps them as they were"
         )
     if source.columns_absent:
-        notes.append(f"columns absent: {', '.join(source.columns_absent)}")
+        notes.append(absent_note(source.to_dict()))
     return notes + list(source.notes)
 
 
@@ -433,12 +451,21 @@ class Stage:
         with self._failing_as(
             ", ".join([rdr.path for _, rdr in self.sources] + [s.source for s in replaced_from])
         ):
-            resolve_duplicates(self.store, (t for t, _ in self.sources), sources, self._blurred())
+            resolve_duplicates(
+                self.store, (t for t, _ in self.sources), sources, self._blurred(), self._absent()
+            )
             results = self._write(
                 loaded_at, sources, replace_tables or {}, disappeared or {}, tuple(replaced_from)
             )
         self.finished = True
         return LoadResult(self.load_id, loaded_at, results)
+
+    def _absent(self) -> dict[str, list[int]]:
+        """Each column some sources do not give, with those sources (by number)."""
+        absent = {
+            c.name: [n for n, (_, rdr) in enumerate(self.sources) if c.name not in rdr.inputs] for c in _COLS
+        }
+        return {name: numbers for name, numbers in absent.items() if numbers}
 
     def _blurred(self) -> list[int]:
         """The sources (by number) whose format loads JSON null as SQL NULL."""
@@ -622,7 +649,7 @@ ORDER BY line LIMIT 1"""
         for table in dict.fromkeys(t for t, _ in self.sources):
             store.execute(data_table_ddl(table))
             if any(s.table == table and s.rows_changed for s in sources):
-                replace_changed(store, table, load_id, paths, self._blurred())
+                replace_changed(store, table, load_id, paths, self._blurred(), self._absent())
             store.execute(
                 f"""INSERT INTO {quote(table)} SELECT {_NAMES}, ? FROM {STAGE_TABLE}
     WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'changed')""",

@@ -20,7 +20,7 @@ from ._sql import (
 from .attach import attached_from
 from .errors import AttachedFilesChangedError
 from .log_view import category_badge
-from .stage import load_counts
+from .stage import absent_note, load_counts
 from .store import LogStore
 
 
@@ -75,7 +75,7 @@ class StoreSummary:
                     f"      {load_counts(load)}",
                 ]
                 if load["columns_absent"]:
-                    lines.append(f"      columns absent: {', '.join(load['columns_absent'])}")
+                    lines.append(f"      {absent_note(load)}")
         if self.rejected_rows:
             lines.append(
                 f"{count(self.rejected_rows, 'rejected row')} kept aside: store.rejects() or llamalog rejects"

@@ -351,6 +351,28 @@ def test_rows_updated_in_the_database_are_found_replaced_and_kept_as_they_were(s
     assert "row counters show no older row changed" in notes(quiet) and quiet.rows_read < 200
 
 
+def test_a_column_dropped_on_the_server_is_not_a_change_to_every_row(store, database, data):
+    """A migration that drops a column leaves the rows as they were: a load after it (every row
+    compared, or --full) counts as changed only the rows changed otherwise, and the stored rows
+    keep the values the column had; the load says so."""
+    store.load_postgres(database, quiet=True)
+    kept = data.llama_logs.select("id", "reason").sort("id")
+    assert kept["reason"].null_count() < kept.height  # values a drop could lose
+    edited = data.llama_logs.filter(pl.col("category") != "CORRECTED")["id"][0]
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("ALTER TABLE llama_logs DROP COLUMN reason")
+        con.execute("UPDATE llama_logs SET category = 'CORRECTED' WHERE id = %s", [edited])
+    compared = store.load_postgres(database, quiet=True)
+    assert UPDATED in " ".join(compared.sources[0].notes)
+    assert (compared.rows_read, compared.sources[0].rows_changed) == (4_000, 1)
+    assert store.changed()["columns"].to_list() == [["category"]]
+    full = store.load_postgres(database, full=True, quiet=True)
+    assert (full.rows_read, full.rows_inserted, full.sources[0].rows_changed) == (4_000, 0, 0)
+    said = "columns absent: reason (rows stored already keep theirs)"
+    assert said in full.text() and said in str(lla.summarize(store))
+    assert store.table().select("id", "reason").sort("id").equals(kept)
+
+
 def test_the_load_history_says_what_each_load_did_to_the_store(tmp_path, database, data):
     """Rows inserted, one updated and some deleted on the server: the next load's line in the
     history counts them (new, changed, unchanged, rejected; gone), in store.loads(), in
