@@ -208,13 +208,18 @@ def created_condition(found: SourceTable, op: str) -> str:
     return f"{index}created_at {op} $1"
 
 
-def server_counters(db: Source, namespace: str, found: SourceTable) -> Counters | None:
-    """The server's :class:`Counters` for the table now.
+def server_counters(db: Source, namespace: str) -> dict[str, Counters]:
+    """The server's :class:`Counters` now for the log tables of ``namespace``, by table name.
 
-    None when the counters cannot be trusted or read here: ``track_counts`` off, a standby (its
-    counters do not see the primary's writes), a relation without counters of its own (a view,
-    or a partitioned table whose counts live in its partitions), or statistics views this role
-    may not read.
+    Read before the load's snapshot is taken (:func:`snapshot
+    <llamalog_analytics._pg_source.snapshot>`'s ``before``): every change they count is one the
+    load sees, and a change committed later is counted by the next load's. Read after it, they
+    could count a change the load does not see, and each load after would take it as seen.
+
+    A table has none when its counters cannot be trusted or read here: ``track_counts`` off, a
+    standby (its counters do not see the primary's writes), a relation without counters of its
+    own (a view, or a partitioned table whose counts live in its partitions), or statistics
+    views this role may not read.
 
     The epoch is when the server's statistics were last reset, all of them (``pg_stat_bgwriter``'s
     ``stats_reset``: a crash discards every counter and sets it; a clean restart keeps both) or
@@ -224,23 +229,30 @@ def server_counters(db: Source, namespace: str, found: SourceTable) -> Counters 
         "SELECT bool_and(has_table_privilege(v, 'SELECT')) FROM unnest($1::text[]) AS v", (_STATISTICS,)
     )
     if not readable[0][0]:  # a hardened server: the views are not public
-        return None
+        return {}
     rows = db.rows(
-        f"""SELECT t.n_tup_ins, t.n_tup_del, pg_relation_filenode(t.relid),
-  concat_ws(' ', '{EPOCH_PREFIX}', b.stats_reset, d.stats_reset),
+        f"""SELECT t.relname, t.n_tup_ins, t.n_tup_del, pg_relation_filenode(t.relid),
+  concat_ws(' ', '{EPOCH_PREFIX}', {_utc("b.stats_reset")}, {_utc("d.stats_reset")}),
   t.n_tup_upd
 FROM pg_catalog.pg_stat_user_tables AS t, pg_catalog.pg_stat_database AS d, pg_catalog.pg_stat_bgwriter AS b
-WHERE t.schemaname = $1 AND t.relname = $2 AND d.datname = current_database()
+WHERE t.schemaname = $1 AND t.relname IN ('llama_logs', 'enrichment_logs') AND d.datname = current_database()
   AND current_setting('track_counts')::boolean AND NOT pg_is_in_recovery()""",
-        (namespace, found.name),
+        (namespace,),
     )
-    if not rows or None in rows[0]:
-        return None
-    inserted, deleted, filenode, epoch, updated = rows[0]
-    return Counters(int(inserted), int(deleted), int(filenode), str(epoch), int(updated))
+    return {
+        name: Counters(int(inserted), int(deleted), int(filenode), str(epoch), int(updated))
+        for name, inserted, deleted, filenode, epoch, updated in rows
+        if None not in (inserted, deleted, filenode, updated)
+    }
 
 
 _STATISTICS = "{pg_catalog.pg_stat_user_tables,pg_catalog.pg_stat_database,pg_catalog.pg_stat_bgwriter}"
+
+
+def _utc(moment: str) -> str:
+    """SQL writing ``timestamptz`` ``moment`` as text the way a session in UTC does (read
+    before the load's session settings, whatever the server's time zone)."""
+    return f"({moment} AT TIME ZONE 'UTC')::text || '+00'"
 
 
 def previous_counters(store: LogStore, source: str, table: str) -> Counters | None:

@@ -8,7 +8,7 @@ import contextlib
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as quote_url
@@ -425,11 +425,19 @@ def begin(source: Source, exported: str | None = None) -> None:
 
 
 @contextlib.contextmanager
-def snapshot(target: Connection, local: duckdb.DuckDBPyConnection | None = None) -> Iterator[Source]:
+def snapshot(
+    target: Connection,
+    local: duckdb.DuckDBPyConnection | None = None,
+    before: Callable[[Source], object] | None = None,
+) -> Iterator[Source]:
     """The source inside one read-only, repeatable-read transaction with timeouts (``local``:
-    see :class:`Source`)."""
+    see :class:`Source`). ``before`` is called with the source first, in a transaction of its
+    own: what it reads was committed before the snapshot was taken."""
     source = Source(target.conninfo, local)
     try:
+        if before is not None:
+            before(source)
+            source.connection.commit()  # and a new transaction begins, for the snapshot
         begin(source)
         yield source
     finally:

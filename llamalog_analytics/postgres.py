@@ -102,13 +102,14 @@ def load_postgres(
     namespace = schema or target.schema
     target = replace(target, schema=namespace)
     notes = []
+    counted: dict[str, Counters] = {}  # the server's counters, read before the snapshot
     if target.dropped:
         notes.append(f"ignored URL parameter(s) libpq does not take: {', '.join(target.dropped)}")
     with (
         translated(target),
         store.session(write=True) as con,  # the settings hold for this connection only
         store.settings(**LOAD_SETTINGS),
-        snapshot(target, con) as db,
+        snapshot(target, con, before=lambda db: counted.update(server_counters(db, namespace))) as db,
         Stage(store) as stage,
     ):
         tables = _find_tables(db, target, namespace, table)
@@ -130,7 +131,7 @@ def load_postgres(
         for found in tables:
             source = f"{target.source}#{namespace}.{found.name}"
             adopt_sources(store, source, found.name)
-            counters = server_counters(db, namespace, found)
+            counters = counted.get(found.name)
             plan = Plan() if full else plan_fetch(db, store, namespace, found, source, counters)
             if counters is not None:
                 columns = ", ".join(["load_id", "table_name", "source", *Counters._fields])

@@ -373,6 +373,32 @@ def test_a_column_dropped_on_the_server_is_not_a_change_to_every_row(store, data
     assert store.table().select("id", "reason").sort("id").equals(kept)
 
 
+def test_an_update_committed_as_a_load_starts_is_found_by_the_next_load(store, database, data):
+    """The server's counters are read before the load's snapshot: an update committed after the
+    snapshot was taken, too late for the load to see, is not in the counters it records, so the
+    next load finds it (counted, it was never fetched: each load after it trusted the counters)."""
+    name = database.rsplit("/", 1)[1]
+    store.load_postgres(database, quiet=True)
+    edited = data.llama_logs["id"][5]  # well before the window
+    writer = psycopg.connect(database)  # holds the table while the load starts: it waits on it
+    writer.execute("LOCK TABLE llama_logs IN ACCESS EXCLUSIVE MODE")
+    writer.execute("UPDATE llama_logs SET reason = 'committed as the load started' WHERE id = %s", [edited])
+
+    def commit() -> None:  # once the load waits for the table, its snapshot taken: commit, report
+        writer.commit()
+        writer.close()  # a closing backend publishes its counters at once
+
+    watcher = when_running(database, name, commit, like="%pg_relation_size%")
+    try:
+        racing = store.load_postgres(database, quiet=True)
+    finally:
+        watcher.join()
+    assert watcher.fired and racing.sources[0].rows_changed == 0  # its snapshot is older
+    after = store.load_postgres(database, quiet=True)
+    assert after.sources[0].rows_changed == 1
+    assert store.table().filter(pl.col("id") == edited)["reason"].item() == "committed as the load started"
+
+
 def test_the_load_history_says_what_each_load_did_to_the_store(tmp_path, database, data):
     """Rows inserted, one updated and some deleted on the server: the next load's line in the
     history counts them (new, changed, unchanged, rejected; gone), in store.loads(), in
