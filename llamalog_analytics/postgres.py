@@ -178,6 +178,7 @@ def _find_tables(db: Source, target: Connection, namespace: str, only: str | Non
         found[relname][column] = pg_type
         if required and (unique_key or column != "id"):
             guaranteed.setdefault(relname, set()).add(column)
+    present = set(found)
     if only is not None:
         found = {k: v for k, v in found.items() if k == only}
     if not found:
@@ -196,7 +197,17 @@ def _find_tables(db: Source, target: Connection, namespace: str, only: str | Non
             )
         ]
         hint = "check ?schema= in the URL (Prisma's schema parameter) or --schema"
-        if elsewhere:
+        if other := next(iter(present - {only}), None):  # the table under its other era's name
+            why = (
+                f"the migration renamed {only} to {other}"
+                if other == schema_module.CURRENT_TABLE
+                else f"the database has not been migrated: no {only} table yet"
+            )
+            hint = (
+                f"schema {namespace!r} has {other} ({why}): load it with --as {other} "
+                f"(table={other!r}), or without --as for every log table"
+            )
+        elif elsewhere:
             shown = ", ".join(repr(name) for name in elsewhere)
             hint = (
                 f"found in schema {shown}: pass ?schema={quote_url(elsewhere[0])} in the URL or "

@@ -95,6 +95,24 @@ def test_pre_migration_database_and_both_tables(store, pg_server, data):
         assert fresh.tables() == ("enrichment_logs", "llama_logs")
 
 
+def test_the_old_table_asked_for_after_the_rename_names_the_new_one(store, pg_server, data):
+    """The migration renamed enrichment_logs to llama_logs in place: a load asking for the old
+    name (a script written before it) is told the table is there under the new one."""
+    url = pg_server.database("t_renamed")
+    create_upstream(url, table="enrichment_logs", era=schema.CATEGORY_MIGRATION)
+    copy_rows(url, data.enrichment_logs.head(20), table="enrichment_logs")
+    assert store.load_postgres(url, table="enrichment_logs", quiet=True).rows_loaded == 20
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("ALTER TABLE enrichment_logs RENAME TO llama_logs")
+    with pytest.raises(
+        PostgresError,
+        match=r"no enrichment_logs table in schema 'public' at .*\. Hint: schema 'public' has "
+        r"llama_logs \(the migration renamed enrichment_logs to llama_logs\): load it with --as "
+        r"llama_logs \(table='llama_logs'\), or without --as for every log table$",
+    ):
+        store.load_postgres(url, table="enrichment_logs", quiet=True)
+
+
 def test_prisma_url_schema_and_dropped_parameters(store, pg_server, data):
     base = pg_server.database("t_prisma_url")
     with psycopg.connect(base, autocommit=True) as con:
