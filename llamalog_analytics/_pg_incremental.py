@@ -48,8 +48,12 @@ EARLIER = (
 )
 EPOCH_PREFIX = "reset"  # how an epoch recorded by this version begins (an earlier one's began otherwise)
 RESTARTED = (
-    "the server's row counters started again since the last load (a crash, a statistics reset, "
-    "TRUNCATE or VACUUM FULL): every row fetched and compared"
+    "the server's row counters started again since the last load (a crash or a statistics reset): "
+    "every row fetched and compared"
+)
+REWRITTEN = (
+    "the table was rewritten since the last load (VACUUM FULL, CLUSTER, TRUNCATE or pg_repack): "
+    "every row fetched and compared"
 )
 UNSEEN_UPDATES = "a row updated in place is found only by a full load (the server's counters cannot tell)"
 
@@ -123,7 +127,7 @@ def plan_fetch(
         if previous.updated is None or not previous.epoch.startswith(EPOCH_PREFIX):
             return Plan(note=EARLIER)  # counted otherwise: no difference can be trusted
         if not counters.comparable_with(previous):
-            return Plan(note=RESTARTED)
+            return Plan(note=REWRITTEN if counters.filenode != previous.filenode else RESTARTED)
         if previous.updated != counters.updated:
             return Plan(note=UPDATED)
         start = fetch_start(db, store, namespace, found, source, newest, counters, previous)

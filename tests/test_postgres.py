@@ -17,7 +17,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
-from llamalog_analytics._pg_incremental import EARLIER, RESTARTED, UNSEEN_UPDATES, UPDATED
+from llamalog_analytics._pg_incremental import EARLIER, RESTARTED, REWRITTEN, UNSEEN_UPDATES, UPDATED
 from llamalog_analytics._pg_source import snapshot, translated
 from llamalog_analytics.errors import ArgumentError, NotLlamaLogError, PostgresError
 from llamalog_analytics.postgres import parse_url
@@ -415,6 +415,20 @@ def test_an_update_committed_as_a_load_starts_is_found_by_the_next_load(store, d
     after = store.load_postgres(database, quiet=True)
     assert after.sources[0].rows_changed == 1
     assert store.table().filter(pl.col("id") == edited)["reason"].item() == "committed as the load started"
+
+
+def test_a_rewritten_table_is_said_to_be_rewritten_and_a_statistics_reset_a_reset(store, database):
+    """VACUUM FULL (or pg_repack) gives the table a new file and keeps its counters; a statistics
+    reset zeroes the counters: each is named as what it is, and every row is compared."""
+    store.load_postgres(database, quiet=True)
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("VACUUM FULL llama_logs")
+    rewritten = store.load_postgres(database, quiet=True)
+    assert REWRITTEN in rewritten.sources[0].notes and rewritten.rows_read == 4_000
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("SELECT pg_stat_reset()")
+    reset = store.load_postgres(database, quiet=True)
+    assert RESTARTED in reset.sources[0].notes and reset.rows_read == 4_000
 
 
 def test_the_load_history_says_what_each_load_did_to_the_store(tmp_path, database, data):
