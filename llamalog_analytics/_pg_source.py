@@ -49,8 +49,9 @@ LIBPQ_PARAMETERS = frozenset(
 
 
 SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
-# The parameters that say which database a URL reaches (the rest say how: SSL, timeouts, names).
-WHICH_DATABASE = ("host", "hostaddr", "port", "dbname", "user", "service", "options")
+# The parameters that say which database a URL reaches (the rest say how: SSL, timeouts, names,
+# and the role: the app's and a read-only auditor's loads are of the same table).
+WHICH_DATABASE = ("host", "hostaddr", "port", "dbname", "service", "options")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ class Connection:
 
     ``display`` is the URL as messages show it (password masked); ``source`` names the database
     in the store's load history: the URL without what does not change which database it reaches
-    (password, SSL, timeouts), so the same database reached another way is the same source.
+    (the role and its password, SSL, timeouts), so the same database reached another way, or
+    read by another role (the app's, a read-only auditor's), is the same source.
 
     Examples:
         >>> c = parse_url("postgresql://app:pw@db:5432/music?schema=catalog&connection_limit=5&sslmode=require")
@@ -69,7 +71,9 @@ class Connection:
         'postgresql://app:***@db:5432/music?sslmode=require'
         >>> c.conninfo
         'postgresql://app:pw@db:5432/music?connect_timeout=10&sslmode=require'
-        >>> c.source == parse_url("postgres://app@DB/music?connect_timeout=3").source
+        >>> c.source
+        'postgresql://db:5432/music'
+        >>> c.source == parse_url("postgres://auditor@DB/music?connect_timeout=3").source
         True
     """
 
@@ -128,13 +132,14 @@ def parse_url(url: str) -> Connection:
     secret = unquote(password) if colon else kept.get("password")
     public = {k: ("***" if k in SECRET_PARAMETERS else v) for k, v in kept.items()}
 
-    def build(user_part: str, values: dict[str, str], where: str = hosts) -> str:
+    def build(user_part: str | None, values: dict[str, str], where: str = hosts) -> str:
         query_part = urlencode(values, safe="/*", quote_via=quote_url)
-        return f"postgresql://{user_part}{at}{where}{parts.path}" + (f"?{query_part}" if values else "")
+        named = "" if user_part is None else f"{user_part}{at}"
+        return f"postgresql://{named}{where}{parts.path}" + (f"?{query_part}" if values else "")
 
     display = build(user + (":***" if colon else ""), public)
     named = hosts.lower() if "port" in kept else ",".join(_host_and_port(host) for host in hosts.split(","))
-    source = build(user, {k: kept[k] for k in sorted(kept) if k in WHICH_DATABASE}, named)
+    source = build(None, {k: kept[k] for k in sorted(kept) if k in WHICH_DATABASE}, named)
     connect = {"connect_timeout": CONNECT_TIMEOUT, **kept}  # a server that never answers fails
     return Connection(build(userinfo, connect), schema_name, display, source, secret, dropped)
 

@@ -168,6 +168,21 @@ def test_select_only_role_and_read_only_session(store, database, pg_server):
     assert "Query was" not in str(raised.value)  # our SQL, cut short, helps nobody
 
 
+def test_another_role_reading_the_same_database_follows_on_from_its_loads(store, database, data):
+    """The app's role loads first, then a read-only auditor: one source, so the auditor's load
+    takes what changed since, not every row again, with a repaired row replaced, not refused."""
+    store.load_postgres(database, quiet=True)
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("CREATE ROLE second_reader LOGIN PASSWORD 'reader-pw'")
+        con.execute("GRANT SELECT ON llama_logs, _prisma_migrations TO second_reader")
+        con.execute("UPDATE llama_logs SET category = 'CORRECTED' WHERE id = %s", [data.llama_logs["id"][5]])
+    auditor = store.load_postgres(
+        database.replace(f"postgres:{PASSWORD}@", "second_reader:reader-pw@"), quiet=True
+    )
+    assert (auditor.rows_rejected, auditor.rows_inserted, auditor.sources[0].rows_changed) == (0, 0, 1)
+    assert store.loads()["source"].unique().to_list() == [parse_url(database).source + "#public.llama_logs"]
+
+
 def test_a_missing_grant_is_named_as_the_statement_that_gives_it(store, pg_server, data):
     """In another schema than public, an unqualified GRANT would give the wrong table: the
     hint names the schema's table and the URL's role, ready to run."""
@@ -623,7 +638,7 @@ def test_database_url_from_the_environment_and_password_masking(tmp_path, databa
     db = tmp_path / "s.duckdb"
     code, out, err = run_cli("load", "--db", db)
     assert code == 0
-    assert "postgresql://postgres@127.0.0.1" in out
+    assert "postgresql://127.0.0.1:" in out  # the database, by host and port
     code, info, _ = run_cli("info", "--db", db)
     for text in (out, err, info):
         assert PASSWORD not in text
