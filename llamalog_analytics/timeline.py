@@ -52,6 +52,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -83,8 +84,11 @@ _CHAR_PIXELS = 6.1  # how wide a character of LANE_FONT is (0.6 em, and a little
 _STANDOFF = 8  # pixels between the lanes' labels and the plot
 RING_SIZE, RING_STEP = 20, 7  # the first flag's rings, and how much wider each next flag's are
 # The page the time ticks are spaced for, about a notebook's: on a 900 px page they still fit
-# side by side; wider pages and the 1,400 px PNG space them out.
+# (upright where they would crowd); wider pages and the 1,400 px PNG space them out.
 _PAGE_PIXELS = 1_150
+# A break's label ("42 d") and the plot it must fit: the plot beside long lane labels in a
+# notebook 900 px wide; labels closer than that go on a second line, this much higher.
+_BREAK_LABEL_PIXELS, _NARROW_PLOT_PIXELS, _BREAK_LINE_PIXELS = 30, 250, 13
 _TOP = 112  # margin for the title and three lines of subtitle
 _SUBTITLE_LINE = 15  # more margin for each line of subtitle past three
 _AXIS = 110  # pixels under the plot for the time ticks (turned upright on a narrow page) and the
@@ -305,6 +309,8 @@ def _figure(
             "tickvals": tickvals,
             "ticktext": ticktext,
             "tickfont": {"size": 11},
+            # upright where they would crowd: plotly's 30° does not clear labels of two lines
+            "autotickangles": [0, 90],
             "zeroline": False,
             "automargin": True,
         },
@@ -585,8 +591,15 @@ def _llamas(
 
 
 def _breaks(figure: go.Figure, clock: Clock) -> None:
-    """A grey band for each collapsed pause, labelled with how long it was."""
+    """A grey band for each collapsed pause, labelled with how long it was: a label that would
+    touch the one before it on a narrow plot goes a line higher."""
+    low, high = clock.range
+    room = _BREAK_LABEL_PIXELS / _NARROW_PLOT_PIXELS * (high - low)  # a label's width, in axis units
+    ends = [-math.inf, -math.inf]  # where the last label of each line ends
     for x0, x1, since, until in clock.gaps():
+        centre = (x0 + x1) / 2
+        line = 1 if centre - room / 2 < ends[0] and centre - room / 2 >= ends[1] else 0
+        ends[line] = centre + room / 2
         figure.add_shape(
             type="rect",
             x0=x0,
@@ -600,11 +613,12 @@ def _breaks(figure: go.Figure, clock: Clock) -> None:
             layer="below",
         )
         figure.add_annotation(
-            x=(x0 + x1) / 2,
+            x=centre,
             y=1,
             xref="x",
             yref="paper",
             yanchor="bottom",
+            yshift=_BREAK_LINE_PIXELS * line,
             showarrow=False,
             text=duration(until - since, 1),
             font={"size": 10, "color": "#616161"},

@@ -839,16 +839,28 @@ def test_a_category_label_the_schema_does_not_know_is_drawn_as_its_own(chain_sto
 
 
 @needs_chromium
-def test_the_time_ticks_stand_side_by_side_on_a_900_px_page(sample_album, tmp_path):
-    """The README's album, in a window or notebook 900 px wide: its time ticks do not overlap."""
-    store, _ = sample_album
-    path = lla.write_timeline(lla.plot_timeline(store, "ALBUM", SAMPLE_ALBUM), tmp_path / "t.html")
+@pytest.mark.parametrize(
+    "album",
+    [
+        SAMPLE_ALBUM,  # the README's
+        None,  # the longest chain: long lane labels, a narrow plot, nine breaks
+        "8adca253-f7e5-4452-b32c-662783628d27",  # the slowest two, notebook 03's
+        "3cee61ae-3362-48c3-b354-365cefc3c540",
+    ],
+)
+def test_the_time_ticks_and_break_labels_stand_clear_on_a_900_px_page(sample_album, tmp_path, album):
+    """An album's timeline in a window 900 px wide: its time ticks do not overlap (upright where
+    they would), nor do the labels of its breaks (a line higher where they would)."""
+    store, busiest = sample_album
+    path = lla.write_timeline(lla.plot_timeline(store, "ALBUM", album or busiest), tmp_path / "t.html")
     with browser_page(path, width=900, height=900) as (page, errors):
         page.wait_for_selector("body[data-figures=drawn]")
         ticks = page.evaluate(BOXES, "#timeline .xtick text")
-        screenshot(page, "timeline-readme-album-900px")
-    crowded = [(a["text"], b["text"]) for a in ticks for b in ticks if a != b and overlap(a, b)]
-    assert len(ticks) >= 4 and crowded == [], crowded
+        labels = page.evaluate(BOXES, "#timeline .annotation-text-g text")
+        screenshot(page, f"timeline-{(album or busiest)[:8]}-900px")
+    for boxes in (ticks, labels):
+        crowded = [(a["text"], b["text"]) for a in boxes for b in boxes if a != b and overlap(a, b)]
+        assert len(boxes) >= 4 and crowded == [], crowded
     assert errors == []
 
 
