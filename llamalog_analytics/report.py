@@ -202,17 +202,26 @@ _NUMBER = """function (value, type) {
 }"""
 
 
+# A text cell as a table shows it: it may wrap after a separator of ids and names (: - _ /),
+# never inside a word, so an operation wraps as artist:created:|album-child and a UUID at its
+# hyphens. The text arrives escaped; search, sort and CSV read it as it is.
+_TEXT = """function (value, type) {
+  return type === "display" && typeof value === "string" ? value.replace(/([:_\\/-])/g, "$1<wbr>") : value;
+}"""
+
+
 def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
     """A sortable, filterable table with copy and CSV buttons (DataTables, through itables, offline);
     its CSV and the link to every id are named after ``check`` and the table's ``title``.
 
     Numbers read with thousands separators; a header wraps only after a ``_`` of its name, as
-    between words."""
+    between words, and a text cell only after a separator (see ``_TEXT``)."""
     from itables import to_html_datatable
     from itables.typing import JavascriptFunction
 
     shown = readable(frame.head(ROWS_IN_PAGE))
     numbers = [n for n, dtype in enumerate(shown.dtypes) if dtype.is_numeric()]
+    texts = [n for n, dtype in enumerate(frame.dtypes) if dtype == pl.String]  # not times made text
     titles = [
         {"targets": n, "title": str(breakable(name, "_")), "ariaTitle": name}
         for n, name in enumerate(shown.columns)
@@ -223,7 +232,11 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
         connected=False,
         maxBytes=0,  # never sample rows away
         buttons=["copyHtml5", csv],
-        columnDefs=[{"targets": numbers, "render": JavascriptFunction(_NUMBER)}, *titles],
+        columnDefs=[
+            {"targets": numbers, "render": JavascriptFunction(_NUMBER)},
+            {"targets": texts, "render": JavascriptFunction(_TEXT)},
+            *titles,
+        ],
         classes="display compact",
         layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
         pageLength=10,

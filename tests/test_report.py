@@ -11,6 +11,7 @@ from html import escape as html_escape
 from pathlib import Path
 
 import polars as pl
+import pytest
 from click.testing import CliRunner
 from conftest import (
     audit_store,
@@ -235,15 +236,18 @@ def test_the_where_they_concentrate_tables_say_what_share_and_lift_are(tmp_path)
 
 
 @needs_chromium
-def test_at_900_px_every_table_fits_its_box(tmp_path):
+@pytest.mark.parametrize("width", [900, 1400])
+def test_every_table_fits_its_box_and_wraps_between_words(tmp_path, width):
     """A window 900 px wide: a table of many columns (child_before_parent's nine) fits, its long
     headers breaking between the words of their names (``parent_first_at`` after ``parent_``),
-    rather than running past the right edge, cut off, or breaking inside a word."""
+    rather than running past the right edge, cut off, or breaking inside a word; its cells wrap
+    after a separator (an operation as ``artist:created:|album-child``, a UUID at a hyphen, a
+    time at its space), at 900 px and in a page's 1,150 px alike."""
     with lla.sample_store() as store:
         path = lla.verify(store).to_html(tmp_path / "audit.html")
-    with browser_page(path, width=900) as (page, errors):
+    with browser_page(path, width=width) as (page, errors):
         page.wait_for_selector(".dt-container")
-        screenshot(page, "report-900")
+        screenshot(page, f"report-{width}")
         hidden = page.evaluate(
             """[...document.querySelectorAll('section .dt-layout-cell')]
               .filter(box => box.scrollWidth > box.clientWidth)
@@ -253,10 +257,10 @@ def test_at_900_px_every_table_fits_its_box(tmp_path):
         rightmost = (
             "Math.max(...[...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right))"
         )
-        assert page.evaluate(rightmost) <= 900
-        # A header wraps only between words: after a space or an underscore, never inside a word.
+        assert page.evaluate(rightmost) <= width
+        # A header or cell wraps only between words: after a space or a separator, never inside a word.
         broken = page.evaluate(
-            """[...document.querySelectorAll('th')].filter(th => {
+            """[...document.querySelectorAll('th, table.dataTable td')].filter(th => {
               const chars = [], walk = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
               for (let node; (node = walk.nextNode()); )
                 for (let i = 0; i < node.length; i++) {
@@ -267,7 +271,7 @@ def test_at_900_px_every_table_fits_its_box(tmp_path):
                   if (box) chars.push([node.data[i], box.top]);
                 }
               const wrapped = (i) => i && chars[i][1] > chars[i - 1][1] + 2;
-              return chars.some((_, i) => wrapped(i) && !/[\\s_]/.test(chars[i - 1][0]));
+              return chars.some((_, i) => wrapped(i) && !/[\\s_:\\/-]/.test(chars[i - 1][0]));
             }).map(th => th.textContent)"""
         )
         assert broken == []
