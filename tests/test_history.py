@@ -358,7 +358,7 @@ def test_cli_verify_on_a_store_another_process_keeps_open_audits_without_recordi
         assert holder.stdout is not None and holder.stdout.readline() == "open\n"
         code, out, err = run_cli("verify", "--db", db, "--wait", "1")
         assert code == 0 and out.startswith("[🦙 LlamaLog] migration audit: PASS")
-        assert err.startswith(f"[🦙 LlamaLog] not recorded: {db}: another process")
+        assert err.startswith(f"[🦙 LlamaLog] not recorded: {db}: process {holder.pid} (python")
         assert "still was after 1 s. Hint: run it again to record it (llamalog verify --wait 60" in err
         code, out, err = run_cli("verify", "--db", db, "--compare-last", "--wait", "1")
         assert (code, out) == (2, "") and "cannot compare with the last audit" in err and "Hint:" in err
