@@ -13,7 +13,9 @@ import csv
 import glob
 import gzip
 import io
+import json
 import os
+import re
 import shlex
 import zlib
 from collections.abc import Iterable
@@ -590,6 +592,7 @@ _JSON_KINDS = {"UBIGINT": "number", "BIGINT": "number", "DOUBLE": "number", "VAR
 
 
 def _ndjson(store: LogStore, path: str) -> Reader:
+    _refuse_copy_text(path, "SELECT row_to_json(t) FROM llama_logs t")
     for table in (CSV_ERRORS, CSV_SCANS):
         store.execute(f"DROP TABLE IF EXISTS {table}")
     lines = f"""SELECT _row, _line FROM (
@@ -602,6 +605,7 @@ WHERE trim(coalesce(_line, '')) <> ''"""
 
 
 def _json_array(store: LogStore, path: str) -> Reader:
+    _refuse_copy_text(path, "SELECT json_agg(t) FROM llama_logs t")
     records = f"""SELECT row_number() OVER () AS _row, CAST(json AS VARCHAR) AS _line
 FROM read_json_objects(?, format='array', maximum_object_size={MAX_LINE_BYTES})"""
     problem = None if _closes_array(path) else "the file ends before the closing ]"
@@ -631,3 +635,63 @@ def _closes_array(path: str) -> bool:
             f.seek(max(0, f.tell() - 64))
             tail = f.read()
     return tail.rstrip().endswith(b"]")
+
+
+# COPY's text format writes a backslash as two, and a line break, a tab... as a backslash and a letter.
+_COPY_ESCAPES = {"\\": "\\", "n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v"}
+
+
+def _refuse_copy_text(path: str, query: str) -> None:
+    r"""Raise :class:`SourceError` when the JSON in ``path`` was written by ``COPY ... TO STDOUT``
+    in its text format (``query`` exports it as it should be): its first megabyte then parses
+    further once COPY's escapes are undone than as written. Such a file's rows holding a line
+    break would load with a backslash and an n in its place, so none is loaded.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.ndjson"
+        >>> _ = path.write_text('{"reason": "a\\\\nb"}\n{"reason": "say \\\\"hi\\\\""}\n')
+        >>> _refuse_copy_text(str(path), "SELECT row_to_json(t) FROM llama_logs t")
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.SourceError: ...x.ndjson: written by COPY ... (line 2 is JSON only ...
+    """
+    try:
+        with _open_text(path) as f:
+            head = f.read(1 << 20)
+    except (EOFError, zlib.error):  # a compressed file cut short: its reader says so
+        return
+    parsed, stop = _leading_values(head)
+    undone = re.sub(r"\\([\\nrtbfv])", lambda m: _COPY_ESCAPES[m[1]], head)
+    if _leading_values(undone)[0] > parsed:
+        name = os.path.basename(path)
+        name = name[:-3] if name.lower().endswith(".gz") else name
+        raise SourceError(
+            f"{path}: written by COPY ... TO STDOUT in its text format, which doubles each backslash of "
+            f"the JSON (line {head.count(chr(10), 0, stop) + 1} is JSON only once they are halved), so rows "
+            "holding a quote, a line break or a backslash would load wrong; the store is unchanged. "
+            f"Hint: export it with psql's unaligned output instead: psql -At -c '{query}' > {name}, "
+            "then load that file"
+        )
+
+
+def _leading_values(text: str) -> tuple[int, int]:
+    r"""How many JSON values ``text`` begins with parse (one a line, or the elements of an array,
+    which may be cut short), and where the first that does not starts.
+
+    Examples:
+        >>> _leading_values('[{"a": 1}, {"b": 2}, {"c": ')
+        (2, 21)
+        >>> _leading_values('{"a": 1}\n{"b": \\"}\n')
+        (1, 9)
+    """
+    decoder, parsed = json.JSONDecoder(), 0
+    at = text.index("[") + 1 if text.lstrip().startswith("[") else 0
+    while True:
+        while at < len(text) and text[at] in " \t\r\n,":  # between values
+            at += 1
+        try:
+            _, at = decoder.raw_decode(text, at)
+        except ValueError:
+            return parsed, at
+        parsed += 1

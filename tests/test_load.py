@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import shutil
 
 import polars as pl
@@ -615,3 +616,60 @@ def test_a_hive_partition_still_gives_a_column_the_file_lacks(store, synth, tmp_
     result = store.load_files(lla.write_logs(enriched.drop("category"), path), quiet=True)
     assert_same_rows(store.table(), enriched)
     assert result.sources[0].columns_absent == ()
+
+
+def _psql(url: str, *arguments: str) -> bytes:
+    """What ``psql ARGUMENTS`` prints, as a shell redirect would save it."""
+    import subprocess
+
+    from pgserver import BIN
+
+    command = [str(BIN / "psql"), "-X", "-d", url, *arguments]
+    return subprocess.run(command, capture_output=True, check=True).stdout
+
+
+@pytest.fixture
+def exported_database(pg_server, synth, request):
+    """A database holding ``synth``'s rows, and those rows as the store loads them from it."""
+    from pgserver import copy_rows, create_upstream
+
+    url = pg_server.database(f"t_{request.node.name[:40].lower()}")
+    create_upstream(url, indexes=False)
+    copy_rows(url, synth.llama_logs)
+    with lla.LogStore() as straight:
+        straight.load_postgres(url, quiet=True)
+        return url, straight.table()
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("rows.ndjson", "SELECT row_to_json(t) FROM llama_logs t"),
+        ("rows.json", "SELECT json_agg(t) FROM llama_logs t"),
+    ],
+)
+def test_json_that_copy_wrote_in_its_text_format_is_refused_not_loaded_with_doubled_backslashes(
+    exported_database, tmp_path, name, query
+):
+    """``COPY (SELECT row_to_json(t) ...) TO STDOUT`` writes COPY's text format, which doubles
+    each backslash of the JSON: a quote's escape then breaks the line, and a line break's
+    (``\\n``) loads as a backslash and an n. psql's unaligned output is the same JSON as written."""
+    url, expected = exported_database
+    copied = tmp_path / name
+    copied.write_bytes(_psql(url, "-c", f"COPY ({query}) TO STDOUT"))
+    refused = (
+        rf"^{re.escape(str(copied))}: written by COPY \.\.\. TO STDOUT in its text format, which "
+        r"doubles each backslash of the JSON \(line \d+ is JSON only once they are halved\), so rows "
+        r"holding a quote, a line break or a backslash would load wrong; the store is unchanged\. "
+        r"Hint: export it with psql's "
+        rf"unaligned output instead: psql -At -c '{re.escape(query)}' > {re.escape(name)}, "
+        "then load that file$"
+    )
+    with lla.LogStore() as store, pytest.raises(SourceError, match=refused):
+        store.load_files(copied, quiet=True)
+    unaligned = tmp_path / f"unaligned-{name}"
+    unaligned.write_bytes(_psql(url, "-At", "-c", query))
+    with lla.LogStore() as store:
+        result = store.load_files(unaligned, quiet=True)
+        assert (result.rows_loaded, result.rows_rejected) == (3_000, 0)
+        assert_same_rows(store.table(), expected, json_null_is_null=True)
