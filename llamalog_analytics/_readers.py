@@ -324,6 +324,7 @@ def map_columns(path: str, names: list[str], fmt: str) -> tuple[dict[str, int], 
 
 
 def _csv(store: LogStore, path: str) -> Reader:
+    _refuse_psql_table(path)
     with _open_text(path) as f:
         header = next(csv.reader(f), None)
     if not header:
@@ -624,17 +625,48 @@ FROM read_json_objects(?, format='array', maximum_object_size={MAX_LINE_BYTES})"
 
 def _closes_array(path: str) -> bool:
     """Whether the file's last non-blank character is ``]`` (DuckDB accepts a truncated array)."""
+    return _tail(path).rstrip().endswith(b"]")
+
+
+def _tail(path: str) -> bytes:
+    """The last 64 bytes of ``path`` as read (decompressed, for ``.gz``)."""
     if path.lower().endswith(".gz"):
         with gzip.open(path, "rb") as f:
             tail = b""
             while chunk := f.read(1 << 20):
                 tail = (tail + chunk)[-64:]
-    else:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 64))
-            tail = f.read()
-    return tail.rstrip().endswith(b"]")
+        return tail
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 64))
+        return f.read()
+
+
+def _refuse_psql_table(path: str) -> None:
+    r"""Raise :class:`SourceError` when ``path``, a plain file named as CSV, ends as psql's table
+    output does (aligned or ``-A``, with any separator): with its footer, ``(N rows)``. A
+    compressed file is not checked (that would read it through once more).
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+        >>> _ = path.write_text("id,operation\n1,a,b\n(1 row)\n")
+        >>> _refuse_psql_table(str(path))
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.SourceError: ...x.csv: psql's table output (it ends with '(1 row)'), ...
+    """
+    if path.lower().endswith(".gz"):
+        return
+    footer = re.search(rb"\n(\(\d+ rows?\))\s*$", _tail(path))
+    if footer:
+        name = os.path.basename(path)
+        raise SourceError(
+            f"{path}: psql's table output (it ends with {footer[1].decode()!r}), not CSV: it quotes no "
+            "value, so a comma or a line break in one shifts or splits its row, and NULL and empty text "
+            "look alike; the store is unchanged. Hint: export the table as CSV: psql --csv -c "
+            f"'SELECT * FROM llama_logs' > {name}, then load that file"
+        )
 
 
 # COPY's text format writes a backslash as two, and a line break, a tab... as a backslash and a letter.

@@ -673,3 +673,27 @@ def test_json_that_copy_wrote_in_its_text_format_is_refused_not_loaded_with_doub
         result = store.load_files(unaligned, quiet=True)
         assert (result.rows_loaded, result.rows_rejected) == (3_000, 0)
         assert_same_rows(store.table(), expected, json_null_is_null=True)
+
+
+@pytest.mark.parametrize("options", [("-A", "-F,"), ()], ids=["unaligned", "aligned"])
+def test_psql_table_output_is_refused_as_not_csv_with_the_command_that_writes_csv(
+    exported_database, tmp_path, options
+):
+    """``psql -A -F, -c 'SELECT * ...' > logs.csv`` quotes nothing: a comma in a value shifts
+    its row, a line break splits it, NULL and empty text look alike. Its footer, ``(N rows)``,
+    says what it is. ``psql --csv`` writes what a load reads."""
+    url, expected = exported_database
+    table = tmp_path / "logs.csv"
+    table.write_bytes(_psql(url, *options, "-c", "SELECT * FROM llama_logs"))
+    refused = (
+        rf"^{re.escape(str(table))}: psql's table output \(it ends with '\(3000 rows\)'\), not CSV: it "
+        r"quotes no value, so a comma or a line break in one shifts or splits its row, and NULL and "
+        r"empty text look alike; the store is unchanged\. Hint: export the table as CSV: psql --csv -c "
+        r"'SELECT \* FROM llama_logs' > logs\.csv, then load that file$"
+    )
+    with lla.LogStore() as store, pytest.raises(SourceError, match=refused):
+        store.load_files(table, quiet=True)
+    table.write_bytes(_psql(url, "--csv", "-c", "SELECT * FROM llama_logs"))
+    with lla.LogStore() as store:
+        assert store.load_files(table, quiet=True).rows_rejected == 0
+        assert_same_rows(store.table(), expected)
