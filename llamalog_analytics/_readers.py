@@ -175,7 +175,11 @@ def detect_format(path: str) -> str:
     fmt = _suffix_format(path)
     if fmt is None:
         known = ", ".join(SUFFIXES)
-        raise SourceError(f"{path}: unknown file type. Hint: use one of {known} (optionally .gz)")
+        what, hint = next(
+            ((w, h) for s, (w, h) in _NOT_READ.items() if path.lower().endswith(s)),
+            ("unknown file type", f"use one of {known} (optionally .gz)"),
+        )
+        raise SourceError(f"{path}: {what}. Hint: {hint.format(name=shlex.quote(os.path.basename(path)))}")
     if fmt != "parquet":  # DuckDB reads Parquet by its content, and says when it is none
         _refuse_misnamed(path, fmt)
     if fmt == "json":
@@ -184,6 +188,26 @@ def detect_format(path: str) -> str:
         fmt = "json" if head.startswith("[") else "ndjson"
     return fmt
 
+
+_AS_CSV = (
+    "export the table as CSV: psql -c \"\\copy llama_logs TO 'llama_logs.csv' CSV HEADER\", "
+    "then load that file"
+)
+# Files people export the table as that are not read: what each is, and what to do instead.
+_NOT_READ = {
+    ".sql": (
+        "a SQL script (as pg_dump writes), not rows",
+        f"load the database it came from (llamalog load postgresql://...), or {_AS_CSV}",
+    ),
+    ".tsv": ("tab-separated text (as COPY's text format writes, with \\N for NULL)", _AS_CSV),
+    **{
+        suffix: (
+            f"compressed with {tool}, which is not read",
+            f"decompress it ({tool} -dk {{name}}) or compress it with gzip instead, then load that file",
+        )
+        for suffix, tool in ((".zst", "zstd"), (".bz2", "bzip2"), (".xz", "xz"))
+    },
+}
 
 _GZIP = b"\x1f\x8b"
 # What a text file's first bytes (decompressed) may say it is instead, and what to do then;

@@ -697,3 +697,44 @@ def test_psql_table_output_is_refused_as_not_csv_with_the_command_that_writes_cs
     with lla.LogStore() as store:
         assert store.load_files(table, quiet=True).rows_rejected == 0
         assert_same_rows(store.table(), expected)
+
+
+def test_a_dump_a_copy_text_file_and_a_zstd_file_are_refused_with_what_they_are_and_what_to_do(
+    exported_database, tmp_path
+):
+    """Each is a way people export the table that the loader does not read; its refusal names
+    the kind of file and how to make one it reads."""
+    import subprocess
+
+    from pgserver import BIN
+
+    url, _ = exported_database
+    dump = tmp_path / "llama_logs.sql"
+    subprocess.run([str(BIN / "pg_dump"), "--data-only", "-t", "llama_logs", "-f", dump, url], check=True)
+    text = tmp_path / "llama_logs.tsv"
+    text.write_bytes(_psql(url, "-c", "COPY llama_logs TO STDOUT (FORMAT text)"))
+    packed = tmp_path / "llama_logs.csv.zst"
+    packed.write_bytes(b"\x28\xb5\x2f\xfd")
+    copy_csv = "psql -c \"\\\\copy llama_logs TO 'llama_logs.csv' CSV HEADER\", then load that file$"
+    for path, expected in (
+        (
+            dump,
+            r"a SQL script \(as pg_dump writes\), not rows\. Hint: load the database it came from "
+            r"\(llamalog load postgresql://\.\.\.\), or export the table as CSV: " + copy_csv,
+        ),
+        (
+            text,
+            r"tab-separated text \(as COPY's text format writes, with \\N for NULL\)\. Hint: "
+            r"export the table as CSV: " + copy_csv,
+        ),
+        (
+            packed,
+            r"compressed with zstd, which is not read\. Hint: decompress it \(zstd -dk "
+            r"llama_logs\.csv\.zst\) or compress it with gzip instead, then load that file$",
+        ),
+    ):
+        with (
+            lla.LogStore() as store,
+            pytest.raises(SourceError, match=rf"^{re.escape(str(path))}: {expected}"),
+        ):
+            store.load_files(path, quiet=True)
