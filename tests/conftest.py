@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -88,14 +90,20 @@ def run_cli(*args: object) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def run_process(*args: object, **environment: str) -> subprocess.CompletedProcess[bytes]:
+    """``llamalog ARGS...`` in a process of its own, its standard output and error pipes (read
+    as bytes: their encoding is part of what is checked), with ``environment`` added to this
+    one's (``PYTHONIOENCODING="latin-1"``)."""
+    command = [sys.executable, "-m", "llamalog_analytics", *map(str, args)]
+    return subprocess.run(command, capture_output=True, env={**os.environ, **environment}, check=False)
+
+
 def run_in_terminal(*args: object, columns: int) -> str:
     """``llamalog ARGS...`` in a process whose standard output is a terminal ``columns`` wide
     (``COLUMNS`` unset): what it printed there."""
     import fcntl
     import pty
     import struct
-    import subprocess
-    import sys
     import termios
 
     leader, follower = pty.openpty()

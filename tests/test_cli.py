@@ -11,7 +11,7 @@ import uuid
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, MIGRATIONS, ROOT, cli_store, run_cli, run_in_terminal
+from conftest import FIXTURES, MIGRATIONS, ROOT, cli_store, run_cli, run_in_terminal, run_process
 
 import llamalog_analytics as lla
 from llamalog_analytics.sample import DEMO_ALBUM
@@ -623,3 +623,15 @@ def test_the_demo_fits_its_audit_to_the_terminal(tmp_path):
     audit = shown[shown.index("[🦙 LlamaLog] migration audit") : shown.index("audit report:")]
     assert max(map(len, audit.splitlines())) <= 80
     assert "\n  llamalog timeline ALBUM 3e8428c2-2d96-4742-8ce3-9cf025319cd4 --db " in shown
+
+
+def test_a_terminal_in_a_latin1_locale_gets_plain_text_not_a_traceback(tmp_path):
+    """Where standard output and error are Latin-1 (a terminal in such a locale), the llama is left
+    out of ``[🦙 LlamaLog]`` and the symbols print as ASCII, where printing the llama crashed the
+    command with a UnicodeEncodeError after its work was done, and stderr showed \\U0001f999."""
+    out = tmp_path / "x.csv"
+    wrote = run_process("synth", "--rows", "5", "--out", out, PYTHONIOENCODING="latin-1")
+    assert (wrote.returncode, wrote.stdout.decode("latin-1")) == (0, f"[LlamaLog] wrote 5 rows to {out}\n")
+    missing = run_process("info", "--db", tmp_path / "none.duckdb", PYTHONIOENCODING="latin-1")
+    said = missing.stderr.decode("latin-1")
+    assert missing.returncode == 2 and said.startswith("[LlamaLog] error: ") and said.count("\n") == 1, said

@@ -16,6 +16,7 @@ from click.exceptions import NoArgsIsHelpError
 
 from ..errors import interrupted
 from ._options import fail
+from ._terminal import plain_where_needed
 from .audit import audits, repair_command, verify_command
 from .entities import chain_command, explain, graph, timeline
 from .store import attach, changes, demo, info, load, rejects, synth
@@ -26,6 +27,7 @@ class _OneLineErrors(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        plain_where_needed()
         try:
             return super().main(*args, **kwargs)
         except NoArgsIsHelpError as exc:  # ``llamalog`` alone: the help, as click shows it
