@@ -635,3 +635,15 @@ def test_a_terminal_in_a_latin1_locale_gets_plain_text_not_a_traceback(tmp_path)
     missing = run_process("info", "--db", tmp_path / "none.duckdb", PYTHONIOENCODING="latin-1")
     said = missing.stderr.decode("latin-1")
     assert missing.returncode == 2 and said.startswith("[LlamaLog] error: ") and said.count("\n") == 1, said
+
+
+def test_a_load_whose_stderr_is_a_file_writes_no_progress_bar(tmp_path, monkeypatch):
+    """Standard error not a terminal (``2> load.log``, a CI job's log): no progress bar, whose
+    redraws filled the log with carriage returns and block characters; --quiet is for a terminal."""
+    from llamalog_analytics import _progress
+
+    monkeypatch.setitem(
+        _progress.track.__wrapped__.__kwdefaults__, "delay", 0.0
+    )  # the bar at once, as on a long load
+    code, out, err = run_cli("load", FIXTURES / "psql_quirks.csv", "--db", tmp_path / "s.duckdb")
+    assert (code, err) == (0, "") and "3 rows read, 3 loaded" in out

@@ -23,6 +23,13 @@ def terminal_width() -> int | None:
     return shutil.get_terminal_size().columns
 
 
+def no_progress(asked: bool) -> bool:
+    """Whether to leave out the progress bar: ``--quiet`` asked, or standard error is no terminal
+    (``2> load.log``, a CI job's log), where its redraws would be carriage returns and block
+    characters in the file, not a bar anyone watches."""
+    return asked or not sys.stderr.isatty()
+
+
 def wrapped(text: str, width: int | None) -> str:
     """``text`` with every line longer than ``width`` wrapped between words: a bullet's (``- ``)
     continues under its text, any other line's four deeper than it starts, so the lines that

@@ -23,7 +23,7 @@ from ._options import (
     open_store,
     output_format,
 )
-from ._terminal import terminal_width, wrapped
+from ._terminal import no_progress, terminal_width, wrapped
 
 
 @click.command()
@@ -52,7 +52,7 @@ from ._terminal import terminal_width, wrapped
     "snapshot (default: one per two CPUs, up to 8, and one per 64 MiB of table).",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any row was rejected.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar (none either when stderr is no terminal).")
 @friendly_errors
 def load(
     sources: tuple[str, ...],
@@ -78,6 +78,7 @@ def load(
         raise click.UsageError("give files to load, a postgresql:// URL, or set DATABASE_URL")
     if sources and not urls and (full or streams or schema):
         raise click.UsageError("--full, --streams and --schema are for database loads, not files")
+    quiet = no_progress(quiet)
     with open_store(db) as store:
         if sources and not urls:
             result = store.load_files(list(sources), table or schema_module.CURRENT_TABLE, quiet=quiet)
@@ -335,11 +336,11 @@ def synth(rows: int, seed: int, out: str, before: str | None, naming: str) -> No
 
 @click.command()
 @db_option("llamalog-demo.duckdb")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar (none either when stderr is no terminal).")
 @friendly_errors
 def demo(db: str, quiet: bool) -> None:
     """Load the bundled sample data into a local store, show what it holds, audit the migration
     and write the HTML audit report beside the store."""
     from ..sample import demo as run_demo
 
-    click.echo(run_demo(db, quiet=quiet, wait=asked_wait()).text(terminal_width()))
+    click.echo(run_demo(db, quiet=no_progress(quiet), wait=asked_wait()).text(terminal_width()))
