@@ -422,6 +422,8 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
     if export_format("timeline", path) == "png":
         try:
             _write_png(figure, path)
+        except ExportError:  # the path's own problem (no folder, no permission, no space): as said
+            raise
         except (ImportError, ValueError, RuntimeError) as exc:
             cause = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise ExportError(

@@ -30,7 +30,7 @@ from conftest import (
 import llamalog_analytics as lla
 from llamalog_analytics import links, schema, style, timeline
 from llamalog_analytics.cli import main
-from llamalog_analytics.errors import TimelineError
+from llamalog_analytics.errors import ExportError, TimelineError
 
 ALBUM = str(uuid.uuid5(uuid.NAMESPACE_URL, "timeline-album"))
 ARTIST = str(uuid.uuid5(uuid.NAMESPACE_URL, "timeline-artist"))
@@ -763,6 +763,17 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
     bad = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(tmp_path / "t.svg")])
     assert bad.exit_code == 2 and "t.svg: its name does not say which format to write" in bad.output
     assert "Hint: end it with one of .html, .htm, .png\n" in bad.output  # no --format to add
+
+
+def test_a_png_that_cannot_be_written_there_says_so_not_that_the_renderer_is_missing(chain_store, tmp_path):
+    """A PNG named in a folder that does not exist (or one may not write in) gets the writer's
+    own message, where it was wrapped in 'cannot render a PNG here ... Hint: pip install
+    kaleido, and install Chrome', sending the user to install what was there."""
+    figure = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
+    with pytest.raises(ExportError) as raised:
+        lla.write_timeline(figure, tmp_path / "nowhere" / "t.png")
+    assert str(raised.value).startswith(f"{tmp_path / 'nowhere' / 't.png'}: there is no folder ")
+    assert "kaleido" not in str(raised.value)
 
 
 def test_a_frame_in_hand_needs_only_the_link_columns_and_says_what_it_lacks(chain_store):
