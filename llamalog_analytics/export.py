@@ -132,7 +132,8 @@ def writable(path: str | Path) -> Path:
 
     Raises:
         ExportError: ``path`` is a folder, its folder (or that of the file a link names) does
-            not exist, or it is a file one may not write.
+            not exist or is one that one may not write in (a file is written beside itself, then
+            renamed over it), or it is a file one may not write.
     """
     path = Path(path)
     if path.is_dir():
@@ -147,6 +148,11 @@ def writable(path: str | Path) -> Path:
         raise ExportError(
             f"{path}: read-only, not written. Hint: chmod u+w {shlex.quote(str(path))} to replace "
             "it, or name another path"
+        )
+    if not _special(path) and not os.access(folder, os.W_OK | os.X_OK):  # the file is written beside
+        raise ExportError(
+            f"{path}: one may not write in {folder}. Hint: name a path in a folder you may write in, "
+            f"or check who may write in it (ls -ld {shlex.quote(str(folder))})"
         )
     return path
 

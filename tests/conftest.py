@@ -90,11 +90,17 @@ def run_cli(*args: object) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def run_process(*args: object, **environment: str) -> subprocess.CompletedProcess[bytes]:
+def run_process(
+    *args: object, unprivileged: bool = False, **environment: str
+) -> subprocess.CompletedProcess[bytes]:
     """``llamalog ARGS...`` in a process of its own, its standard output and error pipes (read
     as bytes: their encoding is part of what is checked), with ``environment`` added to this
-    one's (``PYTHONIOENCODING="latin-1"``)."""
+    one's (``PYTHONIOENCODING="latin-1"``); ``unprivileged``: without the capabilities that let
+    root read and write any file, so that permissions apply to it as to anyone else."""
     command = [sys.executable, "-m", "llamalog_analytics", *map(str, args)]
+    if unprivileged:
+        capabilities = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--bounding-set={capabilities}", f"--inh-caps={capabilities}", *command]
     return subprocess.run(command, capture_output=True, env={**os.environ, **environment}, check=False)
 
 

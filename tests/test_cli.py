@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
@@ -580,23 +581,12 @@ def test_usage_errors_are_one_line_too(tmp_path):
 def test_a_file_one_may_not_read_is_named_with_a_hint(synth, tmp_path, name):
     path = lla.write_logs(synth.llama_logs.head(3), tmp_path / name)
     path.chmod(0)
-    command = [
-        sys.executable,
-        "-m",
-        "llamalog_analytics",
-        "load",
-        str(path),
-        "--db",
-        str(tmp_path / "s.duckdb"),
-    ]
-    # root reads any file: run without the capabilities that let it, as anyone else would
-    capabilities = "-dac_override,-dac_read_search"
-    prefix = ["setpriv", f"--bounding-set={capabilities}", f"--inh-caps={capabilities}"]
-    done = subprocess.run(prefix + command, capture_output=True, text=True)
-    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert f"{path}: cannot be read (" in done.stderr
-    assert f"the store is unchanged. Hint: check that you may read it (ls -l {path}), then load it again" in (
-        done.stderr
+    done = run_process("load", path, "--db", tmp_path / "s.duckdb", unprivileged=True)
+    said = done.stderr.decode()
+    assert done.returncode == 2 and "Traceback" not in said, said
+    assert f"{path}: cannot be read (" in said
+    assert (
+        f"the store is unchanged. Hint: check that you may read it (ls -l {path}), then load it again" in said
     )
     assert not (tmp_path / "s.duckdb").exists()
 
@@ -647,3 +637,17 @@ def test_a_load_whose_stderr_is_a_file_writes_no_progress_bar(tmp_path, monkeypa
     )  # the bar at once, as on a long load
     code, out, err = run_cli("load", FIXTURES / "psql_quirks.csv", "--db", tmp_path / "s.duckdb")
     assert (code, err) == (0, "") and "3 rows read, 3 loaded" in out
+
+
+def test_standard_output_is_written_from_a_folder_one_may_not_write_in(tmp_path):
+    """--out - (standard output) needs no folder to write in: from a read-only working folder the
+    graph is printed, as the check that a file's folder is writable must not ask of it."""
+    case, db = cli_store("flat_queue_family", tmp_path)
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o555)
+    artist = case["chains"][0]["entity_id"]
+    with contextlib.chdir(folder):
+        done = run_process(
+            "graph", "ARTIST", artist, "--db", db, "--out", "-", "--format", "dot", unprivileged=True
+        )
+    assert done.returncode == 0 and done.stdout.startswith(b"digraph"), done.stderr

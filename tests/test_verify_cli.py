@@ -8,7 +8,7 @@ import re
 import shlex
 
 import pytest
-from conftest import audit_store, clean_rows, run_cli, run_in_terminal, with_changes
+from conftest import audit_store, clean_rows, run_cli, run_in_terminal, run_process, with_changes
 
 import llamalog_analytics as lla
 from llamalog_analytics.audit import DEFAULT_CHECKS, audit_history
@@ -147,6 +147,23 @@ def test_a_report_verify_cannot_write_fails_before_the_audit(sample_db, tmp_path
     with lla.LogStore(sample_db, read_only=True) as store:
         assert len(audit_history(store)) == runs  # nothing audited, nothing recorded
     assert not list(tmp_path.iterdir())
+
+
+def test_a_report_in_a_folder_one_may_not_write_in_fails_before_the_audit(sample_db, tmp_path):
+    """--report in a read-only folder is refused at once, naming the folder, where the audit ran
+    (minutes on a large table), was printed and recorded, and only then the report failed."""
+    with lla.LogStore(sample_db, read_only=True) as store:
+        runs = len(audit_history(store))
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o555)
+    done = run_process("verify", "--db", sample_db, "--report", folder / "audit.html", unprivileged=True)
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr.decode() == (
+        f"[🦙 LlamaLog] error: {folder / 'audit.html'}: one may not write in {folder}. Hint: name a "
+        f"path in a folder you may write in, or check who may write in it (ls -ld {folder})\n"
+    )
+    with lla.LogStore(sample_db, read_only=True) as store:
+        assert len(audit_history(store)) == runs
 
 
 def test_without_a_snapshot_its_checks_skip_and_the_audit_exits_0(tmp_path):

@@ -170,7 +170,8 @@ graphml. Hint: leave out --format, or end the name with .graphml
     from ..errors import ExportError
     from ..export import FORMATS, kind_of, writable
 
-    writable(path)
+    if path != "-":  # standard output, which is written where it goes
+        writable(path)
     formats = {ending: format for kind in kinds for ending, format in FORMATS[kind].items()}
     named = [ending for ending in formats if Path(path).name.lower().endswith(ending)]
     asked = [ending for ending, format in formats.items() if format == (output or "").lower()]
