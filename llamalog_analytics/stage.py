@@ -13,6 +13,7 @@ import contextlib
 import difflib
 import json
 import re
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from ._sql import (
     quote,
 )
 from .errors import SourceError, StoreError, interrupted
+from .store import unwritable_folder
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -482,6 +484,14 @@ class Stage:
             if interrupted(exc):
                 raise self._interrupt() from exc
             first = str(exc).splitlines()[0]
+            folder = unwritable_folder(self.store.path, first)
+            if folder is not None:
+                raise StoreError(
+                    f"loading {what} failed, the store is unchanged: DuckDB writes {self.store.path}.wal "
+                    f"beside the store, and one may not write in {folder}. Hint: check who may write in it "
+                    f"(ls -ld {shlex.quote(str(folder))}), or load into a copy of the store in a folder "
+                    "you may write in"
+                ) from exc
             hint = (
                 f"free some space where the store lives ({self.store.path or 'memory'}), then load again"
                 if _WRITE_FAILURES.search(first)

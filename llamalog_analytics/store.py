@@ -930,6 +930,25 @@ def _unopenable(path: str | None, exc: duckdb.Error) -> StoreError:
     )
 
 
+def unwritable_folder(path: str | None, said: str) -> Path | None:
+    """The folder of the store file ``path`` when a write DuckDB refused with ``said`` (its
+    error's first line) failed because one may not write in that folder: DuckDB writes its
+    write-ahead log, ``PATH.wal``, beside the store, so a store file one may write in a folder one
+    may not (a shared one) takes no change. None for any other failure.
+
+    Examples:
+        >>> said = 'Cannot open file "/gone/s.duckdb.wal": Permission denied'
+        >>> unwritable_folder("/gone/s.duckdb", said)
+        PosixPath('/gone')
+        >>> print(unwritable_folder("/gone/s.duckdb", "No space left on device"))
+        None
+    """
+    folder = Path(path).parent if path else None
+    if folder is None or "permission denied" not in said.lower() or os.access(folder, os.W_OK):
+        return None
+    return folder
+
+
 def _lock_holder(said: str) -> str:
     """The process holding a store file's lock, from DuckDB's error ``said`` when it names one:
     its id and command line (on Linux; elsewhere its program), shortened to a line.

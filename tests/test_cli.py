@@ -651,3 +651,19 @@ def test_standard_output_is_written_from_a_folder_one_may_not_write_in(tmp_path)
             "graph", "ARTIST", artist, "--db", db, "--out", "-", "--format", "dot", unprivileged=True
         )
     assert done.returncode == 0 and done.stdout.startswith(b"digraph"), done.stderr
+
+
+def test_a_store_in_a_folder_one_may_not_write_in_says_so_when_written(tmp_path):
+    """A store file one may write, in a folder one may not (DuckDB writes its .wal beside it): a
+    load and a recorded audit name the folder and what to do, where the load's hint said to check
+    that the file loaded was complete and the audit's to free some space."""
+    _, db = cli_store("flat_queue_family", tmp_path)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    store = db.rename(folder / "s.duckdb")
+    folder.chmod(0o555)
+    wanted = f"DuckDB writes {store}.wal beside the store, and one may not write in {folder}. Hint: "
+    loaded = run_process("load", tmp_path / "rows.json", "--db", store, unprivileged=True).stderr.decode()
+    assert wanted in loaded and loaded.count("\n") == 1 and "file is complete" not in loaded, loaded
+    audited = run_process("verify", "--db", store, unprivileged=True).stderr.decode()
+    assert wanted in audited and "--no-record" in audited and "free some space" not in audited, audited

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -55,7 +56,7 @@ from .._format import count, first_few, moment, number_ranges
 from .._html import block, html_table
 from .._sql import AUDIT_CHECKS_TABLE, AUDIT_DDL, AUDIT_IDS_TABLE, AUDITS_TABLE, LOADS_TABLE, literal
 from ..errors import ArgumentError, StoreError, StoreLockedError
-from ..store import LogStore
+from ..store import LogStore, unwritable_folder
 from .context import offending_ids
 from .result import STATUSES, AuditReport
 
@@ -264,6 +265,14 @@ def _write_run(store: LogStore, report: AuditReport, parameters: Mapping[str, An
             store.execute("ROLLBACK")
         if isinstance(exc, duckdb.Error):
             first = str(exc).splitlines()[0]
+            folder = unwritable_folder(store.path, first)
+            if folder is not None:
+                raise StoreError(
+                    f"{store.path}: recording the audit failed, nothing was recorded: DuckDB writes "
+                    f"{store.path}.wal beside the store, and one may not write in {folder}. Hint: audit "
+                    "without recording it (--no-record; in a notebook, the store opened read_only=True), "
+                    f"or check who may write in it (ls -ld {shlex.quote(str(folder))})"
+                ) from exc
             raise StoreError(
                 f"{store.path or 'memory'}: recording the audit failed, nothing was recorded: {first}. "
                 "Hint: free some space where the store lives and verify again, or open the store "
