@@ -213,3 +213,17 @@ def test_without_a_snapshot_its_checks_skip_and_the_audit_exits_0(tmp_path):
     )
     statuses = {c["name"]: c["status"] for c in json.loads(out)["checks"]}
     assert code == 0 and [n for n, s in statuses.items() if s == "skip"] == ["rows_preserved"]
+
+
+def test_the_audit_list_fits_the_terminal(tmp_path):
+    """In an 80-column terminal each audit's failed checks, version and tables go on lines of their
+    own under it, where each line ran to 150 characters, past the terminal's edge; to a pipe each
+    audit stays one line."""
+    db = tmp_path / "sample.duckdb"
+    lla.sample_store(db).close()
+    assert run_cli("verify", "--db", db)[0] == 0
+    shown = run_in_terminal("audits", "--db", db, columns=80).replace("\r", "")
+    assert max(map(len, shown.splitlines())) <= 80, shown
+    assert "\n     failed checks: none; version " in shown and "enrichment_logs 651 rows (load 2)\n" in shown
+    code, whole, _ = run_cli("audits", "--db", db)
+    assert code == 0 and len(whole.splitlines()) == 3 and "0.1.0    llama_logs 4,000 rows" in whole

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -421,22 +422,59 @@ class AuditHistory:
         }
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, width: int | None = None) -> str:
+        """The audits as text: a line per audit, its tables last. With ``width`` (a terminal's),
+        where that line would be wider, the failed checks, version and tables go on lines of
+        their own under the audit, wrapped to it, and so does the heading.
+
+        Examples:
+            >>> import llamalog_analytics as lla
+            >>> from llamalog_analytics.audit import verify
+            >>> with lla.sample_store() as store:
+            ...     _ = verify(store)
+            ...     history = audit_history(store)
+            >>> lines = history.text(width=72).splitlines()
+            >>> print(lines[1], lines[3], lines[4], max(map(len, lines)) <= 72, sep="\\n")
+            run  ran at                   status  pass  skip  warn  fail
+                 failed checks: none; version 0.1.0; llama_logs 4,000 rows (load 1),
+                 enrichment_logs 651 rows (load 2)
+            True
+        """
         where = f"the store {self.store}" if self.store != "in memory" else "the store in memory"
         if not len(self):
             return f"[🦙 LlamaLog] no recorded audits in {where}. Hint: llamalog verify records one"
-        lines = [f"[🦙 LlamaLog] {count(len(self), 'recorded audit')} of {where} (times UTC)"]
-        header = ("run", "ran at", "status", *STATUSES, "failed checks", "version", "tables")
+        header = ["run", "ran at", "status", *STATUSES, "failed checks", "version", "tables"]
         rows = [_run_cells(AuditRun.of(r)) for r in self.runs.iter_rows(named=True)]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+        below = width is not None and sum(widths) + 2 * (len(widths) - 1) > width
+        shown = len(header) - 3 if below else len(header)  # the last three under the audit
         left = {1, 2, 7, 8, 9}
-        for cells in (list(header), *rows):
-            lines.append(
-                "  ".join(
-                    c.ljust(w) if i in left else c.rjust(w)
-                    for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-                )
+        lines = textwrap.wrap(
+            f"[🦙 LlamaLog] {count(len(self), 'recorded audit')} of {where} (times UTC)",
+            width or len(where) + 100,
+            subsequent_indent=" " * 4,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        for cells in (header, *rows):
+            line = "  ".join(
+                c.ljust(w) if i in left else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells[:shown], widths[:shown], strict=True))
             )
-        return "\n".join(line.rstrip() for line in lines)
+            lines.append(line.rstrip())
+            if width is not None and below and cells is not header:
+                failed, version, tables = cells[shown:]
+                indent = " " * (widths[0] + 2)  # under the time it ran
+                lines += textwrap.wrap(
+                    f"failed checks: {failed}; version {version}; {tables}",
+                    width,
+                    initial_indent=indent,
+                    subsequent_indent=indent,
+                    break_on_hyphens=False,
+                )
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         header = ["run", "ran at (UTC)", "status", *STATUSES, "failed checks", "version", "tables"]

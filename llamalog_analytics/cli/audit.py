@@ -322,5 +322,7 @@ def audits(db: str, output: str) -> None:
     with open_store(db, read_only=True) as store:
         history = audit_history(store)
     click.echo(
-        json.dumps(history.to_dict(), indent=2, default=json_value) if output == "json" else str(history)
+        json.dumps(history.to_dict(), indent=2, default=json_value)
+        if output == "json"
+        else history.text(terminal_width())
     )
