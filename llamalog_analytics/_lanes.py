@@ -279,9 +279,11 @@ def _subject() -> list[pl.Expr]:
     ]
 
 
-def subjects(rows: pl.DataFrame) -> pl.Series:
+def subjects(rows: pl.DataFrame, names: dict[str, str] | None = None) -> pl.Series:
     """The entity each row is about, as its lane names it: ``ALBUM Kid A`` (the title or name a
-    row about it carries, else its id shortened), null for a row about none.
+    row about it carries, else its id shortened), null for a row about none. ``names``: entity
+    id → name, when rows beyond ``rows`` name them (as :func:`keyed` takes them); else
+    :func:`entity_names` of ``rows``.
 
     Examples:
         >>> rows = pl.DataFrame({
@@ -290,9 +292,11 @@ def subjects(rows: pl.DataFrame) -> pl.Series:
         ...     "metadata": ['{"albumTitle": "Kid A"}', None, None]})
         >>> subjects(rows).to_list()
         ['ALBUM Kid A', 'TRACK c1742310…', None]
+        >>> subjects(rows, {"c1742310-151c-4fb1-80f0": "Starálfur"}).to_list()  # named elsewhere
+        ['ALBUM 0b6e2d1c…', 'TRACK Starálfur', None]
     """
     rows = filled(rows).with_columns(_subject())
-    return rows.select(_entity(_names(rows)).alias("entity")).to_series()
+    return rows.select(_entity(_names(rows) if names is None else names).alias("entity")).to_series()
 
 
 def _entity(names: dict[str, str]) -> pl.Expr:

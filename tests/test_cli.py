@@ -296,6 +296,20 @@ def test_an_id_asked_for_as_another_type_says_the_type_its_rows_name_it_as(tmp_p
     assert "Hint: check the id, or name another table (--table)" in err
 
 
+def test_a_filtered_or_paged_chain_names_each_entity_as_its_whole_chain_does(tmp_path):
+    """The demo album's artist is named by one row of its chain (cache:artist-image): the chain
+    filtered to other rows, or a page of the entity mode, still names it and the album, as the
+    whole chain and the timeline do, not by their ids shortened."""
+    db = tmp_path / "s.duckdb"
+    assert run_cli("load", lla.sample_path("llama_logs.parquet"), "--db", db, "--quiet")[0] == 0
+    code, whole, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db)
+    assert code == 0 and whole.count("ARTIST John Coltrane") == 3
+    code, enriched, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db, "--category", "ENRICHED")
+    assert code == 0 and enriched.count("ARTIST John Coltrane") == 2 and "ARTIST 857444f3" not in enriched
+    code, page, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db, "--mode", "entity", "--limit", "2")
+    assert code == 0 and page.count("ALBUM Ágætis byrjun") == 2
+
+
 def test_chain_and_explain_fit_the_terminal_and_print_whole_lines_elsewhere(tmp_path):
     db = tmp_path / "s.duckdb"
     assert run_cli("load", ROOT / "data" / "sample" / "llama_logs.csv.gz", "--db", db, "--quiet")[0] == 0

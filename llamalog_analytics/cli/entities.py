@@ -62,6 +62,7 @@ def chain_command(
     output: str,
 ) -> None:
     """Print the log rows of one album, artist or track: how it got here and what happened after."""
+    from .._lanes import entity_names
     from ..chains import chain, chain_page, named_otherwise
 
     cursor = cursor or None  # --cursor "$LAST_ID" before there is one: the first page
@@ -73,7 +74,7 @@ def chain_command(
         "until": until,
         "table": table,
     }
-    footer = empty = paging = None
+    footer = empty = paging = names = None
     with open_store(db, read_only=True) as store:
         if limit is not None or cursor is not None:
             page = chain_page(store, entity_type, entity_id, limit=limit or 20, cursor=cursor, **filters)
@@ -84,10 +85,12 @@ def chain_command(
         else:
             rows = chain(store, entity_type, entity_id, mode=mode, link=link, reuse_gap=reuse_gap, **filters)
             matching = rows.height
-        if rows.is_empty():
+        if rows.is_empty() or paging is not None or categories or since or until:
             whole = chain(
                 store, entity_type, entity_id, mode=mode, link=link, reuse_gap=reuse_gap, table=table
             )
+            names = entity_names(whole)  # as the whole chain names them: a row left out may name one
+        if rows.is_empty():
             subject = f"{entity_type.upper()} {entity_id.strip()}"
             asked = [o for o, v in (("--category", categories), ("--since", since), ("--until", until)) if v]
             named = None
@@ -99,7 +102,7 @@ def chain_command(
     if empty:
         click.echo(f"[🦙 LlamaLog] {empty}", err=True)
     if output == "table":
-        _print_table(rows, mode)
+        _print_table(rows, mode, names)
     elif output == "json" and paging is not None:  # a page as the resolver gives it: logs and where next
         click.echo(json.dumps({"logs": json.loads(_file_text(rows, output)), **paging}, ensure_ascii=False))
         footer = None
@@ -140,7 +143,9 @@ def _no_rows(subject: str, table: str, unwritten: str | None = None, named: str 
     return f"no {table} rows for {subject}{written}{hint}"
 
 
-def _print_table(rows: Any, mode: str) -> None:
+def _print_table(rows: Any, mode: str, names: dict[str, str] | None = None) -> None:
+    """``rows`` as a table, each row's entity named by ``names`` (entity id → name) when given,
+    else by the rows themselves."""
     import polars as pl
 
     from .._lanes import subjects
@@ -152,7 +157,7 @@ def _print_table(rows: Any, mode: str) -> None:
     ]
     if rows.is_empty():
         return
-    rows = rows.with_columns(subjects(rows))
+    rows = rows.with_columns(subjects(rows, names))
     width = terminal_width()
     if width is not None:
         click.echo(_fitted(rows.select(columns), width))
