@@ -163,6 +163,24 @@ def plotly_text(text: str) -> str:
     return text.replace("<", "&lt;")
 
 
+def printable(text: str) -> str:
+    """``text`` with what would steer a terminal rather than show written as its escape: control
+    characters (an escape sequence that clears the screen or makes a link, a bell, a carriage
+    return that overwrites the line, a line break that forges a line of its own) and the
+    bidirectional overrides that reverse what follows. For log text in lines a person reads.
+
+    Examples:
+        >>> print(printable("job 7\\x1b[2J\\rover \\u202eevil\\nnext"))
+        job 7\\x1b[2J\\rover \\u202eevil\\nnext
+    """
+    return text.translate(_ESCAPED)
+
+
+_STEERING = [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F)]
+_STEERING += [0x2028, 0x2029, *range(0x2066, 0x206A)]  # line and paragraph separators; isolates
+_ESCAPED = {c: chr(c).encode("unicode_escape").decode() for c in _STEERING}
+
+
 def number_ranges(numbers: list[int]) -> str:
     """Sorted integers as ranges, as a person lists them.
 

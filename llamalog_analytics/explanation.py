@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from . import rules, schema
-from ._format import count, moment, verb
+from ._format import count, moment, printable, verb
 from ._html import block
 from ._lanes import entity_names
 from .chains import chain, named_otherwise, runs
@@ -102,7 +102,7 @@ class Explanation:
             yield f"    - {anomaly}"
 
     def __str__(self) -> str:
-        return "\n".join(self.lines())
+        return "\n".join(map(printable, self.lines()))  # log text's escapes and line breaks shown, not obeyed
 
     def __repr__(self) -> str:
         found = (

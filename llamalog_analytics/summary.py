@@ -8,7 +8,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from ._format import count, moment
+from ._format import count, moment, printable
 from ._html import block, html_table
 from ._sql import (
     CHANGED_TABLE,
@@ -64,8 +64,9 @@ class StoreSummary:
                 continue
             lines.append(f"{t.name}: {count(t.rows, 'row')}, created_at {span}{where}")
             if t.categories:
-                width = max(map(len, t.categories))
-                lines += [f"  {k:<{width}}  {v:>10,}" for k, v in t.categories.items()]
+                shown = {printable(k): v for k, v in t.categories.items()}  # an unknown label is log text
+                width = max(map(len, shown))
+                lines += [f"  {k:<{width}}  {v:>10,}" for k, v in shown.items()]
         if self.loads:
             lines.append(f"load history ({count(len(self.loads), 'source')} read):")
             for load in self.loads:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import uuid
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 from conftest import browser_page, needs_chromium
@@ -18,7 +19,7 @@ ALBUM = str(uuid.uuid5(uuid.NAMESPACE_URL, "hostile-album"))
 SCRIPT = "<script>window.pwned = 'script'</script>"
 IMAGE = "<img src=x onerror=\"window.pwned = 'img'\">"
 BREAKOUT = "</script><script>window.pwned = 'breakout'</script>"
-CONTROL = "bell\x07 escape\x1b[31m tab\t newline\n return\r end"
+CONTROL = "bell\x07 escape\x1b[31m osc\x1b]8;;http://evil\x07link tab\t newline\n return\r bidi\u202eend"
 LONG = "L" * 100_000
 
 
@@ -102,6 +103,53 @@ def test_no_log_text_runs_in_the_browser(hostile, tmp_path, page_kind):
             assert "<script>window.pwned" in page.locator("body").inner_text()  # shown, as text
         assert page.evaluate("() => window.pwned") is None
     assert errors == []
+
+
+STEERING = ("\x1b", "\x07", "\r", "\u202e")  # what makes a terminal act rather than show
+
+
+@pytest.mark.parametrize("width", [None, "100"], ids=["pipe", "terminal"])
+@pytest.mark.parametrize("command", ["chain", "explain"])
+def test_log_text_cannot_steer_the_terminal(hostile, monkeypatch, command, width):
+    """Escape sequences, a carriage return overwriting the line, a bidi override: shown as escapes."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    if width:
+        monkeypatch.setenv("COLUMNS", width)
+    result = CliRunner().invoke(main, [command, "ALBUM", ALBUM, "--db", str(hostile.path)])
+    assert result.exit_code == 0, result.output
+    assert not [c for c in STEERING if c in result.output]
+    if command == "explain":  # shown as escapes, the dangling parent's id in its anomaly
+        assert "job parentbell\\x07 escape\\x1b[31m osc\\x1b]8;;http://evil" in result.output
+
+
+@pytest.mark.parametrize("width", [None, "100"], ids=["pipe", "terminal"])
+def test_audit_findings_quote_log_text_without_steering_the_terminal(tmp_path, monkeypatch, width):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    if width:
+        monkeypatch.setenv("COLUMNS", width)
+    data = lla.synthetic.generate(300, seed=3)
+    logs = data.llama_logs.with_columns(operation=pl.col("operation") + " " + CONTROL)  # findings name them
+    db = str(tmp_path / "s.duckdb")
+    with lla.LogStore(db) as store:
+        store.load_files(lla.write_logs(logs, tmp_path / "logs.parquet"), quiet=True)
+        data.prisma_migrations.write_parquet(tmp_path / "migrations.parquet")
+        store.load_files(tmp_path / "migrations.parquet", "_prisma_migrations", quiet=True)
+    result = CliRunner().invoke(main, ["verify", "--no-record", "--db", db])
+    assert result.exit_code in (0, 1), result.output
+    assert "osc\\x1b]8;;http://evil\\x07link" in result.output and "return\\r" in result.output
+    assert not [c for c in STEERING if c in result.output]
+
+
+def test_an_unknown_category_cannot_steer_the_terminal(tmp_path):
+    rows = hostile_rows()[:1]
+    rows[0]["category"] = "FAILED\x1b[2J\u202e"  # an unknown label loads, and info lists it
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    db = str(tmp_path / "s.duckdb")
+    with lla.LogStore(db) as store:
+        store.load_files(tmp_path / "rows.json", quiet=True)
+    result = CliRunner().invoke(main, ["info", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "FAILED\\x1b[2J\\u202e" in result.output and not [c for c in STEERING if c in result.output]
 
 
 PAYLOADS = [

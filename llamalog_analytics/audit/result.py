@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from .._format import printable
 from ..errors import ArgumentError
 
 if TYPE_CHECKING:
@@ -333,7 +334,7 @@ class AuditReport:
         lines.append("  checks: " + ", ".join(f"{n} {s}" for s, n in counted.items()))
         for c in self.checks:
             head = f"{c.status.upper():4}  {c.name:<{names}}  {c.count:>9,}  "
-            lines += _beside(head, c.finding, width)
+            lines += _beside(head, printable(c.finding), width)  # it quotes log text
             lines += _beside(" " * len(head), f"expects: {c.expects}", width)
         return "\n".join(lines)
 

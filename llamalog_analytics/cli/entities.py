@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .._format import count, moment, shorten
+from .._format import count, moment, printable, shorten
 from ._options import (
     ENTITY_TYPE,
     ROWS,
@@ -171,7 +171,13 @@ def _print_table(rows: Any, mode: str, names: dict[str, str] | None = None) -> N
         tbl_hide_column_data_types=True,
         tbl_formatting="ASCII_MARKDOWN",
     ):
-        click.echo(str(rows.select(columns)))
+        click.echo(
+            str(
+                rows.select(columns).with_columns(
+                    pl.col(pl.String).map_elements(printable, return_dtype=pl.String)
+                )
+            )
+        )
 
 
 # The chain table in a terminal narrower than it, cut least useful first: a column in turn to
@@ -233,8 +239,9 @@ _HEADERS = {"created_at": "created_at (UTC)"}
 
 
 def _cell(value: object) -> str:
-    """A value as the fitted table shows it: a time to the millisecond, no value as nothing."""
-    return moment(value) if isinstance(value, datetime) else "" if value is None else str(value)
+    """A value as the fitted table shows it: a time to the millisecond, no value as nothing,
+    log text's escapes and line breaks shown (:func:`printable`)."""
+    return moment(value) if isinstance(value, datetime) else "" if value is None else printable(str(value))
 
 
 def _file_text(rows: Any, output: str) -> str:
