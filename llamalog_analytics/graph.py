@@ -600,32 +600,36 @@ def dot_text(graph: nx.MultiDiGraph) -> str:
 
     dot = pydot.Dot(graph_type="digraph", rankdir="BT")
     for node, data in graph.nodes(data=True):
-        label = data.get("operation") or node
+        lines = [data.get("operation") or node]
         if data["kind"] == "log":
-            label = f"{data.get('operation')}\\n{data.get('category')} {data.get('created_at', '')}"
+            lines = [str(data.get("operation")), f"{data.get('category')} {data.get('created_at', '')}"]
         dot.add_node(
-            pydot.Node(_dot_id(node), label=_dot_quote(label), shape=_SHAPES.get(data["kind"], "box"))
+            pydot.Node(_dot_string(node), label=_dot_string(*lines), shape=_SHAPES.get(data["kind"], "box"))
         )
     for source, target, kind in graph.edges(keys=True):
-        dot.add_edge(pydot.Edge(_dot_id(source), _dot_id(target), label=kind))
+        dot.add_edge(pydot.Edge(_dot_string(source), _dot_string(target), label=_dot_string(kind)))
     return str(dot.to_string())
 
 
 _SHAPES = {"log": "note", "job": "ellipse", "user": "house", "system": "house"}
 
 
-def _dot_id(node: str) -> str:
-    return '"' + node.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _dot_string(*lines: str) -> str:
+    """A DOT string of ``lines``: every backslash and quote of theirs escaped, so that log text
+    (a user id ending in a backslash would escape the closing quote) stays inside it, and shows
+    as it is, not as Graphviz's ``\\N`` or ``\\l``; a line break (``\\n``) between lines.
+
+    Examples:
+        >>> print(_dot_string('user:carol\\\\'), _dot_string("ask \\"why\\"", "ENRICHED"))
+        "user:carol\\\\" "ask \\"why\\"\\nENRICHED"
+    """
+    return '"' + "\\n".join(line.replace("\\", "\\\\").replace('"', '\\"') for line in lines) + '"'
 
 
 def _utc(moment: str | None) -> datetime | None:
     """A node's time (``2026-02-07T14:26:41.727Z``; naive: UTC) as an aware UTC datetime."""
     at = naive_utc(moment, "created_at")
     return None if at is None else at.replace(tzinfo=UTC)
-
-
-def _dot_quote(text: str) -> str:
-    return '"' + text.replace('"', '\\"') + '"'
 
 
 def prov_document(graph: nx.MultiDiGraph) -> Any:

@@ -152,6 +152,25 @@ def test_an_unknown_category_cannot_steer_the_terminal(tmp_path):
     assert "FAILED\\x1b[2J\\u202e" in result.output and not [c for c in STEERING if c in result.output]
 
 
+def test_log_text_cannot_break_out_of_a_dot_label(tmp_path):
+    """A user id or job id ending in a backslash would escape the label's closing quote, and the
+    next node's text would be read as DOT (a node, an href a viewer of the SVG follows)."""
+    import pydot
+
+    rows = hostile_rows()[:2]
+    rows[0] |= {"user_id": "carol\\", "triggered_by": "cron\\"}
+    rows[1] |= {"user_id": ' x [href="javascript:alert(1)"]; y [label="', "job_id": "job\\"}
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    with lla.LogStore() as store:
+        store.load_files(tmp_path / "rows.json", quiet=True)
+        graph = lla.provenance_graph(store, "ALBUM", ALBUM)
+    [dot] = pydot.graph_from_dot_data(lla.write_graph(graph, tmp_path / "g.dot").read_text(encoding="utf-8"))
+    labels = {n.get_name(): n.get("label") for n in dot.get_nodes()}
+    assert len(labels) == graph.number_of_nodes()
+    assert all(n.get("href") is None for n in dot.get_nodes())
+    assert labels['"user:carol\\\\"'] == '"user:carol\\\\"'  # the backslash doubled, as DOT reads it
+
+
 PAYLOADS = [
     "' OR 1=1 --",
     '"; DROP TABLE llama_logs; --',
