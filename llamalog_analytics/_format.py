@@ -176,9 +176,22 @@ def printable(text: str) -> str:
     return text.translate(_ESCAPED)
 
 
+def xml_text(text: str) -> str:
+    """``text`` as XML 1.0 can hold it: the characters it cannot, even as character references
+    (an escape, a bell, a NUL, U+FFFE), written as their escapes; tabs and line breaks kept.
+
+    Examples:
+        >>> xml_text("red\\x1b[31m\\tbell\\x07\\n")
+        'red\\\\x1b[31m\\tbell\\\\x07\\n'
+    """
+    return text.translate(_XML_ESCAPED)
+
+
 _STEERING = [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F)]
 _STEERING += [0x2028, 0x2029, *range(0x2066, 0x206A)]  # line and paragraph separators; isolates
 _ESCAPED = {c: chr(c).encode("unicode_escape").decode() for c in _STEERING}
+_XML_ESCAPED = {c: e for c, e in _ESCAPED.items() if c < 0x20 and chr(c) not in "\t\n\r"}
+_XML_ESCAPED |= {c: f"\\u{c:04x}" for c in (0xFFFE, 0xFFFF)}  # not characters, to XML
 
 
 def number_ranges(numbers: list[int]) -> str:

@@ -29,11 +29,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
 from . import _readers, schema
+from ._format import xml_text
 from ._sql import LOAD_ID_COLUMN, quote, scratch_connection
 from .chain_index import ANNOTATIONS  # a chain's own columns, written as they are
 from .errors import ArgumentError, ExportError
@@ -378,7 +379,9 @@ def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = N
     format = export_format("graph", path, format)
     if format == "graphml":  # networkx writes it element by element with lxml, not as one tree
         with _atomic_path(path) as temporary:
-            nx.write_graphml(graph, temporary)
+            writer = _graphml_writer(temporary)
+            writer.add_graph_element(graph)
+            writer.dump()
         return path
     if format == "node-link":  # written as it is encoded: a whole table's is gigabytes of text
         with _atomic_path(path) as temporary, temporary.open("w", encoding="utf-8") as handle:
@@ -387,6 +390,26 @@ def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = N
     if format == "dot":
         return write_atomic(path, dot_text(graph))
     return write_atomic(path, prov_document(graph).serialize(format="json", indent=1))
+
+
+def _graphml_writer(path: Path) -> Any:
+    """networkx's GraphML writer (lxml's, element by element), writing names and values as
+    :func:`~llamalog_analytics._format.xml_text` gives them: log text may hold an escape or a
+    bell, which XML 1.0 cannot, and lxml refuses."""
+    from networkx.readwrite.graphml import GraphMLWriterLxml
+
+    class Writer(GraphMLWriterLxml):
+        def add_data(
+            self, name: str, element_type: Any, value: str, scope: str = "all", default: Any = None
+        ) -> Any:
+            return super().add_data(name, element_type, xml_text(value), scope, default)
+
+    writer = Writer(path)
+    element = writer.myElement  # names a node or an edge: ids hold job ids, user ids
+    writer.myElement = lambda tag, attrib=None, **names: element(
+        tag, attrib, **{name: xml_text(value) for name, value in names.items()}
+    )
+    return writer
 
 
 def write_trace(rows: pl.DataFrame, path: str | Path, format: str | None = None) -> Path:

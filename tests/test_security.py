@@ -171,6 +171,17 @@ def test_log_text_cannot_break_out_of_a_dot_label(tmp_path):
     assert labels['"user:carol\\\\"'] == '"user:carol\\\\"'  # the backslash doubled, as DOT reads it
 
 
+def test_log_text_with_control_characters_exports_as_graphml(hostile, tmp_path):
+    """XML 1.0 cannot hold an escape or a bell, even as a character reference."""
+    import networkx as nx
+
+    graph = lla.provenance_graph(hostile, "ALBUM", ALBUM)
+    back = nx.read_graphml(lla.write_graph(graph, tmp_path / "g.graphml"))
+    assert back.number_of_nodes() == graph.number_of_nodes()
+    [row] = [n for n, data in graph.nodes(data=True) if "escape" in (data.get("error_message") or "")]
+    assert back.nodes[row]["error_message"] == CONTROL.replace("\x07", "\\x07").replace("\x1b", "\\x1b")
+
+
 PAYLOADS = [
     "' OR 1=1 --",
     '"; DROP TABLE llama_logs; --',
