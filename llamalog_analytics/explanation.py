@@ -127,15 +127,25 @@ def _tally(rows: pl.DataFrame) -> str:
     return f" ({tally})" if tally else ""
 
 
+FAILURE_SHOWN = 200
+"""Characters of an error message's first line an explanation shows; the row keeps it whole."""
+
+
 def _first_line(message: str | None) -> str | None:
-    """An error message's first line, marked as cut when it has more (a stack trace, say).
+    """An error message's first line, at most :data:`FAILURE_SHOWN` characters of it, marked as
+    cut when there is more (a stack trace, say, or a response body logged whole).
 
     Examples:
         >>> _first_line("fetch failed\\n    at node:internal/deps/undici:13502:13")
         'fetch failed …'
+        >>> len(_first_line("x" * 1_000_000))
+        202
     """
     lines = (message or "").strip().splitlines()
-    return message if not lines else lines[0].rstrip() + (" …" if len(lines) > 1 else "")
+    if not lines:
+        return message
+    first = lines[0].rstrip()
+    return first[:FAILURE_SHOWN] + (" …" if len(lines) > 1 or len(first) > FAILURE_SHOWN else "")
 
 
 def _category_word(category: str | None) -> str:

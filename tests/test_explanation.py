@@ -332,3 +332,17 @@ def test_explain_says_its_times_are_utc(tmp_path):
     )
     assert lines[3].startswith("  last failure: enrichment:album at 2026-03-03 12:00:00.000 UTC: ")
     assert lines[4] == "  corrections: 1 (last 2026-03-04 12:00:00.000 UTC)"
+
+
+def test_a_failure_logged_with_a_long_message_is_told_in_a_line(tmp_path):
+    """A failure whose error_message is a whole response body (a megabyte on one line) is told
+    by its start, marked as cut; the row keeps it whole."""
+    rows = _rows(
+        ("1", "2026-03-01 12:00:00", None, None, True, "CREATED", "album:created"),
+        ("2", "2026-03-03 12:00:00", None, None, True, "FAILED", "enrichment:album"),
+    )
+    rows[1]["error_message"] = "upstream said: " + "x" * 1_000_000
+    with store_of(rows, tmp_path) as store:
+        failure = str(lla.explain(store, "ALBUM", ALBUM)).splitlines()[3]
+    assert failure.startswith("  last failure: enrichment:album at 2026-03-03 12:00:00.000 UTC: upstream")
+    assert failure.endswith("xx …") and len(failure) < 300
