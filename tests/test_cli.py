@@ -578,6 +578,7 @@ def test_usage_errors_are_one_line_too(tmp_path):
     for args, message in (
         (["rejects", "--load", "x"], "Invalid value for '--load': 'x' is not a valid integer range. "),
         (["nope"], "No such command 'nope'. Hint: llamalog --help"),
+        (["chian"], "(Did you mean one of: 'chain', 'changes'?) Hint: llamalog --help"),
         (["chain", "ALBUM"], "Missing argument 'ENTITY_ID'. Hint: llamalog chain --help"),
         (["chain", "ALBUM", ALBUM, "--limit", "2"], "add --mode entity. Hint: llamalog chain --help"),
         (

@@ -41,7 +41,8 @@ class _OneLineErrors(click.Group):
                 context = context.parent
             command = " ".join(["llamalog", *names])
             message = exc.format_message().rstrip(".")
-            fail(f"{message}{'' if message.endswith('?') else '.'} Hint: {command} --help")
+            asked = message.endswith(("?", "?)"))  # click's "Did you mean ...?", maybe in brackets
+            fail(f"{message}{'' if asked else '.'} Hint: {command} --help")
         except click.ClickException as exc:
             fail(exc.format_message())
         except click.Abort as exc:  # Ctrl-C too, which click turns into Abort
