@@ -71,9 +71,8 @@ CSS = """
 & .scroll { overflow-x: auto; }
 &report .why { display: inline-block; max-width: 20em; }  /* a reason, not a wide column */
 &report section .scroll td, &report section .scroll td .id { white-space: normal;
-  overflow-wrap: anywhere; }  /* a long job id breaks inside the page, not past its edge */
-&report table.dataTable td { font-family: ui-monospace, monospace; font-size: .85em;
-  overflow-wrap: break-word; }  /* wide enough for the parts between separators (report._TEXT) */
+  overflow-wrap: break-word; }  /* wide enough for the parts between separators (report.SEPARATORS) */
+&report table.dataTable td { font-family: ui-monospace, monospace; font-size: .85em; }
 """.replace("&report", "div.llamalog-report.llamalog-report").replace("&", "div.llamalog.llamalog")
 
 

@@ -52,14 +52,21 @@ _TEMPLATES.filters["shell"] = shlex.quote  # a path as a shell command takes it
 
 
 def breakable(text: str, after: str) -> Markup:
-    """``text`` as HTML that may break onto a new line after each ``after`` (``/`` in a path,
-    ``_`` in a column's name) rather than anywhere a long word would otherwise break.
+    """``text`` as HTML that may break onto a new line after each of the characters ``after``
+    (``/`` in a path, ``_`` in a column's name, ``:_/-`` in a cell of ids and names) rather than
+    anywhere a long word would otherwise break.
 
     Examples:
         >>> str(breakable("/data/<old>/logs.csv", "/"))
         '/<wbr>data/<wbr>&lt;old&gt;/<wbr>logs.csv'
+        >>> str(breakable("artist:created:album-child", SEPARATORS))
+        'artist:<wbr>created:<wbr>album-<wbr>child'
     """
-    return Markup(escape(text).replace(after, f"{after}<wbr>"))
+    return Markup(re.sub(f"([{re.escape(after)}])", r"\1<wbr>", escape(text)))
+
+
+SEPARATORS = ":_/-"
+"""Where a table's cell of ids and names may wrap (as ``_TEXT`` wraps a page's)."""
 
 
 _TEMPLATES.filters["breakable"] = breakable
@@ -255,11 +262,14 @@ def _plain_table(frame: pl.DataFrame, check: str, title: str) -> str:
     ``breakdowns``."""
     shown = readable(frame.head(ROWS_IN_NOTEBOOK))
     numbers = frozenset(n for n, dtype in enumerate(shown.dtypes) if dtype.is_numeric())
+    texts = frozenset(n for n, dtype in enumerate(frame.dtypes) if dtype == pl.String)  # not times
+
+    def cell(n: int, value: Any) -> str:
+        text = number(value) if n in numbers else str(value)
+        return breakable(text, SEPARATORS) if n in texts else escape(text)
+
     rows = [
-        [
-            "" if v is None else f'<span class="id">{escape(number(v) if n in numbers else str(v))}</span>'
-            for n, v in enumerate(row)
-        ]
+        ["" if v is None else f'<span class="id">{cell(n, v)}</span>' for n, v in enumerate(row)]
         for row in shown.iter_rows()
     ]
     rest = (

@@ -235,6 +235,23 @@ def test_the_where_they_concentrate_tables_say_what_share_and_lift_are(tmp_path)
     assert "lift:" in notebook.split("<h3>where they concentrate</h3>")[1].split("</p>")[0]
 
 
+# JavaScript listing the text of the CELLS (a selector) that wrap other than after a space or a
+# separator (: _ / -), found by where each character is drawn.
+BROKEN_INSIDE_A_WORD = """[...document.querySelectorAll('CELLS')].filter(cell => {
+  const chars = [], walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walk.nextNode()); )
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const box = range.getClientRects()[0];
+      if (box) chars.push([node.data[i], box.top]);
+    }
+  const wrapped = (i) => i && chars[i][1] > chars[i - 1][1] + 2;
+  return chars.some((_, i) => wrapped(i) && !/[\\s_:\\/-]/.test(chars[i - 1][0]));
+}).map(cell => cell.textContent)"""
+
+
 @needs_chromium
 @pytest.mark.parametrize("width", [900, 1400])
 def test_every_table_fits_its_box_and_wraps_between_words(tmp_path, width):
@@ -259,22 +276,23 @@ def test_every_table_fits_its_box_and_wraps_between_words(tmp_path, width):
         )
         assert page.evaluate(rightmost) <= width
         # A header or cell wraps only between words: after a space or a separator, never inside a word.
-        broken = page.evaluate(
-            """[...document.querySelectorAll('th, table.dataTable td')].filter(th => {
-              const chars = [], walk = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
-              for (let node; (node = walk.nextNode()); )
-                for (let i = 0; i < node.length; i++) {
-                  const range = document.createRange();
-                  range.setStart(node, i);
-                  range.setEnd(node, i + 1);
-                  const box = range.getClientRects()[0];
-                  if (box) chars.push([node.data[i], box.top]);
-                }
-              const wrapped = (i) => i && chars[i][1] > chars[i - 1][1] + 2;
-              return chars.some((_, i) => wrapped(i) && !/[\\s_:\\/-]/.test(chars[i - 1][0]));
-            }).map(th => th.textContent)"""
-        )
+        broken = page.evaluate(BROKEN_INSIDE_A_WORD.replace("CELLS", "th, table.dataTable td"))
         assert broken == []
+    assert errors == []
+
+
+@needs_chromium
+def test_the_notebook_view_wraps_its_cells_between_words(tmp_path):
+    """In a notebook cell 900 px wide the offending rows' table wraps an operation after a
+    separator, never a status (SUCCES|S) or a name (MANUAL_DATA_QUALITY_UP|DATE) inside a word."""
+    with lla.sample_store() as store:
+        fragment = lla.verify(store)._repr_html_()
+    path = tmp_path / "cell.html"
+    path.write_text(f'<!doctype html><meta charset="utf-8"><body style="width:760px">{fragment}</body>')
+    with browser_page(path, width=900) as (page, errors):
+        screenshot(page, "report-notebook-900")
+        assert page.locator("td .id").count() > 100
+        assert page.evaluate(BROKEN_INSIDE_A_WORD.replace("CELLS", "td")) == []
     assert errors == []
 
 
