@@ -261,73 +261,114 @@ def link_runs(
     size = len(job)
     grouped = np.flatnonzero(job >= 0)
     grouped = grouped[_stable_order(job[grouped])]  # by job id, oldest first within
-    jobs, times = job[grouped], created[grouped]
+    jobs = job[grouped]
     first_of_job = np.ones(len(grouped), dtype=bool)
-    first_of_job[1:] = jobs[1:] != jobs[:-1]
-    if check is not None:
-        checked = check[0][grouped]
-        if np.any(~first_of_job[1:] & (checked[1:] != checked[:-1])):
-            raise JobKeyCollisionError(
-                "two job ids were given one number. Hint: number them exactly, distinct ids apart"
-            )
+    np.not_equal(jobs[1:], jobs[:-1], out=first_of_job[1:])
+    checked = None if check is None else check[0][grouped]
+    if checked is not None and np.any(~first_of_job[1:] & (checked[1:] != checked[:-1])):
+        raise JobKeyCollisionError(
+            "two job ids were given one number. Hint: number them exactly, distinct ids apart"
+        )
+    times = created[grouped]
     starts = first_of_job.copy()
     if gap is not None:
         starts[1:] |= np.diff(times) > gap
-    run = np.cumsum(starts) - 1  # runs numbered by job id, then time
+    # Each run by its first row (among the grouped ones); one more entry stands for "no run".
+    begins = np.flatnonzero(starts)
+    ends = np.append(begins[1:], len(grouped))[: len(begins)] - 1  # a run ends where the next one starts
+    new_job = first_of_job[begins]
+    numbers = np.arange(len(begins))
+    run_ordinal = numbers - np.maximum.accumulate(np.where(new_job, numbers, 0)) + 1
     ordinal = np.zeros(size, dtype=np.int32)
-    ordinal_grouped = run - np.maximum.accumulate(np.where(first_of_job, run, 0)) + 1
-    ordinal[grouped] = ordinal_grouped
-    # Each run's job, ordinal, first and last time; one more entry stands for "no run".
-    run_job = np.append(jobs[starts], -1)
-    run_ordinal = np.append(ordinal_grouped[starts], 0)
-    run_first = np.append(times[starts], 0)
-    run_last = np.append(times[np.roll(starts, -1)], 0)  # a run ends where the next one starts
-    run_check, parent_check = (None, None) if check is None else (np.append(checked[starts], 0), check[1])
+    ordinal[grouped] = run_ordinal[np.cumsum(starts) - 1]
+    run_job, run_ordinal = np.append(jobs[begins], -1), np.append(run_ordinal, 0)
+    run_first, run_last = np.append(times[begins], 0), np.append(times[ends], 0)
+    run_check = None if checked is None else np.append(checked[begins], 0)
+    distinct = jobs[first_of_job]
+    del jobs, times, checked, first_of_job, starts, ends
     # The parent's run starting last at or before the row (b), and the one after it (a), found
     # by searching (job, time) keys: the job as its place among the distinct ids (ids may be
     # hashes, so they are numbered first), time as its rank among the rows' times.
-    distinct = jobs[first_of_job]
-    job_number = np.cumsum(first_of_job) - 1
-    rank = np.cumsum(np.diff(created, prepend=created[:1] - 1) != 0) - 1
+    rank = np.zeros(size, dtype=np.int64)
+    if size:
+        np.cumsum(created[1:] != created[:-1], out=rank[1:])
     scale = int(rank[-1]) + 2 if size else 1
-    keys = job_number[starts] * scale + rank[grouped[starts]]
-    # a table's worth each: what is held counts
-    del grouped, jobs, times, first_of_job, starts, run, job_number, ordinal_grouped
+    keys = (np.cumsum(new_job) - 1) * scale + rank[grouped[begins]]
+    del grouped, begins, new_job, numbers
+    runs = _Runs(distinct, keys, scale, run_job, run_ordinal, run_first, run_last, run_check, gap)
+    parent_ordinal, first_at = np.zeros(size, np.int32), np.zeros(size, np.int64)
+    dangling = np.zeros(size, np.int8)
     linked = np.flatnonzero(parent >= 0)
     # Searched in (parent, time) order: binary searches in large arrays run several times faster
-    # on sorted values, each starting near where the last one ended.
+    # on sorted values, each starting near where the last one ended; a slice at a time, so the
+    # work's own arrays stay small (and in the processor's cache).
     linked = linked[_stable_order(parent[linked])]
-    wanted, at = parent[linked], created[linked]
-    place = np.minimum(np.searchsorted(distinct, wanted), max(len(distinct) - 1, 0))
-    logged = distinct[place] == wanted if len(distinct) else np.zeros(len(wanted), dtype=bool)
-    del distinct
-    before_run = np.searchsorted(keys, place * scale + rank[linked], side="right") - 1
-    del rank, keys, place
-    after_run = before_run + 1
-    before_run[(before_run < 0) | ~logged] = len(run_job) - 1  # -> "no run"
-    has_before, has_after = run_job[before_run] == wanted, run_job[after_run] == wanted
-    if run_check is not None and parent_check is not None:
-        found = np.where(has_before, before_run, after_run)
-        if np.any((has_before | has_after) & (run_check[found] != parent_check[linked])):
-            raise JobKeyCollisionError(
-                "a parent id was given another job id's number. Hint: number them exactly, distinct ids apart"
-            )
-    before_distance = np.maximum(at - run_last[before_run], 0)
-    after_distance = run_first[after_run] - at
-    before = has_before & (~has_after | (before_distance <= after_distance))
-    chosen = np.where(before, before_run, after_run)
-    near = (has_before | has_after) & (
-        True if gap is None else np.where(before, before_distance, after_distance) <= gap
-    )
-    parent_ordinal, first_at, dangling = (
-        np.zeros(size, np.int32),
-        np.zeros(size, np.int64),
-        np.zeros(size, np.int8),
-    )
-    parent_ordinal[linked] = np.where(near, run_ordinal[chosen], 0)
-    first_at[linked] = np.where(near, run_first[chosen], 0)
-    dangling[linked] = np.where(has_before | has_after, np.where(near, 0, 2), 1)
+    for at in range(0, len(linked), _SLICE):
+        rows = linked[at : at + _SLICE]
+        parent_ordinal[rows], first_at[rows], dangling[rows] = runs.nearest(
+            parent[rows], created[rows], rank[rows], None if check is None else check[1][rows]
+        )
     return ordinal, parent_ordinal, first_at, dangling
+
+
+_SLICE = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """The runs :func:`link_runs` found, for its parent links to search."""
+
+    distinct: np.ndarray  # the job ids, sorted
+    keys: np.ndarray  # each run's (job's place in distinct) * scale + (its first row's time rank)
+    scale: int
+    job: np.ndarray  # each run's job id, ordinal, first and last time, then an entry for none
+    ordinal: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    check: np.ndarray | None  # each run's job id by a second hash (None: ids are exact)
+    gap: int | None
+
+    def nearest(
+        self, wanted: np.ndarray, at: np.ndarray, rank: np.ndarray, check: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For rows whose parents are ``wanted`` (at times ``at``, of ranks ``rank``), the
+        ordinal and first time of the run each links to (0: none) and why none (as
+        :func:`link_runs` returns them)."""
+        none = len(self.job) - 1
+        if len(self.distinct):
+            # each id once per stretch of rows that want it (sorted, they come together)
+            stretch = np.flatnonzero(np.append(True, wanted[1:] != wanted[:-1]))
+            place = np.minimum(np.searchsorted(self.distinct, wanted[stretch]), len(self.distinct) - 1)
+            place = np.repeat(place, np.diff(np.append(stretch, len(wanted))))
+            logged = self.distinct[place] == wanted
+            before_run = np.searchsorted(self.keys, place * self.scale + rank, side="right") - 1
+        else:
+            logged, before_run = np.zeros(len(wanted), dtype=bool), np.full(len(wanted), -1)
+        after_run = before_run + 1
+        before_run[(before_run < 0) | ~logged] = none
+        has_before, has_after = self.job[before_run] == wanted, self.job[after_run] == wanted
+        if self.check is not None and check is not None:
+            found = np.where(has_before, before_run, after_run)
+            if np.any((has_before | has_after) & (self.check[found] != check)):
+                raise JobKeyCollisionError(
+                    "a parent id was given another job id's number. "
+                    "Hint: number them exactly, distinct ids apart"
+                )
+        before_distance = np.maximum(at - self.last[before_run], 0)
+        after_distance = self.first[after_run] - at
+        before = has_before & (~has_after | (before_distance <= after_distance))
+        chosen = np.where(before, before_run, after_run)
+        some = has_before | has_after
+        near = (
+            some
+            if self.gap is None
+            else some & (np.where(before, before_distance, after_distance) <= self.gap)
+        )
+        return (
+            np.where(near, self.ordinal[chosen], 0),
+            np.where(near, self.first[chosen], 0),
+            np.where(some, np.where(near, 0, 2), 1),
+        )
 
 
 def _stable_order(values: np.ndarray) -> np.ndarray:
@@ -337,8 +378,12 @@ def _stable_order(values: np.ndarray) -> np.ndarray:
         >>> _stable_order(np.array([3, 1, 3, 1])).tolist()
         [1, 3, 0, 2]
     """
-    numbered = pl.DataFrame({"value": values}).with_row_index("at")
-    return numbered.sort("value", maintain_order=True)["at"].to_numpy()
+    return (
+        pl.DataFrame({"value": values})
+        .select(pl.arg_sort_by("value", maintain_order=True))
+        .to_series()
+        .to_numpy()
+    )
 
 
 def annotate(rows: pl.DataFrame, linking: Linking | None = None) -> pl.DataFrame:
