@@ -176,6 +176,7 @@ class MappedRows:
         self.order = np.empty(0, dtype=np.int64)
         self._stop = threading.Event()
         self._failed: list[BaseException] = []  # what stopped the writing, raised by open
+        self.hashed = 0  # the rows' hashes summed (modulo 2**64): see _content_sql
         self._writing = threading.Thread(
             target=self._write, args=(reader, ids), name="llamalog-rows", daemon=True
         )
@@ -199,6 +200,8 @@ class MappedRows:
                         )
                     writer.write_batch(batch.select(schema.COLUMN_NAMES).cast(self._schema))
                     written += len(same)
+                    hashes = batch.column("_row_hash").to_numpy()
+                    self.hashed = (self.hashed + int(hashes.sum(dtype=np.uint64))) % 2**64
             self._file.flush()
         except BaseException as error:  # raised in the building thread by open
             self._failed.append(error)
@@ -344,10 +347,23 @@ def _keys_sql(table: str) -> str:
 
 
 def _rows_sql(table: str) -> str:
-    """The read of ``table`` for :class:`MappedRows`: every column, and ``_id_low`` to check the
-    rows come in the order :func:`_keys_sql` read them in."""
+    """The read of ``table`` for :class:`MappedRows`: every column, ``_id_low`` to check the
+    rows come in the order :func:`_keys_sql` read them in, and ``_row_hash`` (as
+    :func:`_content_sql` sums it)."""
     columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
-    return f"SELECT {columns}, {uuid_halves('id', 'low')} FROM {quote(table)}"
+    return (
+        f"SELECT {columns}, {uuid_halves('id', 'low')}, {_ROW_HASH} AS _row_hash FROM {quote(table)} AS _row"
+    )
+
+
+_ROW_HASH = "hash(_row)"  # of every column of the row (_row: the table's alias)
+
+
+def _content_sql(table: str) -> str:
+    """What a change to ``table``'s rows changes: their count and the sum of their hashes (modulo
+    2**64, as :class:`MappedRows` adds them up). A row added, removed or changed anywhere, by any
+    process, changes it; a write elsewhere in the store does not."""
+    return f"SELECT count(*), coalesce(sum({_ROW_HASH}) % {2**64}, 0)::UBIGINT FROM {quote(table)} AS _row"
 
 
 class ChainIndex:
@@ -654,15 +670,22 @@ _INDEXES: weakref.WeakKeyDictionary[LogStore, dict[str, ChainIndex]] = weakref.W
 def chain_index(
     store: LogStore, table: str = schema.CURRENT_TABLE, linking: links.Linking | None = None
 ) -> ChainIndex:
-    """The store's :class:`ChainIndex` for ``table`` and ``linking``, rebuilt only after the store
-    may have changed, and relinked when asked for another linking (one index per table is kept).
+    """The store's :class:`ChainIndex` for ``table`` and ``linking``, rebuilt only after the
+    table's rows changed, and relinked when asked for another linking (one index per table is
+    kept).
 
-    Loads and any writing statement run through the store count as a change.
+    Once the store may have changed (a load or any writing statement run through it, or a write
+    to its file by another process), the table's rows are counted and hashed: the same rows keep
+    the index (an audit recorded in a shell beside a notebook, another table written), others
+    rebuild it.
     """
     linking = linking or links.Linking()
     cached = _INDEXES.setdefault(store, {})
     index = cached.get(table)
-    if index is None or index.version != store.version():
+    version = store.version()
+    if index is not None and index.version != version and _holds_its_rows(store, table, index):
+        index.version = version
+    if index is None or index.version != version:
         store.require(table)
         cached.pop(table, None)  # the old index goes before the new one is built
         del index
@@ -674,6 +697,15 @@ def chain_index(
         return index
     give_back_freed_memory()
     return index
+
+
+def _holds_its_rows(store: LogStore, table: str, index: ChainIndex) -> bool:
+    """Whether ``table`` has the very rows ``index`` was built from (by :func:`_content_sql`)."""
+    with store.session():
+        return store.has_table(table) and store.execute(_content_sql(table))[0] == (
+            len(index.rows),
+            index.rows.hashed,
+        )
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

@@ -26,7 +26,9 @@ from pgserver import PgServer, copy_rows, create_upstream, record_migrations, wh
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
+from llamalog_analytics._sql import AUDITS_TABLE
 from llamalog_analytics.audit import duplicate_ids, verify
+from llamalog_analytics.chain_index import chain_index
 from llamalog_analytics.errors import PostgresError, StoreLockedError
 from llamalog_analytics.stage import INTERRUPTED
 
@@ -208,6 +210,42 @@ def test_a_store_held_idle_elsewhere_is_free_to_load_chain_and_verify(tmp_path, 
     assert lla.verify(notebook).summary["run"] == 2
     assert lla.chain(notebook, "ALBUM", album).height == int(chained) > before
     assert notebook.table().height == data.llama_logs.height
+    notebook.close()
+
+
+def test_a_notebook_s_chain_index_outlives_an_audit_in_the_shell_but_not_a_row_changed_there(tmp_path, data):
+    """A shell's verify records its run in the store file a notebook reads, and a DuckDB client
+    writes another table: the notebook's chain index stays, as its table's rows are the same.
+    A row that client changes in place is seen at the notebook's next chain."""
+    path = tmp_path / "s.duckdb"
+    lla.write_logs(data.llama_logs.head(5_000), tmp_path / "logs.parquet")
+    notebook = lla.LogStore(path)
+    notebook.load_files(tmp_path / "logs.parquet", quiet=True)
+    album = notebook.execute(
+        "SELECT album_id FROM llama_logs WHERE album_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    )[0][0]
+    row = lla.chain(notebook, "ALBUM", album).row(0, named=True)
+    built = chain_index(notebook)
+
+    def shell(code: str) -> None:
+        done = child(code, path)
+        _, err = done.communicate(timeout=120)
+        assert done.returncode == 0, err
+
+    shell(
+        "import sys, llamalog_analytics as lla; print(lla.verify(lla.LogStore(sys.argv[1])).summary['run'])"
+    )
+    shell("import sys, duckdb; duckdb.connect(sys.argv[1]).execute('CREATE TABLE notes (n INTEGER)').close()")
+    assert notebook.has_table("notes") and notebook.execute(f"SELECT count(*) FROM {AUDITS_TABLE}") == [(1,)]
+    assert chain_index(notebook) is built
+    status = "FAILED" if row["status"] != "FAILED" else "SUCCESS"  # as long as the old one: in place
+    shell(
+        "import sys, duckdb; duckdb.connect(sys.argv[1]).execute("
+        f"\"UPDATE llama_logs SET status = '{status}' WHERE id = '{row['id']}'\").close()"
+    )
+    assert chain_index(notebook) is not built
+    chained = lla.chain(notebook, "ALBUM", album)
+    assert chained.filter(pl.col("id") == row["id"])["status"].to_list() == [status]
     notebook.close()
 
 

@@ -118,6 +118,8 @@ def test_every_public_write_rebuilds_the_chain_index_and_reads_do_not(tmp_path):
         assert rebuilt_after(lambda: store.frame("UPDATE llama_logs SET reason = 'r' RETURNING id"))
         assert rebuilt_after(lambda: store.relation("UPDATE llama_logs SET reason = NULL RETURNING id").pl())
         assert not rebuilt_after(lambda: store.frame("SELECT count(*) FROM llama_logs"))
+        assert not rebuilt_after(lambda: store.execute("CREATE TABLE notes (n INTEGER)"))  # another table
+        assert rebuilt_after(lambda: store.execute("UPDATE llama_logs SET operation = upper(operation)"))
         assert not rebuilt_after(lambda: lla.verify(store))  # its scratch tables change no log table
         assert not rebuilt_after(lambda: lla.chain(store, "ARTIST", artist))
 
