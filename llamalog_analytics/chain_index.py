@@ -356,7 +356,11 @@ def _rows_sql(table: str) -> str:
     )
 
 
-_ROW_HASH = "hash(_row)"  # of every column of the row (_row: the table's alias)
+# Of every column of the row (_row: the table's alias), and whether each list is NULL: DuckDB
+# hashes a row holding an empty list as it hashes one holding NULL.
+_ROW_HASH = "hash(_row, {})".format(
+    ", ".join(f"{quote(c.name)} IS NULL" for c in schema.COLUMNS if c.type.endswith("[]"))
+)
 
 
 def _content_sql(table: str) -> str:
