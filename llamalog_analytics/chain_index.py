@@ -704,9 +704,10 @@ def chain_index(
 
 
 def _holds_its_rows(store: LogStore, table: str, index: ChainIndex) -> bool:
-    """Whether ``table`` has the very rows ``index`` was built from (by :func:`_content_sql`)."""
+    """Whether ``table`` has the very rows ``index`` was built from (by :func:`_content_sql`);
+    the table may be a view (an attached one)."""
     with store.session():
-        return store.has_table(table) and store.execute(_content_sql(table))[0] == (
+        return table in store.tables() and store.execute(_content_sql(table))[0] == (
             len(index.rows),
             index.rows.hashed,
         )

@@ -143,6 +143,22 @@ def test_a_list_emptied_or_nulled_in_place_rebuilds_the_chain_index(column):
             assert chained[column].to_list() == [None if now == "NULL" else []]
 
 
+def test_an_attached_tables_chain_index_outlives_writes_elsewhere_but_not_new_files(tmp_path):
+    """An attached table is a view over its files: an audit recorded or another table written
+    leaves its rows, and so its chain index, as they were; attached again over other rows, it
+    is rebuilt."""
+    case = scenario("flat_queue_family")
+    with store_of(case["rows"], tmp_path, "attached") as store:
+        built = chain_index(store)
+        store.execute("CREATE TABLE notes (n INTEGER)")
+        lla.verify(store)
+        assert chain_index(store) is built
+        (files,) = tmp_path.glob("*.parquet")
+        lla.write_logs(store.table().head(-1), files)
+        store.attach(files)
+        assert len(chain_index(store).rows) == len(built.rows) - 1
+
+
 def test_temporary_tables_are_dropped_and_work_on_a_read_only_store(ten_rows):
     with lla.LogStore(ten_rows, read_only=True) as store:
         with store.temporary("SELECT id FROM llama_logs WHERE job_id IS NOT NULL") as name:
