@@ -20,6 +20,7 @@ from llamalog_analytics import links
 from llamalog_analytics.chain_index import chain_index
 from llamalog_analytics.chains import all_chains, runs
 from llamalog_analytics.errors import JobKeyCollisionError, LinkError
+from llamalog_analytics.links import _core as links_core
 from llamalog_analytics.links import findings
 
 
@@ -101,8 +102,11 @@ def test_a_load_replaces_the_mapped_rows_of_a_file_store(tmp_path):
         assert beside <= {"first.json", "rest.json", "store.duckdb", "store.duckdb.wal"}
 
 
-def test_link_runs_is_the_sql_definition(synth_store):
-    """The array form of the job links (the chain index's) and the SQL form (the audit's) agree."""
+@pytest.mark.parametrize("slice_rows", [97, 1 << 20])
+def test_link_runs_is_the_sql_definition(synth_store, monkeypatch, slice_rows):
+    """The array form of the job links (the chain index's) and the SQL form (the audit's) agree,
+    the parent links searched in one slice or in many."""
+    monkeypatch.setattr(links_core, "_SLICE", slice_rows)
     reasons = set()
     for linking in (links.Linking.of("instance", "10s"), links.Linking.of("job_id")):
         in_sql = synth_store.frame(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from unittest import mock
 
 import polars as pl
 import pytest
@@ -14,6 +15,7 @@ import llamalog_analytics as lla
 from llamalog_analytics import links
 from llamalog_analytics.chain_index import chain_index
 from llamalog_analytics.errors import LinkError
+from llamalog_analytics.links import _core as links_core
 
 T0 = datetime(2026, 3, 1)
 DAY = timedelta(hours=24)
@@ -133,15 +135,19 @@ HOURS = st.sampled_from([0, 0, 1, 12, 20, 24, 25, 30, 48, 24 * 9])
             st.integers(0, 3),
         ),
         min_size=1,
-        max_size=16,
+        max_size=40,
     ),
     gap=st.sampled_from(["1h", "24h", "36h"]),
+    slice_rows=st.sampled_from([1, 2, 3, 1 << 20]),
 )
-def test_resolve_follows_the_definition(rows, gap):
+def test_resolve_follows_the_definition(rows, gap, slice_rows):
+    """Parent links are searched a slice of rows at a time: slices of a row or a few put the
+    ends of slices inside stretches of rows that want one parent."""
     data = frame(*((job, parent, timedelta(hours=h, seconds=s)) for job, parent, h, s in rows))
     linking = links.Linking.of(reuse_gap=gap)
     expected = oracle(data, linking.reuse_gap)
-    found = links.resolve(data, linking).select("job_instance", "parent_instance", "dangling")
+    with mock.patch.object(links_core, "_SLICE", slice_rows):
+        found = links.resolve(data, linking).select("job_instance", "parent_instance", "dangling")
     assert found.rows() == expected
 
 
