@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -292,6 +293,10 @@ def test_the_process_holding_a_store_is_named_without_its_database_password():
     """A store held by `llamalog load postgresql://...` names that command, its password masked."""
     url = "postgresql://app:s3cret@db.example/music"
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", url, "--db", "s.duckdb"])
+    cmdline = Path(f"/proc/{holder.pid}/cmdline")
+    deadline = time.monotonic() + 30
+    while url.encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the child runs its command: before, /proc shows this process's
     try:
         named = _lock_holder(f"Conflicting lock is held in {sys.executable} (PID {holder.pid}). See also")
     finally:
