@@ -6,10 +6,13 @@ temporary table, ``llamalog_repair``, each value a text literal quoted by :mod:`
 (never by hand); every statement after that reads the table and casts each value to its
 column's type (:attr:`Column.postgres`): one guarded ``UPDATE`` per column, one ``INSERT … ON
 CONFLICT DO NOTHING`` for restored rows, and a last block that raises an exception, undoing
-everything, if a change that applied did not leave the value the plan says. A row someone
-changed since the audit is left alone as a whole, and a notice counts and names them; on a database that
-has none of the rows the audit saw (another environment the migration is deployed to), nothing
-is changed, and a notice says why.
+everything, if a change that applied did not leave the value the plan says.
+
+The application may keep writing meanwhile: the planned rows are locked (``FOR UPDATE``) before
+anything is decided about them, so a write to one waits until the file commits, and one that
+committed first is seen. A row someone changed since the audit is left alone as a whole, and a
+notice counts and names them. On a database that has none of the rows the audit saw (another
+environment the migration is deployed to), nothing is changed, and a notice says why.
 
 Examples:
     >>> print(quoted("it's a \\\\ $$"))
@@ -57,7 +60,7 @@ def script(changes: pl.DataFrame, table: str, header: str, audited_rows: list[st
     columns = changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True).to_list()
     parts = [header, ENCODING, "BEGIN;", _plan_table(changes)]
     parts += [_audited_database(target, audited_rows)] if audited_rows else []
-    parts += [_left_alone(target, columns, rollback=rollback)]
+    parts += [_locked(target), _left_alone(target, columns, rollback=rollback)]
     if rollback:
         parts += [_restored_deleted(target)] if _has_inserts(changes) else []
         parts += [_set(target, column, undo=True) for column in columns]
@@ -105,6 +108,20 @@ BEGIN
     RAISE NOTICE 'llamalog repair: this table has none of the {len(audited_rows)} rows the audit saw, '
       'so it is not the database audited; nothing was changed';
   END IF;
+END
+$llamalog$;"""
+
+
+def _locked(target: str) -> str:
+    """Lock the planned rows the table has, in id order, until the transaction ends: the
+    application's writes to them wait for it, so the rows the next statements choose to leave
+    alone and the rows they change are the same rows in the same state. A write that committed
+    first is seen, and its row left alone. A restored row is locked where it is there (rolling
+    back, before it is deleted); where it is not, ``ON CONFLICT`` waits for an insert of its id."""
+    return f"""DO $llamalog$
+BEGIN
+  -- Lock the planned rows until COMMIT: the application's writes to them wait for this file.
+  PERFORM 1 FROM {target} AS t WHERE t.id IN (SELECT id FROM {PLAN_TABLE}) ORDER BY t.id FOR UPDATE;
 END
 $llamalog$;"""
 

@@ -709,10 +709,12 @@ class RepairPlan:
             + (f" (run {run})" if run else "")
             + f" of {store}, status {self.report.status.upper()}.",
             *self.notes,
+            "The planned rows are locked first: the application's writes to them wait until COMMIT.",
             "Each change is guarded by the value it replaces: running this file twice changes nothing",
             "the second time, and a row changed since the audit is left alone, as a whole (a NOTICE",
-            "counts and names them). On a database without any of the rows the audit saw (plan.json's",
-            "audited_rows: another environment), it changes nothing (a NOTICE says so).",
+            "counts and names them).",
+            "On a database without any of the rows the audit saw (plan.json's audited_rows: another",
+            "environment), it changes nothing (a NOTICE says so).",
             "The last block raises, undoing everything, unless the rows end up as planned.",
         ]
         if which == "rollback":

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -277,3 +278,16 @@ def when_running(url: str, database: str, act, like: str = "COPY%", within: floa
     thread = Watcher(target=watch)
     thread.start()
     return thread
+
+
+def waits_for(url: str, pid: int) -> Callable[[], bool]:
+    """Whether a session of ``url``'s server waits for a lock the session ``pid`` holds."""
+
+    def waiting() -> bool:
+        with psycopg.connect(url) as con:
+            found = con.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid)))", [pid]
+            ).fetchone()
+        return bool(found and found[0])
+
+    return waiting

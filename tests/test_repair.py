@@ -7,6 +7,9 @@ import dataclasses
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import polars as pl
 import psycopg
 import pytest
 from conftest import MIGRATIONS, audit_store, clean_rows, log_row, run_cli, uid, with_changes
-from pgserver import create_both_eras, create_upstream, run_sql_file
+from pgserver import create_both_eras, create_upstream, run_sql_file, waits_for
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
@@ -535,6 +538,71 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
     r2 = dict(zip(schema.COLUMN_NAMES, after[uid("r2")], strict=True))
     assert (r2["category"], r2["error_message"], r2["sources"]) == ("FAILED", "edited later", ["DISCOGS"])
     assert after[uid("r1")][schema.COLUMN_NAMES.index("root_job_id")] == "100"
+
+
+def until(condition: Callable[[], bool], within: float = 60) -> None:
+    """Return once ``condition()`` holds, asked every 10 ms; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {within} s in vain"
+        time.sleep(0.01)
+
+
+def concurrent_database(pg_server, tmp_path: Path, name: str) -> tuple[str, Path]:
+    """A database with the defective rows, and the folder of the plan that repairs them all."""
+    with audit_store(tmp_path, defective_rows(), snapshot_rows()) as store:
+        url = pg_server.database(name)
+        upstream_database(url, store)
+        plan = lla.repair(lla.verify(store), restore_missing=True, revert_changes=True)
+        return url, plan.write(tmp_path)
+
+
+def test_an_application_write_to_a_planned_row_during_the_migration_waits_for_its_commit(pg_server, tmp_path):
+    """The application updates a planned row after the migration chose the rows it leaves alone
+    and before its UPDATEs: the UPDATE's guard skipped that row and the last block raised,
+    undoing the whole repair. The planned rows are locked first, so the write waits until the
+    migration commits, and then applies to the repaired row."""
+    url, folder = concurrent_database(pg_server, tmp_path, "t_repair_write_during")
+    text = (folder / "migration.sql").read_text()
+    cut = text.index("\n\nUPDATE ")  # the rows left alone are chosen; nothing is changed yet
+    notices: list[str] = []
+    retried = "UPDATE llama_logs SET error_message = 'retried' WHERE id = %s"
+    with (  # closed in reverse: the migration's lock is let go before the writer's thread is joined
+        ThreadPoolExecutor(1) as pool,
+        psycopg.connect(url, autocommit=True) as application,
+        psycopg.connect(url, autocommit=True) as migrating,
+    ):
+        migrating.add_notice_handler(lambda notice: notices.append(str(notice.message_primary)))
+        migrating.execute(text[:cut])
+        writing = pool.submit(application.execute, retried, [uid("r2")])
+        blocked = waits_for(url, migrating.info.backend_pid)
+        until(lambda: writing.done() or blocked())
+        migrating.execute(text[cut:])
+        writing.result(timeout=60)
+    after = {str(row[0]): dict(zip(schema.COLUMN_NAMES, row, strict=True)) for row in table_rows(url)}
+    r2 = after[uid("r2")]
+    assert (r2["category"], r2["error_message"], r2["sources"][-1]) == ("CACHED", "retried", AWKWARD)
+    assert after[uid("r1")]["root_job_id"] == "100" and uid("r3") in after
+    assert not any("left alone" in n for n in notices), notices
+
+
+def test_a_planned_row_written_as_the_migration_starts_is_waited_for_and_left_alone(pg_server, tmp_path):
+    """The application's transaction holds a planned row, changed, as psql starts the migration:
+    the migration waited at its UPDATE, found the row changed after it had chosen the rows to
+    leave alone, and raised. It now waits before choosing, and leaves the row alone, saying so."""
+    url, folder = concurrent_database(pg_server, tmp_path, "t_repair_write_before")
+    with ThreadPoolExecutor(1) as pool, psycopg.connect(url) as application:
+        application.execute("UPDATE llama_logs SET error_message = 'retried' WHERE id = %s", [uid("r2")])
+        deploying = pool.submit(run_sql_file, url, folder / "migration.sql")
+        until(waits_for(url, application.info.backend_pid))
+        application.commit()
+        result = deploying.result(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"rows changed since the audit, left alone, each as a whole: 1 ({uid('r2')})" in result.stderr
+    after = {str(row[0]): dict(zip(schema.COLUMN_NAMES, row, strict=True)) for row in table_rows(url)}
+    r2 = after[uid("r2")]
+    assert (r2["category"], r2["error_message"], r2["sources"]) == ("ENRICHED", "retried", ["DISCOGS"])
+    assert after[uid("r1")]["root_job_id"] == "100" and uid("r3") in after
 
 
 def test_the_migration_writes_the_same_text_whatever_psqls_client_encoding(pg_server, tmp_path):
