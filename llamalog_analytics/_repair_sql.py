@@ -11,8 +11,9 @@ everything, if a change that applied did not leave the value the plan says.
 The application may keep writing meanwhile: the planned rows are locked (``FOR UPDATE``) before
 anything is decided about them, so a write to one waits until the file commits, and one that
 committed first is seen. A row someone changed since the audit is left alone as a whole, and a
-notice counts and names them. On a database that has none of the rows the audit saw (another
-environment the migration is deployed to), nothing is changed, and a notice says why.
+notice counts and names them; so does one for the rows that already were as the file leaves
+them (the file was applied before). On a database that has none of the rows the audit saw
+(another environment the migration is deployed to), nothing is changed, and a notice says why.
 
 Examples:
     >>> print(quoted("it's a \\\\ $$"))
@@ -61,6 +62,7 @@ def script(changes: pl.DataFrame, table: str, header: str, audited_rows: list[st
     parts = [header, ENCODING, "BEGIN;", _plan_table(changes)]
     parts += [_audited_database(target, audited_rows)] if audited_rows else []
     parts += [_locked(target), _left_alone(target, columns, rollback=rollback)]
+    parts += [_already(target, changes, rollback=rollback)]
     if rollback:
         parts += [_restored_deleted(target)] if _has_inserts(changes) else []
         parts += [_set(target, column, undo=True) for column in columns]
@@ -140,6 +142,35 @@ SELECT r.id
 FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id
 WHERE r.action = 'set' GROUP BY r.id
 HAVING NOT coalesce(bool_and(t.id IS NOT NULL AND {expected}), false);"""
+
+
+def _already(target: str, changes: pl.DataFrame, *, rollback: bool) -> str:
+    """A notice counting and naming the planned rows already as this file leaves them, before
+    it changes anything: every planned column holding the value it sets, a restored row there
+    as restored (rolling back: gone). A run of a file applied before (by Prisma, then by hand
+    with psql) says so, rather than nothing."""
+    columns = changes["column"].unique().sort().to_list()
+    if rollback:
+        held = (
+            "CASE WHEN r.action = 'insert' THEN t.id IS NULL\n"
+            f"      ELSE t.id IS NOT NULL AND {_holds('r.value_now', columns)} END"
+        )
+    else:
+        held = f"t.id IS NOT NULL AND {_holds('r.value_after', columns)}"
+    return f"""DO $llamalog$
+DECLARE
+  rows_already uuid[];
+BEGIN
+  SELECT array_agg(id ORDER BY id) INTO rows_already FROM (
+    SELECT r.id FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id
+    GROUP BY r.id HAVING bool_and({held})) AS already;
+  IF rows_already IS NOT NULL THEN
+    RAISE NOTICE 'llamalog repair: planned rows already as this file leaves them before it ran '
+      '(the file was applied before, or they were changed so since the audit): % (%)',
+      {_named("rows_already")};
+  END IF;
+END
+$llamalog$;"""
 
 
 def _typed(value: str, column: str) -> str:

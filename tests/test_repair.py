@@ -518,14 +518,21 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
         statuses = {c.name: c.status for c in lla.verify(store).checks}
     assert [statuses[n] for n in ("category_backfill", "root_job_backfill", "rows_preserved")] == ["pass"] * 3
 
+    assert "already as this file leaves them" not in applied.stderr
     again = run_sql_file(url, folder / "migration.sql")
     assert again.returncode == 0 and "left alone" not in again.stderr, again.stderr
-    assert table_rows(url) == repaired  # the second run changes nothing
+    assert table_rows(url) == repaired  # the second run changes nothing, and says why
+    rows = ", ".join(sorted(uid(r) for r in ("r1", "r2", "r3")))
+    already = "planned rows already as this file leaves them before it ran"
+    said = f"{already} (the file was applied before, or they were changed so since the audit): 3 ({rows})"
+    assert said in again.stderr
 
     rolled_back = run_sql_file(url, folder / "rollback.sql")
-    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert rolled_back.returncode == 0 and already not in rolled_back.stderr, rolled_back.stderr
     assert table_rows(url) == broken
-    assert run_sql_file(url, folder / "rollback.sql").returncode == 0 and table_rows(url) == broken
+    again = run_sql_file(url, folder / "rollback.sql")
+    assert again.returncode == 0 and table_rows(url) == broken
+    assert said in again.stderr  # r3 is gone already, and the others hold the audit's values
 
     # a row someone changed since the audit is left alone, and the notice says so
     with psycopg.connect(url, autocommit=True) as con:
