@@ -700,12 +700,19 @@ def test_incremental_load_notices_old_rows_swapped(store, database, data):
     assert (result.rows_inserted, result.sources[0].rows_disappeared) == (1, 1)
 
 
-def test_a_load_from_postgres_rebuilds_the_chain_index(store, database):
+def test_a_load_from_postgres_that_brings_rows_rebuilds_the_chain_index(store, database, data):
     from llamalog_analytics.chain_index import chain_index
 
     store.load_postgres(database, quiet=True)
     before = chain_index(store)
-    store.load_postgres(database, quiet=True)  # nothing new, yet a write through the store
+    store.load_postgres(database, quiet=True)  # nothing new: a write through the store, the same rows
+    assert chain_index(store) is before
+    later = data.llama_logs.head(1).with_columns(
+        pl.Series("id", [str(uuid.uuid4())]),
+        pl.lit(data.llama_logs["created_at"].max() + timedelta(hours=1)).alias("created_at"),
+    )
+    copy_rows(database, later)
+    assert store.load_postgres(database, quiet=True).rows_inserted == 1
     assert chain_index(store) is not before
 
 
