@@ -212,9 +212,10 @@ _NUMBER = """function (value, type) {
 # A text cell as a table shows it: it may wrap after a separator of ids and names (: - _ /),
 # never inside a word, so an operation wraps as artist:created:|album-child and a UUID at its
 # hyphens. The text arrives escaped; search, sort and CSV read it as it is.
+_SEPARATOR_CLASS = "".join("\\" + c for c in SEPARATORS)  # each escaped, as a JavaScript class takes it
 _TEXT = """function (value, type) {
-  return type === "display" && typeof value === "string" ? value.replace(/([:_\\/-])/g, "$1<wbr>") : value;
-}"""
+  return type === "display" && typeof value === "string" ? value.replace(/([SEP])/g, "$1<wbr>") : value;
+}""".replace("SEP", _SEPARATOR_CLASS)
 
 
 def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
