@@ -8,8 +8,9 @@ indexes on ``job_id``, ``parent_job_id``, ``album_id``, ``artist_id``, ``track_i
 joins off, so PostgreSQL keeps the index plan it uses at 1M rows). Then, on the same 100 random
 entities, for ``link="job_id"`` (bare job ids) and then ``link="instance"`` (job runs, the
 default), each in a process of its own (so each peak memory is its own): the index's build time
-and memory, one chain returned with full rows (median of ``lla.chain``; then again, with the
-pages of the mapped rows file the first pass read already mapped), every entity's chain at
+and memory, one chain returned with full rows (median of ``lla.chain``, and its page faults a
+chain, those read from disk apart; then again, with the pages of the mapped rows file the first
+pass read already mapped), every entity's chain at
 once (``all_chains``) and the median per-entity graph.
 
 PostgreSQL runs the bare-job-id definition as a recursive CTE: one chain (full rows, fetched by
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -125,6 +127,12 @@ def _resident(since: dict[str, int] | None = None) -> dict[str, int]:
     return now if since is None else {field: now[field] - since[field] for field in now}
 
 
+def _faults() -> tuple[int, int]:
+    """The process's page faults so far: all of them, and those that read from disk."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt + usage.ru_majflt, usage.ru_majflt
+
+
 def ours_child(path: str, link: str, entities_json: str) -> dict:
     """(Run in a child process.) The chain index built, medians over the entities, every chain."""
     from llamalog_analytics.chain_index import chain_index
@@ -144,7 +152,11 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
         time.sleep(_child.SETTLE)
         settled = _resident(since=before)
         del index
+        faults = _faults()
         one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
+        faults = [
+            (after - before) / (len(entities) + 1) for before, after in zip(faults, _faults(), strict=True)
+        ]
         # the same entities again: the mapped file's pages the first pass read are mapped now
         again = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
         sizes = [lla.chain(store, kind, entity, link=link).height for kind, entity in entities]
@@ -163,6 +175,7 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
         "nbytes": nbytes,
         "one_ms": one,
         "again_ms": again,
+        "faults": faults,
         "sizes": sizes,
         "graph_ms": graph_ms,
         "every": every,
@@ -206,6 +219,7 @@ class Ours:
     nbytes: int
     one_ms: float
     again_ms: float
+    faults: list[float]  # page faults per chain the first time: all, and those read from disk
     sizes: list[int]
     graph_ms: float
     every: float
@@ -267,6 +281,7 @@ def run(
         for number, columns in enumerate(INDEXES):
             con.execute(f"CREATE INDEX chain_{number} ON llama_logs ({columns})")
         con.execute("VACUUM ANALYZE llama_logs")
+        con.execute("CHECKPOINT")  # its writes done before anything is timed (see _child.warm)
     store_path = work / f"store-{rows}.duckdb"
     with lla.LogStore(store_path) as store:
         store.load_files(parquet, quiet=True)
@@ -302,7 +317,8 @@ def run(
             f"one chain (job_id), full rows, median of {count} (median {statistics.median(sizes):.0f} "
             f"rows, max {max(sizes)}): ours {ours:.3f} ms, PostgreSQL {theirs:.3f} ms, "
             f"PostgreSQL / ours = {theirs / ours:.1f}x; the same chains again: ours "
-            f"{literal.again_ms:.3f} ms",
+            f"{literal.again_ms:.3f} ms (page faults a chain the first time: {literal.faults[0]:.1f}, "
+            f"{literal.faults[1]:.2f} of them read from disk)",
             flush=True,
         )
         con.execute("RESET enable_hashjoin")  # the batch joins everything: hash joins are right
