@@ -16,6 +16,7 @@ from ._sql import (
     LOAD_ID_COLUMN,
     LOADS_TABLE,
     STAGE_TABLE,
+    hash_input,
     json_differs,
     json_text,
     literal,
@@ -66,7 +67,7 @@ def resolve_duplicates(
         # a column none of the table's sources gives is left out of the hash (else every stored
         # row with a value there would be compared whole); the comparison skips it row by row
         given = {n for n, t in enumerate(tables) if t == table}
-        hashed = ", ".join(_hashed(c) for c in _COLS if not given <= set(absent.get(c.name, ())))
+        hashed = ", ".join(hash_input(c) for c in _COLS if not given <= set(absent.get(c.name, ())))
         matched, first, last = store.execute(
             f"SELECT count(*), min(created_at), max(created_at) FROM {quote(table)} "
             f"WHERE id IN ({candidates})",
@@ -182,15 +183,6 @@ SET _state = CASE WHEN len(d.diff) = 0 THEN '{kept}'
   _reason = CASE WHEN {rejected} THEN {reason} END
 FROM ({differences}) AS d
 WHERE s._file = d._file AND s._row = d._row"""
-
-
-def _hashed(c: schema.Column) -> str:
-    """SQL for column ``c`` as a row's hash takes it: a list with its length (DuckDB hashes NULL,
-    [] and [NULL] alike). JSON is hashed as stored: the same value spaced or ordered otherwise
-    (a file's compacted, PostgreSQL's as ``jsonb`` writes it) hashes apart, and the rows are then
-    compared value by value (:func:`_differences`); compacting every value here would cost
-    every load that compares rows (``json()``: 0.1 s per million values) for that rare case."""
-    return f"{quote(c.name)}, len({quote(c.name)})" if c.type.endswith("[]") else quote(c.name)
 
 
 def _numbers(numbers: list[int]) -> str:

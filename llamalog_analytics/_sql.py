@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .schema import COLUMNS
+from .schema import COLUMNS, Column
 
 if TYPE_CHECKING:
     import duckdb
@@ -244,3 +244,18 @@ def scratch_connection() -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+def hash_input(c: Column) -> str:
+    """SQL for column ``c`` as a row's hash takes it: a list with its length (DuckDB hashes NULL,
+    [] and [NULL] alike). JSON is hashed as stored: the same value spaced or ordered otherwise
+    (a file's compacted, PostgreSQL's as ``jsonb`` writes it) hashes apart, and a load then
+    compares those rows value by value; compacting every value here would cost every load that
+    compares rows (``json()``: 0.1 s per million values) for that rare case.
+
+    Examples:
+        >>> from llamalog_analytics import schema
+        >>> hash_input(schema.column("sources")), hash_input(schema.column("status"))
+        ('"sources", len("sources")', '"status"')
+    """
+    return f"{quote(c.name)}, len({quote(c.name)})" if c.type.endswith("[]") else quote(c.name)

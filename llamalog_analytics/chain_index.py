@@ -28,7 +28,7 @@ import polars as pl
 
 from . import links, schema
 from ._memory import SCAN_MEMORY, give_back_freed_memory
-from ._sql import LOW_64, quote, uuid_halves
+from ._sql import LOW_64, hash_input, quote, uuid_halves
 from .errors import StoreError
 from .schema import TYPED_ID
 
@@ -351,23 +351,19 @@ def _rows_sql(table: str) -> str:
     rows come in the order :func:`_keys_sql` read them in, and ``_row_hash`` (as
     :func:`_content_sql` sums it)."""
     columns = ", ".join(quote(c) for c in schema.COLUMN_NAMES)
-    return (
-        f"SELECT {columns}, {uuid_halves('id', 'low')}, {_ROW_HASH} AS _row_hash FROM {quote(table)} AS _row"
-    )
+    return f"SELECT {columns}, {uuid_halves('id', 'low')}, {_ROW_HASH} AS _row_hash FROM {quote(table)}"
 
 
-# Of every column of the row (_row: the table's alias), and whether each list is NULL: DuckDB
-# hashes a row holding an empty list as it hashes one holding NULL.
-_ROW_HASH = "hash(_row, {})".format(
-    ", ".join(f"{quote(c.name)} IS NULL" for c in schema.COLUMNS if c.type.endswith("[]"))
-)
+# Of the row's columns, those a chain shows: not the load that wrote it, so the same files
+# attached again (a new load) are the same rows.
+_ROW_HASH = f"hash({', '.join(hash_input(c) for c in schema.COLUMNS)})"
 
 
 def _content_sql(table: str) -> str:
     """What a change to ``table``'s rows changes: their count and the sum of their hashes (modulo
     2**64, as :class:`MappedRows` adds them up). A row added, removed or changed anywhere, by any
     process, changes it; a write elsewhere in the store does not."""
-    return f"SELECT count(*), coalesce(sum({_ROW_HASH}) % {2**64}, 0)::UBIGINT FROM {quote(table)} AS _row"
+    return f"SELECT count(*), coalesce(sum({_ROW_HASH}) % {2**64}, 0)::UBIGINT FROM {quote(table)}"
 
 
 class ChainIndex:

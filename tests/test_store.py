@@ -128,26 +128,27 @@ def test_every_public_write_rebuilds_the_chain_index_and_reads_do_not(tmp_path):
 
 @pytest.mark.parametrize("column", ["sources", "fields_enriched"])
 def test_a_list_emptied_or_nulled_in_place_rebuilds_the_chain_index(column):
-    """An empty list and a NULL are different values (the app writes empty arrays; a NULL one is
-    a quirk of the table's), though DuckDB hashes a row holding either alike: a row whose list
-    went from one to the other is a changed row, and the next chain shows it as the table has it."""
+    """An empty list, a NULL and a list of one NULL are different values (the app writes empty
+    arrays; a NULL one is a quirk of the table's), though DuckDB hashes a row holding any of them
+    alike: a row whose list went from one to another is a changed row, and the next chain shows it
+    as the table has it."""
     with lla.sample_store() as store:
         row, album = store.execute(
             f"SELECT id::VARCHAR, album_id FROM llama_logs WHERE len({column}) = 0 AND album_id IS NOT NULL "
             "ORDER BY id LIMIT 1"
         )[0]
-        for now in ("NULL", "[]"):
+        for now, shown in (("NULL", None), ("[]", []), ("[NULL]", [None]), ("[]", [])):
             built = chain_index(store)
             store.execute(f"UPDATE llama_logs SET {column} = {now} WHERE id = '{row}'")
             assert chain_index(store) is not built
             chained = lla.chain(store, "ALBUM", album).filter(pl.col("id") == row)
-            assert chained[column].to_list() == [None if now == "NULL" else []]
+            assert chained[column].to_list() == [shown]
 
 
 def test_an_attached_tables_chain_index_outlives_writes_elsewhere_but_not_new_files(tmp_path):
-    """An attached table is a view over its files: an audit recorded or another table written
-    leaves its rows, and so its chain index, as they were; attached again over other rows, it
-    is rebuilt."""
+    """An attached table is a view over its files: an audit recorded, another table written or
+    the same files attached again (a new load) leave its rows, and so its chain index, as they
+    were; attached again over other rows, it is rebuilt."""
     case = scenario("flat_queue_family")
     with store_of(case["rows"], tmp_path, "attached") as store:
         built = chain_index(store)
@@ -155,6 +156,8 @@ def test_an_attached_tables_chain_index_outlives_writes_elsewhere_but_not_new_fi
         lla.verify(store)
         assert chain_index(store) is built
         (files,) = tmp_path.glob("*.parquet")
+        store.attach(files)
+        assert chain_index(store) is built
         lla.write_logs(store.table().head(-1), files)
         store.attach(files)
         assert len(chain_index(store).rows) == len(built.rows) - 1
