@@ -3,6 +3,8 @@ job tree, and ``is_root_job`` against ``parent_job_id``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 
 import polars as pl
@@ -45,16 +47,17 @@ def root_job_backfill(audit: Audit) -> CheckResult:
         "Every row that existed at the root-job migration carries the root_job_id the migration's "
         "recursive walk, replayed as applied, gave it."
     )
-    replayed = replayed_roots_sql(audit)
-    if replayed is None:
+    shown = replayed_roots_sql(audit)
+    if shown is None:
         return skipped(name, expects, NO_ROOT_MIGRATION_TIME)
-    sql = f"""{replayed}
+    differing = """
 SELECT id, created_at, job_id, parent_job_id, root_job_id, roots[1] AS expected,
   len(roots) AS candidates
 FROM replayed
 WHERE present AND CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
   ELSE NOT coalesce(list_contains(roots, root_job_id), false) END"""
-    ids, sql = audit.listing(sql, "created_at, id")
+    with replayed_roots(audit) as replayed:
+        ids, sql = audit.listing(replayed + differing, "created_at, id", shown=shown + differing)
     total = audit.store.execute(
         f"SELECT count(*) FROM {audit.table} WHERE {audit.existed_at_root_job_migration()}"
     )[0][0]
@@ -89,7 +92,8 @@ def replayed_roots_sql(audit: Audit) -> str | None:
     """``WITH`` clauses ending in ``replayed``: every row the root-job backfill saw, with the
     roots its walk gives it (``roots``: the deepest step's job ids, sorted; the first is the one
     a repair writes) and whether the row is still in the table (``present``); None when which
-    rows it saw is unknown.
+    rows it saw is unknown. One statement, the walk a recursive CTE: the SQL a check shows;
+    :func:`replayed_roots` runs the same walk a step at a time.
 
     It saw the table's rows that existed then, with the job links the snapshot holds for them
     (:meth:`~.context.Audit.as_migrated`), and, taken to have existed then too, the
@@ -99,6 +103,76 @@ def replayed_roots_sql(audit: Audit) -> str | None:
     :func:`root_job_backfill` for the walk; it is walked once per parent id, as every row with
     that parent walks the same steps.
     """
+    seen = _seen_sql(audit)
+    if seen is None:
+        return None
+    return f"""WITH RECURSIVE old AS (
+  {seen}),
+links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
+walk(start, parent, root, depth) AS (
+  SELECT DISTINCT parent_job_id, parent_job_id, parent_job_id, 1 FROM old WHERE parent_job_id IS NOT NULL
+  UNION
+  SELECT w.start, l.parent_job_id, l.job_id, w.depth + 1
+  FROM walk AS w JOIN links AS l ON l.job_id = w.parent
+  WHERE w.depth < {DEPTH_LIMIT}),
+deepest AS (
+  {_DEEPEST}),
+{_REPLAYED}"""
+
+
+@contextmanager
+def replayed_roots(audit: Audit) -> Iterator[str]:
+    """:func:`replayed_roots_sql`'s rows for the ``with`` block (which rows the backfill saw
+    must be known), the walk made a step at a time into temporary tables, each step's
+    (``start``, ``parent``, ``root``) distinct, as the recursive CTE's ``UNION`` keeps them.
+
+    A recursive CTE keeps every step it makes in memory, and at 100M rows (12M parent ids,
+    25M steps) the walk ran out of a 6 GB memory limit; a step of its own is a join and a
+    ``DISTINCT``, which DuckDB spills to disk as it needs.
+
+    Examples:
+        >>> import llamalog_analytics as lla
+        >>> from datetime import datetime
+        >>> with lla.sample_store() as store:
+        ...     audit = Audit(store, "llama_logs", "enrichment_logs", None, datetime(2026, 4, 1))
+        ...     with replayed_roots(audit) as replayed:
+        ...         stepwise = store.frame(f"{replayed} SELECT id, roots FROM replayed")
+        ...     whole = store.frame(f"{replayed_roots_sql(audit)} SELECT id, roots FROM replayed")
+        >>> stepwise.sort("id").equals(whole.sort("id")), stepwise.height
+        (True, 2262)
+    """
+    seen = _seen_sql(audit)
+    assert seen is not None, "which rows the root-job backfill saw is unknown"
+    with ExitStack() as held:
+
+        def table(sql: str) -> str:
+            return held.enter_context(audit.store.temporary(sql))
+
+        old = table(seen)
+        links = table(f"SELECT DISTINCT job_id, parent_job_id FROM {old} WHERE job_id IS NOT NULL")
+        steps = [
+            table(
+                "SELECT DISTINCT parent_job_id AS start, parent_job_id AS parent, parent_job_id AS root "
+                f"FROM {old} WHERE parent_job_id IS NOT NULL"
+            )
+        ]
+        while len(steps) < DEPTH_LIMIT:
+            step = table(
+                f"SELECT DISTINCT w.start, l.parent_job_id AS parent, l.job_id AS root FROM {steps[-1]} AS w "
+                f"JOIN {links} AS l ON l.job_id = w.parent"
+            )
+            if not audit.store.execute(f"SELECT count(*) FROM (SELECT 1 FROM {step} LIMIT 1)")[0][0]:
+                break
+            steps.append(step)
+        walked = "\n  UNION ALL ".join(
+            f"SELECT start, root, {depth} AS depth FROM {name}" for depth, name in enumerate(steps, 1)
+        )
+        deepest = table(f"WITH walk AS (\n  {walked})\n{_DEEPEST}")
+        yield f"WITH old AS (SELECT * FROM {old}), deepest AS (SELECT * FROM {deepest}),\n{_REPLAYED}"
+
+
+def _seen_sql(audit: Audit) -> str | None:
+    """The rows the root-job backfill saw (see :func:`replayed_roots_sql`), or None if unknown."""
     existed = audit.existed_at_root_job_migration()
     if existed is None:
         return None
@@ -111,19 +185,13 @@ def replayed_roots_sql(audit: Audit) -> str | None:
             "\n  UNION ALL SELECT id, created_at, job_id, parent_job_id, NULL, false "
             f"FROM {_deleted_rows(audit.before, audit.table)}"
         )
-    return f"""WITH RECURSIVE old AS (
-  {seen}),
-links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
-walk(start, parent, root, depth) AS (
-  SELECT DISTINCT parent_job_id, parent_job_id, parent_job_id, 1 FROM old WHERE parent_job_id IS NOT NULL
-  UNION
-  SELECT w.start, l.parent_job_id, l.job_id, w.depth + 1
-  FROM walk AS w JOIN links AS l ON l.job_id = w.parent
-  WHERE w.depth < {DEPTH_LIMIT}),
-deepest AS (
-  SELECT start, depth, list(DISTINCT root ORDER BY root) AS roots FROM walk GROUP BY start, depth
-  QUALIFY depth = max(depth) OVER (PARTITION BY start)),
-replayed AS (
+    return seen
+
+
+# each parent id's deepest step in the walk and the job ids it reached there
+_DEEPEST = """SELECT start, depth, list(DISTINCT root ORDER BY root) AS roots FROM walk GROUP BY start, depth
+  QUALIFY depth = max(depth) OVER (PARTITION BY start)"""
+_REPLAYED = """replayed AS (
   SELECT o.*, CASE WHEN o.parent_job_id IS NOT NULL THEN d.roots
     WHEN o.job_id IS NOT NULL THEN [o.job_id] ELSE [] END AS roots
   FROM old AS o LEFT JOIN deepest AS d ON d.start = o.parent_job_id)"""
