@@ -118,9 +118,10 @@ class Audit:
 FROM (SELECT operation, status, category, count(*) AS rows FROM {self.as_migrated(existed)} GROUP BY ALL)"""
         )
 
-    def as_migrated(self, existed: str) -> str:
+    def as_migrated(self, existed: str, inputs: Sequence[str] = BACKFILL_INPUTS) -> str:
         """SQL for a ``FROM``: the table's rows that meet the condition ``existed``, with the
-        columns the backfills read (:data:`BACKFILL_INPUTS`) as the migrations' SQL saw them.
+        columns a backfill read (``inputs``, of :data:`BACKFILL_INPUTS`) as the migrations' SQL
+        saw them.
 
         For a row the snapshot holds, that is the snapshot's value (a later edit is
         ``rows_preserved``'s to report, not a backfill's fault); for a row it lacks, or a
@@ -140,7 +141,7 @@ FROM (SELECT operation, status, category, count(*) AS rows FROM {self.as_migrate
         """
         rows, join = f"(SELECT * FROM {self.table} WHERE {existed})", "LEFT JOIN"
         common = self.common_columns()  # none without a snapshot
-        seen = [c for c in BACKFILL_INPUTS if c in common]
+        seen = [c for c in inputs if c in common]
         if self.before is None or not seen:
             return f"{rows} AS a"
         if existed == self._in_snapshot():  # the snapshot's rows: the join alone keeps them, at half the cost

@@ -128,7 +128,8 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
 
     A recursive CTE keeps every step it makes in memory, and at 100M rows (12M parent ids,
     25M steps) the walk ran out of a 6 GB memory limit; a step of its own is a join and a
-    ``DISTINCT``, which DuckDB spills to disk as it needs.
+    ``DISTINCT``, which DuckDB spills to disk as it needs. Only the job links are read from the
+    snapshot (the walk reads no other column it holds).
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -143,7 +144,8 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
     """
     seen = _seen_sql(audit)
     assert seen is not None, "which rows the root-job backfill saw is unknown"
-    with ExitStack() as held:
+    # the steps are sets: what would keep their rows in order is memory a step may need
+    with audit.store.settings(preserve_insertion_order="false"), ExitStack() as held:
 
         def table(sql: str) -> str:
             return held.enter_context(audit.store.temporary(sql))
@@ -178,7 +180,7 @@ def _seen_sql(audit: Audit) -> str | None:
         return None
     seen = (
         "SELECT id, created_at, job_id, parent_job_id, root_job_id, true AS present "
-        f"FROM {audit.as_migrated(existed)}"
+        f"FROM {audit.as_migrated(existed, ('job_id', 'parent_job_id'))}"
     )
     if audit.before is not None:
         seen += (
