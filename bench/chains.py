@@ -154,7 +154,7 @@ def ours_child(path: str, link: str, entities_json: str) -> dict:
         del index
         faults = _faults()
         one = median_ms(lambda kind, entity: lla.chain(store, kind, entity, link=link), entities)
-        faults = [
+        faults = [  # median_ms asks one chain more first, to warm
             (after - before) / (len(entities) + 1) for before, after in zip(faults, _faults(), strict=True)
         ]
         # the same entities again: the mapped file's pages the first pass read are mapped now

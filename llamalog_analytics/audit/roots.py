@@ -108,9 +108,9 @@ def replayed_roots_sql(audit: Audit) -> str | None:
         return None
     return f"""WITH RECURSIVE old AS (
   {seen}),
-links AS (SELECT DISTINCT job_id, parent_job_id FROM old WHERE job_id IS NOT NULL),
+links AS ({_LINKS.format(old="old")}),
 walk(start, parent, root, depth) AS (
-  SELECT DISTINCT parent_job_id, parent_job_id, parent_job_id, 1 FROM old WHERE parent_job_id IS NOT NULL
+  SELECT start, parent, root, 1 FROM ({_STARTS.format(old="old")})
   UNION
   SELECT w.start, l.parent_job_id, l.job_id, w.depth + 1
   FROM walk AS w JOIN links AS l ON l.job_id = w.parent
@@ -127,7 +127,7 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
     (``start``, ``parent``, ``root``) distinct, as the recursive CTE's ``UNION`` keeps them.
 
     A recursive CTE keeps every step it makes in memory, and at 100M rows (12M parent ids,
-    25M steps) the walk ran out of a 6 GB memory limit; a step of its own is a join and a
+    40M job links) the walk ran out of a 6 GB memory limit; a step of its own is a join and a
     ``DISTINCT``, which DuckDB spills to disk as it needs. Only the job links are read from the
     snapshot (the walk reads no other column it holds).
 
@@ -151,13 +151,8 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
             return held.enter_context(audit.store.temporary(sql))
 
         old = table(seen)
-        links = table(f"SELECT DISTINCT job_id, parent_job_id FROM {old} WHERE job_id IS NOT NULL")
-        steps = [
-            table(
-                "SELECT DISTINCT parent_job_id AS start, parent_job_id AS parent, parent_job_id AS root "
-                f"FROM {old} WHERE parent_job_id IS NOT NULL"
-            )
-        ]
+        links = table(_LINKS.format(old=old))
+        steps = [table(_STARTS.format(old=old))]
         while len(steps) < DEPTH_LIMIT:
             step = table(
                 f"SELECT DISTINCT w.start, l.parent_job_id AS parent, l.job_id AS root FROM {steps[-1]} AS w "
@@ -190,6 +185,10 @@ def _seen_sql(audit: Audit) -> str | None:
     return seen
 
 
+_LINKS = "SELECT DISTINCT job_id, parent_job_id FROM {old} WHERE job_id IS NOT NULL"
+# the walk's first step: each parent id, from itself
+_STARTS = """SELECT DISTINCT parent_job_id AS start, parent_job_id AS parent, parent_job_id AS root
+    FROM {old} WHERE parent_job_id IS NOT NULL"""
 # each parent id's deepest step in the walk and the job ids it reached there
 _DEEPEST = """SELECT start, depth, list(DISTINCT root ORDER BY root) AS roots FROM walk GROUP BY start, depth
   QUALIFY depth = max(depth) OVER (PARTITION BY start)"""
