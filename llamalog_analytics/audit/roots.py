@@ -103,11 +103,12 @@ def replayed_roots_sql(audit: Audit) -> str | None:
     :func:`root_job_backfill` for the walk; it is walked once per parent id, as every row with
     that parent walks the same steps.
     """
-    seen = _seen_sql(audit)
+    seen = _seen(audit)
     if seen is None:
         return None
+    union = "\n  UNION ALL ".join(seen)
     return f"""WITH RECURSIVE old AS (
-  {seen}),
+  {union}),
 links AS ({_LINKS.format(old="old")}),
 walk(start, parent, root, depth) AS (
   SELECT start, parent, root, 1 FROM ({_STARTS.format(old="old")})
@@ -129,7 +130,10 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
     A recursive CTE keeps every step it makes in memory, and at 100M rows (12M parent ids,
     40M job links) the walk ran out of a 6 GB memory limit; a step of its own is a join and a
     ``DISTINCT``, which DuckDB spills to disk as it needs. Only the job links are read from the
-    snapshot (the walk reads no other column it holds).
+    snapshot (the walk reads no other column it holds), and the rows the backfill saw are
+    written in two statements, the table's then the snapshot's deleted since: in one, the two
+    joins that find them held both their tables in memory at once (at 10M rows, out of a 400 MB
+    limit that each alone stays within).
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -142,7 +146,7 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
         >>> stepwise.sort("id").equals(whole.sort("id")), stepwise.height
         (True, 2262)
     """
-    seen = _seen_sql(audit)
+    seen = _seen(audit)
     assert seen is not None, "which rows the root-job backfill saw is unknown"
     # the steps are sets: what would keep their rows in order is memory a step may need
     with audit.store.settings(preserve_insertion_order="false"), ExitStack() as held:
@@ -150,7 +154,10 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
         def table(sql: str) -> str:
             return held.enter_context(audit.store.temporary(sql))
 
-        old = table(seen)
+        in_table, *deleted = seen
+        old = table(in_table)
+        for rows in deleted:
+            audit.store.execute(f"INSERT INTO {old} {rows}")
         links = table(_LINKS.format(old=old))
         steps = [table(_STARTS.format(old=old))]
         while len(steps) < DEPTH_LIMIT:
@@ -168,18 +175,20 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
         yield f"WITH old AS (SELECT * FROM {old}), deepest AS (SELECT * FROM {deepest}),\n{_REPLAYED}"
 
 
-def _seen_sql(audit: Audit) -> str | None:
-    """The rows the root-job backfill saw (see :func:`replayed_roots_sql`), or None if unknown."""
+def _seen(audit: Audit) -> list[str] | None:
+    """The rows the root-job backfill saw (see :func:`replayed_roots_sql`), as queries whose rows
+    together are those: the table's, then the snapshot's deleted since (when there is a
+    snapshot); None if which rows it saw is unknown."""
     existed = audit.existed_at_root_job_migration()
     if existed is None:
         return None
-    seen = (
+    seen = [
         "SELECT id, created_at, job_id, parent_job_id, root_job_id, true AS present "
         f"FROM {audit.as_migrated(existed, ('job_id', 'parent_job_id'))}"
-    )
+    ]
     if audit.before is not None:
-        seen += (
-            "\n  UNION ALL SELECT id, created_at, job_id, parent_job_id, NULL, false "
+        seen.append(
+            "SELECT id, created_at, job_id, parent_job_id, NULL, false "
             f"FROM {_deleted_rows(audit.before, audit.table)}"
         )
     return seen
