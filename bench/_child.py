@@ -37,6 +37,23 @@ def _timed_record(*args: Any) -> Any:
 history.record = _timed_record
 
 
+def timed_checks(took: dict[str, float]) -> list[Any]:
+    """The audit's default checks, each writing its seconds into ``took`` (by its name) as it runs."""
+    from llamalog_analytics import audit
+
+    def timed(check: Any) -> Any:
+        def run(on: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return check(on)
+            finally:
+                took[check.__name__] = time.perf_counter() - start
+
+        return run
+
+    return [timed(check) for check in audit.DEFAULT_CHECKS]
+
+
 def memory(field: str) -> int:
     """This process's memory in bytes from ``/proc/self/status``: ``VmRSS`` (now), ``VmHWM``
     (peak), ``RssFile`` (pages of mapped files, now)."""

@@ -8,9 +8,9 @@ one Parquet file per chunk under ``llama_logs/``, and the snapshot's chunks (the
 columns) under ``enrichment_logs/``, so no process ever holds the whole table. A store file
 attaches both folders (``store.attach``: read in place, checked once as a load would) and loads
 the migration history; then ``lla.verify(store)`` runs in a child process, whose time and peak
-memory (VmHWM) are printed with each check's finding (``--memory-limit``: DuckDB's memory
-limit for the store and the audit, 3GB by default as for every store). ``--keep DIR`` writes
-into DIR and keeps it, so a second run can skip the generation (``--reuse DIR``).
+memory (VmHWM) are printed with each check's time and finding (``--memory-limit``: DuckDB's
+memory limit for the store and the audit, 3GB by default as for every store). ``--keep DIR``
+writes into DIR and keeps it, so a second run can skip the generation (``--reuse DIR``).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from llamalog_analytics import schema
 CHILD = """
 import json, sys, time
 import llamalog_analytics as lla
-from llamalog_analytics import audit
-from _child import peak
+from _child import peak, timed_checks
+took = {}
+checks = timed_checks(took)
 start = time.perf_counter()
 with lla.LogStore(sys.argv[1], memory_limit=sys.argv[3]) as store:
     attached = {}
@@ -41,10 +42,10 @@ with lla.LogStore(sys.argv[1], memory_limit=sys.argv[3]) as store:
         attached[table] = time.perf_counter() - began
     store.load_files(f"{sys.argv[2]}/migrations.csv", "_prisma_migrations", quiet=True)
     began = time.perf_counter()
-    report = lla.verify(store, memory_limit=sys.argv[3])
+    report = lla.verify(store, checks=checks, memory_limit=sys.argv[3])
     seconds = time.perf_counter() - began
 print(json.dumps({"attach": attached, "verify": seconds, "rss": peak(), "status": report.status,
-                  "checks": {c.name: [c.status, c.count] for c in report.checks}}))
+                  "checks": {c.name: [c.status, c.count, took[c.name]] for c in report.checks}}))
 """
 
 
@@ -115,8 +116,8 @@ def measure(work: Path, memory_limit: str) -> None:
         f"lla.verify on the attached files: {ours['verify']:.1f}s, peak memory (VmHWM) "
         f"{ours['rss'] / 2**30:.2f} GiB, status {ours['status']}"
     )
-    for name, (status, count) in ours["checks"].items():
-        print(f"  {name:<26} {status:<5} {count:>12,}")
+    for name, (status, count, seconds) in ours["checks"].items():
+        print(f"  {name:<26} {seconds:7.1f}s  {status:<5} {count:>12,}")
 
 
 if __name__ == "__main__":
