@@ -106,7 +106,7 @@ def replayed_roots_sql(audit: Audit) -> str | None:
     seen = _seen(audit)
     if seen is None:
         return None
-    union = "\n  UNION ALL ".join(seen)
+    union = "\n  UNION ALL ".join(part for part in seen if part is not None)
     return f"""WITH RECURSIVE old AS (
   {union}),
 links AS ({_LINKS.format(old="old")}),
@@ -154,10 +154,10 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
         def table(sql: str) -> str:
             return held.enter_context(audit.store.temporary(sql))
 
-        in_table, *deleted = seen
+        in_table, deleted = seen
         old = table(in_table)
-        for rows in deleted:
-            audit.store.execute(f"INSERT INTO {old} {rows}")
+        if deleted is not None:
+            audit.store.execute(f"INSERT INTO {old} {deleted}")
         links = table(_LINKS.format(old=old))
         steps = [table(_STARTS.format(old=old))]
         while len(steps) < DEPTH_LIMIT:
@@ -165,7 +165,7 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
                 f"SELECT DISTINCT w.start, l.parent_job_id AS parent, l.job_id AS root FROM {steps[-1]} AS w "
                 f"JOIN {links} AS l ON l.job_id = w.parent"
             )
-            if not audit.store.execute(f"SELECT count(*) FROM (SELECT 1 FROM {step} LIMIT 1)")[0][0]:
+            if not audit.store.execute(f"SELECT EXISTS (SELECT 1 FROM {step})")[0][0]:
                 break
             steps.append(step)
         walked = "\n  UNION ALL ".join(
@@ -175,23 +175,24 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
         yield f"WITH old AS (SELECT * FROM {old}), deepest AS (SELECT * FROM {deepest}),\n{_REPLAYED}"
 
 
-def _seen(audit: Audit) -> list[str] | None:
-    """The rows the root-job backfill saw (see :func:`replayed_roots_sql`), as queries whose rows
-    together are those: the table's, then the snapshot's deleted since (when there is a
-    snapshot); None if which rows it saw is unknown."""
+def _seen(audit: Audit) -> tuple[str, str | None] | None:
+    """The rows the root-job backfill saw (see :func:`replayed_roots_sql`) as two queries: the
+    table's, and the snapshot's deleted since (None without a snapshot); None if which rows it
+    saw is unknown."""
     existed = audit.existed_at_root_job_migration()
     if existed is None:
         return None
-    seen = [
+    in_table = (
         "SELECT id, created_at, job_id, parent_job_id, root_job_id, true AS present "
         f"FROM {audit.as_migrated(existed, ('job_id', 'parent_job_id'))}"
-    ]
-    if audit.before is not None:
-        seen.append(
-            "SELECT id, created_at, job_id, parent_job_id, NULL, false "
-            f"FROM {_deleted_rows(audit.before, audit.table)}"
-        )
-    return seen
+    )
+    if audit.before is None:
+        return in_table, None
+    deleted = (
+        "SELECT id, created_at, job_id, parent_job_id, NULL, false "
+        f"FROM {_deleted_rows(audit.before, audit.table)}"
+    )
+    return in_table, deleted
 
 
 _LINKS = "SELECT DISTINCT job_id, parent_job_id FROM {old} WHERE job_id IS NOT NULL"
