@@ -123,11 +123,11 @@ def test_the_audits_table_of_links_is_the_sql_definition(synth_store, monkeypatc
     """The audit's table of job links, found over arrays from hashed job ids, holds the rows the
     SQL gives; when two job ids hash alike (forced here), or the table has more rows than
     arrays are used for, the SQL makes it instead."""
-    hashed, resolved = findings.job_key, findings.resolved
+    hashed, resolved = findings.job_key_sql, findings.resolved
     collided = []
 
-    def by_length(ids, seed):  # the first hash confuses ids of one length; the second does not
-        return hashed(ids, seed) if seed == 2 else ids.str.len_bytes().fill_null(-1).to_numpy()
+    def by_length(column, seed):  # the first "hash" confuses ids of one length; the second does not
+        return hashed(column, seed) if seed == 2 else f"coalesce(strlen({column}), -1)"
 
     def watched(*args, **kwargs):
         try:
@@ -151,7 +151,7 @@ def test_the_audits_table_of_links_is_the_sql_definition(synth_store, monkeypatc
         in_sql = synth_store.frame(f"SELECT * FROM {links.linked_sql('llama_logs', linking)} ORDER BY id")
         assert made(linking).equals(in_sql)
         with monkeypatch.context() as patched:
-            patched.setattr(findings, "job_key", by_length)
+            patched.setattr(findings, "job_key_sql", by_length)
             patched.setattr(findings, "resolved", watched)
             assert made(linking).equals(in_sql)
     assert collided == [True, True]  # tried over arrays each time, then linked by the SQL

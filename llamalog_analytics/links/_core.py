@@ -281,9 +281,9 @@ def link_runs(
     run_ordinal = numbers - np.maximum.accumulate(np.where(new_job, numbers, 0)) + 1
     ordinal = np.zeros(size, dtype=np.int32)
     ordinal[grouped] = run_ordinal[np.cumsum(starts) - 1]
-    run_job, run_ordinal = np.append(jobs[begins], -1), np.append(run_ordinal, 0)
-    run_first, run_last = np.append(times[begins], 0), np.append(times[ends], 0)
-    run_check = None if checked is None else np.append(checked[begins], 0)
+    run_job, run_ordinal = _then_none(jobs, begins, -1), np.append(run_ordinal, 0)
+    run_first, run_last = _then_none(times, begins, 0), _then_none(times, ends, 0)
+    run_check = None if checked is None else _then_none(checked, begins, 0)
     distinct = jobs[first_of_job]
     del jobs, times, checked, first_of_job, starts, ends
     # The parent's run starting last at or before the row (b), and the one after it (a), found
@@ -312,6 +312,20 @@ def link_runs(
 
 
 _SLICE = 1 << 20
+
+
+def _then_none(values: np.ndarray, at: np.ndarray, none: int) -> np.ndarray:
+    """``values[at]`` and one more entry, ``none``, in one new array (fresh memory costs more
+    here than the copying: ``np.append`` would make two).
+
+    Examples:
+        >>> _then_none(np.array([5, 6, 7]), np.array([2, 0]), -1).tolist()
+        [7, 5, -1]
+    """
+    found = np.empty(len(at) + 1, dtype=values.dtype)
+    np.take(values, at, out=found[:-1])
+    found[-1] = none
+    return found
 
 
 @dataclass(frozen=True)

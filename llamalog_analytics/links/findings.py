@@ -33,12 +33,13 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
     """A temporary table of :func:`linked_sql`'s rows, for the ``with`` block; yields its name.
 
     Up to :data:`ARRAYS_UP_TO` rows the links are found over arrays
-    (:func:`~llamalog_analytics.links.link_runs`), in a fraction of the SQL's time: the table
-    is read once, in batches, for times, ids and job ids, the job ids becoming numbers as they
-    come by hashing them twice (the second hash tells apart two ids the first confuses, and
-    then the SQL runs instead), and the table is read again, in batches, each row written with
-    what was found for it (:func:`_with_links`), which the write checks row by row. A larger
-    table is left to the SQL, which DuckDB spills to disk as it needs.
+    (:func:`~llamalog_analytics.links.link_runs`), in less time than the SQL takes (at 10M rows,
+    6.3 to 8.2 s against 10.6 s): the table is read once, in batches, for times, ids and job ids,
+    each job id hashed twice by DuckDB (the second hash tells apart two ids the first confuses,
+    and then the SQL runs instead), and the table is read again, in batches, each row written
+    with what was found for it (:func:`_with_links`), which the write checks row by row. A
+    larger table is left to the SQL, which DuckDB spills to disk as it needs, with no insertion
+    order to keep (DuckDB's advice for work larger than memory).
 
     Examples:
         >>> import llamalog_analytics as lla
@@ -48,25 +49,27 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
         >>> differ
         0
     """
-    # one view of the table, scanned in its order both times (DuckDB's default, made sure of)
-    with store.session(), store.settings(preserve_insertion_order="true"), ExitStack() as held:
-        found = _found(store, table, linking)
-        if found is None:
-            name = held.enter_context(store.temporary(linked_sql(table, linking)))
-        else:
-            misplaced = literal(_MISPLACED.format(table=table))
-            # UUIDs through Arrow as UUIDs, not text
-            with (
-                store.settings(arrow_lossless_conversion="true"),
-                store.registered("_llamalog_linked_rows", _with_links(store, table, found)) as rows,
-            ):
-                del found
-                name = held.enter_context(
-                    store.temporary(
-                        f"""SELECT * EXCLUDE (_id_low) REPLACE (dangling::VARCHAR AS dangling) FROM {rows}
+    name = None
+    with store.session(), ExitStack() as held:
+        # one view of the table, scanned in its order both times (DuckDB's default, made sure of)
+        with store.settings(preserve_insertion_order="true"):
+            found = _found(store, table, linking)
+            if found is not None:
+                misplaced = literal(_MISPLACED.format(table=table))
+                # UUIDs through Arrow as UUIDs, not text
+                with (
+                    store.settings(arrow_lossless_conversion="true"),
+                    store.registered("_llamalog_linked_rows", _with_links(store, table, found)) as rows,
+                ):
+                    del found
+                    name = held.enter_context(
+                        store.temporary(
+                            f"""SELECT * EXCLUDE (_id_low) REPLACE (dangling::VARCHAR AS dangling) FROM {rows}
 WHERE CASE WHEN {uuid_half("id", "low")} = _id_low THEN true ELSE error({misplaced}) END"""
+                        )
                     )
-                )
+        if name is None:
+            name = held.enter_context(store.temporary(linked_sql(table, linking)))
         yield name
 
 
@@ -138,23 +141,21 @@ def _found(store: Any, table: str, linking: Linking | None) -> pl.DataFrame | No
 
 def _keys(store: Any, table: str, size: int) -> list[np.ndarray]:
     """``table``'s rows in scan order as arrays: ``created_at`` (microseconds), the id's two
-    halves, then the job id and the parent id each hashed by :func:`job_key` (seed 1), and both
-    again (seed 2). Read in batches, so no more than a batch of the ids' text is held at once."""
+    halves, then the job id and the parent id each hashed by :func:`job_key_sql` (seed 1), and
+    both again (seed 2). Read in batches of numbers: no text leaves DuckDB."""
     columns = [np.empty(size, np.int64), np.empty(size, np.uint64), np.empty(size, np.uint64)]
     columns += [np.empty(size, np.int64) for _ in range(4)]
     halves = uuid_halves("id", "high", "low")
-    sql = f"SELECT epoch_us(created_at) AS at, {halves}, job_id, parent_job_id FROM {quote(table)}"
+    hashed = ", ".join(job_key_sql(c, seed) for seed in (1, 2) for c in ("job_id", "parent_job_id"))
+    sql = f"SELECT epoch_us(created_at) AS at, {halves}, {hashed} FROM {quote(table)}"
     filled = 0
     with store.memory_at_most(SCAN_MEMORY):  # linked_table holds the session
         for batch in store.batches(sql, _BATCH_ROWS):
-            rows = pl.DataFrame(batch)
-            if filled + rows.height > size:
+            if filled + batch.num_rows > size:
                 raise LinkError(_CHANGED.format(table=table, size=size))
-            values = [rows[c].to_numpy() for c in ("at", "_id_high", "_id_low")]
-            values += [job_key(rows[c], seed) for seed in (1, 2) for c in ("job_id", "parent_job_id")]
-            for column, value in zip(columns, values, strict=True):
-                column[filled : filled + rows.height] = value
-            filled += rows.height
+            for column, value in zip(columns, batch.columns, strict=True):
+                column[filled : filled + batch.num_rows] = value.to_numpy()
+            filled += batch.num_rows
     if filled != size:
         raise LinkError(_CHANGED.format(table=table, size=size))
     return columns
@@ -163,18 +164,20 @@ def _keys(store: Any, table: str, size: int) -> list[np.ndarray]:
 _CHANGED = "{table}: its rows changed while it was read ({size:,} counted first). Hint: run it again"
 
 
-def job_key(ids: pl.Series, seed: int) -> np.ndarray:
-    """Job ids as non-negative 63-bit hashes (-1: NULL), as :func:`link_runs` takes them; each
-    ``seed`` hashes independently.
+def job_key_sql(column: str, seed: int) -> str:
+    """SQL for a job id column as non-negative 63-bit hashes (-1: NULL), as :func:`link_runs`
+    takes them; each ``seed`` (1 or 2) hashes independently (seed 2 hashes the id with a
+    character appended).
 
     Examples:
-        >>> keys = job_key(pl.Series(["289", None, "289"]), 1)
-        >>> bool(keys[0] == keys[2] >= 0), int(keys[1])
+        >>> import duckdb
+        >>> keys = duckdb.sql(f"SELECT {job_key_sql('j', 1)} FROM (VALUES ('289'), (NULL), ('289')) AS t(j)")
+        >>> a, b, c = (key for (key,) in keys.fetchall())
+        >>> a == c >= 0, b
         (True, -1)
     """
-    keys = np.right_shift(ids.hash(seed).to_numpy(), np.uint64(1)).view(np.int64)  # a numpy copy
-    keys[ids.is_null().to_numpy()] = -1
-    return keys
+    text = quote(column) if seed == 1 else f"{quote(column)} || {literal(chr(31))}"
+    return f"CASE WHEN {quote(column)} IS NULL THEN -1 ELSE (hash({text}) >> 1)::BIGINT END"
 
 
 def dangling_sql(linked: str) -> str:
