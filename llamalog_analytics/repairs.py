@@ -488,7 +488,7 @@ def restored_rows_sql(audit: Audit, ids: str) -> str:
             return f"CAST({column.default or 'NULL'} AS {column.type}) AS {quote(column.name)}"
         return f"b.{quote(column.name)}"
 
-    return f"""{replayed_roots_sql(audit)}
+    return f"""{replayed_roots_sql(audit, ids)}
 SELECT {", ".join(value(c) for c in schema.COLUMNS)}
 FROM {quote(audit.before)} AS b LEFT JOIN replayed AS r ON r.id = b.id AND NOT r.present
 WHERE b.id IN (SELECT id::UUID FROM ({ids})) ORDER BY b.created_at, b.id"""

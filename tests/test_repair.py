@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -22,6 +22,8 @@ from pgserver import create_both_eras, create_upstream, run_sql_file, waits_for
 import llamalog_analytics as lla
 from llamalog_analytics import schema
 from llamalog_analytics.audit import AuditReport
+from llamalog_analytics.audit.context import Audit
+from llamalog_analytics.audit.roots import replayed_roots_sql
 from llamalog_analytics.errors import ArgumentError, ExportError, StoreError
 from llamalog_analytics.repairs import REPAIRABLE, validate_repair
 
@@ -385,6 +387,28 @@ def test_the_root_walk_follows_deleted_snapshot_rows_so_restoring_them_changes_n
     restored = dict(plan.changes.select("column", "value_after").iter_rows())
     assert (restored["root_job_id"], restored["category"]) == ("300", "ENRICHED")
     assert checked.ok and checked.after.check("root_job_backfill").status == "pass"
+
+
+def test_restored_rows_are_walked_from_their_own_parent_ids_to_the_roots_the_whole_walk_gives():
+    """A repair walks from the parent ids of the rows it restores, not from every parent id the
+    backfill saw: the same roots for those rows, from a few starts."""
+    gone = "SELECT id FROM enrichment_logs WHERE id NOT IN (SELECT id FROM llama_logs)"
+    with lla.sample_store() as store:
+        store.execute(
+            "DELETE FROM llama_logs WHERE id IN (SELECT id FROM enrichment_logs "
+            "WHERE parent_job_id IS NOT NULL ORDER BY id LIMIT 40)"
+        )
+        audit = Audit(store, "llama_logs", "enrichment_logs", None, datetime(2026, 4, 1))
+
+        def roots(walk: str) -> pl.DataFrame:
+            return store.frame(f"{walk} SELECT id, roots FROM replayed WHERE NOT present ORDER BY id")
+
+        restricted, every = replayed_roots_sql(audit, gone), replayed_roots_sql(audit)
+        walked, whole = roots(restricted), roots(every)
+        starts = [store.execute(f"{walk} SELECT count(*) FROM deepest")[0][0] for walk in (restricted, every)]
+    assert walked.height == 40 and walked["roots"].list.len().min() > 0
+    assert walked.equals(whole)
+    assert starts[0] <= 40 < starts[1]  # one deepest step per parent id walked from
 
 
 def test_without_the_root_job_apply_time_the_walk_is_replayed_for_the_snapshots_rows(tmp_path):

@@ -88,12 +88,15 @@ WHERE present AND CASE WHEN len(roots) = 0 THEN root_job_id IS NOT NULL
     )
 
 
-def replayed_roots_sql(audit: Audit) -> str | None:
+def replayed_roots_sql(audit: Audit, rows: str | None = None) -> str | None:
     """``WITH`` clauses ending in ``replayed``: every row the root-job backfill saw, with the
     roots its walk gives it (``roots``: the deepest step's job ids, sorted; the first is the one
     a repair writes) and whether the row is still in the table (``present``); None when which
     rows it saw is unknown. One statement, the walk a recursive CTE: the SQL a check shows;
-    :func:`replayed_roots` runs the same walk a step at a time.
+    :func:`replayed_roots` runs the same walk a step at a time. With ``rows`` (a query of ids,
+    one column, as text or UUIDs), the walk starts from those rows' parent ids alone and the
+    other rows get no roots: what a repair restoring a few rows needs, walked from a few ids,
+    not from every one (12M at 100M rows, more than a recursive CTE holds in 6 GB).
 
     It saw the table's rows that existed then, with the job links the snapshot holds for them
     (:meth:`~.context.Audit.as_migrated`), and, taken to have existed then too, the
@@ -111,7 +114,7 @@ def replayed_roots_sql(audit: Audit) -> str | None:
   {union}),
 links AS ({_LINKS.format(old="old")}),
 walk(start, parent, root, depth) AS (
-  SELECT start, parent, root, 1 FROM ({_STARTS.format(old="old")})
+  SELECT start, parent, root, 1 FROM ({_starts("old", rows)})
   UNION
   SELECT w.start, l.parent_job_id, l.job_id, w.depth + 1
   FROM walk AS w JOIN links AS l ON l.job_id = w.parent
@@ -159,7 +162,7 @@ def replayed_roots(audit: Audit) -> Iterator[str]:
         if deleted is not None:
             audit.store.execute(f"INSERT INTO {old} {deleted}")
         links = table(_LINKS.format(old=old))
-        steps = [table(_STARTS.format(old=old))]
+        steps = [table(_starts(old))]
         while len(steps) < DEPTH_LIMIT:
             step = table(
                 f"SELECT DISTINCT w.start, l.parent_job_id AS parent, l.job_id AS root FROM {steps[-1]} AS w "
@@ -196,9 +199,16 @@ def _seen(audit: Audit) -> tuple[str, str | None] | None:
 
 
 _LINKS = "SELECT DISTINCT job_id, parent_job_id FROM {old} WHERE job_id IS NOT NULL"
-# the walk's first step: each parent id, from itself
-_STARTS = """SELECT DISTINCT parent_job_id AS start, parent_job_id AS parent, parent_job_id AS root
-    FROM {old} WHERE parent_job_id IS NOT NULL"""
+
+
+def _starts(old: str, rows: str | None = None) -> str:
+    """The walk's first step: each parent id of the rows in ``old`` (of those ``rows`` lists,
+    if given), from itself."""
+    only = "" if rows is None else f" AND id IN (SELECT id::UUID FROM ({rows}))"
+    return f"""SELECT DISTINCT parent_job_id AS start, parent_job_id AS parent, parent_job_id AS root
+    FROM {old} WHERE parent_job_id IS NOT NULL{only}"""
+
+
 # each parent id's deepest step in the walk and the job ids it reached there
 _DEEPEST = """SELECT start, depth, list(DISTINCT root ORDER BY root) AS roots FROM walk GROUP BY start, depth
   QUALIFY depth = max(depth) OVER (PARTITION BY start)"""
