@@ -315,8 +315,8 @@ _SLICE = 1 << 20
 
 
 def _then_none(values: np.ndarray, at: np.ndarray, none: int) -> np.ndarray:
-    """``values[at]`` and one more entry, ``none``, in one new array (fresh memory costs more
-    here than the copying: ``np.append`` would make two).
+    """``values[at]`` and one more entry, ``none``, in one new array (``np.append`` of the
+    gathered values makes two, and new memory is costly to touch: see the README's Scale).
 
     Examples:
         >>> _then_none(np.array([5, 6, 7]), np.array([2, 0]), -1).tolist()
