@@ -40,7 +40,7 @@ from ._sql import (
     quote,
 )
 from .errors import SourceError, StoreError, interrupted
-from .store import unwritable_folder
+from .store import NO_ROOM, unwritable_folder
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -494,7 +494,7 @@ class Stage:
                 ) from exc
             hint = (
                 f"free some space where the store lives ({self.store.path or 'memory'}), then load again"
-                if _WRITE_FAILURES.search(first)
+                if "could not write" in first.lower() or NO_ROOM.search(first)
                 else "check the file is complete and in the format its suffix says, then load it again"
             )
             raise SourceError(
@@ -780,5 +780,3 @@ _STRUCTURAL_REASON = f"""$1 || format(' line {{:,}}: ', coalesce(n.file_line, e.
   WHEN e.kind = 'LINE SIZE OVER MAXIMUM' THEN
     'a line longer than {_readers.MAX_LINE_BYTES // 2**20} MiB; the file may lack line ends'
   ELSE lower(e.kind) || ': ' || e.message END"""
-
-_WRITE_FAILURES = re.compile(r"could not write|no space left|file too large|disk quota", re.IGNORECASE)

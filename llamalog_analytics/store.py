@@ -949,6 +949,28 @@ def unwritable_folder(path: str | None, said: str) -> Path | None:
     return folder
 
 
+NO_ROOM = re.compile(r"no space left|file too large|disk quota", re.IGNORECASE)
+"""What an error says when a write did not fit: the disk or a quota full, or a file size limit."""
+
+
+def unwritten_file(said: str) -> tuple[Path, str] | None:
+    """The file DuckDB could not write for want of room, and why, from its error's text
+    ``said`` (where the name may come quoted inside a quoted message); None for any other
+    failure, or when the error names no file.
+
+    Examples:
+        >>> said = 'IO Error: {"exception_message":"Could not write file \\"/x/9.parquet\\": File too large"}'
+        >>> unwritten_file(said)
+        (PosixPath('/x/9.parquet'), 'File too large')
+        >>> print(unwritten_file('Could not write file "/x/9.parquet": Permission denied'))
+        None
+    """
+    found = re.search(r'Could not write file "([^"]+)": ([^"]+)', said.replace('\\"', '"'))
+    if found is None or not NO_ROOM.search(found.group(2)):
+        return None
+    return Path(found.group(1)), found.group(2)
+
+
 def _lock_holder(said: str) -> str:
     """The process holding a store file's lock, from DuckDB's error ``said`` when it names one:
     its id and command line (on Linux; elsewhere its program), shortened to a line.

@@ -501,6 +501,39 @@ def test_a_full_disk_leaves_nothing_half_written(tmp_path, data, big_csv):
         assert store.load_files(big_csv, quiet=True).rows_loaded == 400_000
 
 
+def test_an_audit_out_of_room_names_the_folder_and_records_nothing(tmp_path, data):
+    """A listing that does not fit (here a file size limit, as a full disk would) stops the audit
+    with the folder it filled and what to do, and the store records no run."""
+    path, scratch = tmp_path / "s.duckdb", tmp_path / "scratch"
+    scratch.mkdir()
+    lla.write_logs(data.llama_logs, tmp_path / "logs.parquet")
+    with lla.LogStore(path) as store:
+        store.load_files(tmp_path / "logs.parquet", quiet=True)
+    limited = child(
+        """
+        import resource, signal, sys
+        import llamalog_analytics as lla
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+        with lla.LogStore(sys.argv[1]) as store:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+            try:
+                lla.verify(store)
+                print("verified")
+            except lla.LlamalogError as exc:
+                print("verify refused:", exc)
+        """,
+        path,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )
+    out, err = limited.communicate(timeout=300)
+    assert f"verify refused: the audit ran out of room: DuckDB could not write {scratch}/" in out, out + err
+    assert f"(File too large); nothing was recorded. Hint: free some space in {scratch} (" in out, out + err
+    assert f"the checks' listings go to {scratch} (set TMPDIR to move them)" in out, out + err
+    assert list(scratch.iterdir()) == []  # the audit's folder went with it
+    with lla.LogStore(path, read_only=True) as store:
+        assert AUDITS_TABLE not in {t.lower() for (t,) in store.execute("SHOW TABLES")}
+
+
 def test_a_store_another_process_made_meanwhile_is_never_removed(tmp_path, monkeypatch):
     path = tmp_path / "s.duckdb"
     holders: list[subprocess.Popen[str]] = []

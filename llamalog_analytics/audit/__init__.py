@@ -35,11 +35,15 @@ Examples:
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack, nullcontext
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from .. import links, rules, schema
@@ -47,7 +51,7 @@ from .._format import moment
 from .._sql import LOADS_TABLE, quote
 from .._time import naive_utc
 from ..errors import StoreError
-from ..store import LogStore
+from ..store import LogStore, unwritten_file
 from . import history
 from .categories import CATEGORY_CHECKS, category_backfill, category_present, category_rules
 from .concentration import with_concentration
@@ -172,12 +176,39 @@ def verify(
             scratch,
             tuple(DEFAULT_CHECKS if checks is None else checks),
         )
-        # listings are on disk already; rows a check made as a frame join them once it is done
-        results = tuple(check(audit).kept(audit.kept_folder) for check in audit.checks)
-        scratch.close()  # the checks' temporary tables, freed before the work that follows
-        results = with_concentration(audit, results)
+        try:
+            # listings are on disk already; rows a check made as a frame join them once it is done
+            results = tuple(check(audit).kept(audit.kept_folder) for check in audit.checks)
+            scratch.close()  # the checks' temporary tables, freed before the work that follows
+            results = with_concentration(audit, results)
+        except duckdb.Error as exc:
+            no_room = _no_room(store, exc, audit.kept_folder.path)
+            if no_room is None:
+                raise
+            raise no_room from exc
         report = AuditReport(results, _summary(audit, results), audit)
     return history.record(store, report, _parameters(audit, results), elsewhere)
+
+
+def _no_room(store: LogStore, exc: duckdb.Error, kept: Path) -> StoreError | None:
+    """The error to raise when the checks ran out of disk (or of a file size limit) writing
+    their work, naming the file, the folder and what is free there; None for any other failure.
+    ``kept`` is the audit's folder for its listings, deleted with it: the folder named is the
+    one it lies in."""
+    unwritten = unwritten_file(str(exc))
+    if unwritten is None:
+        return None
+    file, why = unwritten
+    folder = file.parent.parent if file.parent == kept else file.parent
+    while not folder.exists():  # DuckDB's spill folder, say, deleted as the failure unwound
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free / 2**30
+    spill = f"{store.path}.tmp" if store.path else "the working folder's .tmp"
+    return StoreError(
+        f"the audit ran out of room: DuckDB could not write {file} ({why}); nothing was recorded. "
+        f"Hint: free some space in {folder} ({free:.1f} GiB free now) and verify again: the checks' "
+        f"listings go to {tempfile.gettempdir()} (set TMPDIR to move them), what DuckDB spills to {spill}"
+    )
 
 
 def _parameters(audit: Audit, results: tuple[CheckResult, ...]) -> dict[str, Any]:

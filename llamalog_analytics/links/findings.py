@@ -171,7 +171,8 @@ def job_key_sql(column: str, seed: int) -> str:
 
     Examples:
         >>> import duckdb
-        >>> keys = duckdb.sql(f"SELECT {job_key_sql('j', 1)} FROM (VALUES ('289'), (NULL), ('289')) AS t(j)")
+        >>> con = duckdb.connect()
+        >>> keys = con.sql(f"SELECT {job_key_sql('j', 1)} FROM (VALUES ('289'), (NULL), ('289')) AS t(j)")
         >>> a, b, c = (key for (key,) in keys.fetchall())
         >>> a == c >= 0, b
         (True, -1)
