@@ -152,8 +152,9 @@ def verify(
 
     Raises:
         StoreError: ``after``, or a ``before`` named, is not a log table in the store; the
-            message lists the tables there are. Or recording the run failed (nothing was
-            recorded).
+            message lists the tables there are. Or recording the run failed, or the checks ran
+            out of room on disk for their listings or DuckDB's spill (the message names the file
+            and what is free in its folder); nothing was recorded.
     """
     held = nullcontext() if memory_limit is None else store.memory_at_most(memory_limit)
     with store.session(), held, ExitStack() as scratch:  # one consistent view of the store
