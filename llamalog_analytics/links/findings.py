@@ -49,28 +49,28 @@ def linked_table(store: Any, table: str, linking: Linking | None = None) -> Iter
         >>> differ
         0
     """
-    name = None
     with store.session(), ExitStack() as held:
-        # one view of the table, scanned in its order both times (DuckDB's default, made sure of)
-        with store.settings(preserve_insertion_order="true"):
+        # one view of the table, scanned in its order both times (DuckDB's default, made sure of);
+        # UUIDs through Arrow as UUIDs, not text
+        with store.settings(preserve_insertion_order="true", arrow_lossless_conversion="true"):
             found = _found(store, table, linking)
-            if found is not None:
-                misplaced = literal(_MISPLACED.format(table=table))
-                # UUIDs through Arrow as UUIDs, not text
-                with (
-                    store.settings(arrow_lossless_conversion="true"),
-                    store.registered("_llamalog_linked_rows", _with_links(store, table, found)) as rows,
-                ):
-                    del found
-                    name = held.enter_context(
-                        store.temporary(
-                            f"""SELECT * EXCLUDE (_id_low) REPLACE (dangling::VARCHAR AS dangling) FROM {rows}
+            rows = None if found is None else _with_links(store, table, found)
+            del found
+            name = None if rows is None else _written(store, table, rows, held)
+        yield name or held.enter_context(store.temporary(linked_sql(table, linking)))
+
+
+def _written(store: Any, table: str, rows: pa.RecordBatchReader, held: ExitStack) -> str:
+    """A temporary table (``held`` drops it) of :func:`_with_links`' ``rows``, each row's id
+    checked against the ``_id_low`` its links were found for."""
+    misplaced = literal(_MISPLACED.format(table=table))
+    with store.registered("_llamalog_linked_rows", rows) as registered:
+        return held.enter_context(
+            store.temporary(
+                f"""SELECT * EXCLUDE (_id_low) REPLACE (dangling::VARCHAR AS dangling) FROM {registered}
 WHERE CASE WHEN {uuid_half("id", "low")} = _id_low THEN true ELSE error({misplaced}) END"""
-                        )
-                    )
-        if name is None:
-            name = held.enter_context(store.temporary(linked_sql(table, linking)))
-        yield name
+            )
+        )
 
 
 _MISPLACED = "{table}: its rows came in another order than they were read in. Hint: run it again"
