@@ -27,7 +27,7 @@ import duckdb
 
 from . import schema
 from ._format import first_few
-from ._sql import json_text, literal, quote
+from ._sql import MIGRATIONS_TABLE, json_text, literal, quote
 from .errors import NotLlamaLogError, SourceError, UnknownColumnError
 
 if TYPE_CHECKING:
@@ -343,7 +343,14 @@ def map_columns(path: str, names: list[str], fmt: str) -> tuple[dict[str, int], 
     missing = [c for c in schema.REQUIRED if c not in mapping]
     if missing:
         found = [*ignored, *(n for n in names if n not in ignored)]
-        raise NotLlamaLogError(path, missing, found, fmt=fmt)
+        prisma = {"migration_name", "started_at", "finished_at"} <= {n.lower() for n in names}
+        hint = (
+            f"it is an export of Prisma's {MIGRATIONS_TABLE}: load it as that, "
+            f"llamalog load {shlex.quote(path)} --as {MIGRATIONS_TABLE} (table={MIGRATIONS_TABLE!r})"
+            if prisma
+            else None
+        )
+        raise NotLlamaLogError(path, missing, found, hint, fmt=fmt)
     return mapping, tuple(ignored)
 
 
@@ -591,7 +598,7 @@ def _json_records(store: LogStore, path: str, fmt: str, records: str, params: li
                 "Hint: export one object per row, with the table's columns as keys"
             )
         keys = list(schema.COLUMN_NAMES)  # an export of no rows, as a CSV of its header alone
-        notes = [f"no records in it (an empty JSON {'array' if fmt == 'json' else 'file'}): nothing to load"]
+        notes = []  # the stage says there is nothing to load
     mapping, ignored = map_columns(path, keys, fmt)
     pointers = ", ".join(
         literal("/" + keys[i].replace("~", "~0").replace("/", "~1")) for i in mapping.values()

@@ -86,7 +86,7 @@ class Explanation:
         # rows about another entity that name this one (an album's CREATED row naming its artist)
         naming = pl.col("entity_type").is_not_null() & (pl.col("entity_type") != self.entity_type)
         its = after.filter(~naming)
-        about = f"{count(its.height, 'row')} about this {kind}{_tally(its)}"
+        about = f"{count(its.height, 'more row')} about this {kind}{_tally(its)}"
         for (other,), rows in after.filter(naming).group_by("entity_type", maintain_order=True):
             about += f" and {count(rows.height, f'{other} row')} naming it{_tally(rows)}"
         yield f"  afterward: {about}, {self.rows.height} in its chain"
@@ -317,7 +317,12 @@ def _anomalies(
             f"application's rules {said})"
         )
     if not own.is_empty() and created is None:
-        found.append("missing CREATED: no row records how this entity was created")
+        found.append(
+            "no categories: none of its rows has one (a table from before the category migration, "
+            "such as enrichment_logs?), so none can say how it was created"
+            if own["category"].is_null().all()
+            else "missing CREATED: no row records how this entity was created"
+        )
     earlier = own.filter(_before_creation(created))
     if not earlier.is_empty():
         first = earlier.row(0, named=True)

@@ -456,9 +456,9 @@ def write_timeline(figure: go.Figure, path: str | Path) -> Path:
         except (ImportError, ValueError, RuntimeError) as exc:
             cause = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise ExportError(
-                f"{path}: cannot render a PNG here ({cause.rstrip('.,:;')}). Hint: pip install kaleido, and "
-                "install Chrome or Chromium (apt-get install chromium, or run plotly_get_chrome); "
-                "or write .html instead"
+                f"{path}: cannot render a PNG here ({cause.rstrip('.,:;')}). Hint: pip install "
+                "'llamalog_analytics[png]' (kaleido), and install Chrome or Chromium (apt-get install "
+                "chromium, or run plotly_get_chrome); or write .html instead"
             ) from exc
         return path
     title = figure.layout.title.text or "🦙 LlamaLog timeline"

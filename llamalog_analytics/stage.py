@@ -235,7 +235,18 @@ def _notes(source: SourceLoad) -> list[str]:
         )
     if source.columns_absent:
         notes.append(absent_note(source.to_dict()))
+    if source.table == schema.CURRENT_TABLE and set(source.columns_absent) >= _MIGRATIONS_ADDED:
+        again = "SOURCE" if source.format == "postgres" else shlex.quote(source.source)
+        notes.append(
+            f"it has none of the columns the migrations added ({', '.join(sorted(_MIGRATIONS_ADDED))}): "
+            f"if it is the pre-migration snapshot, load it as that. Hint: llamalog load {again} --as "
+            f"{schema.LEGACY_TABLE} (table={schema.LEGACY_TABLE!r}); the audit compares the two tables"
+        )
     return notes + list(source.notes)
+
+
+_MIGRATIONS_ADDED = set(schema.COLUMN_NAMES) - {c.name for c in schema.LEGACY_COLUMNS}
+"""The columns ``llama_logs`` has that the pre-migration ``enrichment_logs`` had not."""
 
 
 @dataclass(frozen=True)
@@ -620,6 +631,8 @@ ORDER BY line LIMIT 1"""
         )
         unknown, found = findings.read(values)
         notes = [*rdr.notes, *([self.misnamed[table]] if table in self.misnamed else [])]
+        if staged + structural == 0 and rdr.format != "postgres":  # a database's new rows may be none
+            notes.append("no rows in it: nothing to load")
         if repeated:  # an export of a table keyed by id gives each id once
             notes.append(
                 f"{count(repeated, 'row')} {verb(repeated, 'repeats', 'repeat')} an id this load gave "

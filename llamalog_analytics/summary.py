@@ -68,7 +68,9 @@ class StoreSummary:
                 width = max(map(len, shown))
                 lines += [f"  {k:<{width}}  {v:>10,}" for k, v in shown.items()]
         if self.loads:
-            lines.append(f"load history ({count(len(self.loads), 'source')} read):")
+            loads = len({load["load_id"] for load in self.loads})
+            sources = len({load["source"] for load in self.loads})
+            lines.append(f"load history ({count(loads, 'load')} of {count(sources, 'source')}):")
             for load in self.loads:
                 lines += [
                     f"  #{load['load_id']} {load['loaded_at']:%Y-%m-%d %H:%M} UTC "

@@ -15,6 +15,7 @@ import pytest
 from conftest import FIXTURES, MIGRATIONS, ROOT, cli_store, run_cli, run_in_terminal, run_process
 
 import llamalog_analytics as lla
+from llamalog_analytics.cli import main
 from llamalog_analytics.sample import DEMO_ALBUM
 
 ALBUM = DEMO_ALBUM
@@ -496,22 +497,25 @@ def test_changes_lists_the_rows_their_source_changed(tmp_path):
     frame = lla.synthetic.generate(20, seed=2).llama_logs.head(10)
     lla.write_logs(frame, path)
     run_cli("load", path, "--db", db, "--quiet")
+    files_note = "A row a file no longer has is not counted gone: a file may hold part of a table.\n"
     assert run_cli("changes", "--db", db)[:2] == (
         0,
-        "[🦙 LlamaLog] no stored row was changed or removed in its source since loaded\n",
+        "[🦙 LlamaLog] no stored row was changed or removed in its source since loaded\n" + files_note,
     )
-    lla.write_logs(frame.with_columns(reason=pl.lit("edited")), path)
+    lla.write_logs(frame.with_columns(reason=pl.lit("edited")).head(9), path)  # the last row left out
     code, out, _ = run_cli("load", path, "--db", db, "--quiet")
     assert code == 0 and "llamalog changes" in out
     code, out, _ = run_cli("changes", "--db", db)
     assert code == 0 and "changed: reason" in out and frame["id"][0] in out
-    assert out.splitlines()[-1].startswith("10 rows changed, 0 gone; sources and the values before")
-    code, out, _ = run_cli("changes", "--db", db, "--format", "json")
+    assert out.splitlines()[-2].startswith("9 rows changed, 0 gone; sources and the values before")
+    assert out.endswith(files_note)  # why the row left out is not gone
+    code, out, err = run_cli("changes", "--db", db, "--format", "json")
     changed = json.loads(out)
-    assert len(changed) == 10 and {c["change"] for c in changed} == {"changed: reason"}
+    assert err == files_note
+    assert len(changed) == 9 and {c["change"] for c in changed} == {"changed: reason"}
     assert {json.loads(c["previous"])["reason"] for c in changed} == set(frame["reason"].to_list())
     times = {c["created_at"] for c in changed}  # ISO 8601 UTC, as the exports write times
-    assert times == {f"{t.isoformat(timespec='milliseconds')}Z" for t in frame["created_at"]}
+    assert times == {f"{t.isoformat(timespec='milliseconds')}Z" for t in frame["created_at"].head(9)}
 
 
 def test_load_into_prisma_migrations_says_what_it_loaded(tmp_path):
@@ -553,8 +557,8 @@ def test_a_png_this_machine_cannot_render_is_a_one_line_error(tmp_path, monkeypa
     assert (code, out) == (2, "")
     assert err == (
         f"[🦙 LlamaLog] error: {tmp_path / 'a.png'}: cannot render a PNG here (Kaleido requires Google "
-        "Chrome to be installed). Hint: pip install kaleido, and install Chrome or Chromium (apt-get "
-        "install chromium, or run plotly_get_chrome); or write .html instead\n"
+        "Chrome to be installed). Hint: pip install 'llamalog_analytics[png]' (kaleido), and install "
+        "Chrome or Chromium (apt-get install chromium, or run plotly_get_chrome); or write .html instead\n"
     )
     assert not (tmp_path / "a.png").exists()
 
@@ -578,6 +582,7 @@ def test_usage_errors_are_one_line_too(tmp_path):
     for args, message in (
         (["rejects", "--load", "x"], "Invalid value for '--load': 'x' is not a valid integer range. "),
         (["nope"], "No such command 'nope'. Hint: llamalog --help"),
+        (["report"], "No such command 'report': the audit writes its HTML report, llamalog verify --report"),
         (["chian"], "(Did you mean one of: 'chain', 'changes'?) Hint: llamalog --help"),
         (["chain", "ALBUM"], "Missing argument 'ENTITY_ID'. Hint: llamalog chain --help"),
         (["chain", "ALBUM", ALBUM, "--limit", "2"], "add --mode entity. Hint: llamalog chain --help"),
@@ -590,6 +595,12 @@ def test_usage_errors_are_one_line_too(tmp_path):
         assert (code, out) == (2, "")
         assert err.startswith("[🦙 LlamaLog] error: ") and message in err and err.count("\n") == 1, err
     assert run_cli("--version")[0] == 0 and run_cli("rejects", "--help")[0] == 0
+
+
+def test_the_command_list_gives_each_command_whole_in_80_columns():
+    listed = run_in_terminal("--help", columns=80).split("Commands:")[1].splitlines()[1:]
+    assert len(listed) == len(main.commands) and all(len(line) <= 80 for line in listed)
+    assert not any(line.endswith("...") for line in listed), listed
 
 
 @pytest.mark.parametrize("name", ["rows.csv", "rows.csv.gz", "rows.json", "rows.parquet"])

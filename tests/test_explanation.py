@@ -66,7 +66,7 @@ def test_the_demo_albums_catch_all_created_rows_are_no_creation():
         "(enrichment:album)" in (str(explanation))
     )
     afterward = (
-        f"afterward: {own.height - 1} rows about this album (1 cached, 3 labelled created, 6 enriched)"
+        f"afterward: {own.height - 1} more rows about this album (1 cached, 3 labelled created, 6 enriched)"
     )
     assert afterward in str(explanation)  # the first row seen is how it got here, not afterward
     assert (
@@ -166,7 +166,7 @@ def test_a_creation_outside_any_job_says_so(tmp_path):
         explanation = lla.explain(store, "ALBUM", ALBUM)
     assert explanation.created["chain_root"] is None
     assert str(explanation).splitlines()[1].endswith("; outside any job"), str(explanation)
-    assert str(explanation).splitlines()[2] == "  afterward: 0 rows about this album, 1 in its chain"
+    assert str(explanation).splitlines()[2] == "  afterward: 0 more rows about this album, 1 in its chain"
 
 
 def test_a_label_that_is_no_category_is_counted_apart_from_the_category(tmp_path):
@@ -178,7 +178,7 @@ def test_a_label_that_is_no_category_is_counted_apart_from_the_category(tmp_path
     with store_of(rows, tmp_path) as store:
         afterward = str(lla.explain(store, "ALBUM", ALBUM)).splitlines()[2]
     assert afterward == (
-        "  afterward: 2 rows about this album "
+        "  afterward: 2 more rows about this album "
         "(1 user_action, 1 'user_action' (not a category)), 3 in its chain"
     )
 
@@ -209,7 +209,7 @@ def test_rows_logged_before_the_creation_are_an_anomaly_not_afterward(tmp_path):
     with store_of(rows, tmp_path) as store:
         text = str(lla.explain(store, "ALBUM", ALBUM))
     assert "how it got here: album:created at 2026-03-02 12:00:00" in text
-    assert "afterward: 1 row about this album (1 enriched), 3 in its chain" in text
+    assert "afterward: 1 more row about this album (1 enriched), 3 in its chain" in text
     assert (
         "logged before its creation: 1 row about it came before its CREATED row "
         "(the first: enrichment:album at 2026-03-01 12:00:00.000 UTC)"
@@ -276,15 +276,25 @@ def test_rows_about_another_entity_that_name_this_one_are_counted_apart(tmp_path
     with lla.sample_store() as store:  # the album created with the artist names it in its CREATED row
         artist = str(lla.explain(store, "ARTIST", "9898b85a-0907-4bf3-bbcb-09848ba3e837"))
     assert (
-        "afterward: 13 rows about this artist (12 enriched, 1 failed) and 1 ALBUM row naming it "
+        "afterward: 13 more rows about this artist (12 enriched, 1 failed) and 1 ALBUM row naming it "
         "(1 labelled created), 22 in its chain"
     ) in artist, artist
     case = scenario("immediate_parent_creation")  # the track's CREATED row carries the album's id
     with store_of(case["rows"], tmp_path) as store:
         album = str(lla.explain(store, "ALBUM", case["rows"][0]["album_id"]))
     assert (
-        "afterward: 0 rows about this album and 1 TRACK row naming it (1 labelled created), 4 in its chain"
+        "afterward: 0 more rows about this album and 1 TRACK row naming it (1 labelled created), "
+        "4 in its chain"
     ) in album, album
+
+
+def test_an_entity_in_the_snapshot_has_no_categories_rather_than_a_missing_creation():
+    from llamalog_analytics.sample import DEMO_ALBUM
+
+    with lla.sample_store() as store:
+        text = str(lla.explain(store, "ALBUM", DEMO_ALBUM, table="enrichment_logs"))
+    assert "no categories: none of its rows has one (a table from before the category migration" in text
+    assert "missing CREATED" not in text
 
 
 def test_an_albums_dangling_parents_come_in_number_order_under_its_title():

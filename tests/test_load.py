@@ -11,7 +11,7 @@ import shutil
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, MIGRATIONS, assert_same_rows
+from conftest import FIXTURES, MIGRATIONS, ROOT, assert_same_rows
 
 import llamalog_analytics as lla
 from llamalog_analytics import schema
@@ -738,3 +738,25 @@ def test_a_dump_a_copy_text_file_and_a_zstd_file_are_refused_with_what_they_are_
             pytest.raises(SourceError, match=rf"^{re.escape(str(path))}: {expected}"),
         ):
             store.load_files(path, quiet=True)
+
+
+def test_the_snapshot_loaded_as_llama_logs_is_said_to_look_like_it(store):
+    snapshot = ROOT / "data" / "sample" / "enrichment_logs.csv.gz"
+    said = str(store.load_files(snapshot, quiet=True))
+    assert (
+        "it has none of the columns the migrations added (category, root_job_id): if it is the "
+        f"pre-migration snapshot, load it as that. Hint: llamalog load {snapshot} --as enrichment_logs "
+        "(table='enrichment_logs')"
+    ) in said
+    assert "migrations added" not in str(store.load_files(snapshot, "enrichment_logs", quiet=True))
+
+
+def test_prismas_migrations_loaded_as_logs_is_said_to_be_that_table(store):
+    migrations = ROOT / "data" / "sample" / "_prisma_migrations.csv"
+    with pytest.raises(NotLlamaLogError) as failure:
+        store.load_files(migrations)
+    assert str(failure.value).endswith(
+        f"Hint: it is an export of Prisma's _prisma_migrations: load it as that, llamalog load "
+        f"{migrations} --as _prisma_migrations (table='_prisma_migrations')"
+    )
+    assert store.tables() == ()

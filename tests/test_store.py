@@ -190,6 +190,17 @@ def test_reading_a_missing_store_names_the_stores_beside_it_and_creates_nothing(
     assert list(empty.iterdir()) == []
 
 
+def test_a_store_in_a_folder_that_does_not_exist_says_to_create_the_folder(tmp_path):
+    missing = tmp_path / "new folder"
+    with pytest.raises(StoreError) as failure:
+        lla.LogStore(missing / "s.duckdb")
+    assert str(failure.value) == (
+        f"{missing / 's.duckdb'}: there is no folder {missing} to keep the store in. "
+        f"Hint: create it (mkdir -p '{missing}'), or name a store in a folder that exists"
+    )
+    assert not missing.exists()
+
+
 def test_a_failed_first_load_leaves_no_store_file_and_a_failed_later_load_keeps_the_store(ten_rows, tmp_path):
     stranger = tmp_path / "stranger.csv"
     stranger.write_text("name,price\nteapot,12\n")

@@ -23,7 +23,14 @@ from .store import attach, changes, demo, info, load, rejects, synth
 
 
 class _OneLineErrors(click.Group):
-    """Usage errors (an unknown option, a bad value) as one line too, like every other error."""
+    """Usage errors (an unknown option, a bad value) as one line too, like every other error;
+    a command users look for under another name (:data:`ELSEWHERE`) says where it is."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        asked = args[0] if args else None
+        if asked in ELSEWHERE and asked not in self.commands:
+            ctx.fail(f"No such command {asked!r}: {ELSEWHERE[asked]}.")
+        return super().resolve_command(ctx, args)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
@@ -56,6 +63,13 @@ class _OneLineErrors(click.Group):
             raise
 
 
+ELSEWHERE = {
+    "report": "the audit writes its HTML report, llamalog verify --report audit.html",
+    "audit": "llamalog verify audits the migration (llamalog audits lists the audits run)",
+}
+"""Commands users ask for that another command does, and where to find it."""
+
+
 def _stopped(interrupt: BaseException) -> NoReturn:
     """Say that Ctrl-C stopped the command (and what the library said of it), and exit with 130,
     as a shell's command killed by SIGINT does."""
@@ -79,20 +93,24 @@ def main(wait: float | None) -> None:  # read by open_store from the context
     """Load, explore and audit the LlamaLog audit table (llama_logs)."""
 
 
-for command in (
-    load,
-    attach,
-    info,
-    rejects,
-    changes,
-    synth,
-    demo,
-    verify_command,
-    repair_command,
-    audits,
-    chain_command,
-    explain,
-    graph,
-    timeline,
-):
+SUMMARIES = {
+    load: "Load exported files or a PostgreSQL database into the store.",
+    attach: "Make a folder of Parquet files the log table, never copied.",
+    info: "Show the store's tables, rows, date range and loads.",
+    rejects: "List the rows a load could not take, and why.",
+    changes: "List stored rows their source later changed or dropped.",
+    synth: "Generate realistic synthetic LlamaLog rows.",
+    demo: "Load the sample data, audit it and write the HTML report.",
+    verify_command: "Audit the migration; --report FILE.html writes the report.",
+    repair_command: "Write the migration that repairs what the audit finds.",
+    audits: "List the audits recorded in the store.",
+    chain_command: "Print one album, artist or track's provenance chain.",
+    explain: "Explain in words how one entity got here and what followed.",
+    graph: "Export one entity's provenance graph, or its chain as traces.",
+    timeline: "Draw one entity's chain as a timeline (HTML or PNG).",
+}
+"""Each command as ``llamalog --help`` lists it: whole, where click would cut its first
+sentence to fit the line."""
+for command, summary in SUMMARIES.items():
+    command.short_help = summary
     main.add_command(command)

@@ -203,12 +203,17 @@ def changes(db: str, output: str) -> None:
     store.disappeared()): the load that found it, table, source, id, created_at, and what
     changed: the columns, or gone.
 
+    A row is found changed when a later load of its source holds its id with other values;
+    gone, only when that source is a database (a load reads the whole table): a file may
+    hold part of a table, so a row a file no longer has is not counted gone.
+
     Exit status: 0, also when there are none; 2 when the store does not exist.
     """
     import json
 
     with open_store(db, read_only=True) as store:
         rows = store.source_changes()
+        from_files = bool((store.loads()["format"] != "postgres").any())
     if rows.is_empty():
         click.echo(
             "[🦙 LlamaLog] no stored row was changed or removed in its source since loaded",
@@ -241,6 +246,11 @@ def changes(db: str, output: str) -> None:
             f"{count(changed, 'row')} changed, {gone:,} gone; sources and the values before a change: "
             "--format csv or --format json"
         )
+    if from_files:
+        click.echo(wrapped(_FILES_LOSE_NOTHING, terminal_width()), err=output != "table")
+
+
+_FILES_LOSE_NOTHING = "A row a file no longer has is not counted gone: a file may hold part of a table."
 
 
 def _rejects_table(rows: list[dict[str, Any]]) -> str:
