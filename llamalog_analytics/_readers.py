@@ -373,8 +373,11 @@ def _csv(store: LogStore, path: str) -> Reader:
 FROM read_csv(?, columns=?, header=true, auto_detect=false, hive_partitioning=false, delim=',',
   quote='"', escape='"', allow_quoted_nulls=false, max_line_size={MAX_LINE_BYTES}, store_rejects=true,
   rejects_table='{CSV_ERRORS}', rejects_scan='{CSV_SCANS}')"""
+    # a rejected row's raw text: its fields quoted as psql quotes them (only where needed), so it
+    # is the file's own line when psql wrote the file
     quoted = ", ".join(
-        f"CASE WHEN s{i} IS NULL THEN '' ELSE '\"' || replace(s{i}, '\"', '\"\"') || '\"' END"
+        f"CASE WHEN s{i} IS NULL THEN '' WHEN s{i} = '' OR regexp_matches(s{i}, '[,\"\\r\\n]') "
+        f"THEN '\"' || replace(s{i}, '\"', '\"\"') || '\"' ELSE s{i} END"
         for i in range(len(header))
     )
     return Reader(

@@ -777,7 +777,7 @@ _PARSER_ERRORS = f"""SELECT line, min(line_byte_position) AS start_byte,
   min(TRY_CAST(regexp_extract(error_message, 'Found: (\\d+)', 1) AS BIGINT)) AS fewest,
   max(TRY_CAST(regexp_extract(error_message, 'Found: (\\d+)', 1) AS BIGINT)) AS most,
   max(TRY_CAST(regexp_extract(error_message, 'Columns: (\\d+)', 1) AS BIGINT)) AS expected,
-  first(csv_line ORDER BY column_idx) AS raw
+  ltrim(first(csv_line ORDER BY column_idx), chr(13) || chr(10)) AS raw  -- not the line break before
 FROM {_readers.CSV_ERRORS} GROUP BY line"""
 # Why a line was rejected, with the file's name (parameter 1) and the line it starts on, as an
 # editor numbers them; parameter 2 is the format.

@@ -104,6 +104,8 @@ def test_rejects_are_kept_with_reason_row_and_raw_text(store):
     assert by_row[8]["column_name"] == "sources"  # the first bad column is named
     assert by_row[9]["reason"] == "operation is empty"
     assert "not-a-uuid" in by_row[2]["raw"]
+    lines = (FIXTURES / "rejects.csv").read_text().splitlines()  # quoted as psql quotes: its own lines
+    assert {by_row[n]["raw"] for n in (2, 3, 4, 5, 7)} <= set(lines)
     loaded = store.table()
     assert loaded.filter(pl.col("id").str.ends_with("16"))["operation"].item() == "multi\nline:operation"
     # An offset is converted to UTC; a category label the schema does not know loads as-is.
