@@ -107,15 +107,21 @@ FROM pairs AS p LEFT JOIN differing AS x ON x._file = p._file AND x._row = p._ro
 def _mark_repeats(store: LogStore, paths: list[str], files: str, absent: Mapping[str, list[int]]) -> None:
     """Mark the later copies of an id repeated within the load: ``duplicate`` when equal to the
     first, else rejected with the columns that differ (JSON null and SQL NULL apart unless one
-    copy's source is among ``files``; a column either copy's source does not give not at all)."""
+    copy's source is among ``files``; a column either copy's source does not give not at all).
+    The first copy is one from a source that gives the most columns (then the first source, the
+    first row): a snapshot without the migration's columns loaded with the table that has them
+    keeps the table's values, whichever file comes first."""
     either_blurred = f"list_contains({files}, later._file) OR list_contains({files}, first._file)"
+    lacking = _numbers([sum(n in sources for sources in absent.values()) for n in range(len(paths))])
     store.execute(
         _mark(
             "duplicate",
             "'duplicate id with different values in ' || array_to_string(d.diff, ', ') || "
-            "'; the first copy (row ' || d.first_row || ' of ' || d.first_source || ') was kept'",
+            "'; the copy in row ' || d.first_row || ' of ' || d.first_source || ' was kept'",
             f"""WITH dup AS (
-    SELECT *, row_number() OVER (PARTITION BY _table, id ORDER BY _file, _row) AS k FROM {STAGE_TABLE}
+    SELECT *, row_number() OVER (
+      PARTITION BY _table, id ORDER BY list_extract({lacking}, _file + 1), _file, _row) AS k
+    FROM {STAGE_TABLE}
     WHERE _reason IS NULL AND (_table, id) IN (
       SELECT (_table, id) FROM {STAGE_TABLE} WHERE _reason IS NULL GROUP BY _table, id HAVING count(*) > 1))
   SELECT later._file, later._row,

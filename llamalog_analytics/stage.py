@@ -635,8 +635,8 @@ ORDER BY line LIMIT 1"""
             notes.append("no rows in it: nothing to load")
         if repeated:  # an export of a table keyed by id gives each id once
             notes.append(
-                f"{count(repeated, 'row')} {verb(repeated, 'repeats', 'repeat')} an id this load gave "
-                "before, with the same values: stored once"
+                f"{count(repeated, 'row')} {verb(repeated, 'repeats', 'repeat')} an id this load gives "
+                "in another row, with the same values in the columns both have: stored once"
             )
         notes += found
         return SourceLoad(

@@ -372,9 +372,10 @@ def test_duplicate_ids_within_one_call(store, synth, tmp_path):
     reject = store.rejects().row(0, named=True)
     assert reject["row_number"] == 7
     assert "duration_ms" in reject["reason"] and "row 1 of" in reject["reason"]
-    assert "1 row repeats an id this load gave before, with the same values: stored once" in (
-        result.sources[0].notes
-    )
+    assert (
+        "1 row repeats an id this load gives in another row, with the same values in the columns both "
+        "have: stored once"
+    ) in (result.sources[0].notes)
 
 
 def test_several_files_and_globs(store, synth, tmp_path):
@@ -762,3 +763,18 @@ def test_prismas_migrations_loaded_as_logs_is_said_to_be_that_table(store):
         f"{migrations} --as _prisma_migrations (table='_prisma_migrations')"
     )
     assert store.tables() == ()
+
+
+@pytest.mark.parametrize("snapshot_first", [True, False])
+def test_the_snapshot_loaded_with_the_table_keeps_the_tables_columns_whichever_comes_first(snapshot_first):
+    """The snapshot's rows are the table's older rows without the migrations' columns: equal in
+    the columns both give, so stored once, and as the table gives them."""
+    files = [ROOT / "data" / "sample" / name for name in ("enrichment_logs.parquet", "llama_logs.parquet")]
+    with lla.LogStore() as store:
+        result = store.load_files(files if snapshot_first else files[::-1], quiet=True)
+        assert (result.rows_read, result.rows_inserted, result.rows_rejected) == (4_651, 4_000, 0)
+        counted = store.execute("SELECT count(*), count(category) FROM llama_logs")[0]
+        by_table = store.execute("SELECT count(root_job_id) FROM llama_logs")[0][0]
+    assert counted == (4_000, 4_000)
+    with lla.sample_store() as sample:
+        assert by_table == sample.execute("SELECT count(root_job_id) FROM llama_logs")[0][0]
