@@ -800,3 +800,22 @@ def test_a_snapshot_exported_from_a_store_leaves_the_columns_the_migrations_adde
         result = lla.verify(store, checks=[rows_preserved]).check("rows_preserved")
     assert (result.status, result.count) == ("pass", 0)
     assert f"{len(schema.LEGACY_COLUMNS)} columns compared" in result.finding
+
+
+def test_the_snapshot_audited_is_not_compared_with_itself():
+    with lla.sample_store() as store:
+        report = lla.verify(store, after="enrichment_logs", checks=[rows_preserved])
+        with pytest.raises(ArgumentError, match=r"before='llama_logs' and after='llama_logs' name one table"):
+            lla.verify(store, before="llama_logs")
+    preserved = report.check("rows_preserved")
+    assert preserved.status == "skip"
+    assert preserved.finding.startswith("The audited table is the snapshot itself (enrichment_logs)")
+
+
+def test_checks_may_be_named():
+    with lla.sample_store() as store:
+        named = lla.verify(store, checks=["dangling_parents", "rows_preserved"])
+        with pytest.raises(ArgumentError, match=r"unknown check 'rows_presrved'\. Hint: name one of rows_"):
+            lla.verify(store, checks=["rows_presrved"])
+    assert [c.name for c in named.checks] == ["dangling_parents", "rows_preserved"]
+    assert named.check("dangling_parents").count == 1_274

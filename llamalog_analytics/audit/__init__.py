@@ -50,7 +50,7 @@ from .. import links, rules, schema
 from .._format import moment
 from .._sql import LOADS_TABLE, quote
 from .._time import naive_utc
-from ..errors import StoreError
+from ..errors import ArgumentError, StoreError
 from ..store import LogStore, unwritten_file
 from . import history
 from .categories import CATEGORY_CHECKS, category_backfill, category_present, category_rules
@@ -115,7 +115,7 @@ def verify(
     *,
     before: str | None = None,
     after: str = schema.CURRENT_TABLE,
-    checks: Sequence[Check] | None = None,
+    checks: Sequence[Check | str] | None = None,
     migrated_at: datetime | str | None = None,
     root_job_migrated_at: datetime | str | None = None,
     link: str = "instance",
@@ -128,10 +128,11 @@ def verify(
         store: a store holding ``after`` and, ideally, the snapshot ``before`` and
             ``_prisma_migrations``.
         before: the pre-migration snapshot's table. Left None, ``enrichment_logs`` is used when
-            the store has it; without a snapshot ``rows_preserved`` is ``skip`` and the category
-            backfill is replayed on rows older than the migration. Named, it must be in the store.
+            the store has it (and it is not ``after``); without a snapshot ``rows_preserved`` is
+            ``skip`` and the category backfill is replayed on rows older than the migration.
+            Named, it must be in the store, and not be ``after``.
         after: the migrated table; it must be in the store.
-        checks: the checks to run, in order.
+        checks: the checks to run, in order: check functions, or their names (``"rows_preserved"``).
         migrated_at: when the category migration ran (naive UTC); read from
             ``_prisma_migrations`` when loaded.
         root_job_migrated_at: when the root-job migration ran; likewise.
@@ -155,6 +156,7 @@ def verify(
             message lists the tables there are. Or recording the run failed, or the checks ran
             out of room on disk for their listings or DuckDB's spill (the message names the file
             and what is free in its folder); nothing was recorded.
+        ArgumentError: ``before`` and ``after`` name one table.
     """
     held = nullcontext() if memory_limit is None else store.memory_at_most(memory_limit)
     with store.session(), held, ExitStack() as scratch:  # one consistent view of the store
@@ -162,7 +164,13 @@ def verify(
         _require(store, after, "after", "the migrated table")
         if before is not None:
             _require(store, before, "before", "the pre-migration snapshot")
-        elif schema.LEGACY_TABLE in store.tables():
+            if before == after:
+                raise ArgumentError(
+                    f"before={before!r} and after={after!r} name one table: the audit compares the "
+                    "pre-migration snapshot with the migrated table. Hint: name the snapshot's table "
+                    "as before (--before) and the migrated one as after (--after), or leave before out"
+                )
+        elif schema.LEGACY_TABLE in store.tables() and after != schema.LEGACY_TABLE:
             before = schema.LEGACY_TABLE
         linking = links.Linking.of(link, reuse_gap)
         applied = store.applied_migrations()
@@ -175,7 +183,7 @@ def verify(
             applied,
             linking,
             scratch,
-            tuple(DEFAULT_CHECKS if checks is None else checks),
+            DEFAULT_CHECKS if checks is None else tuple(map(_check, checks)),
         )
         try:
             # listings are on disk already; rows a check made as a frame join them once it is done
@@ -189,6 +197,18 @@ def verify(
             raise no_room from exc
         report = AuditReport(results, _summary(audit, results), audit)
     return history.record(store, report, _parameters(audit, results), elsewhere)
+
+
+def _check(check: Check | str) -> Check:
+    """A check given by its function or by its name (one of :data:`DEFAULT_CHECKS`')."""
+    if callable(check):
+        return check
+    named = {c.__name__: c for c in DEFAULT_CHECKS}
+    if check not in named:
+        raise ArgumentError(
+            f"unknown check {check!r}. Hint: name one of {', '.join(named)}, or pass a check function"
+        )
+    return named[check]
 
 
 def _no_room(store: LogStore, exc: duckdb.Error, kept: Path) -> StoreError | None:
