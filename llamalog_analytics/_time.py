@@ -16,9 +16,9 @@ def naive_utc(
     *,
     day_end: bool = False,
 ) -> datetime | None:
-    """``value`` (a datetime, a date, or ISO text; an offset or ``Z`` is converted) as naive UTC.
-    A date alone stands for the start of that day, or with ``day_end`` for its last moment (an
-    inclusive range's end).
+    """``value`` (a datetime, a date, ISO text or a numpy ``datetime64``; an offset or ``Z`` is
+    converted) as naive UTC. A date alone stands for the start of that day, or with ``day_end``
+    for its last moment (an inclusive range's end).
 
     Examples:
         >>> naive_utc("2026-02-10T12:00:00+01:00", "since")
@@ -30,11 +30,22 @@ def naive_utc(
         ...
         llamalog_analytics.errors.ArgumentError: since='yesterday' is not a date or time. \
 Hint: use 2026-02-10 or 2026-02-10T16:39:53Z
+        >>> import numpy as np
+        >>> naive_utc(np.datetime64("2026-02-10"), "until", day_end=True).day
+        10
     """
     if value is None:
         return None
     if isinstance(value, str):
         value = _parsed(value.strip(), name, error)
+    elif type(value).__name__ == "datetime64":  # numpy's, to the day or finer
+        unit = str(value.dtype).removeprefix("datetime64[").rstrip("]")
+        value = value.item() if unit in ("Y", "M", "W", "D") else value.astype("datetime64[us]").item()
+    if not isinstance(value, date):
+        raise error(
+            f"{name}={value!r} is not a date or time. Hint: pass a datetime, a date or ISO text such "
+            "as 2026-02-10 or 2026-02-10T16:39:53Z"
+        )
     if not isinstance(value, datetime):  # a date alone
         return datetime.combine(value, time.max if day_end else time.min)
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value

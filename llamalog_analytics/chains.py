@@ -283,13 +283,10 @@ datetime.datetime(2026, 2, 7, 23, 59, 59, 999999))
                 f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}. "
                 f"Valid: {', '.join(schema.CATEGORIES)}"
             )
-    return (
-        kind,
-        key,
-        wanted,
-        naive_utc(since, "since", ChainError),
-        naive_utc(until, "until", ChainError, day_end=True),
-    )
+    start, end = naive_utc(since, "since", ChainError), naive_utc(until, "until", ChainError, day_end=True)
+    if start is not None and end is not None and start > end:
+        raise ChainError(f"since={since!r} is after until={until!r}: no row lies between. Hint: swap them")
+    return kind, key, wanted, start, end
 
 
 def _filtered(

@@ -234,3 +234,20 @@ def test_the_readme_album_chain_holds_only_its_own_jobs():
 
     assert strangers(rows).is_empty() and rows.filter(pl.col("relation") == "descendant").height == 4
     assert strangers(literal).height >= 10  # February and April rows of other albums, artists, tracks
+
+
+def test_times_may_be_numpy_dates_and_a_reversed_range_or_a_number_is_refused():
+    import numpy as np
+
+    album = "8f6d96c6-c33c-4687-a63b-396b2530e7ce"
+    with lla.sample_store() as store:
+
+        def rows(**window: object) -> int:
+            return lla.chain(store, "ALBUM", album, **window).height
+
+        assert rows(until=np.datetime64("2026-02-10")) == rows(until="2026-02-10") < rows()
+        assert rows(since=np.datetime64("2026-02-10T12:00:00.123")) == rows(since="2026-02-10T12:00:00.123")
+        with pytest.raises(ChainError, match=r"since=20260210 is not a date or time\. Hint: pass a datetime"):
+            rows(since=20260210)
+        with pytest.raises(ChainError, match=r"since='2026-06-01' is after until='2026-01-01'.*Hint: swap"):
+            rows(since="2026-06-01", until="2026-01-01")
