@@ -66,7 +66,7 @@ from ._clock import Clock
 from ._format import count, duration, moment, parse_duration, plotly_text
 from ._lanes import LANES_SHOWN, entity_names, keyed, lanes, left_aligned
 from ._plotly import Figure
-from ._time import naive_utc
+from ._time import created_utc, naive_utc
 from .chains import chain, named_otherwise, runs
 from .errors import TimelineError
 from .style import FAILED_STATUS, FLAG_STYLES, NO_CREATION, Style, category_style, llama_uri
@@ -163,6 +163,9 @@ def plot_timeline(
                 "categories, since and until choose the rows of a store's chain. Hint: filter the "
                 "frame instead, e.g. frame.filter(pl.col('category') == 'CREATED')"
             )
+        if source.is_empty():
+            raise TimelineError("the frame has no rows. Hint: pass log rows, such as lla.chain(store, ...)")
+        source = source.with_columns(created_utc(source))  # a frame of another zone's times: UTC
         rows, subject = links.annotate(source, links.Linking.of(link, reuse_gap)), "chain"
         whole, reused = rows, []  # runs of the rows in hand only
     else:

@@ -912,3 +912,14 @@ def test_markers_rings_and_llamas_at_the_plot_edges_are_drawn_whole(sample_album
     assert [p for p in points if p["clipped"] and not inside(p)] == []  # ...and are not cut there
     assert [box for box in llamas if not inside(box)] == []
     assert errors == []
+
+
+def test_a_frame_of_another_zones_times_is_drawn_in_utc_and_an_empty_one_is_refused():
+    with lla.sample_store() as store:
+        rows = lla.chain(store, "ALBUM", "8f6d96c6-c33c-4687-a63b-396b2530e7ce")
+    berlin = rows.with_columns(
+        pl.col("created_at").dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin")
+    )
+    assert lla.plot_timeline(berlin).to_json() == lla.plot_timeline(rows).to_json()
+    with pytest.raises(TimelineError, match=r"the frame has no rows\. Hint: pass log rows"):
+        lla.plot_timeline(rows.head(0))
