@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from . import schema
 from ._format import plotly_text, shorten
 from ._plotly import Figure
-from .style import NODE_STYLES, category_style
+from .style import NO_CREATION, NODE_STYLES, category_style
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -69,20 +69,27 @@ def _family(kind: str) -> str:
 
 
 def _group(data: Mapping[str, Any]) -> str:
-    """What a node is drawn as: ``log:<CATEGORY>``, ``job``, ``dangling`` or its kind."""
+    """What a node is drawn as: ``log:<CATEGORY>`` (``log:`` + :data:`_NO_CREATION` for a row
+    labelled CREATED that records no creation, as the timeline draws it), ``job``, ``dangling``
+    or its kind."""
     kind = data.get("kind", "")
     if kind == "log":
-        return f"log:{data.get('category') or ''}"
+        category = data.get("category") or ""
+        return f"log:{_NO_CREATION if category == 'CREATED' and not data.get('creation') else category}"
     if kind == "job" and data.get("dangling"):
         return "dangling"
     return str(kind)
+
+
+_NO_CREATION = "no creation"
+_STARS = ("log:CREATED", f"log:{_NO_CREATION}")  # drawn a little larger
 
 
 def _look(group: str) -> tuple[str, str, str]:
     """(legend name, colour, symbol) of a group of nodes."""
     if group.startswith("log:"):
         category = group.removeprefix("log:") or None
-        style = category_style(category)
+        style = NO_CREATION if category == _NO_CREATION else category_style(category)
         return f"row: {style.label}", style.colour, style.symbol
     style = NODE_STYLES.get(group, NODE_STYLES["system"])
     return style.label, style.colour, style.symbol
@@ -90,7 +97,8 @@ def _look(group: str) -> tuple[str, str, str]:
 
 def _order(groups: list[str]) -> list[str]:
     """Groups in legend order: rows by category, job runs, entities, agents."""
-    rank = [f"log:{c}" for c in schema.CATEGORIES] + ["job", "dangling", *_ENTITIES, *_AGENTS]
+    rows = [f"log:{c}" for c in (*schema.CATEGORIES[:1], _NO_CREATION, *schema.CATEGORIES[1:])]
+    rank = [*rows, "job", "dangling", *_ENTITIES, *_AGENTS]
     return sorted(groups, key=lambda g: (rank.index(g) if g in rank else len(rank), g))
 
 
@@ -135,7 +143,7 @@ def _nodes_figure(graph: nx.MultiDiGraph, title: str) -> go.Figure:
             legendgrouptitle={"text": "<b>nodes</b>"},
             legendrank=1,
             marker={
-                "size": 16 if group in _ENTITIES else 13 if group == "log:CREATED" else 11,
+                "size": 16 if group in _ENTITIES else 13 if group in _STARS else 11,
                 "symbol": symbol,
                 "color": colour,
                 "line": {"width": 1.5 if symbol.endswith("-open") else 0.5, "color": colour},
@@ -327,11 +335,12 @@ def _kinds_figure(graph: nx.MultiDiGraph, title: str) -> go.Figure:
     for source, target, kind in graph.edges(keys=True):
         links[group_of[source], group_of[target], _family(kind)] += 1
     columns: dict[float, list[str]] = defaultdict(list)
+    job_x = _JOB_X + 1.5
     for group in _order(list(counts)):
         x = (
             _AGENT_X
             if group in _AGENTS
-            else _JOB_X + 1.5
+            else job_x
             if group in ("job", "dangling")
             else _ROW_X
             if group.startswith("log:")
@@ -339,10 +348,15 @@ def _kinds_figure(graph: nx.MultiDiGraph, title: str) -> go.Figure:
         )
         columns[x].append(group)
     tallest = max(len(groups) for groups in columns.values())
+
+    def top(x: float, groups: list[str]) -> float:
+        """Where a column's first node goes: the columns centred, the job runs' between two rows'
+        lines (their labels run right, towards the rows' own)."""
+        at = (tallest - len(groups)) / 2
+        return at + 0.5 if x == job_x and at == int(at) else at
+
     position = {
-        group: (x, (tallest - len(groups)) / 2 + n)
-        for x, groups in columns.items()
-        for n, group in enumerate(groups)
+        group: (x, top(x, groups) + n) for x, groups in columns.items() for n, group in enumerate(groups)
     }
     figure = Figure()
     most = max(links.values(), default=1)

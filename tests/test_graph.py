@@ -301,6 +301,20 @@ def test_graph_drawing_labels_every_node_in_layers(sample_graphs):
     assert figure.layout.title.text == "Provenance graph of an album"
 
 
+def test_a_row_labelled_created_that_records_no_creation_is_drawn_as_the_timeline_draws_it():
+    album = "8f6d96c6-c33c-4687-a63b-396b2530e7ce"  # its collection add says it existed already
+    with lla.sample_store() as store:
+        nodes = node_traces(charts.graph_figure(lla.provenance_graph(store, "ALBUM", album)))
+        timeline = {t.name: len(t.x) for t in lla.plot_timeline(store, "ALBUM", album).data if t.name}
+    created, none = nodes["row: CREATED"], nodes["row: labelled CREATED, no creation"]
+    assert (len(created.x), created.marker.symbol) == (timeline["CREATED"], "star")
+    assert (
+        (len(none.x), none.marker.symbol)
+        == (timeline["labelled CREATED, no creation"], "star-open")
+        == (1, "star-open")
+    )
+
+
 def test_an_empty_graph_draws_an_empty_figure():
     """A graph with nothing in it (a filter that kept no rows) draws, with no legend to make room for."""
     figure = charts.graph_figure(nx.MultiDiGraph())
