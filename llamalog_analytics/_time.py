@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+import numpy as np
 import polars as pl
 
 from .errors import ArgumentError
 
 
 def naive_utc(
-    value: datetime | date | str | None,
+    value: datetime | date | str | np.datetime64 | None,
     name: str,
     error: type[ArgumentError] = ArgumentError,
     *,
@@ -38,9 +39,9 @@ Hint: use 2026-02-10 or 2026-02-10T16:39:53Z
         return None
     if isinstance(value, str):
         value = _parsed(value.strip(), name, error)
-    elif type(value).__name__ == "datetime64":  # numpy's, to the day or finer
-        unit = str(value.dtype).removeprefix("datetime64[").rstrip("]")
-        value = value.item() if unit in ("Y", "M", "W", "D") else value.astype("datetime64[us]").item()
+    elif isinstance(value, np.datetime64):  # to the day (a date), or finer
+        day, _ = np.datetime_data(value.dtype)
+        value = value.astype("datetime64[D]" if day in "YMWD" else "datetime64[us]").item()
     if not isinstance(value, date):
         raise error(
             f"{name}={value!r} is not a date or time. Hint: pass a datetime, a date or ISO text such "
