@@ -206,7 +206,8 @@ def chain_page(
     """One page of the resolver's ``llamaLogChain``: the same rows, counts and cursor it returns.
 
     As the resolver (through Prisma) does: the page starts at the row whose id is ``cursor``
-    (looked up in the whole table; an unknown cursor gives an empty page) and skips one row,
+    (looked up in the whole table; an unknown id gives an empty page, text that is no id a
+    :class:`ChainError`) and skips one row,
     takes ``limit`` rows, and ``total_count`` counts every matching row regardless of the cursor.
     """
     if limit < 1:
@@ -223,6 +224,13 @@ def chain_page(
     )
     total = rows.height
     if cursor is not None:
+        try:
+            uuid.UUID(str(cursor).strip())
+        except ValueError:
+            raise ChainError(
+                f"cursor={cursor!r} is not a row id. Hint: pass the cursor a page returned (its last "
+                "row's id), or none for the first page"
+            ) from None
         at = store.execute(
             f"SELECT created_at, CAST(id AS VARCHAR) FROM {quote(table)} WHERE id = TRY_CAST(? AS UUID)",
             [cursor],

@@ -72,6 +72,12 @@ class LogTable:
     def __post_init__(self) -> None:
         if self.page_size < 1:
             raise ArgumentError(f"page_size must be at least 1, not {self.page_size}")
+        missing = [c for c in ("id", "operation") if c not in self.rows.columns]  # what says a log row
+        if missing:
+            raise ArgumentError(
+                f"the rows lack {', '.join(missing)}. Hint: pass log rows, such as "
+                "lla.chain(store, 'ALBUM', album_id) or store.table()"
+            )
 
     @property
     def pages(self) -> int:

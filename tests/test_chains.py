@@ -116,6 +116,8 @@ def test_entity_mode_pages_like_the_resolver(synth_store):
     assert [i for p in pages for i in p] == expected
     assert all(len(p) == 3 for p in pages[:-1])
     assert lla.chain_page(synth_store, "ALBUM", album, limit=3, cursor=str(uuid.uuid4())).logs.is_empty()
+    with pytest.raises(ChainError, match=r"cursor='xyz' is not a row id\. Hint: pass the cursor a page"):
+        lla.chain_page(synth_store, "ALBUM", album, limit=3, cursor="xyz")
     enriched = lla.chain_page(synth_store, "ALBUM", album, categories=["ENRICHED"], limit=100)
     assert enriched.logs["id"].to_list() == resolver_rows(synth_store, str(album), ["ENRICHED"])
 

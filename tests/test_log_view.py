@@ -39,6 +39,8 @@ def test_pages_say_which_rows_they_show_and_drop_none():
     with pytest.raises(ArgumentError, match="pages run from 1 to 3"):
         table.page(4)
     assert lla.log_table(rows.head(1)).caption() == "1 row"
+    with pytest.raises(ArgumentError, match=r"the rows lack id, operation\. Hint: pass log rows"):
+        lla.log_table(pl.DataFrame({"a": [1, 2]}))
 
 
 def test_log_text_is_escaped_and_odd_values_still_show(chain_rows):
