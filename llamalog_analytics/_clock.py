@@ -30,6 +30,7 @@ from ._format import count, duration
 
 AXIS_PIXELS = 1_000  # the plot width the default ticks are spaced for
 TICK_PIXELS = 76  # room a burst's start label needs (an offset label, 60%)
+UPRIGHT_PIXELS = 50  # and turned upright (its two lines, spaced for a page 0.6 times as wide)
 BREAKS_SHARE = 0.3  # at most this share of the axis goes to breaks, at most 6% each
 PADS_SHARE = 0.12  # and this to the room around bursts, at most 1% each side
 _STEPS_S = (
@@ -141,17 +142,15 @@ class Clock:
 
     def ticks(self, pixels: int = AXIS_PIXELS) -> tuple[list[float], list[str]]:
         """Tick positions and labels for a plot ``pixels`` wide: each burst's start in full (unless
-        it would crowd the previous one), then, where they fit between those, steps from it (``+2 s``)."""
+        it would crowd the previous one), then, where they fit between those, steps from it
+        (``+2 s``). Where bursts lie too close for their starts side by side, the starts are
+        spaced for labels turned upright (which the figure turns them where they crowd), so
+        that every burst that has that room keeps its date and time."""
         low, high = self.range
         per_unit = pixels / (high - low)
-        stamps: dict[float, str] = {}
-        last, day = -math.inf, None
-        for burst in self.bursts:
-            new_day = burst.start.date() != day
-            if (burst.x - last) * per_unit >= TICK_PIXELS * (1 if new_day else 0.75):
-                step = _step(burst.seconds, burst.seconds * per_unit)
-                stamps[burst.x] = _stamp(burst.start, step, date=new_day)
-                last, day = burst.x, burst.start.date()
+        stamps = self._starts(per_unit, TICK_PIXELS)
+        if len(stamps) < len(self.bursts):
+            stamps = self._starts(per_unit, UPRIGHT_PIXELS)
         ticks = dict(stamps)
         for burst in self.bursts:
             step = _step(burst.seconds, burst.seconds * per_unit)
@@ -161,6 +160,19 @@ class Clock:
                     ticks[at] = _offset(k * step, step)
         values = sorted(ticks)
         return values, [ticks[x] for x in values]
+
+    def _starts(self, per_unit: float, room: float) -> dict[float, str]:
+        """The bursts' starts that lie ``room`` pixels apart (three quarters of it between two
+        of one day, labelled without the date), by their axis positions."""
+        stamps: dict[float, str] = {}
+        last, day = -math.inf, None
+        for burst in self.bursts:
+            new_day = burst.start.date() != day
+            if (burst.x - last) * per_unit >= room * (1 if new_day else 0.75):
+                step = _step(burst.seconds, burst.seconds * per_unit)
+                stamps[burst.x] = _stamp(burst.start, step, date=new_day)
+                last, day = burst.x, burst.start.date()
+        return stamps
 
 
 def _step(seconds: float, pixels: float) -> float:

@@ -923,3 +923,18 @@ def test_a_frame_of_another_zones_times_is_drawn_in_utc_and_an_empty_one_is_refu
     assert lla.plot_timeline(berlin).to_json() == lla.plot_timeline(rows).to_json()
     with pytest.raises(TimelineError, match=r"the frame has no rows\. Hint: pass log rows"):
         lla.plot_timeline(rows.head(0))
+
+
+def test_bursts_too_close_for_their_starts_side_by_side_keep_them_for_upright_labels():
+    """Ten one-second bursts days apart on a plot 660 px wide: too close for their starts side
+    by side, far enough apart for them upright, as the figure turns them: each keeps its start."""
+    from llamalog_analytics._clock import TICK_PIXELS, UPRIGHT_PIXELS, Clock
+
+    at = pl.Series([datetime(2026, 2, day, 12) for day in range(1, 11)])
+    clock = Clock.of(at, pl.Series([1_000] * 10), idle=timedelta(minutes=1))
+    low, high = clock.range
+    apart = (clock.bursts[1].x - clock.bursts[0].x) * 660 / (high - low)
+    assert UPRIGHT_PIXELS <= apart < TICK_PIXELS
+    values, labels = clock.ticks(660)
+    starts = dict(zip(values, labels, strict=True))
+    assert [starts.get(b.x) for b in clock.bursts] == [f"11:59:59<br>{d} Feb 2026" for d in range(1, 11)]
