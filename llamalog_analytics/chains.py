@@ -43,6 +43,7 @@ from ._time import naive_utc
 from .chain_index import chain_index
 from .errors import ChainError
 from .schema import TYPED_ID
+from .store import require_store
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -101,6 +102,7 @@ def chain(
 
     An entity no row names gives an empty frame.
     """
+    require_store(store, "chain")
     entity_type, key, wanted, since, until = _arguments(
         entity_type, entity_id, categories, since, until, mode
     )
@@ -210,6 +212,7 @@ def chain_page(
     :class:`ChainError`) and skips one row,
     takes ``limit`` rows, and ``total_count`` counts every matching row regardless of the cursor.
     """
+    require_store(store, "chain_page")
     if limit < 1:
         raise ChainError(f"limit must be at least 1, not {limit}")
     rows = chain(

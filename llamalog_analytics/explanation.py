@@ -29,6 +29,7 @@ from ._html import block
 from ._lanes import entity_names
 from .chains import chain, named_otherwise, runs
 from .log_view import log_table
+from .store import require_store
 
 if TYPE_CHECKING:
     from .store import LogStore
@@ -195,6 +196,7 @@ def explain(
     ``link`` and ``reuse_gap`` say how parent links are followed (see :func:`chain`); a job id
     on the chain that ran more than once is named, with the run the chain follows.
     """
+    require_store(store, "explain")
     with store.session():  # one view of the store for the chain, the migrations and the runs
         rows = chain(store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap)
         migrated = store.applied_migrations().get(schema.CATEGORY_MIGRATION)

@@ -50,6 +50,7 @@ from .chain_index import ANNOTATIONS
 from .chains import chain, runs
 from .errors import ArgumentError
 from .schema import TYPED_ID
+from .store import require_store
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -88,6 +89,7 @@ def provenance_graph(
 ) -> nx.MultiDiGraph:
     """The whole table as a graph, or one entity's provenance chain (see :func:`chain`, also for
     ``link`` and ``reuse_gap``)."""
+    require_store(store, "provenance_graph")
     if (entity_type is None) != (entity_id is None):
         raise ArgumentError(
             "provenance_graph needs both entity_type and entity_id, or neither. "

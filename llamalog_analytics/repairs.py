@@ -186,6 +186,11 @@ def _audited_rows(audit: Audit) -> tuple[str, ...]:
 
 
 def _audit_of(report: AuditReport) -> Audit:
+    if not isinstance(report, AuditReport):
+        raise ArgumentError(
+            f"repair() takes the report lla.verify(store) returned, not a value of type "
+            f"{type(report).__name__}. Hint: report = lla.verify(store), then lla.repair(report)"
+        )
     audit = report.audit
     if audit is None:
         raise StoreError(

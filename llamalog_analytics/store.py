@@ -1096,3 +1096,29 @@ def _bytes(size: str) -> float:
     if found is None or found[2].upper() not in _UNITS:
         return float("inf")
     return float(found[1]) * _UNITS[found[2].upper()]
+
+
+def require_store(store: object, function: str) -> None:
+    """Raise :class:`ArgumentError` unless ``store`` is a :class:`LogStore` (a path to one is the
+    usual slip), naming ``function`` as the caller wrote it.
+
+    Examples:
+        >>> require_store("llamalog.duckdb", "chain")
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ArgumentError: chain() takes a LogStore, not the path \
+'llamalog.duckdb'. Hint: open it first: store = lla.LogStore('llamalog.duckdb'), then lla.chain(store, ...)
+    """
+    if isinstance(store, LogStore):
+        return
+    if isinstance(store, str | os.PathLike):
+        path = str(store)
+        raise ArgumentError(
+            f"{function}() takes a LogStore, not the path {path!r}. Hint: open it first: "
+            f"store = lla.LogStore({path!r}), then lla.{function}(store, ...)"
+        )
+    raise ArgumentError(
+        f"{function}() takes a LogStore, not a value of type {type(store).__name__}. Hint: "
+        "lla.LogStore(path), "
+        "or lla.sample_store() for the bundled sample"
+    )

@@ -21,7 +21,7 @@ from .attach import attached_from
 from .errors import AttachedFilesChangedError
 from .log_view import category_badge
 from .stage import absent_note, load_counts
-from .store import LogStore
+from .store import LogStore, require_store
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,7 @@ def summarize(store: LogStore) -> StoreSummary:
         >>> summary.tables[0].name, summary.tables[0].rows > 1000
         ('llama_logs', True)
     """
+    require_store(store, "summarize")
     with store.session():  # one opening of the file, one consistent view
         tables = []
         for name in store.tables():

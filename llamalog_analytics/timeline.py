@@ -69,6 +69,7 @@ from ._plotly import Figure
 from ._time import created_utc, naive_utc
 from .chains import chain, named_otherwise, runs
 from .errors import TimelineError
+from .store import require_store
 from .style import FAILED_STATUS, FLAG_STYLES, NO_CREATION, Style, category_style, llama_uri
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ def plot_timeline(
         rows, subject = links.annotate(source, links.Linking.of(link, reuse_gap)), "chain"
         whole, reused = rows, []  # runs of the rows in hand only
     else:
+        require_store(source, "plot_timeline")
         if entity_type is None or entity_id is None:
             raise TimelineError("name the entity: plot_timeline(store, 'ALBUM', album_id)")
         with source.session():  # one view of the store for the chains and the migrations

@@ -318,3 +318,28 @@ def test_the_process_holding_a_store_is_named_without_its_database_password():
         holder.wait()
     assert named.startswith(f"process {holder.pid} (python") and "s3cret" not in named
     assert named.endswith("'postgresql://app:***@db.example/music' --db s.duckdb)")
+
+
+@pytest.mark.parametrize(
+    ("name", "rest"),
+    [
+        ("chain", ("ALBUM", "8f6d96c6-c33c-4687-a63b-396b2530e7ce")),
+        ("chain_page", ("ALBUM", "8f6d96c6-c33c-4687-a63b-396b2530e7ce")),
+        ("explain", ("ALBUM", "8f6d96c6-c33c-4687-a63b-396b2530e7ce")),
+        ("provenance_graph", ()),
+        ("plot_timeline", ("ALBUM", "8f6d96c6-c33c-4687-a63b-396b2530e7ce")),
+        ("summarize", ()),
+        ("verify", ()),
+        ("audit_history", ()),
+    ],
+)
+def test_a_path_where_a_store_goes_says_to_open_it(name, rest, tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    with pytest.raises(ArgumentError) as failure:
+        getattr(lla, name)(path, *rest)
+    assert str(failure.value) == (
+        f"{name}() takes a LogStore, not the path {path!r}. Hint: open it first: "
+        f"store = lla.LogStore({path!r}), then lla.{name}(store, ...)"
+    )
+    with pytest.raises(ArgumentError, match=r"repair\(\) takes the report lla.verify\(store\) returned"):
+        lla.repair(path)  # type: ignore[arg-type]

@@ -51,7 +51,7 @@ from .._format import moment
 from .._sql import LOADS_TABLE, quote
 from .._time import naive_utc
 from ..errors import ArgumentError, StoreError
-from ..store import LogStore, unwritten_file
+from ..store import LogStore, require_store, unwritten_file
 from . import history
 from .categories import CATEGORY_CHECKS, category_backfill, category_present, category_rules
 from .concentration import with_concentration
@@ -158,6 +158,7 @@ def verify(
             and what is free in its folder); nothing was recorded.
         ArgumentError: ``before`` and ``after`` name one table.
     """
+    require_store(store, "verify")
     held = nullcontext() if memory_limit is None else store.memory_at_most(memory_limit)
     with store.session(), held, ExitStack() as scratch:  # one consistent view of the store
         elsewhere = store.version()[1]  # what other processes wrote so far: a write after it was not read

@@ -57,7 +57,7 @@ from .._format import count, first_few, moment, number_ranges
 from .._html import block, html_table
 from .._sql import AUDIT_CHECKS_TABLE, AUDIT_DDL, AUDIT_IDS_TABLE, AUDITS_TABLE, LOADS_TABLE, literal
 from ..errors import ArgumentError, StoreError, StoreLockedError
-from ..store import LogStore, unwritable_folder
+from ..store import LogStore, require_store, unwritable_folder
 from .context import offending_ids
 from .result import STATUSES, AuditReport
 
@@ -369,6 +369,7 @@ def audit_history(store: LogStore) -> AuditHistory:
         >>> print(str(history).splitlines()[0])
         [🦙 LlamaLog] 1 recorded audit of the store in memory (times UTC)
     """
+    require_store(store, "audit_history")
     where = store.path or "in memory"
     if not store.has_table(AUDITS_TABLE):
         return AuditHistory(where, _no_runs())
