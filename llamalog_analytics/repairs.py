@@ -137,7 +137,7 @@ def repair(
             those named with checks that leave ``rows_preserved`` out. All but the report's
             part can be asked before the audit, with :func:`validate_repair`.
         StoreError: the report was not made by :func:`verify` on a store still open, or a load
-            (by this process or another) came after its audit.
+            (by this process or another) that wrote rows came after its audit.
     """
     validate_repair(checks, restore_missing=restore_missing, revert_changes=revert_changes)
     audit = _audit_of(report)
@@ -204,16 +204,14 @@ def _audit_of(report: AuditReport) -> Audit:
             "inside the with block that audits, or open the store again and verify"
         ) from exc
     read = {load["load_id"] for load in report.summary.get("provenance", {}).get("loads", [])}
-    now = (
-        audit.store.execute(f"SELECT DISTINCT load_id FROM {LOADS_TABLE}")
-        if audit.store.has_table(LOADS_TABLE)
-        else []
-    )
-    later = sorted({load_id for (load_id,) in now} - read)
+    loads = audit.store.loads() if audit.store.has_table(LOADS_TABLE) else pl.DataFrame()
+    written = pl.sum_horizontal("rows_inserted", "rows_changed", "rows_disappeared") > 0
+    # a load that found nothing new leaves the audit's rows as they were
+    later = sorted(set(loads.filter(written)["load_id"]) - read) if loads.height else []
     if later:  # this process's or another's (a shell beside a notebook): the report tells the rows before
-        loads = f"load {later[0]}" if len(later) == 1 else f"loads {number_ranges(later)}"
+        which = f"load {later[0]}" if len(later) == 1 else f"loads {number_ranges(later)}"
         raise StoreError(
-            f"{audit.store.path or 'the store in memory'}: {loads} came after this report's audit, "
+            f"{audit.store.path or 'the store in memory'}: {which} came after this report's audit, "
             "so a repair made from it would miss the rows loaded since and its dry run would blame "
             "the repair for them. Hint: verify again and repair that report: "
             "lla.repair(lla.verify(store)) (llamalog repair does both; llamalog info lists the loads)"
