@@ -48,7 +48,7 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
     Examples:
         >>> import llamalog_analytics as lla
         >>> with lla.LogStore() as store:
-        ...     result = store.attach("data/sample/llama_logs.parquet")
+        ...     result = store.attach(lla.sample_path("llama_logs.parquet"))
         ...     store.tables(), result.rows_loaded == store.table().height
         (('llama_logs',), True)
     """

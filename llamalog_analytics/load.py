@@ -36,7 +36,7 @@ def load_files(
     Examples:
         >>> import llamalog_analytics as lla
         >>> with lla.LogStore() as store:
-        ...     result = store.load_files("data/sample/llama_logs.csv.gz", quiet=True)
+        ...     result = store.load_files(lla.sample_path("llama_logs.csv.gz"), quiet=True)
         ...     result.rows_read == result.rows_loaded + result.rows_rejected
         True
     """

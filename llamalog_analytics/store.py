@@ -97,7 +97,7 @@ class LogStore:
     Examples:
         >>> import llamalog_analytics as lla
         >>> with lla.LogStore() as store:
-        ...     _ = store.load_files("data/sample/llama_logs.parquet", quiet=True)
+        ...     _ = store.load_files(lla.sample_path("llama_logs.parquet"), quiet=True)
         ...     store.tables(), store.table().height > 1000
         (('llama_logs',), True)
     """

@@ -164,7 +164,7 @@ def summarize(store: LogStore) -> StoreSummary:
     Examples:
         >>> import llamalog_analytics as lla
         >>> with lla.LogStore() as store:
-        ...     _ = store.load_files("data/sample/llama_logs.parquet", quiet=True)
+        ...     _ = store.load_files(lla.sample_path("llama_logs.parquet"), quiet=True)
         ...     summary = lla.summarize(store)
         >>> summary.tables[0].name, summary.tables[0].rows > 1000
         ('llama_logs', True)
