@@ -209,8 +209,8 @@ def chain_page(
 
     As the resolver (through Prisma) does: the page starts at the row whose id is ``cursor``
     (looked up in the whole table; an unknown id gives an empty page, text that is no id a
-    :class:`ChainError`) and skips one row,
-    takes ``limit`` rows, and ``total_count`` counts every matching row regardless of the cursor.
+    :class:`ChainError`) and skips one row, takes ``limit`` rows, and ``total_count`` counts
+    every matching row regardless of the cursor.
     """
     require_store(store, "chain_page")
     if limit < 1:

@@ -247,10 +247,10 @@ def changes(db: str, output: str) -> None:
             "--format csv or --format json"
         )
     if from_files:
-        click.echo(wrapped(_FILES_LOSE_NOTHING, terminal_width()), err=output != "table")
+        click.echo(wrapped(_GONE_FROM_FILES, terminal_width()), err=output != "table")
 
 
-_FILES_LOSE_NOTHING = "A row a file no longer has is not counted gone: a file may hold part of a table."
+_GONE_FROM_FILES = "A row a file no longer has is not counted gone: a file may hold part of a table."
 
 
 def _rejects_table(rows: list[dict[str, Any]]) -> str:
