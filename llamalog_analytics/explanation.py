@@ -193,8 +193,15 @@ def explain(
 ) -> Explanation:
     """The answer to "how did this entity get here, and what happened to it afterward?".
 
-    ``link`` and ``reuse_gap`` say how parent links are followed (see :func:`chain`); a job id
-    on the chain that ran more than once is named, with the run the chain follows.
+    Args:
+        store: the store to read.
+        entity_type, entity_id: the entity: ``ALBUM``, ``ARTIST`` or ``TRACK`` and its id.
+        table: the log table to read (``enrichment_logs`` for the pre-migration snapshot).
+        link, reuse_gap: how parent links are followed (see :func:`chain`); a job id on the
+            chain that ran more than once is named, with the run the chain follows.
+
+    Printed (``str``) it reads as ``llamalog explain`` prints it; in a notebook it is a page
+    with the chain's rows as the admin log table.
     """
     require_store(store, "explain")
     with store.session():  # one view of the store for the chain, the migrations and the runs

@@ -93,6 +93,10 @@ class LogStore:
             spills to a temporary directory (``3GB``, ``500MB``); None leaves DuckDB's default,
             80% of RAM, which keeps more of the store cached but leaves less for the frames
             queries return into this process.
+        wait: how many seconds a call waits for the file while another process holds it (a
+            read waits for a writer, a write for any other process) before a
+            :class:`~llamalog_analytics.errors.StoreLockedError`; the store takes the file only
+            while a call works, so a notebook holding a store leaves it free between calls.
 
     Examples:
         >>> import llamalog_analytics as lla
