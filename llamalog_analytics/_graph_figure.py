@@ -353,7 +353,8 @@ def _kinds_figure(graph: nx.MultiDiGraph, title: str) -> go.Figure:
         """Where a column's first node goes: the columns centred, the job runs' between two rows'
         lines (their labels run right, towards the rows' own)."""
         at = (tallest - len(groups)) / 2
-        return at + 0.5 if x == job_x and at == int(at) else at
+        rows_at = (tallest - len(columns.get(_ROW_X, []))) / 2
+        return at + 0.5 if x == job_x and (at - rows_at) == int(at - rows_at) else at
 
     position = {
         group: (x, top(x, groups) + n) for x, groups in columns.items() for n, group in enumerate(groups)

@@ -27,7 +27,7 @@ import duckdb
 
 from . import schema
 from ._format import first_few
-from ._sql import MIGRATIONS_TABLE, json_text, literal, quote
+from ._sql import MIGRATION_COLUMNS_NEEDED, MIGRATIONS_TABLE, json_text, literal, quote
 from .errors import NotLlamaLogError, SourceError, UnknownColumnError
 
 if TYPE_CHECKING:
@@ -343,7 +343,7 @@ def map_columns(path: str, names: list[str], fmt: str) -> tuple[dict[str, int], 
     missing = [c for c in schema.REQUIRED if c not in mapping]
     if missing:
         found = [*ignored, *(n for n in names if n not in ignored)]
-        prisma = {"migration_name", "started_at", "finished_at"} <= {n.lower() for n in names}
+        prisma = set(MIGRATION_COLUMNS_NEEDED) <= {n.lower() for n in names}
         hint = (
             f"it is an export of Prisma's {MIGRATIONS_TABLE}: load it as that, "
             f"llamalog load {shlex.quote(path)} --as {MIGRATIONS_TABLE} (table={MIGRATIONS_TABLE!r})"

@@ -19,6 +19,7 @@ STILL_GONE = "restored_load IS NULL"  # a row of the disappeared table its sourc
 CHANGED_TABLE = "_llamalog_changed"  # stored rows their source changed, as they were before
 COUNTERS_TABLE = "_llamalog_source_counters"
 MIGRATIONS_TABLE = "_prisma_migrations"
+MIGRATION_COLUMNS_NEEDED = ("migration_name", "started_at", "finished_at")  # what dates the migrations
 STAGE_TABLE = "_llamalog_stage"  # a load's rows, typed and checked, before they are written
 STRUCTURAL_TABLE = "_llamalog_structural"  # a load's lines the CSV parser could not split
 LOAD_ID_COLUMN = "_load_id"

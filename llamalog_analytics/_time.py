@@ -34,17 +34,23 @@ Hint: use 2026-02-10 or 2026-02-10T16:39:53Z
         >>> import numpy as np
         >>> naive_utc(np.datetime64("2026-02-10"), "until", day_end=True).day
         10
+        >>> naive_utc(np.datetime64("2026-02"), "until", day_end=True).day  # a month: to its end
+        28
     """
     if value is None:
         return None
+    given = value
     if isinstance(value, str):
         value = _parsed(value.strip(), name, error)
-    elif isinstance(value, np.datetime64):  # to the day (a date), or finer
-        day, _ = np.datetime_data(value.dtype)
-        value = value.astype("datetime64[D]" if day in "YMWD" else "datetime64[us]").item()
+    elif isinstance(value, np.datetime64) and not np.isnat(value):
+        unit, _ = np.datetime_data(value.dtype)
+        moment = value
+        if unit in ("Y", "M", "W"):  # a year, month or week: its first day, or with day_end its last
+            moment = (moment + int(day_end)).astype("datetime64[D]") - int(day_end)
+        value = moment.astype("datetime64[D]" if unit in "YMWD" else "datetime64[us]").item()
     if not isinstance(value, date):
         raise error(
-            f"{name}={value!r} is not a date or time. Hint: pass a datetime, a date or ISO text such "
+            f"{name}={given!r} is not a date or time. Hint: pass a datetime, a date or ISO text such "
             "as 2026-02-10 or 2026-02-10T16:39:53Z"
         )
     if not isinstance(value, datetime):  # a date alone

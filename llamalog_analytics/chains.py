@@ -46,6 +46,8 @@ from .schema import TYPED_ID
 from .store import require_store
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .store import LogStore
 
 MODES = ("provenance", "entity")
@@ -74,8 +76,8 @@ def chain(
     entity_id: str | uuid.UUID,
     *,
     categories: Sequence[str] | str | None = None,
-    since: datetime | str | None = None,
-    until: datetime | str | None = None,
+    since: datetime | str | np.datetime64 | None = None,
+    until: datetime | str | np.datetime64 | None = None,
     mode: str = "provenance",
     table: str = schema.CURRENT_TABLE,
     link: str = "instance",
@@ -199,8 +201,8 @@ def chain_page(
     entity_id: str | uuid.UUID,
     *,
     categories: Sequence[str] | str | None = None,
-    since: datetime | str | None = None,
-    until: datetime | str | None = None,
+    since: datetime | str | np.datetime64 | None = None,
+    until: datetime | str | np.datetime64 | None = None,
     limit: int = 20,
     cursor: str | None = None,
     table: str = schema.CURRENT_TABLE,
@@ -228,15 +230,15 @@ def chain_page(
     total = rows.height
     if cursor is not None:
         try:
-            uuid.UUID(str(cursor).strip())
+            row_id = uuid.UUID(str(cursor).strip())
         except ValueError:
             raise ChainError(
                 f"cursor={cursor!r} is not a row id. Hint: pass the cursor a page returned (its last "
                 "row's id), or none for the first page"
             ) from None
         at = store.execute(
-            f"SELECT created_at, CAST(id AS VARCHAR) FROM {quote(table)} WHERE id = TRY_CAST(? AS UUID)",
-            [cursor],
+            f"SELECT created_at, CAST(id AS VARCHAR) FROM {quote(table)} WHERE id = ?::UUID",
+            [str(row_id)],
         )
         if not at:
             rows = rows.clear()
@@ -253,8 +255,8 @@ def _arguments(
     entity_type: str,
     entity_id: str | uuid.UUID,
     categories: Sequence[str] | str | None,
-    since: datetime | str | None,
-    until: datetime | str | None,
+    since: datetime | str | np.datetime64 | None,
+    until: datetime | str | np.datetime64 | None,
     mode: str,
 ) -> tuple[str, uuid.UUID, list[str] | None, datetime | None, datetime | None]:
     """The arguments of :func:`chain` checked: the entity type upper-cased, the id as a UUID, the

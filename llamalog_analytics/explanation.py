@@ -327,8 +327,9 @@ def _anomalies(
         )
     if not own.is_empty() and created is None:
         found.append(
-            "no categories: none of its rows has one (a table from before the category migration, "
-            "such as enrichment_logs?), so none can say how it was created"
+            "no categories: none of its rows has one, so none can say how it was created (a table "
+            "from before the category migration, such as enrichment_logs, has none; in llama_logs "
+            "the category backfill left them empty)"
             if own["category"].is_null().all()
             else "missing CREATED: no row records how this entity was created"
         )

@@ -16,7 +16,7 @@ import duckdb
 from . import _readers, schema
 from ._convert import from_text
 from ._format import count
-from ._sql import MIGRATIONS_TABLE, quote
+from ._sql import MIGRATION_COLUMNS_NEEDED, MIGRATIONS_TABLE, quote
 from .errors import SourceError
 from .stage import LoadResult, SourceLoad, Stage, parser_rejects
 
@@ -65,7 +65,7 @@ def _load_migrations(store: LogStore, files: list[str]) -> LoadResult:
             rows = store.execute(f"SELECT count(*) FROM {source}")[0][0]
         if fmt == "csv":
             _refuse_unsplit_lines(store, path)
-        missing = [c for c in ("migration_name", "started_at", "finished_at") if c not in relation.columns]
+        missing = [c for c in MIGRATION_COLUMNS_NEEDED if c not in relation.columns]
         if missing:
             raise SourceError(
                 f"{path}: not an export of _prisma_migrations, it lacks {', '.join(missing)}. "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from html import escape
 from typing import Any
@@ -72,12 +73,7 @@ class LogTable:
     def __post_init__(self) -> None:
         if self.page_size < 1:
             raise ArgumentError(f"page_size must be at least 1, not {self.page_size}")
-        missing = [c for c in ("id", "operation") if c not in self.rows.columns]  # what says a log row
-        if missing:
-            raise ArgumentError(
-                f"the rows lack {', '.join(missing)}. Hint: pass log rows, such as "
-                "lla.chain(store, 'ALBUM', album_id) or store.table()"
-            )
+        log_rows(self.rows, ("id", "operation"))
 
     @property
     def pages(self) -> int:
@@ -129,7 +125,34 @@ class LogTable:
 
 def log_table(rows: pl.DataFrame, *, title: str = "", page: int = 1, page_size: int = PAGE_SIZE) -> LogTable:
     """``rows`` (any frame of log rows) as the admin log table; ``page`` of ``page_size`` rows."""
-    return LogTable(rows, title, 1, page_size).page(page)
+    return LogTable(log_rows(rows, ("id", "operation")), title, 1, page_size).page(page)
+
+
+def log_rows(rows: object, needed: Sequence[str], error: type[ArgumentError] = ArgumentError) -> pl.DataFrame:
+    """``rows`` as a frame of log rows (a lazy frame collected), or ``error`` saying what they
+    lack: one of the ``needed`` columns, or being a frame at all.
+
+    Examples:
+        >>> log_rows(pl.DataFrame({"a": [1]}), ("id", "operation"))
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ArgumentError: the rows lack id, operation. Hint: pass log rows, \
+such as lla.chain(store, 'ALBUM', album_id) or store.table()
+    """
+    if isinstance(rows, pl.LazyFrame):
+        rows = rows.collect()
+    if not isinstance(rows, pl.DataFrame):
+        raise error(
+            f"log rows are a polars DataFrame, not a value of type {type(rows).__name__}. Hint: pass "
+            "log rows, such as lla.chain(store, 'ALBUM', album_id) or store.table()"
+        )
+    missing = [c for c in needed if c not in rows.columns]
+    if missing:
+        raise error(
+            f"the rows lack {', '.join(missing)}. Hint: pass log rows, such as "
+            "lla.chain(store, 'ALBUM', album_id) or store.table()"
+        )
+    return rows
 
 
 def category_badge(category: str | None) -> str:

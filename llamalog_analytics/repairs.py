@@ -60,7 +60,8 @@ from . import rules, schema
 from ._format import count, number_ranges, shorten, verb
 from ._html import block, html_table
 from ._repair_sql import script
-from ._sql import LOADS_TABLE, quote
+from ._sql import LOADS_TABLE, MIGRATIONS_TABLE, quote
+from .attach import attached_from
 from .audit import AuditReport
 from .audit.context import Audit
 from .audit.roots import replayed_roots_sql
@@ -205,9 +206,14 @@ def _audit_of(report: AuditReport) -> Audit:
         ) from exc
     read = {load["load_id"] for load in report.summary.get("provenance", {}).get("loads", [])}
     loads = audit.store.loads() if audit.store.has_table(LOADS_TABLE) else pl.DataFrame()
-    written = pl.sum_horizontal("rows_inserted", "rows_changed", "rows_disappeared") > 0
-    # a load that found nothing new leaves the audit's rows as they were
-    later = sorted(set(loads.filter(written)["load_id"]) - read) if loads.height else []
+    # a load of files or a database that found nothing new leaves the audit's rows as they were;
+    # not a migration history (replaced whole) nor an attach (its files may be fewer)
+    kept = (
+        (pl.sum_horizontal("rows_inserted", "rows_changed", "rows_disappeared") == 0)
+        & (pl.col("table_name") != MIGRATIONS_TABLE)
+        & ~pl.col("table_name").map_elements(lambda t: attached_from(audit.store, t) is not None, pl.Boolean)
+    )
+    later = sorted(set(loads.filter(~kept)["load_id"]) - read) if loads.height else []
     if later:  # this process's or another's (a shell beside a notebook): the report tells the rows before
         which = f"load {later[0]}" if len(later) == 1 else f"loads {number_ranges(later)}"
         raise StoreError(

@@ -29,6 +29,7 @@ from ._duplicates import BLURRED, replace_changed, resolve_duplicates
 from ._format import count, first_few, verb
 from ._html import block, html_table
 from ._sql import (
+    ATTACHED,
     DISAPPEARED_TABLE,
     LOAD_ID_COLUMN,
     LOADS_TABLE,
@@ -237,10 +238,11 @@ def _notes(source: SourceLoad) -> list[str]:
         notes.append(absent_note(source.to_dict()))
     if source.table == schema.CURRENT_TABLE and set(source.columns_absent) >= _MIGRATIONS_ADDED:
         again = "SOURCE" if source.format == "postgres" else shlex.quote(source.source)
+        command = "attach" if source.format == ATTACHED else "load"
         notes.append(
             f"it has none of the columns the migrations added ({', '.join(sorted(_MIGRATIONS_ADDED))}): "
-            f"if it is the pre-migration snapshot, load it as that. Hint: llamalog load {again} --as "
-            f"{schema.LEGACY_TABLE} (table={schema.LEGACY_TABLE!r}); the audit compares the two tables"
+            f"if it is the pre-migration snapshot, {command} it as that. Hint: llamalog {command} {again} "
+            f"--as {schema.LEGACY_TABLE} (table={schema.LEGACY_TABLE!r}); the audit compares the two tables"
         )
     return notes + list(source.notes)
 

@@ -391,11 +391,12 @@ class LogStore:
         while True:
             if read_only and self.path is not None and not Path(self.path).exists():  # removed since
                 raise StoreNotFoundError(self.path, stores_beside(self.path))
-            if self.path is not None and not Path(self.path).parent.is_dir():
-                folder = shlex.quote(str(Path(self.path).parent))
+            folder = None if self.path is None else Path(self.path).expanduser().parent  # as DuckDB reads ~
+            if folder is not None and not folder.is_dir():
                 raise StoreError(
-                    f"{self.path}: there is no folder {Path(self.path).parent} to keep the store in. "
-                    f"Hint: create it (mkdir -p {folder}), or name a store in a folder that exists"
+                    f"{self.path}: there is no folder {folder} to keep the store in. "
+                    f"Hint: create it (mkdir -p {shlex.quote(str(folder))}), or name a store in a folder "
+                    "that exists"
                 )
             try:
                 con = duckdb.connect(self.path or ":memory:", read_only=read_only)

@@ -69,6 +69,7 @@ from ._plotly import Figure
 from ._time import created_utc, naive_utc
 from .chains import chain, named_otherwise, runs
 from .errors import TimelineError
+from .log_view import log_rows
 from .store import require_store
 from .style import FAILED_STATUS, FLAG_STYLES, NO_CREATION, Style, category_style, llama_uri
 
@@ -150,15 +151,9 @@ def plot_timeline(
     """
     filtered = bool(categories) or since is not None or until is not None
     named: str | None = None  # for an entity no row names: the type rows name its id as
-    if isinstance(source, pl.DataFrame):
-        missing = [
-            c for c in ("id", "created_at", "operation", "job_id", "parent_job_id") if c not in source.columns
-        ]
-        if missing:
-            raise TimelineError(
-                f"the rows lack {', '.join(missing)}. Hint: pass log rows, such as "
-                "lla.chain(store, 'ALBUM', album_id) or store.table()"
-            )
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        needed = ("id", "created_at", "operation", "job_id", "parent_job_id")
+        source = log_rows(source, needed, TimelineError)
         if filtered:
             raise TimelineError(
                 "categories, since and until choose the rows of a store's chain. Hint: filter the "

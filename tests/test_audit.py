@@ -817,5 +817,7 @@ def test_checks_may_be_named():
         named = lla.verify(store, checks=["dangling_parents", "rows_preserved"])
         with pytest.raises(ArgumentError, match=r"unknown check 'rows_presrved'\. Hint: name one of rows_"):
             lla.verify(store, checks=["rows_presrved"])
+        alone = lla.verify(store, checks="dangling_parents")  # one name, not its letters
+    assert [c.name for c in alone.checks] == ["dangling_parents"]
     assert [c.name for c in named.checks] == ["dangling_parents", "rows_preserved"]
     assert named.check("dangling_parents").count == 1_274

@@ -118,6 +118,8 @@ def test_entity_mode_pages_like_the_resolver(synth_store):
     assert lla.chain_page(synth_store, "ALBUM", album, limit=3, cursor=str(uuid.uuid4())).logs.is_empty()
     with pytest.raises(ChainError, match=r"cursor='xyz' is not a row id\. Hint: pass the cursor a page"):
         lla.chain_page(synth_store, "ALBUM", album, limit=3, cursor="xyz")
+    pasted = lla.chain_page(synth_store, "ALBUM", album, limit=3, cursor=f" {pages[0][-1].upper()} ")
+    assert pasted.logs["id"].to_list() == pages[1]
     enriched = lla.chain_page(synth_store, "ALBUM", album, categories=["ENRICHED"], limit=100)
     assert enriched.logs["id"].to_list() == resolver_rows(synth_store, str(album), ["ENRICHED"])
 
@@ -248,6 +250,7 @@ def test_times_may_be_numpy_dates_and_a_reversed_range_or_a_number_is_refused():
             return lla.chain(store, "ALBUM", album, **window).height
 
         assert rows(until=np.datetime64("2026-02-10")) == rows(until="2026-02-10") < rows()
+        assert rows(until=np.datetime64("2026-02")) == rows(until="2026-02-28") > rows(until="2026-02-01")
         assert rows(since=np.datetime64("2026-02-10T12:00:00.123")) == rows(since="2026-02-10T12:00:00.123")
         with pytest.raises(ChainError, match=r"since=20260210 is not a date or time\. Hint: pass a datetime"):
             rows(since=20260210)

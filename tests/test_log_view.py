@@ -41,6 +41,9 @@ def test_pages_say_which_rows_they_show_and_drop_none():
     assert lla.log_table(rows.head(1)).caption() == "1 row"
     with pytest.raises(ArgumentError, match=r"the rows lack id, operation\. Hint: pass log rows"):
         lla.log_table(pl.DataFrame({"a": [1, 2]}))
+    with pytest.raises(ArgumentError, match=r"log rows are a polars DataFrame, not a value of type str"):
+        lla.log_table("llama_logs")  # type: ignore[arg-type]
+    assert lla.log_table(rows.lazy()).caption() == "rows 1-500 of 1,200"  # type: ignore[arg-type]
 
 
 def test_log_text_is_escaped_and_odd_values_still_show(chain_rows):

@@ -223,11 +223,16 @@ def test_a_report_older_than_a_load_another_process_made_is_not_repaired_from(tm
 
 
 def test_a_load_after_the_audit_that_wrote_nothing_leaves_the_report_repairable(tmp_path):
+    """Rows loaded again as stored leave the audit's rows as they were; a migration history
+    loaded again (replaced whole, its times perhaps not) does not."""
     store = audit_store(tmp_path, defective_rows(), snapshot_rows())
     report = lla.verify(store)
     stored = lla.write_logs(store.table().head(3), tmp_path / "stored.parquet")
     assert store.load_files(stored, quiet=True).rows_inserted == 0
     assert lla.repair(report).dry_run().worse == ()
+    store.load_files(tmp_path / "migrations.csv", "_prisma_migrations", quiet=True)
+    with pytest.raises(StoreError, match=r"load 5 came after this report's audit"):
+        lla.repair(report)
 
 
 def test_a_store_opened_read_only_is_repaired_and_dry_run_all_the_same(tmp_path):

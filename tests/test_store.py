@@ -190,7 +190,7 @@ def test_reading_a_missing_store_names_the_stores_beside_it_and_creates_nothing(
     assert list(empty.iterdir()) == []
 
 
-def test_a_store_in_a_folder_that_does_not_exist_says_to_create_the_folder(tmp_path):
+def test_a_store_in_a_folder_that_does_not_exist_says_to_create_the_folder(tmp_path, monkeypatch):
     missing = tmp_path / "new folder"
     with pytest.raises(StoreError) as failure:
         lla.LogStore(missing / "s.duckdb")
@@ -199,6 +199,10 @@ def test_a_store_in_a_folder_that_does_not_exist_says_to_create_the_folder(tmp_p
         f"Hint: create it (mkdir -p '{missing}'), or name a store in a folder that exists"
     )
     assert not missing.exists()
+    monkeypatch.setenv("HOME", str(tmp_path))  # ~ is the home folder, as DuckDB reads it
+    with lla.LogStore("~/home.duckdb") as store:
+        store.execute("CREATE TABLE t AS SELECT 1")
+    assert (tmp_path / "home.duckdb").exists()
 
 
 def test_a_failed_first_load_leaves_no_store_file_and_a_failed_later_load_keeps_the_store(ten_rows, tmp_path):
@@ -331,6 +335,7 @@ def test_the_process_holding_a_store_is_named_without_its_database_password():
         ("summarize", ()),
         ("verify", ()),
         ("audit_history", ()),
+        ("compare_audits", ()),
     ],
 )
 def test_a_path_where_a_store_goes_says_to_open_it(name, rest, tmp_path):

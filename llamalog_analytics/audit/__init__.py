@@ -115,7 +115,7 @@ def verify(
     *,
     before: str | None = None,
     after: str = schema.CURRENT_TABLE,
-    checks: Sequence[Check | str] | None = None,
+    checks: Sequence[Check | str] | str | None = None,
     migrated_at: datetime | str | None = None,
     root_job_migrated_at: datetime | str | None = None,
     link: str = "instance",
@@ -184,7 +184,9 @@ def verify(
             applied,
             linking,
             scratch,
-            DEFAULT_CHECKS if checks is None else tuple(map(_check, checks)),
+            DEFAULT_CHECKS
+            if checks is None
+            else tuple(map(_check, [checks] if isinstance(checks, str) else checks)),
         )
         try:
             # listings are on disk already; rows a check made as a frame join them once it is done

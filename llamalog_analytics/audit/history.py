@@ -538,6 +538,7 @@ store has 1 run. Hint: run verify again (lla.verify(store), llamalog verify) to 
         >>> same.older.run_id, same.newer.run_id, same.checks["new"].sum(), same.checks["fixed"].sum()
         (1, 2, 0, 0)
     """
+    require_store(store, "compare_audits")
     history = audit_history(store)
     runs = history.runs["run_id"].to_list()
     if len(runs) < 2:
