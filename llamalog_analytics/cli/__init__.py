@@ -93,24 +93,20 @@ def main(wait: float | None) -> None:  # read by open_store from the context
     """Load, explore and audit the LlamaLog audit table (llama_logs)."""
 
 
-SUMMARIES = {
-    load: "Load exported files or a PostgreSQL database into the store.",
-    attach: "Make a folder of Parquet files the log table, never copied.",
-    info: "Show the store's tables, rows, date range and loads.",
-    rejects: "List the rows a load could not take, and why.",
-    changes: "List stored rows their source later changed or dropped.",
-    synth: "Generate realistic synthetic LlamaLog rows.",
-    demo: "Load the sample data, audit it and write the HTML report.",
-    verify_command: "Audit the migration; --report FILE.html writes the report.",
-    repair_command: "Write the migration that repairs what the audit finds.",
-    audits: "List the audits recorded in the store.",
-    chain_command: "Print one album, artist or track's provenance chain.",
-    explain: "Explain in words how one entity got here and what followed.",
-    graph: "Export one entity's provenance graph, or its chain as traces.",
-    timeline: "Draw one entity's chain as a timeline (HTML or PNG).",
-}
-"""Each command as ``llamalog --help`` lists it: whole, where click would cut its first
-sentence to fit the line."""
-for command, summary in SUMMARIES.items():
-    command.short_help = summary
+for command in (
+    load,
+    attach,
+    info,
+    rejects,
+    changes,
+    synth,
+    demo,
+    verify_command,
+    repair_command,
+    audits,
+    chain_command,
+    explain,
+    graph,
+    timeline,
+):
     main.add_command(command)

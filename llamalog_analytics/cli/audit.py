@@ -59,7 +59,7 @@ def audit_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-@click.command("verify")
+@click.command("verify", short_help="Audit the migration; --report FILE.html writes the report.")
 @audit_options
 @format_choice(
     TEXT, "text: a line per check, to read; json: every check whole (ids, SQL, breakdowns), for scripts."
@@ -149,7 +149,7 @@ def _say_if_not_recorded(report: AuditReport, *, asked: bool = False) -> None:
         click.echo(f"[🦙 LlamaLog] {why}", err=True)
 
 
-@click.command("repair")
+@click.command("repair", short_help="Write the migration that repairs what the audit finds.")
 @audit_options
 @click.option(
     "--out",
@@ -306,7 +306,7 @@ def _repair_hint(report: AuditReport, options: dict[str, Any]) -> str:
     return "\n\n" + "\n".join(lines)
 
 
-@click.command("audits")
+@click.command("audits", short_help="List the audits recorded in the store.")
 @db_option()
 @format_choice(TEXT, "text: a line per audit, to read; json: every recorded field, for scripts.")
 @friendly_errors

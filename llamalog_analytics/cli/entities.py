@@ -29,7 +29,7 @@ _SUMMARY_COLUMNS = ("created_at", "category", "operation", "entity", "status", "
 _GRAPH_FORMATS = ("graphml", "node-link", "dot", "prov-json", "otlp", "perfetto")  # graph --format
 
 
-@click.command("chain")
+@click.command("chain", short_help="Print one album, artist or track's provenance chain.")
 @click.argument("entity_type", type=ENTITY_TYPE)
 @click.argument("entity_id")
 @chain_options
@@ -270,7 +270,7 @@ def _written_text(write: Callable[[Path], object], name: str = "out") -> str:
         return path.read_text(encoding="utf-8")
 
 
-@click.command()
+@click.command(short_help="Explain in words how one entity got here and what followed.")
 @click.argument("entity_type", type=ENTITY_TYPE)
 @click.argument("entity_id")
 @db_option()
@@ -286,7 +286,7 @@ def explain(entity_type: str, entity_id: str, db: str, table: str, link: str, re
     click.echo(wrapped(str(found), terminal_width()))
 
 
-@click.command()
+@click.command(short_help="Export one entity's provenance graph, or its chain as traces.")
 @click.argument("entity_type", type=ENTITY_TYPE)
 @click.argument("entity_id")
 @db_option()
@@ -359,7 +359,7 @@ def graph(
     click.echo(f"[🦙 LlamaLog] wrote {said} to {file or 'standard output'}", err=file is None)
 
 
-@click.command()
+@click.command(short_help="Draw one entity's chain as a timeline (HTML or PNG).")
 @click.argument("entity_type", type=ENTITY_TYPE)
 @click.argument("entity_id")
 @chain_options

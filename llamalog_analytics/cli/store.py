@@ -26,7 +26,7 @@ from ._options import (
 from ._terminal import no_progress, terminal_width, wrapped
 
 
-@click.command()
+@click.command(short_help="Load exported files or a PostgreSQL database into the store.")
 @click.argument("sources", nargs=-1)
 @db_option()
 @click.option(
@@ -121,7 +121,7 @@ def _database_url(source: str) -> bool:
     return len(keys) > 1 and keys[0] in LIBPQ_PARAMETERS
 
 
-@click.command()
+@click.command(short_help="Make a folder of Parquet files the log table, never copied.")
 @click.argument("source", nargs=-1, required=True, metavar="SOURCE")
 @db_option()
 @click.option(
@@ -146,7 +146,7 @@ def attach(source: tuple[str, ...], db: str, table: str) -> None:
     click.echo(result.text())
 
 
-@click.command()
+@click.command(short_help="Show the store's tables, rows, date range and loads.")
 @db_option()
 @friendly_errors
 def info(db: str) -> None:
@@ -157,7 +157,7 @@ def info(db: str) -> None:
         click.echo(wrapped(str(summarize(store)), terminal_width()))
 
 
-@click.command()
+@click.command(short_help="List the rows a load could not take, and why.")
 @db_option()
 @click.option(
     "--load",
@@ -192,7 +192,7 @@ def rejects(db: str, load_id: int | None, output: str) -> None:
         )
 
 
-@click.command()
+@click.command(short_help="List stored rows their source later changed or dropped.")
 @db_option()
 @format_choice(
     ROWS, "table: to read in a terminal; csv and json: with each changed row's values before (previous)."
@@ -298,7 +298,7 @@ def _rejects_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(map(aligned, lines))
 
 
-@click.command()
+@click.command(short_help="Generate realistic synthetic LlamaLog rows.")
 @click.option(
     "--rows",
     type=click.IntRange(min=1),
@@ -344,7 +344,7 @@ def synth(rows: int, seed: int, out: str, before: str | None, naming: str) -> No
         )
 
 
-@click.command()
+@click.command(short_help="Load the sample data, audit it and write the HTML report.")
 @db_option("llamalog-demo.duckdb")
 @click.option("--quiet", is_flag=True, help="No progress bar (none either when stderr is no terminal).")
 @friendly_errors
