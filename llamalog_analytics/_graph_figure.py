@@ -348,12 +348,12 @@ def _kinds_figure(graph: nx.MultiDiGraph, title: str) -> go.Figure:
         )
         columns[x].append(group)
     tallest = max(len(groups) for groups in columns.values())
+    rows_at = (tallest - len(columns.get(_ROW_X, []))) / 2
 
     def top(x: float, groups: list[str]) -> float:
         """Where a column's first node goes: the columns centred, the job runs' between two rows'
         lines (their labels run right, towards the rows' own)."""
         at = (tallest - len(groups)) / 2
-        rows_at = (tallest - len(columns.get(_ROW_X, []))) / 2
         return at + 0.5 if x == job_x and (at - rows_at) == int(at - rows_at) else at
 
     position = {

@@ -60,8 +60,7 @@ from . import rules, schema
 from ._format import count, number_ranges, shorten, verb
 from ._html import block, html_table
 from ._repair_sql import script
-from ._sql import LOADS_TABLE, MIGRATIONS_TABLE, quote
-from .attach import attached_from
+from ._sql import ATTACHED, LOADS_TABLE, MIGRATIONS_TABLE, quote
 from .audit import AuditReport
 from .audit.context import Audit
 from .audit.roots import replayed_roots_sql
@@ -211,7 +210,7 @@ def _audit_of(report: AuditReport) -> Audit:
     kept = (
         (pl.sum_horizontal("rows_inserted", "rows_changed", "rows_disappeared") == 0)
         & (pl.col("table_name") != MIGRATIONS_TABLE)
-        & ~pl.col("table_name").map_elements(lambda t: attached_from(audit.store, t) is not None, pl.Boolean)
+        & (pl.col("format") != ATTACHED)
     )
     later = sorted(set(loads.filter(~kept)["load_id"]) - read) if loads.height else []
     if later:  # this process's or another's (a shell beside a notebook): the report tells the rows before
