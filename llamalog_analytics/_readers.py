@@ -18,7 +18,7 @@ import os
 import re
 import shlex
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from . import schema
-from ._format import first_few
+from ._format import count, first_few
 from ._sql import MIGRATION_COLUMNS_NEEDED, MIGRATIONS_TABLE, json_text, literal, quote
 from .errors import NotLlamaLogError, SourceError, UnknownColumnError
 
@@ -102,6 +102,8 @@ def absolute_source(source: str, fmt: str) -> str:
 
 def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
     """Expand globs into an ordered list of files; a pattern matching nothing is an error.
+    ``**`` matches any depth of folders, none included (as in ``attach`` and DuckDB's readers);
+    the folders a pattern matches are left out.
 
     Examples:
         >>> expand("data/sample/llama_logs.parquet")
@@ -112,7 +114,9 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
     found: dict[str, str] = {}  # each file once, by its absolute path: the name it was first given
     for pattern in map(str, paths):
         literal_name = not glob.has_magic(pattern) or Path(pattern).is_file()  # 'logs[1].csv' too
-        matches = [pattern] if literal_name else sorted(glob.glob(pattern))
+        matches = (
+            [pattern] if literal_name else sorted(filter(os.path.isfile, glob.glob(pattern, recursive=True)))
+        )
         if not matches or not Path(matches[0]).exists():
             what = "no such file" if literal_name else "the pattern matches no file"
             raise SourceError(f"{pattern}: {what}. Hint: check the path or the glob pattern")
@@ -436,24 +440,32 @@ def table_source(store: LogStore, path: str) -> tuple[str, str]:
     )
 
 
-def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -> Reader:
+def parquet_reader(
+    store: LogStore, path: str, files: list[str] | None = None, lacking: Mapping[str, list[str]] | None = None
+) -> Reader:
     """A Parquet file, or every file a glob matches (or the ``files`` listed, the glob ``path``
     then naming them in messages), by column name, hive partitions too (see
     :func:`path_columns`); each row carries its file's name (``_source_file``) and its number
-    there."""
+    there. ``lacking`` names, for a column some of the ``files`` hold, the files without it:
+    their rows take a folder's value for it, if one names it."""
     source = (
         literal(read_name(path)) if files is None else f"[{', '.join(literal(read_name(f)) for f in files)}]"
     )
     try:
-        own, from_path, types, folder_notes = parquet_columns(store, source, files or [path])
+        own, from_path, types, folder_notes = parquet_columns(store, source, files or [path], lacking)
     except duckdb.Error as exc:
         hint = "check the file is complete and really Parquet (a CSV or JSON export needs its own suffix)"
         raise unreadable(path, exc, hint) from exc
     names = [*own, *from_path]
     mapping, ignored = map_columns(path, names, "parquet")
+    filled = _folder_filled(own, lacking or {})
     # numbered like the CSV reader's columns: a file's own names must not meet the typed ones
-    columns = [*map(quote, own), *(path_value(key, "_source_file") for key in from_path)]
+    columns = [
+        *(filled.get(n, quote(n)) for n in own),
+        *(path_value(key, "_source_file") for key in from_path),
+    ]
     renamed = ", ".join(f"{column} AS p{i}" for i, column in enumerate(columns))
+    types |= dict.fromkeys(filled, "VARCHAR")
     return Reader(
         path=path,
         format="parquet",
@@ -469,26 +481,31 @@ def parquet_reader(store: LogStore, path: str, files: list[str] | None = None) -
 
 
 def parquet_columns(
-    store: LogStore, source: str, files: list[str]
+    store: LogStore, source: str, files: list[str], lacking: Mapping[str, list[str]] | None = None
 ) -> tuple[list[str], list[str], dict[str, str], tuple[str, ...]]:
     """The columns of the Parquet ``files`` (``source``: SQL naming them for ``read_parquet``)
     read as one table by name: the files' own, those their folders give (as
-    :func:`path_columns` says), the type of each (``VARCHAR`` for a folder's) and the notes on
-    folders naming a column the files hold."""
+    :func:`path_columns` says, ``lacking`` as there), the type of each (``VARCHAR`` for a
+    folder's) and the notes on folders naming a column the files hold."""
     described = store.execute(
         f"DESCRIBE SELECT * FROM read_parquet({source}, union_by_name = true, hive_partitioning = false)"
     )
     own = [row[0] for row in described]
-    from_path, notes = path_columns(files, own)
+    from_path, notes = path_columns(files, own, lacking)
     return own, from_path, {row[0]: row[1] for row in described} | dict.fromkeys(from_path, "VARCHAR"), notes
 
 
-def path_columns(files: list[str], held: list[str]) -> tuple[list[str], tuple[str, ...]]:
+def path_columns(
+    files: list[str], held: list[str], lacking: Mapping[str, list[str]] | None = None
+) -> tuple[list[str], tuple[str, ...]]:
     """The columns the folders of ``files`` give their rows (hive partitioning: a folder
     ``key=value`` anywhere in a file's path gives the column ``key``) that the files' own
     columns ``held`` lack, in order; and a note for each key that names a column they hold
     (ignoring case and naming style: ``entityType`` is ``entity_type``), whose values are kept,
     so that a folder named ``status=archived`` above the files does not replace their status.
+    Read as one table, some files may lack a column others hold (``lacking``: the column's
+    canonical name -> those files): a folder naming it gives it in their rows (see
+    :func:`_folder_filled`), which the note says.
 
     Examples:
         >>> path_columns(["logs/status=archived/category=ENRICHED/part-0.parquet"], ["id", "status"])
@@ -496,6 +513,10 @@ def path_columns(files: list[str], held: list[str]) -> tuple[list[str], tuple[st
         (['category'], ("the folder status=archived names status, a column the file holds: the
         file's values are loaded, not 'archived' (a key=value folder gives only a column the files
         lack)",))
+        >>> path_columns(["a.parquet", "category=CREATED/b.parquet"], ["id", "category"],
+        ...              {"category": ["category=CREATED/b.parquet"]})[1]  # doctest: +NORMALIZE_WHITESPACE
+        ('the folder category=CREATED names category, a column 1 of the 2 files hold: their values are
+        loaded, and the 1 file without it takes the value of its folder',)
     """
     own = {_same_column(name) for name in held}
     folders: dict[str, list[str]] = {}  # key -> the folders naming it, in order
@@ -513,11 +534,43 @@ def path_columns(files: list[str], held: list[str]) -> tuple[list[str], tuple[st
                 if len(named) == 1
                 else (f"the folders {first_few(named, 3)} name", "the folders'")
             )
+            without = len((lacking or {}).get(_same_column(key), []))
+            if without:
+                takes = (
+                    "takes the value of its folder" if without == 1 else "take the values of their folders"
+                )
+                notes.append(
+                    f"{said} {key}, a column {len(files) - without:,} of the {len(files):,} files hold: "
+                    f"their values are loaded, and the {count(without, 'file')} without it {takes}"
+                )
+                continue
             notes.append(
                 f"{said} {key}, a column {holds}: {whose} values are loaded, not {instead} "
                 "(a key=value folder gives only a column the files lack)"
             )
     return [key for key in folders if _same_column(key) not in own], tuple(notes)
+
+
+def _folder_filled(own: list[str], lacking: Mapping[str, list[str]]) -> dict[str, str]:
+    """SQL for each of the files' ``own`` columns that some files lack (``lacking``) and their
+    folders name: the folder's value in the rows of those files, text like every folder's, and
+    each other file's own value (as text) in its rows."""
+    filled = {}
+    for name in own:
+        without = lacking.get(_same_column(name), [])
+        keys = {
+            key
+            for file in without
+            for key, equals, _ in (part.partition("=") for part in Path(file).parent.parts)
+            if equals and _same_column(key) == _same_column(name)
+        }
+        if keys:
+            given = ", ".join(path_value(key, "_source_file") for key in sorted(keys))
+            listed = ", ".join(literal(file) for file in without)
+            filled[name] = (
+                f"CASE WHEN _source_file IN ({listed}) THEN coalesce({given}) ELSE {quote(name)}::VARCHAR END"
+            )
+    return filled
 
 
 def _same_column(name: str) -> str:

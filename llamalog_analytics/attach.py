@@ -76,8 +76,8 @@ def attach(store: LogStore, source: str | Path, table: str = schema.CURRENT_TABL
             orient="row",
         )
         kept, went = _attached_before(store, table, stats)
-        partly_absent = _columns_of_each(store, files)
-        rdr = _readers.parquet_reader(store, shown, files)
+        partly_absent, lacking = _columns_of_each(store, files)
+        rdr = _readers.parquet_reader(store, shown, files, lacking)
         checked = checked_rows(rdr)
         findings = RowFindings.of(rdr)
         try:
@@ -151,14 +151,17 @@ def _attached_before(
     return kept, len(before) - len(kept)
 
 
-def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
+def _columns_of_each(store: LogStore, files: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     """Each file's columns, checked as a load of that file alone checks them (a required column
     missing, one column named twice), and each column named one way in every file (the files
-    are read as one table, by name); returns a note for each column some files lack, and for
-    each type note a load of some of the files would give (read as one table, their column has
-    the other files' type, which does not show what theirs loses)."""
+    are read as one table, by name); returns a note for each column some files lack (their
+    folders not giving it), and for each type note a load of some of the files would give
+    (read as one table, their column has the other files' type, which does not show what
+    theirs loses); and for each column some files hold, the files that do not (a folder naming
+    it gives it in their rows, as a load of such a file alone takes it)."""
     named: dict[str, tuple[str, str]] = {}  # canonical column -> (its name, the first file naming it)
     lacking: dict[str, int] = {}
+    without: dict[str, list[str]] = {}  # canonical column -> the files whose own columns lack it
     typed: dict[str, list[str]] = {}  # a type note -> the files a load would give it for
     for file in files:
         try:
@@ -191,9 +194,11 @@ def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
                 )
         for column in schema.COLUMN_NAMES:
             lacking[column] = lacking.get(column, 0) + (column not in mapping)
+            if mapping.get(column, len(own)) >= len(own):  # none of its own (a folder's, or none)
+                without.setdefault(column, []).append(file)
         for note in _readers.type_notes(mapping, names, types):
             typed.setdefault(note, []).append(file)
-    return [
+    notes = [
         *(
             f"{column} is absent from {missing:,} of the {len(files):,} files (NULL in their rows)"
             for column, missing in lacking.items()
@@ -206,6 +211,7 @@ def _columns_of_each(store: LogStore, files: list[str]) -> list[str]:
             if len(these) < len(files)
         ),
     ]
+    return notes, {column: these for column, these in without.items() if len(these) < len(files)}
 
 
 def attached_from(store: LogStore, table: str) -> str | None:

@@ -291,15 +291,15 @@ class LogStore:
                 what = "was removed or moved" if now is None else "has changed"
                 again = attached_from(self, table) or "FOLDER"
                 command = (
-                    f"store.attach({again!r}, {table!r})"
+                    f": store.attach({again!r}, {table!r})"
                     if self.path is None
-                    else f"llamalog attach {shlex.quote(again)} --as {table} "
-                    f"--db {shlex.quote(str(Path(self.path).resolve()))} (store.attach)"
+                    else f" (store.attach in Python): llamalog attach {shlex.quote(again)} --as {table} "
+                    f"--db {shlex.quote(str(Path(self.path).resolve()))}"
                 )
                 reason = f" ({said.splitlines()[0]})" if said else ""
                 return AttachedFilesChangedError(
                     f"{file} {what} since it was attached as {table}, so {table} cannot be read{reason}. "
-                    f"Hint: attach it again, which checks every file: {command}"
+                    f"Hint: attach it again, which checks every file{command}"
                 )
         return None
 

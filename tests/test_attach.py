@@ -420,3 +420,27 @@ def test_a_key_value_folder_above_the_attached_folder_leaves_the_column_the_file
             "loaded, not 'archived' (a key=value folder gives only a column the files lack)"
         ) in result.sources[0].notes
         assert not any("entity_type" in note for note in result.sources[0].notes)
+
+
+def test_a_partition_folder_gives_its_column_to_the_files_that_lack_it(synth, tmp_path):
+    """Read as one table, files some of which hold a column a folder names: the folder's value
+    went to NULL in the rows of the files without it (the column was the files' own); each file
+    now takes it as a load of that file alone does, in a folder whose name has a quote and a
+    bracket."""
+    folder = tmp_path / "logs [x]'s"
+    albums = pl.col("entity_type") == "ALBUM"
+    (folder / "entity_type=ALBUM").mkdir(parents=True)
+    lla.write_logs(
+        synth.llama_logs.filter(albums).drop("entity_type"), folder / "entity_type=ALBUM" / "a.parquet"
+    )
+    lla.write_logs(synth.llama_logs.filter(~albums), folder / "rest.parquet")
+    loaded = lla.LogStore()
+    loaded.load_files(list(folder.glob("**/*.parquet")), quiet=True)
+    with lla.LogStore() as store:
+        result = store.attach(folder)
+        assert store.table().sort("id").equals(loaded.table().sort("id"))
+        assert store.execute("SELECT count(*) FROM llama_logs WHERE entity_type IS NULL")[0][0] == 0
+        assert (
+            "the folder entity_type=ALBUM names entity_type, a column 1 of the 2 files hold: their values "
+            "are loaded, and the 1 file without it takes the value of its folder"
+        ) in result.sources[0].notes

@@ -389,6 +389,20 @@ def test_several_files_and_globs(store, synth, tmp_path):
     assert_same_rows(store.table(), frame)
 
 
+def test_a_double_star_glob_reaches_every_depth(store, synth, tmp_path):
+    """``**`` matches any depth of folders, none included, as attach and DuckDB read it."""
+    frame = synth.llama_logs
+    lla.write_logs(frame.head(1_000), tmp_path / "top.parquet")
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    lla.write_logs(frame.slice(1_000, 1_000), tmp_path / "a" / "middle.parquet")
+    lla.write_logs(frame.tail(1_000), tmp_path / "a" / "b" / "deep.parquet")
+    result = store.load_files(tmp_path / "**" / "*.parquet", quiet=True)
+    assert sorted(s.rows_loaded for s in result.sources) == [1_000, 1_000, 1_000]
+    assert_same_rows(
+        store.table(), frame.head(1_000).vstack(frame.slice(1_000, 1_000)).vstack(frame.tail(1_000))
+    )
+
+
 def test_failed_load_leaves_the_store_as_it_was(store, synth, tmp_path):
     good = lla.write_logs(synth.llama_logs.head(100), tmp_path / "good.csv")
     store.load_files(good, quiet=True)
