@@ -116,8 +116,6 @@ Hint: write it like 24h, 6h, 90min or 2d
         return timedelta(0)
     months = any(unit == "M" for _, unit in _TEXT_PART.findall(text))  # months, or minutes?
     if months or not _is_duration(text):
-        from .errors import ArgumentError  # errors uses this module's count
-
         hint = "Hint: write it like 24h, 6h, 90min or 2d"
         what = "is not a duration"
         if text.startswith("-") and (number or _is_duration(size)):
@@ -126,10 +124,24 @@ Hint: write it like 24h, 6h, 90min or 2d
             what = "is a number without a unit"
         if months:
             what, hint = "is ambiguous", "Hint: write minutes as 90min or 90m, 30 days as 30d"
-        raise (error or ArgumentError)(f"{name}={value!r} {what}. {hint}")
-    return timedelta(
-        seconds=sum(float(n) * _TEXT_UNITS[unit.lower()] for n, unit in _TEXT_PART.findall(text))
-    )
+        raise _refused(error, f"{name}={value!r} {what}. {hint}")
+    seconds = sum(float(n) * _TEXT_UNITS[unit.lower()] for n, unit in _TEXT_PART.findall(text))
+    if seconds > _LONGEST.total_seconds():
+        raise _refused(
+            error,
+            f"{name}={value!r} is longer than {_LONGEST.days:,} days, the longest duration there is. "
+            "Hint: a gap longer than the log's whole span already makes one run of each job id (36500d)",
+        )
+    return timedelta(seconds=seconds)
+
+
+_LONGEST = timedelta(days=999_999_999)  # about the longest a timedelta holds (timedelta.max)
+
+
+def _refused(error: type[ArgumentError] | None, message: str) -> ArgumentError:
+    from .errors import ArgumentError  # errors uses this module's count
+
+    return (error or ArgumentError)(message)
 
 
 def _is_duration(text: str) -> bool:

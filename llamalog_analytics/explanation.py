@@ -93,7 +93,7 @@ class Explanation:
         yield f"  afterward: {about}, {self.rows.height} in its chain"
         if self.last_failure is not None:
             f = self.last_failure
-            why = _first_line(f["error_message"] or f["error_code"])
+            why = _first_line(f["error_message"] or f["error_code"]) or "no error message or code logged"
             yield f"  last failure: {f['operation']} at {_when(f)}: {why}"
         if not self.corrections.is_empty():
             last = self.corrections.row(-1, named=True)
@@ -407,14 +407,18 @@ def _before_creation(created: dict[str, Any] | None) -> pl.Expr:
 
 
 def _dates(moments: list[Any]) -> list[str]:
-    """Run start times as dates, with the time of day where two runs share a date (UTC).
+    """Run start times as dates, with the time of day, to the minute, second or microsecond,
+    where two runs would read alike (UTC).
 
     Examples:
         >>> from datetime import datetime
         >>> _dates([datetime(2026, 3, 1, 2), datetime(2026, 3, 1, 18)])
         ['2026-03-01 02:00', '2026-03-01 18:00']
+        >>> _dates([datetime(2026, 3, 1, 2, 0, 5), datetime(2026, 3, 1, 2, 0, 50)])
+        ['2026-03-01 02:00:05', '2026-03-01 02:00:50']
     """
-    dates = [f"{m:%Y-%m-%d}" for m in moments]
-    if len(set(dates)) < len(dates):
-        dates = [f"{m:%Y-%m-%d %H:%M}" for m in moments]
-    return dates
+    for form in ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+        said = [f"{m:{form}}" for m in moments]
+        if len(set(said)) == len(said):
+            return said
+    return [f"{m:%Y-%m-%d %H:%M:%S.%f}" for m in moments]

@@ -401,18 +401,18 @@ def _wrap(text: str, width: int = 90) -> str:
 
 
 def _rows_and_runs(rows: pl.DataFrame, whole: int, kept: str = "") -> str:
-    """How many rows there are, how many lie in how many job runs, and how many in none
-    (``job_id`` NULL); when filters ``kept`` them (as :func:`_kept` says it), of the ``whole``
-    chain's rows.
+    """How many rows there are, how many lie in how many job runs, and how many have no job id
+    (drawn in the lane of the run their parent resolves to, if any); when filters ``kept`` them
+    (as :func:`_kept` says it), of the ``whole`` chain's rows.
 
     Examples:
         >>> rows = pl.DataFrame({"job_id": ["7", "7", None], "job_instance": [1, 2, None]})
         >>> _rows_and_runs(rows, 3)
-        '3 rows: 2 in 2 job runs, 1 outside any job'
+        '3 rows: 2 in 2 job runs, 1 without a job id'
         >>> _rows_and_runs(rows.head(2), 2)
         '2 rows in 2 job runs'
         >>> _rows_and_runs(rows, 27, "category CREATED")
-        '3 of 27 rows (category CREATED): 2 in 2 job runs, 1 outside any job'
+        '3 of 27 rows (category CREATED): 2 in 2 job runs, 1 without a job id'
     """
     jobless = rows["job_id"].null_count()
     run_count = rows.filter(pl.col("job_id").is_not_null()).select("job_id", "job_instance").n_unique()
@@ -420,7 +420,7 @@ def _rows_and_runs(rows: pl.DataFrame, whole: int, kept: str = "") -> str:
     if not kept and not jobless:
         return f"{count(rows.height, 'row')} {in_runs}"
     total = f"{rows.height:,} of {count(whole, 'row')} ({kept})" if kept else count(rows.height, "row")
-    outside = f", {jobless:,} outside any job" if jobless else ""
+    outside = f", {jobless:,} without a job id" if jobless else ""
     return f"{total}: {rows.height - jobless:,} {in_runs}{outside}"
 
 

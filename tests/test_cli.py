@@ -171,7 +171,7 @@ def test_demo_on_the_shipped_sample_ends_with_three_commands_that_run(tmp_path, 
         shows = {
             "explain": f"ALBUM {DEMO_ALBUM} (Ágætis byrjun)\n  how it got here:",
             "chain": "| self ",
-            "timeline": "15 rows: 13 in 13 job runs, 2 outside any job",
+            "timeline": "15 rows: 13 in 13 job runs, 2 without a job id",
         }
         assert shows[command.split()[1]] in text, text
     assert (tmp_path / "llamalog-demo.timeline.html").exists()
@@ -309,6 +309,21 @@ def test_a_filtered_or_paged_chain_names_each_entity_as_its_whole_chain_does(tmp
     assert code == 0 and enriched.count("ARTIST John Coltrane") == 2 and "ARTIST 857444f3" not in enriched
     code, page, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db, "--mode", "entity", "--limit", "2")
     assert code == 0 and page.count("ALBUM Ágætis byrjun") == 2
+
+
+def test_the_chain_table_names_the_run_of_a_job_id_that_ran_more_than_once(tmp_path):
+    """Job 204 ran twice in the table (February and April): the table says which run its row is
+    of, as the timeline's lane does; job 203 ran once and stays bare. The files keep the ids and
+    give the run in job_instance."""
+    db = tmp_path / "s.duckdb"
+    assert run_cli("load", lla.sample_path("llama_logs.parquet"), "--db", db, "--quiet")[0] == 0
+    code, table, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db)
+    jobs = [line.split("|")[-3].strip() for line in table.splitlines()[2:]]
+    assert code == 0 and "204 #1" in jobs and "203" in jobs and "369 #2" in jobs, table
+    code, bare, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db, "--link", "job-id")
+    assert code == 0 and "204" in [line.split("|")[-3].strip() for line in bare.splitlines()[2:]]
+    _, text, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db, "--format", "csv")
+    assert "204" in pl.read_csv(text.encode(), infer_schema=False)["job_id"].to_list()
 
 
 def test_chain_and_explain_fit_the_terminal_and_print_whole_lines_elsewhere(tmp_path):

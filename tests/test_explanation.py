@@ -231,6 +231,33 @@ def test_a_reused_job_whose_runs_share_a_date_names_the_run_followed_by_its_time
     ) in text, text
 
 
+def test_runs_that_share_a_minute_are_told_apart_by_their_seconds(tmp_path):
+    rows = _rows(  # with a 30-second gap, job 5 ran twice within one minute
+        ("1", "2026-03-01 02:00:05", "5", None, False, "ENRICHED", "enrich"),
+        ("2", "2026-03-01 02:00:50", "5", None, False, "ENRICHED", "enrich"),
+        ("3", "2026-03-01 02:00:51", "E", "5", True, "CREATED", "album:created"),
+    )
+    with store_of(rows, tmp_path) as store:
+        text = str(lla.explain(store, "ALBUM", ALBUM, reuse_gap="30s"))
+    assert (
+        "reused job id: job 5 ran 2 times (2026-03-01 02:00:05, 2026-03-01 02:00:50); "
+        "this chain follows the 2026-03-01 02:00:50 run"
+    ) in text, text
+
+
+def test_a_failure_logged_without_a_message_says_so(tmp_path):
+    rows = _rows(
+        ("1", "2026-03-01 12:00:00", None, None, True, "CREATED", "album:created"),
+        ("2", "2026-03-03 12:00:00", None, None, True, "FAILED", "enrichment:album"),
+    )
+    with store_of(rows, tmp_path) as store:
+        failure = str(lla.explain(store, "ALBUM", ALBUM)).splitlines()[3]
+    assert (
+        failure
+        == "  last failure: enrichment:album at 2026-03-03 12:00:00.000 UTC: no error message or code logged"
+    )
+
+
 def test_a_track_names_its_album_with_the_title_its_chain_gives(tmp_path):
     with lla.sample_store() as store:  # created under its album's enrichment: the album id is in the metadata
         text = str(lla.explain(store, "TRACK", "7e062b41-6e26-407d-914b-4dc364e8b97b"))

@@ -79,6 +79,9 @@ def test_linking_is_checked():
             links.Linking.of(reuse_gap=zero)  # type: ignore[arg-type]
     with pytest.raises(LinkError, match=r"reuse_gap='6' is a number without a unit\. Hint"):
         links.Linking.of(reuse_gap="6")
+    with pytest.raises(LinkError, match=r"reuse_gap='1000000000d' is longer than 999,999,999 days, .*Hint"):
+        links.Linking.of(reuse_gap="1000000000d")  # more than a timedelta holds
+    assert links.Linking.of(reuse_gap="999999999d").reuse_gap == timedelta(days=999_999_999)
     with pytest.raises(LinkError, match=r"reuse_gap=-1 is negative: a duration is positive"):
         links.Linking.of(reuse_gap=-1)  # type: ignore[arg-type]
     with pytest.raises(

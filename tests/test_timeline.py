@@ -153,7 +153,7 @@ def test_lanes_follow_the_job_tree_and_name_their_entity(chain_store):
     assert figure.layout.xaxis.title.text == "time (UTC)"
     assert figure.layout.title.text == "LlamaLog timeline · ALBUM Kid A"
     subtitle = figure.layout.title.subtitle.text
-    assert subtitle.startswith(f"{ALBUM} · 12 rows: 7 in 7 job runs, 5 outside any job")
+    assert subtitle.startswith(f"{ALBUM} · 12 rows: 7 in 7 job runs, 5 without a job id")
     created = by_name(figure)["CREATED"]
     assert lanes_of(figure, created) == [LANES[0], LANES[0], LANES[5]]  # the artist row in album-1's lane
     assert "about: ARTIST Radiohead" in created.hovertext[1]
@@ -228,7 +228,7 @@ def test_anomalies_are_ringed_and_named(chain_store):
     rings = [t for t in figure.data if t.legendgroup == "flags"]
     assert len({t.marker.size for t in rings}) == len(rings) == 3  # L2's two rings, one around the other
     subtitle = figure.layout.title.subtitle.text
-    assert "12 rows: 7 in 7 job runs, 5 outside any job" in subtitle
+    assert "12 rows: 7 in 7 job runs, 5 without a job id" in subtitle
     assert "parent's run never logged (dangling): 2" in subtitle and "run on a parent loop: 2" in subtitle
 
 
@@ -392,11 +392,11 @@ def test_a_frame_in_hand_and_filters(chain_store):
 
 def test_filters_say_what_they_kept_of_the_whole_chain_and_keep_its_name(chain_store, tmp_path):
     whole = lla.plot_timeline(chain_store, "ALBUM", ALBUM)
-    assert "12 rows: 7 in 7 job runs, 5 outside any job" in whole.layout.title.subtitle.text
+    assert "12 rows: 7 in 7 job runs, 5 without a job id" in whole.layout.title.subtitle.text
     created = lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories="created")
     assert created.layout.title.text == "LlamaLog timeline · ALBUM Kid A"  # not the bare id
     said = created.layout.title.subtitle.text.replace("<br>", " · ")
-    assert f"{ALBUM} · 3 of 12 rows (category CREATED): 1 in 1 job run, 2 outside any job" in said
+    assert f"{ALBUM} · 3 of 12 rows (category CREATED): 1 in 1 job run, 2 without a job id" in said
     timed = lla.plot_timeline(chain_store, "ALBUM", ALBUM, since="2026-03-01T12:05:00Z", until="2026-03-01")
     said = timed.layout.title.subtitle.text.replace("<br>", " · ")
     assert "8 of 12 rows (since 2026-03-01 12:05:00.000 UTC, until 2026-03-01 23:59:59.999 UTC)" in said
@@ -749,7 +749,7 @@ def test_cli_writes_html_and_png(chain_store, tmp_path):
         out = tmp_path / f"t.{suffix}"
         result = runner.invoke(main, ["timeline", "ALBUM", ALBUM, "--db", db, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert "12 rows: 7 in 7 job runs, 5 outside any job" in result.output
+        assert "12 rows: 7 in 7 job runs, 5 without a job id" in result.output
         assert "5 idle gaps over 1 min collapsed" in result.output
     assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
     unbroken = runner.invoke(
@@ -779,7 +779,7 @@ def test_a_png_that_cannot_be_written_there_says_so_not_that_the_renderer_is_mis
 def test_a_frame_in_hand_needs_only_the_link_columns_and_says_what_it_lacks(chain_store):
     rows = lla.chain(chain_store, "ALBUM", ALBUM)
     bare = lla.plot_timeline(rows.select("id", "created_at", "operation", "job_id", "parent_job_id"))
-    assert "12 rows: 7 in 7 job runs, 5 outside any job" in bare.layout.title.subtitle.text
+    assert "12 rows: 7 in 7 job runs, 5 without a job id" in bare.layout.title.subtitle.text
     no_status = lla.plot_timeline(rows.with_columns(status=pl.lit(None, pl.String)))
     cards = [card for trace in no_status.data if trace.hovertext is not None for card in trace.hovertext]
     rows_cards = [card for card in cards if card and card.startswith("<b>")]

@@ -7,7 +7,7 @@ import polars as pl
 
 from .. import links
 from .._format import count, verb
-from .context import Audit, Check, check_result, counts_by, listed
+from .context import Audit, Check, check_result, counts_by, listed, skipped
 from .result import CheckResult
 
 
@@ -21,6 +21,13 @@ def reused_job_ids(audit: Audit) -> CheckResult:
     run nearest in time, so a reused id does not join unrelated jobs; the backfills joined
     bare ids.
     """
+    name = "reused_job_ids"
+    expects = (
+        "Each job id names one run of a job: no two of its rows lie further apart than the reuse gap "
+        "(a warning: BullMQ restarts its ids after a Redis reset)."
+    )
+    if audit.linking.reuse_gap is None:
+        return skipped(name, expects, _BARE_IDS_HAVE_ONE_RUN)
     ids, sql = audit.on_links(links.reused_sql, "job_id, job_instance")
     n = listed(ids)
     first_runs = ids.lazy().filter(pl.col("job_instance") == 1)  # one per job id: its runs are all listed
@@ -30,9 +37,8 @@ def reused_job_ids(audit: Audit) -> CheckResult:
         f"({audit.linking}); each run is listed by its first row and followed on its own."
     )
     return check_result(
-        "reused_job_ids",
-        "Each job id names one run of a job: no two of its rows lie further apart than the reuse gap "
-        "(a warning: BullMQ restarts its ids after a Redis reset).",
+        name,
+        expects,
         "warn",
         ids,
         sql,
@@ -40,6 +46,13 @@ def reused_job_ids(audit: Audit) -> CheckResult:
         count=n,
         breakdowns={"job ids by runs": by_runs},
     )
+
+
+_BARE_IDS_HAVE_ONE_RUN = (
+    "With bare job ids (link='job_id', --link job-id) every row of a job id counts as one run, so "
+    "reuse is not looked for. Hint: verify with job runs (link='instance', the default) to find the "
+    "job ids that ran more than once"
+)
 
 
 def dangling_parents(audit: Audit) -> CheckResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,7 @@ def chain_command(
 ) -> None:
     """Print the log rows of one album, artist or track: how it got here and what happened after."""
     from .._lanes import entity_names
-    from ..chains import chain, chain_page, named_otherwise
+    from ..chains import chain, chain_page, named_otherwise, runs
 
     cursor = cursor or None  # --cursor "$LAST_ID" before there is one: the first page
     if mode != "entity" and (limit is not None or cursor is not None):
@@ -99,10 +99,17 @@ def chain_command(
                     store, entity_type, entity_id, table=table, link=link, reuse_gap=reuse_gap
                 )
             empty = _why_empty(subject, table, whole.height, matching, asked, cursor, named)
+        reused: list[str] = []  # job ids that ran more than once in the table: their rows name the run
+        if output == "table" and "job_instance" in rows.columns:
+            import polars as pl
+
+            jobs = rows["job_id"].append(rows["parent_job_id"]).drop_nulls().unique()
+            ran = runs(store, jobs, table=table, link=link, reuse_gap=reuse_gap)
+            reused = ran.filter(pl.col("job_instance") > 1)["job_id"].unique().to_list()
     if empty:
         click.echo(f"[🦙 LlamaLog] {empty}", err=True)
     if output == "table":
-        _print_table(rows, mode, names)
+        _print_table(rows, mode, names, reused)
     elif output == "json" and paging is not None:  # a page as the resolver gives it: logs and where next
         click.echo(json.dumps({"logs": json.loads(_file_text(rows, output)), **paging}, ensure_ascii=False))
         footer = None
@@ -143,9 +150,12 @@ def _no_rows(subject: str, table: str, unwritten: str | None = None, named: str 
     return f"no {table} rows for {subject}{written}{hint}"
 
 
-def _print_table(rows: Any, mode: str, names: dict[str, str] | None = None) -> None:
+def _print_table(
+    rows: Any, mode: str, names: dict[str, str] | None = None, reused: Sequence[str] = ()
+) -> None:
     """``rows`` as a table, each row's entity named by ``names`` (entity id → name) when given,
-    else by the rows themselves."""
+    else by the rows themselves; a job or parent job id among ``reused`` (ids that ran more than
+    once) is named with its run, ``292 #2``, as a timeline names it."""
     import polars as pl
 
     from .._lanes import subjects
@@ -158,6 +168,10 @@ def _print_table(rows: Any, mode: str, names: dict[str, str] | None = None) -> N
     if rows.is_empty():
         return
     rows = rows.with_columns(subjects(rows, names))
+    if reused:
+        rows = rows.with_columns(
+            _with_run("job_id", "job_instance", reused), _with_run("parent_job_id", "parent_instance", reused)
+        )
     width = terminal_width()
     if width is not None:
         click.echo(_fitted(rows.select(columns), width))
@@ -178,6 +192,14 @@ def _print_table(rows: Any, mode: str, names: dict[str, str] | None = None) -> N
                 )
             )
         )
+
+
+def _with_run(job: str, run: str, reused: Sequence[str]) -> Any:
+    """The ``job`` column, each id among ``reused`` followed by its ``run`` (``292 #2``)."""
+    import polars as pl
+
+    named = pl.col(job) + pl.lit(" #") + pl.col(run).cast(pl.String)
+    return pl.when(pl.col(job).is_in(reused) & pl.col(run).is_not_null()).then(named).otherwise(pl.col(job))
 
 
 # The chain table in a terminal narrower than it, cut least useful first: a column in turn to
