@@ -226,6 +226,24 @@ ORDER BY load_id DESC LIMIT 1""",
     return again_argument(found[0][0]) if found else None
 
 
+def unread_files(store: LogStore, table: str) -> list[str]:
+    """The Parquet files the folder or glob of the attached ``table`` holds now that it does not
+    read: added since it was attached, until it is attached again (none for a table attached
+    by an earlier version, which recorded only its glob and reads what it matches)."""
+    source = attached_from(store, table)
+    if source is None:
+        return []
+    read = {
+        f for (f,) in store.execute(f"SELECT file FROM {ATTACHED_FILES_TABLE} WHERE table_name = ?", [table])
+    }
+    patterns, _, folder = _pattern(source)
+    try:
+        there, _ = _files(store, source, patterns, folder)
+    except SourceError:  # none there now: the table's reads say what went
+        return []
+    return [file for file in there if read and file not in read]
+
+
 def again_argument(source: str) -> str:
     """What to attach again for the recorded ``source`` of an attachment (as :func:`_pattern`
     shows it): the folder, for a folder's files; else the file or glob.

@@ -6,9 +6,10 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from html import escape
+from pathlib import Path
 from typing import Any
 
-from ._format import count, moment, printable
+from ._format import count, first_few, moment, printable
 from ._html import block, html_table
 from ._sql import (
     CHANGED_TABLE,
@@ -17,7 +18,7 @@ from ._sql import (
     REJECTS_TABLE,
     quote,
 )
-from .attach import attached_from
+from .attach import attached_from, unread_files
 from .errors import AttachedFilesChangedError
 from .log_view import category_badge
 from .stage import absent_note, load_counts
@@ -35,6 +36,9 @@ class TableSummary:
     categories: dict[str, int]
     attached_from: str | None = None  # the folder or glob of an attached table, read in place
     unreadable: str | None = None  # why the table cannot be read now (an attached file changed)
+    unread_files: tuple[
+        str, ...
+    ] = ()  # files in an attached folder added since, not read until attached again
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class StoreSummary:
                 lines.append(f"{t.name}{where}: {t.unreadable}")
                 continue
             lines.append(f"{t.name}: {count(t.rows, 'row')}, created_at {span}{where}")
+            if t.unread_files:
+                lines.append(f"  {_unread(t)}")
             if t.categories:
                 shown = {printable(k): v for k, v in t.categories.items()}  # an unknown label is log text
                 width = max(map(len, shown))
@@ -103,9 +109,8 @@ class StoreSummary:
             [
                 [
                     f'<span class="id">{escape(t.name)}</span>'  # a table's name kept whole
-                    + (
-                        f"<br>attached from <code>{escape(t.attached_from)}</code>" if t.attached_from else ""
-                    ),
+                    + (f"<br>attached from <code>{escape(t.attached_from)}</code>" if t.attached_from else "")
+                    + (f"<br>{escape(_unread(t))}" if t.unread_files else ""),
                     "-" if t.unreadable else f"{t.rows:,}",
                     f'<span class="time">{moment(t.first_created_at)}</span>',
                     f'<span class="time">{moment(t.last_created_at)}</span>',
@@ -158,6 +163,16 @@ class StoreSummary:
         return block("LlamaLog store", self.path or "in memory", body=body)
 
 
+def _unread(table: TableSummary) -> str:
+    """That the attached ``table``'s folder holds files it does not read, naming a few."""
+    n = len(table.unread_files)
+    names = first_few([Path(f).name for f in table.unread_files], 3)
+    return (
+        f"not read: {count(n, 'Parquet file')} there added since it was attached ({names}). "
+        f"Hint: attach it again to read {'it' if n == 1 else 'them'} (llamalog attach, store.attach)"
+    )
+
+
 def summarize(store: LogStore) -> StoreSummary:
     """Summarise ``store``.
 
@@ -189,7 +204,8 @@ def summarize(store: LogStore) -> StoreSummary:
             )
             if set(categories) == {"(none)"}:
                 categories = {}
-            tables.append(TableSummary(name, rows, first, last, categories, attached))
+            unread = tuple(unread_files(store, name)) if attached else ()
+            tables.append(TableSummary(name, rows, first, last, categories, attached, unread_files=unread))
         bookkeeping = store.has_table(LOADS_TABLE)
         loads = store.loads().to_dicts() if bookkeeping else []
         rejected = store.execute(f"SELECT count(*) FROM {REJECTS_TABLE}")[0][0] if bookkeeping else 0

@@ -688,7 +688,8 @@ HOVER_CHARS = 100  # the most characters of one value a hover card shows, an ell
 
 
 def _hover() -> pl.Expr:
-    """The hover card of a row: what it did, about what, its jobs, who started it, what went wrong."""
+    """The hover card of a row: what it did, about what, its jobs and what its ring says, who
+    started it, what went wrong."""
 
     def line(label: str, value: pl.Expr) -> pl.Expr:
         return pl.when(value.is_not_null()).then(pl.lit(f"<br>{label}: ") + value).otherwise(pl.lit(""))
@@ -728,6 +729,10 @@ def _hover() -> pl.Expr:
             + pl.when(pl.col("parent_instance").is_null())
             .then(pl.lit(" (its run never logged)"))
             .otherwise(pl.lit(" · run ") + pl.col("parent_instance").cast(pl.String)),
+        ),
+        *(  # what its ring says (a dangling parent's, the line above)
+            pl.when(pl.col(flag)).then(pl.lit(f"<br>{FLAG_STYLES[flag].label}")).otherwise(pl.lit(""))
+            for flag in ("in_cycle", "before_parent")
         ),
         line("root job", text("root_job_id")),
         line("user", text("user_id")),

@@ -444,3 +444,25 @@ def test_a_partition_folder_gives_its_column_to_the_files_that_lack_it(synth, tm
             "the folder entity_type=ALBUM names entity_type, a column 1 of the 2 files hold: their values "
             "are loaded, and the 1 file without it takes the value of its folder"
         ) in result.sources[0].notes
+
+
+def test_files_added_to_an_attached_folder_are_named_until_attached_again(synth, twenty, tmp_path):
+    """The view reads the files attached; one added since is not read, which info now says."""
+    db = tmp_path / "s.duckdb"
+    with lla.LogStore(db) as store:
+        store.attach(twenty)
+        lla.write_logs(synth.llama_logs.slice(20, 10), twenty / "b.parquet")
+        (twenty / "_SUCCESS").write_text("")  # never attached: not named either
+        summary = lla.summarize(store)
+        assert summary.tables[0].unread_files == (str(twenty / "b.parquet"),)
+        assert (
+            "  not read: 1 Parquet file there added since it was attached (b.parquet). Hint: attach it again"
+            in (str(summary))
+        )
+        assert "not read: 1 Parquet file" in summary._repr_html_()
+        assert store.table().height == 20
+    code, out, _ = run_cli("info", "--db", db)
+    assert code == 0 and "not read: 1 Parquet file there added since it was attached (b.parquet)" in out
+    with lla.LogStore(db) as store:
+        store.attach(twenty)
+        assert lla.summarize(store).tables[0].unread_files == () and store.table().height == 30

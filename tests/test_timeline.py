@@ -230,6 +230,10 @@ def test_anomalies_are_ringed_and_named(chain_store):
     subtitle = figure.layout.title.subtitle.text
     assert "12 rows: 7 in 7 job runs, 5 without a job id" in subtitle
     assert "parent's run never logged (dangling): 2" in subtitle and "run on a parent loop: 2" in subtitle
+    cards = [card for t in figure.data if t.legendgroup == "category" for card in t.hovertext]
+    looped = [card for card in cards if "⚠ run on a parent loop" in card]
+    early = [card for card in cards if "⚠ logged before its parent run" in card]
+    assert len(looped) == 2 and len(early) == 2  # each ringed row's card says what its ring does
 
 
 def test_idle_gaps_are_collapsed_and_said_so(chain_store):
