@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 import numpy as np
 import polars as pl
 
-from .errors import ArgumentError
+from .errors import ArgumentError, LlamalogError
 
 
 def naive_utc(
@@ -72,17 +72,28 @@ def _parsed(text: str, name: str, error: type[ArgumentError]) -> date | datetime
         ) from None
 
 
-def created_utc(rows: pl.DataFrame) -> pl.Expr:
+def created_utc(rows: pl.DataFrame, error: type[LlamalogError] = ArgumentError) -> pl.Expr:
     """``rows``' ``created_at`` as naive UTC microseconds, as the table keeps it (a zone-aware
-    column, from a frame of the caller's, is converted).
+    column, from a frame of the caller's, is converted); ``error`` when it holds no times (text
+    read back from a CSV or JSON export, say).
 
     Examples:
         >>> rows = pl.DataFrame({"created_at": [datetime(2026, 3, 1, 6)]}).with_columns(
         ...     pl.col("created_at").dt.replace_time_zone("America/Chicago"))
         >>> rows.select(created_utc(rows)).item()
         datetime.datetime(2026, 3, 1, 12, 0)
+        >>> created_utc(pl.DataFrame({"created_at": ["2026-03-01T06:00:00Z"]}))
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ArgumentError: the rows' created_at is String, not times. Hint: parse \
+it first, rows.with_columns(pl.col('created_at').str.to_datetime(time_zone='UTC'))
     """
     dtype = rows.schema["created_at"]
+    if not isinstance(dtype, pl.Datetime):
+        raise error(
+            f"the rows' created_at is {dtype}, not times. Hint: parse it first, "
+            "rows.with_columns(pl.col('created_at').str.to_datetime(time_zone='UTC'))"
+        )
     column = pl.col("created_at")
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
         column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)

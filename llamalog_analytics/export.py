@@ -62,24 +62,39 @@ FORMATS: dict[str, dict[str, str]] = {  # what is written -> file name ending ->
 }
 
 
-def export_format(kind: str, path: str | Path, format: str | None = None) -> str:
+def export_format(kind: str, path: str | Path, format: str | None = None, *, option: str = "format") -> str:
     """The format a ``kind`` of output (a key of :data:`FORMATS`) is written in: ``format`` if
-    given, else the one the longest matching ending of the file name names.
+    given, else the one the longest matching ending of the file name names. A ``format`` given
+    must agree with what the name says, if it says a graph's or a trace's format (``.json``
+    says none over another JSON format); ``option`` is what the message calls it.
 
     Examples:
         >>> export_format("graph", "album.prov.json"), export_format("rows", "logs.csv.gz")
         ('prov-json', 'csv')
         >>> export_format("trace", "album.json", "perfetto")
         'perfetto'
+        >>> export_format("trace", "album.graphml", "otlp")
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ExportError: album.graphml: its name says graphml, format says otlp. \
+Hint: leave out format, or end the name with .otlp.json
     """
     known = FORMATS[kind]
     if format is not None:
-        if format.lower() in known.values():
-            return format.lower()
-        raise ExportError(
-            f"{path}: {kind} cannot be written as {format!r}. "
-            f"Hint: use one of {', '.join(sorted(set(known.values())))}"
-        )
+        if format.lower() not in known.values():
+            raise ExportError(
+                f"{path}: {kind} cannot be written as {format!r}. "
+                f"Hint: use one of {', '.join(sorted(set(known.values())))}"
+            )
+        chosen = {ending: f for k in _CHOSEN for ending, f in FORMATS[k].items()}
+        said = max((e for e in chosen if Path(path).name.lower().endswith(e)), key=len, default=None)
+        asked = [ending for ending, f in chosen.items() if f == format.lower()]
+        if said and asked and not any(ending.endswith(said) for ending in asked):
+            raise ExportError(
+                f"{path}: its name says {chosen[said]}, {option} says {format}. Hint: leave out "
+                f"{option}, or end the name with {' or '.join(asked)}"
+            )
+        return format.lower()
     name = Path(path).name.lower()
     if kind == "rows" and not name.endswith((".parquet.gz", ".pq.gz")):
         name = name.removesuffix(".gz")
@@ -93,20 +108,25 @@ def export_format(kind: str, path: str | Path, format: str | None = None) -> str
     return known[endings[0]]
 
 
-def kind_of(path: str | Path, format: str | None, kinds: tuple[str, ...]) -> tuple[str, str]:
-    """Which of ``kinds`` a file is written as, and in which format: the first kind that knows
-    ``format``, or whose endings the file name has.
+_CHOSEN = ("graph", "trace")  # the kinds written in a format one may choose, whose names say it
+
+
+def kind_of(
+    path: str | Path, format: str | None, kinds: tuple[str, ...], *, option: str = "format"
+) -> tuple[str, str]:
+    """Which of ``kinds`` a file is written as, and in which format (:func:`export_format`):
+    the first kind that knows ``format``, or whose endings the file name has.
 
     Examples:
         >>> kind_of("album.otlp.json", None, ("trace", "graph")), kind_of("a.json", None, ("trace", "graph"))
         (('trace', 'otlp'), ('graph', 'node-link'))
     """
-    for kind in kinds[:-1]:
-        try:
-            return kind, export_format(kind, path, format)
-        except ExportError:
-            continue
-    return kinds[-1], export_format(kinds[-1], path, format)  # or raise, naming what it accepts
+    name = Path(path).name.lower()
+    for kind in kinds:
+        known = FORMATS[kind]
+        if format.lower() in known.values() if format else any(name.endswith(e) for e in known):
+            return kind, export_format(kind, path, format, option=option)
+    return kinds[-1], export_format(kinds[-1], path, format, option=option)  # raises, naming what it takes
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
@@ -374,9 +394,14 @@ def write_graph(graph: nx.MultiDiGraph, path: str | Path, format: str | None = N
             raise ExportError(
                 f"{path}: a trace file's name ({named}), not a graph's. Hint: write the chain as a "
                 "trace, lla.write_trace(lla.chain(store, TYPE, ID), path) (llamalog graph TYPE ID "
-                f"--out PATH --format {named}), or pass format='node-link' to write the graph under this name"
+                f"--out PATH --format {named}), or end the name with .json to write the graph as node-link"
             )
     format = export_format("graph", path, format)
+    if not graph.number_of_nodes():
+        raise ExportError(
+            f"{path}: an empty graph, nothing to write. Hint: check the entity id and its type; "
+            "lla.provenance_graph(store, 'ALBUM', album_id) is empty for an id no row names as an album"
+        )
     if format == "graphml":  # networkx writes it element by element with lxml, not as one tree
         with _atomic_path(path) as temporary:
             writer = _graphml_writer(temporary)

@@ -39,6 +39,7 @@ from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMappi
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote as url_quoted
 
 import numpy as np
 import polars as pl
@@ -637,15 +638,17 @@ def _utc(moment: str | None) -> datetime | None:
 def prov_document(graph: nx.MultiDiGraph) -> Any:
     """The graph in the W3C PROV data model (a ``prov.model.ProvDocument``).
 
-    Log rows are activities, from ``created_at`` less ``duration_ms`` to ``created_at`` (UTC, as
-    the trace exports time them); albums, artists and tracks are entities; users and systems are
-    agents. An entity's first row that records its creation (the node attribute ``creation``)
-    generated it (``wasGeneratedBy``: PROV generates an entity once, and not at all when no row
-    records it; any other CREATED row, such as one the category backfill's catch-all labelled,
-    used it with the role ``created``); other rows used it (``used``, with the category as
-    role); a row was informed by the rows of its parent job (``wasInformedBy``) and associated
-    with the agents that triggered it (``wasAssociatedWith``). Jobs no row was logged by become
-    activities of their own, marked dangling.
+    Log rows are activities, from ``created_at`` less ``duration_ms`` to ``created_at`` (UTC; a
+    trace spans a job run's rows so, and gives a row without a job id no length); albums,
+    artists and tracks are entities; users and systems are agents. An entity's first row that
+    records its creation (the node attribute ``creation``) generated it (``wasGeneratedBy``:
+    PROV generates an entity once, and not at all when no row records it; any other CREATED row,
+    such as one the category backfill's catch-all labelled, used it with the role ``created``);
+    other rows used it (``used``, with the category as role); a row was informed by the rows of
+    its parent job (``wasInformedBy``) and associated with the agents that triggered it
+    (``wasAssociatedWith``). Jobs no row was logged by become activities of their own, marked
+    dangling. A node's key is its PROV identifier, percent-encoded where PROV-N could not write
+    it (:func:`_prov_name`: a user id with a space, a job id with a quote).
     """
     from prov.model import ProvDocument
 
@@ -663,13 +666,13 @@ def prov_document(graph: nx.MultiDiGraph) -> Any:
             start = (
                 None if end is None else end - timedelta(milliseconds=max(data.get("duration_ms") or 0, 0))
             )
-            document.activity(node, start, end, other_attributes=attributes)
+            document.activity(_prov_name(node), start, end, other_attributes=attributes)
         elif data["kind"] == "job" and data.get("dangling"):
-            document.activity(node, other_attributes=attributes)
+            document.activity(_prov_name(node), other_attributes=attributes)
         elif data["kind"] in ("user", "system"):
-            document.agent(node, {"prov:type": f"llamalog:{data['kind']}", **attributes})
+            document.agent(_prov_name(node), {"prov:type": f"llamalog:{data['kind']}", **attributes})
         elif data["kind"] in ("album", "artist", "track"):
-            document.entity(node, {"prov:type": f"llamalog:{data['kind']}", **attributes})
+            document.entity(_prov_name(node), {"prov:type": f"llamalog:{data['kind']}", **attributes})
     for source, target, kind in graph.edges(keys=True):
         if kind == "logged_by":
             logged_by.setdefault(target, []).append(source)
@@ -683,15 +686,30 @@ def prov_document(graph: nx.MultiDiGraph) -> Any:
     generated = {target: source for _, source, target in reversed(created)}  # the first row per entity
     for source, target, kind in graph.edges(keys=True):
         if kind == "created" and generated.get(target) == source:
-            document.wasGeneratedBy(target, source)
+            document.wasGeneratedBy(_prov_name(target), _prov_name(source))
         elif kind == "triggered":
-            document.wasAssociatedWith(target, source)
+            document.wasAssociatedWith(_prov_name(target), _prov_name(source))
         elif kind in ("spawned", "child_of"):
             job = source if kind == "spawned" else target
             parents = logged_by.get(job) or ([job] if graph.nodes[job].get("dangling") else [])
             for child in logged_by.get(target, []) if kind == "spawned" else [source]:
                 for parent in parents:
-                    document.wasInformedBy(child, parent)
+                    document.wasInformedBy(_prov_name(child), _prov_name(parent))
         elif kind != "logged_by":
-            document.used(source, target, other_attributes={"prov:role": f"llamalog:{kind}"})
+            document.used(
+                _prov_name(source), _prov_name(target), other_attributes={"prov:role": f"llamalog:{kind}"}
+            )
     return document
+
+
+def _prov_name(node: str) -> str:
+    """A node's key as a PROV qualified name: its local part percent-encoded where PROV-N could
+    not write it (a space, a quote, a backslash, a letter outside ASCII; a ``%`` too, but in a
+    job's key, whose ``%`` and ``#`` are escapes of its own).
+
+    Examples:
+        >>> _prov_name("user:bob smith"), _prov_name("job:A%231#2"), _prov_name("system:50%")
+        ('user:bob%20smith', 'job:A%231#2', 'system:50%25')
+    """
+    prefix, _, local = node.partition(":")
+    return f"{prefix}:{url_quoted(local, safe='-._~#%' if prefix == 'job' else '-._~')}"

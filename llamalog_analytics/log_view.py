@@ -32,7 +32,7 @@ import polars as pl
 from . import schema, style
 from ._format import count, duration, moment, shorten
 from ._html import block
-from .errors import ArgumentError
+from .errors import ArgumentError, LlamalogError
 
 PAGE_SIZE = 500  # rows per page; a page scrolls inside a box of fixed height
 
@@ -128,7 +128,7 @@ def log_table(rows: pl.DataFrame, *, title: str = "", page: int = 1, page_size: 
     return LogTable(log_rows(rows, ("id", "operation")), title, 1, page_size).page(page)
 
 
-def log_rows(rows: object, needed: Sequence[str], error: type[ArgumentError] = ArgumentError) -> pl.DataFrame:
+def log_rows(rows: object, needed: Sequence[str], error: type[LlamalogError] = ArgumentError) -> pl.DataFrame:
     """``rows`` as a frame of log rows (a lazy frame collected), or ``error`` saying what they
     lack: one of the ``needed`` columns, or being a frame at all.
 

@@ -161,7 +161,7 @@ def _span_attributes(span: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _event_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: event[name] for name, key in EVENT_ATTRIBUTES.items() if event[name] is not None}
+    return {key: event[name] for name, key in EVENT_ATTRIBUTES.items() if event[name] not in (None, False)}
 
 
 def _key_values(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -39,8 +39,10 @@ import numpy as np
 import polars as pl
 
 from . import links
+from ._format import count
 from ._time import created_utc
 from .errors import ExportError
+from .log_view import log_rows
 
 REQUIRED = ("id", "created_at", "operation", "job_id", "parent_job_id")
 # Span attributes: spans() column → attribute key (NULL and false values are left out).
@@ -70,7 +72,14 @@ EVENT_ATTRIBUTES = {
     "triggered_by": "llamalog.triggered_by",
     "user_id": "llamalog.user_id",
     "relation": "llamalog.relation",
+    "before_parent": "llamalog.before_parent",  # what the timeline rings: true, else left out
+    "in_cycle": "llamalog.in_cycle",
 }
+_EVENT_TYPES = {
+    "duration_ms": pl.Int64(),
+    "before_parent": pl.Boolean(),
+    "in_cycle": pl.Boolean(),
+}  # else text
 
 
 def spans(rows: pl.DataFrame) -> pl.DataFrame:
@@ -109,14 +118,17 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
         >>> found["trace_id"].n_unique()  # the sync's tree, and the track under a parent that never logged
         2
     """
-    missing = [c for c in REQUIRED if c not in rows.columns]
-    if missing:
+    rows = log_rows(rows, REQUIRED, ExportError)
+    unnamed = rows.filter(pl.col("operation").is_null())
+    if unnamed.height:
         raise ExportError(
-            f"rows lack column(s) {', '.join(missing)}, so they cannot be traced. "
-            "Hint: pass log rows with their columns, e.g. lla.chain(store, 'ALBUM', album_id)"
+            f"{count(unnamed.height, 'row')} without an operation (the first: {unnamed['id'][0]}), which "
+            "names its span. Hint: fill it, rows.with_columns(pl.col('operation').fill_null('unknown'))"
         )
     rows = links.annotate(
-        rows.with_columns(pl.col("id", "job_id", "parent_job_id").cast(pl.String), created_utc(rows))
+        rows.with_columns(
+            pl.col("id", "job_id", "parent_job_id").cast(pl.String), created_utc(rows, ExportError)
+        )
     )
     grouped = _runs(_events(rows))
     return _named(grouped.with_columns(pl.Series(name, values) for name, values in _tree(grouped).items()))
@@ -147,10 +159,7 @@ def _events(rows: pl.DataFrame) -> pl.DataFrame:
         pl.struct(
             pl.col("created_at").alias("time"),
             pl.col("operation").alias("name"),
-            *(
-                _column(rows, c, pl.Int64() if c == "duration_ms" else pl.String()).alias(c)
-                for c in EVENT_ATTRIBUTES
-            ),
+            *(_column(rows, c, _EVENT_TYPES.get(c, pl.String())).alias(c) for c in EVENT_ATTRIBUTES),
         ).alias("events"),
     ).sort("_at", "id")
 

@@ -38,7 +38,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
         ("album.trace.json", None, "perfetto"),
         ("ALBUM.OTLP.JSON", None, "otlp"),
         ("album.json", "otlp", "otlp"),
-        ("album.otlp.json", "Perfetto", "perfetto"),
+        ("album.json", "Perfetto", "perfetto"),
     ],
 )
 def test_write_trace_formats(
@@ -76,8 +76,14 @@ def test_write_trace_errors(chain: pl.DataFrame, tmp_path: Path) -> None:
         lla.write_trace(chain, tmp_path / "album.otlp.json", "jaeger")
     with pytest.raises(ExportError, match=r"album\.otlp\.json: no rows to write as a trace\. Hint: "):
         lla.write_trace(chain.head(0), tmp_path / "album.otlp.json")
-    with pytest.raises(ExportError, match=r"rows lack column\(s\) job_id.*Hint: "):
+    with pytest.raises(ExportError, match=r"the rows lack job_id\. Hint: "):
         trace_formats.otlp(chain.drop("job_id"))
+    with pytest.raises(
+        ExportError, match=r"1 row without an operation \(the first: .*\), which names its span"
+    ):
+        trace_formats.perfetto(chain.with_columns(pl.when(pl.col("id") != chain["id"][0]).then("operation")))
+    with pytest.raises(ExportError, match=r"the rows' created_at is String, not times\. Hint: parse it"):
+        trace_formats.otlp(chain.with_columns(pl.col("created_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -218,8 +224,27 @@ def test_write_graph_refuses_a_trace_name(tmp_path: Path, name: str) -> None:
     ):
         lla.write_graph(GRAPH, tmp_path / name)
     assert list(tmp_path.iterdir()) == []
-    lla.write_graph(GRAPH, tmp_path / name, "node-link")  # a format given is written as asked
-    assert _written(name, tmp_path / name)
+    with pytest.raises(ExportError, match=rf"{name}: its name says (otlp|perfetto), format says node-link"):
+        lla.write_graph(GRAPH, tmp_path / name, "node-link")  # a format given agrees with the name
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_graph_refuses_an_empty_graph(tmp_path: Path) -> None:
+    """An id asked under the wrong type gives an empty graph, which was written as empty files."""
+    with pytest.raises(ExportError, match=r"g\.graphml: an empty graph, nothing to write\. Hint: check"):
+        lla.write_graph(nx.MultiDiGraph(), tmp_path / "g.graphml")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "format"), [("g.graphml", "otlp"), ("g.prov.json", "perfetto")])
+def test_write_trace_refuses_a_format_its_name_says_otherwise(
+    chain: pl.DataFrame, tmp_path: Path, name: str, format: str
+) -> None:
+    """A trace asked for under a graph's name was written there as asked (OTLP in a .graphml);
+    the command line refused it, and so does the function now."""
+    with pytest.raises(ExportError, match=rf"{name}: its name says [a-z-]+, format says {format}\. Hint"):
+        lla.write_trace(chain, tmp_path / name, format)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_write_that_fails_midway_is_an_export_error_and_leaves_no_file(tmp_path):

@@ -7,6 +7,7 @@ import gc
 import json
 import pickle
 import re
+import warnings
 from datetime import timedelta
 
 import networkx as nx
@@ -54,6 +55,45 @@ def test_graph_nodes_edges_and_exports_round_trip(tmp_path):
     assert sections >= {"entity", "activity", "wasGeneratedBy", "used", "wasInformedBy"}
     with pytest.raises(ExportError, match="cannot tell which format to write graph in"):
         lla.write_graph(graph, tmp_path / "g.txt")
+
+
+def test_prov_identifiers_are_ones_prov_n_can_write(tmp_path):
+    """Job, user and trigger ids with spaces, quotes, a backslash, a slash, ``%`` and ``#`` or
+    a letter outside ASCII were written into PROV identifiers as they were, which PROV-N cannot
+    write (prov warns it will reject them); they are percent-encoded now, the values kept whole
+    in the attributes."""
+    album = "22222222-2222-4222-8222-222222222222"
+    rows = [
+        {
+            "id": f"00000000-0000-4000-8000-00000000000{n}",
+            "entity_type": "ALBUM",
+            "entity_id": album,
+            "album_id": album,
+            "operation": "enrichment:album",
+            "category": "ENRICHED",
+            "created_at": f"2026-03-01T10:00:0{n}",
+            "job_id": f"j {n}",
+            "parent_job_id": parent,
+            "user_id": user,
+            "triggered_by": "cron job/nightly",
+        }
+        for n, parent, user in ((1, "gone parent/%#1 ü", "bob smith"), (2, 'q"uote\\', "50%"))
+    ]
+    with store_of(rows, tmp_path) as store:
+        graph = lla.provenance_graph(store, "ALBUM", album)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # prov's warning that it will reject a name PROV-N cannot write
+        lla.write_graph(graph, tmp_path / "g.prov.json")
+        document = ProvDocument.deserialize(tmp_path / "g.prov.json", format="json")
+        provn = document.serialize(format="provn")
+    names = {str(record.identifier) for record in document.get_records() if record.identifier}
+    assert {
+        "job:gone%20parent%2F%25%231%20%C3%BC",
+        "job:q%22uote%5C",
+        "user:bob%20smith",
+        "user:50%25",
+    } <= names
+    assert "system:cron%20job%2Fnightly" in names and 'llamalog:parent_job_id="gone parent/%#1 ü"' in provn
 
 
 def test_graph_links_rows_without_job_ids_and_tells_subjects_from_mentions(tmp_path):

@@ -291,6 +291,21 @@ def test_sample_album_chains_are_forests() -> None:
             )
 
 
+def test_an_event_says_what_the_timeline_rings() -> None:
+    """A row logged before its parent run (or on a loop of runs) carries it as an attribute of
+    its event, which trace viewers show; the timeline rings it."""
+    with lla.sample_store() as store:
+        rows = lla.chain(store, "ALBUM", "017c0ee2-abf0-4622-912f-04f4c1aaeb80")  # one row early
+    events = [e for s in sent_spans(trace_formats.otlp(rows)) for e in s["events"]]
+    flagged = {
+        next(a["value"]["stringValue"] for a in e["attributes"] if a["key"] == "llamalog.row_id")
+        for e in events
+        if {"key": "llamalog.before_parent", "value": {"boolValue": True}} in e["attributes"]
+    }
+    assert flagged and flagged == set(rows.filter("before_parent")["id"])
+    assert not any(a["key"] == "llamalog.in_cycle" for e in events for a in e["attributes"])  # false: left out
+
+
 def test_runs_take_their_first_rows_parent_and_job_less_rows_are_instants(tmp_path: Path) -> None:
     rows = [
         row("top", 0, "collection:album-added", "USER_ACTION", "c-1"),

@@ -6,7 +6,6 @@ import functools
 import shlex
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -172,17 +171,8 @@ graphml. Hint: leave out --format, or end the name with .graphml
 
     if path != "-":  # standard output, which is written where it goes
         writable(path)
-    formats = {ending: format for kind in kinds for ending, format in FORMATS[kind].items()}
-    named = [ending for ending in formats if Path(path).name.lower().endswith(ending)]
-    asked = [ending for ending, format in formats.items() if format == (output or "").lower()]
-    said = max(named, key=len, default=None)  # the longest: .prov.json, not .json
-    if said and asked and not any(ending.endswith(said) for ending in asked):
-        raise ExportError(
-            f"{path}: its name says {formats[said]}, --format says {output}. Hint: leave out "
-            f"--format, or end the name with {' or '.join(asked)}"
-        )
     try:
-        return kind_of(path, output, kinds)
+        return kind_of(path, output, kinds, option="--format")
     except ExportError:
         if output is not None:  # the format given is not one of these kinds'
             raise
