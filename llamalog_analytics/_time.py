@@ -95,6 +95,6 @@ it first, rows.with_columns(pl.col('created_at').str.to_datetime(time_zone='UTC'
             "rows.with_columns(pl.col('created_at').str.to_datetime(time_zone='UTC'))"
         )
     column = pl.col("created_at")
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+    if dtype.time_zone is not None:
         column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
     return column.cast(pl.Datetime("us"))

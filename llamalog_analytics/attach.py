@@ -236,12 +236,14 @@ def unread_files(store: LogStore, table: str) -> list[str]:
     read = {
         f for (f,) in store.execute(f"SELECT file FROM {ATTACHED_FILES_TABLE} WHERE table_name = ?", [table])
     }
+    if not read:  # attached by an earlier version
+        return []
     patterns, _, folder = _pattern(source)
     try:
         there, _ = _files(store, source, patterns, folder)
     except SourceError:  # none there now: the table's reads say what went
         return []
-    return [file for file in there if read and file not in read]
+    return [file for file in there if file not in read]
 
 
 def again_argument(source: str) -> str:

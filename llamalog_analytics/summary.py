@@ -36,9 +36,8 @@ class TableSummary:
     categories: dict[str, int]
     attached_from: str | None = None  # the folder or glob of an attached table, read in place
     unreadable: str | None = None  # why the table cannot be read now (an attached file changed)
-    unread_files: tuple[
-        str, ...
-    ] = ()  # files in an attached folder added since, not read until attached again
+    # the files added to an attached table's folder since, which it does not read until attached again
+    unread_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
