@@ -170,12 +170,30 @@ def writable(path: str | Path) -> Path:
             f"{path}: read-only, not written. Hint: chmod u+w {shlex.quote(str(path))} to replace "
             "it, or name another path"
         )
-    if not _special(path) and not os.access(folder, os.W_OK | os.X_OK):  # the file is written beside
+    why = None if _special(path) else cannot_write_in(folder)  # the file is written beside
+    if why is not None:
         raise ExportError(
-            f"{path}: one may not write in {folder}. Hint: name a path in a folder you may write in, "
-            f"or check who may write in it (ls -ld {shlex.quote(str(folder))})"
+            f"{path}: one may not write in {folder} ({why}). Hint: name a path in a folder you may "
+            f"write in, or check who may write in it (ls -ld {shlex.quote(str(folder))})"
         )
     return path
+
+
+def cannot_write_in(folder: Path) -> str | None:
+    """Why no file can be made in ``folder``, as the system says it; None when one can. Tried,
+    not read from permission bits: a read-only file system, ``/proc`` or an ACL refuse what
+    the bits allow.
+
+    Examples:
+        >>> import tempfile
+        >>> cannot_write_in(Path(tempfile.mkdtemp())), cannot_write_in(Path("/proc"))
+        (None, 'No such file or directory')
+    """
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".llamalog-"):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
 
 
 def writable_folder(folder: str | Path, option: str | None = None) -> Path:
@@ -203,10 +221,11 @@ def writable_folder(folder: str | Path, option: str | None = None) -> Path:
     named = f"{folder} ({option})" if option else str(folder)
     if not there.is_dir():
         raise ExportError(f"{named}: {there} is a file, not a folder. Hint: name a folder, or a path in one")
-    if not os.access(there, os.W_OK | os.X_OK):
+    why = cannot_write_in(there)
+    if why is not None:
         raise ExportError(
-            f"{named}: one may not write in {there}. Hint: name a folder you may write in, or "
-            f"check who may write in it (ls -ld {shlex.quote(str(there))})"
+            f"{named}: one may not write in {there} ({why}). Hint: name a folder you may write in, "
+            f"or check who may write in it (ls -ld {shlex.quote(str(there))})"
         )
     return folder
 

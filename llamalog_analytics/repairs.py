@@ -64,7 +64,7 @@ from ._sql import ATTACHED, LOADS_TABLE, MIGRATIONS_TABLE, quote
 from .audit import AuditReport
 from .audit.context import Audit
 from .audit.roots import replayed_roots_sql
-from .errors import ArgumentError, StoreError
+from .errors import ArgumentError, ExportError, StoreError
 from .export import writable_folder
 
 if TYPE_CHECKING:
@@ -274,6 +274,14 @@ Hint: name one of category_backfill, root_job_backfill, rows_preserved in checks
     if folder is not None:
         writable_folder(folder, "folder=, --out")
         _refuse_unapplied(unapplied_repairs(folder, applied), applied, replace)
+
+
+def _unwritten(target: Path, exc: OSError) -> ExportError:
+    """The error for a repair folder that could not be written (nothing of it was)."""
+    return ExportError(
+        f"{target}: the repair could not be written ({exc.strerror or exc}); nothing of it was. "
+        "Hint: free some space there, or write it into another folder (folder=, --out)"
+    )
 
 
 def unapplied_repairs(folder: str | Path, applied: Collection[str] = ()) -> list[Path]:
@@ -661,7 +669,8 @@ class RepairPlan:
         Raises:
             ArgumentError: the plan is empty, the migration folder already exists, or ``folder``
                 holds a repair not deployed yet and ``replace`` is not asked.
-            ExportError: ``folder`` cannot be written in (:func:`validate_repair` asks first).
+            ExportError: ``folder`` cannot be written in (:func:`validate_repair` asks first), or
+                the write failed (a full disk, say); nothing of the repair was written.
         """
         self._require_changes()
         target = writable_folder(folder) / self.folder_name
@@ -670,8 +679,11 @@ class RepairPlan:
         _refuse_unapplied(earlier, applied, replace)
         if target.exists() and target not in earlier:
             raise ArgumentError(f"{target} already exists. Hint: write into another folder, or remove it")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=f".{self.folder_name}-", dir=target.parent))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = Path(tempfile.mkdtemp(prefix=f".{self.folder_name}-", dir=target.parent))
+        except OSError as exc:
+            raise _unwritten(target, exc) from exc
         aside: list[tuple[Path, Path]] = []  # (replaced folder, where it waits until this one is in)
         try:  # the folder appears whole or not at all, the ones it replaces gone only then
             (partial / "migration.sql").write_text(self.migration_sql(), encoding="utf-8")
@@ -683,10 +695,12 @@ class RepairPlan:
                 aside.append((replaced, partial.with_name(f"{partial.name}-replaced-{replaced.name}")))
                 replaced.rename(aside[-1][1])
             partial.rename(target)
-        except BaseException:
+        except BaseException as exc:
             for replaced, waiting in reversed(aside):
                 waiting.rename(replaced)
             shutil.rmtree(partial, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise _unwritten(target, exc) from exc
             raise
         for _, waiting in aside:
             shutil.rmtree(waiting, ignore_errors=True)

@@ -332,7 +332,9 @@ def test_a_repair_not_deployed_yet_is_refused_or_replaced_never_stacked(defectiv
     renamed = Path.rename
     with monkeypatch.context() as patched:
         patched.setattr(Path, "rename", fail_once_aside)
-        with pytest.raises(OSError, match="no room"):
+        with pytest.raises(
+            ExportError, match=r"the repair could not be written \(no room\); nothing of it was"
+        ):
             later.write(migrations, replace=True)
     assert [p.name for p in migrations.iterdir()] == [first.name]  # the one it was to replace, back
     assert later.write(migrations, replace=True).name == later.folder_name

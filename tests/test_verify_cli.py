@@ -159,9 +159,24 @@ def test_a_report_in_a_folder_one_may_not_write_in_fails_before_the_audit(sample
     done = run_process("verify", "--db", sample_db, "--report", folder / "audit.html", unprivileged=True)
     assert (done.returncode, done.stdout) == (2, b"")
     assert done.stderr.decode() == (
-        f"[🦙 LlamaLog] error: {folder / 'audit.html'}: one may not write in {folder}. Hint: name a "
-        f"path in a folder you may write in, or check who may write in it (ls -ld {folder})\n"
+        f"[🦙 LlamaLog] error: {folder / 'audit.html'}: one may not write in {folder} (Permission denied). "
+        f"Hint: name a path in a folder you may write in, or check who may write in it (ls -ld {folder})\n"
     )
+    with lla.LogStore(sample_db, read_only=True) as store:
+        assert len(audit_history(store)) == runs
+
+
+def test_a_folder_whose_permissions_allow_what_its_file_system_refuses_fails_before_the_audit(sample_db):
+    """/proc lets root write by its permission bits, and refuses every new file: a report or a
+    repair there was refused only after the audit ran and was recorded (the repair with a
+    traceback, exit 1); both are refused first now, as the bits of a folder one may not write
+    in are."""
+    with lla.LogStore(sample_db, read_only=True) as store:
+        runs = len(audit_history(store))
+    code, out, err = run_cli("verify", "--db", sample_db, "--report", "/proc/audit.html")
+    assert (code, out) == (2, "") and "one may not write in /proc (No such file or directory)" in err
+    code, out, err = run_cli("repair", "--db", sample_db, "--out", "/proc/repairs")
+    assert (code, out) == (2, "") and "one may not write in /proc (No such file or directory)" in err
     with lla.LogStore(sample_db, read_only=True) as store:
         assert len(audit_history(store)) == runs
 
