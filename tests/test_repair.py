@@ -452,6 +452,14 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
     )
     written = list((tmp_path / "out").iterdir())
     assert len(written) == 1 and f"wrote {written[0]}/" in out
+    code, tried, err = run_cli(
+        "repair", "--db", path, "--out", tmp_path / "tried", "--restore-missing", "--dry-run"
+    )
+    assert code == 0 and "dry run on a copy of the tables: category_backfill fail → pass" in tried, err
+    assert (
+        "--dry-run: nothing written; without it, the plan goes to" in tried
+        and not (tmp_path / "tried").exists()
+    )
     assert 'psql "${DATABASE_URL%%\\?*}" -v ON_ERROR_STOP=1' in out  # Prisma's ?schema= cut off for psql
     assert "prisma migrate deploy (the folder goes in prisma/migrations), or psql" in out
     migrations = tmp_path / "app" / "prisma" / "migrations"

@@ -177,9 +177,9 @@ def _say_if_not_recorded(report: AuditReport, *, asked: bool = False) -> None:
 )
 @click.option(
     "--dry-run/--no-dry-run",
-    default=True,
-    show_default=True,
-    help="Apply the plan to a temporary copy of the store's tables and audit it again first.",
+    default=None,
+    help="--dry-run: apply the plan to a temporary copy of the store's tables, audit it again and "
+    "write nothing; --no-dry-run: write without that test. Default: test, then write when it passes.",
 )
 @click.option(
     "--replace",
@@ -194,7 +194,7 @@ def repair_command(
     restore_missing: bool,
     revert_changes: bool,
     checks: tuple[str, ...],
-    dry_run: bool,
+    dry_run: bool | None,
     replace: bool,
     **audit_arguments: Any,
 ) -> None:
@@ -207,12 +207,13 @@ def repair_command(
     rollback.sql and plan.json, for people to review and deploy. The upstream database is
     never touched. First the plan is applied to a temporary copy of the tables and audited
     again; when that dry run finds a check it repairs still failing, or a check worse than
-    before, nothing is written. A repair folder in OUT not deployed yet (the store's
-    _prisma_migrations does not list it) would be deployed with the new one: it is refused,
-    or replaced with --replace.
+    before, nothing is written; with --dry-run nothing is written either way. A repair folder
+    in OUT not deployed yet (the store's _prisma_migrations does not list it) would be deployed
+    with the new one: it is refused, or replaced with --replace.
 
-    Exit status 0 with a plan written or nothing to repair; 1 when the dry run finds the plan
-    falls short (nothing written; --no-dry-run writes it anyway); 2 when it cannot run (no
+    Exit status 0 with a plan written, one that --dry-run passes, or nothing to repair; 1 when
+    the dry run finds the plan falls short (nothing written; --no-dry-run writes it anyway); 2
+    when it cannot run (no
     store, a table or time that is none, a check that cannot be repaired, options that do not
     go together, an --out one cannot write in, a folder that exists, a repair in OUT not
     deployed yet without --replace). The options are checked before the audit, so a call that
@@ -238,7 +239,7 @@ def repair_command(
             revert_changes=revert_changes,
             checks=checks or None,
         )
-        checked = plan.dry_run() if plan and dry_run else None
+        checked = plan.dry_run() if plan and dry_run is not False else None
     _say_if_not_recorded(report)
     click.echo(str(plan))
     if not plan:
@@ -257,6 +258,12 @@ def repair_command(
                 err=True,
             )
             sys.exit(1)
+    if dry_run:
+        click.echo(
+            f"[🦙 LlamaLog] --dry-run: nothing written; without it, the plan goes to "
+            f"{Path(out) / plan.folder_name}/"
+        )
+        return
     replaced = unapplied_repairs(out, applied) if replace else []
     folder = plan.write(out, replace=replace)
     migration = shlex.quote(str(folder / "migration.sql"))
