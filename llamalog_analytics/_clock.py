@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -163,16 +164,38 @@ class Clock:
 
     def _starts(self, per_unit: float, room: float) -> dict[float, str]:
         """The bursts' starts that lie ``room`` pixels apart (three quarters of it between two
-        of one day, labelled without the date), by their axis positions."""
-        stamps: dict[float, str] = {}
-        last, day = -math.inf, None
+        of one day, labelled without the date), by their axis positions. Of two too close, the
+        wider burst keeps its start: a wide burst after a brief one is where a reader looks for
+        a date."""
+        kept: list[Burst] = []
         for burst in self.bursts:
-            new_day = burst.start.date() != day
-            if (burst.x - last) * per_unit >= room * (1 if new_day else 0.75):
-                step = _step(burst.seconds, burst.seconds * per_unit)
-                stamps[burst.x] = _stamp(burst.start, step, date=new_day)
-                last, day = burst.x, burst.start.date()
+            if not kept or _apart(kept[-1], burst, per_unit, room):
+                kept.append(burst)
+            elif burst.seconds > kept[-1].seconds and (
+                len(kept) < 2 or _apart(kept[-2], burst, per_unit, room)
+            ):
+                kept[-1] = burst
+        for burst in self.bursts:  # one left out for a wider one may have room beside those kept
+            at = bisect.bisect([b.x for b in kept], burst.x)
+            beside = (kept[at - 1] if at else None, burst), (burst, kept[at] if at < len(kept) else None)
+            if burst not in kept and all(
+                _apart(before, after, per_unit, room) for before, after in beside if before and after
+            ):
+                kept.insert(at, burst)
+        stamps: dict[float, str] = {}
+        day = None
+        for burst in kept:
+            step = _step(burst.seconds, burst.seconds * per_unit)
+            stamps[burst.x] = _stamp(burst.start, step, date=burst.start.date() != day)
+            day = burst.start.date()
         return stamps
+
+
+def _apart(before: Burst, burst: Burst, per_unit: float, room: float) -> bool:
+    """Whether the starts of ``before`` and ``burst`` lie ``room`` pixels apart (three quarters
+    of it on one day, where the later is labelled without the date)."""
+    same_day = burst.start.date() == before.start.date()
+    return (burst.x - before.x) * per_unit >= room * (0.75 if same_day else 1)
 
 
 def _step(seconds: float, pixels: float) -> float:

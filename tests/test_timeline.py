@@ -942,3 +942,17 @@ def test_bursts_too_close_for_their_starts_side_by_side_keep_them_for_upright_la
     values, labels = clock.ticks(660)
     starts = dict(zip(values, labels, strict=True))
     assert [starts.get(b.x) for b in clock.bursts] == [f"11:59:59<br>{d} Feb 2026" for d in range(1, 11)]
+
+
+def test_of_two_bursts_too_close_for_both_starts_the_wider_keeps_its_own():
+    """A one-second burst and, two idle minutes later, a ten-minute one, on a plot 300 px wide:
+    their starts crowd each other, and the ten minutes took none (the first start was kept), so
+    most of the axis had no time; the wide burst keeps its start now, the brief one goes without."""
+    from llamalog_analytics._clock import Clock
+
+    at = pl.Series([datetime(2026, 2, 1, 12), *(datetime(2026, 2, 1, 12, 2 + m) for m in range(11))])
+    clock = Clock.of(at, pl.Series([1_000] * 12), idle=timedelta(minutes=1))
+    brief, wide = clock.bursts
+    values, labels = clock.ticks(300)
+    starts = dict(zip(values, labels, strict=True))
+    assert brief.x not in starts and starts[wide.x] == "12:01:59<br>1 Feb 2026"
