@@ -154,6 +154,24 @@ FROM {AUDITS_TABLE} r LEFT JOIN {AUDIT_CHECKS_TABLE} c USING (run_id)
 GROUP BY ALL ORDER BY r.run_id"""
 
 
+def _changed_value(then: Any, now: Any) -> str:
+    """A parameter's change as a reader takes it in: a list by what it gained and lost.
+
+    Examples:
+        >>> _changed_value(["a", "b"], ["b", "c", "d"]), _changed_value("enrichment_logs", None)
+        ('2 → 3 (added c, d; left out a)', 'enrichment_logs → None')
+    """
+    if not (isinstance(then, list) and isinstance(now, list)):
+        return f"{then} → {now}"
+    added, gone = [x for x in now if x not in then], [x for x in then if x not in now]
+    said = []
+    if added:
+        said.append(f"added {first_few(added, 4)}")
+    if gone:
+        said.append(f"left out {first_few(gone, 4)}")
+    return f"{len(then)} → {len(now)}" + (f" ({'; '.join(said)})" if said else " (another order)")
+
+
 def not_compared(row: Mapping[str, Any]) -> str | None:
     """Why a row of a comparison's ``checks`` has no counts, in words; None when it has them.
 
@@ -640,7 +658,7 @@ class AuditComparison:
         then, now = self.older.parameters, self.newer.parameters
         for key in dict.fromkeys([*then, *now]):
             if then.get(key) != now.get(key):
-                lines.append(f"  {key}: {then.get(key)} → {now.get(key)}")
+                lines.append(f"  {key}: {_changed_value(then.get(key), now.get(key))}")
         return lines
 
     def __str__(self) -> str:
@@ -671,12 +689,19 @@ class AuditComparison:
                 ids = self._of(cells[0], change)
                 if ids:
                     lines.append(f"    {change}: {first_few(ids, SHOWN_IDS)}")
-        lines += [f"  - {check}: not compared, {why}" for check, why in self._not_compared()]
+        lines += [
+            f"  - not compared, {why}: {', '.join(checks)}" for why, checks in self._not_compared().items()
+        ]
         return "\n".join(lines)
 
-    def _not_compared(self) -> list[tuple[str, str]]:
-        """Each check shown without counts, and why (:func:`not_compared`)."""
-        return [(r["check"], why) for r in self.checks.iter_rows(named=True) if (why := not_compared(r))]
+    def _not_compared(self) -> dict[str, list[str]]:
+        """Why checks are shown without counts (:func:`not_compared`), each reason once with its
+        checks."""
+        found: dict[str, list[str]] = {}
+        for r in self.checks.iter_rows(named=True):
+            if why := not_compared(r):
+                found.setdefault(why, []).append(r["check"])
+        return found
 
     def _repr_html_(self) -> str:
         rows = [
@@ -692,8 +717,8 @@ class AuditComparison:
         ]
         body = html_table(["check", "then", "now", *CHANGES], rows, numeric=frozenset({3, 4, 5}))
         body += "".join(  # what each "-" stands for
-            f"<p>- <code>{escape(check)}</code>: not compared, {escape(why)}</p>"
-            for check, why in self._not_compared()
+            f"<p>- not compared, {escape(why)}: {', '.join(f'<code>{escape(c)}</code>' for c in checks)}</p>"
+            for why, checks in self._not_compared().items()
         )
         notes = "".join(f"<p>{escape(line.strip())}</p>" for line in self._changed())
         title = f"run {self.newer.run_id} against run {self.older.run_id}"
