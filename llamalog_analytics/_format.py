@@ -129,8 +129,8 @@ Hint: write it like 24h, 6h, 90min or 2d
     if seconds > _LONGEST.total_seconds():
         raise _refused(
             error,
-            f"{name}={value!r} is longer than {_LONGEST.days:,} days, the longest duration there is. "
-            "Hint: a gap longer than the log's whole span already makes one run of each job id (36500d)",
+            f"{name}={value!r} is longer than {_LONGEST.days:,} days, more than a duration holds. "
+            "Hint: write at most that; 36500d (a hundred years) outlasts any log",
         )
     return timedelta(seconds=seconds)
 

@@ -102,8 +102,9 @@ def absolute_source(source: str, fmt: str) -> str:
 
 def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
     """Expand globs into an ordered list of files; a pattern matching nothing is an error.
-    ``**`` matches any depth of folders, none included (as in ``attach`` and DuckDB's readers);
-    the folders a pattern matches are left out.
+    ``**`` matches any depth of folders, none included (``logs/**/*.csv``); the folders a
+    pattern matches are left out, and a file reached twice (by two names, or through a linked
+    folder) is read once.
 
     Examples:
         >>> expand("data/sample/llama_logs.parquet")
@@ -111,7 +112,7 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    found: dict[str, str] = {}  # each file once, by its absolute path: the name it was first given
+    found: dict[str, str] = {}  # each file once, by its real path: the name it was first given
     for pattern in map(str, paths):
         literal_name = not glob.has_magic(pattern) or Path(pattern).is_file()  # 'logs[1].csv' too
         matches = (
@@ -121,7 +122,7 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
             what = "no such file" if literal_name else "the pattern matches no file"
             raise SourceError(f"{pattern}: {what}. Hint: check the path or the glob pattern")
         for match in matches:
-            found.setdefault(os.path.abspath(match), match)
+            found.setdefault(os.path.realpath(match), match)
     if not found:
         raise SourceError("no file named, so nothing to load. Hint: name a file or a glob pattern")
     return list(found.values())
@@ -534,14 +535,13 @@ def path_columns(
                 if len(named) == 1
                 else (f"the folders {first_few(named, 3)} name", "the folders'")
             )
-            without = len((lacking or {}).get(_same_column(key), []))
-            if without:
-                takes = (
-                    "takes the value of its folder" if without == 1 else "take the values of their folders"
-                )
+            lack = (lacking or {}).get(_same_column(key), [])
+            given = sum(key in _folder_keys(f, _same_column(key)) for f in lack)  # by a folder naming it
+            if given:
+                takes = "takes the value of its folder" if given == 1 else "take the values of their folders"
                 notes.append(
-                    f"{said} {key}, a column {len(files) - without:,} of the {len(files):,} files hold: "
-                    f"their values are loaded, and the {count(without, 'file')} without it {takes}"
+                    f"{said} {key}, a column {len(files) - len(lack):,} of the {len(files):,} files hold: "
+                    f"their values are loaded, and the {count(given, 'file')} without it {takes}"
                 )
                 continue
             notes.append(
@@ -558,12 +558,7 @@ def _folder_filled(own: list[str], lacking: Mapping[str, list[str]]) -> dict[str
     filled = {}
     for name in own:
         without = lacking.get(_same_column(name), [])
-        keys = {
-            key
-            for file in without
-            for key, equals, _ in (part.partition("=") for part in Path(file).parent.parts)
-            if equals and _same_column(key) == _same_column(name)
-        }
+        keys = {key for file in without for key in _folder_keys(file, _same_column(name))}
         if keys:
             given = ", ".join(path_value(key, "_source_file") for key in sorted(keys))
             listed = ", ".join(literal(file) for file in without)
@@ -571,6 +566,12 @@ def _folder_filled(own: list[str], lacking: Mapping[str, list[str]]) -> dict[str
                 f"CASE WHEN _source_file IN ({listed}) THEN coalesce({given}) ELSE {quote(name)}::VARCHAR END"
             )
     return filled
+
+
+def _folder_keys(file: str, column: str) -> list[str]:
+    """The keys of the ``key=value`` folders in ``file``'s path that name ``column`` (canonical)."""
+    parts = (part.partition("=") for part in Path(file).parent.parts)
+    return [key for key, equals, _ in parts if equals and _same_column(key) == column]
 
 
 def _same_column(name: str) -> str:

@@ -85,14 +85,19 @@ def created_utc(rows: pl.DataFrame, error: type[LlamalogError] = ArgumentError) 
         >>> created_utc(pl.DataFrame({"created_at": ["2026-03-01T06:00:00Z"]}))
         Traceback (most recent call last):
         ...
-        llamalog_analytics.errors.ArgumentError: the rows' created_at is String, not times. Hint: parse \
-it first, rows.with_columns(pl.col('created_at').str.to_datetime(time_zone='UTC'))
+        llamalog_analytics.errors.ArgumentError: the rows' created_at is String, not times. Hint: make \
+it times first, rows.with_columns(pl.col('created_at').str.to_datetime(time_zone='UTC'))
+        >>> created_utc(pl.DataFrame({"created_at": [date(2026, 3, 1)]}))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        llamalog_analytics.errors.ArgumentError: ... is Date, not times. ...cast(pl.Datetime('us')))
     """
     dtype = rows.schema["created_at"]
     if not isinstance(dtype, pl.Datetime):
+        how = "str.to_datetime(time_zone='UTC')" if dtype == pl.String else "cast(pl.Datetime('us'))"
         raise error(
-            f"the rows' created_at is {dtype}, not times. Hint: parse it first, "
-            "rows.with_columns(pl.col('created_at').str.to_datetime(time_zone='UTC'))"
+            f"the rows' created_at is {dtype}, not times. Hint: make it times first, "
+            f"rows.with_columns(pl.col('created_at').{how})"
         )
     column = pl.col("created_at")
     if dtype.time_zone is not None:

@@ -56,12 +56,12 @@ def otlp(rows: pl.DataFrame) -> dict[str, Any]:
             "kind": _KIND_INTERNAL,
             "startTimeUnixNano": str(_us(span["start"]) * 1000),
             "endTimeUnixNano": str(_us(span["end"]) * 1000),
-            "attributes": _key_values(_span_attributes(span)),
+            "attributes": _key_values(_attributes(span, SPAN_ATTRIBUTES)),
             "events": [
                 {
                     "timeUnixNano": str(_us(event["time"]) * 1000),
                     "name": event["name"],
-                    "attributes": _key_values(_event_attributes(event)),
+                    "attributes": _key_values(_attributes(event, EVENT_ATTRIBUTES)),
                 }
                 for event in span["events"]
             ],
@@ -123,7 +123,7 @@ def _perfetto_span(span: Mapping[str, Any], pid: int, tid: int) -> list[dict[str
         "span_id": span["span_id"],
         "parent_span_id": span["parent_span_id"],
         "status": span["status"],
-        **_span_attributes(span),
+        **_attributes(span, SPAN_ATTRIBUTES),
     }
     complete = {
         "name": span["name"],
@@ -144,7 +144,7 @@ def _perfetto_span(span: Mapping[str, Any], pid: int, tid: int) -> list[dict[str
             "ts": _us(event["time"]),
             "pid": pid,
             "tid": tid,
-            "args": _event_attributes(event),
+            "args": _attributes(event, EVENT_ATTRIBUTES),
         }
         for event in span["events"]
     ]
@@ -156,12 +156,18 @@ def _us(moment: datetime) -> int:
     return (moment - _EPOCH) // _US
 
 
-def _span_attributes(span: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: span[name] for name, key in SPAN_ATTRIBUTES.items() if span[name] not in (None, False)}
+def _attributes(values: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
+    """``values`` under their attribute ``keys``, NULL and false left out (a zero kept).
 
-
-def _event_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: event[name] for name, key in EVENT_ATTRIBUTES.items() if event[name] not in (None, False)}
+    Examples:
+        >>> _attributes({"a": 0, "b": False, "c": None, "d": True}, {k: f"x.{k}" for k in "abcd"})
+        {'x.a': 0, 'x.d': True}
+    """
+    return {
+        key: values[name]
+        for name, key in keys.items()
+        if values[name] is not None and values[name] is not False
+    }
 
 
 def _key_values(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:

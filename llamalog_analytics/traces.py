@@ -119,12 +119,13 @@ def spans(rows: pl.DataFrame) -> pl.DataFrame:
         2
     """
     rows = log_rows(rows, REQUIRED, ExportError)
-    unnamed = rows.filter(pl.col("operation").is_null())
-    if unnamed.height:
-        raise ExportError(
-            f"{count(unnamed.height, 'row')} without an operation (the first: {unnamed['id'][0]}), which "
-            "names its span. Hint: fill it, rows.with_columns(pl.col('operation').fill_null('unknown'))"
-        )
+    for column, needed_for in (("operation", "names its span"), ("created_at", "places it in time")):
+        lacking = rows.filter(pl.col(column).is_null()).sort("id")
+        if lacking.height:
+            raise ExportError(
+                f"{count(lacking.height, 'row')} without {column} (the first: {lacking['id'][0]}), which "
+                f"{needed_for}. Hint: fill it, or leave those rows out: rows.drop_nulls('{column}')"
+            )
     rows = links.annotate(
         rows.with_columns(
             pl.col("id", "job_id", "parent_job_id").cast(pl.String), created_utc(rows, ExportError)

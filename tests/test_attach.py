@@ -433,17 +433,20 @@ def test_a_partition_folder_gives_its_column_to_the_files_that_lack_it(synth, tm
     lla.write_logs(
         synth.llama_logs.filter(albums).drop("entity_type"), folder / "entity_type=ALBUM" / "a.parquet"
     )
-    lla.write_logs(synth.llama_logs.filter(~albums), folder / "rest.parquet")
+    others = synth.llama_logs.filter(~albums)
+    lla.write_logs(others.slice(3), folder / "rest.parquet")
+    lla.write_logs(others.head(3).drop("entity_type"), folder / "bare.parquet")  # no folder names it
     loaded = lla.LogStore()
     loaded.load_files(list(folder.glob("**/*.parquet")), quiet=True)
     with lla.LogStore() as store:
         result = store.attach(folder)
         assert store.table().sort("id").equals(loaded.table().sort("id"))
-        assert store.execute("SELECT count(*) FROM llama_logs WHERE entity_type IS NULL")[0][0] == 0
+        assert store.execute("SELECT count(*) FROM llama_logs WHERE entity_type IS NULL")[0][0] == 3
         assert (
-            "the folder entity_type=ALBUM names entity_type, a column 1 of the 2 files hold: their values "
+            "the folder entity_type=ALBUM names entity_type, a column 1 of the 3 files hold: their values "
             "are loaded, and the 1 file without it takes the value of its folder"
         ) in result.sources[0].notes
+        assert "entity_type is absent from 1 of the 3 files (NULL in their rows)" in result.sources[0].notes
 
 
 def test_files_added_to_an_attached_folder_are_named_until_attached_again(synth, twenty, tmp_path):

@@ -78,11 +78,11 @@ def test_write_trace_errors(chain: pl.DataFrame, tmp_path: Path) -> None:
         lla.write_trace(chain.head(0), tmp_path / "album.otlp.json")
     with pytest.raises(ExportError, match=r"the rows lack job_id\. Hint: "):
         trace_formats.otlp(chain.drop("job_id"))
-    with pytest.raises(
-        ExportError, match=r"1 row without an operation \(the first: .*\), which names its span"
-    ):
+    with pytest.raises(ExportError, match=r"1 row without operation \(the first: .*\), which names its span"):
         trace_formats.perfetto(chain.with_columns(pl.when(pl.col("id") != chain["id"][0]).then("operation")))
-    with pytest.raises(ExportError, match=r"the rows' created_at is String, not times\. Hint: parse it"):
+    with pytest.raises(ExportError, match=r"1 row without created_at \(the first: .*\), which places it in"):
+        trace_formats.otlp(chain.with_columns(pl.when(pl.col("id") != chain["id"][0]).then("created_at")))
+    with pytest.raises(ExportError, match=r"the rows' created_at is String, not times\. Hint: make it times"):
         trace_formats.otlp(chain.with_columns(pl.col("created_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")))
     assert list(tmp_path.iterdir()) == []
 

@@ -303,9 +303,10 @@ def test_an_event_says_what_the_timeline_rings() -> None:
         if {"key": "llamalog.before_parent", "value": {"boolValue": True}} in e["attributes"]
     }
     assert flagged and flagged == set(rows.filter("before_parent")["id"])
-    assert not any(
-        a["key"] == "llamalog.in_cycle" for e in events for a in e["attributes"]
-    )  # false: left out
+    assert not any(a["key"] == "llamalog.in_cycle" for e in events for a in e["attributes"])  # false: out
+    instant = trace_formats.otlp(rows.with_columns(duration_ms=pl.lit(0)))  # a zero is kept, unlike false
+    durations = [a for s in sent_spans(instant) for e in s["events"] for a in e["attributes"]]
+    assert {"key": "llamalog.duration_ms", "value": {"intValue": "0"}} in durations
 
 
 def test_runs_take_their_first_rows_parent_and_job_less_rows_are_instants(tmp_path: Path) -> None:
