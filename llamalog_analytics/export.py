@@ -20,6 +20,7 @@ write is refused; a pipe or a device (``/dev/stdout``) is written directly.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -173,7 +174,7 @@ def writable(path: str | Path) -> Path:
     why = None if _special(path) else cannot_write_in(folder)  # the file is written beside
     if why is not None:
         raise ExportError(
-            f"{path}: one may not write in {folder} ({why}). Hint: name a path in a folder you may "
+            f"{path}: no file can be made in {folder} ({why}). Hint: name a path in a folder you may "
             f"write in, or check who may write in it (ls -ld {shlex.quote(str(folder))})"
         )
     return path
@@ -190,10 +191,13 @@ def cannot_write_in(folder: Path) -> str | None:
         (None, 'No such file or directory')
     """
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".llamalog-"):
-            return None
+        handle, made = tempfile.mkstemp(dir=folder, prefix=".llamalog-")
     except OSError as exc:
         return exc.strerror or str(exc)
+    os.close(handle)
+    with contextlib.suppress(OSError):  # made, so one can write there (where nothing is deleted too)
+        os.unlink(made)
+    return None
 
 
 def writable_folder(folder: str | Path, option: str | None = None) -> Path:
@@ -224,7 +228,7 @@ def writable_folder(folder: str | Path, option: str | None = None) -> Path:
     why = cannot_write_in(there)
     if why is not None:
         raise ExportError(
-            f"{named}: one may not write in {there} ({why}). Hint: name a folder you may write in, "
+            f"{named}: no file can be made in {there} ({why}). Hint: name a folder you may write in, "
             f"or check who may write in it (ls -ld {shlex.quote(str(there))})"
         )
     return folder

@@ -159,7 +159,7 @@ def test_a_report_in_a_folder_one_may_not_write_in_fails_before_the_audit(sample
     done = run_process("verify", "--db", sample_db, "--report", folder / "audit.html", unprivileged=True)
     assert (done.returncode, done.stdout) == (2, b"")
     assert done.stderr.decode() == (
-        f"[🦙 LlamaLog] error: {folder / 'audit.html'}: one may not write in {folder} (Permission denied). "
+        f"[🦙 LlamaLog] error: {folder / 'audit.html'}: no file can be made in {folder} (Permission denied). "
         f"Hint: name a path in a folder you may write in, or check who may write in it (ls -ld {folder})\n"
     )
     with lla.LogStore(sample_db, read_only=True) as store:
@@ -174,9 +174,9 @@ def test_a_folder_whose_permissions_allow_what_its_file_system_refuses_fails_bef
     with lla.LogStore(sample_db, read_only=True) as store:
         runs = len(audit_history(store))
     code, out, err = run_cli("verify", "--db", sample_db, "--report", "/proc/audit.html")
-    assert (code, out) == (2, "") and "one may not write in /proc (No such file or directory)" in err
+    assert (code, out) == (2, "") and "no file can be made in /proc (No such file or directory)" in err
     code, out, err = run_cli("repair", "--db", sample_db, "--out", "/proc/repairs")
-    assert (code, out) == (2, "") and "one may not write in /proc (No such file or directory)" in err
+    assert (code, out) == (2, "") and "no file can be made in /proc (No such file or directory)" in err
     with lla.LogStore(sample_db, read_only=True) as store:
         assert len(audit_history(store)) == runs
 
