@@ -254,17 +254,22 @@ def keyed(
         parent=pl.when(pl.col("job_id").is_not_null()).then(parent),
         name=pl.when(pl.col("job_id").is_null())
         .then(pl.lit(_NO_JOB))
-        .otherwise(
-            _cut(pl.col("job_id"), 24)
-            + pl.when(several)
-            .then(pl.lit(" #") + pl.col("job_instance").cast(pl.String))
-            .otherwise(pl.lit(""))
-        ),
+        .otherwise(with_run(_cut(pl.col("job_id"), 24), pl.col("job_instance"), several)),
         entity=_cut(entity, 30),
         entity_full=pl.concat_str(
             entity, pl.when(pl.col("subject_id").is_not_null()).then(pl.lit(" · ") + pl.col("subject_id"))
         ),
     )
+
+
+def with_run(job: pl.Expr, run: pl.Expr, several: pl.Expr) -> pl.Expr:
+    """A job id as a reader meets it: followed by its run where ``several`` (``292 #2``).
+
+    Examples:
+        >>> pl.select(with_run(pl.lit("292"), pl.lit(2), pl.lit(True))).item()
+        '292 #2'
+    """
+    return job + pl.when(several).then(pl.lit(" #") + run.cast(pl.String)).otherwise(pl.lit(""))
 
 
 def _subject() -> list[pl.Expr]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -224,6 +225,21 @@ ORDER BY load_id DESC LIMIT 1""",
         [table, ATTACHED, table],
     )
     return again_argument(found[0][0]) if found else None
+
+
+def attach_again(source: str, table: str, store_path: str | None) -> str:
+    """How to attach ``table`` again from ``source`` (:func:`attached_from`), as a hint ends
+    with it: the command for a store file (the call named before it, so the line pastes), the
+    call for an in-memory store.
+
+    Examples:
+        >>> attach_again("logs", "archive", None)
+        ": store.attach('logs', 'archive')"
+    """
+    if store_path is None:
+        return f": store.attach({source!r}, {table!r})"
+    where = shlex.quote(str(Path(store_path).resolve()))
+    return f" (store.attach in Python): llamalog attach {shlex.quote(source)} --as {table} --db {where}"
 
 
 def unread_files(store: LogStore, table: str) -> list[str]:

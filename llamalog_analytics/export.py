@@ -63,7 +63,7 @@ FORMATS: dict[str, dict[str, str]] = {  # what is written -> file name ending ->
 }
 
 
-def export_format(kind: str, path: str | Path, format: str | None = None, *, option: str = "format") -> str:
+def export_format(kind: str, path: str | Path, format: str | None = None, *, option: str = "format=") -> str:
     """The format a ``kind`` of output (a key of :data:`FORMATS`) is written in: ``format`` if
     given, else the one the longest matching ending of the file name names. A ``format`` given
     must agree with what the name says, if it says a graph's or a trace's format (``.json``
@@ -77,8 +77,8 @@ def export_format(kind: str, path: str | Path, format: str | None = None, *, opt
         >>> export_format("trace", "album.graphml", "otlp")
         Traceback (most recent call last):
         ...
-        llamalog_analytics.errors.ExportError: album.graphml: its name says graphml, format says otlp. \
-Hint: leave out format, or end the name with .otlp.json
+        llamalog_analytics.errors.ExportError: album.graphml: its name says graphml, format= says otlp. \
+Hint: leave out format=, or end the name with .otlp.json
     """
     known = FORMATS[kind]
     if format is not None:
@@ -87,8 +87,8 @@ Hint: leave out format, or end the name with .otlp.json
                 f"{path}: {kind} cannot be written as {format!r}. "
                 f"Hint: use one of {', '.join(sorted(set(known.values())))}"
             )
-        chosen = {ending: f for k in _CHOSEN for ending, f in FORMATS[k].items()}
-        said = max((e for e in chosen if Path(path).name.lower().endswith(e)), key=len, default=None)
+        chosen = {ending: f for k in _CHOOSABLE for ending, f in FORMATS[k].items()}
+        said = _ending(chosen, path)
         asked = [ending for ending, f in chosen.items() if f == format.lower()]
         if said and asked and not any(ending.endswith(said) for ending in asked):
             raise ExportError(
@@ -96,37 +96,46 @@ Hint: leave out format, or end the name with .otlp.json
                 f"{option}, or end the name with {' or '.join(asked)}"
             )
         return format.lower()
-    name = Path(path).name.lower()
-    if kind == "rows" and not name.endswith((".parquet.gz", ".pq.gz")):
-        name = name.removesuffix(".gz")
-    endings = sorted((ending for ending in known if name.endswith(ending)), key=len, reverse=True)
-    if not endings:
+    ending = _ending(known, path, compressed=kind == "rows")
+    if ending is None:
         raise ExportError(
             f"{path}: cannot tell which format to write {kind} in. "
             f"Hint: name the file with one of {', '.join(known)}, or pass format="
             + " | ".join(repr(f) for f in dict.fromkeys(known.values()))
         )
-    return known[endings[0]]
+    return known[ending]
 
 
-_CHOSEN = ("graph", "trace")  # the kinds written in a format one may choose, whose names say it
+_CHOOSABLE = ("graph", "trace")  # the kinds a format= may be given for, which must agree with the name
+
+
+def _ending(known: dict[str, str], path: str | Path, *, compressed: bool = False) -> str | None:
+    """The longest of the ``known`` endings the file name has (``.prov.json`` over ``.json``);
+    ``compressed``: a ``.gz`` after it as well, but after Parquet's."""
+    name = Path(path).name.lower()
+    if compressed and not name.endswith((".parquet.gz", ".pq.gz")):
+        name = name.removesuffix(".gz")
+    return max((ending for ending in known if name.endswith(ending)), key=len, default=None)
 
 
 def kind_of(
-    path: str | Path, format: str | None, kinds: tuple[str, ...], *, option: str = "format"
+    path: str | Path, format: str | None, kinds: tuple[str, ...], *, option: str = "format="
 ) -> tuple[str, str]:
     """Which of ``kinds`` a file is written as, and in which format (:func:`export_format`):
-    the first kind that knows ``format``, or whose endings the file name has.
+    the first kind that knows ``format``, or one of whose endings the file name has.
 
     Examples:
         >>> kind_of("album.otlp.json", None, ("trace", "graph")), kind_of("a.json", None, ("trace", "graph"))
         (('trace', 'otlp'), ('graph', 'node-link'))
+        >>> kind_of("logs.csv.gz", None, ("rows", "report"))
+        ('rows', 'csv')
     """
-    name = Path(path).name.lower()
     for kind in kinds:
         known = FORMATS[kind]
-        if format.lower() in known.values() if format else any(name.endswith(e) for e in known):
+        if format is not None and format.lower() in known.values():
             return kind, export_format(kind, path, format, option=option)
+        if format is None and _ending(known, path, compressed=kind == "rows") is not None:
+            return kind, export_format(kind, path, option=option)
     return kinds[-1], export_format(kinds[-1], path, format, option=option)  # raises, naming what it takes
 
 

@@ -277,7 +277,7 @@ class LogStore:
         """The first attached table's file removed, moved or changed since it was attached, as an
         error that names it and says how to attach again; None when there is none. With
         ``said`` (a DuckDB error's text), only a file it names; with ``tables``, only theirs."""
-        from .attach import attached_from
+        from .attach import attach_again, attached_from
 
         with contextlib.suppress(duckdb.Error):
             for table, file, size, modified in self._attached_files():
@@ -289,17 +289,11 @@ class LogStore:
                 if now is not None and (size is None or now == (size, modified)):
                     continue
                 what = "was removed or moved" if now is None else "has changed"
-                again = attached_from(self, table) or "FOLDER"
-                command = (
-                    f": store.attach({again!r}, {table!r})"
-                    if self.path is None
-                    else f" (store.attach in Python): llamalog attach {shlex.quote(again)} --as {table} "
-                    f"--db {shlex.quote(str(Path(self.path).resolve()))}"
-                )
                 reason = f" ({said.splitlines()[0]})" if said else ""
                 return AttachedFilesChangedError(
                     f"{file} {what} since it was attached as {table}, so {table} cannot be read{reason}. "
-                    f"Hint: attach it again, which checks every file{command}"
+                    "Hint: attach it again, which checks every file"
+                    + attach_again(attached_from(self, table) or "FOLDER", table, self.path)
                 )
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from ._sql import (
     REJECTS_TABLE,
     quote,
 )
-from .attach import attached_from, unread_files
+from .attach import attach_again, attached_from, unread_files
 from .errors import AttachedFilesChangedError
 from .log_view import category_badge
 from .stage import absent_note, load_counts
@@ -67,7 +68,7 @@ class StoreSummary:
                 continue
             lines.append(f"{t.name}: {count(t.rows, 'row')}, created_at {span}{where}")
             if t.unread_files:
-                lines.append(f"  {_unread(t)}")
+                lines.append(f"  {_unread(t, self.path)}")
             if t.categories:
                 shown = {printable(k): v for k, v in t.categories.items()}  # an unknown label is log text
                 width = max(map(len, shown))
@@ -109,7 +110,7 @@ class StoreSummary:
                 [
                     f'<span class="id">{escape(t.name)}</span>'  # a table's name kept whole
                     + (f"<br>attached from <code>{escape(t.attached_from)}</code>" if t.attached_from else "")
-                    + (f"<br>{escape(_unread(t))}" if t.unread_files else ""),
+                    + (f"<br>{escape(_unread(t, self.path))}" if t.unread_files else ""),
                     "-" if t.unreadable else f"{t.rows:,}",
                     f'<span class="time">{moment(t.first_created_at)}</span>',
                     f'<span class="time">{moment(t.last_created_at)}</span>',
@@ -162,13 +163,17 @@ class StoreSummary:
         return block("LlamaLog store", self.path or "in memory", body=body)
 
 
-def _unread(table: TableSummary) -> str:
-    """That the attached ``table``'s folder holds files it does not read, naming a few."""
-    n = len(table.unread_files)
-    names = first_few([Path(f).name for f in table.unread_files], 3)
+def _unread(table: TableSummary, store_path: str | None) -> str:
+    """That the attached ``table``'s folder holds files it does not read, naming a few (within
+    the folder), and how to read them."""
+    source = table.attached_from or ""
+    files = [
+        os.path.relpath(f, source) if os.path.isdir(source) else Path(f).name for f in table.unread_files
+    ]
     return (
-        f"not read: {count(n, 'Parquet file')} there added since it was attached ({names}). "
-        f"Hint: attach it again to read {'it' if n == 1 else 'them'} (llamalog attach, store.attach)"
+        f"not read: {count(len(files), 'Parquet file')} there added since it was attached "
+        f"({first_few(files, 3)}). Hint: attach {table.name} again to read "
+        f"{'it' if len(files) == 1 else 'them'}{attach_again(source, table.name, store_path)}"
     )
 
 

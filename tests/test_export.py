@@ -224,7 +224,7 @@ def test_write_graph_refuses_a_trace_name(tmp_path: Path, name: str) -> None:
     ):
         lla.write_graph(GRAPH, tmp_path / name)
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(ExportError, match=rf"{name}: its name says (otlp|perfetto), format says node-link"):
+    with pytest.raises(ExportError, match=rf"{name}: its name says (otlp|perfetto), format= says node-link"):
         lla.write_graph(GRAPH, tmp_path / name, "node-link")  # a format given agrees with the name
     assert list(tmp_path.iterdir()) == []
 
@@ -242,7 +242,7 @@ def test_write_trace_refuses_a_format_its_name_says_otherwise(
 ) -> None:
     """A trace asked for under a graph's name was written there as asked (OTLP in a .graphml);
     the command line refused it, and so does the function now."""
-    with pytest.raises(ExportError, match=rf"{name}: its name says [a-z-]+, format says {format}\. Hint"):
+    with pytest.raises(ExportError, match=rf"{name}: its name says [a-z-]+, format= says {format}\. Hint"):
         lla.write_trace(chain, tmp_path / name, format)
     assert list(tmp_path.iterdir()) == []
 

@@ -63,7 +63,7 @@ def chain_command(
 ) -> None:
     """Print the log rows of one album, artist or track: how it got here and what happened after."""
     from .._lanes import entity_names
-    from ..chains import chain, chain_page, named_otherwise, runs
+    from ..chains import chain, chain_page, named_otherwise, reran
 
     cursor = cursor or None  # --cursor "$LAST_ID" before there is one: the first page
     if mode != "entity" and (limit is not None or cursor is not None):
@@ -101,11 +101,8 @@ def chain_command(
             empty = _why_empty(subject, table, whole.height, matching, asked, cursor, named)
         reused: list[str] = []  # job ids that ran more than once in the table: their rows name the run
         if output == "table" and "job_instance" in rows.columns:
-            import polars as pl
-
             jobs = rows["job_id"].append(rows["parent_job_id"]).drop_nulls().unique()
-            ran = runs(store, jobs, table=table, link=link, reuse_gap=reuse_gap)
-            reused = ran.filter(pl.col("job_instance") > 1)["job_id"].unique().to_list()
+            reused = reran(store, jobs, table=table, link=link, reuse_gap=reuse_gap)
     if empty:
         click.echo(f"[🦙 LlamaLog] {empty}", err=True)
     if output == "table":
@@ -198,8 +195,24 @@ def _with_run(job: str, run: str, reused: Sequence[str]) -> Any:
     """The ``job`` column, each id among ``reused`` followed by its ``run`` (``292 #2``)."""
     import polars as pl
 
-    named = pl.col(job) + pl.lit(" #") + pl.col(run).cast(pl.String)
-    return pl.when(pl.col(job).is_in(reused) & pl.col(run).is_not_null()).then(named).otherwise(pl.col(job))
+    from .._lanes import with_run
+
+    return with_run(pl.col(job), pl.col(run), pl.col(job).is_in(reused) & pl.col(run).is_not_null()).alias(
+        job
+    )
+
+
+def _cut(text: str, width: int) -> str:
+    """A cell cut to ``width``, a job's run (`` #2``) kept at its end.
+
+    Examples:
+        >>> _cut("track-638ecdf7-fae4 #2", 12), _cut("enrichment:album", 12)
+        ('track-63… #2', 'enrichment:…')
+    """
+    job, mark, run = text.rpartition(" #")
+    if mark and run.isdigit() and len(text) > width > len(mark + run):
+        return shorten(job, width - len(mark + run)) + mark + run
+    return shorten(text, width)
 
 
 # The chain table in a terminal narrower than it, cut least useful first: a column in turn to
@@ -253,7 +266,7 @@ def _fitted(rows: Any, width: int) -> str:
             widths[name] = min(widths[name], max(narrowest, widths[name] - over()))
     for name in widths:  # room left (a column left out freed more): to the columns cut, leftmost first
         widths[name] += max(0, min(full[name] - widths[name], -over()))
-    columns = ([shorten(text, w).ljust(w) for text in texts[name]] for name, w in widths.items())
+    columns = ([_cut(text, w).ljust(w) for text in texts[name]] for name, w in widths.items())
     return "\n".join("  ".join(line).rstrip() for line in zip(*columns, strict=True))
 
 
