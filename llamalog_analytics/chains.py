@@ -66,7 +66,7 @@ class ChainPage:
         from .log_view import log_table
 
         more = f"more after cursor {self.cursor}" if self.has_more else "the last page"
-        title = f"{self.logs.height:,} of {self.total_count:,} rows, {more}"
+        title = f"a page of {count(self.total_count, 'row')}, {more}"  # the table says its own rows
         return log_table(self.logs, title=title, page_size=max(1, self.logs.height)).to_html()
 
 

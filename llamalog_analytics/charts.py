@@ -211,6 +211,7 @@ def backfill_mismatches(report: AuditReport) -> go.Figure:
             x=0.5,
             y=0.5,
         )
+        figure.update_xaxes(visible=False).update_yaxes(visible=False)  # no scale with nothing on it
     return figure
 
 

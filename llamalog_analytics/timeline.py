@@ -162,7 +162,7 @@ def plot_timeline(
         if source.is_empty():
             raise TimelineError("the frame has no rows. Hint: pass log rows, such as lla.chain(store, ...)")
         source = source.with_columns(created_utc(source))  # a frame of another zone's times: UTC
-        rows, subject = links.annotate(source, links.Linking.of(link, reuse_gap)), "chain"
+        rows, subject = links.annotate(source, links.Linking.of(link, reuse_gap)), _seeded(source)
         whole, reused = rows, []  # runs of the rows in hand only
     else:
         require_store(source, "plot_timeline")
@@ -373,6 +373,21 @@ def _plot_width(lanes: list[str]) -> int:
     """About how wide the plot is on a page :data:`_PAGE_PIXELS` wide, once the lane labels have
     taken their room: what the time ticks are spaced for."""
     return max(400, int(_PAGE_PIXELS - 100 - _CHAR_PIXELS * max(len(lane) for lane in lanes)))
+
+
+def _seeded(rows: pl.DataFrame) -> str:
+    """The entity a chain in hand is of: its own rows' (``relation`` self), when they are about
+    one; else ``chain``.
+
+    Examples:
+        >>> _seeded(pl.DataFrame({"relation": ["ancestor", "self"], "entity_type": ["ARTIST", "ALBUM"],
+        ...                       "entity_id": ["9b1c", "3e84"]}))
+        'ALBUM 3e84'
+    """
+    if not {"relation", "entity_type", "entity_id"} <= set(rows.columns):
+        return "chain"
+    own = rows.filter(pl.col("relation") == "self").select("entity_type", "entity_id").drop_nulls().unique()
+    return f"{own['entity_type'][0]} {own['entity_id'][0]}" if own.height == 1 else "chain"
 
 
 def _subject_title(names: dict[str, str], subject: str) -> str:

@@ -459,8 +459,9 @@ def test_files_added_to_an_attached_folder_are_named_until_attached_again(synth,
         summary = lla.summarize(store)
         assert summary.tables[0].unread_files == (str(twenty / "b.parquet"),)
         assert (
-            "  not read: 1 Parquet file there added since it was attached (b.parquet). Hint: attach llama_logs "
-            f"again to read it (store.attach in Python): llamalog attach {twenty} --as llama_logs --db {db}"
+            "  not read: 1 Parquet file there added since it was attached (b.parquet). Hint: attach "
+            f"llama_logs again to read it (store.attach in Python): llamalog attach {twenty} --as llama_logs "
+            f"--db {db}"
         ) in str(summary)
         assert "not read: 1 Parquet file" in summary._repr_html_()
         assert store.table().height == 20

@@ -115,6 +115,8 @@ def test_entity_mode_pages_like_the_resolver(synth_store):
         cursor = page.cursor
     assert [i for p in pages for i in p] == expected
     assert all(len(p) == 3 for p in pages[:-1])
+    shown = lla.chain_page(synth_store, "ALBUM", album, limit=3)._repr_html_()  # its rows said once
+    assert f"a page of {count:,} rows, more after cursor" in shown and shown.count("3 rows") == 1
     assert lla.chain_page(synth_store, "ALBUM", album, limit=3, cursor=str(uuid.uuid4())).logs.is_empty()
     with pytest.raises(ChainError, match=r"cursor='xyz' is not a row id\. Hint: pass the cursor a page"):
         lla.chain_page(synth_store, "ALBUM", album, limit=3, cursor="xyz")

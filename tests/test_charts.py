@@ -64,6 +64,9 @@ def test_audit_charts_come_from_the_report(sample):
     assert [a.text for a in mismatches.layout.annotations] == [
         "no mismatches: every row carries the category the migration's rules, as applied, gave it"
     ]
+    assert (
+        mismatches.layout.xaxis.visible is False and mismatches.layout.yaxis.visible is False
+    )  # no 0-6 scale
     weeks = charts.rows_per_week(report.summary)  # the audit's migrations, unless told otherwise
     assert len(weeks.layout.shapes) == len(charts.MARKED_MIGRATIONS)
     assert (weeks.data[0].xperiod, weeks.data[0].xperiodalignment) == (7 * 86_400_000, "middle")

@@ -383,7 +383,9 @@ def test_a_frame_in_hand_and_filters(chain_store):
     figure = lla.plot_timeline(rows)
     names = {t.name for t in figure.data if t.legendgroup == "category"}
     assert names == {"ENRICHED"}
-    assert figure.layout.title.text == "LlamaLog timeline · chain"
+    assert figure.layout.title.text == "LlamaLog timeline · ALBUM Kid A"  # the entity of its own rows
+    anonymous = lla.plot_timeline(rows.drop("relation"))
+    assert anonymous.layout.title.text == "LlamaLog timeline · chain"
     filtered = lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories=["FAILED"])
     assert lane_labels(filtered) == ["102 · discogs:get-album · ALBUM Kid A"]  # named as the whole chain
     with pytest.raises(TimelineError, match="no log rows for ALBUM"):
