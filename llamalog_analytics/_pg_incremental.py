@@ -55,7 +55,14 @@ REWRITTEN = (
     "the table was rewritten since the last load (VACUUM FULL, CLUSTER, TRUNCATE or pg_repack): "
     "every row fetched and compared"
 )
-UNSEEN_UPDATES = "a row updated in place is found only by a full load (the server's counters cannot tell)"
+UNSEEN_UPDATES = (
+    "a row updated in place, or deleted and inserted again, is found only by a full load (the "
+    "server's counters cannot tell)"
+)
+REINSERTED = (
+    "the server's row counters show more rows inserted since the last load than are new (a row "
+    "deleted and inserted again keeps its id): every row fetched and compared"
+)
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,12 @@ def plan_fetch(
     what changed meanwhile cannot be told otherwise. When they add up (nothing deleted or
     updated, only the window's rows inserted), older rows cannot have changed, and the fetch
     starts after the newest stored row when the store holds the window's rows (:func:`fetch_start`).
-    Otherwise the ids
-    of the older rows are read (ids only, from the index) and compared with the store's: rows
-    gone from the source are reported, and older rows the store lacks are fetched by id; without
-    counters (a view, a standby, statistics this role may not read), a row updated in place is
-    found only by a full load.
+    Otherwise the ids of the older rows are read (ids only, from the index) and compared with
+    the store's: rows gone from the source are reported, and older rows the store lacks are
+    fetched by id. When the counters show more older rows inserted than the store lacks, an id
+    was deleted and inserted again (its row perhaps other than before), and every row is
+    fetched and compared. Without counters (a view, a standby, statistics this role may not
+    read), a row updated in place, or deleted and inserted again, is found only by a full load.
     """
     newest = newest_stored(store, source, found.name)
     if newest is None:
@@ -122,7 +130,7 @@ def plan_fetch(
     since = newest - OVERLAP
     window = f"fetched rows created since {since:%Y-%m-%d %H:%M:%S}"
     previous = previous_counters(store, source, found.name)
-    counted = counters is not None and previous is not None
+    older_inserted = None  # rows inserted since the last load, by the server's counters, but the window's
     if counters is not None and previous is not None:
         if previous.updated is None or not previous.epoch.startswith(EPOCH_PREFIX):
             return Plan(note=EARLIER)  # counted otherwise: no difference can be trusted
@@ -130,10 +138,12 @@ def plan_fetch(
             return Plan(note=REWRITTEN if counters.filenode != previous.filenode else RESTARTED)
         if previous.updated != counters.updated:
             return Plan(note=UPDATED)
-        start = fetch_start(db, store, namespace, found, source, newest, counters, previous)
+        window_rows = in_window(db, store, namespace, found, source, newest)
+        start = fetch_start(newest, counters, previous, window_rows)
         if start is not None:
             fetched = window if start == since else "fetched the rows created after the newest stored one"
             return Plan(start, note=f"{fetched}; the server's row counters show no older row changed")
+        older_inserted = counters.inserted - previous.inserted - (window_rows.rows - window_rows.kept)
     relation = f"{quote(namespace)}.{quote(found.name)}"
     ids = db.stream(
         f"SELECT id FROM {relation} WHERE {created_condition(found, '<')}",
@@ -155,7 +165,10 @@ ORDER BY id LIMIT ?""",
         return Plan(
             note=f"over {MAX_OLDER:,} older rows are new to the store: every row fetched and compared"
         )
-    unseen = "" if counted else f"; {UNSEEN_UPDATES}"
+    if older_inserted is not None and older_inserted > len(older):  # an id deleted and inserted again
+        store.execute(f"DROP TABLE {SOURCE_IDS}")
+        return Plan(note=REINSERTED)
+    unseen = "" if older_inserted is not None else f"; {UNSEEN_UPDATES}"
     return Plan(
         since,
         tuple(r[0] for r in older),
@@ -269,35 +282,23 @@ WHERE source = ? AND table_name = ? ORDER BY load_id DESC LIMIT 1""",
     return Counters(*rows[0]) if rows else None
 
 
-def fetch_start(
-    db: Source,
-    store: LogStore,
-    namespace: str,
-    found: SourceTable,
-    source: str,
-    newest: datetime,
-    counters: Counters,
-    previous: Counters,
-) -> datetime | None:
-    """Where the fetch can start when, by the server's counters, the table only gained rows
-    created at or after ``since`` (:data:`OVERLAP` before ``newest``, the newest stored row's
-    time); None when older rows may have changed.
+class WindowRows(NamedTuple):
+    """The rows created since :data:`OVERLAP` before the newest stored one: how many the server
+    has (``rows``), how many of them up to that newest one (``through_newest``), and how many
+    of the source's the store holds there (``kept``)."""
 
-    The counters show that when, since the last load (``previous``, on the same server, counters
-    and table file: no ``TRUNCATE`` or ``VACUUM FULL``, and no update: :func:`plan_fetch` asks
-    first), nothing was deleted and the rows inserted are exactly the window's rows the store
-    lacks: then no older row can have changed, and reading the older rows' ids is skipped. The
-    fetch then starts just after the newest stored row when the server has as many rows as the
-    store up to it in the window (none inserted late there: the store holds them all as they
-    are), else at ``since``. The counters are cumulative and miss no insert, update or delete,
-    but the server publishes them up to about a minute late: a change made in that last minute
-    is then reported by the next load.
-    """
-    if previous.deleted != counters.deleted:
-        return None
+    rows: int
+    through_newest: int
+    kept: int
+
+
+def in_window(
+    db: Source, store: LogStore, namespace: str, found: SourceTable, source: str, newest: datetime
+) -> WindowRows:
+    """Count the window's rows on the server and in the store (:class:`WindowRows`)."""
     since = newest - OVERLAP
     relation = f"{quote(namespace)}.{quote(found.name)}"
-    in_window, through_newest = db.rows(
+    rows, through_newest = db.rows(
         f"SELECT count(*), count(*) FILTER (WHERE created_at <= $2) FROM {relation} "
         f"WHERE {created_condition(found, '>=')}",
         (since, newest),
@@ -308,9 +309,31 @@ def fetch_start(
                     WHERE created_at >= ? AND source = ? AND table_name = ? AND {STILL_GONE})""",
         [since, source, found.name, since, source, found.name],
     )[0][0]
-    if counters.inserted - previous.inserted != in_window - kept:
+    return WindowRows(rows, through_newest, kept)
+
+
+def fetch_start(
+    newest: datetime, counters: Counters, previous: Counters, window: WindowRows
+) -> datetime | None:
+    """Where the fetch can start when, by the server's counters, the table only gained rows
+    created at or after ``since`` (:data:`OVERLAP` before ``newest``, the newest stored row's
+    time); None when older rows may have changed.
+
+    The counters show that when, since the last load (``previous``, on the same server, counters
+    and table file: no ``TRUNCATE`` or ``VACUUM FULL``, and no update: :func:`plan_fetch` asks
+    first), nothing was deleted and the rows inserted are exactly the ``window``'s rows the
+    store lacks: then no older row can have changed, and reading the older rows' ids is skipped.
+    The fetch then starts just after the newest stored row when the server has as many rows as
+    the store up to it in the window (none inserted late there: the store holds them all as they
+    are), else at ``since``. The counters are cumulative and miss no insert, update or delete,
+    but the server publishes them up to about a minute late: a change made in that last minute
+    is then reported by the next load.
+    """
+    if previous.deleted != counters.deleted:
         return None
-    return newest + _JUST_AFTER if through_newest == kept else since
+    if counters.inserted - previous.inserted != window.rows - window.kept:
+        return None
+    return newest + _JUST_AFTER if window.through_newest == window.kept else newest - OVERLAP
 
 
 _JUST_AFTER = timedelta(microseconds=1)  # PostgreSQL keeps times to the microsecond

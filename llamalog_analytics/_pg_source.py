@@ -109,7 +109,13 @@ def parse_url(url: str) -> Connection:
     as ``psql URL`` would; only the query string is sorted into libpq's parameters, ``schema``,
     and the rest (dropped with a note).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed [ of an IPv6 host, say: the URL not shown, for its password
+        raise PostgresError(
+            f"the database URL cannot be read ({exc}). Hint: write it as postgresql://USER:PASSWORD@HOST:PORT/"
+            "DATABASE, an IPv6 host in brackets ([::1]:5432)"
+        ) from None
     scheme = parts.scheme.split("+", 1)[0]  # postgresql+psycopg://, as SQLAlchemy writes it
     if scheme not in ("postgresql", "postgres"):
         before, found, _ = url.partition("://")

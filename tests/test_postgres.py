@@ -677,6 +677,11 @@ def test_parse_url_keeps_libpq_parameters_and_masks_the_password():
     with pytest.raises(PostgresError, match="percent-encode") as raised:
         parse_url("postgresql://app:p#ss@db/music")
     assert "p#ss" not in str(raised.value)
+    with pytest.raises(
+        PostgresError, match=r"cannot be read \(Invalid IPv6 URL\)\. Hint: .*\[::1\]:5432"
+    ) as raised:
+        parse_url("postgresql://u:s3cret@[::1:5432/music")  # was a ValueError's traceback
+    assert "s3cret" not in str(raised.value)
 
 
 def test_timestamps_are_utc_whatever_the_server_time_zone(store, database, data):
@@ -698,6 +703,24 @@ def test_incremental_load_notices_old_rows_swapped(store, database, data):
     copy_rows(database, backfilled)  # same count before the window, different rows
     result = store.load_postgres(database, quiet=True)
     assert (result.rows_inserted, result.sources[0].rows_disappeared) == (1, 1)
+
+
+def test_a_row_deleted_and_inserted_again_with_other_values_is_found_changed(store, database, data):
+    """A repair done as DELETE and INSERT of the same id: the ids compared alike, and the store
+    kept the old values as unchanged; the counters show an insert no new id accounts for, so
+    every row is fetched and compared, and the row is replaced and reported."""
+    store.load_postgres(database, quiet=True)
+    oldest = data.llama_logs.sort("created_at").head(1)
+    redone = oldest.with_columns(status=pl.lit("FAILED"), error_message=pl.lit("repaired"))
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("DELETE FROM llama_logs WHERE id = %s", [oldest["id"].item()])
+    copy_rows(database, redone)
+    with psycopg.connect(database, autocommit=True) as con:
+        con.execute("SELECT pg_stat_force_next_flush()")  # the counters published now, not in a minute
+    result = store.load_postgres(database, quiet=True)
+    assert "every row fetched and compared" in " ".join(result.sources[0].notes)
+    stored = store.frame("SELECT status, error_message FROM llama_logs WHERE id = ?", [oldest["id"].item()])
+    assert stored.rows() == [("FAILED", "repaired")] and result.sources[0].rows_changed == 1
 
 
 def test_a_load_from_postgres_that_brings_rows_rebuilds_the_chain_index(store, database, data):
