@@ -403,6 +403,14 @@ def test_a_double_star_glob_reaches_every_depth(store, synth, tmp_path):
     )
 
 
+def test_a_file_a_glob_reaches_twice_through_a_linked_folder_is_loaded_once(store, synth, tmp_path):
+    (tmp_path / "logs").mkdir()
+    lla.write_logs(synth.llama_logs.head(100), tmp_path / "logs" / "a.parquet")
+    (tmp_path / "logs" / "again").symlink_to(tmp_path / "logs")  # a glob's ** follows it
+    result = store.load_files(tmp_path / "logs" / "**" / "*.parquet", quiet=True)
+    assert [s.rows_read for s in result.sources] == [100]
+
+
 def test_failed_load_leaves_the_store_as_it_was(store, synth, tmp_path):
     good = lla.write_logs(synth.llama_logs.head(100), tmp_path / "good.csv")
     store.load_files(good, quiet=True)
