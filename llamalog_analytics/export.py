@@ -163,9 +163,18 @@ def writable(path: str | Path) -> Path:
 
     Raises:
         ExportError: ``path`` is a folder, its folder (or that of the file a link names) does
-            not exist or is one that one may not write in (a file is written beside itself, then
+            not exist or is one no file can be made in (a file is written beside itself, then
             renamed over it), or it is a file one may not write.
     """
+    path = _named_file(path)
+    why = None if _special(path) else cannot_write_in(_target(path).parent)
+    if why is not None:
+        raise _no_file_made(path, why)
+    return path
+
+
+def _named_file(path: str | Path) -> Path:
+    """:func:`writable`'s checks but whether a file can be made beside it (the write tries that)."""
     path = Path(path)
     if path.is_dir():
         raise ExportError(f"{path}: a folder. Hint: name a file in it")
@@ -180,13 +189,16 @@ def writable(path: str | Path) -> Path:
             f"{path}: read-only, not written. Hint: chmod u+w {shlex.quote(str(path))} to replace "
             "it, or name another path"
         )
-    why = None if _special(path) else cannot_write_in(folder)  # the file is written beside
-    if why is not None:
-        raise ExportError(
-            f"{path}: no file can be made in {folder} ({why}). Hint: name a path in a folder you may "
-            f"write in, or check who may write in it (ls -ld {shlex.quote(str(folder))})"
-        )
     return path
+
+
+def _no_file_made(path: Path, why: str) -> ExportError:
+    """The error for ``path``, whose folder no file can be made in (``why``: the system's word)."""
+    folder = _target(path).parent
+    return ExportError(
+        f"{path}: no file can be made in {folder} ({why}). Hint: name a path in a folder you may "
+        f"write in, or check who may write in it (ls -ld {shlex.quote(str(folder))})"
+    )
 
 
 def cannot_write_in(folder: Path) -> str | None:
@@ -260,7 +272,7 @@ def _atomic_path(path: str | Path) -> Iterator[Path]:
     without an error, with the file's permissions (or those ``open()`` gives a new file), and
     removed otherwise; for a pipe or a device, ``path`` itself. A write that fails for want of
     space (or any other system error) is an :class:`ExportError` naming ``path``."""
-    path = writable(path)
+    path = _named_file(path)  # whether a file can be made beside it, the temporary one tells
     if _special(path):
         with _written(path):
             yield path
@@ -269,10 +281,7 @@ def _atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
-        raise ExportError(
-            f"{path}: cannot write in {target.parent} ({exc.strerror}). Hint: name a path in a "
-            "folder you may write to"
-        ) from exc
+        raise _no_file_made(path, exc.strerror or str(exc)) from exc
     os.close(handle)
     temporary = Path(name)
     try:
