@@ -12,8 +12,10 @@ The application may keep writing meanwhile: the planned rows are locked (``FOR U
 anything is decided about them, so a write to one waits until the file commits, and one that
 committed first is seen. A row someone changed since the audit is left alone as a whole, and a
 notice counts and names them; so does one for the rows that already were as the file leaves
-them (the file was applied before). On a database that has none of the rows the audit saw
-(another environment the migration is deployed to), nothing is changed, and a notice says why.
+them (the file was applied before), and one for the rows whose planned values name a row gone
+from a table the log table's foreign keys reference (a deleted user or album). On a database
+that has none of the rows the audit saw (another environment the migration is deployed to),
+nothing is changed, and a notice says why.
 
 Examples:
     >>> print(quoted("it's a \\\\ $$"))
@@ -31,7 +33,7 @@ from psycopg import sql
 from . import schema
 
 PLAN_TABLE = "llamalog_repair"
-LEFT_TABLE = "llamalog_repair_left_alone"  # planned rows a file leaves whole (changed or gone)
+LEFT_TABLE = "llamalog_repair_left_alone"  # planned rows a file leaves whole, and why (changed, orphaned)
 BATCH = 1_000  # plan rows per INSERT statement
 _PLAN_COLUMNS = ("action", "check_name", "id", "column_name", "value_now", "value_after")
 _TYPES = {c.name: c.postgres for c in schema.COLUMNS}
@@ -61,7 +63,11 @@ def script(changes: pl.DataFrame, table: str, header: str, audited_rows: list[st
     columns = changes.filter(pl.col("action") == "set")["column"].unique(maintain_order=True).to_list()
     parts = [header, ENCODING, "BEGIN;", _plan_table(changes)]
     parts += [_audited_database(target, audited_rows)] if audited_rows else []
-    parts += [_locked(target), _left_alone(target, columns, rollback=rollback)]
+    parts += [
+        _locked(target),
+        _left_alone(target, columns, rollback=rollback),
+        _orphaned(target, rollback=rollback),
+    ]
     parts += [_already(target, changes, rollback=rollback)]
     if rollback:
         parts += [_restored_deleted(target)] if _has_inserts(changes) else []
@@ -134,14 +140,54 @@ def _left_alone(target: str, columns: list[str], *, rollback: bool) -> str:
     (someone changed it since the audit). A column that already holds the value this file sets
     does not hold a row back."""
     if not columns:
-        return f"CREATE TEMPORARY TABLE {LEFT_TABLE} (id uuid) ON COMMIT DROP;"
+        return f"CREATE TEMPORARY TABLE {LEFT_TABLE} (id uuid, why text) ON COMMIT DROP;"
     replaced, value = ("r.value_after", "r.value_now") if rollback else ("r.value_now", "r.value_after")
     expected = f"({_holds(replaced, columns)}\n    OR {_holds(value, columns)})"
     return f"""CREATE TEMPORARY TABLE {LEFT_TABLE} ON COMMIT DROP AS
-SELECT r.id
+SELECT r.id, 'changed' AS why
 FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id
 WHERE r.action = 'set' GROUP BY r.id
 HAVING NOT coalesce(bool_and(t.id IS NOT NULL AND {expected}), false);"""
+
+
+def _orphaned(target: str, *, rollback: bool) -> str:
+    """Planned rows that would set a value naming a row no longer in a table the log table's
+    foreign keys reference (upstream: an album, artist or track deleted, which deletes its rows,
+    or a user, which sets ``user_id`` to NULL): left whole (:data:`LEFT_TABLE`, why
+    ``orphaned``), and a notice counts and names them. The foreign keys are read from the
+    database, so the file fails none of them, whichever it has."""
+    value = "value_now" if rollback else "value_after"
+    scope = " AND r.action = 'set'" if rollback else ""  # rolling back, a restored row is deleted
+    orphans = (
+        f"INSERT INTO {LEFT_TABLE} SELECT DISTINCT r.id, 'orphaned' FROM {PLAN_TABLE} AS r "
+        f"WHERE r.column_name = %L AND r.{value} IS NOT NULL{scope} "
+        f"AND NOT EXISTS (SELECT 1 FROM %s AS p WHERE p.%I = r.{value}::%s) "
+        f"AND r.id NOT IN (SELECT id FROM {LEFT_TABLE})"
+    )
+    return f"""DO $llamalog$
+DECLARE
+  link record;
+  rows_orphaned uuid[];
+BEGIN
+  FOR link IN  -- the table's single-column foreign keys
+    SELECT a.attname AS column_name, c.confrelid::regclass AS parent, p.attname AS parent_column,
+      format_type(p.atttypid, p.atttypmod) AS parent_type
+    FROM pg_constraint AS c
+    JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+    JOIN pg_attribute AS p ON p.attrelid = c.confrelid AND p.attnum = c.confkey[1]
+    WHERE c.conrelid = {quoted(target)}::regclass AND c.contype = 'f' AND cardinality(c.conkey) = 1
+  LOOP
+    EXECUTE format({quoted(orphans)},
+      link.column_name, link.parent, link.parent_column, link.parent_type);
+  END LOOP;
+  SELECT array_agg(id ORDER BY id) INTO rows_orphaned FROM {LEFT_TABLE} WHERE why = 'orphaned';
+  IF rows_orphaned IS NOT NULL THEN
+    RAISE NOTICE 'llamalog repair: planned rows naming an album, artist, track or user that is gone '
+      '(their foreign key would fail), left alone, each as a whole: % (%)',
+      {_named("rows_orphaned")};
+  END IF;
+END
+$llamalog$;"""
 
 
 def _already(target: str, changes: pl.DataFrame, *, rollback: bool) -> str:
@@ -201,7 +247,8 @@ def _restored_inserted(target: str) -> str:
     selected = ",\n  ".join(values)
     return (
         f"INSERT INTO {target} ({columns})\nSELECT {selected}\n"
-        f"FROM {PLAN_TABLE} AS r WHERE r.action = 'insert' GROUP BY r.id\n"
+        f"FROM {PLAN_TABLE} AS r WHERE r.action = 'insert' AND r.id NOT IN (SELECT id FROM {LEFT_TABLE})\n"
+        "GROUP BY r.id\n"
         'ON CONFLICT ("id") DO NOTHING;'
     )
 
@@ -234,7 +281,7 @@ def _verification(target: str, changes: pl.DataFrame, *, rollback: bool) -> str:
     columns = changes["column"].unique().sort().to_list()
     after, now = _holds("r.value_after", columns), _holds("r.value_now", columns)
     target_value = now if rollback else after
-    inserted_not_applied = "present AND holds_after" if rollback else "NOT present"
+    inserted_not_applied = "present AND holds_after" if rollback else "NOT present AND NOT orphaned"
     verb = "rolled back" if rollback else "repaired"
     return f"""DO $llamalog$
 DECLARE
@@ -246,13 +293,14 @@ BEGIN
     SELECT r.id, min(r.action) AS action, bool_or(t.id IS NOT NULL) AS present,
       coalesce(bool_and(t.id IS NOT NULL AND {after}), false) AS holds_after,
       coalesce(bool_and(t.id IS NOT NULL AND {target_value}), false) AS holds_target,
-      bool_or(l.id IS NOT NULL) AS left_alone
+      bool_or(l.id IS NOT NULL) AS left_alone, bool_or(l.why = 'orphaned') AS orphaned
     FROM {PLAN_TABLE} AS r LEFT JOIN {target} AS t ON t.id = r.id
     LEFT JOIN {LEFT_TABLE} AS l ON l.id = r.id GROUP BY r.id),
   judged AS (
     SELECT id, CASE WHEN action = 'insert' THEN {inserted_not_applied}
         ELSE NOT left_alone AND NOT holds_target END AS not_applied,
-      CASE WHEN action = 'insert' THEN present AND NOT holds_after ELSE left_alone AND present END AS changed,
+      CASE WHEN action = 'insert' THEN present AND NOT holds_after
+        ELSE left_alone AND NOT orphaned AND present END AS changed,
       action = 'set' AND NOT present AS gone
     FROM per_row)
   SELECT array_agg(id ORDER BY id) FILTER (WHERE not_applied),

@@ -746,11 +746,10 @@ class RepairPlan:
             ]
         if which == "migration":
             lines.append("rollback.sql beside this file undoes exactly these changes; plan.json lists them.")
-            if (self.changes["action"] == "insert").any():
-                lines += [
-                    "Restored rows reference their album, artist, track and user: where one was deleted",
-                    "since (the cascade that deleted the row), its insert fails the foreign key.",
-                ]
+            lines += [
+                "A row whose planned values name an album, artist, track or user that is gone (a",
+                "foreign key would fail) is left alone, as a whole (a NOTICE counts and names them).",
+            ]
         return "\n".join(f"-- {' '.join(line.split())}" for line in lines)  # one line each, whatever the text
 
     def __repr__(self) -> str:

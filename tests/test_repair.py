@@ -594,6 +594,53 @@ def test_the_migration_repairs_postgres_once_and_the_rollback_restores_it(pg_ser
     assert after[uid("r1")][schema.COLUMN_NAMES.index("root_job_id")] == "100"
 
 
+def test_rows_whose_planned_values_name_a_deleted_user_or_artist_are_left_alone(pg_server, tmp_path):
+    """Deleting a user sets its rows' user_id to NULL, and deleting an artist deletes its rows
+    (the upstream foreign keys): setting the user back, or restoring the row, would fail a key
+    and undo the whole file. Those rows are left alone, and said; the rest of the repair applies."""
+    original = with_changes(original_rows(), "r2", user_id="user-gone")
+    original = with_changes(original, "r3", artist_id=uid("artist-gone"))
+    original = with_changes(original, "r4", artist_id=uid("artist-here"))  # the table has the column
+    before = [r for r in original if r["created_at"] < "2026-02-10T01:48"]
+    defective = [r for r in with_changes(original, "r2", user_id=None) if r["id"] != uid("r3")]
+    defective = with_changes(with_changes(defective, "r1", root_job_id="999"), "r2", category="ENRICHED")
+    with audit_store(tmp_path, defective, before) as store:
+        url = pg_server.database("t_repair_orphaned")
+        create_both_eras(url, store.table("llama_logs"), store.table("enrichment_logs"), MIGRATIONS)
+        plan = lla.repair(lla.verify(store), restore_missing=True, revert_changes=True)
+        folder = plan.write(tmp_path)
+    assert ("rows_preserved", uid("r2"), "user_id", None, "user-gone") in plan.changes.select(
+        "check", "id", "column", "value_now", "value_after"
+    ).rows()
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute('CREATE TABLE "User" (id text PRIMARY KEY)')
+        con.execute('INSERT INTO "User" SELECT DISTINCT user_id FROM llama_logs WHERE user_id IS NOT NULL')
+        con.execute(
+            "ALTER TABLE llama_logs ADD CONSTRAINT llama_logs_user_id_fkey FOREIGN KEY (user_id) "
+            'REFERENCES "User"(id) ON DELETE SET NULL ON UPDATE CASCADE'
+        )
+        con.execute("CREATE TABLE artists (id uuid PRIMARY KEY)")
+        con.execute(
+            "INSERT INTO artists SELECT DISTINCT artist_id FROM llama_logs WHERE artist_id IS NOT NULL"
+        )
+        con.execute(
+            "ALTER TABLE llama_logs ADD FOREIGN KEY (artist_id) REFERENCES artists(id) ON DELETE CASCADE"
+        )
+    broken = table_rows(url)
+    applied = run_sql_file(url, folder / "migration.sql")
+    assert applied.returncode == 0, applied.stderr
+    gone = "planned rows naming an album, artist, track or user that is gone (their foreign key would fail)"
+    left = ", ".join(sorted([uid("r2"), uid("r3")]))
+    assert f"{gone}, left alone, each as a whole: 2 ({left})" in applied.stderr
+    assert "rows changed since the audit" not in applied.stderr
+    after = {str(row[0]): dict(zip(schema.COLUMN_NAMES, row, strict=True)) for row in table_rows(url)}
+    assert (after[uid("r2")]["user_id"], after[uid("r2")]["category"]) == (None, "ENRICHED")  # as it was
+    assert after[uid("r1")]["root_job_id"] == "100" and uid("r3") not in after  # the rest applied
+    rolled_back = run_sql_file(url, folder / "rollback.sql")
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert table_rows(url) == broken
+
+
 def until(condition: Callable[[], bool], within: float = 60) -> None:
     """Return once ``condition()`` holds, asked every 10 ms; fail after ``within`` seconds."""
     deadline = time.monotonic() + within
