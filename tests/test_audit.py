@@ -291,6 +291,18 @@ def test_without_snapshot_or_migration_times_the_checks_skip_and_say_what_to_loa
     assert counts(both)["root_job_backfill"] == ("pass", 0)
 
 
+def test_a_row_written_between_the_snapshot_and_the_migration_is_judged_by_the_backfill(tmp_path):
+    """The migration labelled every row in the table when it ran, also those written after the
+    snapshot was taken: r2 (not in the snapshot, older than the migration) is the backfill's."""
+    rows = with_changes(clean_rows(), "r2", category="ENRICHED")  # the backfill gives CACHED
+    with audit_store(tmp_path, rows, [r for r in rows if r["id"] == uid("r1")]) as store:
+        report = lla.verify(store)
+    backfill = report.check("category_backfill")
+    assert (backfill.status, backfill.count, backfill.ids["id"].to_list()) == ("fail", 1, [uid("r2")])
+    assert backfill.finding.startswith("1 of 3 rows that existed at the migration differ")
+    assert counts(report)["category_rules"] == ("pass", 0)
+
+
 def test_a_snapshot_named_but_absent_is_an_error_left_out_a_skip(tmp_path):
     with audit_store(tmp_path, clean_rows()) as store:
         with pytest.raises(

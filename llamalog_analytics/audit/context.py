@@ -94,12 +94,14 @@ class Audit:
         return quote(self.after)
 
     def existed_at_migration(self) -> str | None:
-        """SQL condition for the rows the category backfill labelled, or None if unknown."""
-        if self.before is not None:
-            return self._in_snapshot()
-        if self.migrated_at is not None:
-            return f"created_at < {timestamp_sql(self.migrated_at)}"
-        return None
+        """SQL condition for the rows the category backfill labelled, or None if unknown: those
+        older than its apply time, and the snapshot's (taken before it); a row written between
+        the snapshot and the migration was in the table the migration updated."""
+        older = None if self.migrated_at is None else f"created_at < {timestamp_sql(self.migrated_at)}"
+        snapshot = self._in_snapshot()
+        if older and snapshot:
+            return f"({snapshot} OR {older})"
+        return older or snapshot
 
     @cached_property
     def category_groups(self) -> pl.DataFrame | None:
