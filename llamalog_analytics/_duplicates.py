@@ -2,7 +2,9 @@
 columns that differ, within the load and against the rows already stored; a stored row that its
 own source now gives with other values changed there (state ``changed``: the stage replaces it).
 A column a source does not give (a database's dropped column) is no difference: the rows are
-compared on the columns it gives, and a stored row it changed keeps its value in the others."""
+compared on the columns it gives, and a stored row it changed keeps its value in the others.
+Nor is a column the stored row's load did not give (a snapshot's ``category``): a source that
+gives it fills it in (state ``filled``: replaced as a changed row is)."""
 
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ def resolve_duplicates(
     """Mark repeated ids: equal copies are not inserted twice, conflicting ones are rejected, and
     a stored row that its own source gives with other values is ``changed``: its load read
     that one source (``paths[_file]``, the path as written) for the table, and one copy of the
-    id in this load comes from it (the others are equal copies of it, so none is rejected).
+    id in this load comes from it (the others are equal copies of it, so none is rejected). A
+    stored row that differs only in columns its load did not give is ``filled``.
 
     JSON null and SQL NULL differ only where both copies came from formats that keep them apart:
     not the sources numbered in ``blurred``, nor rows stored by a load of :data:`BLURRED`
@@ -79,7 +82,7 @@ def resolve_duplicates(
             _mark(
                 "present",
                 "'id already stored (load ' || d.load_id || ') with different values in ' || "
-                "array_to_string(d.diff, ', ') || '; the stored row was kept. "
+                "array_to_string(d.conflicts, ', ') || '; the stored row was kept. "
                 "Hint: load into another table to compare both versions'",
                 f"""WITH pairs AS (
   SELECT s._file, s._row, s.id, t.{LOAD_ID_COLUMN}, s.h = t.h AS same,
@@ -90,15 +93,18 @@ def resolve_duplicates(
         WHERE created_at BETWEEN ? AND ?) AS t ON s.id = t.id
   {_stored_loads(table)}
 ), unequal AS MATERIALIZED (  -- the pairs whose hashes differ, each side's row whole
-  SELECT s._file, s._row, s, t, {_blurred(files)} AS blurred
+  SELECT s._file, s._row, s, t, {_blurred(files)} AS blurred, coalesce(li.absent, []) AS stored_absent
   FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON s.id = t.id {_stored_loads(table)}
   WHERE (s._file, s._row) IN (SELECT (_file, _row) FROM pairs WHERE NOT same)
     AND t.id IN (SELECT id FROM pairs WHERE NOT same)
-), differing AS (SELECT _file, _row, {_differences("s", "t", "blurred", absent, "s")} AS diff FROM unequal)
-SELECT p._file, p._row, coalesce(x.diff, []) AS diff, p.{LOAD_ID_COLUMN} AS load_id,
-  bool_or(p.mine) OVER (PARTITION BY p.id) AS own_source
+), differing AS (
+  SELECT _file, _row, diff, list_filter(diff, lambda c: NOT list_contains(stored_absent, c)) AS conflicts
+  FROM (SELECT *, {_differences("s", "t", "blurred", absent, "s")} AS diff FROM unequal))
+SELECT p._file, p._row, coalesce(x.diff, []) AS diff, coalesce(x.conflicts, []) AS conflicts,
+  p.{LOAD_ID_COLUMN} AS load_id, bool_or(p.mine) OVER (PARTITION BY p.id) AS own_source
 FROM pairs AS p LEFT JOIN differing AS x ON x._file = p._file AND x._row = p._row""",
                 changed="d.own_source",
+                filled="len(d.conflicts) = 0",
             ),
             [paths, table, first, last],
         )
@@ -142,11 +148,11 @@ def replace_changed(
     blurred: list[int],
     absent: Mapping[str, list[int]],
 ) -> None:
-    """Keep the stored rows of ``table`` that the stage marked ``changed`` in the changed table
+    """Keep the stored rows of ``table`` that the stage marked ``changed`` or ``filled`` in the changed table
     (the columns that differ, read as :func:`resolve_duplicates` does, the load that brought
     them, every value as JSON), then delete them: the stage's versions take their place, with
     the stored values of the columns their source does not give (``absent``)."""
-    chosen = "s._table = ? AND s._reason IS NULL AND s._state = 'changed'"
+    chosen = "s._table = ? AND s._reason IS NULL AND s._state IN ('changed', 'filled')"
     store.execute(
         f"""INSERT INTO {CHANGED_TABLE}
 WITH changed AS MATERIALIZED (  -- each side's row whole, compared below (see resolve_duplicates)
@@ -175,15 +181,16 @@ FROM changed ORDER BY t.id""",
     )
 
 
-def _mark(kept: str, reason: str, differences: str, changed: str = "false") -> str:
+def _mark(kept: str, reason: str, differences: str, changed: str = "false", filled: str = "false") -> str:
     """An ``UPDATE`` of the stage rows that ``differences`` lists (``_file``, ``_row``, ``diff``):
     state ``kept`` when no column differs; else, where the SQL condition ``changed`` holds,
-    ``changed`` for an id's first copy (its later, equal copies stay ``duplicate``); else
-    rejected for the SQL text ``reason``."""
-    rejected = f"len(d.diff) > 0 AND NOT ({changed})"
+    ``changed`` for an id's first copy (its later, equal copies stay ``duplicate``), where
+    ``filled`` holds, ``filled`` likewise; else rejected for the SQL text ``reason``."""
+    rejected = f"len(d.diff) > 0 AND NOT ({changed}) AND NOT ({filled})"
     return f"""UPDATE {STAGE_TABLE} AS s
 SET _state = CASE WHEN len(d.diff) = 0 THEN '{kept}'
-    WHEN {changed} THEN CASE WHEN s._state = 'new' THEN 'changed' ELSE s._state END ELSE 'rejected' END,
+    WHEN {changed} THEN CASE WHEN s._state = 'new' THEN 'changed' ELSE s._state END
+    WHEN {filled} THEN CASE WHEN s._state = 'new' THEN 'filled' ELSE s._state END ELSE 'rejected' END,
   _column = CASE WHEN {rejected} THEN 'id' END,
   _raw = CASE WHEN {rejected} THEN {_row_text("s")} END,
   _reason = CASE WHEN {rejected} THEN {reason} END
@@ -202,12 +209,14 @@ BLURRED = ("json", "ndjson")
 
 def _stored_loads(table: str) -> str:
     """SQL joining ``li`` to stored rows ``t`` of ``table``: the sources their load read for the
-    table (``sources``) and whether they all were :data:`BLURRED` formats (``blurred``); one
+    table (``sources``), whether they all were :data:`BLURRED` formats (``blurred``) and the
+    columns none of them gave (``absent``); one
     join on a few load rows, where a subquery per row would make DuckDB keep every row pair."""
     formats = ", ".join(literal(f) for f in BLURRED)
     return f"""LEFT JOIN (
     SELECT load_id, list({absolute_source("source", "format")}) AS sources,
-      bool_and(format IN ({formats})) AS blurred
+      bool_and(format IN ({formats})) AS blurred,
+      list_reduce(list(columns_absent), lambda a, b: list_intersect(a, b)) AS absent
     FROM {LOADS_TABLE} WHERE table_name = {literal(table)} GROUP BY load_id
   ) AS li ON li.load_id = t.{LOAD_ID_COLUMN}"""
 

@@ -73,6 +73,7 @@ class SourceLoad:
     notes: tuple[str, ...]
     rows_disappeared: int = 0
     rows_changed: int = 0  # stored rows this source now gives with other values: replaced
+    rows_filled: int = 0  # of those, rows it gives columns their own load lacked
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -229,10 +230,15 @@ def _notes(source: SourceLoad) -> list[str]:
             f"{count(source.rows_disappeared, 'stored row')} no longer in the source: "
             "llamalog changes, store.disappeared()"
         )
-    if source.rows_changed:
+    if changed := source.rows_changed - source.rows_filled:
         notes.append(
-            f"{count(source.rows_changed, 'stored row')} changed in the source, now stored as it has "
+            f"{count(changed, 'stored row')} changed in the source, now stored as it has "
             "them: llamalog changes, store.changed() keeps them as they were"
+        )
+    if source.rows_filled:
+        notes.append(
+            f"{count(source.rows_filled, 'stored row')} given columns their own load lacked, now "
+            "stored with them: llamalog changes, store.changed() keeps them as they were"
         )
     if source.columns_absent:
         notes.append(absent_note(source.to_dict()))
@@ -609,13 +615,14 @@ ORDER BY line LIMIT 1"""
         if number in self.direct:  # written straight into the table: every row accepted and new
             rows, params = f"{quote(table)} WHERE {LOAD_ID_COLUMN} = ?", [self.load_id]
             staged = inserted = store.execute(f"SELECT count(*) FROM {rows}", params)[0][0]
-            rejected = structural = changed = repeated = 0
+            rejected = structural = changed = filled = repeated = 0
         else:  # its accepted rows are the staged ones without a reason
             rows, params = f"{STAGE_TABLE} WHERE _file = ? AND _reason IS NULL", [number]
-            staged, rejected, inserted, changed, repeated = store.execute(
+            staged, rejected, inserted, changed, filled, repeated = store.execute(
                 f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
       count(*) FILTER (_reason IS NULL AND _state = 'new'),
-      count(*) FILTER (_reason IS NULL AND _state = 'changed'),
+      count(*) FILTER (_reason IS NULL AND _state IN ('changed', 'filled')),
+      count(*) FILTER (_reason IS NULL AND _state = 'filled'),
       count(*) FILTER (_reason IS NULL AND _state = 'duplicate')
     FROM {STAGE_TABLE} WHERE _file = ?""",
                 [number],
@@ -653,6 +660,7 @@ ORDER BY line LIMIT 1"""
             unknown_labels=unknown,
             notes=tuple(notes),
             rows_changed=changed,
+            rows_filled=filled,
         )
 
     def _write(
@@ -677,7 +685,7 @@ ORDER BY line LIMIT 1"""
                 replace_changed(store, table, load_id, paths, self._blurred(), self._absent())
             store.execute(
                 f"""INSERT INTO {quote(table)} SELECT {_NAMES}, ? FROM {STAGE_TABLE}
-    WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'changed')""",
+    WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'changed', 'filled')""",
                 [load_id, table],
             )
         store.execute(

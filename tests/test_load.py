@@ -800,3 +800,38 @@ def test_the_snapshot_loaded_with_the_table_keeps_the_tables_columns_whichever_c
     assert counted == (4_000, 4_000)
     with lla.sample_store() as sample:
         assert by_table == sample.execute("SELECT count(root_job_id) FROM llama_logs")[0][0]
+
+
+def test_a_table_loaded_after_the_snapshot_into_it_fills_the_columns_the_snapshot_lacked(tmp_path):
+    """Absent is not a value: the snapshot loaded as llama_logs leaves category and root_job_id
+    absent, and the table loaded next gives them, where they were rejected as conflicts."""
+    snapshot, table = (
+        ROOT / "data" / "sample" / name for name in ("enrichment_logs.parquet", "llama_logs.parquet")
+    )
+    with lla.LogStore() as store:
+        store.load_files(snapshot, quiet=True)
+        result = store.load_files(table, quiet=True)
+        counted = store.execute("SELECT count(*), count(category), count(root_job_id) FROM llama_logs")[0]
+        with lla.sample_store() as sample:
+            assert (
+                counted
+                == sample.execute("SELECT count(*), count(category), count(root_job_id) FROM llama_logs")[0]
+            )
+        assert store.changed()["load_id"].to_list() == [result.load_id] * 651  # what the store had, kept
+        # a row that differs in a column both loads gave is a conflict still, said by that column alone
+        edited = pl.read_parquet(snapshot).head(1).with_columns(operation=pl.lit("edited"))
+        edited.drop("category", "root_job_id", strict=False).write_parquet(tmp_path / "one.parquet")
+        again = lla.LogStore()
+        again.load_files(tmp_path / "one.parquet", quiet=True)
+        conflict = again.load_files(table, quiet=True)
+        reason = again.rejects()["reason"].to_list()
+    source = result.sources[0]
+    assert (source.rows_inserted, source.rows_changed, source.rows_filled, source.rows_rejected) == (
+        3_349,
+        651,
+        651,
+        0,
+    )
+    assert "651 stored rows given columns their own load lacked, now stored with them" in str(result)
+    assert conflict.rows_rejected == 1
+    assert reason[0].startswith("id already stored (load 1) with different values in operation;")
