@@ -190,6 +190,11 @@ def detect_format(path: str) -> str:
     if fmt == "json":
         with _open_text(path) as f:
             head = f.read(4096).lstrip()
+        if not head:  # NDJSON of no rows is an empty file, but a JSON export holds []
+            raise SourceError(
+                f"{path}: the file is empty: a JSON export of no rows holds []. Hint: export it again "
+                "(it may have been cut short); name an export of JSON lines .ndjson"
+            )
         fmt = "json" if head.startswith("[") else "ndjson"
     return fmt
 

@@ -461,6 +461,12 @@ def _cases() -> list[Case]:
             note="no rows in it: nothing to load",
         ),
         Case(
+            "empty.json",
+            b"\n",
+            "a JSON export cut to nothing (an export of no rows holds [])",
+            error="empty",
+        ),
+        Case(
             "empty-array.json",
             b"[]\n",
             "an export of no rows (as a CSV of its header alone)",
