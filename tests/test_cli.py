@@ -148,6 +148,8 @@ def test_synth_writes_files_that_load(tmp_path):
     code, text, err = run_cli("synth", "--rows", "1", "--out", two, "--before", sheet)
     assert (code, text) == (2, "") and "b.xlsx: its name does not say which format to write" in err
     assert "or add --format" not in err and not two.exists()
+    code, text, err = run_cli("synth", "--rows", "1", "--out", two, "--before", tmp_path / "." / "two.csv")
+    assert (code, text) == (2, "") and f"--out and --before name one file, {two}" in err and not two.exists()
     with lla.LogStore() as store:
         assert store.load_files(out, quiet=True).rows_loaded == 500
         assert store.load_files(before, "enrichment_logs", quiet=True).rows_rejected == 0

@@ -331,6 +331,11 @@ def synth(rows: int, seed: int, out: str, before: str | None, naming: str) -> No
     from ..export import write_logs
     from ..synthetic import generate
 
+    if before and os.path.realpath(before) == os.path.realpath(out):
+        raise click.UsageError(
+            f"--out and --before name one file, {out}: the snapshot would overwrite the rows. "
+            "Hint: name another file for the snapshot, e.g. --before enrichment_logs.csv"
+        )
     for path in (out, before):
         if path:
             output_format(path, ("rows",))
