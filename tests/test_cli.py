@@ -322,6 +322,10 @@ def test_the_chain_table_names_the_run_of_a_job_id_that_ran_more_than_once(tmp_p
     code, table, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db)
     jobs = [line.split("|")[-3].strip() for line in table.splitlines()[2:]]
     assert code == 0 and "204 #1" in jobs and "203" in jobs and "369 #2" in jobs, table
+    for paged in ((), ("--limit", "20")):  # the album's own rows, as its chain names their runs
+        code, own, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db, "--mode", "entity", *paged)
+        jobs = [line.split("|")[-3].strip() for line in own.splitlines()[2:] if line.startswith("|")]
+        assert code == 0 and "204 #1" in jobs and "203" in jobs and "369 #2" in jobs, own
     code, bare, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db, "--link", "job-id")
     assert code == 0 and "204" in [line.split("|")[-3].strip() for line in bare.splitlines()[2:]]
     _, text, _ = run_cli("chain", "ALBUM", ALBUM, "--db", db, "--format", "csv")

@@ -100,7 +100,11 @@ def chain_command(
                 )
             empty = _why_empty(subject, table, whole.height, matching, asked, cursor, named)
         reused: list[str] = []  # job ids that ran more than once in the table: their rows name the run
-        if output == "table" and "job_instance" in rows.columns:
+        if output == "table" and not rows.is_empty():
+            if "job_instance" not in rows.columns:  # the entity's own rows: their runs, as its chain has them
+                runs = chain(store, entity_type, entity_id, link=link, reuse_gap=reuse_gap, table=table)
+                runs = runs.select("id", "job_instance", "parent_instance")
+                rows = rows.join(runs, on="id", how="left", maintain_order="left")
             jobs = rows["job_id"].append(rows["parent_job_id"]).drop_nulls().unique()
             reused = reran(store, jobs, table=table, link=link, reuse_gap=reuse_gap)
     if empty:
