@@ -857,6 +857,8 @@ ORDER BY l.load_id, l.source"""
         """Raise :class:`StoreError`, naming the tables there are, unless ``name`` is a log table here."""
         tables = self.tables()
         if name not in tables:
+            if made := self.made_empty():
+                raise StoreError(f"no log table {name!r}: {made}")
             load = f"llamalog load FILE --as {name}"
             hint = (
                 f"name one of them (table={tables[0]!r}, --table {tables[0]}), or load it: {load}"
@@ -865,6 +867,25 @@ ORDER BY l.load_id, l.source"""
             )
             have = ", ".join(tables) or "none yet"
             raise StoreError(f"no log table {name!r} in the store (tables: {have}). Hint: {hint}")
+
+    def made_empty(self) -> str | None:
+        """What to say of a store file this object made, while it holds no log table: a path
+        typed wrong makes an empty store (``create=False`` refuses it instead); else None.
+
+        Examples:
+            >>> import pathlib, tempfile
+            >>> folder = pathlib.Path(tempfile.mkdtemp())
+            >>> LogStore(folder / "typo.duckdb").made_empty().split(". Hint:")[0][-52:]
+            'typo.duckdb did not exist: opening it made it, empty'
+        """
+        if self.path is None or not self._created or self.tables():
+            return None
+        beside = stores_beside(self.path)
+        there = f" (its folder has {', '.join(beside)})" if beside else ""
+        return (
+            f"{self.path} did not exist: opening it made it, empty{there}. Hint: check the path "
+            "(LogStore(path, create=False) refuses one with no store), or load data into it"
+        )
 
     def close(self) -> None:
         """Close an in-memory store (its tables go); a file store holds nothing between calls."""

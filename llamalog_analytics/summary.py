@@ -52,6 +52,7 @@ class StoreSummary:
     disappeared_rows: int
     migrations: tuple[str, ...]
     changed_rows: int = 0
+    made_empty: str | None = None  # the store was made, empty, by opening a path with none
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -59,7 +60,7 @@ class StoreSummary:
     def __str__(self) -> str:
         lines = [f"store: {self.path or 'in memory'}"]
         if not self.tables:
-            lines.append("no log tables yet. Hint: llamalog load FILE")
+            lines.append(self.made_empty or "no log tables yet. Hint: llamalog load FILE")
         for t in self.tables:
             span = f"{moment(t.first_created_at)} .. {moment(t.last_created_at)} UTC" if t.rows else "empty"
             where = f"; attached, read in place from {t.attached_from}" if t.attached_from else ""
@@ -228,4 +229,6 @@ def summarize(store: LogStore) -> StoreSummary:
                     "ORDER BY started_at, migration_name"
                 )
             )
-        return StoreSummary(store.path, tuple(tables), tuple(loads), rejected, gone, migrations, changed)
+        return StoreSummary(
+            store.path, tuple(tables), tuple(loads), rejected, gone, migrations, changed, store.made_empty()
+        )

@@ -3,6 +3,7 @@ way to write tells the chain index to rebuild, missing stores, failed first load
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -188,6 +189,21 @@ def test_reading_a_missing_store_names_the_stores_beside_it_and_creates_nothing(
     with pytest.raises(StoreNotFoundError, match=r"no such store\. Hint: load data into it first"):
         lla.LogStore(empty / "x.duckdb", read_only=True)
     assert list(empty.iterdir()) == []
+
+
+def test_a_path_typed_wrong_makes_an_empty_store_that_says_so_when_read(ten_rows):
+    """Opening a path with no store makes one (to load into): read while empty, it says it was
+    made just now and names the stores beside it, not "load a file"."""
+    typo = ten_rows.parent / "typo.duckdb"
+    store = lla.LogStore(typo)
+    made = (
+        f"{typo} did not exist: opening it made it, empty (its folder has {ten_rows}). Hint: check the path"
+    )
+    with pytest.raises(StoreError, match=re.escape(f"no log table 'llama_logs': {made}")):
+        lla.chain(store, "ALBUM", "3e8428c2-2d96-4742-8ce3-9cf025319cd4")
+    assert made in str(lla.summarize(store))
+    store.load_files(ten_rows.parent / "x.csv", quiet=True)
+    assert store.made_empty() is None and lla.LogStore(ten_rows).made_empty() is None
 
 
 def test_a_store_in_a_folder_that_does_not_exist_says_to_create_the_folder(tmp_path, monkeypatch):
