@@ -74,6 +74,7 @@ class SourceLoad:
     rows_disappeared: int = 0
     rows_changed: int = 0  # stored rows this source now gives with other values: replaced
     rows_filled: int = 0  # of those, rows it gives columns their own load lacked
+    rows_repeated: int = 0  # rows repeating an id another row of this load gives alike: stored once
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -185,9 +186,10 @@ class LoadResult:
 def load_counts(load: Mapping[str, Any]) -> str:
     """What one source's load did to the store, in words read at a glance: its rows read, which
     add up to those new, changed (stored rows the source now gave with other values, replaced),
-    unchanged (stored already) and rejected; then the stored rows the source no longer had,
-    gone. Changed, unchanged and gone are said when there are some. ``load`` is a row of
-    :meth:`LogStore.loads <llamalog_analytics.store.LogStore.loads>`.
+    repeated (an id another row of the load gave alike: stored once; said by the load itself,
+    not its history), unchanged (stored already) and rejected; then the stored rows the source
+    no longer had, gone. Changed, repeated, unchanged and gone are said when there are some.
+    ``load`` is a row of :meth:`LogStore.loads <llamalog_analytics.store.LogStore.loads>`.
 
     Examples:
         >>> counts = dict(rows_read=4_999, rows_loaded=4_999, rows_inserted=7, rows_rejected=0)
@@ -195,11 +197,18 @@ def load_counts(load: Mapping[str, Any]) -> str:
         '4,999 read: 7 new, 1 changed, 4,991 unchanged, 0 rejected; 4 gone'
         >>> load_counts(dict(rows_read=10, rows_loaded=3, rows_inserted=3, rows_rejected=7))
         '10 read: 3 new, 7 rejected'
+        >>> load_counts(counts | dict(rows_inserted=4_000, rows_repeated=999))
+        '4,999 read: 4,000 new, 999 repeated, 0 rejected'
     """
     changed, gone = load.get("rows_changed", 0), load.get("rows_disappeared", 0)
-    unchanged = load["rows_loaded"] - load["rows_inserted"] - changed  # stored already, as read
+    repeated = load.get("rows_repeated", 0)
+    unchanged = load["rows_loaded"] - load["rows_inserted"] - changed - repeated  # stored already, as read
     said = [f"{load['rows_inserted']:,} new"]
-    said += [f"{n:,} {what}" for n, what in ((changed, "changed"), (unchanged, "unchanged")) if n]
+    said += [
+        f"{n:,} {what}"
+        for n, what in ((changed, "changed"), (repeated, "repeated"), (unchanged, "unchanged"))
+        if n
+    ]
     said.append(f"{load['rows_rejected']:,} rejected")
     return f"{load['rows_read']:,} read: {', '.join(said)}" + (f"; {gone:,} gone" if gone else "")
 
@@ -217,9 +226,8 @@ def absent_note(load: Mapping[str, Any]) -> str:
         'columns absent: reason'
     """
     said = f"columns absent: {', '.join(load['columns_absent'])}"
-    return said + (
-        " (rows stored already keep theirs)" if load["rows_loaded"] > load["rows_inserted"] else ""
-    )
+    stored_already = load["rows_loaded"] - load.get("rows_repeated", 0) > load["rows_inserted"]
+    return said + (" (rows stored already keep theirs)" if stored_already else "")
 
 
 def _notes(source: SourceLoad) -> list[str]:
@@ -661,6 +669,7 @@ ORDER BY line LIMIT 1"""
             notes=tuple(notes),
             rows_changed=changed,
             rows_filled=filled,
+            rows_repeated=repeated,
         )
 
     def _write(
