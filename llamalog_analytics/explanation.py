@@ -75,6 +75,13 @@ class Explanation:
                 in_none = c["job_id"] is None and c["parent_job_id"] is None
                 job = "outside any job" if in_none else "on a loop of parent links (no root job)"
             yield f"  how it got here: {c['operation']} at {_when(c)}{who}; {job}"
+            if c["unsure"]:
+                yield (
+                    f"    perhaps no creation: labelled CREATED, yet {c['unsure']} by the application's "
+                    "rules, and without the category migration's time the store cannot tell the "
+                    "migration's catch-all label apart. Hint: llamalog load _prisma_migrations.csv "
+                    "--as _prisma_migrations"
+                )
             if c["entry"] != c["operation"]:
                 yield f"    entry point: {c['entry']}"
         if self.entity_type == "TRACK":
@@ -231,6 +238,9 @@ def explain(
         created = first_created.to_dicts()[0]
         entry = _entry_point(rows, created)
         created |= {"entry": entry["operation"], "by": _who(created), "entry_by": _who(entry)}
+        # without the migration's time, a label its catch-all gave looks like a creation
+        by_rules = first_created.select(pl.sql_expr(rules.APPLICATION.case())).item()
+        created["unsure"] = by_rules if migrated is None and by_rules != "CREATED" else None
     per_month = (
         own.group_by(pl.col("created_at").dt.truncate("1mo").alias("month"), "category")
         .len("rows")

@@ -144,6 +144,11 @@ def test_a_row_the_backfills_catch_all_labelled_created_is_no_creation(tmp_path)
         store.load_files(tmp_path / "migrations.csv", "_prisma_migrations", quiet=True)
         explanation = lla.explain(store, "ALBUM", ALBUM)
     assert unknown.created["operation"] == "MANUAL_DATA_QUALITY_UPDATE" and len(unknown.anomalies) == 0
+    assert (  # but it is said that it may be the catch-all's label
+        "perhaps no creation: labelled CREATED, yet CORRECTED by the application's rules, and without "
+        "the category migration's time"
+    ) in str(unknown)
+    assert "perhaps no creation" not in str(explanation)
     assert explanation.created["operation"] == "album:created"
     assert explanation.anomalies[0] == (
         "catch-all CREATED: 1 row labelled CREATED by the category backfill's catch-all is no creation "
@@ -158,6 +163,7 @@ def test_a_row_the_backfills_catch_all_labelled_created_is_no_creation(tmp_path)
         store.load_files(tmp_path / "migrations.csv", "_prisma_migrations", quiet=True)
         kept = lla.explain(store, "ALBUM", ALBUM)
     assert kept.created["operation"] == "MANUAL_DATA_QUALITY_UPDATE" and not kept.anomalies
+    assert "perhaps no creation" not in str(kept)
 
 
 def test_a_creation_outside_any_job_says_so(tmp_path):
