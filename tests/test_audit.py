@@ -305,14 +305,20 @@ def test_a_row_written_between_the_snapshot_and_the_migration_is_judged_by_the_b
 
 def test_a_snapshot_named_but_absent_is_an_error_left_out_a_skip(tmp_path):
     with audit_store(tmp_path, clean_rows()) as store:
-        with pytest.raises(
-            StoreError, match=r"'enrichment_log'.*Hint: the store has enrichment_logs, llama_logs"
+        with pytest.raises(  # a name typed wrong: the table meant, not a table to load
+            StoreError,
+            match=r"'enrichment_log'.*Hint: name enrichment_logs \(before='enrichment_logs', --before "
+            r"enrichment_logs\); the store has enrichment_logs, llama_logs$",
         ):
             lla.verify(store, before="enrichment_log")
         with pytest.raises(
-            StoreError, match=r"'llama_log'.*\(after=, --after\).*has enrichment_logs, llama_logs"
+            StoreError, match=r"'llama_log'.*\(after=, --after\).*Hint: name llama_logs \(after='llama_logs'"
         ):
             lla.verify(store, after="llama_log")
+        with pytest.raises(
+            StoreError, match=r"'snapshot'.*Hint: the store has enrichment_logs, llama_logs; name one of them"
+        ):
+            lla.verify(store, before="snapshot")
         named = lla.verify(store, before="enrichment_logs", checks=[rows_preserved])
     assert counts(named) == {"rows_preserved": ("pass", 0)}
     with (

@@ -35,6 +35,7 @@ Examples:
 
 from __future__ import annotations
 
+import difflib
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -252,6 +253,13 @@ def _require(store: LogStore, table: str, argument: str, role: str) -> None:
     tables = store.tables()
     if table in tables:
         return
+    near = difflib.get_close_matches(table, tables, n=1)
+    if near:  # a name typed wrong: not a table to load
+        raise StoreError(
+            f"no table {table!r} in the store to audit as {role} ({argument}=, --{argument}). "
+            f"Hint: name {near[0]} ({argument}={near[0]!r}, --{argument} {near[0]}); "
+            f"the store has {', '.join(tables)}"
+        )
     have = (
         f"the store has {', '.join(tables)}; name one of them, or"
         if tables
