@@ -148,10 +148,10 @@ def replace_changed(
     blurred: list[int],
     absent: Mapping[str, list[int]],
 ) -> None:
-    """Keep the stored rows of ``table`` that the stage marked ``changed`` or ``filled`` in the changed table
-    (the columns that differ, read as :func:`resolve_duplicates` does, the load that brought
-    them, every value as JSON), then delete them: the stage's versions take their place, with
-    the stored values of the columns their source does not give (``absent``)."""
+    """Keep the stored rows of ``table`` that the stage marked ``changed`` or ``filled`` in the
+    changed table (the columns that differ, read as :func:`resolve_duplicates` does, the load
+    that brought them, every value as JSON), then delete them: the stage's versions take their
+    place, with the stored values of the columns their source does not give (``absent``)."""
     chosen = "s._table = ? AND s._reason IS NULL AND s._state IN ('changed', 'filled')"
     store.execute(
         f"""INSERT INTO {CHANGED_TABLE}
@@ -210,8 +210,8 @@ BLURRED = ("json", "ndjson")
 def _stored_loads(table: str) -> str:
     """SQL joining ``li`` to stored rows ``t`` of ``table``: the sources their load read for the
     table (``sources``), whether they all were :data:`BLURRED` formats (``blurred``) and the
-    columns none of them gave (``absent``); one
-    join on a few load rows, where a subquery per row would make DuckDB keep every row pair."""
+    columns none of them gave (``absent``); one join on a few load rows, where a subquery per
+    row would make DuckDB keep every row pair."""
     formats = ", ".join(literal(f) for f in BLURRED)
     return f"""LEFT JOIN (
     SELECT load_id, list({absolute_source("source", "format")}) AS sources,

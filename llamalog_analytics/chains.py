@@ -215,6 +215,20 @@ def named_otherwise(
     return f"{said}. Hint: ask for {max(named, key=named.__getitem__)} instead of {asked}"
 
 
+def no_rows(subject: str, table: str, named: str | None = None, unwritten: str | None = None) -> str:
+    """That no row of ``table`` names ``subject`` (so the file ``unwritten`` was not written),
+    and what to try: the type rows name its id as (``named``, from :func:`named_otherwise`),
+    else another id or table.
+
+    Examples:
+        >>> no_rows("ALBUM 3e8428c2", "llama_logs")
+        'no llama_logs rows for ALBUM 3e8428c2. Hint: check the id, or name another table (table=, --table)'
+    """
+    written = f", so {unwritten} was not written" if unwritten else ""
+    hint = f"; {named}" if named else ". Hint: check the id, or name another table (table=, --table)"
+    return f"no {table} rows for {subject}{written}{hint}"
+
+
 def chain_page(
     store: LogStore,
     entity_type: str,

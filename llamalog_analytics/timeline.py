@@ -67,7 +67,7 @@ from ._format import count, duration, moment, parse_duration, plotly_text
 from ._lanes import LANES_SHOWN, entity_names, keyed, lanes, left_aligned
 from ._plotly import Figure
 from ._time import created_utc, naive_utc
-from .chains import chain, named_otherwise, reran
+from .chains import chain, named_otherwise, no_rows, reran
 from .errors import TimelineError
 from .log_view import log_rows
 from .store import require_store
@@ -199,9 +199,7 @@ def plot_timeline(
                 f"none of the {count(whole.height, 'log row')} of {subject} is kept ({kept}). "
                 "Hint: widen the filters"
             )
-        raise TimelineError(
-            f"no log rows for {subject}" + (f"; {named}" if named else ". Hint: check the id")
-        )
+        raise TimelineError(no_rows(subject, table, named))
     idle = None if idle_gap is None else parse_duration(idle_gap, "idle_gap", TimelineError)
     if idle is not None and idle <= timedelta(0):
         raise TimelineError(

@@ -292,11 +292,11 @@ def test_an_id_asked_for_as_another_type_says_the_type_its_rows_name_it_as(tmp_p
     code, out, _ = run_cli("explain", "ALBUM", artist, "--db", db)
     assert code == 0 and f"no log rows name this entity; {said}" in out
     code, _, err = run_cli("timeline", "ALBUM", artist, "--db", db, "--out", tmp_path / "t.html")
-    assert code == 2 and f"no log rows for ALBUM {artist}; {said}" in err
+    assert code == 2 and f"no llama_logs rows for ALBUM {artist}; {said}" in err
     code, _, err = run_cli("graph", "ALBUM", artist, "--db", db, "--out", tmp_path / "g.dot")
     assert code == 2 and f"ALBUM {artist}, so {tmp_path / 'g.dot'} was not written; {said}" in err
     code, _, err = run_cli("chain", "TRACK", str(uuid.uuid4()), "--db", db)  # named by no row at all
-    assert "Hint: check the id, or name another table (--table)" in err
+    assert "Hint: check the id, or name another table (table=, --table)" in err
 
 
 def test_a_filtered_or_paged_chain_names_each_entity_as_its_whole_chain_does(tmp_path):

@@ -388,7 +388,7 @@ def test_a_frame_in_hand_and_filters(chain_store):
     assert anonymous.layout.title.text == "LlamaLog timeline · chain"
     filtered = lla.plot_timeline(chain_store, "ALBUM", ALBUM, categories=["FAILED"])
     assert lane_labels(filtered) == ["102 · discogs:get-album · ALBUM Kid A"]  # named as the whole chain
-    with pytest.raises(TimelineError, match="no log rows for ALBUM"):
+    with pytest.raises(TimelineError, match="no llama_logs rows for ALBUM"):
         lla.plot_timeline(chain_store, "ALBUM", str(uuid.uuid4()))
     with pytest.raises(TimelineError, match="name the entity"):
         lla.plot_timeline(chain_store)

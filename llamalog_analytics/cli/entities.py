@@ -129,26 +129,19 @@ def _why_empty(
     cursor: str | None,
     named: str | None,
 ) -> str:
-    """Why a chain printed no rows: no row names the entity (``named``: as :func:`_no_rows`),
-    the ``filters`` (options) left none of its ``unfiltered`` rows, or none of the ``matching``
-    rows comes after ``cursor``."""
+    """Why a chain printed no rows: no row names the entity (``named``: as
+    :func:`~llamalog_analytics.chains.no_rows`), the ``filters`` (options) left none of its
+    ``unfiltered`` rows, or none of the ``matching`` rows comes after ``cursor``."""
+    from ..chains import no_rows
+
     if not unfiltered:
-        return _no_rows(subject, table, named=named)
+        return no_rows(subject, table, named)
     if not matching:
         named = f"{', '.join(filters[:-1])} and {filters[-1]}" if len(filters) > 1 else filters[0]
         return f"none of the {count(unfiltered, 'row')} for {subject} match {named}"
     return (
         f"no rows after --cursor {cursor}: it is the last of the {count(matching, 'row')}, or not one of them"
     )
-
-
-def _no_rows(subject: str, table: str, unwritten: str | None = None, named: str | None = None) -> str:
-    """That no row of ``table`` names ``subject`` (so the file ``unwritten`` was not written),
-    and what to try: the type rows name its id as (``named``, from
-    :func:`~llamalog_analytics.chains.named_otherwise`), else another id or table."""
-    written = f", so {unwritten} was not written" if unwritten else ""
-    hint = f"; {named}" if named else ". Hint: check the id, or name another table (--table)"
-    return f"no {table} rows for {subject}{written}{hint}"
 
 
 def _print_table(
@@ -358,7 +351,7 @@ def graph(
 ) -> None:
     """Export one entity's provenance graph (rows, job runs, entities, agents), or its chain as
     traces: OTLP/JSON for Jaeger or Grafana Tempo, Chrome trace JSON for ui.perfetto.dev."""
-    from ..chains import chain, named_otherwise
+    from ..chains import chain, named_otherwise, no_rows
     from ..errors import ChainError, ExportError
     from ..export import write_graph, write_trace
     from ..graph import provenance_graph
@@ -379,7 +372,7 @@ def graph(
             built = provenance_graph(store, entity_type, entity_id, **linking)
         if rows.is_empty() if kind == "trace" else not built.number_of_nodes():
             named = named_otherwise(store, entity_type, entity_id, **linking)
-            raise ChainError(_no_rows(f"{entity_type.upper()} {entity_id.strip()}", table, file, named))
+            raise ChainError(no_rows(f"{entity_type.upper()} {entity_id.strip()}", table, named, file))
 
     def write(path: str | Path) -> object:
         return write_trace(rows, path, output) if kind == "trace" else write_graph(built, path, output)
