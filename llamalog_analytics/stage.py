@@ -250,6 +250,14 @@ def _notes(source: SourceLoad) -> list[str]:
         )
     if source.columns_absent:
         notes.append(absent_note(source.to_dict()))
+    columns = schema.LEGACY_COLUMNS if source.table == schema.LEGACY_TABLE else schema.COLUMNS
+    required = [c.name for c in columns if not c.nullable and c.name in source.columns_absent]
+    if required and source.rows_inserted and not set(source.columns_absent) >= _MIGRATIONS_ADDED:
+        notes.append(
+            f"{' and '.join(required)} {verb(len(required), 'is', 'are')} NOT NULL upstream, yet its "
+            f"{count(source.rows_inserted, 'new row')} {verb(source.rows_inserted, 'has', 'have')} none. "
+            "Hint: export every column of the table"
+        )
     if source.table == schema.CURRENT_TABLE and set(source.columns_absent) >= _MIGRATIONS_ADDED:
         again = "SOURCE" if source.format == "postgres" else shlex.quote(source.source)
         command = "attach" if source.format == ATTACHED else "load"

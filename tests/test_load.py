@@ -806,6 +806,16 @@ def test_the_snapshot_loaded_with_the_table_keeps_the_tables_columns_whichever_c
         assert by_table == sample.execute("SELECT count(root_job_id) FROM llama_logs")[0][0]
 
 
+def test_a_file_without_a_column_not_null_upstream_says_its_rows_have_none(tmp_path):
+    """An export that left out status loads (absent is no value), and the load says that the
+    rows lack a value the database always has."""
+    rows = pl.read_parquet(ROOT / "data" / "sample" / "llama_logs.parquet").head(50)
+    rows.drop("status", "api_call_count").write_parquet(tmp_path / "cut.parquet")
+    with lla.LogStore() as store:
+        said = str(store.load_files(tmp_path / "cut.parquet", quiet=True))
+    assert "status and api_call_count are NOT NULL upstream, yet its 50 new rows have none." in said
+
+
 def test_a_table_loaded_after_the_snapshot_into_it_fills_the_columns_the_snapshot_lacked(tmp_path):
     """Absent is not a value: the snapshot loaded as llama_logs leaves category and root_job_id
     absent, and the table loaded next gives them, where they were rejected as conflicts."""
