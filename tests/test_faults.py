@@ -280,6 +280,7 @@ def test_a_writer_waits_for_the_writer_before_it_then_gives_up_clearly(tmp_path,
         started = time.monotonic()
         code, _, err = run_cli("--wait", "0.5", "info", "--db", path)
         assert code == 2 and "still was after 0.5 s" in err and 0.5 <= time.monotonic() - started < 5
+        assert "wait longer: llamalog info --wait 60, LogStore(path, wait=60)" in err  # the command run
         assert f"s.duckdb: process {holder.pid} (python" in err
         code, _, err = run_cli("info", "--db", path, "--wait", "0.5")  # beside --db too
         assert code == 2 and "still was after 0.5 s" in err

@@ -131,8 +131,9 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except StoreNotFoundError as exc:
             fail(exc.message(_other_store(exc.found[0])) if exc.found else str(exc))
-        except LlamalogError as exc:
-            fail(_as_options(str(exc)))
+        except LlamalogError as exc:  # a hint for any command names the one that ran
+            command_run = f"llamalog {click.get_current_context().info_name}"
+            fail(_as_options(str(exc)).replace("llamalog COMMAND", command_run))
 
     return run
 
