@@ -3,8 +3,9 @@ columns that differ, within the load and against the rows already stored; a stor
 own source now gives with other values changed there (state ``changed``: the stage replaces it).
 A column a source does not give (a database's dropped column) is no difference: the rows are
 compared on the columns it gives, and a stored row it changed keeps its value in the others.
-Nor is a column the stored row's load did not give (a snapshot's ``category``): a source that
-gives it fills it in (state ``filled``: replaced as a changed row is)."""
+Nor is a column none of the stored row's load's sources gave, while the row holds no value there
+(a snapshot's ``category``): a source that gives it fills it in (state ``filled``: the stored
+row takes those values in place, and stays its own source's)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def resolve_duplicates(
     a stored row that its own source gives with other values is ``changed``: its load read
     that one source (``paths[_file]``, the path as written) for the table, and one copy of the
     id in this load comes from it (the others are equal copies of it, so none is rejected). A
-    stored row that differs only in columns its load did not give is ``filled``.
+    stored row that differs only where it holds nothing its load gave is ``filled``
+    (:func:`fill_absent`).
 
     JSON null and SQL NULL differ only where both copies came from formats that keep them apart:
     not the sources numbered in ``blurred``, nor rows stored by a load of :data:`BLURRED`
@@ -93,12 +95,13 @@ def resolve_duplicates(
         WHERE created_at BETWEEN ? AND ?) AS t ON s.id = t.id
   {_stored_loads(table)}
 ), unequal AS MATERIALIZED (  -- the pairs whose hashes differ, each side's row whole
-  SELECT s._file, s._row, s, t, {_blurred(files)} AS blurred, coalesce(li.absent, []) AS stored_absent
+  SELECT s._file, s._row, s, t, {_blurred(files)} AS blurred,
+    list_intersect(coalesce(li.absent, []), {_nulls("t")}) AS fillable
   FROM {STAGE_TABLE} AS s JOIN {quote(table)} AS t ON s.id = t.id {_stored_loads(table)}
   WHERE (s._file, s._row) IN (SELECT (_file, _row) FROM pairs WHERE NOT same)
     AND t.id IN (SELECT id FROM pairs WHERE NOT same)
 ), differing AS (
-  SELECT _file, _row, diff, list_filter(diff, lambda c: NOT list_contains(stored_absent, c)) AS conflicts
+  SELECT _file, _row, diff, list_filter(diff, lambda c: NOT list_contains(fillable, c)) AS conflicts
   FROM (SELECT *, {_differences("s", "t", "blurred", absent, "s")} AS diff FROM unequal))
 SELECT p._file, p._row, coalesce(x.diff, []) AS diff, coalesce(x.conflicts, []) AS conflicts,
   p.{LOAD_ID_COLUMN} AS load_id, bool_or(p.mine) OVER (PARTITION BY p.id) AS own_source
@@ -148,11 +151,11 @@ def replace_changed(
     blurred: list[int],
     absent: Mapping[str, list[int]],
 ) -> None:
-    """Keep the stored rows of ``table`` that the stage marked ``changed`` or ``filled`` in the
-    changed table (the columns that differ, read as :func:`resolve_duplicates` does, the load
-    that brought them, every value as JSON), then delete them: the stage's versions take their
-    place, with the stored values of the columns their source does not give (``absent``)."""
-    chosen = "s._table = ? AND s._reason IS NULL AND s._state IN ('changed', 'filled')"
+    """Keep the stored rows of ``table`` that the stage marked ``changed`` in the changed table
+    (the columns that differ, read as :func:`resolve_duplicates` does, the load that brought
+    them, every value as JSON), then delete them: the stage's versions take their place, with
+    the stored values of the columns their source does not give (``absent``)."""
+    chosen = "s._table = ? AND s._reason IS NULL AND s._state = 'changed'"
     store.execute(
         f"""INSERT INTO {CHANGED_TABLE}
 WITH changed AS MATERIALIZED (  -- each side's row whole, compared below (see resolve_duplicates)
@@ -179,6 +182,32 @@ FROM changed ORDER BY t.id""",
         f"DELETE FROM {quote(table)} WHERE id IN (SELECT s.id FROM {STAGE_TABLE} AS s WHERE {chosen})",
         [table],
     )
+
+
+def fill_absent(store: LogStore, table: str) -> None:
+    """Give the stored rows of ``table`` that the stage marked ``filled`` the stage's values
+    where they hold nothing their load gave (its sources all lacked the column); every other
+    column, and the load the row belongs to, stay as stored."""
+    values = ", ".join(
+        f"{quote(c.name)} = CASE WHEN t.{quote(c.name)} IS NULL AND list_contains(a.absent, "
+        f"{literal(c.name)}) THEN s.{quote(c.name)} ELSE t.{quote(c.name)} END"
+        for c in _COLS[1:]
+    )
+    filled = f"SELECT * FROM {STAGE_TABLE} WHERE _table = ? AND _reason IS NULL AND _state = 'filled'"
+    store.execute(
+        f"""UPDATE {quote(table)} AS t SET {values}
+FROM ({filled}) AS s, (
+  SELECT t.id, li.absent FROM {quote(table)} AS t {_stored_loads(table)}
+  WHERE t.id IN (SELECT id FROM ({filled}))) AS a
+WHERE s.id = t.id AND a.id = t.id""",
+        [table, table],
+    )
+
+
+def _nulls(alias: str) -> str:
+    """SQL listing the columns where row ``alias`` holds SQL NULL."""
+    cases = ", ".join(f"CASE WHEN {alias}.{quote(c.name)} IS NULL THEN '{c.name}' END" for c in _COLS)
+    return f"list_filter([{cases}], lambda x: x IS NOT NULL)"
 
 
 def _mark(kept: str, reason: str, differences: str, changed: str = "false", filled: str = "false") -> str:

@@ -25,7 +25,7 @@ import duckdb
 
 from . import _readers, schema
 from ._convert import checked_rows
-from ._duplicates import BLURRED, replace_changed, resolve_duplicates
+from ._duplicates import BLURRED, fill_absent, replace_changed, resolve_duplicates
 from ._format import count, first_few, verb
 from ._html import block, html_table
 from ._sql import (
@@ -73,7 +73,7 @@ class SourceLoad:
     notes: tuple[str, ...]
     rows_disappeared: int = 0
     rows_changed: int = 0  # stored rows this source now gives with other values: replaced
-    rows_filled: int = 0  # of those, rows it gives columns their own load lacked
+    rows_filled: int = 0  # stored rows it gives columns their own load lacked: filled in place
     rows_repeated: int = 0  # rows repeating an id another row of this load gives alike: stored once
 
     def to_dict(self) -> dict[str, object]:
@@ -186,9 +186,10 @@ class LoadResult:
 def load_counts(load: Mapping[str, Any]) -> str:
     """What one source's load did to the store, in words read at a glance: its rows read, which
     add up to those new, changed (stored rows the source now gave with other values, replaced),
-    repeated (an id another row of the load gave alike: stored once; said by the load itself,
-    not its history), unchanged (stored already) and rejected; then the stored rows the source
-    no longer had, gone. Changed, repeated, unchanged and gone are said when there are some.
+    filled (stored rows given columns their load lacked) and repeated (an id another row of the
+    load gave alike: stored once), both said by the load itself, not its history, unchanged
+    (stored already) and rejected; then the stored rows the source no longer had, gone.
+    Changed, filled, repeated, unchanged and gone are said when there are some.
     ``load`` is a row of :meth:`LogStore.loads <llamalog_analytics.store.LogStore.loads>`.
 
     Examples:
@@ -201,12 +202,17 @@ def load_counts(load: Mapping[str, Any]) -> str:
         '4,999 read: 4,000 new, 999 repeated, 0 rejected'
     """
     changed, gone = load.get("rows_changed", 0), load.get("rows_disappeared", 0)
-    repeated = load.get("rows_repeated", 0)
-    unchanged = load["rows_loaded"] - load["rows_inserted"] - changed - repeated  # stored already, as read
+    filled, repeated = load.get("rows_filled", 0), load.get("rows_repeated", 0)
+    unchanged = load["rows_loaded"] - load["rows_inserted"] - changed - filled - repeated  # stored already
     said = [f"{load['rows_inserted']:,} new"]
     said += [
         f"{n:,} {what}"
-        for n, what in ((changed, "changed"), (repeated, "repeated"), (unchanged, "unchanged"))
+        for n, what in (
+            (changed, "changed"),
+            (filled, "filled"),
+            (repeated, "repeated"),
+            (unchanged, "unchanged"),
+        )
         if n
     ]
     said.append(f"{load['rows_rejected']:,} rejected")
@@ -238,15 +244,15 @@ def _notes(source: SourceLoad) -> list[str]:
             f"{count(source.rows_disappeared, 'stored row')} no longer in the source: "
             "llamalog changes, store.disappeared()"
         )
-    if changed := source.rows_changed - source.rows_filled:
+    if source.rows_changed:
         notes.append(
-            f"{count(changed, 'stored row')} changed in the source, now stored as it has "
+            f"{count(source.rows_changed, 'stored row')} changed in the source, now stored as it has "
             "them: llamalog changes, store.changed() keeps them as they were"
         )
     if source.rows_filled:
         notes.append(
-            f"{count(source.rows_filled, 'stored row')} given columns their own load lacked, now "
-            "stored with them: llamalog changes, store.changed() keeps them as they were"
+            f"{count(source.rows_filled, 'stored row')} given the columns their own load lacked "
+            "(each keeps its load and its other values)"
         )
     if source.columns_absent:
         notes.append(absent_note(source.to_dict()))
@@ -637,7 +643,7 @@ ORDER BY line LIMIT 1"""
             staged, rejected, inserted, changed, filled, repeated = store.execute(
                 f"""SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
       count(*) FILTER (_reason IS NULL AND _state = 'new'),
-      count(*) FILTER (_reason IS NULL AND _state IN ('changed', 'filled')),
+      count(*) FILTER (_reason IS NULL AND _state = 'changed'),
       count(*) FILTER (_reason IS NULL AND _state = 'filled'),
       count(*) FILTER (_reason IS NULL AND _state = 'duplicate')
     FROM {STAGE_TABLE} WHERE _file = ?""",
@@ -700,9 +706,11 @@ ORDER BY line LIMIT 1"""
             store.execute(data_table_ddl(table))
             if any(s.table == table and s.rows_changed for s in sources):
                 replace_changed(store, table, load_id, paths, self._blurred(), self._absent())
+            if any(s.table == table and s.rows_filled for s in sources):
+                fill_absent(store, table)
             store.execute(
                 f"""INSERT INTO {quote(table)} SELECT {_NAMES}, ? FROM {STAGE_TABLE}
-    WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'changed', 'filled')""",
+    WHERE _table = ? AND _reason IS NULL AND _state IN ('new', 'changed')""",
                 [load_id, table],
             )
         store.execute(

@@ -818,34 +818,61 @@ def test_a_file_without_a_column_not_null_upstream_says_its_rows_have_none(tmp_p
 
 def test_a_table_loaded_after_the_snapshot_into_it_fills_the_columns_the_snapshot_lacked(tmp_path):
     """Absent is not a value: the snapshot loaded as llama_logs leaves category and root_job_id
-    absent, and the table loaded next gives them, where they were rejected as conflicts."""
-    snapshot, table = (
+    absent, and the table loaded next gives them, where they were rejected as conflicts. The
+    rows stay the snapshot load's, and that source loaded again still knows them as its own."""
+    shipped, table = (
         ROOT / "data" / "sample" / name for name in ("enrichment_logs.parquet", "llama_logs.parquet")
     )
+    snapshot = tmp_path / "snapshot.parquet"
+    snapshot.write_bytes(shipped.read_bytes())
+    counted = "SELECT count(*), count(category), count(root_job_id) FROM llama_logs"
     with lla.LogStore() as store:
-        store.load_files(snapshot, quiet=True)
+        first = store.load_files(snapshot, quiet=True)
         result = store.load_files(table, quiet=True)
-        counted = store.execute("SELECT count(*), count(category), count(root_job_id) FROM llama_logs")[0]
         with lla.sample_store() as sample:
-            assert (
-                counted
-                == sample.execute("SELECT count(*), count(category), count(root_job_id) FROM llama_logs")[0]
-            )
-        assert store.changed()["load_id"].to_list() == [result.load_id] * 651  # what the store had, kept
-        # a row that differs in a column both loads gave is a conflict still, said by that column alone
-        edited = pl.read_parquet(snapshot).head(1).with_columns(operation=pl.lit("edited"))
-        edited.drop("category", "root_job_id", strict=False).write_parquet(tmp_path / "one.parquet")
-        again = lla.LogStore()
-        again.load_files(tmp_path / "one.parquet", quiet=True)
-        conflict = again.load_files(table, quiet=True)
-        reason = again.rejects()["reason"].to_list()
+            assert store.execute(counted)[0] == sample.execute(counted)[0]
+        loads = dict(store.execute("SELECT _load_id, count(*) FROM llama_logs GROUP BY ALL"))
+        assert loads == {first.load_id: 651, result.load_id: 3_349} and store.changed().is_empty()
+        # the snapshot's source, loaded again with a row changed there, changes its own row
+        edited = pl.read_parquet(snapshot).with_columns(
+            status=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("FAILED")).otherwise("status")
+        )
+        edited.write_parquet(snapshot)
+        again = store.load_files(snapshot, quiet=True)
     source = result.sources[0]
     assert (source.rows_inserted, source.rows_changed, source.rows_filled, source.rows_rejected) == (
         3_349,
-        651,
+        0,
         651,
         0,
     )
-    assert "651 stored rows given columns their own load lacked, now stored with them" in str(result)
-    assert conflict.rows_rejected == 1
-    assert reason[0].startswith("id already stored (load 1) with different values in operation;")
+    assert "4,000 read: 3,349 new, 651 filled, 0 rejected" in str(result)
+    assert "651 stored rows given the columns their own load lacked" in str(result)
+    assert (again.rows_rejected, again.sources[0].rows_changed) == (0, 1)
+
+
+def test_a_value_a_stored_row_holds_is_not_filled_over(tmp_path):
+    """A column its load lacked, where the row kept its value (a database's dropped column,
+    reloaded), holds a value: another source giving another one is a conflict, not a fill. And
+    a fill changes nothing but the absent columns: a JSON null stays a JSON null."""
+    rows = pl.read_parquet(ROOT / "data" / "sample" / "llama_logs.parquet").head(5)
+    rows = rows.with_columns(reason=pl.lit("kept"), metadata=pl.lit("null"))
+    rows.write_parquet(tmp_path / "x.parquet")
+    edited = rows.with_columns(category=pl.lit("FAILED"))
+    edited.drop("reason").write_parquet(tmp_path / "x2.parquet")
+    edited.with_columns(reason=pl.lit("EDITED"), metadata=None).write_ndjson(tmp_path / "y.ndjson")
+    with lla.LogStore() as store:
+        store.load_files(tmp_path / "x.parquet", quiet=True)
+        (tmp_path / "x2.parquet").replace(tmp_path / "x.parquet")  # its source, without reason now
+        changed = store.load_files(tmp_path / "x.parquet", quiet=True)
+        conflict = store.load_files(tmp_path / "y.ndjson", quiet=True)
+        kept = store.execute("SELECT DISTINCT reason, category FROM llama_logs")
+    assert changed.sources[0].rows_changed == 5 and changed.sources[0].columns_absent == ("reason",)
+    assert conflict.rows_rejected == 5 and kept == [("kept", "FAILED")]
+    rows.drop("reason").write_parquet(tmp_path / "z.parquet")  # and a fill, from a JSON export:
+    rows.with_columns(reason=pl.lit("given"), metadata=None).write_ndjson(tmp_path / "w.ndjson")  # null
+    with lla.LogStore() as store:
+        store.load_files(tmp_path / "z.parquet", quiet=True)
+        filled = store.load_files(tmp_path / "w.ndjson", quiet=True)  # a JSON export: its nulls blurred
+        held = store.execute("SELECT DISTINCT reason, metadata::VARCHAR FROM llama_logs")
+    assert filled.sources[0].rows_filled == 5 and held == [("given", "null")]  # JSON null, not NULL
