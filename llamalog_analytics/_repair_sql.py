@@ -155,7 +155,8 @@ def _orphaned(target: str, *, rollback: bool) -> str:
     foreign keys reference (upstream: an album, artist or track deleted, which deletes its rows,
     or a user, which sets ``user_id`` to NULL): left whole (:data:`LEFT_TABLE`, why
     ``orphaned``), and a notice counts and names them. The foreign keys are read from the
-    database, so the file fails none of them, whichever it has."""
+    database, whichever it has, so a row deleted before the file ran fails none of them (one
+    deleted while it runs, between this check and the changes, still would)."""
     value = "value_now" if rollback else "value_after"
     scope = " AND r.action = 'set'" if rollback else ""  # rolling back, a restored row is deleted
     orphans = (

@@ -301,6 +301,12 @@ def test_a_row_written_between_the_snapshot_and_the_migration_is_judged_by_the_b
     assert (backfill.status, backfill.count, backfill.ids["id"].to_list()) == ("fail", 1, [uid("r2")])
     assert backfill.finding.startswith("1 of 3 rows that existed at the migration differ")
     assert counts(report)["category_rules"] == ("pass", 0)
+    # so did the root-job backfill, after it, when its own time is not known
+    rows = with_changes(clean_rows(), "r2", root_job_id="999")  # its walk gives 100
+    with audit_store(tmp_path, rows, [r for r in rows if r["id"] == uid("r1")]) as store:
+        store.execute(f"DELETE FROM _prisma_migrations WHERE migration_name = '{schema.ROOT_JOB_MIGRATION}'")
+        roots = lla.verify(store).check("root_job_backfill")
+    assert (roots.status, roots.ids["id"].to_list()) == ("fail", [uid("r2")])
 
 
 def test_a_snapshot_named_but_absent_is_an_error_left_out_a_skip(tmp_path):

@@ -175,10 +175,11 @@ FROM (SELECT operation, status, category, count(*) AS rows FROM {self.as_migrate
 
     def existed_at_root_job_migration(self) -> str | None:
         """SQL condition for the rows the root-job backfill saw: those older than its apply time;
-        without one, the snapshot's rows (they existed at both migrations); else None."""
+        without one but with a snapshot, the rows that existed at the category migration before
+        it (:meth:`existed_at_migration`); else None."""
         if self.root_job_migrated_at is not None:
             return f"created_at < {timestamp_sql(self.root_job_migrated_at)}"
-        return self._in_snapshot()
+        return None if self.before is None else self.existed_at_migration()
 
     def common_columns(self) -> tuple[str, ...]:
         """The snapshot's columns (the pre-migration table's) that both tables had in every load:
