@@ -141,16 +141,20 @@ FROM (SELECT operation, status, category, count(*) AS rows FROM {self.as_migrate
             >>> now, seen
             ([('MANUAL_ADD',)], [('enrichment:album',)])
         """
-        rows, join = f"(SELECT * FROM {self.table} WHERE {existed})", "LEFT JOIN"
+        rows, join, kept = f"(SELECT * FROM {self.table} WHERE {existed})", "LEFT JOIN", ""
         common = self.common_columns()  # none without a snapshot
         seen = [c for c in inputs if c in common]
         if self.before is None or not seen:
             return f"{rows} AS a"
-        if existed == self._in_snapshot():  # the snapshot's rows: the join alone keeps them, at half the cost
+        in_snapshot = self._in_snapshot()
+        if existed == in_snapshot:  # the snapshot's rows: the join alone keeps them, at half the cost
             rows, join = self.table, "JOIN"
+        elif in_snapshot and in_snapshot in existed:  # the join tells the snapshot's rows: one join of it
+            rows, kept = self.table, f" WHERE {existed.replace(in_snapshot, 'b.id IS NOT NULL')}"
         snapshot = f"(SELECT id, {', '.join(quote(c) for c in seen)} FROM {quote(self.before)})"
         then = ", ".join(f"CASE WHEN b.id IS NULL THEN a.{c} ELSE b.{c} END AS {c}" for c in map(quote, seen))
-        return f"(SELECT a.* REPLACE ({then}) FROM {rows} AS a {join} {snapshot} AS b ON b.id = a.id) AS a"
+        joined = f"{rows} AS a {join} {snapshot} AS b ON b.id = a.id{kept}"
+        return f"(SELECT a.* REPLACE ({then}) FROM {joined}) AS a"
 
     def replayed_on(self, columns: str) -> str:
         """Which values of ``columns`` (said in words) the backfill checks replay the
