@@ -100,8 +100,9 @@ class LogTable:
         shown = self.rows.slice(start, self.page_size)
         columns = shown.columns
         prefix = uuid.uuid4().hex[:12]  # toggles of two tables on one page stay apart
+        reran = _reran(self.rows)
         body = "".join(
-            _row(row, columns, f"{prefix}-{n}") for n, row in enumerate(shown.iter_rows(named=True))
+            _row(row, columns, f"{prefix}-{n}", reran) for n, row in enumerate(shown.iter_rows(named=True))
         )
         more = ""
         if self.pages > 1:
@@ -192,7 +193,16 @@ def id_cell(value: object) -> str:
     )
 
 
-def _row(row: dict[str, Any], columns: list[str], toggle: str) -> str:
+def _reran(rows: pl.DataFrame) -> set[str]:
+    """The job ids of ``rows`` a later run of which is among them: named with their run (``292 #2``),
+    as the timeline and the chain command name them; an id that ran once stays bare."""
+    if "job_instance" not in rows.columns:
+        return set()
+    later = rows.filter(pl.col("job_instance") > 1)["job_id"].drop_nulls().cast(pl.String)
+    return set(later.to_list())
+
+
+def _row(row: dict[str, Any], columns: list[str], toggle: str, reran: set[str]) -> str:
     relation = row.get("relation")
     depth = abs(row.get("depth") or 0)
     mark = _RELATION_MARKS.get(relation or "", "")
@@ -206,8 +216,8 @@ def _row(row: dict[str, Any], columns: list[str], toggle: str) -> str:
     entity = f"{escape(kind or '')} {id_cell(subject)}"
     job = ""
     if row.get("job_id") is not None:
-        run = f" #{row['job_instance']}" if row.get("job_instance") is not None else ""
         job_id = str(row["job_id"])
+        run = f" #{row['job_instance']}" if job_id in reran and row.get("job_instance") is not None else ""
         job = f'<span class="id" title="job {escape(job_id)}{run}">{escape(shorten(job_id, 25))}{run}</span>'
     error = row.get("error_message") or row.get("error_code") or ""
     details = {c: _json_value(c, row[c]) for c in columns if c not in _SHOWN}
