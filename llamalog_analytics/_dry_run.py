@@ -109,7 +109,7 @@ class DryRun:
             ...     check = CheckResult("category_backfill", status, ids.height, "", "", ids, "")
             ...     return AuditReport((check,), {})
             >>> DryRun(report("fail"), report("pass"), ("category_backfill",)).verdict
-            'category_backfill fail → pass; no other check got worse'
+            "category_backfill fail → pass; no other check's status got worse"
         """
         statuses = self.comparison.filter(pl.col("repaired") | pl.col("check").is_in(self.worse))
         moves = {
@@ -117,7 +117,7 @@ class DryRun:
         }
         repaired = ", ".join(f"{name} {moves[name]}" for name in self.repaired) or "no check repaired in full"
         worse = ", ".join(f"{name} {moves[name]}" for name in self.worse)
-        return f"{repaired}; " + (f"worse: {worse}" if worse else "no other check got worse")
+        return f"{repaired}; " + (f"worse: {worse}" if worse else "no other check's status got worse")
 
     def __repr__(self) -> str:
         return f"DryRun({self.verdict})"

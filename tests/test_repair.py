@@ -186,7 +186,7 @@ def test_the_dry_run_repairs_a_copy_and_leaves_the_store_alone(defective):
     assert checked.after.status == "pass"  # the copy is the clean dataset again
     assert checked.verdict == (
         "category_backfill fail → pass, root_job_backfill fail → pass, rows_preserved fail → pass; "
-        "no other check got worse"
+        "no other check's status got worse"
     )
     again = lla.verify(defective)
     assert [(c.name, c.status, c.count) for c in again.checks] == [

@@ -28,7 +28,8 @@ from .result import CheckResult
 DIMENSIONS = ("operation", "status", "triggered_by", "entity_type", "week")
 BREAKDOWN = "where they concentrate"
 COLUMNS = (
-    "rows: the offending rows with the value; share: their part of all the offending rows "
+    "rows: the offending rows with the value (a check listing job runs, as reused_job_ids does, "
+    "counts each run by its first row); share: their part of all the offending rows "
     "(0.5: half); lift: that share over the value's share of the whole table (1.0: as common "
     "as anywhere, 5.0: five times as common; none when no row of the table has it); a week "
     "is named by its Monday (UTC); the strongest first: by the rows beyond what the value's "
