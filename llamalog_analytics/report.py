@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 ROWS_IN_PAGE = 10_000  # offending rows per check in the page; the check's SQL lists them all
 ROWS_IN_NOTEBOOK = 20  # offending rows per check in a notebook's view of the report
+WHOLE_ROWS = 25  # a table of at most this many rows shows whole in the page, without paging
 CHART_VALUES = 5  # fewer values than this are a table, not a chart
 # What a breakdown's columns mean, said under its heading where the names alone do not.
 BREAKDOWN_NOTES = {concentration.BREAKDOWN: concentration.COLUMNS}
@@ -228,6 +229,7 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
     from itables.typing import JavascriptFunction
 
     shown = readable(frame.head(ROWS_IN_PAGE))
+    whole = shown.height <= WHOLE_ROWS
     numbers = [n for n, dtype in enumerate(shown.dtypes) if dtype.is_numeric()]
     texts = [n for n, dtype in enumerate(frame.dtypes) if dtype == pl.String]  # not times made text
     titles = [
@@ -246,7 +248,11 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
             *titles,
         ],
         classes="display compact",
-        layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
+        # a short table shows whole: no pages to turn, nothing to search
+        layout={"topStart": "buttons", "topEnd": None, "bottomStart": None, "bottomEnd": None}
+        if whole
+        else {"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
+        paging=not whole,
         pageLength=10,
         lengthMenu=[10, 25, 100, 1000],
         showIndex=False,

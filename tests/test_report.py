@@ -131,6 +131,12 @@ def test_the_report_reads_as_evidence_in_headless_chromium(tmp_path):
         backfill = page.locator("#check-root_job_truth")
         wanted = report.check("root_job_truth").ids["id"][0]
         last_table = backfill.locator(".dt-container").last
+        # A short table shows whole, nothing to page or search; a long one pages by ten.
+        concentrated = report.check("root_job_truth").breakdowns["where they concentrate"]
+        short = backfill.locator(".dt-container").nth(1)
+        assert 10 < concentrated.height <= 25 and short.locator("tbody tr").count() == concentrated.height
+        assert short.locator("input[type=search]").count() == 0 and short.locator(".dt-paging").count() == 0
+        assert last_table.locator(".dt-paging").count() == 1 and last_table.locator("tbody tr").count() == 10
         last_table.locator("input[type=search]").fill(wanted)
         assert last_table.locator("tbody tr").count() == 1
         assert wanted in last_table.locator("tbody tr").inner_text()
