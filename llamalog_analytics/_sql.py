@@ -181,6 +181,9 @@ BOOKKEEPING_DDL = (
 )""",
     # the load that found the row back in its source; NULL while it is gone
     f"ALTER TABLE {DISAPPEARED_TABLE} ADD COLUMN IF NOT EXISTS restored_load INTEGER",
+    # rows given columns their load lacked, and ids given twice by one load (NULL: recorded before)
+    f"ALTER TABLE {LOADS_TABLE} ADD COLUMN IF NOT EXISTS rows_filled BIGINT",
+    f"ALTER TABLE {LOADS_TABLE} ADD COLUMN IF NOT EXISTS rows_repeated BIGINT",
     CHANGED_DDL,
     # The files each attached table reads, as they were when attached (see attach.py).
     f"""CREATE TABLE IF NOT EXISTS {ATTACHED_FILES_TABLE} (

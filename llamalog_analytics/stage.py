@@ -183,13 +183,21 @@ class LoadResult:
         return block(title, totals, body=table + rejected)
 
 
+_LOAD_COLUMNS = (
+    *("load_id", "table_name", "source", "format", "loaded_at", "rows_read", "rows_loaded", "rows_inserted"),
+    *("rows_rejected", "rows_disappeared", "columns_absent", "unknown_labels", "notes", "rows_filled"),
+    "rows_repeated",
+)
+"""The load history's columns, in the order a load writes them."""
+
+
 def load_counts(load: Mapping[str, Any]) -> str:
     """What one source's load did to the store, in words read at a glance: its rows read, which
     add up to those new, changed (stored rows the source now gave with other values, replaced),
-    filled (stored rows given columns their load lacked) and repeated (an id another row of the
-    load gave alike: stored once), both said by the load itself, not its history, unchanged
-    (stored already) and rejected; then the stored rows the source no longer had, gone.
-    Changed, filled, repeated, unchanged and gone are said when there are some.
+    filled (stored rows given columns their load lacked), repeated (an id another row of the
+    load gave alike: stored once), unchanged (stored already) and rejected; then the stored
+    rows the source no longer had, gone. Changed, filled, repeated, unchanged and gone are said
+    when there are some.
     ``load`` is a row of :meth:`LogStore.loads <llamalog_analytics.store.LogStore.loads>`.
 
     Examples:
@@ -722,7 +730,8 @@ ORDER BY line LIMIT 1"""
         sources += replaced_from
         for s in sources:
             store.execute(
-                f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO {LOADS_TABLE} ({', '.join(_LOAD_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_LOAD_COLUMNS))})",
                 [
                     load_id,
                     s.table,
@@ -737,6 +746,8 @@ ORDER BY line LIMIT 1"""
                     list(s.columns_absent),
                     json.dumps(s.unknown_labels),
                     list(s.notes),
+                    s.rows_filled,
+                    s.rows_repeated,
                 ],
             )
         for s in sources:

@@ -780,7 +780,9 @@ class LogStore:
 
         Of its ``rows_read``, ``rows_inserted`` were new to the store, ``rows_changed`` replaced
         stored rows the source now gave with other values (kept as they were in :meth:`changed`,
-        which they are counted from), the rest of ``rows_loaded`` were stored already, unchanged,
+        which they are counted from), ``rows_filled`` gave stored rows columns their load lacked,
+        ``rows_repeated`` gave an id another row of the load gave alike, the rest of
+        ``rows_loaded`` were stored already, unchanged,
         and ``rows_rejected`` could not be loaded (:meth:`rejects`); ``rows_disappeared`` counts
         the stored rows the source no longer had (:meth:`disappeared`).
 
@@ -791,6 +793,8 @@ class LogStore:
             ...     store.loads()[["rows_read", "rows_inserted", "rows_changed", "rows_rejected"]].rows()
             [(10, 3, 0, 7)]
         """
+        import polars as pl
+
         self._require_bookkeeping()
         changed = (  # a store written before changed rows were kept replaced none
             f"SELECT load_id, table_name, source, count(*) AS rows FROM {CHANGED_TABLE} GROUP BY ALL"
@@ -802,9 +806,13 @@ class LogStore:
 FROM {LOADS_TABLE} AS l LEFT JOIN ({changed}) AS c USING (load_id, table_name, source)
 ORDER BY l.load_id, l.source"""
         )
-        columns = [c for c in loads.columns if c != "rows_changed"]  # beside the other row counts
+        counts = ("rows_changed", "rows_filled", "rows_repeated")  # beside the other row counts
+        loads = loads.with_columns(  # none in a load recorded before they were
+            pl.col(c).fill_null(0) if c in loads.columns else pl.lit(0, pl.Int64).alias(c) for c in counts[1:]
+        )
+        columns = [c for c in loads.columns if c not in counts]
         at = columns.index("rows_inserted") + 1
-        return loads.select(*columns[:at], "rows_changed", *columns[at:])
+        return loads.select(*columns[:at], *counts, *columns[at:])
 
     def rejects(self, load_id: int | None = None) -> pl.DataFrame:
         """Rows that could not be loaded: the load, table and source, the row's number in the

@@ -16,6 +16,7 @@ from conftest import FIXTURES, MIGRATIONS, ROOT, assert_same_rows
 import llamalog_analytics as lla
 from llamalog_analytics import schema
 from llamalog_analytics.errors import NotLlamaLogError, SourceError, StoreError
+from llamalog_analytics.stage import load_counts
 
 JSON_FORMATS = ("ndjson", "json")
 
@@ -798,6 +799,7 @@ def test_the_snapshot_loaded_with_the_table_keeps_the_tables_columns_whichever_c
         if snapshot_first:  # its rows are the table's, given again in this load: not stored before it
             said = str(result)
             assert "651 read: 0 new, 651 repeated, 0 rejected" in said and "unchanged" not in said
+            assert store.loads()["rows_repeated"].to_list() == [651, 0]
             assert "columns absent: category, root_job_id\n" in said  # no stored rows to keep theirs
         counted = store.execute("SELECT count(*), count(category) FROM llama_logs")[0]
         by_table = store.execute("SELECT count(root_job_id) FROM llama_logs")[0][0]
@@ -833,6 +835,9 @@ def test_a_table_loaded_after_the_snapshot_into_it_fills_the_columns_the_snapsho
             assert store.execute(counted)[0] == sample.execute(counted)[0]
         loads = dict(store.execute("SELECT _load_id, count(*) FROM llama_logs GROUP BY ALL"))
         assert loads == {first.load_id: 651, result.load_id: 3_349} and store.changed().is_empty()
+        history = store.loads()  # the load history says it as the load did
+        assert history["rows_filled"].to_list() == [0, 651]
+        assert load_counts(history.row(1, named=True)) == "4,000 read: 3,349 new, 651 filled, 0 rejected"
         # the snapshot's source, loaded again with a row changed there, changes its own row
         edited = pl.read_parquet(snapshot).with_columns(
             status=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("FAILED")).otherwise("status")
