@@ -248,6 +248,7 @@ def _datatable(frame: pl.DataFrame, check: str, title: str) -> str:
             *titles,
         ],
         classes="display compact",
+        style="table-layout:auto;width:auto;margin:0;caption-side:bottom",  # under its buttons, not centred
         # a short table shows whole: no pages to turn, nothing to search
         layout={"topStart": "buttons", "topEnd": None, "bottomStart": None, "bottomEnd": None}
         if whole

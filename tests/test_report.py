@@ -137,6 +137,9 @@ def test_the_report_reads_as_evidence_in_headless_chromium(tmp_path):
         assert 10 < concentrated.height <= 25 and short.locator("tbody tr").count() == concentrated.height
         assert short.locator("input[type=search]").count() == 0 and short.locator(".dt-paging").count() == 0
         assert last_table.locator(".dt-paging").count() == 1 and last_table.locator("tbody tr").count() == 10
+        # and it starts under its buttons, not centred away from them
+        left = short.locator("table.dataTable").bounding_box()["x"]
+        assert abs(left - short.locator("button.buttons-copy").bounding_box()["x"]) < 5
         last_table.locator("input[type=search]").fill(wanted)
         assert last_table.locator("tbody tr").count() == 1
         assert wanted in last_table.locator("tbody tr").inner_text()
