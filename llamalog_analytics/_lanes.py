@@ -235,7 +235,7 @@ def keyed(
     rows = rows.with_columns(_subject())
     runs = rows.filter(pl.col("job_id").is_not_null()).select(run.unique())["job_id"]
     entity = _entity(entity_names(rows) if names is None else names)
-    several = (pl.col("job_instance").max().over("job_id") > 1) | pl.col("job_id").is_in(list(reused))
+    several = named_with_run(reused)
     return rows.with_columns(
         job=pl.when(pl.col("job_id").is_not_null())
         .then(run)
@@ -260,6 +260,18 @@ def keyed(
             entity, pl.when(pl.col("subject_id").is_not_null()).then(pl.lit(" · ") + pl.col("subject_id"))
         ),
     )
+
+
+def named_with_run(reused: Iterable[str] = ()) -> pl.Expr:
+    """Whether a row's job id is named with its run: it ran more than once among the rows, or in
+    the table (``reused``, :func:`~llamalog_analytics.chains.reran`).
+
+    Examples:
+        >>> rows = pl.DataFrame({"job_id": ["7", "7", "8", "9"], "job_instance": [1, 2, 1, 1]})
+        >>> rows.select(named_with_run(["9"])).to_series().to_list()
+        [True, True, False, True]
+    """
+    return (pl.col("job_instance").max().over("job_id") > 1) | pl.col("job_id").is_in(list(reused))
 
 
 def with_run(job: pl.Expr, run: pl.Expr, several: pl.Expr) -> pl.Expr:

@@ -165,23 +165,16 @@ def runs(
     return chain_index(store, table, links.Linking.of(link, reuse_gap)).runs(job_ids)
 
 
-def reran(
-    store: LogStore,
-    job_ids: Iterable[str],
-    *,
-    table: str = schema.CURRENT_TABLE,
-    link: str = "instance",
-    reuse_gap: timedelta | str | None = None,
-) -> list[str]:
-    """Which of ``job_ids`` ran more than once in ``table``: whose rows name them with their run.
+def reran(ran: pl.DataFrame) -> list[str]:
+    """The job ids that ran more than once, of :func:`runs`' frame ``ran``: whose rows name them
+    with their run.
 
     Examples:
         >>> import llamalog_analytics as lla
         >>> with lla.sample_store() as store:
-        ...     sorted(reran(store, ["204", "203"]))
+        ...     sorted(reran(runs(store, ["204", "203"])))
         ['204']
     """
-    ran = runs(store, job_ids, table=table, link=link, reuse_gap=reuse_gap)
     return ran.filter(pl.col("job_instance") > 1)["job_id"].unique().to_list()
 
 

@@ -32,6 +32,7 @@ import polars as pl
 from . import schema, style
 from ._format import count, duration, moment, shorten
 from ._html import block
+from ._lanes import named_with_run
 from .errors import ArgumentError, LlamalogError
 
 PAGE_SIZE = 500  # rows per page; a page scrolls inside a box of fixed height
@@ -194,12 +195,11 @@ def id_cell(value: object) -> str:
 
 
 def _reran(rows: pl.DataFrame) -> set[str]:
-    """The job ids of ``rows`` a later run of which is among them: named with their run (``292 #2``),
-    as the timeline and the chain command name them; an id that ran once stays bare."""
+    """The job ids of ``rows`` named with their run (``292 #2``), as the timeline names them
+    (:func:`~llamalog_analytics._lanes.named_with_run`); an id that ran once stays bare."""
     if "job_instance" not in rows.columns:
         return set()
-    later = rows.filter(pl.col("job_instance") > 1)["job_id"].drop_nulls().cast(pl.String)
-    return set(later.to_list())
+    return set(rows.filter(named_with_run())["job_id"].drop_nulls().cast(pl.String).to_list())
 
 
 def _row(row: dict[str, Any], columns: list[str], toggle: str, reran: set[str]) -> str:

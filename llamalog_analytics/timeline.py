@@ -67,7 +67,7 @@ from ._format import count, duration, moment, parse_duration, plotly_text
 from ._lanes import LANES_SHOWN, entity_names, keyed, lanes, left_aligned
 from ._plotly import Figure
 from ._time import created_utc, naive_utc
-from .chains import chain, named_otherwise, no_rows, reran
+from .chains import chain, named_otherwise, no_rows, reran, runs
 from .errors import TimelineError
 from .log_view import log_rows
 from .store import require_store
@@ -184,9 +184,8 @@ def plot_timeline(
                     reuse_gap=reuse_gap,
                 )
             migrated = source.applied_migrations().get(schema.CATEGORY_MIGRATION)
-            reused = reran(
-                source, whole["job_id"].drop_nulls().unique(), table=table, link=link, reuse_gap=reuse_gap
-            )
+            jobs = whole["job_id"].drop_nulls().unique()
+            reused = reran(runs(source, jobs, table=table, link=link, reuse_gap=reuse_gap))
         subject = f"{entity_type.upper()} {uuid.UUID(str(entity_id).strip())}"  # chain took it as a UUID
         if whole.is_empty():  # rows may name the id as another type
             named = named_otherwise(

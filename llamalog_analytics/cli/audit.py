@@ -213,11 +213,10 @@ def repair_command(
 
     Exit status 0 with a plan written, one that --dry-run passes, or nothing to repair; 1 when
     the dry run finds the plan falls short (nothing written; --no-dry-run writes it anyway); 2
-    when it cannot run (no
-    store, a table or time that is none, a check that cannot be repaired, options that do not
-    go together, an --out one cannot write in, a folder that exists, a repair in OUT not
-    deployed yet without --replace). The options are checked before the audit, so a call that
-    cannot run records none.
+    when it cannot run (no store, a table or time that is none, a check that cannot be
+    repaired, options that do not go together, an --out one cannot write in, a folder that
+    exists, a repair in OUT not deployed yet without --replace). The options are checked
+    before the audit, so a call that cannot run records none.
     """
     from ..audit import verify
     from ..repairs import repair, unapplied_repairs, validate_repair

@@ -63,7 +63,7 @@ def chain_command(
 ) -> None:
     """Print the log rows of one album, artist or track: how it got here and what happened after."""
     from .._lanes import entity_names
-    from ..chains import chain, chain_page, named_otherwise, reran
+    from ..chains import chain, chain_page, named_otherwise, reran, runs
 
     cursor = cursor or None  # --cursor "$LAST_ID" before there is one: the first page
     if mode != "entity" and (limit is not None or cursor is not None):
@@ -102,11 +102,11 @@ def chain_command(
         reused: list[str] = []  # job ids that ran more than once in the table: their rows name the run
         if output == "table" and not rows.is_empty():
             if "job_instance" not in rows.columns:  # the entity's own rows: their runs, as its chain has them
-                runs = chain(store, entity_type, entity_id, link=link, reuse_gap=reuse_gap, table=table)
-                runs = runs.select("id", "job_instance", "parent_instance")
-                rows = rows.join(runs, on="id", how="left", maintain_order="left")
+                ran = chain(store, entity_type, entity_id, link=link, reuse_gap=reuse_gap, table=table)
+                ran = ran.select("id", "job_instance", "parent_instance")
+                rows = rows.join(ran, on="id", how="left", maintain_order="left")
             jobs = rows["job_id"].append(rows["parent_job_id"]).drop_nulls().unique()
-            reused = reran(store, jobs, table=table, link=link, reuse_gap=reuse_gap)
+            reused = reran(runs(store, jobs, table=table, link=link, reuse_gap=reuse_gap))
     if empty:
         click.echo(f"[🦙 LlamaLog] {empty}", err=True)
     if output == "table":
