@@ -27,7 +27,7 @@ from . import rules, schema
 from ._format import count, moment, printable, verb
 from ._html import block
 from ._lanes import entity_names
-from .chains import chain, named_otherwise, runs
+from .chains import chain, named_otherwise, reran, runs
 from .log_view import log_table
 from .store import require_store
 
@@ -51,6 +51,7 @@ class Explanation:
     named_as: str | None = None  # when no row names it: the type rows name its id as
     album: str | None = None  # a track's album, its title first when the chain gives one
     name: str | None = None  # its title or name, when a row of the chain gives one
+    reused: tuple[str, ...] = ()  # the chain's job ids that ran more than once in the table
 
     def lines(self) -> Iterator[str]:
         kind = self.entity_type.lower()
@@ -124,7 +125,8 @@ class Explanation:
         items = "".join(f"<li>{escape(line)}</li>" for line in said)
         anomalies = "".join(f"<li>{escape(a)}</li>" for a in self.anomalies)
         anomalies = f"<p><b>Anomalies</b></p><ul>{anomalies}</ul>" if anomalies else "<p>No anomalies.</p>"
-        chain = log_table(self.rows, title="its provenance chain").to_html() if self.rows.height else ""
+        chain = log_table(self.rows, title="its provenance chain", reused=self.reused).to_html()
+        chain = chain if self.rows.height else ""
         return block("LlamaLog", lines[0], body=f"<ul>{items}</ul>{anomalies}") + chain
 
 
@@ -261,6 +263,7 @@ def explain(
         named,
         _album(own, names) if kind == "TRACK" else None,
         names.get(key),
+        tuple(reran(ran)),
     )
 
 

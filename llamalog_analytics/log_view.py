@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from html import escape
 from typing import Any
@@ -70,6 +70,7 @@ class LogTable:
     title: str = ""
     number: int = 1  # the page shown, from 1
     page_size: int = PAGE_SIZE
+    reused: tuple[str, ...] = ()  # job ids that ran more than once in the table, beyond these rows
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -101,7 +102,7 @@ class LogTable:
         shown = self.rows.slice(start, self.page_size)
         columns = shown.columns
         prefix = uuid.uuid4().hex[:12]  # toggles of two tables on one page stay apart
-        reran = _reran(self.rows)
+        reran = _reran(self.rows, self.reused)
         body = "".join(
             _row(row, columns, f"{prefix}-{n}", reran) for n, row in enumerate(shown.iter_rows(named=True))
         )
@@ -125,9 +126,18 @@ class LogTable:
         return self.to_html()
 
 
-def log_table(rows: pl.DataFrame, *, title: str = "", page: int = 1, page_size: int = PAGE_SIZE) -> LogTable:
-    """``rows`` (any frame of log rows) as the admin log table; ``page`` of ``page_size`` rows."""
-    return LogTable(log_rows(rows, ("id", "operation")), title, 1, page_size).page(page)
+def log_table(
+    rows: pl.DataFrame,
+    *,
+    title: str = "",
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    reused: Iterable[str] = (),
+) -> LogTable:
+    """``rows`` (any frame of log rows) as the admin log table; ``page`` of ``page_size`` rows.
+    A job id that ran more than once among the rows, or in the table (``reused``,
+    :func:`~llamalog_analytics.chains.reran`), is named with its run (``292 #2``)."""
+    return LogTable(log_rows(rows, ("id", "operation")), title, 1, page_size, tuple(reused)).page(page)
 
 
 def log_rows(rows: object, needed: Sequence[str], error: type[LlamalogError] = ArgumentError) -> pl.DataFrame:
@@ -194,12 +204,13 @@ def id_cell(value: object) -> str:
     )
 
 
-def _reran(rows: pl.DataFrame) -> set[str]:
+def _reran(rows: pl.DataFrame, reused: Iterable[str]) -> set[str]:
     """The job ids of ``rows`` named with their run (``292 #2``), as the timeline names them
     (:func:`~llamalog_analytics._lanes.named_with_run`); an id that ran once stays bare."""
     if "job_instance" not in rows.columns:
         return set()
-    return set(rows.filter(named_with_run())["job_id"].drop_nulls().cast(pl.String).to_list())
+    named = rows.with_columns(pl.col("job_id").cast(pl.String)).filter(named_with_run(reused))
+    return set(named["job_id"].drop_nulls().to_list())
 
 
 def _row(row: dict[str, Any], columns: list[str], toggle: str, reran: set[str]) -> str:

@@ -78,6 +78,8 @@ def test_the_demo_albums_catch_all_created_rows_are_no_creation():
         repr(explanation)
         == f"Explanation(ALBUM {DEMO_ALBUM}: 15 chain rows, {len(explanation.anomalies)} anomalies)"
     )
+    # its chain's table names a job's run as the timeline does: 204 ran again, in April
+    assert ">204 #1<" in explanation._repr_html_() and ">203<" in explanation._repr_html_()
 
 
 ALBUM = "a1000000-0000-4000-8000-0000000000aa"

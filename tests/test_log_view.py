@@ -63,6 +63,7 @@ def test_log_text_is_escaped_and_odd_values_still_show(chain_rows):
     odd = chain_rows.head(2).with_columns(created_at=pl.lit("yesterday <noon>"), job_id=pl.lit(7))
     html = lla.log_table(odd).to_html()
     assert "yesterday &lt;noon&gt;" in html and ">7<" in html  # one run of 7: no run said
+    assert ">7 #1<" in lla.log_table(odd, reused=["7"]).to_html()  # 7 ran again beyond these rows
     # an id with a later run among the rows is named with each row's run, as the timeline does
     html = lla.log_table(odd.with_columns(job_instance=pl.Series([1, 2], dtype=pl.Int32))).to_html()
     assert ">7 #1<" in html and ">7 #2<" in html
