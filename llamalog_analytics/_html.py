@@ -16,11 +16,15 @@ from .style import LLAMA_SVG
 # reports), scoped to elements of class "llamalog" ("&" below; "&report" for the audit report).
 # Each selector names its class twice, so it outranks the styles of the notebook or exporter
 # around it (JupyterLab's own table rules carry two classes).
+WHOLE_ROWS = 25
+"""A table of at most this many rows shows whole: no pages to turn, no box to scroll inside."""
+
 CSS = """
 & { font: 13px/1.4 system-ui, sans-serif; color: #1f2328; }
 & .llamalog-head { display: flex; gap: .5em; align-items: baseline; margin: .3em 0; }
 & .llamalog-head b { font-size: 1.1em; }
 & .llamalog-scroll { max-height: 36em; overflow: auto; border: 1px solid #d0d7de; }
+& .llamalog-scroll.whole { max-height: none; }
 & table { border-collapse: collapse; width: auto; table-layout: auto; }
 & .llamalog-scroll table { width: 100%; }
 & th { position: sticky; top: 0; background: #f6f8fa; text-align: left; z-index: 1; }

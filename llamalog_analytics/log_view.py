@@ -31,11 +31,11 @@ import polars as pl
 
 from . import schema, style
 from ._format import count, duration, moment, shorten
-from ._html import block
+from ._html import WHOLE_ROWS, block
 from ._lanes import named_with_run
 from .errors import ArgumentError, LlamalogError
 
-PAGE_SIZE = 500  # rows per page; a page scrolls inside a box of fixed height
+PAGE_SIZE = 500  # rows per page; a page of more than WHOLE_ROWS scrolls inside a box of fixed height
 
 # Columns shown in the row itself; every other column goes into the row's JSON details.
 _SHOWN = {
@@ -115,8 +115,9 @@ class LogTable:
                 f'<span class="pager">page {self.number} of {self.pages}: '
                 f"<code>.page({other})</code> shows the {which}</span>"
             )
+        box = "llamalog-scroll" if shown.height > WHOLE_ROWS else "llamalog-scroll whole"
         table = (
-            '<div class="llamalog-scroll"><table><thead><tr><th></th><th>time (UTC)</th><th>category</th>'
+            f'<div class="{box}"><table><thead><tr><th></th><th>time (UTC)</th><th>category</th>'
             "<th>operation</th><th>entity</th><th>status</th><th>job</th><th>duration</th><th>error</th>"
             f"</tr></thead><tbody>{body}</tbody></table></div>"
         )

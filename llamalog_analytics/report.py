@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from . import rules, style
 from ._format import duration, number
-from ._html import CSS, block, html_table
+from ._html import CSS, WHOLE_ROWS, block, html_table
 from ._plotly import figure_html, plotly_script
 from .audit import concentration
 from .audit.history import ids_title, not_compared
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 ROWS_IN_PAGE = 10_000  # offending rows per check in the page; the check's SQL lists them all
 ROWS_IN_NOTEBOOK = 20  # offending rows per check in a notebook's view of the report
-WHOLE_ROWS = 25  # a table of at most this many rows shows whole in the page, without paging
 CHART_VALUES = 5  # fewer values than this are a table, not a chart
 # What a breakdown's columns mean, said under its heading where the names alone do not.
 BREAKDOWN_NOTES = {concentration.BREAKDOWN: concentration.COLUMNS}

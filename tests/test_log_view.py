@@ -10,6 +10,7 @@ import pytest
 from conftest import browser_page, needs_chromium, screenshot
 
 import llamalog_analytics as lla
+from llamalog_analytics._html import WHOLE_ROWS
 from llamalog_analytics.errors import ArgumentError
 from llamalog_analytics.sample import DEMO_ALBUM
 
@@ -100,6 +101,20 @@ def test_a_chain_reads_like_the_admin_log_table(chain_rows, tmp_path):
         assert isinstance(document["metadata"], dict)  # the JSON column as JSON, not a quoted string
         assert document["id"] == chain_rows["id"][2]
         screenshot(page, "log-table")
+    assert errors == []
+
+
+@needs_chromium
+def test_a_short_table_shows_every_row_and_a_longer_one_scrolls_in_its_box(tmp_path):
+    """Up to WHOLE_ROWS rows the table shows whole (no row cut off by its box); past them it
+    scrolls inside a box of fixed height."""
+    with lla.sample_store() as store:
+        rows = store.frame(f"SELECT * FROM llama_logs ORDER BY created_at, id LIMIT {WHOLE_ROWS + 1}")
+    tables = [lla.log_table(rows.head(n)).to_html() for n in (WHOLE_ROWS, WHOLE_ROWS + 1)]
+    with browser_page(page_of("".join(tables), tmp_path)) as (page, errors):
+        boxes = page.locator(".llamalog-scroll")
+        short, longer = (boxes.nth(n).evaluate("box => box.scrollHeight - box.clientHeight") for n in (0, 1))
+    assert short == 0 and longer > 0
     assert errors == []
 
 

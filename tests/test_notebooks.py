@@ -37,7 +37,7 @@ def test_notebook_runs_and_its_export_shows_every_figure(path, tmp_path):
     pages = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     checks = re.findall(r'<section id="check-(\w+)"', pages)
     assert len(checks) == len(set(checks)), checks  # the report's table of checks links to each once
-    logs = re.findall(r'<div class="llamalog-scroll"><table>.*?</table>', pages, re.DOTALL)
+    logs = re.findall(r'<div class="llamalog-scroll[^"]*"><table>.*?</table>', pages, re.DOTALL)
     shown = [re.sub(r"<[^>]+>", "", log) for log in logs]  # as read: row toggles' ids differ
     assert len(shown) == len(set(shown))  # no log table twice
 
