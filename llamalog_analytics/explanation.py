@@ -322,6 +322,7 @@ def _anomalies(
     (``mislabelled``: the entity's CREATED rows that are no creation, with the ``intended``
     category)."""
     found = []
+    no_creation = mislabelled.height  # its rows labelled CREATED, each said below to be no creation
     existed = mislabelled.filter(pl.col("intended") == rules.EXISTED)
     if not existed.is_empty():
         first = existed.row(0, named=True)
@@ -339,13 +340,19 @@ def _anomalies(
             f"application's rules {said})"
         )
     if not own.is_empty() and created is None:
-        found.append(
-            "no categories: none of its rows has one, so none can say how it was created (a table "
-            "from before the category migration, such as enrichment_logs, has none; in llama_logs "
-            "the category backfill left them empty)"
-            if own["category"].is_null().all()
-            else "missing CREATED: no row records how this entity was created"
-        )
+        if own["category"].is_null().all():
+            found.append(
+                "no categories: none of its rows has one, so none can say how it was created (a table "
+                "from before the category migration, such as enrichment_logs, has none; in llama_logs "
+                "the category backfill left them empty)"
+            )
+        elif no_creation:
+            found.append(
+                f"no creation recorded: its {count(no_creation, 'row')} labelled CREATED "
+                f"{verb(no_creation, 'records', 'record')} no creation, and no other row records one"
+            )
+        else:
+            found.append("missing CREATED: no row records how this entity was created")
     earlier = own.filter(_before_creation(created))
     if not earlier.is_empty():
         first = earlier.row(0, named=True)

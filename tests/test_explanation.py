@@ -74,6 +74,11 @@ def test_the_demo_albums_catch_all_created_rows_are_no_creation():
         "(by the application's rules game-pool:status-update is USER_ACTION, game-pool:add-to-pool is "
         "USER_ACTION)"
     ) in explanation.anomalies
+    # its rows labelled CREATED are no creation: not a CREATED row missing
+    assert (
+        "no creation recorded: its 3 rows labelled CREATED record no creation, and no other row records one"
+    ) in explanation.anomalies
+    assert not any(a.startswith("missing CREATED") for a in explanation.anomalies)
     assert (
         repr(explanation)
         == f"Explanation(ALBUM {DEMO_ALBUM}: 15 chain rows, {len(explanation.anomalies)} anomalies)"
