@@ -337,8 +337,9 @@ def test_chain_and_explain_fit_the_terminal_and_print_whole_lines_elsewhere(tmp_
     assert run_cli("load", ROOT / "data" / "sample" / "llama_logs.csv.gz", "--db", db, "--quiet")[0] == 0
     table = run_in_terminal("chain", "ALBUM", ALBUM, "--db", db, columns=80).splitlines()
     assert max(map(len, table)) <= 80
-    assert table[0].split() == ["created_at", "(UTC)", "relation", "category", "operation", "job_id"]
-    assert table[2].split()[:5] == ["2026-02-07", "08:59:25.576", "self", "CREATED", "collection:album-added"]
+    assert table[0].split() == ["created_at", "(UTC)", "relation", "category", "operation", "entity"]
+    assert table[2].split()[:5] == ["2026-02-07", "08:59:25.576", "self", "CREATED", "collection:album…"]
+    assert "descendant  ENRICHED  discogs:get-arti…  ARTIST John C…" in table[6]  # who a row is about stays
     widest = run_in_terminal("chain", "ALBUM", ALBUM, "--db", db, columns=220)
     assert len(widest.splitlines()[0].split()) == 10
     wider = run_in_terminal("chain", "ALBUM", ALBUM, "--db", db, columns=100).splitlines()

@@ -214,7 +214,8 @@ def _cut(text: str, width: int) -> str:
 
 # The chain table in a terminal narrower than it, cut least useful first: a column in turn to
 # the width given here (only as far as the table needs), or left out (0). The time, relation,
-# category, operation, entity and job id stay readable.
+# category, operation and the entity each row is about stay readable; the job id goes before
+# the entity does (who a row is about says more than the start of its job's id).
 _NARROWING = (
     ("depth", 0),
     ("parent_job_id", 13),
@@ -228,6 +229,8 @@ _NARROWING = (
     ("entity", 14),
     ("job_id", 8),
     ("operation", 16),
+    ("job_id", 0),
+    ("entity", 10),
     ("entity", 0),
 )
 
