@@ -269,6 +269,11 @@ def test_cli_chain_graph_and_explain(tmp_path):
     assert code == 0 and "no rows after --cursor" in err and "total_count 4" in out
     code, _, err = run_cli("chain", "ALBUM", artist, "--db", db, "--category", "NOPE")
     assert code == 2 and "Valid: CREATED" in err
+    code, _, err = run_cli("chain", "ALBM", artist, "--db", db)  # said in capitals, as the rows write them
+    assert (
+        code == 2
+        and "'{ALBUM|ARTIST|TRACK}': 'ALBM' is not an entity type: use ALBUM, ARTIST or TRACK" in err
+    )
     code, _, err = run_cli("chain", "ALBUM", artist, "--db", db, "--limit", "2")
     assert code == 2 and "--mode entity" in err
     code, out, _ = run_cli("graph", "ARTIST", artist, "--db", db, "--out", tmp_path / "a.graphml")

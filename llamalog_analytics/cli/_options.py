@@ -218,7 +218,20 @@ ROWS = ("table", "csv", "json")  # the formats of commands that print rows
 TEXT = ("text", "json")  # the formats of commands that print a report
 
 
-ENTITY_TYPE = click.Choice(["ALBUM", "ARTIST", "TRACK"], case_sensitive=False)
+class _EntityType(click.Choice):
+    """ALBUM, ARTIST or TRACK, in any case, and said in capitals, as the log rows write them."""
+
+    def __init__(self) -> None:
+        super().__init__(["ALBUM", "ARTIST", "TRACK"], case_sensitive=False)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "{ALBUM|ARTIST|TRACK}"
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        return f"{value!r} is not an entity type: use ALBUM, ARTIST or TRACK"
+
+
+ENTITY_TYPE = _EntityType()
 
 
 def chain_options(command: Callable[..., Any]) -> Callable[..., Any]:
