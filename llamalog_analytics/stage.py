@@ -113,6 +113,14 @@ class LoadResult:
     def rows_rejected(self) -> int:
         return sum(s.rows_rejected for s in self.sources)
 
+    def counts(self) -> dict[str, int]:
+        """Every source's counts added up, as :func:`load_counts` reads them."""
+        names = [
+            *("rows_read", "rows_loaded", "rows_inserted", "rows_rejected", "rows_disappeared"),
+            *("rows_changed", "rows_filled", "rows_repeated"),
+        ]
+        return {name: sum(getattr(s, name) for s in self.sources) for name in names}
+
     def to_dict(self) -> dict[str, object]:
         return {
             "load_id": self.load_id,
@@ -137,15 +145,12 @@ class LoadResult:
             >>> with lla.LogStore() as store:
             ...     result = store.load_files("tests/fixtures/rejects.csv", quiet=True)
             >>> print(result.text().splitlines()[0])
-            load 1 into llama_logs: 10 rows read, 3 loaded (3 new), 7 rejected
+            load 1 into llama_logs: 10 read: 3 new, 7 rejected
         """
         head = f"load {self.load_id}"
         if not self.sources:
             return f"{head}: nothing read"
-        lines = [
-            f"{head} into {', '.join(self.tables)}: {count(self.rows_read, 'row')} read, "
-            f"{self.rows_loaded:,} loaded ({self.rows_inserted:,} new), {self.rows_rejected:,} rejected"
-        ]
+        lines = [f"{head} into {', '.join(self.tables)}: {load_counts(self.counts())}"]
         for s in self.sources:
             lines.append(f"  {s.source} [{s.format}] -> {s.table}: {load_counts(s.to_dict())}")
             lines += [f"    {note}" for note in _notes(s)]
@@ -176,11 +181,7 @@ class LoadResult:
             else ""
         )
         title = f"load {self.load_id} into {', '.join(self.tables) or 'nothing'}"
-        totals = (
-            f"{count(self.rows_read, 'row')} read, {self.rows_loaded:,} loaded "
-            f"({self.rows_inserted:,} new), {self.rows_rejected:,} rejected"
-        )
-        return block(title, totals, body=table + rejected)
+        return block(title, load_counts(self.counts()), body=table + rejected)
 
 
 _LOAD_COLUMNS = (

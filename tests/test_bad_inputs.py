@@ -87,7 +87,7 @@ def test_a_cut_short_csv_from_the_command_line(tmp_path):
     db, truncated = tmp_path / "s.duckdb", FOLDER / "truncated.csv"
     code, out, err = run_cli("load", truncated, "--db", db, "--quiet")
     assert (code, err) == (0, "")
-    assert out.startswith("load 1 into llama_logs: 3 rows read, 2 loaded (2 new), 1 rejected\n")
+    assert out.startswith("load 1 into llama_logs: 3 read: 2 new, 1 rejected\n")
     assert out.endswith(f"  rejected rows and why: llamalog rejects --load 1 --db {db}\n")
     code, out, _ = run_cli("rejects", "--load", "1", "--db", db, "--format", "json")
     [reject] = json.loads(out)

@@ -25,7 +25,7 @@ def test_load_then_info(tmp_path):
     db = tmp_path / "s.duckdb"
     code, out, _ = run_cli("load", FIXTURES / "psql_quirks.csv", "--db", db, "--quiet")
     assert code == 0
-    assert "3 rows read, 3 loaded (3 new), 0 rejected" in out
+    assert "3 read: 3 new, 0 rejected" in out
     code, out, _ = run_cli("info", "--db", db)
     assert code == 0
     assert "llama_logs: 3 rows, created_at 2026-02-09 12:00:00" in out
@@ -36,7 +36,7 @@ def test_load_exit_status_with_rejects(tmp_path):
     db = tmp_path / "s.duckdb"
     code, out, _ = run_cli("load", FIXTURES / "rejects.csv", "--db", db, "--quiet")
     assert code == 0
-    assert "10 rows read, 3 loaded (3 new), 7 rejected" in out
+    assert "10 read: 3 new, 7 rejected" in out
     assert out.splitlines()[-1] == f"  rejected rows and why: llamalog rejects --load 1 --db {db}"
     code, _, _ = run_cli("load", FIXTURES / "rejects.csv", "--db", db, "--quiet", "--strict")
     assert code == 1
@@ -66,7 +66,7 @@ def test_load_where_every_row_is_rejected_exits_2_and_keeps_them(tmp_path):
     db = tmp_path / "s.duckdb"
     code, out, err = run_cli("load", path, "--db", db, "--quiet")
     assert code == 2
-    assert out.startswith("load 1 into llama_logs: 1 row read, 0 loaded (0 new), 1 rejected\n")
+    assert out.startswith("load 1 into llama_logs: 1 read: 0 new, 1 rejected\n")
     assert err == (
         "[🦙 LlamaLog] error: no row could be loaded (1 row read, 1 rejected and kept aside). "
         f"Hint: see why with llamalog rejects --load 1 --db {db}\n"
@@ -160,7 +160,7 @@ def test_demo_on_the_shipped_sample_ends_with_three_commands_that_run(tmp_path, 
     code, out, _ = run_cli("demo", "--quiet")
     assert code == 0
     assert "into llama_logs" in out and "into enrichment_logs" in out
-    assert "load 3 into _prisma_migrations: 9 rows read, 9 loaded (9 new), 0 rejected" in out
+    assert "load 3 into _prisma_migrations: 9 read: 9 new, 0 rejected" in out
     assert "0 rejected" in out
     intro, *commands = out.splitlines()[-4:]
     assert intro.startswith("next, try") and len(commands) == 3
@@ -187,7 +187,7 @@ def test_demo_on_the_shipped_sample_ends_with_three_commands_that_run(tmp_path, 
     assert code == 2 and "Hint: use that store: llamalog info --db llamalog-demo.duckdb" in err
     code, out, _ = run_cli("demo", "--db", "llamalog-demo.duckdb", "--quiet")
     assert code == 0
-    assert "(0 new)" in out and "  llamalog explain ALBUM" in out
+    assert "4,000 read: 0 new, 4,000 unchanged" in out and "  llamalog explain ALBUM" in out
 
 
 def test_the_demo_album_has_a_chain_worth_a_look():
@@ -553,15 +553,15 @@ def test_load_into_prisma_migrations_says_what_it_loaded(tmp_path):
     code, out, _ = run_cli("load", path, "--as", "_prisma_migrations", "--db", db, "--quiet")
     assert code == 0
     assert out.splitlines()[:2] == [
-        "load 1 into _prisma_migrations: 9 rows read, 9 loaded (9 new), 0 rejected",
+        "load 1 into _prisma_migrations: 9 read: 9 new, 0 rejected",
         f"  {path} [csv] -> _prisma_migrations: 9 read: 9 new, 0 rejected",
     ]
     code, out, _ = run_cli("load", path, "--as", "_prisma_migrations", "--db", db, "--quiet")
-    assert out.startswith("load 2 into _prisma_migrations: 9 rows read, 9 loaded (0 new), 0 rejected\n")
+    assert out.startswith("load 2 into _prisma_migrations: 9 read: 0 new, 9 unchanged, 0 rejected\n")
     one = tmp_path / "one.csv"
     one.write_bytes(csv(csv_row(1)))
     code, out, _ = run_cli("load", one, "--as", "enrichment_logs", "--db", db, "--quiet")
-    assert out.startswith("load 3 into enrichment_logs: 1 row read, 1 loaded (1 new), 0 rejected\n")
+    assert out.startswith("load 3 into enrichment_logs: 1 read: 1 new, 0 rejected\n")
     code, out, _ = run_cli("info", "--db", db)
     again = f"_prisma_migrations <- {path} [csv]\n      9 read: 0 new, 9 unchanged, 0 rejected"
     assert code == 0 and again in out
@@ -599,7 +599,7 @@ def test_counts_read_right_for_one(tmp_path):
     )
     db = tmp_path / "s.duckdb"
     code, out, _ = run_cli("load", rows, "--db", db, "--quiet")
-    assert out.startswith("load 1 into llama_logs: 1 row read, 1 loaded (1 new), 0 rejected\n")
+    assert out.startswith("load 1 into llama_logs: 1 read: 1 new, 0 rejected\n")
     album = json.loads(rows.read_text())[0]["album_id"]
     code, out, _ = run_cli("graph", "ALBUM", album, "--db", db, "--out", tmp_path / "a.otlp.json")
     assert code == 0 and "wrote the chain's 1 row as otlp traces" in out
@@ -689,7 +689,7 @@ def test_a_load_whose_stderr_is_a_file_writes_no_progress_bar(tmp_path, monkeypa
         _progress.track.__wrapped__.__kwdefaults__, "delay", 0.0
     )  # the bar at once, as on a long load
     code, out, err = run_cli("load", FIXTURES / "psql_quirks.csv", "--db", tmp_path / "s.duckdb")
-    assert (code, err) == (0, "") and "3 rows read, 3 loaded" in out
+    assert (code, err) == (0, "") and "3 read: 3 new" in out
 
 
 def test_standard_output_is_written_from_a_folder_one_may_not_write_in(tmp_path):

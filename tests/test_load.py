@@ -171,8 +171,7 @@ def test_migrations_load_into_their_table_with_counts_and_history(store, tmp_pat
     migrations.write_csv(tmp_path / "m.csv")
     first = store.load_files(tmp_path / "m.csv", "_prisma_migrations", quiet=True)
     assert str(first).splitlines()[0] == (
-        f"load 1 into _prisma_migrations: {migrations.height} rows read, {migrations.height} loaded "
-        f"({migrations.height} new), 0 rejected"
+        f"load 1 into _prisma_migrations: {migrations.height} read: {migrations.height} new, 0 rejected"
     )
     assert (first.tables, first.rows_read, first.rows_loaded) == (("_prisma_migrations",), 9, 9)
     migrations.head(8).write_parquet(tmp_path / "m.parquet")
