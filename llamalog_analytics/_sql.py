@@ -96,7 +96,8 @@ def json_differs(x: str, y: str) -> str:
     Examples:
         >>> import duckdb
         >>> def differ(x, y):
-        ...     return duckdb.execute("SELECT " + json_differs("$1::JSON", "$2::JSON"), [x, y]).fetchone()[0]
+        ...     sql = "SELECT " + json_differs("$1::JSON", "$2::JSON")
+        ...     return duckdb.sql(sql, params=[x, y]).fetchall()[0][0]
         >>> differ('{"b": [1, {"d": null, "c": "x"}], "a": 2}', '{"a":2,"b":[1,{"c":"x","d":1e-0}]}')
         True
         >>> differ('{"b": [1, {"d": null, "c": 1.0}], "a": 2}', '{"a":2,"b":[1,{"c":1e0,"d":null}]}')
