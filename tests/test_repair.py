@@ -494,12 +494,12 @@ def test_llamalog_repair_writes_the_folder_or_says_there_is_nothing(tmp_path):
         (
             ["--check", "category_present"],
             "check 'category_present' cannot be repaired. Hint: name one of "
-            "category_backfill, root_job_backfill, rows_preserved in checks= (--check)",
+            "category_backfill, root_job_backfill, rows_preserved in --check",
         ),
         (["--check", "no_such_check"], "check 'no_such_check' cannot be repaired"),
-        (["--check", "rows_preserved"], "(--restore-missing) and/or revert_changes=True (--revert-changes)"),
+        (["--check", "rows_preserved"], "pass --restore-missing and/or --revert-changes"),
         (["--revert-changes", "--check", "category_backfill"], "name it too (--check rows_preserved)"),
-        (["--out", "a-file/repairs"], "a-file/repairs (folder=, --out): "),
+        (["--out", "a-file/repairs"], "a-file/repairs (--out): "),
     ],
 )
 def test_llamalog_repair_refuses_options_it_cannot_follow_before_auditing(tmp_path, options, said):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import shlex
 import sys
 from collections.abc import Callable
@@ -133,17 +134,29 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             fail(exc.message(_other_store(exc.found[0])) if exc.found else str(exc))
         except LlamalogError as exc:  # a hint for any command names the one that ran
             command_run = f"llamalog {click.get_current_context().info_name}"
-            fail(_as_options(str(exc)).replace("llamalog COMMAND", command_run))
+            fail(as_options(str(exc)).replace("llamalog COMMAND", command_run))
 
     return run
 
 
-def _as_options(message: str) -> str:
-    """``message`` with a leading parameter (``reuse_gap='6 hours' is not ...``, as the library
-    names it) named as the command's option (``--reuse-gap '6 hours' is not ...``)."""
-    name, said, rest = message.partition("=")
-    flag = long_option(name) if said else None
-    return f"{flag} {rest}" if flag else message
+def as_options(message: str) -> str:
+    """``message`` with the library's parameters named as the command's options: where the
+    library names both, the option alone (``(table=, --table)`` as ``(--table)``,
+    ``link='job-id' (--link job-id)`` as ``--link job-id``), and a parameter the command has
+    as an option (``reuse_gap='6 hours' is not ...`` as ``--reuse-gap '6 hours' is not ...``)."""
+    message = _BOTH_IN_BRACKETS.sub(r"(\1)", message)
+    message = _BOTH_AFTER.sub(r"\1", message)
+
+    def as_option(found: re.Match[str]) -> str:
+        flag = long_option(found.group(1))
+        return f"{flag} " if flag else found.group(0)
+
+    return _PARAMETER.sub(as_option, message)
+
+
+_BOTH_IN_BRACKETS = re.compile(r"\(\w+=(?:'[^']*'|[^,)]*), (--[\w-]+[^)]*)\)")  # (table='x', --table x)
+_BOTH_AFTER = re.compile(r"\b\w+=(?:'[^']*'|\S*) \((--[\w-]+[^)]*)\)")  # link='job-id' (--link job-id)
+_PARAMETER = re.compile(r"(?<![\w.?&/-])([a-z_]+)=(?=\S)")  # reuse_gap='6 hours', not ?schema=x
 
 
 def output_format(

@@ -14,6 +14,7 @@ from .._format import count, moment, printable, shorten
 from ._options import (
     ENTITY_TYPE,
     ROWS,
+    as_options,
     chain_options,
     db_option,
     format_choice,
@@ -108,7 +109,7 @@ def chain_command(
             jobs = rows["job_id"].append(rows["parent_job_id"]).drop_nulls().unique()
             reused = reran(runs(store, jobs, table=table, link=link, reuse_gap=reuse_gap))
     if empty:
-        click.echo(f"[🦙 LlamaLog] {empty}", err=True)
+        click.echo(f"[🦙 LlamaLog] {as_options(empty)}", err=True)
     if output == "table":
         _print_table(rows, mode, names, reused)
     elif output == "json" and paging is not None:  # a page as the resolver gives it: logs and where next
