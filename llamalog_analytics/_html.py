@@ -12,13 +12,13 @@ from html import escape
 
 from .style import LLAMA_SVG
 
+WHOLE_ROWS = 25
+"""A table of at most this many rows shows whole: no pages to turn, no box to scroll inside."""
+
 # The style of every HTML block the package shows in notebooks and pages (log tables, summaries,
 # reports), scoped to elements of class "llamalog" ("&" below; "&report" for the audit report).
 # Each selector names its class twice, so it outranks the styles of the notebook or exporter
 # around it (JupyterLab's own table rules carry two classes).
-WHOLE_ROWS = 25
-"""A table of at most this many rows shows whole: no pages to turn, no box to scroll inside."""
-
 CSS = """
 & { font: 13px/1.4 system-ui, sans-serif; color: #1f2328; }
 & .llamalog-head { display: flex; gap: .5em; align-items: baseline; margin: .3em 0; }
