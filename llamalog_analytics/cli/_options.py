@@ -156,7 +156,7 @@ def as_options(message: str) -> str:
 
 _BOTH_IN_BRACKETS = re.compile(r"\(\w+=(?:'[^']*'|[^,)]*), (--[\w-]+[^)]*)\)")  # (table='x', --table x)
 _BOTH_AFTER = re.compile(r"\b\w+=(?:'[^']*'|\S*) \((--[\w-]+[^)]*)\)")  # link='job-id' (--link job-id)
-_PARAMETER = re.compile(r"(?<![\w.?&/-])([a-z_]+)=(?=\S)")  # reuse_gap='6 hours', not ?schema=x
+_PARAMETER = re.compile(r"(?<![\w.?&/(-])(?<!, )([a-z_]+)=(?=\S)")  # not ?schema=x nor f(a, b=1)
 
 
 def output_format(
