@@ -125,8 +125,11 @@ class Explanation:
         items = "".join(f"<li>{escape(line)}</li>" for line in said)
         anomalies = "".join(f"<li>{escape(a)}</li>" for a in self.anomalies)
         anomalies = f"<p><b>Anomalies</b></p><ul>{anomalies}</ul>" if anomalies else "<p>No anomalies.</p>"
-        chain = log_table(self.rows, title="its provenance chain", reused=self.reused).to_html()
-        chain = chain if self.rows.height else ""
+        chain = (
+            log_table(self.rows, title="its provenance chain", reused=self.reused).to_html()
+            if self.rows.height
+            else ""
+        )
         return block("LlamaLog", lines[0], body=f"<ul>{items}</ul>{anomalies}") + chain
 
 

@@ -99,27 +99,23 @@ class LoadResult:
 
     @property
     def rows_read(self) -> int:
-        return sum(s.rows_read for s in self.sources)
+        return self.counts()["rows_read"]
 
     @property
     def rows_loaded(self) -> int:
-        return sum(s.rows_loaded for s in self.sources)
+        return self.counts()["rows_loaded"]
 
     @property
     def rows_inserted(self) -> int:
-        return sum(s.rows_inserted for s in self.sources)
+        return self.counts()["rows_inserted"]
 
     @property
     def rows_rejected(self) -> int:
-        return sum(s.rows_rejected for s in self.sources)
+        return self.counts()["rows_rejected"]
 
     def counts(self) -> dict[str, int]:
         """Every source's counts added up, as :func:`load_counts` reads them."""
-        names = [
-            *("rows_read", "rows_loaded", "rows_inserted", "rows_rejected", "rows_disappeared"),
-            *("rows_changed", "rows_filled", "rows_repeated"),
-        ]
-        return {name: sum(getattr(s, name) for s in self.sources) for name in names}
+        return {name: sum(getattr(s, name) for s in self.sources) for name in _COUNTED}
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -183,6 +179,12 @@ class LoadResult:
         title = f"load {self.load_id} into {', '.join(self.tables) or 'nothing'}"
         return block(title, load_counts(self.counts()), body=table + rejected)
 
+
+_COUNTED = (
+    *("rows_read", "rows_loaded", "rows_inserted", "rows_rejected", "rows_disappeared"),
+    *("rows_changed", "rows_filled", "rows_repeated"),
+)
+"""A source's counts of rows, which a load adds up (:meth:`LoadResult.counts`)."""
 
 _LOAD_COLUMNS = (
     *("load_id", "table_name", "source", "format", "loaded_at", "rows_read", "rows_loaded", "rows_inserted"),
